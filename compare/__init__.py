@@ -1,0 +1,25 @@
+"""autograd-compare: hand-derived backprop, PyTorch autograd and JAX grad, side by side."""
+
+from compare.errors import BackendUnavailable, CompareError, DtypeError, InputError
+from compare.interface import (
+    CLASS_INPUTS,
+    CLASS_TARGETS,
+    CLASS_WEIGHTS,
+    LEARNING_RATES,
+    Backend,
+    BatchResult,
+    Example,
+    Forward,
+    Gradients,
+    Trajectory,
+)
+from compare.registry import backends, get_backend
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CLASS_INPUTS", "CLASS_TARGETS", "CLASS_WEIGHTS", "LEARNING_RATES",
+    "Backend", "BatchResult", "Example", "Forward", "Gradients", "Trajectory",
+    "BackendUnavailable", "CompareError", "DtypeError", "InputError",
+    "backends", "get_backend", "__version__",
+]

@@ -1,0 +1,130 @@
+"""The common interface: the network's data, the presets, and what every backend provides.
+
+The network (the tutorial's 2-2-2, sigmoid everywhere, no biases):
+
+    h1 = w1*i1 + w2*i2        a_h1 = σ(h1)        o1 = w5*a_h1 + w6*a_h2    a_o1 = σ(o1)
+    h2 = w3*i1 + w4*i2        a_h2 = σ(h2)        o2 = w7*a_h1 + w8*a_h2    a_o2 = σ(o2)
+    E1 = ½(t1 - a_o1)²        E2 = ½(t2 - a_o2)²  E_total = E1 + E2
+
+Weights cross every boundary as ONE flat vector ``w`` of shape (8,) in the order w1..w8.
+Read row-major it is the two layer matrices in PyTorch's (out, in) layout:
+
+    W_hidden = w[0:4].reshape(2, 2) = [[w1, w2],     h   = W_hidden @ [i1, i2]
+                                       [w3, w4]]
+    W_output = w[4:8].reshape(2, 2) = [[w5, w6],     o   = W_output @ [a_h1, a_h2]
+                                       [w7, w8]]
+
+Every array here is a NumPy array of the backend's dtype (float64 unless float32 was asked
+for); each backend converts at its own edge only. Node arrays are indexed by neuron, so
+``Forward.a_h[0]`` is a_h1 and ``Gradients.o[1]`` is dE_total/do2.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Protocol
+
+import numpy as np
+
+Array = np.ndarray  # a NumPy array of the backend's dtype
+Weights = Array  # shape (8,): w1..w8
+
+LAYER_SIZES = (2, 2, 2)  # inputs, hidden, outputs
+N_WEIGHTS = 8
+
+
+class Example(NamedTuple):
+    """One training example."""
+
+    inputs: Array  # (2,): i1, i2
+    targets: Array  # (2,): t1, t2
+
+
+class Forward(NamedTuple):
+    """Every intermediate value of the forward pass."""
+
+    h: Array  # (2,): h1, h2      = W_hidden @ inputs
+    a_h: Array  # (2,): a_h1, a_h2  = σ(h)
+    o: Array  # (2,): o1, o2      = W_output @ a_h
+    a_o: Array  # (2,): a_o1, a_o2  = σ(o)
+    E: Array  # (2,): E1, E2      = ½(t - a_o)²
+    E_total: Array  # ():   E1 + E2
+
+
+class Gradients(NamedTuple):
+    """dE_total/d(everything): the weights and every intermediate node."""
+
+    w: Array  # (8,): dE_total/dw1 .. dE_total/dw8
+    h: Array  # (2,): dE_total/dh1, dE_total/dh2
+    a_h: Array  # (2,): dE_total/da_h1, dE_total/da_h2
+    o: Array  # (2,): dE_total/do1, dE_total/do2
+    a_o: Array  # (2,): dE_total/da_o1, dE_total/da_o2
+
+
+class Trajectory(NamedTuple):
+    """Plain gradient descent, ``w[k+1] = w[k] - lr * dE_total/dw(w[k])``, for ``steps`` steps."""
+
+    loss: Array  # (steps,):      E_total at weights[k], i.e. before update k
+    weights: Array  # (steps+1, 8): weights[0] is the start, weights[k+1] is after update k
+    grads: Array  # (steps, 8):    dE_total/dw used by update k
+
+
+class BatchResult(NamedTuple):
+    """Summaries of N independent trainings (row n = configuration n)."""
+
+    initial_loss: Array  # (N,):   E_total at the starting weights
+    final_loss: Array  # (N,):   E_total after the last update
+    final_weights: Array  # (N, 8): weights after the last update
+    steps_to_threshold: Array  # (N,) int64: first k in 0..steps with E_total(w[k]) <= threshold,
+    #                                      -1 if never (or if no threshold was given)
+    loss: Array | None  # (N, steps) E_total before each update, only if keep_loss=True
+
+
+class ForwardFn(Protocol):
+    def __call__(self, w: Weights, example: Example) -> Forward:
+        """Forward pass. ``w``: (8,), ``example``: see `Example`."""
+
+
+class GradientsFn(Protocol):
+    def __call__(self, w: Weights, example: Example) -> Gradients:
+        """dE_total with respect to w1..w8 and to every node h1..a_o2."""
+
+
+class TrainFn(Protocol):
+    def __call__(self, w: Weights, example: Example, lr: float, steps: int) -> Trajectory:
+        """``steps`` (>= 1) steps of gradient descent at learning rate ``lr`` (> 0)."""
+
+
+class TrainBatchFn(Protocol):
+    def __call__(
+        self,
+        w: Array,
+        lr: Array,
+        example: Example,
+        steps: int,
+        threshold: float | None = None,
+        keep_loss: bool = False,
+    ) -> BatchResult:
+        """N trainings at once: ``w`` (N, 8) starting weights, ``lr`` (N,) learning rates.
+
+        Vectorised over configurations (no Python loop over N); row n equals
+        ``train(w[n], example, lr[n], steps)`` up to floating-point reassociation.
+        """
+
+
+class Backend(NamedTuple):
+    """What every backend provides: a name, a dtype and four pure functions."""
+
+    name: str  # "manual", "torch", "jax", or "mistake:<name>"
+    dtype: np.dtype  # float64 (default) or float32
+    forward: ForwardFn
+    gradients: GradientsFn
+    train: TrainFn
+    train_batch: TrainBatchFn
+
+
+# --- presets ---------------------------------------------------------------------------------
+CLASS_WEIGHTS = (0.15, 0.2, 0.25, 0.3, 0.4, 0.45, 0.5, 0.55)  # w1..w8 of the class example
+CLASS_INPUTS = (0.05, 0.1)  # i1, i2
+CLASS_TARGETS = (0.5, 0.5)  # t1, t2
+LEARNING_RATES = (0.1, 0.2, 0.5, 0.8, 1.0, 2.0)  # the tutorial's sweep
+DTYPES = ("float64", "float32")

@@ -1,0 +1,63 @@
+"""Backward pass: the tutorial's hand-derived chain rule, one line a formula. No autodiff."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from compare.interface import Example, Gradients
+from manual.network import forward_values
+
+
+def weight_gradients(v: dict, w, example: Example) -> np.ndarray:
+    """dE_total/dw1..dw8 exactly as the tutorial writes them.
+
+    Args:
+        v: `forward_values` at ``w``. w: (8,) or (N, 8). example: i1, i2, t1, t2.
+
+    Returns:
+        (8,) or (N, 8): dw1..dw8.
+    """
+    w1, w2, w3, w4, w5, w6, w7, w8 = np.moveaxis(w, -1, 0)
+    i1, i2 = example.inputs
+    t1, t2 = example.targets
+    a_h1, a_h2, a_o1, a_o2 = v["a_h1"], v["a_h2"], v["a_o1"], v["a_o2"]
+    dw1 = ((a_o1 - t1) * a_o1 * (1 - a_o1) * w5 + (a_o2 - t2) * a_o2 * (1 - a_o2) * w7) * a_h1 * (1 - a_h1) * i1  # noqa: E501
+    dw2 = ((a_o1 - t1) * a_o1 * (1 - a_o1) * w5 + (a_o2 - t2) * a_o2 * (1 - a_o2) * w7) * a_h1 * (1 - a_h1) * i2  # noqa: E501
+    dw3 = ((a_o1 - t1) * a_o1 * (1 - a_o1) * w6 + (a_o2 - t2) * a_o2 * (1 - a_o2) * w8) * a_h2 * (1 - a_h2) * i1  # noqa: E501
+    dw4 = ((a_o1 - t1) * a_o1 * (1 - a_o1) * w6 + (a_o2 - t2) * a_o2 * (1 - a_o2) * w8) * a_h2 * (1 - a_h2) * i2  # noqa: E501
+    dw5 = (a_o1 - t1) * a_o1 * (1 - a_o1) * a_h1
+    dw6 = (a_o1 - t1) * a_o1 * (1 - a_o1) * a_h2
+    dw7 = (a_o2 - t2) * a_o2 * (1 - a_o2) * a_h1
+    dw8 = (a_o2 - t2) * a_o2 * (1 - a_o2) * a_h2
+    return np.stack([dw1, dw2, dw3, dw4, dw5, dw6, dw7, dw8], axis=-1)
+
+
+def node_gradients(v: dict, w, example: Example) -> dict:
+    """dE_total/d(node) for every intermediate node, by the same chain rule.
+
+    Returns:
+        dict "a_o1" -> dE_total/da_o1, ... "h2" -> dE_total/dh2; same shapes as ``v``.
+    """
+    w1, w2, w3, w4, w5, w6, w7, w8 = np.moveaxis(w, -1, 0)
+    t1, t2 = example.targets
+    a_h1, a_h2, a_o1, a_o2 = v["a_h1"], v["a_h2"], v["a_o1"], v["a_o2"]
+    dE_da_o1 = a_o1 - t1  # ∂E1/∂a_o1
+    dE_da_o2 = a_o2 - t2  # ∂E2/∂a_o2
+    dE_do1 = (a_o1 - t1) * a_o1 * (1 - a_o1)  # ∂E1/∂a_o1 * ∂a_o1/∂o1
+    dE_do2 = (a_o2 - t2) * a_o2 * (1 - a_o2)
+    dE_da_h1 = (a_o1 - t1) * a_o1 * (1 - a_o1) * w5 + (a_o2 - t2) * a_o2 * (1 - a_o2) * w7
+    dE_da_h2 = (a_o1 - t1) * a_o1 * (1 - a_o1) * w6 + (a_o2 - t2) * a_o2 * (1 - a_o2) * w8
+    dE_dh1 = dE_da_h1 * a_h1 * (1 - a_h1)  # ∂E_total/∂a_h1 * ∂a_h1/∂h1
+    dE_dh2 = dE_da_h2 * a_h2 * (1 - a_h2)
+    return dict(h1=dE_dh1, h2=dE_dh2, a_h1=dE_da_h1, a_h2=dE_da_h2,
+                o1=dE_do1, o2=dE_do2, a_o1=dE_da_o1, a_o2=dE_da_o2)
+
+
+def gradients(w, example: Example) -> Gradients:
+    """dE_total/dw (8,) and dE_total/d(node) (2,) each, for one network ``w`` (8,)."""
+    v = forward_values(w, example)
+    n = node_gradients(v, w, example)
+    pair = lambda a, b: np.stack([a, b])  # noqa: E731
+    return Gradients(w=weight_gradients(v, w, example), h=pair(n["h1"], n["h2"]),
+                     a_h=pair(n["a_h1"], n["a_h2"]), o=pair(n["o1"], n["o2"]),
+                     a_o=pair(n["a_o1"], n["a_o2"]))

@@ -1,0 +1,50 @@
+"""Forward pass, in the tutorial's notation. Works on scalars and, unchanged, on batches."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from compare.interface import Example, Forward
+
+
+def sigmoid(x):
+    """σ(x) = 1/(1 + exp(-x)), stable: exp(-|x|) <= 1 never overflows, whatever |x| is."""
+    z = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + z), z / (1 + z))  # σ(-|x|) = z/(1+z)
+
+
+def forward_values(w, example: Example) -> dict:
+    """Every forward quantity by name (h1 ... E_total).
+
+    Args:
+        w: (8,) weights w1..w8, or (N, 8) for N networks at once.
+        example: inputs (i1, i2) and targets (t1, t2).
+
+    Returns:
+        dict name -> value, each () for w of shape (8,) or (N,) for w of shape (N, 8).
+    """
+    w1, w2, w3, w4, w5, w6, w7, w8 = np.moveaxis(w, -1, 0)
+    i1, i2 = example.inputs
+    t1, t2 = example.targets
+    h1 = w1 * i1 + w2 * i2
+    h2 = w3 * i1 + w4 * i2
+    a_h1 = sigmoid(h1)
+    a_h2 = sigmoid(h2)
+    o1 = w5 * a_h1 + w6 * a_h2
+    o2 = w7 * a_h1 + w8 * a_h2
+    a_o1 = sigmoid(o1)
+    a_o2 = sigmoid(o2)
+    E1 = 0.5 * (t1 - a_o1) ** 2
+    E2 = 0.5 * (t2 - a_o2) ** 2
+    E_total = E1 + E2
+    return dict(h1=h1, h2=h2, a_h1=a_h1, a_h2=a_h2, o1=o1, o2=o2, a_o1=a_o1, a_o2=a_o2,
+                E1=E1, E2=E2, E_total=E_total)
+
+
+def forward(w, example: Example) -> Forward:
+    """Forward pass for one network: ``w`` (8,) -> `Forward` of arrays (2,) and ()."""
+    v = forward_values(w, example)
+    pair = lambda a, b: np.stack([a, b])  # noqa: E731
+    return Forward(h=pair(v["h1"], v["h2"]), a_h=pair(v["a_h1"], v["a_h2"]),
+                   o=pair(v["o1"], v["o2"]), a_o=pair(v["a_o1"], v["a_o2"]),
+                   E=pair(v["E1"], v["E2"]), E_total=np.asarray(v["E_total"]))
