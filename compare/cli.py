@@ -1,0 +1,75 @@
+"""The command line: the main job at the top level, subcommands beside it.
+
+``autograd-compare [options]`` runs the main job (`compare.commands.run`);
+``autograd-compare SUBCOMMAND [options]`` runs one of `SUBCOMMANDS`.
+Exit codes: 0 all checks agree, 1 a check failed, 2 bad usage or input (one line, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from compare.errors import CompareError
+
+PROG = "autograd-compare"
+MAIN_JOB = "compare.commands.run"
+# name -> module with HELP: str, add_arguments(parser) and run(args) -> int
+SUBCOMMANDS = {
+    "mistakes": "compare.commands.mistakes",
+    "explain": "compare.commands.explain",
+    "sheet": "compare.commands.sheet",
+    "restarts": "compare.commands.restarts",
+    "bench": "compare.commands.bench",
+}
+
+
+class UsageError(CompareError):
+    """Bad command-line usage (exit 2)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit code 2."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def build_parser(module, prog: str) -> Parser:
+    from compare import __version__
+
+    epilog = None
+    if module.__name__ == MAIN_JOB:
+        epilog = "subcommands (each has --help):\n" + "\n".join(
+            f"  {name:10s} {_help_of(name)}" for name in SUBCOMMANDS)
+    parser = Parser(prog=prog, description=module.HELP, epilog=epilog,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    module.add_arguments(parser)
+    return parser
+
+
+def _help_of(name: str) -> str:
+    try:
+        return importlib.import_module(SUBCOMMANDS[name]).HELP.splitlines()[0]
+    except ImportError:  # a subcommand whose module is not written yet
+        return ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in SUBCOMMANDS:
+            module = importlib.import_module(SUBCOMMANDS[argv[0]])
+            prog, argv = f"{PROG} {argv[0]}", argv[1:]
+        else:
+            module, prog = importlib.import_module(MAIN_JOB), PROG
+        args = build_parser(module, prog).parse_args(argv)
+        return int(module.run(args))
+    except CompareError as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,31 @@
+"""The one closeness check every test uses: relative error (with an absolute floor) and ULPs."""
+
+from __future__ import annotations
+
+import numpy as np
+
+EPS64 = float(np.finfo(np.float64).eps)  # 2.2e-16
+EPS32 = float(np.finfo(np.float32).eps)  # 1.2e-7
+
+
+def ulps(a, b) -> np.ndarray:
+    """Distance between a and b in units in the last place of b's dtype, at b's magnitude."""
+    b = np.asarray(b)
+    spacing = np.spacing(np.abs(b).astype(b.dtype)) if b.dtype.kind == "f" else np.spacing(1.0)
+    return np.abs(np.asarray(a, np.float64) - b.astype(np.float64)) / spacing
+
+
+def assert_close(actual, expected, rtol: float, atol: float = 0.0, what: str = "") -> None:
+    """|actual - expected| <= atol + rtol * |expected|, element-wise, with a useful message."""
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    err = np.abs(actual - expected)
+    bound = atol + rtol * np.abs(expected)
+    bad = ~(err <= bound)
+    if np.any(bad):
+        i = np.unravel_index(np.argmax(np.where(bad, err - bound, -np.inf)), err.shape)
+        rel = err[i] / abs(expected[i]) if expected[i] != 0 else np.inf
+        raise AssertionError(f"{what}{list(i)}: got {actual[i]!r}, expected {expected[i]!r}; "
+                             f"abs err {err[i]:.3e}, rel err {rel:.3e} > rtol {rtol:.1e} "
+                             f"(atol {atol:.1e}); {int(bad.sum())} of {bad.size} entries off")
