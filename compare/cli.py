@@ -12,6 +12,7 @@ import importlib
 import sys
 
 from compare.errors import CompareError
+from compare.options import apply_config
 
 PROG = "autograd-compare"
 MAIN_JOB = "compare.commands.run"
@@ -46,6 +47,9 @@ def build_parser(module, prog: str) -> Parser:
     parser = Parser(prog=prog, description=module.HELP, epilog=epilog,
                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("--config", metavar="FILE.toml",
+                        help="read options from a TOML file (keys = option names without --; "
+                        "the command line wins)")
     module.add_arguments(parser)
     return parser
 
@@ -65,7 +69,11 @@ def main(argv: list[str] | None = None) -> int:
             prog, argv = f"{PROG} {argv[0]}", argv[1:]
         else:
             module, prog = importlib.import_module(MAIN_JOB), PROG
-        args = build_parser(module, prog).parse_args(argv)
+        parser = build_parser(module, prog)
+        args = parser.parse_args(argv)
+        if args.config:
+            apply_config(parser, args.config)
+            args = parser.parse_args(argv)  # defaults now from the file, flags still win
         return int(module.run(args))
     except CompareError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
