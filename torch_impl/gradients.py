@@ -1,0 +1,50 @@
+"""Backward pass by torch.autograd of the forward code in `torch_impl.network`. No hand formulas."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from compare.interface import Example, Gradients
+from torch_impl.network import forward_values
+
+NODES = ("h1", "h2", "a_h1", "a_h2", "o1", "o2", "a_o1", "a_o2")  # the nodes we report
+
+
+def weight_gradients(v: dict, w: torch.Tensor, example: Example) -> torch.Tensor:
+    """dE_total/dw1..dw8 by reverse-mode autograd through ``v``'s graph.
+
+    Args:
+        v: `forward_values` at ``w``, built while ``w.requires_grad``. w: (8,) or (N, 8).
+        example: unused (kept so the signature mirrors `manual.gradients`).
+
+    Returns:
+        (8,) or (N, 8): dw1..dw8. For a batch, d(Σ_n E_total[n])/dw[n] = dE_total[n]/dw[n]
+        because row n's loss does not depend on any other row.
+    """
+    (dw,) = torch.autograd.grad(v["E_total"].sum(), w, retain_graph=True)
+    return dw
+
+
+def node_gradients(v: dict, w: torch.Tensor, example: Example) -> dict:
+    """dE_total/d(node) for every intermediate node: retain_grad on each node, then backward.
+
+    Returns:
+        dict "h1" -> dE_total/dh1, ... "a_o2" -> dE_total/da_o2; same shapes as ``v``.
+    """
+    for name in NODES:
+        v[name].retain_grad()  # keep .grad on non-leaf tensors
+    v["E_total"].sum().backward(inputs=[v[name] for name in NODES])
+    return {name: v[name].grad for name in NODES}
+
+
+def gradients(w: np.ndarray, example: Example) -> Gradients:
+    """dE_total/dw (8,) and dE_total/d(node) (2,) each, for one network ``w`` (8,) (NumPy)."""
+    w_t = torch.from_numpy(w).clone().requires_grad_(True)
+    v = forward_values(w_t, example)
+    dw = weight_gradients(v, w_t, example)
+    n = node_gradients(v, w_t, example)
+    pair = lambda a, b: torch.stack([a, b]).numpy()  # noqa: E731
+    return Gradients(w=dw.numpy(), h=pair(n["h1"], n["h2"]),
+                     a_h=pair(n["a_h1"], n["a_h2"]), o=pair(n["o1"], n["o2"]),
+                     a_o=pair(n["a_o1"], n["a_o2"]))
