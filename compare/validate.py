@@ -31,9 +31,11 @@ def finite_array(values: Any, what: str, shape: tuple, dt: np.dtype) -> np.ndarr
     if not np.all(np.isfinite(arr)):
         bad = arr[~np.isfinite(arr)].ravel()[0]
         raise InputError(f"{what} must be finite numbers; got {bad} in {_short(values)}")
-    out = arr.astype(dt)
+    with np.errstate(over="ignore"):
+        out = arr.astype(dt)
     if not np.all(np.isfinite(out)):
-        raise InputError(f"{what} overflow {dt.name}: {_short(values)}")
+        limit = float(np.finfo(dt).max)
+        raise InputError(f"{what} do not fit in {dt.name} (largest {limit:.3g}): {_short(values)}")
     return out
 
 
