@@ -1,0 +1,195 @@
+"""The chain rule with numbers: every factor of every gradient, in the tutorial's notation.
+
+`explain` builds, for the class network (or any weights and example), one `Step` per gradient
+in the order the tutorial derives them: dE_total/dw5..dw8, then dE_total/da_h1 and
+dE_total/da_h2, then dE_total/dw1..dw4. A step is a sum of `Term`s (one for a weight that
+reaches a single output, two for a hidden activation), each a product of local derivatives
+(`Factor`s) with their values, plus what every installed backend computed for the same
+derivative. `render_text` and `render_markdown` turn them into prose.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from compare.errors import CompareError
+from compare.interface import Example, Gradients
+from compare.registry import get_backend
+from manual.network import forward_values
+
+BACKENDS = {"manual": "manual (hand formulas)", "torch": "PyTorch autograd", "jax": "JAX grad"}
+FORWARD = (  # name, formula, in the tutorial's order
+    ("h1", "w1*i1 + w2*i2"), ("a_h1", "σ(h1)"), ("h2", "w3*i1 + w4*i2"), ("a_h2", "σ(h2)"),
+    ("o1", "w5*a_h1 + w6*a_h2"), ("a_o1", "σ(o1)"), ("o2", "w7*a_h1 + w8*a_h2"),
+    ("a_o2", "σ(o2)"), ("E1", "½*(t1 - a_o1)²"), ("E2", "½*(t2 - a_o2)²"),
+    ("E_total", "E1 + E2"),
+)
+OUTPUT_WEIGHTS = {"w5": (1, "a_h1"), "w6": (1, "a_h2"), "w7": (2, "a_h1"), "w8": (2, "a_h2")}
+HIDDEN = {"a_h1": ("w5", "w7"), "a_h2": ("w6", "w8")}  # the weights a_h reaches o1, o2 through
+INPUT_WEIGHTS = {"w1": (1, "i1"), "w2": (1, "i2"), "w3": (2, "i1"), "w4": (2, "i2")}
+ORDER = ("w5", "w6", "w7", "w8", "a_h1", "a_h2", "w1", "w2", "w3", "w4")
+TARGETS = ORDER  # what --weight accepts
+
+
+class Factor(NamedTuple):
+    """One local derivative: ``symbol = formula = value``."""
+
+    symbol: str  # "∂a_o1/∂o1"
+    formula: str  # "a_o1 * (1 - a_o1)", in the leaves and forward values
+    value: float
+    short: str = ""  # shown instead of a long formula worked out in an earlier step
+
+
+class Term(NamedTuple):
+    """One path from E_total to the variable: a product of factors."""
+
+    symbol: str  # "∂E1/∂a_h1"
+    factors: tuple[Factor, ...]
+
+    @property
+    def value(self) -> float:
+        return float(np.prod([f.value for f in self.factors]))
+
+    @property
+    def formula(self) -> str:
+        """The factors' formulas multiplied out, as the tutorial writes the result."""
+        return " * ".join(f"({f.formula})" if _is_sum(f.formula) else f.formula
+                          for f in self.factors)
+
+
+class Step(NamedTuple):
+    """dE_total/d(name) = the sum of its terms, beside every backend's own value."""
+
+    name: str  # "w5" or "a_h1"
+    note: str  # one line of context, or ""
+    terms: tuple[Term, ...]
+    backends: dict  # label -> value (float) or the reason it is missing (str)
+    update: tuple[float, float, float] | None  # (lr, w_old, w_new) for a weight
+
+    @property
+    def value(self) -> float:
+        return float(sum(t.value for t in self.terms))
+
+    @property
+    def chain(self) -> str:
+        """``∂E1/∂a_o1 * ∂a_o1/∂o1 * ∂o1/∂w5`` or ``∂E1/∂a_h1 + ∂E2/∂a_h1``."""
+        if len(self.terms) > 1:
+            return " + ".join(t.symbol for t in self.terms)
+        return " * ".join(f.symbol for f in self.terms[0].factors)
+
+    @property
+    def formula(self) -> str:
+        return " + ".join(t.formula for t in self.terms)
+
+
+class Explanation(NamedTuple):
+    forward: dict  # name -> value, h1 .. E_total
+    example: dict  # i1, i2, t1, t2 -> value
+    steps: tuple[Step, ...]
+    lr: float
+
+
+def backend_gradients(w, example: Example, dtype) -> dict:
+    """label -> `Gradients` from each backend, or the one-line reason it is unavailable."""
+    out = {}
+    for name, label in BACKENDS.items():
+        try:
+            out[label] = get_backend(name, dtype).gradients(w, example)
+        except CompareError as err:  # not installed, or not written yet
+            out[label] = str(err)
+    return out
+
+
+def _is_sum(formula: str) -> bool:
+    """True if ``formula`` has a + or - outside parentheses (it needs them in a product)."""
+    depth = 0
+    for i, ch in enumerate(formula):
+        depth += (ch == "(") - (ch == ")")
+        if depth == 0 and ch in "+-" and formula[i - 1:i + 2] in (" + ", " - "):
+            return True
+    return False
+
+
+def _lookup(g: Gradients | str, name: str):
+    if isinstance(g, str):
+        return g
+    if name.startswith("w"):
+        return float(g.w[int(name[1]) - 1])
+    return float(getattr(g, name[:-1])[int(name[-1]) - 1])  # "a_h1" -> g.a_h[0]
+
+
+def _output_delta(v: dict, k: int) -> tuple[Factor, Factor]:
+    """∂E_k/∂a_ok and ∂a_ok/∂o_k: the two factors every path through output k starts with."""
+    a, t = v[f"a_o{k}"], v[f"t{k}"]
+    return (Factor(f"∂E{k}/∂a_o{k}", f"a_o{k} - t{k}", float(a - t)),
+            Factor(f"∂a_o{k}/∂o{k}", f"a_o{k} * (1 - a_o{k})", float(a * (1 - a))))
+
+
+def _hidden_formula(name: str) -> str:
+    w_1, w_2 = HIDDEN[name]
+    return (f"(a_o1 - t1) * a_o1 * (1 - a_o1) * {w_1} + "
+            f"(a_o2 - t2) * a_o2 * (1 - a_o2) * {w_2}")
+
+
+def build_steps(v: dict, grads: dict, lr: float, names=ORDER) -> tuple[Step, ...]:
+    """The `Step` of each name in ``names``; ``v`` holds forward values, weights and example."""
+    steps = []
+    for name in names:
+        backends = {label: _lookup(g, name) for label, g in grads.items()}
+        if name in OUTPUT_WEIGHTS:
+            k, a_h = OUTPUT_WEIGHTS[name]
+            term = Term(f"∂E{k}/∂{name}", (*_output_delta(v, k),
+                                          Factor(f"∂o{k}/∂{name}", a_h, float(v[a_h]))))
+            note = f"∂E{3 - k}/∂{name} = 0: {name} does not reach E{3 - k}"
+            terms = (term,)
+        elif name in HIDDEN:
+            terms = tuple(Term(f"∂E{k}/∂{name}", (*_output_delta(v, k),
+                                                  Factor(f"∂o{k}/∂{name}", w, float(v[w]))))
+                          for k, w in ((1, HIDDEN[name][0]), (2, HIDDEN[name][1])))
+            note = f"{name} reaches both outputs, so both errors contribute"
+        else:
+            j, i = INPUT_WEIGHTS[name]
+            a_h = f"a_h{j}"
+            d_ah = float(sum(t.value for t in build_steps(v, {}, lr, (a_h,))[0].terms))
+            terms = (Term(f"∂E_total/∂{name}", (
+                Factor(f"∂E_total/∂{a_h}", _hidden_formula(a_h), d_ah,
+                       short=f"∂E1/∂{a_h} + ∂E2/∂{a_h}, from its step"),
+                Factor(f"∂{a_h}/∂h{j}", f"{a_h} * (1 - {a_h})", float(v[a_h] * (1 - v[a_h]))),
+                Factor(f"∂h{j}/∂{name}", i, float(v[i])))),)
+            note = f"through h{j} and a_h{j}, whose gradient is worked out above"
+        step = Step(name, note, terms, backends, None)
+        if name.startswith("w"):
+            step = step._replace(update=(lr, float(v[name]), float(v[name] - lr * step.value)))
+        steps.append(step)
+    return tuple(steps)
+
+
+def explain(w, example: Example, lr: float, only: str | None = None,
+            dtype="float64") -> Explanation:
+    """Every gradient of the network at ``w`` for one example, factor by factor.
+
+    Args:
+        w: (8,) weights w1..w8. example: inputs (i1, i2) and targets (t1, t2), arrays (2,).
+        lr: learning rate of the update shown after each weight.
+        only: one of `TARGETS` to explain just that gradient (for w1..w4 the a_h step it
+            needs comes first), or None for all of them in the tutorial's order.
+        dtype: "float64" or "float32", for every backend and the hand arithmetic.
+
+    Returns:
+        An `Explanation`.
+    """
+    v = forward_values(w, example)
+    forward = {name: float(v[name]) for name, _ in FORWARD}
+    ex = dict(zip(("i1", "i2", "t1", "t2"), (*example.inputs, *example.targets), strict=True))
+    v = {**v, **ex, **{f"w{k + 1}": w[k] for k in range(8)}}
+    if only is None:
+        names = ORDER
+    elif only in INPUT_WEIGHTS:
+        names = (f"a_h{INPUT_WEIGHTS[only][0]}", only)
+    else:
+        names = (only,)
+    grads = backend_gradients(w, example, dtype)
+    return Explanation(forward, {k: float(x) for k, x in ex.items()},
+                       build_steps(v, grads, lr, names), lr)
