@@ -1,0 +1,49 @@
+"""``autograd-compare sheet``: write the course spreadsheet with live formulas (.xlsx)."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from compare import validate
+from compare.interface import CLASS_INPUTS, CLASS_TARGETS, CLASS_WEIGHTS
+from compare.options import floats, positive_int
+from compare.sheet import FIRST_ROW, GIVEN, build, write
+
+HELP = """Write the classic course spreadsheet (.xlsx): gradient descent as live Excel formulas.
+
+One row per iteration: w1..w8, h1 .. E_total and dw1..dw8, every one a formula of the row
+above and of the named cells input_i1, input_i2, target_t1, target_t2 and learning_rate, plus
+a chart of E_total. Change the learning rate in the sheet and the curve follows."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    joined = lambda xs: ",".join(str(x) for x in xs)  # noqa: E731
+    parser.add_argument("--out", required=True, metavar="FILE.xlsx",
+                        help="where to write the workbook (refuses to overwrite without --force)")
+    parser.add_argument("--force", action="store_true", help="replace --out if it exists")
+    parser.add_argument("--lr", type=float, default=0.5,
+                        help="the learning rate cell's starting value (default 0.5)")
+    parser.add_argument("--steps", type=positive_int("steps"), default=100,
+                        help="gradient-descent steps, one row each after row 0 (default 100)")
+    parser.add_argument("--weights", type=floats("weights", 8), default=CLASS_WEIGHTS,
+                        metavar="W1,...,W8",
+                        help=f"row 0's weights (default {joined(CLASS_WEIGHTS)})")
+    parser.add_argument("--inputs", type=floats("inputs", 2), default=CLASS_INPUTS,
+                        metavar="I1,I2", help=f"inputs (default {joined(CLASS_INPUTS)})")
+    parser.add_argument("--targets", type=floats("targets", 2), default=CLASS_TARGETS,
+                        metavar="T1,T2", help=f"targets (default {joined(CLASS_TARGETS)})")
+
+
+def run(args: argparse.Namespace) -> int:
+    dt = np.dtype("float64")  # a spreadsheet computes in doubles
+    w = validate.weights(args.weights, dt)
+    example = validate.example((args.inputs, args.targets), dt)
+    lr = validate.learning_rate(args.lr)
+    wb = build(w, example.inputs, example.targets, lr, args.steps)
+    path = write(wb, args.out, force=args.force)
+    lr_cell = dict((n, c) for n, _, c in GIVEN)["learning_rate"]
+    print(f"wrote {path}: iterations 0..{args.steps} in rows {FIRST_ROW}..{FIRST_ROW + args.steps}"
+          f" of sheet 'backprop'; the learning rate is cell {lr_cell} (name learning_rate)")
+    return 0

@@ -1,0 +1,181 @@
+"""The classic course spreadsheet, generated: gradient descent as live Excel formulas.
+
+Layout of the one worksheet, ``backprop``:
+
+* B3:B7, the given values in defined names: ``input_i1``, ``input_i2``, ``target_t1``,
+  ``target_t2`` and ``learning_rate`` (names like ``i1`` or ``t1`` would be cell addresses).
+* From row `FIRST_ROW` on, one row per iteration k = 0..steps: the weights w1..w8, then
+  h1, a_h1, h2, a_h2, o1, a_o1, o2, a_o2, E1, E2, E_total and dw1..dw8 (= dE_total/dw).
+  Row 0's weights are the starting numbers; every other cell is a formula: the forward pass
+  and the gradients read the weights of their own row, and each row's weights are
+  ``w_old - learning_rate * dw`` of the row above.
+* A chart of E_total against the iteration, which follows the learning rate cell.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from compare.errors import BackendUnavailable, InputError
+
+SHEET = "backprop"
+GIVEN = (  # defined name, label, cell
+    ("input_i1", "i1", "B3"), ("input_i2", "i2", "B4"),
+    ("target_t1", "t1", "B5"), ("target_t2", "t2", "B6"),
+    ("learning_rate", "learning rate", "B7"),
+)
+WEIGHTS = tuple(f"w{k}" for k in range(1, 9))
+NODES = ("h1", "a_h1", "h2", "a_h2", "o1", "a_o1", "o2", "a_o2", "E1", "E2", "E_total")
+GRADS = tuple(f"dw{k}" for k in range(1, 9))
+COLUMNS = ("iteration", *WEIGHTS, *NODES, *GRADS)  # A, B, C, ...
+HEADER_ROW = 24  # the chart sits above the table, beside the given values
+FIRST_ROW = HEADER_ROW + 1
+
+# the tutorial's equations; {name} is that quantity's cell in the same row
+FORMULAS = {
+    "h1": "{w1}*input_i1+{w2}*input_i2",
+    "a_h1": "1/(1+EXP(-{h1}))",
+    "h2": "{w3}*input_i1+{w4}*input_i2",
+    "a_h2": "1/(1+EXP(-{h2}))",
+    "o1": "{w5}*{a_h1}+{w6}*{a_h2}",
+    "a_o1": "1/(1+EXP(-{o1}))",
+    "o2": "{w7}*{a_h1}+{w8}*{a_h2}",
+    "a_o2": "1/(1+EXP(-{o2}))",
+    "E1": "0.5*(target_t1-{a_o1})^2",
+    "E2": "0.5*(target_t2-{a_o2})^2",
+    "E_total": "{E1}+{E2}",
+}
+_DELTA1 = "({a_o1}-target_t1)*{a_o1}*(1-{a_o1})"  # dE_total/do1
+_DELTA2 = "({a_o2}-target_t2)*{a_o2}*(1-{a_o2})"  # dE_total/do2
+_DA_H1 = f"({_DELTA1}*{{w5}}+{_DELTA2}*{{w7}})"  # dE_total/da_h1
+_DA_H2 = f"({_DELTA1}*{{w6}}+{_DELTA2}*{{w8}})"  # dE_total/da_h2
+FORMULAS.update({
+    "dw1": f"{_DA_H1}*{{a_h1}}*(1-{{a_h1}})*input_i1",
+    "dw2": f"{_DA_H1}*{{a_h1}}*(1-{{a_h1}})*input_i2",
+    "dw3": f"{_DA_H2}*{{a_h2}}*(1-{{a_h2}})*input_i1",
+    "dw4": f"{_DA_H2}*{{a_h2}}*(1-{{a_h2}})*input_i2",
+    "dw5": f"{_DELTA1}*{{a_h1}}",
+    "dw6": f"{_DELTA1}*{{a_h2}}",
+    "dw7": f"{_DELTA2}*{{a_h1}}",
+    "dw8": f"{_DELTA2}*{{a_h2}}",
+})
+
+
+def column_letter(name: str) -> str:
+    """The column of a quantity: "iteration" -> "A", "w1" -> "B", ... "dw8" -> "AB"."""
+    index = COLUMNS.index(name) + 1
+    letters = ""
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def row_formulas(row: int) -> dict:
+    """name -> Excel formula for every forward value and gradient of sheet row ``row``."""
+    cells = {name: f"{column_letter(name)}{row}" for name in COLUMNS}
+    return {name: "=" + f.format(**cells) for name, f in FORMULAS.items()}
+
+
+def weight_update(name: str, row: int) -> str:
+    """The formula of weight ``name`` in ``row``: the row above, one gradient step on."""
+    w, dw = column_letter(name), column_letter("d" + name)
+    return f"={w}{row - 1}-learning_rate*{dw}{row - 1}"
+
+
+def _openpyxl():
+    try:
+        import openpyxl
+    except ImportError as err:
+        raise BackendUnavailable("the spreadsheet needs openpyxl, which is not installed; "
+                                 "install it with: pip install 'autograd-compare[teach]'") from err
+    return openpyxl
+
+
+def build(weights, inputs, targets, lr: float, steps: int):
+    """The workbook (not saved): ``steps`` + 1 iteration rows from ``weights`` (8 floats).
+
+    Args:
+        weights: w1..w8 to start from. inputs: i1, i2. targets: t1, t2.
+        lr: the learning rate cell's value. steps: gradient steps (rows 0..steps).
+
+    Returns:
+        An ``openpyxl.Workbook``.
+    """
+    openpyxl = _openpyxl()
+    from openpyxl.chart import Reference, ScatterChart, Series
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.workbook.defined_name import DefinedName
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = SHEET
+    ws["A1"] = "Backpropagation on the 2-2-2 sigmoid network, one row per gradient-descent step"
+    ws["A1"].font = Font(bold=True)
+    ws["A2"] = "Change the yellow cells (the learning rate, the example, row 0's weights)."
+    editable = PatternFill("solid", fgColor="FFF2CC")
+    for (name, label, cell), value in zip(GIVEN, (*inputs, *targets, lr), strict=True):
+        ws[f"A{cell[1:]}"] = label
+        ws[cell] = float(value)
+        ws[cell].fill = editable
+        ref = f"'{SHEET}'!${cell[0]}${cell[1:]}"
+        wb.defined_names[name] = DefinedName(name, attr_text=ref)
+    for name in COLUMNS:
+        ws[f"{column_letter(name)}{HEADER_ROW}"] = name
+        ws[f"{column_letter(name)}{HEADER_ROW}"].font = Font(bold=True)
+    for k in range(steps + 1):
+        row = FIRST_ROW + k
+        ws[f"A{row}"] = k
+        for j, name in enumerate(WEIGHTS):
+            cell = ws[f"{column_letter(name)}{row}"]
+            if k == 0:
+                cell.value = float(weights[j])
+                cell.fill = editable
+            else:
+                cell.value = weight_update(name, row)
+        for name, formula in row_formulas(row).items():
+            ws[f"{column_letter(name)}{row}"] = formula
+    ws.freeze_panes = f"B{FIRST_ROW}"
+    wb.calculation.fullCalcOnLoad = True  # Excel recomputes everything when it opens the file
+
+    chart = ScatterChart()
+    chart.title = "E_total against iteration"
+    chart.x_axis.title, chart.y_axis.title = "iteration", "E_total"
+    chart.style, chart.height, chart.width = 13, 9.5, 18
+    last = FIRST_ROW + steps
+    x = Reference(ws, min_col=1, min_row=FIRST_ROW, max_row=last)
+    y_col = COLUMNS.index("E_total") + 1
+    series = Series(Reference(ws, min_col=y_col, min_row=HEADER_ROW, max_row=last), x,
+                    title_from_data=True)
+    series.marker.symbol = "none"
+    chart.series.append(series)
+    ws.add_chart(chart, "D3")
+    return wb
+
+
+def write(wb, out: str | os.PathLike, force: bool = False) -> Path:
+    """Save ``wb`` to ``out`` atomically (a temporary file, then a rename); never overwrite
+    an existing file unless ``force``.
+
+    Raises:
+        InputError: ``out`` does not end in .xlsx, exists without ``force``, or its folder
+            is missing.
+    """
+    path = Path(out)
+    if path.suffix.lower() != ".xlsx":
+        raise InputError(f"--out must name an .xlsx file; got {str(out)!r}")
+    if path.exists() and not force:
+        raise InputError(f"{str(out)!r} already exists; pass --force to replace it")
+    if not path.parent.is_dir():
+        raise InputError(f"folder {str(path.parent)!r} of --out does not exist")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        wb.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
