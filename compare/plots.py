@@ -1,0 +1,126 @@
+"""The report's pictures (matplotlib, Agg backend, imported only here and only when needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from compare.errors import CompareError
+
+INSTALL_HINT = "pip install 'autograd-compare[plot]'"
+FLOOR = 1e-20  # where an exact agreement (difference 0) is drawn on a log axis
+LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1)), (0, (1, 3)))
+DPI = 110
+
+
+class PlotsUnavailable(CompareError):
+    """matplotlib is not installed."""
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError:
+        raise PlotsUnavailable(f"plots need matplotlib; install it with: {INSTALL_HINT}") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def loss_file(lr: float) -> str:
+    return f"loss-lr-{lr:g}.png"
+
+
+ALL_LRS_FILE, DIFF_FILE = "loss-all-lrs.png", "differences.png"
+
+
+def save_all(folder: Path, lr_results: list) -> list[str]:
+    """Write every PNG into ``folder``; return their file names."""
+    plt = _pyplot()
+    names = [_save(plt, _loss_one_lr(plt, r), folder / loss_file(r.lr)) for r in lr_results]
+    names.append(_save(plt, _loss_all_lrs(plt, lr_results), folder / ALL_LRS_FILE))
+    names.append(_save(plt, _differences(plt, lr_results), folder / DIFF_FILE))
+    return names
+
+
+def _save(plt, fig, path: Path) -> str:
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path.name
+
+
+def _style(i: int) -> dict:
+    """Backend i: the reference thick and pale underneath, the others thin on top."""
+    if i == 0:
+        return {"linewidth": 5, "alpha": 0.35, "linestyle": "-"}
+    return {"linewidth": 1.6, "linestyle": LINESTYLES[i % len(LINESTYLES)]}
+
+
+def _loss_one_lr(plt, r):
+    fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
+    for i, (name, run) in enumerate(r.runs.items()):
+        label = f"{name} (reference)" if name == r.reference else name
+        ax.plot(np.arange(run.nodes.shape[0]), run.nodes[:, -1], label=label, **_style(i))
+    verdict = "all backends agree" if r.ok else "backends DISAGREE"
+    ax.set_title(f"Learning rate {r.lr:g}: E_total = E1 + E2 per iteration ({verdict})")
+    ax.set_xlabel("iteration (gradient-descent step)")
+    ax.set_ylabel("E_total")
+    ax.grid(alpha=0.3)
+    ax.legend(title="backend")
+    return fig
+
+
+def _loss_all_lrs(plt, lr_results):
+    fig, ax = plt.subplots(figsize=(8, 5), layout="constrained")
+    colors = plt.get_cmap("tab10").colors
+    backends = list(lr_results[0].runs) if lr_results else []
+    for j, r in enumerate(lr_results):
+        for i, run in enumerate(r.runs.values()):
+            ax.plot(np.arange(run.nodes.shape[0]), run.nodes[:, -1], color=colors[j % 10],
+                    label=f"lr = {r.lr:g}" if i == 0 else None, **_style(i))
+    ax.set_title("E_total per iteration for every learning rate")
+    ax.set_xlabel("iteration (gradient-descent step)")
+    ax.set_ylabel("E_total")
+    ax.grid(alpha=0.3)
+    lr_legend = ax.legend(title="learning rate", loc="upper right")
+    ax.add_artist(lr_legend)
+    handles = [plt.Line2D([], [], color="grey", **_style(i)) for i in range(len(backends))]
+    ax.legend(handles, backends, title="backend", loc="center right")
+    return fig
+
+
+def _differences(plt, lr_results):
+    fig, (ax_abs, ax_ratio) = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
+    colors = plt.get_cmap("tab10").colors
+    drawn = False
+    for j, r in enumerate(lr_results):
+        for i, (name, c) in enumerate(r.comparisons.items(), start=1):
+            steps = np.arange(c.diff.shape[0])
+            largest = np.max(np.where(np.isfinite(c.diff), c.diff, np.nan), axis=1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.nanmax(np.where(c.diff > 0, c.diff / c.tolerance, 0.0), axis=1)
+            style = dict(color=colors[j % 10], linewidth=1.4,
+                         linestyle=LINESTYLES[i % len(LINESTYLES)],
+                         label=f"lr = {r.lr:g}, {name}")
+            ax_abs.plot(steps, np.maximum(largest, FLOOR), **style)
+            ax_ratio.plot(steps, np.maximum(ratio, FLOOR), **style)
+            drawn = True
+    reference = lr_results[0].reference if lr_results else "-"
+    ax_abs.set_title(f"Largest |difference| from {reference} over all 27 quantities")
+    ax_abs.set_ylabel("|backend - reference|  (0 drawn at 1e-20)")
+    ax_ratio.axhline(1.0, color="red", linewidth=1.5, label="tolerance (fail above)")
+    ax_ratio.set_title("Largest difference / tolerance")
+    ax_ratio.set_ylabel("difference / tolerance  (0 drawn at 1e-20)")
+    for ax in (ax_abs, ax_ratio):
+        ax.set_yscale("log")
+        ax.set_xlabel("iteration (gradient-descent step)")
+        ax.grid(alpha=0.3, which="both")
+    if drawn:
+        ax_ratio.legend(fontsize="small", ncols=2 if len(ax_ratio.lines) > 8 else 1)
+    else:
+        for ax in (ax_abs, ax_ratio):
+            ax.text(0.5, 0.5, "only one backend: nothing to compare", ha="center",
+                    transform=ax.transAxes)
+    return fig

@@ -1,0 +1,149 @@
+"""The result as a JSON-ready dict, the per-step CSV trace, and the report folder on disk.
+
+Files are written completely or not at all: the whole folder is built under a temporary name
+beside its destination and renamed into place; an existing folder is replaced only with
+``force`` (and only if it is empty or an earlier report, never an unrelated directory).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from compare import naming, tolerances
+from compare.errors import InputError
+from compare.gradcheck import CS_STEP, FD_STEP_TEXT
+
+DEFAULT_OUT = "autograd-compare-report"
+JSON_NAME, CSV_NAME = "report.json", "trace.csv"
+CSV_COLUMNS = ("lr", "backend", "step") + naming.WEIGHTS + naming.NODES + naming.GRADS
+
+
+def as_dict(config: dict, lr_results: list, grad_result) -> dict:
+    """Everything the run found, in the shape documented in the README ("report.json fields")."""
+    trajectories = [_lr_dict(r) for r in lr_results]
+    largest = max(({**t["largest_difference"], "lr": t["lr"]} for t in trajectories),
+                  key=lambda d: d["ratio"], default=None)
+    ok = grad_result.ok and all(r.ok for r in lr_results)
+    return _finite({
+        "tool": "autograd-compare", "version": _version(), "ok": ok, "exit_code": 0 if ok else 1,
+        "config": config, "tolerance": tolerances.describe(config["dtype"]),
+        "largest_difference": largest, "trajectories": trajectories,
+        "gradcheck": {"ok": grad_result.ok, "complex_step_h": CS_STEP,
+                      "finite_difference_h": FD_STEP_TEXT,
+                      "first_failure": grad_result.first_failure,
+                      "first_failures": grad_result.first_failures,
+                      "rows": [r._asdict() for r in grad_result.rows]},
+        "report_dir": None, "files": [],
+    })
+
+
+def _lr_dict(r) -> dict:
+    return {
+        "lr": r.lr, "ok": r.ok, "reference": r.reference,
+        "final_E_total": {name: float(run.nodes[-1, -1]) for name, run in r.runs.items()},
+        "largest_difference": r.largest, "first_divergence": r.first_divergence,
+        "backends": {name: {"largest_difference": c.largest,
+                            "first_divergence": c.first_divergence}
+                     for name, c in r.comparisons.items()},
+    }
+
+
+def _version() -> str:
+    from compare import __version__
+
+    return __version__
+
+
+def _finite(obj):
+    """JSON has no inf/NaN: write them as the strings "inf", "-inf", "nan"."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return "nan" if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def to_json(result: dict) -> str:
+    return json.dumps(result, indent=2, allow_nan=False) + "\n"
+
+
+def trace_csv(lr_results: list) -> str:
+    """One row per (lr, backend, step k = 0..steps): weights entering step k, the forward pass
+    there, and the gradients used by update k (empty in the last row, which has no update)."""
+    buf = io.StringIO()
+    out = csv.writer(buf, lineterminator="\n")
+    out.writerow(CSV_COLUMNS)
+    for r in lr_results:
+        for name, run in r.runs.items():
+            for k in range(run.weights.shape[0]):
+                grads = run.grads[k].tolist() if k < run.grads.shape[0] else [""] * 8
+                out.writerow([repr(r.lr), name, k, *map(repr, run.weights[k].tolist()),
+                              *map(repr, run.nodes[k].tolist()),
+                              *(repr(g) if g != "" else g for g in grads)])
+    return buf.getvalue()
+
+
+# --- the folder -------------------------------------------------------------------------------
+def default_out(cwd: Path | None = None) -> Path:
+    """``autograd-compare-report``, or ``-2``, ``-3``, ... : the first name not taken."""
+    base = Path(cwd or ".") / DEFAULT_OUT
+    n = 1
+    while (candidate := base if n == 1 else base.with_name(f"{DEFAULT_OUT}-{n}")).exists():
+        n += 1
+    return candidate
+
+
+def check_out(out: Path, force: bool) -> None:
+    """Refuse (one line, exit 2) what must not be replaced, before any work is done."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise InputError(f"--out {str(out)!r} is a file, not a report folder; "
+                         "choose another --out")
+    if not force:
+        raise InputError(f"report folder {str(out)!r} already exists; pass --force to replace "
+                         "it or choose another --out")
+    if any(out.iterdir()) and not (out / JSON_NAME).is_file():
+        raise InputError(f"--force replaces only report folders, and {str(out)!r} is not one "
+                         f"(no {JSON_NAME} in it); choose another --out")
+
+
+def write_folder(out: Path, fill: Callable[[Path], None], force: bool) -> None:
+    """Build the folder with ``fill(tmp_dir)``, then rename it to ``out`` in one step.
+
+    Raises:
+        InputError: ``out`` exists and ``force`` is false (see `check_out`).
+    """
+    out = Path(out)
+    check_out(out, force)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        fill(tmp)
+        if out.exists():  # force: move the old report aside, put the new one in, drop the old
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            os.rename(out, old / "report")
+            os.rename(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary name beside ``path``, then rename: all or nothing."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
