@@ -43,12 +43,16 @@ def positive_int(what: str):
     return parse
 
 
-def add_network_options(parser: argparse.ArgumentParser) -> None:
-    """--weights, --inputs, --targets, --dtype (the class example and float64 by default)."""
+def add_network_options(parser: argparse.ArgumentParser, weights: bool = True) -> None:
+    """--weights, --inputs, --targets, --dtype (the class example and float64 by default).
+
+    ``weights=False`` leaves out --weights (for commands that draw their own starts).
+    """
     joined = lambda xs: ",".join(str(x) for x in xs)  # noqa: E731
-    parser.add_argument("--weights", type=floats("weights", 8), default=CLASS_WEIGHTS,
-                        metavar="W1,...,W8",
-                        help=f"starting weights (default {joined(CLASS_WEIGHTS)})")
+    if weights:
+        parser.add_argument("--weights", type=floats("weights", 8), default=CLASS_WEIGHTS,
+                            metavar="W1,...,W8",
+                            help=f"starting weights (default {joined(CLASS_WEIGHTS)})")
     parser.add_argument("--inputs", type=floats("inputs", 2), default=CLASS_INPUTS,
                         metavar="I1,I2", help=f"inputs (default {joined(CLASS_INPUTS)})")
     parser.add_argument("--targets", type=floats("targets", 2), default=CLASS_TARGETS,
