@@ -116,8 +116,14 @@ def render_markdown(ex: Explanation) -> str:
                 out.append(f"| *{term.symbol}* | *product* | *{term.value:.12g}* |")
         total = "sum" if len(step.terms) > 1 else "product"
         out += [f"| **{total}** | | **{step.value:.12g}** |", "",
-                "| computed by | value |", "|---|---|"]
-        out += [f"| {label} | {_vs(v, step.value)} |" for label, v in step.backends.items()]
+                "| computed by | value | relative difference to the " + total + " |",
+                "|---|---:|---:|"]
+        for label, v in step.backends.items():
+            if isinstance(v, str):
+                out.append(f"| {label} | not available: {v} | |")
+            else:
+                rel = abs(v - step.value) / abs(step.value) if step.value else abs(v)
+                out.append(f"| {label} | {v:.12g} | {rel:.1e} |")
         if step.update:
             out += ["", f"Update: `{_update(step)}`"]
     return "\n".join(out)

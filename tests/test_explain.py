@@ -1,0 +1,143 @@
+"""`explain`: the factors, their values and products, the backends beside them, the CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from compare import explain as ex_mod
+from compare.cli import main
+from compare.errors import BackendUnavailable
+from compare.explain import ORDER, explain
+from compare.interface import CLASS_INPUTS, CLASS_TARGETS, CLASS_WEIGHTS, Example
+from tests import golden
+from tests.helpers import assert_close
+
+W = np.array(CLASS_WEIGHTS)
+EX = Example(np.array(CLASS_INPUTS), np.array(CLASS_TARGETS))
+# the tutorial's closed forms, verbatim
+TUTORIAL = {
+    "w5": "(a_o1 - t1) * a_o1 * (1 - a_o1) * a_h1",
+    "w8": "(a_o2 - t2) * a_o2 * (1 - a_o2) * a_h2",
+    "a_h1": "(a_o1 - t1) * a_o1 * (1 - a_o1) * w5 + (a_o2 - t2) * a_o2 * (1 - a_o2) * w7",
+    "w1": "((a_o1 - t1) * a_o1 * (1 - a_o1) * w5 + (a_o2 - t2) * a_o2 * (1 - a_o2) * w7)"
+          " * a_h1 * (1 - a_h1) * i1",
+    "w4": "((a_o1 - t1) * a_o1 * (1 - a_o1) * w6 + (a_o2 - t2) * a_o2 * (1 - a_o2) * w8)"
+          " * a_h2 * (1 - a_h2) * i2",
+}
+CHAINS = {
+    "w5": "∂E1/∂a_o1 * ∂a_o1/∂o1 * ∂o1/∂w5",
+    "w7": "∂E2/∂a_o2 * ∂a_o2/∂o2 * ∂o2/∂w7",
+    "a_h2": "∂E1/∂a_h2 + ∂E2/∂a_h2",
+    "w2": "∂E_total/∂a_h1 * ∂a_h1/∂h1 * ∂h1/∂w2",
+}
+
+
+@pytest.fixture(scope="module")
+def steps():
+    return {s.name: s for s in explain(W, EX, 0.5).steps}
+
+
+def test_order_follows_the_tutorial(steps):
+    assert tuple(steps) == ORDER == ("w5", "w6", "w7", "w8", "a_h1", "a_h2",
+                                     "w1", "w2", "w3", "w4")
+
+
+@pytest.mark.parametrize("name", sorted(TUTORIAL))
+def test_closed_forms_are_the_tutorials(steps, name):
+    assert steps[name].formula == TUTORIAL[name]
+
+
+@pytest.mark.parametrize("name", sorted(CHAINS))
+def test_chains_in_the_tutorials_notation(steps, name):
+    assert steps[name].chain == CHAINS[name]
+
+
+def test_products_match_the_independent_golden_values(steps):
+    gold = golden.class_example("float64")
+    for k in range(8):
+        assert_close(steps[f"w{k + 1}"].value, gold["dw"][k], rtol=1e-14, what=f"dw{k + 1}")
+    for node in ("a_h1", "a_h2"):
+        assert_close(steps[node].value, gold["dnode"][node], rtol=1e-14, what=node)
+
+
+def test_factor_values_are_the_local_derivatives(steps):
+    f = golden.class_example("float64")["forward"]
+    w5 = steps["w5"].terms[0].factors
+    assert_close([x.value for x in w5],
+                 [f["a_o1"] - 0.5, f["a_o1"] * (1 - f["a_o1"]), f["a_h1"]], rtol=1e-14)
+    w3 = steps["w3"].terms[0].factors
+    assert_close([x.value for x in w3], [steps["a_h2"].value, f["a_h2"] * (1 - f["a_h2"]),
+                                         0.05], rtol=1e-14)
+    assert [x.symbol for x in w3] == ["∂E_total/∂a_h2", "∂a_h2/∂h2", "∂h2/∂w3"]
+
+
+def test_backends_agree_and_the_update_is_a_gradient_step(steps):
+    for name, step in steps.items():
+        for label, value in step.backends.items():
+            if not isinstance(value, str):  # a backend not installed is reported as text
+                assert_close(value, step.value, rtol=1e-14, what=f"{label} {name}")
+        if name.startswith("w"):
+            lr, old, new = step.update
+            assert_close([lr, old, new], [0.5, W[int(name[1]) - 1],
+                                          W[int(name[1]) - 1] - 0.5 * step.value], rtol=1e-15)
+        else:
+            assert step.update is None
+    assert isinstance(steps["w5"].backends["manual (hand formulas)"], float)
+
+
+def test_missing_framework_is_said_clearly(monkeypatch, capsys):
+    real = ex_mod.get_backend
+
+    def fake(name, dtype):
+        if name == "jax":
+            raise BackendUnavailable("backend 'jax' needs jax, which is not installed; "
+                                     "install it with: pip install 'autograd-compare[jax]'")
+        return real(name, dtype)
+
+    monkeypatch.setattr(ex_mod, "get_backend", fake)
+    assert main(["explain", "--weight", "w6"]) == 0
+    out = capsys.readouterr().out
+    assert "JAX grad                not available: backend 'jax' needs jax, which is not " \
+           "installed; install it with: pip install 'autograd-compare[jax]'" in out
+
+
+def test_text_output_for_w1_starts_with_its_hidden_gradient(capsys):
+    assert main(["explain", "--weight", "w1", "--lr", "0.1"]) == 0
+    out = capsys.readouterr().out
+    assert out.index("∂E_total/∂a_h1 = ∂E1/∂a_h1 + ∂E2/∂a_h1") < out.index(
+        "∂E_total/∂w1 = ∂E_total/∂a_h1 * ∂a_h1/∂h1 * ∂h1/∂w1")
+    assert "∂E_total/∂w5 =" not in out and "  E_total  = E1 + E2" in out
+    assert "update: w1_new = w1_old - lr * ∂E_total/∂w1 = 0.15 - 0.1 * 0.00031699339591" in out
+
+
+def test_full_text_and_markdown(capsys):
+    assert main(["explain"]) == 0
+    text = capsys.readouterr().out
+    assert all(f"∂E_total/∂{n} = " in text for n in ORDER)
+    assert text.count("update: ") == 8
+    assert main(["explain", "--format", "markdown", "--weight", "a_h1"]) == 0
+    md = capsys.readouterr().out
+    assert "### ∂E_total/∂a_h1" in md and "| ∂o2/∂a_h1 | `w7` | 0.5 |" in md
+    assert "| **sum** |" in md and "Update:" not in md
+
+
+def test_float32_and_other_weights(capsys):
+    assert main(["explain", "--dtype", "float32", "--weight", "w8",
+                 "--weights", "1,-1,0.5,2,-3,0.1,0.2,4", "--targets", "0.01,0.99"]) == 0
+    assert "∂o2/∂w8   = a_h2" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--lr", "0"], "learning rate must be finite and > 0; got 0.0"),
+    (["--lr", "inf"], "learning rate must be finite and > 0; got inf"),
+    (["--weight", "w9"], "argument --weight: invalid choice: 'w9'"),
+    (["--format", "html"], "argument --format: invalid choice: 'html'"),
+    (["--weights", "1,2,3"], "weights needs 8 comma-separated numbers; got 3"),
+    (["--inputs", "0.1,nan"], "inputs i1,i2 must be finite numbers; got nan"),
+    (["--dtype", "float16"], "argument --dtype: invalid choice: 'float16'"),
+])
+def test_bad_options_are_one_line_errors(argv, message, capsys):
+    assert main(["explain", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
