@@ -1,0 +1,19 @@
+"""The JAX backend behind the common interface."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from compare.interface import Backend
+from jax_impl.gradients import gradients
+from jax_impl.network import forward
+from jax_impl.train import train, train_batch
+
+
+def make(dtype: np.dtype) -> Backend:
+    """The raw backend; `compare.get_backend` adds input checks and the dtype guard.
+
+    Every function takes and returns NumPy arrays of ``dtype``; float64 runs inside a scoped
+    ``jax.enable_x64`` (see `jax_impl.precision`), leaving the user's JAX settings alone.
+    """
+    return Backend("jax", np.dtype(dtype), forward, gradients, train, train_batch)

@@ -1,0 +1,43 @@
+"""Scoped 64-bit JAX and the NumPy <-> JAX edge. The only place that touches x64.
+
+JAX computes in float32 unless ``jax_enable_x64`` is on, and it does so silently: asking for
+``jnp.asarray(x, jnp.float64)`` then gives float32. Flipping the global flag would change every
+other JAX program in the process, so each backend call instead runs inside the
+``jax.enable_x64`` context manager (a thread-local, jit-cache-keyed setting), which is undone
+when the call returns. Results are checked here and again by the registry's dtype guard.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import jax
+import numpy as np
+
+from compare.errors import DtypeError
+
+
+@contextlib.contextmanager
+def precision(dtype: np.dtype) -> Iterator[None]:
+    """64-bit JAX inside the block if ``dtype`` is float64, JAX's float32 default otherwise.
+
+    Raises:
+        DtypeError: this JAX cannot compute in ``dtype`` (x64 could not be enabled).
+    """
+    dtype = np.dtype(dtype)
+    with jax.enable_x64(dtype == np.float64):
+        got = jax.numpy.zeros((), dtype).dtype
+        if got != dtype:
+            raise DtypeError(f"JAX computes {got} although {dtype.name} was requested; "
+                             "jax.enable_x64 had no effect in this JAX version")
+        yield
+
+
+def to_numpy(x, dtype: np.dtype) -> np.ndarray:
+    """A JAX array -> NumPy array, refusing (not casting) a result of another dtype."""
+    out = np.asarray(x)
+    if out.dtype != np.dtype(dtype):
+        raise DtypeError(f"JAX returned {out.dtype} where {np.dtype(dtype).name} was "
+                         "requested; refusing to report it")
+    return out

@@ -1,0 +1,138 @@
+"""Plain gradient descent, w <- w - lr * dE_total/dw, for one network or a batch of them."""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from compare.interface import BatchResult, Example, Trajectory
+from jax_impl.network import loss
+from jax_impl.precision import precision, to_numpy
+
+
+@partial(jax.jit, static_argnums=3)
+def _train(w, example: Example, lr, steps: int):
+    def step(w, _):
+        E_total, dw = jax.value_and_grad(loss)(w, example)
+        return w - lr * dw, (E_total, w, dw)  # w_new = w_old - lr * dE_total/dw
+
+    w_last, (losses, weights, grads) = jax.lax.scan(step, w, length=steps)
+    return losses, jnp.concatenate([weights, w_last[None]]), grads
+
+
+def train(w: np.ndarray, example: Example, lr: float, steps: int) -> Trajectory:
+    """``steps`` updates from ``w`` (8,); see `compare.interface.Trajectory`."""
+    with precision(w.dtype):
+        out = _train(w, example, w.dtype.type(lr), steps)
+    return Trajectory(*(to_numpy(x, w.dtype) for x in out))
+
+
+# --- batched: N trainings at once ------------------------------------------------------------
+# Layout and parallelism were chosen by measurement (benchmarks/jax_batched.py): weights as 8
+# rows of CHUNK configurations (structure of arrays), all steps of one chunk before the next
+# (the chunk's temporaries stay in L2), and one thread per core, each running its own share of
+# chunks, instead of XLA splitting every step's kernels between the cores.
+CHUNK = 2048  # configurations per block (at most)
+UNROLL = 4  # steps per scan iteration
+
+
+def _descend(w, lr, example: Example, threshold, steps: int, keep_loss: bool):
+    """All ``steps`` updates of one block. ``w``: tuple of 8 (C,) rows w1..w8; ``lr``: (C,).
+
+    Returns:
+        E_total before the first and after the last update (C,) each, final rows (8, C),
+        first k with E_total(w_k) <= threshold (C,) (-1 if none), E_total history (steps, C).
+    """
+    value_and_grad = jax.vmap(jax.value_and_grad(loss), in_axes=(0, None))  # per configuration
+
+    def step(carry, k):
+        w, reached = carry
+        E_total, dw = value_and_grad(w, example)
+        reached = jnp.where((reached < 0) & (E_total <= threshold), k, reached)
+        w = tuple(wj - lr * dwj for wj, dwj in zip(w, dw, strict=True))  # w -= lr * dE/dw
+        return (w, reached), (E_total if keep_loss else None)
+
+    start = (w, jnp.full(lr.shape, -1, jnp.int32))
+    ks = jnp.arange(steps, dtype=jnp.int32)
+    (w, reached), history = jax.lax.scan(step, start, ks, unroll=min(UNROLL, steps))
+    E_first = jax.vmap(loss, in_axes=(0, None))(start[0], example)
+    E_last = jax.vmap(loss, in_axes=(0, None))(w, example)
+    reached = jnp.where((reached < 0) & (E_last <= threshold), steps, reached)
+    return E_first, E_last, jnp.stack(w), reached, history
+
+
+def _blocks(w, lr, example: Example, threshold, steps: int, keep_loss: bool):
+    """``w``: (B, 8, C), ``lr``: (B, C); `_descend` on each block in turn (`lax.map`)."""
+    return jax.lax.map(
+        lambda b: _descend(tuple(b[0]), b[1], example, threshold, steps, keep_loss), (w, lr))
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(blocks: int, chunk: int, steps: int, keep_loss: bool, dtype: np.dtype):
+    """`_blocks` compiled for these shapes (cached: same shapes never compile twice)."""
+    f64 = jax.ShapeDtypeStruct
+    shapes = (f64((blocks, 8, chunk), dtype), f64((blocks, chunk), dtype),
+              Example(f64((2,), dtype), f64((2,), dtype)), f64((), dtype))
+    fn = jax.jit(_blocks, static_argnums=(4, 5))
+    with precision(dtype):
+        return fn.lower(*shapes, steps, keep_loss).compile()
+
+
+def _layout(n: int) -> tuple[int, int, int]:
+    """(workers, blocks per worker, chunk) covering n configurations with little padding."""
+    workers = max(1, min(len(os.sched_getaffinity(0)), -(-n // CHUNK)))
+    blocks = -(-n // (workers * CHUNK))
+    return workers, blocks, -(-n // (workers * blocks))
+
+
+def compile_batch(n: int, steps: int, dtype=np.float64, keep_loss: bool = False) -> float:
+    """Compile `train_batch` for ``n`` configurations ahead of time; seconds spent (0 if cached).
+
+    Lets a benchmark report compilation apart from steady-state throughput.
+    """
+    workers, blocks, chunk = _layout(n)
+    start = time.perf_counter()
+    _compiled(blocks, chunk, steps, keep_loss, np.dtype(dtype))
+    return time.perf_counter() - start
+
+
+def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, steps: int,
+                threshold: float | None = None, keep_loss: bool = False) -> BatchResult:
+    """N trainings at once: ``w`` (N, 8), ``lr`` (N,); see `compare.interface.BatchResult`.
+
+    One compiled XLA program (`jit` of `lax.map` over blocks of `lax.scan` over steps of
+    `vmap(value_and_grad)`) per core, each on its share of the configurations.
+    """
+    dt, n = w.dtype, w.shape[0]
+    workers, blocks, chunk = _layout(n)
+    run = _compiled(blocks, chunk, steps, keep_loss, dt)
+    pad = workers * blocks * chunk - n
+    w_soa = np.pad(w, ((0, pad), (0, 0))).reshape(workers, blocks, chunk, 8).transpose(0, 1, 3, 2)
+    lr_b = np.pad(lr, (0, pad), constant_values=1).reshape(workers, blocks, chunk)
+    thr = dt.type(-np.inf if threshold is None else threshold)  # E <= -inf never holds
+
+    def work(i: int):
+        with precision(dt):
+            return jax.device_get(run(np.ascontiguousarray(w_soa[i]), lr_b[i], example, thr))
+
+    if workers == 1:
+        parts = [work(0)]
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            parts = list(pool.map(work, range(workers)))
+    flat = lambda x: x.reshape(-1)[:n]  # noqa: E731  (workers, blocks, chunk) -> (N,)
+    E_first, E_last, w_last, reached, history = (
+        None if p[0] is None else np.stack(p) for p in zip(*parts, strict=True))
+    return BatchResult(
+        initial_loss=to_numpy(flat(E_first), dt), final_loss=to_numpy(flat(E_last), dt),
+        final_weights=to_numpy(w_last.transpose(0, 1, 3, 2).reshape(-1, 8)[:n], dt),
+        steps_to_threshold=flat(reached).astype(np.int64),
+        loss=to_numpy(history.transpose(0, 1, 3, 2).reshape(-1, steps)[:n], dt)
+        if keep_loss else None)
