@@ -79,48 +79,54 @@ def _loss_all_lrs(plt, lr_results):
     for j, r in enumerate(lr_results):
         for i, run in enumerate(r.runs.values()):
             ax.plot(np.arange(run.nodes.shape[0]), run.nodes[:, -1], color=colors[j % 10],
-                    label=f"lr = {r.lr:g}" if i == 0 else None, **_style(i))
+                    **_style(i))
     ax.set_title("E_total per iteration for every learning rate")
     ax.set_xlabel("iteration (gradient-descent step)")
     ax.set_ylabel("E_total")
     ax.grid(alpha=0.3)
-    lr_legend = ax.legend(title="learning rate", loc="upper right")
+    lr_handles = [plt.Line2D([], [], color=colors[j % 10], linewidth=3)
+                  for j in range(len(lr_results))]
+    lr_legend = ax.legend(lr_handles, [f"lr = {r.lr:g}" for r in lr_results],
+                          title="learning rate", loc="upper left", bbox_to_anchor=(1.01, 1))
     ax.add_artist(lr_legend)
     handles = [plt.Line2D([], [], color="grey", **_style(i)) for i in range(len(backends))]
-    ax.legend(handles, backends, title="backend", loc="center right")
+    ax.legend(handles, backends, title="backend", loc="lower left", bbox_to_anchor=(1.01, 0))
     return fig
 
 
 def _differences(plt, lr_results):
     fig, (ax_abs, ax_ratio) = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
     colors = plt.get_cmap("tab10").colors
-    drawn = False
+    compared = positive = False
     for j, r in enumerate(lr_results):
         for i, (name, c) in enumerate(r.comparisons.items(), start=1):
             steps = np.arange(c.diff.shape[0])
-            largest = np.max(np.where(np.isfinite(c.diff), c.diff, np.nan), axis=1)
+            largest = np.max(c.diff, axis=1)
             with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.nanmax(np.where(c.diff > 0, c.diff / c.tolerance, 0.0), axis=1)
-            style = dict(color=colors[j % 10], linewidth=1.4,
+                ratio = np.max(np.where(c.diff > 0, c.diff / c.tolerance, 0.0), axis=1)
+            style = dict(color=colors[j % 10], linewidth=1.2, marker="o", markersize=2.5,
                          linestyle=LINESTYLES[i % len(LINESTYLES)],
                          label=f"lr = {r.lr:g}, {name}")
-            ax_abs.plot(steps, np.maximum(largest, FLOOR), **style)
-            ax_ratio.plot(steps, np.maximum(ratio, FLOOR), **style)
-            drawn = True
+            gap = lambda y: np.where((y > 0) & np.isfinite(y), y, np.nan)  # noqa: E731
+            ax_abs.plot(steps, gap(largest), **style)
+            ax_ratio.plot(steps, gap(ratio), **style)
+            compared, positive = True, positive or bool(np.any(largest > 0))
     reference = lr_results[0].reference if lr_results else "-"
     ax_abs.set_title(f"Largest |difference| from {reference} over all 27 quantities")
-    ax_abs.set_ylabel("|backend - reference|  (0 drawn at 1e-20)")
+    ax_abs.set_ylabel("|backend - reference|  (gaps: exactly 0)")
     ax_ratio.axhline(1.0, color="red", linewidth=1.5, label="tolerance (fail above)")
     ax_ratio.set_title("Largest difference / tolerance")
-    ax_ratio.set_ylabel("difference / tolerance  (0 drawn at 1e-20)")
+    ax_ratio.set_ylabel("difference / tolerance  (gaps: exactly 0)")
     for ax in (ax_abs, ax_ratio):
-        ax.set_yscale("log")
         ax.set_xlabel("iteration (gradient-descent step)")
         ax.grid(alpha=0.3, which="both")
-    if drawn:
-        ax_ratio.legend(fontsize="small", ncols=2 if len(ax_ratio.lines) > 8 else 1)
-    else:
+        if positive:
+            ax.set_yscale("log")
+    if compared:
+        ax_ratio.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
+    message = ("only one backend: nothing to compare" if not compared else
+               None if positive else "every backend equals the reference exactly")
+    if message:
         for ax in (ax_abs, ax_ratio):
-            ax.text(0.5, 0.5, "only one backend: nothing to compare", ha="center",
-                    transform=ax.transAxes)
+            ax.text(0.5, 0.5, message, ha="center", transform=ax.transAxes)
     return fig
