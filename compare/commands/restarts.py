@@ -1,0 +1,211 @@
+"""``autograd-compare restarts``: the random-restart study, printed and written to a folder."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+import time
+from pathlib import Path
+
+from compare import registry, report, restarts, validate
+from compare.options import (
+    add_backends_option,
+    add_lrs_option,
+    add_network_options,
+    check_lrs,
+    floats,
+    positive_int,
+    selected_backends,
+)
+from compare.plots import PlotsUnavailable
+from compare.progress import Progress
+
+HELP = ("Random restarts: train N random starting weight vectors at every learning rate with "
+        "every backend.\n\nThe tutorial's hiker dropped many times at random places on the "
+        "island: how often\ndoes gradient descent reach sea level (E_total <= --threshold), how "
+        "fast, and do\nthe backends agree on every one of the N x L configurations?")
+DEFAULT_OUT = "autograd-compare-restarts"
+SUMMARY_CSV, DISAGREE_CSV, GALLERY_CSV = "summary.csv", "disagreements.csv", "gallery.csv"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--n", type=positive_int("--n"), default=1000,
+                        help="number of random starting weight vectors (default 1000)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--distribution", default="uniform", metavar="NAME",
+                        help="how w1..w8 are drawn: " + "; ".join(
+                            f"{k}: {v}" for k, v in restarts.DISTRIBUTIONS.items())
+                        + " (default uniform)")
+    parser.add_argument("--range", type=floats("range", 2), default=(-1.0, 1.0),
+                        metavar="LOW,HIGH", help="range of the distribution (default -1,1)")
+    parser.add_argument("--steps", type=positive_int("--steps"), default=1000,
+                        help="gradient-descent steps per configuration (default 1000)")
+    parser.add_argument("--threshold", type=float, default=1e-5,
+                        help="'sea level': E_total <= THRESHOLD counts as reached (default 1e-5)")
+    parser.add_argument("--chunk", type=positive_int("--chunk"), default=32768,
+                        help="starts per batched call; memory grows with CHUNK x rates "
+                        "(default 32768)")
+    add_lrs_option(parser)
+    add_backends_option(parser)
+    add_network_options(parser, weights=False)
+    parser.add_argument("--out", metavar="DIR", default=None,
+                        help=f"report folder (default {DEFAULT_OUT}, or -2, -3, ... if taken)")
+    parser.add_argument("--force", action="store_true", help="replace an existing report folder")
+    parser.add_argument("--no-plots", action="store_true", help="write no PNG files")
+    parser.add_argument("--json", action="store_true",
+                        help="write the result as JSON to stdout (the table goes to stderr)")
+
+
+def study_from(args: argparse.Namespace) -> restarts.Study:
+    """The `restarts.Study` the options describe (checked: one-line errors)."""
+    low, high = args.range
+    return restarts.check(restarts.Study(
+        n=args.n, seed=args.seed, distribution=args.distribution, low=low, high=high,
+        steps=args.steps, lrs=check_lrs(args.lrs), threshold=args.threshold, chunk=args.chunk))
+
+
+def run(args: argparse.Namespace) -> int:
+    study = study_from(args)
+    dt = validate.dtype(args.dtype)
+    example = validate.example((args.inputs, args.targets), dt)
+    out_dir = Path(args.out) if args.out else _default_out()
+    report.check_out(out_dir, args.force)  # refuse before any work is done
+    names = selected_backends(args)
+    backends = {name: registry.get_backend(name, dt) for name in names}
+    human = sys.stderr if args.json else sys.stdout
+    n_chunks = -(-study.n // min(study.chunk, study.n))
+    start = time.perf_counter()
+    with Progress(n_chunks * len(names) + 1, stream=sys.stderr) as progress:
+        outcome = restarts.run(study, backends, example, on_step=progress.step)
+        progress.step("re-running the gallery starts one at a time")
+        curves = restarts.curves(outcome, backends, example)
+    elapsed = time.perf_counter() - start
+    result = as_dict(outcome, dt, example, elapsed)
+    print(table(result), file=human)
+    result["report_dir"] = str(out_dir)
+    files = []
+
+    def fill(folder: Path) -> None:
+        (folder / SUMMARY_CSV).write_text(summary_csv(result), encoding="utf-8")
+        (folder / DISAGREE_CSV).write_text(disagreements_csv(result), encoding="utf-8")
+        (folder / GALLERY_CSV).write_text(gallery_csv(curves), encoding="utf-8")
+        files.extend([report.JSON_NAME, SUMMARY_CSV, DISAGREE_CSV, GALLERY_CSV])
+        if not args.no_plots:
+            try:
+                from compare import restarts_plots
+
+                files.extend(restarts_plots.save_all(folder, outcome, curves))
+            except PlotsUnavailable as err:
+                print(f"note: {err}; writing the report without plots", file=sys.stderr)
+        result["files"] = sorted(files)
+        (folder / report.JSON_NAME).write_text(report.to_json(report._finite(result)),
+                                               encoding="utf-8")
+
+    report.write_folder(out_dir, fill, args.force)
+    print(f"report written to {out_dir}/", file=human)
+    if args.json:
+        sys.stdout.write(report.to_json(report._finite(result)))
+    return result["exit_code"]
+
+
+def _default_out() -> Path:
+    """``autograd-compare-restarts``, or ``-2``, ``-3``, ...: the first name not taken."""
+    n = 1
+    while (path := Path(DEFAULT_OUT if n == 1 else f"{DEFAULT_OUT}-{n}")).exists():
+        n += 1
+    return path
+
+
+def as_dict(outcome: restarts.Outcome, dt, example, elapsed: float) -> dict:
+    """Everything the study found (fields documented in the README, "Random restarts")."""
+    s = outcome.study
+    found = restarts.disagreements(outcome)
+    ok = not found
+    return {
+        "tool": "autograd-compare", "command": "restarts", "ok": ok, "exit_code": 0 if ok else 1,
+        "config": {"n": s.n, "seed": s.seed, "distribution": s.distribution,
+                   "range": [s.low, s.high], "steps": s.steps, "lrs": list(s.lrs),
+                   "threshold": s.threshold, "chunk": s.chunk, "dtype": dt.name,
+                   "backends": list(outcome.backends), "reference": outcome.backends[0],
+                   "inputs": example.inputs.tolist(), "targets": example.targets.tolist()},
+        "tolerance": restarts.tolerance_rule(dt, s.steps),
+        "seconds": elapsed,
+        "per_lr": restarts.summary(outcome),
+        "disagreements": found,
+        "report_dir": None, "files": [],
+    }
+
+
+def table(result: dict) -> str:
+    """The human-readable table: one line per learning rate and backend."""
+    c = result["config"]
+    lines = [f"Random restarts: {c['n']} starts ({c['distribution']} on "
+             f"[{c['range'][0]:g}, {c['range'][1]:g}], seed {c['seed']}) x {len(c['lrs'])} "
+             f"rates x {c['steps']} steps, {c['dtype']}, {result['seconds']:.1f} s",
+             f"{'lr':>5} {'backend':<10} {'median E':>10} {'p90 E':>10} {'max E':>10} "
+             f"{'reached':>8} {'med.steps':>9}   {'worst diff':>10} {'/tol':>8} {'disagree':>8}"]
+    for row in result["per_lr"]:
+        x = row["cross_backend"]
+        for i, (b, s) in enumerate(row["backends"].items()):
+            e, k = s["final_loss"], s["steps_to_threshold"]["median"]
+            tail = (f"   {x['worst_difference']:10.2e} {x['worst_ratio_to_tolerance']:8.2g} "
+                    f"{x['disagreements']:8d}") if i == 0 else ""
+            lines.append(f"{row['lr']:5g} {b:<10} {e['median']:10.3e} {e['p90']:10.3e} "
+                         f"{e['max']:10.3e} {s['reached_fraction']:8.1%} "
+                         f"{'-' if k is None else k:>9}{tail}")
+    n = len(result["disagreements"])
+    lines.append("backends agree on every configuration" if n == 0 else
+                 f"{n} configurations where backends DISAGREE beyond tolerance "
+                 f"(listed in {DISAGREE_CSV} and report.json)")
+    return "\n".join(lines)
+
+
+def _csv(header, rows) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def summary_csv(result: dict) -> str:
+    """One row per (lr, backend): the distribution of final E_total and steps to threshold."""
+    qs = ("min", "p1", "p10", "median", "p90", "p99", "max", "mean", "non_finite")
+    rows = []
+    for row in result["per_lr"]:
+        x = row["cross_backend"]
+        for b, s in row["backends"].items():
+            k = s["steps_to_threshold"]
+            rows.append([repr(row["lr"]), b, *(repr(s["final_loss"][q]) for q in qs),
+                         s["reached"], repr(s["reached_fraction"]),
+                         *("" if k[q] is None else k[q] for q in ("min", "median", "p90", "max")),
+                         repr(x["worst_difference"]), repr(x["median_difference"]),
+                         x["disagreements"]])
+    header = ("lr", "backend", *(f"final_E_{q}" for q in qs), "reached", "reached_fraction",
+              "steps_min", "steps_median", "steps_p90", "steps_max", "worst_difference",
+              "median_difference", "disagreements")
+    return _csv(header, rows)
+
+
+def disagreements_csv(result: dict) -> str:
+    """Every configuration where the backends differ beyond tolerance (header only if none)."""
+    names = result["config"]["backends"]
+    rows = [[d["start"], repr(d["lr"]), *map(repr, d["weights"]),
+             *(repr(d["final_loss"][b]) for b in names),
+             *(d["steps_to_threshold"][b] for b in names),
+             repr(d["difference"]), repr(d["ratio_to_tolerance"])]
+            for d in result["disagreements"]]
+    header = ("start", "lr", *(f"w{j}" for j in range(1, 9)),
+              *(f"final_E_{b}" for b in names), *(f"steps_{b}" for b in names),
+              "difference", "ratio_to_tolerance")
+    return _csv(header, rows)
+
+
+def gallery_csv(curves: list[dict]) -> str:
+    """The gallery's loss curves, one row per (lr, which start, backend, step)."""
+    rows = [[repr(c["lr"]), c["which"], c["start"], b, k, repr(float(v))]
+            for c in curves for b, loss in c["loss"].items() for k, v in enumerate(loss)]
+    return _csv(("lr", "which", "start", "backend", "step", "E_total"), rows)
+

@@ -1,0 +1,259 @@
+"""The random-restart study: the hiker dropped many times at random places on the foggy island.
+
+N starting weight vectors w1..w8 are drawn (seeded); each is trained at every learning rate for
+S steps by every backend, batched (one `train_batch` call per chunk and backend, all rates at
+once). Only summaries are kept per configuration (final E_total, steps to the loss threshold,
+the cross-backend difference), never the per-step losses, so memory grows with N*L, not N*L*S.
+Row layout of one chunk of C starts and L rates: row j*C + c is start c at rate lrs[j].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+
+from compare import tolerances
+from compare.errors import InputError
+from compare.interface import Backend, Example
+
+DISTRIBUTIONS = {
+    "uniform": "uniform on [LOW, HIGH]",
+    "normal": "normal, mean (LOW+HIGH)/2, standard deviation (HIGH-LOW)/2",
+}
+GEN_BLOCK = 4096  # starts drawn per seeded generator: the starts do not depend on the chunk size
+QUANTILES = (0.0, 0.01, 0.1, 0.5, 0.9, 0.99, 1.0)
+
+
+class Study(NamedTuple):
+    """What to run (all checked by `check`)."""
+
+    n: int  # number of starting weight vectors, >= 1
+    seed: int  # >= 0
+    distribution: str  # a key of DISTRIBUTIONS
+    low: float  # the range [low, high] of the distribution
+    high: float
+    steps: int  # S >= 1
+    lrs: tuple[float, ...]  # L learning rates
+    threshold: float  # "sea level": E_total <= threshold counts as reached
+    chunk: int  # starts per train_batch call (memory bound: chunk * L rows)
+
+
+class Outcome(NamedTuple):
+    """Per configuration summaries; arrays are (L, N), index [j, n] = start n at lrs[j]."""
+
+    study: Study
+    backends: tuple[str, ...]  # the first one is the reference of the comparison
+    initial_loss: np.ndarray  # (N,) E_total at each start (reference backend)
+    final_loss: dict[str, np.ndarray]  # backend -> (L, N)
+    steps_to_threshold: dict[str, np.ndarray]  # backend -> (L, N) int32, -1 if never
+    difference: np.ndarray  # (L, N) largest |Δ| of final w1..w8 and E_total over backends
+    ratio: np.ndarray  # (L, N) that difference / tolerance (> 1: a disagreement)
+
+
+def check(study: Study) -> Study:
+    """One-line `InputError` for anything the study cannot run with."""
+    if study.n < 1:
+        raise InputError(f"--n must be >= 1; got {study.n}")
+    if study.seed < 0:
+        raise InputError(f"--seed must be >= 0; got {study.seed}")
+    if study.distribution not in DISTRIBUTIONS:
+        raise InputError(f"unknown distribution {study.distribution!r}; expected one of "
+                         + ", ".join(DISTRIBUTIONS))
+    if not (np.isfinite(study.low) and np.isfinite(study.high)):
+        raise InputError(f"--range must be finite; got {study.low},{study.high}")
+    if study.high < study.low:
+        raise InputError(f"--range LOW,HIGH needs HIGH >= LOW (width >= 0); got "
+                         f"{study.low},{study.high} (width {study.high - study.low:g})")
+    if study.steps < 1 or study.chunk < 1:
+        raise InputError(f"--steps and --chunk must be >= 1; got {study.steps}, {study.chunk}")
+    if not (np.isfinite(study.threshold) and study.threshold >= 0):
+        raise InputError(f"--threshold must be finite and >= 0; got {study.threshold}")
+    if not study.lrs or not all(np.isfinite(lr) and lr > 0 for lr in study.lrs):
+        raise InputError(f"learning rates must be finite and > 0; got {study.lrs}")
+    return study
+
+
+def starts(study: Study, lo: int = 0, hi: int | None = None) -> np.ndarray:
+    """Starting weights of starts ``lo..hi-1``: (hi - lo, 8) float64, the same for any chunking.
+
+    Start n comes from generator block n // GEN_BLOCK, seeded with (seed, block).
+    """
+    hi = study.n if hi is None else hi
+    first, last = lo // GEN_BLOCK, (hi - 1) // GEN_BLOCK
+    rows = np.concatenate([_draw(study, b) for b in range(first, last + 1)])
+    return rows[lo - first * GEN_BLOCK: hi - first * GEN_BLOCK]
+
+
+def _draw(study: Study, block: int) -> np.ndarray:
+    rng = np.random.default_rng([study.seed, block])
+    size = (GEN_BLOCK, 8)
+    if study.distribution == "uniform":
+        return rng.uniform(study.low, study.high, size) if study.high > study.low else \
+            np.full(size, study.low)
+    return rng.normal((study.low + study.high) / 2, (study.high - study.low) / 2, size)
+
+
+def run(study: Study, backends: dict[str, Backend], example: Example,
+        on_step: Callable[[str], None] = lambda what: None) -> Outcome:
+    """Train every start at every rate with every backend, chunk by chunk.
+
+    Args:
+        study: see `Study` (checked).
+        backends: name -> backend, all of one dtype; the first is the reference.
+        example: the training example (inputs, targets).
+        on_step: called with a description before each train_batch call (progress display).
+    """
+    check(study)
+    names = tuple(backends)
+    dtype = backends[names[0]].dtype
+    L, N, C = len(study.lrs), study.n, min(study.chunk, study.n)
+    final = {b: np.empty((L, N), dtype) for b in names}
+    reached = {b: np.empty((L, N), np.int32) for b in names}
+    initial = np.empty(N, dtype)
+    difference, ratio = np.zeros((L, N)), np.zeros((L, N))
+    lr_rows = np.repeat(np.asarray(study.lrs, np.float64), C)
+    n_chunks = -(-N // C)
+    for c, lo in enumerate(range(0, N, C), start=1):
+        hi = min(lo + C, N)
+        w0 = starts(study, lo, hi)
+        # pad the last chunk to C rows: every call has one shape (JAX compiles once)
+        rows = np.tile(np.concatenate([w0, np.repeat(w0[:1], C - (hi - lo), axis=0)]), (L, 1))
+        results = {}
+        for b in names:
+            on_step(f"chunk {c}/{n_chunks}: {b}, {C} starts x {L} rates x {study.steps} steps")
+            r = backends[b].train_batch(rows, lr_rows, example, study.steps, study.threshold)
+            results[b] = r
+            final[b][:, lo:hi] = r.final_loss.reshape(L, C)[:, : hi - lo]
+            reached[b][:, lo:hi] = r.steps_to_threshold.reshape(L, C)[:, : hi - lo]
+        ref = results[names[0]]
+        initial[lo:hi] = ref.initial_loss[: hi - lo]
+        d, q = _compare(results, names, rows, study.steps, dtype)
+        difference[:, lo:hi] = d.reshape(L, C)[:, : hi - lo]
+        ratio[:, lo:hi] = q.reshape(L, C)[:, : hi - lo]
+    return Outcome(study, names, initial, final, reached, difference, ratio)
+
+
+def _compare(results: dict, names: tuple, w0: np.ndarray, steps: int, dtype):
+    """Per row: the largest |other - reference| over final w1..w8 and final E_total, and its
+    ratio to the harness's trajectory tolerance at step ``steps`` (see `compare.tolerances`),
+    with the scale of each quantity taken as its largest |value| at the start or the end."""
+    ref = results[names[0]]
+    rows = w0.shape[0]
+    w_scale = np.maximum(np.abs(w0).max(axis=1), np.abs(ref.final_weights).max(axis=1))
+    e_scale = np.maximum(np.abs(ref.initial_loss), np.abs(ref.final_loss)).astype(np.float64)
+    rtol = float(tolerances.trajectory_tolerance(dtype, np.array([[steps]]), np.ones(1))[0, 0])
+    diff, ratio = np.zeros(rows), np.zeros(rows)
+    for b in names[1:]:
+        r = results[b]
+        dw = np.abs(r.final_weights.astype(np.float64) - ref.final_weights).max(axis=1)
+        de = np.abs(r.final_loss.astype(np.float64) - ref.final_loss)
+        diff = np.fmax(diff, np.fmax(dw, de))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            q = np.fmax(dw / (rtol * w_scale), de / (rtol * e_scale))
+        q = np.where(np.fmax(dw, de) == 0, 0.0, q)  # exact agreement even at scale 0
+        ratio = np.where(np.isnan(q) | np.isnan(ratio), np.inf, np.fmax(ratio, q))
+    return diff, ratio
+
+
+def tolerance_rule(dtype, steps: int) -> dict:
+    """How `_compare` decides agreement, as reported in report.json."""
+    return {**tolerances.describe(dtype), "applied_to": "final w1..w8 and final E_total",
+            "steps": steps, "scale": "largest |value| of the quantity at the start or the end"}
+
+
+# --- summaries --------------------------------------------------------------------------------
+def summary(out: Outcome) -> list[dict]:
+    """Per learning rate: the distribution of final E_total and the steps to the threshold per
+    backend, the cross-backend difference, and the indices of the best/median/worst starts."""
+    rows = []
+    for j, lr in enumerate(out.study.lrs):
+        per_backend = {b: backend_summary(out.final_loss[b][j], out.steps_to_threshold[b][j])
+                       for b in out.backends}
+        ref_steps = out.steps_to_threshold[out.backends[0]][j]
+        rows.append({
+            "lr": lr,
+            "backends": per_backend,
+            "cross_backend": {
+                "worst_difference": float(out.difference[j].max()),
+                "median_difference": float(np.median(out.difference[j])),
+                "worst_ratio_to_tolerance": float(out.ratio[j].max()),
+                "median_ratio_to_tolerance": float(np.median(out.ratio[j])),
+                "disagreements": int(np.count_nonzero(~(out.ratio[j] <= 1))),
+                "steps_to_threshold_mismatches": int(sum(
+                    np.count_nonzero(out.steps_to_threshold[b][j] != ref_steps)
+                    for b in out.backends[1:])),
+            },
+            "gallery": gallery_indices(out.final_loss[out.backends[0]][j]),
+        })
+    return rows
+
+
+def backend_summary(final_loss: np.ndarray, steps: np.ndarray) -> dict:
+    """Distribution of final E_total (N,) and of the steps to the threshold (N,), JSON-ready."""
+    loss = final_loss.astype(np.float64)
+    finite = np.isfinite(loss)
+    q = np.quantile(loss[finite], QUANTILES) if finite.any() else np.full(len(QUANTILES), np.nan)
+    hit = steps[steps >= 0]
+    steps_q = (np.quantile(hit, (0.0, 0.5, 0.9, 1.0), method="inverted_cdf").tolist()
+               if hit.size else [None] * 4)
+    return {
+        "final_loss": {"mean": float(loss[finite].mean()) if finite.any() else float("nan"),
+                       **{_qname(p): float(v) for p, v in zip(QUANTILES, q, strict=True)},
+                       "non_finite": int(np.count_nonzero(~finite))},
+        "reached": int(hit.size),
+        "reached_fraction": hit.size / steps.size,
+        "steps_to_threshold": dict(zip(("min", "median", "p90", "max"),
+                                       [None if s is None else int(s) for s in steps_q],
+                                       strict=True)),
+    }
+
+
+def _qname(p: float) -> str:
+    return {0.0: "min", 0.5: "median", 1.0: "max"}.get(p, f"p{round(p * 100)}")
+
+
+def gallery_indices(final_loss: np.ndarray) -> dict[str, int]:
+    """Start indices with the lowest, the median and the highest final E_total."""
+    order = np.argsort(np.where(np.isfinite(final_loss), final_loss, np.inf), kind="stable")
+    return {"best": int(order[0]), "median": int(order[(len(order) - 1) // 2]),
+            "worst": int(order[-1])}
+
+
+def disagreements(out: Outcome) -> list[dict]:
+    """Every configuration whose backends differ beyond tolerance (ratio > 1 or not a number)."""
+    found = []
+    for j, n in zip(*np.nonzero(~(out.ratio <= 1)), strict=True):
+        found.append({
+            "start": int(n), "lr": out.study.lrs[j],
+            "weights": starts(out.study, int(n), int(n) + 1)[0].tolist(),
+            "final_loss": {b: float(out.final_loss[b][j, n]) for b in out.backends},
+            "steps_to_threshold": {b: int(out.steps_to_threshold[b][j, n])
+                                   for b in out.backends},
+            "difference": float(out.difference[j, n]),
+            "ratio_to_tolerance": float(out.ratio[j, n]),
+        })
+    return found
+
+
+def curves(out: Outcome, backends: dict[str, Backend], example: Example) -> list[dict]:
+    """Loss curves of the gallery starts (best, median, worst per rate), re-run unbatched.
+
+    Returns:
+        one dict per (lr, which): lr, which, start index, weights, and loss per backend (S,)
+        (E_total before each update, as `Trajectory.loss`).
+    """
+    found = []
+    for j, row in enumerate(summary_gallery(out)):
+        for which, n in row.items():
+            w0 = starts(out.study, n, n + 1)[0]
+            loss = {b: backends[b].train(w0, example, out.study.lrs[j], out.study.steps).loss
+                    for b in out.backends}
+            found.append({"lr": out.study.lrs[j], "which": which, "start": n,
+                          "weights": w0.tolist(), "loss": loss})
+    return found
+
+
+def summary_gallery(out: Outcome) -> list[dict[str, int]]:
+    return [gallery_indices(out.final_loss[out.backends[0]][j]) for j in range(len(out.study.lrs))]

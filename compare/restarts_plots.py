@@ -1,0 +1,109 @@
+"""The restart study's pictures: final-loss distributions, steps to the threshold, a gallery.
+
+Uses the harness's matplotlib set-up (`compare.plots`: Agg backend, line styles, DPI).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from compare.plots import DPI, LINESTYLES, _pyplot
+
+FINAL_LOSS_FILE = "final-loss.png"
+STEPS_FILE = "steps-to-threshold.png"
+GALLERY_FILE = "gallery.png"
+FLOOR = 1e-30  # final E_total of exactly 0 is drawn here on the log axis
+
+
+def save_all(folder: Path, out, curves: list[dict]) -> list[str]:
+    """Write the three PNGs of the study `out` (`compare.restarts.Outcome`) into ``folder``."""
+    plt = _pyplot()
+    names = []
+    for fig, name in ((_final_loss(plt, out), FINAL_LOSS_FILE), (_steps(plt, out), STEPS_FILE),
+                      (_gallery(plt, out, curves), GALLERY_FILE)):
+        fig.savefig(folder / name, dpi=DPI)
+        plt.close(fig)
+        names.append(name)
+    return names
+
+
+def _grid(plt, count: int, title: str):
+    cols = min(3, count)
+    rows = -(-count // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.4 * rows + 0.6),
+                             layout="constrained", squeeze=False)
+    for ax in axes.flat[count:]:
+        ax.set_visible(False)
+    fig.suptitle(title)
+    return fig, axes.flat
+
+
+def _final_loss(plt, out):
+    s = out.study
+    fig, axes = _grid(plt, len(s.lrs), f"Final E_total after {s.steps} steps from {s.n} random "
+                      f"starts ({s.distribution} on [{s.low:g}, {s.high:g}])")
+    every = np.concatenate([np.ravel(v) for v in out.final_loss.values()]).astype(np.float64)
+    every = np.maximum(every[np.isfinite(every)], FLOOR)
+    low, high = (np.log10(every.min()), np.log10(every.max())) if every.size else (-30, 0)
+    bins = np.logspace(low, max(high, low + 1e-3), 60)
+    for j, ax in zip(range(len(s.lrs)), axes, strict=False):
+        for i, b in enumerate(out.backends):
+            v = np.maximum(out.final_loss[b][j].astype(np.float64), FLOOR)
+            ax.hist(v[np.isfinite(v)], bins=bins, histtype="step", label=b,
+                    linewidth=3 if i == 0 else 1.3, alpha=0.45 if i == 0 else 1.0,
+                    linestyle=LINESTYLES[i % len(LINESTYLES)])
+        ax.axvline(s.threshold, color="red", linewidth=1, label=f"threshold {s.threshold:g}")
+        ax.set_xscale("log")
+        ax.set_title(f"learning rate {s.lrs[j]:g}")
+        ax.set_xlabel("final E_total (log scale)")
+        ax.set_ylabel("number of starts")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize="small")
+    return fig
+
+
+def _steps(plt, out):
+    s = out.study
+    fig, axes = _grid(plt, len(s.lrs), f"Steps needed to reach E_total <= {s.threshold:g} "
+                      f"(of {s.steps}), per learning rate")
+    bins = np.linspace(0, s.steps, 51)
+    for j, ax in zip(range(len(s.lrs)), axes, strict=False):
+        for i, b in enumerate(out.backends):
+            k = out.steps_to_threshold[b][j]
+            hit = k[k >= 0]
+            ax.hist(hit, bins=bins, histtype="step", linewidth=3 if i == 0 else 1.3,
+                    alpha=0.45 if i == 0 else 1.0, linestyle=LINESTYLES[i % len(LINESTYLES)],
+                    label=f"{b}: {hit.size / k.size:.1%} reached")
+        ax.set_title(f"learning rate {s.lrs[j]:g}")
+        ax.set_xlabel("steps to threshold")
+        ax.set_ylabel("number of starts")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    return fig
+
+
+def _gallery(plt, out, curves: list[dict]):
+    s = out.study
+    kinds = ("best", "median", "worst")
+    fig, axes = plt.subplots(len(s.lrs), 3, figsize=(13, 2.3 * len(s.lrs) + 0.8),
+                             layout="constrained", squeeze=False, sharex=True)
+    fig.suptitle("Loss curves of the best, median and worst start (by final E_total), "
+                 "re-run one at a time with train()")
+    for c in curves:
+        ax = axes[s.lrs.index(c["lr"]), kinds.index(c["which"])]
+        for i, (b, loss) in enumerate(c["loss"].items()):
+            ax.plot(np.arange(len(loss)), np.maximum(loss, FLOOR), label=b,
+                    linewidth=4 if i == 0 else 1.3, alpha=0.4 if i == 0 else 1.0,
+                    linestyle=LINESTYLES[i % len(LINESTYLES)])
+        ax.axhline(s.threshold, color="red", linewidth=0.8)
+        ax.set_yscale("log")
+        ax.set_title(f"lr {c['lr']:g}, {c['which']} (start #{c['start']})", fontsize="medium")
+        ax.grid(alpha=0.3)
+    for ax in axes[-1]:
+        ax.set_xlabel("iteration (gradient-descent step)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("E_total (log)")
+    axes[0, 0].legend(fontsize="small")
+    return fig
