@@ -1,0 +1,53 @@
+"""The tutorial notebook runs top to bottom (nbclient), and is stored without outputs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "backprop_tutorial.ipynb"
+KERNEL = "autograd-compare-test"
+
+nbformat = pytest.importorskip("nbformat", reason="pip install 'autograd-compare[teach]'")
+
+
+def test_stored_without_outputs():
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nbformat.validate(nb)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and all(c.outputs == [] and c.execution_count is None for c in code)
+
+
+def _kernelspec(root: Path) -> None:
+    """A kernelspec for *this* interpreter (its venv), so no install step is needed."""
+    spec = root / "kernels" / KERNEL
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    spec.joinpath("kernel.json").write_text(json.dumps(
+        {"argv": argv, "display_name": f"Python ({sys.executable})", "language": "python"}))
+
+
+def test_runs_top_to_bottom(tmp_path, monkeypatch):
+    nbclient = pytest.importorskip("nbclient", reason="pip install 'autograd-compare[teach]'")
+    pytest.importorskip("ipykernel", reason="pip install 'autograd-compare[teach]'")
+    pytest.importorskip("matplotlib", reason="pip install 'autograd-compare[plot]'")
+    _kernelspec(tmp_path / "jupyter")
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")  # silences jupyter_core's path notice
+    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    client = nbclient.NotebookClient(nb, kernel_name=KERNEL, timeout=600,
+                                     resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "all 16 formulas proved identical" in text
+    assert "8 of 8 formulas are WRONG" in text
+    assert "∂E_total/∂w1 = ∂E_total/∂a_h1 * ∂a_h1/∂h1 * ∂h1/∂w1" in text
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(images) == 3  # the sweep, the sweep on a log scale, the restarts
+    assert list(tmp_path.iterdir()) == [tmp_path / "jupyter"]  # wrote nothing else
