@@ -11,9 +11,10 @@ def _num(x: float, dtype: str) -> str:
 
 def header(config: dict) -> str:
     names = ", ".join(config["backends"])
+    short = lambda xs: ",".join(f"{x:.8g}" for x in xs)  # noqa: E731
     return (f"autograd-compare: {names} (reference {config['reference']}), "
-            f"{config['dtype']}, {config['steps']} steps, weights {config['weights']}, "
-            f"inputs {config['inputs']}, targets {config['targets']}")
+            f"{config['dtype']}, {config['steps']} steps; weights {short(config['weights'])}, "
+            f"inputs {short(config['inputs'])}, targets {short(config['targets'])}")
 
 
 def trajectory_table(result: dict) -> str:

@@ -1,0 +1,88 @@
+"""Trajectory check: step-by-step comparison, first divergence in graph order, tolerances."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from compare import get_backend, tolerances, trajectory
+from compare.interface import CLASS_WEIGHTS, Example
+from tests import golden
+from tests.helpers import assert_close
+
+EX = Example(np.array(golden.CLASS_I), np.array(golden.CLASS_T))
+W = np.array(CLASS_WEIGHTS)
+
+
+def _run(steps=5, lr=0.5):
+    return trajectory.train(get_backend("manual"), W, EX, lr, steps)
+
+
+def test_run_records_every_intermediate_at_every_step():
+    run = _run(steps=5)
+    assert run.weights.shape == (6, 8) and run.nodes.shape == (6, 11) and run.grads.shape == (5, 8)
+    g = golden.class_example("float64")
+    assert_close(run.nodes[0], [g["forward"][n] for n in trajectory.QUANTITIES[:11]],
+                 rtol=4 * 2.2e-16)
+    assert_close(run.grads[0], g["dw"], rtol=8 * 2.2e-16)
+    rows = trajectory.rows(run)
+    assert rows.shape == (6, 27) and np.isnan(rows[-1, 11:]).all()
+    assert_close(rows[0, 19:], golden.trajectory(0.5, 1)["weights_after_1"], rtol=4 * 2.2e-16)
+
+
+def test_identical_runs_agree_exactly():
+    run = _run()
+    c = trajectory.compare_runs(run, run, np.dtype("float64"))
+    assert c.first_divergence is None and c.largest["abs"] == 0.0 and c.largest["ratio"] == 0.0
+
+
+@pytest.mark.parametrize(("step", "column", "label"), [(3, 4, "o1"), (0, 11, "dw1"),
+                                                       (2, 26, "w8 after the update")])
+def test_a_nudge_just_over_tolerance_is_the_first_divergence(step, column, label):
+    ref = _run()
+    x = trajectory.rows(ref)
+    scale = np.nanmax(np.abs(x), axis=0)[column]
+    tol = tolerances.step_rtol("float64") * (step + 1) * scale
+    bad = _nudged(ref, step, column, 1.5 * tol)
+    c = trajectory.compare_runs(bad, ref, np.dtype("float64"))
+    assert (c.first_divergence["step"], c.first_divergence["quantity"]) == (step, label)
+    assert c.first_divergence["difference"] == pytest.approx(1.5 * tol, rel=1e-3)
+    assert c.first_divergence["tolerance"] == pytest.approx(tol, rel=1e-12)
+    ok = trajectory.compare_runs(_nudged(ref, step, column, 0.5 * tol), ref, np.dtype("float64"))
+    assert ok.first_divergence is None and 0.4 < ok.largest["ratio"] < 0.6
+
+
+def _nudged(run, step, column, delta):
+    nodes, grads, weights = run.nodes.copy(), run.grads.copy(), run.weights.copy()
+    if column < 11:
+        nodes[step, column] += delta
+    elif column < 19:
+        grads[step, column - 11] += delta
+    else:
+        weights[step + 1, column - 19] += delta
+    return trajectory.Run("nudged", weights, nodes, grads)
+
+
+def test_a_nan_on_one_side_diverges():
+    ref = _run()
+    bad = _nudged(ref, 1, 10, np.nan)
+    c = trajectory.compare_runs(bad, ref, np.dtype("float64"))
+    assert (c.first_divergence["step"], c.first_divergence["quantity"]) == (1, "E_total")
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_three_backends_agree_over_the_sweep(dtype):
+    dt = np.dtype(dtype)
+    ex = Example(EX.inputs.astype(dt), EX.targets.astype(dt))
+    backends = [get_backend(n, dt) for n in ("manual", "torch", "jax")]
+    for lr in golden.SWEEP:
+        r = trajectory.check_lr(backends, "manual", W.astype(dt), ex, lr, 30)
+        assert r.ok, (lr, r.first_divergence)
+        assert r.largest["ratio"] < 0.25, (lr, r.largest)  # well inside, not at the edge
+
+
+def test_final_loss_matches_the_50_digit_trajectory():
+    r = trajectory.check_lr([get_backend("manual"), get_backend("torch")], "manual", W, EX,
+                            1.0, 20)
+    for run in r.runs.values():
+        assert_close(run.nodes[-1, -1], golden.trajectory(1.0, 20)["loss_after"], rtol=1e-12)
