@@ -155,7 +155,7 @@ def build_steps(v: dict, grads: dict, lr: float, names=ORDER) -> tuple[Step, ...
             d_ah = float(sum(t.value for t in build_steps(v, {}, lr, (a_h,))[0].terms))
             terms = (Term(f"∂E_total/∂{name}", (
                 Factor(f"∂E_total/∂{a_h}", _hidden_formula(a_h), d_ah,
-                       short=f"∂E1/∂{a_h} + ∂E2/∂{a_h}, from its step"),
+                       short=f"∂E1/∂{a_h} + ∂E2/∂{a_h} (above)"),
                 Factor(f"∂{a_h}/∂h{j}", f"{a_h} * (1 - {a_h})", float(v[a_h] * (1 - v[a_h]))),
                 Factor(f"∂h{j}/∂{name}", i, float(v[i])))),)
             note = f"through h{j} and a_h{j}, whose gradient is worked out above"
