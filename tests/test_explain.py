@@ -128,6 +128,15 @@ def test_float32_and_other_weights(capsys):
     assert "∂o2/∂w8   = a_h2" in capsys.readouterr().out
 
 
+def test_options_from_a_config_file(tmp_path, capsys):
+    config = tmp_path / "explain.toml"
+    config.write_text('weight = "w7"\nlr = 2.0\nformat = "markdown"\n')
+    assert main(["explain", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "### ∂E_total/∂w7" in out and "Update: `w7_new = w7_old - lr * ∂E_total/∂w7 = " \
+        "0.5 - 2 * " in out
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--lr", "0"], "learning rate must be finite and > 0; got 0.0"),
     (["--lr", "inf"], "learning rate must be finite and > 0; got inf"),
