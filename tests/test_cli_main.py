@@ -1,0 +1,122 @@
+"""The main job on the command line: exit codes, options, config file, progress, entry points."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from compare import progress
+from compare.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _no_plots(monkeypatch):
+    monkeypatch.setattr("compare.plots.save_all", lambda folder, results: [])  # see test_report
+
+
+def test_all_backends_agree_exit_0(tmp_path, capsys):
+    assert main(["--lrs", "0.1,2", "--steps", "20", "--out", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert "manual" in out and "torch" in out and "jax" in out
+    assert "OK: every backend agrees" in out and "DISAGREE" not in out and "WRONG" not in out
+    assert f"Report: {tmp_path / 'r'}/" in out
+
+
+def test_float32_agrees_too(tmp_path, capsys):
+    assert main(["--dtype", "float32", "--lrs", "1", "--steps", "20", "--json",
+                 "--out", str(tmp_path / "r")]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["config"]["dtype"] == "float32" and result["tolerance"]["eps"] == 2.0 ** -23
+
+
+def test_a_mistake_exits_1_and_says_where(tmp_path, capsys):
+    code = main(["--backends", "manual,mistake:missing-e2-path", "--lrs", "0.5", "--steps", "3",
+                 "--out", str(tmp_path / "r")])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "FAIL mistake:missing-e2-path: gradient check first wrong at dE_total/da_h1" in out
+    assert "first diverges at step 0, dw1" in out and "DISAGREE" in out
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--lrs", "0.5,-1"], "learning rate must be finite and > 0; got -1.0"),
+    (["--lrs", "0.5,abc"], "learning rates must be comma-separated numbers"),
+    (["--weights", "1,2,3"], "weights needs 8 comma-separated numbers; got 3"),
+    (["--inputs", "1,nan"], "inputs i1,i2 must be finite numbers"),
+    (["--steps", "0"], "steps must be >= 1; got 0"),
+    (["--dtype", "float16"], "invalid choice: 'float16'"),
+    (["--backends", "manual,tensorflow"], "unknown backend 'tensorflow'"),
+    (["--backends", "mistake:typo"], "unknown mistake 'typo'"),
+    (["--backends", "manual,manual"], "listed twice"),
+    (["--bogus"], "unrecognized arguments: --bogus"),
+])
+def test_bad_input_exits_2_with_one_line(argv, message, tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(argv + ["--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_options_from_a_toml_file(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('lrs = [0.2]\nsteps = 4\nbackends = "manual,torch"\njson = true\n'
+                   f'out = "{tmp_path / "r"}"\n')
+    assert main(["--config", str(cfg), "--steps", "5"]) == 0  # the command line wins
+    result = json.loads(capsys.readouterr().out)
+    assert result["config"]["lrs"] == [0.2] and result["config"]["steps"] == 5
+    assert result["config"]["backends"] == ["manual", "torch"]
+
+
+def test_reference_is_the_first_correct_backend(tmp_path, capsys):
+    main(["--backends", "mistake:update-sign,torch,manual", "--lrs", "1", "--steps", "2",
+          "--json", "--out", str(tmp_path / "r")])
+    config = json.loads(capsys.readouterr().out)["config"]
+    assert config["reference"] == "torch"
+    assert config["backends"] == ["torch", "mistake:update-sign", "manual"]
+
+
+def test_mistakes_subcommand_lists_them(capsys):
+    assert main(["mistakes"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 6 and lines[0].startswith("mistake:no-sigmoid-derivative ")
+
+
+def test_progress_only_on_a_terminal_after_the_delay(monkeypatch):
+    stream = io.StringIO()
+    with progress.Progress(2, stream=stream) as p:  # StringIO is not a terminal
+        p.step("a")
+    assert stream.getvalue() == ""
+    monkeypatch.setattr(progress, "DELAY", 0.0)
+    with progress.Progress(2, stream=stream, enabled=True) as p:
+        p.step("training at lr 0.5")
+    assert "[1/2] training at lr 0.5" in stream.getvalue() and stream.getvalue().endswith("\r")
+
+
+@pytest.mark.parametrize("command", [["autograd-compare"], [sys.executable, "-m", "compare"]])
+def test_entry_points_run_the_main_job(command, tmp_path):
+    exe = os.path.join(os.path.dirname(sys.executable), "autograd-compare")
+    cmd = [exe] if command == ["autograd-compare"] else command
+    done = subprocess.run(cmd + ["--backends", "manual", "--lrs", "1", "--steps", "2",
+                                 "--json", "--out", "rep"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["ok"] is True
+    assert (tmp_path / "rep" / "loss-lr-1.png").is_file()
+
+
+def test_without_matplotlib_the_report_has_no_plots_and_says_how(tmp_path, capsys, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    assert main(["--backends", "manual", "--lrs", "1", "--steps", "2",
+                 "--out", str(tmp_path / "r")]) == 0
+    assert "install it with: pip install 'autograd-compare[plot]'" in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["report.json", "trace.csv"]

@@ -1,0 +1,132 @@
+"""The report folder: files complete or absent, never overwritten, contents as documented."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import struct
+from pathlib import Path
+
+import pytest
+
+from compare import report
+from compare.cli import main
+from compare.errors import InputError
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+@pytest.fixture(scope="module")
+def rep(tmp_path_factory) -> tuple[Path, dict, int]:
+    """One real run with plots: manual, torch, jax and a mistake, two rates, 7 steps."""
+    out = tmp_path_factory.mktemp("run") / "rep"
+    code = main(["--lrs", "0.5,2", "--steps", "7", "--out", str(out),
+                 "--backends", "manual,torch,jax,mistake:update-sign"])
+    return out, json.loads((out / "report.json").read_text()), code
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", path
+    return struct.unpack(">II", data[16:24])
+
+
+def test_folder_has_every_file_and_the_pngs_have_their_size(rep):
+    out, result, code = rep
+    assert code == 1
+    names = ["report.json", "trace.csv", "loss-lr-0.5.png", "loss-lr-2.png", "loss-all-lrs.png",
+             "differences.png"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(names)
+    assert result["files"] == names and result["report_dir"] == str(out)
+    assert _png_size(out / "loss-lr-0.5.png") == (770, 495)  # 7 x 4.5 in at 110 dpi
+    assert _png_size(out / "loss-all-lrs.png") == (880, 550)
+    assert _png_size(out / "differences.png") == (1320, 528)
+
+
+def test_csv_has_a_row_per_lr_backend_and_step(rep):
+    out, _, _ = rep
+    rows = list(csv.reader((out / "trace.csv").read_text().splitlines()))
+    assert rows[0] == list(report.CSV_COLUMNS) and len(rows[0]) == 3 + 8 + 11 + 8
+    assert len(rows) == 1 + 2 * 4 * (7 + 1)
+    first = dict(zip(rows[0], rows[1], strict=True))
+    assert (first["lr"], first["backend"], first["step"], first["w1"]) == ("0.5", "manual", "0",
+                                                                           "0.15")
+    assert float(first["E_total"]) == pytest.approx(0.014181377937891657, rel=1e-15)
+    last = dict(zip(rows[0], rows[8], strict=True))
+    assert last["step"] == "7" and last["dw1"] == "" and last["h1"] != ""
+
+
+def test_json_fields_are_the_documented_ones(rep):
+    _, result, _ = rep
+    section = README.read_text().split("## report.json fields")[1].split("\n## ")[0]
+    documented = set(re.findall(r"`([A-Za-z_]+)`", section))
+    backends = set(result["config"]["backends"])
+
+    def keys(obj):
+        if isinstance(obj, dict):
+            for k, v in obj.items():
+                if k not in backends:  # backend names are data, not fields
+                    yield k
+                yield from keys(v)
+        elif isinstance(obj, list):
+            for v in obj:
+                yield from keys(v)
+
+    assert set(keys(result)) - documented == set()
+    assert set(result) <= documented
+
+
+def test_json_on_stdout_equals_report_json(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("compare.plots.save_all", lambda folder, results: [])
+    out = tmp_path / "rep"
+    assert main(["--lrs", "1", "--steps", "2", "--backends", "manual", "--out", str(out),
+                 "--json"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == (out / "report.json").read_text()
+    assert "Gradient check" in captured.err and "Gradient check" not in captured.out
+
+
+def test_existing_folder_is_never_overwritten_without_force(tmp_path, capsys):
+    out = tmp_path / "rep"
+    out.mkdir()
+    (out / "mine.txt").write_text("keep")
+    assert main(["--steps", "1", "--lrs", "1", "--backends", "manual", "--out", str(out)]) == 2
+    assert "already exists; pass --force" in capsys.readouterr().err
+    assert main(["--steps", "1", "--lrs", "1", "--backends", "manual", "--out", str(out),
+                 "--force"]) == 2  # not a report: --force refuses too
+    assert "not one" in capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == ["mine.txt"]
+
+
+def test_force_replaces_an_earlier_report(tmp_path, monkeypatch):
+    monkeypatch.setattr("compare.plots.save_all", lambda folder, results: [])
+    out = tmp_path / "rep"
+    args = ["--steps", "1", "--backends", "manual", "--out", str(out)]
+    assert main(args + ["--lrs", "1"]) == 0
+    assert main(args + ["--lrs", "2", "--force"]) == 0
+    assert json.loads((out / "report.json").read_text())["config"]["lrs"] == [2.0]
+    assert [p.name for p in tmp_path.iterdir()] == ["rep"]  # no temporary folders left
+
+
+def test_a_failure_while_writing_leaves_nothing(tmp_path):
+    def fill(folder):
+        (folder / "report.json").write_text("{")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        report.write_folder(tmp_path / "rep", fill, force=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_default_out_counts_up(tmp_path):
+    assert report.default_out(tmp_path).name == "autograd-compare-report"
+    (tmp_path / "autograd-compare-report").mkdir()
+    (tmp_path / "autograd-compare-report-2").mkdir()
+    assert report.default_out(tmp_path).name == "autograd-compare-report-3"
+
+
+def test_out_that_is_a_file_is_refused(tmp_path):
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(InputError, match="is a file"):
+        report.check_out(tmp_path / "f", force=True)
