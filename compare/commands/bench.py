@@ -1,0 +1,198 @@
+"""``autograd-compare bench``: throughput of each backend's batched training, against NumPy.
+
+One run measures, per backend and dtype, configuration-steps per second of ``train_batch``
+(N configurations x S steps, no threshold, no per-step losses) next to a plain vectorised NumPy
+loop written here (`numpy_reference`), so the ratios mean something on a busy machine. The
+first call (tracing, compilation, caches) is timed apart from the steady state (best of
+``--repeat`` further calls). Also: the cost of one 100-step ``train`` trajectory per backend.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+
+from compare import registry, validate
+from compare.interface import CLASS_INPUTS, CLASS_TARGETS, CLASS_WEIGHTS, DTYPES, Example
+from compare.options import add_backends_option, positive_int, selected_backends
+from compare.progress import Progress
+
+HELP = ("Benchmark: configuration-steps/s of each backend's batched training (float64 and "
+        "float32)\nagainst a plain vectorised NumPy loop, plus the cost of one 100-step "
+        "trajectory.")
+LR = 0.5
+TRAJECTORY_STEPS = 100
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--n", type=positive_int("--n"), default=60_000,
+                        help="configurations per batch (default 60000)")
+    parser.add_argument("--steps", type=positive_int("--steps"), default=1000,
+                        help="gradient-descent steps per configuration (default 1000)")
+    parser.add_argument("--repeat", type=positive_int("--repeat"), default=2,
+                        help="steady-state calls after the first; the best counts (default 2)")
+    parser.add_argument("--dtypes", type=_dtypes, default=DTYPES, metavar="DTYPE,...",
+                        help="dtypes to measure (default float64,float32)")
+    add_backends_option(parser)
+    parser.add_argument("--json", action="store_true",
+                        help="write the measurements as JSON to stdout (the table to stderr)")
+
+
+def _dtypes(text: str) -> tuple[str, ...]:
+    names = tuple(t.strip() for t in text.split(",") if t.strip())
+    bad = [n for n in names if n not in DTYPES]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"unknown dtype {(bad or [text])[0]!r}; expected "
+                                         f"one or more of {', '.join(DTYPES)}")
+    return names
+
+
+def numpy_reference(w: np.ndarray, lr: np.ndarray, example: Example, steps: int) -> np.ndarray:
+    """The baseline: the tutorial's formulas as a plain vectorised NumPy loop over steps.
+
+    Args:
+        w: (N, 8) starting weights; lr: (N,); both of the dtype being measured.
+
+    Returns:
+        (N, 8) final weights.
+    """
+    w = w.copy()
+    i1, i2 = example.inputs
+    t1, t2 = example.targets
+    lr = lr[:, None]
+    one = w.dtype.type(1)
+    for _ in range(steps):
+        w1, w2, w3, w4, w5, w6, w7, w8 = w.T
+        a_h1 = one / (one + np.exp(-(w1 * i1 + w2 * i2)))
+        a_h2 = one / (one + np.exp(-(w3 * i1 + w4 * i2)))
+        a_o1 = one / (one + np.exp(-(w5 * a_h1 + w6 * a_h2)))
+        a_o2 = one / (one + np.exp(-(w7 * a_h1 + w8 * a_h2)))
+        d1 = (a_o1 - t1) * a_o1 * (one - a_o1)  # dE_total/do1
+        d2 = (a_o2 - t2) * a_o2 * (one - a_o2)
+        g1 = (d1 * w5 + d2 * w7) * a_h1 * (one - a_h1)  # dE_total/dh1
+        g2 = (d1 * w6 + d2 * w8) * a_h2 * (one - a_h2)
+        grad = np.stack([g1 * i1, g1 * i2, g2 * i1, g2 * i2,
+                         d1 * a_h1, d1 * a_h2, d2 * a_h1, d2 * a_h2], axis=1)
+        w -= lr * grad
+    return w
+
+
+def measure(fn, repeat: int) -> dict:
+    """Time ``fn()``: the first call, and the best of ``repeat`` more (seconds)."""
+    t0 = time.perf_counter()
+    result = fn()
+    first = time.perf_counter() - t0
+    steady = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        steady.append(time.perf_counter() - t0)
+    best = min(steady)
+    return {"first_call_s": first, "steady_s": best, "warmup_s": max(first - best, 0.0),
+            "result": result}
+
+
+def bench(names, dtypes, n: int, steps: int, repeat: int, log=lambda s: None) -> dict:
+    """All measurements, JSON-ready (see the README, "Benchmarks")."""
+    rng = np.random.default_rng(0)
+    w64 = rng.uniform(-1, 1, (n, 8))
+    rows, trajectories = [], []
+    for dtype in dtypes:
+        dt = validate.dtype(dtype)
+        example = validate.example((CLASS_INPUTS, CLASS_TARGETS), dt)
+        w, lr = w64.astype(dt), np.full(n, LR, dt)
+        log(f"numpy reference, {dtype}")
+        ref = measure(lambda w=w, lr=lr, ex=example: numpy_reference(w, lr, ex, steps), repeat)
+        ref_rate = n * steps / ref["steady_s"]
+        rows.append(_row("numpy-reference", dtype, ref, n, steps, ref_rate, None))
+        for name in names:
+            backend = registry.get_backend(name, dt)
+            log(f"{name} train_batch, {dtype}")
+            m = measure(lambda b=backend, w=w, lr=lr, ex=example:
+                        b.train_batch(w, lr, ex, steps).final_weights, repeat)
+            diff = float(np.max(np.abs(m["result"].astype(np.float64) - ref["result"])))
+            rows.append(_row(name, dtype, m, n, steps, ref_rate, diff))
+            log(f"{name} train, {dtype}")
+            t = measure(lambda b=backend, ex=example:
+                        b.train(CLASS_WEIGHTS, ex, LR, TRAJECTORY_STEPS).loss, max(repeat, 3))
+            trajectories.append({"backend": name, "dtype": dtype, "steps": TRAJECTORY_STEPS,
+                                 "first_call_s": t["first_call_s"], "steady_s": t["steady_s"],
+                                 "warmup_s": t["warmup_s"]})
+    rates: dict = {}
+    for r in rows:
+        rates.setdefault(r["backend"], {})[r["dtype"]] = r["config_steps_per_s"]
+    return {"tool": "autograd-compare", "command": "bench", "machine": machine(),
+            "config": {"n": n, "steps": steps, "repeat": repeat, "lr": LR,
+                       "backends": list(names), "dtypes": list(dtypes)},
+            "batched": rows, "config_steps_per_s": rates, "single_trajectory": trajectories}
+
+
+def _row(name, dtype, m, n, steps, ref_rate, diff) -> dict:
+    rate = n * steps / m["steady_s"]
+    return {"backend": name, "dtype": dtype, "config_steps_per_s": rate,
+            "ratio_to_numpy": rate / ref_rate, "steady_s": m["steady_s"],
+            "first_call_s": m["first_call_s"], "warmup_s": m["warmup_s"],
+            "max_abs_diff_vs_numpy": diff}
+
+
+def machine() -> dict:
+    """Where the numbers were taken: CPU, cores, load, library versions."""
+    versions = {"python": platform.python_version(), "numpy": np.__version__}
+    for lib in ("torch", "jax"):
+        mod = sys.modules.get(lib)
+        if mod is not None:
+            versions[lib] = getattr(mod, "__version__", "?")
+    return {"cpu": _cpu_name(), "cores": os.cpu_count(), "platform": platform.platform(),
+            "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+            "versions": versions}
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def table(result: dict) -> str:
+    """The human-readable throughput table."""
+    m, c = result["machine"], result["config"]
+    load = ", ".join(f"{x:.2f}" for x in m["load_average"] or [])
+    lines = [f"{m['cpu']}, {m['cores']} cores, load average {load}; "
+             f"{c['n']} configurations x {c['steps']} steps, lr {c['lr']}",
+             f"{'backend':<16} {'dtype':<8} {'M config-steps/s':>16} {'x NumPy':>8} "
+             f"{'steady s':>9} {'warm-up s':>9} {'max|Δw| vs NumPy':>16}"]
+    for r in result["batched"]:
+        diff = "-" if r["max_abs_diff_vs_numpy"] is None else f"{r['max_abs_diff_vs_numpy']:.1e}"
+        lines.append(f"{r['backend']:<16} {r['dtype']:<8} {r['config_steps_per_s'] / 1e6:16.2f} "
+                     f"{r['ratio_to_numpy']:8.2f} {r['steady_s']:9.3f} {r['warmup_s']:9.3f} "
+                     f"{diff:>16}")
+    lines.append(f"one {TRAJECTORY_STEPS}-step train() trajectory:")
+    for t in result["single_trajectory"]:
+        lines.append(f"  {t['backend']:<14} {t['dtype']:<8} steady {t['steady_s'] * 1e3:9.2f} ms"
+                     f"   first call {t['first_call_s'] * 1e3:9.2f} ms")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    names = selected_backends(args)
+    for name in names:  # a missing framework is a one-line error before any timing
+        registry.get_backend(name, args.dtypes[0])
+    human = sys.stderr if args.json else sys.stdout
+    with Progress(len(args.dtypes) * (1 + 2 * len(names)), stream=sys.stderr) as progress:
+        result = bench(names, args.dtypes, args.n, args.steps, args.repeat, progress.step)
+    print(table(result), file=human)
+    if args.json:
+        print(json.dumps(result, indent=2, allow_nan=False))
+    return 0
+

@@ -1,0 +1,73 @@
+"""``autograd-compare bench`` and benchmarks/bench.py run on tiny sizes and report the documented
+shape. Timings are never asserted (the machine is shared and noisy)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from compare.cli import main
+from compare.commands.bench import numpy_reference
+from compare.interface import CLASS_INPUTS, CLASS_TARGETS, Example
+from manual.train import train_batch
+from tests.helpers import EPS32, EPS64, assert_close
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--n", "16", "--steps", "3", "--repeat", "1"]
+
+
+def test_json_shape(capsys):
+    assert main(["bench", *TINY, "--backends", "manual,torch,jax", "--json"]) == 0
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)
+    assert "x NumPy" in captured.err  # the table goes to stderr with --json
+    names = ["numpy-reference", "manual", "torch", "jax"]
+    assert list(data["config_steps_per_s"]) == names
+    for per_dtype in data["config_steps_per_s"].values():
+        assert set(per_dtype) == {"float64", "float32"}
+        assert all(v > 0 for v in per_dtype.values())
+    assert len(data["batched"]) == 8
+    for row in data["batched"]:
+        assert {"first_call_s", "steady_s", "warmup_s", "ratio_to_numpy"} <= set(row)
+        assert row["warmup_s"] >= 0
+    assert [(t["backend"], t["dtype"]) for t in data["single_trajectory"]] == [
+        (b, d) for d in ("float64", "float32") for b in names[1:]]
+    assert data["machine"]["cores"] >= 1 and data["config"]["n"] == 16
+
+
+def test_script_for_ci_logs_prints_the_table():
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench.py"), *TINY,
+                           "--backends", "manual", "--dtypes", "float32"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "M config-steps/s" in lines[1]
+    assert lines[2].split()[:2] == ["numpy-reference", "float32"]
+    assert lines[3].split()[:2] == ["manual", "float32"]
+    assert "100-step train() trajectory" in done.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--n", "0"], "--n must be >= 1"),
+    (["--dtypes", "float16"], "unknown dtype 'float16'"),
+    (["--steps", "x"], "--steps must be a whole number"),
+])
+def test_bad_options_exit_2(capsys, args, message):
+    assert main(["bench", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("dt, eps", [(np.float64, EPS64), (np.float32, EPS32)])
+def test_numpy_reference_trains_the_same_network(dt, eps):
+    ex = Example(np.array(CLASS_INPUTS, dt), np.array(CLASS_TARGETS, dt))
+    w = np.random.default_rng(2).uniform(-1, 1, (50, 8)).astype(dt)
+    lr = np.full(50, 0.5, dt)
+    ref = numpy_reference(w, lr, ex, 20)
+    assert ref.dtype == dt
+    assert_close(ref, train_batch(w, lr, ex, 20).final_weights, rtol=0, atol=2000 * eps)

@@ -1,0 +1,132 @@
+"""The random-restart study: reproducible, chunking-independent, equal across backends and to
+unbatched single runs, and strict about its options."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from compare import get_backend, restarts
+from compare.errors import InputError
+from compare.interface import CLASS_INPUTS, CLASS_TARGETS, Example
+from tests.helpers import EPS64, assert_close
+
+BACKENDS = ("manual", "torch", "jax")
+EXAMPLE = Example(np.array(CLASS_INPUTS), np.array(CLASS_TARGETS))
+LRS = (0.5, 2.0)
+
+
+def study(**changes) -> restarts.Study:
+    base = restarts.Study(n=37, seed=11, distribution="uniform", low=-1.0, high=1.0, steps=60,
+                          lrs=LRS, threshold=1e-3, chunk=16)
+    return base._replace(**changes)
+
+
+def run(s: restarts.Study, names=("manual",)) -> restarts.Outcome:
+    return restarts.run(s, {b: get_backend(b) for b in names}, EXAMPLE)
+
+
+@pytest.fixture(scope="module")
+def all_three() -> restarts.Outcome:
+    return run(study(), BACKENDS)
+
+
+def test_starts_seeded_and_independent_of_chunking():
+    s = study(n=10_000)
+    whole = restarts.starts(s)
+    assert whole.shape == (10_000, 8) and whole.min() >= -1 and whole.max() <= 1
+    pieces = np.concatenate([restarts.starts(s, lo, min(lo + 3001, s.n))
+                             for lo in range(0, s.n, 3001)])
+    # bit-for-bit: the same seeded draws, only sliced differently
+    assert np.array_equal(whole, pieces)
+    assert not np.array_equal(whole, restarts.starts(s._replace(seed=12)))
+
+
+def test_normal_distribution_centre_and_spread():
+    w = restarts.starts(study(n=20_000, distribution="normal", low=1.0, high=3.0))
+    assert abs(w.mean() - 2.0) < 0.02 and abs(w.std() - 1.0) < 0.02
+
+
+def test_seeded_runs_reproducible_bit_for_bit_and_chunk_independent():
+    a, b, c = run(study()), run(study()), run(study(chunk=5))
+    for x in (b, c):  # bit-for-bit is the promise of a seeded run, whatever the chunk size
+        assert np.array_equal(a.final_loss["manual"], x.final_loss["manual"])
+        assert np.array_equal(a.steps_to_threshold["manual"], x.steps_to_threshold["manual"])
+        assert np.array_equal(a.initial_loss, x.initial_loss)
+    assert restarts.summary(a) == restarts.summary(b)
+
+
+def test_batched_study_equals_unbatched_single_runs():
+    s = study()
+    out = run(s)
+    backend = get_backend("manual")
+    w0 = restarts.starts(s)
+    for j, lr in enumerate(s.lrs):
+        final, reached = np.empty(s.n), np.empty(s.n, np.int64)
+        for n in range(s.n):
+            t = backend.train(w0[n], EXAMPLE, lr, s.steps)
+            losses = np.append(t.loss, backend.forward(t.weights[-1]).E_total)
+            final[n] = losses[-1]
+            hit = np.flatnonzero(losses <= s.threshold)
+            reached[n] = hit[0] if hit.size else -1
+        # weights are bit-identical (see test_bench_manual_batch); unbatched losses square with
+        # pow() on NumPy scalars, 1-2 ulp from the batch's x*x
+        assert_close(out.final_loss["manual"][j], final, rtol=4 * EPS64, what=f"lr {lr}")
+        assert np.array_equal(out.steps_to_threshold["manual"][j], reached)
+        one = restarts.backend_summary(final, reached)
+        batch = restarts.summary(out)[j]["backends"]["manual"]
+        assert batch["reached"] == one["reached"]
+        assert batch["steps_to_threshold"] == one["steps_to_threshold"]
+        for key, value in one["final_loss"].items():
+            assert_close(batch["final_loss"][key], value, rtol=4 * EPS64, what=key)
+
+
+def test_backends_give_identical_summaries(all_three):
+    rows = restarts.summary(all_three)
+    for row in rows:
+        ref = row["backends"]["manual"]
+        for b in BACKENDS[1:]:
+            other = row["backends"][b]
+            assert other["reached"] == ref["reached"]
+            assert other["steps_to_threshold"] == ref["steps_to_threshold"]
+            for key, value in ref["final_loss"].items():
+                assert_close(other["final_loss"][key], value, rtol=1e-12, what=f"{b} {key}")
+        assert row["cross_backend"]["disagreements"] == 0
+        assert 0 <= row["cross_backend"]["worst_ratio_to_tolerance"] <= 1
+    assert restarts.disagreements(all_three) == []
+
+
+def test_disagreement_is_listed_not_hidden():
+    out = run(study(), ("manual", "mistake:update-sign"))
+    found = restarts.disagreements(out)
+    assert len(found) == out.study.n * len(LRS)  # every configuration goes uphill instead
+    first = found[0]
+    assert set(first["final_loss"]) == {"manual", "mistake:update-sign"}
+    assert first["ratio_to_tolerance"] > 1 and len(first["weights"]) == 8
+
+
+def test_gallery_and_curves(all_three):
+    curves = restarts.curves(all_three, {b: get_backend(b) for b in BACKENDS}, EXAMPLE)
+    assert [c["which"] for c in curves] == ["best", "median", "worst"] * len(LRS)
+    for c in curves:
+        j = LRS.index(c["lr"])
+        assert all(len(loss) == all_three.study.steps for loss in c["loss"].values())
+        losses = all_three.final_loss["manual"][j]
+        if c["which"] == "best":
+            assert losses[c["start"]] == losses.min()  # an element of the same array
+        if c["which"] == "worst":
+            assert losses[c["start"]] == losses.max()
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(n=0), "--n must be >= 1"),
+    (dict(distribution="cauchy"), "unknown distribution 'cauchy'"),
+    (dict(low=1.0, high=-1.0), "width >= 0"),
+    (dict(steps=0), "--steps"),
+    (dict(threshold=-1.0), "--threshold"),
+    (dict(threshold=float("nan")), "--threshold"),
+    (dict(seed=-3), "--seed"),
+])
+def test_check_rejects(change, message):
+    with pytest.raises(InputError, match=message):
+        restarts.check(study(**change))

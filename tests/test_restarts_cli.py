@@ -1,0 +1,80 @@
+"""``autograd-compare restarts`` on the command line: files, JSON, exit codes, bad options."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from compare.cli import main
+
+SMALL = ["restarts", "--n", "12", "--steps", "30", "--lrs", "0.5,2", "--chunk", "5"]
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("r") / "rep"
+    code = main([*SMALL, "--out", str(out)])
+    return code, out
+
+
+def test_writes_report_folder(report):
+    code, out = report
+    assert code == 0
+    names = {p.name for p in out.iterdir()}
+    assert names == {"report.json", "summary.csv", "disagreements.csv", "gallery.csv",
+                     "final-loss.png", "steps-to-threshold.png", "gallery.png"}
+    data = json.loads((out / "report.json").read_text())
+    assert data["ok"] is True and data["exit_code"] == 0 and data["disagreements"] == []
+    assert data["config"]["n"] == 12 and data["config"]["lrs"] == [0.5, 2.0]
+    assert [row["lr"] for row in data["per_lr"]] == [0.5, 2.0]
+    assert sorted(data["files"]) == sorted(names)
+    backends = data["config"]["backends"]
+    rows = list(csv.reader((out / "summary.csv").read_text().splitlines()))
+    assert len(rows) == 1 + 2 * len(backends)
+    gallery = list(csv.reader((out / "gallery.csv").read_text().splitlines()))
+    assert len(gallery) == 1 + 2 * 3 * len(backends) * 30
+    for png in ("final-loss.png", "gallery.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_existing_folder_not_overwritten_without_force(report, capsys):
+    _, out = report
+    before = (out / "report.json").read_text()
+    assert main([*SMALL, "--out", str(out), "--no-plots"]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert (out / "report.json").read_text() == before
+    assert main([*SMALL, "--out", str(out), "--no-plots", "--force", "--seed", "4"]) == 0
+    assert json.loads((out / "report.json").read_text())["config"]["seed"] == 4
+
+
+def test_json_to_stdout_and_exit_1_on_disagreement(tmp_path, capsys):
+    code = main([*SMALL, "--backends", "manual,mistake:no-sigmoid-derivative", "--no-plots",
+                 "--json", "--out", str(tmp_path / "x")])
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)
+    assert code == 1 and data["exit_code"] == 1 and not data["ok"]
+    assert len(data["disagreements"]) > 0
+    assert "DISAGREE" in captured.err
+    rows = list(csv.reader((tmp_path / "x" / "disagreements.csv").read_text().splitlines()))
+    assert len(rows) == 1 + len(data["disagreements"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--n", "0"], "--n must be >= 1"),
+    (["--distribution", "cauchy"], "unknown distribution 'cauchy'"),
+    (["--range", "1,-1"], "width"),
+    (["--range", "1"], "range needs 2"),
+    (["--steps", "0"], "--steps must be >= 1"),
+    (["--threshold", "-0.001"], "--threshold must be finite and >= 0"),
+    (["--threshold", "abc"], "threshold"),
+    (["--lrs", "0.5,-1"], "learning rate"),
+    (["--backends", "tensorflow"], "unknown backend"),
+])
+def test_bad_options_one_line_exit_2(tmp_path, capsys, args, message):
+    code = main(["restarts", "--n", "3", "--steps", "2", "--out", str(tmp_path / "o"), *args])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "o").exists()
