@@ -41,6 +41,7 @@ def train(w: np.ndarray, example: Example, lr: float, steps: int) -> Trajectory:
 # chunks, instead of XLA splitting every step's kernels between the cores.
 CHUNK = 2048  # configurations per block (at most)
 UNROLL = 4  # steps per scan iteration
+WORKERS = None  # threads, each with its own share of blocks; None: one per core we may use
 
 
 def _descend(w, lr, example: Example, threshold, steps: int, keep_loss: bool):
@@ -87,7 +88,8 @@ def _compiled(blocks: int, chunk: int, steps: int, keep_loss: bool, dtype: np.dt
 
 def _layout(n: int) -> tuple[int, int, int]:
     """(workers, blocks per worker, chunk) covering n configurations with little padding."""
-    workers = max(1, min(len(os.sched_getaffinity(0)), -(-n // CHUNK)))
+    cores = WORKERS or len(os.sched_getaffinity(0))
+    workers = max(1, min(cores, -(-n // CHUNK)))
     blocks = -(-n // (workers * CHUNK))
     return workers, blocks, -(-n // (workers * blocks))
 

@@ -1,0 +1,106 @@
+"""Throughput of the JAX backend's batched training against a plain NumPy loop, in one run.
+
+    python benchmarks/jax_batched.py [--n 60000] [--steps 1000] [--reps 5]
+
+Prints config-steps/s (best and median of ``--reps`` interleaved runs) for: the NumPy reference
+written here, the straightforward ``jit(vmap(scan))`` JAX version (XLA splits each step's
+kernels across cores), and the backend's ``train_batch`` (blocks of configurations, one thread
+per core), in float64 and float32; compile time is measured apart (``compile_batch``).
+Ratios are to the NumPy reference timed in the same run: the machine is shared, so absolute
+numbers move with the load (printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from functools import partial
+
+import jax
+import numpy as np
+
+from compare.interface import CLASS_INPUTS, CLASS_TARGETS, LEARNING_RATES, Example
+from jax_impl import train as jax_train
+from jax_impl.network import loss
+from jax_impl.precision import precision
+
+
+def numpy_reference(w: np.ndarray, lr: np.ndarray, example: Example, steps: int) -> np.ndarray:
+    """Plain vectorised NumPy gradient descent on rows w1..w8 (N,) each -> final w (N, 8)."""
+    (i1, i2), (t1, t2) = example
+    w1, w2, w3, w4, w5, w6, w7, w8 = w.T.copy()
+    for _ in range(steps):
+        a_h1 = 1 / (1 + np.exp(-(w1 * i1 + w2 * i2)))
+        a_h2 = 1 / (1 + np.exp(-(w3 * i1 + w4 * i2)))
+        a_o1 = 1 / (1 + np.exp(-(w5 * a_h1 + w6 * a_h2)))
+        a_o2 = 1 / (1 + np.exp(-(w7 * a_h1 + w8 * a_h2)))
+        d_o1 = (a_o1 - t1) * a_o1 * (1 - a_o1)
+        d_o2 = (a_o2 - t2) * a_o2 * (1 - a_o2)
+        d_h1 = (d_o1 * w5 + d_o2 * w7) * a_h1 * (1 - a_h1)
+        d_h2 = (d_o1 * w6 + d_o2 * w8) * a_h2 * (1 - a_h2)
+        w1, w2, w3, w4 = w1 - lr * d_h1 * i1, w2 - lr * d_h1 * i2, w3 - lr * d_h2 * i1, w4 - lr * d_h2 * i2  # noqa: E501
+        w5, w6, w7, w8 = w5 - lr * d_o1 * a_h1, w6 - lr * d_o1 * a_h2, w7 - lr * d_o2 * a_h1, w8 - lr * d_o2 * a_h2  # noqa: E501
+    return np.stack([w1, w2, w3, w4, w5, w6, w7, w8], axis=1)
+
+
+@partial(jax.jit, static_argnums=3)
+def straightforward(w, lr, example: Example, steps: int):
+    """jit(vmap(scan)) on (N, 8), summaries only: the baseline the backend improves on."""
+    def one(w, lr):
+        def step(w, _):
+            return w - lr * jax.grad(loss)(w, example), None
+        return jax.lax.scan(step, w, length=steps)[0]
+    return jax.vmap(one)(w, lr)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n", type=int, default=60_000)
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--chunk", type=int, default=jax_train.CHUNK)
+    p.add_argument("--unroll", type=int, default=jax_train.UNROLL)
+    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--no-straightforward", action="store_true")
+    a = p.parse_args()
+    jax_train.CHUNK, jax_train.UNROLL, jax_train.WORKERS = a.chunk, a.unroll, a.workers
+
+    rng = np.random.default_rng(0)
+    w = rng.uniform(-1, 1, (a.n, 8))
+    lr = rng.choice(LEARNING_RATES, a.n)
+    runs = {}
+    for dt in (np.float64, np.float32):
+        ex = Example(np.array(CLASS_INPUTS, dt), np.array(CLASS_TARGETS, dt))
+        wd, lrd, name = w.astype(dt), lr.astype(dt), np.dtype(dt).name
+        seconds = jax_train.compile_batch(a.n, a.steps, dt)
+        print(f"{name}: train_batch compile {seconds:.2f} s; layout (workers, blocks, chunk) = "
+              f"{jax_train._layout(a.n)}", flush=True)
+        runs[f"numpy {name}"] = partial(numpy_reference, wd, lrd, ex, a.steps)
+        runs[f"jax backend {name}"] = partial(jax_train.train_batch, wd, lrd, ex, a.steps)
+        if not a.no_straightforward:
+            def plain(wd=wd, lrd=lrd, ex=ex, dt=dt):
+                with precision(dt):
+                    return jax.block_until_ready(straightforward(wd, lrd, ex, a.steps))
+            start = time.perf_counter()
+            plain()
+            print(f"{name}: straightforward compile+first run {time.perf_counter() - start:.2f} s")
+            runs[f"jax straightforward {name}"] = plain
+    times = {k: [] for k in runs}
+    print(f"load average before: {os.getloadavg()}", flush=True)
+    for _ in range(a.reps):
+        for key, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[key].append(time.perf_counter() - start)
+    print(f"load average after: {os.getloadavg()}")
+    print(f"N = {a.n} configurations x {a.steps} steps, {a.reps} interleaved runs each")
+    work = a.n * a.steps
+    for key, ts in times.items():
+        ref = np.median(times["numpy " + key.split()[-1]])
+        print(f"  {key:28s} best {work / min(ts) / 1e6:7.1f} M/s  median "
+              f"{work / np.median(ts) / 1e6:7.1f} M/s  x{ref / np.median(ts):5.2f} NumPy (median)")
+
+
+if __name__ == "__main__":
+    main()
