@@ -59,7 +59,8 @@ def _style(i: int) -> dict:
 
 
 def _loss_one_lr(plt, r):
-    fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=0.92)  # fixed: fast
     for i, (name, run) in enumerate(r.runs.items()):
         label = f"{name} (reference)" if name == r.reference else name
         ax.plot(np.arange(run.nodes.shape[0]), run.nodes[:, -1], label=label, **_style(i))
@@ -73,7 +74,8 @@ def _loss_one_lr(plt, r):
 
 
 def _loss_all_lrs(plt, lr_results):
-    fig, ax = plt.subplots(figsize=(8, 5), layout="constrained")
+    fig, ax = plt.subplots(figsize=(9, 5))
+    fig.subplots_adjust(left=0.09, right=0.64, bottom=0.11, top=0.93)  # legends on the right
     colors = plt.get_cmap("tab10").colors
     backends = list(lr_results[0].runs) if lr_results else []
     for j, r in enumerate(lr_results):
@@ -84,29 +86,38 @@ def _loss_all_lrs(plt, lr_results):
     ax.set_xlabel("iteration (gradient-descent step)")
     ax.set_ylabel("E_total")
     ax.grid(alpha=0.3)
-    lr_handles = [plt.Line2D([], [], color=colors[j % 10], linewidth=3)
-                  for j in range(len(lr_results))]
-    lr_legend = ax.legend(lr_handles, [f"lr = {r.lr:g}" for r in lr_results],
-                          title="learning rate", loc="upper left", bbox_to_anchor=(1.01, 1))
-    ax.add_artist(lr_legend)
-    handles = [plt.Line2D([], [], color="grey", **_style(i)) for i in range(len(backends))]
-    ax.legend(handles, backends, title="backend", loc="lower left", bbox_to_anchor=(1.01, 0))
+    _legends(plt, ax, [r.lr for r in lr_results], backends, _style)
     return fig
 
 
+def _legends(plt, ax, lrs, backends, style, extra=None) -> None:
+    """Two legends right of ``ax``: colour = learning rate, line style = backend."""
+    colors = plt.get_cmap("tab10").colors
+    handles = [plt.Line2D([], [], color=colors[j % 10], linewidth=3) for j in range(len(lrs))]
+    first = ax.legend(handles, [f"lr = {lr:g}" for lr in lrs], title="learning rate",
+                      loc="upper left", bbox_to_anchor=(1.02, 1), fontsize="small")
+    ax.add_artist(first)
+    handles = [plt.Line2D([], [], color="grey", **style(i)) for i in range(len(backends))]
+    labels = list(backends)
+    if extra is not None:
+        handles, labels = handles + [extra], labels + [extra.get_label()]
+    ax.legend(handles, labels, title="backend", loc="lower left", bbox_to_anchor=(1.02, 0),
+              fontsize="small")
+
+
 def _differences(plt, lr_results):
-    fig, (ax_abs, ax_ratio) = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
+    fig, (ax_abs, ax_ratio) = plt.subplots(1, 2, figsize=(13, 4.8))
+    fig.subplots_adjust(left=0.06, right=0.74, bottom=0.11, top=0.93, wspace=0.28)
     colors = plt.get_cmap("tab10").colors
     compared = positive = False
     for j, r in enumerate(lr_results):
-        for i, (name, c) in enumerate(r.comparisons.items(), start=1):
+        for i, c in enumerate(r.comparisons.values(), start=1):
             steps = np.arange(c.diff.shape[0])
             largest = np.max(c.diff, axis=1)
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio = np.max(np.where(c.diff > 0, c.diff / c.tolerance, 0.0), axis=1)
             style = dict(color=colors[j % 10], linewidth=1.2, marker="o", markersize=2.5,
-                         linestyle=LINESTYLES[i % len(LINESTYLES)],
-                         label=f"lr = {r.lr:g}, {name}")
+                         linestyle=LINESTYLES[i % len(LINESTYLES)])
             gap = lambda y: np.where((y > 0) & np.isfinite(y), y, np.nan)  # noqa: E731
             ax_abs.plot(steps, gap(largest), **style)
             ax_ratio.plot(steps, gap(ratio), **style)
@@ -123,7 +134,10 @@ def _differences(plt, lr_results):
         if positive:
             ax.set_yscale("log")
     if compared:
-        ax_ratio.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
+        others = list(lr_results[0].comparisons)
+        _legends(plt, ax_ratio, [r.lr for r in lr_results], others,
+                 lambda i: {"linestyle": LINESTYLES[(i + 1) % len(LINESTYLES)], "marker": "o",
+                            "markersize": 2.5}, extra=ax_ratio.lines[-1])
     message = ("only one backend: nothing to compare" if not compared else
                None if positive else "every backend equals the reference exactly")
     if message:

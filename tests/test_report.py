@@ -40,8 +40,8 @@ def test_folder_has_every_file_and_the_pngs_have_their_size(rep):
     assert sorted(p.name for p in out.iterdir()) == sorted(names)
     assert result["files"] == names and result["report_dir"] == str(out)
     assert _png_size(out / "loss-lr-0.5.png") == (770, 495)  # 7 x 4.5 in at 110 dpi
-    assert _png_size(out / "loss-all-lrs.png") == (880, 550)
-    assert _png_size(out / "differences.png") == (1320, 528)
+    assert _png_size(out / "loss-all-lrs.png") == (990, 550)  # 9 x 5 in
+    assert _png_size(out / "differences.png") == (1430, 528)  # 13 x 4.8 in
 
 
 def test_csv_has_a_row_per_lr_backend_and_step(rep):
