@@ -130,7 +130,7 @@ def _differences(plt, lr_results):
     ax_ratio.set_ylabel("difference / tolerance  (gaps: exactly 0)")
     for ax in (ax_abs, ax_ratio):
         ax.set_xlabel("iteration (gradient-descent step)")
-        ax.grid(alpha=0.3, which="both")
+        ax.grid(alpha=0.3)
         if positive:
             ax.set_yscale("log")
     if compared:

@@ -120,3 +120,12 @@ def test_without_matplotlib_the_report_has_no_plots_and_says_how(tmp_path, capsy
                  "--out", str(tmp_path / "r")]) == 0
     assert "install it with: pip install 'autograd-compare[plot]'" in capsys.readouterr().out
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["report.json", "trace.csv"]
+
+
+def test_manual_only_imports_no_framework(tmp_path):
+    code = ("import sys; from compare.cli import main; "
+            "rc = main(['--backends', 'manual', '--lrs', '1', '--steps', '2', '--out', 'r']); "
+            "print(rc, sorted({'torch', 'jax'} & set(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert done.stdout.splitlines()[-1] == "0 []", done.stderr
