@@ -188,3 +188,16 @@ def test_default_dtype_is_left_alone():
     b.train_batch(starts(2, "float64"), np.full(2, 0.5), steps=2)
     b.gradients(CLASS_WEIGHTS)
     assert torch.get_default_dtype() is before is torch.float32
+
+
+def test_blocks_of_rows_give_the_same_result(monkeypatch):
+    from torch_impl import train as torch_train
+
+    w, lr = starts(12, "float64"), np.resize(np.array(LEARNING_RATES), 12)
+    whole = get_backend("torch").train_batch(w, lr, steps=30, threshold=5e-3, keep_loss=True)
+    monkeypatch.setattr(torch_train, "CHUNK", 5)  # blocks of 5, 5 and 2 rows
+    blocks = get_backend("torch").train_batch(w, lr, steps=30, threshold=5e-3, keep_loss=True)
+    for field in ("initial_loss", "final_loss", "final_weights", "loss"):
+        assert_close(getattr(blocks, field), getattr(whole, field), 0.0, what=field)
+    np.testing.assert_array_equal(blocks.steps_to_threshold, whole.steps_to_threshold)
+    assert np.any(whole.steps_to_threshold >= 0)

@@ -11,17 +11,20 @@ from torch_impl.network import forward_values
 NODES = ("h1", "h2", "a_h1", "a_h2", "o1", "o2", "a_o1", "a_o2")  # the nodes we report
 
 
-def weight_gradients(v: dict, w: torch.Tensor, example: Example) -> torch.Tensor:
+def weight_gradients(v: dict, w, example: Example):
     """dE_total/dw1..dw8 by reverse-mode autograd through ``v``'s graph.
 
     Args:
-        v: `forward_values` at ``w``, built while ``w.requires_grad``. w: (8,) or (N, 8).
+        v: `forward_values` at ``w``, built while ``w.requires_grad``. w: (8,) or (N, 8), or
+            a sequence of 8 leaf tensors (N,) (the batched trainer's columns).
         example: unused (kept so the signature mirrors `manual.gradients`).
 
     Returns:
-        (8,) or (N, 8): dw1..dw8. For a batch, d(Σ_n E_total[n])/dw[n] = dE_total[n]/dw[n]
-        because row n's loss does not depend on any other row.
+        (8,) or (N, 8): dw1..dw8; for a sequence ``w``, a tuple of 8 tensors (N,). For a
+        batch, d(Σ_n E_total[n])/dw[n] = dE_total[n]/dw[n]: row n's loss ignores other rows.
     """
+    if isinstance(w, (tuple, list)):
+        return torch.autograd.grad(v["E_total"].sum(), w)
     (dw,) = torch.autograd.grad(v["E_total"].sum(), w, retain_graph=True)
     return dw
 

@@ -17,19 +17,29 @@ def sigmoid(x: torch.Tensor) -> torch.Tensor:
     return torch.sigmoid(x)
 
 
-def forward_values(w: torch.Tensor, example: Example) -> dict:
+def columns(w) -> tuple:
+    """w1..w8 as 8 tensors: the columns of a tensor ``w`` (..., 8), like np.moveaxis(w, -1, 0).
+
+    A sequence of 8 tensors (the batched trainer keeps one contiguous leaf per weight, so the
+    backward pass needs no strided stack) is returned as it is.
+    """
+    return tuple(w) if isinstance(w, (tuple, list)) else w.movedim(-1, 0).unbind()
+
+
+def forward_values(w, example: Example) -> dict:
     """Every forward quantity by name (h1 ... E_total), as torch tensors in autograd's graph.
 
     Args:
-        w: (8,) weights w1..w8, or (N, 8) for N networks at once (any float dtype).
+        w: (8,) weights w1..w8, or (N, 8) for N networks at once (any float dtype), or
+            the 8 columns of that as a sequence of tensors () or (N,).
         example: inputs (i1, i2) and targets (t1, t2), NumPy or torch, same dtype as ``w``.
 
     Returns:
         dict name -> tensor, each () for w of shape (8,) or (N,) for w of shape (N, 8).
     """
-    w1, w2, w3, w4, w5, w6, w7, w8 = w.unbind(-1)
-    i1, i2 = torch.as_tensor(example.inputs, dtype=w.dtype).unbind()
-    t1, t2 = torch.as_tensor(example.targets, dtype=w.dtype).unbind()
+    w1, w2, w3, w4, w5, w6, w7, w8 = columns(w)
+    i1, i2 = torch.as_tensor(example.inputs, dtype=w1.dtype).unbind()
+    t1, t2 = torch.as_tensor(example.targets, dtype=w1.dtype).unbind()
     h1 = w1 * i1 + w2 * i2
     h2 = w3 * i1 + w4 * i2
     a_h1 = sigmoid(h1)
