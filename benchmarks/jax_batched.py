@@ -62,9 +62,11 @@ def main() -> None:
     p.add_argument("--chunk", type=int, default=jax_train.CHUNK)
     p.add_argument("--unroll", type=int, default=jax_train.UNROLL)
     p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--tasks-per-worker", type=int, default=jax_train.TASKS_PER_WORKER)
     p.add_argument("--no-straightforward", action="store_true")
     a = p.parse_args()
     jax_train.CHUNK, jax_train.UNROLL, jax_train.WORKERS = a.chunk, a.unroll, a.workers
+    jax_train.TASKS_PER_WORKER = a.tasks_per_worker
 
     rng = np.random.default_rng(0)
     w = rng.uniform(-1, 1, (a.n, 8))
@@ -74,8 +76,8 @@ def main() -> None:
         ex = Example(np.array(CLASS_INPUTS, dt), np.array(CLASS_TARGETS, dt))
         wd, lrd, name = w.astype(dt), lr.astype(dt), np.dtype(dt).name
         seconds = jax_train.compile_batch(a.n, a.steps, dt)
-        print(f"{name}: train_batch compile {seconds:.2f} s; layout (workers, blocks, chunk) = "
-              f"{jax_train._layout(a.n)}", flush=True)
+        print(f"{name}: train_batch compile {seconds:.2f} s; layout (threads, tasks, blocks, "
+              f"chunk) = {jax_train._layout(a.n)}", flush=True)
         runs[f"numpy {name}"] = partial(numpy_reference, wd, lrd, ex, a.steps)
         runs[f"jax backend {name}"] = partial(jax_train.train_batch, wd, lrd, ex, a.steps)
         if not a.no_straightforward:

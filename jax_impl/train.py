@@ -38,10 +38,12 @@ def train(w: np.ndarray, example: Example, lr: float, steps: int) -> Trajectory:
 # Layout and parallelism were chosen by measurement (benchmarks/jax_batched.py): weights as 8
 # rows of CHUNK configurations (structure of arrays), all steps of one chunk before the next
 # (the chunk's temporaries stay in L2), and one thread per core, each running its own share of
-# chunks, instead of XLA splitting every step's kernels between the cores.
+# chunks, instead of XLA splitting every step's kernels between the cores. The work is cut into
+# a few tasks per thread so that a thread slowed by other processes does not hold up the rest.
 CHUNK = 2048  # configurations per block (at most)
 UNROLL = 4  # steps per scan iteration
-WORKERS = None  # threads, each with its own share of blocks; None: one per core we may use
+WORKERS = None  # threads; None: one per core this process may use
+TASKS_PER_WORKER = 4  # tasks (equal runs of blocks) per thread, handed out as threads free up
 
 
 def _descend(w, lr, example: Example, threshold, steps: int, keep_loss: bool):
@@ -86,12 +88,12 @@ def _compiled(blocks: int, chunk: int, steps: int, keep_loss: bool, dtype: np.dt
         return fn.lower(*shapes, steps, keep_loss).compile()
 
 
-def _layout(n: int) -> tuple[int, int, int]:
-    """(workers, blocks per worker, chunk) covering n configurations with little padding."""
-    cores = WORKERS or len(os.sched_getaffinity(0))
-    workers = max(1, min(cores, -(-n // CHUNK)))
-    blocks = -(-n // (workers * CHUNK))
-    return workers, blocks, -(-n // (workers * blocks))
+def _layout(n: int) -> tuple[int, int, int, int]:
+    """(threads, tasks, blocks per task, chunk) covering n configurations with little padding."""
+    threads = WORKERS or len(os.sched_getaffinity(0))
+    tasks = max(1, min(threads * TASKS_PER_WORKER, -(-n // CHUNK)))
+    blocks = -(-n // (tasks * CHUNK))
+    return min(threads, tasks), tasks, blocks, -(-n // (tasks * blocks))
 
 
 def compile_batch(n: int, steps: int, dtype=np.float64, keep_loss: bool = False) -> float:
@@ -99,7 +101,7 @@ def compile_batch(n: int, steps: int, dtype=np.float64, keep_loss: bool = False)
 
     Lets a benchmark report compilation apart from steady-state throughput.
     """
-    workers, blocks, chunk = _layout(n)
+    _, _, blocks, chunk = _layout(n)
     start = time.perf_counter()
     _compiled(blocks, chunk, steps, keep_loss, np.dtype(dtype))
     return time.perf_counter() - start
@@ -110,26 +112,26 @@ def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, steps: int,
     """N trainings at once: ``w`` (N, 8), ``lr`` (N,); see `compare.interface.BatchResult`.
 
     One compiled XLA program (`jit` of `lax.map` over blocks of `lax.scan` over steps of
-    `vmap(value_and_grad)`) per core, each on its share of the configurations.
+    `vmap(value_and_grad)`), run by one thread per core on equal tasks (runs of blocks).
     """
     dt, n = w.dtype, w.shape[0]
-    workers, blocks, chunk = _layout(n)
+    threads, tasks, blocks, chunk = _layout(n)
     run = _compiled(blocks, chunk, steps, keep_loss, dt)
-    pad = workers * blocks * chunk - n
-    w_soa = np.pad(w, ((0, pad), (0, 0))).reshape(workers, blocks, chunk, 8).transpose(0, 1, 3, 2)
-    lr_b = np.pad(lr, (0, pad), constant_values=1).reshape(workers, blocks, chunk)
+    pad = tasks * blocks * chunk - n
+    w_soa = np.pad(w, ((0, pad), (0, 0))).reshape(tasks, blocks, chunk, 8).transpose(0, 1, 3, 2)
+    lr_b = np.pad(lr, (0, pad), constant_values=1).reshape(tasks, blocks, chunk)
     thr = dt.type(-np.inf if threshold is None else threshold)  # E <= -inf never holds
 
     def work(i: int):
         with precision(dt):
             return jax.device_get(run(np.ascontiguousarray(w_soa[i]), lr_b[i], example, thr))
 
-    if workers == 1:
-        parts = [work(0)]
+    if threads == 1:
+        parts = [work(i) for i in range(tasks)]
     else:
-        with ThreadPoolExecutor(workers) as pool:
-            parts = list(pool.map(work, range(workers)))
-    flat = lambda x: x.reshape(-1)[:n]  # noqa: E731  (workers, blocks, chunk) -> (N,)
+        with ThreadPoolExecutor(threads) as pool:
+            parts = list(pool.map(work, range(tasks)))
+    flat = lambda x: x.reshape(-1)[:n]  # noqa: E731  (tasks, blocks, chunk) -> (N,)
     E_first, E_last, w_last, reached, history = (
         None if p[0] is None else np.stack(p) for p in zip(*parts, strict=True))
     return BatchResult(

@@ -83,10 +83,11 @@ def test_trajectory_matches_manual(jx, manual, lr):
 
 @pytest.fixture()
 def small_blocks(monkeypatch):
-    """11 configurations as 2 threads x 2 blocks x 3 (one padded row): every batched code path."""
-    monkeypatch.setattr(jax_train, "CHUNK", 3)
+    """11 configurations as 4 tasks x 2 blocks x 2 (5 padded rows) on 2 threads: every path."""
+    monkeypatch.setattr(jax_train, "CHUNK", 2)
     monkeypatch.setattr(jax_train, "WORKERS", 2)
-    assert jax_train._layout(11) == (2, 2, 3)
+    monkeypatch.setattr(jax_train, "TASKS_PER_WORKER", 2)
+    assert jax_train._layout(11) == (2, 4, 2, 2)
 
 
 def _starts(dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
