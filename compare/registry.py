@@ -63,8 +63,10 @@ def get_backend(name: str, dtype: Any = "float64") -> Backend:
     try:
         make = importlib.import_module(module).make
     except ImportError as err:
+        if framework is None or (err.name or "").split(".")[0] != framework:
+            raise  # our own module is broken: a bug, not a missing extra
         hint = f"reinstall with: pip install 'autograd-compare[{extra}]'"
-        raise BackendUnavailable(f"backend {name!r} could not import its framework ({err}); "
+        raise BackendUnavailable(f"backend {name!r} could not import {framework} ({err}); "
                                  + hint) from err
     return guarded(make(dt), dt)
 
