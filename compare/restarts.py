@@ -9,6 +9,7 @@ Row layout of one chunk of C starts and L rates: row j*C + c is start c at rate 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -86,6 +87,7 @@ def starts(study: Study, lo: int = 0, hi: int | None = None) -> np.ndarray:
     return rows[lo - first * GEN_BLOCK: hi - first * GEN_BLOCK]
 
 
+@functools.lru_cache(maxsize=4)  # listing many disagreements reads the same blocks again
 def _draw(study: Study, block: int) -> np.ndarray:
     rng = np.random.default_rng([study.seed, block])
     size = (GEN_BLOCK, 8)
