@@ -33,8 +33,7 @@ def backward(residuals, g, slope: Callable = sigmoid_slope):
     """
     w, example, a_h1, a_h2, a_o1, a_o2 = residuals
     w1, w2, w3, w4, w5, w6, w7, w8 = w
-    i1, i2 = example.inputs
-    t1, t2 = example.targets
+    (i1, i2), (t1, t2) = example
     dE_do1 = (a_o1 - t1) * slope(a_o1)  # ∂E1/∂a_o1 * ∂a_o1/∂o1
     dE_do2 = (a_o2 - t2) * slope(a_o2)
     dE_dh1 = (dE_do1 * w5 + dE_do2 * w7) * slope(a_h1)  # (∂E1/∂a_h1 + ∂E2/∂a_h1) * ∂a_h1/∂h1
@@ -43,7 +42,8 @@ def backward(residuals, g, slope: Callable = sigmoid_slope):
                     dE_do1 * a_h1, dE_do1 * a_h2, dE_do2 * a_h1, dE_do2 * a_h2])  # dw5..dw8
     d_inputs = jnp.stack([dE_dh1 * w1 + dE_dh2 * w3, dE_dh1 * w2 + dE_dh2 * w4])  # dE/di1, di2
     d_targets = jnp.stack([t1 - a_o1, t2 - a_o2])  # dE/dt1 = -(a_o1 - t1)
-    return g * dw, Example(g * d_inputs, g * d_targets)
+    like_example = jax.tree.structure(example)  # an Example or a plain (inputs, targets)
+    return g * dw, jax.tree.unflatten(like_example, [g * d_inputs, g * d_targets])
 
 
 def make_loss(bwd: Callable = backward) -> Callable:

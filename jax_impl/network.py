@@ -30,8 +30,7 @@ def forward_values(w, example: Example, nudge: dict = NO_NUDGE) -> dict:
         dict name -> () array.
     """
     w1, w2, w3, w4, w5, w6, w7, w8 = w
-    i1, i2 = example.inputs
-    t1, t2 = example.targets
+    (i1, i2), (t1, t2) = example  # an Example or a plain (inputs, targets)
     ε = nudge
     h1 = w1 * i1 + w2 * i2 + ε["h1"]
     h2 = w3 * i1 + w4 * i2 + ε["h2"]
