@@ -208,3 +208,15 @@ def test_example_is_used(jx64, manual):
     ex = Example(np.array([0.3, -0.7]), np.array([0.9, 0.1]))
     assert_close(jx64.gradients(CLASS_WEIGHTS, ex).w, manual.gradients(CLASS_WEIGHTS, ex).w,
                  POINT_RTOL["float64"], what="dE_total/dw at another example")
+
+
+def test_same_shapes_never_compile_twice(jx, small_blocks):
+    w, lr = _starts(jx.dtype)
+    jx.train_batch(w, lr, steps=BATCH_STEPS)
+    jx.train(CLASS_WEIGHTS, lr=0.5, steps=STEPS)
+    batch_misses = jax_train._compiled.cache_info().misses
+    train_programs = jax_train._train._cache_size()
+    jx.train_batch(w * 0.5, lr, steps=BATCH_STEPS, threshold=0.1)  # new values, same shapes
+    jx.train(CLASS_WEIGHTS, lr=0.8, steps=STEPS)
+    assert jax_train._compiled.cache_info().misses == batch_misses
+    assert jax_train._train._cache_size() == train_programs
