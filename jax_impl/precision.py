@@ -35,8 +35,8 @@ def precision(dtype: np.dtype) -> Iterator[None]:
 
 
 def to_numpy(x, dtype: np.dtype) -> np.ndarray:
-    """A JAX array -> NumPy array, refusing (not casting) a result of another dtype."""
-    out = np.asarray(x)
+    """A JAX array -> writable NumPy array, refusing (not casting) a result of another dtype."""
+    out = np.array(x)  # a copy: JAX's buffers are read-only
     if out.dtype != np.dtype(dtype):
         raise DtypeError(f"JAX returned {out.dtype} where {np.dtype(dtype).name} was "
                          "requested; refusing to report it")

@@ -144,6 +144,7 @@ def test_every_output_has_the_requested_dtype(jx, small_blocks):
         for field, value in zip(result._fields, result, strict=True):
             want = np.int64 if field == "steps_to_threshold" else dt
             assert isinstance(value, np.ndarray) and value.dtype == want, (field, value)
+            assert value.flags.writeable, f"{field} is read-only"
 
 
 @pytest.mark.parametrize("x", [-1000.0, 1000.0])
