@@ -201,3 +201,42 @@ def test_blocks_of_rows_give_the_same_result(monkeypatch):
         assert_close(getattr(blocks, field), getattr(whole, field), 0.0, what=field)
     np.testing.assert_array_equal(blocks.steps_to_threshold, whole.steps_to_threshold)
     assert np.any(whole.steps_to_threshold >= 0)
+
+
+def test_compiled_path_matches_eager(monkeypatch):
+    """The torch.compile path (normally only for >= 5e7 config-steps), forced on small blocks."""
+    from torch_impl import compiled
+    from torch_impl import train as torch_train
+
+    w, lr = starts(12, "float64"), np.resize(np.array(LEARNING_RATES), 12)
+    b = get_backend("torch")
+    eager = b.train_batch(w, lr, steps=30, threshold=5e-3, keep_loss=True)
+    for module in (torch_train, compiled):
+        monkeypatch.setattr(module, "CHUNK", 8)  # blocks of 8 and 4 rows, the 4 padded to 8
+    monkeypatch.setattr(torch_train, "COMPILE_MIN_WORK", 0)
+    fused = b.train_batch(w, lr, steps=30, threshold=5e-3, keep_loss=True)
+    assert compiled.unavailable is None, compiled.unavailable
+    floor = TRAJ_RTOL * np.max(np.abs(eager.final_weights), axis=1, keepdims=True)
+    assert_close(fused.final_weights, eager.final_weights, TRAJ_RTOL, atol=floor, what="weights")
+    assert_close(fused.final_loss, eager.final_loss, TRAJ_RTOL,
+                 atol=loss_floor(eager.final_weights, TRAJ_RTOL), what="final_loss")
+    assert_close(fused.loss, eager.loss, TRAJ_RTOL, atol=TRAJ_RTOL * eager.loss, what="loss")
+    np.testing.assert_array_equal(fused.steps_to_threshold, eager.steps_to_threshold)
+
+
+def test_compile_failure_falls_back_to_eager(monkeypatch):
+    from torch_impl import compiled
+    from torch_impl import train as torch_train
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no C++ compiler")
+
+    monkeypatch.setattr(torch_train, "COMPILE_MIN_WORK", 0)
+    monkeypatch.setattr(compiled, "_compiled", None)
+    monkeypatch.setattr(compiled, "unavailable", None)
+    monkeypatch.setattr(torch, "compile", broken)
+    w, lr = starts(3, "float64"), np.full(3, 0.5)
+    out = get_backend("torch").train_batch(w, lr, steps=5)
+    assert "no C++ compiler" in compiled.unavailable
+    single = get_backend("torch").train(w[2], lr=0.5, steps=5)
+    assert_close(out.final_weights[2], single.weights[-1], 0.0, what="eager fallback")

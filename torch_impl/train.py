@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from compare.interface import BatchResult, Example, Trajectory
+from torch_impl import compiled
 from torch_impl.gradients import weight_gradients
 from torch_impl.network import forward_values
 
@@ -40,7 +41,9 @@ def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, steps: int,
 
     Rows are processed in blocks of `CHUNK` configurations, each block for all ``steps``: one
     autograd graph per block and step, no Python loop over configurations. Blocks keep the
-    ~70 live intermediates of a step in cache (see benchmarks/torch_batched.py).
+    ~70 live intermediates of a step in cache (see benchmarks/torch_batched.py). From
+    `COMPILE_MIN_WORK` config-steps on, blocks go through `torch_impl.compiled` (same
+    derivative, fused by torch.compile; equal to the eager result up to reassociation).
     """
     dt = torch.from_numpy(w[:0]).dtype
     ex = as_torch(example, dt)
@@ -49,16 +52,21 @@ def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, steps: int,
     weights = torch.empty((n, w.shape[1]), dtype=dt)
     reached = torch.full((n,), -1, dtype=torch.int64)
     history = torch.empty((n, steps), dtype=dt) if keep_loss else None
+    use_compiled = n * steps >= COMPILE_MIN_WORK and compiled.unavailable is None
     for a in range(0, n, CHUNK):
         rows = slice(a, min(a + CHUNK, n))
-        out = _train_block(w[rows], lr[rows], ex, steps, threshold,
-                           None if history is None else history[rows])
+        args = (w[rows], lr[rows], ex, steps, threshold, None if history is None else history[rows])
+        try:
+            out = compiled.train_block(*args) if use_compiled else _train_block(*args)
+        except compiled.CompileUnavailable:
+            use_compiled, out = False, _train_block(*args)
         initial[rows], final[rows], weights[rows], reached[rows] = out
     return BatchResult(initial.numpy(), final.numpy(), weights.numpy(), reached.numpy(),
                        None if history is None else history.numpy())
 
 
-CHUNK = 16384  # configurations per block: 70 intermediates x 128 KiB stay in L3
+CHUNK = compiled.CHUNK  # configurations per block (16384): 70 intermediates x 128 KiB in L3
+COMPILE_MIN_WORK = 50_000_000  # config-steps from which compiling (~7-25 s) pays for itself
 
 
 def _train_block(w: np.ndarray, lr: np.ndarray, ex: Example, steps: int,
