@@ -17,6 +17,7 @@ import torch
 
 from compare.interface import CLASS_WEIGHTS
 from compare.registry import get_backend
+from torch_impl import train as torch_train
 
 I1, I2, T1, T2 = 0.05, 0.1, 0.5, 0.5
 
@@ -52,7 +53,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     parser.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    parser.add_argument("--eager", action="store_true", help="never use the torch.compile path")
     args = parser.parse_args()
+    if args.eager:
+        torch_train.COMPILE_MIN_WORK = float("inf")
     if args.threads:
         torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
@@ -60,8 +64,9 @@ def main() -> None:
     lr = rng.choice([0.1, 0.2, 0.5, 0.8, 1.0, 2.0], args.n).astype(args.dtype)
     backend = get_backend("torch", args.dtype)
     work = args.n * args.steps
+    path = "eager" if args.n * args.steps < torch_train.COMPILE_MIN_WORK else "torch.compile"
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {args.dtype}, "
-          f"N={args.n} x {args.steps} steps")
+          f"N={args.n} x {args.steps} steps, {path} path")
     warm = timed(lambda: backend.train_batch(w, lr, steps=args.steps))
     print(f"warm-up (first full call, includes torch.compile if used): {warm:.2f} s")
     for r in range(args.repeats):

@@ -222,6 +222,11 @@ def test_compiled_path_matches_eager(monkeypatch):
                  atol=loss_floor(eager.final_weights, TRAJ_RTOL), what="final_loss")
     assert_close(fused.loss, eager.loss, TRAJ_RTOL, atol=TRAJ_RTOL * eager.loss, what="loss")
     np.testing.assert_array_equal(fused.steps_to_threshold, eager.steps_to_threshold)
+    wild = starts(8, "float64", scale=50.0)  # same shape and dtype: no second compilation
+    big = Example(np.array([20.0, -20.0]), np.array([0.5, 0.5]))
+    out = b.train_batch(wild, np.full(8, 100.0), example=big, steps=30, keep_loss=True)
+    for field in ("initial_loss", "final_loss", "final_weights", "loss"):
+        assert np.all(np.isfinite(getattr(out, field))), f"compiled, extreme: {field}"
 
 
 def test_compile_failure_falls_back_to_eager(monkeypatch):

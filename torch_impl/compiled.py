@@ -16,6 +16,10 @@ from compare.interface import Example
 from torch_impl.network import forward_values
 
 CHUNK = 16384  # rows per compiled block: one static shape, the last block is padded
+# Threads of the compiled kernel (fixed when it is compiled). One, because on a shared machine
+# an OpenMP kernel on 2 threads collapsed to 1.5-14 M config-steps/s against 67 M on one
+# (benchmarks/torch_batched.py, load average 5 on 2 cores). 0 follows torch.get_num_threads().
+THREADS = 1
 _compiled = None  # the compiled `_step`, built on first use
 unavailable: str | None = None  # why compiling failed, once it has
 
@@ -57,7 +61,8 @@ def train_block(w: np.ndarray, lr: np.ndarray, ex: Example, steps: int,
                     warnings.filterwarnings("ignore", category=DeprecationWarning,
                                             module=r"torch\.")
                     _compiled = _compiled or torch.compile(_step, dynamic=False, fullgraph=True)
-                    cols, e_total, reached = _compiled(*args)
+                    with torch._inductor.config.patch({"cpp.threads": THREADS or -1}):
+                        cols, e_total, reached = _compiled(*args)
             except Exception as err:  # inductor raises many types; any of them means "no"
                 _compiled, unavailable = None, f"{type(err).__name__}: {err}"
                 raise CompileUnavailable(unavailable) from err
