@@ -21,6 +21,7 @@ def assert_close(actual, expected, rtol: float, atol: float = 0.0, what: str = "
     expected = np.asarray(expected, dtype=np.float64)
     assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
     err = np.abs(actual - expected)
+    atol = np.broadcast_to(np.asarray(atol, dtype=np.float64), expected.shape)
     bound = atol + rtol * np.abs(expected)
     bad = ~(err <= bound)
     if np.any(bad):
@@ -28,4 +29,4 @@ def assert_close(actual, expected, rtol: float, atol: float = 0.0, what: str = "
         rel = err[i] / abs(expected[i]) if expected[i] != 0 else np.inf
         raise AssertionError(f"{what}{list(i)}: got {actual[i]!r}, expected {expected[i]!r}; "
                              f"abs err {err[i]:.3e}, rel err {rel:.3e} > rtol {rtol:.1e} "
-                             f"(atol {atol:.1e}); {int(bad.sum())} of {bad.size} entries off")
+                             f"(atol {atol[i]:.1e}); {int(bad.sum())} of {bad.size} entries off")

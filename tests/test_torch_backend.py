@@ -68,28 +68,9 @@ def assert_trajectory_close(got, want, rtol: float, what: str) -> None:
     for field in ("weights", "grads"):
         expected = getattr(want, field)
         floor = rtol * np.max(np.abs(expected), axis=1, keepdims=True)
-        assert_close_floor(getattr(got, field), expected, rtol, floor, what=f"{what} {field}")
-    assert_close_floor(got.loss, want.loss, rtol, loss_floor(want.weights[:-1], rtol),
+        assert_close(getattr(got, field), expected, rtol, floor, what=f"{what} {field}")
+    assert_close(got.loss, want.loss, rtol, loss_floor(want.weights[:-1], rtol),
                  what=f"{what} loss")
-
-
-def assert_close_floor(actual, expected, rtol: float, floor, what: str = "") -> None:
-    """`assert_close` with an absolute floor per entry (``floor`` broadcasts to ``expected``).
-
-    helpers.assert_close prints its atol as one number, so the worst entry is checked again on
-    its own to raise with that helper's message.
-    """
-    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
-    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
-    floor = np.broadcast_to(np.asarray(floor, np.float64), expected.shape)
-    excess = np.abs(actual - expected) - (floor + rtol * np.abs(expected))
-    bad = ~(excess <= 0)  # NaN counts as bad
-    if np.any(bad):
-        i = np.unravel_index(np.argmax(np.where(bad, np.nan_to_num(excess, nan=np.inf), -np.inf)),
-                             excess.shape)
-        assert_close(actual[i], expected[i], rtol, atol=float(floor[i]),
-                     what=f"{what}{list(i)} (worst of {int(bad.sum())} entries off)")
-        raise AssertionError(f"{what}: {int(bad.sum())} entries off")  # not reached
 
 
 def loss_floor(w: np.ndarray, rtol: float) -> np.ndarray:
@@ -136,11 +117,11 @@ def test_batch_matches_manual_batch_float64():
     lr = np.resize(np.array(LEARNING_RATES), 50)
     got = get_backend("torch").train_batch(w, lr, steps=100, threshold=1e-3, keep_loss=True)
     want = get_backend("manual").train_batch(w, lr, steps=100, threshold=1e-3, keep_loss=True)
-    assert_close_floor(got.initial_loss, want.initial_loss, 1e-15, loss_floor(w, 1e-15),
+    assert_close(got.initial_loss, want.initial_loss, 1e-15, loss_floor(w, 1e-15),
                  what="initial_loss")
     floor = TRAJ_RTOL * np.max(np.abs(want.final_weights), axis=1, keepdims=True)
-    assert_close_floor(got.final_weights, want.final_weights, TRAJ_RTOL, floor, what="weights")
-    assert_close_floor(got.final_loss, want.final_loss, TRAJ_RTOL,
+    assert_close(got.final_weights, want.final_weights, TRAJ_RTOL, floor, what="weights")
+    assert_close(got.final_loss, want.final_loss, TRAJ_RTOL,
                        loss_floor(want.final_weights, TRAJ_RTOL), what="final_loss")
     np.testing.assert_array_equal(got.steps_to_threshold, want.steps_to_threshold)
 
@@ -236,8 +217,8 @@ def test_compiled_path_matches_eager(monkeypatch):
     fused = b.train_batch(w, lr, steps=30, threshold=5e-3, keep_loss=True)
     assert compiled.unavailable is None, compiled.unavailable
     floor = TRAJ_RTOL * np.max(np.abs(eager.final_weights), axis=1, keepdims=True)
-    assert_close_floor(fused.final_weights, eager.final_weights, TRAJ_RTOL, floor, what="weights")
-    assert_close_floor(fused.final_loss, eager.final_loss, TRAJ_RTOL,
+    assert_close(fused.final_weights, eager.final_weights, TRAJ_RTOL, floor, what="weights")
+    assert_close(fused.final_loss, eager.final_loss, TRAJ_RTOL,
                        loss_floor(eager.final_weights, TRAJ_RTOL), what="final_loss")
     assert_close(fused.loss, eager.loss, TRAJ_RTOL, what="loss")
     np.testing.assert_array_equal(fused.steps_to_threshold, eager.steps_to_threshold)
