@@ -26,6 +26,9 @@ def precision(dtype: np.dtype) -> Iterator[None]:
         DtypeError: this JAX cannot compute in ``dtype`` (x64 could not be enabled).
     """
     dtype = np.dtype(dtype)
+    if not hasattr(jax, "enable_x64"):  # the scoped context manager arrived in JAX 0.8
+        raise DtypeError(f"jax {jax.__version__} has no jax.enable_x64 context manager, so "
+                         f"{dtype.name} cannot be guaranteed; install jax >= 0.8")
     with jax.enable_x64(dtype == np.float64):
         got = jax.dtypes.canonicalize_dtype(dtype)  # what JAX would really compute in
         if got != dtype:

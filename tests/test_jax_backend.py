@@ -196,6 +196,13 @@ def test_loud_error_if_x64_cannot_be_enabled(monkeypatch):
             pass
 
 
+def test_loud_error_without_scoped_x64(monkeypatch):
+    monkeypatch.delattr(jax, "enable_x64")
+    with pytest.raises(DtypeError, match="install jax >= 0.8"):
+        with precision.precision(np.float32):
+            pass
+
+
 def test_user_jax_settings_untouched(jx64):
     before = jnp.ones(3).dtype
     jx64.train(CLASS_WEIGHTS, lr=0.5, steps=STEPS)
