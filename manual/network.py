@@ -34,8 +34,8 @@ def forward_values(w, example: Example) -> dict:
     o2 = w7 * a_h1 + w8 * a_h2
     a_o1 = sigmoid(o1)
     a_o2 = sigmoid(o2)
-    E1 = 0.5 * (t1 - a_o1) ** 2
-    E2 = 0.5 * (t2 - a_o2) ** 2
+    E1 = 0.5 * np.square(t1 - a_o1)  # ½(t1 - a_o1)², squared as x*x like the batched path
+    E2 = 0.5 * np.square(t2 - a_o2)  # ½(t2 - a_o2)²
     E_total = E1 + E2
     return dict(h1=h1, h2=h2, a_h1=a_h1, a_h2=a_h2, o1=o1, o2=o2, a_o1=a_o1, a_o2=a_o2,
                 E1=E1, E2=E2, E_total=E_total)

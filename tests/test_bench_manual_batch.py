@@ -7,7 +7,6 @@ import pytest
 
 import manual.train as mt
 from compare.interface import Example
-from tests.helpers import ulps
 
 DTYPES = (np.float64, np.float32)
 
@@ -30,9 +29,7 @@ def test_weights_bit_identical_to_unbatched(monkeypatch, dt, block):
     for n in range(len(w)):
         one = mt.train(w[n], ex, lr[n], 40)
         assert np.array_equal(batch.final_weights[n], one.weights[-1]), f"row {n}"
-        # losses: `train` squares NumPy scalars with pow(), the batch with x*x: E1 and E2 can each
-        # be 1 ulp off, so E_total <= 2 ulps
-        assert ulps(batch.loss[n], one.loss).max() <= 2, f"row {n}"
+        assert np.array_equal(batch.loss[n], one.loss), f"row {n}"
         hit = np.flatnonzero(np.append(one.loss, batch.final_loss[n]) <= 0.02)
         assert batch.steps_to_threshold[n] == (hit[0] if hit.size else -1), f"row {n}"
     assert batch.final_weights.dtype == dt and batch.loss.dtype == dt

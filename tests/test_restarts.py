@@ -9,7 +9,7 @@ import pytest
 from compare import get_backend, restarts
 from compare.errors import InputError
 from compare.interface import CLASS_INPUTS, CLASS_TARGETS, Example
-from tests.helpers import EPS64, assert_close
+from tests.helpers import assert_close
 
 BACKENDS = ("manual", "torch", "jax")
 EXAMPLE = Example(np.array(CLASS_INPUTS), np.array(CLASS_TARGETS))
@@ -69,16 +69,15 @@ def test_batched_study_equals_unbatched_single_runs():
             final[n] = losses[-1]
             hit = np.flatnonzero(losses <= s.threshold)
             reached[n] = hit[0] if hit.size else -1
-        # weights are bit-identical (see test_bench_manual_batch); unbatched losses square with
-        # pow() on NumPy scalars, 1-2 ulp from the batch's x*x
-        assert_close(out.final_loss["manual"][j], final, rtol=4 * EPS64, what=f"lr {lr}")
+        # same formulas, same order: bit-identical (see test_bench_manual_batch)
+        assert np.array_equal(out.final_loss["manual"][j], final), f"lr {lr}"
         assert np.array_equal(out.steps_to_threshold["manual"][j], reached)
         one = restarts.backend_summary(final, reached)
         batch = restarts.summary(out)[j]["backends"]["manual"]
         assert batch["reached"] == one["reached"]
         assert batch["steps_to_threshold"] == one["steps_to_threshold"]
         for key, value in one["final_loss"].items():
-            assert_close(batch["final_loss"][key], value, rtol=4 * EPS64, what=key)
+            assert batch["final_loss"][key] == value, key  # bit-identical inputs, same reduction
 
 
 def test_backends_give_identical_summaries(all_three):
