@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 
 from compare.errors import CompareError
 from compare.options import apply_config
 
 PROG = "autograd-compare"
+NEGATIVE = re.compile(r"^-(\d|\.\d|inf|nan)", re.IGNORECASE)  # a value such as -3,3 or -1e-3
 MAIN_JOB = "compare.commands.run"
 # name -> module with HELP: str, add_arguments(parser) and run(args) -> int
 SUBCOMMANDS = {
@@ -61,8 +63,19 @@ def _help_of(name: str) -> str:
         return ""
 
 
+def attach_negative_values(argv: list[str]) -> list[str]:
+    """``--range -3,3`` -> ``--range=-3,3``: argparse would read ``-3,3`` as an option."""
+    out: list[str] = []
+    for token in argv:
+        if out and NEGATIVE.match(token) and out[-1].startswith("--") and "=" not in out[-1]:
+            out[-1] = f"{out[-1]}={token}"
+        else:
+            out.append(token)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = attach_negative_values(list(sys.argv[1:] if argv is None else argv))
     try:
         if argv and argv[0] in SUBCOMMANDS:
             module = importlib.import_module(SUBCOMMANDS[argv[0]])

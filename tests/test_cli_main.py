@@ -129,3 +129,12 @@ def test_manual_only_imports_no_framework(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
                           text=True, timeout=120)
     assert done.stdout.splitlines()[-1] == "0 []", done.stderr
+
+
+def test_negative_option_values_need_no_equals_sign():
+    from compare.cli import attach_negative_values
+
+    assert attach_negative_values(["--range", "-3,3", "--lrs", "0.5", "--x", "-.5", "-h"]) == [
+        "--range=-3,3", "--lrs", "0.5", "--x=-.5", "-h"]
+    assert attach_negative_values(["--threshold", "-1e-3"]) == ["--threshold=-1e-3"]
+    assert attach_negative_values(["--steps=4", "-5"]) == ["--steps=4", "-5"]
