@@ -13,7 +13,6 @@ from tests.helpers import assert_close
 from tests.test_torch_backend import (
     F32_SCALE,
     TRAJ_RTOL,
-    assert_close_floor,
     assert_trajectory_close,
     class_example,
 )
@@ -93,7 +92,7 @@ def test_hand_backward_equals_autograd_of_forward_code():
     (hand,) = torch.autograd.grad(e_total(w, i, t).sum(), w)
     (auto,) = torch.autograd.grad(forward_values(w, class_example("float64"))["E_total"].sum(), w)
     scale = auto.abs().amax(-1, keepdim=True).numpy()
-    assert_close_floor(hand.numpy(), auto.numpy(), 1e-15, 1e-15 * scale, what="dE/dw")
+    assert_close(hand.numpy(), auto.numpy(), 1e-15, 1e-15 * scale, what="dE/dw")
 
 
 def test_hand_function_inside_an_optimizer_loop():
