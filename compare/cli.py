@@ -91,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     except CompareError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # a file the user named cannot be read or written
+        where = f" {err.filename!r}" if err.filename else ""
+        print(f"{PROG}: error: {err.strerror or err}{where}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130

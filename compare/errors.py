@@ -9,6 +9,10 @@ class InputError(CompareError, ValueError):
     """A value given by the user is not acceptable."""
 
 
+class OutputError(CompareError, OSError):
+    """A result cannot be written where the user asked (the message says where and why)."""
+
+
 class BackendUnavailable(CompareError, ImportError):
     """A backend's framework is not installed; the message names the extra to install."""
 

@@ -82,13 +82,11 @@ def check(backends: list[Backend], w: np.ndarray, example: Example) -> Result:
     dtype = backends[0].dtype
     refs = references(np.asarray(w, np.float64), example)
     values = {b.name: _values(b, w, example) for b in backends}
-    group_scale = {
-        group: max(abs(refs[q][0]) for q in group) or 1.0
-        for group in (naming.GRADS, naming.HIDDEN_AND_OUTPUT)}
+    scales = _scales(np.asarray(w, np.float64), example, dtype)
     rows, first, firsts = [], None, {}
     for q in ORDER:
         cs, fd, h = refs[q]
-        scale = group_scale[naming.GRADS if q in naming.GRADS else naming.HIDDEN_AND_OUTPUT]
+        scale = max(scales[q], abs(cs))
         tol = tolerances.gradcheck_tolerance(dtype, scale)
         fd_ok = bool(abs(fd - cs) <= tolerances.FD_RTOL * scale)
         per = {name: _error(v[q], cs, tol, dtype) for name, v in values.items()}
@@ -99,6 +97,16 @@ def check(backends: list[Backend], w: np.ndarray, example: Example) -> Result:
             if not e["ok"] and name not in firsts:
                 firsts[name] = _first_failure(q, cs, fd, True, tol, {name: e})
     return Result(rows, first is None, first, firsts)
+
+
+def _scales(w: np.ndarray, example: Example, dtype) -> dict[str, float]:
+    """Each gradient's scale at ``w``: `tolerances.term_scales` (sums of |terms|)."""
+    base = reference.forward(w.tolist(), example.inputs.tolist(), example.targets.tolist())
+    nodes = np.array([[base[n].real for n in naming.NODES]])
+    terms = tolerances.term_scales(w[None, :], nodes, example, dtype)
+    names = naming.HIDDEN_AND_OUTPUT + naming.GRADS
+    values = np.concatenate([terms["node_grads"][0], terms["dw"][0]])
+    return dict(zip(names, values.tolist(), strict=True))
 
 
 def _values(b: Backend, w, example: Example) -> dict[str, float]:

@@ -18,7 +18,7 @@ class PlotsUnavailable(CompareError):
     """matplotlib is not installed."""
 
 
-def _pyplot():
+def pyplot():
     try:
         import matplotlib
     except ImportError:
@@ -38,7 +38,7 @@ ALL_LRS_FILE, DIFF_FILE = "loss-all-lrs.png", "differences.png"
 
 def save_all(folder: Path, lr_results: list) -> list[str]:
     """Write every PNG into ``folder``; return their file names."""
-    plt = _pyplot()
+    plt = pyplot()
     names = [_save(plt, _loss_one_lr(plt, r), folder / loss_file(r.lr)) for r in lr_results]
     names.append(_save(plt, _loss_all_lrs(plt, lr_results), folder / ALL_LRS_FILE))
     names.append(_save(plt, _differences(plt, lr_results), folder / DIFF_FILE))

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from compare import naming, tolerances
-from compare.errors import InputError
+from compare.errors import InputError, OutputError
 from compare.gradcheck import CS_STEP, FD_STEP_TEXT
 
 DEFAULT_OUT = "autograd-compare-report"
@@ -32,7 +32,7 @@ def as_dict(config: dict, lr_results: list, grad_result) -> dict:
     largest = max(({**t["largest_difference"], "lr": t["lr"]} for t in trajectories),
                   key=lambda d: d["ratio"], default=None)
     ok = grad_result.ok and all(r.ok for r in lr_results)
-    return _finite({
+    return finite({
         "tool": "autograd-compare", "version": _version(), "ok": ok, "exit_code": 0 if ok else 1,
         "config": config, "tolerance": tolerances.describe(config["dtype"]),
         "largest_difference": largest, "trajectories": trajectories,
@@ -62,19 +62,20 @@ def _version() -> str:
     return __version__
 
 
-def _finite(obj):
+def finite(obj):
     """JSON has no inf/NaN: write them as the strings "inf", "-inf", "nan"."""
     if isinstance(obj, float) and not math.isfinite(obj):
         return "nan" if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
     if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
+        return {k: finite(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
+        return [finite(v) for v in obj]
     return obj
 
 
 def to_json(result: dict) -> str:
-    return json.dumps(result, indent=2, allow_nan=False) + "\n"
+    """``result`` as indented JSON, with inf/NaN written as strings (see `finite`)."""
+    return json.dumps(finite(result), indent=2, allow_nan=False) + "\n"
 
 
 def trace_csv(lr_results: list) -> str:
@@ -94,11 +95,11 @@ def trace_csv(lr_results: list) -> str:
 
 
 # --- the folder -------------------------------------------------------------------------------
-def default_out(cwd: Path | None = None) -> Path:
-    """``autograd-compare-report``, or ``-2``, ``-3``, ... : the first name not taken."""
-    base = Path(cwd or ".") / DEFAULT_OUT
+def default_out(name: str = DEFAULT_OUT, cwd: Path | None = None) -> Path:
+    """``name`` (``autograd-compare-report``), or ``-2``, ``-3``, ...: the first not taken."""
+    base = Path(cwd or ".") / name
     n = 1
-    while (candidate := base if n == 1 else base.with_name(f"{DEFAULT_OUT}-{n}")).exists():
+    while (candidate := base if n == 1 else base.with_name(f"{name}-{n}")).exists():
         n += 1
     return candidate
 
@@ -126,8 +127,14 @@ def write_folder(out: Path, fill: Callable[[Path], None], force: bool) -> None:
     """
     out = Path(out)
     check_out(out, force)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    except OSError as err:
+        raise OutputError(f"cannot create report folder {str(out)!r}: {err.strerror}") from None
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; a report folder is an ordinary one
     try:
         fill(tmp)
         if out.exists():  # force: move the old report aside, put the new one in, drop the old

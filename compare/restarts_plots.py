@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from compare.plots import DPI, LINESTYLES, _pyplot
+from compare.plots import DPI, LINESTYLES, pyplot
 
 FINAL_LOSS_FILE = "final-loss.png"
 STEPS_FILE = "steps-to-threshold.png"
@@ -19,7 +19,7 @@ FLOOR = 1e-30  # final E_total of exactly 0 is drawn here on the log axis
 
 def save_all(folder: Path, out, curves: list[dict]) -> list[str]:
     """Write the three PNGs of the study `out` (`compare.restarts.Outcome`) into ``folder``."""
-    plt = _pyplot()
+    plt = pyplot()
     names = []
     for fig, name in ((_final_loss(plt, out), FINAL_LOSS_FILE), (_steps(plt, out), STEPS_FILE),
                       (_gallery(plt, out, curves), GALLERY_FILE)):

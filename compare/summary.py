@@ -54,7 +54,7 @@ def gradcheck_table(result: dict) -> str:
 
 
 def _g(x) -> str:
-    if isinstance(x, str):  # "inf" / "nan" from report._finite
+    if isinstance(x, str):  # "inf" / "nan" from report.finite
         return x
     return f"{x:.0f}" if 1 <= x < 1e6 and x == int(x) else f"{x:.2g}"
 

@@ -15,10 +15,14 @@ Every backend evaluates the same formulas, but libraries order, fuse and round d
   descent on this network does not amplify it (σ' <= ¼ damps it, and the sweep's learning
   rates keep the update stable), so differences add up at most linearly: the tolerance at
   step k is (k + 1) times the one-step tolerance.
-* **Scale.** A tolerance is relative to the quantity's scale, the largest |value| it takes
-  in the reference run (over all steps; at one point, over its group: the eight dw, or the
-  eight nodes). Late in training dE_total/dw is a small difference of O(1) terms, so its
-  rounding error is set by those terms, not by its own tiny size.
+* **Scale.** A tolerance is relative to the quantity's scale: the size of the terms it is
+  computed from, not its own size, because a sum of large terms that cancels (o1 = w5*a_h1 +
+  w6*a_h2 with w5 = -w6, or a_o1 - t1 near convergence) keeps the rounding error of the terms.
+  `term_scales` evaluates the network with every term made positive (the running error bound
+  of Higham, *Accuracy and Stability of Numerical Algorithms*, §3): |h| becomes
+  |W_hidden|·|i|, a sigmoid adds the error it passes on (σ'·scale of its input), a_o - t
+  becomes |a_o| + |t|, and so on back to dw. A trajectory uses each quantity's largest scale
+  over the reference run, so a quantity that crosses zero is judged by its size elsewhere.
 
 float64: 4·30·eps = 120·2.2e-16 = 2.7e-14 per step (2.7e-12 after 100 steps).
 float32: 4·30·eps = 120·1.2e-7 = 1.4e-5 per step.
@@ -69,3 +73,35 @@ def describe(dtype) -> dict:
     return {"dtype": np.dtype(dtype).name, "eps": eps(dtype), "ops_per_step": OPS_PER_STEP,
             "safety": SAFETY, "step_rtol": step_rtol(dtype), "fd_rtol": FD_RTOL,
             "rule": "|difference| <= step_rtol * (step + 1) * scale"}
+
+
+def term_scales(weights: np.ndarray, nodes: np.ndarray, example, dtype) -> dict:
+    """The scale of every quantity: the network evaluated with all terms made positive.
+
+    Args:
+        weights: (S, 8) w1..w8 at S points. nodes: (S, 11) the reference's h1..E_total there
+            (`naming.NODES` order). example: inputs and targets. dtype: of the compared values.
+
+    Returns:
+        {"nodes": (S, 11), "node_grads": (S, 8) in `naming.HIDDEN_AND_OUTPUT` order,
+        "dw": (S, 8)}; every entry >= the quantity's own |value| (to first order).
+    """
+    w = np.abs(np.asarray(weights, np.float64))
+    n = np.asarray(nodes, np.float64)
+    i = np.abs(np.asarray(example.inputs, np.float64))
+    t = np.asarray(example.targets, np.float64)
+    W_hidden, W_output = w[:, :4].reshape(-1, 2, 2), w[:, 4:].reshape(-1, 2, 2)
+    a_h, a_o, e = n[:, 2:4], n[:, 6:8], eps(dtype)
+    H = W_hidden @ i  # |w1|*|i1| + |w2|*|i2|, ...
+    A_h = np.abs(a_h) + H * a_h * (1 - a_h)  # σ passes on σ'(h) times h's error
+    O = (W_output @ A_h[..., None])[..., 0]
+    A_o = np.abs(a_o) + O * a_o * (1 - a_o)
+    D = A_o + np.abs(t)  # scale of a_o - t (which cancels near convergence)
+    E = D * (np.abs(a_o - t) + e * D)  # E = ½(t - a_o)²: |δ|·err(δ), plus err(δ)² at δ = 0
+    G_o = D * A_o * (1 + A_o)  # dE_total/do = (a_o - t) * a_o * (1 - a_o)
+    G_ah = (np.swapaxes(W_output, 1, 2) @ G_o[..., None])[..., 0]  # Σ_k dE/do_k * w
+    G_h = G_ah * A_h * (1 + A_h)
+    dw = np.concatenate([(G_h[:, :, None] * i).reshape(-1, 4),  # dw1..dw4 = dE/dh * i
+                         (G_o[:, :, None] * A_h[:, None, :]).reshape(-1, 4)], axis=1)
+    return {"nodes": np.concatenate([H, A_h, O, A_o, E, E.sum(axis=1, keepdims=True)], axis=1),
+            "node_grads": np.concatenate([G_h, G_ah, G_o, D], axis=1), "dw": dw}

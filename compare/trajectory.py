@@ -67,16 +67,30 @@ def rows(run: Run) -> np.ndarray:
     return out
 
 
-def compare_runs(run: Run, ref: Run, dtype) -> Comparison:
-    """``run`` against ``ref`` (same steps), with tolerances for ``dtype``."""
+def scales(ref: Run, example: Example, dtype) -> np.ndarray:
+    """(27,): each quantity's scale over the run (`compare.tolerances`, "Scale").
+
+    Forward values and gradients: their largest term scale (`tolerances.term_scales`) or
+    |value|; weights: their largest |value|. Non-finite reference values are left out.
+    """
+    y = rows(ref)
+    out = np.max(np.abs(y), axis=0, initial=0.0, where=np.isfinite(y))
+    ok = np.isfinite(ref.nodes).all(axis=1)
+    terms = tolerances.term_scales(ref.weights[ok], ref.nodes[ok], example, dtype)
+    term = np.concatenate([terms["nodes"], terms["dw"]], axis=1)
+    out[:N_NODES + N_GRADS] = np.maximum(out[:N_NODES + N_GRADS], term.max(axis=0, initial=0.0))
+    return out
+
+
+def compare_runs(run: Run, ref: Run, example: Example, dtype) -> Comparison:
+    """``run`` against ``ref`` (same steps, same ``example``), with tolerances for ``dtype``."""
     x, y = rows(run), rows(ref)
     both_missing = np.isnan(x) & np.isnan(y)
     same_inf = np.isinf(x) & np.isinf(y) & (np.sign(x) == np.sign(y))
     with np.errstate(invalid="ignore"):
         diff = np.where(both_missing | same_inf, 0.0, np.abs(x - y))
     diff = np.where(np.isnan(diff), np.inf, diff)  # a NaN on one side only is a divergence
-    finite_ref = np.where(np.isfinite(y), np.abs(y), 0.0)
-    scale = finite_ref.max(axis=0)
+    scale = scales(ref, example, dtype)
     steps = np.arange(x.shape[0])[:, None]
     tol = tolerances.trajectory_tolerance(dtype, steps, scale[None, :])
     bad = ~(diff <= tol)
@@ -113,7 +127,7 @@ def check_lr(backends: list[Backend], reference: str, w: np.ndarray, example: Ex
     """Train every backend at ``lr`` and compare each with ``reference``."""
     runs = {b.name: train(b, w, example, lr, steps) for b in backends}
     dtype = backends[0].dtype
-    comps = {name: compare_runs(run, runs[reference], dtype)
+    comps = {name: compare_runs(run, runs[reference], example, dtype)
              for name, run in runs.items() if name != reference}
     firsts = [dict(c.first_divergence, backend=name) for name, c in comps.items()
               if c.first_divergence]

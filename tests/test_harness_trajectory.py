@@ -32,7 +32,7 @@ def test_run_records_every_intermediate_at_every_step():
 
 def test_identical_runs_agree_exactly():
     run = _run()
-    c = trajectory.compare_runs(run, run, np.dtype("float64"))
+    c = trajectory.compare_runs(run, run, EX, np.dtype("float64"))
     assert c.first_divergence is None and c.largest["abs"] == 0.0 and c.largest["ratio"] == 0.0
 
 
@@ -40,15 +40,15 @@ def test_identical_runs_agree_exactly():
                                                        (2, 26, "w8 after the update")])
 def test_a_nudge_just_over_tolerance_is_the_first_divergence(step, column, label):
     ref = _run()
-    x = trajectory.rows(ref)
-    scale = np.nanmax(np.abs(x), axis=0)[column]
+    scale = trajectory.scales(ref, EX, "float64")[column]
     tol = tolerances.step_rtol("float64") * (step + 1) * scale
     bad = _nudged(ref, step, column, 1.5 * tol)
-    c = trajectory.compare_runs(bad, ref, np.dtype("float64"))
+    c = trajectory.compare_runs(bad, ref, EX, np.dtype("float64"))
     assert (c.first_divergence["step"], c.first_divergence["quantity"]) == (step, label)
     assert c.first_divergence["difference"] == pytest.approx(1.5 * tol, rel=1e-3)
     assert c.first_divergence["tolerance"] == pytest.approx(tol, rel=1e-12)
-    ok = trajectory.compare_runs(_nudged(ref, step, column, 0.5 * tol), ref, np.dtype("float64"))
+    ok = trajectory.compare_runs(_nudged(ref, step, column, 0.5 * tol), ref, EX,
+                                 np.dtype("float64"))
     assert ok.first_divergence is None and 0.4 < ok.largest["ratio"] < 0.6
 
 
@@ -66,7 +66,7 @@ def _nudged(run, step, column, delta):
 def test_a_nan_on_one_side_diverges():
     ref = _run()
     bad = _nudged(ref, 1, 10, np.nan)
-    c = trajectory.compare_runs(bad, ref, np.dtype("float64"))
+    c = trajectory.compare_runs(bad, ref, EX, np.dtype("float64"))
     assert (c.first_divergence["step"], c.first_divergence["quantity"]) == (1, "E_total")
 
 
@@ -86,3 +86,29 @@ def test_final_loss_matches_the_50_digit_trajectory():
                             1.0, 20)
     for run in r.runs.values():
         assert_close(run.nodes[-1, -1], golden.trajectory(1.0, 20)["loss_after"], rtol=1e-12)
+
+
+def test_term_scales_bound_every_value_and_survive_cancellation():
+    rng = np.random.default_rng(1)
+    w = rng.uniform(-3, 3, (50, 8))
+    b = get_backend("manual")
+    nodes = np.stack([trajectory.naming.node_values(b.forward(wk, EX)) for wk in w])
+    grads = [b.gradients(wk, EX) for wk in w]
+    s = tolerances.term_scales(w, nodes, EX, "float64")
+    assert np.all(s["nodes"] >= np.abs(nodes) * (1 - 1e-12))
+    assert np.all(s["dw"] >= np.abs([g.w for g in grads]) * (1 - 1e-12))
+    node_grads = np.abs([np.concatenate([g.h, g.a_h, g.o, g.a_o]) for g in grads])
+    assert np.all(s["node_grads"] >= node_grads * (1 - 1e-12))
+    # o1 = 50*a_h1 - 50*a_h2 = 0 exactly, but its terms are of size 50*a_h: so is its scale
+    sym = np.array([[50.0, -50, 50, -50, 50, -50, 50, -50]])
+    n = trajectory.naming.node_values(b.forward(sym[0], EX))[None, :]
+    assert n[0, 4] == 0.0 and tolerances.term_scales(sym, n, EX, "float64")["nodes"][0, 4] > 1
+
+
+def test_extreme_symmetric_weights_agree_across_backends():
+    """lr 100, |w| = 50, o1 = o2 = 0 exactly in manual: libraries differ by 1e-17, not a bug."""
+    sym = np.array([50.0, -50, 50, -50, 50, -50, 50, -50])
+    backends = [get_backend(n) for n in ("manual", "torch", "jax")]
+    r = trajectory.check_lr(backends, "manual", sym, EX, 100.0, 5)
+    assert r.ok, r.first_divergence
+    assert np.isfinite(r.runs["jax"].nodes).all()

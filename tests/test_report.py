@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import struct
 from pathlib import Path
@@ -120,13 +121,29 @@ def test_a_failure_while_writing_leaves_nothing(tmp_path):
 
 
 def test_default_out_counts_up(tmp_path):
-    assert report.default_out(tmp_path).name == "autograd-compare-report"
+    assert report.default_out(cwd=tmp_path).name == "autograd-compare-report"
     (tmp_path / "autograd-compare-report").mkdir()
     (tmp_path / "autograd-compare-report-2").mkdir()
-    assert report.default_out(tmp_path).name == "autograd-compare-report-3"
+    assert report.default_out(cwd=tmp_path).name == "autograd-compare-report-3"
 
 
 def test_out_that_is_a_file_is_refused(tmp_path):
     (tmp_path / "f").write_text("x")
     with pytest.raises(InputError, match="is a file"):
         report.check_out(tmp_path / "f", force=True)
+
+
+def test_unwritable_out_is_one_line_exit_2(capsys):
+    assert main(["--backends", "manual", "--lrs", "0.5", "--steps", "2",
+                 "--out", "/proc/no-such-place/report"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("autograd-compare: error: cannot create report folder")
+    assert "\n" not in err
+
+
+def test_report_folder_is_not_private(tmp_path):
+    out = tmp_path / "rep"
+    assert main(["--backends", "manual", "--lrs", "0.5", "--steps", "2", "--out", str(out)]) == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o777 & ~umask

@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     study = study_from(args)
     dt = validate.dtype(args.dtype)
     example = validate.example((args.inputs, args.targets), dt)
-    out_dir = Path(args.out) if args.out else _default_out()
+    out_dir = Path(args.out) if args.out else report.default_out(DEFAULT_OUT)
     report.check_out(out_dir, args.force)  # refuse before any work is done
     names = selected_backends(args)
     backends = {name: registry.get_backend(name, dt) for name in names}
@@ -100,22 +100,13 @@ def run(args: argparse.Namespace) -> int:
             except PlotsUnavailable as err:
                 print(f"note: {err}; writing the report without plots", file=sys.stderr)
         result["files"] = sorted(files)
-        (folder / report.JSON_NAME).write_text(report.to_json(report._finite(result)),
-                                               encoding="utf-8")
+        (folder / report.JSON_NAME).write_text(report.to_json(result), encoding="utf-8")
 
     report.write_folder(out_dir, fill, args.force)
     print(f"report written to {out_dir}/", file=human)
     if args.json:
-        sys.stdout.write(report.to_json(report._finite(result)))
+        sys.stdout.write(report.to_json(result))
     return result["exit_code"]
-
-
-def _default_out() -> Path:
-    """``autograd-compare-restarts``, or ``-2``, ``-3``, ...: the first name not taken."""
-    n = 1
-    while (path := Path(DEFAULT_OUT if n == 1 else f"{DEFAULT_OUT}-{n}")).exists():
-        n += 1
-    return path
 
 
 def as_dict(outcome: restarts.Outcome, dt, example, elapsed: float) -> dict:
