@@ -1,9 +1,12 @@
 """The random-restart study: the hiker dropped many times at random places on the foggy island.
 
 N starting weight vectors w1..w8 are drawn (seeded); each is trained at every learning rate for
-S steps by every backend, batched (one `train_batch` call per chunk and backend, all rates at
-once). Only summaries are kept per configuration (final E_total, steps to the loss threshold,
-the cross-backend difference), never the per-step losses, so memory grows with N*L, not N*L*S.
+S steps by every backend, batched (one `train_batch` call per chunk, backend and segment, all
+rates at once). Only summaries are kept per configuration (final E_total, E_total at the
+requested checkpoint steps, steps to the loss threshold, the cross-backend difference), never
+the per-step losses, so memory grows with N*L*(1 + checkpoints), not N*L*S. Checkpoints cut the
+training into segments, each continuing from the last one's weights: plain gradient descent has
+no state besides the weights, so this is the same computation as one unbroken run.
 Row layout of one chunk of C starts and L rates: row j*C + c is start c at rate lrs[j].
 """
 
@@ -17,7 +20,7 @@ import numpy as np
 
 from compare import tolerances
 from compare.errors import InputError
-from compare.interface import Backend, Example
+from compare.interface import Backend, BatchResult, Example
 
 DISTRIBUTIONS = {
     "uniform": "uniform on [LOW, HIGH]",
@@ -39,6 +42,7 @@ class Study(NamedTuple):
     lrs: tuple[float, ...]  # L learning rates
     threshold: float  # "sea level": E_total <= threshold counts as reached
     chunk: int  # starts per train_batch call (memory bound: chunk * L rows)
+    checkpoints: tuple[int, ...] = ()  # steps 1..S-1 at which E_total is recorded too
 
 
 class Outcome(NamedTuple):
@@ -51,6 +55,7 @@ class Outcome(NamedTuple):
     steps_to_threshold: dict[str, np.ndarray]  # backend -> (L, N) int32, -1 if never
     difference: np.ndarray  # (L, N) largest |Δ| of final w1..w8 and E_total over backends
     ratio: np.ndarray  # (L, N) that difference / tolerance (> 1: a disagreement)
+    checkpoint_loss: dict[str, np.ndarray]  # backend -> (K, L, N): E_total after checkpoint k
 
 
 def check(study: Study) -> Study:
@@ -71,6 +76,12 @@ def check(study: Study) -> Study:
         raise InputError(f"--steps and --chunk must be >= 1; got {study.steps}, {study.chunk}")
     if not (np.isfinite(study.threshold) and study.threshold >= 0):
         raise InputError(f"--threshold must be finite and >= 0; got {study.threshold}")
+    bad = [c for c in study.checkpoints if not 1 <= c < study.steps]
+    if bad:
+        raise InputError(f"--checkpoints must be steps between 1 and {study.steps - 1} "
+                         f"(--steps is {study.steps}); got {bad[0]}")
+    if len(set(study.checkpoints)) != len(study.checkpoints):
+        raise InputError(f"--checkpoints lists a step twice: {list(study.checkpoints)}")
     if not study.lrs or not all(np.isfinite(lr) and lr > 0 for lr in study.lrs):
         raise InputError(f"learning rates must be finite and > 0; got {study.lrs}")
     return study
@@ -113,6 +124,8 @@ def run(study: Study, backends: dict[str, Backend], example: Example,
     L, N, C = len(study.lrs), study.n, min(study.chunk, study.n)
     final = {b: np.empty((L, N), dtype) for b in names}
     reached = {b: np.empty((L, N), np.int32) for b in names}
+    K = len(study.checkpoints)
+    at_checkpoints = {b: np.empty((K, L, N), dtype) for b in names}
     initial = np.empty(N, dtype)
     difference, ratio = np.zeros((L, N)), np.zeros((L, N))
     lr_rows = np.repeat(np.asarray(study.lrs, np.float64), C)
@@ -125,8 +138,9 @@ def run(study: Study, backends: dict[str, Backend], example: Example,
         results = {}
         for b in names:
             on_step(f"chunk {c}/{n_chunks}: {b}, {C} starts x {L} rates x {study.steps} steps")
-            r = backends[b].train_batch(rows, lr_rows, example, study.steps, study.threshold)
+            r, seen = _train(backends[b], rows, lr_rows, example, study)
             results[b] = r
+            at_checkpoints[b][:, :, lo:hi] = seen.reshape(K, L, C)[:, :, : hi - lo]
             final[b][:, lo:hi] = r.final_loss.reshape(L, C)[:, : hi - lo]
             reached[b][:, lo:hi] = r.steps_to_threshold.reshape(L, C)[:, : hi - lo]
         ref = results[names[0]]
@@ -134,7 +148,30 @@ def run(study: Study, backends: dict[str, Backend], example: Example,
         d, q = _compare(results, names, rows, study.steps, dtype)
         difference[:, lo:hi] = d.reshape(L, C)[:, : hi - lo]
         ratio[:, lo:hi] = q.reshape(L, C)[:, : hi - lo]
-    return Outcome(study, names, initial, final, reached, difference, ratio)
+    return Outcome(study, names, initial, final, reached, difference, ratio, at_checkpoints)
+
+
+def _train(backend: Backend, w: np.ndarray, lr: np.ndarray, example: Example,
+           study: Study) -> tuple[BatchResult, np.ndarray]:
+    """All ``study.steps`` steps, in segments ending at the checkpoints.
+
+    Returns:
+        the `BatchResult` of the whole run (steps_to_threshold counted from step 0), and
+        E_total after each checkpoint (K, rows).
+    """
+    ends = sorted(study.checkpoints) + [study.steps]
+    seen = np.empty((len(ends) - 1, w.shape[0]), backend.dtype)
+    reached = np.full(w.shape[0], -1, np.int64)
+    done, initial = 0, None
+    for k, end in enumerate(ends):
+        r = backend.train_batch(w, lr, example, end - done, study.threshold)
+        initial = r.initial_loss if initial is None else initial
+        new = (reached < 0) & (r.steps_to_threshold >= 0)
+        reached[new] = done + r.steps_to_threshold[new]  # counted from this segment's start
+        if end < study.steps:
+            seen[k] = r.final_loss
+        w, done = r.final_weights, end
+    return BatchResult(initial, r.final_loss, w, reached, None), seen
 
 
 def _compare(results: dict, names: tuple, w0: np.ndarray, steps: int, dtype):
@@ -188,28 +225,37 @@ def summary(out: Outcome) -> list[dict]:
                     for b in out.backends[1:])),
             },
             "gallery": gallery_indices(out.final_loss[out.backends[0]][j]),
+            "checkpoints": [
+                {"step": step, "E_total": {b: loss_quantiles(out.checkpoint_loss[b][k, j])
+                                           for b in out.backends}}
+                for k, step in enumerate(out.study.checkpoints)],
         })
     return rows
 
 
 def backend_summary(final_loss: np.ndarray, steps: np.ndarray) -> dict:
     """Distribution of final E_total (N,) and of the steps to the threshold (N,), JSON-ready."""
-    loss = final_loss.astype(np.float64)
-    finite = np.isfinite(loss)
-    q = np.quantile(loss[finite], QUANTILES) if finite.any() else np.full(len(QUANTILES), np.nan)
     hit = steps[steps >= 0]
     steps_q = (np.quantile(hit, (0.0, 0.5, 0.9, 1.0), method="inverted_cdf").tolist()
                if hit.size else [None] * 4)
     return {
-        "final_loss": {"mean": float(loss[finite].mean()) if finite.any() else float("nan"),
-                       **{_qname(p): float(v) for p, v in zip(QUANTILES, q, strict=True)},
-                       "non_finite": int(np.count_nonzero(~finite))},
+        "final_loss": loss_quantiles(final_loss),
         "reached": int(hit.size),
         "reached_fraction": hit.size / steps.size,
         "steps_to_threshold": dict(zip(("min", "median", "p90", "max"),
                                        [None if s is None else int(s) for s in steps_q],
                                        strict=True)),
     }
+
+
+def loss_quantiles(loss: np.ndarray) -> dict:
+    """Mean, `QUANTILES` and the count of non-finite values of E_total (N,), JSON-ready."""
+    loss = loss.astype(np.float64)
+    finite = np.isfinite(loss)
+    q = np.quantile(loss[finite], QUANTILES) if finite.any() else np.full(len(QUANTILES), np.nan)
+    return {"mean": float(loss[finite].mean()) if finite.any() else float("nan"),
+            **{_qname(p): float(v) for p, v in zip(QUANTILES, q, strict=True)},
+            "non_finite": int(np.count_nonzero(~finite))}
 
 
 def _qname(p: float) -> str:

@@ -129,3 +129,21 @@ def test_gallery_and_curves(all_three):
 def test_check_rejects(change, message):
     with pytest.raises(InputError, match=message):
         restarts.check(study(**change))
+
+
+def test_checkpoints_are_the_unbroken_run_seen_on_the_way():
+    plain = run(study())
+    cut = run(study(checkpoints=(7, 30)))
+    # gradient descent keeps no state but the weights: cutting the run changes nothing
+    assert np.array_equal(cut.final_loss["manual"], plain.final_loss["manual"])
+    assert np.array_equal(cut.steps_to_threshold["manual"], plain.steps_to_threshold["manual"])
+    backend, w0 = get_backend("manual"), restarts.starts(study())
+    for j, lr in enumerate(LRS):
+        for n in (0, 17, 36):
+            t = backend.train(w0[n], EXAMPLE, lr, 31)
+            # E_total after k updates is the loss training sees before update k
+            assert np.array_equal(cut.checkpoint_loss["manual"][:, j, n], t.loss[[7, 30]])
+    rows = restarts.summary(cut)
+    assert [c["step"] for c in rows[0]["checkpoints"]] == [7, 30]
+    assert rows[1]["checkpoints"][1]["E_total"]["manual"]["median"] == float(
+        np.median(cut.checkpoint_loss["manual"][1, 1]))  # same numbers, same reduction

@@ -24,7 +24,7 @@ def test_writes_report_folder(report):
     assert code == 0
     names = {p.name for p in out.iterdir()}
     assert names == {"report.json", "summary.csv", "disagreements.csv", "gallery.csv",
-                     "final-loss.png", "steps-to-threshold.png", "gallery.png"}
+                     "checkpoints.csv", "final-loss.png", "steps-to-threshold.png", "gallery.png"}
     data = json.loads((out / "report.json").read_text())
     assert data["ok"] is True and data["exit_code"] == 0 and data["disagreements"] == []
     assert data["config"]["n"] == 12 and data["config"]["lrs"] == [0.5, 2.0]
@@ -71,6 +71,10 @@ def test_json_to_stdout_and_exit_1_on_disagreement(tmp_path, capsys):
     (["--threshold", "abc"], "threshold"),
     (["--lrs", "0.5,-1"], "learning rate"),
     (["--backends", "tensorflow"], "unknown backend"),
+    (["--checkpoints", "2"], "--checkpoints must be steps between 1 and 1"),
+    (["--steps", "5", "--checkpoints", "0,3"], "got 0"),
+    (["--steps", "5", "--checkpoints", "3,3"], "lists a step twice"),
+    (["--checkpoints", "x"], "comma-separated whole numbers"),
 ])
 def test_bad_options_one_line_exit_2(tmp_path, capsys, args, message):
     code = main(["restarts", "--n", "3", "--steps", "2", "--out", str(tmp_path / "o"), *args])

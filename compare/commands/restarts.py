@@ -28,6 +28,7 @@ HELP = ("Random restarts: train N random starting weight vectors at every learni
         "fast, and do\nthe backends agree on every one of the N x L configurations?")
 DEFAULT_OUT = "autograd-compare-restarts"
 SUMMARY_CSV, DISAGREE_CSV, GALLERY_CSV = "summary.csv", "disagreements.csv", "gallery.csv"
+CHECKPOINTS_CSV = "checkpoints.csv"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,6 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="LOW,HIGH", help="range of the distribution (default -1,1)")
     parser.add_argument("--steps", type=positive_int("--steps"), default=1000,
                         help="gradient-descent steps per configuration (default 1000)")
+    parser.add_argument("--checkpoints", type=steps_list, default=(), metavar="K,...",
+                        help="also record the distribution of E_total after these steps "
+                        "(each between 1 and STEPS-1; default none)")
     parser.add_argument("--threshold", type=float, default=1e-5,
                         help="'sea level': E_total <= THRESHOLD counts as reached (default 1e-5)")
     parser.add_argument("--chunk", type=positive_int("--chunk"), default=32768,
@@ -63,7 +67,17 @@ def study_from(args: argparse.Namespace) -> restarts.Study:
     low, high = args.range
     return restarts.check(restarts.Study(
         n=args.n, seed=args.seed, distribution=args.distribution, low=low, high=high,
-        steps=args.steps, lrs=check_lrs(args.lrs), threshold=args.threshold, chunk=args.chunk))
+        steps=args.steps, lrs=check_lrs(args.lrs), threshold=args.threshold, chunk=args.chunk,
+        checkpoints=tuple(args.checkpoints)))
+
+
+def steps_list(text: str) -> tuple[int, ...]:
+    """argparse ``type=`` for ``"10,100"``: whole step numbers."""
+    try:
+        return tuple(int(p) for p in text.split(",") if p.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--checkpoints must be comma-separated whole numbers; got {text!r}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -91,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
         (folder / SUMMARY_CSV).write_text(summary_csv(result), encoding="utf-8")
         (folder / DISAGREE_CSV).write_text(disagreements_csv(result), encoding="utf-8")
         (folder / GALLERY_CSV).write_text(gallery_csv(curves), encoding="utf-8")
-        files.extend([report.JSON_NAME, SUMMARY_CSV, DISAGREE_CSV, GALLERY_CSV])
+        (folder / CHECKPOINTS_CSV).write_text(checkpoints_csv(result), encoding="utf-8")
+        files.extend([report.JSON_NAME, SUMMARY_CSV, DISAGREE_CSV, GALLERY_CSV, CHECKPOINTS_CSV])
         if not args.no_plots:
             try:
                 from compare import restarts_plots
@@ -119,6 +134,7 @@ def as_dict(outcome: restarts.Outcome, dt, example, elapsed: float) -> dict:
         "config": {"n": s.n, "seed": s.seed, "distribution": s.distribution,
                    "range": [s.low, s.high], "steps": s.steps, "lrs": list(s.lrs),
                    "threshold": s.threshold, "chunk": s.chunk, "dtype": dt.name,
+                   "checkpoints": list(s.checkpoints),
                    "backends": list(outcome.backends), "reference": outcome.backends[0],
                    "inputs": example.inputs.tolist(), "targets": example.targets.tolist()},
         "tolerance": restarts.tolerance_rule(dt, s.steps),
@@ -146,6 +162,13 @@ def table(result: dict) -> str:
             lines.append(f"{row['lr']:5g} {b:<10} {e['median']:10.3e} {e['p90']:10.3e} "
                          f"{e['max']:10.3e} {s['reached_fraction']:8.1%} "
                          f"{'-' if k is None else k:>9}{tail}")
+    for row in result["per_lr"]:
+        ref = result["config"]["reference"]
+        if row["checkpoints"]:
+            lines.append(f"{row['lr']:5g} median E_total ({ref}) after step " + ", ".join(
+                f"{c['step']}: {c['E_total'][ref]['median']:.3e}" for c in row["checkpoints"])
+                + f", {result['config']['steps']}: "
+                + f"{row['backends'][ref]['final_loss']['median']:.3e}")
     n = len(result["disagreements"])
     lines.append("backends agree on every configuration" if n == 0 else
                  f"{n} configurations where backends DISAGREE beyond tolerance "
@@ -178,6 +201,20 @@ def summary_csv(result: dict) -> str:
               "steps_min", "steps_median", "steps_p90", "steps_max", "worst_difference",
               "median_difference", "disagreements")
     return _csv(header, rows)
+
+
+def checkpoints_csv(result: dict) -> str:
+    """One row per (lr, step, backend): the distribution of E_total at each checkpoint and
+    at the last step."""
+    qs = ("min", "p1", "p10", "median", "p90", "p99", "max", "mean", "non_finite")
+    rows = []
+    for row in result["per_lr"]:
+        last = {"step": result["config"]["steps"],
+                "E_total": {b: s["final_loss"] for b, s in row["backends"].items()}}
+        for c in [*row["checkpoints"], last]:
+            for b, e in c["E_total"].items():
+                rows.append([repr(row["lr"]), c["step"], b, *(repr(e[q]) for q in qs)])
+    return _csv(("lr", "step", "backend", *(f"E_{q}" for q in qs)), rows)
 
 
 def disagreements_csv(result: dict) -> str:
