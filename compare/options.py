@@ -43,10 +43,12 @@ def positive_int(what: str):
     return parse
 
 
-def add_network_options(parser: argparse.ArgumentParser, weights: bool = True) -> None:
+def add_network_options(parser: argparse.ArgumentParser, weights: bool = True,
+                        dtype: bool = True) -> None:
     """--weights, --inputs, --targets, --dtype (the class example and float64 by default).
 
-    ``weights=False`` leaves out --weights (for commands that draw their own starts).
+    ``weights=False`` leaves out --weights (for commands that draw their own starts),
+    ``dtype=False`` leaves out --dtype (for a spreadsheet, which computes in doubles).
     """
     joined = lambda xs: ",".join(str(x) for x in xs)  # noqa: E731
     if weights:
@@ -57,8 +59,9 @@ def add_network_options(parser: argparse.ArgumentParser, weights: bool = True) -
                         metavar="I1,I2", help=f"inputs (default {joined(CLASS_INPUTS)})")
     parser.add_argument("--targets", type=floats("targets", 2), default=CLASS_TARGETS,
                         metavar="T1,T2", help=f"targets (default {joined(CLASS_TARGETS)})")
-    parser.add_argument("--dtype", choices=DTYPES, default="float64",
-                        help="floating-point type of every backend (default float64)")
+    if dtype:
+        parser.add_argument("--dtype", choices=DTYPES, default="float64",
+                            help="floating-point type of every backend (default float64)")
 
 
 def add_lrs_option(parser: argparse.ArgumentParser) -> None:
@@ -124,6 +127,7 @@ def apply_config(parser: argparse.ArgumentParser, path: str) -> None:
             raise InputError(f"unknown config key {key!r} in {path}; expected one of "
                              + ", ".join(known))
         defaults[dest] = _as_cli_text(value, actions[dest])
+        actions[dest].required = False  # given by the file
     parser.set_defaults(**defaults)
 
 

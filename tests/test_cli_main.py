@@ -138,3 +138,10 @@ def test_negative_option_values_need_no_equals_sign():
         "--range=-3,3", "--lrs", "0.5", "--x=-.5", "-h"]
     assert attach_negative_values(["--threshold", "-1e-3"]) == ["--threshold=-1e-3"]
     assert attach_negative_values(["--steps=4", "-5"]) == ["--steps=4", "-5"]
+
+
+def test_config_can_supply_a_required_option(tmp_path):
+    out = tmp_path / "from-config.xlsx"
+    cfg = tmp_path / "sheet.toml"
+    cfg.write_text(f'out = "{out}"\nsteps = 3\n', encoding="utf-8")
+    assert main(["sheet", "--config", str(cfg)]) == 0 and out.is_file()

@@ -7,8 +7,7 @@ import argparse
 import numpy as np
 
 from compare import validate
-from compare.interface import CLASS_INPUTS, CLASS_TARGETS, CLASS_WEIGHTS
-from compare.options import floats, positive_int
+from compare.options import add_network_options, positive_int
 from compare.sheet import FIRST_ROW, GIVEN, build, write
 
 HELP = """Write the classic course spreadsheet (.xlsx): gradient descent as live Excel formulas.
@@ -19,7 +18,6 @@ a chart of E_total. Change the learning rate in the sheet and the curve follows.
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    joined = lambda xs: ",".join(str(x) for x in xs)  # noqa: E731
     parser.add_argument("--out", required=True, metavar="FILE.xlsx",
                         help="where to write the workbook (refuses to overwrite without --force)")
     parser.add_argument("--force", action="store_true", help="replace --out if it exists")
@@ -27,13 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the learning rate cell's starting value (default 0.5)")
     parser.add_argument("--steps", type=positive_int("steps"), default=100,
                         help="gradient-descent steps, one row each after row 0 (default 100)")
-    parser.add_argument("--weights", type=floats("weights", 8), default=CLASS_WEIGHTS,
-                        metavar="W1,...,W8",
-                        help=f"row 0's weights (default {joined(CLASS_WEIGHTS)})")
-    parser.add_argument("--inputs", type=floats("inputs", 2), default=CLASS_INPUTS,
-                        metavar="I1,I2", help=f"inputs (default {joined(CLASS_INPUTS)})")
-    parser.add_argument("--targets", type=floats("targets", 2), default=CLASS_TARGETS,
-                        metavar="T1,T2", help=f"targets (default {joined(CLASS_TARGETS)})")
+    add_network_options(parser, dtype=False)
 
 
 def run(args: argparse.Namespace) -> int:
