@@ -91,6 +91,9 @@ def test_explain_prove_exit_codes(monkeypatch, capsys):
     assert main(["explain", "--prove"]) == 1
     out = capsys.readouterr().out
     assert out.count("FAILED") == 8 and "8 of 16 formulas are WRONG" in out
+    assert main(["explain", "--prove", "--weight", "w5"]) == 1  # just the one asked about
+    out = capsys.readouterr().out
+    assert out.count("FAILED") == 1 and "∂E_total/∂w5" in out and "PROVED" not in out
 
 
 def test_symbolic_inputs_are_object_arrays():
