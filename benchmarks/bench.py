@@ -8,7 +8,7 @@ loop, the ratios, warm-up apart from steady state, and one 100-step trajectory p
 
 import sys
 
-from compare.cli import main
+from autograd_compare.commands.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["bench", *sys.argv[1:]]))

@@ -21,11 +21,16 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
-
-from compare.interface import CLASS_INPUTS, CLASS_TARGETS, CLASS_WEIGHTS, LEARNING_RATES, Example
-from jax_impl import train as jax_train
-from jax_impl.network import loss
-from jax_impl.precision import precision
+from autograd_compare.interface import (
+    CLASS_INPUTS,
+    CLASS_TARGETS,
+    CLASS_WEIGHTS,
+    LEARNING_RATES,
+    Example,
+)
+from autograd_compare.jax_impl import train as jax_train
+from autograd_compare.jax_impl.network import loss
+from autograd_compare.jax_impl.precision import precision
 
 
 def numpy_reference(w: np.ndarray, lr: np.ndarray, example: Example, steps: int) -> np.ndarray:

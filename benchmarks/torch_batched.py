@@ -14,10 +14,9 @@ import time
 
 import numpy as np
 import torch
-
-from compare.interface import CLASS_WEIGHTS
-from compare.registry import get_backend
-from torch_impl import train as torch_train
+from autograd_compare.interface import CLASS_WEIGHTS
+from autograd_compare.registry import get_backend
+from autograd_compare.torch_impl import train as torch_train
 
 I1, I2, T1, T2 = 0.05, 0.1, 0.5, 0.5
 

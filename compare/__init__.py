@@ -1,7 +1,7 @@
 """autograd-compare: hand-derived backprop, PyTorch autograd and JAX grad, side by side."""
 
-from compare.errors import BackendUnavailable, CompareError, DtypeError, InputError
-from compare.interface import (
+from autograd_compare.errors import BackendUnavailable, CompareError, DtypeError, InputError
+from autograd_compare.interface import (
     CLASS_INPUTS,
     CLASS_TARGETS,
     CLASS_WEIGHTS,
@@ -13,7 +13,7 @@ from compare.interface import (
     Gradients,
     Trajectory,
 )
-from compare.registry import backends, get_backend
+from autograd_compare.registry import backends, get_backend
 
 __version__ = "0.1.0"
 

@@ -1,7 +1,7 @@
-"""``python -m compare`` is the same as ``autograd-compare``."""
+"""``python -m autograd_compare`` is the same as ``autograd-compare``."""
 
 import sys
 
-from compare.cli import main
+from autograd_compare.commands.cli import main
 
 sys.exit(main())

@@ -7,8 +7,7 @@ what to call column j.
 from __future__ import annotations
 
 import numpy as np
-
-from compare.interface import N_WEIGHTS, Forward, Gradients
+from autograd_compare.interface import N_WEIGHTS, Forward, Gradients
 
 # forward quantities in graph order: inputs -> hidden -> outputs -> errors
 NODES = ("h1", "h2", "a_h1", "a_h2", "o1", "o2", "a_o1", "a_o2", "E1", "E2", "E_total")

@@ -7,10 +7,9 @@ import importlib.util
 from typing import Any
 
 import numpy as np
-
-from compare import validate
-from compare.errors import BackendUnavailable, DtypeError, InputError
-from compare.interface import (
+from autograd_compare import validate
+from autograd_compare.errors import BackendUnavailable, DtypeError, InputError
+from autograd_compare.interface import (
     CLASS_INPUTS,
     CLASS_TARGETS,
     Backend,
@@ -23,9 +22,9 @@ from compare.interface import (
 
 # name -> (module with make(dtype) -> Backend, framework it imports, extra to install)
 REGISTRY = {
-    "manual": ("manual.backend", None, None),
-    "torch": ("torch_impl.backend", "torch", "torch"),
-    "jax": ("jax_impl.backend", "jax", "jax"),
+    "manual": ("autograd_compare.manual.backend", None, None),
+    "torch": ("autograd_compare.torch_impl.backend", "torch", "torch"),
+    "jax": ("autograd_compare.jax_impl.backend", "jax", "jax"),
 }
 MISTAKE_PREFIX = "mistake:"
 
@@ -50,7 +49,7 @@ def get_backend(name: str, dtype: Any = "float64") -> Backend:
     """
     dt = validate.dtype(dtype)
     if isinstance(name, str) and name.startswith(MISTAKE_PREFIX):
-        from manual import mistakes
+        from autograd_compare.manual import mistakes
 
         return guarded(mistakes.make(name[len(MISTAKE_PREFIX):], dt), dt)
     if name not in REGISTRY:

@@ -7,9 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-
-from compare.errors import InputError
-from compare.interface import DTYPES, N_WEIGHTS, Example
+from autograd_compare.errors import InputError
+from autograd_compare.interface import DTYPES, N_WEIGHTS, Example
 
 
 def dtype(name: Any) -> np.dtype:

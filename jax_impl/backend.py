@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-
-from compare.interface import Backend
-from jax_impl.gradients import gradients
-from jax_impl.network import forward
-from jax_impl.train import train, train_batch
+from autograd_compare.interface import Backend
+from autograd_compare.jax_impl.gradients import gradients
+from autograd_compare.jax_impl.network import forward
+from autograd_compare.jax_impl.train import train, train_batch
 
 
 def make(dtype: np.dtype) -> Backend:

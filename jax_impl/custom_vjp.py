@@ -10,9 +10,8 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
-
-from compare.interface import Example
-from jax_impl.network import forward_values
+from autograd_compare.interface import Example
+from autograd_compare.jax_impl.network import forward_values
 
 
 def sigmoid_slope(a):

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-
-from compare.interface import Example, Gradients
-from jax_impl.network import NO_NUDGE, forward_values, loss
-from jax_impl.precision import precision, to_numpy
+from autograd_compare.interface import Example, Gradients
+from autograd_compare.jax_impl.network import NO_NUDGE, forward_values, loss
+from autograd_compare.jax_impl.precision import precision, to_numpy
 
 
 def weight_gradients(w, example: Example):

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-
-from compare.interface import Example, Forward
-from jax_impl.precision import precision, to_numpy
+from autograd_compare.interface import Example, Forward
+from autograd_compare.jax_impl.precision import precision, to_numpy
 
 NODES = ("h1", "h2", "a_h1", "a_h2", "o1", "o2", "a_o1", "a_o2")
 NO_NUDGE = dict.fromkeys(NODES, 0.0)  # ε = 0 at every node: the plain forward pass

@@ -14,8 +14,7 @@ from collections.abc import Iterator
 
 import jax
 import numpy as np
-
-from compare.errors import DtypeError
+from autograd_compare.errors import DtypeError
 
 
 @contextlib.contextmanager

@@ -11,10 +11,9 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
-
-from compare.interface import BatchResult, Example, Trajectory
-from jax_impl.network import loss
-from jax_impl.precision import precision, to_numpy
+from autograd_compare.interface import BatchResult, Example, Trajectory
+from autograd_compare.jax_impl.network import loss
+from autograd_compare.jax_impl.precision import precision, to_numpy
 
 
 @partial(jax.jit, static_argnums=3)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-
-from compare.interface import Backend
-from manual.gradients import gradients
-from manual.network import forward
-from manual.train import train, train_batch
+from autograd_compare.interface import Backend
+from autograd_compare.manual.gradients import gradients
+from autograd_compare.manual.network import forward
+from autograd_compare.manual.train import train, train_batch
 
 
 def make(dtype: np.dtype) -> Backend:

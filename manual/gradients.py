@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-
-from compare.interface import Example, Gradients
-from manual.network import forward_values
+from autograd_compare.interface import Example, Gradients
+from autograd_compare.manual.network import forward_values
 
 
 def weight_gradients(v: dict, w, example: Example) -> np.ndarray:

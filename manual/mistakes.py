@@ -13,11 +13,10 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
-
-from compare.errors import InputError
-from compare.interface import Backend, BatchResult, Example, Forward, Gradients, Trajectory
-from manual import gradients as right
-from manual.network import forward_values
+from autograd_compare.errors import InputError
+from autograd_compare.interface import Backend, BatchResult, Example, Forward, Gradients, Trajectory
+from autograd_compare.manual import gradients as right
+from autograd_compare.manual.network import forward_values
 
 SWAP_W2_W3 = [0, 2, 1, 3, 4, 5, 6, 7]  # w1, w3, w2, w4, w5..w8
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-
-from compare.interface import Example, Forward
+from autograd_compare.interface import Example, Forward
 
 
 def sigmoid(x):

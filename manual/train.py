@@ -6,10 +6,9 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-
-from compare.interface import BatchResult, Example, Trajectory
-from manual.gradients import weight_gradients
-from manual.network import forward_values
+from autograd_compare.interface import BatchResult, Example, Trajectory
+from autograd_compare.manual.gradients import weight_gradients
+from autograd_compare.manual.network import forward_values
 
 
 def train(w: np.ndarray, example: Example, lr: float, steps: int) -> Trajectory:

@@ -14,7 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-import compare  # noqa: E402
+import autograd_compare as ac  # noqa: E402
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "lr_sweep.png"
 STYLES = {"manual": "-", "torch": "--", "jax": ":"}
@@ -22,12 +22,12 @@ STYLES = {"manual": "-", "torch": "--", "jax": ":"}
 
 def main(out: Path = OUT, steps: int = 100) -> Path:
     fig, axes = plt.subplots(2, 3, figsize=(11, 5.5), sharex=True)
-    for name in compare.backends():
-        backend = compare.get_backend(name)
-        for ax, lr in zip(axes.flat, compare.LEARNING_RATES, strict=True):
-            ax.plot(backend.train(compare.CLASS_WEIGHTS, lr=lr, steps=steps).loss,
+    for name in ac.backends():
+        backend = ac.get_backend(name)
+        for ax, lr in zip(axes.flat, ac.LEARNING_RATES, strict=True):
+            ax.plot(backend.train(ac.CLASS_WEIGHTS, lr=lr, steps=steps).loss,
                     STYLES[name], label=name)
-    for ax, lr in zip(axes.flat, compare.LEARNING_RATES, strict=True):
+    for ax, lr in zip(axes.flat, ac.LEARNING_RATES, strict=True):
         ax.set_title(f"lr = {lr}")
         ax.set_xlabel("iteration")
         ax.set_ylabel("E_total")

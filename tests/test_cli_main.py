@@ -9,14 +9,13 @@ import subprocess
 import sys
 
 import pytest
-
-from compare import progress
-from compare.cli import main
+from autograd_compare.commands import progress
+from autograd_compare.commands.cli import main
 
 
 @pytest.fixture(autouse=True)
 def _no_plots(monkeypatch):
-    monkeypatch.setattr("compare.plots.save_all", lambda folder, results: [])  # see test_report
+    monkeypatch.setattr("autograd_compare.report.plots.save_all", lambda folder, results: [])
 
 
 def test_all_backends_agree_exit_0(tmp_path, capsys):
@@ -98,7 +97,7 @@ def test_progress_only_on_a_terminal_after_the_delay(monkeypatch):
     assert "[1/2] training at lr 0.5" in stream.getvalue() and stream.getvalue().endswith("\r")
 
 
-@pytest.mark.parametrize("command", [["autograd-compare"], [sys.executable, "-m", "compare"]])
+@pytest.mark.parametrize("command", [["autograd-compare"], [sys.executable, "-m", "autograd_compare"]])
 def test_entry_points_run_the_main_job(command, tmp_path):
     exe = os.path.join(os.path.dirname(sys.executable), "autograd-compare")
     cmd = [exe] if command == ["autograd-compare"] else command
@@ -123,7 +122,7 @@ def test_without_matplotlib_the_report_has_no_plots_and_says_how(tmp_path, capsy
 
 
 def test_manual_only_imports_no_framework(tmp_path):
-    code = ("import sys; from compare.cli import main; "
+    code = ("import sys; from autograd_compare.commands.cli import main; "
             "rc = main(['--backends', 'manual', '--lrs', '1', '--steps', '2', '--out', 'r']); "
             "print(rc, sorted({'torch', 'jax'} & set(sys.modules)))")
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
@@ -132,7 +131,7 @@ def test_manual_only_imports_no_framework(tmp_path):
 
 
 def test_negative_option_values_need_no_equals_sign():
-    from compare.cli import attach_negative_values
+    from autograd_compare.commands.cli import attach_negative_values
 
     assert attach_negative_values(["--range", "-3,3", "--lrs", "0.5", "--x", "-.5", "-h"]) == [
         "--range=-3,3", "--lrs", "0.5", "--x=-.5", "-h"]

@@ -16,10 +16,10 @@ Tolerances (relative, element-wise) and why:
 
 from __future__ import annotations
 
+import autograd_compare as ac
 import numpy as np
 import pytest
 
-import compare
 from tests import golden
 from tests.helpers import EPS32, EPS64, assert_close
 
@@ -28,7 +28,7 @@ STEP_RTOL = {"float64": 4 * EPS64, "float32": 4 * EPS32}
 NODE_ORDER = ("h1", "h2", "a_h1", "a_h2", "o1", "o2", "a_o1", "a_o2")
 
 
-@pytest.fixture(params=compare.backends())
+@pytest.fixture(params=ac.backends())
 def backend_name(request):
     return request.param
 
@@ -38,7 +38,7 @@ def dtype(request):
     return request.param
 
 
-def _forward_by_name(f: compare.Forward) -> dict:
+def _forward_by_name(f: ac.Forward) -> dict:
     names = dict(h=("h1", "h2"), a_h=("a_h1", "a_h2"), o=("o1", "o2"), a_o=("a_o1", "a_o2"),
                  E=("E1", "E2"))
     out = {n: v for layer, pair in names.items() for n, v in zip(pair, getattr(f, layer))}
@@ -46,41 +46,41 @@ def _forward_by_name(f: compare.Forward) -> dict:
 
 
 def test_forward_values(backend_name, dtype):
-    backend = compare.get_backend(backend_name, dtype)
-    got = _forward_by_name(backend.forward(compare.CLASS_WEIGHTS))
+    backend = ac.get_backend(backend_name, dtype)
+    got = _forward_by_name(backend.forward(ac.CLASS_WEIGHTS))
     want = golden.class_example(dtype)["forward"]
     for name, value in want.items():
         assert_close(got[name], value, POINT_RTOL[dtype], what=f"{backend_name} {dtype} {name}")
 
 
 def test_weight_gradients(backend_name, dtype):
-    g = compare.get_backend(backend_name, dtype).gradients(compare.CLASS_WEIGHTS)
+    g = ac.get_backend(backend_name, dtype).gradients(ac.CLASS_WEIGHTS)
     assert_close(g.w, golden.class_example(dtype)["dw"], POINT_RTOL[dtype],
                  what=f"{backend_name} {dtype} dE_total/dw")
 
 
 def test_node_gradients(backend_name, dtype):
-    g = compare.get_backend(backend_name, dtype).gradients(compare.CLASS_WEIGHTS)
+    g = ac.get_backend(backend_name, dtype).gradients(ac.CLASS_WEIGHTS)
     got = np.concatenate([g.h, g.a_h, g.o, g.a_o])
     want = [golden.class_example(dtype)["dnode"][n] for n in NODE_ORDER]
     assert_close(got, want, POINT_RTOL[dtype], what=f"{backend_name} {dtype} dE_total/d(node)")
 
 
 def test_one_step_at_lr_half(backend_name, dtype):
-    t = compare.get_backend(backend_name, dtype).train(compare.CLASS_WEIGHTS, lr=0.5, steps=1)
+    t = ac.get_backend(backend_name, dtype).train(ac.CLASS_WEIGHTS, lr=0.5, steps=1)
     assert_close(t.weights[1], golden.trajectory(0.5, 1, dtype)["weights_after_1"],
                  POINT_RTOL[dtype], what=f"{backend_name} {dtype} weights after one step")
 
 
 @pytest.mark.parametrize("lr", golden.SWEEP)
 def test_hundred_steps(backend_name, dtype, lr):
-    backend = compare.get_backend(backend_name, dtype)
-    t = backend.train(compare.CLASS_WEIGHTS, lr=lr, steps=100)
+    backend = ac.get_backend(backend_name, dtype)
+    t = backend.train(ac.CLASS_WEIGHTS, lr=lr, steps=100)
     want = golden.trajectory(lr, 100, dtype)
     r = 100 * STEP_RTOL[dtype]
     assert_close(t.weights[-1], want["weights_after"], r, what=f"{backend_name} lr={lr} weights")
     a_o = backend.forward(t.weights[-1]).a_o.astype(np.float64)
-    delta = np.abs(np.asarray(compare.CLASS_TARGETS) - a_o)
+    delta = np.abs(np.asarray(ac.CLASS_TARGETS) - a_o)
     loss = backend.forward(t.weights[-1]).E_total
     assert_close(loss, want["loss_after"], 0.0, atol=r * float(np.sum(delta * a_o)),
                  what=f"{backend_name} lr={lr} E_total after 100 steps")

@@ -6,66 +6,67 @@ import importlib.util
 import subprocess
 import sys
 
+import autograd_compare as ac
 import numpy as np
 import pytest
+from autograd_compare import registry
+from autograd_compare.errors import BackendUnavailable, DtypeError, InputError
+from autograd_compare.interface import Example
+from autograd_compare.manual.network import sigmoid
 
-import compare
-from compare import registry
-from compare.errors import BackendUnavailable, DtypeError, InputError
-from compare.interface import Example
-from manual.network import sigmoid
 from tests.helpers import assert_close
 
-W = compare.CLASS_WEIGHTS
+W = ac.CLASS_WEIGHTS
 
 
 def test_import_compare_and_manual_pulls_in_no_framework():
-    code = ("import sys, compare, manual, manual.backend, compare.cli, compare.options; "
-            "compare.get_backend('manual').train(compare.CLASS_WEIGHTS, lr=0.5, steps=2); "
+    code = ("import sys, autograd_compare as ac, autograd_compare.manual.backend, "
+            "autograd_compare.commands.cli, autograd_compare.commands.options; "
+            "ac.get_backend('manual').train(ac.CLASS_WEIGHTS, lr=0.5, steps=2); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'jax')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
 
 def test_backends_lists_installed_frameworks_only(monkeypatch):
-    assert compare.backends()[0] == "manual"
+    assert ac.backends()[0] == "manual"
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "torch" else real(name, *a))
-    assert "torch" not in compare.backends()
+    assert "torch" not in ac.backends()
     with pytest.raises(BackendUnavailable, match=r"pip install 'autograd-compare\[torch\]'"):
-        compare.get_backend("torch")
+        ac.get_backend("torch")
 
 
 @pytest.mark.parametrize(("call", "message"), [
-    (lambda: compare.get_backend("tensorflow"), "unknown backend 'tensorflow'; expected one of"),
-    (lambda: compare.get_backend("manual", "float16"), "unknown dtype 'float16'; expected"),
-    (lambda: compare.get_backend("manual").forward(W[:7]), "expected 8 weights"),
-    (lambda: compare.get_backend("manual").forward((*W[:7], float("nan"))), "finite"),
-    (lambda: compare.get_backend("manual").forward(W, ((0.05, float("inf")), (0.5, 0.5))),
+    (lambda: ac.get_backend("tensorflow"), "unknown backend 'tensorflow'; expected one of"),
+    (lambda: ac.get_backend("manual", "float16"), "unknown dtype 'float16'; expected"),
+    (lambda: ac.get_backend("manual").forward(W[:7]), "expected 8 weights"),
+    (lambda: ac.get_backend("manual").forward((*W[:7], float("nan"))), "finite"),
+    (lambda: ac.get_backend("manual").forward(W, ((0.05, float("inf")), (0.5, 0.5))),
      "inputs i1,i2 must be finite"),
-    (lambda: compare.get_backend("manual").forward(W, ((0.05,), (0.5, 0.5))),
+    (lambda: ac.get_backend("manual").forward(W, ((0.05,), (0.5, 0.5))),
      r"inputs i1,i2 must have shape \(2,\)"),
-    (lambda: compare.get_backend("manual").forward(W, ((0.05, 0.1), (0.5, float("nan")))),
+    (lambda: ac.get_backend("manual").forward(W, ((0.05, 0.1), (0.5, float("nan")))),
      "targets t1,t2 must be finite"),
-    (lambda: compare.get_backend("manual").forward(W, ((0.05, 0.1), ("x", 1))),
+    (lambda: ac.get_backend("manual").forward(W, ((0.05, 0.1), ("x", 1))),
      "targets t1,t2 must be numbers"),
-    (lambda: compare.get_backend("manual", "float32").forward([1e300] * 8),
+    (lambda: ac.get_backend("manual", "float32").forward([1e300] * 8),
      r"do not fit in float32 \(largest 3.4e\+38\)"),
-    (lambda: compare.get_backend("manual").train(W, lr=0), "learning rate must be finite and > 0"),
-    (lambda: compare.get_backend("manual").train(W, lr=-0.5), r"> 0; got -0.5"),
-    (lambda: compare.get_backend("manual").train(W, lr=float("nan")), "got nan"),
-    (lambda: compare.get_backend("manual").train(W, lr=float("inf")), "got inf"),
-    (lambda: compare.get_backend("manual").train(W, lr="fast"), "must be a number"),
-    (lambda: compare.get_backend("manual").train(W, lr=0.5, steps=0), "steps must be .* >= 1"),
-    (lambda: compare.get_backend("manual").train(W, lr=0.5, steps=2.5), "whole number"),
-    (lambda: compare.get_backend("manual").train_batch([W, W], [0.5]),
+    (lambda: ac.get_backend("manual").train(W, lr=0), "learning rate must be finite and > 0"),
+    (lambda: ac.get_backend("manual").train(W, lr=-0.5), r"> 0; got -0.5"),
+    (lambda: ac.get_backend("manual").train(W, lr=float("nan")), "got nan"),
+    (lambda: ac.get_backend("manual").train(W, lr=float("inf")), "got inf"),
+    (lambda: ac.get_backend("manual").train(W, lr="fast"), "must be a number"),
+    (lambda: ac.get_backend("manual").train(W, lr=0.5, steps=0), "steps must be .* >= 1"),
+    (lambda: ac.get_backend("manual").train(W, lr=0.5, steps=2.5), "whole number"),
+    (lambda: ac.get_backend("manual").train_batch([W, W], [0.5]),
      r"learning rates must have shape \(2,\) to match weights \(2, 8\); got shape \(1,\)"),
-    (lambda: compare.get_backend("manual").train_batch([W[:4]], [0.5]),
+    (lambda: ac.get_backend("manual").train_batch([W[:4]], [0.5]),
      r"batch weights must have shape \(N, 8\)"),
-    (lambda: compare.get_backend("manual").train_batch(np.empty((0, 8)), []), "N >= 1"),
-    (lambda: compare.get_backend("manual").train_batch([W], [-1.0]), "must be finite and > 0"),
-    (lambda: compare.get_backend("manual").train_batch([W], [0.5], threshold=-1), "threshold"),
+    (lambda: ac.get_backend("manual").train_batch(np.empty((0, 8)), []), "N >= 1"),
+    (lambda: ac.get_backend("manual").train_batch([W], [-1.0]), "must be finite and > 0"),
+    (lambda: ac.get_backend("manual").train_batch([W], [0.5], threshold=-1), "threshold"),
 ])
 def test_bad_input_is_one_clear_line(call, message):
     with pytest.raises(InputError, match=message) as info:
@@ -74,7 +75,7 @@ def test_bad_input_is_one_clear_line(call, message):
 
 
 def test_dtype_guard_refuses_float32_posing_as_float64():
-    from manual import backend as manual_backend
+    from autograd_compare.manual import backend as manual_backend
 
     honest = manual_backend.make(np.dtype("float64"))
     # a backend that silently computes in float32 (what JAX does without x64)
@@ -98,7 +99,7 @@ def test_sigmoid_is_stable_and_exact_at_the_extremes(dtype):
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_extreme_but_valid_input_runs_and_stays_finite(dtype):
-    backend = compare.get_backend("manual", dtype)
+    backend = ac.get_backend("manual", dtype)
     big = [50.0, -50.0, 50.0, -50.0, 50.0, -50.0, 50.0, -50.0]
     for w in (W, big):
         t = backend.train(w, lr=100.0, steps=50)
@@ -109,10 +110,10 @@ def test_extreme_but_valid_input_runs_and_stays_finite(dtype):
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_batch_equals_single_runs(dtype):
-    backend = compare.get_backend("manual", dtype)
+    backend = ac.get_backend("manual", dtype)
     rng = np.random.default_rng(0)
     starts = rng.uniform(-1, 1, (5, 8))
-    lrs = np.array(compare.LEARNING_RATES[:5])
+    lrs = np.array(ac.LEARNING_RATES[:5])
     r = backend.train_batch(starts, lrs, steps=40, threshold=0.01, keep_loss=True)
     for n in range(5):
         t = backend.train(starts[n], lr=lrs[n], steps=40)
@@ -127,12 +128,12 @@ def test_batch_equals_single_runs(dtype):
 
 
 def test_batch_summaries_without_threshold_or_history():
-    r = compare.get_backend("manual").train_batch([W], [0.5], steps=3)
+    r = ac.get_backend("manual").train_batch([W], [0.5], steps=3)
     assert r.loss is None and r.steps_to_threshold.tolist() == [-1]
 
 
 def test_trajectory_shapes_and_update_rule():
-    t = compare.get_backend("manual").train(W, lr=0.5, steps=3)
+    t = ac.get_backend("manual").train(W, lr=0.5, steps=3)
     assert t.loss.shape == (3,) and t.weights.shape == (4, 8) and t.grads.shape == (3, 8)
     assert_close(t.weights[1:], t.weights[:-1] - 0.5 * t.grads, 1e-16)  # w_new = w - lr*dw
     assert np.array_equal(t.weights[0], np.asarray(W))

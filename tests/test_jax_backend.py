@@ -24,12 +24,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from autograd_compare.errors import DtypeError
+from autograd_compare.interface import CLASS_WEIGHTS, LEARNING_RATES, Backend, Example
+from autograd_compare.jax_impl import precision
+from autograd_compare.jax_impl import train as jax_train
+from autograd_compare.registry import get_backend, guarded
 
-from compare.errors import DtypeError
-from compare.interface import CLASS_WEIGHTS, LEARNING_RATES, Backend, Example
-from compare.registry import get_backend, guarded
-from jax_impl import precision
-from jax_impl import train as jax_train
 from tests.helpers import EPS32, EPS64, assert_close
 
 POINT_RTOL = {"float64": 1e-15, "float32": 32 * EPS32}
@@ -149,7 +149,7 @@ def test_every_output_has_the_requested_dtype(jx, small_blocks):
 
 @pytest.mark.parametrize("x", [-1000.0, 1000.0])
 def test_sigmoid_saturates_quietly(x):
-    from jax_impl.network import sigmoid
+    from autograd_compare.jax_impl.network import sigmoid
 
     with jax.enable_x64(True):
         value = float(sigmoid(jnp.float64(x)))
@@ -175,7 +175,7 @@ def _float32_impostor(raw: Backend) -> Backend:
 
 
 def test_registry_guard_refuses_float32_posing_as_float64(small_blocks):
-    from jax_impl import backend
+    from autograd_compare.jax_impl import backend
 
     impostor = guarded(_float32_impostor(backend.make(np.float64)), np.dtype("float64"))
     assert impostor.train(CLASS_WEIGHTS, lr=0.5, steps=STEPS).weights.dtype == np.float64

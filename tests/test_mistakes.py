@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from autograd_compare import CLASS_WEIGHTS, get_backend
+from autograd_compare.errors import InputError
+from autograd_compare.interface import Backend, Example
+from autograd_compare.manual import gradients as right
+from autograd_compare.manual.mistakes import MISTAKES, make
+from autograd_compare.manual.network import forward_values
 
-from compare import CLASS_WEIGHTS, get_backend
-from compare.errors import InputError
-from compare.interface import Backend, Example
-from manual import gradients as right
-from manual.mistakes import MISTAKES, make
-from manual.network import forward_values
 from tests.helpers import assert_close
 
 EX = Example(np.array([0.05, 0.1]), np.array([0.5, 0.5]))
@@ -93,8 +93,8 @@ def test_train_and_train_batch_agree(name):
 
 @pytest.mark.parametrize("name", list(MISTAKES))
 def test_main_job_catches_each_mistake_and_names_where(name, tmp_path, capsys, monkeypatch):
-    from compare import plots
-    from compare.cli import main
+    from autograd_compare.commands.cli import main
+    from autograd_compare.report import plots
 
     monkeypatch.setattr(plots, "save_all", lambda folder, results: [])  # plots: test_report
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from compare.cli import main
+from autograd_compare.commands.cli import main
 
 sympy = pytest.importorskip("sympy", reason="pip install 'autograd-compare[teach]'")
 
-from compare import prove  # noqa: E402  (needs sympy)
-from manual import gradients  # noqa: E402
-from manual.mistakes import MISTAKES  # noqa: E402
+from autograd_compare.manual import gradients  # noqa: E402
+from autograd_compare.manual.mistakes import MISTAKES  # noqa: E402
+from autograd_compare.teach import prove  # noqa: E402  (needs sympy)
 
 ALL_W = [f"w{k}" for k in range(1, 9)]
 # formula mistake -> the derivatives it gets wrong

@@ -10,10 +10,9 @@ import struct
 from pathlib import Path
 
 import pytest
-
-from compare import report
-from compare.cli import main
-from compare.errors import InputError
+from autograd_compare.commands.cli import main
+from autograd_compare.errors import InputError
+from autograd_compare.report import output
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -48,7 +47,7 @@ def test_folder_has_every_file_and_the_pngs_have_their_size(rep):
 def test_csv_has_a_row_per_lr_backend_and_step(rep):
     out, _, _ = rep
     rows = list(csv.reader((out / "trace.csv").read_text().splitlines()))
-    assert rows[0] == list(report.CSV_COLUMNS) and len(rows[0]) == 3 + 8 + 11 + 8
+    assert rows[0] == list(output.CSV_COLUMNS) and len(rows[0]) == 3 + 8 + 11 + 8
     assert len(rows) == 1 + 2 * 4 * (7 + 1)
     first = dict(zip(rows[0], rows[1], strict=True))
     assert (first["lr"], first["backend"], first["step"], first["w1"]) == ("0.5", "manual", "0",
@@ -79,7 +78,7 @@ def test_json_fields_are_the_documented_ones(rep):
 
 
 def test_json_on_stdout_equals_report_json(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("compare.plots.save_all", lambda folder, results: [])
+    monkeypatch.setattr("autograd_compare.report.plots.save_all", lambda folder, results: [])
     out = tmp_path / "rep"
     assert main(["--lrs", "1", "--steps", "2", "--backends", "manual", "--out", str(out),
                  "--json"]) == 0
@@ -101,7 +100,7 @@ def test_existing_folder_is_never_overwritten_without_force(tmp_path, capsys):
 
 
 def test_force_replaces_an_earlier_report(tmp_path, monkeypatch):
-    monkeypatch.setattr("compare.plots.save_all", lambda folder, results: [])
+    monkeypatch.setattr("autograd_compare.report.plots.save_all", lambda folder, results: [])
     out = tmp_path / "rep"
     args = ["--steps", "1", "--backends", "manual", "--out", str(out)]
     assert main(args + ["--lrs", "1"]) == 0
@@ -116,21 +115,21 @@ def test_a_failure_while_writing_leaves_nothing(tmp_path):
         raise OSError("disk full")
 
     with pytest.raises(OSError):
-        report.write_folder(tmp_path / "rep", fill, force=False)
+        output.write_folder(tmp_path / "rep", fill, force=False)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_default_out_counts_up(tmp_path):
-    assert report.default_out(cwd=tmp_path).name == "autograd-compare-report"
+    assert output.default_out(cwd=tmp_path).name == "autograd-compare-report"
     (tmp_path / "autograd-compare-report").mkdir()
     (tmp_path / "autograd-compare-report-2").mkdir()
-    assert report.default_out(cwd=tmp_path).name == "autograd-compare-report-3"
+    assert output.default_out(cwd=tmp_path).name == "autograd-compare-report-3"
 
 
 def test_out_that_is_a_file_is_refused(tmp_path):
     (tmp_path / "f").write_text("x")
     with pytest.raises(InputError, match="is a file"):
-        report.check_out(tmp_path / "f", force=True)
+        output.check_out(tmp_path / "f", force=True)
 
 
 def test_unwritable_out_is_one_line_exit_2(capsys):

@@ -7,11 +7,10 @@ import re
 
 import numpy as np
 import pytest
-
-from compare import get_backend
-from compare.cli import main
-from compare.interface import CLASS_INPUTS, CLASS_TARGETS, CLASS_WEIGHTS
-from compare.sheet import (
+from autograd_compare import get_backend
+from autograd_compare.commands.cli import main
+from autograd_compare.interface import CLASS_INPUTS, CLASS_TARGETS, CLASS_WEIGHTS
+from autograd_compare.teach.sheet import (
     COLUMNS,
     FIRST_ROW,
     GRADS,
@@ -22,6 +21,7 @@ from compare.sheet import (
     build,
     column_letter,
 )
+
 from tests.helpers import assert_close
 
 openpyxl = pytest.importorskip("openpyxl", reason="pip install 'autograd-compare[teach]'")
@@ -73,10 +73,10 @@ def compare_with_manual(cols: dict, lr: float, steps: int, rtol: float) -> tuple
     """
     backend = get_backend("manual")
     traj = backend.train(CLASS_WEIGHTS, lr=lr, steps=steps)
-    from manual.network import forward_values
+    from autograd_compare.manual.network import forward_values
 
     example = (np.array(CLASS_INPUTS), np.array(CLASS_TARGETS))
-    from compare.interface import Example
+    from autograd_compare.interface import Example
 
     v = forward_values(traj.weights, Example(*example))  # every row at once
     expected = {name: traj.weights[:, j] for j, name in enumerate(WEIGHTS)}

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from autograd_compare.interface import CLASS_WEIGHTS, LEARNING_RATES, Example
+from autograd_compare.manual.network import forward_values
+from autograd_compare.registry import get_backend
+from autograd_compare.torch_impl import backend as torch_backend
 
-from compare.interface import CLASS_WEIGHTS, LEARNING_RATES, Example
-from compare.registry import get_backend
-from manual.network import forward_values
 from tests.helpers import EPS32, assert_close
-from torch_impl import backend as torch_backend
 
 STEPS = 100
 # float64 trajectories: 1e-12 relative, measured where relative error means something. A weight
@@ -191,7 +191,7 @@ def test_default_dtype_is_left_alone():
 
 
 def test_blocks_of_rows_give_the_same_result(monkeypatch):
-    from torch_impl import train as torch_train
+    from autograd_compare.torch_impl import train as torch_train
 
     w, lr = starts(12, "float64"), np.resize(np.array(LEARNING_RATES), 12)
     whole = get_backend("torch").train_batch(w, lr, steps=30, threshold=5e-3, keep_loss=True)
@@ -205,8 +205,8 @@ def test_blocks_of_rows_give_the_same_result(monkeypatch):
 
 def test_compiled_path_matches_eager(monkeypatch):
     """The torch.compile path (normally only for >= 5e7 config-steps), forced on small blocks."""
-    from torch_impl import compiled
-    from torch_impl import train as torch_train
+    from autograd_compare.torch_impl import compiled
+    from autograd_compare.torch_impl import train as torch_train
 
     w, lr = starts(12, "float64"), np.resize(np.array(LEARNING_RATES), 12)
     b = get_backend("torch")
@@ -230,8 +230,8 @@ def test_compiled_path_matches_eager(monkeypatch):
 
 
 def test_compile_failure_falls_back_to_eager(monkeypatch):
-    from torch_impl import compiled
-    from torch_impl import train as torch_train
+    from autograd_compare.torch_impl import compiled
+    from autograd_compare.torch_impl import train as torch_train
 
     def broken(*args, **kwargs):
         raise RuntimeError("no C++ compiler")

@@ -6,9 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from autograd_compare.interface import CLASS_WEIGHTS, LEARNING_RATES, Trajectory
+from autograd_compare.registry import get_backend
+from autograd_compare.torch_impl.function import HandBackprop, e_total, make_function
+from autograd_compare.torch_impl.module import Net222, get_weights, set_weights, train_sgd
+from autograd_compare.torch_impl.network import forward_values
 
-from compare.interface import CLASS_WEIGHTS, LEARNING_RATES, Trajectory
-from compare.registry import get_backend
 from tests.helpers import assert_close
 from tests.test_torch_backend import (
     F32_SCALE,
@@ -16,9 +19,6 @@ from tests.test_torch_backend import (
     assert_trajectory_close,
     class_example,
 )
-from torch_impl.function import HandBackprop, e_total, make_function
-from torch_impl.module import Net222, get_weights, set_weights, train_sgd
-from torch_impl.network import forward_values
 
 F64 = torch.float64
 

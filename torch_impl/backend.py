@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-
-from compare.interface import Backend
-from torch_impl.gradients import gradients
-from torch_impl.network import forward
-from torch_impl.train import train, train_batch
+from autograd_compare.interface import Backend
+from autograd_compare.torch_impl.gradients import gradients
+from autograd_compare.torch_impl.network import forward
+from autograd_compare.torch_impl.train import train, train_batch
 
 
 def make(dtype: np.dtype) -> Backend:

@@ -11,9 +11,8 @@ import warnings
 
 import numpy as np
 import torch
-
-from compare.interface import Example
-from torch_impl.network import forward_values
+from autograd_compare.interface import Example
+from autograd_compare.torch_impl.network import forward_values
 
 CHUNK = 16384  # rows per compiled block: one static shape, the last block is padded
 # Threads of the compiled kernel (fixed when it is compiled). One, because on a shared machine

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-
-from compare.interface import Example, Gradients
-from torch_impl.network import forward_values
+from autograd_compare.interface import Example, Gradients
+from autograd_compare.torch_impl.network import forward_values
 
 NODES = ("h1", "h2", "a_h1", "a_h2", "o1", "o2", "a_o1", "a_o2")  # the nodes we report
 

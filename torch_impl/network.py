@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-
-from compare.interface import Example, Forward
+from autograd_compare.interface import Example, Forward
 
 
 def sigmoid(x: torch.Tensor) -> torch.Tensor:

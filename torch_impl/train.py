@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-
-from compare.interface import BatchResult, Example, Trajectory
-from torch_impl import compiled
-from torch_impl.gradients import weight_gradients
-from torch_impl.network import forward_values
+from autograd_compare.interface import BatchResult, Example, Trajectory
+from autograd_compare.torch_impl import compiled
+from autograd_compare.torch_impl.gradients import weight_gradients
+from autograd_compare.torch_impl.network import forward_values
 
 
 def as_torch(example: Example, dtype: torch.dtype) -> Example:

@@ -17,11 +17,10 @@ import sys
 import time
 
 import numpy as np
-
-from compare import registry, validate
-from compare.interface import CLASS_INPUTS, CLASS_TARGETS, CLASS_WEIGHTS, DTYPES, Example
-from compare.options import add_backends_option, positive_int, selected_backends
-from compare.progress import Progress
+from autograd_compare import registry, validate
+from autograd_compare.commands.options import add_backends_option, positive_int, selected_backends
+from autograd_compare.commands.progress import Progress
+from autograd_compare.interface import CLASS_INPUTS, CLASS_TARGETS, CLASS_WEIGHTS, DTYPES, Example
 
 HELP = ("Benchmark: configuration-steps/s of each backend's batched training (float64 and "
         "float32)\nagainst a plain vectorised NumPy loop, plus the cost of one 100-step "

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from compare import validate
-from compare.explain import FORWARD, TARGETS, Explanation, Step, explain
-from compare.options import add_network_options
+from autograd_compare import validate
+from autograd_compare.commands.options import add_network_options
+from autograd_compare.teach.explain import FORWARD, TARGETS, Explanation, Step, explain
 
 HELP = """Explain every gradient: the chain rule in the tutorial's notation, factor by factor.
 
@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.prove:
-        from compare import prove
+        from autograd_compare.teach import prove
 
         verdicts = [v for v in prove.prove() if args.weight in (None, v.name)]
         print("Symbolic check of manual/gradients.py against SymPy's derivatives of the "

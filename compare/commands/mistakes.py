@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from manual.mistakes import MISTAKES
+    from autograd_compare.manual.mistakes import MISTAKES
 
     width = max(len(name) for name in MISTAKES) + len("mistake:") + 2
     for m in MISTAKES.values():

@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from compare import registry, report, restarts, validate
-from compare.options import (
+from autograd_compare import registry, validate
+from autograd_compare.commands.options import (
     add_backends_option,
     add_lrs_option,
     add_network_options,
@@ -19,8 +19,10 @@ from compare.options import (
     positive_int,
     selected_backends,
 )
-from compare.plots import PlotsUnavailable
-from compare.progress import Progress
+from autograd_compare.commands.progress import Progress
+from autograd_compare.report import output
+from autograd_compare.report.plots import PlotsUnavailable
+from autograd_compare.study import restarts
 
 HELP = ("Random restarts: train N random starting weight vectors at every learning rate with "
         "every backend.\n\nThe tutorial's hiker dropped many times at random places on the "
@@ -84,8 +86,8 @@ def run(args: argparse.Namespace) -> int:
     study = study_from(args)
     dt = validate.dtype(args.dtype)
     example = validate.example((args.inputs, args.targets), dt)
-    out_dir = Path(args.out) if args.out else report.default_out(DEFAULT_OUT)
-    report.check_out(out_dir, args.force)  # refuse before any work is done
+    out_dir = Path(args.out) if args.out else output.default_out(DEFAULT_OUT)
+    output.check_out(out_dir, args.force)  # refuse before any work is done
     names = selected_backends(args)
     backends = {name: registry.get_backend(name, dt) for name in names}
     human = sys.stderr if args.json else sys.stdout
@@ -106,21 +108,21 @@ def run(args: argparse.Namespace) -> int:
         (folder / DISAGREE_CSV).write_text(disagreements_csv(result), encoding="utf-8")
         (folder / GALLERY_CSV).write_text(gallery_csv(curves), encoding="utf-8")
         (folder / CHECKPOINTS_CSV).write_text(checkpoints_csv(result), encoding="utf-8")
-        files.extend([report.JSON_NAME, SUMMARY_CSV, DISAGREE_CSV, GALLERY_CSV, CHECKPOINTS_CSV])
+        files.extend([output.JSON_NAME, SUMMARY_CSV, DISAGREE_CSV, GALLERY_CSV, CHECKPOINTS_CSV])
         if not args.no_plots:
             try:
-                from compare import restarts_plots
+                from autograd_compare.report import restarts_plots
 
                 files.extend(restarts_plots.save_all(folder, outcome, curves))
             except PlotsUnavailable as err:
                 print(f"note: {err}; writing the report without plots", file=sys.stderr)
         result["files"] = sorted(files)
-        (folder / report.JSON_NAME).write_text(report.to_json(result), encoding="utf-8")
+        (folder / output.JSON_NAME).write_text(output.to_json(result), encoding="utf-8")
 
-    report.write_folder(out_dir, fill, args.force)
+    output.write_folder(out_dir, fill, args.force)
     print(f"report written to {out_dir}/", file=human)
     if args.json:
-        sys.stdout.write(report.to_json(result))
+        sys.stdout.write(output.to_json(result))
     return result["exit_code"]
 
 

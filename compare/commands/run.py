@@ -12,11 +12,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
-from compare import gradcheck, options, plots, registry, report, summary, trajectory
-from compare.errors import BackendUnavailable, InputError
-from compare.interface import Example
-from compare.progress import Progress
+from autograd_compare import registry
+from autograd_compare.commands import options
+from autograd_compare.commands.progress import Progress
+from autograd_compare.errors import BackendUnavailable, InputError
+from autograd_compare.harness import gradcheck, trajectory
+from autograd_compare.interface import Example
+from autograd_compare.report import output, plots, summary
 
 HELP = """Check hand-derived, PyTorch and JAX gradients against each other on the class example.
 
@@ -32,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     options.add_backends_option(parser)
     options.add_network_options(parser)
     parser.add_argument("--out", metavar="DIR", default=None,
-                        help=f"report folder (default {report.DEFAULT_OUT}, or -2, -3, ... if "
+                        help=f"report folder (default {output.DEFAULT_OUT}, or -2, -3, ... if "
                         "taken: never overwritten)")
     parser.add_argument("--force", action="store_true",
                         help="replace the --out folder if it holds an earlier report")
@@ -47,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
     w = np.asarray(weights, dt)
     example = Example(np.asarray(inputs, dt), np.asarray(targets, dt))
     lrs = options.check_lrs(args.lrs)
-    out = Path(args.out) if args.out else report.default_out()
-    report.check_out(out, args.force)  # refuse before doing any work
+    out = Path(args.out) if args.out else output.default_out()
+    output.check_out(out, args.force)  # refuse before doing any work
     backends = _backends(args, dt)
     reference = next((b.name for b in backends if not b.name.startswith("mistake:")),
                      backends[0].name)
@@ -66,13 +68,13 @@ def run(args: argparse.Namespace) -> int:
             lr_results.append(trajectory.check_lr(backends, reference, w, example, lr,
                                                   args.steps))
         progress.step(f"writing {out}")
-        result = report.as_dict(config, lr_results, grad)
+        result = output.as_dict(config, lr_results, grad)
         _write(out, args.force, result, lr_results, human)
     print(summary.header(config), summary.trajectory_table(result), "",
           summary.gradcheck_table(result), "", summary.verdict(result),
           f"Report: {out}/", sep="\n", file=human)
     if args.json:
-        sys.stdout.write(report.to_json(result))
+        sys.stdout.write(output.to_json(result))
     return result["exit_code"]
 
 
@@ -100,7 +102,7 @@ def _write(out: Path, force: bool, result: dict, lr_results: list, human) -> Non
     """Fill the report folder: report.json (== the --json output), trace.csv, the PNGs."""
     with_plots = importlib.util.find_spec("matplotlib") is not None
     result["report_dir"] = str(out)
-    result["files"] = [report.JSON_NAME, report.CSV_NAME] + (
+    result["files"] = [output.JSON_NAME, output.CSV_NAME] + (
         [plots.loss_file(r.lr) for r in lr_results] + [plots.ALL_LRS_FILE, plots.DIFF_FILE]
         if with_plots else [])
     if not with_plots:
@@ -108,9 +110,9 @@ def _write(out: Path, force: bool, result: dict, lr_results: list, human) -> Non
               f"{plots.INSTALL_HINT}", file=human)
 
     def fill(folder: Path) -> None:
-        report.write_text(folder / report.JSON_NAME, report.to_json(result))
-        report.write_text(folder / report.CSV_NAME, report.trace_csv(lr_results))
+        output.write_text(folder / output.JSON_NAME, output.to_json(result))
+        output.write_text(folder / output.CSV_NAME, output.trace_csv(lr_results))
         if with_plots:
             plots.save_all(folder, lr_results)
 
-    report.write_folder(out, fill, force)
+    output.write_folder(out, fill, force)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-
-from compare import validate
-from compare.options import add_network_options, positive_int
-from compare.sheet import FIRST_ROW, GIVEN, build, write
+from autograd_compare import validate
+from autograd_compare.commands.options import add_network_options, positive_int
+from autograd_compare.teach.sheet import FIRST_ROW, GIVEN, build, write
 
 HELP = """Write the classic course spreadsheet (.xlsx): gradient descent as live Excel formulas.
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from compare.gradcheck import CS_STEP, FD_STEP_TEXT
+from autograd_compare.harness.gradcheck import CS_STEP, FD_STEP_TEXT
 
 
 def _num(x: float, dtype: str) -> str:

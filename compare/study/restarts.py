@@ -17,10 +17,9 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
-
-from compare import tolerances
-from compare.errors import InputError
-from compare.interface import Backend, BatchResult, Example
+from autograd_compare.errors import InputError
+from autograd_compare.harness import tolerances
+from autograd_compare.interface import Backend, BatchResult, Example
 
 DISTRIBUTIONS = {
     "uniform": "uniform on [LOW, HIGH]",

@@ -18,9 +18,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-
-from compare import naming, reference, tolerances
-from compare.interface import Backend, Example
+from autograd_compare import naming
+from autograd_compare.harness import reference, tolerances
+from autograd_compare.interface import Backend, Example
 
 CS_STEP = 1e-20
 FD_STEP_FACTOR = float(np.finfo(np.float64).eps) ** (1 / 3)  # ~6.1e-6

@@ -7,10 +7,16 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from compare import validate
-from compare.errors import InputError
-from compare.interface import CLASS_INPUTS, CLASS_TARGETS, CLASS_WEIGHTS, DTYPES, LEARNING_RATES
-from compare.registry import MISTAKE_PREFIX, REGISTRY, backends
+from autograd_compare import validate
+from autograd_compare.errors import InputError
+from autograd_compare.interface import (
+    CLASS_INPUTS,
+    CLASS_TARGETS,
+    CLASS_WEIGHTS,
+    DTYPES,
+    LEARNING_RATES,
+)
+from autograd_compare.registry import MISTAKE_PREFIX, REGISTRY, backends
 
 
 def floats(what: str, count: int | None = None):

@@ -12,19 +12,19 @@ import importlib
 import re
 import sys
 
-from compare.errors import CompareError
-from compare.options import apply_config
+from autograd_compare.commands.options import apply_config
+from autograd_compare.errors import CompareError
 
 PROG = "autograd-compare"
 NEGATIVE = re.compile(r"^-(\d|\.\d|inf|nan)", re.IGNORECASE)  # a value such as -3,3 or -1e-3
-MAIN_JOB = "compare.commands.run"
+MAIN_JOB = "autograd_compare.commands.run"
 # name -> module with HELP: str, add_arguments(parser) and run(args) -> int
 SUBCOMMANDS = {
-    "mistakes": "compare.commands.mistakes",
-    "explain": "compare.commands.explain",
-    "sheet": "compare.commands.sheet",
-    "restarts": "compare.commands.restarts",
-    "bench": "compare.commands.bench",
+    "mistakes": "autograd_compare.commands.mistakes",
+    "explain": "autograd_compare.commands.explain",
+    "sheet": "autograd_compare.commands.sheet",
+    "restarts": "autograd_compare.commands.restarts",
+    "bench": "autograd_compare.commands.bench",
 }
 
 
@@ -40,7 +40,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser(module, prog: str) -> Parser:
-    from compare import __version__
+    from autograd_compare import __version__
 
     epilog = None
     if module.__name__ == MAIN_JOB:

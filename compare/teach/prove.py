@@ -18,9 +18,8 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
-
-from compare.errors import BackendUnavailable
-from compare.interface import CLASS_INPUTS, CLASS_TARGETS, CLASS_WEIGHTS, Example
+from autograd_compare.errors import BackendUnavailable
+from autograd_compare.interface import CLASS_INPUTS, CLASS_TARGETS, CLASS_WEIGHTS, Example
 
 WEIGHTS = tuple(f"w{k}" for k in range(1, 9))
 NODES = ("a_o1", "a_o2", "o1", "o2", "a_h1", "a_h2", "h1", "h2")  # backward order
@@ -131,7 +130,7 @@ def prove(weight_gradients: Callable | None = None,
         One `Verdict` for each of w1..w8, then for a_o1 ... h2 when nodes are checked.
     """
     if weight_gradients is None:
-        from manual import gradients
+        from autograd_compare.manual import gradients
 
         weight_gradients = gradients.weight_gradients
         node_gradients = node_gradients or gradients.node_gradients

@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-
-from compare import naming, tolerances
-from compare.interface import Backend, Example
+from autograd_compare import naming
+from autograd_compare.harness import tolerances
+from autograd_compare.interface import Backend, Example
 
 QUANTITIES = naming.NODES + naming.GRADS + naming.WEIGHTS  # 27 columns of a row
 N_NODES, N_GRADS = len(naming.NODES), len(naming.GRADS)

@@ -13,11 +13,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-
-from compare.errors import CompareError
-from compare.interface import Example, Gradients
-from compare.registry import get_backend
-from manual.network import forward_values
+from autograd_compare.errors import CompareError
+from autograd_compare.interface import Example, Gradients
+from autograd_compare.manual.network import forward_values
+from autograd_compare.registry import get_backend
 
 BACKENDS = {"manual": "manual (hand formulas)", "torch": "PyTorch autograd", "jax": "JAX grad"}
 FORWARD = (  # name, formula, in the tutorial's order

@@ -18,7 +18,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from compare.errors import BackendUnavailable, InputError
+from autograd_compare.errors import BackendUnavailable, InputError
 
 SHEET = "backprop"
 GIVEN = (  # defined name, label, cell

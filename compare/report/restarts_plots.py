@@ -8,8 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
-from compare.plots import DPI, LINESTYLES, pyplot
+from autograd_compare.report.plots import DPI, LINESTYLES, pyplot
 
 FINAL_LOSS_FILE = "final-loss.png"
 STEPS_FILE = "steps-to-threshold.png"

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
-from compare.errors import CompareError
+from autograd_compare.errors import CompareError
 
 INSTALL_HINT = "pip install 'autograd-compare[plot]'"
 FLOOR = 1e-20  # where an exact agreement (difference 0) is drawn on a log axis

@@ -17,9 +17,10 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from compare import naming, tolerances
-from compare.errors import InputError, OutputError
-from compare.gradcheck import CS_STEP, FD_STEP_TEXT
+from autograd_compare import naming
+from autograd_compare.errors import InputError, OutputError
+from autograd_compare.harness import tolerances
+from autograd_compare.harness.gradcheck import CS_STEP, FD_STEP_TEXT
 
 DEFAULT_OUT = "autograd-compare-report"
 JSON_NAME, CSV_NAME = "report.json", "trace.csv"
@@ -57,7 +58,7 @@ def _lr_dict(r) -> dict:
 
 
 def _version() -> str:
-    from compare import __version__
+    from autograd_compare import __version__
 
     return __version__
 

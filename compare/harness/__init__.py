@@ -1,0 +1,1 @@
+"""The checks: gradient check, trajectory check, their tolerances, the reference."""

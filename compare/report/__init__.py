@@ -1,0 +1,1 @@
+"""What a run leaves behind: the report folder, tables, plots."""

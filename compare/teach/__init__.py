@@ -1,0 +1,1 @@
+"""Teaching tools: the explanation, the SymPy proof, the spreadsheet."""
