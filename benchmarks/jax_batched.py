@@ -21,6 +21,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
+
 from autograd_compare.interface import (
     CLASS_INPUTS,
     CLASS_TARGETS,

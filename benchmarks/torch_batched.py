@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 import torch
+
 from autograd_compare.interface import CLASS_WEIGHTS
 from autograd_compare.registry import get_backend
 from autograd_compare.torch_impl import train as torch_train

@@ -7,6 +7,7 @@ what to call column j.
 from __future__ import annotations
 
 import numpy as np
+
 from autograd_compare.interface import N_WEIGHTS, Forward, Gradients
 
 # forward quantities in graph order: inputs -> hidden -> outputs -> errors

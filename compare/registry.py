@@ -7,6 +7,7 @@ import importlib.util
 from typing import Any
 
 import numpy as np
+
 from autograd_compare import validate
 from autograd_compare.errors import BackendUnavailable, DtypeError, InputError
 from autograd_compare.interface import (

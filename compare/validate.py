@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
 from autograd_compare.errors import InputError
 from autograd_compare.interface import DTYPES, N_WEIGHTS, Example
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from autograd_compare.interface import Backend
 from autograd_compare.jax_impl.gradients import gradients
 from autograd_compare.jax_impl.network import forward

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+
 from autograd_compare.interface import Example
 from autograd_compare.jax_impl.network import forward_values
 

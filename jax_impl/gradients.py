@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+
 from autograd_compare.interface import Example, Gradients
 from autograd_compare.jax_impl.network import NO_NUDGE, forward_values, loss
 from autograd_compare.jax_impl.precision import precision, to_numpy

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+
 from autograd_compare.interface import Example, Forward
 from autograd_compare.jax_impl.precision import precision, to_numpy
 

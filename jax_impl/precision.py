@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import jax
 import numpy as np
+
 from autograd_compare.errors import DtypeError
 
 

@@ -11,6 +11,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
+
 from autograd_compare.interface import BatchResult, Example, Trajectory
 from autograd_compare.jax_impl.network import loss
 from autograd_compare.jax_impl.precision import precision, to_numpy

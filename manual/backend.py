@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from autograd_compare.interface import Backend
 from autograd_compare.manual.gradients import gradients
 from autograd_compare.manual.network import forward

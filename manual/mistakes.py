@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
+
 from autograd_compare.errors import InputError
 from autograd_compare.interface import Backend, BatchResult, Example, Forward, Gradients, Trajectory
 from autograd_compare.manual import gradients as right

@@ -6,6 +6,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+
 from autograd_compare.interface import BatchResult, Example, Trajectory
 from autograd_compare.manual.gradients import weight_gradients
 from autograd_compare.manual.network import forward_values

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import autograd_compare.manual.train as mt
 import numpy as np
 import pytest
+
+import autograd_compare.manual.train as mt
 from autograd_compare.interface import Example
 
 DTYPES = (np.float64, np.float32)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+
 from autograd_compare.commands import progress
 from autograd_compare.commands.cli import main
 
@@ -97,7 +98,8 @@ def test_progress_only_on_a_terminal_after_the_delay(monkeypatch):
     assert "[1/2] training at lr 0.5" in stream.getvalue() and stream.getvalue().endswith("\r")
 
 
-@pytest.mark.parametrize("command", [["autograd-compare"], [sys.executable, "-m", "autograd_compare"]])
+@pytest.mark.parametrize("command",
+                         [["autograd-compare"], [sys.executable, "-m", "autograd_compare"]])
 def test_entry_points_run_the_main_job(command, tmp_path):
     exe = os.path.join(os.path.dirname(sys.executable), "autograd-compare")
     cmd = [exe] if command == ["autograd-compare"] else command

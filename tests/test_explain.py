@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from autograd_compare.commands.cli import main
 from autograd_compare.errors import BackendUnavailable
 from autograd_compare.interface import CLASS_INPUTS, CLASS_TARGETS, CLASS_WEIGHTS, Example
 from autograd_compare.teach import explain as ex_mod
 from autograd_compare.teach.explain import ORDER, explain
-
 from tests import golden
 from tests.helpers import assert_close
 

@@ -16,10 +16,10 @@ Tolerances (relative, element-wise) and why:
 
 from __future__ import annotations
 
-import autograd_compare as ac
 import numpy as np
 import pytest
 
+import autograd_compare as ac
 from tests import golden
 from tests.helpers import EPS32, EPS64, assert_close
 

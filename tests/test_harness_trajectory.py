@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from autograd_compare import get_backend
 from autograd_compare.harness import tolerances, trajectory
 from autograd_compare.interface import CLASS_WEIGHTS, Example
-
 from tests import golden
 from tests.helpers import assert_close
 

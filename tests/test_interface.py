@@ -6,14 +6,14 @@ import importlib.util
 import subprocess
 import sys
 
-import autograd_compare as ac
 import numpy as np
 import pytest
+
+import autograd_compare as ac
 from autograd_compare import registry
 from autograd_compare.errors import BackendUnavailable, DtypeError, InputError
 from autograd_compare.interface import Example
 from autograd_compare.manual.network import sigmoid
-
 from tests.helpers import assert_close
 
 W = ac.CLASS_WEIGHTS

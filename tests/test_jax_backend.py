@@ -24,12 +24,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
 from autograd_compare.errors import DtypeError
 from autograd_compare.interface import CLASS_WEIGHTS, LEARNING_RATES, Backend, Example
 from autograd_compare.jax_impl import precision
 from autograd_compare.jax_impl import train as jax_train
 from autograd_compare.registry import get_backend, guarded
-
 from tests.helpers import EPS32, EPS64, assert_close
 
 POINT_RTOL = {"float64": 1e-15, "float32": 32 * EPS32}

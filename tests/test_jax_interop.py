@@ -15,11 +15,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax.test_util import check_grads
+
 from autograd_compare.interface import CLASS_INPUTS, CLASS_TARGETS, CLASS_WEIGHTS, Example
 from autograd_compare.jax_impl import custom_vjp, pytree
 from autograd_compare.registry import get_backend
-from jax.test_util import check_grads
-
 from tests.helpers import EPS64, assert_close
 
 RTOL = 4 * EPS64

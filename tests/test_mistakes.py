@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from autograd_compare import CLASS_WEIGHTS, get_backend
 from autograd_compare.errors import InputError
 from autograd_compare.interface import Backend, Example
 from autograd_compare.manual import gradients as right
 from autograd_compare.manual.mistakes import MISTAKES, make
 from autograd_compare.manual.network import forward_values
-
 from tests.helpers import assert_close
 
 EX = Example(np.array([0.05, 0.1]), np.array([0.5, 0.5]))

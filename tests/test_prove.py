@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from autograd_compare.commands.cli import main
 
 sympy = pytest.importorskip("sympy", reason="pip install 'autograd-compare[teach]'")

@@ -10,6 +10,7 @@ import struct
 from pathlib import Path
 
 import pytest
+
 from autograd_compare.commands.cli import main
 from autograd_compare.errors import InputError
 from autograd_compare.report import output

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from autograd_compare import get_backend
 from autograd_compare.errors import InputError
 from autograd_compare.interface import CLASS_INPUTS, CLASS_TARGETS, Example
 from autograd_compare.study import restarts
-
 from tests.helpers import assert_close
 
 BACKENDS = ("manual", "torch", "jax")

@@ -6,6 +6,7 @@ import csv
 import json
 
 import pytest
+
 from autograd_compare.commands.cli import main
 
 SMALL = ["restarts", "--n", "12", "--steps", "30", "--lrs", "0.5,2", "--chunk", "5"]

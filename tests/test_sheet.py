@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pytest
+
 from autograd_compare import get_backend
 from autograd_compare.commands.cli import main
 from autograd_compare.interface import CLASS_INPUTS, CLASS_TARGETS, CLASS_WEIGHTS
@@ -21,7 +22,6 @@ from autograd_compare.teach.sheet import (
     build,
     column_letter,
 )
-
 from tests.helpers import assert_close
 
 openpyxl = pytest.importorskip("openpyxl", reason="pip install 'autograd-compare[teach]'")

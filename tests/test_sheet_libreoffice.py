@@ -12,9 +12,9 @@ import shutil
 import subprocess
 
 import pytest
+
 from autograd_compare.interface import CLASS_INPUTS, CLASS_TARGETS, CLASS_WEIGHTS, LEARNING_RATES
 from autograd_compare.teach.sheet import SHEET, build
-
 from tests.helpers import assert_close
 from tests.test_sheet import compare_with_manual, defined, read_rows
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from autograd_compare.interface import CLASS_WEIGHTS, LEARNING_RATES, Example
 from autograd_compare.manual.network import forward_values
 from autograd_compare.registry import get_backend
 from autograd_compare.torch_impl import backend as torch_backend
-
 from tests.helpers import EPS32, assert_close
 
 STEPS = 100

@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from autograd_compare.interface import CLASS_WEIGHTS, LEARNING_RATES, Trajectory
 from autograd_compare.registry import get_backend
 from autograd_compare.torch_impl.function import HandBackprop, e_total, make_function
 from autograd_compare.torch_impl.module import Net222, get_weights, set_weights, train_sgd
 from autograd_compare.torch_impl.network import forward_values
-
 from tests.helpers import assert_close
 from tests.test_torch_backend import (
     F32_SCALE,

@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 import torch
+
 from autograd_compare.interface import Example
 from autograd_compare.torch_impl.network import forward_values
 

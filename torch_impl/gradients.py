@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+
 from autograd_compare.interface import Example, Gradients
 from autograd_compare.torch_impl.network import forward_values
 

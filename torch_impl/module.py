@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from autograd_compare.interface import CLASS_WEIGHTS, Example, Trajectory
 from torch import nn
+
+from autograd_compare.interface import CLASS_WEIGHTS, Example, Trajectory
 
 
 class Net222(nn.Module):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+
 from autograd_compare.interface import BatchResult, Example, Trajectory
 from autograd_compare.torch_impl import compiled
 from autograd_compare.torch_impl.gradients import weight_gradients

@@ -17,6 +17,7 @@ import sys
 import time
 
 import numpy as np
+
 from autograd_compare import registry, validate
 from autograd_compare.commands.options import add_backends_option, positive_int, selected_backends
 from autograd_compare.commands.progress import Progress

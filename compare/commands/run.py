@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
 from autograd_compare import registry
 from autograd_compare.commands import options
 from autograd_compare.commands.progress import Progress

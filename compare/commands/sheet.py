@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+
 from autograd_compare import validate
 from autograd_compare.commands.options import add_network_options, positive_int
 from autograd_compare.teach.sheet import FIRST_ROW, GIVEN, build, write

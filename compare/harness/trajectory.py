@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+
 from autograd_compare import naming
 from autograd_compare.harness import tolerances
 from autograd_compare.interface import Backend, Example

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
 from autograd_compare.errors import CompareError
 
 INSTALL_HINT = "pip install 'autograd-compare[plot]'"

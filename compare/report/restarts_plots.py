@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
 from autograd_compare.report.plots import DPI, LINESTYLES, pyplot
 
 FINAL_LOSS_FILE = "final-loss.png"

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
+
 from autograd_compare.errors import InputError
 from autograd_compare.harness import tolerances
 from autograd_compare.interface import Backend, BatchResult, Example

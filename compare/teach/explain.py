@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+
 from autograd_compare.errors import CompareError
 from autograd_compare.interface import Example, Gradients
 from autograd_compare.manual.network import forward_values
