@@ -78,20 +78,19 @@ def as_dict(c: Claim) -> dict:
     return {"lr": c.lr, "E_total_start": c.start, "steps": c.steps,
             "tutorial_iterations": c.tutorial,
             "E_total_at_tutorial_step_fraction": c.at_tutorial,
-            "first_step_below": {f"{f:g}": k
-                                 for f, k in zip(FRACTIONS, c.first_below, strict=True)},
+            "first_step_below": [{"fraction": f, "step": k}
+                                 for f, k in zip(FRACTIONS, c.first_below, strict=True)],
             "sentence": sentence(c)}
 
 
 def table(claims: Sequence[dict]) -> str:
     """The terminal table, from the JSON-ready dicts (report.json's ``claims``)."""
-    keys = [f"{f:g}" for f in FRACTIONS]
     lines = ["The tutorial's claim checked: " + QUOTE,
              f"  {'lr':<7}{'tutorial':<10}{'first step E_total < 1% of start':<36}"
              f"{'< 0.1% of start':<18}"]
     for c in claims:
-        cells = [str(c["first_step_below"][k]) if c["first_step_below"][k] is not None else
-                 f"not within {c['steps']}" for k in keys]
+        cells = [str(b["step"]) if b["step"] is not None else f"not within {c['steps']}"
+                 for b in c["first_step_below"]]
         tut = f"~{c['tutorial_iterations']}" if c["tutorial_iterations"] else "-"
         lines.append(f"  {c['lr']:<7g}{tut:<10}{cells[0]:<36}{cells[1]:<18}")
     lines += [f"  {c['sentence']}" for c in claims if c["tutorial_iterations"]]

@@ -316,10 +316,9 @@ def render_main(result: dict, trace: dict, folder: Path) -> str:
 
 
 def claims_section(claims: Sequence[dict]) -> str:
-    keys = [f"{f:g}" for f in claims_mod.FRACTIONS]
     rows = [[_num(c["lr"]), f"about {c['tutorial_iterations']}" if c["tutorial_iterations"]
-             else "-"] + [str(c["first_step_below"][k]) if c["first_step_below"][k] is not None
-                          else f"not within {c['steps']} steps" for k in keys]
+             else "-"] + [str(b["step"]) if b["step"] is not None
+                          else f"not within {c['steps']} steps" for b in c["first_step_below"]]
             for c in claims]
     sentences = "".join(f"<li>{escape(c['sentence'])}</li>" for c in claims
                         if c["tutorial_iterations"])

@@ -197,7 +197,8 @@ def restarts_figure(s: Slice, starts: np.ndarray, reached: dict[float, np.ndarra
     slice_text = (f"the other weights at {center:g}" if s.axes else
                   "starts projected onto the plane")
     fig.suptitle(f"The island: the first {len(shown)} starts on the slice '{s.label}' "
-                 f"({slice_text}), coloured by where they end; grey: E_total on the slice")
+                 f"({slice_text}), coloured by where they end;\ngrey: E_total on the slice "
+                 "(darker = lower)")
     return fig
 
 
