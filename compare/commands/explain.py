@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
+
+import numpy as np
 
 from autograd_compare import validate
 from autograd_compare.commands.options import add_network_options
+from autograd_compare.teach import errata
 from autograd_compare.teach.explain import FORWARD, TARGETS, Explanation, Step, explain
 
 HELP = """Explain every gradient: the chain rule in the tutorial's notation, factor by factor.
@@ -13,37 +17,54 @@ HELP = """Explain every gradient: the chain rule in the tutorial's notation, fac
 For dE_total/dw5..dw8, dE_total/da_h1, dE_total/da_h2 and dE_total/dw1..dw4: each local
 derivative with its value, the product, what PyTorch and JAX computed, and the update
 w_new = w_old - lr * dE_total/dw. With --prove: SymPy derives every gradient from the forward
-equations and proves the formulas in manual/ identical (exit 1 if one is not)."""
+equations and proves the formulas in manual/ identical (exit 1 if one is not). With
+--errata: the tutorial's typos, each with its correction and the check that proves it."""
+REL_DIFF = ("rel diff = |framework value - hand value| / |hand value| (the hand value is the "
+            "product or sum of the factors above, computed in {dtype})")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_network_options(parser)
     parser.add_argument("--lr", type=float, default=0.5,
                         help="learning rate of the update shown after each weight (default 0.5)")
-    parser.add_argument("--weight", choices=TARGETS, default=None,
-                        help="explain only this gradient (w1..w8, a_h1 or a_h2)")
-    parser.add_argument("--format", choices=("text", "markdown"), default="text",
-                        help="plain text for a terminal (default) or Markdown for notes")
+    parser.add_argument("--weight", choices=TARGETS, default=None, metavar="NAME",
+                        help="explain only this gradient: a weight w1..w8 or a node "
+                        + ", ".join(TARGETS[8:]) + " (every one the proof covers)")
+    parser.add_argument("--format", choices=("text", "markdown", "json"), default="text",
+                        help="plain text for a terminal (default), Markdown for notes, or JSON")
     parser.add_argument("--prove", action="store_true",
                         help="prove the formulas in manual/ with SymPy instead (exit 1 if one "
                         "is wrong)")
+    parser.add_argument("--errata", action="store_true",
+                        help="list the tutorial's typos, corrected, each with its check")
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.prove:
-        from autograd_compare.teach import prove
-
-        verdicts = [v for v in prove.prove() if args.weight in (None, v.name)]
-        print("Symbolic check of manual/gradients.py against SymPy's derivatives of the "
-              "forward equations:")
-        print(prove.render(verdicts))
-        return 0 if all(v.proved for v in verdicts) else 1
     dt = validate.dtype(args.dtype)
     w = validate.weights(args.weights, dt)
     example = validate.example((args.inputs, args.targets), dt)
     lr = validate.learning_rate(args.lr)
+    if args.errata:
+        items = errata.errata(np.asarray(w, np.float64), example)
+        print(json.dumps([e._asdict() for e in items], indent=2, ensure_ascii=False)
+              if args.format == "json" else errata.render_markdown(items)
+              if args.format == "markdown" else errata.render_text(items))
+        return 0
+    if args.prove:
+        from autograd_compare.teach import prove
+
+        verdicts = [v for v in prove.prove() if args.weight in (None, v.name)]
+        if args.format == "json":
+            print(json.dumps({"proved": all(v.proved for v in verdicts),
+                              "verdicts": [v._asdict() for v in verdicts]}, indent=2))
+        else:
+            print("Symbolic check of manual/gradients.py against SymPy's derivatives of the "
+                  "forward equations:")
+            print(prove.render(verdicts))
+        return 0 if all(v.proved for v in verdicts) else 1
     result = explain(w, example, lr, args.weight, dt)
-    print(render_markdown(result) if args.format == "markdown" else render_text(result))
+    render = {"markdown": render_markdown, "json": render_json}.get(args.format, render_text)
+    print(render(result))
     return 0
 
 
@@ -51,12 +72,25 @@ def _num(x: float) -> str:
     return f"{x: .12g}"
 
 
-def _vs(value, reference: float) -> str:
+def rel_diff(value: float, reference) -> float:
+    """|value - reference| / |reference| (|value| when the reference is 0), in float64."""
+    reference = float(reference)
+    return abs(float(value) - reference) / abs(reference) if reference else abs(float(value))
+
+
+def _vs(value, reference) -> str:
     """A backend's value beside the hand product, or why it is missing."""
     if isinstance(value, str):
         return f" not available: {value}"
-    rel = abs(value - reference) / abs(reference) if reference else abs(value)
-    return f"{_num(value)}   rel diff {rel:.1e}"
+    return f"{_num(value)}   rel diff {rel_diff(value, reference):.1e}"
+
+
+def _given(ex: Explanation) -> list[str]:
+    """The numbers everything below is computed from."""
+    w = ", ".join(f"{k} = {v:.10g}" for k, v in ex.weights.items())
+    given = ", ".join(f"{k} = {v:.10g}" for k, v in ex.example.items())
+    return [f"Weights: {w}", f"Example: {given}; learning rate lr = {ex.lr:g}; "
+            f"computed in {ex.dtype}"]
 
 
 def _update(step: Step) -> str:
@@ -69,7 +103,7 @@ def _update(step: Step) -> str:
 def render_text(ex: Explanation) -> str:
     """Plain text for a terminal: one block per gradient, factors aligned."""
     given = ", ".join(f"{k} = {v:g}" for k, v in ex.example.items())
-    out = [f"Forward pass ({given})"]
+    out = [*_given(ex), "", f"Forward pass ({given})"]
     out += [f"  {name:<8} = {formula:<18} = {_num(ex.forward[name])}" for name, formula in FORWARD]
     for step in ex.steps:
         out += ["", f"∂E_total/∂{step.name} = {step.chain}", f"    = {step.formula}"]
@@ -91,17 +125,22 @@ def render_text(ex: Explanation) -> str:
             tail = "" if value is None else f" = {_num(value)}"
             eq = "= " if formula else "  "
             out.append(f"{sym:<{w_sym}} {eq}{formula:<{w_for}}{tail}".rstrip())
-        out.append("  beside the frameworks' own gradients:")
+        out.append("  beside the frameworks' own gradients ("
+                   + REL_DIFF.format(dtype=ex.dtype).split(" (")[0] + "):")
         out += [f"    {label:<22} {_vs(v, step.value)}" for label, v in step.backends.items()]
         if step.update:
             out.append(f"  update: {_update(step)}")
+    out += ["", REL_DIFF.format(dtype=ex.dtype) + ".",
+            "The tutorial's typos on the way: autograd-compare explain --errata"]
     return "\n".join(out)
 
 
 def render_markdown(ex: Explanation) -> str:
     """Markdown for notes: a table of factors and a table of backends per gradient."""
     given = ", ".join(f"{k} = {v:g}" for k, v in ex.example.items())
-    out = [f"## Forward pass ({given})", "", "| quantity | formula | value |", "|---|---|---:|"]
+    out = [*(f"{line}  " for line in _given(ex)), "",
+           f"*{REL_DIFF.format(dtype=ex.dtype)}.*", "",
+           f"## Forward pass ({given})", "", "| quantity | formula | value |", "|---|---|---:|"]
     out += [f"| {n} | `{f}` | {ex.forward[n]:.12g} |" for n, f in FORWARD]
     for step in ex.steps:
         out += ["", f"### ∂E_total/∂{step.name}", "",
@@ -122,8 +161,31 @@ def render_markdown(ex: Explanation) -> str:
             if isinstance(v, str):
                 out.append(f"| {label} | not available: {v} | |")
             else:
-                rel = abs(v - step.value) / abs(step.value) if step.value else abs(v)
-                out.append(f"| {label} | {v:.12g} | {rel:.1e} |")
+                out.append(f"| {label} | {v:.12g} | {rel_diff(v, step.value):.1e} |")
         if step.update:
             out += ["", f"Update: `{_update(step)}`"]
     return "\n".join(out)
+
+
+def render_json(ex: Explanation) -> str:
+    """Everything `render_text` shows, as JSON (numbers as floats, in the order computed)."""
+    def factor(f) -> dict:
+        return {"symbol": f.symbol, "formula": f.formula, "value": float(f.value)}
+
+    steps = []
+    for step in ex.steps:
+        backends = {label: ({"value": float(v), "rel_diff": rel_diff(v, step.value)}
+                            if not isinstance(v, str) else {"unavailable": v})
+                    for label, v in step.backends.items()}
+        steps.append({
+            "name": step.name, "gradient": f"∂E_total/∂{step.name}", "chain": step.chain,
+            "formula": step.formula, "note": step.note, "value": float(step.value),
+            "terms": [{"symbol": t.symbol, "value": float(t.value),
+                       "factors": [factor(f) for f in t.factors]} for t in step.terms],
+            "backends": backends,
+            "update": None if step.update is None else dict(zip(
+                ("lr", "w_old", "w_new"), map(float, step.update), strict=True)),
+        })
+    return json.dumps({"weights": ex.weights, "example": ex.example, "lr": ex.lr,
+                       "dtype": ex.dtype, "rel_diff": REL_DIFF.format(dtype=ex.dtype),
+                       "forward": ex.forward, "steps": steps}, indent=2, ensure_ascii=False)
