@@ -54,7 +54,7 @@ def test_runs_top_to_bottom(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["backprop.xlsx", "jupyter"]
     openpyxl = pytest.importorskip("openpyxl", reason="pip install 'autograd-compare[teach]'")
     ws = openpyxl.load_workbook(tmp_path / "backprop.xlsx", data_only=True)["backprop"]
-    assert isinstance(ws["U125"].value, float)  # dw8 of iteration 100, without recalculation
+    assert isinstance(ws["U125"].value, float)  # dw1 of iteration 100, without recalculation
 
 
 PUBLIC = {"autograd_compare", "autograd_compare.teach"}  # the documented API

@@ -260,8 +260,9 @@ def verdict_main(result: dict) -> str:
         if d and d.get("backend"):
             lines.append(f"Largest difference ({d['backend']} at lr {d['lr']:g}, step "
                          f"{d['at']['step']}, {d['at']['quantity']}): {_short(d['abs'])} "
-                         f"absolute, {_short(d['rel'])} relative; {_short(d['ratio'])} of the "
-                         "tolerance.")
+                         f"absolute, {_short(d['rel'])} relative; "
+                         + (f"{d['ratio']:.2%}" if not isinstance(d["ratio"], str) else d["ratio"])
+                         + " of the tolerance.")
     return "\n".join(dict.fromkeys(lines)) or "FAIL"
 
 
