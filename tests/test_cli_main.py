@@ -120,7 +120,8 @@ def test_without_matplotlib_the_report_has_no_plots_and_says_how(tmp_path, capsy
     assert main(["--backends", "manual", "--lrs", "1", "--steps", "2",
                  "--out", str(tmp_path / "r")]) == 0
     assert "install it with: pip install 'autograd-compare[plot]'" in capsys.readouterr().out
-    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["report.json", "trace.csv"]
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["report.html", "report.json",
+                                                                  "trace.csv"]
 
 
 def test_manual_only_imports_no_framework(tmp_path):

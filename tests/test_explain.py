@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -150,3 +152,83 @@ def test_bad_options_are_one_line_errors(argv, message, capsys):
     assert main(["explain", *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
+
+
+# --- issue 12: given numbers, rel diff, dtype, every node, plurals, JSON, errata --------------
+def test_text_starts_with_the_weights_example_and_lr(capsys):
+    assert main(["explain", "--weight", "w5", "--lr", "0.25"]) == 0
+    out = capsys.readouterr().out
+    first = out.splitlines()[:2]
+    assert first[0] == ("Weights: w1 = 0.15, w2 = 0.2, w3 = 0.25, w4 = 0.3, w5 = 0.4, "
+                        "w6 = 0.45, w7 = 0.5, w8 = 0.55")
+    assert first[1] == ("Example: i1 = 0.05, i2 = 0.1, t1 = 0.5, t2 = 0.5; learning rate "
+                        "lr = 0.25; computed in float64")
+    assert "rel diff = |framework value - hand value| / |hand value|" in out
+
+
+@pytest.mark.parametrize("name", ex_mod.TARGETS)
+def test_every_weight_and_node_the_proof_covers(name, capsys):
+    import json
+
+    from autograd_compare.teach.prove import NODES, WEIGHTS
+
+    assert set(ex_mod.TARGETS) == set(WEIGHTS) | set(NODES)
+    assert main(["explain", "--weight", name, "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    step = data["steps"][-1]
+    assert step["name"] == name and step["gradient"] == f"∂E_total/∂{name}"
+    gold = golden.class_example()
+    expected = gold["dw"][int(name[1]) - 1] if name.startswith("w") else gold["dnode"][name]
+    assert_close(step["value"], expected, rtol=4e-16, atol=1e-19, what=name)
+    assert all(b["rel_diff"] <= 8e-16 for b in step["backends"].values()), step["backends"]
+    assert data["weights"]["w8"] == 0.55 and data["lr"] == 0.5
+
+
+def test_float32_is_computed_in_float32():
+    w32 = np.float32
+    ex = explain(W, EX, 0.5, "w5", "float32")
+    step = ex.steps[0]
+    assert all(isinstance(f.value, np.float32) for f in step.terms[0].factors)
+    assert isinstance(step.value, np.float32)
+    a, b, c = (f.value for f in step.terms[0].factors)
+    assert step.value == (a * b) * c  # the product in float32, left to right
+    lr, old, new = step.update
+    assert isinstance(new, np.float32) and new == w32(old) - w32(lr) * step.value
+    # no spurious 4e-8 "differences": the frameworks agree to a float32 rounding or two
+    for s in explain(W, EX, 0.5, None, "float32").steps:
+        for label, v in s.backends.items():
+            rel = abs(v - float(s.value)) / abs(float(s.value))
+            assert rel <= 2 * float(np.finfo(np.float32).eps), (s.name, label, rel)
+
+
+def test_prove_counts_in_words(capsys):
+    from autograd_compare.teach import prove
+
+    one = prove.Verdict("w5", True, "0", 0.0)
+    bad = prove.Verdict("w6", False, "x", 1.0)
+    assert prove.render([one]).endswith("the 1 formula proved identical to SymPy's derivative")
+    assert prove.render([one, one]).endswith("all 2 formulas proved identical to SymPy's "
+                                             "derivatives")
+    assert prove.render([bad]).endswith("1 of 1 formula is WRONG: w6")
+    assert prove.render([one, bad]).endswith("1 of 2 formulas is WRONG: w6")
+    assert main(["explain", "--prove", "--weight", "h2"]) == 0
+    assert "the 1 formula proved" in capsys.readouterr().out
+
+
+def test_errata_list_and_its_checks(capsys):
+    import json
+
+    assert main(["explain", "--errata"]) == 0
+    text = capsys.readouterr().out
+    assert "tutorial:  ∂E_total/∂a_h1 = ∂E_1/∂a_h1 + ∂E_1/∂a_h2" in text
+    assert "corrected: ∂E_total/∂a_h1 = ∂E_1/∂a_h1 + ∂E_2/∂a_h1" in text
+    assert "a_0_1" in text and "propogation" in text
+    assert main(["explain", "--errata", "--format", "json"]) == 0
+    items = json.loads(capsys.readouterr().out)
+    assert len(items) == 9 and set(items[0]) == {"where", "wrong", "right", "check"}
+    # the corrected sum is the golden dE_total/da_h1; the typo's sum is not
+    gold = golden.class_example()["dnode"]["a_h1"]
+    check = items[0]["check"]
+    right, typo = (float(x) for x in re.findall(r"is (\d\.\d+)", check)[:2])
+    assert_close(right, gold, rtol=1e-9)
+    assert abs(typo - gold) > 0.1 * gold

@@ -50,4 +50,30 @@ def test_runs_top_to_bottom(tmp_path, monkeypatch):
     assert "∂E_total/∂w1 = ∂E_total/∂a_h1 * ∂a_h1/∂h1 * ∂h1/∂w1" in text
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(images) == 3  # the sweep, the sweep on a log scale, the restarts
-    assert list(tmp_path.iterdir()) == [tmp_path / "jupyter"]  # wrote nothing else
+    # the spreadsheet is saved where the student can open it, with its values cached
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["backprop.xlsx", "jupyter"]
+    openpyxl = pytest.importorskip("openpyxl", reason="pip install 'autograd-compare[teach]'")
+    ws = openpyxl.load_workbook(tmp_path / "backprop.xlsx", data_only=True)["backprop"]
+    assert isinstance(ws["U125"].value, float)  # dw1 of iteration 100, without recalculation
+
+
+PUBLIC = {"autograd_compare", "autograd_compare.teach"}  # the documented API
+
+
+def test_uses_only_the_public_api():
+    import ast
+
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    used = set()
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for node in ast.walk(ast.parse(cell.source)):
+            if isinstance(node, ast.ImportFrom):
+                used.add(node.module)
+                used.update(f"{node.module}.{a.name}" for a in node.names
+                            if node.module == "autograd_compare" and a.name != "teach")
+            elif isinstance(node, ast.Import):
+                used.update(a.name for a in node.names)
+    ours = {m for m in used if m.split(".")[0] == "autograd_compare"}
+    assert ours and ours <= PUBLIC, ours - PUBLIC

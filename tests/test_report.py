@@ -16,6 +16,7 @@ from autograd_compare.errors import InputError
 from autograd_compare.report import output
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+REPORT_DOC = README.parent / "docs" / "report.md"  # the fields report.html's branch added
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def test_folder_has_every_file_and_the_pngs_have_their_size(rep):
     out, result, code = rep
     assert code == 1
     names = ["report.json", "trace.csv", "loss-lr-0.5.png", "loss-lr-2.png", "loss-all-lrs.png",
-             "differences.png"]
+             "differences.png", "network.svg", "network.png", "landscape.png", "report.html"]
     assert sorted(p.name for p in out.iterdir()) == sorted(names)
     assert result["files"] == names and result["report_dir"] == str(out)
     assert _png_size(out / "loss-lr-0.5.png") == (770, 495)  # 7 x 4.5 in at 110 dpi
@@ -60,7 +61,8 @@ def test_csv_has_a_row_per_lr_backend_and_step(rep):
 
 def test_json_fields_are_the_documented_ones(rep):
     _, result, _ = rep
-    section = README.read_text().split("## report.json fields")[1].split("\n## ")[0]
+    section = "".join(doc.read_text().split("## report.json fields")[1].split("\n## ")[0]
+                      for doc in (README, REPORT_DOC))
     documented = set(re.findall(r"`([A-Za-z_]+)`", section))
     backends = set(result["config"]["backends"])
 

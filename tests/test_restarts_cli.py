@@ -24,7 +24,8 @@ def test_writes_report_folder(report):
     assert code == 0
     names = {p.name for p in out.iterdir()}
     assert names == {"report.json", "summary.csv", "disagreements.csv", "gallery.csv",
-                     "checkpoints.csv", "final-loss.png", "steps-to-threshold.png", "gallery.png"}
+                     "checkpoints.csv", "final-loss.png", "steps-to-threshold.png", "gallery.png",
+                     "landscape.png", "network.svg", "network.png", "report.html"}
     data = json.loads((out / "report.json").read_text())
     assert data["ok"] is True and data["exit_code"] == 0 and data["disagreements"] == []
     assert data["config"]["n"] == 12 and data["config"]["lrs"] == [0.5, 2.0]

@@ -167,3 +167,43 @@ def test_bad_options_are_one_line_errors(argv, message, tmp_path, monkeypatch, c
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
     assert list(tmp_path.iterdir()) == []
+
+
+def _formula_cells(path) -> list[str]:
+    ws = openpyxl.load_workbook(path)[SHEET]
+    return [c.coordinate for row in ws.iter_rows() for c in row
+            if isinstance(c.value, str) and c.value.startswith("=")]
+
+
+@pytest.mark.parametrize("lr", [0.5, 2.0])
+def test_cached_values_are_there_without_recalculation(lr, tmp_path):
+    """openpyxl's data_only view (what pandas and previews see) holds a number in every formula
+    cell: the manual backend's value, and the formulas' own value evaluated in Python."""
+    out = tmp_path / "s.xlsx"
+    assert main(["sheet", "--out", str(out), "--steps", "30", "--lr", str(lr)]) == 0
+    cells = _formula_cells(out)
+    assert len(cells) == 31 * (11 + 8) + 30 * 8  # nodes and gradients in every row, weights after 0
+    cached = openpyxl.load_workbook(out, data_only=True)
+    ws = cached[SHEET]
+    assert all(isinstance(ws[c].value, float) for c in cells), "a formula cell has no value"
+    values = {(c.column_letter, c.row): c.value for row in ws.iter_rows(min_row=FIRST_ROW)
+              for c in row if isinstance(c.value, (int, float))}
+    compare_with_manual(read_rows(values, 30), lr, steps=30, rtol=1e-15)
+    wb = openpyxl.load_workbook(out)
+    by_python = evaluate(wb[SHEET], defined(wb))
+    for c in cells:
+        col, row = re.match(r"([A-Z]+)(\d+)", c).groups()
+        assert_close(ws[c].value, by_python[(col, int(row))], rtol=1e-12, what=c)
+    assert wb.calculation.fullCalcOnLoad  # spreadsheet programs still recalculate
+
+
+def test_cached_values_follow_an_edited_learning_rate(tmp_path):
+    from autograd_compare.teach.sheet import write
+
+    wb = build(CLASS_WEIGHTS, CLASS_INPUTS, CLASS_TARGETS, 0.5, steps=5)
+    wb[SHEET]["B7"] = 2.0  # the learning_rate cell, as a student would change it
+    path = write(wb, tmp_path / "edited.xlsx")
+    ws = openpyxl.load_workbook(path, data_only=True)[SHEET]
+    values = {(c.column_letter, c.row): c.value for row in ws.iter_rows(min_row=FIRST_ROW)
+              for c in row if isinstance(c.value, (int, float))}
+    compare_with_manual(read_rows(values, 5), 2.0, steps=5, rtol=1e-15)

@@ -20,7 +20,9 @@ from autograd_compare.commands.options import (
     selected_backends,
 )
 from autograd_compare.commands.progress import Progress
-from autograd_compare.report import output
+from autograd_compare.commands.run import add_landscape_option
+from autograd_compare.harness import steps as step_trace
+from autograd_compare.report import extras, output
 from autograd_compare.report.plots import PlotsUnavailable
 from autograd_compare.study import restarts
 
@@ -62,6 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-plots", action="store_true", help="write no PNG files")
     parser.add_argument("--json", action="store_true",
                         help="write the result as JSON to stdout (the table goes to stderr)")
+    add_landscape_option(parser, default="w5,w6")
 
 
 def study_from(args: argparse.Namespace) -> restarts.Study:
@@ -93,10 +96,15 @@ def run(args: argparse.Namespace) -> int:
     human = sys.stderr if args.json else sys.stdout
     n_chunks = -(-study.n // min(study.chunk, study.n))
     start = time.perf_counter()
-    with Progress(n_chunks * len(names) + 1, stream=sys.stderr) as progress:
+    with Progress(n_chunks * len(names) + 2, stream=sys.stderr) as progress:
         outcome = restarts.run(study, backends, example, on_step=progress.step)
         progress.step("re-running the gallery starts one at a time")
         curves = restarts.curves(outcome, backends, example)
+        progress.step("recording every step of the median start for report.html")
+        median = next(c for c in curves if c["which"] == "median")
+        trace = step_trace.as_json([step_trace.record(b, median["weights"], example,
+                                                      median["lr"], study.steps)
+                                    for b in backends.values()])
     elapsed = time.perf_counter() - start
     result = as_dict(outcome, dt, example, elapsed)
     print(table(result), file=human)
@@ -116,7 +124,15 @@ def run(args: argparse.Namespace) -> int:
                 files.extend(restarts_plots.save_all(folder, outcome, curves))
             except PlotsUnavailable as err:
                 print(f"note: {err}; writing the report without plots", file=sys.stderr)
+        shown = restarts.starts(study, 0, min(study.n, 3000))  # the island's dots
+        ref = outcome.backends[0]
+        files.extend(extras.file_names(not args.no_plots and extras.have_matplotlib()))
         result["files"] = sorted(files)
+        extras.write_restarts(
+            folder, result, trace, example, args.landscape, shown,
+            {lr: outcome.steps_to_threshold[ref][j][: len(shown)] >= 0
+             for j, lr in enumerate(study.lrs)},
+            result["per_lr"][0]["gallery"], not args.no_plots and extras.have_matplotlib())
         (folder / output.JSON_NAME).write_text(output.to_json(result), encoding="utf-8")
 
     output.write_folder(out_dir, fill, args.force)

@@ -17,9 +17,9 @@ from autograd_compare import registry
 from autograd_compare.commands import options
 from autograd_compare.commands.progress import Progress
 from autograd_compare.errors import BackendUnavailable, InputError
-from autograd_compare.harness import gradcheck, trajectory
+from autograd_compare.harness import gradcheck, steps, trajectory
 from autograd_compare.interface import Example
-from autograd_compare.report import output, plots, summary
+from autograd_compare.report import claims, extras, landscape, output, plots, summary
 
 HELP = """Check hand-derived, PyTorch and JAX gradients against each other on the class example.
 
@@ -41,6 +41,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="replace the --out folder if it holds an earlier report")
     parser.add_argument("--json", action="store_true",
                         help="write the full result as JSON to stdout (tables go to stderr)")
+    add_landscape_option(parser)
+
+
+def add_landscape_option(parser: argparse.ArgumentParser, default: str = "plane") -> None:
+    parser.add_argument("--landscape", type=landscape_slice, default=default, metavar="SLICE",
+                        help="the slice of weight space drawn in landscape.png: 'plane' or two "
+                        f"weights such as w5,w6 (default {default})")
+
+
+def landscape_slice(text: str) -> landscape.Slice:
+    """argparse ``type=`` for --landscape (a bad value is a one-line usage error)."""
+    try:
+        return landscape.parse(text)
+    except InputError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
               "dtype": dt.name, "lrs": list(lrs), "steps": args.steps,
               "weights": w.tolist(), "inputs": example.inputs.tolist(),
               "targets": example.targets.tolist()}
-    with Progress(len(lrs) + 2) as progress:
+    with Progress(len(lrs) + 3) as progress:
         progress.step("gradient check")
         grad = gradcheck.check(backends, w, example)
         lr_results = []
@@ -68,10 +83,18 @@ def run(args: argparse.Namespace) -> int:
             progress.step(f"training {len(backends)} backends at lr {lr:g}")
             lr_results.append(trajectory.check_lr(backends, reference, w, example, lr,
                                                   args.steps))
+        progress.step("recording every step for report.html")
+        trace = steps.as_json([steps.record(b, w, example, lr, args.steps)
+                               for lr in lrs for b in backends])
         progress.step(f"writing {out}")
         result = output.as_dict(config, lr_results, grad)
-        _write(out, args.force, result, lr_results, human)
+        result["claims"] = [claims.as_dict(claims.check(r.lr, r.runs[r.reference].nodes[:, -1]))
+                            for r in lr_results]
+        _write(out, args.force, result, lr_results, human,
+               lambda folder, with_plots: extras.write_main(folder, result, trace, example,
+                                                            args.landscape, with_plots))
     print(summary.header(config), summary.trajectory_table(result), "",
+          claims.table(result["claims"]), "",
           summary.gradcheck_table(result), "", summary.verdict(result),
           f"Report: {out}/", sep="\n", file=human)
     if args.json:
@@ -99,13 +122,13 @@ def _backends(args: argparse.Namespace, dt: np.dtype) -> list:
     return loaded
 
 
-def _write(out: Path, force: bool, result: dict, lr_results: list, human) -> None:
+def _write(out: Path, force: bool, result: dict, lr_results: list, human, teaching) -> None:
     """Fill the report folder: report.json (== the --json output), trace.csv, the PNGs."""
     with_plots = importlib.util.find_spec("matplotlib") is not None
     result["report_dir"] = str(out)
     result["files"] = [output.JSON_NAME, output.CSV_NAME] + (
         [plots.loss_file(r.lr) for r in lr_results] + [plots.ALL_LRS_FILE, plots.DIFF_FILE]
-        if with_plots else [])
+        if with_plots else []) + extras.file_names(with_plots)
     if not with_plots:
         print(f"note: no plots in the report: matplotlib is not installed; install it with: "
               f"{plots.INSTALL_HINT}", file=human)
@@ -115,5 +138,6 @@ def _write(out: Path, force: bool, result: dict, lr_results: list, human) -> Non
         output.write_text(folder / output.CSV_NAME, output.trace_csv(lr_results))
         if with_plots:
             plots.save_all(folder, lr_results)
+        teaching(folder, with_plots)  # network, landscape, report.html (embeds the PNGs)
 
     output.write_folder(out, fill, force)

@@ -10,6 +10,8 @@ derivative. `render_text` and `render_markdown` turn them into prose.
 
 from __future__ import annotations
 
+import functools
+import operator
 from typing import NamedTuple
 
 import numpy as np
@@ -30,7 +32,12 @@ OUTPUT_WEIGHTS = {"w5": (1, "a_h1"), "w6": (1, "a_h2"), "w7": (2, "a_h1"), "w8":
 HIDDEN = {"a_h1": ("w5", "w7"), "a_h2": ("w6", "w8")}  # the weights a_h reaches o1, o2 through
 INPUT_WEIGHTS = {"w1": (1, "i1"), "w2": (1, "i2"), "w3": (2, "i1"), "w4": (2, "i2")}
 ORDER = ("w5", "w6", "w7", "w8", "a_h1", "a_h2", "w1", "w2", "w3", "w4")
-TARGETS = ORDER  # what --weight accepts
+OUTPUT_ACTIVATIONS = {"a_o1": 1, "a_o2": 2}  # ∂E_total/∂a_ok = ∂Ek/∂a_ok
+OUTPUTS = {"o1": 1, "o2": 2}  # ∂E_total/∂ok = ∂Ek/∂a_ok * ∂a_ok/∂ok
+HIDDEN_INPUTS = {"h1": 1, "h2": 2}  # ∂E_total/∂hj = ∂E_total/∂a_hj * ∂a_hj/∂hj
+NODES = ("a_o1", "a_o2", "o1", "o2", "a_h1", "a_h2", "h1", "h2")  # what the proof covers
+# what --weight accepts: every weight and node the proof covers, in the tutorial's order
+TARGETS = ("w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8", *NODES)
 
 
 class Factor(NamedTuple):
@@ -38,7 +45,7 @@ class Factor(NamedTuple):
 
     symbol: str  # "∂a_o1/∂o1"
     formula: str  # "a_o1 * (1 - a_o1)", in the leaves and forward values
-    value: float
+    value: np.floating  # in the explanation's dtype (float32 stays float32)
     short: str = ""  # shown instead of a long formula worked out in an earlier step
 
 
@@ -49,8 +56,9 @@ class Term(NamedTuple):
     factors: tuple[Factor, ...]
 
     @property
-    def value(self) -> float:
-        return float(np.prod([f.value for f in self.factors]))
+    def value(self) -> np.floating:
+        """The product, left to right, in the factors' dtype (as the manual backend does)."""
+        return functools.reduce(operator.mul, [f.value for f in self.factors])
 
     @property
     def formula(self) -> str:
@@ -66,11 +74,12 @@ class Step(NamedTuple):
     note: str  # one line of context, or ""
     terms: tuple[Term, ...]
     backends: dict  # label -> value (float) or the reason it is missing (str)
-    update: tuple[float, float, float] | None  # (lr, w_old, w_new) for a weight
+    update: tuple | None  # (lr, w_old, w_new) for a weight, in the dtype
 
     @property
-    def value(self) -> float:
-        return float(sum(t.value for t in self.terms))
+    def value(self) -> np.floating:
+        """The sum of the terms, in their dtype."""
+        return functools.reduce(operator.add, [t.value for t in self.terms])
 
     @property
     def chain(self) -> str:
@@ -89,6 +98,8 @@ class Explanation(NamedTuple):
     example: dict  # i1, i2, t1, t2 -> value
     steps: tuple[Step, ...]
     lr: float
+    weights: dict = {}  # w1..w8 -> value
+    dtype: str = "float64"
 
 
 def backend_gradients(w, example: Example, dtype) -> dict:
@@ -123,8 +134,8 @@ def _lookup(g: Gradients | str, name: str):
 def _output_delta(v: dict, k: int) -> tuple[Factor, Factor]:
     """∂E_k/∂a_ok and ∂a_ok/∂o_k: the two factors every path through output k starts with."""
     a, t = v[f"a_o{k}"], v[f"t{k}"]
-    return (Factor(f"∂E{k}/∂a_o{k}", f"a_o{k} - t{k}", float(a - t)),
-            Factor(f"∂a_o{k}/∂o{k}", f"a_o{k} * (1 - a_o{k})", float(a * (1 - a))))
+    return (Factor(f"∂E{k}/∂a_o{k}", f"a_o{k} - t{k}", a - t),
+            Factor(f"∂a_o{k}/∂o{k}", f"a_o{k} * (1 - a_o{k})", a * (1 - a)))
 
 
 def _hidden_formula(name: str) -> str:
@@ -141,27 +152,42 @@ def build_steps(v: dict, grads: dict, lr: float, names=ORDER) -> tuple[Step, ...
         if name in OUTPUT_WEIGHTS:
             k, a_h = OUTPUT_WEIGHTS[name]
             term = Term(f"∂E{k}/∂{name}", (*_output_delta(v, k),
-                                          Factor(f"∂o{k}/∂{name}", a_h, float(v[a_h]))))
+                                          Factor(f"∂o{k}/∂{name}", a_h, v[a_h])))
             note = f"∂E{3 - k}/∂{name} = 0: {name} does not reach E{3 - k}"
             terms = (term,)
+        elif name in OUTPUT_ACTIVATIONS:
+            k = OUTPUT_ACTIVATIONS[name]
+            terms = (Term(f"∂E{k}/∂{name}", _output_delta(v, k)[:1]),)
+            note = f"E_total = E1 + E2 and only E{k} depends on {name}"
+        elif name in OUTPUTS:
+            k = OUTPUTS[name]
+            terms = (Term(f"∂E{k}/∂{name}", _output_delta(v, k)),)
+            note = f"only E{k} depends on {name}, through a_o{k} = σ({name})"
         elif name in HIDDEN:
             terms = tuple(Term(f"∂E{k}/∂{name}", (*_output_delta(v, k),
-                                                  Factor(f"∂o{k}/∂{name}", w, float(v[w]))))
+                                                  Factor(f"∂o{k}/∂{name}", w, v[w])))
                           for k, w in ((1, HIDDEN[name][0]), (2, HIDDEN[name][1])))
-            note = f"{name} reaches both outputs, so both errors contribute"
+            note = (f"{name} reaches both outputs, so both errors contribute; the tutorial "
+                    "writes ∂E1/∂a_h1 + ∂E1/∂a_h2 here: erratum 1 of explain --errata")
         else:
-            j, i = INPUT_WEIGHTS[name]
+            j = HIDDEN_INPUTS[name] if name in HIDDEN_INPUTS else INPUT_WEIGHTS[name][0]
             a_h = f"a_h{j}"
-            d_ah = float(sum(t.value for t in build_steps(v, {}, lr, (a_h,))[0].terms))
-            terms = (Term(f"∂E_total/∂{name}", (
-                Factor(f"∂E_total/∂{a_h}", _hidden_formula(a_h), d_ah,
-                       short=f"∂E1/∂{a_h} + ∂E2/∂{a_h} (above)"),
-                Factor(f"∂{a_h}/∂h{j}", f"{a_h} * (1 - {a_h})", float(v[a_h] * (1 - v[a_h]))),
-                Factor(f"∂h{j}/∂{name}", i, float(v[i])))),)
-            note = f"through h{j} and a_h{j}, whose gradient is worked out above"
+            d_ah = build_steps(v, {}, lr, (a_h,))[0].value
+            factors = (Factor(f"∂E_total/∂{a_h}", _hidden_formula(a_h), d_ah,
+                              short=f"∂E1/∂{a_h} + ∂E2/∂{a_h} (above)"),
+                       Factor(f"∂{a_h}/∂h{j}", f"{a_h} * (1 - {a_h})", v[a_h] * (1 - v[a_h])))
+            if name in INPUT_WEIGHTS:
+                i = INPUT_WEIGHTS[name][1]
+                factors += (Factor(f"∂h{j}/∂{name}", i, v[i]),)
+                note = f"through h{j} and a_h{j}, whose gradient is worked out above"
+            else:
+                note = f"through a_h{j} = σ(h{j}), whose gradient is worked out above"
+            terms = (Term(f"∂E_total/∂{name}", factors),)
         step = Step(name, note, terms, backends, None)
         if name.startswith("w"):
-            step = step._replace(update=(lr, float(v[name]), float(v[name] - lr * step.value)))
+            w_old = v[name]
+            lr_d = np.asarray(lr, dtype=np.asarray(w_old).dtype)[()]  # lr in the dtype
+            step = step._replace(update=(lr, w_old, w_old - lr_d * step.value))
         steps.append(step)
     return tuple(steps)
 
@@ -173,14 +199,18 @@ def explain(w, example: Example, lr: float, only: str | None = None,
     Args:
         w: (8,) weights w1..w8. example: inputs (i1, i2) and targets (t1, t2), arrays (2,).
         lr: learning rate of the update shown after each weight.
-        only: one of `TARGETS` to explain just that gradient (for w1..w4 the a_h step it
-            needs comes first), or None for all of them in the tutorial's order.
-        dtype: "float64" or "float32", for every backend and the hand arithmetic.
+        only: one of `TARGETS` to explain just that gradient (for w1..w4, h1 and h2 the a_h
+            step it needs comes first), or None for the tutorial's order (`ORDER`).
+        dtype: "float64" or "float32", for every backend and the hand arithmetic: the
+            forward pass, every factor, product, sum and update are computed in it.
 
     Returns:
         An `Explanation`.
     """
-    v = forward_values(w, example)
+    dt = np.dtype(dtype)
+    w = np.asarray(w, dtype=dt)
+    example = Example(np.asarray(example.inputs, dt), np.asarray(example.targets, dt))
+    v = {k: np.asarray(x)[()] for k, x in forward_values(w, example).items()}  # dtype scalars
     forward = {name: float(v[name]) for name, _ in FORWARD}
     ex = dict(zip(("i1", "i2", "t1", "t2"), (*example.inputs, *example.targets), strict=True))
     v = {**v, **ex, **{f"w{k + 1}": w[k] for k in range(8)}}
@@ -188,8 +218,11 @@ def explain(w, example: Example, lr: float, only: str | None = None,
         names = ORDER
     elif only in INPUT_WEIGHTS:
         names = (f"a_h{INPUT_WEIGHTS[only][0]}", only)
+    elif only in HIDDEN_INPUTS:
+        names = (f"a_h{HIDDEN_INPUTS[only]}", only)
     else:
         names = (only,)
-    grads = backend_gradients(w, example, dtype)
+    grads = backend_gradients(w, example, dt)
     return Explanation(forward, {k: float(x) for k, x in ex.items()},
-                       build_steps(v, grads, lr, names), lr)
+                       build_steps(v, grads, lr, names), lr,
+                       {f"w{k + 1}": float(w[k]) for k in range(8)}, dt.name)

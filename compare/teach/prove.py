@@ -168,7 +168,12 @@ def render(verdicts: list[Verdict]) -> str:
             lines.append(f"  {label:<15} FAILED  derived - implemented does not simplify to 0; "
                          f"it is {v.at_class_example:.6e} at the class example")
     failed = [v.name for v in verdicts if not v.proved]
-    summary = (f"all {len(verdicts)} formulas proved identical to SymPy's derivatives"
-               if not failed else f"{len(failed)} of {len(verdicts)} formulas are WRONG: "
-               + ", ".join(failed))
+    n = len(verdicts)
+    formulas = "formula" if n == 1 else "formulas"
+    if not failed:
+        summary = ("the 1 formula proved identical to SymPy's derivative" if n == 1 else
+                   f"all {n} formulas proved identical to SymPy's derivatives")
+    else:
+        summary = (f"{len(failed)} of {n} {formulas} " + ("is" if len(failed) == 1 else "are")
+                   + " WRONG: " + ", ".join(failed))
     return "\n".join(lines + [summary])

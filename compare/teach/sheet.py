@@ -10,13 +10,22 @@ Layout of the one worksheet, ``backprop``:
   and the gradients read the weights of their own row, and each row's weights are
   ``w_old - learning_rate * dw`` of the row above.
 * A chart of E_total against the iteration, which follows the learning rate cell.
+
+Every formula cell is saved with its value (the cached result a spreadsheet program stores),
+computed by the manual backend from the workbook's own inputs, so readers that do not
+recalculate (``openpyxl.load_workbook(path, data_only=True)``, pandas, file previews) see the
+numbers; Excel and LibreOffice still recalculate on load (``fullCalcOnLoad``).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+import zipfile
 from pathlib import Path
+
+import numpy as np
 
 from autograd_compare.errors import BackendUnavailable, InputError
 
@@ -174,8 +183,66 @@ def write(wb, out: str | os.PathLike, force: bool = False) -> Path:
     os.close(fd)
     try:
         wb.save(tmp)
+        add_cached_values(tmp, computed_values(wb))
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def computed_values(wb) -> dict[str, float]:
+    """Cell ("J25") -> value of every formula cell, computed by the manual backend from the
+    workbook's given cells (inputs, targets, learning rate) and row 0's weights."""
+    from autograd_compare import naming
+    from autograd_compare.interface import Example
+    from autograd_compare.registry import get_backend
+
+    ws = wb[SHEET]
+    given = {name: float(ws[cell].value) for name, _, cell in GIVEN}
+    w = np.array([float(ws[f"{column_letter(n)}{FIRST_ROW}"].value) for n in WEIGHTS])
+    steps = max(r for r in range(FIRST_ROW, ws.max_row + 1)
+                if ws[f"A{r}"].value is not None) - FIRST_ROW
+    example = Example(np.array([given["input_i1"], given["input_i2"]]),
+                      np.array([given["target_t1"], given["target_t2"]]))
+    manual = get_backend("manual")
+    weights = manual.train(w, example, given["learning_rate"], steps).weights if steps else w[None]
+    out = {}
+    for k, wk in enumerate(weights):
+        row = FIRST_ROW + k
+        nodes = dict(zip(naming.NODES, naming.node_values(manual.forward(wk, example)).tolist(),
+                         strict=True))
+        grads = manual.gradients(wk, example).w.tolist()
+        values = {**nodes, **dict(zip(GRADS, grads, strict=True))}
+        if k > 0:
+            values.update(zip(WEIGHTS, wk.tolist(), strict=True))
+        out.update({f"{column_letter(n)}{row}": v for n, v in values.items()})
+    return out
+
+
+_FORMULA_CELL = re.compile(r'<c r="([A-Z]+[0-9]+)"([^>]*)><f>([^<]*)</f><v\s*/>(</c>)?')
+
+
+def add_cached_values(path: str | os.PathLike, values: dict[str, float]) -> None:
+    """Write ``values`` as the cached results of the formula cells of ``path`` (in place).
+
+    openpyxl saves a formula cell as ``<c r="J25"><f>...</f><v/></c>``; the value goes into
+    its ``<v>``. Non-finite values are left empty (a spreadsheet shows an error there).
+    """
+    name = "xl/worksheets/sheet1.xml"
+
+    def fill(m: re.Match) -> str:
+        ref, attrs, formula, _ = m.groups()
+        v = values.get(ref)
+        cached = f"<v>{v!r}</v>" if v is not None and np.isfinite(v) else "<v/>"
+        return f'<c r="{ref}"{attrs}><f>{formula}</f>{cached}</c>'
+
+    with zipfile.ZipFile(path) as z:
+        items = [(info, z.read(info.filename)) for info in z.infolist()]
+    tmp = f"{os.fspath(path)}.cache"
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+        for info, data in items:
+            if info.filename == name:
+                data = _FORMULA_CELL.sub(fill, data.decode("utf-8")).encode("utf-8")
+            z.writestr(info, data)
+    os.replace(tmp, path)

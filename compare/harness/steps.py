@@ -1,0 +1,63 @@
+"""Every step of one training, node by node: what the report's step control and drawing show.
+
+For one backend, one start and one learning rate: train, then at the weights entering each
+recorded step k the forward pass (h1 .. E_total), dE_total/d(node) for h1 .. a_o2 and
+dE_total/dw1..dw8, all from that backend. Long runs are thinned to at most `MAX_ROWS` steps
+(always keeping step 0 and the last), so a report stays a few megabytes.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from autograd_compare import naming
+from autograd_compare.interface import Backend, Example
+
+MAX_ROWS = 201
+
+
+class StepTrace(NamedTuple):
+    """One backend at one learning rate; row r is step ``steps[r]``."""
+
+    backend: str
+    lr: float
+    steps: np.ndarray  # (R,) int: which steps were recorded (0 and the last always)
+    weights: np.ndarray  # (R, 8): w1..w8 entering the step
+    nodes: np.ndarray  # (R, 11): h1 .. E_total (naming.NODES)
+    node_grads: np.ndarray  # (R, 8): dE_total/d(node), naming.HIDDEN_AND_OUTPUT order
+    grads: np.ndarray  # (R, 8): dE_total/dw1..dw8 at those weights
+
+
+def recorded_steps(steps: int, max_rows: int = MAX_ROWS) -> np.ndarray:
+    """0..steps, thinned evenly to at most ``max_rows`` values (0 and ``steps`` kept)."""
+    if steps + 1 <= max_rows:
+        return np.arange(steps + 1)
+    return np.unique(np.linspace(0, steps, max_rows).round().astype(int))
+
+
+def record(backend: Backend, w: np.ndarray, example: Example, lr: float, steps: int,
+           max_rows: int = MAX_ROWS) -> StepTrace:
+    """Train ``backend`` from ``w`` and record the recorded steps (see `recorded_steps`)."""
+    weights = np.asarray(backend.train(w, example, lr, steps).weights)
+    ks = recorded_steps(steps, max_rows)
+    nodes, node_grads, grads = [], [], []
+    for k in ks:
+        g = backend.gradients(weights[k], example)
+        nodes.append(naming.node_values(backend.forward(weights[k], example)))
+        node_grads.append(list(naming.node_gradients(g).values()))
+        grads.append(np.asarray(g.w))
+    as_array = lambda rows: np.asarray(rows, dtype=np.float64)  # noqa: E731
+    return StepTrace(backend.name, float(lr), ks, as_array(weights[ks]), as_array(nodes),
+                     as_array(node_grads), as_array(grads))
+
+
+def as_json(traces: list[StepTrace]) -> dict:
+    """JSON-ready: {"names": {...}, "runs": [{"lr", "backend", "steps", "weights", ...}]}."""
+    return {"names": {"nodes": list(naming.NODES), "node_grads": list(naming.HIDDEN_AND_OUTPUT),
+                      "weights": list(naming.WEIGHTS)},
+            "runs": [{"lr": t.lr, "backend": t.backend, "steps": t.steps.tolist(),
+                      "weights": t.weights.tolist(), "nodes": t.nodes.tolist(),
+                      "node_grads": t.node_grads.tolist(), "grads": t.grads.tolist()}
+                     for t in traces]}

@@ -1,0 +1,371 @@
+"""report.html: the whole report in one self-contained file a teacher can open and share.
+
+Built only from JSON-ready data (the same dict as report.json, plus the per-step trace of
+`compare.harness.steps.as_json`) and the picture files already in the report folder, so it does
+not depend on the harness's result types. No server, no network: the pictures are embedded as
+data URIs, the CSS and the script inline, the trace as JSON in a
+``<script type="application/json">`` (every ``<`` written ``\\u003c``, so ``</script>`` cannot
+end it). Every piece of text from the user or the data (paths, backend names, labels) is
+HTML-escaped. All content is static HTML; the script only adds the step control (without
+JavaScript the step table shows step 0 and the last step).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from collections.abc import Iterable, Sequence
+from html import escape
+from pathlib import Path
+
+from autograd_compare.report import claims as claims_mod
+from autograd_compare.report.output import finite, write_text
+
+FILE = "report.html"
+MIME = {".png": "image/png", ".svg": "image/svg+xml"}
+CAPTIONS = {
+    "network.png": "The network at the first and the last step (reference backend): every "
+                   "weight with ∂E_total/∂w, every neuron with its values and ∂E_total/∂node.",
+    "landscape.png": "The island: E_total over a 2-D slice of weight space.",
+    "loss-all-lrs.png": "E_total per iteration for every learning rate.",
+    "differences.png": "Largest difference from the reference per step.",
+    "final-loss.png": "Final E_total of every start.",
+    "steps-to-threshold.png": "Steps each start needed to reach the threshold.",
+    "gallery.png": "Loss curves of the best, median and worst start.",
+}
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1200px;
+padding:1em 1.5em;color:#1d2733;line-height:1.45}
+h1{font-size:1.6em;margin-bottom:.2em}h2{margin-top:1.6em;border-bottom:1px solid #d5dde6}
+.verdict{font-size:1.1em;padding:.8em 1em;border-radius:6px;white-space:pre-wrap}
+.ok{background:#e6f4ea;border:1px solid #34a853}.fail{background:#fce8e6;border:1px solid #d93025}
+table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
+th,td{border:1px solid #d5dde6;padding:.25em .6em;text-align:right}
+th{background:#f1f4f8}td.l,th.l{text-align:left}
+figure{margin:1em 0}figure img{max-width:100%;border:1px solid #e3e8ee}
+figcaption{font-size:.9em;color:#4a5868}
+.controls{display:flex;gap:1em;align-items:center;flex-wrap:wrap;margin:.6em 0}
+.controls input[type=range]{width:22em}code{background:#f1f4f8;padding:0 .2em}
+.note{color:#4a5868;font-size:.9em}
+"""
+
+SCRIPT = """
+(function () {
+  var data = JSON.parse(document.getElementById('trace-data').textContent);
+  var runs = data.runs, names = data.names;
+  if (!runs.length) { return; }
+  var lrs = [];
+  runs.forEach(function (r) { if (lrs.indexOf(r.lr) < 0) { lrs.push(r.lr); } });
+  var backends = [];
+  runs.forEach(function (r) { if (backends.indexOf(r.backend) < 0) { backends.push(r.backend); } });
+  var sel = document.getElementById('step-lr'), slider = document.getElementById('step-k');
+  var label = document.getElementById('step-label'), body = document.getElementById('step-body');
+  lrs.forEach(function (lr, i) {
+    var o = document.createElement('option'); o.value = i; o.textContent = 'lr ' + lr;
+    sel.appendChild(o);
+  });
+  function fmt(x) {
+    if (typeof x === 'string') { return x; }
+    return Number(x.toPrecision(12)).toString();
+  }
+  function cell(text, left) {
+    var td = document.createElement('td'); td.textContent = text;
+    if (left) { td.className = 'l'; } return td;
+  }
+  function show() {
+    var lr = lrs[Number(sel.value)];
+    var mine = runs.filter(function (r) { return r.lr === lr; });
+    var steps = mine[0].steps;
+    slider.max = steps.length - 1;
+    var row = Math.min(Number(slider.value), steps.length - 1);
+    label.textContent = 'lr ' + lr + ', step ' + steps[row] + ' of ' + steps[steps.length - 1];
+    body.textContent = '';
+    var rows = [];
+    names.nodes.forEach(function (n, j) {
+      var g = names.node_grads.indexOf(n);
+      rows.push([n, function (r) { return r.nodes[row][j]; },
+                 g < 0 ? null : function (r) { return r.node_grads[row][g]; }]);
+    });
+    names.weights.forEach(function (n, j) {
+      rows.push([n, function (r) { return r.weights[row][j]; },
+                 function (r) { return r.grads[row][j]; }]);
+    });
+    rows.forEach(function (spec) {
+      var tr = document.createElement('tr');
+      tr.appendChild(cell(spec[0], true));
+      backends.forEach(function (b) {
+        var r = mine.filter(function (x) { return x.backend === b; })[0];
+        tr.appendChild(cell(r ? fmt(spec[1](r)) : '-'));
+        tr.appendChild(cell(r && spec[2] ? fmt(spec[2](r)) : '-'));
+      });
+      body.appendChild(tr);
+    });
+  }
+  document.getElementById('step-controls').hidden = false;
+  document.getElementById('step-static-note').hidden = true;
+  sel.addEventListener('change', function () { slider.value = 0; show(); });
+  slider.addEventListener('input', show);
+  document.getElementById('step-prev').addEventListener('click', function () {
+    slider.value = Math.max(0, Number(slider.value) - 1); show(); });
+  document.getElementById('step-next').addEventListener('click', function () {
+    slider.value = Math.min(Number(slider.max), Number(slider.value) + 1); show(); });
+  show();
+})();
+"""
+
+
+# --- small builders -----------------------------------------------------------------------------
+def _num(x) -> str:
+    if isinstance(x, str):
+        return escape(x)
+    if x is None:
+        return "-"
+    if isinstance(x, bool) or isinstance(x, int):
+        return str(x)
+    return f"{x:.12g}" if math.isfinite(x) else str(x)
+
+
+def _short(x) -> str:
+    if isinstance(x, str) or x is None:
+        return _num(x)
+    return f"{x:.3g}"
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[str]], left: int = 1,
+          table_id: str = "") -> str:
+    """An HTML table; ``header`` is escaped here, ``rows`` cells must be escaped already.
+    The first ``left`` columns are left-aligned."""
+    attr = f' id="{escape(table_id)}"' if table_id else ""
+    head = "".join(f'<th{" class=l" if i < left else ""}>{escape(h)}</th>'
+                   for i, h in enumerate(header))
+    body = "".join("<tr>" + "".join(f'<td{" class=l" if i < left else ""}>{c}</td>'
+                                    for i, c in enumerate(row)) + "</tr>\n" for row in rows)
+    return f"<table{attr}><thead><tr>{head}</tr></thead><tbody>\n{body}</tbody></table>"
+
+
+def data_uri(path: Path) -> str:
+    mime = MIME[path.suffix.lower()]
+    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def figures(folder: Path, names: Iterable[str]) -> str:
+    """Every picture of ``names`` that exists in ``folder``, embedded (PNG, or the SVG when a
+    PNG of the same name is not there)."""
+    out = []
+    for name in names:
+        path = folder / name
+        if path.suffix.lower() not in MIME or not path.is_file():
+            continue
+        if path.suffix == ".svg" and path.with_suffix(".png").is_file():
+            continue  # the PNG is shown; the SVG is in the folder for printing
+        caption = CAPTIONS.get(name, name)
+        out.append(f'<figure><img src="{data_uri(path)}" alt="{escape(name)}">'
+                   f"<figcaption>{escape(name)}: {escape(caption)}</figcaption></figure>")
+    return "\n".join(out)
+
+
+def json_script(data, element_id: str) -> str:
+    """``data`` as JSON inside a script element, safe against ``</script>`` and ``<!--``."""
+    text = json.dumps(finite(data), allow_nan=False, separators=(",", ":"))
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return f'<script type="application/json" id="{escape(element_id)}">{text}</script>'
+
+
+def page(title: str, verdict_ok: bool, verdict: str, sections: Sequence[str]) -> str:
+    cls = "ok" if verdict_ok else "fail"
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>{escape(title)}</title><style>{CSS}</style></head><body>\n"
+            f"<h1>{escape(title)}</h1>\n"
+            f'<p class="verdict {cls}" id="verdict">{escape(verdict)}</p>\n'
+            + "\n".join(sections) + "\n</body></html>\n")
+
+
+def _section(title: str, body: str, section_id: str) -> str:
+    return f'<section id="{escape(section_id)}"><h2>{escape(title)}</h2>\n{body}\n</section>'
+
+
+# --- the step control ---------------------------------------------------------------------------
+def step_section(trace: dict, what: str) -> str:
+    """The step table: static at step 0 and the last step of the first learning rate, and the
+    controls (shown by the script) to move through every recorded step of every rate."""
+    runs = trace["runs"]
+    if not runs:
+        return _section("Step by step", "<p>No trace recorded.</p>", "steps")
+    backends = list(dict.fromkeys(r["backend"] for r in runs))
+    header = ["quantity"]
+    for b in backends:
+        header += [f"{b}: value", f"{b}: ∂E_total/∂quantity"]
+    lr = runs[0]["lr"]
+    mine = {r["backend"]: r for r in runs if r["lr"] == lr}
+
+    def rows(row: int):
+        names = trace["names"]
+        out = []
+        for j, n in enumerate(names["nodes"]):
+            g = names["node_grads"].index(n) if n in names["node_grads"] else None
+            out.append([escape(n)] + [c for b in backends for c in (
+                _num(mine[b]["nodes"][row][j]) if b in mine else "-",
+                _num(mine[b]["node_grads"][row][g]) if b in mine and g is not None else "-")])
+        for j, n in enumerate(names["weights"]):
+            out.append([escape(n)] + [c for b in backends for c in (
+                _num(mine[b]["weights"][row][j]) if b in mine else "-",
+                _num(mine[b]["grads"][row][j]) if b in mine else "-")])
+        return out
+
+    steps = runs[0]["steps"]
+    last = len(steps) - 1
+    controls = (
+        '<div class="controls" id="step-controls" hidden>'
+        '<label>learning rate <select id="step-lr"></select></label>'
+        '<button type="button" id="step-prev">◀ previous</button>'
+        f'<input type="range" id="step-k" min="0" max="{last}" value="0" step="1" '
+        'aria-label="step">'
+        '<button type="button" id="step-next">next ▶</button>'
+        f'<strong id="step-label">lr {_num(lr)}, step {steps[0]} of {steps[last]}</strong></div>')
+    note = (f'<p class="note" id="step-static-note">JavaScript is off: the table shows step '
+            f"{steps[0]} at lr {_num(lr)}; the one below it shows the last step, "
+            f"{steps[last]}.</p>")
+    thinned = (f'<p class="note">{escape(what)} Long runs are thinned to {len(steps)} evenly '
+               "spaced steps (the first and the last always kept).</p>"
+               if steps[-1] + 1 > len(steps) else f'<p class="note">{escape(what)}</p>')
+    body = (thinned + controls + note
+            + table(header, rows(0), table_id="step-table").replace("<tbody>",
+                                                                       '<tbody id="step-body">')
+            + f'<noscript><p>Last step ({steps[last]}) at lr {_num(lr)}:</p>'
+            + table(header, rows(last)) + "</noscript>")
+    return _section("Step by step: every node's value and gradient from every backend", body,
+                    "steps")
+
+
+# --- the main job ---------------------------------------------------------------------------------
+def verdict_main(result: dict) -> str:
+    """The verdict lines from report.json's fields."""
+    cfg = result["config"]
+    lines = []
+    for name, f in result["gradcheck"]["first_failures"].items():
+        lines.append(f"FAIL {name}: gradient check first wrong at {f['quantity']}")
+    for t in result["trajectories"]:
+        for name, b in t["backends"].items():
+            f = b.get("first_divergence")
+            if f:
+                lines.append(f"FAIL {name}: training at lr {t['lr']:g} first diverges at step "
+                             f"{f['step']}, {f['quantity']}")
+    if result["ok"]:
+        lines.append("OK: every backend agrees with the complex-step gradients and, at every "
+                     f"step of every learning rate, with {cfg['reference']}.")
+        d = result.get("largest_difference")
+        if d and d.get("backend"):
+            lines.append(f"Largest difference ({d['backend']} at lr {d['lr']:g}, step "
+                         f"{d['at']['step']}, {d['at']['quantity']}): {_short(d['abs'])} "
+                         f"absolute, {_short(d['rel'])} relative; "
+                         + (f"{d['ratio']:.2%}" if not isinstance(d["ratio"], str) else d["ratio"])
+                         + " of the tolerance.")
+    return "\n".join(dict.fromkeys(lines)) or "FAIL"
+
+
+def render_main(result: dict, trace: dict, folder: Path) -> str:
+    """The main job's report.html (pictures read from ``folder``)."""
+    cfg = result["config"]
+    names = cfg["backends"]
+    config_rows = [["backends", escape(f"{', '.join(names)} (reference {cfg['reference']})")],
+                   ["dtype", escape(cfg["dtype"])], ["steps", _num(cfg["steps"])],
+                   ["learning rates", escape(", ".join(f"{x:g}" for x in cfg["lrs"]))],
+                   ["weights w1..w8", escape(", ".join(f"{x:.8g}" for x in cfg["weights"]))],
+                   ["inputs i1, i2", escape(", ".join(f"{x:.8g}" for x in cfg["inputs"]))],
+                   ["targets t1, t2", escape(", ".join(f"{x:.8g}" for x in cfg["targets"]))],
+                   ["report folder", escape(str(result.get("report_dir")))]]
+    training = [[_num(t["lr"])] + [_num(t["final_E_total"].get(n)) for n in names]
+                + [_short(t["largest_difference"]["abs"]), _short(t["largest_difference"]["rel"]),
+                   _short(t["largest_difference"]["ulps"]),
+                   _short(t["largest_difference"]["ratio"]), "agree" if t["ok"] else "DISAGREE"]
+                for t in result["trajectories"]]
+    grad = [[escape(r["label"]), _num(r["complex_step"]),
+             _short(abs(r["finite_difference"] - r["complex_step"])
+                    if not isinstance(r["finite_difference"], str) else r["finite_difference"])]
+            + [_short(r["backends"][n]["ulps"]) if n in r["backends"] else "-" for n in names]
+            + ["ok" if r["fd_ok"] and all(b["ok"] for b in r["backends"].values()) else "WRONG"]
+            for r in result["gradcheck"]["rows"]]
+    sections = [
+        _section("Configuration", table(["setting", "value"], config_rows, left=2),
+                 "config"),
+        claims_section(result.get("claims", [])),
+        _section("Training: every backend at every learning rate",
+                 f"<p>E_total after {cfg['steps']} steps per backend, and the largest difference "
+                 f"from {escape(cfg['reference'])} over every step and quantity.</p>"
+                 + table(["lr", *(f"E_total {n}" for n in names), "|diff|", "rel", "ULPs",
+                          "diff/tol", "verdict"], training, table_id="training-table"),
+                 "training"),
+        _section("Gradient check at the starting weights",
+                 "<p>Complex step is the reference; central difference checks it; each backend's "
+                 "distance from the complex step in ULPs.</p>"
+                 + table(["gradient", "complex step", "|FD - CS|", *(f"{n} (ULPs)" for n in names),
+                          "verdict"], grad, table_id="gradcheck-table"), "gradcheck"),
+        step_section(trace, "Pick a learning rate and a step: the forward values and "
+                     "∂E_total/∂(each node and weight) at the weights entering that step."),
+        _section("The network", figures(folder, ["network.png", "network.svg"]), "network"),
+        _section("The island", figures(folder, ["landscape.png"]), "landscape"),
+        _section("Plots", figures(folder, [f for f in result.get("files", [])
+                                            if f.startswith(("loss-", "differences"))]), "plots"),
+        _section("Files", "<ul>" + "".join(f"<li><code>{escape(f)}</code></li>"
+                                            for f in result.get("files", [])) + "</ul>", "files"),
+        json_script(trace, "trace-data"), f"<script>{SCRIPT}</script>",
+    ]
+    return page("autograd-compare report", result["ok"], verdict_main(result), sections)
+
+
+def claims_section(claims: Sequence[dict]) -> str:
+    rows = [[_num(c["lr"]), f"about {c['tutorial_iterations']}" if c["tutorial_iterations"]
+             else "-"] + [str(b["step"]) if b["step"] is not None
+                          else f"not within {c['steps']} steps" for b in c["first_step_below"]]
+            for c in claims]
+    sentences = "".join(f"<li>{escape(c['sentence'])}</li>" for c in claims
+                        if c["tutorial_iterations"])
+    body = (f"<p>The tutorial: {escape(claims_mod.QUOTE)}. Measured with the reference backend: "
+            "the first step at which E_total is below 1 % and 0.1 % of its start.</p>"
+            + table(["lr", "tutorial", "first step < 1 % of start", "first step < 0.1 % of start"],
+                    rows, table_id="claims-table")
+            + (f"<ul>{sentences}</ul>" if sentences else ""))
+    return _section("The tutorial's claims checked", body, "claims")
+
+
+# --- restarts ----------------------------------------------------------------------------------
+def render_restarts(result: dict, trace: dict, folder: Path) -> str:
+    """The restart study's report.html."""
+    c = result["config"]
+    n_bad = len(result["disagreements"])
+    verdict = ("OK: the backends agree on every configuration" if n_bad == 0 else
+               f"FAIL: {n_bad} configurations where the backends DISAGREE beyond tolerance")
+    config_rows = [[escape(k), escape(json.dumps(v))] for k, v in c.items()]
+    config_rows.append(["report folder", escape(str(result.get("report_dir")))])
+    rows = []
+    for row in result["per_lr"]:
+        x = row["cross_backend"]
+        for b, s in row["backends"].items():
+            e, k = s["final_loss"], s["steps_to_threshold"]["median"]
+            rows.append([_num(row["lr"]), escape(b), _short(e["median"]), _short(e["p90"]),
+                         _short(e["max"]), f"{s['reached_fraction']:.1%}", _num(k),
+                         _short(x["worst_difference"]), _short(x["worst_ratio_to_tolerance"]),
+                         _num(x["disagreements"])])
+    sections = [
+        _section("Configuration", table(["setting", "value"], config_rows, left=2), "config"),
+        _section("Every start at every learning rate", table(
+            ["lr", "backend", "median E", "p90 E", "max E", "reached", "median steps",
+             "worst diff", "diff/tol", "disagree"], rows, left=2, table_id="restarts-table"),
+            "restarts"),
+        step_section(trace, "The median start of the first learning rate (by final E_total), "
+                     "re-run with every backend."),
+        _section("The network", figures(folder, ["network.png", "network.svg"]), "network"),
+        _section("The island", figures(folder, ["landscape.png"]), "landscape"),
+        _section("Plots", figures(folder, ["final-loss.png", "steps-to-threshold.png",
+                                           "gallery.png"]), "plots"),
+        json_script(trace, "trace-data"), f"<script>{SCRIPT}</script>",
+    ]
+    return page("autograd-compare restarts report", n_bad == 0, verdict, sections)
+
+
+def write(folder: Path, text: str) -> str:
+    write_text(folder / FILE, text)
+    return FILE

@@ -1,0 +1,215 @@
+"""The island: E_total over a 2-D slice of weight space, with the gradient-descent paths on it.
+
+A slice is either two weights (``w5,w6``: those two vary, the other six stay at the start) or
+``plane``: the plane through the start and the ends of training (main job), or through the
+best, median and worst start (restarts). Paths and starts are drawn projected onto the slice;
+the contours are E_total evaluated on the slice itself (the manual forward pass, batched).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from autograd_compare import naming
+from autograd_compare.errors import InputError
+from autograd_compare.interface import Example
+from autograd_compare.manual.network import forward_values
+from autograd_compare.report.plots import DPI, pyplot
+
+FILE = "landscape.png"
+GRID = 121  # points per axis
+PLANE = "plane"
+
+
+class Slice(NamedTuple):
+    """Which 2-D slice: ``axes`` = (j, k) weight indices, or None for the plane."""
+
+    axes: tuple[int, int] | None
+
+    @property
+    def label(self) -> str:
+        return PLANE if self.axes is None else ",".join(naming.WEIGHTS[j] for j in self.axes)
+
+
+def parse(text: str) -> Slice:
+    """``"plane"`` or two different weight names ``"w5,w6"``; else `InputError` (one line)."""
+    t = text.strip().lower()
+    if t == PLANE:
+        return Slice(None)
+    parts = [p.strip() for p in t.split(",")]
+    if len(parts) != 2 or not all(p in naming.WEIGHTS for p in parts) or parts[0] == parts[1]:
+        raise InputError(f"--landscape must be 'plane' or two different weights such as "
+                         f"'w5,w6' (from {naming.WEIGHTS[0]}..{naming.WEIGHTS[-1]}); got {text!r}")
+    return Slice((naming.WEIGHTS.index(parts[0]), naming.WEIGHTS.index(parts[1])))
+
+
+class Frame(NamedTuple):
+    """Slice coordinates (a, b) -> weights origin + a * u + b * v (u, v: (8,))."""
+
+    origin: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    xlabel: str
+    ylabel: str
+
+    def project(self, w: np.ndarray) -> np.ndarray:
+        """(..., 8) weights -> (..., 2) slice coordinates (least squares for a plane)."""
+        basis = np.stack([self.u, self.v])  # (2, 8)
+        d = np.asarray(w, dtype=np.float64) - self.origin
+        c = np.linalg.solve(basis @ basis.T, basis @ np.atleast_2d(d).T).T
+        return c if d.ndim > 1 else c[0]
+
+    def weights(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return self.origin + a[..., None] * self.u + b[..., None] * self.v
+
+
+def axes_frame(s: Slice, origin: np.ndarray) -> Frame:
+    """Two weights vary from ``origin``; coordinates are the weights' own values."""
+    j, k = s.axes
+    u, v = np.zeros(8), np.zeros(8)
+    u[j], v[k] = 1.0, 1.0
+    base = np.array(origin, dtype=np.float64)
+    base[[j, k]] = 0.0
+    return Frame(base, u, v, naming.WEIGHTS[j], naming.WEIGHTS[k])
+
+
+def plane_frame(origin: np.ndarray, points: np.ndarray, what: str) -> Frame:
+    """The plane through ``origin`` that best holds ``points`` (N, 8): u towards the farthest
+    point, v towards the point farthest from that line (orthonormal)."""
+    origin = np.asarray(origin, dtype=np.float64)
+    d = np.asarray(points, dtype=np.float64).reshape(-1, 8) - origin
+    d = d[np.isfinite(d).all(axis=1)]
+    norms = np.linalg.norm(d, axis=1) if d.size else np.zeros(1)
+    u = d[np.argmax(norms)] / norms.max() if d.size and norms.max() > 0 else np.eye(8)[0]
+    rest = d - np.outer(d @ u, u) if d.size else np.zeros((1, 8))
+    r = np.linalg.norm(rest, axis=1)
+    if r.max() > 1e-12 * max(1.0, norms.max()):
+        v = rest[np.argmax(r)] / r.max()
+    else:  # every point on one line: any direction orthogonal to it
+        e = np.eye(8)[np.argmin(np.abs(u))]
+        v = e - (e @ u) * u
+        v /= np.linalg.norm(v)
+    return Frame(origin, u, v, f"distance along u ({what}, first direction)",
+                 "distance along v (orthogonal to u)")
+
+
+def loss_grid(frame: Frame, a_range, b_range, example: Example) -> tuple:
+    """E_total on a GRID x GRID mesh of the slice (float64, manual forward pass)."""
+    a = np.linspace(*a_range, GRID)
+    b = np.linspace(*b_range, GRID)
+    A, B = np.meshgrid(a, b)
+    ex = Example(np.asarray(example.inputs, np.float64), np.asarray(example.targets, np.float64))
+    E = forward_values(frame.weights(A, B).reshape(-1, 8), ex)["E_total"].reshape(A.shape)
+    return A, B, E
+
+
+def _range(values: np.ndarray, margin: float = 0.35, least: float = 0.5) -> tuple:
+    values = values[np.isfinite(values)]
+    lo, hi = (values.min(), values.max()) if values.size else (-1.0, 1.0)
+    pad = max((hi - lo) * margin, least / 2)
+    return lo - pad, hi + pad
+
+
+def _contours(plt, ax, A, B, E) -> None:
+    positive = np.maximum(E, np.finfo(np.float64).tiny)
+    levels = np.geomspace(positive.min(), positive.max(), 24) if positive.max() > \
+        positive.min() * 1.0001 else 12
+    filled = ax.contourf(A, B, positive, levels=levels, cmap="terrain",
+                         norm=plt.matplotlib.colors.LogNorm() if not np.isscalar(levels) else None)
+    ax.contour(A, B, positive, levels=levels, colors="k", linewidths=0.3, alpha=0.4)
+    cbar = ax.figure.colorbar(filled, ax=ax)
+    if not np.isscalar(levels):
+        cbar.ax.minorticks_off()
+        cbar.set_ticks(levels[::4], labels=[f"{x:.2g}" for x in levels[::4]])
+    cbar.set_label("E_total (log colour scale; blue = sea level)")
+
+
+def main_figure(s: Slice, start: np.ndarray, paths: dict[float, np.ndarray], example: Example):
+    """The main job's island: ``paths`` lr -> (K, 8) weights of the reference backend."""
+    plt = pyplot()
+    if s.axes is None:
+        every = np.concatenate([p for p in paths.values()]) if paths else start[None]
+        frame = plane_frame(start, every, "start to the farthest end")
+    else:
+        frame = axes_frame(s, start)
+    projected = {lr: frame.project(p) for lr, p in paths.items()}
+    pts = np.concatenate([p for p in projected.values()] + [frame.project(start)[None]])
+    A, B, E = loss_grid(frame, _range(pts[:, 0]), _range(pts[:, 1]), example)
+    fig, ax = plt.subplots(figsize=(8.5, 6.5), layout="constrained")
+    _contours(plt, ax, A, B, E)
+    colors = plt.get_cmap("tab10").colors
+    for j, (lr, p) in enumerate(projected.items()):
+        ax.plot(p[:, 0], p[:, 1], "-o", color=colors[j % 10], markersize=2.2, linewidth=1.4,
+                label=f"lr = {lr:g} ({len(p) - 1} steps)")
+        ax.plot(*p[-1], "X", color=colors[j % 10], markersize=9, markeredgecolor="k")
+    ax.plot(*frame.project(start), "o", color="white", markeredgecolor="k", markersize=10,
+            label="start", zorder=5)
+    ax.set_xlabel(frame.xlabel)
+    ax.set_ylabel(frame.ylabel)
+    other = ("the other six weights at their starting values" if s.axes else
+             "paths projected onto the plane")
+    ax.set_title(f"The island: E_total over the slice '{s.label}' ({other});\n"
+                 "gradient-descent paths per learning rate (X = last step)", fontsize=10)
+    ax.legend(fontsize="small", loc="best")
+    return fig
+
+
+def restarts_figure(s: Slice, starts: np.ndarray, reached: dict[float, np.ndarray],
+                    gallery: dict[str, int], center: float, example: Example,
+                    threshold: float, max_points: int = 3000):
+    """One panel per learning rate: the starts on the slice, green if they reached the
+    threshold, red if stuck. ``reached``: lr -> (N,) bool; ``gallery``: best/median/worst
+    start index (of the first rate) for the plane."""
+    plt = pyplot()
+    if s.axes is None:
+        three = starts[[gallery["median"], gallery["best"], gallery["worst"]]]
+        frame = plane_frame(three[0], three[1:], "median start to the best and worst")
+    else:
+        frame = axes_frame(s, np.full(8, center))
+    shown = np.arange(min(len(starts), max_points))
+    pts = frame.project(starts[shown])
+    A, B, E = loss_grid(frame, _range(pts[:, 0], 0.05), _range(pts[:, 1], 0.05), example)
+    n = len(reached)
+    cols = min(3, n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.3 * rows + 0.7),
+                             layout="constrained", squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    for ax, (lr, ok) in zip(axes.flat, reached.items(), strict=False):
+        positive = np.maximum(E, np.finfo(np.float64).tiny)
+        levels = np.geomspace(positive.min(), positive.max(), 18) if positive.max() > \
+            positive.min() * 1.0001 else 10
+        ax.contourf(A, B, positive, levels=levels, cmap="Greys_r", alpha=0.55,
+                    norm=plt.matplotlib.colors.LogNorm() if not np.isscalar(levels) else None)
+        ok = np.asarray(ok)[shown]
+        ax.scatter(pts[~ok, 0], pts[~ok, 1], s=7, color="#d62728", label=f"stuck ({(~ok).sum()})")
+        ax.scatter(pts[ok, 0], pts[ok, 1], s=7, color="#2ca02c",
+                   label=f"reached E_total <= {threshold:g} ({ok.sum()})")
+        ax.set_title(f"learning rate {lr:g}", fontsize="medium")
+        ax.set_xlabel(frame.xlabel, fontsize="small")
+        ax.set_ylabel(frame.ylabel, fontsize="small")
+        ax.legend(fontsize="x-small", loc="upper right")
+    slice_text = (f"the other weights at {center:g}" if s.axes else
+                  "starts projected onto the plane")
+    fig.suptitle(f"The island: the first {len(shown)} starts on the slice '{s.label}' "
+                 f"({slice_text}), coloured by where they end;\ngrey: E_total on the slice "
+                 "(darker = lower)")
+    return fig
+
+
+def save(fig, folder: Path) -> str:
+    plt = pyplot()
+    fig.savefig(folder / FILE, dpi=DPI)
+    plt.close(fig)
+    return FILE
+
+
+def paths_from(runs: Sequence[dict], backend: str) -> dict[float, np.ndarray]:
+    """lr -> (K, 8) weights of ``backend`` from `compare.harness.steps.as_json` runs."""
+    return {r["lr"]: np.asarray(r["weights"], dtype=np.float64) for r in runs
+            if r["backend"] == backend}
