@@ -65,7 +65,7 @@ def test_batched_study_equals_unbatched_single_runs():
     for j, lr in enumerate(s.lrs):
         final, reached = np.empty(s.n), np.empty(s.n, np.int64)
         for n in range(s.n):
-            t = backend.train(w0[n], EXAMPLE, lr, s.steps)
+            t = backend.train(w0[n], EXAMPLE, lr=lr, steps=s.steps)
             losses = np.append(t.loss, backend.forward(t.weights[-1]).E_total)
             final[n] = losses[-1]
             hit = np.flatnonzero(losses <= s.threshold)
@@ -141,7 +141,7 @@ def test_checkpoints_are_the_unbroken_run_seen_on_the_way():
     backend, w0 = get_backend("manual"), restarts.starts(study())
     for j, lr in enumerate(LRS):
         for n in (0, 17, 36):
-            t = backend.train(w0[n], EXAMPLE, lr, 31)
+            t = backend.train(w0[n], EXAMPLE, lr=lr, steps=31)
             # E_total after k updates is the loss training sees before update k
             assert np.array_equal(cut.checkpoint_loss["manual"][:, j, n], t.loss[[7, 30]])
     rows = restarts.summary(cut)
