@@ -89,6 +89,8 @@ def test_backends_give_identical_summaries(all_three):
             other = row["backends"][b]
             assert other["reached"] == ref["reached"]
             assert other["steps_to_threshold"] == ref["steps_to_threshold"]
+            # measured 916 eps64 (final E_total ~1e-4 and below cancels: ½(t - a_o)²);
+            # 1e-12 = 4504 eps allowed
             for key, value in ref["final_loss"].items():
                 assert_close(other["final_loss"][key], value, rtol=1e-12, what=f"{b} {key}")
         assert row["cross_backend"]["disagreements"] == 0
