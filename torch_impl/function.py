@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from autograd_compare.torch_impl.module import Reduction, _check_reduction, _reduce
+from autograd_compare.torch_impl.module import Reduction, apply_reduction
 
 SigmaPrime = Callable[[torch.Tensor], torch.Tensor]  # σ'(x) written in terms of a = σ(x)
 
@@ -128,7 +128,6 @@ def hand_e_total(w: torch.Tensor, inputs: Any, targets: Any, *,
             then converted to ``w``'s dtype and device).
         reduction: "mean" (default) or "sum" over the examples, or "none" for E_total (...).
     """
-    _check_reduction(reduction)
     inputs = torch.as_tensor(inputs, dtype=w.dtype, device=w.device)
     targets = torch.as_tensor(targets, dtype=w.dtype, device=w.device)
-    return _reduce(HandBackprop.apply(w, inputs, targets), reduction)
+    return apply_reduction(HandBackprop.apply(w, inputs, targets), reduction)

@@ -60,9 +60,8 @@ def e_total(a_o: torch.Tensor, targets: torch.Tensor, *,
             "none" for one E_total per example, shape (...). For one example (2,) all three
             give the tutorial's E_total.
     """
-    _check_reduction(reduction)
     per_example = (0.5 * (targets - a_o) ** 2).sum(-1)  # E1 + E2
-    return _reduce(per_example, reduction)
+    return apply_reduction(per_example, reduction)
 
 
 def set_weights(model: Net222, w: torch.Tensor | Sequence[float] | np.ndarray) -> None:
@@ -115,13 +114,11 @@ def train_sgd(w, example: Example, *, lr: float, steps: int,
     return Trajectory(*(torch.stack(x).cpu().numpy() for x in (loss, weights, grads)))
 
 
-def _check_reduction(reduction: str) -> None:
+def apply_reduction(per_example: torch.Tensor, reduction: str) -> torch.Tensor:
+    """One value per example (...) -> its "mean", its "sum", or itself ("none")."""
     if reduction not in REDUCTIONS:
         raise InputError(f"reduction must be one of {', '.join(map(repr, REDUCTIONS))}; "
                          f"got {reduction!r}")
-
-
-def _reduce(per_example: torch.Tensor, reduction: str) -> torch.Tensor:
     if reduction == "mean":
         return per_example.mean()
     if reduction == "sum":
