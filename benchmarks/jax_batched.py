@@ -76,12 +76,12 @@ def single_trajectory_cost(repeats: int = 200) -> None:
     w = np.array(CLASS_WEIGHTS)
     ex = Example(np.array(CLASS_INPUTS), np.array(CLASS_TARGETS))
     start = time.perf_counter()
-    jax_train.train(w, ex, 0.5, 100)
+    jax_train.train(w, ex, lr=0.5, steps=100)
     first = time.perf_counter() - start
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        jax_train.train(w, ex, 0.5, 100)
+        jax_train.train(w, ex, lr=0.5, steps=100)
         times.append(time.perf_counter() - start)
     print(f"float64: one 100-step train: {np.median(times) * 1e6:.0f} us median of {repeats} "
           f"(first call, compiling: {first:.2f} s)")
@@ -113,7 +113,7 @@ def main() -> None:
         print(f"{name}: train_batch compile {seconds:.2f} s; layout (threads, tasks, blocks, "
               f"chunk) = {jax_train._layout(a.n)}", flush=True)
         runs[f"numpy {name}"] = partial(numpy_reference, wd, lrd, ex, a.steps)
-        runs[f"jax backend {name}"] = partial(jax_train.train_batch, wd, lrd, ex, a.steps)
+        runs[f"jax backend {name}"] = partial(jax_train.train_batch, wd, lrd, ex, steps=a.steps)
         if a.straightforward:
             def plain(wd=wd, lrd=lrd, ex=ex, dt=dt):
                 with precision(dt):

@@ -21,12 +21,15 @@ for); each backend converts at its own edge only. Node arrays are indexed by neu
 
 from __future__ import annotations
 
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 
-Array = np.ndarray  # a NumPy array of the backend's dtype
-Weights = Array  # shape (8,): w1..w8
+Array: TypeAlias = npt.NDArray[Any]  # a NumPy array of the backend's dtype
+Weights: TypeAlias = Array  # shape (8,): w1..w8
+ArrayLike: TypeAlias = npt.ArrayLike  # anything np.asarray takes: a list, a tuple, an array
+WeightsLike: TypeAlias = ArrayLike  # 8 numbers w1..w8
 
 LAYER_SIZES = (2, 2, 2)  # inputs, hidden, outputs
 N_WEIGHTS = 8
@@ -37,6 +40,9 @@ class Example(NamedTuple):
 
     inputs: Array  # (2,): i1, i2
     targets: Array  # (2,): t1, t2
+
+
+ExampleLike: TypeAlias = Example | tuple[ArrayLike, ArrayLike]  # (inputs, targets), 2 numbers each
 
 
 class Forward(NamedTuple):
@@ -79,47 +85,77 @@ class BatchResult(NamedTuple):
     loss: Array | None  # (N, steps) E_total before each update, only if keep_loss=True
 
 
+# --- what `get_backend(name)` returns: validated, converted, dtype-guarded -------------------
 class ForwardFn(Protocol):
-    def __call__(self, w: Weights, example: Example) -> Forward:
-        """Forward pass. ``w``: (8,), ``example``: see `Example`."""
+    def __call__(self, w: WeightsLike, example: ExampleLike | None = None) -> Forward:
+        """Forward pass. ``w``: 8 numbers w1..w8; ``example``: (inputs, targets), default the
+        class example (`CLASS_INPUTS`, `CLASS_TARGETS`)."""
 
 
 class GradientsFn(Protocol):
-    def __call__(self, w: Weights, example: Example) -> Gradients:
+    def __call__(self, w: WeightsLike, example: ExampleLike | None = None) -> Gradients:
         """dE_total with respect to w1..w8 and to every node h1..a_o2."""
 
 
 class TrainFn(Protocol):
-    def __call__(self, w: Weights, example: Example, lr: float, steps: int) -> Trajectory:
+    def __call__(self, w: WeightsLike, example: ExampleLike | None = None, *, lr: float = 0.5,
+                 steps: int = 100) -> Trajectory:
         """``steps`` (>= 1) steps of gradient descent at learning rate ``lr`` (> 0)."""
 
 
 class TrainBatchFn(Protocol):
-    def __call__(
-        self,
-        w: Array,
-        lr: Array,
-        example: Example,
-        steps: int,
-        threshold: float | None = None,
-        keep_loss: bool = False,
-    ) -> BatchResult:
+    def __call__(self, w: ArrayLike, lr: ArrayLike, example: ExampleLike | None = None, *,
+                 steps: int = 100, threshold: float | None = None,
+                 keep_loss: bool = False) -> BatchResult:
         """N trainings at once: ``w`` (N, 8) starting weights, ``lr`` (N,) learning rates.
 
         Vectorised over configurations (no Python loop over N); row n equals
-        ``train(w[n], example, lr[n], steps)`` up to floating-point reassociation.
+        ``train(w[n], example, lr=lr[n], steps=steps)`` up to floating-point reassociation.
+        ``threshold``: record the first step whose E_total is <= it; ``keep_loss``: keep the
+        (N, steps) loss history.
         """
 
 
 class Backend(NamedTuple):
-    """What every backend provides: a name, a dtype and four pure functions."""
+    """What `get_backend` returns: a name, a dtype and four pure functions."""
 
     name: str  # "manual", "torch", "jax", or "mistake:<name>"
-    dtype: np.dtype  # float64 (default) or float32
+    dtype: np.dtype[Any]  # float64 (default) or float32
     forward: ForwardFn
     gradients: GradientsFn
     train: TrainFn
     train_batch: TrainBatchFn
+
+
+# --- what a backend module's ``make(dtype)`` returns: the same functions, unchecked ----------
+# The registry has already checked and converted every argument (NumPy arrays of the backend's
+# dtype, an `Example`, lr > 0, steps >= 1), so nothing has a default but the batch options.
+class RawForwardFn(Protocol):
+    def __call__(self, w: Weights, example: Example) -> Forward: ...
+
+
+class RawGradientsFn(Protocol):
+    def __call__(self, w: Weights, example: Example) -> Gradients: ...
+
+
+class RawTrainFn(Protocol):
+    def __call__(self, w: Weights, example: Example, *, lr: float, steps: int) -> Trajectory: ...
+
+
+class RawTrainBatchFn(Protocol):
+    def __call__(self, w: Array, lr: Array, example: Example, *, steps: int,
+                 threshold: float | None = None, keep_loss: bool = False) -> BatchResult: ...
+
+
+class RawBackend(NamedTuple):
+    """What a backend module's ``make(dtype)`` returns; `registry.guarded` makes a `Backend`."""
+
+    name: str
+    dtype: np.dtype[Any]
+    forward: RawForwardFn
+    gradients: RawGradientsFn
+    train: RawTrainFn
+    train_batch: RawTrainBatchFn
 
 
 # --- presets ---------------------------------------------------------------------------------

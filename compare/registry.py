@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -13,16 +13,20 @@ from autograd_compare.errors import BackendUnavailable, DtypeError, InputError
 from autograd_compare.interface import (
     CLASS_INPUTS,
     CLASS_TARGETS,
+    ArrayLike,
     Backend,
     BatchResult,
     Example,
+    ExampleLike,
     Forward,
     Gradients,
+    RawBackend,
     Trajectory,
+    WeightsLike,
 )
 
 # name -> (module with make(dtype) -> Backend, framework it imports, extra to install)
-REGISTRY = {
+REGISTRY: dict[str, tuple[str, str | None, str | None]] = {
     "manual": ("autograd_compare.manual.backend", None, None),
     "torch": ("autograd_compare.torch_impl.backend", "torch", "torch"),
     "jax": ("autograd_compare.jax_impl.backend", "jax", "jax"),
@@ -71,36 +75,46 @@ def get_backend(name: str, dtype: Any = "float64") -> Backend:
     return guarded(make(dt), dt)
 
 
-def guarded(raw: Backend, dt: np.dtype) -> Backend:
-    """Wrap a backend's functions: validate inputs, then check every result's dtype."""
+def guarded(raw: RawBackend, dt: np.dtype[Any]) -> Backend:
+    """Wrap a raw backend's functions: validate inputs, then check every result's dtype.
 
-    def forward(w, example=None) -> Forward:
-        return _check(raw, raw.forward(validate.weights(w, dt), _example(example, dt)), "forward")
+    The wrappers carry the public signatures of `compare.interface` (`ForwardFn`, `TrainFn`,
+    ...): the example defaults to the class example, options after the data are keyword-only.
+    """
 
-    def gradients(w, example=None) -> Gradients:
+    def forward(w: WeightsLike, example: ExampleLike | None = None) -> Forward:
+        out = raw.forward(validate.weights(w, dt), _example(example, dt))
+        return _check(raw, out, "forward")
+
+    def gradients(w: WeightsLike, example: ExampleLike | None = None) -> Gradients:
         out = raw.gradients(validate.weights(w, dt), _example(example, dt))
         return _check(raw, out, "gradients")
 
-    def train(w, example=None, lr=0.5, steps=100) -> Trajectory:
+    def train(w: WeightsLike, example: ExampleLike | None = None, *, lr: float = 0.5,
+              steps: int = 100) -> Trajectory:
         out = raw.train(validate.weights(w, dt), _example(example, dt),
-                        validate.learning_rate(lr), validate.steps(steps))
+                        lr=validate.learning_rate(lr), steps=validate.steps(steps))
         return _check(raw, out, "train")
 
-    def train_batch(w, lr, example=None, steps=100, threshold: float | None = None,
+    def train_batch(w: ArrayLike, lr: ArrayLike, example: ExampleLike | None = None, *,
+                    steps: int = 100, threshold: float | None = None,
                     keep_loss: bool = False) -> BatchResult:
         w_arr, lr_arr = validate.batch(w, lr, dt)
-        out = raw.train_batch(w_arr, lr_arr, _example(example, dt), validate.steps(steps),
-                              validate.threshold(threshold), bool(keep_loss))
+        out = raw.train_batch(w_arr, lr_arr, _example(example, dt), steps=validate.steps(steps),
+                              threshold=validate.threshold(threshold), keep_loss=bool(keep_loss))
         return _check(raw, out, "train_batch")
 
     return Backend(raw.name, dt, forward, gradients, train, train_batch)
 
 
-def _example(example: Any, dt: np.dtype) -> Example:
+def _example(example: ExampleLike | None, dt: np.dtype[Any]) -> Example:
     return validate.example((CLASS_INPUTS, CLASS_TARGETS) if example is None else example, dt)
 
 
-def _check(raw: Backend, result, what: str):
+Result = TypeVar("Result", Forward, Gradients, Trajectory, BatchResult)
+
+
+def _check(raw: RawBackend, result: Result, what: str) -> Result:
     """Refuse numbers that are not NumPy arrays of the requested dtype (float32 posing as 64)."""
     for field, value in zip(result._fields, result, strict=False):
         if value is None or field == "steps_to_threshold":

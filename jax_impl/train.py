@@ -27,7 +27,7 @@ def _train(w, example: Example, lr, steps: int):
     return losses, jnp.concatenate([weights, w_last[None]]), grads
 
 
-def train(w: np.ndarray, example: Example, lr: float, steps: int) -> Trajectory:
+def train(w: np.ndarray, example: Example, *, lr: float, steps: int) -> Trajectory:
     """``steps`` updates from ``w`` (8,); see `compare.interface.Trajectory`."""
     with precision(w.dtype):
         out = _train(w, example, w.dtype.type(lr), steps)
@@ -107,7 +107,7 @@ def compile_batch(n: int, steps: int, dtype=np.float64, keep_loss: bool = False)
     return time.perf_counter() - start
 
 
-def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, steps: int,
+def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, *, steps: int,
                 threshold: float | None = None, keep_loss: bool = False) -> BatchResult:
     """N trainings at once: ``w`` (N, 8), ``lr`` (N,); see `compare.interface.BatchResult`.
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograd_compare.interface import Backend
+from autograd_compare.interface import RawBackend
 from autograd_compare.manual.gradients import gradients
 from autograd_compare.manual.network import forward
 from autograd_compare.manual.train import train, train_batch
 
 
-def make(dtype: np.dtype) -> Backend:
+def make(dtype: np.dtype) -> RawBackend:
     """The raw backend; `compare.get_backend` adds input checks and the dtype guard."""
-    return Backend("manual", np.dtype(dtype), forward, gradients, train, train_batch)
+    return RawBackend("manual", np.dtype(dtype), forward, gradients, train, train_batch)

@@ -15,7 +15,14 @@ from typing import NamedTuple
 import numpy as np
 
 from autograd_compare.errors import InputError
-from autograd_compare.interface import Backend, BatchResult, Example, Forward, Gradients, Trajectory
+from autograd_compare.interface import (
+    BatchResult,
+    Example,
+    Forward,
+    Gradients,
+    RawBackend,
+    Trajectory,
+)
 from autograd_compare.manual import gradients as right
 from autograd_compare.manual.network import forward_values
 
@@ -25,7 +32,7 @@ SWAP_W2_W3 = [0, 2, 1, 3, 4, 5, 6, 7]  # w1, w3, w2, w4, w5..w8
 class Mistake(NamedTuple):
     name: str  # "no-sigmoid-derivative"; the backend is "mistake:no-sigmoid-derivative"
     description: str  # one line
-    make: Callable[[np.dtype], Backend]  # raw backend (no input checks)
+    make: Callable[[np.dtype], RawBackend]  # raw backend (no input checks)
     weight_gradients: Callable | None  # wrong dw1..dw8 formulas, or None if they are right
 
 
@@ -96,7 +103,7 @@ def _step(kind: str, values: Callable, formulas: Callable) -> Callable:
 
 
 # --- the backend around them ------------------------------------------------------------------
-def _backend(kind: str, dtype: np.dtype, values: Callable, formulas: Callable) -> Backend:
+def _backend(kind: str, dtype: np.dtype, values: Callable, formulas: Callable) -> RawBackend:
     step = _step(kind, values, formulas)
     pair = lambda v, a, b: np.stack([v[a], v[b]])  # noqa: E731
 
@@ -111,7 +118,7 @@ def _backend(kind: str, dtype: np.dtype, values: Callable, formulas: Callable) -
         return Gradients(formulas(v, w, example), pair(n, "h1", "h2"), pair(n, "a_h1", "a_h2"),
                          pair(n, "o1", "o2"), pair(n, "a_o1", "a_o2"))
 
-    def train(w, example: Example, lr: float, steps: int) -> Trajectory:
+    def train(w, example: Example, *, lr: float, steps: int) -> Trajectory:
         lr = w.dtype.type(lr)
         weights = np.empty((steps + 1, w.size), w.dtype)
         loss, grads = np.empty(steps, w.dtype), np.empty((steps, w.size), w.dtype)
@@ -121,7 +128,7 @@ def _backend(kind: str, dtype: np.dtype, values: Callable, formulas: Callable) -
             loss[k] = v["E_total"]
         return Trajectory(loss, weights, grads)
 
-    def train_batch(w, lr, example: Example, steps: int, threshold: float | None = None,
+    def train_batch(w, lr, example: Example, *, steps: int, threshold: float | None = None,
                     keep_loss: bool = False) -> BatchResult:
         lr = lr[:, None]
         reached = np.full(w.shape[0], -1, np.int64)
@@ -138,7 +145,7 @@ def _backend(kind: str, dtype: np.dtype, values: Callable, formulas: Callable) -
             _, _, w = step(w, example, lr)
         return BatchResult(initial, v["E_total"], w, reached, history)
 
-    return Backend(f"mistake:{kind}", np.dtype(dtype), forward, gradients, train, train_batch)
+    return RawBackend(f"mistake:{kind}", np.dtype(dtype), forward, gradients, train, train_batch)
 
 
 def _mistake(kind: str, description: str, wrong_formulas: bool) -> Mistake:
@@ -170,7 +177,7 @@ MISTAKES: dict[str, Mistake] = {m.name: m for m in (
 )}
 
 
-def make(kind: str, dtype) -> Backend:
+def make(kind: str, dtype) -> RawBackend:
     """The raw backend ``mistake:<kind>``; `compare.get_backend` adds the input checks."""
     if kind not in MISTAKES:
         raise InputError(f"unknown mistake {kind!r}; expected one of "

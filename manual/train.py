@@ -12,7 +12,7 @@ from autograd_compare.manual.gradients import weight_gradients
 from autograd_compare.manual.network import forward_values
 
 
-def train(w: np.ndarray, example: Example, lr: float, steps: int) -> Trajectory:
+def train(w: np.ndarray, example: Example, *, lr: float, steps: int) -> Trajectory:
     """``steps`` updates from ``w`` (8,); see `compare.interface.Trajectory`."""
     lr = w.dtype.type(lr)
     loss = np.empty(steps, w.dtype)
@@ -38,13 +38,13 @@ BLOCK = 8192
 THREADS = min(2, os.cpu_count() or 1)
 
 
-def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, steps: int,
+def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, *, steps: int,
                 threshold: float | None = None, keep_loss: bool = False) -> BatchResult:
     """N trainings at once: ``w`` (N, 8) starting weights, ``lr`` (N,) learning rates.
 
     Evaluates the expressions of `forward_values` and `weight_gradients`, products in the same
     left-to-right order, so row n's weights are bit-identical to
-    ``train(w[n], example, lr[n], steps)``. Squares are x*x (NumPy's array ``**2``).
+    ``train(w[n], example, lr=lr[n], steps=steps)``. Squares are x*x (NumPy's array ``**2``).
     Returns `BatchResult` (see `compare.interface`).
     """
     n, dt = w.shape[0], w.dtype

@@ -30,3 +30,36 @@ def assert_close(actual, expected, rtol: float, atol: float = 0.0, what: str = "
         raise AssertionError(f"{what}{list(i)}: got {actual[i]!r}, expected {expected[i]!r}; "
                              f"abs err {err[i]:.3e}, rel err {rel:.3e} > rtol {rtol:.1e} "
                              f"(atol {atol[i]:.1e}); {int(bad.sum())} of {bad.size} entries off")
+
+
+def eps(dtype) -> float:
+    """Machine epsilon of ``dtype`` ("float64", "float32" or a NumPy dtype)."""
+    return float(np.finfo(np.dtype(dtype)).eps)
+
+
+def class_example(dtype="float64"):
+    """The class example (inputs 0.05, 0.1; targets 0.5, 0.5) as an `Example` of ``dtype``."""
+    from autograd_compare.interface import CLASS_INPUTS, CLASS_TARGETS, Example
+
+    return Example(np.array(CLASS_INPUTS, dtype), np.array(CLASS_TARGETS, dtype))
+
+
+def starts(n: int, dtype="float64", scale: float = 1.0, seed: int = 3) -> np.ndarray:
+    """n starting weight vectors, the class example first, the rest uniform on [-scale, scale]."""
+    from autograd_compare.interface import CLASS_WEIGHTS
+
+    w = np.random.default_rng(seed).uniform(-scale, scale, (n, 8))
+    w[0] = CLASS_WEIGHTS
+    return w.astype(dtype)
+
+
+def scaled_close(actual, expected, rtol: float, what: str = "") -> None:
+    """assert_close with atol = rtol * (largest |expected| in the same column).
+
+    For trajectories (steps, ...): a weight or gradient that crosses zero cancels in
+    w - lr*g, so its own relative error is unbounded; its column's scale is what it is
+    measured against.
+    """
+    expected = np.asarray(expected, np.float64)
+    scale = np.max(np.abs(expected), axis=0) if expected.ndim else np.abs(expected)
+    assert_close(actual, expected, rtol, atol=rtol * scale, what=what)

@@ -34,7 +34,11 @@ def test_json_shape(capsys):
     assert len(data["batched"]) == 8
     for row in data["batched"]:
         assert {"first_call_s", "steady_s", "warmup_s", "ratio_to_numpy"} <= set(row)
-        assert row["warmup_s"] >= 0
+        assert row["steady_s"] > 0 and row["first_call_s"] > 0
+        # warmup is the first call's extra time over the steady one, clamped at 0: the same
+        # expression recomputed from the reported fields (1 eps: the JSON round trip is exact)
+        want = max(row["first_call_s"] - row["steady_s"], 0.0)
+        assert_close(row["warmup_s"], want, EPS64, what="warmup_s")
     assert [(t["backend"], t["dtype"]) for t in data["single_trajectory"]] == [
         (b, d) for d in ("float64", "float32") for b in names[1:]]
     assert data["machine"]["cores"] >= 1 and data["config"]["n"] == 16
@@ -70,4 +74,6 @@ def test_numpy_reference_trains_the_same_network(dt, eps):
     lr = np.full(50, 0.5, dt)
     ref = numpy_reference(w, lr, ex, 20)
     assert ref.dtype == dt
-    assert_close(ref, train_batch(w, lr, ex, 20).final_weights, rtol=0, atol=2000 * eps)
+    # the same formulas in another operation order (x*x, fused layers) after 20 steps, |w| < 1:
+    # measured 1 eps64 and 0.75 eps32 absolute; 4 eps allowed
+    assert_close(ref, train_batch(w, lr, ex, steps=20).final_weights, rtol=0, atol=4 * eps)

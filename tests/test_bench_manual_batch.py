@@ -25,9 +25,9 @@ def test_weights_bit_identical_to_unbatched(monkeypatch, dt, block):
     # Bit-for-bit is the contract here: same expressions, same order, so `==` is meaningful.
     monkeypatch.setattr(mt, "BLOCK", block)
     ex, w, lr = _case(dt)
-    batch = mt.train_batch(w, lr, ex, 40, threshold=0.02, keep_loss=True)
+    batch = mt.train_batch(w, lr, ex, steps=40, threshold=0.02, keep_loss=True)
     for n in range(len(w)):
-        one = mt.train(w[n], ex, lr[n], 40)
+        one = mt.train(w[n], ex, lr=lr[n], steps=40)
         assert np.array_equal(batch.final_weights[n], one.weights[-1]), f"row {n}"
         assert np.array_equal(batch.loss[n], one.loss), f"row {n}"
         hit = np.flatnonzero(np.append(one.loss, batch.final_loss[n]) <= 0.02)
@@ -39,16 +39,16 @@ def test_weights_bit_identical_to_unbatched(monkeypatch, dt, block):
 def test_threads_and_blocks_do_not_change_results(monkeypatch, threads):
     ex, w, lr = _case(np.float64, n=500)
     monkeypatch.setattr(mt, "BLOCK", 10_000)
-    whole = mt.train_batch(w, lr, ex, 25, threshold=0.05)
+    whole = mt.train_batch(w, lr, ex, steps=25, threshold=0.05)
     monkeypatch.setattr(mt, "BLOCK", 64)
     monkeypatch.setattr(mt, "THREADS", threads)
-    split = mt.train_batch(w, lr, ex, 25, threshold=0.05)
+    split = mt.train_batch(w, lr, ex, steps=25, threshold=0.05)
     for a, b in zip(whole, split, strict=True):  # bit-for-bit: blocks are independent
         assert (a is None and b is None) or np.array_equal(a, b)
 
 
 def test_without_threshold_nothing_is_reached():
     ex, w, lr = _case(np.float64, n=10)
-    out = mt.train_batch(w, lr, ex, 5)
+    out = mt.train_batch(w, lr, ex, steps=5)
     assert np.all(out.steps_to_threshold == -1) and out.loss is None
     assert out.initial_loss.shape == out.final_loss.shape == (10,)

@@ -13,7 +13,7 @@ from autograd_compare.interface import CLASS_INPUTS, CLASS_TARGETS, CLASS_WEIGHT
 from autograd_compare.teach import explain as ex_mod
 from autograd_compare.teach.explain import ORDER, explain
 from tests import golden
-from tests.helpers import assert_close
+from tests.helpers import EPS64, assert_close
 
 W = np.array(CLASS_WEIGHTS)
 EX = Example(np.array(CLASS_INPUTS), np.array(CLASS_TARGETS))
@@ -55,22 +55,27 @@ def test_chains_in_the_tutorials_notation(steps, name):
     assert steps[name].chain == CHAINS[name]
 
 
+# explain's products, factors and the backends' values against golden: measured <= 1 eps64
+# (the same correctly rounded products, sometimes in another order); 4 eps allowed.
+RTOL = 4 * EPS64
+
+
 def test_products_match_the_independent_golden_values(steps):
     gold = golden.class_example("float64")
     for k in range(8):
-        assert_close(steps[f"w{k + 1}"].value, gold["dw"][k], rtol=1e-14, what=f"dw{k + 1}")
+        assert_close(steps[f"w{k + 1}"].value, gold["dw"][k], rtol=RTOL, what=f"dw{k + 1}")
     for node in ("a_h1", "a_h2"):
-        assert_close(steps[node].value, gold["dnode"][node], rtol=1e-14, what=node)
+        assert_close(steps[node].value, gold["dnode"][node], rtol=RTOL, what=node)
 
 
 def test_factor_values_are_the_local_derivatives(steps):
     f = golden.class_example("float64")["forward"]
     w5 = steps["w5"].terms[0].factors
     assert_close([x.value for x in w5],
-                 [f["a_o1"] - 0.5, f["a_o1"] * (1 - f["a_o1"]), f["a_h1"]], rtol=1e-14)
+                 [f["a_o1"] - 0.5, f["a_o1"] * (1 - f["a_o1"]), f["a_h1"]], rtol=RTOL)
     w3 = steps["w3"].terms[0].factors
     assert_close([x.value for x in w3], [steps["a_h2"].value, f["a_h2"] * (1 - f["a_h2"]),
-                                         0.05], rtol=1e-14)
+                                         0.05], rtol=RTOL)
     assert [x.symbol for x in w3] == ["∂E_total/∂a_h2", "∂a_h2/∂h2", "∂h2/∂w3"]
 
 
@@ -78,7 +83,7 @@ def test_backends_agree_and_the_update_is_a_gradient_step(steps):
     for name, step in steps.items():
         for label, value in step.backends.items():
             if not isinstance(value, str):  # a backend not installed is reported as text
-                assert_close(value, step.value, rtol=1e-14, what=f"{label} {name}")
+                assert_close(value, step.value, rtol=RTOL, what=f"{label} {name}")
         if name.startswith("w"):
             lr, old, new = step.update
             assert_close([lr, old, new], [0.5, W[int(name[1]) - 1],

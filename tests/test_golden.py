@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import autograd_compare as ac
+from autograd_compare import registry
 from tests import golden
 from tests.helpers import EPS32, EPS64, assert_close
 
@@ -28,8 +29,12 @@ STEP_RTOL = {"float64": 4 * EPS64, "float32": 4 * EPS32}
 NODE_ORDER = ("h1", "h2", "a_h1", "a_h2", "o1", "o2", "a_o1", "a_o2")
 
 
-@pytest.fixture(params=ac.backends())
+@pytest.fixture(params=list(registry.REGISTRY))
 def backend_name(request):
+    """Every registered backend: a missing framework skips (a failure under CI=true), it is
+    not silently left out of the parametrisation."""
+    if request.param not in ac.backends():
+        pytest.skip(f"backend {request.param!r}: framework not installed")
     return request.param
 
 
@@ -92,4 +97,5 @@ def test_headline_numbers_by_hand():
     assert_close(c["forward"]["h1"], 0.15 * 0.05 + 0.2 * 0.1, 1e-15)  # h1 = w1*i1 + w2*i2
     assert_close(c["forward"]["E_total"], 0.014181377937891657, 1e-15)
     assert_close(c["dw"][4], 0.01288081863162825, 1e-15)  # dw5
-    assert_close(golden.trajectory(2.0, 100)["loss_after"], 2.546799928456631e-08, 1e-12)
+    # the 16 printed digits are the nearest float64 (measured 0): 1 eps allowed
+    assert_close(golden.trajectory(2.0, 100)["loss_after"], 2.546799928456631e-08, EPS64)

@@ -86,7 +86,9 @@ def test_final_loss_matches_the_50_digit_trajectory():
     r = trajectory.check_lr([get_backend("manual"), get_backend("torch")], "manual", W, EX,
                             1.0, 20)
     for run in r.runs.values():
-        assert_close(run.nodes[-1, -1], golden.trajectory(1.0, 20)["loss_after"], rtol=1e-12)
+        # measured 3 eps64 after 20 steps (E_total cancels near convergence); 16 eps allowed
+        assert_close(run.nodes[-1, -1], golden.trajectory(1.0, 20)["loss_after"],
+                     rtol=16 * 2.2e-16)
 
 
 def test_term_scales_bound_every_value_and_survive_cancellation():

@@ -17,7 +17,7 @@ def as_torch(example: Example, dtype: torch.dtype) -> Example:
                    torch.as_tensor(example.targets, dtype=dtype))
 
 
-def train(w: np.ndarray, example: Example, lr: float, steps: int) -> Trajectory:
+def train(w: np.ndarray, example: Example, *, lr: float, steps: int) -> Trajectory:
     """``steps`` updates from ``w`` (8,); see `compare.interface.Trajectory`."""
     dt = torch.from_numpy(w[:0]).dtype
     ex = as_torch(example, dt)
@@ -35,7 +35,7 @@ def train(w: np.ndarray, example: Example, lr: float, steps: int) -> Trajectory:
     return Trajectory(loss.numpy(), weights.numpy(), grads.numpy())
 
 
-def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, steps: int,
+def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, *, steps: int,
                 threshold: float | None = None, keep_loss: bool = False) -> BatchResult:
     """N trainings at once, vectorised over rows: ``w`` (N, 8), ``lr`` (N,).
 

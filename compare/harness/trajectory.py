@@ -53,7 +53,7 @@ class LrResult(NamedTuple):
 
 def train(backend: Backend, w: np.ndarray, example: Example, lr: float, steps: int) -> Run:
     """Train and record every intermediate; E_total rows come from the training itself."""
-    t = backend.train(w, example, lr, steps)
+    t = backend.train(w, example, lr=lr, steps=steps)
     nodes = np.stack([naming.node_values(backend.forward(wk, example)) for wk in t.weights])
     nodes[:-1, -1] = t.loss  # the E_total training saw before each update
     return Run(backend.name, np.asarray(t.weights), nodes, np.asarray(t.grads))

@@ -164,7 +164,7 @@ def _train(backend: Backend, w: np.ndarray, lr: np.ndarray, example: Example,
     reached = np.full(w.shape[0], -1, np.int64)
     done, initial = 0, None
     for k, end in enumerate(ends):
-        r = backend.train_batch(w, lr, example, end - done, study.threshold)
+        r = backend.train_batch(w, lr, example, steps=end - done, threshold=study.threshold)
         initial = r.initial_loss if initial is None else initial
         new = (reached < 0) & (r.steps_to_threshold >= 0)
         reached[new] = done + r.steps_to_threshold[new]  # counted from this segment's start
@@ -296,7 +296,8 @@ def curves(out: Outcome, backends: dict[str, Backend], example: Example) -> list
     for j, row in enumerate(summary_gallery(out)):
         for which, n in row.items():
             w0 = starts(out.study, n, n + 1)[0]
-            loss = {b: backends[b].train(w0, example, out.study.lrs[j], out.study.steps).loss
+            loss = {b: backends[b].train(w0, example, lr=out.study.lrs[j],
+                                          steps=out.study.steps).loss
                     for b in out.backends}
             found.append({"lr": out.study.lrs[j], "which": which, "start": n,
                           "weights": w0.tolist(), "loss": loss})
