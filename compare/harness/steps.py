@@ -40,7 +40,7 @@ def recorded_steps(steps: int, max_rows: int = MAX_ROWS) -> np.ndarray:
 def record(backend: Backend, w: np.ndarray, example: Example, lr: float, steps: int,
            max_rows: int = MAX_ROWS) -> StepTrace:
     """Train ``backend`` from ``w`` and record the recorded steps (see `recorded_steps`)."""
-    weights = np.asarray(backend.train(w, example, lr, steps).weights)
+    weights = np.asarray(backend.train(w, example, lr=lr, steps=steps).weights)
     ks = recorded_steps(steps, max_rows)
     nodes, node_grads, grads = [], [], []
     for k in ks:

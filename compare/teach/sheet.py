@@ -206,7 +206,7 @@ def computed_values(wb) -> dict[str, float]:
     example = Example(np.array([given["input_i1"], given["input_i2"]]),
                       np.array([given["target_t1"], given["target_t2"]]))
     manual = get_backend("manual")
-    weights = manual.train(w, example, given["learning_rate"], steps).weights if steps else w[None]
+    weights = manual.train(w, example, lr=given["learning_rate"], steps=steps).weights if steps else w[None]
     out = {}
     for k, wk in enumerate(weights):
         row = FIRST_ROW + k
