@@ -10,6 +10,7 @@ import numpy as np
 
 from autograd_compare.interface import N_WEIGHTS, Forward, Gradients
 
+INPUT_NAMES, TARGET_NAMES = ("i1", "i2"), ("t1", "t2")
 # w1..w8, the order of the flat weight vector (interface.py)
 WEIGHT_NAMES = tuple(f"w{j}" for j in range(1, N_WEIGHTS + 1))
 # dw1..dw8 = dE_total/dw1..dE_total/dw8, in the order of WEIGHT_NAMES

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
+import select
 import subprocess
 import sys
 
@@ -87,15 +89,41 @@ def test_mistakes_subcommand_lists_them(capsys):
     assert len(lines) == 6 and lines[0].startswith("mistake:no-sigmoid-derivative ")
 
 
-def test_progress_only_on_a_terminal_after_the_delay(monkeypatch):
-    stream = io.StringIO()
-    with progress.Progress(2, stream=stream) as p:  # StringIO is not a terminal
-        p.step("a")
+def _main_with_stderr(stream, monkeypatch, tmp_path) -> int:
+    monkeypatch.setattr(progress, "DELAY", 0.0)  # show the bar at once (default: after 1 s)
+    monkeypatch.setattr(sys, "stderr", stream)
+    return main(["--backends", "manual", "--lrs", "0.5,1", "--steps", "2",
+                 "--out", str(tmp_path / "r")])
+
+
+def test_progress_on_a_terminal_shows_percentage_and_time_left(monkeypatch, tmp_path):
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 24 x 100
+    terminal = os.fdopen(follower, "w", encoding="utf-8")
+    try:
+        assert _main_with_stderr(terminal, monkeypatch, tmp_path) == 0
+        terminal.flush()
+        shown = b""
+        while select.select([leader], [], [], 0.2)[0]:  # read while the terminal is open
+            shown += os.read(leader, 65536)
+    finally:
+        terminal.close()
+        os.close(leader)
+    text = shown.decode()
+    assert "training 1 backends at lr 1:" in text and "writing" in text
+    assert " 25%|" in text and " 50%|" in text  # 4 steps: gradient check, 2 rates, writing
+    assert re.search(r"\[\d\d:\d\d<\d\d:\d\d\]", text)  # elapsed < time left
+
+
+def test_no_progress_when_stderr_is_not_a_terminal(monkeypatch, tmp_path):
+    stream = io.StringIO()  # a pipe or a file: no bar at all, not even after the delay
+    assert _main_with_stderr(stream, monkeypatch, tmp_path) == 0
     assert stream.getvalue() == ""
-    monkeypatch.setattr(progress, "DELAY", 0.0)
-    with progress.Progress(2, stream=stream, enabled=True) as p:
-        p.step("training at lr 0.5")
-    assert "[1/2] training at lr 0.5" in stream.getvalue() and stream.getvalue().endswith("\r")
 
 
 @pytest.mark.parametrize("command",

@@ -24,15 +24,15 @@ class Progress:
                  enabled: bool | None = None) -> None:
         self.bar = tqdm(total=total, file=sys.stderr if stream is None else stream,
                         disable=None if enabled is None else not enabled, delay=DELAY,
-                        bar_format=FORMAT, leave=False, dynamic_ncols=True, desc="starting")
+                        bar_format=FORMAT, leave=False, mininterval=0.0, desc="starting")
         self.started = False
 
     def step(self, what: str) -> None:
         """Announce the next piece of work (call before doing it): the previous one is done."""
+        self.bar.set_description_str(what[:50], refresh=False)  # shown by the next update
         if self.started:
             self.bar.update(1)
         self.started = True
-        self.bar.set_description_str(what[:50], refresh=False)
 
     def __enter__(self) -> Progress:
         return self

@@ -18,6 +18,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from autograd_compare import naming
 from autograd_compare.errors import BackendUnavailable, InputError
 
 SHEET = "backprop"
@@ -26,10 +27,8 @@ GIVEN = (  # defined name, label, cell
     ("target_t1", "t1", "B5"), ("target_t2", "t2", "B6"),
     ("learning_rate", "learning rate", "B7"),
 )
-WEIGHTS = tuple(f"w{k}" for k in range(1, 9))
-NODES = ("h1", "a_h1", "h2", "a_h2", "o1", "a_o1", "o2", "a_o2", "E1", "E2", "E_total")
-GRADS = tuple(f"dw{k}" for k in range(1, 9))
-COLUMNS = ("iteration", *WEIGHTS, *NODES, *GRADS)  # A, B, C, ...
+COLUMNS = ("iteration", *naming.WEIGHT_NAMES, *naming.FORWARD_NAMES_BY_NEURON,
+           *naming.WEIGHT_GRAD_NAMES)  # A, B, C, ...
 HEADER_ROW = 24  # the chart sits above the table, beside the given values
 FIRST_ROW = HEADER_ROW + 1
 
@@ -128,7 +127,7 @@ def build(weights, inputs, targets, lr: float, steps: int):
     for k in range(steps + 1):
         row = FIRST_ROW + k
         ws[f"A{row}"] = k
-        for j, name in enumerate(WEIGHTS):
+        for j, name in enumerate(naming.WEIGHT_NAMES):
             cell = ws[f"{column_letter(name)}{row}"]
             if k == 0:
                 cell.value = float(weights[j])
