@@ -40,7 +40,7 @@ def as_dict(result: MainResult) -> dict[str, Any]:
     worst = result.largest()
     largest = None if worst is None else {**_largest(worst.difference), "lr": worst.lr}
     g = result.gradcheck
-    return finite({
+    out: dict[str, Any] = finite({
         "tool": "autograd-compare", "version": _version(), "ok": result.ok,
         "exit_code": result.exit_code, "config": _config(result.config),
         "tolerance": tolerances.describe(result.config.dtype)._asdict(),
@@ -55,6 +55,7 @@ def as_dict(result: MainResult) -> dict[str, Any]:
                       "rows": [_row(r) for r in g.rows]},
         "report_dir": result.report_dir, "files": list(result.files),
     })
+    return out
 
 
 def _config(c: RunConfig) -> dict[str, Any]:
