@@ -174,3 +174,56 @@ def test_config_can_supply_a_required_option(tmp_path):
     cfg = tmp_path / "sheet.toml"
     cfg.write_text(f'out = "{out}"\nsteps = 3\n', encoding="utf-8")
     assert main(["sheet", "--config", str(cfg)]) == 0 and out.is_file()
+
+
+def test_usage_line_lists_the_subcommands(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    usage = capsys.readouterr().out.split("\n\n")[0]
+    assert usage.startswith("usage: autograd-compare {mistakes,explain,sheet,restarts,bench} ...")
+    assert "[--lrs LR,...]" in usage  # and the main job's options on the next line
+
+
+@pytest.mark.parametrize(("word", "guess"), [("explian", "explain"), ("mistake", "mistakes"),
+                                             ("restart", "restarts"), ("zzz", None)])
+def test_a_mistyped_subcommand_gets_the_choices_and_a_guess(word, guess, capsys):
+    assert main([word, "--steps", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"unknown subcommand {word!r}; choose from mistakes, explain, sheet, restarts, bench" \
+        in err
+    assert (f"did you mean {guess!r}?" in err) if guess else ("did you mean" not in err)
+
+
+def test_json_alone_prints_the_json_and_leaves_no_folder(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["--backends", "manual", "--lrs", "1", "--steps", "2", "--json"]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert result["ok"] is True and result["report_dir"] is None and result["files"] == []
+    assert list(tmp_path.iterdir()) == []
+    assert captured.err.rstrip().endswith("OK. No report folder (--json without --out).")
+
+
+def test_json_alone_ignores_an_existing_default_folder(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "autograd-compare-report").mkdir()  # would be refused by --out, not needed here
+    assert main(["--backends", "manual", "--lrs", "1", "--steps", "2", "--json"]) == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["autograd-compare-report"]
+
+
+def test_closing_line_names_the_verdict_and_the_folder(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["--backends", "manual,mistake:update-sign", "--lrs", "1", "--steps", "2",
+                 "--out", str(out)]) == 1
+    assert capsys.readouterr().out.rstrip().splitlines()[-1] == f"DISAGREE. Report: {out}/"
+
+
+@pytest.mark.parametrize("command", [[], ["restarts"], ["sheet"]])
+def test_force_has_one_wording_in_every_subcommand(command):
+    from autograd_compare.commands import cli, wording
+
+    module = cli.importlib.import_module(cli.SUBCOMMANDS[command[0]] if command else cli.MAIN_JOB)
+    parser = cli.build_parser(module, "x")
+    force = next(a for a in parser._actions if "--force" in a.option_strings)
+    assert force.help == wording.FORCE_HELP

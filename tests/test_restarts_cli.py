@@ -82,3 +82,14 @@ def test_bad_options_one_line_exit_2(tmp_path, capsys, args, message):
     assert code == 2
     assert message in err and err.count("\n") == 1, err
     assert not (tmp_path / "o").exists()
+
+
+def test_json_alone_leaves_no_folder_and_the_closing_line_says_so(tmp_path, capsys,
+                                                                  monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main([*SMALL, "--no-plots", "--json"]) == 0
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)
+    assert data["ok"] is True and data["report_dir"] is None and data["files"] == []
+    assert list(tmp_path.iterdir()) == []
+    assert captured.err.rstrip().endswith("OK. No report folder (--json without --out).")

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from autograd_compare import registry, validate
+from autograd_compare.commands import wording
 from autograd_compare.commands.options import (
     add_backends_option,
     add_lrs_option,
@@ -57,11 +58,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_backends_option(parser)
     add_network_options(parser, weights=False)
     parser.add_argument("--out", metavar="DIR", default=None,
-                        help=f"report folder (default {DEFAULT_OUT}, or -2, -3, ... if taken)")
-    parser.add_argument("--force", action="store_true", help="replace an existing report folder")
+                        help=f"report folder (default {DEFAULT_OUT}, or -2, -3, ... if taken; "
+                        "with --json: none unless given)")
+    parser.add_argument("--force", action="store_true", help=wording.FORCE_HELP)
     parser.add_argument("--no-plots", action="store_true", help="write no PNG files")
-    parser.add_argument("--json", action="store_true",
-                        help="write the result as JSON to stdout (the table goes to stderr)")
+    parser.add_argument("--json", action="store_true", help=wording.JSON_HELP)
 
 
 def study_from(args: argparse.Namespace) -> restarts.Study:
@@ -86,8 +87,10 @@ def run(args: argparse.Namespace) -> int:
     study = study_from(args)
     dt = validate.dtype(args.dtype)
     example = validate.example((args.inputs, args.targets), dt)
-    out_dir = Path(args.out) if args.out else output.default_out(DEFAULT_OUT)
-    output.check_out(out_dir, args.force)  # refuse before any work is done
+    out_dir: Path | None = None  # --json alone: the JSON on stdout is the report
+    if args.out or not args.json:
+        out_dir = Path(args.out) if args.out else output.default_out(DEFAULT_OUT)
+        output.check_out(out_dir, args.force)  # refuse before any work is done
     names = selected_backends(args)
     backends = {name: registry.get_backend(name, dt) for name in names}
     human = sys.stderr if args.json else sys.stdout
@@ -100,8 +103,19 @@ def run(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - start
     result = as_dict(outcome, dt, example, elapsed)
     print(table(result), file=human)
+    if out_dir is not None:
+        _write(out_dir, args, result, outcome, curves)
+    print(wording.closing_line(result["ok"], out_dir), file=human)
+    if args.json:
+        sys.stdout.write(output.to_json(result))
+    return result["exit_code"]
+
+
+def _write(out_dir: Path, args: argparse.Namespace, result: dict, outcome: restarts.Outcome,
+           curves: list[dict]) -> None:
+    """Fill the report folder; ``result`` gets its "report_dir" and "files"."""
     result["report_dir"] = str(out_dir)
-    files = []
+    files: list[str] = []
 
     def fill(folder: Path) -> None:
         (folder / SUMMARY_CSV).write_text(summary_csv(result), encoding="utf-8")
@@ -120,10 +134,6 @@ def run(args: argparse.Namespace) -> int:
         (folder / output.JSON_NAME).write_text(output.to_json(result), encoding="utf-8")
 
     output.write_folder(out_dir, fill, args.force)
-    print(f"report written to {out_dir}/", file=human)
-    if args.json:
-        sys.stdout.write(output.to_json(result))
-    return result["exit_code"]
 
 
 def as_dict(outcome: restarts.Outcome, dt, example, elapsed: float) -> dict:
