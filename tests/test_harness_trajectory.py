@@ -113,3 +113,35 @@ def test_extreme_symmetric_weights_agree_across_backends():
     r = trajectory.check_lr(backends, "manual", sym, EX, 100.0, 5)
     assert r.ok, r.first_divergence
     assert np.isfinite(r.runs["jax"].nodes).all()
+
+
+def test_the_earliest_first_divergence_wins_over_the_order_backends_are_listed():
+    # all three mistakes go wrong at step 0: w1 after the update, h1, dw1 (tests/test_mistakes)
+    names = ["manual", "mistake:update-sign", "mistake:swapped-weights", "mistake:missing-e2-path"]
+    r = trajectory.check_lr([get_backend(n) for n in names], "manual", W, EX, 0.5, 3)
+    firsts = {n: c.first_divergence for n, c in r.comparisons.items()}
+    assert {n: (f.step, f.quantity) for n, f in firsts.items()} == {
+        "mistake:update-sign": (0, "w1 after the update"),
+        "mistake:swapped-weights": (0, "h1"), "mistake:missing-e2-path": (0, "dw1")}
+    assert r.first_divergence == firsts["mistake:swapped-weights"] and not r.ok
+
+
+@pytest.mark.parametrize(("later", "earlier", "label"), [
+    ((2, 26), (2, 18), "dw8"),  # same step: a gradient comes before the weights it updates
+    ((2, 0), (1, 26), "w8 after the update"),  # an earlier step comes first, whatever column
+])
+def test_first_divergence_over_backends_is_in_step_then_column_order(later, earlier, label,
+                                                                     monkeypatch):
+    ref = _run()
+    scale = trajectory.scales(ref, EX, "float64")
+    runs = {"ref": ref}
+    for name, (step, column), times in (("a", later, 3), ("b", earlier, 2)):
+        tol = tolerances.step_rtol("float64") * (step + 1) * scale[column]
+        runs[name] = _nudged(ref, step, column, times * tol)._replace(backend=name)
+    # check_lr on recorded runs (a real run, nudged): the comparison itself is the real one
+    monkeypatch.setattr(trajectory, "train", lambda b, *args, **kw: runs[b.name])
+    backends = [get_backend("manual")._replace(name=n) for n in runs]
+    r = trajectory.check_lr(backends, "ref", W, EX, 0.5, 5)
+    assert (r.first_divergence.backend, r.first_divergence.quantity) == ("b", label)
+    assert trajectory.column(label) == earlier[1]
+    assert r.largest.backend == "a" and r.largest.ratio == pytest.approx(3, rel=1e-3)

@@ -177,7 +177,4 @@ def check_lr(backends: Sequence[Backend], reference: str, w: NDArray[np.floating
 
 def column(label: str) -> int:
     """The column (0..26) of a `Location.quantity` label: "w8 after the update" -> 26."""
-    if label.endswith(AFTER_UPDATE):
-        return naming.TRAJECTORY_COLUMNS.index(label.removesuffix(AFTER_UPDATE),
-                                               N_FORWARD + N_GRADS)
-    return naming.TRAJECTORY_COLUMNS.index(label)
+    return naming.TRAJECTORY_COLUMNS.index(label.removesuffix(AFTER_UPDATE))
