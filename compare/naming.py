@@ -24,6 +24,9 @@ FORWARD_NAMES_BY_NEURON = ("h1", "a_h1", "h2", "a_h2", "o1", "a_o1", "o2", "a_o2
 NODE_NAMES = FORWARD_NAMES[:8]
 # the same nodes in the order the chain rule computes their gradients: E_total back to h1, h2
 NODE_NAMES_BACKWARD = ("a_o1", "a_o2", "o1", "o2", "a_h1", "a_h2", "h1", "h2")
+# the order `autograd-compare explain` takes the tutorial's gradients in: output weights, the
+# hidden activations the error reaches them through, input weights
+EXPLANATION_ORDER = ("w5", "w6", "w7", "w8", "a_h1", "a_h2", "w1", "w2", "w3", "w4")
 # the 27 columns of one trajectory step: forward pass, gradients, weights after the update
 TRAJECTORY_COLUMNS = FORWARD_NAMES + WEIGHT_GRAD_NAMES + WEIGHT_NAMES
 

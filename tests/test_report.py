@@ -162,6 +162,9 @@ def test_json_shape_is_the_documented_one_field_by_field(rep):
                                          "fd_rtol", "rule"]
     largest = ["abs", "rel", "ulps", "ratio", "at"]
     assert list(result["largest_difference"]) == [*largest, "backend", "lr"]
+    ratios = {t["lr"]: t["largest_difference"]["ratio"] for t in result["trajectories"]}
+    assert len(set(ratios.values())) == 2  # the overall largest is the larger of two
+    assert result["largest_difference"]["lr"] == max(ratios, key=ratios.get)
     t = result["trajectories"][0]
     assert list(t) == ["lr", "ok", "reference", "final_E_total", "largest_difference",
                        "first_divergence", "backends"]

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from autograd_compare import naming
 from autograd_compare.errors import CompareError
 from autograd_compare.interface import Example, Gradients
 from autograd_compare.manual.network import forward_values
@@ -29,7 +30,7 @@ FORWARD = (  # name, formula, in the tutorial's order
 OUTPUT_WEIGHTS = {"w5": (1, "a_h1"), "w6": (1, "a_h2"), "w7": (2, "a_h1"), "w8": (2, "a_h2")}
 HIDDEN = {"a_h1": ("w5", "w7"), "a_h2": ("w6", "w8")}  # the weights a_h reaches o1, o2 through
 INPUT_WEIGHTS = {"w1": (1, "i1"), "w2": (1, "i2"), "w3": (2, "i1"), "w4": (2, "i2")}
-ORDER = ("w5", "w6", "w7", "w8", "a_h1", "a_h2", "w1", "w2", "w3", "w4")
+ORDER = naming.EXPLANATION_ORDER
 TARGETS = ORDER  # what --weight accepts
 
 
@@ -182,7 +183,8 @@ def explain(w, example: Example, lr: float, only: str | None = None,
     """
     v = forward_values(w, example)
     forward = {name: float(v[name]) for name, _ in FORWARD}
-    ex = dict(zip(("i1", "i2", "t1", "t2"), (*example.inputs, *example.targets), strict=True))
+    ex = dict(zip(naming.INPUT_NAMES + naming.TARGET_NAMES, (*example.inputs, *example.targets),
+                  strict=True))
     v = {**v, **ex, **{f"w{k + 1}": w[k] for k in range(8)}}
     if only is None:
         names = ORDER
