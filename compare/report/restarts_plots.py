@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # the study sits above the report; only its result type is ne
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from autograd_compare.study.restarts import Outcome
+    from autograd_compare.study.restarts import Curve, Outcome
 
 FINAL_LOSS_FILE = "final-loss.png"
 STEPS_FILE = "steps-to-threshold.png"
@@ -25,7 +25,7 @@ GALLERY_FILE = "gallery.png"
 FLOOR = 1e-30  # final E_total of exactly 0 is drawn here on the log axis
 
 
-def save_all(folder: Path, out: Outcome, curves: list[dict[str, Any]]) -> list[str]:
+def save_all(folder: Path, out: Outcome, curves: list[Curve]) -> list[str]:
     """Write the three PNGs of the study `out` (`compare.restarts.Outcome`) into ``folder``."""
     plt = pyplot()
     names = []
@@ -92,7 +92,7 @@ def _steps(plt: ModuleType, out: Outcome) -> Figure:
     return fig
 
 
-def _gallery(plt: ModuleType, out: Outcome, curves: list[dict[str, Any]]) -> Figure:
+def _gallery(plt: ModuleType, out: Outcome, curves: list[Curve]) -> Figure:
     s = out.study
     kinds = ("best", "median", "worst")
     fig: Figure
@@ -101,14 +101,14 @@ def _gallery(plt: ModuleType, out: Outcome, curves: list[dict[str, Any]]) -> Fig
     fig.suptitle("Loss curves of the best, median and worst start (by final E_total), "
                  "re-run one at a time with train()")
     for c in curves:
-        ax = axes[s.lrs.index(c["lr"]), kinds.index(c["which"])]
-        for i, (b, loss) in enumerate(c["loss"].items()):
+        ax = axes[s.lrs.index(c.lr), kinds.index(c.which)]
+        for i, (b, loss) in enumerate(c.loss.items()):
             ax.plot(np.arange(len(loss)), np.maximum(loss, FLOOR), label=b,
                     linewidth=4 if i == 0 else 1.3, alpha=0.4 if i == 0 else 1.0,
                     linestyle=LINESTYLES[i % len(LINESTYLES)])
         ax.axhline(s.threshold, color="red", linewidth=0.8)
         ax.set_yscale("log")
-        ax.set_title(f"lr {c['lr']:g}, {c['which']} (start #{c['start']})", fontsize="medium")
+        ax.set_title(f"lr {c.lr:g}, {c.which} (start #{c.start})", fontsize="medium")
         ax.grid(alpha=0.3)
     for ax in axes[-1]:
         ax.set_xlabel("iteration (gradient-descent step)")
