@@ -115,12 +115,13 @@ def bench(names, dtypes, n: int, steps: int, repeat: int, log=lambda s: None) ->
             backend = registry.get_backend(name, dt)
             log(f"{name} train_batch, {dtype}")
             m = measure(lambda b=backend, w=w, lr=lr, ex=example:
-                        b.train_batch(w, lr, ex, steps).final_weights, repeat)
+                        b.train_batch(w, lr, ex, steps=steps).final_weights, repeat)
             diff = float(np.max(np.abs(m["result"].astype(np.float64) - ref["result"])))
             rows.append(_row(name, dtype, m, n, steps, ref_rate, diff))
             log(f"{name} train, {dtype}")
             t = measure(lambda b=backend, ex=example:
-                        b.train(CLASS_WEIGHTS, ex, LR, TRAJECTORY_STEPS).loss, max(repeat, 3))
+                        b.train(CLASS_WEIGHTS, ex, lr=LR, steps=TRAJECTORY_STEPS).loss,
+                        max(repeat, 3))
             trajectories.append({"backend": name, "dtype": dtype, "steps": TRAJECTORY_STEPS,
                                  "first_call_s": t["first_call_s"], "steady_s": t["steady_s"],
                                  "warmup_s": t["warmup_s"]})

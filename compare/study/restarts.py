@@ -164,7 +164,7 @@ def _train(backend: Backend, w: np.ndarray, lr: np.ndarray, example: Example,
     reached = np.full(w.shape[0], -1, np.int64)
     done, initial = 0, None
     for k, end in enumerate(ends):
-        r = backend.train_batch(w, lr, example, end - done, study.threshold)
+        r = backend.train_batch(w, lr, example, steps=end - done, threshold=study.threshold)
         initial = r.initial_loss if initial is None else initial
         new = (reached < 0) & (r.steps_to_threshold >= 0)
         reached[new] = done + r.steps_to_threshold[new]  # counted from this segment's start
