@@ -7,9 +7,9 @@ import jax.numpy as jnp
 
 from autograd_compare.interface import Example, Forward
 from autograd_compare.jax_impl.precision import precision, to_numpy
+from autograd_compare.naming import NODE_NAMES
 
-NODES = ("h1", "h2", "a_h1", "a_h2", "o1", "o2", "a_o1", "a_o2")
-NO_NUDGE = dict.fromkeys(NODES, 0.0)  # ε = 0 at every node: the plain forward pass
+NO_NUDGE = dict.fromkeys(NODE_NAMES, 0.0)  # ε = 0 at every node: the plain forward pass
 
 
 def sigmoid(x):

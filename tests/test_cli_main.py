@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
+import select
 import subprocess
 import sys
 
@@ -87,15 +89,41 @@ def test_mistakes_subcommand_lists_them(capsys):
     assert len(lines) == 6 and lines[0].startswith("mistake:no-sigmoid-derivative ")
 
 
-def test_progress_only_on_a_terminal_after_the_delay(monkeypatch):
-    stream = io.StringIO()
-    with progress.Progress(2, stream=stream) as p:  # StringIO is not a terminal
-        p.step("a")
+def _main_with_stderr(stream, monkeypatch, tmp_path) -> int:
+    monkeypatch.setattr(progress, "DELAY", 0.0)  # show the bar at once (default: after 1 s)
+    monkeypatch.setattr(sys, "stderr", stream)
+    return main(["--backends", "manual", "--lrs", "0.5,1", "--steps", "2",
+                 "--out", str(tmp_path / "r")])
+
+
+def test_progress_on_a_terminal_shows_percentage_and_time_left(monkeypatch, tmp_path):
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 24 x 100
+    terminal = os.fdopen(follower, "w", encoding="utf-8")
+    try:
+        assert _main_with_stderr(terminal, monkeypatch, tmp_path) == 0
+        terminal.flush()
+        shown = b""
+        while select.select([leader], [], [], 0.2)[0]:  # read while the terminal is open
+            shown += os.read(leader, 65536)
+    finally:
+        terminal.close()
+        os.close(leader)
+    text = shown.decode()
+    assert "training 1 backends at lr 1:" in text and "writing" in text
+    assert " 25%|" in text and " 50%|" in text  # 4 steps: gradient check, 2 rates, writing
+    assert re.search(r"\[\d\d:\d\d<\d\d:\d\d\]", text)  # elapsed < time left
+
+
+def test_no_progress_when_stderr_is_not_a_terminal(monkeypatch, tmp_path):
+    stream = io.StringIO()  # a pipe or a file: no bar at all, not even after the delay
+    assert _main_with_stderr(stream, monkeypatch, tmp_path) == 0
     assert stream.getvalue() == ""
-    monkeypatch.setattr(progress, "DELAY", 0.0)
-    with progress.Progress(2, stream=stream, enabled=True) as p:
-        p.step("training at lr 0.5")
-    assert "[1/2] training at lr 0.5" in stream.getvalue() and stream.getvalue().endswith("\r")
 
 
 @pytest.mark.parametrize("command",
@@ -147,3 +175,56 @@ def test_config_can_supply_a_required_option(tmp_path):
     cfg = tmp_path / "sheet.toml"
     cfg.write_text(f'out = "{out}"\nsteps = 3\n', encoding="utf-8")
     assert main(["sheet", "--config", str(cfg)]) == 0 and out.is_file()
+
+
+def test_usage_line_lists_the_subcommands(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    usage = capsys.readouterr().out.split("\n\n")[0]
+    assert usage.startswith("usage: autograd-compare {mistakes,explain,sheet,restarts,bench} ...")
+    assert "[--lrs LR,...]" in usage  # and the main job's options on the next line
+
+
+@pytest.mark.parametrize(("word", "guess"), [("explian", "explain"), ("mistake", "mistakes"),
+                                             ("restart", "restarts"), ("zzz", None)])
+def test_a_mistyped_subcommand_gets_the_choices_and_a_guess(word, guess, capsys):
+    assert main([word, "--steps", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"unknown subcommand {word!r}; choose from mistakes, explain, sheet, restarts, bench" \
+        in err
+    assert (f"did you mean {guess!r}?" in err) if guess else ("did you mean" not in err)
+
+
+def test_json_alone_prints_the_json_and_leaves_no_folder(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["--backends", "manual", "--lrs", "1", "--steps", "2", "--json"]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert result["ok"] is True and result["report_dir"] is None and result["files"] == []
+    assert list(tmp_path.iterdir()) == []
+    assert captured.err.rstrip().endswith("OK. No report folder (--json without --out).")
+
+
+def test_json_alone_ignores_an_existing_default_folder(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "autograd-compare-report").mkdir()  # would be refused by --out, not needed here
+    assert main(["--backends", "manual", "--lrs", "1", "--steps", "2", "--json"]) == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["autograd-compare-report"]
+
+
+def test_closing_line_names_the_verdict_and_the_folder(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["--backends", "manual,mistake:update-sign", "--lrs", "1", "--steps", "2",
+                 "--out", str(out)]) == 1
+    assert capsys.readouterr().out.rstrip().splitlines()[-1] == f"DISAGREE. Report: {out}/"
+
+
+@pytest.mark.parametrize("command", [[], ["restarts"], ["sheet"]])
+def test_force_has_one_wording_in_every_subcommand(command):
+    from autograd_compare.commands import cli, wording
+
+    module = cli.importlib.import_module(cli.SUBCOMMANDS[command[0]] if command else cli.MAIN_JOB)
+    parser = cli.build_parser(module, "x")
+    force = next(a for a in parser._actions if "--force" in a.option_strings)
+    assert force.help == wording.FORCE_HELP

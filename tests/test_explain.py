@@ -175,9 +175,9 @@ def test_text_starts_with_the_weights_example_and_lr(capsys):
 def test_every_weight_and_node_the_proof_covers(name, capsys):
     import json
 
-    from autograd_compare.teach.prove import NODES, WEIGHTS
+    from autograd_compare import naming
 
-    assert set(ex_mod.TARGETS) == set(WEIGHTS) | set(NODES)
+    assert set(ex_mod.TARGETS) == set(naming.WEIGHT_NAMES) | set(naming.NODE_NAMES)
     assert main(["explain", "--weight", name, "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     step = data["steps"][-1]

@@ -149,3 +149,53 @@ def test_report_folder_is_not_private(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o777 & ~umask
+
+
+def test_json_shape_is_the_documented_one_field_by_field(rep):
+    """The dict edge of the named results: every object's keys, in order (report.json is API)."""
+    _, result, _ = rep
+    assert list(result) == ["tool", "version", "ok", "exit_code", "config", "tolerance",
+                            "largest_difference", "trajectories", "gradcheck", "report_dir",
+                            "files"]
+    assert list(result["config"]) == ["backends", "reference", "dtype", "lrs", "steps",
+                                      "weights", "inputs", "targets"]
+    assert result["config"]["backends"] == ["manual", "torch", "jax", "mistake:update-sign"]
+    assert list(result["tolerance"]) == ["dtype", "eps", "ops_per_step", "safety", "step_rtol",
+                                         "fd_rtol", "rule"]
+    largest = ["abs", "rel", "ulps", "ratio", "at"]
+    assert list(result["largest_difference"]) == [*largest, "backend", "lr"]
+    ratios = {t["lr"]: t["largest_difference"]["ratio"] for t in result["trajectories"]}
+    assert len(set(ratios.values())) == 2  # the overall largest is the larger of two
+    assert result["largest_difference"]["lr"] == max(ratios, key=ratios.get)
+    t = result["trajectories"][0]
+    assert list(t) == ["lr", "ok", "reference", "final_E_total", "largest_difference",
+                       "first_divergence", "backends"]
+    assert list(t["largest_difference"]) == [*largest, "backend"]
+    assert list(t["largest_difference"]["at"]) == ["step", "quantity"]
+    first = ["step", "quantity", "value", "reference", "difference", "tolerance"]
+    assert list(t["first_divergence"]) == [*first, "backend"]
+    assert t["first_divergence"]["backend"] == "mistake:update-sign"
+    assert list(t["backends"]) == ["torch", "jax", "mistake:update-sign"]
+    for name, b in t["backends"].items():  # the backend is the key: no "backend" field inside
+        assert list(b) == ["largest_difference", "first_divergence"]
+        assert list(b["largest_difference"]) == largest
+        assert b["first_divergence"] is None if name != "mistake:update-sign" else \
+            list(b["first_divergence"]) == first
+    g = result["gradcheck"]
+    assert list(g) == ["ok", "complex_step_h", "finite_difference_h", "first_failure",
+                       "first_failures", "rows"]
+    assert g["first_failure"] is None and g["first_failures"] == {}  # update-sign: right grads
+    assert list(g["rows"][0]) == ["quantity", "label", "complex_step", "finite_difference",
+                                  "fd_step", "fd_ok", "tolerance", "backends"]
+    assert list(g["rows"][0]["backends"]["jax"]) == ["value", "abs_error", "rel_error", "ulps",
+                                                     "ok"]
+
+
+def test_json_of_a_single_backend_has_no_difference_to_report(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["--backends", "manual", "--lrs", "1", "--steps", "2", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    nothing = {"abs": 0.0, "rel": 0.0, "ulps": 0.0, "ratio": 0.0, "backend": None}
+    assert result["trajectories"][0]["largest_difference"] == nothing
+    assert result["largest_difference"] == {**nothing, "lr": 1.0}
+    assert result["trajectories"][0]["backends"] == {}

@@ -74,27 +74,28 @@ def test_batched_study_equals_unbatched_single_runs():
         assert np.array_equal(out.final_loss["manual"][j], final), f"lr {lr}"
         assert np.array_equal(out.steps_to_threshold["manual"][j], reached)
         one = restarts.backend_summary(final, reached)
-        batch = restarts.summary(out)[j]["backends"]["manual"]
-        assert batch["reached"] == one["reached"]
-        assert batch["steps_to_threshold"] == one["steps_to_threshold"]
-        for key, value in one["final_loss"].items():
-            assert batch["final_loss"][key] == value, key  # bit-identical inputs, same reduction
+        batch = restarts.summary(out)[j].backends["manual"]
+        assert batch.reached == one.reached
+        assert batch.steps_to_threshold == one.steps_to_threshold
+        for key, value in one.final_loss._asdict().items():
+            assert getattr(batch.final_loss, key) == value, key  # same inputs, same reduction
 
 
 def test_backends_give_identical_summaries(all_three):
     rows = restarts.summary(all_three)
     for row in rows:
-        ref = row["backends"]["manual"]
+        ref = row.backends["manual"]
         for b in BACKENDS[1:]:
-            other = row["backends"][b]
-            assert other["reached"] == ref["reached"]
-            assert other["steps_to_threshold"] == ref["steps_to_threshold"]
+            other = row.backends[b]
+            assert other.reached == ref.reached
+            assert other.steps_to_threshold == ref.steps_to_threshold
             # measured 916 eps64 (final E_total ~1e-4 and below cancels: ½(t - a_o)²);
             # 1e-12 = 4504 eps allowed
-            for key, value in ref["final_loss"].items():
-                assert_close(other["final_loss"][key], value, rtol=1e-12, what=f"{b} {key}")
-        assert row["cross_backend"]["disagreements"] == 0
-        assert 0 <= row["cross_backend"]["worst_ratio_to_tolerance"] <= 1
+            for key, value in ref.final_loss._asdict().items():
+                assert_close(getattr(other.final_loss, key), value, rtol=1e-12,
+                             what=f"{b} {key}")
+        assert row.cross_backend.disagreements == 0
+        assert 0 <= row.cross_backend.worst_ratio_to_tolerance <= 1
     assert restarts.disagreements(all_three) == []
 
 
@@ -103,21 +104,21 @@ def test_disagreement_is_listed_not_hidden():
     found = restarts.disagreements(out)
     assert len(found) == out.study.n * len(LRS)  # every configuration goes uphill instead
     first = found[0]
-    assert set(first["final_loss"]) == {"manual", "mistake:update-sign"}
-    assert first["ratio_to_tolerance"] > 1 and len(first["weights"]) == 8
+    assert set(first.final_loss) == {"manual", "mistake:update-sign"}
+    assert first.ratio_to_tolerance > 1 and len(first.weights) == 8
 
 
 def test_gallery_and_curves(all_three):
     curves = restarts.curves(all_three, {b: get_backend(b) for b in BACKENDS}, EXAMPLE)
-    assert [c["which"] for c in curves] == ["best", "median", "worst"] * len(LRS)
+    assert [c.which for c in curves] == ["best", "median", "worst"] * len(LRS)
     for c in curves:
-        j = LRS.index(c["lr"])
-        assert all(len(loss) == all_three.study.steps for loss in c["loss"].values())
+        j = LRS.index(c.lr)
+        assert all(len(loss) == all_three.study.steps for loss in c.loss.values())
         losses = all_three.final_loss["manual"][j]
-        if c["which"] == "best":
-            assert losses[c["start"]] == losses.min()  # an element of the same array
-        if c["which"] == "worst":
-            assert losses[c["start"]] == losses.max()
+        if c.which == "best":
+            assert losses[c.start] == losses.min()  # an element of the same array
+        if c.which == "worst":
+            assert losses[c.start] == losses.max()
 
 
 @pytest.mark.parametrize("change, message", [
@@ -147,6 +148,6 @@ def test_checkpoints_are_the_unbroken_run_seen_on_the_way():
             # E_total after k updates is the loss training sees before update k
             assert np.array_equal(cut.checkpoint_loss["manual"][:, j, n], t.loss[[7, 30]])
     rows = restarts.summary(cut)
-    assert [c["step"] for c in rows[0]["checkpoints"]] == [7, 30]
-    assert rows[1]["checkpoints"][1]["E_total"]["manual"]["median"] == float(
+    assert [c.step for c in rows[0].checkpoints] == [7, 30]
+    assert rows[1].checkpoints[1].E_total["manual"].median == float(
         np.median(cut.checkpoint_loss["manual"][1, 1]))  # same numbers, same reduction

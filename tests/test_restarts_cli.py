@@ -83,3 +83,41 @@ def test_bad_options_one_line_exit_2(tmp_path, capsys, args, message):
     assert code == 2
     assert message in err and err.count("\n") == 1, err
     assert not (tmp_path / "o").exists()
+
+
+def test_json_alone_leaves_no_folder_and_the_closing_line_says_so(tmp_path, capsys,
+                                                                  monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main([*SMALL, "--no-plots", "--json"]) == 0
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)
+    assert data["ok"] is True and data["report_dir"] is None and data["files"] == []
+    assert list(tmp_path.iterdir()) == []
+    assert captured.err.rstrip().endswith("OK. No report folder (--json without --out).")
+
+
+def test_json_shape_field_by_field(tmp_path, capsys, monkeypatch):
+    """The dict edge of the study's named results: every object's keys, in order."""
+    monkeypatch.chdir(tmp_path)
+    assert main([*SMALL, "--backends", "manual,mistake:update-sign", "--checkpoints", "10",
+                 "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert list(data) == ["tool", "command", "ok", "exit_code", "config", "tolerance", "seconds",
+                          "per_lr", "disagreements", "report_dir", "files"]
+    row = data["per_lr"][0]
+    assert list(row) == ["lr", "backends", "cross_backend", "gallery", "checkpoints"]
+    s = row["backends"]["manual"]
+    assert list(s) == ["final_loss", "reached", "reached_fraction", "steps_to_threshold"]
+    quantiles = ["mean", "min", "p1", "p10", "median", "p90", "p99", "max", "non_finite"]
+    assert list(s["final_loss"]) == quantiles
+    assert list(s["steps_to_threshold"]) == ["min", "median", "p90", "max"]
+    assert list(row["cross_backend"]) == [
+        "worst_difference", "median_difference", "worst_ratio_to_tolerance",
+        "median_ratio_to_tolerance", "disagreements", "steps_to_threshold_mismatches"]
+    assert list(row["gallery"]) == ["best", "median", "worst"]
+    assert list(row["checkpoints"][0]) == ["step", "E_total"]
+    assert list(row["checkpoints"][0]["E_total"]["manual"]) == quantiles
+    assert list(data["disagreements"][0]) == ["start", "lr", "weights", "final_loss",
+                                              "steps_to_threshold", "difference",
+                                              "ratio_to_tolerance"]
+    assert len(data["disagreements"]) == 12 * 2  # every start at both rates goes uphill

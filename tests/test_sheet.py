@@ -11,14 +11,12 @@ import pytest
 from autograd_compare import get_backend
 from autograd_compare.commands.cli import main
 from autograd_compare.interface import CLASS_INPUTS, CLASS_TARGETS, CLASS_WEIGHTS
+from autograd_compare.naming import FORWARD_NAMES_BY_NEURON, WEIGHT_GRAD_NAMES, WEIGHT_NAMES
 from autograd_compare.teach.sheet import (
     COLUMNS,
     FIRST_ROW,
-    GRADS,
     HEADER_ROW,
-    NODES,
     SHEET,
-    WEIGHTS,
     build,
     column_letter,
 )
@@ -79,10 +77,10 @@ def compare_with_manual(cols: dict, lr: float, steps: int, rtol: float) -> tuple
     from autograd_compare.interface import Example
 
     v = forward_values(traj.weights, Example(*example))  # every row at once
-    expected = {name: traj.weights[:, j] for j, name in enumerate(WEIGHTS)}
-    expected.update({name: v[name] for name in NODES})
+    expected = {name: traj.weights[:, j] for j, name in enumerate(WEIGHT_NAMES)}
+    expected.update({name: v[name] for name in FORWARD_NAMES_BY_NEURON})
     # the last row's gradients are never used: compare rows 0..steps-1
-    expected.update({name: traj.grads[:, j] for j, name in enumerate(GRADS)})
+    expected.update({name: traj.grads[:, j] for j, name in enumerate(WEIGHT_GRAD_NAMES)})
     worst = (0.0, "")
     for name, exp in expected.items():
         got = cols[name][:len(exp)]
@@ -98,12 +96,12 @@ def test_every_quantity_is_a_formula_of_the_row_above_and_the_names():
     assert [ws[f"{column_letter(n)}{HEADER_ROW}"].value for n in COLUMNS] == list(COLUMNS)
     for k in range(4):
         row = FIRST_ROW + k
-        for name in (*NODES, *GRADS):
+        for name in (*FORWARD_NAMES_BY_NEURON, *WEIGHT_GRAD_NAMES):
             value = ws[f"{column_letter(name)}{row}"].value
             assert isinstance(value, str) and value.startswith("="), (name, row, value)
             refs = {int(r) for _, r in CELL.findall(value)}
             assert refs == {row}, f"{name} in row {row} must read its own row: {value}"
-        for name in WEIGHTS:
+        for name in WEIGHT_NAMES:
             value = ws[f"{column_letter(name)}{row}"].value
             if k == 0:
                 assert isinstance(value, float)

@@ -6,9 +6,8 @@ import numpy as np
 import torch
 
 from autograd_compare.interface import Example, Gradients
+from autograd_compare.naming import NODE_NAMES
 from autograd_compare.torch_impl.network import forward_values
-
-NODES = ("h1", "h2", "a_h1", "a_h2", "o1", "o2", "a_o1", "a_o2")  # the nodes we report
 
 
 def weight_gradients(v: dict, w, example: Example):
@@ -35,10 +34,10 @@ def node_gradients(v: dict, w: torch.Tensor, example: Example) -> dict:
     Returns:
         dict "h1" -> dE_total/dh1, ... "a_o2" -> dE_total/da_o2; same shapes as ``v``.
     """
-    for name in NODES:
+    for name in NODE_NAMES:
         v[name].retain_grad()  # keep .grad on non-leaf tensors
-    v["E_total"].sum().backward(inputs=[v[name] for name in NODES])
-    return {name: v[name].grad for name in NODES}
+    v["E_total"].sum().backward(inputs=[v[name] for name in NODE_NAMES])
+    return {name: v[name].grad for name in NODE_NAMES}
 
 
 def gradients(w: np.ndarray, example: Example) -> Gradients:

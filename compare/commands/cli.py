@@ -8,9 +8,11 @@ Exit codes: 0 all checks agree, 1 a check failed, 2 bad usage or input (one line
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import re
 import sys
+from types import ModuleType
 
 from autograd_compare.commands.options import apply_config
 from autograd_compare.errors import CompareError
@@ -39,11 +41,12 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
-def build_parser(module, prog: str) -> Parser:
+def build_parser(module: ModuleType, prog: str) -> Parser:
     from autograd_compare import __version__
 
     epilog = None
-    if module.__name__ == MAIN_JOB:
+    main_job = module.__name__ == MAIN_JOB
+    if main_job:
         epilog = "subcommands (each has --help):\n" + "\n".join(
             f"  {name:10s} {_help_of(name)}" for name in SUBCOMMANDS)
     parser = Parser(prog=prog, description=module.HELP, epilog=epilog,
@@ -53,7 +56,18 @@ def build_parser(module, prog: str) -> Parser:
                         help="read options from a TOML file (keys = option names without --; "
                         "the command line wins)")
     module.add_arguments(parser)
+    if main_job:  # the usage line names the subcommands before the main job's options
+        options = parser.format_usage().removeprefix("usage: ").removeprefix(prog).strip()
+        parser.usage = f"{prog} {{{','.join(SUBCOMMANDS)}}} ...\n       {prog} {options}"
     return parser
+
+
+def unknown_subcommand(word: str) -> str:
+    """The error for ``autograd-compare WORD`` when WORD is no subcommand: choices, a guess."""
+    guess = difflib.get_close_matches(word, SUBCOMMANDS, n=1, cutoff=0.6)
+    hint = f"; did you mean {guess[0]!r}?" if guess else ""
+    return (f"unknown subcommand {word!r}; choose from {', '.join(SUBCOMMANDS)}, or give only "
+            f"options for the main job{hint}")
 
 
 def _help_of(name: str) -> str:
@@ -88,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         if argv and argv[0] in SUBCOMMANDS:
             module = importlib.import_module(SUBCOMMANDS[argv[0]])
             prog, argv = f"{PROG} {argv[0]}", argv[1:]
+        elif argv and not argv[0].startswith("-"):  # the main job takes no positional words
+            raise UsageError(unknown_subcommand(argv[0]))
         else:
             module, prog = importlib.import_module(MAIN_JOB), PROG
         parser = build_parser(module, prog)

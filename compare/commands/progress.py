@@ -1,45 +1,44 @@
-"""Progress on stderr for work that takes more than a second; silent when not a terminal."""
+"""Progress on stderr (tqdm): percentage and time left, only on a terminal, only after a delay.
+
+``with Progress(total) as p: p.step("training at lr 0.5")`` announces each of ``total`` pieces
+of work before it starts; the bar counts the finished ones. tqdm itself stays off when the
+stream is not a terminal (``disable=None``), so pipes, files and CI logs get no bar.
+"""
 
 from __future__ import annotations
 
 import sys
-import time
+from types import TracebackType
+from typing import TextIO
 
-DELAY = 1.0  # seconds of silence before the first progress line
+from tqdm import tqdm
+
+DELAY = 1.0  # seconds of silence before the bar appears (quick runs show none)
+FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}]"
 
 
 class Progress:
-    """``with Progress(total) as p: p.step("training torch at lr=0.5")``.
+    """A tqdm bar over ``total`` steps of work, on ``stream`` (stderr by default)."""
 
-    Prints ``[3/18] training torch at lr=0.5`` on one rewritten line, only when ``stream`` is a
-    terminal and only once the work has run for `DELAY` seconds; the line is cleared at the end.
-    """
-
-    def __init__(self, total: int, stream=None, enabled: bool | None = None):
-        self.stream = sys.stderr if stream is None else stream
-        self.enabled = _isatty(self.stream) if enabled is None else enabled
-        self.total, self.done, self.start, self.shown = total, 0, time.monotonic(), False
+    def __init__(self, total: int, stream: TextIO | None = None,
+                 enabled: bool | None = None) -> None:
+        self.bar = tqdm(total=total, file=sys.stderr if stream is None else stream,
+                        disable=None if enabled is None else not enabled, delay=DELAY,
+                        bar_format=FORMAT, leave=False, mininterval=0.0, desc="starting")
+        self.started = False
 
     def step(self, what: str) -> None:
-        """Announce the next piece of work (call before doing it)."""
-        self.done += 1
-        if self.enabled and time.monotonic() - self.start >= DELAY:
-            line = f"[{self.done}/{self.total}] {what}"[:79]
-            self.stream.write(f"\r{line:<79}")
-            self.stream.flush()
-            self.shown = True
+        """Announce the next piece of work (call before doing it): the previous one is done."""
+        self.bar.set_description_str(what[:50], refresh=False)  # shown by the next update
+        if self.started:
+            self.bar.update(1)
+        self.started = True
 
     def __enter__(self) -> Progress:
         return self
 
-    def __exit__(self, *exc) -> None:
-        if self.shown:
-            self.stream.write("\r" + " " * 79 + "\r")
-            self.stream.flush()
-
-
-def _isatty(stream) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
+    def __exit__(self, kind: type[BaseException] | None, err: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self.started and kind is None:
+            self.bar.update(1)
+        self.bar.close()

@@ -8,8 +8,10 @@ import io
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-from autograd_compare import registry, validate
+from autograd_compare import naming, registry, validate
+from autograd_compare.commands import wording
 from autograd_compare.commands.options import (
     add_backends_option,
     add_lrs_option,
@@ -22,6 +24,7 @@ from autograd_compare.commands.options import (
 from autograd_compare.commands.progress import Progress
 from autograd_compare.commands.run import add_landscape_option
 from autograd_compare.harness import steps as step_trace
+from autograd_compare.interface import Example
 from autograd_compare.report import extras, output
 from autograd_compare.report.plots import PlotsUnavailable
 from autograd_compare.study import restarts
@@ -59,11 +62,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_backends_option(parser)
     add_network_options(parser, weights=False)
     parser.add_argument("--out", metavar="DIR", default=None,
-                        help=f"report folder (default {DEFAULT_OUT}, or -2, -3, ... if taken)")
-    parser.add_argument("--force", action="store_true", help="replace an existing report folder")
+                        help=f"report folder (default {DEFAULT_OUT}, or -2, -3, ... if taken; "
+                        "with --json: none unless given)")
+    parser.add_argument("--force", action="store_true", help=wording.FORCE_HELP)
     parser.add_argument("--no-plots", action="store_true", help="write no PNG files")
-    parser.add_argument("--json", action="store_true",
-                        help="write the result as JSON to stdout (the table goes to stderr)")
+    parser.add_argument("--json", action="store_true", help=wording.JSON_HELP)
     add_landscape_option(parser, default="w5,w6")
 
 
@@ -89,29 +92,45 @@ def run(args: argparse.Namespace) -> int:
     study = study_from(args)
     dt = validate.dtype(args.dtype)
     example = validate.example((args.inputs, args.targets), dt)
-    out_dir = Path(args.out) if args.out else output.default_out(DEFAULT_OUT)
-    output.check_out(out_dir, args.force)  # refuse before any work is done
+    out_dir: Path | None = None  # --json alone: the JSON on stdout is the report
+    if args.out or not args.json:
+        out_dir = Path(args.out) if args.out else output.default_out(DEFAULT_OUT)
+        output.check_out(out_dir, args.force)  # refuse before any work is done
     names = selected_backends(args)
     backends = {name: registry.get_backend(name, dt) for name in names}
     human = sys.stderr if args.json else sys.stdout
     n_chunks = -(-study.n // min(study.chunk, study.n))
     start = time.perf_counter()
-    with Progress(n_chunks * len(names) + 2, stream=sys.stderr) as progress:
+    with Progress(n_chunks * len(names) + 1 + (out_dir is not None), stream=sys.stderr) as progress:
         outcome = restarts.run(study, backends, example, on_step=progress.step)
         progress.step("re-running the gallery starts one at a time")
         curves = restarts.curves(outcome, backends, example)
-        progress.step("recording every step of the median start for report.html")
-        median = next(c for c in curves if c["which"] == "median")
-        trace = step_trace.as_json([step_trace.record(b, median["weights"], example,
-                                                      median["lr"], study.steps)
-                                    for b in backends.values()])
-    elapsed = time.perf_counter() - start
-    result = as_dict(outcome, dt, example, elapsed)
+        trace: dict[str, Any] = {}
+        if out_dir is not None:
+            progress.step("recording every step of the median start for report.html")
+            median = next(c for c in curves if c.which == "median")
+            trace = step_trace.as_json([step_trace.record(b, median.weights, example,
+                                                          median.lr, study.steps)
+                                        for b in backends.values()])
+    result = restarts.report(outcome, dt, example, time.perf_counter() - start)
     print(table(result), file=human)
-    result["report_dir"] = str(out_dir)
-    files = []
+    if out_dir is not None:
+        result = _write(out_dir, args, result, outcome, curves, trace, example)
+    print(wording.closing_line(result.ok, out_dir), file=human)
+    if args.json:
+        sys.stdout.write(output.to_json(as_dict(result)))
+    return result.exit_code
+
+
+def _write(out_dir: Path, args: argparse.Namespace, result: restarts.Report,
+           outcome: restarts.Outcome, curves: list[restarts.Curve], trace: dict[str, Any],
+           example: Example) -> restarts.Report:
+    """Fill the report folder; return ``result`` with its "report_dir" and "files"."""
+    written = [result._replace(report_dir=str(out_dir))]  # fill() adds the files it wrote
+    files: list[str] = []
 
     def fill(folder: Path) -> None:
+        result = written[0]
         (folder / SUMMARY_CSV).write_text(summary_csv(result), encoding="utf-8")
         (folder / DISAGREE_CSV).write_text(disagreements_csv(result), encoding="utf-8")
         (folder / GALLERY_CSV).write_text(gallery_csv(curves), encoding="utf-8")
@@ -124,70 +143,79 @@ def run(args: argparse.Namespace) -> int:
                 files.extend(restarts_plots.save_all(folder, outcome, curves))
             except PlotsUnavailable as err:
                 print(f"note: {err}; writing the report without plots", file=sys.stderr)
-        shown = restarts.starts(study, 0, min(study.n, 3000))  # the island's dots
+        with_plots = not args.no_plots and extras.have_matplotlib()
+        shown = restarts.starts(outcome.study, 0, min(outcome.study.n, 3000))  # island dots
         ref = outcome.backends[0]
-        files.extend(extras.file_names(not args.no_plots and extras.have_matplotlib()))
-        result["files"] = sorted(files)
+        files.extend(extras.file_names(with_plots))
+        written[0] = result._replace(files=tuple(sorted(files)))
+        result_json = as_dict(written[0])
         extras.write_restarts(
-            folder, result, trace, example, args.landscape, shown,
+            folder, result_json, trace, example, args.landscape, shown,
             {lr: outcome.steps_to_threshold[ref][j][: len(shown)] >= 0
-             for j, lr in enumerate(study.lrs)},
-            result["per_lr"][0]["gallery"], not args.no_plots and extras.have_matplotlib())
-        (folder / output.JSON_NAME).write_text(output.to_json(result), encoding="utf-8")
+             for j, lr in enumerate(outcome.study.lrs)},
+            result_json["per_lr"][0]["gallery"], with_plots)
+        (folder / output.JSON_NAME).write_text(output.to_json(result_json), encoding="utf-8")
 
     output.write_folder(out_dir, fill, args.force)
-    print(f"report written to {out_dir}/", file=human)
-    if args.json:
-        sys.stdout.write(output.to_json(result))
-    return result["exit_code"]
+    return written[0]
 
 
-def as_dict(outcome: restarts.Outcome, dt, example, elapsed: float) -> dict:
-    """Everything the study found (fields documented in the README, "Random restarts")."""
-    s = outcome.study
-    found = restarts.disagreements(outcome)
-    ok = not found
+def as_dict(result: restarts.Report) -> dict[str, Any]:
+    """Everything the study found (fields documented in the README, "Random restarts"): the one
+    place its named results become a dict."""
+    s = result.study
     return {
-        "tool": "autograd-compare", "command": "restarts", "ok": ok, "exit_code": 0 if ok else 1,
+        "tool": "autograd-compare", "command": "restarts", "ok": result.ok,
+        "exit_code": result.exit_code,
         "config": {"n": s.n, "seed": s.seed, "distribution": s.distribution,
                    "range": [s.low, s.high], "steps": s.steps, "lrs": list(s.lrs),
-                   "threshold": s.threshold, "chunk": s.chunk, "dtype": dt.name,
+                   "threshold": s.threshold, "chunk": s.chunk, "dtype": result.dtype,
                    "checkpoints": list(s.checkpoints),
-                   "backends": list(outcome.backends), "reference": outcome.backends[0],
-                   "inputs": example.inputs.tolist(), "targets": example.targets.tolist()},
-        "tolerance": restarts.tolerance_rule(dt, s.steps),
-        "seconds": elapsed,
-        "per_lr": restarts.summary(outcome),
-        "disagreements": found,
-        "report_dir": None, "files": [],
+                   "backends": list(result.backends), "reference": result.reference,
+                   "inputs": list(result.inputs), "targets": list(result.targets)},
+        "tolerance": restarts.tolerance_rule(result.dtype, s.steps),
+        "seconds": result.seconds,
+        "per_lr": [_plain(row) for row in result.per_lr],
+        "disagreements": [_plain(d) for d in result.disagreements],
+        "report_dir": result.report_dir, "files": list(result.files),
     }
 
 
-def table(result: dict) -> str:
+def _plain(obj: Any) -> Any:
+    """Named tuples -> dicts (field order kept), recursively; other values as they are."""
+    if isinstance(obj, tuple) and hasattr(obj, "_asdict"):
+        return {k: _plain(v) for k, v in obj._asdict().items()}
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def table(result: restarts.Report) -> str:
     """The human-readable table: one line per learning rate and backend."""
-    c = result["config"]
-    lines = [f"Random restarts: {c['n']} starts ({c['distribution']} on "
-             f"[{c['range'][0]:g}, {c['range'][1]:g}], seed {c['seed']}) x {len(c['lrs'])} "
-             f"rates x {c['steps']} steps, {c['dtype']}, {result['seconds']:.1f} s",
+    c = result.study
+    lines = [f"Random restarts: {c.n} starts ({c.distribution} on "
+             f"[{c.low:g}, {c.high:g}], seed {c.seed}) x {len(c.lrs)} "
+             f"rates x {c.steps} steps, {result.dtype}, {result.seconds:.1f} s",
              f"{'lr':>5} {'backend':<10} {'median E':>10} {'p90 E':>10} {'max E':>10} "
              f"{'reached':>8} {'med.steps':>9}   {'worst diff':>10} {'/tol':>8} {'disagree':>8}"]
-    for row in result["per_lr"]:
-        x = row["cross_backend"]
-        for i, (b, s) in enumerate(row["backends"].items()):
-            e, k = s["final_loss"], s["steps_to_threshold"]["median"]
-            tail = (f"   {x['worst_difference']:10.2e} {x['worst_ratio_to_tolerance']:8.2g} "
-                    f"{x['disagreements']:8d}") if i == 0 else ""
-            lines.append(f"{row['lr']:5g} {b:<10} {e['median']:10.3e} {e['p90']:10.3e} "
-                         f"{e['max']:10.3e} {s['reached_fraction']:8.1%} "
+    for row in result.per_lr:
+        x = row.cross_backend
+        for i, (b, s) in enumerate(row.backends.items()):
+            e, k = s.final_loss, s.steps_to_threshold.median
+            tail = (f"   {x.worst_difference:10.2e} {x.worst_ratio_to_tolerance:8.2g} "
+                    f"{x.disagreements:8d}") if i == 0 else ""
+            lines.append(f"{row.lr:5g} {b:<10} {e.median:10.3e} {e.p90:10.3e} "
+                         f"{e.max:10.3e} {s.reached_fraction:8.1%} "
                          f"{'-' if k is None else k:>9}{tail}")
-    for row in result["per_lr"]:
-        ref = result["config"]["reference"]
-        if row["checkpoints"]:
-            lines.append(f"{row['lr']:5g} median E_total ({ref}) after step " + ", ".join(
-                f"{c['step']}: {c['E_total'][ref]['median']:.3e}" for c in row["checkpoints"])
-                + f", {result['config']['steps']}: "
-                + f"{row['backends'][ref]['final_loss']['median']:.3e}")
-    n = len(result["disagreements"])
+    ref = result.reference
+    for row in result.per_lr:
+        if row.checkpoints:
+            lines.append(f"{row.lr:5g} median E_total ({ref}) after step " + ", ".join(
+                f"{cp.step}: {cp.E_total[ref].median:.3e}" for cp in row.checkpoints)
+                + f", {c.steps}: {row.backends[ref].final_loss.median:.3e}")
+    n = len(result.disagreements)
     lines.append("backends agree on every configuration" if n == 0 else
                  f"{n} configurations where backends DISAGREE beyond tolerance "
                  f"(listed in {DISAGREE_CSV} and report.json)")
@@ -202,56 +230,59 @@ def _csv(header, rows) -> str:
     return buf.getvalue()
 
 
-def summary_csv(result: dict) -> str:
+QUANTILE_FIELDS = ("min", "p1", "p10", "median", "p90", "p99", "max", "mean", "non_finite")
+
+
+def summary_csv(result: restarts.Report) -> str:
     """One row per (lr, backend): the distribution of final E_total and steps to threshold."""
-    qs = ("min", "p1", "p10", "median", "p90", "p99", "max", "mean", "non_finite")
     rows = []
-    for row in result["per_lr"]:
-        x = row["cross_backend"]
-        for b, s in row["backends"].items():
-            k = s["steps_to_threshold"]
-            rows.append([repr(row["lr"]), b, *(repr(s["final_loss"][q]) for q in qs),
-                         s["reached"], repr(s["reached_fraction"]),
-                         *("" if k[q] is None else k[q] for q in ("min", "median", "p90", "max")),
-                         repr(x["worst_difference"]), repr(x["median_difference"]),
-                         x["disagreements"]])
-    header = ("lr", "backend", *(f"final_E_{q}" for q in qs), "reached", "reached_fraction",
-              "steps_min", "steps_median", "steps_p90", "steps_max", "worst_difference",
-              "median_difference", "disagreements")
+    for row in result.per_lr:
+        x = row.cross_backend
+        for b, s in row.backends.items():
+            k = s.steps_to_threshold
+            e = s.final_loss._asdict()
+            rows.append([repr(row.lr), b, *(repr(e[q]) for q in QUANTILE_FIELDS),
+                         s.reached, repr(s.reached_fraction),
+                         *("" if v is None else v for v in k),
+                         repr(x.worst_difference), repr(x.median_difference),
+                         x.disagreements])
+    header = ("lr", "backend", *(f"final_E_{q}" for q in QUANTILE_FIELDS), "reached",
+              "reached_fraction", *(f"steps_{q}" for q in restarts.StepsQuantiles._fields),
+              "worst_difference", "median_difference", "disagreements")
     return _csv(header, rows)
 
 
-def checkpoints_csv(result: dict) -> str:
+def checkpoints_csv(result: restarts.Report) -> str:
     """One row per (lr, step, backend): the distribution of E_total at each checkpoint and
     at the last step."""
-    qs = ("min", "p1", "p10", "median", "p90", "p99", "max", "mean", "non_finite")
     rows = []
-    for row in result["per_lr"]:
-        last = {"step": result["config"]["steps"],
-                "E_total": {b: s["final_loss"] for b, s in row["backends"].items()}}
-        for c in [*row["checkpoints"], last]:
-            for b, e in c["E_total"].items():
-                rows.append([repr(row["lr"]), c["step"], b, *(repr(e[q]) for q in qs)])
-    return _csv(("lr", "step", "backend", *(f"E_{q}" for q in qs)), rows)
+    for row in result.per_lr:
+        last = restarts.Checkpoint(result.study.steps,
+                                   {b: s.final_loss for b, s in row.backends.items()})
+        for c in [*row.checkpoints, last]:
+            for b, e in c.E_total.items():
+                values = e._asdict()
+                rows.append([repr(row.lr), c.step, b,
+                             *(repr(values[q]) for q in QUANTILE_FIELDS)])
+    return _csv(("lr", "step", "backend", *(f"E_{q}" for q in QUANTILE_FIELDS)), rows)
 
 
-def disagreements_csv(result: dict) -> str:
+def disagreements_csv(result: restarts.Report) -> str:
     """Every configuration where the backends differ beyond tolerance (header only if none)."""
-    names = result["config"]["backends"]
-    rows = [[d["start"], repr(d["lr"]), *map(repr, d["weights"]),
-             *(repr(d["final_loss"][b]) for b in names),
-             *(d["steps_to_threshold"][b] for b in names),
-             repr(d["difference"]), repr(d["ratio_to_tolerance"])]
-            for d in result["disagreements"]]
-    header = ("start", "lr", *(f"w{j}" for j in range(1, 9)),
+    names = result.backends
+    rows = [[d.start, repr(d.lr), *map(repr, d.weights),
+             *(repr(d.final_loss[b]) for b in names),
+             *(d.steps_to_threshold[b] for b in names),
+             repr(d.difference), repr(d.ratio_to_tolerance)]
+            for d in result.disagreements]
+    header = ("start", "lr", *naming.WEIGHT_NAMES,
               *(f"final_E_{b}" for b in names), *(f"steps_{b}" for b in names),
               "difference", "ratio_to_tolerance")
     return _csv(header, rows)
 
 
-def gallery_csv(curves: list[dict]) -> str:
+def gallery_csv(curves: list[restarts.Curve]) -> str:
     """The gallery's loss curves, one row per (lr, which start, backend, step)."""
-    rows = [[repr(c["lr"]), c["which"], c["start"], b, k, repr(float(v))]
-            for c in curves for b, loss in c["loss"].items() for k, v in enumerate(loss)]
+    rows = [[repr(c.lr), c.which, c.start, b, k, repr(float(v))]
+            for c in curves for b, loss in c.loss.items() for k, v in enumerate(loss)]
     return _csv(("lr", "which", "start", "backend", "step", "E_total"), rows)
-

@@ -9,22 +9,26 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TextIO
 
 import numpy as np
 
 from autograd_compare import registry
-from autograd_compare.commands import options
+from autograd_compare.commands import options, wording
 from autograd_compare.commands.progress import Progress
 from autograd_compare.errors import BackendUnavailable, InputError
 from autograd_compare.harness import gradcheck, steps, trajectory
-from autograd_compare.interface import Example
+from autograd_compare.interface import Backend, Example
 from autograd_compare.report import claims, extras, landscape, output, plots, summary
+from autograd_compare.report.result import MainResult, RunConfig
 
 HELP = """Check hand-derived, PyTorch and JAX gradients against each other on the class example.
 
 With no options: the class example, the learning-rate sweep, every installed backend, float64;
-prints a table per learning rate and a gradient-check table, and writes a report folder.
+prints a table per learning rate and a gradient-check table, and writes a report folder
+(with --json alone: prints the JSON instead, and writes a folder only if --out is given).
 Exit code: 0 everything agrees, 1 a check failed, 2 bad usage or input."""
 
 
@@ -36,11 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     options.add_network_options(parser)
     parser.add_argument("--out", metavar="DIR", default=None,
                         help=f"report folder (default {output.DEFAULT_OUT}, or -2, -3, ... if "
-                        "taken: never overwritten)")
-    parser.add_argument("--force", action="store_true",
-                        help="replace the --out folder if it holds an earlier report")
-    parser.add_argument("--json", action="store_true",
-                        help="write the full result as JSON to stdout (tables go to stderr)")
+                        "taken: never overwritten; with --json: none unless given)")
+    parser.add_argument("--force", action="store_true", help=wording.FORCE_HELP)
+    parser.add_argument("--json", action="store_true", help=wording.JSON_HELP)
     add_landscape_option(parser)
 
 
@@ -65,17 +67,18 @@ def run(args: argparse.Namespace) -> int:
     w = np.asarray(weights, dt)
     example = Example(np.asarray(inputs, dt), np.asarray(targets, dt))
     lrs = options.check_lrs(args.lrs)
-    out = Path(args.out) if args.out else output.default_out()
-    output.check_out(out, args.force)  # refuse before doing any work
+    out: Path | None = None  # --json alone: the JSON on stdout is the report
+    if args.out or not args.json:
+        out = Path(args.out) if args.out else output.default_out()
+        output.check_out(out, args.force)  # refuse before doing any work
     backends = _backends(args, dt)
     reference = next((b.name for b in backends if not b.name.startswith("mistake:")),
                      backends[0].name)
     backends.sort(key=lambda b: b.name != reference)  # the reference first, others as listed
-    config = {"backends": [b.name for b in backends], "reference": reference,
-              "dtype": dt.name, "lrs": list(lrs), "steps": args.steps,
-              "weights": w.tolist(), "inputs": example.inputs.tolist(),
-              "targets": example.targets.tolist()}
-    with Progress(len(lrs) + 3) as progress:
+    config = RunConfig(tuple(b.name for b in backends), reference, dt.name, tuple(lrs),
+                       args.steps, tuple(w.tolist()), tuple(example.inputs.tolist()),
+                       tuple(example.targets.tolist()))
+    with Progress(len(lrs) + 1 + 2 * (out is not None)) as progress:
         progress.step("gradient check")
         grad = gradcheck.check(backends, w, example)
         lr_results = []
@@ -83,26 +86,28 @@ def run(args: argparse.Namespace) -> int:
             progress.step(f"training {len(backends)} backends at lr {lr:g}")
             lr_results.append(trajectory.check_lr(backends, reference, w, example, lr,
                                                   args.steps))
-        progress.step("recording every step for report.html")
-        trace = steps.as_json([steps.record(b, w, example, lr, args.steps)
-                               for lr in lrs for b in backends])
-        progress.step(f"writing {out}")
-        result = output.as_dict(config, lr_results, grad)
-        result["claims"] = [claims.as_dict(claims.check(r.lr, r.runs[r.reference].nodes[:, -1]))
-                            for r in lr_results]
-        _write(out, args.force, result, lr_results, human,
-               lambda folder, with_plots: extras.write_main(folder, result, trace, example,
-                                                            args.landscape, with_plots))
+        claimed = tuple(claims.check(r.lr, r.runs[r.reference].nodes[:, -1])
+                        for r in lr_results)
+        result = MainResult(config, grad, tuple(lr_results), claims=claimed)
+        if out is not None:
+            progress.step("recording every step for report.html")
+            trace = steps.as_json([steps.record(b, w, example, lr, args.steps)
+                                   for lr in lrs for b in backends])
+            progress.step(f"writing {out}")
+            result = _write(out, args.force, result, human,
+                            lambda folder, result_json, with_plots: extras.write_main(
+                                folder, result_json, trace, example, args.landscape,
+                                with_plots))
     print(summary.header(config), summary.trajectory_table(result), "",
-          claims.table(result["claims"]), "",
+          claims.table(result.claims), "",
           summary.gradcheck_table(result), "", summary.verdict(result),
-          f"Report: {out}/", sep="\n", file=human)
+          wording.closing_line(result.ok, out), sep="\n", file=human)
     if args.json:
-        sys.stdout.write(output.to_json(result))
-    return result["exit_code"]
+        sys.stdout.write(output.to_json(output.as_dict(result)))
+    return result.exit_code
 
 
-def _backends(args: argparse.Namespace, dt: np.dtype) -> list:
+def _backends(args: argparse.Namespace, dt: np.dtype) -> list[Backend]:
     names = options.selected_backends(args)
     seen = set()
     for name in names:
@@ -122,22 +127,27 @@ def _backends(args: argparse.Namespace, dt: np.dtype) -> list:
     return loaded
 
 
-def _write(out: Path, force: bool, result: dict, lr_results: list, human, teaching) -> None:
+def _write(out: Path, force: bool, result: MainResult, human: TextIO,
+           teaching: Callable[[Path, dict[str, Any], bool], object]) -> MainResult:
     """Fill the report folder: report.json (== the --json output), trace.csv, the PNGs."""
     with_plots = importlib.util.find_spec("matplotlib") is not None
-    result["report_dir"] = str(out)
-    result["files"] = [output.JSON_NAME, output.CSV_NAME] + (
+    lr_results = result.trajectories
+    files = [output.JSON_NAME, output.CSV_NAME] + (
         [plots.loss_file(r.lr) for r in lr_results] + [plots.ALL_LRS_FILE, plots.DIFF_FILE]
         if with_plots else []) + extras.file_names(with_plots)
+    result = result._replace(report_dir=str(out), files=tuple(files))
     if not with_plots:
         print(f"note: no plots in the report: matplotlib is not installed; install it with: "
               f"{plots.INSTALL_HINT}", file=human)
 
+    result_json = output.as_dict(result)
+
     def fill(folder: Path) -> None:
-        output.write_text(folder / output.JSON_NAME, output.to_json(result))
+        output.write_text(folder / output.JSON_NAME, output.to_json(result_json))
         output.write_text(folder / output.CSV_NAME, output.trace_csv(lr_results))
         if with_plots:
             plots.save_all(folder, lr_results)
-        teaching(folder, with_plots)  # network, landscape, report.html (embeds the PNGs)
+        teaching(folder, result_json, with_plots)  # network, landscape, report.html
 
     output.write_folder(out, fill, force)
+    return result

@@ -7,6 +7,7 @@ import argparse
 import numpy as np
 
 from autograd_compare import validate
+from autograd_compare.commands import wording
 from autograd_compare.commands.options import add_network_options, positive_int
 from autograd_compare.teach.sheet import FIRST_ROW, GIVEN, build, write
 
@@ -20,7 +21,7 @@ a chart of E_total. Change the learning rate in the sheet and the curve follows.
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="FILE.xlsx",
                         help="where to write the workbook (refuses to overwrite without --force)")
-    parser.add_argument("--force", action="store_true", help="replace --out if it exists")
+    parser.add_argument("--force", action="store_true", help=wording.FORCE_HELP)
     parser.add_argument("--lr", type=float, default=0.5,
                         help="the learning rate cell's starting value (default 0.5)")
     parser.add_argument("--steps", type=positive_int("steps"), default=100,

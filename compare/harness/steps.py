@@ -25,8 +25,8 @@ class StepTrace(NamedTuple):
     lr: float
     steps: np.ndarray  # (R,) int: which steps were recorded (0 and the last always)
     weights: np.ndarray  # (R, 8): w1..w8 entering the step
-    nodes: np.ndarray  # (R, 11): h1 .. E_total (naming.NODES)
-    node_grads: np.ndarray  # (R, 8): dE_total/d(node), naming.HIDDEN_AND_OUTPUT order
+    nodes: np.ndarray  # (R, 11): h1 .. E_total (naming.FORWARD_NAMES)
+    node_grads: np.ndarray  # (R, 8): dE_total/d(node), naming.NODE_NAMES order
     grads: np.ndarray  # (R, 8): dE_total/dw1..dw8 at those weights
 
 
@@ -55,8 +55,8 @@ def record(backend: Backend, w: np.ndarray, example: Example, lr: float, steps: 
 
 def as_json(traces: list[StepTrace]) -> dict:
     """JSON-ready: {"names": {...}, "runs": [{"lr", "backend", "steps", "weights", ...}]}."""
-    return {"names": {"nodes": list(naming.NODES), "node_grads": list(naming.HIDDEN_AND_OUTPUT),
-                      "weights": list(naming.WEIGHTS)},
+    return {"names": {"nodes": list(naming.FORWARD_NAMES), "node_grads": list(naming.NODE_NAMES),
+                      "weights": list(naming.WEIGHT_NAMES)},
             "runs": [{"lr": t.lr, "backend": t.backend, "steps": t.steps.tolist(),
                       "weights": t.weights.tolist(), "nodes": t.nodes.tolist(),
                       "node_grads": t.node_grads.tolist(), "grads": t.grads.tolist()}

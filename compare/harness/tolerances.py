@@ -36,7 +36,14 @@ reference code rather than on the backends.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
+
+from autograd_compare.interface import Example
+
+FloatArray = NDArray[np.float64]
 
 OPS_PER_STEP = 30  # longest chain of roundings from the weights to an updated weight (above)
 SAFETY = 4  # library functions within ~2 ulp, one multiplication by an O(1) weight
@@ -44,17 +51,17 @@ REFERENCE_DTYPE = np.dtype(np.float64)
 FD_RTOL = 100 * float(np.finfo(np.float64).eps) ** (2 / 3)  # ~4e-9: FD vs complex step
 
 
-def eps(dtype) -> float:
+def eps(dtype: DTypeLike) -> float:
     """Machine epsilon of ``dtype`` (2.2e-16 for float64, 1.2e-7 for float32)."""
     return float(np.finfo(np.dtype(dtype)).eps)
 
 
-def step_rtol(dtype) -> float:
+def step_rtol(dtype: DTypeLike) -> float:
     """Allowed difference for one step of forward + backward + update, relative to scale."""
     return SAFETY * OPS_PER_STEP * eps(dtype)
 
 
-def trajectory_tolerance(dtype, step: np.ndarray, scale: np.ndarray) -> np.ndarray:
+def trajectory_tolerance(dtype: DTypeLike, step: ArrayLike, scale: ArrayLike) -> FloatArray:
     """Allowed |difference| at ``step`` (0-based, shape (S, 1)) for quantities of ``scale`` (Q,).
 
     Returns:
@@ -63,28 +70,51 @@ def trajectory_tolerance(dtype, step: np.ndarray, scale: np.ndarray) -> np.ndarr
     return step_rtol(dtype) * (np.asarray(step, np.float64) + 1) * np.asarray(scale, np.float64)
 
 
-def gradcheck_tolerance(dtype, scale) -> float:
+def gradcheck_tolerance(dtype: DTypeLike, scale: float) -> float:
     """Allowed |backend - complex step| at one point for a gradient of group ``scale``."""
     return step_rtol(dtype) * float(scale)
 
 
-def describe(dtype) -> dict:
+RULE = "|difference| <= step_rtol * (step + 1) * scale"
+
+
+class Settings(NamedTuple):
+    """The tolerance settings for one dtype, as reported in report.json ("tolerance")."""
+
+    dtype: str
+    eps: float
+    ops_per_step: int
+    safety: int
+    step_rtol: float
+    fd_rtol: float
+    rule: str
+
+
+class TermScales(NamedTuple):
+    """The scale of every quantity at S points (see `term_scales`)."""
+
+    nodes: FloatArray  # (S, 11): h1..E_total (`naming.FORWARD_NAMES` order)
+    node_grads: FloatArray  # (S, 8): dE_total/dh1..dE_total/da_o2 (`naming.NODE_NAMES`)
+    dw: FloatArray  # (S, 8): dE_total/dw1..dE_total/dw8
+
+
+def describe(dtype: DTypeLike) -> Settings:
     """The tolerance settings for ``dtype``, as reported in report.json."""
-    return {"dtype": np.dtype(dtype).name, "eps": eps(dtype), "ops_per_step": OPS_PER_STEP,
-            "safety": SAFETY, "step_rtol": step_rtol(dtype), "fd_rtol": FD_RTOL,
-            "rule": "|difference| <= step_rtol * (step + 1) * scale"}
+    return Settings(np.dtype(dtype).name, eps(dtype), OPS_PER_STEP, SAFETY, step_rtol(dtype),
+                    FD_RTOL, RULE)
 
 
-def term_scales(weights: np.ndarray, nodes: np.ndarray, example, dtype) -> dict:
+def term_scales(weights: ArrayLike, nodes: ArrayLike, example: Example,
+                dtype: DTypeLike) -> TermScales:
     """The scale of every quantity: the network evaluated with all terms made positive.
 
     Args:
         weights: (S, 8) w1..w8 at S points. nodes: (S, 11) the reference's h1..E_total there
-            (`naming.NODES` order). example: inputs and targets. dtype: of the compared values.
+            (`naming.FORWARD_NAMES` order). example: inputs and targets. dtype: of the
+            compared values.
 
     Returns:
-        {"nodes": (S, 11), "node_grads": (S, 8) in `naming.HIDDEN_AND_OUTPUT` order,
-        "dw": (S, 8)}; every entry >= the quantity's own |value| (to first order).
+        `TermScales`; every entry >= the quantity's own |value| (to first order).
     """
     w = np.abs(np.asarray(weights, np.float64))
     n = np.asarray(nodes, np.float64)
@@ -103,5 +133,5 @@ def term_scales(weights: np.ndarray, nodes: np.ndarray, example, dtype) -> dict:
     G_h = G_ah * A_h * (1 + A_h)
     dw = np.concatenate([(G_h[:, :, None] * i).reshape(-1, 4),  # dw1..dw4 = dE/dh * i
                          (G_o[:, :, None] * A_h[:, None, :]).reshape(-1, 4)], axis=1)
-    return {"nodes": np.concatenate([H, A_h, O, A_o, E, E.sum(axis=1, keepdims=True)], axis=1),
-            "node_grads": np.concatenate([G_h, G_ah, G_o, D], axis=1), "dw": dw}
+    return TermScales(np.concatenate([H, A_h, O, A_o, E, E.sum(axis=1, keepdims=True)], axis=1),
+                      np.concatenate([G_h, G_ah, G_o, D], axis=1), dw)

@@ -5,53 +5,91 @@ entering step k (h1 ... E_total), the gradients there (dw1..dw8), then the weigh
 step k (w1..w8 after the update). The last row (k = steps) holds the forward pass at the final
 weights only. Every backend is compared with the reference backend (the first correct one
 listed); the first divergence is the first row, then the first quantity in that order, whose
-difference exceeds `compare.tolerances.trajectory_tolerance`.
+difference exceeds `compare.tolerances.trajectory_tolerance`. Results are the named types
+below (`LrResult`, `Comparison`, `Difference`, `Divergence`); report/output.py turns them
+into JSON.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import DTypeLike, NDArray
 
 from autograd_compare import naming
 from autograd_compare.harness import tolerances
 from autograd_compare.interface import Backend, Example
 
-QUANTITIES = naming.NODES + naming.GRADS + naming.WEIGHTS  # 27 columns of a row
-N_NODES, N_GRADS = len(naming.NODES), len(naming.GRADS)
+FloatArray = NDArray[np.float64]
+N_FORWARD, N_GRADS = len(naming.FORWARD_NAMES), len(naming.WEIGHT_GRAD_NAMES)
+AFTER_UPDATE = " after the update"  # label suffix of the weights leaving a step
 
 
 class Run(NamedTuple):
     """One backend at one learning rate."""
 
     backend: str
-    weights: np.ndarray  # (steps+1, 8): weights[k] enters step k
-    nodes: np.ndarray  # (steps+1, 11): h1..E_total at weights[k]
-    grads: np.ndarray  # (steps, 8): dw1..dw8 used by update k
+    weights: FloatArray  # (steps+1, 8): weights[k] enters step k
+    nodes: FloatArray  # (steps+1, 11): h1..E_total at weights[k] (`naming.FORWARD_NAMES`)
+    grads: FloatArray  # (steps, 8): dw1..dw8 used by update k
+
+
+class Location(NamedTuple):
+    """A cell of the (steps+1, 27) trajectory table."""
+
+    step: int
+    quantity: str  # "o1", "dw3" or "w8 after the update"
+
+
+class Difference(NamedTuple):
+    """The largest difference of one backend from the reference over a whole run."""
+
+    backend: str
+    abs: float  # largest |backend - reference| (finite entries)
+    rel: float  # largest |backend - reference| / |reference|
+    ulps: float  # largest difference in units in the last place of the dtype
+    ratio: float  # largest difference / tolerance (inf if a value is not finite)
+    at: Location  # where the largest |difference| is
+
+
+class Divergence(NamedTuple):
+    """The first step and quantity where a backend leaves the tolerance around the reference."""
+
+    backend: str
+    step: int
+    quantity: str  # a `Location.quantity` label
+    value: float  # the backend's
+    reference: float  # the reference backend's
+    difference: float
+    tolerance: float
 
 
 class Comparison(NamedTuple):
     """One backend against the reference at one learning rate."""
 
     backend: str
-    diff: np.ndarray  # (steps+1, 27): |backend - reference|, 0 where both lack a value
-    tolerance: np.ndarray  # (steps+1, 27)
-    largest: dict  # {"abs", "rel", "ulps", "ratio"}: largest difference; ratio = diff/tolerance
-    first_divergence: dict | None  # {"step", "quantity", "value", "reference", ...} or None
+    diff: FloatArray  # (steps+1, 27): |backend - reference|, 0 where both lack a value
+    tolerance: FloatArray  # (steps+1, 27)
+    largest: Difference
+    first_divergence: Divergence | None
 
 
 class LrResult(NamedTuple):
+    """Every backend at one learning rate, each compared with the reference."""
+
     lr: float
-    runs: dict  # backend name -> Run
+    runs: dict[str, Run]  # backend name -> its run, the reference first
     reference: str
-    comparisons: dict  # backend name -> Comparison (every backend but the reference)
+    comparisons: dict[str, Comparison]  # backend name -> Comparison (all but the reference)
     ok: bool
-    first_divergence: dict | None  # earliest over the backends (with "backend")
-    largest: dict  # largest over the backends (with "backend")
+    first_divergence: Divergence | None  # the earliest over the backends
+    largest: Difference | None  # the largest ratio over the backends; None: nothing compared
 
 
-def train(backend: Backend, w: np.ndarray, example: Example, lr: float, steps: int) -> Run:
+def train(backend: Backend, w: NDArray[np.floating], example: Example, lr: float,
+          steps: int) -> Run:
     """Train and record every intermediate; E_total rows come from the training itself."""
     t = backend.train(w, example, lr=lr, steps=steps)
     nodes = np.stack([naming.node_values(backend.forward(wk, example)) for wk in t.weights])
@@ -59,31 +97,32 @@ def train(backend: Backend, w: np.ndarray, example: Example, lr: float, steps: i
     return Run(backend.name, np.asarray(t.weights), nodes, np.asarray(t.grads))
 
 
-def rows(run: Run) -> np.ndarray:
-    """(steps+1, 27) in the order of `QUANTITIES`; NaN where a step has no such value."""
-    out = np.full((run.nodes.shape[0], len(QUANTITIES)), np.nan)
-    out[:, :N_NODES] = run.nodes
-    out[:-1, N_NODES:N_NODES + N_GRADS] = run.grads
-    out[:-1, N_NODES + N_GRADS:] = run.weights[1:]
+def rows(run: Run) -> FloatArray:
+    """(steps+1, 27) in the order of `naming.TRAJECTORY_COLUMNS`; NaN where a step has none."""
+    out = np.full((run.nodes.shape[0], len(naming.TRAJECTORY_COLUMNS)), np.nan)
+    out[:, :N_FORWARD] = run.nodes
+    out[:-1, N_FORWARD:N_FORWARD + N_GRADS] = run.grads
+    out[:-1, N_FORWARD + N_GRADS:] = run.weights[1:]
     return out
 
 
-def scales(ref: Run, example: Example, dtype) -> np.ndarray:
+def scales(ref: Run, example: Example, dtype: DTypeLike) -> FloatArray:
     """(27,): each quantity's scale over the run (`compare.tolerances`, "Scale").
 
     Forward values and gradients: their largest term scale (`tolerances.term_scales`) or
     |value|; weights: their largest |value|. Non-finite reference values are left out.
     """
     y = rows(ref)
-    out = np.max(np.abs(y), axis=0, initial=0.0, where=np.isfinite(y))
+    out: FloatArray = np.max(np.abs(y), axis=0, initial=0.0, where=np.isfinite(y))
     ok = np.isfinite(ref.nodes).all(axis=1)
     terms = tolerances.term_scales(ref.weights[ok], ref.nodes[ok], example, dtype)
-    term = np.concatenate([terms["nodes"], terms["dw"]], axis=1)
-    out[:N_NODES + N_GRADS] = np.maximum(out[:N_NODES + N_GRADS], term.max(axis=0, initial=0.0))
+    term = np.concatenate([terms.nodes, terms.dw], axis=1)
+    n = N_FORWARD + N_GRADS
+    out[:n] = np.maximum(out[:n], term.max(axis=0, initial=0.0))
     return out
 
 
-def compare_runs(run: Run, ref: Run, example: Example, dtype) -> Comparison:
+def compare_runs(run: Run, ref: Run, example: Example, dtype: DTypeLike) -> Comparison:
     """``run`` against ``ref`` (same steps, same ``example``), with tolerances for ``dtype``."""
     x, y = rows(run), rows(ref)
     both_missing = np.isnan(x) & np.isnan(y)
@@ -97,19 +136,19 @@ def compare_runs(run: Run, ref: Run, example: Example, dtype) -> Comparison:
     bad = ~(diff <= tol)
     first = None
     if bad.any():
-        k, q = np.unravel_index(np.argmax(bad), bad.shape)  # row-major: earliest step first
-        first = {"step": int(k), "quantity": _label(q), "value": float(x[k, q]),
-                 "reference": float(y[k, q]), "difference": float(diff[k, q]),
-                 "tolerance": float(tol[k, q])}
-    return Comparison(run.backend, diff, tol, _largest(diff, tol, y, dtype), first)
+        k, q = (int(i) for i in np.unravel_index(np.argmax(bad), bad.shape))  # earliest step
+        first = Divergence(run.backend, k, _label(q), float(x[k, q]), float(y[k, q]),
+                           float(diff[k, q]), float(tol[k, q]))
+    return Comparison(run.backend, diff, tol, _largest(run.backend, diff, tol, y, dtype), first)
 
 
 def _label(q: int) -> str:
-    name = QUANTITIES[q]
-    return f"{name} after the update" if q >= N_NODES + N_GRADS else name
+    name = naming.TRAJECTORY_COLUMNS[q]
+    return name + AFTER_UPDATE if q >= N_FORWARD + N_GRADS else name
 
 
-def _largest(diff, tol, y, dtype) -> dict:
+def _largest(backend: str, diff: FloatArray, tol: FloatArray, y: FloatArray,
+             dtype: DTypeLike) -> Difference:
     finite = np.isfinite(diff)
     d = np.where(finite, diff, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -117,28 +156,25 @@ def _largest(diff, tol, y, dtype) -> dict:
         spacing = np.spacing(np.abs(np.nan_to_num(y)).astype(dtype)).astype(np.float64)
         ulps = np.where(finite, d / spacing, 0.0)
         ratio = np.where(d > 0, d / tol, 0.0)
-    k, q = np.unravel_index(np.argmax(d), d.shape)
-    return {"abs": float(d.max()), "rel": float(rel.max()), "ulps": float(ulps.max()),
-            "ratio": float(ratio.max()) if finite.all() else float("inf"),
-            "at": {"step": int(k), "quantity": _label(q)}}
+    k, q = (int(i) for i in np.unravel_index(np.argmax(d), d.shape))
+    return Difference(backend, float(d.max()), float(rel.max()), float(ulps.max()),
+                      float(ratio.max()) if finite.all() else float("inf"),
+                      Location(k, _label(q)))
 
 
-def check_lr(backends: list[Backend], reference: str, w: np.ndarray, example: Example,
-             lr: float, steps: int) -> LrResult:
+def check_lr(backends: Sequence[Backend], reference: str, w: NDArray[np.floating],
+             example: Example, lr: float, steps: int) -> LrResult:
     """Train every backend at ``lr`` and compare each with ``reference``."""
     runs = {b.name: train(b, w, example, lr, steps) for b in backends}
     dtype = backends[0].dtype
     comps = {name: compare_runs(run, runs[reference], example, dtype)
              for name, run in runs.items() if name != reference}
-    firsts = [dict(c.first_divergence, backend=name) for name, c in comps.items()
-              if c.first_divergence]
-    first = min(firsts, key=lambda f: (f["step"], _order(f["quantity"])), default=None)
-    largest = max((dict(c.largest, backend=name) for name, c in comps.items()),
-                  key=lambda d: d["ratio"], default={"abs": 0.0, "rel": 0.0, "ulps": 0.0,
-                                                     "ratio": 0.0, "backend": None})
+    firsts = [c.first_divergence for c in comps.values() if c.first_divergence]
+    first = min(firsts, key=lambda f: (f.step, column(f.quantity)), default=None)
+    largest = max((c.largest for c in comps.values()), key=lambda d: d.ratio, default=None)
     return LrResult(lr, runs, reference, comps, first is None, first, largest)
 
 
-def _order(label: str) -> int:
-    name = label.split(" ")[0]
-    return QUANTITIES.index(name) + (N_GRADS if label.endswith("update") else 0)
+def column(label: str) -> int:
+    """The column (0..26) of a `Location.quantity` label: "w8 after the update" -> 26."""
+    return naming.TRAJECTORY_COLUMNS.index(label.removesuffix(AFTER_UPDATE))

@@ -11,7 +11,7 @@ fraction; k = 0 is the start.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -73,7 +73,7 @@ def _pct(fraction: float) -> str:
     return f"{fraction * 100:.2g} %"
 
 
-def as_dict(c: Claim) -> dict:
+def as_dict(c: Claim) -> dict[str, Any]:
     """JSON-ready (the ``claims`` list of report.json)."""
     return {"lr": c.lr, "E_total_start": c.start, "steps": c.steps,
             "tutorial_iterations": c.tutorial,
@@ -83,15 +83,14 @@ def as_dict(c: Claim) -> dict:
             "sentence": sentence(c)}
 
 
-def table(claims: Sequence[dict]) -> str:
-    """The terminal table, from the JSON-ready dicts (report.json's ``claims``)."""
+def table(claims: Sequence[Claim]) -> str:
+    """The terminal table."""
     lines = ["The tutorial's claim checked: " + QUOTE,
              f"  {'lr':<7}{'tutorial':<10}{'first step E_total < 1% of start':<36}"
              f"{'< 0.1% of start':<18}"]
     for c in claims:
-        cells = [str(b["step"]) if b["step"] is not None else f"not within {c['steps']}"
-                 for b in c["first_step_below"]]
-        tut = f"~{c['tutorial_iterations']}" if c["tutorial_iterations"] else "-"
-        lines.append(f"  {c['lr']:<7g}{tut:<10}{cells[0]:<36}{cells[1]:<18}")
-    lines += [f"  {c['sentence']}" for c in claims if c["tutorial_iterations"]]
+        cells = [str(k) if k is not None else f"not within {c.steps}" for k in c.first_below]
+        tut = f"~{c.tutorial}" if c.tutorial else "-"
+        lines.append(f"  {c.lr:<7g}{tut:<10}{cells[0]:<36}{cells[1]:<18}")
+    lines += [f"  {sentence(c)}" for c in claims if c.tutorial]
     return "\n".join(lines)

@@ -32,7 +32,7 @@ class Slice(NamedTuple):
 
     @property
     def label(self) -> str:
-        return PLANE if self.axes is None else ",".join(naming.WEIGHTS[j] for j in self.axes)
+        return PLANE if self.axes is None else ",".join(naming.WEIGHT_NAMES[j] for j in self.axes)
 
 
 def parse(text: str) -> Slice:
@@ -41,10 +41,11 @@ def parse(text: str) -> Slice:
     if t == PLANE:
         return Slice(None)
     parts = [p.strip() for p in t.split(",")]
-    if len(parts) != 2 or not all(p in naming.WEIGHTS for p in parts) or parts[0] == parts[1]:
+    if len(parts) != 2 or not all(p in naming.WEIGHT_NAMES for p in parts) or parts[0] == parts[1]:
         raise InputError(f"--landscape must be 'plane' or two different weights such as "
-                         f"'w5,w6' (from {naming.WEIGHTS[0]}..{naming.WEIGHTS[-1]}); got {text!r}")
-    return Slice((naming.WEIGHTS.index(parts[0]), naming.WEIGHTS.index(parts[1])))
+                         f"'w5,w6' (from {naming.WEIGHT_NAMES[0]}..{naming.WEIGHT_NAMES[-1]}); "
+                         f"got {text!r}")
+    return Slice((naming.WEIGHT_NAMES.index(parts[0]), naming.WEIGHT_NAMES.index(parts[1])))
 
 
 class Frame(NamedTuple):
@@ -74,7 +75,7 @@ def axes_frame(s: Slice, origin: np.ndarray) -> Frame:
     u[j], v[k] = 1.0, 1.0
     base = np.array(origin, dtype=np.float64)
     base[[j, k]] = 0.0
-    return Frame(base, u, v, naming.WEIGHTS[j], naming.WEIGHTS[k])
+    return Frame(base, u, v, naming.WEIGHT_NAMES[j], naming.WEIGHT_NAMES[k])
 
 
 def plane_frame(origin: np.ndarray, points: np.ndarray, what: str) -> Frame:

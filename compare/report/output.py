@@ -14,47 +14,87 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from autograd_compare import naming
 from autograd_compare.errors import InputError, OutputError
 from autograd_compare.harness import tolerances
-from autograd_compare.harness.gradcheck import CS_STEP, FD_STEP_TEXT
+from autograd_compare.harness.gradcheck import CS_STEP, FD_STEP_TEXT, Row
+from autograd_compare.harness.trajectory import Difference, Divergence, LrResult
+from autograd_compare.report import claims
+from autograd_compare.report.result import MainResult, RunConfig
 
 DEFAULT_OUT = "autograd-compare-report"
 JSON_NAME, CSV_NAME = "report.json", "trace.csv"
-CSV_COLUMNS = ("lr", "backend", "step") + naming.WEIGHTS + naming.NODES + naming.GRADS
+CSV_COLUMNS = (("lr", "backend", "step") + naming.WEIGHT_NAMES + naming.FORWARD_NAMES
+               + naming.WEIGHT_GRAD_NAMES)
 
 
-def as_dict(config: dict, lr_results: list, grad_result) -> dict:
-    """Everything the run found, in the shape documented in the README ("report.json fields")."""
-    trajectories = [_lr_dict(r) for r in lr_results]
-    largest = max(({**t["largest_difference"], "lr": t["lr"]} for t in trajectories),
-                  key=lambda d: d["ratio"], default=None)
-    ok = grad_result.ok and all(r.ok for r in lr_results)
-    return finite({
-        "tool": "autograd-compare", "version": _version(), "ok": ok, "exit_code": 0 if ok else 1,
-        "config": config, "tolerance": tolerances.describe(config["dtype"]),
-        "largest_difference": largest, "trajectories": trajectories,
-        "gradcheck": {"ok": grad_result.ok, "complex_step_h": CS_STEP,
+def as_dict(result: MainResult) -> dict[str, Any]:
+    """Everything the run found, in the shape documented in the README ("report.json fields").
+
+    The one place the named results become a dict; inf and NaN are written as strings
+    (`finite`), so the dict is ready for `json.dumps`.
+    """
+    worst = result.largest()
+    largest = None if worst is None else {**_largest(worst.difference), "lr": worst.lr}
+    g = result.gradcheck
+    out: dict[str, Any] = finite({
+        "tool": "autograd-compare", "version": _version(), "ok": result.ok,
+        "exit_code": result.exit_code, "config": _config(result.config),
+        "tolerance": tolerances.describe(result.config.dtype)._asdict(),
+        "largest_difference": largest,
+        "trajectories": [_lr_dict(r) for r in result.trajectories],
+        "gradcheck": {"ok": g.ok, "complex_step_h": CS_STEP,
                       "finite_difference_h": FD_STEP_TEXT,
-                      "first_failure": grad_result.first_failure,
-                      "first_failures": grad_result.first_failures,
-                      "rows": [r._asdict() for r in grad_result.rows]},
-        "report_dir": None, "files": [],
+                      "first_failure": None if g.first_failure is None else
+                      g.first_failure._asdict(),
+                      "first_failures": {name: f._asdict()
+                                         for name, f in g.first_failures.items()},
+                      "rows": [_row(r) for r in g.rows]},
+        "report_dir": result.report_dir, "files": list(result.files),
+        "claims": [claims.as_dict(c) for c in result.claims],
     })
+    return out
 
 
-def _lr_dict(r) -> dict:
+def _config(c: RunConfig) -> dict[str, Any]:
+    return {name: list(v) if isinstance(v, tuple) else v for name, v in c._asdict().items()}
+
+
+def _row(r: Row) -> dict[str, Any]:
+    return {**r._asdict(), "backends": {name: e._asdict() for name, e in r.backends.items()}}
+
+
+def _lr_dict(r: LrResult) -> dict[str, Any]:
     return {
         "lr": r.lr, "ok": r.ok, "reference": r.reference,
         "final_E_total": {name: float(run.nodes[-1, -1]) for name, run in r.runs.items()},
-        "largest_difference": r.largest, "first_divergence": r.first_divergence,
-        "backends": {name: {"largest_difference": c.largest,
-                            "first_divergence": c.first_divergence}
+        "largest_difference": _largest(r.largest),
+        "first_divergence": _divergence(r.first_divergence, with_backend=True),
+        "backends": {name: {"largest_difference": _largest(c.largest, with_backend=False),
+                            "first_divergence": _divergence(c.first_divergence)}
                      for name, c in r.comparisons.items()},
     }
+
+
+def _largest(d: Difference | None, with_backend: bool = True) -> dict[str, Any]:
+    """{"abs", "rel", "ulps", "ratio", "at": {"step", "quantity"}[, "backend"]}."""
+    if d is None:  # nothing compared: no difference, no backend
+        return {"abs": 0.0, "rel": 0.0, "ulps": 0.0, "ratio": 0.0, "backend": None}
+    out = {"abs": d.abs, "rel": d.rel, "ulps": d.ulps, "ratio": d.ratio, "at": d.at._asdict()}
+    return {**out, "backend": d.backend} if with_backend else out
+
+
+def _divergence(d: Divergence | None, with_backend: bool = False) -> dict[str, Any] | None:
+    """{"step", "quantity", "value", "reference", "difference", "tolerance"[, "backend"]}."""
+    if d is None:
+        return None
+    out = d._asdict()
+    del out["backend"]
+    return {**out, "backend": d.backend} if with_backend else out
 
 
 def _version() -> str:
@@ -63,7 +103,7 @@ def _version() -> str:
     return __version__
 
 
-def finite(obj):
+def finite(obj: Any) -> Any:
     """JSON has no inf/NaN: write them as the strings "inf", "-inf", "nan"."""
     if isinstance(obj, float) and not math.isfinite(obj):
         return "nan" if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
@@ -74,12 +114,12 @@ def finite(obj):
     return obj
 
 
-def to_json(result: dict) -> str:
+def to_json(result: dict[str, Any]) -> str:
     """``result`` as indented JSON, with inf/NaN written as strings (see `finite`)."""
     return json.dumps(finite(result), indent=2, allow_nan=False) + "\n"
 
 
-def trace_csv(lr_results: list) -> str:
+def trace_csv(lr_results: Sequence[LrResult]) -> str:
     """One row per (lr, backend, step k = 0..steps): weights entering step k, the forward pass
     there, and the gradients used by update k (empty in the last row, which has no update)."""
     buf = io.StringIO()

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from autograd_compare.errors import CompareError
+from autograd_compare.harness.trajectory import LrResult
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
 
 INSTALL_HINT = "pip install 'autograd-compare[plot]'"
 FLOOR = 1e-20  # where an exact agreement (difference 0) is drawn on a log axis
@@ -18,7 +27,7 @@ class PlotsUnavailable(CompareError):
     """matplotlib is not installed."""
 
 
-def pyplot():
+def pyplot() -> ModuleType:
     try:
         import matplotlib
     except ImportError:
@@ -36,7 +45,7 @@ def loss_file(lr: float) -> str:
 ALL_LRS_FILE, DIFF_FILE = "loss-all-lrs.png", "differences.png"
 
 
-def save_all(folder: Path, lr_results: list) -> list[str]:
+def save_all(folder: Path, lr_results: Sequence[LrResult]) -> list[str]:
     """Write every PNG into ``folder``; return their file names."""
     plt = pyplot()
     names = [_save(plt, _loss_one_lr(plt, r), folder / loss_file(r.lr)) for r in lr_results]
@@ -45,20 +54,21 @@ def save_all(folder: Path, lr_results: list) -> list[str]:
     return names
 
 
-def _save(plt, fig, path: Path) -> str:
+def _save(plt: ModuleType, fig: Figure, path: Path) -> str:
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return path.name
 
 
-def _style(i: int) -> dict:
+def _style(i: int) -> dict[str, Any]:
     """Backend i: the reference thick and pale underneath, the others thin on top."""
     if i == 0:
         return {"linewidth": 5, "alpha": 0.35, "linestyle": "-"}
     return {"linewidth": 1.6, "linestyle": LINESTYLES[i % len(LINESTYLES)]}
 
 
-def _loss_one_lr(plt, r):
+def _loss_one_lr(plt: ModuleType, r: LrResult) -> Figure:
+    fig: Figure
     fig, ax = plt.subplots(figsize=(7, 4.5))
     fig.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=0.92)  # fixed: fast
     for i, (name, run) in enumerate(r.runs.items()):
@@ -73,7 +83,8 @@ def _loss_one_lr(plt, r):
     return fig
 
 
-def _loss_all_lrs(plt, lr_results):
+def _loss_all_lrs(plt: ModuleType, lr_results: Sequence[LrResult]) -> Figure:
+    fig: Figure
     fig, ax = plt.subplots(figsize=(9, 5))
     fig.subplots_adjust(left=0.09, right=0.64, bottom=0.11, top=0.93)  # legends on the right
     colors = plt.get_cmap("tab10").colors
@@ -90,7 +101,8 @@ def _loss_all_lrs(plt, lr_results):
     return fig
 
 
-def _legends(plt, ax, lrs, backends, style, extra=None) -> None:
+def _legends(plt: ModuleType, ax: Axes, lrs: Sequence[float], backends: Sequence[str],
+             style: Callable[[int], dict[str, Any]], extra: Line2D | None = None) -> None:
     """Two legends right of ``ax``: colour = learning rate, line style = backend."""
     colors = plt.get_cmap("tab10").colors
     handles = [plt.Line2D([], [], color=colors[j % 10], linewidth=3) for j in range(len(lrs))]
@@ -100,12 +112,13 @@ def _legends(plt, ax, lrs, backends, style, extra=None) -> None:
     handles = [plt.Line2D([], [], color="grey", **style(i)) for i in range(len(backends))]
     labels = list(backends)
     if extra is not None:
-        handles, labels = handles + [extra], labels + [extra.get_label()]
+        handles, labels = handles + [extra], labels + [str(extra.get_label())]
     ax.legend(handles, labels, title="backend", loc="lower left", bbox_to_anchor=(1.02, 0),
               fontsize="small")
 
 
-def _differences(plt, lr_results):
+def _differences(plt: ModuleType, lr_results: Sequence[LrResult]) -> Figure:
+    fig: Figure
     fig, (ax_abs, ax_ratio) = plt.subplots(1, 2, figsize=(13, 4.8))
     fig.subplots_adjust(left=0.06, right=0.74, bottom=0.11, top=0.93, wspace=0.28)
     colors = plt.get_cmap("tab10").colors
@@ -118,9 +131,8 @@ def _differences(plt, lr_results):
                 ratio = np.max(np.where(c.diff > 0, c.diff / c.tolerance, 0.0), axis=1)
             style = dict(color=colors[j % 10], linewidth=1.2, marker="o", markersize=2.5,
                          linestyle=LINESTYLES[i % len(LINESTYLES)])
-            gap = lambda y: np.where((y > 0) & np.isfinite(y), y, np.nan)  # noqa: E731
-            ax_abs.plot(steps, gap(largest), **style)
-            ax_ratio.plot(steps, gap(ratio), **style)
+            ax_abs.plot(steps, _gap(largest), **style)
+            ax_ratio.plot(steps, _gap(ratio), **style)
             compared, positive = True, positive or bool(np.any(largest > 0))
     reference = lr_results[0].reference if lr_results else "-"
     ax_abs.set_title(f"Largest |difference| from {reference} over all 27 quantities")
@@ -144,3 +156,8 @@ def _differences(plt, lr_results):
         for ax in (ax_abs, ax_ratio):
             ax.text(0.5, 0.5, message, ha="center", transform=ax.transAxes)
     return fig
+
+
+def _gap(y: np.ndarray) -> np.ndarray:
+    """``y`` with NaN (a gap in the line) where it is 0 or not finite: nothing on a log axis."""
+    return np.where((y > 0) & np.isfinite(y), y, np.nan)

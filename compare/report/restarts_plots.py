@@ -6,10 +6,18 @@ Uses the harness's matplotlib set-up (`compare.plots`: Agg backend, line styles,
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from autograd_compare.report.plots import DPI, LINESTYLES, pyplot
+
+if TYPE_CHECKING:  # the study sits above the report; only its result type is needed here
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from autograd_compare.study.restarts import Curve, Outcome
 
 FINAL_LOSS_FILE = "final-loss.png"
 STEPS_FILE = "steps-to-threshold.png"
@@ -17,7 +25,7 @@ GALLERY_FILE = "gallery.png"
 FLOOR = 1e-30  # final E_total of exactly 0 is drawn here on the log axis
 
 
-def save_all(folder: Path, out, curves: list[dict]) -> list[str]:
+def save_all(folder: Path, out: Outcome, curves: list[Curve]) -> list[str]:
     """Write the three PNGs of the study `out` (`compare.restarts.Outcome`) into ``folder``."""
     plt = pyplot()
     names = []
@@ -29,7 +37,7 @@ def save_all(folder: Path, out, curves: list[dict]) -> list[str]:
     return names
 
 
-def _grid(plt, count: int, title: str):
+def _grid(plt: ModuleType, count: int, title: str) -> tuple[Figure, list[Axes]]:
     cols = min(3, count)
     rows = -(-count // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.4 * rows + 0.6),
@@ -37,17 +45,17 @@ def _grid(plt, count: int, title: str):
     for ax in axes.flat[count:]:
         ax.set_visible(False)
     fig.suptitle(title)
-    return fig, axes.flat
+    return fig, list(axes.flat)
 
 
-def _final_loss(plt, out):
+def _final_loss(plt: ModuleType, out: Outcome) -> Figure:
     s = out.study
     fig, axes = _grid(plt, len(s.lrs), f"Final E_total after {s.steps} steps from {s.n} random "
                       f"starts ({s.distribution} on [{s.low:g}, {s.high:g}])")
     every = np.concatenate([np.ravel(v) for v in out.final_loss.values()]).astype(np.float64)
     every = np.maximum(every[np.isfinite(every)], FLOOR)
     low, high = (np.log10(every.min()), np.log10(every.max())) if every.size else (-30, 0)
-    bins = np.logspace(low, max(high, low + 1e-3), 60)
+    bins = np.logspace(low, max(high, low + 1e-3), 60).tolist()
     for j, ax in zip(range(len(s.lrs)), axes, strict=False):
         for i, b in enumerate(out.backends):
             v = np.maximum(out.final_loss[b][j].astype(np.float64), FLOOR)
@@ -64,11 +72,11 @@ def _final_loss(plt, out):
     return fig
 
 
-def _steps(plt, out):
+def _steps(plt: ModuleType, out: Outcome) -> Figure:
     s = out.study
     fig, axes = _grid(plt, len(s.lrs), f"Steps needed to reach E_total <= {s.threshold:g} "
                       f"(of {s.steps}), per learning rate")
-    bins = np.linspace(0, s.steps, 51)
+    bins = np.linspace(0, s.steps, 51).tolist()
     for j, ax in zip(range(len(s.lrs)), axes, strict=False):
         for i, b in enumerate(out.backends):
             k = out.steps_to_threshold[b][j]
@@ -84,22 +92,23 @@ def _steps(plt, out):
     return fig
 
 
-def _gallery(plt, out, curves: list[dict]):
+def _gallery(plt: ModuleType, out: Outcome, curves: list[Curve]) -> Figure:
     s = out.study
     kinds = ("best", "median", "worst")
+    fig: Figure
     fig, axes = plt.subplots(len(s.lrs), 3, figsize=(13, 2.3 * len(s.lrs) + 0.8),
                              layout="constrained", squeeze=False, sharex=True)
     fig.suptitle("Loss curves of the best, median and worst start (by final E_total), "
                  "re-run one at a time with train()")
     for c in curves:
-        ax = axes[s.lrs.index(c["lr"]), kinds.index(c["which"])]
-        for i, (b, loss) in enumerate(c["loss"].items()):
+        ax = axes[s.lrs.index(c.lr), kinds.index(c.which)]
+        for i, (b, loss) in enumerate(c.loss.items()):
             ax.plot(np.arange(len(loss)), np.maximum(loss, FLOOR), label=b,
                     linewidth=4 if i == 0 else 1.3, alpha=0.4 if i == 0 else 1.0,
                     linestyle=LINESTYLES[i % len(LINESTYLES)])
         ax.axhline(s.threshold, color="red", linewidth=0.8)
         ax.set_yscale("log")
-        ax.set_title(f"lr {c['lr']:g}, {c['which']} (start #{c['start']})", fontsize="medium")
+        ax.set_title(f"lr {c.lr:g}, {c.which} (start #{c.start})", fontsize="medium")
         ax.grid(alpha=0.3)
     for ax in axes[-1]:
         ax.set_xlabel("iteration (gradient-descent step)")

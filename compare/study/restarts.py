@@ -198,12 +198,98 @@ def _compare(results: dict, names: tuple, w0: np.ndarray, steps: int, dtype):
 
 def tolerance_rule(dtype, steps: int) -> dict:
     """How `_compare` decides agreement, as reported in report.json."""
-    return {**tolerances.describe(dtype), "applied_to": "final w1..w8 and final E_total",
+    return {**tolerances.describe(dtype)._asdict(), "applied_to": "final w1..w8 and final E_total",
             "steps": steps, "scale": "largest |value| of the quantity at the start or the end"}
 
 
 # --- summaries --------------------------------------------------------------------------------
-def summary(out: Outcome) -> list[dict]:
+# Named results; field names and order are report.json's ("Random restarts" fields), which
+# `commands.restarts.as_dict` writes with `_asdict`.
+class LossQuantiles(NamedTuple):
+    """The distribution of E_total over N starts (finite values; `QUANTILES`)."""
+
+    mean: float
+    min: float
+    p1: float
+    p10: float
+    median: float
+    p90: float
+    p99: float
+    max: float
+    non_finite: int  # starts whose E_total is inf or NaN
+
+
+class StepsQuantiles(NamedTuple):
+    """Steps to the threshold over the starts that reached it (None: none did)."""
+
+    min: int | None
+    median: int | None
+    p90: int | None
+    max: int | None
+
+
+class BackendSummary(NamedTuple):
+    final_loss: LossQuantiles
+    reached: int  # starts that reached the threshold
+    reached_fraction: float
+    steps_to_threshold: StepsQuantiles
+
+
+class CrossBackend(NamedTuple):
+    """How far the other backends are from the reference at one learning rate."""
+
+    worst_difference: float
+    median_difference: float
+    worst_ratio_to_tolerance: float
+    median_ratio_to_tolerance: float
+    disagreements: int  # configurations with ratio > 1 (or not a number)
+    steps_to_threshold_mismatches: int
+
+
+class Gallery(NamedTuple):
+    """Start indices with the lowest, the median and the highest final E_total."""
+
+    best: int
+    median: int
+    worst: int
+
+
+class Checkpoint(NamedTuple):
+    step: int
+    E_total: dict[str, LossQuantiles]  # backend -> distribution after ``step`` updates
+
+
+class LrSummary(NamedTuple):
+    lr: float
+    backends: dict[str, BackendSummary]
+    cross_backend: CrossBackend
+    gallery: Gallery
+    checkpoints: list[Checkpoint]
+
+
+class Disagreement(NamedTuple):
+    """One configuration whose backends differ beyond tolerance."""
+
+    start: int
+    lr: float
+    weights: list[float]  # w1..w8 at the start
+    final_loss: dict[str, float]  # backend -> final E_total
+    steps_to_threshold: dict[str, int]  # backend -> steps, -1 if never
+    difference: float
+    ratio_to_tolerance: float
+
+
+class Curve(NamedTuple):
+    """The loss curve of one gallery start, re-run unbatched."""
+
+    lr: float
+    which: str  # a `Gallery` field: "best", "median" or "worst"
+    start: int
+    weights: list[float]
+    loss: dict[str, np.ndarray]  # backend -> (S,) E_total before each update
+
+
+def summary(out: Outcome) -> list[LrSummary]:
     """Per learning rate: the distribution of final E_total and the steps to the threshold per
     backend, the cross-backend difference, and the indices of the best/median/worst starts."""
     rows = []
@@ -211,98 +297,102 @@ def summary(out: Outcome) -> list[dict]:
         per_backend = {b: backend_summary(out.final_loss[b][j], out.steps_to_threshold[b][j])
                        for b in out.backends}
         ref_steps = out.steps_to_threshold[out.backends[0]][j]
-        rows.append({
-            "lr": lr,
-            "backends": per_backend,
-            "cross_backend": {
-                "worst_difference": float(out.difference[j].max()),
-                "median_difference": float(np.median(out.difference[j])),
-                "worst_ratio_to_tolerance": float(out.ratio[j].max()),
-                "median_ratio_to_tolerance": float(np.median(out.ratio[j])),
-                "disagreements": int(np.count_nonzero(~(out.ratio[j] <= 1))),
-                "steps_to_threshold_mismatches": int(sum(
-                    np.count_nonzero(out.steps_to_threshold[b][j] != ref_steps)
-                    for b in out.backends[1:])),
-            },
-            "gallery": gallery_indices(out.final_loss[out.backends[0]][j]),
-            "checkpoints": [
-                {"step": step, "E_total": {b: loss_quantiles(out.checkpoint_loss[b][k, j])
-                                           for b in out.backends}}
-                for k, step in enumerate(out.study.checkpoints)],
-        })
+        cross = CrossBackend(
+            float(out.difference[j].max()), float(np.median(out.difference[j])),
+            float(out.ratio[j].max()), float(np.median(out.ratio[j])),
+            int(np.count_nonzero(~(out.ratio[j] <= 1))),
+            int(sum(np.count_nonzero(out.steps_to_threshold[b][j] != ref_steps)
+                    for b in out.backends[1:])))
+        checkpoints = [Checkpoint(step, {b: loss_quantiles(out.checkpoint_loss[b][k, j])
+                                         for b in out.backends})
+                       for k, step in enumerate(out.study.checkpoints)]
+        rows.append(LrSummary(lr, per_backend, cross,
+                              gallery_indices(out.final_loss[out.backends[0]][j]), checkpoints))
     return rows
 
 
-def backend_summary(final_loss: np.ndarray, steps: np.ndarray) -> dict:
-    """Distribution of final E_total (N,) and of the steps to the threshold (N,), JSON-ready."""
+def backend_summary(final_loss: np.ndarray, steps: np.ndarray) -> BackendSummary:
+    """Distribution of final E_total (N,) and of the steps to the threshold (N,)."""
     hit = steps[steps >= 0]
     steps_q = (np.quantile(hit, (0.0, 0.5, 0.9, 1.0), method="inverted_cdf").tolist()
                if hit.size else [None] * 4)
-    return {
-        "final_loss": loss_quantiles(final_loss),
-        "reached": int(hit.size),
-        "reached_fraction": hit.size / steps.size,
-        "steps_to_threshold": dict(zip(("min", "median", "p90", "max"),
-                                       [None if s is None else int(s) for s in steps_q],
-                                       strict=True)),
-    }
+    return BackendSummary(loss_quantiles(final_loss), int(hit.size), hit.size / steps.size,
+                          StepsQuantiles(*(None if s is None else int(s) for s in steps_q)))
 
 
-def loss_quantiles(loss: np.ndarray) -> dict:
-    """Mean, `QUANTILES` and the count of non-finite values of E_total (N,), JSON-ready."""
+def loss_quantiles(loss: np.ndarray) -> LossQuantiles:
+    """Mean, `QUANTILES` and the count of non-finite values of E_total (N,)."""
     loss = loss.astype(np.float64)
     finite = np.isfinite(loss)
     q = np.quantile(loss[finite], QUANTILES) if finite.any() else np.full(len(QUANTILES), np.nan)
-    return {"mean": float(loss[finite].mean()) if finite.any() else float("nan"),
-            **{_qname(p): float(v) for p, v in zip(QUANTILES, q, strict=True)},
-            "non_finite": int(np.count_nonzero(~finite))}
+    return LossQuantiles(float(loss[finite].mean()) if finite.any() else float("nan"),
+                         *(float(v) for v in q), int(np.count_nonzero(~finite)))
 
 
-def _qname(p: float) -> str:
-    return {0.0: "min", 0.5: "median", 1.0: "max"}.get(p, f"p{round(p * 100)}")
-
-
-def gallery_indices(final_loss: np.ndarray) -> dict[str, int]:
+def gallery_indices(final_loss: np.ndarray) -> Gallery:
     """Start indices with the lowest, the median and the highest final E_total."""
     order = np.argsort(np.where(np.isfinite(final_loss), final_loss, np.inf), kind="stable")
-    return {"best": int(order[0]), "median": int(order[(len(order) - 1) // 2]),
-            "worst": int(order[-1])}
+    return Gallery(int(order[0]), int(order[(len(order) - 1) // 2]), int(order[-1]))
 
 
-def disagreements(out: Outcome) -> list[dict]:
+def disagreements(out: Outcome) -> list[Disagreement]:
     """Every configuration whose backends differ beyond tolerance (ratio > 1 or not a number)."""
     found = []
     for j, n in zip(*np.nonzero(~(out.ratio <= 1)), strict=True):
-        found.append({
-            "start": int(n), "lr": out.study.lrs[j],
-            "weights": starts(out.study, int(n), int(n) + 1)[0].tolist(),
-            "final_loss": {b: float(out.final_loss[b][j, n]) for b in out.backends},
-            "steps_to_threshold": {b: int(out.steps_to_threshold[b][j, n])
-                                   for b in out.backends},
-            "difference": float(out.difference[j, n]),
-            "ratio_to_tolerance": float(out.ratio[j, n]),
-        })
+        found.append(Disagreement(
+            int(n), out.study.lrs[j], starts(out.study, int(n), int(n) + 1)[0].tolist(),
+            {b: float(out.final_loss[b][j, n]) for b in out.backends},
+            {b: int(out.steps_to_threshold[b][j, n]) for b in out.backends},
+            float(out.difference[j, n]), float(out.ratio[j, n])))
     return found
 
 
-def curves(out: Outcome, backends: dict[str, Backend], example: Example) -> list[dict]:
-    """Loss curves of the gallery starts (best, median, worst per rate), re-run unbatched.
-
-    Returns:
-        one dict per (lr, which): lr, which, start index, weights, and loss per backend (S,)
-        (E_total before each update, as `Trajectory.loss`).
-    """
+def curves(out: Outcome, backends: dict[str, Backend], example: Example) -> list[Curve]:
+    """Loss curves of the gallery starts (best, median, worst per rate), re-run unbatched."""
     found = []
     for j, row in enumerate(summary_gallery(out)):
-        for which, n in row.items():
+        for which, n in row._asdict().items():
             w0 = starts(out.study, n, n + 1)[0]
             loss = {b: backends[b].train(w0, example, lr=out.study.lrs[j],
-                                          steps=out.study.steps).loss
+                                         steps=out.study.steps).loss
                     for b in out.backends}
-            found.append({"lr": out.study.lrs[j], "which": which, "start": n,
-                          "weights": w0.tolist(), "loss": loss})
+            found.append(Curve(out.study.lrs[j], which, n, w0.tolist(), loss))
     return found
 
 
-def summary_gallery(out: Outcome) -> list[dict[str, int]]:
+def summary_gallery(out: Outcome) -> list[Gallery]:
     return [gallery_indices(out.final_loss[out.backends[0]][j]) for j in range(len(out.study.lrs))]
+
+
+class Report(NamedTuple):
+    """Everything one study found: what was run, the summaries, where the report went."""
+
+    study: Study
+    dtype: str  # "float64" or "float32"
+    backends: tuple[str, ...]  # the first is the reference
+    inputs: tuple[float, ...]  # i1, i2
+    targets: tuple[float, ...]  # t1, t2
+    seconds: float  # wall time of the study and the gallery re-runs
+    per_lr: list[LrSummary]
+    disagreements: list[Disagreement]
+    report_dir: str | None = None  # None when no folder is written
+    files: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.disagreements
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+    @property
+    def reference(self) -> str:
+        return self.backends[0]
+
+
+def report(outcome: Outcome, dtype: np.dtype, example: Example, seconds: float) -> Report:
+    """The `Report` of a finished study (``outcome``) run in ``seconds``."""
+    return Report(outcome.study, np.dtype(dtype).name, outcome.backends,
+                  tuple(example.inputs.tolist()), tuple(example.targets.tolist()), seconds,
+                  summary(outcome), disagreements(outcome))

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from autograd_compare import naming
 from autograd_compare.errors import CompareError
 from autograd_compare.interface import Example, Gradients
 from autograd_compare.manual.network import forward_values
@@ -31,13 +32,11 @@ FORWARD = (  # name, formula, in the tutorial's order
 OUTPUT_WEIGHTS = {"w5": (1, "a_h1"), "w6": (1, "a_h2"), "w7": (2, "a_h1"), "w8": (2, "a_h2")}
 HIDDEN = {"a_h1": ("w5", "w7"), "a_h2": ("w6", "w8")}  # the weights a_h reaches o1, o2 through
 INPUT_WEIGHTS = {"w1": (1, "i1"), "w2": (1, "i2"), "w3": (2, "i1"), "w4": (2, "i2")}
-ORDER = ("w5", "w6", "w7", "w8", "a_h1", "a_h2", "w1", "w2", "w3", "w4")
+ORDER = naming.EXPLANATION_ORDER
 OUTPUT_ACTIVATIONS = {"a_o1": 1, "a_o2": 2}  # ∂E_total/∂a_ok = ∂Ek/∂a_ok
 OUTPUTS = {"o1": 1, "o2": 2}  # ∂E_total/∂ok = ∂Ek/∂a_ok * ∂a_ok/∂ok
 HIDDEN_INPUTS = {"h1": 1, "h2": 2}  # ∂E_total/∂hj = ∂E_total/∂a_hj * ∂a_hj/∂hj
-NODES = ("a_o1", "a_o2", "o1", "o2", "a_h1", "a_h2", "h1", "h2")  # what the proof covers
-# what --weight accepts: every weight and node the proof covers, in the tutorial's order
-TARGETS = ("w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8", *NODES)
+TARGETS = naming.EXPLAINABLE  # what --weight accepts
 
 
 class Factor(NamedTuple):
@@ -212,7 +211,8 @@ def explain(w, example: Example, lr: float, only: str | None = None,
     example = Example(np.asarray(example.inputs, dt), np.asarray(example.targets, dt))
     v = {k: np.asarray(x)[()] for k, x in forward_values(w, example).items()}  # dtype scalars
     forward = {name: float(v[name]) for name, _ in FORWARD}
-    ex = dict(zip(("i1", "i2", "t1", "t2"), (*example.inputs, *example.targets), strict=True))
+    ex = dict(zip(naming.INPUT_NAMES + naming.TARGET_NAMES, (*example.inputs, *example.targets),
+                  strict=True))
     v = {**v, **ex, **{f"w{k + 1}": w[k] for k in range(8)}}
     if only is None:
         names = ORDER

@@ -19,11 +19,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+from autograd_compare import naming
 from autograd_compare.errors import BackendUnavailable
 from autograd_compare.interface import CLASS_INPUTS, CLASS_TARGETS, CLASS_WEIGHTS, Example
 
-WEIGHTS = tuple(f"w{k}" for k in range(1, 9))
-NODES = ("a_o1", "a_o2", "o1", "o2", "a_h1", "a_h2", "h1", "h2")  # backward order
 # the forward equations, in order: name -> (kind, operands); "lin" = weighted sum
 EQUATIONS = {
     "h1": ("lin", (("w1", "i1"), ("w2", "i2"))),
@@ -59,7 +58,7 @@ def _sympy():
 
 
 def _symbols(sp) -> dict:
-    names = ("i1", "i2", "t1", "t2", *WEIGHTS)
+    names = (*naming.INPUT_NAMES, *naming.TARGET_NAMES, *naming.WEIGHT_NAMES)
     return {n: sp.Symbol(n, real=True) for n in names}
 
 
@@ -108,7 +107,7 @@ def _rationalise(sp, expr, full: dict):
 
 
 def _symbolic_inputs(sym: dict, full: dict):
-    w = np.array([sym[n] for n in WEIGHTS], dtype=object)
+    w = np.array([sym[n] for n in naming.WEIGHT_NAMES], dtype=object)
     ex = Example(np.array([sym["i1"], sym["i2"]], dtype=object),
                  np.array([sym["t1"], sym["t2"]], dtype=object))
     v = {k: full[k] for k in EQUATIONS}
@@ -139,10 +138,11 @@ def prove(weight_gradients: Callable | None = None,
     sym = _symbols(sp)
     full = expand_forward(sp, sym)
     v, w, ex = _symbolic_inputs(sym, full)
-    implemented = dict(zip(WEIGHTS, np.asarray(weight_gradients(v, w, ex)), strict=True))
+    implemented = dict(zip(naming.WEIGHT_NAMES, np.asarray(weight_gradients(v, w, ex)),
+                           strict=True))
     if node_gradients is not None:
         nodes = node_gradients(v, w, ex)
-        implemented.update({n: nodes[n] for n in NODES})
+        implemented.update({n: nodes[n] for n in naming.NODE_NAMES_BACKWARD})
     return [_verdict(sp, sym, full, name, impl) for name, impl in implemented.items()]
 
 
@@ -151,7 +151,7 @@ def _verdict(sp, sym: dict, full: dict, name: str, implemented) -> Verdict:
     residual = sp.cancel(sp.together(_rationalise(sp, difference, full)))
     if residual == 0:
         return Verdict(name, True, "0", 0.0)
-    at = dict(zip((sym[n] for n in WEIGHTS), CLASS_WEIGHTS, strict=True))
+    at = dict(zip((sym[n] for n in naming.WEIGHT_NAMES), CLASS_WEIGHTS, strict=True))
     at.update({sym["i1"]: CLASS_INPUTS[0], sym["i2"]: CLASS_INPUTS[1],
                sym["t1"]: CLASS_TARGETS[0], sym["t2"]: CLASS_TARGETS[1]})
     return Verdict(name, False, str(residual), float(difference.evalf(30, subs=at)))

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from autograd_compare import naming
 from autograd_compare.errors import BackendUnavailable, InputError
 
 SHEET = "backprop"
@@ -35,10 +36,8 @@ GIVEN = (  # defined name, label, cell
     ("target_t1", "t1", "B5"), ("target_t2", "t2", "B6"),
     ("learning_rate", "learning rate", "B7"),
 )
-WEIGHTS = tuple(f"w{k}" for k in range(1, 9))
-NODES = ("h1", "a_h1", "h2", "a_h2", "o1", "a_o1", "o2", "a_o2", "E1", "E2", "E_total")
-GRADS = tuple(f"dw{k}" for k in range(1, 9))
-COLUMNS = ("iteration", *WEIGHTS, *NODES, *GRADS)  # A, B, C, ...
+COLUMNS = ("iteration", *naming.WEIGHT_NAMES, *naming.FORWARD_NAMES_BY_NEURON,
+           *naming.WEIGHT_GRAD_NAMES)  # A, B, C, ...
 HEADER_ROW = 24  # the chart sits above the table, beside the given values
 FIRST_ROW = HEADER_ROW + 1
 
@@ -137,7 +136,7 @@ def build(weights, inputs, targets, lr: float, steps: int):
     for k in range(steps + 1):
         row = FIRST_ROW + k
         ws[f"A{row}"] = k
-        for j, name in enumerate(WEIGHTS):
+        for j, name in enumerate(naming.WEIGHT_NAMES):
             cell = ws[f"{column_letter(name)}{row}"]
             if k == 0:
                 cell.value = float(weights[j])
@@ -194,28 +193,28 @@ def write(wb, out: str | os.PathLike, force: bool = False) -> Path:
 def computed_values(wb) -> dict[str, float]:
     """Cell ("J25") -> value of every formula cell, computed by the manual backend from the
     workbook's given cells (inputs, targets, learning rate) and row 0's weights."""
-    from autograd_compare import naming
     from autograd_compare.interface import Example
     from autograd_compare.registry import get_backend
 
     ws = wb[SHEET]
     given = {name: float(ws[cell].value) for name, _, cell in GIVEN}
-    w = np.array([float(ws[f"{column_letter(n)}{FIRST_ROW}"].value) for n in WEIGHTS])
+    w = np.array([float(ws[f"{column_letter(n)}{FIRST_ROW}"].value) for n in naming.WEIGHT_NAMES])
     steps = max(r for r in range(FIRST_ROW, ws.max_row + 1)
                 if ws[f"A{r}"].value is not None) - FIRST_ROW
     example = Example(np.array([given["input_i1"], given["input_i2"]]),
                       np.array([given["target_t1"], given["target_t2"]]))
     manual = get_backend("manual")
-    weights = manual.train(w, example, lr=given["learning_rate"], steps=steps).weights if steps else w[None]
+    weights = (manual.train(w, example, lr=given["learning_rate"], steps=steps).weights
+               if steps else w[None])
     out = {}
     for k, wk in enumerate(weights):
         row = FIRST_ROW + k
-        nodes = dict(zip(naming.NODES, naming.node_values(manual.forward(wk, example)).tolist(),
-                         strict=True))
+        forward = naming.node_values(manual.forward(wk, example)).tolist()
+        nodes = dict(zip(naming.FORWARD_NAMES, forward, strict=True))
         grads = manual.gradients(wk, example).w.tolist()
-        values = {**nodes, **dict(zip(GRADS, grads, strict=True))}
+        values = {**nodes, **dict(zip(naming.WEIGHT_GRAD_NAMES, grads, strict=True))}
         if k > 0:
-            values.update(zip(WEIGHTS, wk.tolist(), strict=True))
+            values.update(zip(naming.WEIGHT_NAMES, wk.tolist(), strict=True))
         out.update({f"{column_letter(n)}{row}": v for n, v in values.items()})
     return out
 
