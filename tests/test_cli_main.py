@@ -116,7 +116,8 @@ def test_progress_on_a_terminal_shows_percentage_and_time_left(monkeypatch, tmp_
         os.close(leader)
     text = shown.decode()
     assert "training 1 backends at lr 1:" in text and "writing" in text
-    assert " 25%|" in text and " 50%|" in text  # 4 steps: gradient check, 2 rates, writing
+    # 5 steps: gradient check, 2 rates, recording the trace for report.html, writing
+    assert " 20%|" in text and " 40%|" in text and "recording every step" in text
     assert re.search(r"\[\d\d:\d\d<\d\d:\d\d\]", text)  # elapsed < time left
 
 
