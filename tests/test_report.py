@@ -156,7 +156,10 @@ def test_json_shape_is_the_documented_one_field_by_field(rep):
     _, result, _ = rep
     assert list(result) == ["tool", "version", "ok", "exit_code", "config", "tolerance",
                             "largest_difference", "trajectories", "gradcheck", "report_dir",
-                            "files"]
+                            "files", "claims"]
+    assert list(result["claims"][0]) == ["lr", "E_total_start", "steps", "tutorial_iterations",
+                                         "E_total_at_tutorial_step_fraction", "first_step_below",
+                                         "sentence"]
     assert list(result["config"]) == ["backends", "reference", "dtype", "lrs", "steps",
                                       "weights", "inputs", "targets"]
     assert result["config"]["backends"] == ["manual", "torch", "jax", "mistake:update-sign"]
