@@ -8,9 +8,10 @@ dE_total/dw1..dw8, all from that backend. Long runs are thinned to at most `MAX_
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from autograd_compare import naming
 from autograd_compare.interface import Backend, Example
@@ -48,12 +49,15 @@ def record(backend: Backend, w: np.ndarray, example: Example, lr: float, steps: 
         nodes.append(naming.node_values(backend.forward(weights[k], example)))
         node_grads.append(list(naming.node_gradients(g).values()))
         grads.append(np.asarray(g.w))
-    as_array = lambda rows: np.asarray(rows, dtype=np.float64)  # noqa: E731
-    return StepTrace(backend.name, float(lr), ks, as_array(weights[ks]), as_array(nodes),
-                     as_array(node_grads), as_array(grads))
+    return StepTrace(backend.name, float(lr), ks, _as_array(weights[ks]), _as_array(nodes),
+                     _as_array(node_grads), _as_array(grads))
 
 
-def as_json(traces: list[StepTrace]) -> dict:
+def _as_array(rows: ArrayLike) -> NDArray[np.float64]:
+    return np.asarray(rows, dtype=np.float64)
+
+
+def as_json(traces: list[StepTrace]) -> dict[str, Any]:
     """JSON-ready: {"names": {...}, "runs": [{"lr", "backend", "steps", "weights", ...}]}."""
     return {"names": {"nodes": list(naming.FORWARD_NAMES), "node_grads": list(naming.NODE_NAMES),
                       "weights": list(naming.WEIGHT_NAMES)},

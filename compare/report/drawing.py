@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from autograd_compare.report.plots import DPI, pyplot
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 SVG_FILE, PNG_FILE = "network.svg", "network.png"
 NODE_STYLE = {"boxstyle": "round,pad=0.45", "facecolor": "#eef4fb", "edgecolor": "#35618f"}
@@ -49,7 +52,7 @@ def positions(sizes: Sequence[int], dx: float, dy: float) -> list[list[tuple[flo
     return [[(l * dx, ((n - 1) / 2 - j) * dy) for j in range(n)] for l, n in enumerate(sizes)]
 
 
-def _geometry(sizes: Sequence[int]) -> tuple[float, float, int]:
+def _geometry(sizes: Sequence[int]) -> tuple[float, float, float]:
     """Layer distance, neuron distance (inches) and font size for networks of ``sizes``."""
     widest = max(sizes)
     if widest <= 2:
@@ -63,7 +66,7 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
-def tutorial_panel(run: dict, row: int, inputs: Sequence[float], targets: Sequence[float],
+def tutorial_panel(run: dict[str, Any], row: int, inputs: Sequence[float], targets: Sequence[float],
                    title: str) -> Panel:
     """The 2-2-2 network at row ``row`` of a `compare.harness.steps.as_json` run."""
     names = ("h1", "h2", "a_h1", "a_h2", "o1", "o2", "a_o1", "a_o2", "E1", "E2", "E_total")
@@ -79,7 +82,7 @@ def tutorial_panel(run: dict, row: int, inputs: Sequence[float], targets: Sequen
     nodes = [[f"i{k} = {_fmt(x)}" for k, x in enumerate(inputs, start=1)],
              [neuron("h1", "a_h1"), neuron("h2", "a_h2")],
              [neuron("o1", "a_o1"), neuron("o2", "a_o2")]]
-    edges = {}
+    edges: dict[tuple[int, int, int], str] = {}
     for layer in (0, 1):
         for j in range(2):
             for i in range(2):
@@ -92,7 +95,7 @@ def tutorial_panel(run: dict, row: int, inputs: Sequence[float], targets: Sequen
     return Panel(title, sizes, nodes, edges, errors)
 
 
-def draw(ax, panel: Panel) -> tuple[float, float]:
+def draw(ax: Axes, panel: Panel) -> tuple[float, float]:
     """Draw ``panel`` on ``ax`` in inch units; returns the (width, height) used."""
     sizes = panel.sizes
     dx, dy, small = _geometry(sizes)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,7 @@ def file_names(with_plots: bool) -> list[str]:
     return ([*PICTURES] if with_plots else []) + [html.FILE]
 
 
-def _network(folder: Path, run: dict, example: Example, what: str) -> None:
+def _network(folder: Path, run: dict[str, Any], example: Example, what: str) -> None:
     inputs, targets = np.asarray(example.inputs).tolist(), np.asarray(example.targets).tolist()
     last = run["steps"][-1]
     panels = [drawing.tutorial_panel(run, row, inputs, targets,
@@ -38,7 +39,7 @@ def _network(folder: Path, run: dict, example: Example, what: str) -> None:
     drawing.save(folder, panels)
 
 
-def write_main(folder: Path, result: dict, trace: dict, example: Example,
+def write_main(folder: Path, result: dict[str, Any], trace: dict[str, Any], example: Example,
                slice_: landscape.Slice, with_plots: bool = True) -> list[str]:
     """Network drawing (reference backend, last learning rate), the island, report.html."""
     reference = result["config"]["reference"]
@@ -52,9 +53,10 @@ def write_main(folder: Path, result: dict, trace: dict, example: Example,
     return file_names(with_plots)
 
 
-def write_restarts(folder: Path, result: dict, trace: dict, example: Example,
-                   slice_: landscape.Slice, starts: np.ndarray, reached: dict,
-                   gallery: dict, with_plots: bool = True) -> list[str]:
+def write_restarts(folder: Path, result: dict[str, Any], trace: dict[str, Any],
+                   example: Example, slice_: landscape.Slice, starts: np.ndarray,
+                   reached: dict[float, np.ndarray], gallery: dict[str, int],
+                   with_plots: bool = True) -> list[str]:
     """Network drawing of the traced start, the island of all starts, report.html."""
     if with_plots and trace["runs"]:
         _network(folder, trace["runs"][0], example, "The median start")

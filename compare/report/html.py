@@ -18,6 +18,7 @@ import math
 from collections.abc import Iterable, Sequence
 from html import escape
 from pathlib import Path
+from typing import Any
 
 from autograd_compare.report import claims as claims_mod
 from autograd_compare.report.output import finite, write_text
@@ -117,7 +118,7 @@ SCRIPT = """
 
 
 # --- small builders -----------------------------------------------------------------------------
-def _num(x) -> str:
+def _num(x: str | float | None) -> str:
     if isinstance(x, str):
         return escape(x)
     if x is None:
@@ -127,7 +128,7 @@ def _num(x) -> str:
     return f"{x:.12g}" if math.isfinite(x) else str(x)
 
 
-def _short(x) -> str:
+def _short(x: str | float | None) -> str:
     if isinstance(x, str) or x is None:
         return _num(x)
     return f"{x:.3g}"
@@ -166,7 +167,7 @@ def figures(folder: Path, names: Iterable[str]) -> str:
     return "\n".join(out)
 
 
-def json_script(data, element_id: str) -> str:
+def json_script(data: Any, element_id: str) -> str:
     """``data`` as JSON inside a script element, safe against ``</script>`` and ``<!--``."""
     text = json.dumps(finite(data), allow_nan=False, separators=(",", ":"))
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
@@ -188,7 +189,7 @@ def _section(title: str, body: str, section_id: str) -> str:
 
 
 # --- the step control ---------------------------------------------------------------------------
-def step_section(trace: dict, what: str) -> str:
+def step_section(trace: dict[str, Any], what: str) -> str:
     """The step table: static at step 0 and the last step of the first learning rate, and the
     controls (shown by the script) to move through every recorded step of every rate."""
     runs = trace["runs"]
@@ -201,9 +202,9 @@ def step_section(trace: dict, what: str) -> str:
     lr = runs[0]["lr"]
     mine = {r["backend"]: r for r in runs if r["lr"] == lr}
 
-    def rows(row: int):
+    def rows(row: int) -> list[list[str]]:
         names = trace["names"]
-        out = []
+        out: list[list[str]] = []
         for j, n in enumerate(names["nodes"]):
             g = names["node_grads"].index(n) if n in names["node_grads"] else None
             out.append([escape(n)] + [c for b in backends for c in (
@@ -241,7 +242,7 @@ def step_section(trace: dict, what: str) -> str:
 
 
 # --- the main job ---------------------------------------------------------------------------------
-def verdict_main(result: dict) -> str:
+def verdict_main(result: dict[str, Any]) -> str:
     """The verdict lines from report.json's fields."""
     cfg = result["config"]
     lines = []
@@ -266,7 +267,7 @@ def verdict_main(result: dict) -> str:
     return "\n".join(dict.fromkeys(lines)) or "FAIL"
 
 
-def render_main(result: dict, trace: dict, folder: Path) -> str:
+def render_main(result: dict[str, Any], trace: dict[str, Any], folder: Path) -> str:
     """The main job's report.html (pictures read from ``folder``)."""
     cfg = result["config"]
     names = cfg["backends"]
@@ -316,7 +317,7 @@ def render_main(result: dict, trace: dict, folder: Path) -> str:
     return page("autograd-compare report", result["ok"], verdict_main(result), sections)
 
 
-def claims_section(claims: Sequence[dict]) -> str:
+def claims_section(claims: Sequence[dict[str, Any]]) -> str:
     rows = [[_num(c["lr"]), f"about {c['tutorial_iterations']}" if c["tutorial_iterations"]
              else "-"] + [str(b["step"]) if b["step"] is not None
                           else f"not within {c['steps']} steps" for b in c["first_step_below"]]
@@ -332,7 +333,7 @@ def claims_section(claims: Sequence[dict]) -> str:
 
 
 # --- restarts ----------------------------------------------------------------------------------
-def render_restarts(result: dict, trace: dict, folder: Path) -> str:
+def render_restarts(result: dict[str, Any], trace: dict[str, Any], folder: Path) -> str:
     """The restart study's report.html."""
     c = result["config"]
     n_bad = len(result["disagreements"])

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
+from numpy.typing import NDArray
 
 from autograd_compare import naming
 from autograd_compare.errors import InputError
@@ -20,9 +22,15 @@ from autograd_compare.interface import Example
 from autograd_compare.manual.network import forward_values
 from autograd_compare.report.plots import DPI, pyplot
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
 FILE = "landscape.png"
 GRID = 121  # points per axis
 PLANE = "plane"
+
+FloatArray = NDArray[np.float64]
 
 
 class Slice(NamedTuple):
@@ -51,25 +59,27 @@ def parse(text: str) -> Slice:
 class Frame(NamedTuple):
     """Slice coordinates (a, b) -> weights origin + a * u + b * v (u, v: (8,))."""
 
-    origin: np.ndarray
-    u: np.ndarray
-    v: np.ndarray
+    origin: FloatArray
+    u: FloatArray
+    v: FloatArray
     xlabel: str
     ylabel: str
 
-    def project(self, w: np.ndarray) -> np.ndarray:
+    def project(self, w: np.ndarray) -> NDArray[np.floating[Any]]:
         """(..., 8) weights -> (..., 2) slice coordinates (least squares for a plane)."""
         basis = np.stack([self.u, self.v])  # (2, 8)
         d = np.asarray(w, dtype=np.float64) - self.origin
         c = np.linalg.solve(basis @ basis.T, basis @ np.atleast_2d(d).T).T
         return c if d.ndim > 1 else c[0]
 
-    def weights(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def weights(self, a: FloatArray, b: FloatArray) -> FloatArray:
         return self.origin + a[..., None] * self.u + b[..., None] * self.v
 
 
 def axes_frame(s: Slice, origin: np.ndarray) -> Frame:
     """Two weights vary from ``origin``; coordinates are the weights' own values."""
+    if s.axes is None:
+        raise ValueError("axes_frame needs a slice of two weights; the plane is plane_frame's")
     j, k = s.axes
     u, v = np.zeros(8), np.zeros(8)
     u[j], v[k] = 1.0, 1.0
@@ -98,7 +108,8 @@ def plane_frame(origin: np.ndarray, points: np.ndarray, what: str) -> Frame:
                  "distance along v (orthogonal to u)")
 
 
-def loss_grid(frame: Frame, a_range, b_range, example: Example) -> tuple:
+def loss_grid(frame: Frame, a_range: tuple[float, float], b_range: tuple[float, float],
+              example: Example) -> tuple[FloatArray, FloatArray, FloatArray]:
     """E_total on a GRID x GRID mesh of the slice (float64, manual forward pass)."""
     a = np.linspace(*a_range, GRID)
     b = np.linspace(*b_range, GRID)
@@ -108,14 +119,14 @@ def loss_grid(frame: Frame, a_range, b_range, example: Example) -> tuple:
     return A, B, E
 
 
-def _range(values: np.ndarray, margin: float = 0.35, least: float = 0.5) -> tuple:
+def _range(values: np.ndarray, margin: float = 0.35, least: float = 0.5) -> tuple[float, float]:
     values = values[np.isfinite(values)]
     lo, hi = (values.min(), values.max()) if values.size else (-1.0, 1.0)
     pad = max((hi - lo) * margin, least / 2)
     return lo - pad, hi + pad
 
 
-def _contours(plt, ax, A, B, E) -> None:
+def _contours(plt: ModuleType, ax: Axes, A: FloatArray, B: FloatArray, E: FloatArray) -> None:
     positive = np.maximum(E, np.finfo(np.float64).tiny)
     levels = np.geomspace(positive.min(), positive.max(), 24) if positive.max() > \
         positive.min() * 1.0001 else 12
@@ -123,13 +134,16 @@ def _contours(plt, ax, A, B, E) -> None:
                          norm=plt.matplotlib.colors.LogNorm() if not np.isscalar(levels) else None)
     ax.contour(A, B, positive, levels=levels, colors="k", linewidths=0.3, alpha=0.4)
     cbar = ax.figure.colorbar(filled, ax=ax)
-    if not np.isscalar(levels):
+    if isinstance(levels, np.ndarray):  # the log scale (not np.isscalar: a narrowing for mypy)
         cbar.ax.minorticks_off()
-        cbar.set_ticks(levels[::4], labels=[f"{x:.2g}" for x in levels[::4]])
+        ticks, labels = levels[::4], [f"{x:.2g}" for x in levels[::4]]
+        # matplotlib's stub types ``ticks`` as Sequence[float]; set_ticks documents 1-D array-like
+        cbar.set_ticks(ticks, labels=labels)  # type: ignore[arg-type]  # stub too narrow
     cbar.set_label("E_total (log colour scale; blue = sea level)")
 
 
-def main_figure(s: Slice, start: np.ndarray, paths: dict[float, np.ndarray], example: Example):
+def main_figure(s: Slice, start: np.ndarray, paths: dict[float, np.ndarray],
+                example: Example) -> Figure:
     """The main job's island: ``paths`` lr -> (K, 8) weights of the reference backend."""
     plt = pyplot()
     if s.axes is None:
@@ -140,6 +154,7 @@ def main_figure(s: Slice, start: np.ndarray, paths: dict[float, np.ndarray], exa
     projected = {lr: frame.project(p) for lr, p in paths.items()}
     pts = np.concatenate([p for p in projected.values()] + [frame.project(start)[None]])
     A, B, E = loss_grid(frame, _range(pts[:, 0]), _range(pts[:, 1]), example)
+    fig: Figure
     fig, ax = plt.subplots(figsize=(8.5, 6.5), layout="constrained")
     _contours(plt, ax, A, B, E)
     colors = plt.get_cmap("tab10").colors
@@ -161,7 +176,7 @@ def main_figure(s: Slice, start: np.ndarray, paths: dict[float, np.ndarray], exa
 
 def restarts_figure(s: Slice, starts: np.ndarray, reached: dict[float, np.ndarray],
                     gallery: dict[str, int], center: float, example: Example,
-                    threshold: float, max_points: int = 3000):
+                    threshold: float, max_points: int = 3000) -> Figure:
     """One panel per learning rate: the starts on the slice, green if they reached the
     threshold, red if stuck. ``reached``: lr -> (N,) bool; ``gallery``: best/median/worst
     start index (of the first rate) for the plane."""
@@ -177,6 +192,7 @@ def restarts_figure(s: Slice, starts: np.ndarray, reached: dict[float, np.ndarra
     n = len(reached)
     cols = min(3, n)
     rows = -(-n // cols)
+    fig: Figure
     fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.3 * rows + 0.7),
                              layout="constrained", squeeze=False)
     for ax in axes.flat[n:]:
@@ -203,14 +219,14 @@ def restarts_figure(s: Slice, starts: np.ndarray, reached: dict[float, np.ndarra
     return fig
 
 
-def save(fig, folder: Path) -> str:
+def save(fig: Figure, folder: Path) -> str:
     plt = pyplot()
     fig.savefig(folder / FILE, dpi=DPI)
     plt.close(fig)
     return FILE
 
 
-def paths_from(runs: Sequence[dict], backend: str) -> dict[float, np.ndarray]:
+def paths_from(runs: Sequence[dict[str, Any]], backend: str) -> dict[float, np.ndarray]:
     """lr -> (K, 8) weights of ``backend`` from `compare.harness.steps.as_json` runs."""
     return {r["lr"]: np.asarray(r["weights"], dtype=np.float64) for r in runs
             if r["backend"] == backend}
