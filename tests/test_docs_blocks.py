@@ -204,3 +204,13 @@ def test_redirection_writes_the_output(tmp_path: Path, monkeypatch: pytest.Monke
     page.write_text("```bash\nautograd-compare mistakes > list.txt\n```\n", encoding="utf-8")
     assert run_file(page, tmp_path) == 1
     assert "mistake:missing-e2-path" in (tmp_path / "list.txt").read_text(encoding="utf-8")
+
+
+def test_readme_links_point_to_files_in_the_repository() -> None:
+    """MkDocs --strict checks the links inside docs/; README.md is outside the site."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text)
+    local = [t for t in targets if "://" not in t]
+    assert local, "README.md links to no page"
+    missing = [t for t in local if not (ROOT / t).exists()]
+    assert missing == []

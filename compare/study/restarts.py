@@ -196,7 +196,7 @@ def _compare(results: dict, names: tuple, w0: np.ndarray, steps: int, dtype):
     return diff, ratio
 
 
-def tolerance_rule(dtype, steps: int) -> dict:
+def tolerance_rule(dtype: np.dtype, steps: int) -> dict:
     """How `_compare` decides agreement, as reported in report.json."""
     return {**tolerances.describe(dtype), "applied_to": "final w1..w8 and final E_total",
             "steps": steps, "scale": "largest |value| of the quantity at the start or the end"}
