@@ -2,12 +2,14 @@
 
 The blocks are read from the files at test time. Per file, in a fresh temporary working folder:
 
-* ``python`` blocks are executed in order in one namespace (a later block may use an earlier
-  block's names); a block that defines ``test_*`` functions has them called, as pytest would.
-* ``bash`` blocks run line by line, one command per line: ``autograd-compare ARGS`` through the
-  console script's ``main`` in this process (same code, no second import of the frameworks),
-  ``python ARGS`` as a subprocess of this interpreter. ``> FILE`` sends stdout to a file. A line
-  is expected to exit 0 unless it ends with a comment ``# exits N``.
+* ``python`` (or ``py``) blocks are executed in order in one namespace (a later block may use
+  an earlier block's names); a block that defines ``test_*`` functions has them called, as
+  pytest would.
+* ``bash`` (or ``sh``, ``shell``) blocks run line by line, one command per line:
+  ``autograd-compare ARGS`` through the console script's ``main`` in this process (same code,
+  no second import of the frameworks), ``python ARGS`` as a subprocess of this interpreter.
+  ``> FILE`` sends stdout to a file. A line is expected to exit 0 unless it ends with a
+  comment ``# exits N``.
 * ``<!-- no-run: reason -->`` on the line right before a block skips it (kept rare: only where
   running is impossible, e.g. pip install). Other languages (``text``, none) are not run.
 """
@@ -28,7 +30,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC_FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-RUN_LANGUAGES = ("python", "bash")
+PYTHON_LANGUAGES = ("python", "py")
+BASH_LANGUAGES = ("bash", "sh", "shell")  # console/text blocks are transcripts: not run
+RUN_LANGUAGES = PYTHON_LANGUAGES + BASH_LANGUAGES
 FENCE = re.compile(r"^```\s*([\w+-]*)\s*$")
 NO_RUN = re.compile(r"^<!--\s*no-run:\s*(\S.*?)\s*-->$")
 EXPECTED_EXIT = re.compile(r"#\s*exits\s+(\d+)\s*$")
@@ -126,7 +130,7 @@ def run_file(path: Path, root: Path = ROOT) -> int:
         if block.language not in RUN_LANGUAGES or block.no_run:
             continue
         where = f"{path.relative_to(root)}:{block.line}"
-        if block.language == "python":
+        if block.language in PYTHON_LANGUAGES:
             before = set(namespace)
             exec(compile(block.code, where, "exec"), namespace)  # noqa: S102 - the docs' code
             for name in sorted(set(namespace) - before):
@@ -152,7 +156,7 @@ def test_readme_has_runnable_blocks_and_few_skips() -> None:
     runnable = [b for b in all_blocks if b.language in RUN_LANGUAGES]
     skipped = [b for b in runnable if b.no_run]
     readme = [b for b in runnable if b.path.name == "README.md" and not b.no_run]
-    assert {b.language for b in readme} == {"python", "bash"}
+    assert {b.language for b in readme} == {"python", "bash"}  # both kinds really run
     assert len(skipped) <= MAX_NO_RUN, [f"{b.path.name}:{b.line}" for b in skipped]
 
 
