@@ -15,7 +15,7 @@ from autograd_compare.commands.cli import main
 from autograd_compare.errors import InputError
 from autograd_compare.report import output
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+FIELDS_DOC = Path(__file__).resolve().parents[1] / "docs" / "main-job.md"  # report.json fields
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def test_csv_has_a_row_per_lr_backend_and_step(rep):
 
 def test_json_fields_are_the_documented_ones(rep):
     _, result, _ = rep
-    section = README.read_text().split("## report.json fields")[1].split("\n## ")[0]
+    section = FIELDS_DOC.read_text().split("## report.json fields")[1].split("\n## ")[0]
     documented = set(re.findall(r"`([A-Za-z_]+)`", section))
     backends = set(result["config"]["backends"])
 
