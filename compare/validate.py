@@ -20,7 +20,7 @@ def dtype(name: Any) -> np.dtype:
     return np.dtype(key)
 
 
-def finite_array(values: Any, what: str, shape: tuple, dt: np.dtype) -> np.ndarray:
+def finite_array(values: Any, what: str, shape: tuple[int, ...], dt: np.dtype) -> np.ndarray:
     """``values`` as an array of ``shape`` and dtype ``dt``; every entry finite."""
     try:
         arr = np.asarray(values, dtype=np.float64)

@@ -1,4 +1,4 @@
-"""Draw the learning-rate sweep for the README: ``python notebooks/make_sweep_plot.py [OUT.png]``.
+"""Draw docs/lr_sweep.png (docs/teaching.md): ``python notebooks/make_sweep_plot.py [OUT.png]``.
 
 E_total against the iteration, 100 steps from the class weights at each of the tutorial's
 learning rates, one panel each, with every installed backend drawn over the hand formulas.

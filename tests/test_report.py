@@ -15,8 +15,8 @@ from autograd_compare.commands.cli import main
 from autograd_compare.errors import InputError
 from autograd_compare.report import output
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-REPORT_DOC = README.parent / "docs" / "report.md"  # the fields report.html's branch added
+FIELDS_DOC = Path(__file__).resolve().parents[1] / "docs" / "main-job.md"  # report.json fields
+REPORT_DOC = FIELDS_DOC.parent / "report.md"  # the fields report.html's branch added
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,7 @@ def test_csv_has_a_row_per_lr_backend_and_step(rep):
 def test_json_fields_are_the_documented_ones(rep):
     _, result, _ = rep
     section = "".join(doc.read_text().split("## report.json fields")[1].split("\n## ")[0]
-                      for doc in (README, REPORT_DOC))
+                      for doc in (FIELDS_DOC, REPORT_DOC))
     documented = set(re.findall(r"`([A-Za-z_]+)`", section))
     backends = set(result["config"]["backends"])
 

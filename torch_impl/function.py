@@ -14,6 +14,8 @@ tangents, so forward mode (``torch.func.jvp``, ``jacfwd``, ``torch.func.hessian`
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -100,17 +102,19 @@ def make_function(sigma_prime: SigmaPrime = sigmoid_derivative) -> type[torch.au
         def backward(ctx: Any, grad_e: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
             """grad_e (...) = ∂L/∂E_total -> ∂L/∂w, ∂L/∂inputs, ∂L/∂targets (their shapes)."""
             args = ctx.saved_tensors
-            grads = hand_gradients(*args, ds=sigma_prime)
+            w, inputs, targets = args
+            grads = hand_gradients(w, inputs, targets, ds=sigma_prime)
             return tuple((grad_e.unsqueeze(-1) * g).sum_to_size(x.shape) if need else None
                          for g, x, need in zip(grads, args, ctx.needs_input_grad, strict=True))
 
         @staticmethod
         def jvp(ctx: Any, *tangents: torch.Tensor | None) -> torch.Tensor:
             """dE_total = Σ ∂E_total/∂x · ẋ over w, inputs and targets (forward mode)."""
-            args = ctx.saved_tensors
-            grads = hand_gradients(*args, ds=sigma_prime)
-            return sum((g * t).sum(-1) for g, t in zip(grads, tangents, strict=True)
-                       if t is not None)
+            w, inputs, targets = ctx.saved_tensors
+            grads = hand_gradients(w, inputs, targets, ds=sigma_prime)
+            terms = [(g * t).sum(-1) for g, t in zip(grads, tangents, strict=True)
+                     if t is not None]
+            return functools.reduce(operator.add, terms)
 
     return HandBackprop
 

@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from autograd_compare import naming, registry, validate
 from autograd_compare.commands import wording
 from autograd_compare.commands.options import (
@@ -109,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         if out_dir is not None:
             progress.step("recording every step of the median start for report.html")
             median = next(c for c in curves if c.which == "median")
-            trace = step_trace.as_json([step_trace.record(b, median.weights, example,
+            trace = step_trace.as_json([step_trace.record(b, np.asarray(median.weights), example,
                                                           median.lr, study.steps)
                                         for b in backends.values()])
     result = restarts.report(outcome, dt, example, time.perf_counter() - start)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
+from numpy.typing import NDArray
 
 FRACTIONS = (0.01, 0.001)  # "almost close to 0": 1 % and 0.1 % of the starting E_total
 TUTORIAL = {2.0: 25, 1.0: 60, 0.8: 80}  # lr -> "about N iterations" in the tutorial
@@ -32,14 +33,14 @@ class Claim(NamedTuple):
     at_tutorial: float | None  # E_total at the tutorial's step / E_total at step 0 (or None)
 
 
-def first_below(loss: Sequence[float], fraction: float) -> int | None:
+def first_below(loss: Sequence[float] | NDArray[np.float64], fraction: float) -> int | None:
     """First k with loss[k] < fraction * loss[0], or None (NaN never counts)."""
     e = np.asarray(loss, dtype=np.float64)
     hit = np.flatnonzero(e < fraction * e[0])
     return int(hit[0]) if hit.size else None
 
 
-def check(lr: float, loss: Sequence[float]) -> Claim:
+def check(lr: float, loss: Sequence[float] | NDArray[np.float64]) -> Claim:
     """``loss``: E_total at steps 0..S (S + 1 values) of one learning rate."""
     n = _tutorial(lr)
     at = float(loss[n] / loss[0]) if n is not None and n < len(loss) and loss[0] else None

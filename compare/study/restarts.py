@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -196,7 +196,7 @@ def _compare(results: dict, names: tuple, w0: np.ndarray, steps: int, dtype):
     return diff, ratio
 
 
-def tolerance_rule(dtype, steps: int) -> dict:
+def tolerance_rule(dtype: str | np.dtype, steps: int) -> dict[str, Any]:
     """How `_compare` decides agreement, as reported in report.json."""
     return {**tolerances.describe(dtype)._asdict(), "applied_to": "final w1..w8 and final E_total",
             "steps": steps, "scale": "largest |value| of the quantity at the start or the end"}

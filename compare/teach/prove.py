@@ -15,7 +15,8 @@ counterexample at the class example.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from types import ModuleType
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -24,7 +25,7 @@ from autograd_compare.errors import BackendUnavailable
 from autograd_compare.interface import CLASS_INPUTS, CLASS_TARGETS, CLASS_WEIGHTS, Example
 
 # the forward equations, in order: name -> (kind, operands); "lin" = weighted sum
-EQUATIONS = {
+EQUATIONS: dict[str, tuple[str, Any]] = {
     "h1": ("lin", (("w1", "i1"), ("w2", "i2"))),
     "h2": ("lin", (("w3", "i1"), ("w4", "i2"))),
     "a_h1": ("sigmoid", "h1"),
@@ -48,7 +49,7 @@ class Verdict(NamedTuple):
     at_class_example: float  # derived - implemented at the class example (0.0 when proved)
 
 
-def _sympy():
+def _sympy() -> ModuleType:
     try:
         import sympy
     except ImportError as err:
@@ -57,12 +58,13 @@ def _sympy():
     return sympy
 
 
-def _symbols(sp) -> dict:
+def _symbols(sp: ModuleType) -> dict[str, Any]:
     names = (*naming.INPUT_NAMES, *naming.TARGET_NAMES, *naming.WEIGHT_NAMES)
     return {n: sp.Symbol(n, real=True) for n in names}
 
 
-def expand_forward(sp, sym: dict, keep: str | None = None) -> dict:
+def expand_forward(sp: ModuleType, sym: dict[str, Any], keep: str | None = None
+                   ) -> dict[str, Any]:
     """Every forward quantity as an expression in the leaves (and in ``keep``, left free).
 
     Args:
@@ -88,7 +90,7 @@ def expand_forward(sp, sym: dict, keep: str | None = None) -> dict:
     return out
 
 
-def derived(sp, sym: dict, name: str):
+def derived(sp: ModuleType, sym: dict[str, Any], name: str) -> Any:
     """dE_total/d(name) straight from the forward equations, as an expression in the leaves."""
     if name in sym:
         return sp.diff(expand_forward(sp, sym)["E_total"], sym[name])
@@ -97,7 +99,7 @@ def derived(sp, sym: dict, name: str):
     return sp.diff(f["E_total"], node).subs(node, expand_forward(sp, sym)[name])
 
 
-def _rationalise(sp, expr, full: dict):
+def _rationalise(sp: ModuleType, expr: Any, full: dict[str, Any]) -> Any:
     """Name the exponentials (outer ones first) so that ``expr`` becomes a rational function."""
     for node in ("o1", "o2", "h1", "h2"):  # o's contain h's: replace the outer ones first
         expr = expr.subs(sp.exp(-full[node]), sp.Symbol(f"z_{node}", positive=True))
@@ -106,7 +108,8 @@ def _rationalise(sp, expr, full: dict):
     return expr
 
 
-def _symbolic_inputs(sym: dict, full: dict):
+def _symbolic_inputs(sym: dict[str, Any], full: dict[str, Any]
+                     ) -> tuple[dict[str, Any], np.ndarray, Example]:
     w = np.array([sym[n] for n in naming.WEIGHT_NAMES], dtype=object)
     ex = Example(np.array([sym["i1"], sym["i2"]], dtype=object),
                  np.array([sym["t1"], sym["t2"]], dtype=object))
@@ -114,8 +117,8 @@ def _symbolic_inputs(sym: dict, full: dict):
     return v, w, ex
 
 
-def prove(weight_gradients: Callable | None = None,
-          node_gradients: Callable | None = None) -> list[Verdict]:
+def prove(weight_gradients: Callable[..., Any] | None = None,
+          node_gradients: Callable[..., Any] | None = None) -> list[Verdict]:
     """Check implemented gradient formulas against SymPy's derivatives of the forward pass.
 
     Args:
@@ -146,7 +149,8 @@ def prove(weight_gradients: Callable | None = None,
     return [_verdict(sp, sym, full, name, impl) for name, impl in implemented.items()]
 
 
-def _verdict(sp, sym: dict, full: dict, name: str, implemented) -> Verdict:
+def _verdict(sp: ModuleType, sym: dict[str, Any], full: dict[str, Any], name: str,
+             implemented: Any) -> Verdict:
     difference = derived(sp, sym, name) - sp.sympify(implemented)
     residual = sp.cancel(sp.together(_rationalise(sp, difference, full)))
     if residual == 0:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import Any
+
+import numpy as np
 
 from autograd_compare.teach.explain import FORWARD, Explanation, Step
 
@@ -36,6 +39,7 @@ def _given(ex: Explanation) -> list[str]:
 
 
 def _update(step: Step) -> str:
+    assert step.update is not None, "only weights have an update"
     lr, old, new = step.update
     n = step.name
     return (f"{n}_new = {n}_old - lr * ∂E_total/∂{n} = {old:.12g} - {lr:g} * {step.value:.12g}"
@@ -51,7 +55,7 @@ def render_text(ex: Explanation) -> str:
         out += ["", f"∂E_total/∂{step.name} = {step.chain}", f"    = {step.formula}"]
         if step.note:
             out.append(f"  ({step.note})")
-        rows = []
+        rows: list[tuple[str, str, float | np.floating[Any] | None]] = []
         for term in step.terms:
             indent = "  "
             if len(step.terms) > 1:
@@ -64,7 +68,7 @@ def render_text(ex: Explanation) -> str:
         w_sym = max(len(r[0]) for r in rows)
         w_for = max(len(r[1]) for r in rows)
         for sym, formula, value in rows:
-            tail = "" if value is None else f" = {_num(value)}"
+            tail = "" if value is None else f" = {_num(float(value))}"
             eq = "= " if formula else "  "
             out.append(f"{sym:<{w_sym}} {eq}{formula:<{w_for}}{tail}".rstrip())
         out.append("  beside the frameworks' own gradients ("
