@@ -18,8 +18,8 @@ from autograd_compare.network import (
     NetBatchResult,
     NetForward,
     NetGradients,
-    Network,
     NetTrajectory,
+    Network,
     layout,
     reduction_scale,
 )
