@@ -108,6 +108,23 @@ class NetBatchResult(NamedTuple):
     loss: Array | None  # (N, steps) if keep_loss
 
 
+class NetBackend(NamedTuple):
+    """One backend's functions for any network (`compare.registry.get_network_backend`).
+
+    forward(net, w (P,), data) -> NetForward; gradients(net, w, data) -> NetGradients;
+    train(net, w, data, *, lr, steps) -> NetTrajectory;
+    train_batch(net, w (N, P), lr (N,), data, steps, threshold=None, keep_loss=False)
+    -> NetBatchResult. Arrays in and out are NumPy of ``dtype``.
+    """
+
+    name: str
+    dtype: np.dtype
+    forward: Any
+    gradients: Any
+    train: Any
+    train_batch: Any
+
+
 # --- building and checking a description -----------------------------------------------------
 def make_network(sizes, activations, bias: str = "none", bias_values=None,
                  loss: str = "half-sse", reduction: str = "sum") -> Network:
