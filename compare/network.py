@@ -229,9 +229,9 @@ def reduction_scale(net: Network, batch: int) -> float:
 
 
 def is_tutorial_shape(net: Network) -> bool:
-    """2-2-2, sigmoid, no biases: the parameters are the tutorial's w1..w8."""
+    """2-2-2 sigmoid without trainable biases: the parameters are the tutorial's w1..w8."""
     return (net.sizes == (2, 2, 2) and net.activations == ("sigmoid", "sigmoid")
-            and net.bias == "none")
+            and net.bias != "trainable")
 
 
 def param_names(net: Network) -> tuple[str, ...]:
@@ -347,7 +347,7 @@ def read_csv(net: Network, source: str | Path, dt: Any = "float64") -> Data:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise InputError(f"cannot read data file {str(path)!r}: {err.strerror}") from None
-    return parse_csv(net, text, str(path), dt)
+    return parse_csv(net, text, repr(str(path)), dt)
 
 
 def parse_csv(net: Network, text: str, name: str = "data", dt: Any = "float64") -> Data:
