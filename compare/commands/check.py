@@ -8,8 +8,8 @@ agrees, 1 a check failed, 2 bad usage or input (one line).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -17,7 +17,7 @@ from autograd_compare import network, registry
 from autograd_compare.commands import options
 from autograd_compare.errors import BackendUnavailable, InputError
 from autograd_compare.harness import network_check
-from autograd_compare.report import network_summary
+from autograd_compare.report import network_output, network_summary, output
 
 HELP = """Check every backend's gradients and training on any network: a preset or your own.
 
@@ -88,6 +88,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     options.add_backends_option(parser)
     parser.add_argument("--json", action="store_true",
                         help="write the result as JSON to stdout (tables go to stderr)")
+    parser.add_argument("--out", metavar="DIR", default=None,
+                        help="also write a report folder: report.json, trace.csv (E, parameters "
+                        "and gradients per step), nodes.csv (every z and a per example at the "
+                        "first and last step)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the --out folder if it holds an earlier report")
 
 
 CUSTOM = ("activations", "bias", "bias_values", "loss", "reduction")
@@ -149,6 +155,9 @@ def _bias_values(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     human = sys.stderr if args.json else sys.stdout
     source, net, data, w, lr, steps = build(args)
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        output.check_out(out, args.force)  # refuse before doing any work
     backends = _backends(args)
     dt = backends[0].dtype
     d = network.data(net, data.inputs, data.targets, dt)
@@ -156,8 +165,22 @@ def run(args: argparse.Namespace) -> int:
     print(network_summary.header(result, d.inputs.shape[0], source),
           network_summary.gradcheck_table(result), "", network_summary.trajectory_table(result),
           "", network_summary.verdict(result), sep="\n", file=human)
+    report = dict(result.to_dict(), source=source, examples=int(d.inputs.shape[0]),
+                  start=np.asarray(w, np.float64).tolist())
+    if out is not None:
+        report["report_dir"] = str(out)
+        report["files"] = [output.JSON_NAME, network_output.TRACE_CSV, network_output.NODES_CSV]
+
+        def fill(folder: Path) -> None:
+            output.write_text(folder / output.JSON_NAME, output.to_json(report))
+            output.write_text(folder / network_output.TRACE_CSV, network_output.trace_csv(result))
+            output.write_text(folder / network_output.NODES_CSV,
+                              network_output.nodes_csv(result, d.inputs.shape[0]))
+
+        output.write_folder(out, fill, args.force)
+        print(f"Report: {out}/", file=human)
     if args.json:
-        sys.stdout.write(json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
+        sys.stdout.write(output.to_json(report))
     return 0 if result.ok else 1
 
 
