@@ -127,7 +127,9 @@ def _torch_layers(model) -> list[_Layer]:
             layers[-1] = layers[-1]._replace(activation=TORCH_ACTIVATIONS[kind])
             after_linear = False
         else:
-            raise InputError(f"unsupported layer {i}: {mod!r}; supported: Linear, "
+            text = " ".join(repr(mod).split())  # one line, even for a nested module
+            text = text if len(text) <= 80 else text[:77] + "..."
+            raise InputError(f"unsupported layer {i}: {text}; supported: Linear, "
                              + ", ".join(TORCH_ACTIVATIONS) + " (Softmax last)")
     return layers
 

@@ -81,6 +81,8 @@ def test_check_reports_a_disagreement_with_exit_1(capsys, monkeypatch):
     (["--layers", "2,2,1", "--activations", "tanh"], "--layers needs --data"),
     (["--layers", "2,x", "--activations", "tanh"], "whole numbers"),
     (["--preset", "nope"], "invalid choice"),
+    (["--layers", "2,2,1", "--activations", "tanh", "--seed", "-1", "--data", "XOR"],
+     "--seed must be >= 0"),
     (["--preset", "xor", "--backends", "manual,manual"], "listed twice"),
 ])
 def test_bad_combinations_exit_2_with_one_line(capsys, xor_csv, argv, message):

@@ -105,6 +105,8 @@ def test_a_divergence_is_reported(monkeypatch):
     (lambda: torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Softmax(dim=-1)),
      "softmax needs the cross-entropy"),
     (lambda: torch.nn.Linear(2, 2), "expected a torch.nn.Sequential"),
+    (lambda: torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Sequential(
+        torch.nn.Linear(2, 2), torch.nn.Tanh())), r"unsupported layer 1: Sequential\( \(0\)"),
     (lambda: [{"W": np.zeros((2, 2)), "activation": "gelu"}], "unsupported activation 'gelu'"),
     (lambda: [{"W": np.zeros((2, 2))}, {"W": np.zeros((1, 3))}], "does not take the 2 outputs"),
 ])

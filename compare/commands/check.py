@@ -123,6 +123,8 @@ def build(args: argparse.Namespace) -> tuple[str, network.Network, network.Data,
                                    _bias_values(args), args.loss or "half-sse",
                                    args.reduction or "sum")
         data = network.read_csv(net, args.data)
+        if args.seed < 0:
+            raise InputError(f"--seed must be >= 0; got {args.seed}")
         rng = np.random.default_rng(args.seed)
         w, lr, steps, source = (rng.uniform(-0.5, 0.5, network.n_params(net)), 0.1, 100,
                                 "your network")
