@@ -124,3 +124,60 @@ def _check(raw: RawBackend, result: Result, what: str) -> Result:
             raise DtypeError(f"backend {raw.name!r} returned {what}.{field} as {got}, but "
                              f"{raw.dtype.name} was requested; refusing to report it")
     return result
+
+
+# --- any network (compare.network): each backend's mlp module, mirrored file for file --------
+def get_network_backend(name: str, dtype: Any = "float64"):
+    """The backend ``name``'s functions for any network, with input checks and a dtype guard.
+
+    Same names, install hints and errors as `get_backend`; the functions are those of
+    ``<backend package>.mlp`` (see `compare.network.NetBackend`).
+    """
+    from autograd_compare import network
+
+    dt = validate.dtype(dtype)
+    if name not in REGISTRY:
+        raise InputError(f"unknown backend {name!r}; expected one of {', '.join(REGISTRY)}")
+    get_backend(name, dt)  # the same install hint when the framework is missing
+    mlp = importlib.import_module(REGISTRY[name][0].rsplit(".", 1)[0] + ".mlp")
+
+    def forward(net, w, data):
+        return _check_net(name, dt, mlp.forward(net, network.weights(net, w, dt),
+                                                _net_data(net, data, dt)), "forward")
+
+    def gradients(net, w, data):
+        return _check_net(name, dt, mlp.gradients(net, network.weights(net, w, dt),
+                                                  _net_data(net, data, dt)), "gradients")
+
+    def train(net, w, data, *, lr, steps):
+        out = mlp.train(net, network.weights(net, w, dt), _net_data(net, data, dt),
+                        lr=validate.learning_rate(lr), steps=validate.steps(steps))
+        return _check_net(name, dt, out, "train")
+
+    def train_batch(net, w, lr, data, steps, threshold=None, keep_loss=False):
+        w_arr, lr_arr = network.weights_batch(net, w, lr, dt)
+        out = mlp.train_batch(net, w_arr, lr_arr, _net_data(net, data, dt),
+                              validate.steps(steps), validate.threshold(threshold),
+                              bool(keep_loss))
+        return _check_net(name, dt, out, "train_batch")
+
+    return network.NetBackend(name, dt, forward, gradients, train, train_batch)
+
+
+def _net_data(net, data, dt):
+    from autograd_compare import network
+
+    return network.data(net, data.inputs, data.targets, dt)
+
+
+def _check_net(name: str, dt: np.dtype, result, what: str):
+    """Refuse arrays (also inside the per-layer tuples) not of the requested dtype."""
+    for field, value in zip(result._fields, result, strict=True):
+        if field == "steps_to_threshold":
+            continue
+        for v in value if isinstance(value, tuple) else (value,):
+            if v is not None and (not isinstance(v, np.ndarray) or v.dtype != dt):
+                got = v.dtype if isinstance(v, np.ndarray) else type(v).__name__
+                raise DtypeError(f"backend {name!r} returned {what}.{field} as {got}, but "
+                                 f"{dt.name} was requested; refusing to report it")
+    return result

@@ -27,6 +27,8 @@ SUBCOMMANDS = {
     "sheet": "autograd_compare.commands.sheet",
     "restarts": "autograd_compare.commands.restarts",
     "bench": "autograd_compare.commands.bench",
+    "presets": "autograd_compare.commands.presets",
+    "check": "autograd_compare.commands.check",
 }
 
 

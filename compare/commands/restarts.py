@@ -70,6 +70,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-plots", action="store_true", help="write no PNG files")
     parser.add_argument("--json", action="store_true", help=wording.JSON_HELP)
     add_landscape_option(parser, default="w5,w6")
+    parser.add_argument("--preset", default=None, metavar="NAME",
+                        help="a preset network (see 'autograd-compare presets'), e.g. xor: "
+                        "the island study on it (default: the tutorial's network)")
+    parser.add_argument("--stuck-above", type=float, default=0.1, metavar="E",
+                        help="with --preset: a start whose final E is above E is stuck "
+                        "(default 0.1)")
 
 
 def study_from(args: argparse.Namespace) -> restarts.Study:
@@ -91,6 +97,10 @@ def steps_list(text: str) -> tuple[int, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.preset not in (None, "tutorial"):
+        from autograd_compare.commands import network_restarts
+
+        return network_restarts.run(args)
     study = study_from(args)
     dt = validate.dtype(args.dtype)
     example = validate.example((args.inputs, args.targets), dt)

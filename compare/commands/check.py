@@ -1,0 +1,207 @@
+"""``autograd-compare check``: gradient check + trajectory check for any network.
+
+A preset (``--preset xor``) or a network of your own (``--layers 2,3,1 --activations
+tanh,sigmoid --bias trainable --loss mse --data FILE.csv``). Exit code: 0 every backend
+agrees, 1 a check failed, 2 bad usage or input (one line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from autograd_compare import network, registry
+from autograd_compare.commands import options
+from autograd_compare.errors import BackendUnavailable, InputError
+from autograd_compare.harness import network_check
+from autograd_compare.report import network_output, network_summary, output
+
+HELP = """Check every backend's gradients and training on any network: a preset or your own.
+
+  autograd-compare check --preset xor
+  autograd-compare check --layers 2,3,1 --activations tanh,sigmoid --bias trainable \\
+      --loss mse --data xor.csv
+The CSV has a header row, then per example the inputs and then the targets.
+Exit code: 0 every backend agrees, 1 a check failed, 2 bad usage or input."""
+
+
+def _names(what: str, allowed: tuple[str, ...]):
+    def parse(text: str) -> tuple[str, ...]:
+        names = tuple(n.strip() for n in text.split(",") if n.strip())
+        for n in names:
+            if n not in allowed:
+                raise argparse.ArgumentTypeError(
+                    f"unknown {what} {n!r}; expected one of {', '.join(allowed)}")
+        if not names:
+            raise argparse.ArgumentTypeError(f"{what} needs at least one name")
+        return names
+
+    parse.__name__ = what
+    return parse
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(p) for p in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--layers must be whole numbers like 2,3,1; "
+                                         f"got {text!r}") from None
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"--layers needs an input size and at least one "
+                                         f"layer, each >= 1; got {text!r}")
+    return sizes
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", choices=tuple(network.PRESETS), default=None,
+                        help="a ready-made network (see 'autograd-compare presets'); "
+                        "default tutorial unless --layers is given")
+    parser.add_argument("--layers", type=_sizes, metavar="N0,N1,...",
+                        help="your own network: input size, then each layer's width")
+    parser.add_argument("--activations", type=_names("activation", network.ACTIVATIONS),
+                        metavar="F1,...", help="one per layer, or one for all "
+                        f"({', '.join(network.ACTIVATIONS)}; softmax last, with cross-entropy)")
+    parser.add_argument("--bias", choices=network.BIAS_MODES, default=None,
+                        help="biases: none (default), trainable, or frozen (with --bias-values)")
+    parser.add_argument("--bias-values", type=options.floats("bias values"), metavar="B,...",
+                        help="frozen biases: one per layer (shared by its neurons) or one per "
+                        "neuron")
+    parser.add_argument("--loss", choices=network.LOSSES, default=None,
+                        help="half-sse (default, ½Σ(t-a)²), mse or cross-entropy")
+    parser.add_argument("--reduction", choices=network.REDUCTIONS, default=None,
+                        help="over examples: sum (default) or mean (PyTorch's meaning)")
+    parser.add_argument("--data", metavar="FILE.csv",
+                        help="header row, then per row the inputs and then the targets")
+    parser.add_argument("--weights", type=options.floats("weights"), metavar="W,...",
+                        help="starting parameters in PyTorch's parameters_to_vector order "
+                        "(W1 row-major, b1, W2, ...); default: the preset's, or "
+                        "U(-0.5, 0.5) drawn with --seed")
+    parser.add_argument("--seed", type=int, default=0, help="for the random start (default 0)")
+    parser.add_argument("--lr", type=float, default=None,
+                        help="learning rate (default the preset's, 0.1 otherwise)")
+    parser.add_argument("--steps", type=options.positive_int("steps"), default=None,
+                        help="training steps (default the preset's, 100 otherwise)")
+    parser.add_argument("--dtype", choices=network.DTYPES, default="float64")
+    options.add_backends_option(parser)
+    parser.add_argument("--json", action="store_true",
+                        help="write the result as JSON to stdout (tables go to stderr)")
+    parser.add_argument("--out", metavar="DIR", default=None,
+                        help="also write a report folder: report.json, trace.csv (E, parameters "
+                        "and gradients per step), nodes.csv (every z and a per example at the "
+                        "first and last step)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the --out folder if it holds an earlier report")
+
+
+CUSTOM = ("activations", "bias", "bias_values", "loss", "reduction")
+
+
+def build(args: argparse.Namespace) -> tuple[str, network.Network, network.Data, np.ndarray,
+                                              float, int]:
+    """(source, network, float64 data, float64 start, lr, steps) from the options."""
+    if args.layers is None:
+        given = [f"--{k.replace('_', '-')}" for k in CUSTOM if getattr(args, k) is not None]
+        if given:
+            raise InputError(f"{', '.join(given)} describe your own network: give --layers "
+                             "too, or leave them out to use a preset")
+        p = network.preset(args.preset or "tutorial")
+        net, data, w, lr, steps = p.network, p.data, p.weights, p.lr, p.steps
+        source = f"preset {p.name}"
+        if args.data:
+            data = network.read_csv(net, args.data)
+    else:
+        if args.preset:
+            raise InputError("give --preset or --layers, not both")
+        if args.activations is None:
+            raise InputError("--layers needs --activations (one per layer, or one for all)")
+        if not args.data:
+            raise InputError("--layers needs --data FILE.csv (the examples to train on)")
+        net = network.make_network(args.layers, args.activations, args.bias or "none",
+                                   _bias_values(args), args.loss or "half-sse",
+                                   args.reduction or "sum")
+        data = network.read_csv(net, args.data)
+        if args.seed < 0:
+            raise InputError(f"--seed must be >= 0; got {args.seed}")
+        rng = np.random.default_rng(args.seed)
+        w, lr, steps, source = (rng.uniform(-0.5, 0.5, network.n_params(net)), 0.1, 100,
+                                "your network")
+    if args.weights is not None:
+        w = network.weights(net, args.weights)
+    lr = args.lr if args.lr is not None else lr
+    steps = args.steps if args.steps is not None else steps
+    from autograd_compare import validate
+
+    return source, net, data, w, validate.learning_rate(lr), steps
+
+
+def _bias_values(args: argparse.Namespace):
+    v = args.bias_values
+    if v is None:
+        return None
+    sizes = args.layers[1:]
+    if len(v) == len(sizes):
+        return list(v)
+    if len(v) == sum(sizes):
+        out, at = [], 0
+        for n in sizes:
+            out.append(list(v[at:at + n]))
+            at += n
+        return out
+    raise InputError(f"--bias-values needs {len(sizes)} values (one per layer) or "
+                     f"{sum(sizes)} (one per neuron); got {len(v)}")
+
+
+def run(args: argparse.Namespace) -> int:
+    human = sys.stderr if args.json else sys.stdout
+    source, net, data, w, lr, steps = build(args)
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        output.check_out(out, args.force)  # refuse before doing any work
+    backends = _backends(args)
+    dt = backends[0].dtype
+    d = network.data(net, data.inputs, data.targets, dt)
+    result = network_check.check(backends, net, network.weights(net, w, dt), d, lr, steps)
+    print(network_summary.header(result, d.inputs.shape[0], source),
+          network_summary.gradcheck_table(result), "", network_summary.trajectory_table(result),
+          "", network_summary.verdict(result), sep="\n", file=human)
+    report = dict(result.to_dict(), source=source, examples=int(d.inputs.shape[0]),
+                  start=np.asarray(w, np.float64).tolist())
+    if out is not None:
+        report["report_dir"] = str(out)
+        report["files"] = [output.JSON_NAME, network_output.TRACE_CSV, network_output.NODES_CSV]
+
+        def fill(folder: Path) -> None:
+            output.write_text(folder / output.JSON_NAME, output.to_json(report))
+            output.write_text(folder / network_output.TRACE_CSV, network_output.trace_csv(result))
+            output.write_text(folder / network_output.NODES_CSV,
+                              network_output.nodes_csv(result, d.inputs.shape[0]))
+
+        output.write_folder(out, fill, args.force)
+        print(f"Report: {out}/", file=human)
+    if args.json:
+        sys.stdout.write(output.to_json(report))
+    return 0 if result.ok else 1
+
+
+def _backends(args: argparse.Namespace) -> list:
+    names = options.selected_backends(args)
+    for name in names:
+        if name.startswith(registry.MISTAKE_PREFIX):
+            raise InputError(f"backend {name!r}: the mistakes exist for the tutorial's "
+                             "network only (autograd-compare --backends ...)")
+    if len(set(names)) != len(names):
+        raise InputError("a backend is listed twice in --backends")
+    if args.backends:
+        return [registry.get_network_backend(n, args.dtype) for n in names]
+    loaded = []
+    for name in names:
+        try:
+            loaded.append(registry.get_network_backend(name, args.dtype))
+        except BackendUnavailable as err:
+            print(f"note: skipping {err}", file=sys.stderr)
+    if not loaded:
+        raise BackendUnavailable("no backend could be loaded")
+    return loaded

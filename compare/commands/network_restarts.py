@@ -1,0 +1,129 @@
+"""``autograd-compare restarts --preset NAME``: the restart study on a preset network.
+
+Reached from `commands.restarts` when ``--preset`` names a network other than the tutorial's;
+prints the table and writes report.json, summary.csv and final_loss.csv to the --out folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from autograd_compare import network, registry, validate
+from autograd_compare.commands.options import check_lrs, selected_backends
+from autograd_compare.commands.progress import Progress
+from autograd_compare.errors import InputError
+from autograd_compare.interface import CLASS_INPUTS, CLASS_TARGETS
+from autograd_compare.report import output
+from autograd_compare.study import network_restarts as study_mod
+
+SUMMARY_CSV, FINAL_CSV = "summary.csv", "final_loss.csv"
+DEFAULT_OUT = "autograd-compare-restarts"
+TUTORIAL_ONLY = {"checkpoints": (), "distribution": "uniform", "inputs": CLASS_INPUTS,
+                 "targets": CLASS_TARGETS}
+
+
+def run(args: argparse.Namespace) -> int:
+    for key, default in TUTORIAL_ONLY.items():
+        if tuple(np.atleast_1d(getattr(args, key))) != tuple(np.atleast_1d(default)):
+            raise InputError(f"--{key} is for the tutorial's network; --preset "
+                             f"{args.preset} brings its own data and draws U[LOW, HIGH]")
+    p = network.preset(args.preset)
+    study = study_mod.check(study_mod.NetStudy(
+        n=args.n, seed=args.seed, low=args.range[0], high=args.range[1], steps=args.steps,
+        lrs=check_lrs(args.lrs), stuck_above=args.stuck_above))
+    dt = validate.dtype(args.dtype)
+    out_dir = Path(args.out) if args.out else output.default_out(DEFAULT_OUT)
+    output.check_out(out_dir, args.force)
+    backends = [registry.get_network_backend(n, dt) for n in selected_backends(args)]
+    data = network.data(p.network, p.data.inputs, p.data.targets, dt)
+    human = sys.stderr if args.json else sys.stdout
+    start = time.perf_counter()
+    with Progress(len(backends) * len(study.lrs), stream=sys.stderr) as progress:
+        outcome = study_mod.run(study, p.network, data, backends, on_step=progress.step)
+    result = as_dict(outcome, p, dt, time.perf_counter() - start)
+    print(table(result), file=human)
+    result["report_dir"] = str(out_dir)
+    result["files"] = sorted([output.JSON_NAME, SUMMARY_CSV, FINAL_CSV])
+
+    def fill(folder: Path) -> None:
+        output.write_text(folder / SUMMARY_CSV, summary_csv(result))
+        output.write_text(folder / FINAL_CSV, final_csv(outcome))
+        output.write_text(folder / output.JSON_NAME, output.to_json(result))
+
+    output.write_folder(out_dir, fill, args.force)
+    print(f"report written to {out_dir}/", file=human)
+    if args.json:
+        sys.stdout.write(output.to_json(result))
+    return result["exit_code"]
+
+
+def as_dict(outcome: study_mod.NetOutcome, p: network.Preset, dt, elapsed: float) -> dict:
+    s = outcome.study
+    rows = study_mod.summary(outcome)
+    ok = all(r["disagreements"] == 0 and r["same_starts_stuck"] for r in rows)
+    return {
+        "tool": "autograd-compare", "command": "restarts", "ok": ok, "exit_code": 0 if ok else 1,
+        "config": {"preset": p.name, "network": network.to_dict(p.network), "n": s.n,
+                   "seed": s.seed, "distribution": "uniform", "range": [s.low, s.high],
+                   "steps": s.steps, "lrs": list(s.lrs), "stuck_above": s.stuck_above,
+                   "dtype": dt.name, "backends": list(outcome.backends),
+                   "reference": outcome.backends[0], "examples": int(p.data.inputs.shape[0])},
+        "seconds": elapsed, "per_lr": rows, "report_dir": None, "files": [],
+    }
+
+
+def table(result: dict) -> str:
+    c = result["config"]
+    lines = [f"Random restarts on preset {c['preset']}: {c['n']} starts (uniform on "
+             f"[{c['range'][0]:g}, {c['range'][1]:g}], seed {c['seed']}) x {len(c['lrs'])} "
+             f"rates x {c['steps']} steps, {c['dtype']}, {result['seconds']:.1f} s; "
+             f"stuck = final E > {c['stuck_above']:g}",
+             f"{'lr':>5} {'backend':<10} {'stuck':>7} {'median E':>10} {'p90 E':>10} "
+             f"{'max E':>10}   {'same stuck':>10} {'worst diff':>10} {'/tol':>8}"]
+    for row in result["per_lr"]:
+        for i, b in enumerate(c["backends"]):
+            e = row["final_loss"][b]
+            tail = (f"   {'yes' if row['same_starts_stuck'] else 'NO':>10} "
+                    f"{row['worst_difference']:10.2e} {row['worst_ratio_to_tolerance']:8.2g}"
+                    if i == 0 else "")
+            lines.append(f"{row['lr']:5g} {b:<10} {row['stuck_fraction'][b]:7.1%} "
+                         f"{e['median']:10.3e} {e['p90']:10.3e} {e['max']:10.3e}{tail}")
+    lines.append("backends agree on every start, and on which get stuck" if result["ok"] else
+                 "backends DISAGREE (see report.json: stuck_mismatches, disagreements)")
+    return "\n".join(lines)
+
+
+def _csv(header, rows) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def summary_csv(result: dict) -> str:
+    qs = ("min", "p10", "median", "p90", "max")
+    rows = [[repr(r["lr"]), b, r["stuck"][b], repr(r["stuck_fraction"][b]),
+             *(repr(r["final_loss"][b][q]) for q in qs), int(r["same_starts_stuck"]),
+             repr(r["worst_difference"]), r["disagreements"]]
+            for r in result["per_lr"] for b in result["config"]["backends"]]
+    return _csv(("lr", "backend", "stuck", "stuck_fraction", *(f"final_E_{q}" for q in qs),
+                 "same_starts_stuck", "worst_difference", "disagreements"), rows)
+
+
+def final_csv(outcome: study_mod.NetOutcome) -> str:
+    """One row per (lr, start): every backend's final E and whether it is stuck."""
+    names = outcome.backends
+    rows = [[repr(lr), n, repr(float(outcome.initial_loss[n])),
+             *(repr(float(outcome.final_loss[b][j, n])) for b in names),
+             *(int(outcome.stuck[b][j, n]) for b in names), repr(float(outcome.ratio[j, n]))]
+            for j, lr in enumerate(outcome.study.lrs) for n in range(outcome.study.n)]
+    return _csv(("lr", "start", "initial_E", *(f"final_E_{b}" for b in names),
+                 *(f"stuck_{b}" for b in names), "ratio_to_tolerance"), rows)

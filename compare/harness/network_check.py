@@ -1,0 +1,402 @@
+"""Gradient check and trajectory check for any network (`compare.network`).
+
+The same two checks and the same tolerance model as the tutorial's harness (`gradcheck`,
+`trajectory`, `tolerances`), generalised:
+
+* **gradient check** at one point: every parameter's dE/dw and every node's dE/dz_l, dE/da_l
+  (each example, each neuron) from every backend, against the complex step (h = 1e-20) on the
+  complex-safe forward pass of `network_reference`, with the central difference as a check on
+  that reference. Rows come in backward order (last layer's nodes first, then the parameters
+  from the last layer back), so the first failing row is where a wrong derivation goes wrong.
+* **trajectory check**: every backend trains full-batch from the same start; row k holds the
+  forward pass at the weights entering step k (every z, a of every example, then E), the
+  gradient, and the weights after the update. Each backend is compared with the reference
+  backend (the first listed); the first divergence is the earliest step, then the first
+  column in that order, whose difference exceeds the tolerance.
+
+Tolerance (as `tolerances`): SAFETY · ops · eps(dtype) · (k + 1) · scale, where ``ops`` is the
+longest chain of roundings of one step for this network (`ops_per_step`: it grows with the
+fan-in of each sum and with the number of examples summed), and ``scale`` is the quantity's
+running error bound (`term_scales`: the network evaluated with every term made positive), the
+largest over the reference run for a trajectory.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from autograd_compare.harness import tolerances
+from autograd_compare.harness.network_reference import Nudge, forward
+from autograd_compare.network import (
+    Data,
+    NetBackend,
+    Network,
+    layout,
+    node_names,
+    param_names,
+    reduction_scale,
+)
+
+CS_STEP = 1e-20
+FD_STEP_FACTOR = float(np.finfo(np.float64).eps) ** (1 / 3)
+ACT_OPS = {"sigmoid": 4, "tanh": 4, "relu": 1, "identity": 0, "softmax": 4}  # per element
+
+
+def ops_per_step(net: Network, batch: int) -> int:
+    """Longest chain of roundings from the parameters to an updated parameter.
+
+    Forward, layer l: a sum of n_{l-1} products (2·n_{l-1} - 1, +1 with a bias) and the
+    activation (ACT_OPS; softmax adds its sum over n_L). Loss: 3 per output plus its sum
+    (n_L - 1), then the sum over B examples and the reduction. Backward: δ_L (4), each hidden
+    layer's δ_{l+1} @ W_{l+1} (2·n_{l+1} - 1) and ⊙ f' (3), the sum over examples in dE/dW
+    (B, one product each), and the update (2). For the tutorial's network (B = 1) this is 32,
+    about the tutorial's hand count of 30 (`tolerances.OPS_PER_STEP`).
+    """
+    sizes, L = net.sizes, net.layers
+    fwd = sum(2 * n + (net.bias != "none") - 1 + ACT_OPS[f]
+              for n, f in zip(sizes[:-1], net.activations, strict=True))
+    fwd += sizes[-1] if net.activations[-1] == "softmax" else 0
+    loss = 3 + sizes[-1] - 1 + batch
+    bwd = 4 + sum(2 * sizes[l + 1] - 1 + 3 for l in range(1, L))
+    return fwd + loss + bwd + batch + 2
+
+
+def step_rtol(net: Network, batch: int, dtype) -> float:
+    return tolerances.SAFETY * ops_per_step(net, batch) * tolerances.eps(dtype)
+
+
+# --- quantities in graph order ---------------------------------------------------------------
+class Column(NamedTuple):
+    name: str  # "a2[1] (example 3)", "E", "dW1[0,1]", "W1[0,1] after the update"
+    group: str  # "node", "loss", "grad", "weight"
+
+
+def node_columns(net: Network, batch: int) -> list[str]:
+    """z_1, a_1, z_2, ... each (example, neuron), row-major: the forward-pass columns."""
+    out = []
+    for l in range(1, net.layers + 1):
+        for kind in ("z", "a"):
+            names = node_names(net, kind, l)
+            out += [f"{n} (example {b + 1})" if batch > 1 else n for b in range(batch)
+                    for n in names]
+    return out
+
+
+def _flat_nodes(zs, as_) -> np.ndarray:
+    """z_1, a_1, z_2, a_2, ... (each (..., B, n)) -> (..., Σ 2·B·n) in `node_columns` order."""
+    parts = []
+    for z, a in zip(zs, as_, strict=True):
+        parts += [np.reshape(z, z.shape[:-2] + (-1,)), np.reshape(a, a.shape[:-2] + (-1,))]
+    return np.concatenate(parts, axis=-1)
+
+
+# --- running error bound ---------------------------------------------------------------------
+def _deriv_scale(name: str, A):
+    """Scale of f'(z) computed from a value of scale A."""
+    if name == "sigmoid":
+        return A * (1 + A)  # a·(1 - a)
+    if name == "tanh":
+        return 1 + A * A  # 1 - a·a
+    return np.ones_like(A)  # relu (0 or 1, exact), identity
+
+
+def term_scales(net: Network, w: np.ndarray, data: Data, dtype) -> dict:
+    """Every quantity's scale at float64 ``w`` (P,): the network with all terms positive.
+
+    Returns {"z": [..], "a": [..], "E": float, "dz": [..], "da": [..], "dw": (P,)}; entries
+    (B, n_l) per layer; each >= the quantity's own |value| to first order.
+    """
+    x, t = np.asarray(data.inputs, np.float64), np.asarray(data.targets, np.float64)
+    ref = forward(net, w, x, t)
+    e, c, lays = tolerances.eps(dtype), reduction_scale(net, x.shape[0]), layout(net)
+    absW = [np.abs(w[lay.W]).reshape(lay.W_shape) for lay in lays]
+    Z, A = [], []
+    prev = np.abs(x)
+    for l, (lay, f) in enumerate(zip(lays, net.activations, strict=True)):
+        z_scale = prev @ absW[l].T
+        if lay.b is not None:
+            z_scale = z_scale + np.abs(w[lay.b])
+        elif net.bias == "frozen":
+            z_scale = z_scale + np.abs(np.asarray(net.bias_values[l]))
+        a = ref.a[l].real
+        if f == "softmax":
+            a_scale = a + a * 2 * z_scale.max(axis=-1, keepdims=True)
+        else:
+            d = {"sigmoid": a * (1 - a), "tanh": 1 - a * a, "relu": (ref.z[l].real > 0) * 1.0,
+                 "identity": np.ones_like(a)}[f]
+            a_scale = np.abs(a) + np.abs(d) * z_scale  # f passes on f'(z)·(error of z)
+        Z.append(z_scale)
+        A.append(a_scale)
+        prev = a_scale
+    aL, AL = ref.a[-1].real, A[-1]
+    dz, da = [None] * net.layers, [None] * net.layers
+    if net.loss == "cross-entropy":
+        log_a = np.log(np.maximum(aL, np.finfo(np.float64).tiny))
+        loss = (np.abs(t) * (np.abs(log_a) + 2 * Z[-1].max(axis=-1, keepdims=True))).sum(-1)
+        dz[-1] = c * (AL * np.abs(t).sum(axis=-1, keepdims=True) + np.abs(t))
+        da[-1] = np.zeros_like(aL)
+    else:
+        k = 0.5 if net.loss == "half-sse" else 1.0
+        D = AL + np.abs(t)  # scale of a - t, which cancels near convergence
+        loss = k * (D * (np.abs(aL - t) + e * D)).sum(axis=-1)
+        da[-1] = 2 * k * c * D
+        dz[-1] = da[-1] * _deriv_scale(net.activations[-1], AL)
+    for l in range(net.layers - 2, -1, -1):
+        da[l] = dz[l + 1] @ absW[l + 1]
+        dz[l] = da[l] * _deriv_scale(net.activations[l], A[l])
+    dw = np.zeros_like(w)
+    for l, lay in enumerate(lays):
+        prev = np.abs(x) if l == 0 else A[l - 1]
+        dw[lay.W] = (dz[l].T @ prev).reshape(-1)
+        if lay.b is not None:
+            dw[lay.b] = dz[l].sum(axis=0)
+    return {"z": Z, "a": A, "E": float(c * loss.sum()), "dz": dz, "da": da, "dw": dw}
+
+
+# --- gradient check --------------------------------------------------------------------------
+class GradRow(NamedTuple):
+    quantity: str  # "dE/dW2[0,1]", "dE/da1[0] (example 2)"
+    complex_step: float
+    finite_difference: float
+    fd_ok: bool  # central difference agrees with the complex step (checks our reference)
+    tolerance: float
+    values: dict  # backend name -> its value
+    errors: dict  # backend name -> |value - complex step|
+
+
+class GradCheck(NamedTuple):
+    rows: list[GradRow]
+    ok: bool
+    first_failure: dict | None  # {"backend", "quantity", "value", "reference", ...}
+    largest: dict  # backend name -> largest |error| / tolerance
+
+
+def references(net: Network, w: np.ndarray, data: Data) -> dict:
+    """Complex step and central difference of E for every parameter and every node.
+
+    Returns {"dw": (cs (P,), fd (P,)), ("z"|"a", l): (cs (B, n_l), fd (B, n_l))}.
+    """
+    x, t = np.asarray(data.inputs, np.float64), np.asarray(data.targets, np.float64)
+    P, c = w.size, reduction_scale(net, x.shape[0])
+    eye = np.eye(P)
+    cs = forward(net, w + CS_STEP * 1j * eye, x, t).E.imag / CS_STEP
+    h = FD_STEP_FACTOR * np.maximum(1.0, np.abs(w))
+    fd = (forward(net, w + h * eye, x, t).E.real
+          - forward(net, w - h * eye, x, t).E.real) / (2 * h)
+    out = {"dw": (cs, fd)}
+    base = forward(net, w, x, t)
+    for l, n in enumerate(net.sizes[1:]):
+        for kind in ("z", "a"):
+            if kind == "a" and l == net.layers - 1 and net.activations[-1] == "softmax":
+                continue  # the loss is taken from the logits: no dE/da_L
+            v = getattr(base, kind)[l].real  # (B, n)
+            onehot = np.eye(n)[:, None, :]  # (n, 1, n): nudge neuron j of every example
+            # only example b's loss depends on example b's node: dE/dnode_bj = c·dloss_b/dnode
+            cs_n = forward(net, w, x, t, Nudge(kind, l, CS_STEP * 1j * onehot)).losses.imag
+            hn = FD_STEP_FACTOR * np.maximum(1.0, np.abs(v)).T[:, :, None]  # (n, B, 1)
+            up = forward(net, w, x, t, Nudge(kind, l, hn * onehot)).losses.real
+            down = forward(net, w, x, t, Nudge(kind, l, -hn * onehot)).losses.real
+            out[(kind, l)] = (c * cs_n.T / CS_STEP, c * ((up - down) / (2 * hn[..., 0])).T)
+    return out
+
+
+def gradient_check(backends: list[NetBackend], net: Network, w: np.ndarray,
+                   data: Data) -> GradCheck:
+    """Every backend's gradients at ``w`` against the references (backends of one dtype)."""
+    dtype = backends[0].dtype
+    w64 = np.asarray(w, np.float64)
+    d64 = Data(np.asarray(data.inputs, np.float64), np.asarray(data.targets, np.float64))
+    refs, scales = references(net, w64, d64), term_scales(net, w64, d64, dtype)
+    grads = {b.name: b.gradients(net, w, data) for b in backends}
+    B = data.inputs.shape[0]
+    rtol = step_rtol(net, B, dtype)
+    rows = []
+    for l in range(net.layers - 1, -1, -1):  # backward order: last layer first
+        for kind in ("a", "z"):
+            if (kind, l) not in refs:
+                continue
+            cs, fd = refs[(kind, l)]
+            names = node_names(net, kind, l + 1)
+            for b in range(B):
+                for j, name in enumerate(names):
+                    label = f"dE/d{name}" + (f" (example {b + 1})" if B > 1 else "")
+                    vals = {k: float(getattr(g, kind)[l][b, j]) for k, g in grads.items()}
+                    rows.append(_row(label, cs[b, j], fd[b, j],
+                                     max(getattr_scale(scales, kind, l)[b, j], abs(cs[b, j])),
+                                     rtol, vals))
+        lay = layout(net)[l]
+        for sl in (lay.b, lay.W):
+            if sl is None:
+                continue
+            for p in range(sl.start, sl.stop):
+                vals = {k: float(g.w[p]) for k, g in grads.items()}
+                rows.append(_row(f"dE/d{param_names(net)[p]}", refs["dw"][0][p],
+                                 refs["dw"][1][p], max(scales["dw"][p], abs(refs["dw"][0][p])),
+                                 rtol, vals))
+    first, largest = None, {b.name: 0.0 for b in backends}
+    for r in rows:
+        for name, err in r.errors.items():
+            ratio = err / r.tolerance if r.tolerance > 0 else (0.0 if err == 0 else np.inf)
+            largest[name] = max(largest[name], float(np.nan_to_num(ratio, nan=np.inf)))
+            if first is None and not err <= r.tolerance:
+                first = {"backend": name, "quantity": r.quantity, "value": r.values[name],
+                         "reference": r.complex_step, "abs_error": err,
+                         "tolerance": r.tolerance}
+        if first is None and not r.fd_ok:
+            first = {"backend": "central difference", "quantity": r.quantity,
+                     "value": r.finite_difference, "reference": r.complex_step,
+                     "abs_error": abs(r.finite_difference - r.complex_step), "tolerance": None}
+    return GradCheck(rows, first is None, first, largest)
+
+
+def getattr_scale(scales: dict, kind: str, l: int) -> np.ndarray:
+    return scales["dz" if kind == "z" else "da"][l]
+
+
+def _row(label, cs, fd, scale, rtol, values) -> GradRow:
+    cs, fd = float(cs), float(fd)
+    fd_ok = bool(abs(fd - cs) <= tolerances.FD_RTOL * max(scale, 1e-300) + 1e-300)
+    errors = {k: abs(v - cs) if np.isfinite(v) else np.inf for k, v in values.items()}
+    return GradRow(label, cs, fd, fd_ok, rtol * scale, values, errors)
+
+
+# --- trajectory check ------------------------------------------------------------------------
+class NetRun(NamedTuple):
+    backend: str
+    weights: np.ndarray  # (steps+1, P)
+    nodes: np.ndarray  # (steps+1, Σ 2·B·n_l): every z, a at weights[k]
+    loss: np.ndarray  # (steps+1,): E at weights[k]
+    grads: np.ndarray  # (steps, P)
+
+
+class TrajectoryCheck(NamedTuple):
+    lr: float
+    steps: int
+    reference: str
+    runs: dict  # backend name -> NetRun
+    ok: bool
+    first_divergence: dict | None  # {"backend", "step", "quantity", "value", "reference", ...}
+    largest: dict  # backend name -> {"abs", "ratio"} (ratio = difference / tolerance)
+
+
+def run(backend: NetBackend, net: Network, w: np.ndarray, data: Data, lr: float,
+        steps: int) -> NetRun:
+    t = backend.train(net, w, data, lr=lr, steps=steps)
+    fs = [backend.forward(net, wk, data) for wk in t.weights]
+    nodes = np.stack([_flat_nodes(f.z, f.a) for f in fs])
+    loss = np.array([f.E for f in fs], t.weights.dtype)
+    loss[:-1] = t.loss  # the E the training itself saw
+    return NetRun(backend.name, t.weights, nodes, loss, t.grads)
+
+
+def _table(r: NetRun) -> np.ndarray:
+    """(steps+1, columns): nodes, E, gradients, weights after the update (NaN at the end)."""
+    k, P = r.weights.shape
+    out = np.full((k, r.nodes.shape[1] + 1 + 2 * P), np.nan)
+    out[:, :r.nodes.shape[1]] = r.nodes
+    out[:, r.nodes.shape[1]] = r.loss
+    out[:-1, r.nodes.shape[1] + 1:-P] = r.grads
+    out[:-1, -P:] = r.weights[1:]
+    return out
+
+
+def columns(net: Network, batch: int) -> list[str]:
+    names = param_names(net)
+    return (node_columns(net, batch) + ["E"] + [f"dE/d{n}" for n in names]
+            + [f"{n} after the update" for n in names])
+
+
+def _run_scales(net: Network, ref: NetRun, data: Data, dtype) -> np.ndarray:
+    """Each column's scale: the largest term scale (or |value|) over the reference run."""
+    y = _table(ref)
+    out = np.max(np.abs(y), axis=0, initial=0.0, where=np.isfinite(y))
+    d64 = Data(np.asarray(data.inputs, np.float64), np.asarray(data.targets, np.float64))
+    n_nodes, P = ref.nodes.shape[1], ref.weights.shape[1]
+    for wk in ref.weights:
+        wk = np.asarray(wk, np.float64)
+        if not np.all(np.isfinite(wk)):
+            break
+        s = term_scales(net, wk, d64, dtype)
+        terms = np.concatenate([_flat_nodes(s["z"], s["a"]), [s["E"]], s["dw"]])
+        out[:n_nodes + 1 + P] = np.maximum(out[:n_nodes + 1 + P], terms)
+    return out
+
+
+def trajectory_check(backends: list[NetBackend], net: Network, w: np.ndarray, data: Data,
+                     lr: float, steps: int) -> TrajectoryCheck:
+    """Train every backend from ``w``; compare each with the first (the reference)."""
+    dtype = backends[0].dtype
+    runs = {b.name: run(b, net, w, data, lr, steps) for b in backends}
+    reference = backends[0].name
+    y = _table(runs[reference])
+    scale = _run_scales(net, runs[reference], data, dtype)
+    k = np.arange(y.shape[0])[:, None]
+    tol = step_rtol(net, data.inputs.shape[0], dtype) * (k + 1) * scale[None, :]
+    names = columns(net, data.inputs.shape[0])
+    first, largest = None, {}
+    for name, r in runs.items():
+        if name == reference:
+            continue
+        x = _table(r)
+        same = (np.isnan(x) & np.isnan(y)) | (np.isinf(x) & (x == y))
+        diff = np.where(same, 0.0, np.abs(x - y))
+        diff = np.where(np.isnan(diff), np.inf, diff)
+        bad = ~(diff <= tol)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(diff > 0, diff / tol, 0.0)
+        largest[name] = {"abs": float(np.max(np.where(np.isfinite(diff), diff, 0.0))),
+                         "ratio": float(np.max(ratio))}
+        if bad.any():
+            s, q = np.unravel_index(np.argmax(bad), bad.shape)
+            cand = {"backend": name, "step": int(s), "quantity": names[q],
+                    "value": float(x[s, q]), "reference": float(y[s, q]),
+                    "difference": float(diff[s, q]), "tolerance": float(tol[s, q])}
+            if first is None or (cand["step"], q) < (first["step"], names.index(
+                    first["quantity"])):
+                first = cand
+    return TrajectoryCheck(lr, steps, reference, runs, first is None, first, largest)
+
+
+# --- both checks -----------------------------------------------------------------------------
+class NetworkCheck(NamedTuple):
+    """The gradient check and the trajectory check of one network in one dtype."""
+
+    network: Network
+    dtype: str
+    gradcheck: GradCheck
+    trajectory: TrajectoryCheck
+
+    @property
+    def ok(self) -> bool:
+        return self.gradcheck.ok and self.trajectory.ok
+
+    @property
+    def first_divergence(self) -> dict | None:
+        """The gradient check's first failure, else the trajectory's first divergence."""
+        if self.gradcheck.first_failure is not None:
+            return dict(self.gradcheck.first_failure, check="gradient")
+        if self.trajectory.first_divergence is not None:
+            return dict(self.trajectory.first_divergence, check="trajectory")
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        from autograd_compare.network import to_dict as network_dict
+
+        g, t = self.gradcheck, self.trajectory
+        return {"ok": self.ok, "dtype": self.dtype, "network": network_dict(self.network),
+                "first_divergence": self.first_divergence,
+                "gradcheck": {"ok": g.ok, "rows": len(g.rows), "first_failure": g.first_failure,
+                              "largest_error_over_tolerance": g.largest},
+                "trajectory": {"ok": t.ok, "lr": t.lr, "steps": t.steps,
+                               "reference": t.reference, "first_divergence": t.first_divergence,
+                               "largest": t.largest,
+                               "final_loss": {n: float(r.loss[-1]) for n, r in t.runs.items()}}}
+
+
+def check(backends: list[NetBackend], net: Network, w: np.ndarray, data: Data, lr: float,
+          steps: int) -> NetworkCheck:
+    """Gradient check at ``w`` and trajectory check from ``w`` (backends of one dtype)."""
+    return NetworkCheck(net, backends[0].dtype.name, gradient_check(backends, net, w, data),
+                        trajectory_check(backends, net, w, data, lr, steps))

@@ -1,0 +1,81 @@
+"""An independent, complex-safe forward pass for any network: the numerical references.
+
+Written apart from the backends, in complex128 NumPy, so that a complex step x + i·h flows
+through it analytically (Im f(x + i·h)/h = f'(x) up to rounding, no cancellation). Every
+function here is analytic in its argument (σ picks its branch by Re z, softmax subtracts the
+real max, the squares are (t - a)·(t - a), never |t - a|²); ReLU is analytic away from z = 0.
+
+A leading axis ``...`` on the parameters or on a nudge evaluates many perturbed networks in one
+call; any node (z_l or a_l of every example) can be nudged and the rest of the pass rerun.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from autograd_compare.network import Network, layout, reduction_scale
+
+
+class Nudge(NamedTuple):
+    kind: str  # "z" or "a"
+    layer: int  # 0-based
+    amount: np.ndarray  # broadcast to (..., B, n_layer) and added to that node
+
+
+class Values(NamedTuple):
+    z: list  # L arrays (..., B, n_l), complex
+    a: list
+    losses: np.ndarray  # (..., B): loss_b before the reduction
+    E: np.ndarray  # (...)
+
+
+def sigmoid(z):
+    right = z.real >= 0
+    e = np.exp(np.where(right, -z, z))  # Re <= 0: never overflows
+    return np.where(right, 1 / (1 + e), e / (1 + e))
+
+
+def activation(name: str, z):
+    if name == "sigmoid":
+        return sigmoid(z)
+    if name == "tanh":
+        return np.tanh(z)
+    if name == "relu":
+        return np.where(z.real > 0, z, 0)
+    if name == "identity":
+        return z
+    return np.exp(log_softmax(z))
+
+
+def log_softmax(z):
+    s = z - z.real.max(axis=-1, keepdims=True)
+    return s - np.log(np.exp(s).sum(axis=-1, keepdims=True))
+
+
+def forward(net: Network, w, x, t, nudge: Nudge | None = None) -> Values:
+    """The network at parameters ``w`` (..., P), data ``x`` (B, n_0), ``t`` (B, n_L)."""
+    w = np.asarray(w, np.complex128)
+    zs, as_ = [], []
+    a = np.asarray(x, np.complex128)
+    for l, (lay, name) in enumerate(zip(layout(net), net.activations, strict=True)):
+        W = w[..., lay.W].reshape(w.shape[:-1] + lay.W_shape)
+        z = np.einsum("...bk,...jk->...bj", a, W)
+        if lay.b is not None:
+            z = z + w[..., None, lay.b]
+        elif net.bias == "frozen":
+            z = z + np.asarray(net.bias_values[l])
+        if nudge is not None and (nudge.kind, nudge.layer) == ("z", l):
+            z = z + nudge.amount
+        a = activation(name, z)
+        if nudge is not None and (nudge.kind, nudge.layer) == ("a", l):
+            a = a + nudge.amount
+        zs.append(z)
+        as_.append(a)
+    if net.loss == "cross-entropy":
+        losses = -(t * log_softmax(zs[-1])).sum(axis=-1)
+    else:
+        d = t - a
+        losses = (0.5 if net.loss == "half-sse" else 1.0) * (d * d).sum(axis=-1)
+    return Values(zs, as_, losses, reduction_scale(net, np.shape(x)[0]) * losses.sum(axis=-1))

@@ -1,0 +1,433 @@
+"""Any fully connected network: its description, its data, its parameter vector, the presets.
+
+The tutorial's 2-2-2 sigmoid network is one case of this description; its own code paths
+(`compare.interface`, `manual.network`, ...) stay as they are. Every other network goes
+through the ``mlp`` module of each backend (`manual.mlp`, `torch_impl.mlp`, `jax_impl.mlp`).
+
+Layer l = 1..L of a network with sizes (n_0, n_1, ..., n_L), for the B examples of ``Data``
+as rows (the layout of ``nn.Linear``):
+
+    z_l = a_{l-1} @ W_lᵀ + b_l      W_l: (n_l, n_{l-1}), b_l: (n_l,), a_0 = inputs (B, n_0)
+    a_l = f_l(z_l)                  f_l in ACTIVATIONS, softmax only for l = L
+
+    loss, per example b:  half-sse  ½ Σ_j (t_bj - a_bj)²          (the tutorial's E_total)
+                          mse       Σ_j (t_bj - a_bj)²
+                          cross-entropy  -Σ_j t_bj log softmax(z_L)_bj   (PyTorch's, from logits)
+    E = c · Σ_b loss_b  with c = 1 for reduction "sum"; for "mean" PyTorch's divisor:
+        1/(B·n_L) for half-sse and mse (MSELoss averages over elements), 1/B for cross-entropy.
+
+Parameters cross every boundary as ONE flat vector in ``torch.nn.utils.parameters_to_vector``
+order for the equivalent ``nn.Sequential``: W_1 row-major, b_1 (if trainable), W_2, b_2, ...
+For the tutorial network (2-2-2, no biases) that is w1..w8 exactly. Frozen biases are part of
+the description (`Network.bias_values`), not of the vector.
+
+This module is part of the contract: it imports nothing of ours but `errors`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from importlib import resources
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from autograd_compare.errors import InputError
+
+Array = np.ndarray
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity", "softmax")
+LOSSES = ("half-sse", "mse", "cross-entropy")
+REDUCTIONS = ("sum", "mean")
+BIAS_MODES = ("none", "trainable", "frozen")
+DTYPES = ("float64", "float32")
+
+
+class Network(NamedTuple):
+    """A fully connected network. Build it with `make_network`, which validates it."""
+
+    sizes: tuple[int, ...]  # (n_0, n_1, ..., n_L): inputs, then each layer's width
+    activations: tuple[str, ...]  # L names from ACTIVATIONS, one per layer
+    bias: str  # "none" | "trainable" | "frozen"
+    bias_values: tuple[tuple[float, ...], ...] | None  # frozen: L tuples (n_l,); else None
+    loss: str  # "half-sse" | "mse" | "cross-entropy"
+    reduction: str  # "sum" | "mean" (PyTorch's meaning)
+
+    @property
+    def layers(self) -> int:
+        return len(self.sizes) - 1
+
+
+class Data(NamedTuple):
+    """Full-batch training data: row b is example b."""
+
+    inputs: Array  # (B, n_0)
+    targets: Array  # (B, n_L)
+
+
+class Layer(NamedTuple):
+    """Where layer l's parameters sit in the flat vector."""
+
+    W: slice  # W_l, (n_l, n_{l-1}) row-major
+    W_shape: tuple[int, int]
+    b: slice | None  # b_l if trainable, else None
+
+
+# --- results of the ``mlp`` backends (NumPy arrays of the backend's dtype) -------------------
+class NetForward(NamedTuple):
+    z: tuple[Array, ...]  # L arrays (B, n_l): pre-activations
+    a: tuple[Array, ...]  # L arrays (B, n_l): activations (a_L is the output)
+    losses: Array  # (B,): loss_b before reduction
+    E: Array  # (): c · Σ_b loss_b
+
+
+class NetGradients(NamedTuple):
+    w: Array  # (P,): dE/d(parameter vector)
+    z: tuple[Array, ...]  # L arrays (B, n_l): dE/dz_l
+    a: tuple[Array | None, ...]  # L arrays (B, n_l): dE/da_l; None for a softmax output
+    #                               (cross-entropy is taken from the logits z_L, as PyTorch does)
+
+
+class NetTrajectory(NamedTuple):
+    """Full-batch gradient descent, w[k+1] = w[k] - lr · dE/dw(w[k])."""
+
+    loss: Array  # (steps,): E at weights[k]
+    weights: Array  # (steps+1, P)
+    grads: Array  # (steps, P)
+
+
+class NetBatchResult(NamedTuple):
+    """N independent trainings (row n = configuration n)."""
+
+    initial_loss: Array  # (N,)
+    final_loss: Array  # (N,): E after the last update
+    final_weights: Array  # (N, P)
+    steps_to_threshold: Array  # (N,) int64: first k with E(w[k]) <= threshold, else -1
+    loss: Array | None  # (N, steps) if keep_loss
+
+
+class NetBackend(NamedTuple):
+    """One backend's functions for any network (`compare.registry.get_network_backend`).
+
+    forward(net, w (P,), data) -> NetForward; gradients(net, w, data) -> NetGradients;
+    train(net, w, data, *, lr, steps) -> NetTrajectory;
+    train_batch(net, w (N, P), lr (N,), data, steps, threshold=None, keep_loss=False)
+    -> NetBatchResult. Arrays in and out are NumPy of ``dtype``.
+    """
+
+    name: str
+    dtype: np.dtype
+    forward: Any
+    gradients: Any
+    train: Any
+    train_batch: Any
+
+
+# --- building and checking a description -----------------------------------------------------
+def make_network(sizes, activations, bias: str = "none", bias_values=None,
+                 loss: str = "half-sse", reduction: str = "sum") -> Network:
+    """A validated `Network`.
+
+    Args:
+        sizes: (n_0, ..., n_L), each a whole number >= 1, at least two entries.
+        activations: L names (one per layer), or one name for every layer.
+        bias: "none", "trainable" or "frozen".
+        bias_values: for "frozen" only: L sequences (n_l,), or L numbers (one shared per layer).
+        loss, reduction: see the module docstring.
+
+    Raises:
+        InputError: one line naming the problem.
+    """
+    try:
+        sizes = tuple(int(n) for n in sizes)
+    except (TypeError, ValueError):
+        raise InputError(f"layer sizes must be whole numbers; got {sizes!r}") from None
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise InputError(f"layer sizes need an input size and at least one layer, each >= 1; "
+                         f"got {sizes}")
+    acts = (activations,) if isinstance(activations, str) else tuple(activations)
+    if len(acts) == 1:
+        acts = acts * (len(sizes) - 1)
+    if len(acts) != len(sizes) - 1:
+        raise InputError(f"expected {len(sizes) - 1} activations (one per layer of {sizes}); "
+                         f"got {len(acts)}: {','.join(map(str, acts))}")
+    for a in acts:
+        if a not in ACTIVATIONS:
+            raise InputError(f"unknown activation {a!r}; expected one of {', '.join(ACTIVATIONS)}")
+    _choice(loss, LOSSES, "loss")
+    _choice(reduction, REDUCTIONS, "reduction")
+    _choice(bias, BIAS_MODES, "bias")
+    if "softmax" in acts[:-1]:
+        raise InputError("softmax is supported on the last layer only")
+    if (acts[-1] == "softmax") != (loss == "cross-entropy"):
+        raise InputError("softmax needs the cross-entropy loss and cross-entropy needs a "
+                         f"softmax last layer; got activation {acts[-1]!r} with loss {loss!r}")
+    if acts[-1] == "softmax" and sizes[-1] < 2:
+        raise InputError("a softmax layer needs at least 2 outputs")
+    values = None
+    if bias == "frozen":
+        values = _bias_values(bias_values, sizes)
+    elif bias_values is not None:
+        raise InputError(f"bias values are given but bias is {bias!r}; use bias 'frozen'")
+    return Network(sizes, acts, bias, values, loss, reduction)
+
+
+def _choice(value: Any, allowed: tuple, what: str) -> None:
+    if value not in allowed:
+        raise InputError(f"unknown {what} {value!r}; expected one of {', '.join(allowed)}")
+
+
+def _bias_values(values: Any, sizes: tuple[int, ...]) -> tuple[tuple[float, ...], ...]:
+    if values is None:
+        raise InputError("bias 'frozen' needs bias values (one per layer, or one per neuron)")
+    values = list(values)
+    if len(values) != len(sizes) - 1:
+        raise InputError(f"frozen biases need one entry per layer ({len(sizes) - 1}); "
+                         f"got {len(values)}")
+    out = []
+    for l, (v, n) in enumerate(zip(values, sizes[1:], strict=True), start=1):
+        row = [v] * n if np.ndim(v) == 0 else list(v)
+        if len(row) != n:
+            raise InputError(f"frozen bias of layer {l} needs 1 or {n} values; got {len(row)}")
+        try:
+            row = [float(x) for x in row]
+        except (TypeError, ValueError):
+            raise InputError(f"frozen bias of layer {l} must be numbers; got {v!r}") from None
+        if not all(math.isfinite(x) for x in row):
+            raise InputError(f"frozen bias of layer {l} must be finite; got {row}")
+        out.append(tuple(row))
+    return tuple(out)
+
+
+def layout(net: Network) -> tuple[Layer, ...]:
+    """Each layer's place in the flat parameter vector (parameters_to_vector order)."""
+    out, at = [], 0
+    for n_in, n_out in zip(net.sizes[:-1], net.sizes[1:], strict=True):
+        W = slice(at, at + n_out * n_in)
+        at = W.stop
+        b = None
+        if net.bias == "trainable":
+            b = slice(at, at + n_out)
+            at = b.stop
+        out.append(Layer(W, (n_out, n_in), b))
+    return tuple(out)
+
+
+def n_params(net: Network) -> int:
+    """Length P of the flat parameter vector."""
+    last = layout(net)[-1]
+    return (last.b or last.W).stop
+
+
+def reduction_scale(net: Network, batch: int) -> float:
+    """c in E = c · Σ_b loss_b (PyTorch's divisor for "mean")."""
+    if net.reduction == "sum":
+        return 1.0
+    return 1.0 / (batch if net.loss == "cross-entropy" else batch * net.sizes[-1])
+
+
+def is_tutorial_shape(net: Network) -> bool:
+    """2-2-2 sigmoid without trainable biases: the parameters are the tutorial's w1..w8."""
+    return (net.sizes == (2, 2, 2) and net.activations == ("sigmoid", "sigmoid")
+            and net.bias != "trainable")
+
+
+def param_names(net: Network) -> tuple[str, ...]:
+    """Names of the P parameters: w1..w8 for the tutorial's shape, else W1[j,k], b1[j], ..."""
+    if is_tutorial_shape(net):
+        return tuple(f"w{j}" for j in range(1, 9))
+    names = []
+    for l, lay in enumerate(layout(net), start=1):
+        rows, cols = lay.W_shape
+        names += [f"W{l}[{j},{k}]" for j in range(rows) for k in range(cols)]
+        if lay.b is not None:
+            names += [f"b{l}[{j}]" for j in range(rows)]
+    return tuple(names)
+
+
+def node_names(net: Network, kind: str, layer: int) -> tuple[str, ...]:
+    """Names of layer ``layer``'s (1-based) nodes, ``kind`` "z" or "a", one per neuron.
+
+    The tutorial's shape keeps its names: z1 -> h1, h2; a1 -> a_h1, a_h2; z2 -> o1 ...
+    """
+    n = net.sizes[layer]
+    if is_tutorial_shape(net):
+        base = {("z", 1): "h", ("a", 1): "a_h", ("z", 2): "o", ("a", 2): "a_o"}[(kind, layer)]
+        return tuple(f"{base}{j}" for j in range(1, n + 1))
+    return tuple(f"{kind}{layer}[{j}]" for j in range(n))
+
+
+# --- values at the boundary ------------------------------------------------------------------
+def dtype(name: Any) -> np.dtype:
+    key = np.dtype(name).name if isinstance(name, (np.dtype, type)) else name
+    if key not in DTYPES:
+        raise InputError(f"unknown dtype {name!r}; expected one of {', '.join(DTYPES)}")
+    return np.dtype(key)
+
+
+def _finite(values: Any, what: str, dt: np.dtype, ndim: int) -> Array:
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"{what} must be numbers") from None
+    if arr.ndim != ndim:
+        raise InputError(f"{what} must have {ndim} dimension(s); got shape {arr.shape}")
+    if arr.size == 0:
+        raise InputError(f"{what} is empty")
+    if not np.all(np.isfinite(arr)):
+        raise InputError(f"{what} must be finite numbers; got {arr[~np.isfinite(arr)][0]}")
+    with np.errstate(over="ignore"):
+        out = arr.astype(dt)
+    if not np.all(np.isfinite(out)):
+        raise InputError(f"{what} do not fit in {dt.name}")
+    return out
+
+
+def weights(net: Network, w: Any, dt: Any = "float64") -> Array:
+    """The flat parameter vector (P,) as a finite array of ``dt``."""
+    dt = dtype(dt)
+    p = n_params(net)
+    arr = _finite(w, "parameters", dt, 1)
+    if arr.shape != (p,):
+        raise InputError(f"network {describe(net)} has {p} parameters; got {arr.size}")
+    return arr
+
+
+def weights_batch(net: Network, w: Any, lr: Any, dt: Any = "float64") -> tuple[Array, Array]:
+    """Starting vectors (N, P) and learning rates (N,)."""
+    dt = dtype(dt)
+    p = n_params(net)
+    w_arr = _finite(w, "batch parameters", dt, 2)
+    if w_arr.shape[1] != p:
+        raise InputError(f"batch parameters must have shape (N, {p}); got {w_arr.shape}")
+    lr_arr = _finite(lr, "batch learning rates", np.dtype(np.float64), 1)
+    if lr_arr.shape != (w_arr.shape[0],) or not np.all(lr_arr > 0):
+        raise InputError(f"batch learning rates must be {w_arr.shape[0]} numbers > 0")
+    return w_arr, lr_arr.astype(dt)
+
+
+def data(net: Network, inputs: Any, targets: Any, dt: Any = "float64") -> Data:
+    """``Data`` of shapes (B, n_0), (B, n_L); one example may be given as 1-d rows."""
+    dt = dtype(dt)
+    x = np.atleast_2d(_finite(inputs, "inputs", dt, np.ndim(inputs)))
+    t = np.atleast_2d(_finite(targets, "targets", dt, np.ndim(targets)))
+    if x.ndim != 2 or x.shape[1] != net.sizes[0]:
+        raise InputError(f"inputs must have shape (B, {net.sizes[0]}); got {x.shape}")
+    if t.ndim != 2 or t.shape[1] != net.sizes[-1]:
+        raise InputError(f"targets must have shape (B, {net.sizes[-1]}); got {t.shape}")
+    if x.shape[0] != t.shape[0]:
+        raise InputError(f"{x.shape[0]} input rows but {t.shape[0]} target rows")
+    return Data(x, t)
+
+
+def describe(net: Network) -> str:
+    """One line: "2-2-1 sigmoid,sigmoid, bias trainable, half-sse (sum)"."""
+    return (f"{'-'.join(map(str, net.sizes))} {','.join(net.activations)}, bias {net.bias}, "
+            f"{net.loss} ({net.reduction})")
+
+
+def to_dict(net: Network) -> dict:
+    """The description at the JSON edge."""
+    return {"sizes": list(net.sizes), "activations": list(net.activations), "bias": net.bias,
+            "bias_values": None if net.bias_values is None else [list(v) for v in net.bias_values],
+            "loss": net.loss, "reduction": net.reduction, "parameters": n_params(net)}
+
+
+# --- CSV data --------------------------------------------------------------------------------
+def read_csv(net: Network, source: str | Path, dt: Any = "float64") -> Data:
+    """A CSV with a header row, then per row the n_0 inputs and the n_L targets.
+
+    Raises:
+        InputError: empty file, wrong number of columns, a non-number or non-finite entry.
+    """
+    path = Path(source)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise InputError(f"cannot read data file {str(path)!r}: {err.strerror}") from None
+    return parse_csv(net, text, repr(str(path)), dt)
+
+
+def parse_csv(net: Network, text: str, name: str = "data", dt: Any = "float64") -> Data:
+    rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+    want = net.sizes[0] + net.sizes[-1]
+    if len(rows) < 2:
+        raise InputError(f"{name}: needs a header row and at least one example")
+    for k, row in enumerate(rows, start=1):
+        if len(row) != want:
+            raise InputError(f"{name}: line {k} has {len(row)} columns; the network needs "
+                             f"{want} ({net.sizes[0]} inputs, {net.sizes[-1]} targets)")
+    values = []
+    for k, row in enumerate(rows[1:], start=2):
+        try:
+            values.append([float(c) for c in row])
+        except ValueError:
+            raise InputError(f"{name}: line {k} holds a non-number: {row}") from None
+    arr = np.asarray(values)
+    if not np.all(np.isfinite(arr)):
+        line = int(np.argwhere(~np.isfinite(arr))[0, 0]) + 2
+        raise InputError(f"{name}: line {line} holds a non-finite entry")
+    return data(net, arr[:, :net.sizes[0]], arr[:, net.sizes[0]:], dt)
+
+
+def iris_text() -> str:
+    """The shipped Iris CSV (Fisher 1936, 150 rows: 4 measurements, 3 one-hot species)."""
+    return resources.files("autograd_compare").joinpath("data/iris.csv").read_text("utf-8")
+
+
+# --- presets ---------------------------------------------------------------------------------
+class Preset(NamedTuple):
+    name: str
+    about: str  # one line
+    network: Network
+    data: Data  # float64
+    weights: Array  # (P,) float64 starting parameters
+    lr: float
+    steps: int
+
+
+def _uniform(seed: int, n: int, low: float, high: float) -> Array:
+    return np.random.default_rng(seed).uniform(low, high, n)
+
+
+def _tutorial() -> Preset:
+    net = make_network((2, 2, 2), "sigmoid")
+    return Preset("tutorial", "the class example: 2-2-2 sigmoid, no biases, ½Σ(t-a)², "
+                  "one example", net, data(net, [[0.05, 0.1]], [[0.5, 0.5]]),
+                  np.array([0.15, 0.2, 0.25, 0.3, 0.4, 0.45, 0.5, 0.55]), 0.5, 100)
+
+
+def _mazur() -> Preset:
+    net = make_network((2, 2, 2), "sigmoid", "frozen", (0.35, 0.60))
+    return Preset("mazur", "Matt Mazur's step-by-step example: 2-2-2 sigmoid, frozen biases "
+                  "b1 = 0.35, b2 = 0.60, targets 0.01, 0.99", net,
+                  data(net, [[0.05, 0.10]], [[0.01, 0.99]]),
+                  np.array([0.15, 0.20, 0.25, 0.30, 0.40, 0.45, 0.50, 0.55]), 0.5, 100)
+
+
+def _xor() -> Preset:
+    net = make_network((2, 2, 1), "sigmoid", "trainable")
+    x = [[0, 0], [0, 1], [1, 0], [1, 1]]
+    return Preset("xor", "XOR: 2-2-1 sigmoid, trainable biases, the 4 examples, ½Σ(t-a)²",
+                  net, data(net, x, [[0], [1], [1], [0]]), _uniform(0, n_params(net), -1, 1),
+                  0.5, 100)
+
+
+def _iris() -> Preset:
+    net = make_network((4, 5, 3), ("tanh", "softmax"), "trainable", loss="cross-entropy",
+                       reduction="mean")
+    return Preset("iris", "Fisher's Iris (150 examples): 4-5-3, tanh hidden, softmax, "
+                  "cross-entropy (mean)", net, parse_csv(net, iris_text(), "iris.csv"),
+                  _uniform(1, n_params(net), -0.5, 0.5), 0.1, 100)
+
+
+PRESETS = {"tutorial": _tutorial, "mazur": _mazur, "xor": _xor, "iris": _iris}
+
+
+def preset(name: str) -> Preset:
+    """The preset ``name`` (see `PRESETS`)."""
+    if name not in PRESETS:
+        raise InputError(f"unknown preset {name!r}; expected one of {', '.join(PRESETS)}")
+    return PRESETS[name]()

@@ -1,0 +1,147 @@
+"""Any network (`compare.network`) in jax.numpy: forward code only; gradients by `jax.grad`.
+
+Each public function runs under `jax_impl.precision.precision` (scoped x64 for float64).
+Node gradients: ε added to every z and a (zero arrays), and dE/dε = dE/d(node) at ε = 0.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from autograd_compare.jax_impl.precision import precision, to_numpy
+from autograd_compare.network import (
+    Data,
+    NetBatchResult,
+    NetForward,
+    NetGradients,
+    NetTrajectory,
+    Network,
+    layout,
+    reduction_scale,
+)
+
+
+def activation(name: str, z):
+    if name == "sigmoid":
+        return jax.nn.sigmoid(z)
+    if name == "tanh":
+        return jnp.tanh(z)
+    if name == "relu":
+        return jax.nn.relu(z)
+    if name == "identity":
+        return z
+    return jax.nn.softmax(z, axis=-1)
+
+
+def forward_values(net: Network, w, x, t, nudge=None):
+    """z, a per layer, per-example losses, E. ``w`` (P,); ``nudge`` {"z": [...], "a": [...]}."""
+    zs, as_ = [], []
+    a = x
+    for l, (lay, name) in enumerate(zip(layout(net), net.activations, strict=True)):
+        z = a @ w[lay.W].reshape(lay.W_shape).T
+        if lay.b is not None:
+            z = z + w[lay.b]
+        elif net.bias == "frozen":
+            z = z + jnp.asarray(net.bias_values[l], w.dtype)
+        if nudge is not None:
+            z = z + nudge["z"][l]
+        a = activation(name, z)
+        if nudge is not None:
+            a = a + nudge["a"][l]
+        zs.append(z)
+        as_.append(a)
+    if net.loss == "cross-entropy":
+        losses = -(t * jax.nn.log_softmax(zs[-1], axis=-1)).sum(axis=-1)
+    else:
+        losses = (0.5 if net.loss == "half-sse" else 1.0) * ((t - a) ** 2).sum(axis=-1)
+    E = jnp.asarray(reduction_scale(net, x.shape[0]), w.dtype) * losses.sum()
+    return zs, as_, losses, E
+
+
+def loss(net: Network, w, x, t):
+    """E at ``w`` (P,): the function every gradient here differentiates."""
+    return forward_values(net, w, x, t)[3]
+
+
+@partial(jax.jit, static_argnums=0)
+def _forward(net: Network, w, x, t):
+    zs, as_, losses, E = forward_values(net, w, x, t)
+    return tuple(zs), tuple(as_), losses, E
+
+
+def forward(net: Network, w: np.ndarray, data: Data) -> NetForward:
+    dt = w.dtype
+    with precision(dt):
+        zs, as_, losses, E = _forward(net, w, data.inputs, data.targets)
+        return NetForward(tuple(to_numpy(z, dt) for z in zs), tuple(to_numpy(a, dt) for a in as_),
+                          to_numpy(losses, dt), to_numpy(E, dt))
+
+
+@partial(jax.jit, static_argnums=0)
+def _gradients(net: Network, w, x, t):
+    zeros = lambda n: jnp.zeros((x.shape[0], n), w.dtype)  # noqa: E731
+    eps = {"z": [zeros(n) for n in net.sizes[1:]], "a": [zeros(n) for n in net.sizes[1:]]}
+    return jax.grad(lambda w, e: forward_values(net, w, x, t, e)[3], argnums=(0, 1))(w, eps)
+
+
+def gradients(net: Network, w: np.ndarray, data: Data) -> NetGradients:
+    dt = w.dtype
+    with precision(dt):
+        dw, de = _gradients(net, w, data.inputs, data.targets)
+        da = [to_numpy(a, dt) for a in de["a"]]
+        if net.activations[-1] == "softmax":
+            da[-1] = None  # the loss is taken from the logits: a_L is off its path
+        return NetGradients(to_numpy(dw, dt), tuple(to_numpy(z, dt) for z in de["z"]),
+                            tuple(da))
+
+
+@partial(jax.jit, static_argnums=(0, 5))
+def _train(net: Network, w, x, t, lr, steps: int):
+    def step(w, _):
+        E, dw = jax.value_and_grad(lambda w: loss(net, w, x, t))(w)
+        return w - lr * dw, (E, w, dw)  # w_new = w_old - lr · dE/dw
+
+    w_last, (losses, weights, grads) = jax.lax.scan(step, w, length=steps)
+    return losses, jnp.concatenate([weights, w_last[None]]), grads
+
+
+def train(net: Network, w: np.ndarray, data: Data, *, lr: float, steps: int) -> NetTrajectory:
+    dt = w.dtype
+    with precision(dt):
+        out = _train(net, w, data.inputs, data.targets, dt.type(lr), steps)
+        return NetTrajectory(*(to_numpy(v, dt) for v in out))
+
+
+@partial(jax.jit, static_argnums=(0, 6, 7))
+def _train_batch(net: Network, w, lr, x, t, threshold, steps: int, keep_loss: bool):
+    value_and_grad = jax.vmap(jax.value_and_grad(lambda w: loss(net, w, x, t)))
+
+    def step(carry, k):
+        w, reached = carry
+        E, dw = value_and_grad(w)
+        reached = jnp.where((reached < 0) & (E <= threshold), k, reached)
+        return (w - lr[:, None] * dw, reached), (E if keep_loss else None)
+
+    start = (w, jnp.full(lr.shape, -1, jnp.int32))
+    (w_last, reached), history = jax.lax.scan(step, start, jnp.arange(steps, dtype=jnp.int32))
+    E_first = jax.vmap(lambda w: loss(net, w, x, t))(w)
+    E_last = jax.vmap(lambda w: loss(net, w, x, t))(w_last)
+    reached = jnp.where((reached < 0) & (E_last <= threshold), steps, reached)
+    return E_first, E_last, w_last, reached, history
+
+
+def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, steps: int,
+                threshold: float | None = None, keep_loss: bool = False) -> NetBatchResult:
+    """N trainings at once: jit of `lax.scan` over steps of `vmap(value_and_grad)`."""
+    dt = w.dtype
+    thr = dt.type(-np.inf if threshold is None else threshold)  # E <= -inf never holds
+    with precision(dt):
+        E0, E1, w1, reached, history = _train_batch(net, w, lr.astype(dt), data.inputs,
+                                                    data.targets, thr, steps, bool(keep_loss))
+        return NetBatchResult(to_numpy(E0, dt), to_numpy(E1, dt), to_numpy(w1, dt),
+                              np.asarray(reached).astype(np.int64),
+                              to_numpy(history.T, dt) if keep_loss else None)

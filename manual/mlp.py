@@ -1,0 +1,177 @@
+"""Any network (`compare.network`): forward pass and the backward pass derived by hand.
+
+The backward pass in matrix form, examples as rows (B, n):
+
+    δ_L = dE/dz_L:  half-sse   c · (a_L - t) ⊙ f_L'(z_L)
+                    mse        c · 2(a_L - t) ⊙ f_L'(z_L)
+                    softmax + cross-entropy   c · (a_L · Σ_j t_j - t)   (= c·(a_L - t), one-hot t)
+    dE/da_l = δ_{l+1} @ W_{l+1}          (the row form of W_{l+1}ᵀ δ_{l+1})
+    δ_l     = dE/da_l ⊙ f_l'(z_l)
+    dE/dW_l = δ_lᵀ @ a_{l-1}             (Σ over examples of δ_l a_{l-1}ᵀ)
+    dE/db_l = Σ_b δ_l
+
+with each f' written by hand below (`derivative`). No autodiff anywhere in this file.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from autograd_compare.manual.network import sigmoid
+from autograd_compare.network import (
+    Data,
+    NetBatchResult,
+    NetForward,
+    NetGradients,
+    NetTrajectory,
+    Network,
+    layout,
+    reduction_scale,
+)
+
+
+def activation(name: str, z):
+    """f(z) for one layer; softmax over the last axis (stable: z - max)."""
+    if name == "sigmoid":
+        return sigmoid(z)
+    if name == "tanh":
+        return np.tanh(z)
+    if name == "relu":
+        return np.maximum(z, 0)
+    if name == "identity":
+        return z
+    e = np.exp(z - z.max(axis=-1, keepdims=True))  # softmax
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def derivative(name: str, z, a):
+    """f'(z), by hand, from z or from a = f(z) (softmax is handled with the loss)."""
+    if name == "sigmoid":
+        return a * (1 - a)  # σ' = σ(1 - σ)
+    if name == "tanh":
+        return 1 - a * a  # tanh' = 1 - tanh²
+    if name == "relu":
+        return (z > 0).astype(z.dtype)  # 1 for z > 0, 0 otherwise (0 at z = 0, like torch)
+    return np.ones_like(z)  # identity
+
+
+def _params(net: Network, w, dt):
+    """[(W_l (..., n_l, n_{l-1}), b_l (..., n_l) or None)] from w (..., P)."""
+    out = []
+    for l, lay in enumerate(layout(net)):
+        W = w[..., lay.W].reshape(w.shape[:-1] + lay.W_shape)
+        if lay.b is not None:
+            b = w[..., lay.b]
+        elif net.bias == "frozen":
+            b = np.asarray(net.bias_values[l], dt)
+        else:
+            b = None
+        out.append((W, b))
+    return out
+
+
+def _forward(net: Network, w, x, t):
+    """z, a of every layer and the per-example losses; w (..., P), x (B, n_0) -> (..., B, n)."""
+    zs, as_ = [], []
+    a = x
+    for (W, b), name in zip(_params(net, w, w.dtype), net.activations, strict=True):
+        z = a @ np.swapaxes(W, -1, -2)  # z = a_{l-1} @ W_lᵀ (+ b_l)
+        if b is not None:
+            z = z + b[..., None, :]
+        a = activation(name, z)
+        zs.append(z)
+        as_.append(a)
+    return zs, as_, _losses(net, zs[-1], as_[-1], t)
+
+
+def _losses(net: Network, z, a, t):
+    """loss_b (..., B) before the reduction."""
+    if net.loss == "cross-entropy":
+        m = z.max(axis=-1, keepdims=True)
+        log_a = z - m - np.log(np.exp(z - m).sum(axis=-1, keepdims=True))  # log softmax
+        return -(t * log_a).sum(axis=-1)
+    d = t - a
+    return (0.5 if net.loss == "half-sse" else 1.0) * (d * d).sum(axis=-1)
+
+
+def forward(net: Network, w: np.ndarray, data: Data) -> NetForward:
+    """Every z and a (B, n_l) and the loss, for one parameter vector ``w`` (P,)."""
+    zs, as_, losses = _forward(net, w, data.inputs, data.targets)
+    c = w.dtype.type(reduction_scale(net, data.inputs.shape[0]))
+    return NetForward(tuple(zs), tuple(as_), losses, np.asarray(c * losses.sum(axis=-1)))
+
+
+def _backward(net: Network, w, x, t, zs, as_):
+    """(dE/dw (..., P), [dE/dz_l], [dE/da_l]) by the δ recursion of the module docstring."""
+    c = w.dtype.type(reduction_scale(net, x.shape[0]))
+    params = _params(net, w, w.dtype)
+    L = net.layers
+    dz, da = [None] * L, [None] * L
+    z, a, f = zs[-1], as_[-1], net.activations[-1]
+    if net.loss == "cross-entropy":  # softmax + cross-entropy, from the logits
+        dz[-1] = c * (a * t.sum(axis=-1, keepdims=True) - t)
+    else:
+        k = c if net.loss == "half-sse" else 2 * c
+        da[-1] = k * (a - t)  # dE/da_L
+        dz[-1] = da[-1] * derivative(f, z, a)
+    for l in range(L - 2, -1, -1):
+        W_next = params[l + 1][0]
+        da[l] = dz[l + 1] @ W_next  # dE/da_l = δ_{l+1} @ W_{l+1}
+        dz[l] = da[l] * derivative(net.activations[l], zs[l], as_[l])  # δ_l
+    dw = np.empty_like(w)
+    for l, lay in enumerate(layout(net)):
+        prev = x if l == 0 else as_[l - 1]
+        dW = np.swapaxes(dz[l], -1, -2) @ prev  # δ_lᵀ @ a_{l-1}: (..., n_l, n_{l-1})
+        dw[..., lay.W] = dW.reshape(dW.shape[:-2] + (-1,))
+        if lay.b is not None:
+            dw[..., lay.b] = dz[l].sum(axis=-2)  # Σ_b δ_l
+    return dw, dz, da
+
+
+def gradients(net: Network, w: np.ndarray, data: Data) -> NetGradients:
+    """dE/dw (P,) and dE/dz_l, dE/da_l (B, n_l) for every layer."""
+    zs, as_, _ = _forward(net, w, data.inputs, data.targets)
+    dw, dz, da = _backward(net, w, data.inputs, data.targets, zs, as_)
+    return NetGradients(dw, tuple(dz), tuple(da))
+
+
+def train(net: Network, w: np.ndarray, data: Data, *, lr: float, steps: int) -> NetTrajectory:
+    """``steps`` full-batch gradient-descent updates from ``w`` (P,)."""
+    lr = w.dtype.type(lr)
+    loss = np.empty(steps, w.dtype)
+    weights = np.empty((steps + 1, w.size), w.dtype)
+    grads = np.empty((steps, w.size), w.dtype)
+    weights[0] = w
+    for k in range(steps):
+        f = forward(net, weights[k], data)
+        loss[k] = f.E
+        grads[k] = _backward(net, weights[k], data.inputs, data.targets, f.z, f.a)[0]
+        weights[k + 1] = weights[k] - lr * grads[k]  # w_new = w_old - lr · dE/dw
+    return NetTrajectory(loss, weights, grads)
+
+
+def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, steps: int,
+                threshold: float | None = None, keep_loss: bool = False) -> NetBatchResult:
+    """N trainings at once, vectorised: ``w`` (N, P), ``lr`` (N,); the same formulas with a
+    leading axis of configurations (matmuls batched over it), no loop over N."""
+    n, dt = w.shape[0], w.dtype
+    x, t = data.inputs, data.targets
+    c = dt.type(reduction_scale(net, x.shape[0]))
+    W = w.copy()
+    rate = lr.astype(dt)[:, None]
+    reached = np.full(n, -1, np.int64)
+    history = np.empty((n, steps), dt) if keep_loss else None
+    initial = E = None
+    for k in range(steps + 1):
+        zs, as_, losses = _forward(net, W, x, t)
+        E = c * losses.sum(axis=-1)
+        if k == 0:
+            initial = E
+        if threshold is not None:
+            reached[(reached < 0) & (E <= threshold)] = k
+        if k == steps:
+            break
+        if history is not None:
+            history[:, k] = E
+        W -= rate * _backward(net, W, x, t, zs, as_)[0]  # w_new = w_old - lr · dE/dw
+    return NetBatchResult(initial, E, W, reached, history)

@@ -1,0 +1,133 @@
+"""``autograd-compare presets`` and ``autograd-compare check``: tables, JSON, exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from autograd_compare.commands.cli import main
+
+XOR = "x1,x2,t\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n"
+
+
+@pytest.fixture
+def xor_csv(tmp_path):
+    path = tmp_path / "xor.csv"
+    path.write_text(XOR)
+    return str(path)
+
+
+def test_presets_lists_every_preset(capsys):
+    assert main(["presets"]) == 0
+    out = capsys.readouterr().out
+    for name in ("tutorial", "mazur", "xor", "iris"):
+        assert f"\n{name} " in "\n" + out
+    assert "4-5-3 tanh,softmax" in out
+
+
+def test_check_preset_agrees(capsys):
+    assert main(["check", "--preset", "mazur", "--steps", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "preset mazur" in out and "bias frozen" in out
+    assert "dE/dW2[0,0]" not in out and "dE/dw5" in out  # 2-2-2: the tutorial's names
+    assert "Verdict: every backend agrees" in out
+
+
+def test_check_own_network_json(capsys, xor_csv):
+    argv = ["check", "--layers", "2,3,1", "--activations", "tanh,sigmoid", "--bias",
+            "trainable", "--loss", "mse", "--reduction", "mean", "--data", xor_csv,
+            "--steps", "30", "--dtype", "float32", "--json"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    d = json.loads(captured.out)
+    assert d["ok"] and d["dtype"] == "float32" and d["network"]["parameters"] == 13
+    assert d["trajectory"]["steps"] == 30
+    assert "Gradient check" in captured.err
+
+
+def test_check_config_file(capsys, tmp_path, xor_csv):
+    cfg = tmp_path / "net.toml"
+    cfg.write_text(f'layers = [2, 2, 1]\nactivations = ["sigmoid"]\nbias = "trainable"\n'
+                   f'data = "{xor_csv}"\nsteps = 10\n')
+    assert main(["check", "--config", str(cfg)]) == 0
+    assert "2-2-1 sigmoid,sigmoid, bias trainable" in capsys.readouterr().out
+
+
+def test_check_reports_a_disagreement_with_exit_1(capsys, monkeypatch):
+    """Mutation: the manual backend's δ_L drops the factor f'(z_L)."""
+    from autograd_compare.manual import mlp
+
+    real = mlp.derivative
+    monkeypatch.setattr(mlp, "derivative", lambda name, z, a: (
+        real(name, z, a) * 1.0000001 if name == "sigmoid" else real(name, z, a)))
+    assert main(["check", "--preset", "xor", "--steps", "5"]) == 1
+    out = capsys.readouterr().out
+    assert "Verdict: DISAGREE" in out and "manual" in out.split("Verdict")[1]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--layers", "2,2", "--activations", "softmax", "--data", "XOR"],
+     "softmax needs the cross-entropy"),
+    (["--layers", "2,3,1", "--activations", "tanh", "--weights", "1,2", "--data", "XOR"],
+     "has 9 parameters; got 2"),
+    (["--layers", "2,3,1", "--activations", "tanh", "--bias", "frozen", "--data", "XOR"],
+     "needs bias values"),
+    (["--layers", "3,1", "--activations", "tanh", "--data", "XOR"],
+     "line 1 has 3 columns; the network needs 4"),
+    (["--preset", "xor", "--layers", "2,2,1"], "not both"),
+    (["--loss", "mse"], "--loss describe your own network"),
+    (["--layers", "2,2,1"], "--layers needs --activations"),
+    (["--layers", "2,2,1", "--activations", "tanh"], "--layers needs --data"),
+    (["--layers", "2,x", "--activations", "tanh"], "whole numbers"),
+    (["--preset", "nope"], "invalid choice"),
+    (["--layers", "2,2,1", "--activations", "tanh", "--seed", "-1", "--data", "XOR"],
+     "--seed must be >= 0"),
+    (["--preset", "xor", "--backends", "manual,manual"], "listed twice"),
+])
+def test_bad_combinations_exit_2_with_one_line(capsys, xor_csv, argv, message):
+    argv = ["check"] + [xor_csv if a == "XOR" else a for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "needs a header row"),
+    ("a,b,t\n1,nan,0\n", "non-finite"),
+    ("a,b\n1,2\n", "has 2 columns"),
+])
+def test_bad_csv_exit_2(capsys, tmp_path, text, message):
+    path = tmp_path / "d.csv"
+    path.write_text(text)
+    assert main(["check", "--layers", "2,2,1", "--activations", "tanh", "--data",
+                 str(path)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_check_report_folder(capsys, tmp_path):
+    import csv as csv_mod
+
+    import numpy as np
+
+    from autograd_compare import network
+    from autograd_compare.manual import mlp
+
+    out = tmp_path / "rep"
+    assert main(["check", "--preset", "xor", "--steps", "7", "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["nodes.csv", "report.json", "trace.csv"]
+    report = json.loads((out / "report.json").read_text())
+    assert report["ok"] and report["source"] == "preset xor" and report["examples"] == 4
+    trace = list(csv_mod.DictReader((out / "trace.csv").read_text().splitlines()))
+    assert len(trace) == 3 * 8 and trace[0]["b2[0]"] and trace[7]["dE/db2[0]"] == ""
+    nodes = list(csv_mod.reader((out / "nodes.csv").read_text().splitlines()))
+    assert nodes[0] == ["backend", "step", "example", "z1[0]", "z1[1]", "a1[0]", "a1[1]",
+                        "z2[0]", "a2[0]"]
+    assert len(nodes) == 1 + 3 * 2 * 4  # backends x (first, last step) x examples
+    p = network.preset("xor")
+    f = mlp.forward(p.network, p.weights, p.data)
+    row = [float(x) for x in nodes[3][3:]]  # manual, step 0, example 3
+    assert nodes[3][:3] == ["manual", "0", "3"]
+    np.testing.assert_array_equal(row, np.concatenate([f.z[0][2], f.a[0][2], f.z[1][2],
+                                                       f.a[1][2]]))
+    assert main(["check", "--preset", "xor", "--out", str(out)]) == 2  # never overwritten

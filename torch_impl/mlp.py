@@ -1,0 +1,128 @@
+"""Any network (`compare.network`) in torch: forward code only; every gradient is autograd's.
+
+Tensors carry the dtype of the NumPy parameters (float64 or float32); the global default dtype
+is never touched. NumPy goes in and comes out at the edge of each public function.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from autograd_compare.network import (
+    Data,
+    NetBatchResult,
+    NetForward,
+    NetGradients,
+    NetTrajectory,
+    Network,
+    layout,
+    reduction_scale,
+)
+
+
+def activation(name: str, z: torch.Tensor) -> torch.Tensor:
+    if name == "sigmoid":
+        return torch.sigmoid(z)
+    if name == "tanh":
+        return torch.tanh(z)
+    if name == "relu":
+        return torch.relu(z)
+    if name == "identity":
+        return z
+    return torch.softmax(z, dim=-1)
+
+
+def _as(x, dt: torch.dtype) -> torch.Tensor:
+    return torch.as_tensor(x, dtype=dt)
+
+
+def forward_values(net: Network, w: torch.Tensor, x: torch.Tensor, t: torch.Tensor):
+    """z, a per layer, the per-example losses and E, in autograd's graph. ``w`` (..., P)."""
+    zs, as_ = [], []
+    a = x
+    for l, (lay, name) in enumerate(zip(layout(net), net.activations, strict=True)):
+        W = w[..., lay.W].reshape(w.shape[:-1] + lay.W_shape)
+        z = a @ W.transpose(-1, -2)
+        if lay.b is not None:
+            z = z + w[..., lay.b].unsqueeze(-2)
+        elif net.bias == "frozen":
+            z = z + _as(net.bias_values[l], w.dtype)
+        a = activation(name, z)
+        zs.append(z)
+        as_.append(a)
+    if net.loss == "cross-entropy":
+        losses = -(t * torch.log_softmax(zs[-1], dim=-1)).sum(dim=-1)
+    else:
+        losses = (0.5 if net.loss == "half-sse" else 1.0) * ((t - a) ** 2).sum(dim=-1)
+    E = reduction_scale(net, x.shape[0]) * losses.sum(dim=-1)
+    return zs, as_, losses, E
+
+
+def forward(net: Network, w: np.ndarray, data: Data) -> NetForward:
+    w_t = torch.from_numpy(w)
+    with torch.no_grad():
+        zs, as_, losses, E = forward_values(net, w_t, _as(data.inputs, w_t.dtype),
+                                            _as(data.targets, w_t.dtype))
+    return NetForward(tuple(z.numpy() for z in zs), tuple(a.numpy() for a in as_),
+                      losses.numpy(), E.numpy())
+
+
+def gradients(net: Network, w: np.ndarray, data: Data) -> NetGradients:
+    """dE/dw and dE/d(every z and a) by one backward pass (retain_grad on the nodes)."""
+    w_t = torch.from_numpy(w).clone().requires_grad_(True)
+    zs, as_, _, E = forward_values(net, w_t, _as(data.inputs, w_t.dtype),
+                                   _as(data.targets, w_t.dtype))
+    softmax_out = net.activations[-1] == "softmax"  # a_L is off the loss's path
+    nodes = zs + (as_[:-1] if softmax_out else as_)
+    for v in nodes:
+        v.retain_grad()
+    E.backward()
+    da = [a.grad.numpy() for a in as_[:-1]] + [None if softmax_out else as_[-1].grad.numpy()]
+    return NetGradients(w_t.grad.numpy(), tuple(z.grad.numpy() for z in zs), tuple(da))
+
+
+def train(net: Network, w: np.ndarray, data: Data, *, lr: float, steps: int) -> NetTrajectory:
+    dt = torch.from_numpy(w[:0]).dtype
+    x, t = _as(data.inputs, dt), _as(data.targets, dt)
+    rate = torch.tensor(lr, dtype=dt)
+    loss = torch.empty(steps, dtype=dt)
+    weights = torch.empty((steps + 1, w.size), dtype=dt)
+    grads = torch.empty((steps, w.size), dtype=dt)
+    weights[0] = torch.from_numpy(w)
+    for k in range(steps):
+        w_k = weights[k].clone().requires_grad_(True)
+        E = forward_values(net, w_k, x, t)[3]
+        (g,) = torch.autograd.grad(E, w_k)
+        loss[k], grads[k] = E.detach(), g
+        weights[k + 1] = weights[k] - rate * g  # w_new = w_old - lr · dE/dw
+    return NetTrajectory(loss.numpy(), weights.numpy(), grads.numpy())
+
+
+def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, steps: int,
+                threshold: float | None = None, keep_loss: bool = False) -> NetBatchResult:
+    """N trainings at once: one graph over (N, P) per step; grad of Σ_n E_n gives each row's
+    own dE_n/dw_n (rows do not interact)."""
+    dt = torch.from_numpy(w[:0]).dtype
+    x, t = _as(data.inputs, dt), _as(data.targets, dt)
+    W = torch.from_numpy(w.copy())
+    rate = torch.from_numpy(lr).unsqueeze(-1)
+    reached = torch.full((w.shape[0],), -1, dtype=torch.int64)
+    history = torch.empty((w.shape[0], steps), dtype=dt) if keep_loss else None
+    initial = E = None
+    for k in range(steps + 1):
+        W.requires_grad_(True)
+        E_n = forward_values(net, W, x, t)[3]
+        E = E_n.detach()
+        if k == 0:
+            initial = E
+        if threshold is not None:
+            reached.masked_fill_((reached < 0) & (E <= threshold), k)
+        if k == steps:
+            break
+        if history is not None:
+            history[:, k] = E
+        (g,) = torch.autograd.grad(E_n.sum(), W)
+        W = (W.detach() - rate * g)  # w_new = w_old - lr · dE/dw
+    return NetBatchResult(initial.numpy(), E.numpy(), W.detach().numpy(), reached.numpy(),
+                          None if history is None else history.numpy())
