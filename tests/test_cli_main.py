@@ -182,7 +182,11 @@ def test_usage_line_lists_the_subcommands(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     usage = capsys.readouterr().out.split("\n\n")[0]
-    assert usage.startswith("usage: autograd-compare {mistakes,explain,sheet,restarts,bench} ...")
+    from autograd_compare.commands.cli import SUBCOMMANDS
+
+    assert {"mistakes", "explain", "sheet", "restarts", "bench", "presets", "check"} <= \
+        set(SUBCOMMANDS)
+    assert usage.startswith("usage: autograd-compare {" + ",".join(SUBCOMMANDS) + "} ...")
     assert "[--lrs LR,...]" in usage  # and the main job's options on the next line
 
 
