@@ -113,7 +113,8 @@ def summary(out: NetOutcome) -> list[dict]:
             "same_starts_stuck": bool(same),
             "stuck_mismatches": int(sum(np.count_nonzero(out.stuck[b][j] != out.stuck[ref][j])
                                         for b in out.backends[1:])),
-            "final_loss": {b: loss_quantiles(out.final_loss[b][j]) for b in out.backends},
+            "final_loss": {b: loss_quantiles(out.final_loss[b][j])._asdict()
+                           for b in out.backends},
             "histogram": {"edges": [float(e) for e in edges],
                           "counts": np.histogram(out.final_loss[ref][j], edges)[0].tolist()},
             "worst_difference": float(out.difference[j].max()),
