@@ -19,7 +19,7 @@ from autograd_compare.commands.progress import Progress
 from autograd_compare.errors import BackendUnavailable, InputError
 from autograd_compare.harness import gradcheck, trajectory
 from autograd_compare.interface import Example
-from autograd_compare.report import output, plots, summary
+from autograd_compare.report import output, plot_pool, plots, summary
 
 HELP = """Check hand-derived, PyTorch and JAX gradients against each other on the class example.
 
@@ -41,6 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="replace the --out folder if it holds an earlier report")
     parser.add_argument("--json", action="store_true",
                         help="write the full result as JSON to stdout (tables go to stderr)")
+    parser.add_argument("--no-plots", action="store_true",
+                        help="write no PNG files (report.json and trace.csv only)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,6 +54,18 @@ def run(args: argparse.Namespace) -> int:
     lrs = options.check_lrs(args.lrs)
     out = Path(args.out) if args.out else output.default_out()
     output.check_out(out, args.force)  # refuse before doing any work
+    with_plots = not args.no_plots and importlib.util.find_spec("matplotlib") is not None
+    # workers import pyplot while this process imports the frameworks (report.plot_pool)
+    drawer = plot_pool.Drawer() if with_plots else None
+    try:
+        return _run(args, dt, w, example, lrs, out, drawer, human)
+    finally:
+        if drawer is not None:
+            drawer.close()
+
+
+def _run(args: argparse.Namespace, dt: np.dtype, w: np.ndarray, example: Example, lrs, out: Path,
+         drawer: plot_pool.Drawer | None, human) -> int:
     backends = _backends(args, dt)
     reference = next((b.name for b in backends if not b.name.startswith("mistake:")),
                      backends[0].name)
@@ -68,9 +82,14 @@ def run(args: argparse.Namespace) -> int:
             progress.step(f"training {len(backends)} backends at lr {lr:g}")
             lr_results.append(trajectory.check_lr(backends, reference, w, example, lr,
                                                   args.steps))
+            if drawer is not None:  # drawn in a worker while the next rate trains
+                drawer.submit(plots.loss_file(lr), lr_results[-1:])
+        if drawer is not None:
+            drawer.submit(plots.DIFF_FILE, lr_results)
+            drawer.submit(plots.ALL_LRS_FILE, lr_results)
         progress.step(f"writing {out}")
         result = output.as_dict(config, lr_results, grad)
-        _write(out, args.force, result, lr_results, human)
+        _write(out, args.force, result, lr_results, human, drawer, args.no_plots)
     print(summary.header(config), summary.trajectory_table(result), "",
           summary.gradcheck_table(result), "", summary.verdict(result),
           f"Report: {out}/", sep="\n", file=human)
@@ -99,14 +118,15 @@ def _backends(args: argparse.Namespace, dt: np.dtype) -> list:
     return loaded
 
 
-def _write(out: Path, force: bool, result: dict, lr_results: list, human) -> None:
+def _write(out: Path, force: bool, result: dict, lr_results: list, human,
+           drawer: plot_pool.Drawer | None = None, no_plots: bool = False) -> None:
     """Fill the report folder: report.json (== the --json output), trace.csv, the PNGs."""
-    with_plots = importlib.util.find_spec("matplotlib") is not None
+    with_plots = not no_plots and importlib.util.find_spec("matplotlib") is not None
     result["report_dir"] = str(out)
     result["files"] = [output.JSON_NAME, output.CSV_NAME] + (
         [plots.loss_file(r.lr) for r in lr_results] + [plots.ALL_LRS_FILE, plots.DIFF_FILE]
         if with_plots else [])
-    if not with_plots:
+    if not with_plots and not no_plots:
         print(f"note: no plots in the report: matplotlib is not installed; install it with: "
               f"{plots.INSTALL_HINT}", file=human)
 
@@ -114,6 +134,9 @@ def _write(out: Path, force: bool, result: dict, lr_results: list, human) -> Non
         output.write_text(folder / output.JSON_NAME, output.to_json(result))
         output.write_text(folder / output.CSV_NAME, output.trace_csv(lr_results))
         if with_plots:
-            plots.save_all(folder, lr_results)
+            if drawer is None:
+                plots.save_all(folder, lr_results)
+            else:
+                drawer.save(folder, lr_results)
 
     output.write_folder(out, fill, force)
