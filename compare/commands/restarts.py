@@ -60,6 +60,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"report folder (default {DEFAULT_OUT}, or -2, -3, ... if taken)")
     parser.add_argument("--force", action="store_true", help="replace an existing report folder")
     parser.add_argument("--no-plots", action="store_true", help="write no PNG files")
+    cluster = parser.add_mutually_exclusive_group()
+    cluster.add_argument("--dask-scheduler", metavar="ADDRESS", default=None,
+                         help="run the chunks on an existing Dask distributed cluster, e.g. "
+                         "tcp://10.0.0.5:8786 (workers need autograd-compare[dask] installed)")
+    cluster.add_argument("--dask-local", type=positive_int("--dask-local"), default=None,
+                         metavar="N", help="run the chunks on a local Dask cluster of N worker "
+                         "processes (needs autograd-compare[dask])")
     parser.add_argument("--json", action="store_true",
                         help="write the result as JSON to stdout (the table goes to stderr)")
 
@@ -93,8 +100,13 @@ def run(args: argparse.Namespace) -> int:
     human = sys.stderr if args.json else sys.stdout
     n_chunks = -(-study.n // min(study.chunk, study.n))
     start = time.perf_counter()
-    with Progress(n_chunks * len(names) + 1, stream=sys.stderr) as progress:
-        outcome = restarts.run(study, backends, example, on_step=progress.step)
+    distributed = args.dask_scheduler is not None or args.dask_local is not None
+    steps = n_chunks * (1 if distributed else len(names)) + 1
+    with Progress(steps, stream=sys.stderr) as progress:
+        if distributed:
+            outcome = _run_on_dask(args, study, tuple(names), dt, example, progress.step)
+        else:
+            outcome = restarts.run(study, backends, example, on_step=progress.step)
         progress.step("re-running the gallery starts one at a time")
         curves = restarts.curves(outcome, backends, example)
     elapsed = time.perf_counter() - start
@@ -124,6 +136,20 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(output.to_json(result))
     return result["exit_code"]
+
+
+def _run_on_dask(args: argparse.Namespace, study: restarts.Study, names: tuple[str, ...], dt,
+                 example, on_chunk) -> restarts.Outcome:
+    """The study's chunks as tasks on a Dask cluster (`study.cluster`): the same numbers."""
+    from autograd_compare.study import cluster
+
+    local = cluster.local_cluster(args.dask_local) if args.dask_local else None
+    try:
+        with cluster.connect(local if local is not None else args.dask_scheduler) as client:
+            return cluster.run(study, names, dt, example, client, on_chunk)
+    finally:
+        if local is not None:
+            local.close()
 
 
 def as_dict(outcome: restarts.Outcome, dt, example, elapsed: float) -> dict:
