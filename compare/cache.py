@@ -45,6 +45,11 @@ def folder() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / APP
 
 
+def folder_in_use() -> str | None:
+    """The cache folder as a string, or None when caching is off (for reports)."""
+    return str(folder()) if enabled() else None
+
+
 def configure_jax() -> Path | None:
     """Point JAX's persistent compilation cache at ``folder()/jax`` (every compilation kept,
     however quick: ours take 0.1-0.5 s). Returns the folder in use, None when off."""
