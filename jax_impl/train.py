@@ -107,36 +107,87 @@ def compile_batch(n: int, steps: int, dtype=np.float64, keep_loss: bool = False)
     return time.perf_counter() - start
 
 
+def devices() -> list:
+    """The devices `train_batch` shares its tasks between: every local device of JAX's default
+    backend (GPUs, TPU cores, or CPU "devices" forced by
+    ``XLA_FLAGS=--xla_force_host_platform_device_count=K``), or the first only if `SHARD` is
+    off."""
+    found = jax.local_devices()
+    return found if SHARD else found[:1]
+
+
+SHARD = True  # several local devices: shard the tasks between them (False: the first only)
+
+
+def _sharded_layout(n: int, ndev: int) -> tuple[int, int, int]:
+    """(tasks, blocks per task, chunk) for ``ndev`` devices: tasks a multiple of ``ndev``."""
+    tasks = max(1, min(ndev * TASKS_PER_WORKER, -(-n // CHUNK)))
+    tasks = -(-tasks // ndev) * ndev
+    blocks = -(-n // (tasks * CHUNK))
+    return tasks, blocks, -(-n // (tasks * blocks))
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled_sharded(ndev: int, steps: int, keep_loss: bool):
+    """`_blocks` for each task, the tasks split between ``ndev`` devices along axis 0
+    (`jax.shard_map` over a one-axis `Mesh`); jit compiles it per shape and dtype."""
+    from jax.sharding import Mesh
+    from jax.sharding import PartitionSpec as P
+
+    mesh = Mesh(np.array(jax.local_devices()[:ndev]), ("tasks",))
+
+    def per_device(w, lr, example: Example, threshold):  # this device's tasks, one by one
+        return jax.lax.map(
+            lambda t: _blocks(t[0], t[1], example, threshold, steps, keep_loss), (w, lr))
+
+    specs = (P("tasks"), P("tasks"), P(), P())  # tasks split; the example, threshold copied
+    # check_vma off: no collective anywhere, every value is per device (scan carries included)
+    return jax.jit(jax.shard_map(per_device, mesh=mesh, in_specs=specs, out_specs=P("tasks"),
+                                 check_vma=False))
+
+
 def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, *, steps: int,
                 threshold: float | None = None, keep_loss: bool = False) -> BatchResult:
     """N trainings at once: ``w`` (N, 8), ``lr`` (N,); see `compare.interface.BatchResult`.
 
     One compiled XLA program (`jit` of `lax.map` over blocks of `lax.scan` over steps of
-    `vmap(value_and_grad)`), run by one thread per core on equal tasks (runs of blocks).
+    `vmap(value_and_grad)`), run by one thread per core on equal tasks (runs of blocks); with
+    several local devices (`devices`), the tasks are sharded between them instead.
     """
     dt, n = w.dtype, w.shape[0]
-    threads, tasks, blocks, chunk = _layout(n)
-    run = _compiled(blocks, chunk, steps, keep_loss, dt)
+    ndev = len(devices())
+    thr = dt.type(-np.inf if threshold is None else threshold)  # E <= -inf never holds
+    if ndev > 1:
+        tasks, blocks, chunk = _sharded_layout(n, ndev)
+    else:
+        threads, tasks, blocks, chunk = _layout(n)
     pad = tasks * blocks * chunk - n
     w_soa = np.pad(w, ((0, pad), (0, 0))).reshape(tasks, blocks, chunk, 8).transpose(0, 1, 3, 2)
     lr_b = np.pad(lr, (0, pad), constant_values=1).reshape(tasks, blocks, chunk)
-    thr = dt.type(-np.inf if threshold is None else threshold)  # E <= -inf never holds
-
-    def work(i: int):
+    if ndev > 1:
+        run_all = _compiled_sharded(ndev, steps, keep_loss)
         with precision(dt):
-            return jax.device_get(run(np.ascontiguousarray(w_soa[i]), lr_b[i], example, thr))
-
-    if threads == 1:
-        parts = [work(i) for i in range(tasks)]
+            out = jax.device_get(run_all(np.ascontiguousarray(w_soa), lr_b, example, thr))
+        E_first, E_last, w_last, reached, history = out
     else:
-        with ThreadPoolExecutor(threads) as pool:
-            parts = list(pool.map(work, range(tasks)))
-    flat = lambda x: x.reshape(-1)[:n]  # noqa: E731  (tasks, blocks, chunk) -> (N,)
-    E_first, E_last, w_last, reached, history = (
-        None if p[0] is None else np.stack(p) for p in zip(*parts, strict=True))
+        run = _compiled(blocks, chunk, steps, keep_loss, dt)
+
+        def work(i: int):
+            with precision(dt):
+                return jax.device_get(run(np.ascontiguousarray(w_soa[i]), lr_b[i], example, thr))
+
+        if threads == 1:
+            parts = [work(i) for i in range(tasks)]
+        else:
+            with ThreadPoolExecutor(threads) as pool:
+                parts = list(pool.map(work, range(tasks)))
+        E_first, E_last, w_last, reached, history = (
+            None if p[0] is None else np.stack(p) for p in zip(*parts, strict=True))
+    flat = lambda x: np.asarray(x).reshape(-1)[:n]  # noqa: E731  (tasks, blocks, chunk) -> (N,)
+    w_last = np.asarray(w_last)
     return BatchResult(
         initial_loss=to_numpy(flat(E_first), dt), final_loss=to_numpy(flat(E_last), dt),
         final_weights=to_numpy(w_last.transpose(0, 1, 3, 2).reshape(-1, 8)[:n], dt),
         steps_to_threshold=flat(reached).astype(np.int64),
-        loss=to_numpy(history.transpose(0, 1, 3, 2).reshape(-1, steps)[:n], dt)
+        loss=to_numpy(np.asarray(history).transpose(0, 1, 3, 2).reshape(-1, steps)[:n], dt)
         if keep_loss else None)

@@ -77,3 +77,25 @@ def test_numpy_reference_trains_the_same_network(dt, eps):
     # the same formulas in another operation order (x*x, fused layers) after 20 steps, |w| < 1:
     # measured 1 eps64 and 0.75 eps32 absolute; 4 eps allowed
     assert_close(ref, train_batch(w, lr, ex, steps=20).final_weights, rtol=0, atol=4 * eps)
+
+def test_several_sizes_first_call_and_steady_apart(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("AUTOGRAD_COMPARE_CACHE_DIR", str(tmp_path / "cache"))
+    assert main(["bench", "--sizes", "3,20", "--steps", "2", "--repeat", "1", "--dtypes",
+                 "float64", "--backends", "manual", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["config"]["sizes"] == [3, 20] and data["config"]["cache"] == str(
+        tmp_path / "cache")
+    assert [(r["backend"], r["n"]) for r in data["batched"]] == [
+        ("numpy-reference", 3), ("manual", 3), ("numpy-reference", 20), ("manual", 20)]
+    for r in data["batched"]:
+        assert r["first_call_s"] > 0 and r["steady_s"] > 0 and r["first_call_ratio_to_numpy"] > 0
+    assert data["batched"][0]["first_call_ratio_to_numpy"] == 1.0
+    monkeypatch.setenv("AUTOGRAD_COMPARE_NO_CACHE", "0")  # --no-cache sets it: undone after
+    assert main(["bench", "--sizes", "3", "--steps", "1", "--repeat", "1", "--dtypes",
+                 "float64", "--backends", "manual", "--json", "--no-cache"]) == 0
+    assert json.loads(capsys.readouterr().out)["config"]["cache"] is None
+
+
+def test_bad_sizes_are_a_usage_error(capsys):
+    assert main(["bench", "--sizes", "10,x"]) == 2
+    assert "--sizes must be whole numbers" in capsys.readouterr().err

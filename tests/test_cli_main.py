@@ -19,6 +19,7 @@ from autograd_compare.commands.cli import main
 @pytest.fixture(autouse=True)
 def _no_plots(monkeypatch):
     monkeypatch.setattr("autograd_compare.report.plots.save_all", lambda folder, results: [])
+    monkeypatch.setattr("autograd_compare.report.plot_pool.WORKERS", 0)  # drawn by save_all
 
 
 def test_all_backends_agree_exit_0(tmp_path, capsys):

@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 import torch
 
+from autograd_compare import cache
 from autograd_compare.interface import Example
 from autograd_compare.torch_impl.network import forward_values
 
@@ -60,6 +61,7 @@ def train_block(w: np.ndarray, lr: np.ndarray, ex: Example, steps: int,
                 with warnings.catch_warnings():  # torch's own deprecations while it compiles
                     warnings.filterwarnings("ignore", category=DeprecationWarning,
                                             module=r"torch\.")
+                    cache.configure_torch()  # inductor's caches in the user cache folder
                     _compiled = _compiled or torch.compile(_step, dynamic=False, fullgraph=True)
                     with torch._inductor.config.patch({"cpp.threads": THREADS or -1}):
                         cols, e_total, reached = _compiled(*args)

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from autograd_compare.interface import BatchResult, Example, Trajectory
-from autograd_compare.torch_impl import compiled
+from autograd_compare.torch_impl import aot, compiled
 from autograd_compare.torch_impl.gradients import weight_gradients
 from autograd_compare.torch_impl.network import forward_values
 
@@ -41,9 +41,11 @@ def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, *, steps: int,
 
     Rows are processed in blocks of `CHUNK` configurations, each block for all ``steps``: one
     autograd graph per block and step, no Python loop over configurations. Blocks keep the
-    ~70 live intermediates of a step in cache (see benchmarks/torch_batched.py). From
-    `COMPILE_MIN_WORK` config-steps on, blocks go through `torch_impl.compiled` (same
-    derivative, fused by torch.compile; equal to the eager result up to reassociation).
+    ~70 live intermediates of a step in cache (see benchmarks/torch_batched.py). With the
+    persistent cache on, every block goes through `torch_impl.aot` (the same step compiled
+    ahead of time and kept on disk: one fused C++ loop per step, at any batch size). Otherwise,
+    from `COMPILE_MIN_WORK` config-steps on, blocks go through `torch_impl.compiled` (same
+    derivative, fused by torch.compile). Both equal the eager result up to reassociation.
     """
     dt = torch.from_numpy(w[:0]).dtype
     ex = as_torch(example, dt)
@@ -52,12 +54,17 @@ def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, *, steps: int,
     weights = torch.empty((n, w.shape[1]), dtype=dt)
     reached = torch.full((n,), -1, dtype=torch.int64)
     history = torch.empty((n, steps), dtype=dt) if keep_loss else None
-    use_compiled = n * steps >= COMPILE_MIN_WORK and compiled.unavailable is None
+    ahead = aot.runner(dt)  # the step compiled ahead of time, from the cache (None: off)
+    use_compiled = (ahead is None and n * steps >= COMPILE_MIN_WORK
+                    and compiled.unavailable is None)
     for a in range(0, n, CHUNK):
         rows = slice(a, min(a + CHUNK, n))
         args = (w[rows], lr[rows], ex, steps, threshold, None if history is None else history[rows])
         try:
-            out = compiled.train_block(*args) if use_compiled else _train_block(*args)
+            if ahead is not None:
+                out = aot.train_block(ahead, *args)
+            else:
+                out = compiled.train_block(*args) if use_compiled else _train_block(*args)
         except compiled.CompileUnavailable:
             use_compiled, out = False, _train_block(*args)
         initial[rows], final[rows], weights[rows], reached[rows] = out

@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from autograd_compare import registry, validate
+from autograd_compare import cache, registry, validate
 from autograd_compare.commands.options import add_backends_option, positive_int, selected_backends
 from autograd_compare.commands.progress import Progress
 from autograd_compare.interface import CLASS_INPUTS, CLASS_TARGETS, CLASS_WEIGHTS, DTYPES, Example
@@ -33,6 +33,11 @@ TRAJECTORY_STEPS = 100
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", type=positive_int("--n"), default=60_000,
                         help="configurations per batch (default 60000)")
+    parser.add_argument("--sizes", type=_sizes, default=None, metavar="N,...",
+                        help="several batch sizes in one run, e.g. 100,2000,60000 (overrides --n)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="no persistent compilation caches (compare.cache): every first "
+                        "call compiles")
     parser.add_argument("--steps", type=positive_int("--steps"), default=1000,
                         help="gradient-descent steps per configuration (default 1000)")
     parser.add_argument("--repeat", type=positive_int("--repeat"), default=2,
@@ -42,6 +47,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_backends_option(parser)
     parser.add_argument("--json", action="store_true",
                         help="write the measurements as JSON to stdout (the table to stderr)")
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"--sizes must be whole numbers >= 1, comma-separated; "
+                                         f"got {text!r}")
+    return sizes
 
 
 def _dtypes(text: str) -> tuple[str, ...]:
@@ -98,26 +114,32 @@ def measure(fn, repeat: int) -> dict:
             "result": result}
 
 
-def bench(names, dtypes, n: int, steps: int, repeat: int, log=lambda s: None) -> dict:
-    """All measurements, JSON-ready (see the README, "Benchmarks")."""
-    rng = np.random.default_rng(0)
-    w64 = rng.uniform(-1, 1, (n, 8))
+def bench(names, dtypes, n: int | tuple[int, ...], steps: int, repeat: int,
+          log=lambda s: None) -> dict:
+    """All measurements, JSON-ready (see the README, "Benchmarks"); ``n``: one batch size or
+    several (each measured in turn, smallest first as given)."""
+    sizes = (n,) if isinstance(n, int) else tuple(n)
     rows, trajectories = [], []
     for dtype in dtypes:
         dt = validate.dtype(dtype)
         example = validate.example((CLASS_INPUTS, CLASS_TARGETS), dt)
-        w, lr = w64.astype(dt), np.full(n, LR, dt)
-        log(f"numpy reference, {dtype}")
-        ref = measure(lambda w=w, lr=lr, ex=example: numpy_reference(w, lr, ex, steps), repeat)
-        ref_rate = n * steps / ref["steady_s"]
-        rows.append(_row("numpy-reference", dtype, ref, n, steps, ref_rate, None))
+        for size in sizes:
+            w = np.random.default_rng(0).uniform(-1, 1, (size, 8)).astype(dt)
+            lr = np.full(size, LR, dt)
+            log(f"numpy reference, {dtype}, N={size}")
+            ref = measure(lambda w=w, lr=lr, ex=example: numpy_reference(w, lr, ex, steps),
+                          repeat)
+            ref_rate = size * steps / ref["steady_s"]
+            rows.append(_row("numpy-reference", dtype, ref, size, steps, ref_rate, None, ref))
+            for name in names:
+                backend = registry.get_backend(name, dt)
+                log(f"{name} train_batch, {dtype}, N={size}")
+                m = measure(lambda b=backend, w=w, lr=lr, ex=example:
+                            b.train_batch(w, lr, ex, steps=steps).final_weights, repeat)
+                diff = float(np.max(np.abs(m["result"].astype(np.float64) - ref["result"])))
+                rows.append(_row(name, dtype, m, size, steps, ref_rate, diff, ref))
         for name in names:
             backend = registry.get_backend(name, dt)
-            log(f"{name} train_batch, {dtype}")
-            m = measure(lambda b=backend, w=w, lr=lr, ex=example:
-                        b.train_batch(w, lr, ex, steps=steps).final_weights, repeat)
-            diff = float(np.max(np.abs(m["result"].astype(np.float64) - ref["result"])))
-            rows.append(_row(name, dtype, m, n, steps, ref_rate, diff))
             log(f"{name} train, {dtype}")
             t = measure(lambda b=backend, ex=example:
                         b.train(CLASS_WEIGHTS, ex, lr=LR, steps=TRAJECTORY_STEPS).loss,
@@ -127,17 +149,21 @@ def bench(names, dtypes, n: int, steps: int, repeat: int, log=lambda s: None) ->
                                  "warmup_s": t["warmup_s"]})
     rates: dict = {}
     for r in rows:
-        rates.setdefault(r["backend"], {})[r["dtype"]] = r["config_steps_per_s"]
+        if r["n"] == sizes[-1]:  # the largest size measured last
+            rates.setdefault(r["backend"], {})[r["dtype"]] = r["config_steps_per_s"]
     return {"tool": "autograd-compare", "command": "bench", "machine": machine(),
-            "config": {"n": n, "steps": steps, "repeat": repeat, "lr": LR,
+            "config": {"n": sizes[-1], "sizes": list(sizes), "steps": steps, "repeat": repeat,
+                       "lr": LR, "cache": cache.folder_in_use(),
                        "backends": list(names), "dtypes": list(dtypes)},
             "batched": rows, "config_steps_per_s": rates, "single_trajectory": trajectories}
 
 
-def _row(name, dtype, m, n, steps, ref_rate, diff) -> dict:
+def _row(name, dtype, m, n, steps, ref_rate, diff, ref) -> dict:
     rate = n * steps / m["steady_s"]
-    return {"backend": name, "dtype": dtype, "config_steps_per_s": rate,
-            "ratio_to_numpy": rate / ref_rate, "steady_s": m["steady_s"],
+    return {"backend": name, "dtype": dtype, "n": n, "config_steps_per_s": rate,
+            "ratio_to_numpy": rate / ref_rate,
+            "first_call_ratio_to_numpy": ref["first_call_s"] / m["first_call_s"],
+            "steady_s": m["steady_s"],
             "first_call_s": m["first_call_s"], "warmup_s": m["warmup_s"],
             "max_abs_diff_vs_numpy": diff}
 
@@ -170,14 +196,16 @@ def table(result: dict) -> str:
     m, c = result["machine"], result["config"]
     load = ", ".join(f"{x:.2f}" for x in m["load_average"] or [])
     lines = [f"{m['cpu']}, {m['cores']} cores, load average {load}; "
-             f"{c['n']} configurations x {c['steps']} steps, lr {c['lr']}",
-             f"{'backend':<16} {'dtype':<8} {'M config-steps/s':>16} {'x NumPy':>8} "
-             f"{'steady s':>9} {'warm-up s':>9} {'max|Δw| vs NumPy':>16}"]
+             f"N = {', '.join(str(n) for n in c['sizes'])} configurations x {c['steps']} steps, "
+             f"lr {c['lr']}; compilation cache: {c['cache'] or 'off'}",
+             f"{'backend':<16} {'dtype':<8} {'N':>6} {'M config-steps/s':>16} {'x NumPy':>8} "
+             f"{'steady s':>9} {'1st call s':>10} {'1st x NumPy':>11} {'max|Δw| vs NumPy':>16}"]
     for r in result["batched"]:
         diff = "-" if r["max_abs_diff_vs_numpy"] is None else f"{r['max_abs_diff_vs_numpy']:.1e}"
-        lines.append(f"{r['backend']:<16} {r['dtype']:<8} {r['config_steps_per_s'] / 1e6:16.2f} "
-                     f"{r['ratio_to_numpy']:8.2f} {r['steady_s']:9.3f} {r['warmup_s']:9.3f} "
-                     f"{diff:>16}")
+        lines.append(f"{r['backend']:<16} {r['dtype']:<8} {r['n']:>6} "
+                     f"{r['config_steps_per_s'] / 1e6:16.2f} {r['ratio_to_numpy']:8.2f} "
+                     f"{r['steady_s']:9.3f} {r['first_call_s']:10.3f} "
+                     f"{r['first_call_ratio_to_numpy']:11.2f} {diff:>16}")
     lines.append(f"one {TRAJECTORY_STEPS}-step train() trajectory:")
     for t in result["single_trajectory"]:
         lines.append(f"  {t['backend']:<14} {t['dtype']:<8} steady {t['steady_s'] * 1e3:9.2f} ms"
@@ -186,12 +214,16 @@ def table(result: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.no_cache:  # before any backend configures its cache
+        os.environ[cache.ENV_OFF] = "1"
+    sizes = args.sizes or (args.n,)
     names = selected_backends(args)
     for name in names:  # a missing framework is a one-line error before any timing
         registry.get_backend(name, args.dtypes[0])
     human = sys.stderr if args.json else sys.stdout
-    with Progress(len(args.dtypes) * (1 + 2 * len(names)), stream=sys.stderr) as progress:
-        result = bench(names, args.dtypes, args.n, args.steps, args.repeat, progress.step)
+    steps = len(args.dtypes) * (len(sizes) * (1 + len(names)) + len(names))
+    with Progress(steps, stream=sys.stderr) as progress:
+        result = bench(names, args.dtypes, sizes, args.steps, args.repeat, progress.step)
     print(table(result), file=human)
     if args.json:
         print(json.dumps(result, indent=2, allow_nan=False))

@@ -76,6 +76,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stuck-above", type=float, default=0.1, metavar="E",
                         help="with --preset: a start whose final E is above E is stuck "
                         "(default 0.1)")
+    cluster = parser.add_mutually_exclusive_group()
+    cluster.add_argument("--dask-scheduler", metavar="ADDRESS", default=None,
+                         help="run the chunks on an existing Dask distributed cluster, e.g. "
+                         "tcp://10.0.0.5:8786 (workers need autograd-compare[dask] installed)")
+    cluster.add_argument("--dask-local", type=positive_int("--dask-local"), default=None,
+                         metavar="N", help="run the chunks on a local Dask cluster of N worker "
+                         "processes (needs autograd-compare[dask])")
 
 
 def study_from(args: argparse.Namespace) -> restarts.Study:
@@ -113,8 +120,13 @@ def run(args: argparse.Namespace) -> int:
     human = sys.stderr if args.json else sys.stdout
     n_chunks = -(-study.n // min(study.chunk, study.n))
     start = time.perf_counter()
-    with Progress(n_chunks * len(names) + 1 + (out_dir is not None), stream=sys.stderr) as progress:
-        outcome = restarts.run(study, backends, example, on_step=progress.step)
+    distributed = args.dask_scheduler is not None or args.dask_local is not None
+    steps = n_chunks * (1 if distributed else len(names)) + 1 + (out_dir is not None)
+    with Progress(steps, stream=sys.stderr) as progress:
+        if distributed:
+            outcome = _run_on_dask(args, study, tuple(names), dt, example, progress.step)
+        else:
+            outcome = restarts.run(study, backends, example, on_step=progress.step)
         progress.step("re-running the gallery starts one at a time")
         curves = restarts.curves(outcome, backends, example)
         trace: dict[str, Any] = {}
@@ -170,6 +182,20 @@ def _write(out_dir: Path, args: argparse.Namespace, result: restarts.Report,
 
     output.write_folder(out_dir, fill, args.force)
     return written[0]
+
+
+def _run_on_dask(args: argparse.Namespace, study: restarts.Study, names: tuple[str, ...], dt,
+                 example, on_chunk) -> restarts.Outcome:
+    """The study's chunks as tasks on a Dask cluster (`study.cluster`): the same numbers."""
+    from autograd_compare.study import cluster
+
+    local = cluster.local_cluster(args.dask_local) if args.dask_local else None
+    try:
+        with cluster.connect(local if local is not None else args.dask_scheduler) as client:
+            return cluster.run(study, names, dt, example, client, on_chunk)
+    finally:
+        if local is not None:
+            local.close()
 
 
 def as_dict(result: restarts.Report) -> dict[str, Any]:

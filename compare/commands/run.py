@@ -21,7 +21,7 @@ from autograd_compare.commands.progress import Progress
 from autograd_compare.errors import BackendUnavailable, InputError
 from autograd_compare.harness import gradcheck, steps, trajectory
 from autograd_compare.interface import Backend, Example
-from autograd_compare.report import claims, extras, landscape, output, plots, summary
+from autograd_compare.report import claims, extras, landscape, output, plot_pool, plots, summary
 from autograd_compare.report.result import MainResult, RunConfig
 
 HELP = """Check hand-derived, PyTorch and JAX gradients against each other on the class example.
@@ -43,6 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "taken: never overwritten; with --json: none unless given)")
     parser.add_argument("--force", action="store_true", help=wording.FORCE_HELP)
     parser.add_argument("--json", action="store_true", help=wording.JSON_HELP)
+    parser.add_argument("--no-plots", action="store_true",
+                        help="write no PNG files (report.json, trace.csv and report.html only)")
     add_landscape_option(parser)
 
 
@@ -71,6 +73,20 @@ def run(args: argparse.Namespace) -> int:
     if args.out or not args.json:
         out = Path(args.out) if args.out else output.default_out()
         output.check_out(out, args.force)  # refuse before doing any work
+    with_plots = (out is not None and not args.no_plots
+                  and importlib.util.find_spec("matplotlib") is not None)
+    # workers import pyplot while this process imports the frameworks (report.plot_pool)
+    drawer = plot_pool.Drawer() if with_plots else None
+    try:
+        return _run(args, dt, w, example, lrs, out, drawer, human)
+    finally:
+        if drawer is not None:
+            drawer.close()
+
+
+def _run(args: argparse.Namespace, dt: np.dtype, w: np.ndarray, example: Example,
+         lrs: tuple[float, ...], out: Path | None, drawer: plot_pool.Drawer | None,
+         human: TextIO) -> int:
     backends = _backends(args, dt)
     reference = next((b.name for b in backends if not b.name.startswith("mistake:")),
                      backends[0].name)
@@ -86,6 +102,11 @@ def run(args: argparse.Namespace) -> int:
             progress.step(f"training {len(backends)} backends at lr {lr:g}")
             lr_results.append(trajectory.check_lr(backends, reference, w, example, lr,
                                                   args.steps))
+            if drawer is not None:  # drawn in a worker while the next rate trains
+                drawer.submit(plots.loss_file(lr), lr_results[-1:])
+        if drawer is not None:
+            drawer.submit(plots.DIFF_FILE, lr_results)
+            drawer.submit(plots.ALL_LRS_FILE, lr_results)
         claimed = tuple(claims.check(r.lr, r.runs[r.reference].nodes[:, -1])
                         for r in lr_results)
         result = MainResult(config, grad, tuple(lr_results), claims=claimed)
@@ -97,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
             result = _write(out, args.force, result, human,
                             lambda folder, result_json, with_plots: extras.write_main(
                                 folder, result_json, trace, example, args.landscape,
-                                with_plots))
+                                with_plots), drawer, args.no_plots)
     print(summary.header(config), summary.trajectory_table(result), "",
           claims.table(result.claims), "",
           summary.gradcheck_table(result), "", summary.verdict(result),
@@ -128,15 +149,16 @@ def _backends(args: argparse.Namespace, dt: np.dtype) -> list[Backend]:
 
 
 def _write(out: Path, force: bool, result: MainResult, human: TextIO,
-           teaching: Callable[[Path, dict[str, Any], bool], object]) -> MainResult:
+           teaching: Callable[[Path, dict[str, Any], bool], object],
+           drawer: plot_pool.Drawer | None = None, no_plots: bool = False) -> MainResult:
     """Fill the report folder: report.json (== the --json output), trace.csv, the PNGs."""
-    with_plots = importlib.util.find_spec("matplotlib") is not None
+    with_plots = not no_plots and importlib.util.find_spec("matplotlib") is not None
     lr_results = result.trajectories
     files = [output.JSON_NAME, output.CSV_NAME] + (
         [plots.loss_file(r.lr) for r in lr_results] + [plots.ALL_LRS_FILE, plots.DIFF_FILE]
         if with_plots else []) + extras.file_names(with_plots)
     result = result._replace(report_dir=str(out), files=tuple(files))
-    if not with_plots:
+    if not with_plots and not no_plots:
         print(f"note: no plots in the report: matplotlib is not installed; install it with: "
               f"{plots.INSTALL_HINT}", file=human)
 
@@ -146,7 +168,10 @@ def _write(out: Path, force: bool, result: MainResult, human: TextIO,
         output.write_text(folder / output.JSON_NAME, output.to_json(result_json))
         output.write_text(folder / output.CSV_NAME, output.trace_csv(lr_results))
         if with_plots:
-            plots.save_all(folder, lr_results)
+            if drawer is None:
+                plots.save_all(folder, lr_results)
+            else:
+                drawer.save(folder, lr_results)
         teaching(folder, result_json, with_plots)  # network, landscape, report.html
 
     output.write_folder(out, fill, force)

@@ -108,6 +108,84 @@ def _draw(study: Study, block: int) -> np.ndarray:
     return rng.normal((study.low + study.high) / 2, (study.high - study.low) / 2, size)
 
 
+class Chunk(NamedTuple):
+    """The summaries of starts ``lo..hi-1`` (one chunk); arrays as in `Outcome`, over hi-lo."""
+
+    lo: int
+    hi: int
+    initial_loss: np.ndarray  # (hi-lo,)
+    final_loss: dict[str, np.ndarray]  # backend -> (L, hi-lo)
+    steps_to_threshold: dict[str, np.ndarray]  # backend -> (L, hi-lo) int32
+    difference: np.ndarray  # (L, hi-lo)
+    ratio: np.ndarray  # (L, hi-lo)
+    checkpoint_loss: dict[str, np.ndarray]  # backend -> (K, L, hi-lo)
+
+
+def chunk_starts(study: Study) -> list[int]:
+    """The first start of every chunk (chunks of ``min(chunk, n)`` starts)."""
+    return list(range(0, study.n, min(study.chunk, study.n)))
+
+
+def run_chunk(study: Study, backends: dict[str, Backend], example: Example, lo: int,
+              on_step: Callable[[str], None] = lambda what: None) -> Chunk:
+    """Train starts ``lo..lo+C-1`` (C = the chunk size, fewer in the last chunk) at every rate
+    with every backend. Depends on nothing but its arguments: the same numbers wherever it runs
+    (see `study.cluster`)."""
+    names = tuple(backends)
+    dtype = backends[names[0]].dtype
+    L, N, C = len(study.lrs), study.n, min(study.chunk, study.n)
+    K = len(study.checkpoints)
+    hi = min(lo + C, N)
+    n_chunks, c = -(-N // C), lo // C + 1
+    lr_rows = np.repeat(np.asarray(study.lrs, np.float64), C)
+    w0 = starts(study, lo, hi)
+    # pad the last chunk to C rows: every call has one shape (JAX compiles once)
+    rows = np.tile(np.concatenate([w0, np.repeat(w0[:1], C - (hi - lo), axis=0)]), (L, 1))
+    results, final, reached, seen_at = {}, {}, {}, {}
+    for b in names:
+        on_step(f"chunk {c}/{n_chunks}: {b}, {C} starts x {L} rates x {study.steps} steps")
+        r, seen = _train(backends[b], rows, lr_rows, example, study)
+        results[b] = r
+        seen_at[b] = seen.reshape(K, L, C)[:, :, : hi - lo].copy()
+        final[b] = r.final_loss.reshape(L, C)[:, : hi - lo].copy()
+        reached[b] = r.steps_to_threshold.reshape(L, C)[:, : hi - lo].astype(np.int32)
+    d, q = _compare(results, names, rows, study.steps, dtype)
+    return Chunk(lo, hi, results[names[0]].initial_loss[: hi - lo].copy(), final, reached,
+                 d.reshape(L, C)[:, : hi - lo].copy(), q.reshape(L, C)[:, : hi - lo].copy(),
+                 seen_at)
+
+
+class Collector:
+    """The `Outcome` arrays, filled chunk by chunk in any order (`add`), then `outcome()`."""
+
+    def __init__(self, study: Study, names: tuple[str, ...], dtype: np.dtype):
+        L, N, K = len(study.lrs), study.n, len(study.checkpoints)
+        self.study, self.names = study, names
+        self.final = {b: np.empty((L, N), dtype) for b in names}
+        self.reached = {b: np.empty((L, N), np.int32) for b in names}
+        self.at_checkpoints = {b: np.empty((K, L, N), dtype) for b in names}
+        self.initial = np.empty(N, dtype)
+        self.difference, self.ratio = np.zeros((L, N)), np.zeros((L, N))
+        self.missing = set(chunk_starts(study))
+
+    def add(self, chunk: Chunk) -> None:
+        lo, hi = chunk.lo, chunk.hi
+        for b in self.names:
+            self.final[b][:, lo:hi] = chunk.final_loss[b]
+            self.reached[b][:, lo:hi] = chunk.steps_to_threshold[b]
+            self.at_checkpoints[b][:, :, lo:hi] = chunk.checkpoint_loss[b]
+        self.initial[lo:hi] = chunk.initial_loss
+        self.difference[:, lo:hi] = chunk.difference
+        self.ratio[:, lo:hi] = chunk.ratio
+        self.missing.discard(lo)
+
+    def outcome(self) -> Outcome:
+        if self.missing:
+            raise RuntimeError(f"{len(self.missing)} chunks of the study are missing")
+        return Outcome(self.study, self.names, self.initial, self.final, self.reached,
+                       self.difference, self.ratio, self.at_checkpoints)
+
+
 def run(study: Study, backends: dict[str, Backend], example: Example,
         on_step: Callable[[str], None] = lambda what: None) -> Outcome:
     """Train every start at every rate with every backend, chunk by chunk.
@@ -120,35 +198,10 @@ def run(study: Study, backends: dict[str, Backend], example: Example,
     """
     check(study)
     names = tuple(backends)
-    dtype = backends[names[0]].dtype
-    L, N, C = len(study.lrs), study.n, min(study.chunk, study.n)
-    final = {b: np.empty((L, N), dtype) for b in names}
-    reached = {b: np.empty((L, N), np.int32) for b in names}
-    K = len(study.checkpoints)
-    at_checkpoints = {b: np.empty((K, L, N), dtype) for b in names}
-    initial = np.empty(N, dtype)
-    difference, ratio = np.zeros((L, N)), np.zeros((L, N))
-    lr_rows = np.repeat(np.asarray(study.lrs, np.float64), C)
-    n_chunks = -(-N // C)
-    for c, lo in enumerate(range(0, N, C), start=1):
-        hi = min(lo + C, N)
-        w0 = starts(study, lo, hi)
-        # pad the last chunk to C rows: every call has one shape (JAX compiles once)
-        rows = np.tile(np.concatenate([w0, np.repeat(w0[:1], C - (hi - lo), axis=0)]), (L, 1))
-        results = {}
-        for b in names:
-            on_step(f"chunk {c}/{n_chunks}: {b}, {C} starts x {L} rates x {study.steps} steps")
-            r, seen = _train(backends[b], rows, lr_rows, example, study)
-            results[b] = r
-            at_checkpoints[b][:, :, lo:hi] = seen.reshape(K, L, C)[:, :, : hi - lo]
-            final[b][:, lo:hi] = r.final_loss.reshape(L, C)[:, : hi - lo]
-            reached[b][:, lo:hi] = r.steps_to_threshold.reshape(L, C)[:, : hi - lo]
-        ref = results[names[0]]
-        initial[lo:hi] = ref.initial_loss[: hi - lo]
-        d, q = _compare(results, names, rows, study.steps, dtype)
-        difference[:, lo:hi] = d.reshape(L, C)[:, : hi - lo]
-        ratio[:, lo:hi] = q.reshape(L, C)[:, : hi - lo]
-    return Outcome(study, names, initial, final, reached, difference, ratio, at_checkpoints)
+    collect = Collector(study, names, backends[names[0]].dtype)
+    for lo in chunk_starts(study):
+        collect.add(run_chunk(study, backends, example, lo, on_step))
+    return collect.outcome()
 
 
 def _train(backend: Backend, w: np.ndarray, lr: np.ndarray, example: Example,

@@ -1,0 +1,185 @@
+"""The main job's PNGs, drawn in worker processes while the main process imports and computes.
+
+Importing matplotlib and drawing the 8 figures cost about as much as importing torch. Workers
+started before the frameworks are imported load pyplot while the main process loads torch and
+JAX, draw each per-rate figure as soon as that rate is checked, and hand back PNG bytes
+identical to `plots.save_all`'s files (same code: `plots.png`). The report folder is still
+written by the main process, all at once (`report.output.write_folder`).
+
+A worker is a plain ``python -c`` subprocess fed pickled tasks on stdin (not multiprocessing:
+its "spawn" re-runs a user's script that lacks an ``if __name__ == "__main__"`` guard, and
+"fork" is unsafe once torch or JAX threads run). Workers are kept for the life of the process,
+so a second run in the same process (tests, notebooks) does not start them again. A worker that
+dies is replaced by the next run; its figures are drawn in the main process instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import queue
+import struct
+import subprocess
+import sys
+import threading
+from concurrent.futures import CancelledError, Future
+from pathlib import Path
+
+from autograd_compare.report import plots
+
+# Worker processes; 0 draws in the main process, after the computation (plots.save_all).
+# $AUTOGRAD_COMPARE_PLOT_WORKERS overrides the default (2, or 1 on a one-core machine).
+WORKERS = int(os.environ.get("AUTOGRAD_COMPARE_PLOT_WORKERS") or min(2, os.cpu_count() or 1))
+_HEADER = struct.Struct("<Q")
+_BOOT = ("import json, sys; sys.path[:0] = json.loads(sys.argv[1]); "
+         "from autograd_compare.report.plot_pool import serve; serve()")
+
+
+class WorkerDied(RuntimeError):
+    """A drawing worker exited before answering."""
+
+
+def _send(stream, obj) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(data)) + data)
+    stream.flush()
+
+
+def _receive(stream):
+    head = stream.read(_HEADER.size)
+    if len(head) < _HEADER.size:
+        raise EOFError
+    (size,) = _HEADER.unpack(head)
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError
+    return pickle.loads(data)
+
+
+def serve() -> None:
+    """The worker: import pyplot, then answer (name, lr_results) with (True, PNG bytes) or
+    (False, the error) until stdin closes."""
+    tasks, answers = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing but answers on the pipe
+    plots.pyplot()
+    while True:
+        try:
+            name, lr_results = _receive(tasks)
+        except EOFError:
+            return
+        try:
+            answer = (True, plots.png(name, lr_results))
+        except Exception as err:  # noqa: BLE001 - handed back to the main process
+            answer = (False, err)
+        _send(answers, answer)
+
+
+class _Worker:
+    """One worker process and the thread that feeds it tasks from the shared queue."""
+
+    def __init__(self, tasks: queue.Queue):
+        paths = [p for p in sys.path if p]
+        self.proc = subprocess.Popen([sys.executable, "-c", _BOOT, json.dumps(paths)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.tasks = tasks
+        self.thread = threading.Thread(target=self._feed, daemon=True,
+                                       name="autograd-compare-plot-feeder")
+        self.thread.start()
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None and self.thread.is_alive()
+
+    def _close(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        self.proc.stdin.close()
+        self.proc.stdout.close()
+
+    def _feed(self) -> None:
+        while True:
+            task = self.tasks.get()
+            if self.proc.poll() is not None:  # died while idle: leave the task to the others
+                self.tasks.put(task)
+                self._close()
+                return
+            future, name, lr_results = task
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                _send(self.proc.stdin, (name, lr_results))
+                ok, value = _receive(self.proc.stdout)
+            except (EOFError, OSError, pickle.UnpicklingError) as err:
+                future.set_exception(WorkerDied(f"plot worker exited ({err!r})"))
+                self._close()
+                return
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+
+
+_tasks: queue.Queue = queue.Queue()
+_workers: list[_Worker] = []
+
+
+def _start(workers: int) -> None:
+    """Keep ``workers`` live workers (the dead ones replaced)."""
+    for w in _workers:
+        if not w.thread.is_alive() and not w.proc.stdin.closed:
+            w._close()
+    _workers[:] = [w for w in _workers if w.alive()]
+    while len(_workers) < workers:
+        _workers.append(_Worker(_tasks))
+
+
+def _result(job: Future) -> bytes | None:
+    """The PNG bytes of ``job``; None if its worker died or no worker is left to run it."""
+    while True:
+        try:
+            return job.result(timeout=0.2)
+        except TimeoutError:
+            if not any(w.alive() for w in _workers) and job.cancel():
+                return None
+        except (WorkerDied, CancelledError):
+            return None
+
+
+class Drawer:
+    """``d = Drawer(); d.submit(name, results) ...; d.save(folder, lr_results); d.close()``."""
+
+    def __init__(self, workers: int | None = None):
+        self.workers = WORKERS if workers is None else workers
+        self._jobs: dict[str, Future] = {}
+        if self.workers > 0:
+            try:
+                _start(self.workers)
+            except OSError:  # cannot start a process here: draw in this one
+                self.workers = 0
+
+    def submit(self, name: str, lr_results: list) -> None:
+        """Start drawing PNG ``name`` (see `plots.png`) from ``lr_results`` in a worker."""
+        if self.workers > 0:
+            future: Future = Future()
+            _tasks.put((future, name, list(lr_results)))
+            self._jobs[name] = future
+
+    def save(self, folder: Path, lr_results: list) -> list[str]:
+        """Write every PNG of the report into ``folder`` (the names of `plots.save_all`)."""
+        if not self._jobs:
+            return plots.save_all(folder, lr_results)
+        names = [plots.loss_file(r.lr) for r in lr_results] + [plots.ALL_LRS_FILE,
+                                                               plots.DIFF_FILE]
+        for name in names:
+            job = self._jobs.get(name)
+            data = None if job is None else _result(job)
+            if data is None:  # no worker could draw it: drawn here
+                data = plots.png(name, lr_results)
+            (folder / name).write_bytes(data)
+        return names
+
+    def close(self) -> None:
+        """Cancel figures not started (after an error); the workers stay for the next run."""
+        for job in self._jobs.values():
+            job.cancel()
+        self._jobs.clear()
