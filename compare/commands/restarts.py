@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from autograd_compare import registry, validate
+from autograd_compare import budget, registry, validate
 from autograd_compare.commands.options import (
     add_backends_option,
     add_lrs_option,
@@ -18,8 +18,10 @@ from autograd_compare.commands.options import (
     floats,
     positive_int,
     selected_backends,
+    with_reference,
 )
 from autograd_compare.commands.progress import Progress
+from autograd_compare.registry import MISTAKE_PREFIX
 from autograd_compare.report import output
 from autograd_compare.report.plots import PlotsUnavailable
 from autograd_compare.study import restarts
@@ -62,6 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-plots", action="store_true", help="write no PNG files")
     parser.add_argument("--json", action="store_true",
                         help="write the result as JSON to stdout (the table goes to stderr)")
+    budget.add_options(parser)
 
 
 def study_from(args: argparse.Namespace) -> restarts.Study:
@@ -69,68 +72,93 @@ def study_from(args: argparse.Namespace) -> restarts.Study:
     low, high = args.range
     return restarts.check(restarts.Study(
         n=args.n, seed=args.seed, distribution=args.distribution, low=low, high=high,
-        steps=args.steps, lrs=check_lrs(args.lrs), threshold=args.threshold, chunk=args.chunk,
-        checkpoints=tuple(args.checkpoints)))
+        steps=args.steps, lrs=check_lrs(args.lrs, validate.dtype(args.dtype)),
+        threshold=args.threshold, chunk=args.chunk, checkpoints=tuple(args.checkpoints)))
 
 
 def steps_list(text: str) -> tuple[int, ...]:
     """argparse ``type=`` for ``"10,100"``: whole step numbers."""
     try:
-        return tuple(int(p) for p in text.split(",") if p.strip())
+        return tuple(int(p) for p in text.split(",") if p.strip() and len(p) <= 40)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"--checkpoints must be comma-separated whole numbers; got {text!r}") from None
+            "--checkpoints must be comma-separated whole numbers; got "
+            f"{validate.short_text(text)}") from None
 
 
 def run(args: argparse.Namespace) -> int:
     study = study_from(args)
     dt = validate.dtype(args.dtype)
     example = validate.example((args.inputs, args.targets), dt)
-    out_dir = Path(args.out) if args.out else output.default_out(DEFAULT_OUT)
-    output.check_out(out_dir, args.force)  # refuse before any work is done
-    names = selected_backends(args)
-    backends = {name: registry.get_backend(name, dt) for name in names}
+    names, added = with_reference(selected_backends(args))
+    memory, size = budget.restarts(study.n, len(study.lrs), len(names), study.steps,
+                                   study.chunk, len(study.checkpoints))
+    budget.check(memory, args.max_memory_mb, "memory", "--max-memory-mb")
+    budget.check(size, args.max_output_mb, "report files", "--max-output-mb")
     human = sys.stderr if args.json else sys.stdout
-    n_chunks = -(-study.n // min(study.chunk, study.n))
-    start = time.perf_counter()
-    with Progress(n_chunks * len(names) + 1, stream=sys.stderr) as progress:
-        outcome = restarts.run(study, backends, example, on_step=progress.step)
-        progress.step("re-running the gallery starts one at a time")
-        curves = restarts.curves(outcome, backends, example)
-    elapsed = time.perf_counter() - start
-    result = as_dict(outcome, dt, example, elapsed)
-    print(table(result), file=human)
-    result["report_dir"] = str(out_dir)
-    files = []
+    with output.Destination(args.out, DEFAULT_OUT, args.force) as dest:
+        out_dir = dest.path  # reserved before any work (exit 2 if taken)
+        if added:
+            print(f"note: {added} added as the reference: a mistake backend needs a correct "
+                  "one to be compared with", file=human)
+        backends = {name: registry.get_backend(name, dt) for name in names}
+        n_chunks = -(-study.n // min(study.chunk, study.n))
+        start = time.perf_counter()
+        with Progress(n_chunks * len(names) + 1, stream=sys.stderr) as progress:
+            outcome = restarts.run(study, backends, example, on_step=progress.step)
+            progress.step("re-running the gallery starts one at a time")
+            curves = restarts.curves(outcome, backends, example)
+        elapsed = time.perf_counter() - start
+        result = as_dict(outcome, dt, example, elapsed)
+        result["report_dir"] = str(out_dir)
+        files = []
 
-    def fill(folder: Path) -> None:
-        (folder / SUMMARY_CSV).write_text(summary_csv(result), encoding="utf-8")
-        (folder / DISAGREE_CSV).write_text(disagreements_csv(result), encoding="utf-8")
-        (folder / GALLERY_CSV).write_text(gallery_csv(curves), encoding="utf-8")
-        (folder / CHECKPOINTS_CSV).write_text(checkpoints_csv(result), encoding="utf-8")
-        files.extend([output.JSON_NAME, SUMMARY_CSV, DISAGREE_CSV, GALLERY_CSV, CHECKPOINTS_CSV])
-        if not args.no_plots:
-            try:
-                from autograd_compare.report import restarts_plots
+        def fill(folder: Path) -> None:
+            _write_csv(folder / SUMMARY_CSV, summary_csv(result))
+            _write_csv(folder / DISAGREE_CSV, disagreements_csv(result))
+            _write_csv(folder / GALLERY_CSV, gallery_csv(curves))
+            _write_csv(folder / CHECKPOINTS_CSV, checkpoints_csv(result))
+            files.extend([output.JSON_NAME, SUMMARY_CSV, DISAGREE_CSV, GALLERY_CSV,
+                          CHECKPOINTS_CSV])
+            if not args.no_plots:
+                try:
+                    from autograd_compare.report import restarts_plots
 
-                files.extend(restarts_plots.save_all(folder, outcome, curves))
-            except PlotsUnavailable as err:
-                print(f"note: {err}; writing the report without plots", file=sys.stderr)
-        result["files"] = sorted(files)
-        (folder / output.JSON_NAME).write_text(output.to_json(result), encoding="utf-8")
+                    files.extend(restarts_plots.save_all(folder, outcome, curves))
+                except PlotsUnavailable as err:
+                    print(f"note: {err}; writing the report without plots", file=sys.stderr)
+            result["files"] = sorted(files)
+            (folder / output.JSON_NAME).write_text(output.to_json(result), encoding="utf-8")
 
-    output.write_folder(out_dir, fill, args.force)
-    print(f"report written to {out_dir}/", file=human)
-    if args.json:
-        sys.stdout.write(output.to_json(result))
+        def emit() -> None:  # printed before the folder is put in place (docs/hardening.md)
+            text = table(result) + f"\nreport written to {out_dir}/\n"
+            if args.json:
+                print(text, file=human, end="")
+                output.emit_stdout(output.to_json(result))
+            else:
+                output.emit_stdout(text)
+
+        dest.commit(fill, before=emit)
     return result["exit_code"]
+
+
+def _write_csv(path: Path, rows) -> None:
+    """Write CSV text, or stream an iterable of lines, to ``path``."""
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        if isinstance(rows, str):
+            f.write(rows)
+        else:
+            f.writelines(rows)
 
 
 def as_dict(outcome: restarts.Outcome, dt, example, elapsed: float) -> dict:
     """Everything the study found (fields documented in the README, "Random restarts")."""
     s = outcome.study
     found = restarts.disagreements(outcome)
-    ok = not found
+    caught = outcome.disagreeing or {}
+    missed = [b for b in outcome.backends if b.startswith(MISTAKE_PREFIX)
+              and not caught.get(b)]
+    ok = not found and not missed
     return {
         "tool": "autograd-compare", "command": "restarts", "ok": ok, "exit_code": 0 if ok else 1,
         "config": {"n": s.n, "seed": s.seed, "distribution": s.distribution,
@@ -143,6 +171,7 @@ def as_dict(outcome: restarts.Outcome, dt, example, elapsed: float) -> dict:
         "seconds": elapsed,
         "per_lr": restarts.summary(outcome),
         "disagreements": found,
+        **({"undetected_mistakes": missed} if missed else {}),
         "report_dir": None, "files": [],
     }
 
@@ -172,6 +201,8 @@ def table(result: dict) -> str:
                 + f", {result['config']['steps']}: "
                 + f"{row['backends'][ref]['final_loss']['median']:.3e}")
     n = len(result["disagreements"])
+    lines += [f"FAIL {b}: a mistake backend, but it agrees with the others on every "
+              "configuration" for b in result.get("undetected_mistakes", [])]
     lines.append("backends agree on every configuration" if n == 0 else
                  f"{n} configurations where backends DISAGREE beyond tolerance "
                  f"(listed in {DISAGREE_CSV} and report.json)")

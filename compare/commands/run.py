@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from autograd_compare import registry
+from autograd_compare import budget, registry, validate
 from autograd_compare.commands import options
 from autograd_compare.commands.progress import Progress
-from autograd_compare.errors import BackendUnavailable, InputError
+from autograd_compare.errors import BackendUnavailable
 from autograd_compare.harness import gradcheck, trajectory
 from autograd_compare.interface import Example
 from autograd_compare.report import output, plots, summary
@@ -41,51 +41,62 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="replace the --out folder if it holds an earlier report")
     parser.add_argument("--json", action="store_true",
                         help="write the full result as JSON to stdout (tables go to stderr)")
+    budget.add_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     human = sys.stderr if args.json else sys.stdout
-    dt = np.dtype(args.dtype)
+    dt = validate.dtype(args.dtype)
     weights, (inputs, targets) = options.check_network(args)
     w = np.asarray(weights, dt)
     example = Example(np.asarray(inputs, dt), np.asarray(targets, dt))
-    lrs = options.check_lrs(args.lrs)
-    out = Path(args.out) if args.out else output.default_out()
-    output.check_out(out, args.force)  # refuse before doing any work
-    backends = _backends(args, dt)
-    reference = next((b.name for b in backends if not b.name.startswith("mistake:")),
-                     backends[0].name)
-    backends.sort(key=lambda b: b.name != reference)  # the reference first, others as listed
-    config = {"backends": [b.name for b in backends], "reference": reference,
-              "dtype": dt.name, "lrs": list(lrs), "steps": args.steps,
-              "weights": w.tolist(), "inputs": example.inputs.tolist(),
-              "targets": example.targets.tolist()}
-    with Progress(len(lrs) + 2) as progress:
-        progress.step("gradient check")
-        grad = gradcheck.check(backends, w, example)
-        lr_results = []
-        for lr in lrs:
-            progress.step(f"training {len(backends)} backends at lr {lr:g}")
-            lr_results.append(trajectory.check_lr(backends, reference, w, example, lr,
-                                                  args.steps))
-        progress.step(f"writing {out}")
-        result = output.as_dict(config, lr_results, grad)
-        _write(out, args.force, result, lr_results, human)
-    print(summary.header(config), summary.trajectory_table(result), "",
-          summary.gradcheck_table(result), "", summary.verdict(result),
-          f"Report: {out}/", sep="\n", file=human)
-    if args.json:
-        sys.stdout.write(output.to_json(result))
+    lrs = options.check_lrs(args.lrs, dt)
+    names, added = options.with_reference(options.selected_backends(args))
+    with_plots = importlib.util.find_spec("matplotlib") is not None
+    memory, size = budget.main_job(len(lrs), len(names), args.steps, with_plots)
+    budget.check(memory, args.max_memory_mb, "memory", "--max-memory-mb")
+    budget.check(size, args.max_output_mb, "report files", "--max-output-mb")
+    with output.Destination(args.out, output.DEFAULT_OUT, args.force) as dest:
+        out = dest.path  # reserved: refused (exit 2) or taken before any work
+        if added:
+            print(f"note: {added} added as the reference: a mistake backend needs a correct "
+                  "one to be compared with", file=human)
+        backends = _backends(args, names, dt)
+        reference = next((b.name for b in backends if not b.name.startswith("mistake:")),
+                         backends[0].name)
+        backends.sort(key=lambda b: b.name != reference)  # the reference first, others as listed
+        config = {"backends": [b.name for b in backends], "reference": reference,
+                  "dtype": dt.name, "lrs": list(lrs), "steps": args.steps,
+                  "weights": w.tolist(), "inputs": example.inputs.tolist(),
+                  "targets": example.targets.tolist()}
+        with Progress(len(lrs) + 2) as progress:
+            progress.step("gradient check")
+            grad = gradcheck.check(backends, w, example)
+            lr_results = []
+            for lr in lrs:
+                progress.step(f"training {len(backends)} backends at lr {lr:g}")
+                lr_results.append(trajectory.check_lr(backends, reference, w, example, lr,
+                                                      args.steps))
+            progress.step(f"writing {out}")
+            result = output.as_dict(config, lr_results, grad)
+            _blame_undetected_mistakes(result)
+            _write(dest, result, lr_results, human, with_plots, args.json)
     return result["exit_code"]
 
 
-def _backends(args: argparse.Namespace, dt: np.dtype) -> list:
-    names = options.selected_backends(args)
-    seen = set()
-    for name in names:
-        if name in seen:
-            raise InputError(f"backend {name!r} is listed twice in --backends")
-        seen.add(name)
+def _blame_undetected_mistakes(result: dict) -> None:
+    """A mistake backend never passes: one that no check caught makes the run fail too."""
+    caught = set(result["gradcheck"]["first_failures"])
+    for t in result["trajectories"]:
+        caught |= {n for n, b in t["backends"].items() if b["first_divergence"]}
+    missed = [n for n in result["config"]["backends"]
+              if n.startswith("mistake:") and n not in caught]
+    if missed:  # (the field exists only then: docs/hardening.md)
+        result["undetected_mistakes"] = missed
+        result["ok"], result["exit_code"] = False, 1
+
+
+def _backends(args: argparse.Namespace, names: tuple[str, ...], dt: np.dtype) -> list:
     if args.backends:  # asked for by name: every one must load (else exit 2)
         return [registry.get_backend(n, dt) for n in names]
     loaded = []
@@ -99,21 +110,41 @@ def _backends(args: argparse.Namespace, dt: np.dtype) -> list:
     return loaded
 
 
-def _write(out: Path, force: bool, result: dict, lr_results: list, human) -> None:
-    """Fill the report folder: report.json (== the --json output), trace.csv, the PNGs."""
-    with_plots = importlib.util.find_spec("matplotlib") is not None
+def _write(dest: output.Destination, result: dict, lr_results: list, human, with_plots: bool,
+           as_json: bool) -> None:
+    """Fill the report folder (report.json == the --json output, trace.csv, the PNGs), print
+    the tables and the JSON, then put the folder in place.
+
+    Order: everything is printed and flushed before the folder is renamed into place, so a
+    failing stdout (``--json > /dev/full``) exits 2 with no folder left; see docs/hardening.md.
+    """
+    out = dest.path
     result["report_dir"] = str(out)
-    result["files"] = [output.JSON_NAME, output.CSV_NAME] + (
-        [plots.loss_file(r.lr) for r in lr_results] + [plots.ALL_LRS_FILE, plots.DIFF_FILE]
-        if with_plots else [])
+    per_lr = len(lr_results) <= budget.MAX_LR_PLOTS
     if not with_plots:
         print(f"note: no plots in the report: matplotlib is not installed; install it with: "
               f"{plots.INSTALL_HINT}", file=human)
+    elif not per_lr:
+        print(f"note: {len(lr_results)} learning rates: one plot per rate only up to "
+              f"{budget.MAX_LR_PLOTS}; see {plots.ALL_LRS_FILE} for all of them", file=human)
 
     def fill(folder: Path) -> None:
-        output.write_text(folder / output.JSON_NAME, output.to_json(result))
-        output.write_text(folder / output.CSV_NAME, output.trace_csv(lr_results))
+        output.write_trace(folder / output.CSV_NAME, lr_results)
+        names = []
         if with_plots:
-            plots.save_all(folder, lr_results)
+            names = (plots.save_all(folder, lr_results) if per_lr
+                     else plots.save_overlays(folder, lr_results))
+        result["files"] = [output.JSON_NAME, output.CSV_NAME] + list(names or [])
+        output.write_text(folder / output.JSON_NAME, output.to_json(result))
 
-    output.write_folder(out, fill, force)
+    def emit() -> None:
+        text = "\n".join([summary.header(result["config"]), summary.trajectory_table(result),
+                          "", summary.gradcheck_table(result), "", summary.verdict(result),
+                          f"Report: {out}/"]) + "\n"
+        if as_json:
+            print(text, file=human, end="")
+            output.emit_stdout(output.to_json(result))
+        else:
+            output.emit_stdout(text)
+
+    dest.commit(fill, before=emit)

@@ -33,13 +33,31 @@ def loss_file(lr: float) -> str:
     return f"loss-lr-{lr:g}.png"
 
 
+def loss_files(lrs) -> list[str]:
+    """One file name per learning rate, distinct even when two rates print alike with ``:g``
+    (0.5 and 0.5000001): those get as many digits as tell them apart."""
+    for digits in range(6, 18):
+        names = [f"loss-lr-{lr:.{digits}g}.png" for lr in lrs]
+        if len(set(names)) == len(names):
+            return names
+    return [f"loss-lr-{lr!r}.png" for lr in lrs]
+
+
 ALL_LRS_FILE, DIFF_FILE = "loss-all-lrs.png", "differences.png"
 
 
 def save_all(folder: Path, lr_results: list) -> list[str]:
     """Write every PNG into ``folder``; return their file names."""
     plt = pyplot()
-    names = [_save(plt, _loss_one_lr(plt, r), folder / loss_file(r.lr)) for r in lr_results]
+    names = [_save(plt, _loss_one_lr(plt, r), folder / name)
+             for r, name in zip(lr_results, loss_files([r.lr for r in lr_results]), strict=True)]
+    return names + save_overlays(folder, lr_results)
+
+
+def save_overlays(folder: Path, lr_results: list) -> list[str]:
+    """Only the pictures of every learning rate together (the overlay and the differences)."""
+    plt = pyplot()
+    names = []
     names.append(_save(plt, _loss_all_lrs(plt, lr_results), folder / ALL_LRS_FILE))
     names.append(_save(plt, _differences(plt, lr_results), folder / DIFF_FILE))
     return names

@@ -81,6 +81,9 @@ def verdict(result: dict) -> str:
     if fd and fd["backend"] == "central difference":
         lines.append(f"FAIL reference: central difference disagrees with complex step at "
                      f"{fd['quantity']}")
+    for name in result.get("undetected_mistakes", []):
+        lines.append(f"FAIL {name}: a mistake backend, but no check caught it at these inputs "
+                     "(try other weights, targets or learning rates)")
     if not lines:
         d = result["largest_difference"]
         where = (f" ({d['backend']} at lr {d['lr']:g}, step {d['at']['step']}, "

@@ -55,7 +55,9 @@ class Outcome(NamedTuple):
     steps_to_threshold: dict[str, np.ndarray]  # backend -> (L, N) int32, -1 if never
     difference: np.ndarray  # (L, N) largest |Δ| of final w1..w8 and E_total over backends
     ratio: np.ndarray  # (L, N) that difference / tolerance (> 1: a disagreement)
+    #                     (a NaN on one side only: inf; NaN or the same inf on both: agreement)
     checkpoint_loss: dict[str, np.ndarray]  # backend -> (K, L, N): E_total after checkpoint k
+    disagreeing: dict[str, int] | None = None  # backend -> configurations beyond tolerance
 
 
 def check(study: Study) -> Study:
@@ -69,6 +71,11 @@ def check(study: Study) -> Study:
                          + ", ".join(DISTRIBUTIONS))
     if not (np.isfinite(study.low) and np.isfinite(study.high)):
         raise InputError(f"--range must be finite; got {study.low},{study.high}")
+    with np.errstate(over="ignore"):
+        width, middle = study.high - study.low, study.high / 2 + study.low / 2
+    if not np.isfinite(width) or not np.isfinite(middle):
+        raise InputError(f"--range is too wide: HIGH - LOW must be a finite number; got "
+                         f"{study.low:g},{study.high:g}")
     if study.high < study.low:
         raise InputError(f"--range LOW,HIGH needs HIGH >= LOW (width >= 0); got "
                          f"{study.low},{study.high} (width {study.high - study.low:g})")
@@ -128,6 +135,7 @@ def run(study: Study, backends: dict[str, Backend], example: Example,
     at_checkpoints = {b: np.empty((K, L, N), dtype) for b in names}
     initial = np.empty(N, dtype)
     difference, ratio = np.zeros((L, N)), np.zeros((L, N))
+    disagreeing = dict.fromkeys(names[1:], 0)
     lr_rows = np.repeat(np.asarray(study.lrs, np.float64), C)
     n_chunks = -(-N // C)
     for c, lo in enumerate(range(0, N, C), start=1):
@@ -145,10 +153,13 @@ def run(study: Study, backends: dict[str, Backend], example: Example,
             reached[b][:, lo:hi] = r.steps_to_threshold.reshape(L, C)[:, : hi - lo]
         ref = results[names[0]]
         initial[lo:hi] = ref.initial_loss[: hi - lo]
-        d, q = _compare(results, names, rows, study.steps, dtype)
+        d, q, per = _compare(results, names, rows, study.steps, dtype, C, hi - lo)
+        for b, count in per.items():
+            disagreeing[b] += count
         difference[:, lo:hi] = d.reshape(L, C)[:, : hi - lo]
         ratio[:, lo:hi] = q.reshape(L, C)[:, : hi - lo]
-    return Outcome(study, names, initial, final, reached, difference, ratio, at_checkpoints)
+    return Outcome(study, names, initial, final, reached, difference, ratio, at_checkpoints,
+                   disagreeing)
 
 
 def _train(backend: Backend, w: np.ndarray, lr: np.ndarray, example: Example,
@@ -174,7 +185,8 @@ def _train(backend: Backend, w: np.ndarray, lr: np.ndarray, example: Example,
     return BatchResult(initial, r.final_loss, w, reached, None), seen
 
 
-def _compare(results: dict, names: tuple, w0: np.ndarray, steps: int, dtype):
+def _compare(results: dict, names: tuple, w0: np.ndarray, steps: int, dtype, chunk: int,
+             real: int):
     """Per row: the largest |other - reference| over final w1..w8 and final E_total, and its
     ratio to the harness's trajectory tolerance at step ``steps`` (see `compare.tolerances`),
     with the scale of each quantity taken as its largest |value| at the start or the end."""
@@ -184,16 +196,29 @@ def _compare(results: dict, names: tuple, w0: np.ndarray, steps: int, dtype):
     e_scale = np.maximum(np.abs(ref.initial_loss), np.abs(ref.final_loss)).astype(np.float64)
     rtol = float(tolerances.trajectory_tolerance(dtype, np.array([[steps]]), np.ones(1))[0, 0])
     diff, ratio = np.zeros(rows), np.zeros(rows)
+    per = {}
     for b in names[1:]:
         r = results[b]
-        dw = np.abs(r.final_weights.astype(np.float64) - ref.final_weights).max(axis=1)
-        de = np.abs(r.final_loss.astype(np.float64) - ref.final_loss)
+        dw = _absdiff(r.final_weights, ref.final_weights).max(axis=1)
+        de = _absdiff(r.final_loss, ref.final_loss)
         diff = np.fmax(diff, np.fmax(dw, de))
         with np.errstate(divide="ignore", invalid="ignore"):
             q = np.fmax(dw / (rtol * w_scale), de / (rtol * e_scale))
         q = np.where(np.fmax(dw, de) == 0, 0.0, q)  # exact agreement even at scale 0
-        ratio = np.where(np.isnan(q) | np.isnan(ratio), np.inf, np.fmax(ratio, q))
-    return diff, ratio
+        q = np.where(np.isnan(q), np.inf, q)
+        per[b] = int(np.count_nonzero(~(q.reshape(-1, chunk)[:, :real] <= 1)))
+        ratio = np.where(np.isnan(ratio), np.inf, np.fmax(ratio, q))
+    return diff, ratio, per
+
+
+def _absdiff(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """|x - y| as the main job's trajectory check counts it: 0 where both are NaN or the same
+    infinity (the backends agree), inf where only one is NaN (a divergence)."""
+    x, y = x.astype(np.float64), y.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        d = np.abs(x - y)
+    same = (np.isnan(x) & np.isnan(y)) | (np.isinf(x) & (x == y))
+    return np.where(same, 0.0, np.where(np.isnan(d), np.inf, d))
 
 
 def tolerance_rule(dtype, steps: int) -> dict:
