@@ -28,6 +28,7 @@ HELP = ("Benchmark: configuration-steps/s of each backend's batched training (fl
         "trajectory.")
 LR = 0.5
 TRAJECTORY_STEPS = 100
+CHUNK = 65_536  # configurations per batched call: memory is bounded for any --n
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -98,24 +99,39 @@ def measure(fn, repeat: int) -> dict:
             "result": result}
 
 
+def chunked(fn, w: np.ndarray, lr: np.ndarray, n: int) -> np.ndarray:
+    """``fn(w, lr)`` over ``n`` configurations in calls of at most `CHUNK` rows, every call on
+    (the first rows of) the same block ``w``; returns the first call's result (for the check
+    against NumPy). Memory is that of one block whatever ``n``."""
+    first = None
+    for lo in range(0, n, CHUNK):
+        rows = min(CHUNK, n - lo)
+        out = fn(w[:rows], lr[:rows])
+        first = out if first is None else first
+    return first
+
+
 def bench(names, dtypes, n: int, steps: int, repeat: int, log=lambda s: None) -> dict:
-    """All measurements, JSON-ready (see the README, "Benchmarks")."""
+    """All measurements, JSON-ready (see the README, "Benchmarks").
+
+    N above `CHUNK` runs as ceil(N / CHUNK) calls on one block of starts (bounded memory)."""
     rng = np.random.default_rng(0)
-    w64 = rng.uniform(-1, 1, (n, 8))
+    w64 = rng.uniform(-1, 1, (min(n, CHUNK), 8))
     rows, trajectories = [], []
     for dtype in dtypes:
         dt = validate.dtype(dtype)
         example = validate.example((CLASS_INPUTS, CLASS_TARGETS), dt)
-        w, lr = w64.astype(dt), np.full(n, LR, dt)
+        w, lr = w64.astype(dt), np.full(len(w64), LR, dt)
         log(f"numpy reference, {dtype}")
-        ref = measure(lambda w=w, lr=lr, ex=example: numpy_reference(w, lr, ex, steps), repeat)
+        ref = measure(lambda w=w, lr=lr, ex=example: chunked(
+            lambda w, lr: numpy_reference(w, lr, ex, steps), w, lr, n), repeat)
         ref_rate = n * steps / ref["steady_s"]
         rows.append(_row("numpy-reference", dtype, ref, n, steps, ref_rate, None))
         for name in names:
             backend = registry.get_backend(name, dt)
             log(f"{name} train_batch, {dtype}")
-            m = measure(lambda b=backend, w=w, lr=lr, ex=example:
-                        b.train_batch(w, lr, ex, steps).final_weights, repeat)
+            m = measure(lambda b=backend, w=w, lr=lr, ex=example: chunked(
+                lambda w, lr: b.train_batch(w, lr, ex, steps).final_weights, w, lr, n), repeat)
             diff = float(np.max(np.abs(m["result"].astype(np.float64) - ref["result"])))
             rows.append(_row(name, dtype, m, n, steps, ref_rate, diff))
             log(f"{name} train, {dtype}")

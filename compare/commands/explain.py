@@ -30,6 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    dt = validate.dtype(args.dtype)
+    w = validate.weights(args.weights, dt)  # checked with --prove too: every option counts
+    example = validate.example((args.inputs, args.targets), dt)
+    lr = validate.learning_rate(args.lr, dt)
     if args.prove:
         from autograd_compare.teach import prove
 
@@ -38,10 +42,6 @@ def run(args: argparse.Namespace) -> int:
               "forward equations:")
         print(prove.render(verdicts))
         return 0 if all(v.proved for v in verdicts) else 1
-    dt = validate.dtype(args.dtype)
-    w = validate.weights(args.weights, dt)
-    example = validate.example((args.inputs, args.targets), dt)
-    lr = validate.learning_rate(args.lr)
     result = explain(w, example, lr, args.weight, dt)
     print(render_markdown(result) if args.format == "markdown" else render_text(result))
     return 0

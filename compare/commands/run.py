@@ -132,8 +132,14 @@ def _write(dest: output.Destination, result: dict, lr_results: list, human, with
         output.write_trace(folder / output.CSV_NAME, lr_results)
         names = []
         if with_plots:
-            names = (plots.save_all(folder, lr_results) if per_lr
-                     else plots.save_overlays(folder, lr_results))
+            try:
+                names = (plots.save_all(folder, lr_results) if per_lr
+                         else plots.save_overlays(folder, lr_results))
+            except (OverflowError, ValueError, FloatingPointError) as err:
+                for png in folder.glob("*.png"):  # all pictures or none
+                    png.unlink()
+                print(f"note: no plots in the report: matplotlib cannot draw these numbers "
+                      f"({type(err).__name__}: {validate.short_text(str(err))})", file=human)
         result["files"] = [output.JSON_NAME, output.CSV_NAME] + list(names or [])
         output.write_text(folder / output.JSON_NAME, output.to_json(result))
 

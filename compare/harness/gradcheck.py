@@ -89,7 +89,7 @@ def check(backends: list[Backend], w: np.ndarray, example: Example) -> Result:
         cs, fd, h = refs[q]
         scale = max(scales[q], abs(cs))
         tol = tolerances.gradcheck_tolerance(dtype, scale)
-        fd_ok = bool(abs(fd - cs) <= tolerances.FD_RTOL * scale)
+        fd_ok = bool(abs(fd - cs) <= tolerances.fd_tolerance(scale, scales["E_total"], h))
         per = {name: _error(v[q], cs, tol, dtype) for name, v in values.items()}
         rows.append(Row(q, naming.gradient_label(q), cs, fd, h, fd_ok, tol, per))
         failure = _first_failure(q, cs, fd, fd_ok, tol, per)
@@ -105,8 +105,8 @@ def _scales(w: np.ndarray, example: Example, dtype) -> dict[str, float]:
     base = reference.forward(w.tolist(), example.inputs.tolist(), example.targets.tolist())
     nodes = np.array([[base[n].real for n in naming.NODES]])
     terms = tolerances.term_scales(w[None, :], nodes, example, dtype)
-    names = naming.HIDDEN_AND_OUTPUT + naming.GRADS
-    values = np.concatenate([terms["node_grads"][0], terms["dw"][0]])
+    names = naming.HIDDEN_AND_OUTPUT + naming.GRADS + ("E_total",)
+    values = np.concatenate([terms["node_grads"][0], terms["dw"][0], terms["nodes"][0, -1:]])
     return dict(zip(names, values.tolist(), strict=True))
 
 

@@ -10,6 +10,7 @@ from autograd_compare.errors import CompareError
 
 INSTALL_HINT = "pip install 'autograd-compare[plot]'"
 FLOOR = 1e-20  # where an exact agreement (difference 0) is drawn on a log axis
+CEILING = 1e200  # larger differences are drawn here: a log axis up to 1e308 overflows its ticks
 LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1)), (0, (1, 3)))
 DPI = 110
 
@@ -136,7 +137,8 @@ def _differences(plt, lr_results):
                 ratio = np.max(np.where(c.diff > 0, c.diff / c.tolerance, 0.0), axis=1)
             style = dict(color=colors[j % 10], linewidth=1.2, marker="o", markersize=2.5,
                          linestyle=LINESTYLES[i % len(LINESTYLES)])
-            gap = lambda y: np.where((y > 0) & np.isfinite(y), y, np.nan)  # noqa: E731
+            gap = lambda y: np.where((y > 0) & np.isfinite(y), np.minimum(y, CEILING),  # noqa: E731
+                                     np.nan)
             ax_abs.plot(steps, gap(largest), **style)
             ax_ratio.plot(steps, gap(ratio), **style)
             compared, positive = True, positive or bool(np.any(largest > 0))
