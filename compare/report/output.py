@@ -196,7 +196,7 @@ def check_replaceable(out: Path) -> None:
     Raises:
         InputError: no report.json, another tool's, or a file the tool does not write.
     """
-    what = repr(str(out))
+    what = _shown(out)
     report = out / JSON_NAME
     if report.is_symlink() or not report.is_file():
         raise InputError(f"--force replaces only report folders, and {what} is not one "
@@ -226,28 +226,37 @@ def check_replaceable(out: Path) -> None:
 def check_out(out: Path, force: bool) -> None:
     """Refuse (one line, exit 2) what must not be replaced; `Destination` runs this too."""
     if out.name in ("", ".", "..") or str(out).endswith((os.sep + ".", os.sep + "..")):
-        raise InputError(f"--out {str(out)!r} must name a new folder, not "
+        raise InputError(f"--out {_shown(out)} must name a new folder, not "
                          f"{'the current one' if out.name in ('', '.') else 'a parent'}")
     try:
         cwd, target = Path.cwd().resolve(), out.resolve()
     except (OSError, RuntimeError):
         cwd = target = None
     if cwd is not None and (target == cwd or target in cwd.parents):
-        raise InputError(f"--out {str(out)!r} is the current folder or contains it; choose "
+        raise InputError(f"--out {_shown(out)} is the current folder or contains it; choose "
                          "another --out")
     if out.is_symlink():
-        raise InputError(f"--out {str(out)!r} is a symbolic link; choose another --out")
+        raise InputError(f"--out {_shown(out)} is a symbolic link; choose another --out")
+    if os.path.lexists(out.parent) and not out.parent.is_dir():
+        raise InputError(f"the folder {_shown(out.parent)} of --out {_shown(out)} is a file; "
+                         "choose another --out")
     if not os.path.lexists(out):
         return
     if not out.is_dir():
-        raise InputError(f"--out {str(out)!r} is a file, not a report folder; "
+        raise InputError(f"--out {_shown(out)} is a file, not a report folder; "
                          "choose another --out")
     if _stale_reservation(out):
         return
     if not force:
-        raise InputError(f"report folder {str(out)!r} already exists; pass --force to replace "
+        raise InputError(f"report folder {_shown(out)} already exists; pass --force to replace "
                          "it or choose another --out")
     check_replaceable(out)
+
+
+def _shown(path: str | os.PathLike) -> str:
+    """A path for a one-line message: quoted, escaped, at most 80 characters."""
+    text = repr(str(path))
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _quote(name: str) -> str:
@@ -257,7 +266,7 @@ def _quote(name: str) -> str:
 
 
 def _oserror(out: Path, err: OSError) -> OutputError:
-    return OutputError(f"cannot create report folder {str(out)!r}: {err.strerror or err}")
+    return OutputError(f"cannot create report folder {_shown(out)}: {err.strerror or err}")
 
 
 _ACTIVE: list[Destination] = []  # reservations to release on SIGTERM
@@ -333,7 +342,7 @@ class Destination:
             path.mkdir()
         except FileExistsError:
             if not self.force:  # taken since check_out: another run got there first
-                raise InputError(f"report folder {str(path)!r} already exists; pass --force "
+                raise InputError(f"report folder {_shown(path)} already exists; pass --force "
                                  "to replace it or choose another --out") from None
             check_replaceable(path)
             self.replacing = True
@@ -347,7 +356,7 @@ class Destination:
                       and (m := WORK_NAME.match(e)) and _pid_alive(int(m["pid"]))]
             if others:  # another --force run is replacing the same report right now
                 self.lock.rmdir()
-                raise InputError(f"report folder {str(path)!r} is being replaced by another "
+                raise InputError(f"report folder {_shown(path)} is being replaced by another "
                                  "run; try again when it has finished") from None
             return
         except OSError as err:
