@@ -306,7 +306,7 @@ class Destination:
             os.umask(umask)
             self.tmp.chmod(0o777 & ~umask)  # an ordinary folder, whatever umask mkdir saw
         except OSError as err:
-            self._release()
+            self.abandon()  # the reserved name too
             raise _oserror(self.path, err) from None
         _ACTIVE.append(self)
 
