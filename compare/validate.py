@@ -108,6 +108,31 @@ def example(ex: Any, dt: np.dtype) -> Example:
     return out
 
 
+def representable_start(w: np.ndarray, ex: Example, dt: np.dtype, what: str = "weights") -> None:
+    """Refuse a starting point whose forward pass or gradients overflow ``dt``: every term
+    scale of `tolerances.term_scales` (|w|·|i|, the sums, the chain-rule products) must be
+    below the dtype's largest number, so the starting point's numbers all exist."""
+    from autograd_compare.harness import tolerances
+
+    w64 = np.asarray(w, np.float64).reshape(1, 8)
+    i, t = np.asarray(ex.inputs, np.float64), np.asarray(ex.targets, np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        h = w64[0, :4].reshape(2, 2) @ i
+        a_h = 0.5 * (1 + np.tanh(h / 2))  # σ without overflow
+        o = w64[0, 4:].reshape(2, 2) @ a_h
+        a_o = 0.5 * (1 + np.tanh(o / 2))
+        e = 0.5 * (t - a_o) ** 2
+        nodes = np.concatenate([h, a_h, o, a_o, e, [e.sum()]])[None, :]
+        terms = tolerances.term_scales(w64, nodes, Example(i, t), dt)
+        values = np.concatenate([np.ravel(v) for v in terms.values()])
+        worst = float(np.max(values)) if np.isfinite(values).all() else float("inf")
+    limit = float(np.finfo(dt).max)
+    if not worst <= limit / 16:
+        raise InputError(f"{what} and inputs are too large together: the network's terms "
+                         f"(|w|·|i|, then the chain-rule products) reach {worst:.3g}, beyond "
+                         f"{dt.name} ({limit:.3g}); use smaller weights or inputs")
+
+
 def max_target(dt: np.dtype) -> float:
     """Largest |target|: half the square root of the dtype's largest number (E_total finite,
     with room for the sum of the two errors and for the terms of its rounding bound)."""

@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     dt = validate.dtype(args.dtype)
     w = validate.weights(args.weights, dt)  # checked with --prove too: every option counts
     example = validate.example((args.inputs, args.targets), dt)
+    validate.representable_start(w, example, dt)
     lr = validate.learning_rate(args.lr, dt)
     if args.prove:
         from autograd_compare.teach import prove

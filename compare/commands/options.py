@@ -133,7 +133,9 @@ def check_network(args: argparse.Namespace) -> tuple:
     """(weights (8,), (inputs, targets)) from the options, all finite."""
     dt = validate.dtype(args.dtype)
     ex = validate.example((args.inputs, args.targets), dt)
-    return tuple(validate.weights(args.weights, dt)), (tuple(ex.inputs), tuple(ex.targets))
+    w = validate.weights(args.weights, dt)
+    validate.representable_start(w, ex, dt)
+    return tuple(w), (tuple(ex.inputs), tuple(ex.targets))
 
 
 MAX_CONFIG_BYTES = 1 << 20  # a config file is a few lines; refuse to read more than 1 MiB

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from autograd_compare import budget, registry, validate
 from autograd_compare.commands.options import (
     add_backends_option,
@@ -90,6 +92,9 @@ def run(args: argparse.Namespace) -> int:
     study = study_from(args)
     dt = validate.dtype(args.dtype)
     example = validate.example((args.inputs, args.targets), dt)
+    spread = 10 * (study.high - study.low) / 2 if study.distribution == "normal" else 0.0
+    corner = max(abs(study.low), abs(study.high)) + spread  # the largest start, near enough
+    validate.representable_start(np.full(8, corner), example, dt, "--range")
     names, added = with_reference(selected_backends(args))
     memory, size = budget.restarts(study.n, len(study.lrs), len(names), study.steps,
                                    study.chunk, len(study.checkpoints))

@@ -54,7 +54,10 @@ class LrResult(NamedTuple):
 def train(backend: Backend, w: np.ndarray, example: Example, lr: float, steps: int) -> Run:
     """Train and record every intermediate; E_total rows come from the training itself."""
     t = backend.train(w, example, lr, steps)
-    nodes = np.stack([naming.node_values(backend.forward(wk, example)) for wk in t.weights])
+    with np.errstate(over="ignore", invalid="ignore"):  # weights a large lr sent far away
+        nodes = np.stack([naming.node_values(backend.forward(wk, example))
+                          if np.isfinite(wk).all() else np.full(len(naming.NODES), np.nan)
+                          for wk in t.weights])
     nodes[:-1, -1] = t.loss  # the E_total training saw before each update
     return Run(backend.name, np.asarray(t.weights), nodes, np.asarray(t.grads))
 
@@ -112,7 +115,7 @@ def _label(q: int) -> str:
 def _largest(diff, tol, y, dtype) -> dict:
     finite = np.isfinite(diff)
     d = np.where(finite, diff, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         rel = np.where((np.abs(y) > 0) & finite, d / np.abs(y), 0.0)
         spacing = np.spacing(np.abs(np.nan_to_num(y)).astype(dtype)).astype(np.float64)
         ulps = np.where(finite, d / spacing, 0.0)
@@ -125,11 +128,16 @@ def _largest(diff, tol, y, dtype) -> dict:
 
 def check_lr(backends: list[Backend], reference: str, w: np.ndarray, example: Example,
              lr: float, steps: int) -> LrResult:
-    """Train every backend at ``lr`` and compare each with ``reference``."""
-    runs = {b.name: train(b, w, example, lr, steps) for b in backends}
-    dtype = backends[0].dtype
-    comps = {name: compare_runs(run, runs[reference], example, dtype)
-             for name, run in runs.items() if name != reference}
+    """Train every backend at ``lr`` and compare each with ``reference``.
+
+    A learning rate too large for the gradients sends the weights to inf and NaN: a result
+    like any other (compared by the NaN rules of `compare_runs`), so overflow is not warned.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        runs = {b.name: train(b, w, example, lr, steps) for b in backends}
+        dtype = backends[0].dtype
+        comps = {name: compare_runs(run, runs[reference], example, dtype)
+                 for name, run in runs.items() if name != reference}
     firsts = [dict(c.first_divergence, backend=name) for name, c in comps.items()
               if c.first_divergence]
     first = min(firsts, key=lambda f: (f["step"], _order(f["quantity"])), default=None)

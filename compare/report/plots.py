@@ -88,7 +88,7 @@ def _loss_one_lr(plt, r):
     ax.set_xlabel("iteration (gradient-descent step)")
     ax.set_ylabel("E_total")
     ax.grid(alpha=0.3)
-    ax.legend(title="backend")
+    ax.legend(title="backend", loc="upper right")  # "best" warns when it takes long
     return fig
 
 

@@ -6,7 +6,14 @@ from autograd_compare.harness.gradcheck import CS_STEP, FD_STEP_TEXT
 
 
 def _num(x: float, dtype: str) -> str:
+    if isinstance(x, str):  # "inf" / "nan" from report.finite
+        return x
     return f"{x:.16g}" if dtype == "float64" else f"{x:.8g}"
+
+
+def _v(x) -> str:
+    """A value in a verdict line: 10 significant digits, or "inf"/"nan" as written."""
+    return x if isinstance(x, str) else f"{x:.10g}"
 
 
 def header(config: dict) -> str:
@@ -53,6 +60,10 @@ def gradcheck_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def _pct(x) -> str:
+    return x if isinstance(x, str) else f"{x:.2%}"
+
+
 def _g(x) -> str:
     if isinstance(x, str):  # "inf" / "nan" from report.finite
         return x
@@ -67,14 +78,14 @@ def verdict(result: dict) -> str:
         grad = result["gradcheck"]["first_failures"].get(name)
         if grad:
             lines.append(f"FAIL {name}: gradient check first wrong at {grad['quantity']}: "
-                         f"{grad['value']:.10g}, complex step {grad['reference']:.10g}")
+                         f"{_v(grad['value'])}, complex step {_v(grad['reference'])}")
         for t in result["trajectories"]:
             first = t["backends"].get(name, {}).get("first_divergence")
             if first:
                 lines.append(
                     f"FAIL {name}: training at lr {t['lr']:g} first diverges at step "
-                    f"{first['step']}, {first['quantity']}: {first['value']:.10g} vs "
-                    f"{cfg['reference']} {first['reference']:.10g} (difference "
+                    f"{first['step']}, {first['quantity']}: {_v(first['value'])} vs "
+                    f"{cfg['reference']} {_v(first['reference'])} (difference "
                     f"{_g(first['difference'])} > tolerance {_g(first['tolerance'])})")
                 break
     fd = result["gradcheck"]["first_failure"]
@@ -92,5 +103,5 @@ def verdict(result: dict) -> str:
                      "step of every learning rate, with " + cfg["reference"] + ".")
         if d and d["backend"]:
             lines.append(f"Largest difference{where}: {_g(d['abs'])} absolute, {_g(d['rel'])} "
-                         f"relative, {_g(d['ulps'])} ULPs; {d['ratio']:.2%} of the tolerance.")
+                         f"relative, {_g(d['ulps'])} ULPs; {_pct(d['ratio'])} of the tolerance.")
     return "\n".join(lines)

@@ -146,7 +146,8 @@ def run(study: Study, backends: dict[str, Backend], example: Example,
         results = {}
         for b in names:
             on_step(f"chunk {c}/{n_chunks}: {b}, {C} starts x {L} rates x {study.steps} steps")
-            r, seen = _train(backends[b], rows, lr_rows, example, study)
+            with np.errstate(over="ignore", invalid="ignore"):  # diverging: inf, then NaN
+                r, seen = _train(backends[b], rows, lr_rows, example, study)
             results[b] = r
             at_checkpoints[b][:, :, lo:hi] = seen.reshape(K, L, C)[:, :, : hi - lo]
             final[b][:, lo:hi] = r.final_loss.reshape(L, C)[:, : hi - lo]
@@ -321,8 +322,9 @@ def curves(out: Outcome, backends: dict[str, Backend], example: Example) -> list
     for j, row in enumerate(summary_gallery(out)):
         for which, n in row.items():
             w0 = starts(out.study, n, n + 1)[0]
-            loss = {b: backends[b].train(w0, example, out.study.lrs[j], out.study.steps).loss
-                    for b in out.backends}
+            with np.errstate(over="ignore", invalid="ignore"):
+                loss = {b: backends[b].train(w0, example, out.study.lrs[j],
+                                             out.study.steps).loss for b in out.backends}
             found.append({"lr": out.study.lrs[j], "which": which, "start": n,
                           "weights": w0.tolist(), "loss": loss})
     return found
