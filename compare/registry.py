@@ -53,12 +53,15 @@ def get_backend(name: str, dtype: Any = "float64") -> Backend:
         BackendUnavailable: the framework is not installed (the message says which extra).
     """
     dt = validate.dtype(dtype)
-    if isinstance(name, str) and name.startswith(MISTAKE_PREFIX):
+    if not isinstance(name, str):
+        raise InputError(f"backend name must be text, one of {', '.join(REGISTRY)} or "
+                         f"{MISTAKE_PREFIX}<kind>; got {validate.short_text(name)}")
+    if name.startswith(MISTAKE_PREFIX):
         from autograd_compare.manual import mistakes
 
         return guarded(mistakes.make(name[len(MISTAKE_PREFIX):], dt), dt)
     if name not in REGISTRY:
-        raise InputError(f"unknown backend {name!r}; expected one of "
+        raise InputError(f"unknown backend {validate.short_text(name)}; expected one of "
                          f"{', '.join(REGISTRY)} or {MISTAKE_PREFIX}<kind>")
     module, framework, extra = REGISTRY[name]
     if framework is not None and importlib.util.find_spec(framework) is None:
@@ -93,7 +96,7 @@ def guarded(raw: RawBackend, dt: np.dtype[Any]) -> Backend:
     def train(w: WeightsLike, example: ExampleLike | None = None, *, lr: float = 0.5,
               steps: int = 100) -> Trajectory:
         out = raw.train(validate.weights(w, dt), _example(example, dt),
-                        lr=validate.learning_rate(lr), steps=validate.steps(steps))
+                        lr=validate.learning_rate(lr, dt), steps=validate.steps(steps))
         return _check(raw, out, "train")
 
     def train_batch(w: ArrayLike, lr: ArrayLike, example: ExampleLike | None = None, *,

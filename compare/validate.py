@@ -11,6 +11,54 @@ import numpy as np
 from autograd_compare.errors import InputError
 from autograd_compare.interface import DTYPES, N_WEIGHTS, Example
 
+MAX_COUNT = 2**31 - 1  # steps, --n, --chunk ...: every framework's loop counter holds this
+MAX_STEPS = MAX_COUNT
+SHORT = 80  # longest echo of a bad value in a message
+
+
+def short_text(value: Any, limit: int = SHORT) -> str:
+    """``repr(value)`` for a one-line message, cut to ``limit`` characters."""
+    text = repr(value.tolist() if isinstance(value, np.ndarray) and value.size < 1000
+                else value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def as_numpy(values: Any, what: str) -> np.ndarray:
+    """NumPy arrays, lists, and torch/JAX arrays (detached, moved to the CPU) -> an array of
+    real numbers (ints or floats); complex, strings, booleans, objects and ragged lists are an
+    `InputError`."""
+    module = type(values).__module__.split(".")[0]
+    if module == "torch":  # a tensor that requires grad, or lives on a GPU
+        values = values.detach().cpu().resolve_conj().numpy()
+    elif module in ("jax", "jaxlib"):
+        values = np.asarray(values)
+    if isinstance(values, (str, bytes)):
+        raise InputError(f"{what} must be numbers, not text; got {short_text(values)}")
+    if _has_bool(values):
+        raise InputError(f"{what} must be numbers, not booleans; got {short_text(values)}")
+    try:
+        arr = np.asarray(values)
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"{what} must be numbers of one shape (a ragged or mixed list?); "
+                         f"got {short_text(values)}") from None
+    kind = arr.dtype.kind
+    if kind == "c":
+        raise InputError(f"{what} must be real numbers, not complex; got {short_text(values)}")
+    if kind == "b":
+        raise InputError(f"{what} must be numbers, not booleans; got {short_text(values)}")
+    if kind not in "iuf":
+        raise InputError(f"{what} must be numbers; got {arr.dtype.name} values "
+                         f"{short_text(values)}")
+    return arr
+
+
+def _has_bool(values: Any, depth: int = 0) -> bool:
+    if isinstance(values, (bool, np.bool_)):
+        return True
+    if isinstance(values, (list, tuple)) and depth < 3:
+        return any(_has_bool(v, depth + 1) for v in values)
+    return False
+
 
 def dtype(name: Any) -> np.dtype:
     """``"float64"``/``"float32"`` (or the NumPy dtypes) -> ``np.dtype``."""
@@ -22,10 +70,7 @@ def dtype(name: Any) -> np.dtype:
 
 def finite_array(values: Any, what: str, shape: tuple[int, ...], dt: np.dtype) -> np.ndarray:
     """``values`` as an array of ``shape`` and dtype ``dt``; every entry finite."""
-    try:
-        arr = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InputError(f"{what} must be numbers; got {values!r}") from None
+    arr = as_numpy(values, what).astype(np.float64)
     if arr.shape != shape:
         raise InputError(f"{what} must have shape {shape}; got shape {arr.shape}: {_short(values)}")
     if not np.all(np.isfinite(arr)):
@@ -41,7 +86,8 @@ def finite_array(values: Any, what: str, shape: tuple[int, ...], dt: np.dtype) -
 
 def weights(w: Any, dt: np.dtype) -> np.ndarray:
     """w1..w8 -> array (8,)."""
-    n = np.size(w) if np.ndim(w) == 1 else None
+    w = as_numpy(w, "weights w1..w8")
+    n = w.size if w.ndim == 1 else None
     if n is not None and n != N_WEIGHTS:
         raise InputError(f"expected {N_WEIGHTS} weights (w1..w8); got {n}: {_short(w)}")
     return finite_array(w, "weights w1..w8", (N_WEIGHTS,), dt)
@@ -53,25 +99,77 @@ def example(ex: Any, dt: np.dtype) -> Example:
         inputs, targets = ex
     except (TypeError, ValueError):
         raise InputError(f"example must be (inputs, targets); got {_short(ex)}") from None
-    return Example(finite_array(inputs, "inputs i1,i2", (2,), dt),
-                   finite_array(targets, "targets t1,t2", (2,), dt))
+    out = Example(finite_array(inputs, "inputs i1,i2", (2,), dt),
+                  finite_array(targets, "targets t1,t2", (2,), dt))
+    limit = max_target(dt)
+    if np.any(np.abs(out.targets) > limit):
+        raise InputError(f"targets t1,t2 must be at most {limit:.3g} in size in {dt.name}, so "
+                         f"that E_total = ½(t - a_o)² stays finite; got {_short(targets)}")
+    return out
 
 
-def learning_rate(lr: Any) -> float:
-    """A finite learning rate > 0."""
+def representable_start(w: np.ndarray, ex: Example, dt: np.dtype, what: str = "weights") -> None:
+    """Refuse a starting point whose forward pass or gradients overflow ``dt``: every term
+    scale of `tolerances.term_scales` (|w|·|i|, the sums, the chain-rule products) must be
+    below the dtype's largest number, so the starting point's numbers all exist."""
+    from autograd_compare.harness import tolerances
+
+    w64 = np.asarray(w, np.float64).reshape(1, 8)
+    i, t = np.asarray(ex.inputs, np.float64), np.asarray(ex.targets, np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        h = w64[0, :4].reshape(2, 2) @ i
+        a_h = 0.5 * (1 + np.tanh(h / 2))  # σ without overflow
+        o = w64[0, 4:].reshape(2, 2) @ a_h
+        a_o = 0.5 * (1 + np.tanh(o / 2))
+        e = 0.5 * (t - a_o) ** 2
+        nodes = np.concatenate([h, a_h, o, a_o, e, [e.sum()]])[None, :]
+        terms = tolerances.term_scales(w64, nodes, Example(i, t), dt)
+        values = np.concatenate([np.ravel(v) for v in terms.values()])
+        worst = float(np.max(values)) if np.isfinite(values).all() else float("inf")
+    limit = float(np.finfo(dt).max)
+    if not worst <= limit / 16:
+        raise InputError(f"{what} and inputs are too large together: the network's terms "
+                         f"(|w|·|i|, then the chain-rule products) reach {worst:.3g}, beyond "
+                         f"{dt.name} ({limit:.3g}); use smaller weights or inputs")
+
+
+def max_target(dt: np.dtype) -> float:
+    """Largest |target|: half the square root of the dtype's largest number (E_total finite,
+    with room for the sum of the two errors and for the terms of its rounding bound)."""
+    return float(np.sqrt(np.finfo(dt).max)) / 2
+
+
+def learning_rate(lr: Any, dt: Any = None) -> float:
+    """A finite learning rate > 0 (a real number, not text or a boolean); with a dtype, rounded
+    to it and still finite and > 0 there (float32: 1e-320 -> 0 and 1e39 -> inf are refused)."""
+    if isinstance(lr, (bool, np.bool_, str, bytes)) or not isinstance(
+            lr, (int, float, np.integer, np.floating)):
+        raise InputError(f"learning rate must be a number; got {short_text(lr)}")
     try:
         value = float(lr)
-    except (TypeError, ValueError):
-        raise InputError(f"learning rate must be a number; got {lr!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"learning rate must be a finite number; got {short_text(lr)}") from None
     if not math.isfinite(value) or value <= 0:
-        raise InputError(f"learning rate must be finite and > 0; got {lr!r}")
+        raise InputError(f"learning rate must be finite and > 0; got {short_text(lr)}")
+    if dt is not None:
+        d = dtype(dt)
+        with np.errstate(over="ignore", under="ignore"):
+            rounded = float(np.asarray(value, d))
+        if not math.isfinite(rounded) or rounded <= 0:
+            raise InputError(f"learning rate {short_text(lr)} is "
+                             f"{'0' if rounded == 0 else 'infinite'} in {d.name}; choose one "
+                             f"between {float(np.finfo(d).smallest_subnormal):.3g} and "
+                             f"{float(np.finfo(d).max):.3g}")
+        value = rounded
     return value
 
 
 def steps(n: Any) -> int:
-    """A whole number of steps >= 1."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise InputError(f"steps must be a whole number >= 1; got {n!r}")
+    """A whole number of steps from 1 to `MAX_STEPS`."""
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise InputError(f"steps must be a whole number >= 1; got {short_text(n)}")
+    if n > MAX_STEPS:
+        raise InputError(f"steps must be at most {MAX_STEPS}; got {short_text(n)}")
     return int(n)
 
 
@@ -79,6 +177,8 @@ def threshold(t: Any) -> float | None:
     """None, or a finite loss threshold >= 0."""
     if t is None:
         return None
+    if isinstance(t, (bool, np.bool_, str, bytes)):
+        raise InputError(f"threshold must be a number; got {short_text(t)}")
     try:
         value = float(t)
     except (TypeError, ValueError):
@@ -90,7 +190,8 @@ def threshold(t: Any) -> float | None:
 
 def batch(w: Any, lr: Any, dt: np.dtype) -> tuple[np.ndarray, np.ndarray]:
     """Starting weights (N, 8) and learning rates (N,) with matching N >= 1."""
-    w_arr, lr_arr = np.asarray(w, dtype=np.float64), np.asarray(lr, dtype=np.float64)
+    w_arr = as_numpy(w, "batch weights").astype(np.float64)
+    lr_arr = as_numpy(lr, "batch learning rates").astype(np.float64)
     if w_arr.ndim != 2 or w_arr.shape[1] != N_WEIGHTS or w_arr.shape[0] < 1:
         raise InputError(f"batch weights must have shape (N, {N_WEIGHTS}) with N >= 1; "
                          f"got shape {w_arr.shape}")
@@ -101,24 +202,32 @@ def batch(w: Any, lr: Any, dt: np.dtype) -> tuple[np.ndarray, np.ndarray]:
     if not np.all(np.isfinite(lr_arr) & (lr_arr > 0)):
         bad = lr_arr[~(np.isfinite(lr_arr) & (lr_arr > 0))][0]
         raise InputError(f"batch learning rates must be finite and > 0; got {bad}")
-    return w_out, lr_arr.astype(dt)
+    with np.errstate(over="ignore", under="ignore"):
+        lr_out = lr_arr.astype(dt)
+    if not np.all(np.isfinite(lr_out) & (lr_out > 0)):
+        bad = lr_arr[~(np.isfinite(lr_out) & (lr_out > 0))][0]
+        raise InputError(f"batch learning rate {bad:g} is 0 or infinite in {np.dtype(dt).name}")
+    return w_out, lr_out
 
 
-def _short(values: Any, limit: int = 80) -> str:
-    text = repr(values.tolist() if isinstance(values, np.ndarray) else values)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def _short(values: Any, limit: int = SHORT) -> str:
+    return short_text(values, limit)
 
 
 def sequence_of_floats(text: str, what: str, count: int | None = None) -> Sequence[float]:
     """Parse ``"0.1,0.2"`` (command line) into floats; ``count`` entries if given."""
     parts = [p.strip() for p in str(text).split(",") if p.strip()]
-    try:
-        values = [float(p) for p in parts]
-    except ValueError:
-        raise InputError(f"{what} must be comma-separated numbers; got {text!r}") from None
+    values = []
+    for i, p in enumerate(parts, start=1):
+        try:
+            values.append(float(p))
+        except ValueError:
+            where = f" (entry {i} of {len(parts)})" if len(parts) > 1 else ""
+            raise InputError(f"{what} must be comma-separated numbers; got "
+                             f"{short_text(p, 40)}{where}") from None
     if count is not None and len(values) != count:
         raise InputError(f"{what} needs {count} comma-separated numbers; "
-                         f"got {len(values)}: {text!r}")
+                         f"got {len(values)}: {short_text(text)}")
     if not values:
-        raise InputError(f"{what} needs at least one number; got {text!r}")
+        raise InputError(f"{what} needs at least one number; got {short_text(text)}")
     return values

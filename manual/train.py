@@ -19,11 +19,14 @@ def train(w: np.ndarray, example: Example, *, lr: float, steps: int) -> Trajecto
     weights = np.empty((steps + 1, w.size), w.dtype)
     grads = np.empty((steps, w.size), w.dtype)
     weights[0] = w
-    for k in range(steps):
-        v = forward_values(weights[k], example)
-        loss[k] = v["E_total"]
-        grads[k] = weight_gradients(v, weights[k], example)
-        weights[k + 1] = weights[k] - lr * grads[k]  # w_new = w_old - lr * dE_total/dw
+    # a learning rate too large for the gradients sends the weights to inf (then NaN): that is
+    # the result gradient descent gives, reported as such (as PyTorch and JAX do, silently)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(steps):
+            v = forward_values(weights[k], example)
+            loss[k] = v["E_total"]
+            grads[k] = weight_gradients(v, weights[k], example)
+            weights[k + 1] = weights[k] - lr * grads[k]  # w_new = w_old - lr * dE_total/dw
     return Trajectory(loss, weights, grads)
 
 
@@ -53,7 +56,8 @@ def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, *, steps: int,
     blocks = [slice(lo, min(lo + BLOCK, n)) for lo in range(0, n, BLOCK)]
 
     def one(rows: slice) -> None:
-        _train_block(w[rows], lr[rows], example, steps, threshold, out, rows)
+        with np.errstate(over="ignore", invalid="ignore"):  # diverging runs: inf, then NaN
+            _train_block(w[rows], lr[rows], example, steps, threshold, out, rows)
 
     if THREADS > 1 and len(blocks) > 1:
         with ThreadPoolExecutor(THREADS) as pool:

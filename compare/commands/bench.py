@@ -28,6 +28,7 @@ HELP = ("Benchmark: configuration-steps/s of each backend's batched training (fl
         "trajectory.")
 LR = 0.5
 TRAJECTORY_STEPS = 100
+CHUNK = 65_536  # configurations per batched call: memory is bounded for any --n
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -114,28 +115,43 @@ def measure(fn, repeat: int) -> dict:
             "result": result}
 
 
+def chunked(fn, w: np.ndarray, lr: np.ndarray, n: int) -> np.ndarray:
+    """``fn(w, lr)`` over ``n`` configurations in calls of at most `CHUNK` rows, every call on
+    (the first rows of) the same block ``w``; returns the first call's result (for the check
+    against NumPy). Memory is that of one block whatever ``n``."""
+    first = None
+    for lo in range(0, n, CHUNK):
+        rows = min(CHUNK, n - lo)
+        out = fn(w[:rows], lr[:rows])
+        first = out if first is None else first
+    return first
+
+
 def bench(names, dtypes, n: int | tuple[int, ...], steps: int, repeat: int,
           log=lambda s: None) -> dict:
-    """All measurements, JSON-ready (see the README, "Benchmarks"); ``n``: one batch size or
-    several (each measured in turn, smallest first as given)."""
+    """All measurements, JSON-ready (see docs/benchmarks.md); ``n``: one batch size or
+    several (each measured in turn, as given). N above `CHUNK` runs as ceil(N / CHUNK) calls
+    on one block of starts (bounded memory)."""
     sizes = (n,) if isinstance(n, int) else tuple(n)
     rows, trajectories = [], []
     for dtype in dtypes:
         dt = validate.dtype(dtype)
         example = validate.example((CLASS_INPUTS, CLASS_TARGETS), dt)
         for size in sizes:
-            w = np.random.default_rng(0).uniform(-1, 1, (size, 8)).astype(dt)
-            lr = np.full(size, LR, dt)
+            block = min(size, CHUNK)
+            w = np.random.default_rng(0).uniform(-1, 1, (block, 8)).astype(dt)
+            lr = np.full(block, LR, dt)
             log(f"numpy reference, {dtype}, N={size}")
-            ref = measure(lambda w=w, lr=lr, ex=example: numpy_reference(w, lr, ex, steps),
-                          repeat)
+            ref = measure(lambda w=w, lr=lr, ex=example, size=size: chunked(
+                lambda w, lr: numpy_reference(w, lr, ex, steps), w, lr, size), repeat)
             ref_rate = size * steps / ref["steady_s"]
             rows.append(_row("numpy-reference", dtype, ref, size, steps, ref_rate, None, ref))
             for name in names:
                 backend = registry.get_backend(name, dt)
                 log(f"{name} train_batch, {dtype}, N={size}")
-                m = measure(lambda b=backend, w=w, lr=lr, ex=example:
-                            b.train_batch(w, lr, ex, steps=steps).final_weights, repeat)
+                m = measure(lambda b=backend, w=w, lr=lr, ex=example, size=size: chunked(
+                    lambda w, lr: b.train_batch(w, lr, ex, steps=steps).final_weights,
+                    w, lr, size), repeat)
                 diff = float(np.max(np.abs(m["result"].astype(np.float64) - ref["result"])))
                 rows.append(_row(name, dtype, m, size, steps, ref_rate, diff, ref))
         for name in names:

@@ -14,7 +14,7 @@ import re
 import sys
 from types import ModuleType
 
-from autograd_compare.commands.options import apply_config
+from autograd_compare.commands.options import config_args
 from autograd_compare.errors import CompareError
 
 PROG = "autograd-compare"
@@ -90,14 +90,6 @@ def attach_negative_values(argv: list[str]) -> list[str]:
     return out
 
 
-def _config_path(argv: list[str]) -> str | None:
-    """The ``--config FILE`` of ``argv``, read before the real parse (which needs its values)."""
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--config")
-    known, _ = pre.parse_known_args(argv)
-    return known.config
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = attach_negative_values(list(sys.argv[1:] if argv is None else argv))
     try:
@@ -109,10 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             module, prog = importlib.import_module(MAIN_JOB), PROG
         parser = build_parser(module, prog)
-        config = _config_path(argv)
-        if config:
-            apply_config(parser, config)  # the file's values become defaults: flags still win
-        args = parser.parse_args(argv)
+        args = parser.parse_args(config_args(parser, argv))  # --config's keys as flags, first
         return int(module.run(args))
     except CompareError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)

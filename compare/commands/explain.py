@@ -41,9 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     dt = validate.dtype(args.dtype)
-    w = validate.weights(args.weights, dt)
+    w = validate.weights(args.weights, dt)  # checked with --prove too: every option counts
     example = validate.example((args.inputs, args.targets), dt)
-    lr = validate.learning_rate(args.lr)
+    validate.representable_start(w, example, dt)
+    lr = validate.learning_rate(args.lr, dt)
     if args.errata:
         items = errata.errata(np.asarray(w, np.float64), example)
         print(json.dumps([e._asdict() for e in items], indent=2, ensure_ascii=False)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import tomllib
-from pathlib import Path
 from typing import Any
 
 from autograd_compare import validate
-from autograd_compare.errors import InputError
+from autograd_compare.errors import CompareError, InputError
 from autograd_compare.interface import (
     CLASS_INPUTS,
     CLASS_TARGETS,
@@ -32,17 +31,21 @@ def floats(what: str, count: int | None = None):
     return parse
 
 
-def positive_int(what: str):
-    """argparse ``type=`` for a whole number >= 1."""
+def positive_int(what: str, maximum: int = validate.MAX_COUNT):
+    """argparse ``type=`` for a whole number from 1 to ``maximum``."""
 
     def parse(text: str) -> int:
         try:
-            value = int(text)
+            value = int(text) if len(text) <= 40 else None
         except ValueError:
-            msg = f"{what} must be a whole number; got {text!r}"
+            value = None
+        if value is None:
+            msg = f"{what} must be a whole number; got {validate.short_text(text)}"
             raise argparse.ArgumentTypeError(msg) from None
         if value < 1:
             raise argparse.ArgumentTypeError(f"{what} must be >= 1; got {value}")
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f"{what} must be <= {maximum}; got {value}")
         return value
 
     parse.__name__ = what
@@ -83,13 +86,16 @@ def add_backends_option(parser: argparse.ArgumentParser) -> None:
 
 
 def backend_list(text: str) -> tuple[str, ...]:
-    """``"manual,torch"`` -> ("manual", "torch"); unknown names are a usage error."""
+    """``"manual,torch"`` -> ("manual", "torch"); unknown or repeated names are usage errors."""
     names = tuple(n.strip() for n in text.split(",") if n.strip())
-    for name in names:
+    for i, name in enumerate(names):
         if name not in REGISTRY and not name.startswith(MISTAKE_PREFIX):
             raise argparse.ArgumentTypeError(
-                f"unknown backend {name!r}; expected one of {', '.join(REGISTRY)} "
-                f"or {MISTAKE_PREFIX}<kind>")
+                f"unknown backend {validate.short_text(name)}; expected one of "
+                f"{', '.join(REGISTRY)} or {MISTAKE_PREFIX}<kind>")
+        if name in names[:i]:
+            raise argparse.ArgumentTypeError(
+                f"backend {validate.short_text(name)} is listed twice in --backends")
     if not names:
         raise argparse.ArgumentTypeError("--backends needs at least one name")
     return names
@@ -100,49 +106,162 @@ def selected_backends(args: argparse.Namespace) -> tuple[str, ...]:
     return tuple(args.backends) if args.backends else tuple(backends())
 
 
-def check_lrs(lrs) -> tuple[float, ...]:
-    """Every learning rate finite and > 0."""
-    return tuple(validate.learning_rate(lr) for lr in lrs)
+def with_reference(names: tuple[str, ...]) -> tuple[tuple[str, ...], str | None]:
+    """``names`` with the first correct backend moved to the front (the reference), or "manual"
+    put there when every one is a mistake (a mistake needs a correct backend to be compared
+    with); and the name added (or None)."""
+    correct = [n for n in names if not n.startswith(MISTAKE_PREFIX)]
+    if names and not correct:
+        return ("manual", *names), "manual"
+    if not correct:
+        return tuple(names), None
+    return (correct[0], *(n for n in names if n != correct[0])), None
+
+
+def check_lrs(lrs, dtype: Any = "float64") -> tuple[float, ...]:
+    """Every learning rate finite and > 0 in ``dtype`` (rounded to it), none listed twice."""
+    out = tuple(validate.learning_rate(lr, dtype) for lr in lrs)
+    for i, lr in enumerate(out):
+        if lr in out[:i]:
+            same = "" if lrs[i] == lrs[out.index(lr)] else f" in {validate.dtype(dtype).name}"
+            raise InputError(f"learning rate {lrs[i]!r} is listed twice{same} (equal to "
+                             f"{lrs[out.index(lr)]!r}); give each rate once")
+    return out
 
 
 def check_network(args: argparse.Namespace) -> tuple:
     """(weights (8,), (inputs, targets)) from the options, all finite."""
     dt = validate.dtype(args.dtype)
     ex = validate.example((args.inputs, args.targets), dt)
-    return tuple(validate.weights(args.weights, dt)), (tuple(ex.inputs), tuple(ex.targets))
+    w = validate.weights(args.weights, dt)
+    validate.representable_start(w, ex, dt)
+    return tuple(w), (tuple(ex.inputs), tuple(ex.targets))
 
 
-def apply_config(parser: argparse.ArgumentParser, path: str) -> None:
-    """Make the keys of a TOML file the parser's defaults; the command line still wins.
+MAX_CONFIG_BYTES = 1 << 20  # a config file is a few lines; refuse to read more than 1 MiB
+NO_CONFIG = ("config", "version", "help")
 
-    Keys are option names without the dashes (``lrs = [0.5, 1.0]``, ``out = "rep"``,
-    ``steps = 100``); an unknown key is an error that lists the known ones.
+
+def config_args(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """The command line with the ``--config FILE.toml`` values put in front, as flags.
+
+    One parser for every source: each key of the file becomes the command-line text
+    ``--key=VALUE`` and goes through the parser, so its ``type=``, ``choices`` and checks
+    are exactly those of the flag; later (command-line) flags win. The file is checked on its
+    own first, so an error names the file. At most one ``--config``, at most 1 MiB, UTF-8.
     """
-    try:
-        config = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as err:
-        raise InputError(f"cannot read config {path!r}: {err.strerror}") from None
-    except tomllib.TOMLDecodeError as err:
-        raise InputError(f"config {path!r} is not valid TOML: {err}") from None
-    actions = {a.dest: a for a in parser._actions if a.option_strings and a.dest != "help"}
-    known = sorted(k.replace("_", "-") for k in actions if k not in ("config", "version"))
-    defaults = {}
+    paths = _config_paths(parser, argv)
+    if not paths:
+        return argv
+    if len(paths) > 1:
+        raise InputError(f"--config is given {len(paths)} times; give one file (its values "
+                         "can be overridden by flags)")
+    path = paths[0]
+    if not path:
+        raise InputError("--config needs a file name; got ''")
+    shown = validate.short_text(path)
+    config = _read_config(path, shown)
+    actions = {a.dest: a for a in parser._actions
+               if a.option_strings and a.dest not in NO_CONFIG}
+    unknown = [k for k in config if k.replace("-", "_") not in actions]
+    if unknown:
+        known = sorted(k.replace("_", "-") for k in actions)
+        expected = ("; expected one of " + ", ".join(known)) if known else \
+            "; this command takes no options from a config file"
+        raise InputError(f"unknown config key{'s' if len(unknown) > 1 else ''} "
+                         + ", ".join(validate.short_text(k) for k in unknown)
+                         + f" in {shown}{expected}")
+    args: list[str] = []
     for key, value in config.items():
-        dest = key.replace("-", "_")
-        if dest not in actions or dest in ("config", "version"):
-            raise InputError(f"unknown config key {key!r} in {path}; expected one of "
-                             + ", ".join(known))
-        defaults[dest] = _as_cli_text(value, actions[dest])
-        actions[dest].required = False  # given by the file
-    parser.set_defaults(**defaults)
+        args += _as_cli_args(key, value, actions[key.replace("-", "_")], shown)
+    _check_alone(parser, args, shown)
+    return args + argv
 
 
-def _as_cli_text(value: Any, action: argparse.Action) -> Any:
-    """TOML value -> what argparse would have received, so ``type=`` checks it the same way."""
-    if isinstance(value, bool) or action.nargs == 0:
+def _config_paths(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """Every ``--config`` value of ``argv``: ``--config F``, ``--config=F`` or an unambiguous
+    abbreviation (``--conf F``), as argparse itself would read them."""
+    others = [o for a in parser._actions for o in a.option_strings if o != "--config"]
+    paths = []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token == "--":
+            break
+        name, eq, value = token.partition("=")
+        if (len(name) > 2 and "--config".startswith(name)
+                and not any(o.startswith(name) for o in others)):
+            if eq:
+                paths.append(value)
+            elif i + 1 < len(argv):
+                paths.append(argv[i + 1])
+                i += 1
+        i += 1
+    return paths
+
+
+def _read_config(path: str, shown: str) -> dict:
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_CONFIG_BYTES + 1)
+    except OSError as err:
+        raise InputError(f"cannot read config {shown}: {err.strerror or err}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise InputError(f"config {shown} is larger than {MAX_CONFIG_BYTES >> 20} MiB; a "
+                         "config file holds a few options")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(f"config {shown} is not UTF-8 text (byte {err.start})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise InputError(f"config {shown} is not valid TOML: {err}") from None
+
+
+def _as_cli_args(key: str, value: Any, action: argparse.Action, shown: str) -> list[str]:
+    """One TOML key -> the flags a user would have typed (``[]`` for a false switch)."""
+    flag = action.option_strings[-1]
+    where = f"config key {validate.short_text(key)} in {shown}"
+    if action.nargs == 0:  # a switch (--force, --json): true or false, nothing else
         if not isinstance(value, bool):
-            raise InputError(f"config key {action.dest!r} must be true or false; got {value!r}")
-        return value
+            raise InputError(f"{where} must be true or false; got {_toml_text(value)}")
+        return [flag] if value else []
     if isinstance(value, list):
-        return ",".join(str(v) for v in value)
-    return str(value)
+        if not value:
+            raise InputError(f"{where} is an empty list")
+        parts = [_scalar_text(v, where) for v in value]
+        if any("," in p for p in parts):
+            raise InputError(f"{where}: a list entry contains a comma")
+        return [f"{flag}={','.join(parts)}"]
+    return [f"{flag}={_scalar_text(value, where)}"]
+
+
+def _scalar_text(value: Any, where: str) -> str:
+    if isinstance(value, bool):
+        raise InputError(f"{where} must be a number or text, not {_toml_text(value)}")
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return repr(value)
+    raise InputError(f"{where} must be a number or text; got {_toml_text(value)}")
+
+
+def _toml_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return validate.short_text(value)
+
+
+def _check_alone(parser: argparse.ArgumentParser, args: list[str], shown: str) -> None:
+    """Parse the file's flags alone (required options relaxed) so an error names the file."""
+    required = [a for a in parser._actions if a.required]
+    for a in required:
+        a.required = False
+    try:
+        parser.parse_args(args)
+    except CompareError as err:
+        raise InputError(f"in config {shown}: {err}") from None
+    finally:
+        for a in required:
+            a.required = True

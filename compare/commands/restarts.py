@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import sys
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
-from autograd_compare import naming, registry, validate
+from autograd_compare import budget, naming, registry, validate
 from autograd_compare.commands import wording
 from autograd_compare.commands.options import (
     add_backends_option,
@@ -22,6 +24,7 @@ from autograd_compare.commands.options import (
     floats,
     positive_int,
     selected_backends,
+    with_reference,
 )
 from autograd_compare.commands.progress import Progress
 from autograd_compare.commands.run import add_landscape_option
@@ -83,6 +86,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     cluster.add_argument("--dask-local", type=positive_int("--dask-local"), default=None,
                          metavar="N", help="run the chunks on a local Dask cluster of N worker "
                          "processes (needs autograd-compare[dask])")
+    budget.add_options(parser)
 
 
 def study_from(args: argparse.Namespace) -> restarts.Study:
@@ -90,17 +94,18 @@ def study_from(args: argparse.Namespace) -> restarts.Study:
     low, high = args.range
     return restarts.check(restarts.Study(
         n=args.n, seed=args.seed, distribution=args.distribution, low=low, high=high,
-        steps=args.steps, lrs=check_lrs(args.lrs), threshold=args.threshold, chunk=args.chunk,
-        checkpoints=tuple(args.checkpoints)))
+        steps=args.steps, lrs=check_lrs(args.lrs, validate.dtype(args.dtype)),
+        threshold=args.threshold, chunk=args.chunk, checkpoints=tuple(args.checkpoints)))
 
 
 def steps_list(text: str) -> tuple[int, ...]:
     """argparse ``type=`` for ``"10,100"``: whole step numbers."""
     try:
-        return tuple(int(p) for p in text.split(",") if p.strip())
+        return tuple(int(p) for p in text.split(",") if p.strip() and len(p) <= 40)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"--checkpoints must be comma-separated whole numbers; got {text!r}") from None
+            "--checkpoints must be comma-separated whole numbers; got "
+            f"{validate.short_text(text)}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -111,54 +116,74 @@ def run(args: argparse.Namespace) -> int:
     study = study_from(args)
     dt = validate.dtype(args.dtype)
     example = validate.example((args.inputs, args.targets), dt)
-    out_dir: Path | None = None  # --json alone: the JSON on stdout is the report
-    if args.out or not args.json:
-        out_dir = Path(args.out) if args.out else output.default_out(DEFAULT_OUT)
-        output.check_out(out_dir, args.force)  # refuse before any work is done
-    names = selected_backends(args)
-    backends = {name: registry.get_backend(name, dt) for name in names}
+    spread = 10 * (study.high - study.low) / 2 if study.distribution == "normal" else 0.0
+    corner = max(abs(study.low), abs(study.high)) + spread  # the largest start, near enough
+    validate.representable_start(np.full(8, corner), example, dt, "--range")
+    names, added = with_reference(selected_backends(args))
+    memory, size = budget.restarts(study.n, len(study.lrs), len(names), study.steps,
+                                   study.chunk, len(study.checkpoints))
+    budget.check(memory, args.max_memory_mb, "memory", "--max-memory-mb")
+    budget.check(size, args.max_output_mb, "report files", "--max-output-mb")
     human = sys.stderr if args.json else sys.stdout
-    n_chunks = -(-study.n // min(study.chunk, study.n))
-    start = time.perf_counter()
-    distributed = args.dask_scheduler is not None or args.dask_local is not None
-    steps = n_chunks * (1 if distributed else len(names)) + 1 + (out_dir is not None)
-    with Progress(steps, stream=sys.stderr) as progress:
-        if distributed:
-            outcome = _run_on_dask(args, study, tuple(names), dt, example, progress.step)
+    folder_wanted = bool(args.out) or not args.json  # --json alone: stdout is the report
+    dest = output.Destination(args.out, DEFAULT_OUT, args.force) if folder_wanted \
+        else contextlib.nullcontext(None)
+    with dest as reserved:  # reserved before any work (exit 2 if taken)
+        if added:
+            print(f"note: {added} added as the reference: a mistake backend needs a correct "
+                  "one to be compared with", file=human)
+        backends = {name: registry.get_backend(name, dt) for name in names}
+        n_chunks = -(-study.n // min(study.chunk, study.n))
+        start = time.perf_counter()
+        distributed = args.dask_scheduler is not None or args.dask_local is not None
+        steps = n_chunks * (1 if distributed else len(names)) + 1 + (reserved is not None)
+        with Progress(steps, stream=sys.stderr) as progress:
+            if distributed:
+                outcome = _run_on_dask(args, study, tuple(names), dt, example, progress.step)
+            else:
+                outcome = restarts.run(study, backends, example, on_step=progress.step)
+            progress.step("re-running the gallery starts one at a time")
+            curves = restarts.curves(outcome, backends, example)
+            trace: dict[str, Any] = {}
+            if reserved is not None:
+                progress.step("recording every step of the median start for report.html")
+                median = next(c for c in curves if c.which == "median")
+                trace = step_trace.as_json([step_trace.record(b, np.asarray(median.weights),
+                                                              example, median.lr, study.steps)
+                                            for b in backends.values()])
+        result = restarts.report(outcome, dt, example, time.perf_counter() - start)
+        if reserved is None:
+            _emit(result, None, args.json, human)
         else:
-            outcome = restarts.run(study, backends, example, on_step=progress.step)
-        progress.step("re-running the gallery starts one at a time")
-        curves = restarts.curves(outcome, backends, example)
-        trace: dict[str, Any] = {}
-        if out_dir is not None:
-            progress.step("recording every step of the median start for report.html")
-            median = next(c for c in curves if c.which == "median")
-            trace = step_trace.as_json([step_trace.record(b, np.asarray(median.weights), example,
-                                                          median.lr, study.steps)
-                                        for b in backends.values()])
-    result = restarts.report(outcome, dt, example, time.perf_counter() - start)
-    print(table(result), file=human)
-    if out_dir is not None:
-        result = _write(out_dir, args, result, outcome, curves, trace, example)
-    print(wording.closing_line(result.ok, out_dir), file=human)
-    if args.json:
-        sys.stdout.write(output.to_json(as_dict(result)))
+            result = _write(reserved, args, result, outcome, curves, trace, example, human)
     return result.exit_code
 
 
-def _write(out_dir: Path, args: argparse.Namespace, result: restarts.Report,
+def _emit(result: restarts.Report, out_dir: Path | None, as_json: bool, human: TextIO) -> None:
+    """The table and the closing line (stdout, or stderr with --json), then the JSON."""
+    text = table(result) + "\n" + wording.closing_line(result.ok, out_dir) + "\n"
+    if as_json:
+        print(text, file=human, end="")
+        output.emit_stdout(output.to_json(as_dict(result)))
+    else:
+        output.emit_stdout(text)
+
+
+def _write(dest: output.Destination, args: argparse.Namespace, result: restarts.Report,
            outcome: restarts.Outcome, curves: list[restarts.Curve], trace: dict[str, Any],
-           example: Example) -> restarts.Report:
-    """Fill the report folder; return ``result`` with its "report_dir" and "files"."""
+           example: Example, human: TextIO) -> restarts.Report:
+    """Fill the report folder, print, then put it in place (printed first: docs/hardening.md);
+    return ``result`` with its "report_dir" and "files"."""
+    out_dir = dest.path
     written = [result._replace(report_dir=str(out_dir))]  # fill() adds the files it wrote
     files: list[str] = []
 
     def fill(folder: Path) -> None:
         result = written[0]
-        (folder / SUMMARY_CSV).write_text(summary_csv(result), encoding="utf-8")
-        (folder / DISAGREE_CSV).write_text(disagreements_csv(result), encoding="utf-8")
-        (folder / GALLERY_CSV).write_text(gallery_csv(curves), encoding="utf-8")
-        (folder / CHECKPOINTS_CSV).write_text(checkpoints_csv(result), encoding="utf-8")
+        _write_csv(folder / SUMMARY_CSV, summary_csv(result))
+        _write_csv(folder / DISAGREE_CSV, disagreements_csv(result))
+        _write_csv(folder / GALLERY_CSV, gallery_csv(curves))
+        _write_csv(folder / CHECKPOINTS_CSV, checkpoints_csv(result))
         files.extend([output.JSON_NAME, SUMMARY_CSV, DISAGREE_CSV, GALLERY_CSV, CHECKPOINTS_CSV])
         if not args.no_plots:
             try:
@@ -180,12 +205,22 @@ def _write(out_dir: Path, args: argparse.Namespace, result: restarts.Report,
             result_json["per_lr"][0]["gallery"], with_plots)
         (folder / output.JSON_NAME).write_text(output.to_json(result_json), encoding="utf-8")
 
-    output.write_folder(out_dir, fill, args.force)
+    dest.commit(fill, before=lambda: _emit(written[0], out_dir, args.json, human))
     return written[0]
 
 
-def _run_on_dask(args: argparse.Namespace, study: restarts.Study, names: tuple[str, ...], dt,
-                 example, on_chunk) -> restarts.Outcome:
+def _write_csv(path: Path, rows: str | Iterable[str]) -> None:
+    """Write CSV text, or stream an iterable of lines, to ``path``."""
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        if isinstance(rows, str):
+            f.write(rows)
+        else:
+            f.writelines(rows)
+
+
+def _run_on_dask(args: argparse.Namespace, study: restarts.Study, names: tuple[str, ...],
+                 dt: np.dtype, example: Example,
+                 on_chunk: Callable[[str], None]) -> restarts.Outcome:
     """The study's chunks as tasks on a Dask cluster (`study.cluster`): the same numbers."""
     from autograd_compare.study import cluster
 
@@ -199,8 +234,8 @@ def _run_on_dask(args: argparse.Namespace, study: restarts.Study, names: tuple[s
 
 
 def as_dict(result: restarts.Report) -> dict[str, Any]:
-    """Everything the study found (fields documented in the README, "Random restarts"): the one
-    place its named results become a dict."""
+    """Everything the study found (fields documented in docs/restarts.md): the one place its
+    named results become a dict."""
     s = result.study
     return {
         "tool": "autograd-compare", "command": "restarts", "ok": result.ok,
@@ -215,6 +250,8 @@ def as_dict(result: restarts.Report) -> dict[str, Any]:
         "seconds": result.seconds,
         "per_lr": [_plain(row) for row in result.per_lr],
         "disagreements": [_plain(d) for d in result.disagreements],
+        **({"undetected_mistakes": list(result.undetected_mistakes)}
+           if result.undetected_mistakes else {}),
         "report_dir": result.report_dir, "files": list(result.files),
     }
 
@@ -254,6 +291,8 @@ def table(result: restarts.Report) -> str:
                 f"{cp.step}: {cp.E_total[ref].median:.3e}" for cp in row.checkpoints)
                 + f", {c.steps}: {row.backends[ref].final_loss.median:.3e}")
     n = len(result.disagreements)
+    lines += [f"FAIL {b}: a mistake backend, but it agrees with the others on every "
+              "configuration" for b in result.undetected_mistakes]
     lines.append("backends agree on every configuration" if n == 0 else
                  f"{n} configurations where backends DISAGREE beyond tolerance "
                  f"(listed in {DISAGREE_CSV} and report.json)")

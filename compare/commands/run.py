@@ -7,6 +7,7 @@ Exit code 0 when everything agrees, 1 when any check fails, 2 for bad usage or i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import sys
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from autograd_compare import registry
+from autograd_compare import budget, registry, validate
 from autograd_compare.commands import options, wording
 from autograd_compare.commands.progress import Progress
 from autograd_compare.errors import BackendUnavailable, InputError
@@ -46,6 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-plots", action="store_true",
                         help="write no PNG files (report.json, trace.csv and report.html only)")
     add_landscape_option(parser)
+    budget.add_options(parser)
 
 
 def add_landscape_option(parser: argparse.ArgumentParser, default: str = "plane") -> None:
@@ -64,77 +66,89 @@ def landscape_slice(text: str) -> landscape.Slice:
 
 def run(args: argparse.Namespace) -> int:
     human = sys.stderr if args.json else sys.stdout
-    dt = np.dtype(args.dtype)
+    dt = validate.dtype(args.dtype)
     weights, (inputs, targets) = options.check_network(args)
     w = np.asarray(weights, dt)
     example = Example(np.asarray(inputs, dt), np.asarray(targets, dt))
-    lrs = options.check_lrs(args.lrs)
-    out: Path | None = None  # --json alone: the JSON on stdout is the report
-    if args.out or not args.json:
-        out = Path(args.out) if args.out else output.default_out()
-        output.check_out(out, args.force)  # refuse before doing any work
-    with_plots = (out is not None and not args.no_plots
+    lrs = options.check_lrs(args.lrs, dt)
+    names, added = options.with_reference(options.selected_backends(args))
+    folder_wanted = bool(args.out) or not args.json  # --json alone: stdout is the report
+    with_plots = (folder_wanted and not args.no_plots
                   and importlib.util.find_spec("matplotlib") is not None)
-    # workers import pyplot while this process imports the frameworks (report.plot_pool)
-    drawer = plot_pool.Drawer() if with_plots else None
-    try:
-        return _run(args, dt, w, example, lrs, out, drawer, human)
-    finally:
-        if drawer is not None:
-            drawer.close()
+    memory, size = budget.main_job(len(lrs), len(names), args.steps, with_plots)
+    budget.check(memory, args.max_memory_mb, "memory", "--max-memory-mb")
+    budget.check(size, args.max_output_mb, "report files", "--max-output-mb")
+    if folder_wanted and not args.no_plots and not with_plots:
+        print(f"note: no plots in the report: matplotlib is not installed; install it with: "
+              f"{plots.INSTALL_HINT}", file=human)
+    dest = output.Destination(args.out, output.DEFAULT_OUT, args.force) if folder_wanted \
+        else contextlib.nullcontext(None)
+    with dest as reserved:  # reserved: refused (exit 2) or taken before any work
+        if added:
+            print(f"note: {added} added as the reference: a mistake backend needs a correct "
+                  "one to be compared with", file=human)
+        per_lr = len(lrs) <= budget.MAX_LR_PLOTS
+        # workers import pyplot while this process imports the frameworks (report.plot_pool)
+        drawer = plot_pool.Drawer() if with_plots and per_lr else None
+        try:
+            return _run(args, names, dt, w, example, lrs, reserved, drawer, with_plots, human)
+        finally:
+            if drawer is not None:
+                drawer.close()
 
 
-def _run(args: argparse.Namespace, dt: np.dtype, w: np.ndarray, example: Example,
-         lrs: tuple[float, ...], out: Path | None, drawer: plot_pool.Drawer | None,
-         human: TextIO) -> int:
-    backends = _backends(args, dt)
+def _run(args: argparse.Namespace, names: tuple[str, ...], dt: np.dtype, w: np.ndarray,
+         example: Example, lrs: tuple[float, ...], dest: output.Destination | None,
+         drawer: plot_pool.Drawer | None, with_plots: bool, human: TextIO) -> int:
+    backends = _backends(args, names, dt)
     reference = next((b.name for b in backends if not b.name.startswith("mistake:")),
                      backends[0].name)
     backends.sort(key=lambda b: b.name != reference)  # the reference first, others as listed
     config = RunConfig(tuple(b.name for b in backends), reference, dt.name, tuple(lrs),
                        args.steps, tuple(w.tolist()), tuple(example.inputs.tolist()),
                        tuple(example.targets.tolist()))
-    with Progress(len(lrs) + 1 + 2 * (out is not None)) as progress:
+    png_names = plots.loss_files(list(lrs))
+    with Progress(len(lrs) + 1 + 2 * (dest is not None)) as progress:
         progress.step("gradient check")
         grad = gradcheck.check(backends, w, example)
         lr_results = []
-        for lr in lrs:
+        for name, lr in zip(png_names, lrs, strict=True):
             progress.step(f"training {len(backends)} backends at lr {lr:g}")
             lr_results.append(trajectory.check_lr(backends, reference, w, example, lr,
                                                   args.steps))
             if drawer is not None:  # drawn in a worker while the next rate trains
-                drawer.submit(plots.loss_file(lr), lr_results[-1:])
+                drawer.submit(name, lr_results[-1:])
         if drawer is not None:
             drawer.submit(plots.DIFF_FILE, lr_results)
             drawer.submit(plots.ALL_LRS_FILE, lr_results)
         claimed = tuple(claims.check(r.lr, r.runs[r.reference].nodes[:, -1])
                         for r in lr_results)
-        result = MainResult(config, grad, tuple(lr_results), claims=claimed)
-        if out is not None:
-            progress.step("recording every step for report.html")
-            trace = steps.as_json([steps.record(b, w, example, lr, args.steps)
-                                   for lr in lrs for b in backends])
-            progress.step(f"writing {out}")
-            result = _write(out, args.force, result, human,
-                            lambda folder, result_json, with_plots: extras.write_main(
-                                folder, result_json, trace, example, args.landscape,
-                                with_plots), drawer, args.no_plots)
-    print(summary.header(config), summary.trajectory_table(result), "",
-          claims.table(result.claims), "",
-          summary.gradcheck_table(result), "", summary.verdict(result),
-          wording.closing_line(result.ok, out), sep="\n", file=human)
-    if args.json:
-        sys.stdout.write(output.to_json(output.as_dict(result)))
+        result = MainResult(config, grad, tuple(lr_results), claims=claimed,
+                            undetected_mistakes=_undetected_mistakes(grad, lr_results))
+        if dest is None:
+            _emit(result, None, args.json, human)
+            return result.exit_code
+        progress.step("recording every step for report.html")
+        trace = steps.as_json([steps.record(b, w, example, lr, args.steps)
+                               for lr in lrs for b in backends])
+        progress.step(f"writing {dest.path}")
+        result = _write(dest, result, human, with_plots, drawer, args.json,
+                        lambda folder, result_json, pictures: extras.write_main(
+                            folder, result_json, trace, example, args.landscape, pictures))
     return result.exit_code
 
 
-def _backends(args: argparse.Namespace, dt: np.dtype) -> list[Backend]:
-    names = options.selected_backends(args)
-    seen = set()
-    for name in names:
-        if name in seen:
-            raise InputError(f"backend {name!r} is listed twice in --backends")
-        seen.add(name)
+def _undetected_mistakes(grad: gradcheck.Result,
+                         lr_results: list[trajectory.LrResult]) -> tuple[str, ...]:
+    """A mistake backend never passes: the ones no check caught (they fail the run too)."""
+    caught = set(grad.first_failures)
+    for r in lr_results:
+        caught |= {n for n, c in r.comparisons.items() if c.first_divergence}
+    names = lr_results[0].runs if lr_results else {}
+    return tuple(n for n in names if n.startswith("mistake:") and n not in caught)
+
+
+def _backends(args: argparse.Namespace, names: tuple[str, ...], dt: np.dtype) -> list[Backend]:
     if args.backends:  # asked for by name: every one must load (else exit 2)
         return [registry.get_backend(n, dt) for n in names]
     loaded = []
@@ -148,31 +162,69 @@ def _backends(args: argparse.Namespace, dt: np.dtype) -> list[Backend]:
     return loaded
 
 
-def _write(out: Path, force: bool, result: MainResult, human: TextIO,
-           teaching: Callable[[Path, dict[str, Any], bool], object],
-           drawer: plot_pool.Drawer | None = None, no_plots: bool = False) -> MainResult:
-    """Fill the report folder: report.json (== the --json output), trace.csv, the PNGs."""
-    with_plots = not no_plots and importlib.util.find_spec("matplotlib") is not None
-    lr_results = result.trajectories
-    files = [output.JSON_NAME, output.CSV_NAME] + (
-        [plots.loss_file(r.lr) for r in lr_results] + [plots.ALL_LRS_FILE, plots.DIFF_FILE]
-        if with_plots else []) + extras.file_names(with_plots)
-    result = result._replace(report_dir=str(out), files=tuple(files))
-    if not with_plots and not no_plots:
-        print(f"note: no plots in the report: matplotlib is not installed; install it with: "
-              f"{plots.INSTALL_HINT}", file=human)
+def _write(dest: output.Destination, result: MainResult, human: TextIO, with_plots: bool,
+           drawer: plot_pool.Drawer | None, as_json: bool,
+           teaching: Callable[[Path, dict[str, Any], bool], object]) -> MainResult:
+    """Fill the report folder (report.json == the --json output, trace.csv, the PNGs, the
+    network, the landscape, report.html), print the tables and the JSON, then put the folder
+    in place.
 
-    result_json = output.as_dict(result)
+    Order: everything is printed and flushed before the folder is renamed into place, so a
+    failing stdout (``--json > /dev/full``) exits 2 with no folder left; see docs/hardening.md.
+    """
+    out = dest.path
+    lr_results = result.trajectories
+    per_lr = len(lr_results) <= budget.MAX_LR_PLOTS
+    if with_plots and not per_lr:
+        print(f"note: {len(lr_results)} learning rates: one plot per rate only up to "
+              f"{budget.MAX_LR_PLOTS}; see {plots.ALL_LRS_FILE} for all of them", file=human)
 
     def fill(folder: Path) -> None:
-        output.write_text(folder / output.JSON_NAME, output.to_json(result_json))
-        output.write_text(folder / output.CSV_NAME, output.trace_csv(lr_results))
+        output.write_trace(folder / output.CSV_NAME, lr_results)
+        pictures: list[str] = []
         if with_plots:
-            if drawer is None:
-                plots.save_all(folder, lr_results)
-            else:
-                drawer.save(folder, lr_results)
-        teaching(folder, result_json, with_plots)  # network, landscape, report.html
+            try:
+                pictures = (plots.save_overlays(folder, lr_results) if not per_lr
+                            else drawer.save(folder, lr_results) if drawer is not None
+                            else plots.save_all(folder, lr_results))
+            except (OverflowError, ValueError, FloatingPointError) as err:
+                _drop_pictures(folder, err, human)
+        try:
+            _finish(folder, pictures)
+        except (OverflowError, ValueError, FloatingPointError) as err:
+            if not pictures:
+                raise
+            _drop_pictures(folder, err, human)
+            _finish(folder, [])
 
-    output.write_folder(out, fill, force)
-    return result
+    def _finish(folder: Path, pictures: list[str]) -> None:
+        files = [output.JSON_NAME, output.CSV_NAME, *pictures,
+                 *extras.file_names(bool(pictures))]
+        done[0] = result._replace(report_dir=str(out), files=tuple(files))
+        result_json = output.as_dict(done[0])
+        teaching(folder, result_json, bool(pictures))  # network, landscape, report.html
+        output.write_text(folder / output.JSON_NAME, output.to_json(result_json))
+
+    done = [result]
+    dest.commit(fill, before=lambda: _emit(done[0], out, as_json, human))
+    return done[0]
+
+
+def _drop_pictures(folder: Path, err: Exception, human: TextIO) -> None:
+    """All pictures or none: matplotlib could not draw these numbers."""
+    for picture in [*folder.glob("*.png"), *folder.glob("*.svg")]:
+        picture.unlink()
+    print(f"note: no plots in the report: matplotlib cannot draw these numbers "
+          f"({type(err).__name__}: {validate.short_text(str(err))})", file=human)
+
+
+def _emit(result: MainResult, out: Path | None, as_json: bool, human: TextIO) -> None:
+    """The tables and the verdict (stdout, or stderr with --json), then the JSON."""
+    text = "\n".join([summary.header(result.config), summary.trajectory_table(result), "",
+                      claims.table(result.claims), "", summary.gradcheck_table(result), "",
+                      summary.verdict(result), wording.closing_line(result.ok, out)]) + "\n"
+    if as_json:
+        print(text, file=human, end="")
+        output.emit_stdout(output.to_json(output.as_dict(result)))
+    else:
+        output.emit_stdout(text)

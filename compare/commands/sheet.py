@@ -6,10 +6,11 @@ import argparse
 
 import numpy as np
 
-from autograd_compare import validate
+from autograd_compare import budget, validate
 from autograd_compare.commands import wording
 from autograd_compare.commands.options import add_network_options, positive_int
-from autograd_compare.teach.sheet import FIRST_ROW, GIVEN, build, write
+from autograd_compare.errors import InputError
+from autograd_compare.teach.sheet import FIRST_ROW, GIVEN, build, check_out, write
 
 HELP = """Write the classic course spreadsheet (.xlsx): gradient descent as live Excel formulas.
 
@@ -27,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=positive_int("steps"), default=100,
                         help="gradient-descent steps, one row each after row 0 (default 100)")
     add_network_options(parser, dtype=False)
+    budget.add_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,6 +36,15 @@ def run(args: argparse.Namespace) -> int:
     w = validate.weights(args.weights, dt)
     example = validate.example((args.inputs, args.targets), dt)
     lr = validate.learning_rate(args.lr)
+    last = FIRST_ROW + args.steps
+    if last > budget.XLSX_MAX_ROWS:
+        raise InputError(f"--steps {args.steps} needs rows up to {last}, beyond the xlsx limit "
+                         f"of {budget.XLSX_MAX_ROWS} rows; use --steps "
+                         f"{budget.XLSX_MAX_ROWS - FIRST_ROW} or fewer")
+    memory, size = budget.sheet(args.steps)
+    budget.check(memory, args.max_memory_mb, "memory", "--max-memory-mb")
+    budget.check(size, args.max_output_mb, "spreadsheet file", "--max-output-mb")
+    check_out(args.out, force=args.force)  # before the workbook is built
     wb = build(w, example.inputs, example.targets, lr, args.steps)
     path = write(wb, args.out, force=args.force)
     lr_cell = dict((n, c) for n, _, c in GIVEN)["learning_rate"]

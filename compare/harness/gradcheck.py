@@ -117,7 +117,7 @@ def check(backends: Sequence[Backend], w: ArrayLike, example: Example) -> Result
         cs, fd, h = refs[q]
         scale = max(scales[q], abs(cs))
         tol = tolerances.gradcheck_tolerance(dtype, scale)
-        fd_ok = bool(abs(fd - cs) <= tolerances.FD_RTOL * scale)
+        fd_ok = bool(abs(fd - cs) <= tolerances.fd_tolerance(scale, scales["E_total"], h))
         per = {name: _error(v[q], cs, tol, dtype) for name, v in values.items()}
         label = naming.gradient_label(q)
         rows.append(Row(q, label, cs, fd, h, fd_ok, tol, per))
@@ -136,8 +136,8 @@ def _scales(w: np.ndarray, example: Example, dtype: DTypeLike) -> dict[str, floa
     base = reference.forward(w.tolist(), example.inputs.tolist(), example.targets.tolist())
     nodes = np.array([[base[n].real for n in naming.FORWARD_NAMES]])
     terms = tolerances.term_scales(w[None, :], nodes, example, dtype)
-    names = naming.NODE_NAMES + naming.WEIGHT_GRAD_NAMES
-    values = np.concatenate([terms.node_grads[0], terms.dw[0]])
+    names = naming.NODE_NAMES + naming.WEIGHT_GRAD_NAMES + ("E_total",)
+    values = np.concatenate([terms.node_grads[0], terms.dw[0], terms.nodes[0, -1:]])
     return dict(zip(names, values.tolist(), strict=True))
 
 

@@ -92,7 +92,10 @@ def train(backend: Backend, w: NDArray[np.floating], example: Example, lr: float
           steps: int) -> Run:
     """Train and record every intermediate; E_total rows come from the training itself."""
     t = backend.train(w, example, lr=lr, steps=steps)
-    nodes = np.stack([naming.node_values(backend.forward(wk, example)) for wk in t.weights])
+    with np.errstate(over="ignore", invalid="ignore"):  # weights a large lr sent far away
+        nodes = np.stack([naming.node_values(backend.forward(wk, example))
+                          if np.isfinite(wk).all() else np.full(len(naming.FORWARD_NAMES), np.nan)
+                          for wk in t.weights])
     nodes[:-1, -1] = t.loss  # the E_total training saw before each update
     return Run(backend.name, np.asarray(t.weights), nodes, np.asarray(t.grads))
 
@@ -151,7 +154,7 @@ def _largest(backend: str, diff: FloatArray, tol: FloatArray, y: FloatArray,
              dtype: DTypeLike) -> Difference:
     finite = np.isfinite(diff)
     d = np.where(finite, diff, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         rel = np.where((np.abs(y) > 0) & finite, d / np.abs(y), 0.0)
         spacing = np.spacing(np.abs(np.nan_to_num(y)).astype(dtype)).astype(np.float64)
         ulps = np.where(finite, d / spacing, 0.0)
@@ -164,11 +167,16 @@ def _largest(backend: str, diff: FloatArray, tol: FloatArray, y: FloatArray,
 
 def check_lr(backends: Sequence[Backend], reference: str, w: NDArray[np.floating],
              example: Example, lr: float, steps: int) -> LrResult:
-    """Train every backend at ``lr`` and compare each with ``reference``."""
-    runs = {b.name: train(b, w, example, lr, steps) for b in backends}
-    dtype = backends[0].dtype
-    comps = {name: compare_runs(run, runs[reference], example, dtype)
-             for name, run in runs.items() if name != reference}
+    """Train every backend at ``lr`` and compare each with ``reference``.
+
+    A learning rate too large for the gradients sends the weights to inf and NaN: a result
+    like any other (compared by the NaN rules of `compare_runs`), so overflow is not warned.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        runs = {b.name: train(b, w, example, lr, steps) for b in backends}
+        dtype = backends[0].dtype
+        comps = {name: compare_runs(run, runs[reference], example, dtype)
+                 for name, run in runs.items() if name != reference}
     firsts = [c.first_divergence for c in comps.values() if c.first_divergence]
     first = min(firsts, key=lambda f: (f.step, column(f.quantity)), default=None)
     largest = max((c.largest for c in comps.values()), key=lambda d: d.ratio, default=None)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 INSTALL_HINT = "pip install 'autograd-compare[plot]'"
 FLOOR = 1e-20  # where an exact agreement (difference 0) is drawn on a log axis
+CEILING = 1e200  # larger differences are drawn here: a log axis up to 1e308 overflows its ticks
 LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1)), (0, (1, 3)))
 DPI = 110
 
@@ -43,13 +44,31 @@ def loss_file(lr: float) -> str:
     return f"loss-lr-{lr:g}.png"
 
 
+def loss_files(lrs) -> list[str]:
+    """One file name per learning rate, distinct even when two rates print alike with ``:g``
+    (0.5 and 0.5000001): those get as many digits as tell them apart."""
+    for digits in range(6, 18):
+        names = [f"loss-lr-{lr:.{digits}g}.png" for lr in lrs]
+        if len(set(names)) == len(names):
+            return names
+    return [f"loss-lr-{lr!r}.png" for lr in lrs]
+
+
 ALL_LRS_FILE, DIFF_FILE = "loss-all-lrs.png", "differences.png"
 
 
 def save_all(folder: Path, lr_results: Sequence[LrResult]) -> list[str]:
     """Write every PNG into ``folder``; return their file names."""
     plt = pyplot()
-    names = [_save(plt, _loss_one_lr(plt, r), folder / loss_file(r.lr)) for r in lr_results]
+    names = [_save(plt, _loss_one_lr(plt, r), folder / name)
+             for r, name in zip(lr_results, loss_files([r.lr for r in lr_results]), strict=True)]
+    return names + save_overlays(folder, lr_results)
+
+
+def save_overlays(folder: Path, lr_results: list) -> list[str]:
+    """Only the pictures of every learning rate together (the overlay and the differences)."""
+    plt = pyplot()
+    names = []
     names.append(_save(plt, _loss_all_lrs(plt, lr_results), folder / ALL_LRS_FILE))
     names.append(_save(plt, _differences(plt, lr_results), folder / DIFF_FILE))
     return names
@@ -115,7 +134,7 @@ def _loss_one_lr(plt: ModuleType, r: LrResult) -> Figure:
     ax.set_xlabel("iteration (gradient-descent step)")
     ax.set_ylabel("E_total")
     ax.grid(alpha=0.3)
-    ax.legend(title="backend")
+    ax.legend(title="backend", loc="upper right")  # "best" warns when it takes long
     return fig
 
 
@@ -195,5 +214,6 @@ def _differences(plt: ModuleType, lr_results: Sequence[LrResult]) -> Figure:
 
 
 def _gap(y: np.ndarray) -> np.ndarray:
-    """``y`` with NaN (a gap in the line) where it is 0 or not finite: nothing on a log axis."""
-    return np.where((y > 0) & np.isfinite(y), y, np.nan)
+    """``y`` with NaN (a gap in the line) where it is 0 or not finite (nothing on a log axis),
+    and at most `CEILING`."""
+    return np.where((y > 0) & np.isfinite(y), np.minimum(y, CEILING), np.nan)

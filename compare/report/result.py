@@ -42,11 +42,14 @@ class MainResult(NamedTuple):
     report_dir: str | None = None  # the report folder, None when none is written
     files: tuple[str, ...] = ()  # the files in it
     claims: tuple[Claim, ...] = ()  # the tutorial's claims, one per learning rate
+    undetected_mistakes: tuple[str, ...] = ()  # mistake backends no check caught: a failure
 
     @property
     def ok(self) -> bool:
-        """Every gradient and every step of every learning rate agrees."""
-        return self.gradcheck.ok and all(r.ok for r in self.trajectories)
+        """Every gradient and every step of every learning rate agrees, and every mistake
+        backend was caught."""
+        return (self.gradcheck.ok and all(r.ok for r in self.trajectories)
+                and not self.undetected_mistakes)
 
     @property
     def exit_code(self) -> int:

@@ -87,6 +87,9 @@ def verdict(result: MainResult) -> str:
     if fd and fd.backend == FD_NAME:
         lines.append(f"FAIL reference: central difference disagrees with complex step at "
                      f"{fd.quantity}")
+    for name in result.undetected_mistakes:
+        lines.append(f"FAIL {name}: a mistake backend, but no check caught it at these inputs "
+                     "(try other weights, targets or learning rates)")
     if not lines:
         lines.append("OK: every backend agrees with the complex-step gradients and, at every "
                      "step of every learning rate, with " + cfg.reference + ".")

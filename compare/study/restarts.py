@@ -21,6 +21,7 @@ import numpy as np
 from autograd_compare.errors import InputError
 from autograd_compare.harness import tolerances
 from autograd_compare.interface import Backend, BatchResult, Example
+from autograd_compare.registry import MISTAKE_PREFIX
 
 DISTRIBUTIONS = {
     "uniform": "uniform on [LOW, HIGH]",
@@ -55,7 +56,9 @@ class Outcome(NamedTuple):
     steps_to_threshold: dict[str, np.ndarray]  # backend -> (L, N) int32, -1 if never
     difference: np.ndarray  # (L, N) largest |Δ| of final w1..w8 and E_total over backends
     ratio: np.ndarray  # (L, N) that difference / tolerance (> 1: a disagreement)
+    #                     (a NaN on one side only: inf; NaN or the same inf on both: agreement)
     checkpoint_loss: dict[str, np.ndarray]  # backend -> (K, L, N): E_total after checkpoint k
+    disagreeing: dict[str, int] | None = None  # backend -> configurations beyond tolerance
 
 
 def check(study: Study) -> Study:
@@ -69,6 +72,11 @@ def check(study: Study) -> Study:
                          + ", ".join(DISTRIBUTIONS))
     if not (np.isfinite(study.low) and np.isfinite(study.high)):
         raise InputError(f"--range must be finite; got {study.low},{study.high}")
+    with np.errstate(over="ignore"):
+        width, middle = study.high - study.low, study.high / 2 + study.low / 2
+    if not np.isfinite(width) or not np.isfinite(middle):
+        raise InputError(f"--range is too wide: HIGH - LOW must be a finite number; got "
+                         f"{study.low:g},{study.high:g}")
     if study.high < study.low:
         raise InputError(f"--range LOW,HIGH needs HIGH >= LOW (width >= 0); got "
                          f"{study.low},{study.high} (width {study.high - study.low:g})")
@@ -119,6 +127,7 @@ class Chunk(NamedTuple):
     difference: np.ndarray  # (L, hi-lo)
     ratio: np.ndarray  # (L, hi-lo)
     checkpoint_loss: dict[str, np.ndarray]  # backend -> (K, L, hi-lo)
+    disagreeing: dict[str, int]  # backend -> its configurations beyond tolerance here
 
 
 def chunk_starts(study: Study) -> list[int]:
@@ -144,15 +153,16 @@ def run_chunk(study: Study, backends: dict[str, Backend], example: Example, lo: 
     results, final, reached, seen_at = {}, {}, {}, {}
     for b in names:
         on_step(f"chunk {c}/{n_chunks}: {b}, {C} starts x {L} rates x {study.steps} steps")
-        r, seen = _train(backends[b], rows, lr_rows, example, study)
+        with np.errstate(over="ignore", invalid="ignore"):  # diverging: inf, then NaN
+            r, seen = _train(backends[b], rows, lr_rows, example, study)
         results[b] = r
         seen_at[b] = seen.reshape(K, L, C)[:, :, : hi - lo].copy()
         final[b] = r.final_loss.reshape(L, C)[:, : hi - lo].copy()
         reached[b] = r.steps_to_threshold.reshape(L, C)[:, : hi - lo].astype(np.int32)
-    d, q = _compare(results, names, rows, study.steps, dtype)
+    d, q, per = _compare(results, names, rows, study.steps, dtype, C, hi - lo)
     return Chunk(lo, hi, results[names[0]].initial_loss[: hi - lo].copy(), final, reached,
                  d.reshape(L, C)[:, : hi - lo].copy(), q.reshape(L, C)[:, : hi - lo].copy(),
-                 seen_at)
+                 seen_at, per)
 
 
 class Collector:
@@ -167,6 +177,7 @@ class Collector:
         self.initial = np.empty(N, dtype)
         self.difference, self.ratio = np.zeros((L, N)), np.zeros((L, N))
         self.missing = set(chunk_starts(study))
+        self.disagreeing = dict.fromkeys(names[1:], 0)
 
     def add(self, chunk: Chunk) -> None:
         lo, hi = chunk.lo, chunk.hi
@@ -177,13 +188,15 @@ class Collector:
         self.initial[lo:hi] = chunk.initial_loss
         self.difference[:, lo:hi] = chunk.difference
         self.ratio[:, lo:hi] = chunk.ratio
+        for b, count in chunk.disagreeing.items():
+            self.disagreeing[b] += count
         self.missing.discard(lo)
 
     def outcome(self) -> Outcome:
         if self.missing:
             raise RuntimeError(f"{len(self.missing)} chunks of the study are missing")
         return Outcome(self.study, self.names, self.initial, self.final, self.reached,
-                       self.difference, self.ratio, self.at_checkpoints)
+                       self.difference, self.ratio, self.at_checkpoints, self.disagreeing)
 
 
 def run(study: Study, backends: dict[str, Backend], example: Example,
@@ -227,7 +240,8 @@ def _train(backend: Backend, w: np.ndarray, lr: np.ndarray, example: Example,
     return BatchResult(initial, r.final_loss, w, reached, None), seen
 
 
-def _compare(results: dict, names: tuple, w0: np.ndarray, steps: int, dtype):
+def _compare(results: dict, names: tuple, w0: np.ndarray, steps: int, dtype, chunk: int,
+             real: int):
     """Per row: the largest |other - reference| over final w1..w8 and final E_total, and its
     ratio to the harness's trajectory tolerance at step ``steps`` (see `compare.tolerances`),
     with the scale of each quantity taken as its largest |value| at the start or the end."""
@@ -237,16 +251,29 @@ def _compare(results: dict, names: tuple, w0: np.ndarray, steps: int, dtype):
     e_scale = np.maximum(np.abs(ref.initial_loss), np.abs(ref.final_loss)).astype(np.float64)
     rtol = float(tolerances.trajectory_tolerance(dtype, np.array([[steps]]), np.ones(1))[0, 0])
     diff, ratio = np.zeros(rows), np.zeros(rows)
+    per = {}
     for b in names[1:]:
         r = results[b]
-        dw = np.abs(r.final_weights.astype(np.float64) - ref.final_weights).max(axis=1)
-        de = np.abs(r.final_loss.astype(np.float64) - ref.final_loss)
+        dw = _absdiff(r.final_weights, ref.final_weights).max(axis=1)
+        de = _absdiff(r.final_loss, ref.final_loss)
         diff = np.fmax(diff, np.fmax(dw, de))
         with np.errstate(divide="ignore", invalid="ignore"):
             q = np.fmax(dw / (rtol * w_scale), de / (rtol * e_scale))
         q = np.where(np.fmax(dw, de) == 0, 0.0, q)  # exact agreement even at scale 0
-        ratio = np.where(np.isnan(q) | np.isnan(ratio), np.inf, np.fmax(ratio, q))
-    return diff, ratio
+        q = np.where(np.isnan(q), np.inf, q)
+        per[b] = int(np.count_nonzero(~(q.reshape(-1, chunk)[:, :real] <= 1)))
+        ratio = np.where(np.isnan(ratio), np.inf, np.fmax(ratio, q))
+    return diff, ratio, per
+
+
+def _absdiff(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """|x - y| as the main job's trajectory check counts it: 0 where both are NaN or the same
+    infinity (the backends agree), inf where only one is NaN (a divergence)."""
+    x, y = x.astype(np.float64), y.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        d = np.abs(x - y)
+    same = (np.isnan(x) & np.isnan(y)) | (np.isinf(x) & (x == y))
+    return np.where(same, 0.0, np.where(np.isnan(d), np.inf, d))
 
 
 def tolerance_rule(dtype: str | np.dtype, steps: int) -> dict[str, Any]:
@@ -406,9 +433,10 @@ def curves(out: Outcome, backends: dict[str, Backend], example: Example) -> list
     for j, row in enumerate(summary_gallery(out)):
         for which, n in row._asdict().items():
             w0 = starts(out.study, n, n + 1)[0]
-            loss = {b: backends[b].train(w0, example, lr=out.study.lrs[j],
-                                         steps=out.study.steps).loss
-                    for b in out.backends}
+            with np.errstate(over="ignore", invalid="ignore"):
+                loss = {b: backends[b].train(w0, example, lr=out.study.lrs[j],
+                                             steps=out.study.steps).loss
+                        for b in out.backends}
             found.append(Curve(out.study.lrs[j], which, n, w0.tolist(), loss))
     return found
 
@@ -430,10 +458,11 @@ class Report(NamedTuple):
     disagreements: list[Disagreement]
     report_dir: str | None = None  # None when no folder is written
     files: tuple[str, ...] = ()
+    undetected_mistakes: tuple[str, ...] = ()  # mistake backends that agreed everywhere
 
     @property
     def ok(self) -> bool:
-        return not self.disagreements
+        return not self.disagreements and not self.undetected_mistakes
 
     @property
     def exit_code(self) -> int:
@@ -448,4 +477,12 @@ def report(outcome: Outcome, dtype: np.dtype, example: Example, seconds: float) 
     """The `Report` of a finished study (``outcome``) run in ``seconds``."""
     return Report(outcome.study, np.dtype(dtype).name, outcome.backends,
                   tuple(example.inputs.tolist()), tuple(example.targets.tolist()), seconds,
-                  summary(outcome), disagreements(outcome))
+                  summary(outcome), disagreements(outcome),
+                  undetected_mistakes=undetected_mistakes(outcome))
+
+
+def undetected_mistakes(outcome: Outcome) -> tuple[str, ...]:
+    """A mistake backend never passes: the ones that agreed on every configuration."""
+    caught = outcome.disagreeing or {}
+    return tuple(b for b in outcome.backends if b.startswith(MISTAKE_PREFIX)
+                 and not caught.get(b))

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograd_compare import naming
+from autograd_compare import naming, validate
 from autograd_compare.errors import BackendUnavailable, InputError
 
 SHEET = "backprop"
@@ -163,27 +163,61 @@ def build(weights, inputs, targets, lr: float, steps: int):
     return wb
 
 
-def write(wb, out: str | os.PathLike, force: bool = False) -> Path:
-    """Save ``wb`` to ``out`` atomically (a temporary file, then a rename); never overwrite
-    an existing file unless ``force``.
+def check_out(out: str | os.PathLike, force: bool = False) -> Path:
+    """Where the workbook may go (before it is built): an .xlsx name in an existing folder,
+    not a folder, not a symbolic link (dangling or not), and not an existing file unless
+    ``force``.
 
     Raises:
-        InputError: ``out`` does not end in .xlsx, exists without ``force``, or its folder
-            is missing.
+        InputError: one line, naming ``out`` (never a temporary file).
     """
     path = Path(out)
-    if path.suffix.lower() != ".xlsx":
-        raise InputError(f"--out must name an .xlsx file; got {str(out)!r}")
+    shown = validate.short_text(str(out))
+    if str(out) == "" or path.suffix.lower() != ".xlsx":
+        raise InputError(f"--out must name an .xlsx file; got {shown}")
+    if path.is_symlink():
+        raise InputError(f"--out {shown} is a symbolic link; choose another --out")
+    if path.is_dir():
+        raise InputError(f"--out {shown} is a folder, not an .xlsx file; choose another --out")
     if path.exists() and not force:
-        raise InputError(f"{str(out)!r} already exists; pass --force to replace it")
+        raise InputError(f"{shown} already exists; pass --force to replace it")
+    if path.exists() and not path.is_file():
+        raise InputError(f"--out {shown} is not a regular file; choose another --out")
     if not path.parent.is_dir():
-        raise InputError(f"folder {str(path.parent)!r} of --out does not exist")
+        raise InputError(f"folder {validate.short_text(str(path.parent))} of --out does not "
+                         "exist")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write {shown}: permission denied")
+    return path
+
+
+def write(wb, out: str | os.PathLike, force: bool = False) -> Path:
+    """Save ``wb`` to ``out`` atomically (a temporary file, then a rename); never overwrite
+    an existing file unless ``force``. The file gets ordinary permissions (0666 less the
+    umask), as a file written with ``open`` would.
+
+    Raises:
+        InputError: see `check_out`.
+    """
+    path = check_out(out, force)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
         wb.save(tmp)
         add_cached_values(tmp, computed_values(wb))
-        os.replace(tmp, path)
+        os.chmod(tmp, 0o666 & ~umask)
+        if force:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)  # atomic, and fails if another run wrote the name meanwhile
+    except FileExistsError:
+        raise InputError(f"{validate.short_text(str(out))} already exists; pass --force to "
+                         "replace it") from None
+    except OSError as err:
+        raise InputError(f"cannot write {validate.short_text(str(out))}: "
+                         f"{err.strerror or err}") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -1,0 +1,93 @@
+"""Size budgets: estimate a request's memory and output before any work, refuse beyond them.
+
+Every estimate is an upper bound built from per-item costs measured on this code (the numbers
+below, docs/hardening.md "Budgets"); a refusal is one line with the estimate, the limit and
+the option that raises it. The defaults fit a laptop: 2 GiB of memory, 1 GiB of files.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from autograd_compare.errors import InputError
+
+DEFAULT_MEMORY_MB = 2048
+DEFAULT_OUTPUT_MB = 1024
+MB = 1 << 20
+
+# main job, per row of a run (one backend, one learning rate, one step k = 0..steps)
+RUN_ROW_BYTES = 1200  # Run (27 floats) + Trajectory + comparison arrays (diff, tol, masks)
+TRACE_ROW_BYTES = 640  # one trace.csv row: 3 labels and 27 numbers of up to 24 characters
+PNG_BYTES = 200_000  # one report picture, generous
+MAX_LR_PLOTS = 12  # more learning rates than this: only the overlay and the differences plot
+
+# restarts, per configuration (start x rate) and per backend
+CONFIG_BYTES_PER_BACKEND = 12  # final E_total (8) + steps to threshold (4)
+CONFIG_BYTES = 48  # difference + ratio (16) and summary temporaries (quantile copies, 32)
+CHUNK_ROW_BYTES = 600  # one row of a batched call: weights, lr, results, padding copies
+GALLERY_ROW_BYTES = 80  # one gallery.csv row (lr, which, start, backend, step, E_total)
+CURVE_STEP_BYTES = 300  # train() of one gallery start, per step (weights, grads, loss)
+
+# sheet, per iteration row
+SHEET_ROW_MEMORY = 14_000  # openpyxl keeps ~28 cells with formulas and styles per row
+SHEET_ROW_BYTES = 1_500  # the zipped xlsx
+XLSX_MAX_ROWS = 1_048_576  # Excel's (and the xlsx format's) row limit
+
+
+def add_options(parser: argparse.ArgumentParser, output: bool = True) -> None:
+    """--max-memory-mb (and --max-output-mb): the budgets a request is checked against."""
+    from autograd_compare.commands.options import positive_int
+
+    parser.add_argument("--max-memory-mb", type=positive_int("--max-memory-mb"),
+                        default=DEFAULT_MEMORY_MB, metavar="MB",
+                        help=f"refuse requests estimated to need more memory (default "
+                        f"{DEFAULT_MEMORY_MB})")
+    if output:
+        parser.add_argument("--max-output-mb", type=positive_int("--max-output-mb"),
+                            default=DEFAULT_OUTPUT_MB, metavar="MB",
+                            help=f"refuse requests estimated to write more (default "
+                            f"{DEFAULT_OUTPUT_MB})")
+
+
+def check(estimate: float, limit_mb: int, what: str, option: str) -> None:
+    """Refuse (`InputError`, exit 2) when ``estimate`` bytes exceed ``limit_mb``."""
+    if estimate > limit_mb * MB:
+        raise InputError(f"this request needs about {_size(estimate)} of {what}, over the "
+                         f"limit of {_size(limit_mb * MB)}; raise it with {option} "
+                         f"{_mb_needed(estimate)} or ask for less")
+
+
+def _size(n: float) -> str:
+    for unit, scale in (("TB", 1 << 40), ("GB", 1 << 30), ("MB", MB)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n / 1024:.3g} KB"
+
+
+def _mb_needed(n: float) -> str:
+    return str(int(-(-n // MB)))
+
+
+def main_job(lrs: int, backends: int, steps: int, plots: bool) -> tuple[float, float]:
+    """(memory, output) in bytes of the main job."""
+    rows = lrs * backends * (steps + 1)
+    pictures = (0 if lrs > MAX_LR_PLOTS else lrs) + 2 if plots else 0
+    memory = rows * RUN_ROW_BYTES + 64 * MB  # + libraries
+    return memory, rows * TRACE_ROW_BYTES + pictures * PNG_BYTES
+
+
+def restarts(n: int, lrs: int, backends: int, steps: int, chunk: int,
+             checkpoints: int) -> tuple[float, float]:
+    """(memory, output) in bytes of a restart study (disagreements not counted: unknown)."""
+    configs = n * lrs
+    per_config = backends * (CONFIG_BYTES_PER_BACKEND + 8 * checkpoints) + CONFIG_BYTES
+    chunk_rows = min(chunk, n) * lrs
+    gallery_rows = lrs * 3 * backends * steps
+    memory = (configs * per_config + chunk_rows * CHUNK_ROW_BYTES * backends
+              + 3 * backends * steps * CURVE_STEP_BYTES + 64 * MB)
+    return memory, gallery_rows * GALLERY_ROW_BYTES + 3 * PNG_BYTES + 1 * MB
+
+
+def sheet(steps: int) -> tuple[float, float]:
+    """(memory, output) in bytes of the spreadsheet."""
+    return steps * SHEET_ROW_MEMORY + 64 * MB, steps * SHEET_ROW_BYTES
