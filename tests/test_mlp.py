@@ -40,7 +40,7 @@ def test_general_manual_path_agrees_with_the_tutorial_path_within_ulps(dtype):
     for got, want in pairs:
         assert np.max(ulps(got, want)) <= 4, (got, want)
     t = manual_mlp.train(p.network, w, d, lr=0.5, steps=100)
-    tt = tutorial_train.train(w, ex, 0.5, 100)
+    tt = tutorial_train.train(w, ex, lr=0.5, steps=100)
     assert np.max(ulps(t.weights, tt.weights)) <= 64  # 100 steps of a few ULPs each
 
 
