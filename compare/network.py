@@ -31,13 +31,14 @@ import io
 import math
 from importlib import resources
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol, TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 
 from autograd_compare.errors import InputError
 
-Array = np.ndarray
+Array: TypeAlias = npt.NDArray[Any]  # a NumPy array (of the backend's dtype in results)
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity", "softmax")
 LOSSES = ("half-sse", "mse", "cross-entropy")
 REDUCTIONS = ("sum", "mean")
@@ -108,6 +109,48 @@ class NetBatchResult(NamedTuple):
     loss: Array | None  # (N, steps) if keep_loss
 
 
+class NetForwardFn(Protocol):
+    def __call__(self, net: Network, w: npt.ArrayLike, data: Data) -> NetForward:
+        """Every z, a (B, n_l) and the loss at the parameter vector ``w`` (P,)."""
+
+
+class NetGradientsFn(Protocol):
+    def __call__(self, net: Network, w: npt.ArrayLike, data: Data) -> NetGradients:
+        """dE/dw (P,) and dE/dz_l, dE/da_l (B, n_l) at ``w`` (P,)."""
+
+
+class NetTrainFn(Protocol):
+    def __call__(self, net: Network, w: npt.ArrayLike, data: Data, *, lr: float,
+                 steps: int) -> NetTrajectory:
+        """``steps`` full-batch gradient-descent updates from ``w`` (P,)."""
+
+
+class NetTrainBatchFn(Protocol):
+    def __call__(self, net: Network, w: npt.ArrayLike, lr: npt.ArrayLike, data: Data,
+                 steps: int, threshold: float | None = None,
+                 keep_loss: bool = False) -> NetBatchResult:
+        """N trainings at once: ``w`` (N, P) starts, ``lr`` (N,) learning rates."""
+
+
+class NetModule(Protocol):
+    """What each backend's ``mlp`` module provides (`manual.mlp`, `torch_impl.mlp`, ...).
+
+    The same four functions as `NetBackend`, unchecked: the registry has already made ``w``,
+    ``lr`` and ``data`` finite NumPy arrays of one dtype and checked lr > 0, steps >= 1.
+    """
+
+    def forward(self, net: Network, w: Array, data: Data) -> NetForward: ...
+
+    def gradients(self, net: Network, w: Array, data: Data) -> NetGradients: ...
+
+    def train(self, net: Network, w: Array, data: Data, *, lr: float,
+              steps: int) -> NetTrajectory: ...
+
+    def train_batch(self, net: Network, w: Array, lr: Array, data: Data, steps: int,
+                    threshold: float | None = None,
+                    keep_loss: bool = False) -> NetBatchResult: ...
+
+
 class NetBackend(NamedTuple):
     """One backend's functions for any network (`compare.registry.get_network_backend`).
 
@@ -118,11 +161,11 @@ class NetBackend(NamedTuple):
     """
 
     name: str
-    dtype: np.dtype
-    forward: Any
-    gradients: Any
-    train: Any
-    train_batch: Any
+    dtype: np.dtype[Any]
+    forward: NetForwardFn
+    gradients: NetGradientsFn
+    train: NetTrainFn
+    train_batch: NetTrainBatchFn
 
 
 # --- building and checking a description -----------------------------------------------------
@@ -174,7 +217,7 @@ def make_network(sizes, activations, bias: str = "none", bias_values=None,
     return Network(sizes, acts, bias, values, loss, reduction)
 
 
-def _choice(value: Any, allowed: tuple, what: str) -> None:
+def _choice(value: Any, allowed: tuple[str, ...], what: str) -> None:
     if value not in allowed:
         raise InputError(f"unknown {what} {value!r}; expected one of {', '.join(allowed)}")
 
@@ -221,6 +264,12 @@ def n_params(net: Network) -> int:
     return (last.b or last.W).stop
 
 
+def frozen_bias(net: Network, layer: int) -> tuple[float, ...]:
+    """Layer ``layer``'s (0-based) frozen bias values (n_l,); for bias "frozen" only."""
+    assert net.bias_values is not None, "bias 'frozen' carries its values (make_network)"
+    return net.bias_values[layer]
+
+
 def reduction_scale(net: Network, batch: int) -> float:
     """c in E = c · Σ_b loss_b (PyTorch's divisor for "mean")."""
     if net.reduction == "sum":
@@ -260,14 +309,14 @@ def node_names(net: Network, kind: str, layer: int) -> tuple[str, ...]:
 
 
 # --- values at the boundary ------------------------------------------------------------------
-def dtype(name: Any) -> np.dtype:
+def dtype(name: Any) -> np.dtype[Any]:
     key = np.dtype(name).name if isinstance(name, (np.dtype, type)) else name
     if key not in DTYPES:
         raise InputError(f"unknown dtype {name!r}; expected one of {', '.join(DTYPES)}")
     return np.dtype(key)
 
 
-def _finite(values: Any, what: str, dt: np.dtype, ndim: int) -> Array:
+def _finite(values: Any, what: str, dt: np.dtype[Any], ndim: int) -> Array:
     try:
         arr = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
@@ -328,7 +377,7 @@ def describe(net: Network) -> str:
             f"{net.loss} ({net.reduction})")
 
 
-def to_dict(net: Network) -> dict:
+def to_dict(net: Network) -> dict[str, Any]:
     """The description at the JSON edge."""
     return {"sizes": list(net.sizes), "activations": list(net.activations), "bias": net.bias,
             "bias_values": None if net.bias_values is None else [list(v) for v in net.bias_values],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 
@@ -24,6 +24,18 @@ from autograd_compare.interface import (
     Trajectory,
     WeightsLike,
 )
+
+if TYPE_CHECKING:  # compare.network is imported on first use (see get_network_backend)
+    from autograd_compare.network import (
+        Data,
+        NetBackend,
+        NetBatchResult,
+        NetForward,
+        NetGradients,
+        NetModule,
+        NetTrajectory,
+        Network,
+    )
 
 # name -> (module with make(dtype) -> Backend, framework it imports, extra to install)
 REGISTRY: dict[str, tuple[str, str | None, str | None]] = {
@@ -130,7 +142,7 @@ def _check(raw: RawBackend, result: Result, what: str) -> Result:
 
 
 # --- any network (compare.network): each backend's mlp module, mirrored file for file --------
-def get_network_backend(name: str, dtype: Any = "float64"):
+def get_network_backend(name: str, dtype: Any = "float64") -> NetBackend:
     """The backend ``name``'s functions for any network, with input checks and a dtype guard.
 
     Same names, install hints and errors as `get_backend`; the functions are those of
@@ -142,22 +154,25 @@ def get_network_backend(name: str, dtype: Any = "float64"):
     if name not in REGISTRY:
         raise InputError(f"unknown backend {name!r}; expected one of {', '.join(REGISTRY)}")
     get_backend(name, dt)  # the same install hint when the framework is missing
-    mlp = importlib.import_module(REGISTRY[name][0].rsplit(".", 1)[0] + ".mlp")
+    mlp = cast("NetModule",  # each mlp module is checked against NetModule below
+               importlib.import_module(REGISTRY[name][0].rsplit(".", 1)[0] + ".mlp"))
 
-    def forward(net, w, data):
+    def forward(net: Network, w: ArrayLike, data: Data) -> NetForward:
         return _check_net(name, dt, mlp.forward(net, network.weights(net, w, dt),
                                                 _net_data(net, data, dt)), "forward")
 
-    def gradients(net, w, data):
+    def gradients(net: Network, w: ArrayLike, data: Data) -> NetGradients:
         return _check_net(name, dt, mlp.gradients(net, network.weights(net, w, dt),
                                                   _net_data(net, data, dt)), "gradients")
 
-    def train(net, w, data, *, lr, steps):
+    def train(net: Network, w: ArrayLike, data: Data, *, lr: float,
+              steps: int) -> NetTrajectory:
         out = mlp.train(net, network.weights(net, w, dt), _net_data(net, data, dt),
                         lr=validate.learning_rate(lr), steps=validate.steps(steps))
         return _check_net(name, dt, out, "train")
 
-    def train_batch(net, w, lr, data, steps, threshold=None, keep_loss=False):
+    def train_batch(net: Network, w: ArrayLike, lr: ArrayLike, data: Data, steps: int,
+                    threshold: float | None = None, keep_loss: bool = False) -> NetBatchResult:
         w_arr, lr_arr = network.weights_batch(net, w, lr, dt)
         out = mlp.train_batch(net, w_arr, lr_arr, _net_data(net, data, dt),
                               validate.steps(steps), validate.threshold(threshold),
@@ -167,13 +182,25 @@ def get_network_backend(name: str, dtype: Any = "float64"):
     return network.NetBackend(name, dt, forward, gradients, train, train_batch)
 
 
-def _net_data(net, data, dt):
+if TYPE_CHECKING:  # mypy holds every backend's mlp module to the NetModule protocol
+    from autograd_compare.jax_impl import mlp as _jax_mlp
+    from autograd_compare.manual import mlp as _manual_mlp
+    from autograd_compare.torch_impl import mlp as _torch_mlp
+
+    _MLP_MODULES: tuple[NetModule, ...] = (_manual_mlp, _torch_mlp, _jax_mlp)
+
+
+def _net_data(net: Network, data: Data, dt: np.dtype[Any]) -> Data:
     from autograd_compare import network
 
     return network.data(net, data.inputs, data.targets, dt)
 
 
-def _check_net(name: str, dt: np.dtype, result, what: str):
+NetResult = TypeVar("NetResult", "NetForward", "NetGradients", "NetTrajectory",
+                     "NetBatchResult")
+
+
+def _check_net(name: str, dt: np.dtype[Any], result: NetResult, what: str) -> NetResult:
     """Refuse arrays (also inside the per-layer tuples) not of the requested dtype."""
     for field, value in zip(result._fields, result, strict=True):
         if field == "steps_to_threshold":

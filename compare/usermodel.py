@@ -97,10 +97,10 @@ def describe_model(model: Any, loss: str = "half-sse",
                              f"{sizes[k]} outputs of the layer before (layout is (out, in))")
     values = [L.b for L in layers] if bias == "frozen" else None
     net = network.make_network(sizes, acts, bias, values, loss, reduction)
-    parts = []
+    parts: list[np.ndarray] = []
     for L in layers:
         parts.append(L.W.reshape(-1))
-        if bias == "trainable":
+        if bias == "trainable" and L.b is not None:  # trainable: every layer has its b
             parts.append(L.b)
     return net, np.concatenate(parts)
 

@@ -14,12 +14,14 @@ import numpy as np
 
 from autograd_compare.jax_impl.precision import precision, to_numpy
 from autograd_compare.network import (
+    Array,
     Data,
     NetBatchResult,
     NetForward,
     NetGradients,
     NetTrajectory,
     Network,
+    frozen_bias,
     layout,
     reduction_scale,
 )
@@ -46,7 +48,7 @@ def forward_values(net: Network, w, x, t, nudge=None):
         if lay.b is not None:
             z = z + w[lay.b]
         elif net.bias == "frozen":
-            z = z + jnp.asarray(net.bias_values[l], w.dtype)
+            z = z + jnp.asarray(frozen_bias(net, l), w.dtype)
         if nudge is not None:
             z = z + nudge["z"][l]
         a = activation(name, z)
@@ -92,7 +94,7 @@ def gradients(net: Network, w: np.ndarray, data: Data) -> NetGradients:
     dt = w.dtype
     with precision(dt):
         dw, de = _gradients(net, w, data.inputs, data.targets)
-        da = [to_numpy(a, dt) for a in de["a"]]
+        da: list[Array | None] = [to_numpy(a, dt) for a in de["a"]]
         if net.activations[-1] == "softmax":
             da[-1] = None  # the loss is taken from the logits: a_L is off its path
         return NetGradients(to_numpy(dw, dt), tuple(to_numpy(z, dt) for z in de["z"]),

@@ -15,22 +15,30 @@ with each f' written by hand below (`derivative`). No autodiff anywhere in this 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TypeAlias
+
 import numpy as np
+import numpy.typing as npt
 
 from autograd_compare.manual.network import sigmoid
 from autograd_compare.network import (
+    Array,
     Data,
     NetBatchResult,
     NetForward,
     NetGradients,
     NetTrajectory,
     Network,
+    frozen_bias,
     layout,
     reduction_scale,
 )
 
+Params: TypeAlias = list[tuple[Array, Array | None]]  # per layer: W_l, b_l (None: no bias)
 
-def activation(name: str, z):
+
+def activation(name: str, z: Array) -> Array:
     """f(z) for one layer; softmax over the last axis (stable: z - max)."""
     if name == "sigmoid":
         return sigmoid(z)
@@ -44,7 +52,7 @@ def activation(name: str, z):
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def derivative(name: str, z, a):
+def derivative(name: str, z: Array, a: Array) -> Array:
     """f'(z), by hand, from z or from a = f(z) (softmax is handled with the loss)."""
     if name == "sigmoid":
         return a * (1 - a)  # σ' = σ(1 - σ)
@@ -55,24 +63,27 @@ def derivative(name: str, z, a):
     return np.ones_like(z)  # identity
 
 
-def _params(net: Network, w, dt):
+def _params(net: Network, w: Array, dt: npt.DTypeLike) -> Params:
     """[(W_l (..., n_l, n_{l-1}), b_l (..., n_l) or None)] from w (..., P)."""
-    out = []
+    out: Params = []
     for l, lay in enumerate(layout(net)):
+        b: Array | None
         W = w[..., lay.W].reshape(w.shape[:-1] + lay.W_shape)
         if lay.b is not None:
             b = w[..., lay.b]
         elif net.bias == "frozen":
-            b = np.asarray(net.bias_values[l], dt)
+            b = np.asarray(frozen_bias(net, l), dt)
         else:
             b = None
         out.append((W, b))
     return out
 
 
-def _forward(net: Network, w, x, t):
+def _forward(net: Network, w: Array, x: Array,
+             t: Array) -> tuple[list[Array], list[Array], Array]:
     """z, a of every layer and the per-example losses; w (..., P), x (B, n_0) -> (..., B, n)."""
-    zs, as_ = [], []
+    zs: list[Array] = []
+    as_: list[Array] = []
     a = x
     for (W, b), name in zip(_params(net, w, w.dtype), net.activations, strict=True):
         z = a @ np.swapaxes(W, -1, -2)  # z = a_{l-1} @ W_lᵀ (+ b_l)
@@ -84,7 +95,7 @@ def _forward(net: Network, w, x, t):
     return zs, as_, _losses(net, zs[-1], as_[-1], t)
 
 
-def _losses(net: Network, z, a, t):
+def _losses(net: Network, z: Array, a: Array, t: Array) -> Array:
     """loss_b (..., B) before the reduction."""
     if net.loss == "cross-entropy":
         m = z.max(axis=-1, keepdims=True)
@@ -101,23 +112,27 @@ def forward(net: Network, w: np.ndarray, data: Data) -> NetForward:
     return NetForward(tuple(zs), tuple(as_), losses, np.asarray(c * losses.sum(axis=-1)))
 
 
-def _backward(net: Network, w, x, t, zs, as_):
+def _backward(net: Network, w: Array, x: Array, t: Array, zs: Sequence[Array],
+              as_: Sequence[Array]) -> tuple[Array, list[Array], list[Array | None]]:
     """(dE/dw (..., P), [dE/dz_l], [dE/da_l]) by the δ recursion of the module docstring."""
     c = w.dtype.type(reduction_scale(net, x.shape[0]))
     params = _params(net, w, w.dtype)
     L = net.layers
-    dz, da = [None] * L, [None] * L
+    dz: list[Array] = [np.empty(0, w.dtype)] * L  # every entry is set below
+    da: list[Array | None] = [None] * L  # da_L stays None for softmax + cross-entropy
     z, a, f = zs[-1], as_[-1], net.activations[-1]
     if net.loss == "cross-entropy":  # softmax + cross-entropy, from the logits
         dz[-1] = c * (a * t.sum(axis=-1, keepdims=True) - t)
     else:
         k = c if net.loss == "half-sse" else 2 * c
-        da[-1] = k * (a - t)  # dE/da_L
-        dz[-1] = da[-1] * derivative(f, z, a)
+        da_L = k * (a - t)  # dE/da_L
+        da[-1] = da_L
+        dz[-1] = da_L * derivative(f, z, a)
     for l in range(L - 2, -1, -1):
         W_next = params[l + 1][0]
-        da[l] = dz[l + 1] @ W_next  # dE/da_l = δ_{l+1} @ W_{l+1}
-        dz[l] = da[l] * derivative(net.activations[l], zs[l], as_[l])  # δ_l
+        da_l = dz[l + 1] @ W_next  # dE/da_l = δ_{l+1} @ W_{l+1}
+        da[l] = da_l
+        dz[l] = da_l * derivative(net.activations[l], zs[l], as_[l])  # δ_l
     dw = np.empty_like(w)
     for l, lay in enumerate(layout(net)):
         prev = x if l == 0 else as_[l - 1]
@@ -161,7 +176,8 @@ def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, steps: 
     rate = lr.astype(dt)[:, None]
     reached = np.full(n, -1, np.int64)
     history = np.empty((n, steps), dt) if keep_loss else None
-    initial = E = None
+    initial: Array | None = None
+    E: Array | None = None
     for k in range(steps + 1):
         zs, as_, losses = _forward(net, W, x, t)
         E = c * losses.sum(axis=-1)
@@ -174,4 +190,5 @@ def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, steps: 
         if history is not None:
             history[:, k] = E
         W -= rate * _backward(net, W, x, t, zs, as_)[0]  # w_new = w_old - lr · dE/dw
+    assert initial is not None and E is not None  # the loop runs at k = 0 at least
     return NetBatchResult(initial, E, W, reached, history)

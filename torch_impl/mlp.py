@@ -10,12 +10,14 @@ import numpy as np
 import torch
 
 from autograd_compare.network import (
+    Array,
     Data,
     NetBatchResult,
     NetForward,
     NetGradients,
     NetTrajectory,
     Network,
+    frozen_bias,
     layout,
     reduction_scale,
 )
@@ -33,13 +35,21 @@ def activation(name: str, z: torch.Tensor) -> torch.Tensor:
     return torch.softmax(z, dim=-1)
 
 
-def _as(x, dt: torch.dtype) -> torch.Tensor:
+def _as(x: Array | tuple[float, ...], dt: torch.dtype) -> torch.Tensor:
     return torch.as_tensor(x, dtype=dt)
 
 
-def forward_values(net: Network, w: torch.Tensor, x: torch.Tensor, t: torch.Tensor):
+def _grad(v: torch.Tensor) -> Array:
+    """``v.grad`` as NumPy after ``E.backward()`` (set for every leaf and retained node)."""
+    assert v.grad is not None, "the tensor is not on the loss's path"
+    return v.grad.numpy()
+
+
+def forward_values(net: Network, w: torch.Tensor, x: torch.Tensor, t: torch.Tensor
+                   ) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor, torch.Tensor]:
     """z, a per layer, the per-example losses and E, in autograd's graph. ``w`` (..., P)."""
-    zs, as_ = [], []
+    zs: list[torch.Tensor] = []
+    as_: list[torch.Tensor] = []
     a = x
     for l, (lay, name) in enumerate(zip(layout(net), net.activations, strict=True)):
         W = w[..., lay.W].reshape(w.shape[:-1] + lay.W_shape)
@@ -47,7 +57,7 @@ def forward_values(net: Network, w: torch.Tensor, x: torch.Tensor, t: torch.Tens
         if lay.b is not None:
             z = z + w[..., lay.b].unsqueeze(-2)
         elif net.bias == "frozen":
-            z = z + _as(net.bias_values[l], w.dtype)
+            z = z + _as(frozen_bias(net, l), w.dtype)
         a = activation(name, z)
         zs.append(z)
         as_.append(a)
@@ -78,8 +88,8 @@ def gradients(net: Network, w: np.ndarray, data: Data) -> NetGradients:
     for v in nodes:
         v.retain_grad()
     E.backward()
-    da = [a.grad.numpy() for a in as_[:-1]] + [None if softmax_out else as_[-1].grad.numpy()]
-    return NetGradients(w_t.grad.numpy(), tuple(z.grad.numpy() for z in zs), tuple(da))
+    da = [_grad(a) for a in as_[:-1]] + [None if softmax_out else _grad(as_[-1])]
+    return NetGradients(_grad(w_t), tuple(_grad(z) for z in zs), tuple(da))
 
 
 def train(net: Network, w: np.ndarray, data: Data, *, lr: float, steps: int) -> NetTrajectory:
@@ -109,7 +119,8 @@ def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, steps: 
     rate = torch.from_numpy(lr).unsqueeze(-1)
     reached = torch.full((w.shape[0],), -1, dtype=torch.int64)
     history = torch.empty((w.shape[0], steps), dtype=dt) if keep_loss else None
-    initial = E = None
+    initial: torch.Tensor | None = None
+    E: torch.Tensor | None = None
     for k in range(steps + 1):
         W.requires_grad_(True)
         E_n = forward_values(net, W, x, t)[3]
@@ -124,5 +135,6 @@ def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, steps: 
             history[:, k] = E
         (g,) = torch.autograd.grad(E_n.sum(), W)
         W = (W.detach() - rate * g)  # w_new = w_old - lr · dE/dw
+    assert initial is not None and E is not None  # the loop runs at k = 0 at least
     return NetBatchResult(initial.numpy(), E.numpy(), W.detach().numpy(), reached.numpy(),
                           None if history is None else history.numpy())

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from autograd_compare import network, registry, validate
 from autograd_compare.commands.options import check_lrs, selected_backends
@@ -25,8 +26,8 @@ from autograd_compare.study import network_restarts as study_mod
 
 SUMMARY_CSV, FINAL_CSV = "summary.csv", "final_loss.csv"
 DEFAULT_OUT = "autograd-compare-restarts"
-TUTORIAL_ONLY = {"checkpoints": (), "distribution": "uniform", "inputs": CLASS_INPUTS,
-                 "targets": CLASS_TARGETS}
+TUTORIAL_ONLY: dict[str, npt.ArrayLike] = {"checkpoints": (), "distribution": "uniform",
+                                           "inputs": CLASS_INPUTS, "targets": CLASS_TARGETS}
 
 
 def run(args: argparse.Namespace) -> int:

@@ -23,9 +23,11 @@ largest over the reference run for a trajectory.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from collections.abc import Sequence
+from typing import Any, NamedTuple, TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 
 from autograd_compare.harness import tolerances
 from autograd_compare.harness.network_reference import Nudge, forward
@@ -33,6 +35,7 @@ from autograd_compare.network import (
     Data,
     NetBackend,
     Network,
+    frozen_bias,
     layout,
     node_names,
     param_names,
@@ -42,6 +45,10 @@ from autograd_compare.network import (
 CS_STEP = 1e-20
 FD_STEP_FACTOR = float(np.finfo(np.float64).eps) ** (1 / 3)
 ACT_OPS = {"sigmoid": 4, "tanh": 4, "relu": 1, "identity": 0, "softmax": 4}  # per element
+
+Array: TypeAlias = npt.NDArray[Any]  # a backend's result, of its dtype
+Float: TypeAlias = npt.NDArray[np.float64]  # a reference or a scale
+RefKey: TypeAlias = str | tuple[str, int]  # "dw", or ("z" | "a", 0-based layer)
 
 
 def ops_per_step(net: Network, batch: int) -> int:
@@ -63,7 +70,7 @@ def ops_per_step(net: Network, batch: int) -> int:
     return fwd + loss + bwd + batch + 2
 
 
-def step_rtol(net: Network, batch: int, dtype) -> float:
+def step_rtol(net: Network, batch: int, dtype: npt.DTypeLike) -> float:
     return tolerances.SAFETY * ops_per_step(net, batch) * tolerances.eps(dtype)
 
 
@@ -84,7 +91,7 @@ def node_columns(net: Network, batch: int) -> list[str]:
     return out
 
 
-def _flat_nodes(zs, as_) -> np.ndarray:
+def _flat_nodes(zs: Sequence[Array], as_: Sequence[Array]) -> Array:
     """z_1, a_1, z_2, a_2, ... (each (..., B, n)) -> (..., Σ 2·B·n) in `node_columns` order."""
     parts = []
     for z, a in zip(zs, as_, strict=True):
@@ -93,7 +100,7 @@ def _flat_nodes(zs, as_) -> np.ndarray:
 
 
 # --- running error bound ---------------------------------------------------------------------
-def _deriv_scale(name: str, A):
+def _deriv_scale(name: str, A: Float) -> Float:
     """Scale of f'(z) computed from a value of scale A."""
     if name == "sigmoid":
         return A * (1 + A)  # a·(1 - a)
@@ -102,24 +109,35 @@ def _deriv_scale(name: str, A):
     return np.ones_like(A)  # relu (0 or 1, exact), identity
 
 
-def term_scales(net: Network, w: np.ndarray, data: Data, dtype) -> dict:
+class TermScales(NamedTuple):
+    """Every quantity's scale (the network with all terms positive); each >= its |value|."""
+
+    z: list[Float]  # L arrays (B, n_l)
+    a: list[Float]
+    E: float
+    dz: list[Float]
+    da: list[Float]
+    dw: Float  # (P,)
+
+
+def term_scales(net: Network, w: Float, data: Data, dtype: npt.DTypeLike) -> TermScales:
     """Every quantity's scale at float64 ``w`` (P,): the network with all terms positive.
 
-    Returns {"z": [..], "a": [..], "E": float, "dz": [..], "da": [..], "dw": (P,)}; entries
-    (B, n_l) per layer; each >= the quantity's own |value| to first order.
+    Each entry is >= the quantity's own |value| to first order.
     """
     x, t = np.asarray(data.inputs, np.float64), np.asarray(data.targets, np.float64)
     ref = forward(net, w, x, t)
     e, c, lays = tolerances.eps(dtype), reduction_scale(net, x.shape[0]), layout(net)
     absW = [np.abs(w[lay.W]).reshape(lay.W_shape) for lay in lays]
-    Z, A = [], []
+    Z: list[Float] = []
+    A: list[Float] = []
     prev = np.abs(x)
     for l, (lay, f) in enumerate(zip(lays, net.activations, strict=True)):
         z_scale = prev @ absW[l].T
         if lay.b is not None:
             z_scale = z_scale + np.abs(w[lay.b])
         elif net.bias == "frozen":
-            z_scale = z_scale + np.abs(np.asarray(net.bias_values[l]))
+            z_scale = z_scale + np.abs(np.asarray(frozen_bias(net, l)))
         a = ref.a[l].real
         if f == "softmax":
             a_scale = a + a * 2 * z_scale.max(axis=-1, keepdims=True)
@@ -131,7 +149,8 @@ def term_scales(net: Network, w: np.ndarray, data: Data, dtype) -> dict:
         A.append(a_scale)
         prev = a_scale
     aL, AL = ref.a[-1].real, A[-1]
-    dz, da = [None] * net.layers, [None] * net.layers
+    zero = np.zeros(0)
+    dz, da = [zero] * net.layers, [zero] * net.layers  # every entry is set below
     if net.loss == "cross-entropy":
         log_a = np.log(np.maximum(aL, np.finfo(np.float64).tiny))
         loss = (np.abs(t) * (np.abs(log_a) + 2 * Z[-1].max(axis=-1, keepdims=True))).sum(-1)
@@ -152,7 +171,7 @@ def term_scales(net: Network, w: np.ndarray, data: Data, dtype) -> dict:
         dw[lay.W] = (dz[l].T @ prev).reshape(-1)
         if lay.b is not None:
             dw[lay.b] = dz[l].sum(axis=0)
-    return {"z": Z, "a": A, "E": float(c * loss.sum()), "dz": dz, "da": da, "dw": dw}
+    return TermScales(Z, A, float(c * loss.sum()), dz, da, dw)
 
 
 # --- gradient check --------------------------------------------------------------------------
@@ -162,18 +181,18 @@ class GradRow(NamedTuple):
     finite_difference: float
     fd_ok: bool  # central difference agrees with the complex step (checks our reference)
     tolerance: float
-    values: dict  # backend name -> its value
-    errors: dict  # backend name -> |value - complex step|
+    values: dict[str, float]  # backend name -> its value
+    errors: dict[str, float]  # backend name -> |value - complex step|
 
 
 class GradCheck(NamedTuple):
     rows: list[GradRow]
     ok: bool
-    first_failure: dict | None  # {"backend", "quantity", "value", "reference", ...}
-    largest: dict  # backend name -> largest |error| / tolerance
+    first_failure: dict[str, Any] | None  # JSON-ready {"backend", "quantity", "value", ...}
+    largest: dict[str, float]  # backend name -> largest |error| / tolerance
 
 
-def references(net: Network, w: np.ndarray, data: Data) -> dict:
+def references(net: Network, w: Float, data: Data) -> dict[RefKey, tuple[Float, Float]]:
     """Complex step and central difference of E for every parameter and every node.
 
     Returns {"dw": (cs (P,), fd (P,)), ("z"|"a", l): (cs (B, n_l), fd (B, n_l))}.
@@ -185,7 +204,7 @@ def references(net: Network, w: np.ndarray, data: Data) -> dict:
     h = FD_STEP_FACTOR * np.maximum(1.0, np.abs(w))
     fd = (forward(net, w + h * eye, x, t).E.real
           - forward(net, w - h * eye, x, t).E.real) / (2 * h)
-    out = {"dw": (cs, fd)}
+    out: dict[RefKey, tuple[Float, Float]] = {"dw": (cs, fd)}
     base = forward(net, w, x, t)
     for l, n in enumerate(net.sizes[1:]):
         for kind in ("z", "a"):
@@ -202,7 +221,7 @@ def references(net: Network, w: np.ndarray, data: Data) -> dict:
     return out
 
 
-def gradient_check(backends: list[NetBackend], net: Network, w: np.ndarray,
+def gradient_check(backends: list[NetBackend], net: Network, w: Array,
                    data: Data) -> GradCheck:
     """Every backend's gradients at ``w`` against the references (backends of one dtype)."""
     dtype = backends[0].dtype
@@ -212,7 +231,7 @@ def gradient_check(backends: list[NetBackend], net: Network, w: np.ndarray,
     grads = {b.name: b.gradients(net, w, data) for b in backends}
     B = data.inputs.shape[0]
     rtol = step_rtol(net, B, dtype)
-    rows = []
+    rows: list[GradRow] = []
     for l in range(net.layers - 1, -1, -1):  # backward order: last layer first
         for kind in ("a", "z"):
             if (kind, l) not in refs:
@@ -233,9 +252,10 @@ def gradient_check(backends: list[NetBackend], net: Network, w: np.ndarray,
             for p in range(sl.start, sl.stop):
                 vals = {k: float(g.w[p]) for k, g in grads.items()}
                 rows.append(_row(f"dE/d{param_names(net)[p]}", refs["dw"][0][p],
-                                 refs["dw"][1][p], max(scales["dw"][p], abs(refs["dw"][0][p])),
+                                 refs["dw"][1][p], max(scales.dw[p], abs(refs["dw"][0][p])),
                                  rtol, vals))
-    first, largest = None, {b.name: 0.0 for b in backends}
+    first: dict[str, Any] | None = None
+    largest = {b.name: 0.0 for b in backends}
     for r in rows:
         for name, err in r.errors.items():
             ratio = err / r.tolerance if r.tolerance > 0 else (0.0 if err == 0 else np.inf)
@@ -251,11 +271,12 @@ def gradient_check(backends: list[NetBackend], net: Network, w: np.ndarray,
     return GradCheck(rows, first is None, first, largest)
 
 
-def getattr_scale(scales: dict, kind: str, l: int) -> np.ndarray:
-    return scales["dz" if kind == "z" else "da"][l]
+def getattr_scale(scales: TermScales, kind: str, l: int) -> Float:
+    return (scales.dz if kind == "z" else scales.da)[l]
 
 
-def _row(label, cs, fd, scale, rtol, values) -> GradRow:
+def _row(label: str, cs: float, fd: float, scale: float, rtol: float,
+         values: dict[str, float]) -> GradRow:
     cs, fd = float(cs), float(fd)
     fd_ok = bool(abs(fd - cs) <= tolerances.FD_RTOL * max(scale, 1e-300) + 1e-300)
     errors = {k: abs(v - cs) if np.isfinite(v) else np.inf for k, v in values.items()}
@@ -265,23 +286,23 @@ def _row(label, cs, fd, scale, rtol, values) -> GradRow:
 # --- trajectory check ------------------------------------------------------------------------
 class NetRun(NamedTuple):
     backend: str
-    weights: np.ndarray  # (steps+1, P)
-    nodes: np.ndarray  # (steps+1, Σ 2·B·n_l): every z, a at weights[k]
-    loss: np.ndarray  # (steps+1,): E at weights[k]
-    grads: np.ndarray  # (steps, P)
+    weights: Array  # (steps+1, P)
+    nodes: Array  # (steps+1, Σ 2·B·n_l): every z, a at weights[k]
+    loss: Array  # (steps+1,): E at weights[k]
+    grads: Array  # (steps, P)
 
 
 class TrajectoryCheck(NamedTuple):
     lr: float
     steps: int
     reference: str
-    runs: dict  # backend name -> NetRun
+    runs: dict[str, NetRun]  # backend name -> NetRun
     ok: bool
-    first_divergence: dict | None  # {"backend", "step", "quantity", "value", "reference", ...}
-    largest: dict  # backend name -> {"abs", "ratio"} (ratio = difference / tolerance)
+    first_divergence: dict[str, Any] | None  # JSON-ready {"backend", "step", "quantity", ...}
+    largest: dict[str, dict[str, float]]  # backend name -> {"abs", "ratio"} (ratio = diff / tol)
 
 
-def run(backend: NetBackend, net: Network, w: np.ndarray, data: Data, lr: float,
+def run(backend: NetBackend, net: Network, w: Array, data: Data, lr: float,
         steps: int) -> NetRun:
     t = backend.train(net, w, data, lr=lr, steps=steps)
     fs = [backend.forward(net, wk, data) for wk in t.weights]
@@ -291,7 +312,7 @@ def run(backend: NetBackend, net: Network, w: np.ndarray, data: Data, lr: float,
     return NetRun(backend.name, t.weights, nodes, loss, t.grads)
 
 
-def _table(r: NetRun) -> np.ndarray:
+def _table(r: NetRun) -> Float:
     """(steps+1, columns): nodes, E, gradients, weights after the update (NaN at the end)."""
     k, P = r.weights.shape
     out = np.full((k, r.nodes.shape[1] + 1 + 2 * P), np.nan)
@@ -308,10 +329,10 @@ def columns(net: Network, batch: int) -> list[str]:
             + [f"{n} after the update" for n in names])
 
 
-def _run_scales(net: Network, ref: NetRun, data: Data, dtype) -> np.ndarray:
+def _run_scales(net: Network, ref: NetRun, data: Data, dtype: npt.DTypeLike) -> Float:
     """Each column's scale: the largest term scale (or |value|) over the reference run."""
     y = _table(ref)
-    out = np.max(np.abs(y), axis=0, initial=0.0, where=np.isfinite(y))
+    out: Float = np.max(np.abs(y), axis=0, initial=0.0, where=np.isfinite(y))
     d64 = Data(np.asarray(data.inputs, np.float64), np.asarray(data.targets, np.float64))
     n_nodes, P = ref.nodes.shape[1], ref.weights.shape[1]
     for wk in ref.weights:
@@ -319,12 +340,12 @@ def _run_scales(net: Network, ref: NetRun, data: Data, dtype) -> np.ndarray:
         if not np.all(np.isfinite(wk)):
             break
         s = term_scales(net, wk, d64, dtype)
-        terms = np.concatenate([_flat_nodes(s["z"], s["a"]), [s["E"]], s["dw"]])
+        terms = np.concatenate([_flat_nodes(s.z, s.a), [s.E], s.dw])
         out[:n_nodes + 1 + P] = np.maximum(out[:n_nodes + 1 + P], terms)
     return out
 
 
-def trajectory_check(backends: list[NetBackend], net: Network, w: np.ndarray, data: Data,
+def trajectory_check(backends: list[NetBackend], net: Network, w: Array, data: Data,
                      lr: float, steps: int) -> TrajectoryCheck:
     """Train every backend from ``w``; compare each with the first (the reference)."""
     dtype = backends[0].dtype
@@ -335,7 +356,8 @@ def trajectory_check(backends: list[NetBackend], net: Network, w: np.ndarray, da
     k = np.arange(y.shape[0])[:, None]
     tol = step_rtol(net, data.inputs.shape[0], dtype) * (k + 1) * scale[None, :]
     names = columns(net, data.inputs.shape[0])
-    first, largest = None, {}
+    first: dict[str, Any] | None = None
+    largest: dict[str, dict[str, float]] = {}
     for name, r in runs.items():
         if name == reference:
             continue
@@ -373,7 +395,7 @@ class NetworkCheck(NamedTuple):
         return self.gradcheck.ok and self.trajectory.ok
 
     @property
-    def first_divergence(self) -> dict | None:
+    def first_divergence(self) -> dict[str, Any] | None:
         """The gradient check's first failure, else the trajectory's first divergence."""
         if self.gradcheck.first_failure is not None:
             return dict(self.gradcheck.first_failure, check="gradient")
@@ -395,7 +417,7 @@ class NetworkCheck(NamedTuple):
                                "final_loss": {n: float(r.loss[-1]) for n, r in t.runs.items()}}}
 
 
-def check(backends: list[NetBackend], net: Network, w: np.ndarray, data: Data, lr: float,
+def check(backends: list[NetBackend], net: Network, w: Array, data: Data, lr: float,
           steps: int) -> NetworkCheck:
     """Gradient check at ``w`` and trajectory check from ``w`` (backends of one dtype)."""
     return NetworkCheck(net, backends[0].dtype.name, gradient_check(backends, net, w, data),

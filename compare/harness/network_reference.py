@@ -11,33 +11,36 @@ call; any node (z_l or a_l of every example) can be nudged and the rest of the p
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 
-from autograd_compare.network import Network, layout, reduction_scale
+from autograd_compare.network import Network, frozen_bias, layout, reduction_scale
+
+Complex: TypeAlias = npt.NDArray[np.complex128]
 
 
 class Nudge(NamedTuple):
     kind: str  # "z" or "a"
     layer: int  # 0-based
-    amount: np.ndarray  # broadcast to (..., B, n_layer) and added to that node
+    amount: npt.NDArray[np.inexact]  # broadcast to (..., B, n_layer) and added to that node
 
 
 class Values(NamedTuple):
-    z: list  # L arrays (..., B, n_l), complex
-    a: list
-    losses: np.ndarray  # (..., B): loss_b before the reduction
-    E: np.ndarray  # (...)
+    z: list[Complex]  # L arrays (..., B, n_l)
+    a: list[Complex]
+    losses: Complex  # (..., B): loss_b before the reduction
+    E: Complex  # (...)
 
 
-def sigmoid(z):
+def sigmoid(z: Complex) -> Complex:
     right = z.real >= 0
     e = np.exp(np.where(right, -z, z))  # Re <= 0: never overflows
     return np.where(right, 1 / (1 + e), e / (1 + e))
 
 
-def activation(name: str, z):
+def activation(name: str, z: Complex) -> Complex:
     if name == "sigmoid":
         return sigmoid(z)
     if name == "tanh":
@@ -49,12 +52,15 @@ def activation(name: str, z):
     return np.exp(log_softmax(z))
 
 
-def log_softmax(z):
-    s = z - z.real.max(axis=-1, keepdims=True)
-    return s - np.log(np.exp(s).sum(axis=-1, keepdims=True))
+def log_softmax(z: Complex) -> Complex:
+    peak: npt.NDArray[np.float64] = z.real.max(axis=-1, keepdims=True)  # the real max
+    s = z - peak
+    total: Complex = np.exp(s).sum(axis=-1, keepdims=True)  # (..., 1)
+    return s - np.log(total)
 
 
-def forward(net: Network, w, x, t, nudge: Nudge | None = None) -> Values:
+def forward(net: Network, w: npt.ArrayLike, x: npt.NDArray[np.floating],
+            t: npt.NDArray[np.floating], nudge: Nudge | None = None) -> Values:
     """The network at parameters ``w`` (..., P), data ``x`` (B, n_0), ``t`` (B, n_L)."""
     w = np.asarray(w, np.complex128)
     zs, as_ = [], []
@@ -65,7 +71,7 @@ def forward(net: Network, w, x, t, nudge: Nudge | None = None) -> Values:
         if lay.b is not None:
             z = z + w[..., None, lay.b]
         elif net.bias == "frozen":
-            z = z + np.asarray(net.bias_values[l])
+            z = z + np.asarray(frozen_bias(net, l))
         if nudge is not None and (nudge.kind, nudge.layer) == ("z", l):
             z = z + nudge.amount
         a = activation(name, z)

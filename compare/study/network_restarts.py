@@ -10,7 +10,7 @@ cross-backend difference of the final parameters and E (never the per-step losse
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -38,8 +38,8 @@ class NetOutcome(NamedTuple):
     study: NetStudy
     backends: tuple[str, ...]  # the first is the reference of the comparison
     initial_loss: np.ndarray  # (N,)
-    final_loss: dict  # backend -> (L, N)
-    stuck: dict  # backend -> (L, N) bool
+    final_loss: dict[str, np.ndarray]  # backend -> (L, N)
+    stuck: dict[str, np.ndarray]  # backend -> (L, N) bool
     difference: np.ndarray  # (L, N): largest |Δ| of final parameters and E over backends
     ratio: np.ndarray  # (L, N): difference / tolerance (> 1: a disagreement)
 
@@ -68,7 +68,7 @@ def run(study: NetStudy, net: Network, data: Data, backends: list[NetBackend],
     L, N = len(study.lrs), study.n
     final = {b.name: np.empty((L, N)) for b in backends}
     weights = {b.name: np.empty((L, N, w0.shape[1])) for b in backends}
-    initial = None
+    initial: np.ndarray | None = None  # E at the starts: the same for every backend and rate
     for b in backends:
         for j, lr in enumerate(study.lrs):
             if on_step:
@@ -77,6 +77,7 @@ def run(study: NetStudy, net: Network, data: Data, backends: list[NetBackend],
             final[b.name][j], weights[b.name][j] = r.final_loss, r.final_weights
             if initial is None:
                 initial = r.initial_loss.astype(np.float64)
+    assert initial is not None  # study.lrs is never empty (--lrs needs a number)
     ref = backends[0].name
     rtol = step_rtol(net, data.inputs.shape[0], dt) * (study.steps + 1)
     scale = np.maximum(np.abs(w0).max(axis=1)[None, :],
@@ -97,7 +98,7 @@ def run(study: NetStudy, net: Network, data: Data, backends: list[NetBackend],
                       ratio)
 
 
-def summary(out: NetOutcome) -> list[dict]:
+def summary(out: NetOutcome) -> list[dict[str, Any]]:
     """Per learning rate: the stuck fraction per backend, whether every backend agrees on
     which starts are stuck, the final-E distribution and histogram, the cross-backend
     difference. JSON-ready."""
