@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from autograd_compare.interface import LEARNING_RATES, Example
-from autograd_compare.registry import get_backend
 from autograd_compare.manual.network import forward_values
+from autograd_compare.registry import get_backend
 from tests.helpers import assert_close, class_example, starts
 
 # The fused step against eager autograd on 12 rows x 30 steps: the same operations in another
