@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Callable
 from functools import partial
 
 import jax
@@ -105,7 +106,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     w = rng.uniform(-1, 1, (a.n, 8))
     lr = rng.choice(LEARNING_RATES, a.n)
-    runs = {}
+    runs: dict[str, Callable[[], object]] = {}  # name -> one timed call
     for dt in (np.float64, np.float32):
         ex = Example(np.array(CLASS_INPUTS, dt), np.array(CLASS_TARGETS, dt))
         wd, lrd, name = w.astype(dt), lr.astype(dt), np.dtype(dt).name
@@ -124,8 +125,8 @@ def main() -> None:
             print(f"{name}: straightforward compile+first run {time.perf_counter() - start:.2f} s")
             runs[f"jax straightforward {name}"] = plain
     single_trajectory_cost()
-    times = {k: [] for k in runs}
-    cpu = {k: [] for k in runs}
+    times: dict[str, list[float]] = {k: [] for k in runs}
+    cpu: dict[str, list[float]] = {k: [] for k in runs}
     print(f"load average before: {os.getloadavg()}", flush=True)
     for _ in range(a.reps):
         for key, run in runs.items():

@@ -10,6 +10,7 @@ Prints config-steps/s for each run and the torch/NumPy ratio. Not a test (no tim
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import numpy as np
@@ -56,7 +57,7 @@ def main() -> None:
     parser.add_argument("--eager", action="store_true", help="never use the torch.compile path")
     args = parser.parse_args()
     if args.eager:
-        torch_train.COMPILE_MIN_WORK = float("inf")
+        torch_train.COMPILE_MIN_WORK = sys.maxsize  # an int (its type) no n * steps reaches
     if args.threads:
         torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)

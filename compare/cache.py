@@ -34,8 +34,8 @@ def folder() -> Path:
     try:
         import platformdirs
     except ImportError:
-        platformdirs = None
-    if platformdirs is not None:
+        pass  # optional: the platform's conventions below instead
+    else:
         return Path(platformdirs.user_cache_dir(APP, appauthor=False))
     if sys.platform == "darwin":
         return Path.home() / "Library" / "Caches" / APP
@@ -55,8 +55,10 @@ def configure_jax() -> Path | None:
     however quick: ours take 0.1-0.5 s). Returns the folder in use, None when off."""
     import jax
 
-    if jax.config.jax_compilation_cache_dir:  # the user chose one: keep it
-        return Path(jax.config.jax_compilation_cache_dir)
+    # jax.config's options are attributes made at run time (Config._HAS_DYNAMIC_ATTRIBUTES):
+    chosen = jax.config.jax_compilation_cache_dir  # type: ignore[attr-defined]  # no stub entry
+    if chosen:  # the user chose one: keep it
+        return Path(chosen)
     if not enabled():
         return None
     path = folder() / "jax"

@@ -25,7 +25,9 @@ import tempfile
 import threading
 import warnings
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeAlias
 
 import numpy as np
 import torch
@@ -36,7 +38,9 @@ from autograd_compare.torch_impl import compiled, network
 
 ENV = "AUTOGRAD_COMPARE_TORCH_AOT"
 THREADS = compiled.THREADS  # threads of the compiled kernel (see torch_impl.compiled)
-_runners: dict = {}  # dtype name -> loaded runner
+# The loaded library's entry point: the step's 14 input tensors -> its 10 output tensors.
+Runner: TypeAlias = Callable[[list[torch.Tensor]], list[torch.Tensor]]
+_runners: dict[str, Runner] = {}  # dtype name -> loaded runner
 _lock = threading.Lock()
 unavailable: str | None = None  # why building failed, once it has
 
@@ -74,7 +78,7 @@ def library(dtype: torch.dtype) -> Path:
     return cache.folder() / "torch" / "aoti" / f"step-{name}-{_key(dtype)}.so"
 
 
-def _example_args(dtype: torch.dtype, n: int) -> tuple:
+def _example_args(dtype: torch.dtype, n: int) -> tuple[torch.Tensor, ...]:
     cols = tuple(torch.rand(n, dtype=dtype) for _ in range(8))
     return (*cols, torch.full((n,), 0.5, dtype=dtype), torch.full((n,), -1, dtype=torch.int64),
             torch.tensor(0), torch.tensor(-1.0, dtype=dtype),
@@ -105,7 +109,7 @@ def build(dtype: torch.dtype, target: Path) -> None:
         os.replace(Path(tmp) / "step.so", target)  # atomic: a reader sees all or nothing
 
 
-def runner(dtype: torch.dtype):
+def runner(dtype: torch.dtype) -> Runner | None:
     """The loaded step for ``dtype`` (built first if not in the cache), or None if
     unavailable (see `enabled`; the reason in `unavailable`)."""
     global unavailable
@@ -128,8 +132,9 @@ def runner(dtype: torch.dtype):
         return run
 
 
-def train_block(run, w: np.ndarray, lr: np.ndarray, ex: Example, steps: int,
-                threshold: float | None, history: torch.Tensor | None) -> tuple:
+def train_block(run: Runner, w: np.ndarray, lr: np.ndarray, ex: Example, steps: int,
+                threshold: float | None, history: torch.Tensor | None,
+                ) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Like `train._train_block` (same arguments and results), one library call per step."""
     n = w.shape[0]
     rows = max(n, 2)  # the exported batch size is >= 2: a single row runs twice
@@ -138,8 +143,10 @@ def train_block(run, w: np.ndarray, lr: np.ndarray, ex: Example, steps: int,
     lr_t = torch.from_numpy(np.resize(lr, rows))
     reached = torch.full((rows,), -1, dtype=torch.int64)
     limit = torch.tensor(-np.inf if threshold is None else threshold, dtype=dt)
-    inputs, targets = ex.inputs.contiguous(), ex.targets.contiguous()
-    initial = None
+    # the caller's ex already holds tensors of dt (train.as_torch): as_tensor returns them as is
+    inputs = torch.as_tensor(ex.inputs, dtype=dt).contiguous()
+    targets = torch.as_tensor(ex.targets, dtype=dt).contiguous()
+    initial: torch.Tensor | None = None  # stays None only for steps == 0
     for k in range(steps):
         out = run([*cols, lr_t, reached, torch.tensor(k), limit, inputs, targets])
         cols, e_total, reached = out[:8], out[8], out[9]

@@ -23,9 +23,12 @@ import struct
 import subprocess
 import sys
 import threading
+from collections.abc import Sequence
 from concurrent.futures import CancelledError, Future
 from pathlib import Path
+from typing import IO, Any, Literal, TypeAlias
 
+from autograd_compare.harness.trajectory import LrResult
 from autograd_compare.report import plots
 
 # Worker processes; 0 draws in the main process, after the computation (plots.save_all).
@@ -40,13 +43,20 @@ class WorkerDied(RuntimeError):
     """A drawing worker exited before answering."""
 
 
-def _send(stream, obj) -> None:
+# What travels: a task (PNG name, results) to the worker, its answer back, and a queued job.
+_Task: TypeAlias = tuple[str, list[LrResult]]
+_Answer: TypeAlias = tuple[Literal[True], bytes] | tuple[Literal[False], Exception]
+_Job: TypeAlias = tuple[Future[bytes], str, list[LrResult]]
+
+
+def _send(stream: IO[bytes], obj: _Task | _Answer) -> None:
     data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     stream.write(_HEADER.pack(len(data)) + data)
     stream.flush()
 
 
-def _receive(stream):
+def _receive(stream: IO[bytes]) -> Any:
+    """The next pickled object on ``stream`` (a `_Task` or an `_Answer`; EOFError at the end)."""
     head = stream.read(_HEADER.size)
     if len(head) < _HEADER.size:
         raise EOFError
@@ -65,9 +75,11 @@ def serve() -> None:
     plots.pyplot()
     while True:
         try:
-            name, lr_results = _receive(tasks)
+            task: _Task = _receive(tasks)
         except EOFError:
             return
+        name, lr_results = task
+        answer: _Answer
         try:
             answer = (True, plots.png(name, lr_results))
         except Exception as err:  # noqa: BLE001 - handed back to the main process
@@ -78,10 +90,14 @@ def serve() -> None:
 class _Worker:
     """One worker process and the thread that feeds it tasks from the shared queue."""
 
-    def __init__(self, tasks: queue.Queue):
+    def __init__(self, tasks: queue.Queue[_Job]) -> None:
         paths = [p for p in sys.path if p]
         self.proc = subprocess.Popen([sys.executable, "-c", _BOOT, json.dumps(paths)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        stdin, stdout = self.proc.stdin, self.proc.stdout
+        assert stdin is not None and stdout is not None  # both PIPE: never None
+        self.stdin: IO[bytes] = stdin  # tasks to the worker
+        self.stdout: IO[bytes] = stdout  # its answers
         self.tasks = tasks
         self.thread = threading.Thread(target=self._feed, daemon=True,
                                        name="autograd-compare-plot-feeder")
@@ -93,8 +109,8 @@ class _Worker:
     def _close(self) -> None:
         self.proc.kill()
         self.proc.wait()
-        self.proc.stdin.close()
-        self.proc.stdout.close()
+        self.stdin.close()
+        self.stdout.close()
 
     def _feed(self) -> None:
         while True:
@@ -107,33 +123,33 @@ class _Worker:
             if not future.set_running_or_notify_cancel():
                 continue
             try:
-                _send(self.proc.stdin, (name, lr_results))
-                ok, value = _receive(self.proc.stdout)
+                _send(self.stdin, (name, lr_results))
+                answer: _Answer = _receive(self.stdout)
             except (EOFError, OSError, pickle.UnpicklingError) as err:
                 future.set_exception(WorkerDied(f"plot worker exited ({err!r})"))
                 self._close()
                 return
-            if ok:
-                future.set_result(value)
+            if answer[0]:
+                future.set_result(answer[1])
             else:
-                future.set_exception(value)
+                future.set_exception(answer[1])
 
 
-_tasks: queue.Queue = queue.Queue()
+_tasks: queue.Queue[_Job] = queue.Queue()
 _workers: list[_Worker] = []
 
 
 def _start(workers: int) -> None:
     """Keep ``workers`` live workers (the dead ones replaced)."""
     for w in _workers:
-        if not w.thread.is_alive() and not w.proc.stdin.closed:
+        if not w.thread.is_alive() and not w.stdin.closed:
             w._close()
     _workers[:] = [w for w in _workers if w.alive()]
     while len(_workers) < workers:
         _workers.append(_Worker(_tasks))
 
 
-def _result(job: Future) -> bytes | None:
+def _result(job: Future[bytes]) -> bytes | None:
     """The PNG bytes of ``job``; None if its worker died or no worker is left to run it."""
     while True:
         try:
@@ -148,23 +164,23 @@ def _result(job: Future) -> bytes | None:
 class Drawer:
     """``d = Drawer(); d.submit(name, results) ...; d.save(folder, lr_results); d.close()``."""
 
-    def __init__(self, workers: int | None = None):
+    def __init__(self, workers: int | None = None) -> None:
         self.workers = WORKERS if workers is None else workers
-        self._jobs: dict[str, Future] = {}
+        self._jobs: dict[str, Future[bytes]] = {}
         if self.workers > 0:
             try:
                 _start(self.workers)
             except OSError:  # cannot start a process here: draw in this one
                 self.workers = 0
 
-    def submit(self, name: str, lr_results: list) -> None:
+    def submit(self, name: str, lr_results: Sequence[LrResult]) -> None:
         """Start drawing PNG ``name`` (see `plots.png`) from ``lr_results`` in a worker."""
         if self.workers > 0:
-            future: Future = Future()
+            future: Future[bytes] = Future()
             _tasks.put((future, name, list(lr_results)))
             self._jobs[name] = future
 
-    def save(self, folder: Path, lr_results: list) -> list[str]:
+    def save(self, folder: Path, lr_results: Sequence[LrResult]) -> list[str]:
         """Write every PNG of the report into ``folder`` (the names of `plots.save_all`)."""
         if not self._jobs:
             return plots.save_all(folder, lr_results)

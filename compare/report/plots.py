@@ -110,7 +110,8 @@ def _pin_titles(fig: Figure) -> None:
     for ax in fig.axes:
         fmt = ax.yaxis.get_major_formatter()
         if hasattr(fmt, "set_locs"):
-            fmt.set_locs(ax.yaxis.get_majorticklocs())
+            # the stub says list[float]; matplotlib's own Axis passes this same ndarray
+            fmt.set_locs(ax.yaxis.get_majorticklocs())  # type: ignore[arg-type]
         if not fmt.get_offset() and ax.title.get_text():
             ax.set_title(ax.get_title(), y=1.0)
 
