@@ -119,11 +119,10 @@ def chunked(fn, w: np.ndarray, lr: np.ndarray, n: int) -> np.ndarray:
     """``fn(w, lr)`` over ``n`` configurations in calls of at most `CHUNK` rows, every call on
     (the first rows of) the same block ``w``; returns the first call's result (for the check
     against NumPy). Memory is that of one block whatever ``n``."""
-    first = None
-    for lo in range(0, n, CHUNK):
+    first = fn(w[: min(CHUNK, n)], lr[: min(CHUNK, n)])
+    for lo in range(CHUNK, n, CHUNK):
         rows = min(CHUNK, n - lo)
-        out = fn(w[:rows], lr[:rows])
-        first = out if first is None else first
+        fn(w[:rows], lr[:rows])
     return first
 
 

@@ -86,7 +86,7 @@ def fd_tolerance(scale: float, e_scale: float, h: float) -> float:
     truncation allowance FD_RTOL · scale plus the rounding error of the difference quotient,
     FD_ROUNDING · eps · e_scale / h, which grows with E_total, not with the gradient."""
     eps64 = eps(REFERENCE_DTYPE)
-    return FD_RTOL * float(scale) + FD_ROUNDING * eps64 * float(e_scale) / float(h)
+    return float(FD_RTOL * float(scale) + FD_ROUNDING * eps64 * float(e_scale) / float(h))
 
 
 RULE = "|difference| <= step_rtol * (step + 1) * scale"

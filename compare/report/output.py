@@ -140,13 +140,13 @@ def trace_rows(lr_results: Sequence[LrResult]) -> Iterator[Sequence[object]]:
                        *(repr(g) if g != "" else g for g in grads)]
 
 
-def write_trace(path: Path, lr_results: list) -> None:
+def write_trace(path: Path, lr_results: Sequence[LrResult]) -> None:
     """Stream trace.csv to ``path`` row by row (see `trace_rows`)."""
     with open(path, "w", encoding="utf-8", newline="") as f:
         csv.writer(f, lineterminator="\n").writerows(trace_rows(lr_results))
 
 
-def trace_csv(lr_results: list) -> str:
+def trace_csv(lr_results: Sequence[LrResult]) -> str:
     """trace.csv as a string (small runs and tests; the report streams it, `write_trace`)."""
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows(trace_rows(lr_results))
@@ -201,7 +201,7 @@ def _pid_alive(pid: int) -> bool:
 
 def clean_stale(parent: Path) -> list[str]:
     """Remove the work folders of killed runs in ``parent`` (name pattern + dead pid)."""
-    removed = []
+    removed: list[str] = []
     try:
         entries = list(os.scandir(parent))
     except OSError:
@@ -270,6 +270,7 @@ def check_out(out: Path, force: bool) -> None:
     if out.name in ("", ".", "..") or str(out).endswith((os.sep + ".", os.sep + "..")):
         raise InputError(f"--out {_shown(out)} must name a new folder, not "
                          f"{'the current one' if out.name in ('', '.') else 'a parent'}")
+    cwd: Path | None
     try:
         cwd, target = Path.cwd().resolve(), out.resolve()
     except (OSError, RuntimeError):
@@ -295,7 +296,7 @@ def check_out(out: Path, force: bool) -> None:
     check_replaceable(out)
 
 
-def _shown(path: str | os.PathLike) -> str:
+def _shown(path: str | os.PathLike[str]) -> str:
     """A path for a one-line message: quoted, escaped, at most 80 characters."""
     text = repr(str(path))
     return text if len(text) <= 80 else text[:77] + "..."
@@ -314,7 +315,7 @@ def _oserror(out: Path, err: OSError) -> OutputError:
 _ACTIVE: list[Destination] = []  # reservations to release on SIGTERM
 
 
-def _on_sigterm(signum, frame) -> None:  # pragma: no cover - exercised by a subprocess test
+def _on_sigterm(signum: int, frame: object) -> None:  # a subprocess test exercises it
     raise SystemExit(128 + signum)  # unwinds the with-blocks: every Destination cleans up
 
 
@@ -326,7 +327,7 @@ class Destination:
     refused (exit 2) unless ``force`` and it is a report folder (`check_replaceable`).
     """
 
-    def __init__(self, out: str | os.PathLike | None, default_name: str = DEFAULT_OUT,
+    def __init__(self, out: str | os.PathLike[str] | None, default_name: str = DEFAULT_OUT,
                  force: bool = False, cwd: Path | None = None):
         if out is not None and str(out) == "":
             raise InputError("--out needs a folder name; got ''")
@@ -460,7 +461,7 @@ class Destination:
             self._old_handler = signal.signal(signal.SIGTERM, _on_sigterm)
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         if not self.committed:
             self.abandon()
         if self._old_handler is not None:

@@ -184,8 +184,8 @@ class Drawer:
         """Write every PNG of the report into ``folder`` (the names of `plots.save_all`)."""
         if not self._jobs:
             return plots.save_all(folder, lr_results)
-        names = [plots.loss_file(r.lr) for r in lr_results] + [plots.ALL_LRS_FILE,
-                                                               plots.DIFF_FILE]
+        names = plots.loss_files([r.lr for r in lr_results]) + [plots.ALL_LRS_FILE,
+                                                                plots.DIFF_FILE]
         for name in names:
             job = self._jobs.get(name)
             data = None if job is None else _result(job)

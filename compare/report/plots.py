@@ -44,7 +44,7 @@ def loss_file(lr: float) -> str:
     return f"loss-lr-{lr:g}.png"
 
 
-def loss_files(lrs) -> list[str]:
+def loss_files(lrs: Sequence[float]) -> list[str]:
     """One file name per learning rate, distinct even when two rates print alike with ``:g``
     (0.5 and 0.5000001): those get as many digits as tell them apart."""
     for digits in range(6, 18):
@@ -65,10 +65,10 @@ def save_all(folder: Path, lr_results: Sequence[LrResult]) -> list[str]:
     return names + save_overlays(folder, lr_results)
 
 
-def save_overlays(folder: Path, lr_results: list) -> list[str]:
+def save_overlays(folder: Path, lr_results: Sequence[LrResult]) -> list[str]:
     """Only the pictures of every learning rate together (the overlay and the differences)."""
     plt = pyplot()
-    names = []
+    names: list[str] = []
     names.append(_save(plt, _loss_all_lrs(plt, lr_results), folder / ALL_LRS_FILE))
     names.append(_save(plt, _differences(plt, lr_results), folder / DIFF_FILE))
     return names
@@ -85,8 +85,12 @@ def png(name: str, lr_results: Sequence[LrResult]) -> bytes:
         fig = _loss_all_lrs(plt, lr_results)
     elif name == DIFF_FILE:
         fig = _differences(plt, lr_results)
+    elif len(lr_results) == 1:  # a worker's job: the one rate of this file
+        fig = _loss_one_lr(plt, lr_results[0])
     else:
-        fig = _loss_one_lr(plt, next(r for r in lr_results if loss_file(r.lr) == name))
+        names = loss_files([r.lr for r in lr_results])
+        fig = _loss_one_lr(plt, next(r for r, n in zip(lr_results, names, strict=True)
+                                     if n == name))
     buf = io.BytesIO()
     _save(plt, fig, buf)
     return buf.getvalue()
