@@ -283,7 +283,7 @@ ARRAYS = st.one_of(
 def test_api_inputs(w, steps, lr, dtype):
     backend = get_backend("manual", dtype)
     for call in (lambda: backend.forward(w), lambda: backend.gradients(w),
-                 lambda: backend.train(w, None, lr, steps),
+                 lambda: backend.train(w, None, lr=lr, steps=steps),
                  lambda: validate.weights(w, np.dtype(dtype))):
         try:
             call()

@@ -47,7 +47,10 @@ def write_main(folder: Path, result: dict[str, Any], trace: dict[str, Any], exam
     if with_plots and runs:
         _network(folder, runs[-1], example, "The network")
         start = np.asarray(result["config"]["weights"], dtype=np.float64)
-        fig = landscape.main_figure(slice_, start, landscape.paths_from(runs, reference), example)
+        # a diverging rate (inf, NaN weights) is drawn as far as it is finite, without warnings
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            fig = landscape.main_figure(slice_, start, landscape.paths_from(runs, reference),
+                                        example)
         landscape.save(fig, folder)
     html.write(folder, html.render_main(result, trace, folder))
     return file_names(with_plots)

@@ -93,7 +93,8 @@ def plane_frame(origin: np.ndarray, points: np.ndarray, what: str) -> Frame:
     point, v towards the point farthest from that line (orthonormal)."""
     origin = np.asarray(origin, dtype=np.float64)
     d = np.asarray(points, dtype=np.float64).reshape(-1, 8) - origin
-    d = d[np.isfinite(d).all(axis=1)]
+    # points a diverging run sent beyond 1e150 would overflow the norms: not on this island
+    d = d[np.isfinite(d).all(axis=1) & (np.abs(d).max(axis=1, initial=0.0) < 1e150)]
     norms = np.linalg.norm(d, axis=1) if d.size else np.zeros(1)
     u = d[np.argmax(norms)] / norms.max() if d.size and norms.max() > 0 else np.eye(8)[0]
     rest = d - np.outer(d @ u, u) if d.size else np.zeros((1, 8))
