@@ -229,8 +229,20 @@ def table(result: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.no_cache:  # before any backend configures its cache
-        os.environ[cache.ENV_OFF] = "1"
+    if not args.no_cache:
+        return _run(args)
+    before = os.environ.get(cache.ENV_OFF)
+    os.environ[cache.ENV_OFF] = "1"  # before any backend configures its cache
+    try:
+        return _run(args)
+    finally:  # this call only: a caller in the same process keeps its own setting
+        if before is None:
+            del os.environ[cache.ENV_OFF]
+        else:
+            os.environ[cache.ENV_OFF] = before
+
+
+def _run(args: argparse.Namespace) -> int:
     sizes = args.sizes or (args.n,)
     names = selected_backends(args)
     for name in names:  # a missing framework is a one-line error before any timing
