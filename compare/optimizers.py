@@ -106,7 +106,7 @@ def _number(value: Any, what: str, lo: float, hi: float | None, expected: str,
     try:
         x = float(value)
     except (TypeError, ValueError):
-        raise InputError(f"{what} must be a number {expected}; got {value!r}") from None
+        raise InputError(f"{what} must be a number ({expected}); got {value!r}") from None
     above = x > lo if lo_open else x >= lo
     below = hi is None or (x < hi if hi_open else x <= hi)
     if not (math.isfinite(x) and above and below):

@@ -25,6 +25,7 @@ SUBCOMMANDS = {
     "sheet": "autograd_compare.commands.sheet",
     "restarts": "autograd_compare.commands.restarts",
     "bench": "autograd_compare.commands.bench",
+    "optimizers": "autograd_compare.commands.optimizers",
 }
 
 

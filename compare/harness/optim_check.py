@@ -116,8 +116,7 @@ def module(name: str):
 def _check_kind(name: str, opt: Optimizer) -> None:
     if opt.kind in MANUAL_ONLY and not (name == "manual" or name.startswith(MISTAKE_PREFIX)):
         raise InputError(f"optimizer {opt.kind!r} exists in the manual backend only; got "
-                         f"backend {name!r} (compare it with --backends manual,... and "
-                         "--reference-optimizer momentum)")
+                         f"backend {name!r}")
 
 
 def train(name: str, w, example, opt: Optimizer, steps: int, dtype="float64") -> OptimTrajectory:
@@ -242,25 +241,29 @@ def compare_runs(name: str, run: OptimTrajectory, run_cols: tuple, ref: OptimTra
     return OptimComparison(name, common, diff, tol, largest, first)
 
 
-def check(opt: Optimizer, backends: list[str], w, example=None, steps: int = 20,
-          dtype="float64", reference_opt: Optimizer | None = None) -> OptimResult:
-    """Train every backend with ``opt`` and compare each with the first one.
+def counterpart(name: str, opt: Optimizer) -> Optimizer:
+    """The optimizer backend ``name`` runs for ``opt``: a manual-only convention runs as its
+    framework counterpart elsewhere (textbook momentum -> momentum, same μ and lr), so that
+    the weights of the two conventions can be compared."""
+    if opt.kind in MANUAL_ONLY and not (name == "manual" or name.startswith(MISTAKE_PREFIX)):
+        return opt._replace(kind="momentum")
+    return opt
 
-    ``reference_opt``: the reference backend's optimizer if not ``opt`` (to compare manual's
-    textbook momentum with torch's momentum, say).
-    """
+
+def check(opt: Optimizer, backends: list[str], w, example=None, steps: int = 20,
+          dtype="float64") -> OptimResult:
+    """Train every backend with ``opt`` (or its `counterpart`) and compare each with the first."""
     if not backends:
         raise InputError("need at least one backend")
     dt = validate.dtype(dtype)
     ex = _example(example, dt)
     reference = backends[0]
-    ref_opt = reference_opt or opt
-    runs = {reference: train(reference, w, ex, ref_opt, steps, dt)}
-    for name in backends[1:]:
-        runs[name] = train(name, w, ex, opt, steps, dt)
-    scale = scales(ref_opt, runs[reference], ex, dt)
-    ref_cols = columns(ref_opt)
-    comps = {name: compare_runs(name, run, columns(opt), runs[reference], ref_cols, scale, dt)
+    opts = {name: counterpart(name, opt) for name in backends}
+    runs = {name: train(name, w, ex, opts[name], steps, dt) for name in backends}
+    scale = scales(opts[reference], runs[reference], ex, dt)
+    ref_cols = columns(opts[reference])
+    comps = {name: compare_runs(name, run, columns(opts[name]), runs[reference], ref_cols,
+                                scale, dt)
              for name, run in runs.items() if name != reference}
     firsts = [c.first_divergence for c in comps.values() if c.first_divergence]
     order = {c: i for i, c in enumerate(ref_cols)}
