@@ -97,11 +97,14 @@ def _objective(w, example: Example, l2: float):
 
 @functools.lru_cache(maxsize=64)
 def _compiled_train(opt: Optimizer, steps: int):
-    tx = make_transformation(opt)
+    """The jitted trainer for ``opt``'s settings; the learning rate is an argument (traced), so
+    a sweep over learning rates compiles once. ``opt.lr`` is ignored (callers pass lr=1)."""
     grad = jax.value_and_grad(_objective, has_aux=True)
 
     @jax.jit
-    def run(w, example):
+    def run(w, lr, example):
+        tx = make_transformation(opt, lr)
+
         def step(carry, _):
             w, s = carry
             (_, e), dw = grad(w, example, opt.l2)
@@ -118,7 +121,7 @@ def _compiled_train(opt: Optimizer, steps: int):
 def train(w: np.ndarray, example: Example, opt: Optimizer, steps: int) -> OptimTrajectory:
     """``steps`` updates of ``opt`` from ``w`` (8,); see `compare.optimizers.OptimTrajectory`."""
     with precision(w.dtype):
-        out = _compiled_train(opt, steps)(w, example)
+        out = _compiled_train(opt._replace(lr=1.0), steps)(w, w.dtype.type(opt.lr), example)
     return OptimTrajectory(*(to_numpy(x, w.dtype) for x in out))
 
 
@@ -145,5 +148,5 @@ def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, opt: Optimizer,
     """N trainings at once: ``w`` (N, 8), ``lr`` (N,); one jitted ``vmap`` over configurations
     of a ``lax.scan`` over steps (the learning rate is a traced per-row value)."""
     with precision(w.dtype):
-        loss, weights = _compiled_batch(opt, steps)(w, lr, example)
+        loss, weights = _compiled_batch(opt._replace(lr=1.0), steps)(w, lr, example)
     return OptimBatch(to_numpy(loss, w.dtype), to_numpy(weights, w.dtype))

@@ -255,6 +255,9 @@ def check(opt: Optimizer, backends: list[str], w, example=None, steps: int = 20,
     """Train every backend with ``opt`` (or its `counterpart`) and compare each with the first."""
     if not backends:
         raise InputError("need at least one backend")
+    if opt.kind in MANUAL_ONLY and not any(counterpart(n, opt) == opt for n in backends):
+        raise InputError(f"optimizer {opt.kind!r} exists in the manual backend only; got "
+                         f"backends {','.join(backends)!r} (add manual)")
     dt = validate.dtype(dtype)
     ex = _example(example, dt)
     reference = backends[0]
