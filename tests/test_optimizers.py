@@ -29,6 +29,7 @@ CONFIGS = {
     "adam": dict(),
     "adam+wd": dict(kind="adam", weight_decay=0.1),
     "adamw+wd+l2": dict(kind="adamw", weight_decay=0.1, l2=0.05),
+    "nesterov+lr-change": dict(kind="nesterov", lr_change=(10, 0.3)),
 }
 
 
