@@ -125,12 +125,18 @@ def train(w: np.ndarray, example: Example, opt: Optimizer, steps: int) -> OptimT
     return OptimTrajectory(*(to_numpy(x, w.dtype) for x in out))
 
 
+CHUNK = 2048  # configurations per block: a block's temporaries stay in cache (as jax_impl.train)
+
+
 @functools.lru_cache(maxsize=64)
 def _compiled_batch(opt: Optimizer, steps: int):
-    grad = jax.grad(lambda w, ex: _objective(w, ex, opt.l2)[0])
+    def objective(w, example):  # w: 8 scalars (one configuration)
+        return e_total(w, example) + (opt.l2 / 2 * sum(wj * wj for wj in w) if opt.l2 else 0.0)
 
-    def one(w, lr, example):
-        tx = make_transformation(opt, lr)
+    grad = jax.vmap(jax.grad(objective), in_axes=(0, None))  # tuple of 8 rows (C,) in and out
+
+    def block(w, lr, example):
+        tx = make_transformation(opt, lr)  # optax's arithmetic broadcasts lr (C,) on each row
 
         def step(carry, _):
             w, s = carry
@@ -138,15 +144,34 @@ def _compiled_batch(opt: Optimizer, steps: int):
             return (optax.apply_updates(w, updates), s), None
 
         (w, _), _ = jax.lax.scan(step, (w, tx.init(w)), length=steps)
-        return e_total(w, example), w
+        return jax.vmap(e_total, in_axes=(0, None))(w, example), jnp.stack(w)
 
-    return jax.jit(jax.vmap(one, in_axes=(0, 0, None)))
+    @jax.jit
+    def run(w, lr, example):  # w: (B, 8, C), lr: (B, C)
+        return jax.lax.map(lambda b: block(tuple(b[0]), b[1], example), (w, lr))
+
+    return run
 
 
 def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, opt: Optimizer,
                 steps: int) -> OptimBatch:
-    """N trainings at once: ``w`` (N, 8), ``lr`` (N,); one jitted ``vmap`` over configurations
-    of a ``lax.scan`` over steps (the learning rate is a traced per-row value)."""
+    """N trainings at once: ``w`` (N, 8), ``lr`` (N,).
+
+    Laid out as `jax_impl.train` does it (measured 30x faster here than one (N, 8) array):
+    blocks of `CHUNK` configurations, each block's weights a tuple of 8 rows w1..w8 (the optax
+    params pytree), so the optax transformation runs on whole rows with the learning rates
+    broadcast along them (every optax step here is element-wise: configurations stay
+    independent); gradients by ``vmap(grad)``; ``lax.scan`` over steps, ``lax.map`` over
+    blocks, one jitted program.
+    """
+    n = w.shape[0]
+    blocks = -(-n // CHUNK)
+    chunk = -(-n // blocks)
+    pad = blocks * chunk - n
+    w_b = np.pad(w, ((0, pad), (0, 0))).reshape(blocks, chunk, 8).transpose(0, 2, 1)
+    lr_b = np.pad(lr, (0, pad), constant_values=1).reshape(blocks, chunk)
     with precision(w.dtype):
-        loss, weights = _compiled_batch(opt._replace(lr=1.0), steps)(w, lr, example)
-    return OptimBatch(to_numpy(loss, w.dtype), to_numpy(weights, w.dtype))
+        loss, weights = _compiled_batch(opt._replace(lr=1.0), steps)(
+            np.ascontiguousarray(w_b), lr_b, example)
+    loss, weights = to_numpy(loss, w.dtype), to_numpy(weights, w.dtype)
+    return OptimBatch(loss.reshape(-1)[:n], weights.transpose(0, 2, 1).reshape(-1, 8)[:n])

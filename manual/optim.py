@@ -169,12 +169,24 @@ def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, opt: Optimizer,
                 steps: int) -> OptimBatch:
     """N trainings at once: ``w`` (N, 8), ``lr`` (N,); the other settings from ``opt``.
 
-    The weights are held as 8 contiguous rows of N (structure of arrays), so every formula is
-    one NumPy call over all configurations; the update is `_update`, unchanged. Row n equals
+    The weights are held as 8 contiguous rows (structure of arrays), so every formula is one
+    NumPy call over a block of `BLOCK` configurations; the update is `_update`, unchanged.
+    Row n equals
     ``train(w[n], example, opt with lr[n], steps)`` up to rounding.
     """
+    final_w, final_l = np.empty_like(w), np.empty(w.shape[0], w.dtype)
+    for lo in range(0, w.shape[0], BLOCK):
+        rows = slice(lo, lo + BLOCK)
+        final_l[rows], final_w[rows] = _train_block(w[rows], lr[rows], example, opt, steps)
+    return OptimBatch(final_l, final_w)
+
+
+BLOCK = 4096  # configurations trained together: a block's ~40 temporaries stay in L2 cache
+
+
+def _train_block(w, lr, example: Example, opt: Optimizer, steps: int) -> tuple:
     dt = w.dtype
-    W = np.array(w.T, order="C")  # (8, N)
+    W = np.array(w.T, order="C")  # (8, m)
     rates = lr.astype(dt)
     s = _init_state(W.shape, dt, opt)
     change = opt.lr_change
@@ -182,7 +194,7 @@ def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, opt: Optimizer,
         dW = _soa_gradients(W, example, opt)
         rate = rates if not change or k < change[0] else np.full_like(rates, change[1])
         W, s = _update(W, dW, s, opt._replace(lr=rate, lr_change=None), k)
-    return OptimBatch(_soa_loss(W, example), np.ascontiguousarray(W.T))
+    return _soa_loss(W, example), W.T
 
 
 def _soa_forward(W, example: Example):
