@@ -237,3 +237,31 @@ def test_cli_bad_values_exit_2_one_line(argv, message, capsys):
     assert main(["optimizers", *argv, "--steps", "2"]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_cli_reads_optimizer_settings_from_config(tmp_path, capsys):
+    cfg = tmp_path / "opt.toml"
+    cfg.write_text('optimizer = "adam"\nbetas = [0.8, 0.99]\nweight-decay = 0.01\n'
+                   'lrs = [0.5]\nsteps = 5\nbackends = "manual,torch"\n')
+    assert main(["optimizers", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("adam(betas=(0.8, 0.99), eps=1e-08, weight_decay=0.01), 5 steps")
+
+
+def test_benchmark_script_reports_ratios_to_numpy():
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parents[1] / "benchmarks" / "optimizers.py"
+    out = subprocess.run([sys.executable, str(script), "--n", "40", "--steps", "3", "--repeat",
+                          "1", "--optimizers", "momentum,adamw", "--json"],
+                         capture_output=True, text=True, check=True)
+    rows = json.loads(out.stdout)["rows"]
+    assert {(r["optimizer"], r["backend"]) for r in rows} == {
+        (k, b) for k in ("momentum", "adamw") for b in ("numpy", *C.available())}
+    for r in rows:
+        assert r["rate"] > 0 and r["ratio"] > 0
+        if r["backend"] != "numpy":  # the same optimizer: the same numbers, up to rounding
+            assert r["max_weight_difference"] < 1e-12
