@@ -24,11 +24,12 @@ from autograd_compare.torch_impl.train import as_torch
 
 
 def make_optimizer(params: list, opt: Optimizer, lrs: list[float] | None = None):
-    """The torch.optim optimizer for ``opt`` over ``params`` (one param group per tensor when
-    ``lrs`` gives one learning rate per tensor)."""
+    """The torch.optim optimizer for ``opt``: one param group per entry of ``params`` (a
+    tensor or a list of tensors), at the learning rate of ``lrs`` (default ``opt.lr``)."""
     if opt.kind in MANUAL_ONLY:
         raise ValueError(f"{opt.kind} has no torch.optim form (manual only)")
-    groups = [{"params": [p], "lr": lr} for p, lr in zip(params, lrs or [opt.lr] * len(params))]
+    groups = [{"params": p if isinstance(p, list) else [p], "lr": lr}
+              for p, lr in zip(params, lrs or [opt.lr] * len(params))]
     if opt.kind == "sgd":
         return torch.optim.SGD(groups, lr=opt.lr, weight_decay=opt.weight_decay)
     if opt.kind in ("momentum", "nesterov"):
@@ -38,12 +39,14 @@ def make_optimizer(params: list, opt: Optimizer, lrs: list[float] | None = None)
     return cls(groups, lr=opt.lr, betas=opt.betas, eps=opt.eps, weight_decay=opt.weight_decay)
 
 
-def _objective(p: torch.Tensor, ex: Example, opt: Optimizer) -> tuple:
-    """(sum of E_total over rows, E_total + λ/2·Σw² summed) for weights ``p`` (..., 8)."""
+def _objective(p, ex: Example, opt: Optimizer) -> tuple:
+    """(E_total, E_total + λ/2·Σw² summed over configurations) for weights ``p``: a tensor
+    (8,) or the 8 rows w1..w8 of a batch as a tuple."""
     e_total = forward_values(p, ex)["E_total"]
     loss = e_total.sum()
     if opt.l2:
-        loss = loss + opt.l2 / 2 * (p * p).sum()
+        loss = loss + opt.l2 / 2 * sum((c * c).sum() for c in p) if isinstance(p, tuple) \
+            else loss + opt.l2 / 2 * (p * p).sum()
     return e_total, loss
 
 
@@ -89,31 +92,41 @@ def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, opt: Optimizer,
                 steps: int) -> OptimBatch:
     """N trainings at once: ``w`` (N, 8), ``lr`` (N,); the other settings from ``opt``.
 
-    Rows are grouped by learning rate: one leaf tensor (n_g, 8) and one torch.optim param group
-    per distinct rate (``foreach`` kernels update all groups together); one autograd graph per
-    step over all rows. A sweep has a few distinct rates; N distinct rates make N groups.
+    Configurations are sorted by learning rate; one torch.optim param group per distinct rate
+    (``foreach`` kernels update all groups together) over a view of the shared weights; one
+    autograd graph per step over all configurations. A sweep has a few distinct rates; N
+    distinct rates make N groups (correct, but slow).
     """
     dt = torch.from_numpy(w[:0]).dtype
     ex = as_torch(example, dt)
     rates, inverse = np.unique(lr, return_inverse=True)
-    order = np.argsort(inverse, kind="stable")
-    params = [torch.from_numpy(np.ascontiguousarray(w[inverse == g])).requires_grad_(True)
-              for g in range(len(rates))]
+    order = np.argsort(inverse, kind="stable")  # configurations sorted by learning rate
+    bounds = np.searchsorted(inverse[order], np.arange(len(rates) + 1))
+    # 8 autograd leaves w1..w8 (N,) each (contiguous: no stack in the backward pass); torch.optim
+    # gets, per learning rate, the 8 leaves' slices of that rate, sharing their memory, and
+    # each step hands them their slices of the leaves' .grad: no copies between the two
+    rows = [torch.from_numpy(np.ascontiguousarray(c)).requires_grad_(True) for c in w[order].T]
+    spans = list(zip(bounds, bounds[1:]))
+    params = [[r.detach()[a:b].requires_grad_(True) for r in rows] for a, b in spans]
     optimizer = _batch_optimizer(params, opt, [float(r) for r in rates])
     for k in range(steps):
         if opt.lr_change and k == opt.lr_change[0]:
             for group in optimizer.param_groups:
                 group["lr"] = opt.lr_change[1]
-        optimizer.zero_grad()
-        _, objective = _objective(torch.cat(params), ex, opt)
+        for r in rows:
+            r.grad = None
+        _, objective = _objective(tuple(rows), ex, opt)
         objective.backward()
+        for group, (a, b) in zip(params, spans):
+            for p, r in zip(group, rows):
+                p.grad = r.grad[a:b]
         optimizer.step()
     with torch.no_grad():
-        joined = torch.cat(params)
-        e_total = forward_values(joined, ex)["E_total"]
+        e_total = forward_values(rows, ex)["E_total"]
     final_w = np.empty_like(w)
     final_l = np.empty(w.shape[0], w.dtype)
-    final_w[order], final_l[order] = joined.numpy(), e_total.numpy()
+    final_w[order] = torch.stack([r.detach() for r in rows], dim=1).numpy()
+    final_l[order] = e_total.numpy()
     return OptimBatch(final_l, final_w)
 
 
