@@ -29,6 +29,7 @@ SUBCOMMANDS = {
     "bench": "autograd_compare.commands.bench",
     "presets": "autograd_compare.commands.presets",
     "check": "autograd_compare.commands.check",
+    "optimizers": "autograd_compare.commands.optimizers",
 }
 
 

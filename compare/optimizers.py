@@ -1,0 +1,165 @@
+"""Optimizers beyond plain gradient descent: the description every backend reads.
+
+One `Optimizer` names an update rule and its hyperparameters; each backend's ``optim`` module
+(`manual.optim`, `torch_impl.optim`, `jax_impl.optim`, same function names and signatures)
+trains the tutorial network with it and returns an `OptimTrajectory`, which carries the
+optimizer's state after every step so that the harness (`compare.harness.optim_check`) can
+name a first divergence such as "v5 after step 3".
+
+The update rules, with g = dE_total/dw (plus λ·w when ``l2`` = λ > 0, since then the loss is
+E_total + λ/2·Σw²) and wd = ``weight_decay``:
+
+    sgd                g ← g + wd·w;                    w ← w - lr·g
+    momentum           g ← g + wd·w;  v ← μ·v + (1-τ)·g (v ← g at step 1);  w ← w - lr·v
+    nesterov           as momentum, then w ← w - lr·(g + μ·v)          (PyTorch's form, τ = 0)
+    textbook-momentum  g ← g + wd·w;  u ← μ·u - lr·g;  w ← w + u         (manual only)
+    adam               g ← g + wd·w;  m ← β1·m + (1-β1)·g;  v ← β2·v + (1-β2)·g²;
+                       m̂ = m/(1-β1^t);  v̂ = v/(1-β2^t);  w ← w - lr·m̂/(√v̂ + ε)
+    adamw              w ← w - lr·wd·w (decoupled, on the weights before the step), then adam
+                       with wd = 0
+
+μ = ``momentum``, τ = ``dampening``, β1, β2 = ``betas``, ε = ``eps``. This is PyTorch's
+convention (torch.optim.SGD, Adam, AdamW); optax's ``sgd``, ``add_decayed_weights``, ``adam``
+and ``adamw`` compute the same numbers (docs/optimizers.md shows how close, per optimizer).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from autograd_compare.errors import InputError
+from autograd_compare.interface import N_WEIGHTS
+
+KINDS = ("sgd", "momentum", "nesterov", "adam", "adamw", "textbook-momentum")
+MANUAL_ONLY = ("textbook-momentum",)  # conventions no framework implements
+MOMENTUM_KINDS = ("momentum", "nesterov", "textbook-momentum")
+ADAM_KINDS = ("adam", "adamw")
+
+
+class Optimizer(NamedTuple):
+    """An update rule and its hyperparameters (PyTorch's names and defaults)."""
+
+    kind: str = "sgd"  # one of KINDS
+    lr: float = 0.5  # learning rate; a batch gives one per configuration instead
+    momentum: float = 0.0  # μ (momentum, nesterov, textbook-momentum); 0.9 if not given there
+    dampening: float = 0.0  # τ: v ← μ·v + (1-τ)·g (momentum only; PyTorch forbids it for nesterov)
+    weight_decay: float = 0.0  # wd: coupled (g + wd·w) except for adamw (decoupled)
+    l2: float = 0.0  # λ: the loss becomes E_total + λ/2·Σw², so g gains λ·w (through autodiff)
+    betas: tuple[float, float] = (0.9, 0.999)  # β1, β2 (adam, adamw)
+    eps: float = 1e-8  # ε, outside the square root: m̂/(√v̂ + ε)
+    lr_change: tuple[int, float] | None = None  # (k, lr2): updates k+1, k+2, ... use lr2
+
+    def lr_at(self, k: int) -> float:
+        """The learning rate of update k (0-based)."""
+        return self.lr_change[1] if self.lr_change and k >= self.lr_change[0] else self.lr
+
+    def state_names(self) -> tuple[str, ...]:
+        """Names of the state columns of `OptimTrajectory.state`, in order."""
+        w = range(1, N_WEIGHTS + 1)
+        if self.kind in ("momentum", "nesterov"):
+            return tuple(f"v{j}" for j in w)  # PyTorch's momentum_buffer, optax's trace
+        if self.kind == "textbook-momentum":
+            return tuple(f"u{j}" for j in w)  # a velocity in weight units: u = -lr·v
+        if self.kind in ADAM_KINDS:
+            return (*(f"m{j}" for j in w), *(f"v{j}" for j in w), "t")
+        return ()
+
+    def describe(self) -> str:
+        """One line, e.g. "adam(lr=0.5, betas=(0.9, 0.999), eps=1e-08)"."""
+        parts = [f"lr={self.lr:g}"]
+        if self.kind in MOMENTUM_KINDS:
+            parts.append(f"momentum={self.momentum:g}")
+        if self.kind == "momentum" and self.dampening:
+            parts.append(f"dampening={self.dampening:g}")
+        if self.kind in ADAM_KINDS:
+            parts += [f"betas=({self.betas[0]:g}, {self.betas[1]:g})", f"eps={self.eps:g}"]
+        if self.weight_decay:
+            parts.append(f"weight_decay={self.weight_decay:g}")
+        if self.l2:
+            parts.append(f"l2={self.l2:g}")
+        if self.lr_change:
+            parts.append(f"lr={self.lr_change[1]:g} from update {self.lr_change[0] + 1}")
+        return f"{self.kind}({', '.join(parts)})"
+
+
+class OptimTrajectory(NamedTuple):
+    """``steps`` updates of one optimizer from ``weights[0]``."""
+
+    loss: np.ndarray  # (steps,): E_total at weights[k] (without the l2 term)
+    weights: np.ndarray  # (steps+1, 8): weights[k+1] is after update k
+    grads: np.ndarray  # (steps, 8): d(E_total + λ/2·Σw²)/dw at weights[k], before weight decay
+    state: np.ndarray  # (steps, S): the optimizer state after update k (`Optimizer.state_names`)
+
+
+class OptimBatch(NamedTuple):
+    """N trainings with one optimizer: row n started from w[n] with learning rate lr[n]."""
+
+    final_loss: np.ndarray  # (N,): E_total after the last update
+    final_weights: np.ndarray  # (N, 8)
+
+
+def _number(value: Any, what: str, lo: float, hi: float | None, expected: str,
+            lo_open: bool = False, hi_open: bool = True) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{what} must be a number ({expected}); got {value!r}") from None
+    above = x > lo if lo_open else x >= lo
+    below = hi is None or (x < hi if hi_open else x <= hi)
+    if not (math.isfinite(x) and above and below):
+        raise InputError(f"{what} must be {expected}; got {value!r}")
+    return x
+
+
+def make(kind: Any = "sgd", *, lr: Any = 0.5, momentum: Any = None, dampening: Any = 0.0,
+         weight_decay: Any = 0.0, l2: Any = 0.0, betas: Any = (0.9, 0.999), eps: Any = 1e-8,
+         lr_change: Any = None) -> Optimizer:
+    """A checked `Optimizer`. ``momentum`` defaults to 0.9 for the momentum kinds.
+
+    Raises:
+        InputError: one line quoting the bad value and the expected one.
+    """
+    if kind not in KINDS:
+        raise InputError(f"unknown optimizer {kind!r}; expected one of {', '.join(KINDS)}")
+    lr_ = _number(lr, "learning rate", 0.0, None, "finite and > 0", lo_open=True)
+    if momentum is None:
+        momentum = 0.9 if kind in MOMENTUM_KINDS else 0.0
+    mu = _number(momentum, "momentum", 0.0, 1.0, "in [0, 1)")
+    if kind in MOMENTUM_KINDS and mu == 0.0:
+        raise InputError(f"{kind} needs momentum in (0, 1); got {momentum!r}")
+    if kind not in MOMENTUM_KINDS and mu != 0.0:
+        raise InputError(f"momentum applies to momentum, nesterov, textbook-momentum; "
+                         f"got momentum={momentum!r} with {kind!r}")
+    tau = _number(dampening, "dampening", 0.0, 1.0, "in [0, 1)")
+    if tau and kind != "momentum":
+        raise InputError(f"dampening applies to momentum only (PyTorch refuses it for "
+                         f"nesterov); got dampening={dampening!r} with {kind!r}")
+    wd = _number(weight_decay, "weight decay", 0.0, None, "finite and >= 0")
+    lam = _number(l2, "l2", 0.0, None, "finite and >= 0")
+    try:
+        b1, b2 = (float(b) for b in betas)
+    except (TypeError, ValueError):
+        raise InputError(f"betas must be two numbers b1,b2 in [0, 1); got {betas!r}") from None
+    for name, b in (("beta1", b1), ("beta2", b2)):
+        _number(b, name, 0.0, 1.0, "in [0, 1)")
+    eps_ = _number(eps, "eps", 0.0, None, "finite and > 0", lo_open=True)
+    change = None
+    if lr_change is not None:
+        try:
+            k, lr2 = lr_change
+        except (TypeError, ValueError):
+            raise InputError(f"lr_change must be (step, lr); got {lr_change!r}") from None
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise InputError(f"lr_change step must be a whole number >= 1; got {k!r}")
+        change = (int(k), _number(lr2, "learning rate", 0.0, None, "finite and > 0",
+                                  lo_open=True))
+    return Optimizer(kind, lr_, mu, tau, wd, lam, (b1, b2), eps_, change)
+
+
+def with_lr(opt: Optimizer, lr: float) -> Optimizer:
+    """``opt`` at learning rate ``lr`` (checked)."""
+    return opt._replace(lr=_number(lr, "learning rate", 0.0, None, "finite and > 0",
+                                   lo_open=True))

@@ -1,0 +1,232 @@
+"""Momentum, weight decay, L2 and Adam written by hand, in the tutorial's style. No framework.
+
+Every update rule is spelled out on the vector of the eight weights: ``v = mu * v + dw`` is
+v1 = mu * v1 + dw1, ..., v8 = mu * v8 + dw8 at once (element-wise), as the tutorial writes
+``w5 = w5 - lr * dw5``. The gradient dw comes from `manual.gradients.weight_gradients` (the
+tutorial's chain rule). See `compare.optimizers` for the rules and the names of the state.
+
+``MISTAKES`` are deliberately wrong update rules, one wrong line each, runnable as the backend
+``mistake:<name>`` of `compare.harness.optim_check`, which must name their first wrong
+quantity.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from autograd_compare.errors import InputError
+from autograd_compare.interface import Example
+from autograd_compare.manual.gradients import weight_gradients
+from autograd_compare.manual.network import forward_values
+from autograd_compare.optimizers import ADAM_KINDS, OptimBatch, Optimizer, OptimTrajectory
+
+
+class OptimMistake(NamedTuple):
+    name: str
+    kinds: tuple[str, ...]  # the optimizers it applies to
+    description: str
+    first_wrong: str  # the quantity the harness must name first (with the default settings)
+
+
+MISTAKES = {m.name: m for m in (
+    OptimMistake("momentum-before-gradient", ("momentum", "nesterov"),
+                 "steps with the old velocity, then adds the gradient (w -= lr*v; v = mu*v + g)",
+                 "w1 after step 1"),
+    OptimMistake("weight-decay-sign", ("sgd", "momentum", "nesterov", "adam"),
+                 "coupled weight decay with the wrong sign (g - wd*w instead of g + wd*w)",
+                 "first state or weight after step 1"),
+    OptimMistake("adam-no-bias-correction", ("adam", "adamw"),
+                 "Adam without bias correction (m and v used in place of m_hat and v_hat)",
+                 "w1 after step 1"),
+    OptimMistake("adamw-decay-after", ("adamw",),
+                 "AdamW decays the weights after the Adam step instead of before it",
+                 "w1 after step 1"),
+)}
+
+
+def train(w: np.ndarray, example: Example, opt: Optimizer, steps: int) -> OptimTrajectory:
+    """``steps`` updates of ``opt`` from ``w`` (8,); see `compare.optimizers.OptimTrajectory`."""
+    return _train(w, example, opt, steps, None)
+
+
+def train_mistake(w: np.ndarray, example: Example, opt: Optimizer, steps: int,
+                  mistake: str) -> OptimTrajectory:
+    """`train` with the wrong line of ``MISTAKES[mistake]``."""
+    if mistake not in MISTAKES:
+        raise InputError(f"unknown optimizer mistake {mistake!r}; expected one of "
+                         + ", ".join(MISTAKES))
+    if opt.kind not in MISTAKES[mistake].kinds:
+        raise InputError(f"mistake {mistake!r} applies to {', '.join(MISTAKES[mistake].kinds)}; "
+                         f"got optimizer {opt.kind!r}")
+    return _train(w, example, opt, steps, mistake)
+
+
+def _train(w, example: Example, opt: Optimizer, steps: int, mistake) -> OptimTrajectory:
+    dt = w.dtype
+    names = opt.state_names()
+    loss = np.empty(steps, dt)
+    weights = np.empty((steps + 1, w.size), dt)
+    grads = np.empty((steps, w.size), dt)
+    state = np.empty((steps, len(names)), dt)
+    weights[0] = w
+    s = _init_state(w.shape, dt, opt)
+    for k in range(steps):
+        v = forward_values(weights[k], example)
+        loss[k] = v["E_total"]
+        grads[k] = _objective_gradient(v, weights[k], example, opt)
+        weights[k + 1], s = _update(weights[k], grads[k], s, opt, k, mistake)
+        state[k] = _flat_state(s, opt)
+    return OptimTrajectory(loss, weights, grads, state)
+
+
+def _objective_gradient(v: dict, w, example: Example, opt: Optimizer):
+    """d(E_total + λ/2·Σw²)/dw = dE_total/dw + λ·w (by hand: d/dw5 of λ/2·w5² is λ·w5)."""
+    dw = weight_gradients(v, w, example)
+    if opt.l2:
+        dw = dw + w.dtype.type(opt.l2) * w
+    return dw
+
+
+def _init_state(shape, dt, opt: Optimizer) -> dict:
+    zero = np.zeros(shape, dt)
+    if opt.kind in ADAM_KINDS:
+        return {"m": zero, "v": zero.copy(), "t": 0}
+    if opt.kind in ("momentum", "nesterov", "textbook-momentum"):
+        return {"v": zero, "t": 0}
+    return {"t": 0}
+
+
+def _flat_state(s: dict, opt: Optimizer) -> np.ndarray:
+    if opt.kind in ADAM_KINDS:
+        return np.concatenate([s["m"], s["v"], [s["t"]]])
+    if opt.kind in ("momentum", "nesterov", "textbook-momentum"):
+        return s["v"]
+    return np.empty(0)
+
+
+def _update(w, dw, s: dict, opt: Optimizer, k: int, mistake=None) -> tuple:
+    """One update of the weights ``w`` with gradient ``dw``: (new weights, new state).
+
+    ``w``, ``dw``: (..., 8); the learning rate may be a column (N, 1) for a batch.
+    """
+    dt = dw.dtype
+    lr = _rate(opt.lr_at(k), dt)
+    mu, tau = dt.type(opt.momentum), dt.type(opt.dampening)
+    wd = dt.type(opt.weight_decay)
+    t = s["t"] + 1  # the step count, 1 at the first update
+    if opt.kind != "adamw" and opt.weight_decay:
+        if mistake == "weight-decay-sign":
+            dw = dw - wd * w  # WRONG: decay pushes the weights away from 0
+        else:
+            dw = dw + wd * w  # coupled weight decay: dw5 = dw5 + wd * w5
+
+    if opt.kind == "sgd":
+        return w - lr * dw, {"t": t}  # w5 = w5 - lr * dw5
+
+    if opt.kind in ("momentum", "nesterov"):
+        v = s["v"]
+        if mistake == "momentum-before-gradient":  # WRONG: steps with last step's velocity
+            w = w - lr * v
+            return w, {"v": mu * v + dw, "t": t}
+        if t == 1:
+            v = dw.copy()  # v5 = dw5 at the first step (PyTorch's momentum_buffer starts so)
+        else:
+            v = mu * v + (1 - tau) * dw  # v5 = mu * v5 + (1 - dampening) * dw5
+        if opt.kind == "nesterov":
+            w = w - lr * (dw + mu * v)  # w5 = w5 - lr * (dw5 + mu * v5)
+        else:
+            w = w - lr * v  # w5 = w5 - lr * v5
+        return w, {"v": v, "t": t}
+
+    if opt.kind == "textbook-momentum":
+        u = mu * s["v"] - lr * dw  # u5 = mu * u5 - lr * dw5  (a velocity in weight units)
+        return w + u, {"v": u, "t": t}  # w5 = w5 + u5
+
+    # adam and adamw
+    b1, b2, eps = dt.type(opt.betas[0]), dt.type(opt.betas[1]), dt.type(opt.eps)
+    if opt.kind == "adamw" and mistake != "adamw-decay-after":
+        w = w - lr * wd * w  # decoupled: w5 = w5 - lr * wd * w5, on the weights before the step
+    m = b1 * s["m"] + (1 - b1) * dw  # m5 = b1 * m5 + (1 - b1) * dw5      (first moment)
+    v = b2 * s["v"] + (1 - b2) * dw * dw  # v5 = b2 * v5 + (1 - b2) * dw5²  (second moment)
+    m_hat = m / (1 - b1**t)  # bias correction: m and v start at 0
+    v_hat = v / (1 - b2**t)
+    if mistake == "adam-no-bias-correction":
+        m_hat, v_hat = m, v  # WRONG: the first steps are (1-b1)/sqrt(1-b2) ~ 3x too short
+    w = w - lr * m_hat / (np.sqrt(v_hat) + eps)  # w5 = w5 - lr * m_hat5 / (sqrt(v_hat5) + eps)
+    if mistake == "adamw-decay-after":
+        w = w - lr * wd * w  # WRONG: decays the weights after the step, not before
+    return w, {"m": m, "v": v, "t": t}
+
+
+def _rate(lr, dt):
+    return lr.astype(dt) if isinstance(lr, np.ndarray) else dt.type(lr)
+
+
+# --- batched: N configurations (starting weights, learning rate) with one optimizer ---------
+def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, opt: Optimizer,
+                steps: int) -> OptimBatch:
+    """N trainings at once: ``w`` (N, 8), ``lr`` (N,); the other settings from ``opt``.
+
+    The weights are held as 8 contiguous rows (structure of arrays), so every formula is one
+    NumPy call over a block of `BLOCK` configurations; the update is `_update`, unchanged.
+    Row n equals
+    ``train(w[n], example, opt with lr[n], steps)`` up to rounding.
+    """
+    final_w, final_l = np.empty_like(w), np.empty(w.shape[0], w.dtype)
+    for lo in range(0, w.shape[0], BLOCK):
+        rows = slice(lo, lo + BLOCK)
+        final_l[rows], final_w[rows] = _train_block(w[rows], lr[rows], example, opt, steps)
+    return OptimBatch(final_l, final_w)
+
+
+BLOCK = 4096  # configurations trained together: a block's ~40 temporaries stay in L2 cache
+
+
+def _train_block(w, lr, example: Example, opt: Optimizer, steps: int) -> tuple:
+    dt = w.dtype
+    W = np.array(w.T, order="C")  # (8, m)
+    rates = lr.astype(dt)
+    s = _init_state(W.shape, dt, opt)
+    change = opt.lr_change
+    for k in range(steps):
+        dW = _soa_gradients(W, example, opt)
+        rate = rates if not change or k < change[0] else np.full_like(rates, change[1])
+        W, s = _update(W, dW, s, opt._replace(lr=rate, lr_change=None), k)
+    return _soa_loss(W, example), W.T
+
+
+def _sigmoid_tanh(x):
+    """σ(x) = ½ + ½·tanh(x/2): the same function, no overflow at any x, and measured 13x
+    faster than `manual.network.sigmoid`'s exp-and-select form (which `train` keeps)."""
+    return 0.5 + 0.5 * np.tanh(0.5 * x)
+
+
+def _soa_forward(W, example: Example):
+    i1, i2 = example.inputs
+    a_h1 = _sigmoid_tanh(W[0] * i1 + W[1] * i2)
+    a_h2 = _sigmoid_tanh(W[2] * i1 + W[3] * i2)
+    a_o1 = _sigmoid_tanh(W[4] * a_h1 + W[5] * a_h2)
+    a_o2 = _sigmoid_tanh(W[6] * a_h1 + W[7] * a_h2)
+    return a_h1, a_h2, a_o1, a_o2
+
+
+def _soa_loss(W, example: Example):
+    _, _, a_o1, a_o2 = _soa_forward(W, example)
+    t1, t2 = example.targets
+    return 0.5 * np.square(t1 - a_o1) + 0.5 * np.square(t2 - a_o2)
+
+
+def _soa_gradients(W, example: Example, opt: Optimizer):
+    """dw1..dw8 as rows (8, N): `manual.gradients.weight_gradients`, common factors once."""
+    (i1, i2), (t1, t2) = example.inputs, example.targets
+    a_h1, a_h2, a_o1, a_o2 = _soa_forward(W, example)
+    d1 = (a_o1 - t1) * a_o1 * (1 - a_o1)  # dE_total/do1
+    d2 = (a_o2 - t2) * a_o2 * (1 - a_o2)  # dE_total/do2
+    g1 = (d1 * W[4] + d2 * W[6]) * a_h1 * (1 - a_h1)  # dE_total/dh1
+    g2 = (d1 * W[5] + d2 * W[7]) * a_h2 * (1 - a_h2)  # dE_total/dh2
+    dW = np.stack([g1 * i1, g1 * i2, g2 * i1, g2 * i2, d1 * a_h1, d1 * a_h2, d2 * a_h1, d2 * a_h2])
+    if opt.l2:
+        dW += W.dtype.type(opt.l2) * W  # + λ·w from λ/2·Σw²
+    return dW

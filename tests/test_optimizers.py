@@ -1,0 +1,267 @@
+"""Optimizers: manual vs torch.optim vs optax step by step, golden numbers, mistakes, CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from autograd_compare import optimizers as O
+from autograd_compare.commands.cli import main
+from autograd_compare.errors import InputError
+from autograd_compare.harness import optim_check as C
+from autograd_compare.harness import tolerances
+from autograd_compare.interface import CLASS_WEIGHTS, LEARNING_RATES
+from autograd_compare.optimizers import OptimTrajectory
+from tests import golden_optim
+
+pytest.importorskip("torch")
+pytest.importorskip("optax")
+
+BACKENDS = ["manual", "torch", "jax"]
+DTYPES = ["float64", "float32"]
+# every optimizer with its non-default options switched on
+CONFIGS = {
+    "sgd": dict(),
+    "sgd+wd+l2": dict(kind="sgd", weight_decay=0.1, l2=0.05),
+    "momentum": dict(),
+    "momentum+dampening+wd": dict(kind="momentum", dampening=0.3, weight_decay=0.1),
+    "nesterov+wd": dict(kind="nesterov", weight_decay=0.1),
+    "adam": dict(),
+    "adam+wd": dict(kind="adam", weight_decay=0.1),
+    "adamw+wd+l2": dict(kind="adamw", weight_decay=0.1, l2=0.05),
+    "nesterov+lr-change": dict(kind="nesterov", lr_change=(10, 0.3)),
+}
+
+
+def _opt(name: str, lr: float = 0.5) -> O.Optimizer:
+    kw = dict(CONFIGS[name])
+    return O.make(kw.pop("kind", name), lr=lr, **kw)
+
+
+# --- validation -------------------------------------------------------------------------------
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(kind="rmsprop"), "unknown optimizer 'rmsprop'; expected one of sgd, momentum"),
+    (dict(kind="momentum", momentum=1.0), "momentum must be in [0, 1); got 1.0"),
+    (dict(kind="momentum", momentum=0), "momentum needs momentum in (0, 1); got 0"),
+    (dict(kind="sgd", momentum=0.5), "got momentum=0.5 with 'sgd'"),
+    (dict(kind="nesterov", dampening=0.1), "dampening applies to momentum only"),
+    (dict(kind="adam", betas=(0.9,)), "betas must be two numbers b1,b2 in [0, 1); got (0.9,)"),
+    (dict(kind="adam", betas=(0.9, 1.0)), "beta2 must be in [0, 1); got 1.0"),
+    (dict(kind="adam", eps=0), "eps must be finite and > 0; got 0"),
+    (dict(kind="sgd", weight_decay=-0.1), "weight decay must be finite and >= 0; got -0.1"),
+    (dict(kind="sgd", l2=float("inf")), "l2 must be finite and >= 0; got inf"),
+    (dict(kind="sgd", lr="x"), "learning rate must be a number (finite and > 0); got 'x'"),
+    (dict(kind="sgd", lr_change=(0, 1.0)), "lr_change step must be a whole number >= 1; got 0"),
+])
+def test_bad_settings_are_one_line_input_errors(kwargs, message):
+    kind = kwargs.pop("kind")
+    with pytest.raises(InputError) as err:
+        O.make(kind, **kwargs)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_state_names():
+    assert O.make("momentum").state_names()[4] == "v5"
+    names = O.make("adam").state_names()
+    assert names[0] == "m1" and names[8] == "v1" and names[-1] == "t" and len(names) == 17
+    assert O.make("sgd").state_names() == ()
+
+
+# --- agreement, step by step, state included, over the tutorial's sweep ------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", CONFIGS)
+def test_backends_agree_step_by_step_over_the_sweep(name, dtype):
+    for lr in LEARNING_RATES:
+        res = C.check(_opt(name, lr), BACKENDS, CLASS_WEIGHTS, None, 100, dtype)
+        assert res.ok, (lr, res.first_divergence)
+        for comp in res.comparisons.values():
+            assert comp.columns == C.columns(res.optimizer)  # the state is compared too
+            assert comp.largest.ratio < 1
+        for run in res.runs.values():
+            assert run.state.dtype == np.dtype(dtype) and run.weights.dtype == np.dtype(dtype)
+
+
+def test_adam_step_count_is_exact():
+    res = C.check(_opt("adam"), BACKENDS, CLASS_WEIGHTS, None, 5)
+    for run in res.runs.values():
+        np.testing.assert_array_equal(run.state[:, -1], [1, 2, 3, 4, 5])
+
+
+# --- golden numbers: 50-digit mpmath, no backend code ------------------------------------------
+GOLDEN = {
+    "momentum+dampening+wd": dict(kind="momentum", dampening=0.3, weight_decay=0.1),
+    "nesterov+wd": dict(kind="nesterov", weight_decay=0.1),
+    "adam+wd": dict(kind="adam", weight_decay=0.1),
+    "adamw+wd+l2": dict(kind="adamw", weight_decay=0.1, l2=0.05),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", GOLDEN)
+def test_every_backend_matches_the_golden_trajectory(name, dtype):
+    steps, lr = 3, 0.5
+    kw = dict(GOLDEN[name])
+    kind = kw.pop("kind")
+    g = golden_optim.trajectory(kind, lr, steps, dtype, **kw)
+    ref = OptimTrajectory(*(np.array(g[k]) for k in ("loss", "weights", "grads", "state")))
+    opt = O.make(kind, lr=lr, **kw)
+    scale = C.scales(opt, ref, C._example(None, np.dtype(dtype)), dtype)
+    cols = C.columns(opt)
+    for backend in BACKENDS:
+        run = C.train(backend, CLASS_WEIGHTS, None, opt, steps, dtype)
+        comp = C.compare_runs(backend, run, cols, ref, cols, scale, dtype)
+        assert comp.first_divergence is None, comp.first_divergence
+        # and much closer than the bound: a few units in the last place of the weights
+        assert comp.largest.abs < 50 * tolerances.eps(dtype)
+
+
+def test_golden_is_not_plain_sgd():
+    """The golden momentum trajectory differs from what plain SGD would give (guards the test)."""
+    g = golden_optim.trajectory("momentum", 0.5, 2)
+    sgd = C.train("manual", CLASS_WEIGHTS, None, O.make("sgd", lr=0.5), 2)
+    assert abs(g["weights"][2][4] - sgd.weights[2][4]) > 1e-4
+
+
+# --- mistakes: caught at their first wrong quantity --------------------------------------------
+MISTAKE_CASES = [
+    ("momentum-before-gradient", "momentum", {}, "w1 after step 1"),
+    ("momentum-before-gradient", "nesterov", {}, "w1 after step 1"),
+    ("weight-decay-sign", "sgd", dict(weight_decay=0.1), "w1 after step 1"),
+    ("weight-decay-sign", "momentum", dict(weight_decay=0.1), "v1 after step 1"),
+    ("weight-decay-sign", "adam", dict(weight_decay=0.1), "m1 after step 1"),
+    ("adam-no-bias-correction", "adam", {}, "w1 after step 1"),
+    ("adam-no-bias-correction", "adamw", dict(weight_decay=0.1), "w1 after step 1"),
+    ("adamw-decay-after", "adamw", dict(weight_decay=0.1), "w1 after step 1"),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mistake, kind, kw, first", MISTAKE_CASES)
+def test_mistake_is_caught_at_its_first_wrong_quantity(mistake, kind, kw, first, dtype):
+    opt = O.make(kind, lr=0.5, **kw)
+    res = C.check(opt, ["torch", "manual", "jax", f"mistake:{mistake}"], CLASS_WEIGHTS, None,
+                  10, dtype)
+    assert not res.ok
+    d = res.first_divergence
+    assert (d.backend, d.label) == (f"mistake:{mistake}", first)
+    assert res.comparisons["manual"].first_divergence is None
+    assert res.comparisons["jax"].first_divergence is None
+
+
+def test_a_mistake_needs_its_optimizer():
+    with pytest.raises(InputError, match="applies to adamw; got optimizer 'adam'"):
+        C.train("mistake:adamw-decay-after", CLASS_WEIGHTS, None, O.make("adam"), 3)
+
+
+# --- conventions -------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_textbook_momentum_equals_pytorch_at_constant_lr(dtype):
+    res = C.check(O.make("textbook-momentum", lr=0.5), ["manual", "torch", "jax"],
+                  CLASS_WEIGHTS, None, 50, dtype)
+    assert res.ok
+    assert res.comparisons["torch"].columns == C.columns(O.make("sgd"))  # no state in common
+    # and the textbook velocity is -lr times PyTorch's buffer (up to 50 steps of rounding)
+    u, v = res.runs["manual"].state, res.runs["torch"].state
+    bound = tolerances.step_rtol(dtype) * 50 * np.abs(u).max()
+    assert np.max(np.abs(u + 0.5 * v)) <= bound
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_textbook_momentum_differs_after_a_learning_rate_change(dtype):
+    opt = O.make("textbook-momentum", lr=0.5, lr_change=(10, 1.5))
+    res = C.check(opt, ["manual", "torch"], CLASS_WEIGHTS, None, 20, dtype)
+    assert res.first_divergence.label == "w1 after step 11"
+    assert res.first_divergence.difference > 1e-4
+
+
+def _final(kind: str, **kw) -> np.ndarray:
+    return C.train("torch", CLASS_WEIGHTS, None, O.make(kind, lr=0.5, **kw), 50).weights[-1]
+
+
+def test_l2_equals_weight_decay_for_sgd_and_not_for_adam():
+    rounding = tolerances.step_rtol("float64") * 50 * 1.0  # 50 steps, weights below 1
+    sgd_l2, sgd_wd = _final("momentum", l2=0.1), _final("momentum", weight_decay=0.1)
+    assert np.max(np.abs(sgd_l2 - sgd_wd)) < rounding
+    adam_l2, adam_wd = _final("adam", l2=0.1), _final("adam", weight_decay=0.1)
+    assert np.max(np.abs(adam_l2 - adam_wd)) < rounding  # coupled decay is L2, also in Adam
+    adamw = _final("adamw", weight_decay=0.1)
+    assert np.max(np.abs(adamw - adam_l2)) > 1e-3  # decoupled decay is not
+
+
+# --- batched ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["momentum+dampening+wd", "nesterov+wd", "adamw+wd+l2"])
+def test_train_batch_rows_equal_single_trainings(name, dtype):
+    rng = np.random.default_rng(0)
+    w = rng.uniform(-1, 1, (7, 8)).astype(dtype)
+    lr = np.array([0.1, 0.5, 0.5, 2.0, 0.1, 1.0, 0.5], dtype)
+    opt = _opt(name)._replace(lr_change=(5, 0.3))
+    steps = 20
+    for backend in BACKENDS:
+        out = C.train_batch(backend, w, lr, None, opt, steps, dtype)
+        assert out.final_weights.dtype == np.dtype(dtype)
+        for n in range(len(lr)):
+            one = C.train("manual", w[n], None, O.with_lr(opt, float(lr[n])), steps, dtype)
+            tol = tolerances.step_rtol(dtype) * steps * 10
+            np.testing.assert_allclose(out.final_weights[n], one.weights[-1], rtol=tol, atol=tol,
+                                       err_msg=f"{backend} row {n}")
+
+
+# --- command line -------------------------------------------------------------------------------
+def test_cli_agrees_exit_0(capsys):
+    code = main(["optimizers", "--optimizer", "adam", "--weight-decay", "0.01", "--lrs",
+                 "0.1,2", "--steps", "30", "--dtype", "float32"])
+    out = capsys.readouterr().out
+    assert code == 0 and "all backends agree" in out and out.count("agrees") == 4
+
+
+def test_cli_mistake_exit_1_names_the_quantity(capsys):
+    code = main(["optimizers", "--optimizer", "momentum", "--weight-decay", "0.1", "--lrs", "0.5",
+                 "--steps", "5", "--backends", "torch,mistake:weight-decay-sign"])
+    out = capsys.readouterr().out
+    assert code == 1 and "DIVERGES at v1 after step 1" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--optimizer", "rmsprop"], "unknown optimizer 'rmsprop'"),
+    (["--optimizer", "momentum", "--momentum", "1.5"], "momentum must be in [0, 1); got '1.5'"),
+    (["--betas", "0.9"], "betas needs 2 comma-separated numbers"),
+    (["--optimizer", "adam", "--eps", "-1"], "eps must be finite and > 0; got '-1'"),
+    (["--backends", "torch,tf"], "unknown backend 'tf'"),
+    (["--backends", "mistake:nope"], "unknown optimizer mistake 'mistake:nope'"),
+    (["--optimizer", "textbook-momentum", "--backends", "torch"], "manual backend only"),
+    (["--lr-change", "2.5,1"], "--lr-change step must be a whole number >= 1; got 2.5"),
+    (["--lrs", "0"], "learning rate must be finite and > 0"),
+])
+def test_cli_bad_values_exit_2_one_line(argv, message, capsys):
+    assert main(["optimizers", *argv, "--steps", "2"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_cli_reads_optimizer_settings_from_config(tmp_path, capsys):
+    cfg = tmp_path / "opt.toml"
+    cfg.write_text('optimizer = "adam"\nbetas = [0.8, 0.99]\nweight-decay = 0.01\n'
+                   'lrs = [0.5]\nsteps = 5\nbackends = "manual,torch"\n')
+    assert main(["optimizers", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("adam(betas=(0.8, 0.99), eps=1e-08, weight_decay=0.01), 5 steps")
+
+
+def test_benchmark_script_reports_ratios_to_numpy():
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parents[1] / "benchmarks" / "optimizers.py"
+    out = subprocess.run([sys.executable, str(script), "--n", "40", "--steps", "3", "--repeat",
+                          "1", "--optimizers", "momentum,adamw", "--json"],
+                         capture_output=True, text=True, check=True)
+    rows = json.loads(out.stdout)["rows"]
+    assert {(r["optimizer"], r["backend"]) for r in rows} == {
+        (k, b) for k in ("momentum", "adamw") for b in ("numpy", *C.available())}
+    for r in rows:
+        assert r["rate"] > 0 and r["ratio"] > 0
+        if r["backend"] != "numpy":  # the same optimizer: the same numbers, up to rounding
+            assert r["max_weight_difference"] < 1e-12
