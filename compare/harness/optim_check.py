@@ -150,7 +150,7 @@ def _example(example, dt) -> Example:
 
 def columns(opt: Optimizer) -> tuple[str, ...]:
     """The quantities of one row, in order."""
-    return ("E_total", *naming.GRADS, *opt.state_names(), *naming.WEIGHTS)
+    return ("E_total", *naming.WEIGHT_GRAD_NAMES, *opt.state_names(), *naming.WEIGHT_NAMES)
 
 
 def rows(t: OptimTrajectory) -> np.ndarray:
@@ -161,7 +161,7 @@ def rows(t: OptimTrajectory) -> np.ndarray:
 
 def label(quantity: str, step: int) -> str:
     """ "v5", 3 -> "v5 after step 3"; "dw5", 3 -> "dw5 at step 3" (the gradient it used)."""
-    where = "at" if quantity == "E_total" or quantity in naming.GRADS else "after"
+    where = "at" if quantity == "E_total" or quantity in naming.WEIGHT_GRAD_NAMES else "after"
     return f"{quantity} {where} step {step}"
 
 
@@ -177,18 +177,18 @@ def scales(opt: Optimizer, ref: OptimTrajectory, example: Example, dtype) -> dic
     w = np.asarray(ref.weights[:-1], np.float64)
     ex = Example(np.asarray(example.inputs, np.float64), np.asarray(example.targets, np.float64))
     v = forward_values(w, ex)
-    nodes = np.stack([v[name] for name in naming.NODES], axis=1)
+    nodes = np.stack([v[name] for name in naming.FORWARD_NAMES], axis=1)
     terms = tolerances.term_scales(w, nodes, ex, dtype)
     wabs = up_to(np.abs(ref.weights.astype(np.float64)))[1:]  # (S, 8): |w| entering and after
-    G = up_to(np.maximum(terms["dw"], np.abs(ref.grads.astype(np.float64)))) + opt.l2 * wabs
+    G = up_to(np.maximum(terms.dw, np.abs(ref.grads.astype(np.float64)))) + opt.l2 * wabs
     if opt.kind != "adamw":
         G = G + opt.weight_decay * wabs
     steps = ref.grads.shape[0]
     lr = up_to(np.array([opt.lr_at(k) for k in range(steps)]))[:, None]
     mu = opt.momentum
-    E = np.maximum(terms["nodes"][:, -1], np.abs(ref.loss.astype(np.float64)))
+    E = np.maximum(terms.nodes[:, -1], np.abs(ref.loss.astype(np.float64)))
     out = {"E_total": up_to(E)}
-    out.update({g: G[:, j] for j, g in enumerate(naming.GRADS)})
+    out.update({g: G[:, j] for j, g in enumerate(naming.WEIGHT_GRAD_NAMES)})
     s = up_to(np.abs(ref.state.astype(np.float64)))
     names = opt.state_names()
     if opt.kind in ("momentum", "nesterov"):
@@ -210,7 +210,7 @@ def scales(opt: Optimizer, ref: OptimTrajectory, example: Example, dtype) -> dic
             D = D + opt.weight_decay * wabs
     else:
         D = G
-    out.update({n: wabs[:, j] + lr[:, 0] * D[:, j] for j, n in enumerate(naming.WEIGHTS)})
+    out.update({n: wabs[:, j] + lr[:, 0] * D[:, j] for j, n in enumerate(naming.WEIGHT_NAMES)})
     return out
 
 
