@@ -26,12 +26,12 @@ and ``adamw`` compute the same numbers (docs/optimizers.md shows how close, per 
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
 from autograd_compare.errors import InputError
-from autograd_compare.interface import N_WEIGHTS
+from autograd_compare.interface import N_WEIGHTS, Array, Example
 
 KINDS = ("sgd", "momentum", "nesterov", "adam", "adamw", "textbook-momentum")
 MANUAL_ONLY = ("textbook-momentum",)  # conventions no framework implements
@@ -99,6 +99,18 @@ class OptimBatch(NamedTuple):
 
     final_loss: np.ndarray  # (N,): E_total after the last update
     final_weights: np.ndarray  # (N, 8)
+
+
+class OptimModule(Protocol):
+    """What each backend's ``optim`` module provides (`manual.optim`, `torch_impl.optim`,
+    `jax_impl.optim`): arguments already checked and converted by the harness (NumPy arrays
+    of one dtype, an `Example`, steps >= 1). `manual.optim` also has ``train_mistake``."""
+
+    def train(self, w: Array, example: Example, opt: Optimizer,
+              steps: int) -> OptimTrajectory: ...
+
+    def train_batch(self, w: Array, lr: Array, example: Example, opt: Optimizer,
+                    steps: int) -> OptimBatch: ...
 
 
 def _number(value: Any, what: str, lo: float, hi: float | None, expected: str,

@@ -80,6 +80,7 @@ def train(w: np.ndarray, example: Example, opt: Optimizer, steps: int) -> OptimT
         e_total, objective = _objective(p, ex, opt)
         objective.backward()
         loss[k] = e_total.detach()
+        assert p.grad is not None  # backward() above set it
         grads[k] = p.grad
         optimizer.step()
         weights[k + 1] = p.detach()
@@ -119,6 +120,7 @@ def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, opt: Optimizer,
         objective.backward()
         for group, (a, b) in zip(params, spans):
             for p, r in zip(group, rows):
+                assert r.grad is not None  # backward() above set it (r is a leaf in the graph)
                 p.grad = r.grad[a:b]
         optimizer.step()
     with torch.no_grad():

@@ -27,25 +27,28 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from autograd_compare import naming, validate
 from autograd_compare.errors import BackendUnavailable, InputError
 from autograd_compare.harness import tolerances
-from autograd_compare.interface import Example
+from autograd_compare.harness.tolerances import FloatArray
+from autograd_compare.interface import ArrayLike, Example, ExampleLike
 from autograd_compare.optimizers import (
     ADAM_KINDS,
     MANUAL_ONLY,
     OptimBatch,
     Optimizer,
+    OptimModule,
     OptimTrajectory,
 )
 
 MISTAKE_PREFIX = "mistake:"
 # name -> (module with train/train_batch, framework it needs, extra to install)
-BACKENDS = {
+BACKENDS: dict[str, tuple[str, str | None, str | None]] = {
     "manual": ("autograd_compare.manual.optim", None, None),
     "torch": ("autograd_compare.torch_impl.optim", "torch", "torch"),
     "jax": ("autograd_compare.jax_impl.optim", "optax", "jax"),
@@ -77,18 +80,18 @@ class Largest(NamedTuple):
 class OptimComparison(NamedTuple):
     backend: str
     columns: tuple[str, ...]  # compared quantities
-    diff: np.ndarray  # (steps, Q)
-    tolerance: np.ndarray  # (steps, Q)
+    diff: FloatArray  # (steps, Q)
+    tolerance: FloatArray  # (steps, Q)
     largest: Largest
     first_divergence: Divergence | None
 
 
 class OptimResult(NamedTuple):
     optimizer: Optimizer
-    dtype: np.dtype
+    dtype: np.dtype[Any]
     reference: str
-    runs: dict  # backend name -> OptimTrajectory
-    comparisons: dict  # backend name -> OptimComparison (every backend but the reference)
+    runs: dict[str, OptimTrajectory]  # backend name -> its run
+    comparisons: dict[str, OptimComparison]  # every backend but the reference
     ok: bool
     first_divergence: Divergence | None  # earliest over the backends
     largest: Largest  # largest ratio over the backends
@@ -100,7 +103,7 @@ def available() -> list[str]:
             if fw is None or importlib.util.find_spec(fw) is not None]
 
 
-def module(name: str):
+def module(name: str) -> OptimModule:
     """The optim module of backend ``name`` (``mistake:<kind>`` is manual's)."""
     key = "manual" if name.startswith(MISTAKE_PREFIX) else name
     if key not in BACKENDS:
@@ -110,7 +113,8 @@ def module(name: str):
     if framework is not None and importlib.util.find_spec(framework) is None:
         raise BackendUnavailable(f"backend {name!r} needs {framework}, which is not installed; "
                                  f"install it with: pip install 'autograd-compare[{extra}]'")
-    return importlib.import_module(path)
+    # each backend's optim module is checked against OptimModule at the end of this file
+    return cast(OptimModule, importlib.import_module(path))
 
 
 def _check_kind(name: str, opt: Optimizer) -> None:
@@ -119,19 +123,22 @@ def _check_kind(name: str, opt: Optimizer) -> None:
                          f"backend {name!r}")
 
 
-def train(name: str, w, example, opt: Optimizer, steps: int, dtype="float64") -> OptimTrajectory:
+def train(name: str, w: ArrayLike, example: ExampleLike | None, opt: Optimizer, steps: int,
+          dtype: DTypeLike = "float64") -> OptimTrajectory:
     """Backend ``name`` trains from ``w`` (8,) with ``opt`` for ``steps`` steps in ``dtype``."""
     dt = validate.dtype(dtype)
-    w, ex, steps = validate.weights(w, dt), _example(example, dt), validate.steps(steps)
+    w_arr, ex, steps = validate.weights(w, dt), _example(example, dt), validate.steps(steps)
     _check_kind(name, opt)
     mod = module(name)
-    if name.startswith(MISTAKE_PREFIX):
-        return mod.train_mistake(w, ex, opt, steps, name[len(MISTAKE_PREFIX):])
-    return mod.train(w, ex, opt, steps)
+    if name.startswith(MISTAKE_PREFIX):  # mod is manual.optim, the one with train_mistake
+        from autograd_compare.manual.optim import train_mistake
+
+        return train_mistake(w_arr, ex, opt, steps, name[len(MISTAKE_PREFIX):])
+    return mod.train(w_arr, ex, opt, steps)
 
 
-def train_batch(name: str, w, lr, example, opt: Optimizer, steps: int,
-                dtype="float64") -> OptimBatch:
+def train_batch(name: str, w: ArrayLike, lr: ArrayLike, example: ExampleLike | None,
+                opt: Optimizer, steps: int, dtype: DTypeLike = "float64") -> OptimBatch:
     """Backend ``name`` trains N configurations: ``w`` (N, 8), ``lr`` (N,)."""
     dt = validate.dtype(dtype)
     w_arr, lr_arr = validate.batch(w, lr, dt)
@@ -142,7 +149,7 @@ def train_batch(name: str, w, lr, example, opt: Optimizer, steps: int,
                                     validate.steps(steps))
 
 
-def _example(example, dt) -> Example:
+def _example(example: ExampleLike | None, dt: np.dtype[Any]) -> Example:
     from autograd_compare.interface import CLASS_INPUTS, CLASS_TARGETS
 
     return validate.example((CLASS_INPUTS, CLASS_TARGETS) if example is None else example, dt)
@@ -153,7 +160,7 @@ def columns(opt: Optimizer) -> tuple[str, ...]:
     return ("E_total", *naming.WEIGHT_GRAD_NAMES, *opt.state_names(), *naming.WEIGHT_NAMES)
 
 
-def rows(t: OptimTrajectory) -> np.ndarray:
+def rows(t: OptimTrajectory) -> FloatArray:
     """(steps, Q) float64 in `columns` order."""
     return np.concatenate([t.loss[:, None], t.grads, t.state, t.weights[1:]],
                           axis=1).astype(np.float64)
@@ -165,7 +172,8 @@ def label(quantity: str, step: int) -> str:
     return f"{quantity} {where} step {step}"
 
 
-def scales(opt: Optimizer, ref: OptimTrajectory, example: Example, dtype) -> dict:
+def scales(opt: Optimizer, ref: OptimTrajectory, example: Example,
+           dtype: DTypeLike) -> dict[str, FloatArray]:
     """Each quantity's scale at every step, (steps,) per name (see the module docstring).
 
     Causal: the scale at step k is the largest over steps 1..k, so an early step is judged by
@@ -173,7 +181,10 @@ def scales(opt: Optimizer, ref: OptimTrajectory, example: Example, dtype) -> dic
     """
     from autograd_compare.manual.network import forward_values
 
-    up_to = lambda x: np.maximum.accumulate(x, axis=0)  # noqa: E731  largest over steps 1..k
+    def up_to(x: FloatArray) -> FloatArray:
+        """Largest over steps 1..k, at every k."""
+        return np.maximum.accumulate(x, axis=0)
+
     w = np.asarray(ref.weights[:-1], np.float64)
     ex = Example(np.asarray(example.inputs, np.float64), np.asarray(example.targets, np.float64))
     v = forward_values(w, ex)
@@ -214,8 +225,9 @@ def scales(opt: Optimizer, ref: OptimTrajectory, example: Example, dtype) -> dic
     return out
 
 
-def compare_runs(name: str, run: OptimTrajectory, run_cols: tuple, ref: OptimTrajectory,
-                 ref_cols: tuple, scale: dict, dtype) -> OptimComparison:
+def compare_runs(name: str, run: OptimTrajectory, run_cols: tuple[str, ...],
+                 ref: OptimTrajectory, ref_cols: tuple[str, ...], scale: dict[str, FloatArray],
+                 dtype: DTypeLike) -> OptimComparison:
     """``run`` against ``ref`` on their common columns (in the reference's order)."""
     common = tuple(c for c in ref_cols if c in run_cols)
     x = rows(run)[:, [run_cols.index(c) for c in common]]
@@ -250,8 +262,8 @@ def counterpart(name: str, opt: Optimizer) -> Optimizer:
     return opt
 
 
-def check(opt: Optimizer, backends: list[str], w, example=None, steps: int = 20,
-          dtype="float64") -> OptimResult:
+def check(opt: Optimizer, backends: list[str], w: ArrayLike, example: ExampleLike | None = None,
+          steps: int = 20, dtype: DTypeLike = "float64") -> OptimResult:
     """Train every backend with ``opt`` (or its `counterpart`) and compare each with the first."""
     if not backends:
         raise InputError("need at least one backend")
@@ -274,3 +286,11 @@ def check(opt: Optimizer, backends: list[str], w, example=None, steps: int = 20,
     largest = max((c.largest for c in comps.values()), key=lambda d: d.ratio,
                   default=Largest(None, 0.0, 0.0, ""))
     return OptimResult(opt, dt, reference, runs, comps, first is None, first, largest)
+
+
+if TYPE_CHECKING:  # mypy holds every backend's optim module to the OptimModule protocol
+    from autograd_compare.jax_impl import optim as _jax_optim
+    from autograd_compare.manual import optim as _manual_optim
+    from autograd_compare.torch_impl import optim as _torch_optim
+
+    _OPTIM_MODULES: tuple[OptimModule, ...] = (_manual_optim, _torch_optim, _jax_optim)
