@@ -7,8 +7,6 @@ prints the table and writes report.json, summary.csv and final_loss.csv to the -
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import sys
 import time
 from pathlib import Path
@@ -101,22 +99,15 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def _csv(header, rows) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buf.getvalue()
-
-
 def summary_csv(result: dict) -> str:
     qs = ("min", "p10", "median", "p90", "max")
     rows = [[repr(r["lr"]), b, r["stuck"][b], repr(r["stuck_fraction"][b]),
              *(repr(r["final_loss"][b][q]) for q in qs), int(r["same_starts_stuck"]),
              repr(r["worst_difference"]), r["disagreements"]]
             for r in result["per_lr"] for b in result["config"]["backends"]]
-    return _csv(("lr", "backend", "stuck", "stuck_fraction", *(f"final_E_{q}" for q in qs),
-                 "same_starts_stuck", "worst_difference", "disagreements"), rows)
+    header = ("lr", "backend", "stuck", "stuck_fraction", *(f"final_E_{q}" for q in qs),
+              "same_starts_stuck", "worst_difference", "disagreements")
+    return output.csv_text(header, rows)
 
 
 def final_csv(outcome: study_mod.NetOutcome) -> str:
@@ -126,5 +117,5 @@ def final_csv(outcome: study_mod.NetOutcome) -> str:
              *(repr(float(outcome.final_loss[b][j, n])) for b in names),
              *(int(outcome.stuck[b][j, n]) for b in names), repr(float(outcome.ratio[j, n]))]
             for j, lr in enumerate(outcome.study.lrs) for n in range(outcome.study.n)]
-    return _csv(("lr", "start", "initial_E", *(f"final_E_{b}" for b in names),
+    return output.csv_text(("lr", "start", "initial_E", *(f"final_E_{b}" for b in names),
                  *(f"stuck_{b}" for b in names), "ratio_to_tolerance"), rows)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
-import io
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -299,14 +297,6 @@ def table(result: restarts.Report) -> str:
     return "\n".join(lines)
 
 
-def _csv(header, rows) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buf.getvalue()
-
-
 QUANTILE_FIELDS = ("min", "p1", "p10", "median", "p90", "p99", "max", "mean", "non_finite")
 
 
@@ -326,7 +316,7 @@ def summary_csv(result: restarts.Report) -> str:
     header = ("lr", "backend", *(f"final_E_{q}" for q in QUANTILE_FIELDS), "reached",
               "reached_fraction", *(f"steps_{q}" for q in restarts.StepsQuantiles._fields),
               "worst_difference", "median_difference", "disagreements")
-    return _csv(header, rows)
+    return output.csv_text(header, rows)
 
 
 def checkpoints_csv(result: restarts.Report) -> str:
@@ -341,7 +331,7 @@ def checkpoints_csv(result: restarts.Report) -> str:
                 values = e._asdict()
                 rows.append([repr(row.lr), c.step, b,
                              *(repr(values[q]) for q in QUANTILE_FIELDS)])
-    return _csv(("lr", "step", "backend", *(f"E_{q}" for q in QUANTILE_FIELDS)), rows)
+    return output.csv_text(("lr", "step", "backend", *(f"E_{q}" for q in QUANTILE_FIELDS)), rows)
 
 
 def disagreements_csv(result: restarts.Report) -> str:
@@ -355,11 +345,11 @@ def disagreements_csv(result: restarts.Report) -> str:
     header = ("start", "lr", *naming.WEIGHT_NAMES,
               *(f"final_E_{b}" for b in names), *(f"steps_{b}" for b in names),
               "difference", "ratio_to_tolerance")
-    return _csv(header, rows)
+    return output.csv_text(header, rows)
 
 
 def gallery_csv(curves: list[restarts.Curve]) -> str:
     """The gallery's loss curves, one row per (lr, which start, backend, step)."""
     rows = [[repr(c.lr), c.which, c.start, b, k, repr(float(v))]
             for c in curves for b, loss in c.loss.items() for k, v in enumerate(loss)]
-    return _csv(("lr", "which", "start", "backend", "step", "E_total"), rows)
+    return output.csv_text(("lr", "which", "start", "backend", "step", "E_total"), rows)

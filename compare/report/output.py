@@ -18,7 +18,7 @@ import shutil
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +144,15 @@ def write_trace(path: Path, lr_results: Sequence[LrResult]) -> None:
     """Stream trace.csv to ``path`` row by row (see `trace_rows`)."""
     with open(path, "w", encoding="utf-8", newline="") as f:
         csv.writer(f, lineterminator="\n").writerows(trace_rows(lr_results))
+
+
+def csv_text(header: Sequence[object], rows: Iterable[Sequence[object]]) -> str:
+    """A small CSV table as text: the header row, then ``rows`` (newline-terminated)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buf.getvalue()
 
 
 def trace_csv(lr_results: Sequence[LrResult]) -> str:
