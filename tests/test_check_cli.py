@@ -115,7 +115,9 @@ def test_check_report_folder(capsys, tmp_path):
 
     out = tmp_path / "rep"
     assert main(["check", "--preset", "xor", "--steps", "7", "--out", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["nodes.csv", "report.json", "trace.csv"]
+    assert sorted(p.name for p in out.iterdir()) == ["landscape.png", "network.png",
+                                                     "network.svg", "nodes.csv", "report.json",
+                                                     "trace.csv"]
     report = json.loads((out / "report.json").read_text())
     assert report["ok"] and report["source"] == "preset xor" and report["examples"] == 4
     trace = list(csv_mod.DictReader((out / "trace.csv").read_text().splitlines()))

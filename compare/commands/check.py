@@ -17,7 +17,14 @@ from autograd_compare import network, registry
 from autograd_compare.commands import options
 from autograd_compare.errors import BackendUnavailable, InputError
 from autograd_compare.harness import network_check
-from autograd_compare.report import network_output, network_summary, output
+from autograd_compare.report import (
+    extras,
+    network_output,
+    network_pictures,
+    network_summary,
+    output,
+    plots,
+)
 
 HELP = """Check every backend's gradients and training on any network: a preset or your own.
 
@@ -94,6 +101,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "first and last step)")
     parser.add_argument("--force", action="store_true",
                         help="replace the --out folder if it holds an earlier report")
+    parser.add_argument("--no-plots", action="store_true",
+                        help="no pictures in the --out folder (network.svg, network.png, "
+                        "landscape.png)")
 
 
 CUSTOM = ("activations", "bias", "bias_values", "loss", "reduction")
@@ -172,12 +182,20 @@ def run(args: argparse.Namespace) -> int:
     if out is not None:
         report["report_dir"] = str(out)
         report["files"] = [output.JSON_NAME, network_output.TRACE_CSV, network_output.NODES_CSV]
+        with_plots = not args.no_plots and extras.have_matplotlib()
+        if not args.no_plots and not with_plots:
+            print(f"note: no pictures in the report: matplotlib is not installed; install it "
+                  f"with: {plots.INSTALL_HINT}", file=human)
+        if with_plots:
+            report["files"] += network_pictures.FILES
 
         def fill(folder: Path) -> None:
             output.write_text(folder / output.JSON_NAME, output.to_json(report))
             output.write_text(folder / network_output.TRACE_CSV, network_output.trace_csv(result))
             output.write_text(folder / network_output.NODES_CSV,
                               network_output.nodes_csv(result, d.inputs.shape[0]))
+            if with_plots:
+                network_pictures.write(folder, result, backends[0], d)
 
         output.write_folder(out, fill, args.force)
         print(f"Report: {out}/", file=human)

@@ -59,7 +59,9 @@ def _geometry(sizes: Sequence[int]) -> tuple[float, float, float]:
         return 5.6, 2.0, 8
     if widest <= 4:
         return 5.6, 1.45, 7
-    return 6.0, 1.5, 5.5
+    # wide layers (check --out of any network): up to 64 edge labels between two layers, so
+    # the layers move apart with the width and each target neuron's labels get their own column
+    return 2.2 + 1.3 * widest, 1.9, 5.5
 
 
 def _fmt(x: float) -> str:

@@ -89,20 +89,22 @@ def axes_frame(s: Slice, origin: np.ndarray) -> Frame:
 
 
 def plane_frame(origin: np.ndarray, points: np.ndarray, what: str) -> Frame:
-    """The plane through ``origin`` that best holds ``points`` (N, 8): u towards the farthest
-    point, v towards the point farthest from that line (orthonormal)."""
+    """The plane through ``origin`` that best holds ``points`` (N, P): u towards the farthest
+    point, v towards the point farthest from that line (orthonormal). P = 8 for the tutorial's
+    w1..w8; any P >= 2 for `compare.report.network_pictures`."""
     origin = np.asarray(origin, dtype=np.float64)
-    d = np.asarray(points, dtype=np.float64).reshape(-1, 8) - origin
+    n = origin.size
+    d = np.asarray(points, dtype=np.float64).reshape(-1, n) - origin
     # points a diverging run sent beyond 1e150 would overflow the norms: not on this island
     d = d[np.isfinite(d).all(axis=1) & (np.abs(d).max(axis=1, initial=0.0) < 1e150)]
     norms = np.linalg.norm(d, axis=1) if d.size else np.zeros(1)
-    u = d[np.argmax(norms)] / norms.max() if d.size and norms.max() > 0 else np.eye(8)[0]
-    rest = d - np.outer(d @ u, u) if d.size else np.zeros((1, 8))
+    u = d[np.argmax(norms)] / norms.max() if d.size and norms.max() > 0 else np.eye(n)[0]
+    rest = d - np.outer(d @ u, u) if d.size else np.zeros((1, n))
     r = np.linalg.norm(rest, axis=1)
     if r.max() > 1e-12 * max(1.0, norms.max()):
         v = rest[np.argmax(r)] / r.max()
     else:  # every point on one line: any direction orthogonal to it
-        e = np.eye(8)[np.argmin(np.abs(u))]
+        e = np.eye(n)[np.argmin(np.abs(u))]
         v = e - (e @ u) * u
         v /= np.linalg.norm(v)
     return Frame(origin, u, v, f"distance along u ({what}, first direction)",
