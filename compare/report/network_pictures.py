@@ -62,8 +62,9 @@ def tutorial_panel(backend: NetBackend, net: Network, w: np.ndarray, data: Data,
     a_out, t = np.asarray(f.a[1][0], np.float64), np.asarray(data.targets[0], np.float64)
     errors = 0.5 * (t - a_out) ** 2
     nodes = [*f.z[0][0], *f.a[0][0], *f.z[1][0], *f.a[1][0], *errors, float(f.E)]
-    node_grads = [*g.z[0][0], *g.a[0][0], *g.z[1][0], *(g.a[1] if g.a[1] is not None
-                                                         else g.z[1])[0]]
+    hidden_a, out_a = g.a[0], g.a[1] if g.a[1] is not None else g.z[1]  # softmax: z only
+    assert hidden_a is not None, "a hidden layer always has dE/da"
+    node_grads = [*g.z[0][0], *hidden_a[0], *g.z[1][0], *out_a[0]]
     run = {"nodes": [[float(x) for x in nodes]], "node_grads": [[float(x) for x in node_grads]],
            "weights": [np.asarray(w, np.float64).tolist()],
            "grads": [np.asarray(g.w, np.float64).tolist()]}
