@@ -8,8 +8,10 @@ agrees, 1 a check failed, 2 bad usage or input (one line).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
@@ -168,8 +170,16 @@ def run(args: argparse.Namespace) -> int:
     human = sys.stderr if args.json else sys.stdout
     source, net, data, w, lr, steps = build(args)
     out = Path(args.out) if args.out else None
-    if out is not None:
-        output.check_out(out, args.force)  # refuse before doing any work
+    dest = output.Destination(out, force=args.force) if out is not None \
+        else contextlib.nullcontext(None)  # reserved before any work
+    with dest as reserved:
+        return _run(args, source, net, data, w, lr, steps, reserved, human)
+
+
+def _run(args: argparse.Namespace, source: str, net: network.Network, data: network.Data,
+         w: np.ndarray, lr: float, steps: int, dest: output.Destination | None,
+         human: TextIO) -> int:
+    out = dest.path if dest is not None else None
     backends = _backends(args)
     dt = backends[0].dtype
     d = network.data(net, data.inputs, data.targets, dt)
@@ -177,9 +187,10 @@ def run(args: argparse.Namespace) -> int:
     print(network_summary.header(result, d.inputs.shape[0], source),
           network_summary.gradcheck_table(result), "", network_summary.trajectory_table(result),
           "", network_summary.verdict(result), sep="\n", file=human)
-    report = dict(result.to_dict(), source=source, examples=int(d.inputs.shape[0]),
-                  start=np.asarray(w, np.float64).tolist())
-    if out is not None:
+    report = {"tool": "autograd-compare", "command": "check", **result.to_dict(),
+              "source": source, "examples": int(d.inputs.shape[0]),
+              "start": np.asarray(w, np.float64).tolist()}
+    if dest is not None:
         report["report_dir"] = str(out)
         report["files"] = [output.JSON_NAME, network_output.TRACE_CSV, network_output.NODES_CSV]
         with_plots = not args.no_plots and extras.have_matplotlib()
@@ -197,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
             if with_plots:
                 network_pictures.write(folder, result, backends[0], d)
 
-        output.write_folder(out, fill, args.force)
+        dest.commit(fill)
         print(f"Report: {out}/", file=human)
     if args.json:
         sys.stdout.write(output.to_json(report))

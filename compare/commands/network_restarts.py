@@ -38,29 +38,30 @@ def run(args: argparse.Namespace) -> int:
         n=args.n, seed=args.seed, low=args.range[0], high=args.range[1], steps=args.steps,
         lrs=check_lrs(args.lrs), stuck_above=args.stuck_above))
     dt = validate.dtype(args.dtype)
-    out_dir = Path(args.out) if args.out else output.default_out(DEFAULT_OUT)
-    output.check_out(out_dir, args.force)
-    backends = [registry.get_network_backend(n, dt) for n in selected_backends(args)]
-    data = network.data(p.network, p.data.inputs, p.data.targets, dt)
-    human = sys.stderr if args.json else sys.stdout
-    start = time.perf_counter()
-    with Progress(len(backends) * len(study.lrs), stream=sys.stderr) as progress:
-        outcome = study_mod.run(study, p.network, data, backends, on_step=progress.step)
-    result = as_dict(outcome, p, dt, time.perf_counter() - start)
-    print(table(result), file=human)
-    result["report_dir"] = str(out_dir)
-    result["files"] = sorted([output.JSON_NAME, SUMMARY_CSV, FINAL_CSV])
+    # the folder's name is reserved before any work: two runs at once never share it
+    with output.Destination(args.out, DEFAULT_OUT, args.force) as dest:
+        out_dir = dest.path
+        backends = [registry.get_network_backend(n, dt) for n in selected_backends(args)]
+        data = network.data(p.network, p.data.inputs, p.data.targets, dt)
+        human = sys.stderr if args.json else sys.stdout
+        start = time.perf_counter()
+        with Progress(len(backends) * len(study.lrs), stream=sys.stderr) as progress:
+            outcome = study_mod.run(study, p.network, data, backends, on_step=progress.step)
+        result = as_dict(outcome, p, dt, time.perf_counter() - start)
+        print(table(result), file=human)
+        result["report_dir"] = str(out_dir)
+        result["files"] = sorted([output.JSON_NAME, SUMMARY_CSV, FINAL_CSV])
 
-    def fill(folder: Path) -> None:
-        output.write_text(folder / SUMMARY_CSV, summary_csv(result))
-        output.write_text(folder / FINAL_CSV, final_csv(outcome))
-        output.write_text(folder / output.JSON_NAME, output.to_json(result))
+        def fill(folder: Path) -> None:
+            output.write_text(folder / SUMMARY_CSV, summary_csv(result))
+            output.write_text(folder / FINAL_CSV, final_csv(outcome))
+            output.write_text(folder / output.JSON_NAME, output.to_json(result))
 
-    output.write_folder(out_dir, fill, args.force)
-    print(f"report written to {out_dir}/", file=human)
-    if args.json:
-        sys.stdout.write(output.to_json(result))
-    return result["exit_code"]
+        dest.commit(fill)
+        print(f"report written to {out_dir}/", file=human)
+        if args.json:
+            sys.stdout.write(output.to_json(result))
+        return int(result["exit_code"])
 
 
 def as_dict(outcome: study_mod.NetOutcome, p: network.Preset, dt, elapsed: float) -> dict:
