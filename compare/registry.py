@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
@@ -76,9 +77,7 @@ def get_backend(name: str, dtype: Any = "float64") -> Backend:
         raise InputError(f"unknown backend {validate.short_text(name)}; expected one of "
                          f"{', '.join(REGISTRY)} or {MISTAKE_PREFIX}<kind>")
     module, framework, extra = REGISTRY[name]
-    if framework is not None and importlib.util.find_spec(framework) is None:
-        raise BackendUnavailable(f"backend {name!r} needs {framework}, which is not installed; "
-                                 f"install it with: pip install 'autograd-compare[{extra}]'")
+    _require(name, framework, extra)
     try:
         make = importlib.import_module(module).make
     except ImportError as err:
@@ -142,6 +141,35 @@ def _check(raw: RawBackend, result: Result, what: str) -> Result:
 
 
 # --- any network (compare.network): each backend's mlp module, mirrored file for file --------
+def _require(name: str, framework: str | None, extra: str | None) -> None:
+    """`BackendUnavailable`, naming the extra to install, if ``framework`` is missing."""
+    if framework is not None and importlib.util.find_spec(framework) is None:
+        raise BackendUnavailable(f"backend {name!r} needs {framework}, which is not installed; "
+                                 f"install it with: pip install 'autograd-compare[{extra}]'")
+
+
+def backend_module(name: str, part: str, needs: str | None = None) -> ModuleType:
+    """Backend ``name``'s module ``part`` ("mlp", "optim"), imported only now.
+
+    Args:
+        name: a key of `REGISTRY`.
+        part: the module's name inside the backend's package (``autograd_compare.manual.optim``).
+        needs: one more framework that module imports (e.g. "optax"), installed by the
+            backend's own extra.
+
+    Raises:
+        InputError: unknown name. BackendUnavailable: a framework is missing (the message says
+            which extra to install).
+    """
+    if name not in REGISTRY:
+        raise InputError(f"unknown backend {validate.short_text(name)}; expected one of "
+                         f"{', '.join(REGISTRY)}")
+    package, framework, extra = REGISTRY[name]
+    _require(name, framework, extra)
+    _require(name, needs, extra)
+    return importlib.import_module(f"{package.rsplit('.', 1)[0]}.{part}")
+
+
 def get_network_backend(name: str, dtype: Any = "float64") -> NetBackend:
     """The backend ``name``'s functions for any network, with input checks and a dtype guard.
 
@@ -151,11 +179,7 @@ def get_network_backend(name: str, dtype: Any = "float64") -> NetBackend:
     from autograd_compare import network
 
     dt = validate.dtype(dtype)
-    if name not in REGISTRY:
-        raise InputError(f"unknown backend {name!r}; expected one of {', '.join(REGISTRY)}")
-    get_backend(name, dt)  # the same install hint when the framework is missing
-    mlp = cast("NetModule",  # each mlp module is checked against NetModule below
-               importlib.import_module(REGISTRY[name][0].rsplit(".", 1)[0] + ".mlp"))
+    mlp = cast("NetModule", backend_module(name, "mlp"))  # checked against NetModule below
 
     def forward(net: Network, w: ArrayLike, data: Data) -> NetForward:
         return _check_net(name, dt, mlp.forward(net, network.weights(net, w, dt),

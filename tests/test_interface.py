@@ -38,6 +38,24 @@ def test_backends_lists_installed_frameworks_only(monkeypatch):
         ac.get_backend("torch")
 
 
+@pytest.mark.parametrize(("missing", "call", "extra"), [
+    ("torch", lambda: registry.get_network_backend("torch"), "torch"),
+    ("optax", lambda: registry.backend_module("jax", "optim", needs="optax"), "jax"),
+])
+def test_companion_modules_name_the_extra_to_install(monkeypatch, missing, call, extra):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == missing else real(name, *a))
+    with pytest.raises(BackendUnavailable, match=rf"needs {missing}, .*\[{extra}\]'$"):
+        call()
+
+
+def test_companion_module_of_an_unknown_backend_is_an_input_error():
+    with pytest.raises(InputError, match="unknown backend 'tf'; expected one of manual"):
+        registry.backend_module("tf", "mlp")
+    assert registry.backend_module("manual", "optim").__name__ == "autograd_compare.manual.optim"
+
+
 @pytest.mark.parametrize(("call", "message"), [
     (lambda: ac.get_backend("tensorflow"), "unknown backend 'tensorflow'; expected one of"),
     (lambda: ac.get_backend("manual", "float16"), "unknown dtype 'float16'; expected"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from autograd_compare import optimizers, validate
+from autograd_compare import optimizers, registry, validate
 from autograd_compare.commands.options import (
     add_lrs_option,
     add_network_options,
@@ -71,9 +71,9 @@ def _backends(text: str | None) -> list[str]:
             if name[len(optim_check.MISTAKE_PREFIX):] not in _mistakes():
                 raise InputError(f"unknown optimizer mistake {name!r}; expected mistake: and "
                                  "one of " + ", ".join(_mistakes()))
-        elif name not in optim_check.BACKENDS:
+        elif name not in registry.REGISTRY:
             raise InputError(f"unknown backend {name!r}; expected one of "
-                             f"{', '.join(optim_check.BACKENDS)} or mistake:<name>")
+                             f"{', '.join(registry.REGISTRY)} or mistake:<name>")
     return names
 
 

@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple, cast
 import numpy as np
 from numpy.typing import DTypeLike
 
-from autograd_compare import naming, validate
-from autograd_compare.errors import BackendUnavailable, InputError
+from autograd_compare import naming, registry, validate
+from autograd_compare.errors import InputError
 from autograd_compare.harness import tolerances
 from autograd_compare.harness.tolerances import FloatArray
 from autograd_compare.interface import ArrayLike, Example, ExampleLike
@@ -46,13 +46,8 @@ from autograd_compare.optimizers import (
     OptimTrajectory,
 )
 
-MISTAKE_PREFIX = "mistake:"
-# name -> (module with train/train_batch, framework it needs, extra to install)
-BACKENDS: dict[str, tuple[str, str | None, str | None]] = {
-    "manual": ("autograd_compare.manual.optim", None, None),
-    "torch": ("autograd_compare.torch_impl.optim", "torch", "torch"),
-    "jax": ("autograd_compare.jax_impl.optim", "optax", "jax"),
-}
+MISTAKE_PREFIX = registry.MISTAKE_PREFIX
+OPTIM_NEEDS = {"jax": "optax"}  # frameworks an optim module needs beyond its backend's own
 
 
 class Divergence(NamedTuple):
@@ -99,22 +94,18 @@ class OptimResult(NamedTuple):
 
 def available() -> list[str]:
     """Backends whose framework is installed (nothing imported)."""
-    return [name for name, (_, fw, _) in BACKENDS.items()
-            if fw is None or importlib.util.find_spec(fw) is not None]
+    return [name for name in registry.backends()
+            if name not in OPTIM_NEEDS or importlib.util.find_spec(OPTIM_NEEDS[name])]
 
 
 def module(name: str) -> OptimModule:
     """The optim module of backend ``name`` (``mistake:<kind>`` is manual's)."""
     key = "manual" if name.startswith(MISTAKE_PREFIX) else name
-    if key not in BACKENDS:
-        raise InputError(f"unknown backend {name!r}; expected one of {', '.join(BACKENDS)} "
-                         f"or {MISTAKE_PREFIX}<kind>")
-    path, framework, extra = BACKENDS[key]
-    if framework is not None and importlib.util.find_spec(framework) is None:
-        raise BackendUnavailable(f"backend {name!r} needs {framework}, which is not installed; "
-                                 f"install it with: pip install 'autograd-compare[{extra}]'")
+    if key not in registry.REGISTRY:
+        raise InputError(f"unknown backend {name!r}; expected one of "
+                         f"{', '.join(registry.REGISTRY)} or {MISTAKE_PREFIX}<kind>")
     # each backend's optim module is checked against OptimModule at the end of this file
-    return cast(OptimModule, importlib.import_module(path))
+    return cast(OptimModule, registry.backend_module(key, "optim", OPTIM_NEEDS.get(key)))
 
 
 def _check_kind(name: str, opt: Optimizer) -> None:
