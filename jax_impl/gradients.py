@@ -26,12 +26,12 @@ def node_gradients(w, example: Example) -> dict:
 
 
 @jax.jit
-def _gradients(w, example: Example) -> Gradients:
+def _gradients(w, example: Example) -> tuple[jax.Array, ...]:
+    """`Gradients`' fields in order, as JAX arrays (w: (8,); h, a_h, o, a_o: (2,))."""
     n = node_gradients(w, example)
     pair = lambda a, b: jnp.stack([a, b])  # noqa: E731
-    return Gradients(w=weight_gradients(w, example), h=pair(n["h1"], n["h2"]),
-                     a_h=pair(n["a_h1"], n["a_h2"]), o=pair(n["o1"], n["o2"]),
-                     a_o=pair(n["a_o1"], n["a_o2"]))
+    return (weight_gradients(w, example), pair(n["h1"], n["h2"]), pair(n["a_h1"], n["a_h2"]),
+            pair(n["o1"], n["o2"]), pair(n["a_o1"], n["a_o2"]))
 
 
 def gradients(w, example: Example) -> Gradients:

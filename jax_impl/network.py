@@ -53,12 +53,12 @@ def loss(w, example: Example):
 
 
 @jax.jit
-def _forward(w, example: Example) -> Forward:
+def _forward(w, example: Example) -> tuple[jax.Array, ...]:
+    """`Forward`'s fields in order, as JAX arrays (h, a_h, o, a_o, E: (2,); E_total: ())."""
     v = forward_values(w, example)
     pair = lambda a, b: jnp.stack([a, b])  # noqa: E731
-    return Forward(h=pair(v["h1"], v["h2"]), a_h=pair(v["a_h1"], v["a_h2"]),
-                   o=pair(v["o1"], v["o2"]), a_o=pair(v["a_o1"], v["a_o2"]),
-                   E=pair(v["E1"], v["E2"]), E_total=v["E_total"])
+    return (pair(v["h1"], v["h2"]), pair(v["a_h1"], v["a_h2"]), pair(v["o1"], v["o2"]),
+            pair(v["a_o1"], v["a_o2"]), pair(v["E1"], v["E2"]), v["E_total"])
 
 
 def forward(w, example: Example) -> Forward:

@@ -140,7 +140,7 @@ def _backend(kind: str, dtype: np.dtype, values: Callable, formulas: Callable) -
                 reached[(reached < 0) & (v["E_total"] <= threshold)] = k
             if k == steps:
                 break
-            if keep_loss:
+            if history is not None:  # keep_loss
                 history[:, k] = v["E_total"]
             _, _, w = step(w, example, lr)
         return BatchResult(initial, v["E_total"], w, reached, history)

@@ -126,7 +126,7 @@ def _train_block(w, lr, example: Example, steps: int, threshold, out: BatchResul
         np.subtract(W, dW, out=W)
     out.final_loss[rows] = E
     out.final_weights[rows] = W.T
-    if history is not None:
+    if history is not None and out.loss is not None:  # both or neither
         out.loss[rows] = history.T
 
 

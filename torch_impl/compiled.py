@@ -69,6 +69,7 @@ def train_block(w: np.ndarray, lr: np.ndarray, ex: Example, steps: int,
                 _compiled, unavailable = None, f"{type(err).__name__}: {err}"
                 raise CompileUnavailable(unavailable) from err
         else:
+            assert _compiled is not None  # built at k == 0, or that step raised
             cols, e_total, reached = _compiled(*args)
         if k == 0:
             initial = e_total[:n].clone()
