@@ -226,8 +226,9 @@ def run(args: argparse.Namespace) -> int:
         else contextlib.nullcontext(None)  # reserved before any work
     with dest as reserved:
         with_plots = reserved is not None and not args.no_plots and extras.have_matplotlib()
-        # workers import pyplot while this process imports the frameworks (report.plot_pool)
-        drawer = plot_pool.Drawer() if with_plots else None
+        # a worker imports pyplot while this process imports the frameworks (report.plot_pool);
+        # one is enough for the two plots (this process draws the network and the landscape)
+        drawer = plot_pool.Drawer(min(1, plot_pool.WORKERS)) if with_plots else None
         try:
             return _run(args, source, net, data, w, lr, steps, reserved, human, cols, drawer)
         finally:
