@@ -246,6 +246,7 @@ def test_mazur_uses_the_tutorials_names_everywhere(tmp_path, capsys):
     for name in ("dE/dw5", "dE/da_o1", "dE/dh1", "<th>i1</th>", "<th>t2</th>"):
         assert name in html_text, name
     assert "W1[" not in html_text and "x[0]" not in html_text and "z1[" not in html_text
+    assert "<td class=l>frozen biases</td><td class=l>b1 = 0.35, b2 = 0.6</td>" in html_text
 
 
 # --- restarts --preset ---------------------------------------------------------------------------
