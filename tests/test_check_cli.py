@@ -115,21 +115,22 @@ def test_check_report_folder(capsys, tmp_path):
 
     out = tmp_path / "rep"
     assert main(["check", "--preset", "xor", "--steps", "7", "--out", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["landscape.png", "network.png",
-                                                     "network.svg", "nodes.csv", "report.json",
+    assert sorted(p.name for p in out.iterdir()) == ["differences.png", "landscape.png",
+                                                     "loss.png", "network.png", "network.svg",
+                                                     "nodes.csv", "report.html", "report.json",
                                                      "trace.csv"]
     report = json.loads((out / "report.json").read_text())
     assert report["ok"] and report["source"] == "preset xor" and report["examples"] == 4
     trace = list(csv_mod.DictReader((out / "trace.csv").read_text().splitlines()))
     assert len(trace) == 3 * 8 and trace[0]["b2[0]"] and trace[7]["dE/db2[0]"] == ""
     nodes = list(csv_mod.reader((out / "nodes.csv").read_text().splitlines()))
-    assert nodes[0] == ["backend", "step", "example", "z1[0]", "z1[1]", "a1[0]", "a1[1]",
-                        "z2[0]", "a2[0]"]
+    assert nodes[0] == ["backend", "step", "example", "x[0]", "x[1]", "t[0]", "z1[0]", "z1[1]",
+                        "a1[0]", "a1[1]", "z2[0]", "a2[0]"]
     assert len(nodes) == 1 + 3 * 2 * 4  # backends x (first, last step) x examples
     p = network.preset("xor")
     f = mlp.forward(p.network, p.weights, p.data)
-    row = [float(x) for x in nodes[3][3:]]  # manual, step 0, example 3
-    assert nodes[3][:3] == ["manual", "0", "3"]
+    row = [float(x) for x in nodes[3][6:]]  # manual, step 0, example 3
+    assert nodes[3][:6] == ["manual", "0", "3", "1.0", "0.0", "1.0"]  # its inputs and target
     np.testing.assert_array_equal(row, np.concatenate([f.z[0][2], f.a[0][2], f.z[1][2],
                                                        f.a[1][2]]))
     assert main(["check", "--preset", "xor", "--out", str(out)]) == 2  # never overwritten

@@ -46,9 +46,14 @@ def test_mazur_numbers_in_the_drawing(tmp_path, capsys):
     assert main(["check", "--preset", "mazur", "--steps", "1", "--backends", "manual",
                  "--out", str(out)]) == 0
     texts = svg_texts(out / "network.svg")
-    assert "E = 0.2984" in texts
-    assert "∂E/∂w5 = 0.08217" in texts
-    assert "bias 0.35 (frozen)" in texts
+    assert "E_total = E1 + E2" in texts and "= 0.2984" in texts
+    assert "∂E_total/∂w5 = 0.08217" in texts
+    # his walkthrough's notation, the tutorial's names: i1, i2, h1, o1 and the biases b1, b2
+    for text in ("i1 = 0.05", "i2 = 0.1", "t1 = 0.01", "t2 = 0.99", "b1 = 0.35 (frozen)",
+                 "b2 = 0.6 (frozen)", "h1 = 0.3775", "o1 = 1.106", "a_o1 = 0.7514",
+                 "w5 = 0.3589"):  # h1 = 0.15·0.05 + 0.2·0.1 + 0.35; his w5+ = 0.35891648
+        assert text in texts, text
+    assert "x[0]" not in texts and "bias 0.35" not in texts and "t[0]" not in texts
 
 
 def test_tutorial_uses_the_tutorials_notation(tmp_path, capsys):

@@ -21,11 +21,12 @@ def test_stuck_fraction_matches_a_direct_run_and_backends_agree():
     rows = study.summary(out)
     w0 = np.random.default_rng(0).uniform(-1, 1, (200, 9))
     direct = backends[0].train_batch(p.network, w0, np.full(200, 0.5), p.data, 2000)
-    assert rows[0]["stuck"]["manual"] == int(np.sum(direct.final_loss > 0.1))
+    assert rows[0].backend("manual").stuck == int(np.sum(direct.final_loss > 0.1))
     for r in rows:
-        assert r["same_starts_stuck"] and r["stuck_mismatches"] == 0 and r["disagreements"] == 0
-        assert 0.05 < r["stuck_fraction"]["manual"] < 0.9  # the island exists
-        assert sum(r["histogram"]["counts"]) == 200
+        assert isinstance(r, study.LrSummary) and r.ok
+        assert r.same_starts_stuck and r.stuck_mismatches == 0 and r.disagreements == 0
+        assert 0.05 < r.backend("manual").stuck_fraction < 0.9  # the island exists
+        assert sum(r.histogram.counts) == 200
 
 
 def test_restarts_preset_xor_command(capsys, tmp_path):
@@ -37,8 +38,9 @@ def test_restarts_preset_xor_command(capsys, tmp_path):
     d = json.loads(captured.out)
     assert d["ok"] and d["config"]["preset"] == "xor" and len(d["per_lr"]) == 2
     assert "stuck" in captured.err and "same stuck" in captured.err
-    assert sorted(p.name for p in out.iterdir()) == ["final_loss.csv", "report.json",
-                                                     "summary.csv"]
+    assert sorted(p.name for p in out.iterdir()) == ["final_loss.csv", "report.html",
+                                                     "report.json", "summary.csv"]
+    assert d["files"] == sorted(p.name for p in out.iterdir())
     rows = list(csv.DictReader((out / "final_loss.csv").read_text().splitlines()))
     assert len(rows) == 200
     assert all(r["stuck_manual"] == r["stuck_torch"] == r["stuck_jax"] for r in rows)
@@ -52,7 +54,7 @@ def test_a_backend_that_trains_differently_is_reported(monkeypatch):
     wrong = torch_b._replace(train_batch=lambda net, w, lr, data, steps, *a, **k:
                              torch_b.train_batch(net, w, lr * (1 + 1e-6), data, steps))
     rows = study.summary(study.run(s, p.network, p.data, [manual, wrong]))
-    assert rows[0]["disagreements"] > 0
+    assert rows[0].disagreements > 0 and not rows[0].ok
 
 
 def test_tutorial_only_options_are_refused(capsys, tmp_path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -21,10 +22,13 @@ from autograd_compare.errors import BackendUnavailable, InputError
 from autograd_compare.harness import network_check
 from autograd_compare.report import (
     extras,
+    network_html,
     network_output,
     network_pictures,
+    network_plots,
     network_summary,
     output,
+    plot_pool,
     plots,
 )
 
@@ -100,15 +104,52 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="DIR", default=None,
                         help="also write a report folder: report.json, trace.csv (E, parameters "
                         "and gradients per step), nodes.csv (every z and a per example at the "
-                        "first and last step)")
+                        "first and last step), the pictures and report.html")
     parser.add_argument("--force", action="store_true",
                         help="replace the --out folder if it holds an earlier report")
     parser.add_argument("--no-plots", action="store_true",
                         help="no pictures in the --out folder (network.svg, network.png, "
-                        "landscape.png)")
+                        "landscape.png, loss.png, differences.png)")
 
 
 CUSTOM = ("activations", "bias", "bias_values", "loss", "reduction")
+# main-job options that have no meaning for another network (`from_main_job` refuses them)
+TUTORIAL_ONLY = ("--inputs", "--targets", "--landscape", "--max-memory-mb", "--max-output-mb")
+
+
+def from_main_job(argv: list[str]) -> list[str]:
+    """The main job's command line given a network option (``autograd-compare --preset mazur``),
+    as check's: ``--lrs`` with one rate (or its abbreviation ``--lr``) becomes ``--lr``; options
+    of the tutorial's network alone (`TUTORIAL_ONLY`, several rates) are one-line errors (exit
+    2); every other option means the same in both and is passed on.
+
+    Raises:
+        InputError: an option that makes no sense for another network.
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        name, eq, value = token.partition("=")
+        if name in TUTORIAL_ONLY:
+            raise InputError(f"{name} is for the tutorial's network; with a network option "
+                             "(--preset, --layers, ...) the main job runs 'check', which does "
+                             "not take it (see 'autograd-compare check --help')")
+        if name in ("--lrs", "--lr"):
+            if not eq:
+                if i + 1 >= len(argv):
+                    raise InputError(f"{name} needs a learning rate")
+                i += 1
+                value = argv[i]
+            if "," in value.strip(", "):
+                raise InputError(f"{name} {value}: with a network option (--preset, --layers, "
+                                 "...) the main job runs 'check', which trains at one learning "
+                                 "rate; give one (--lr LR), or run once per rate")
+            out.append(f"--lr={value.strip(', ')}")
+        else:
+            out.append(token)
+        i += 1
+    return out
 
 
 def build(args: argparse.Namespace) -> tuple[str, network.Network, network.Data, np.ndarray,
@@ -166,19 +207,39 @@ def _bias_values(args: argparse.Namespace):
                      f"{sum(sizes)} (one per neuron); got {len(v)}")
 
 
+def columns(args: argparse.Namespace, net: network.Network) -> network_output.DataColumns:
+    """The data's column names: the --data CSV's header, the shipped Iris file's, or the
+    notation's (i1, i2, t1, t2 for the 2-2-2 presets)."""
+    if args.data:
+        return network_output.read_columns(net, args.data)
+    if args.layers is None and (args.preset or "tutorial") == "iris":
+        return network_output.header_columns(net, network.iris_text(), None)
+    return network_output.default_columns(net)
+
+
 def run(args: argparse.Namespace) -> int:
     human = sys.stderr if args.json else sys.stdout
     source, net, data, w, lr, steps = build(args)
+    cols = columns(args, net)
     out = Path(args.out) if args.out else None
     dest = output.Destination(out, force=args.force) if out is not None \
         else contextlib.nullcontext(None)  # reserved before any work
     with dest as reserved:
-        return _run(args, source, net, data, w, lr, steps, reserved, human)
+        with_plots = reserved is not None and not args.no_plots and extras.have_matplotlib()
+        # a worker imports pyplot while this process imports the frameworks (report.plot_pool);
+        # one is enough for the two plots (this process draws the network and the landscape)
+        drawer = plot_pool.Drawer(min(1, plot_pool.WORKERS)) if with_plots else None
+        try:
+            return _run(args, source, net, data, w, lr, steps, reserved, human, cols, drawer)
+        finally:
+            if drawer is not None:
+                drawer.close()
 
 
 def _run(args: argparse.Namespace, source: str, net: network.Network, data: network.Data,
          w: np.ndarray, lr: float, steps: int, dest: output.Destination | None,
-         human: TextIO) -> int:
+         human: TextIO, cols: network_output.DataColumns,
+         drawer: plot_pool.Drawer | None) -> int:
     out = dest.path if dest is not None else None
     backends = _backends(args)
     dt = backends[0].dtype
@@ -187,26 +248,41 @@ def _run(args: argparse.Namespace, source: str, net: network.Network, data: netw
     print(network_summary.header(result, d.inputs.shape[0], source),
           network_summary.gradcheck_table(result), "", network_summary.trajectory_table(result),
           "", network_summary.verdict(result), sep="\n", file=human)
+    about = network.PRESETS[source.removeprefix("preset ")]().about \
+        if source.startswith("preset ") else ""
     report = {"tool": "autograd-compare", "command": "check", **result.to_dict(),
               "source": source, "examples": int(d.inputs.shape[0]),
-              "start": np.asarray(w, np.float64).tolist()}
+              "start": np.asarray(w, np.float64).tolist(),
+              "data": {"file": cols.file, "inputs": list(cols.inputs),
+                       "targets": list(cols.targets)}}
     if dest is not None:
         report["report_dir"] = str(out)
         report["files"] = [output.JSON_NAME, network_output.TRACE_CSV, network_output.NODES_CSV]
-        with_plots = not args.no_plots and extras.have_matplotlib()
+        with_plots = drawer is not None
         if not args.no_plots and not with_plots:
             print(f"note: no pictures in the report: matplotlib is not installed; install it "
                   f"with: {plots.INSTALL_HINT}", file=human)
-        if with_plots:
-            report["files"] += network_pictures.FILES
+        draw = functools.partial(network_plots.png, network_plots.curves(
+            result, f"{source}: {network.describe(net)}"))
+        if drawer is not None:  # drawn in a worker while this process draws the network
+            for name in network_plots.FILES:
+                drawer.submit_png(name, draw)
+            report["files"] += network_pictures.FILES + network_plots.FILES
+        report["files"].append(network_html.FILE)
 
         def fill(folder: Path) -> None:
             output.write_text(folder / output.JSON_NAME, output.to_json(report))
             output.write_text(folder / network_output.TRACE_CSV, network_output.trace_csv(result))
             output.write_text(folder / network_output.NODES_CSV,
-                              network_output.nodes_csv(result, d.inputs.shape[0]))
-            if with_plots:
+                              network_output.nodes_csv(result, d, cols))
+            if drawer is not None:
                 network_pictures.write(folder, result, backends[0], d)
+                for name in network_plots.FILES:
+                    (folder / name).write_bytes(drawer.png(name, draw))
+            page = network_html.CheckPage(source, about, d, cols, np.asarray(w, np.float64),
+                                          str(out), tuple(report["files"]))
+            output.write_text(folder / network_html.FILE,
+                              network_html.render_check(result, page, folder))
 
         dest.commit(fill)
         print(f"Report: {out}/", file=human)

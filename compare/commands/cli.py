@@ -2,6 +2,9 @@
 
 ``autograd-compare [options]`` runs the main job (`compare.commands.run`);
 ``autograd-compare SUBCOMMAND [options]`` runs one of `SUBCOMMANDS`.
+The main job is the tutorial's network: given a network option (`NETWORK_OPTIONS`, e.g.
+``--preset mazur`` or ``--layers ...``) it runs ``check`` on that network instead
+(`commands.check.from_main_job` maps its options, or refuses the tutorial-only ones).
 Exit codes: 0 all checks agree, 1 a check failed, 2 bad usage or input (one line, no traceback).
 """
 
@@ -20,6 +23,9 @@ from autograd_compare.errors import CompareError
 PROG = "autograd-compare"
 NEGATIVE = re.compile(r"^-(\d|\.\d|inf|nan)", re.IGNORECASE)  # a value such as -3,3 or -1e-3
 MAIN_JOB = "autograd_compare.commands.run"
+# options that describe a network other than the tutorial's: the main job hands them to check
+NETWORK_OPTIONS = ("--preset", "--layers", "--activations", "--bias", "--bias-values", "--loss",
+                   "--reduction", "--data")
 # name -> module with HELP: str, add_arguments(parser) and run(args) -> int
 SUBCOMMANDS = {
     "mistakes": "autograd_compare.commands.mistakes",
@@ -51,7 +57,9 @@ def build_parser(module: ModuleType, prog: str) -> Parser:
     main_job = module.__name__ == MAIN_JOB
     if main_job:
         epilog = "subcommands (each has --help):\n" + "\n".join(
-            f"  {name:10s} {_help_of(name)}" for name in SUBCOMMANDS)
+            f"  {name:10s} {_help_of(name)}" for name in SUBCOMMANDS) + (
+            "\n\nanother network: with --preset NAME, or --layers ... (see 'check --help'), the "
+            "main job runs 'check' on it")
     parser = Parser(prog=prog, description=module.HELP, epilog=epilog,
                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
@@ -99,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
             prog, argv = f"{PROG} {argv[0]}", argv[1:]
         elif argv and not argv[0].startswith("-"):  # the main job takes no positional words
             raise UsageError(unknown_subcommand(argv[0]))
+        elif any(t.split("=", 1)[0] in NETWORK_OPTIONS for t in argv):  # another network
+            module = importlib.import_module(SUBCOMMANDS["check"])
+            prog, argv = f"{PROG} check", module.from_main_job(argv)
         else:
             module, prog = importlib.import_module(MAIN_JOB), PROG
         parser = build_parser(module, prog)

@@ -1,7 +1,9 @@
 """``autograd-compare restarts --preset NAME``: the restart study on a preset network.
 
 Reached from `commands.restarts` when ``--preset`` names a network other than the tutorial's;
-prints the table and writes report.json, summary.csv and final_loss.csv to the --out folder.
+prints the table and writes report.json, summary.csv, final_loss.csv and report.html to the
+--out folder. Results travel as `study.network_restarts.RestartsResult`; report.json is its
+``to_dict()``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from autograd_compare.commands.options import check_lrs, selected_backends
 from autograd_compare.commands.progress import Progress
 from autograd_compare.errors import InputError
 from autograd_compare.interface import CLASS_INPUTS, CLASS_TARGETS
-from autograd_compare.report import output
+from autograd_compare.report import network_html, output
 from autograd_compare.study import network_restarts as study_mod
 
 SUMMARY_CSV, FINAL_CSV = "summary.csv", "final_loss.csv"
@@ -47,65 +49,62 @@ def run(args: argparse.Namespace) -> int:
         start = time.perf_counter()
         with Progress(len(backends) * len(study.lrs), stream=sys.stderr) as progress:
             outcome = study_mod.run(study, p.network, data, backends, on_step=progress.step)
-        result = as_dict(outcome, p, dt, time.perf_counter() - start)
+        result = study_mod.RestartsResult(
+            config(outcome, p, dt), study_mod.summary(outcome), time.perf_counter() - start,
+            str(out_dir), tuple(sorted([output.JSON_NAME, SUMMARY_CSV, FINAL_CSV,
+                                        network_html.FILE])))
         print(table(result), file=human)
-        result["report_dir"] = str(out_dir)
-        result["files"] = sorted([output.JSON_NAME, SUMMARY_CSV, FINAL_CSV])
+        report = result.to_dict()
 
         def fill(folder: Path) -> None:
             output.write_text(folder / SUMMARY_CSV, summary_csv(result))
             output.write_text(folder / FINAL_CSV, final_csv(outcome))
-            output.write_text(folder / output.JSON_NAME, output.to_json(result))
+            output.write_text(folder / output.JSON_NAME, output.to_json(report))
+            output.write_text(folder / network_html.FILE, network_html.render_restarts(
+                result, str(out_dir), result.files, folder))
 
         dest.commit(fill)
         print(f"report written to {out_dir}/", file=human)
         if args.json:
-            sys.stdout.write(output.to_json(result))
-        return int(result["exit_code"])
+            sys.stdout.write(output.to_json(report))
+        return result.exit_code
 
 
-def as_dict(outcome: study_mod.NetOutcome, p: network.Preset, dt, elapsed: float) -> dict:
+def config(outcome: study_mod.NetOutcome, p: network.Preset,
+           dt: np.dtype) -> study_mod.RestartsConfig:
     s = outcome.study
-    rows = study_mod.summary(outcome)
-    ok = all(r["disagreements"] == 0 and r["same_starts_stuck"] for r in rows)
-    return {
-        "tool": "autograd-compare", "command": "restarts", "ok": ok, "exit_code": 0 if ok else 1,
-        "config": {"preset": p.name, "network": network.to_dict(p.network), "n": s.n,
-                   "seed": s.seed, "distribution": "uniform", "range": [s.low, s.high],
-                   "steps": s.steps, "lrs": list(s.lrs), "stuck_above": s.stuck_above,
-                   "dtype": dt.name, "backends": list(outcome.backends),
-                   "reference": outcome.backends[0], "examples": int(p.data.inputs.shape[0])},
-        "seconds": elapsed, "per_lr": rows, "report_dir": None, "files": [],
-    }
+    return study_mod.RestartsConfig(p.name, p.about, p.network, int(p.data.inputs.shape[0]),
+                                    s.n, s.seed, s.low, s.high, s.steps, s.lrs, s.stuck_above,
+                                    dt.name, outcome.backends)
 
 
-def table(result: dict) -> str:
-    c = result["config"]
-    lines = [f"Random restarts on preset {c['preset']}: {c['n']} starts (uniform on "
-             f"[{c['range'][0]:g}, {c['range'][1]:g}], seed {c['seed']}) x {len(c['lrs'])} "
-             f"rates x {c['steps']} steps, {c['dtype']}, {result['seconds']:.1f} s; "
-             f"stuck = final E > {c['stuck_above']:g}",
+def table(result: study_mod.RestartsResult) -> str:
+    c = result.config
+    lines = [f"Random restarts on preset {c.preset}: {c.n} starts (uniform on "
+             f"[{c.low:g}, {c.high:g}], seed {c.seed}) x {len(c.lrs)} "
+             f"rates x {c.steps} steps, {c.dtype}, {result.seconds:.1f} s; "
+             f"stuck = final E > {c.stuck_above:g}",
              f"{'lr':>5} {'backend':<10} {'stuck':>7} {'median E':>10} {'p90 E':>10} "
              f"{'max E':>10}   {'same stuck':>10} {'worst diff':>10} {'/tol':>8}"]
-    for row in result["per_lr"]:
-        for i, b in enumerate(c["backends"]):
-            e = row["final_loss"][b]
-            tail = (f"   {'yes' if row['same_starts_stuck'] else 'NO':>10} "
-                    f"{row['worst_difference']:10.2e} {row['worst_ratio_to_tolerance']:8.2g}"
+    for row in result.per_lr:
+        for i, b in enumerate(row.backends):
+            e = b.final_loss
+            tail = (f"   {'yes' if row.same_starts_stuck else 'NO':>10} "
+                    f"{row.worst_difference:10.2e} {row.worst_ratio_to_tolerance:8.2g}"
                     if i == 0 else "")
-            lines.append(f"{row['lr']:5g} {b:<10} {row['stuck_fraction'][b]:7.1%} "
-                         f"{e['median']:10.3e} {e['p90']:10.3e} {e['max']:10.3e}{tail}")
-    lines.append("backends agree on every start, and on which get stuck" if result["ok"] else
+            lines.append(f"{row.lr:5g} {b.name:<10} {b.stuck_fraction:7.1%} "
+                         f"{e.median:10.3e} {e.p90:10.3e} {e.max:10.3e}{tail}")
+    lines.append("backends agree on every start, and on which get stuck" if result.ok else
                  "backends DISAGREE (see report.json: stuck_mismatches, disagreements)")
     return "\n".join(lines)
 
 
-def summary_csv(result: dict) -> str:
+def summary_csv(result: study_mod.RestartsResult) -> str:
     qs = ("min", "p10", "median", "p90", "max")
-    rows = [[repr(r["lr"]), b, r["stuck"][b], repr(r["stuck_fraction"][b]),
-             *(repr(r["final_loss"][b][q]) for q in qs), int(r["same_starts_stuck"]),
-             repr(r["worst_difference"]), r["disagreements"]]
-            for r in result["per_lr"] for b in result["config"]["backends"]]
+    rows = [[repr(r.lr), b.name, b.stuck, repr(b.stuck_fraction),
+             *(repr(getattr(b.final_loss, q)) for q in qs), int(r.same_starts_stuck),
+             repr(r.worst_difference), r.disagreements]
+            for r in result.per_lr for b in r.backends]
     header = ("lr", "backend", "stuck", "stuck_fraction", *(f"final_E_{q}" for q in qs),
               "same_starts_stuck", "worst_difference", "disagreements")
     return output.csv_text(header, rows)

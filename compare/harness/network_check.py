@@ -292,6 +292,15 @@ class NetRun(NamedTuple):
     grads: Array  # (steps, P)
 
 
+class StepDifference(NamedTuple):
+    """One backend against the reference, per step k = 0..steps: the largest over that row's
+    quantities (nodes, E, gradients, updated parameters)."""
+
+    abs: Float  # (steps+1,): largest |difference| (finite ones; 0 if none)
+    ratio: Float  # (steps+1,): largest |difference| / tolerance (inf: NaN/inf where the
+    #               reference is finite)
+
+
 class TrajectoryCheck(NamedTuple):
     lr: float
     steps: int
@@ -300,6 +309,7 @@ class TrajectoryCheck(NamedTuple):
     ok: bool
     first_divergence: dict[str, Any] | None  # JSON-ready {"backend", "step", "quantity", ...}
     largest: dict[str, dict[str, float]]  # backend name -> {"abs", "ratio"} (ratio = diff / tol)
+    per_step: dict[str, StepDifference]  # backend name (not the reference) -> per step
 
 
 def run(backend: NetBackend, net: Network, w: Array, data: Data, lr: float,
@@ -358,6 +368,7 @@ def trajectory_check(backends: list[NetBackend], net: Network, w: Array, data: D
     names = columns(net, data.inputs.shape[0])
     first: dict[str, Any] | None = None
     largest: dict[str, dict[str, float]] = {}
+    per_step: dict[str, StepDifference] = {}
     for name, r in runs.items():
         if name == reference:
             continue
@@ -370,6 +381,8 @@ def trajectory_check(backends: list[NetBackend], net: Network, w: Array, data: D
             ratio = np.where(diff > 0, diff / tol, 0.0)
         largest[name] = {"abs": float(np.max(np.where(np.isfinite(diff), diff, 0.0))),
                          "ratio": float(np.max(ratio))}
+        per_step[name] = StepDifference(
+            np.max(np.where(np.isfinite(diff), diff, 0.0), axis=1), np.max(ratio, axis=1))
         if bad.any():
             s, q = np.unravel_index(np.argmax(bad), bad.shape)
             cand = {"backend": name, "step": int(s), "quantity": names[q],
@@ -378,7 +391,8 @@ def trajectory_check(backends: list[NetBackend], net: Network, w: Array, data: D
             if first is None or (cand["step"], q) < (first["step"], names.index(
                     first["quantity"])):
                 first = cand
-    return TrajectoryCheck(lr, steps, reference, runs, first is None, first, largest)
+    return TrajectoryCheck(lr, steps, reference, runs, first is None, first, largest,
+                           per_step)
 
 
 # --- both checks -----------------------------------------------------------------------------

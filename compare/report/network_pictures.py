@@ -5,8 +5,10 @@ network (`compare.network`), preset or your own.
   0 and at the last step of the reference backend's training: every node with its z and a of
   the FIRST example and dE/dz, dE/da (the reference backend's ``gradients``), every edge with
   its weight and dE/dw, each neuron's bias (trainable: value and dE/db; frozen: value). The
-  tutorial's network (2-2-2 sigmoid, no biases, ½Σ(t-a)², one example) is drawn with
-  `drawing.tutorial_panel`, in the tutorial's notation, as the main job draws it.
+  2-2-2 presets (2-2-2 sigmoid, no biases or frozen ones, ½Σ(t-a)² summed, one example: the
+  tutorial's and Mazur's) are drawn with `drawing.tutorial_panel`, in the tutorial's notation
+  (i1, h1, a_h1, o1, w1..w8, E_total = E1 + E2), as the main job draws the tutorial; Mazur's
+  frozen biases appear as b1 (hidden layer) and b2 (output layer), as in his walkthrough.
 * landscape.png: E over the plane through the start and the end of training (`landscape.
   plane_frame`, which holds the path best), the reference backend's path projected onto it.
   With many parameters a plane is the natural 2-D slice; the contours are E evaluated on the
@@ -49,10 +51,18 @@ def _fmt(x: float) -> str:
 
 
 def _is_tutorial(net: Network, batch: int) -> bool:
-    """The tutorial's own network and notation: 2-2-2 sigmoid, no biases, ½Σ(t-a)², one
-    example (E_total = E1 + E2)."""
-    return (is_tutorial_shape(net) and net.bias == "none" and net.loss == "half-sse"
-            and batch == 1)
+    """The tutorial's notation fits: 2-2-2 sigmoid, no biases or frozen ones (Mazur's),
+    ½Σ(t-a)² summed, one example (E_total = E1 + E2)."""
+    return (is_tutorial_shape(net) and net.bias in ("none", "frozen") and net.loss == "half-sse"
+            and net.reduction == "sum" and batch == 1)
+
+
+def bias_text(net: Network, layer: int, j: int) -> str:
+    """A frozen bias in Mazur's notation: b1 shared by the hidden layer, b2 by the outputs
+    (b1[j] when a layer's neurons have different ones)."""
+    values = net.bias_values[layer] if net.bias_values is not None else ()
+    name = f"b{layer + 1}" if len(set(values)) == 1 else f"b{layer + 1}[{j}]"
+    return f"{name} = {_fmt(values[j])} (frozen)"
 
 
 def tutorial_panel(backend: NetBackend, net: Network, w: np.ndarray, data: Data,
@@ -68,8 +78,12 @@ def tutorial_panel(backend: NetBackend, net: Network, w: np.ndarray, data: Data,
     run = {"nodes": [[float(x) for x in nodes]], "node_grads": [[float(x) for x in node_grads]],
            "weights": [np.asarray(w, np.float64).tolist()],
            "grads": [np.asarray(g.w, np.float64).tolist()]}
-    return drawing.tutorial_panel(run, 0, np.asarray(data.inputs[0]).tolist(), t.tolist(),
-                                  title)
+    p = drawing.tutorial_panel(run, 0, np.asarray(data.inputs[0]).tolist(), t.tolist(), title)
+    if net.bias != "frozen":
+        return p
+    nodes = [p.nodes[0]] + [[f"{text}\n{bias_text(net, l, j)}" for j, text in enumerate(column)]
+                            for l, column in enumerate(p.nodes[1:])]
+    return p._replace(nodes=nodes)
 
 
 def panel(backend: NetBackend, net: Network, w: np.ndarray, data: Data,

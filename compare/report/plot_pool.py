@@ -23,7 +23,7 @@ import struct
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError, Future
 from pathlib import Path
 from typing import IO, Any, Literal, TypeAlias
@@ -44,9 +44,11 @@ class WorkerDied(RuntimeError):
 
 
 # What travels: a task (PNG name, results) to the worker, its answer back, and a queued job.
-_Task: TypeAlias = tuple[str, list[LrResult]]
+# Instead of the main job's results a task may carry a drawing function (`Drawer.submit_png`).
+_Draw: TypeAlias = Callable[[str], bytes]
+_Task: TypeAlias = tuple[str, list[LrResult] | _Draw]
 _Answer: TypeAlias = tuple[Literal[True], bytes] | tuple[Literal[False], Exception]
-_Job: TypeAlias = tuple[Future[bytes], str, list[LrResult]]
+_Job: TypeAlias = tuple[Future[bytes], str, list[LrResult] | _Draw]
 
 
 def _send(stream: IO[bytes], obj: _Task | _Answer) -> None:
@@ -81,7 +83,8 @@ def serve() -> None:
         name, lr_results = task
         answer: _Answer
         try:
-            answer = (True, plots.png(name, lr_results))
+            answer = (True, lr_results(name) if callable(lr_results)
+                      else plots.png(name, lr_results))
         except Exception as err:  # noqa: BLE001 - handed back to the main process
             answer = (False, err)
         _send(answers, answer)
@@ -179,6 +182,20 @@ class Drawer:
             future: Future[bytes] = Future()
             _tasks.put((future, name, list(lr_results)))
             self._jobs[name] = future
+
+    def submit_png(self, name: str, draw: _Draw) -> None:
+        """Start ``draw(name)`` -> PNG bytes in a worker; ``draw`` must pickle (a module-level
+        function or a `functools.partial` of one, on small picklable data)."""
+        if self.workers > 0:
+            future: Future[bytes] = Future()
+            _tasks.put((future, name, draw))
+            self._jobs[name] = future
+
+    def png(self, name: str, draw: _Draw) -> bytes:
+        """The bytes of a `submit_png` job (drawn here if no worker could, or none was asked)."""
+        job = self._jobs.get(name)
+        data = None if job is None else _result(job)
+        return draw(name) if data is None else data
 
     def save(self, folder: Path, lr_results: Sequence[LrResult]) -> list[str]:
         """Write every PNG of the report into ``folder`` (the names of `plots.save_all`)."""

@@ -17,7 +17,8 @@ import numpy as np
 from autograd_compare.errors import InputError
 from autograd_compare.harness.network_check import step_rtol
 from autograd_compare.network import Data, NetBackend, Network, n_params
-from autograd_compare.study.restarts import loss_quantiles
+from autograd_compare.network import to_dict as network_dict
+from autograd_compare.study.restarts import LossQuantiles, loss_quantiles
 
 HISTOGRAM_EDGES = (0.0, 0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 1.0, float("inf"))
 
@@ -98,28 +99,131 @@ def run(study: NetStudy, net: Network, data: Data, backends: list[NetBackend],
                       ratio)
 
 
-def summary(out: NetOutcome) -> list[dict[str, Any]]:
+class Histogram(NamedTuple):
+    """Counts of the reference's final E in the bins (edges[i], edges[i + 1]]."""
+
+    edges: tuple[float, ...]
+    counts: tuple[int, ...]
+
+
+class BackendStuck(NamedTuple):
+    """One backend at one learning rate."""
+
+    name: str
+    stuck: int  # starts whose final E is above stuck_above (NaN counts as stuck)
+    stuck_fraction: float
+    final_loss: LossQuantiles
+
+
+class LrSummary(NamedTuple):
+    """One learning rate: every backend, and how they agree."""
+
+    lr: float
+    backends: tuple[BackendStuck, ...]  # the reference first
+    same_starts_stuck: bool  # every backend has exactly the reference's stuck starts
+    stuck_mismatches: int  # (backend, start) pairs stuck in one and not in the reference
+    histogram: Histogram
+    worst_difference: float  # largest |Δ| of final parameters and E over starts and backends
+    worst_ratio_to_tolerance: float
+    disagreements: int  # starts whose difference exceeds the tolerance
+
+    @property
+    def ok(self) -> bool:
+        return self.disagreements == 0 and self.same_starts_stuck
+
+    def backend(self, name: str) -> BackendStuck:
+        return next(b for b in self.backends if b.name == name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """report.json's "per_lr" entry (the JSON edge)."""
+        return {
+            "lr": self.lr,
+            "stuck_fraction": {b.name: b.stuck_fraction for b in self.backends},
+            "stuck": {b.name: b.stuck for b in self.backends},
+            "same_starts_stuck": self.same_starts_stuck,
+            "stuck_mismatches": self.stuck_mismatches,
+            "final_loss": {b.name: b.final_loss._asdict() for b in self.backends},
+            "histogram": {"edges": list(self.histogram.edges),
+                          "counts": list(self.histogram.counts)},
+            "worst_difference": self.worst_difference,
+            "worst_ratio_to_tolerance": self.worst_ratio_to_tolerance,
+            "disagreements": self.disagreements,
+        }
+
+
+def summary(out: NetOutcome) -> tuple[LrSummary, ...]:
     """Per learning rate: the stuck fraction per backend, whether every backend agrees on
     which starts are stuck, the final-E distribution and histogram, the cross-backend
-    difference. JSON-ready."""
+    difference."""
     rows = []
     ref = out.backends[0]
     edges = np.asarray(HISTOGRAM_EDGES)
     for j, lr in enumerate(out.study.lrs):
         same = all(np.array_equal(out.stuck[b][j], out.stuck[ref][j]) for b in out.backends)
-        rows.append({
-            "lr": lr,
-            "stuck_fraction": {b: float(out.stuck[b][j].mean()) for b in out.backends},
-            "stuck": {b: int(out.stuck[b][j].sum()) for b in out.backends},
-            "same_starts_stuck": bool(same),
-            "stuck_mismatches": int(sum(np.count_nonzero(out.stuck[b][j] != out.stuck[ref][j])
-                                        for b in out.backends[1:])),
-            "final_loss": {b: loss_quantiles(out.final_loss[b][j])._asdict()
-                           for b in out.backends},
-            "histogram": {"edges": [float(e) for e in edges],
-                          "counts": np.histogram(out.final_loss[ref][j], edges)[0].tolist()},
-            "worst_difference": float(out.difference[j].max()),
-            "worst_ratio_to_tolerance": float(out.ratio[j].max()),
-            "disagreements": int(np.count_nonzero(~(out.ratio[j] <= 1))),
-        })
-    return rows
+        rows.append(LrSummary(
+            lr=lr,
+            backends=tuple(BackendStuck(b, int(out.stuck[b][j].sum()),
+                                        float(out.stuck[b][j].mean()),
+                                        loss_quantiles(out.final_loss[b][j]))
+                           for b in out.backends),
+            same_starts_stuck=bool(same),
+            stuck_mismatches=int(sum(np.count_nonzero(out.stuck[b][j] != out.stuck[ref][j])
+                                     for b in out.backends[1:])),
+            histogram=Histogram(tuple(float(e) for e in edges),
+                                tuple(int(c) for c in np.histogram(out.final_loss[ref][j],
+                                                                   edges)[0])),
+            worst_difference=float(out.difference[j].max()),
+            worst_ratio_to_tolerance=float(out.ratio[j].max()),
+            disagreements=int(np.count_nonzero(~(out.ratio[j] <= 1))),
+        ))
+    return tuple(rows)
+
+
+class RestartsConfig(NamedTuple):
+    """The study as run (report.json "config")."""
+
+    preset: str
+    about: str  # the preset's one line
+    network: Network
+    examples: int
+    n: int
+    seed: int
+    low: float
+    high: float
+    steps: int
+    lrs: tuple[float, ...]
+    stuck_above: float
+    dtype: str
+    backends: tuple[str, ...]  # the reference first
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"preset": self.preset, "network": network_dict(self.network), "n": self.n,
+                "seed": self.seed, "distribution": "uniform", "range": [self.low, self.high],
+                "steps": self.steps, "lrs": list(self.lrs), "stuck_above": self.stuck_above,
+                "dtype": self.dtype, "backends": list(self.backends),
+                "reference": self.backends[0], "examples": self.examples}
+
+
+class RestartsResult(NamedTuple):
+    """Everything ``restarts --preset NAME`` found."""
+
+    config: RestartsConfig
+    per_lr: tuple[LrSummary, ...]
+    seconds: float
+    report_dir: str | None = None
+    files: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.per_lr)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """report.json (the JSON edge)."""
+        return {"tool": "autograd-compare", "command": "restarts", "ok": self.ok,
+                "exit_code": self.exit_code, "config": self.config.to_dict(),
+                "seconds": self.seconds, "per_lr": [r.to_dict() for r in self.per_lr],
+                "report_dir": self.report_dir, "files": list(self.files)}

@@ -1,0 +1,233 @@
+"""report.html of ``autograd-compare check --out`` and ``restarts --preset NAME``: any network.
+
+Self-contained like the main job's (`report.html`, whose public helpers build it): the pictures
+already in the folder embedded as data URIs, the CSS inline, no script at all (so it reads the
+same with JavaScript off), nothing fetched. Every text that comes from the user (the data CSV's
+header names, file and folder paths, the preset's label) is HTML-escaped: `html.table` escapes
+its header, every cell is escaped here, and `html.page` escapes the title and the verdict.
+
+Built from the named results (`harness.network_check.NetworkCheck`,
+`study.network_restarts.RestartsResult`), not from report.json's dict.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+
+from autograd_compare.network import Data, Network, describe, n_params, param_names
+from autograd_compare.report import drawing, html, landscape, network_plots, network_summary
+from autograd_compare.report.network_output import DataColumns
+
+if TYPE_CHECKING:
+    from autograd_compare.harness.network_check import GradRow, NetworkCheck
+    from autograd_compare.study.network_restarts import RestartsResult
+
+FILE = html.FILE
+MAX_GRAD_ROWS = 400  # gradient-check rows shown (every parameter first, then node rows)
+MAX_EXAMPLES = 10  # data rows shown
+CAPTIONS = {
+    drawing.PNG_FILE: "The network at the first and the last step (reference backend): every "
+                      "weight with ∂E/∂w, every neuron with its values and gradients "
+                      "(first example).",
+    drawing.SVG_FILE: "The network (SVG).",
+    network_plots.LOSS_FILE: "E per step for every backend.",
+    network_plots.DIFF_FILE: "Per step: each backend's largest difference from the reference, "
+                             "and that difference over its tolerance (fail above 1).",
+    landscape.FILE: "E over the plane through the start and the end of training; the path "
+                    "projected onto it.",
+}
+
+
+class CheckPage(NamedTuple):
+    """What report.html shows beside the check's result."""
+
+    source: str  # "preset xor" or "your network"
+    about: str  # the preset's one-line description, or ""
+    data: Data
+    columns: DataColumns
+    start: np.ndarray  # (P,) the starting parameters
+    report_dir: str
+    files: tuple[str, ...]
+
+
+def _num(x: float, digits: int = 12) -> str:
+    x = float(x)
+    return f"{x:.{digits}g}" if math.isfinite(x) else str(x)
+
+
+def _short(x: float) -> str:
+    return _num(x, 3)
+
+
+def _section(title: str, body: str, section_id: str) -> str:
+    return f'<section id="{escape(section_id)}"><h2>{escape(title)}</h2>\n{body}\n</section>'
+
+
+def figures(folder: Path, names: Sequence[str]) -> str:
+    """Every picture of ``names`` in ``folder``, embedded (the SVG only when its PNG is not
+    there), with this report's captions."""
+    out = []
+    for name in names:
+        path = folder / name
+        if path.suffix.lower() not in html.MIME or not path.is_file():
+            continue
+        if path.suffix == ".svg" and path.with_suffix(".png").is_file():
+            continue
+        out.append(f'<figure><img src="{html.data_uri(path)}" alt="{escape(name)}">'
+                   f"<figcaption>{escape(name)}: {escape(CAPTIONS.get(name, name))}"
+                   "</figcaption></figure>")
+    return "\n".join(out) or '<p class="note">No pictures (--no-plots, or matplotlib is not ' \
+                             "installed).</p>"
+
+
+def _files(files: Sequence[str]) -> str:
+    return "<ul>" + "".join(f"<li><code>{escape(f)}</code></li>" for f in files) + "</ul>"
+
+
+def _grad_rows(net: Network, rows: Sequence[GradRow]) -> list[GradRow]:
+    """Every parameter row, then the node rows (both in backward order), at most
+    `MAX_GRAD_ROWS`."""
+    names = {f"dE/d{n}" for n in param_names(net)}
+    params = [r for r in rows if r.quantity in names]
+    nodes = [r for r in rows if r.quantity not in names]
+    return (params + nodes)[:MAX_GRAD_ROWS]
+
+
+def gradcheck_section(result: NetworkCheck) -> str:
+    g = result.gradcheck
+    names = list(g.largest)
+    shown = _grad_rows(result.network, g.rows)
+    rows = []
+    for r in shown:
+        ok = r.fd_ok and all(e <= r.tolerance for e in r.errors.values())
+        rows.append([escape(r.quantity), _num(r.complex_step),
+                     _short(abs(r.finite_difference - r.complex_step)), _short(r.tolerance)]
+                    + [_short(r.errors[n]) for n in names] + ["ok" if ok else "WRONG"])
+    rest = len(g.rows) - len(shown)
+    note = (f'<p class="note">{len(shown)} of {len(g.rows)} rows shown (every parameter first); '
+            "report.json has the largest error of every backend.</p>" if rest else "")
+    largest = ", ".join(f"{escape(n)} {_short(v)}" for n, v in g.largest.items())
+    body = (f"<p>{len(g.rows)} gradients (every parameter, every node of every example) against "
+            "the complex step; the central difference checks that reference. Largest "
+            f"|error|/tolerance: {largest}.</p>" + note
+            + html.table(["gradient", "complex step", "|FD - CS|", "tolerance",
+                          *(f"{n} |error|" for n in names), "verdict"], rows,
+                         table_id="gradcheck-table"))
+    return _section("Gradient check at the start", body, "gradcheck")
+
+
+def training_section(result: NetworkCheck) -> str:
+    t = result.trajectory
+    rows = []
+    for name, r in t.runs.items():
+        d = t.largest.get(name)
+        ok = d is None or d["ratio"] <= 1
+        rows.append([escape(name + (" (reference)" if name == t.reference else "")),
+                     _num(float(r.loss[0])), _num(float(r.loss[-1])),
+                     _short(d["abs"]) if d else "-", _short(d["ratio"]) if d else "-",
+                     "agree" if ok else "DISAGREE"])
+    first = t.first_divergence
+    where = ("" if first is None else
+             f"<p>First divergence: {escape(str(first['backend']))} at step {first['step']}, "
+             f"{escape(str(first['quantity']))}: {_num(first['value'])} vs "
+             f"{_num(first['reference'])} (tolerance {_short(first['tolerance'])}).</p>")
+    body = (f"<p>{t.steps} full-batch steps at lr {_num(t.lr)}: E at the start and after the "
+            f"last step, and the largest difference from {escape(t.reference)} over every step "
+            "and quantity.</p>" + where
+            + html.table(["backend", "E at the start", "E after the last step", "|diff|",
+                          "diff/tol", "verdict"], rows, table_id="training-table"))
+    return _section("Training: every backend from the same start", body, "training")
+
+
+def data_section(data: Data, columns: DataColumns) -> str:
+    x, t = np.asarray(data.inputs, np.float64), np.asarray(data.targets, np.float64)
+    rows = [[str(b + 1), *(_num(v) for v in x[b]), *(_num(v) for v in t[b])]
+            for b in range(min(MAX_EXAMPLES, x.shape[0]))]
+    more = x.shape[0] - len(rows)
+    where = (f"from <code>{escape(columns.file)}</code>" if columns.file is not None
+             else "the preset's own")
+    body = (f"<p>{x.shape[0]} example{'s' if x.shape[0] != 1 else ''}, {where}: inputs "
+            f"{escape(', '.join(columns.inputs))}; targets {escape(', '.join(columns.targets))}."
+            + (f" The first {len(rows)} are shown." if more else "") + "</p>"
+            + html.table(["example", *columns.inputs, *columns.targets], rows,
+                         table_id="data-table"))
+    return _section("Data", body, "data")
+
+
+def render_check(result: NetworkCheck, page: CheckPage, folder: Path) -> str:
+    """The check's report.html (pictures read from ``folder``)."""
+    t = result.trajectory
+    net = result.network
+    config = [["source", escape(page.source + (f": {page.about}" if page.about else ""))],
+              ["network", escape(describe(net))],
+              ["parameters", str(n_params(net))],
+              ["examples", str(page.data.inputs.shape[0])],
+              ["backends", escape(f"{', '.join(t.runs)} (reference {t.reference})")],
+              ["dtype", escape(result.dtype)], ["learning rate", _num(t.lr)],
+              ["steps", str(t.steps)],
+              ["start", escape(", ".join(_num(v, 8) for v in page.start[:16])
+                               + (" ..." if page.start.size > 16 else ""))],
+              ["report folder", escape(page.report_dir)]]
+    sections = [
+        _section("Configuration", html.table(["setting", "value"], config, left=2), "config"),
+        data_section(page.data, page.columns),
+        gradcheck_section(result),
+        training_section(result),
+        _section("The network", figures(folder, [drawing.PNG_FILE, drawing.SVG_FILE]),
+                 "network"),
+        _section("Plots", figures(folder, [*network_plots.FILES, landscape.FILE]), "plots"),
+        _section("Files", _files(page.files), "files"),
+    ]
+    return html.page("autograd-compare check report", result.ok,
+                     network_summary.verdict(result), sections)
+
+
+def render_restarts(result: RestartsResult, report_dir: str, files: Sequence[str],
+                    folder: Path) -> str:
+    """``restarts --preset NAME``'s report.html."""
+    c = result.config
+    config = [["preset", escape(f"{c.preset}: {c.about}")],
+              ["network", escape(describe(c.network))],
+              ["examples", str(c.examples)],
+              ["starts", escape(f"{c.n}, uniform on [{c.low:g}, {c.high:g}], seed {c.seed}")],
+              ["steps", str(c.steps)],
+              ["learning rates", escape(", ".join(f"{x:g}" for x in c.lrs))],
+              ["stuck", escape(f"final E > {c.stuck_above:g}")], ["dtype", escape(c.dtype)],
+              ["backends", escape(f"{', '.join(c.backends)} (reference {c.backends[0]})")],
+              ["report folder", escape(report_dir)]]
+    rows = []
+    for row in result.per_lr:
+        for b in row.backends:
+            e = b.final_loss
+            rows.append([_num(row.lr), escape(b.name), str(b.stuck), f"{b.stuck_fraction:.1%}",
+                         _short(e.median), _short(e.p90), _short(e.max),
+                         "yes" if row.same_starts_stuck else "NO",
+                         _short(row.worst_difference), _short(row.worst_ratio_to_tolerance),
+                         str(row.disagreements)])
+    hist = []
+    for row in result.per_lr:
+        edges = row.histogram.edges
+        hist += [[_num(row.lr), escape(f"({_num(lo, 3)}, {_num(hi, 3)}]"), str(n)]
+                 for lo, hi, n in zip(edges[:-1], edges[1:], row.histogram.counts, strict=True)]
+    verdict = ("OK: every backend agrees on every start, and on which starts get stuck"
+               if result.ok else "FAIL: the backends DISAGREE (see the table: same stuck, "
+               "disagreements)")
+    sections = [
+        _section("Configuration", html.table(["setting", "value"], config, left=2), "config"),
+        _section("Every start at every learning rate", html.table(
+            ["lr", "backend", "stuck", "stuck fraction", "median E", "p90 E", "max E",
+             "same stuck", "worst diff", "diff/tol", "disagree"], rows, left=2,
+            table_id="restarts-table"), "restarts"),
+        _section(f"Final E of every start ({c.backends[0]})", html.table(
+            ["lr", "final E in", "starts"], hist, left=2, table_id="histogram-table"),
+            "histogram"),
+        _section("Files", _files(files), "files"),
+    ]
+    return html.page(f"autograd-compare restarts report: preset {c.preset}", result.ok,
+                     verdict, sections)

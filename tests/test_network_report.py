@@ -1,0 +1,340 @@
+"""``check --out`` and ``restarts --preset``: the plots, report.html (in a real headless Chromium,
+tests/browser.py), user text escaped in HTML and CSV, and the main job handing a network
+option to ``check``."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograd_compare import network, registry
+from autograd_compare.commands import check as check_cmd
+from autograd_compare.commands.cli import main
+from autograd_compare.harness import network_check
+from autograd_compare.report import network_output, network_plots, output, plot_pool
+from autograd_compare.study import network_restarts as study
+from tests.browser import CHROMIUM, INSTALL, Browser
+
+pytest.importorskip("matplotlib")
+needs_browser = pytest.mark.skipif(CHROMIUM is None, reason=INSTALL)
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+HOSTILE_DIR = "rep <b>&\"x'</script><!--"  # a folder name that is also markup
+SCRIPT = "<script>alert(1)</script>"
+FORMULA = '=HYPERLINK("evil.example","click")'
+# a header row that is markup, a formula and a formula-looking sign, for a 2-2-1 network
+HOSTILE_HEADER = [SCRIPT, FORMULA, "+t&<i>"]
+XOR_ROWS = [[0, 0, 0], [0, 1, 1], [1, 0, 1], [1, 1, 0]]
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_rows(path: Path) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
+
+
+@pytest.fixture(scope="module")
+def xor_rep(tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("xor") / "rep"
+    assert main(["check", "--preset", "xor", "--steps", "30", "--out", str(out),
+                 "--backends", "manual,torch,jax"]) == 0
+    return out, json.loads((out / "report.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def hostile_rep(tmp_path_factory) -> tuple[Path, dict]:
+    base = tmp_path_factory.mktemp("hostile")
+    data = base / "data.csv"
+    data.write_text("\n".join([",".join(f'"{h}"' if "," in h else h for h in
+                                        (x.replace('"', '""') for x in HOSTILE_HEADER))]
+                              + [",".join(map(str, r)) for r in XOR_ROWS]) + "\n")
+    out = base / HOSTILE_DIR
+    assert main(["check", "--layers", "2,2,1", "--activations", "sigmoid", "--bias", "trainable",
+                 "--data", str(data), "--steps", "5", "--backends", "manual,torch",
+                 "--out", str(out)]) == 0
+    return out, json.loads((out / "report.json").read_text())
+
+
+# --- the plots -----------------------------------------------------------------------------------
+def test_plots_are_in_the_folder_and_listed(xor_rep):
+    out, report = xor_rep
+    for name in ("loss.png", "differences.png"):
+        assert name in report["files"]
+        assert (out / name).read_bytes()[:8] == PNG_MAGIC
+        assert (out / name).stat().st_size > 10_000
+    assert report["files"][-1] == "report.html"
+
+
+def test_log_scale_only_where_it_helps():
+    assert not network_plots.use_log(np.array([0.52, 0.50, 0.49]))  # XOR: a few percent
+    assert network_plots.use_log(np.array([0.3, 1e-3, 2e-5, np.nan]))  # decades, NaN ignored
+    assert not network_plots.use_log(np.array([1.0, -1.0, 1e-9]))  # not all positive
+    assert not network_plots.use_log(np.array([np.inf, np.nan]))  # nothing finite
+
+
+def _off_by(backend, factor: float):
+    """A backend whose training step uses lr · factor: it diverges from the reference."""
+    return backend._replace(train=lambda net, w, data, lr, steps:
+                            backend.train(net, w, data, lr=lr * factor, steps=steps))
+
+
+def test_per_step_difference_finds_the_first_divergence():
+    """The plotted per-step ratio crosses 1 exactly at the trajectory check's first divergence
+    (mutation: torch trains at lr · (1 + 1e-9))."""
+    p = network.preset("xor")
+    manual, torch_b = (registry.get_network_backend(b) for b in ("manual", "torch"))
+    good = network_check.trajectory_check([manual, torch_b], p.network, p.weights, p.data,
+                                          p.lr, 40)
+    d = good.per_step["torch"]
+    assert d.abs.shape == d.ratio.shape == (41,) and "manual" not in good.per_step
+    assert np.max(d.ratio) == pytest.approx(good.largest["torch"]["ratio"], rel=1e-12)
+    assert np.max(d.abs) == pytest.approx(good.largest["torch"]["abs"], rel=1e-12)
+    bad = network_check.trajectory_check([manual, _off_by(torch_b, 1 + 1e-9)], p.network,
+                                         p.weights, p.data, p.lr, 40)
+    r = bad.per_step["torch"].ratio
+    assert not bad.ok
+    assert int(np.argmax(r > 1)) == bad.first_divergence["step"]
+    assert np.all(r[:bad.first_divergence["step"]] <= 1)
+    # an update off by 1e-9 relative: at step 1 the weights differ by about 1e-9 · lr · |dE/dw|
+    g = manual.gradients(p.network, p.weights, p.data).w
+    assert bad.per_step["torch"].abs[1] >= 0.5e-9 * p.lr * np.max(np.abs(g))
+
+
+def test_the_curves_are_the_trace(xor_rep):
+    """loss.png plots E per step of every backend: the same numbers as trace.csv's E column."""
+    out, report = xor_rep
+    rows = list(csv.DictReader(io.StringIO((out / "trace.csv").read_text())))
+    p = network.preset("xor")
+    backends = [registry.get_network_backend(b) for b in ("manual", "torch", "jax")]
+    result = network_check.check(backends, p.network, p.weights, p.data, p.lr, 30)
+    c = network_plots.curves(result, "xor")
+    for name, loss in c.loss.items():
+        trace = [float(r["E"]) for r in rows if r["backend"] == name]
+        np.testing.assert_array_equal(loss, trace)
+    assert list(c.ratio) == ["torch", "jax"]
+
+
+def test_workers_draw_the_same_bytes_as_this_process():
+    p = network.preset("mazur")
+    b = [registry.get_network_backend(n) for n in ("manual", "torch")]
+    c = network_plots.curves(network_check.check(b, p.network, p.weights, p.data, 0.5, 12),
+                             "mazur")
+    draw = functools.partial(network_plots.png, c)
+    pool = plot_pool.Drawer(workers=1)
+    try:
+        for name in network_plots.FILES:
+            pool.submit_png(name, draw)
+        drawn = {name: pool.png(name, draw) for name in network_plots.FILES}
+        assert pool.workers == 1 and any(w.alive() for w in plot_pool._workers)
+        for name in network_plots.FILES:  # the worker's answers are the bytes handed back
+            assert pool._jobs[name].result(timeout=0) == drawn[name]
+    finally:
+        pool.close()
+    for name in network_plots.FILES:
+        assert drawn[name][:8] == PNG_MAGIC
+        assert drawn[name] == network_plots.png(c, name)  # drawn here: the same bytes
+
+
+def test_no_plots_writes_none_but_the_html(tmp_path, capsys):
+    out = tmp_path / "np"
+    assert main(["check", "--preset", "xor", "--steps", "3", "--backends", "manual",
+                 "--no-plots", "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert not list(out.glob("*.png")) and not list(out.glob("*.svg"))
+    assert report["files"] == ["report.json", "trace.csv", "nodes.csv", "report.html"]
+    text = (out / "report.html").read_text()
+    assert "<img" not in text and "No pictures" in text
+
+
+# --- report.html ---------------------------------------------------------------------------------
+def test_html_is_self_contained(xor_rep):
+    out, _ = xor_rep
+    text = (out / "report.html").read_text(encoding="utf-8")
+    srcs = re.findall(r'(?:src|href)\s*=\s*"([^"]*)"', text)
+    assert srcs and all(s.startswith("data:image/") for s in srcs)
+    assert "http://" not in text and "https://" not in text and "<link" not in text
+    assert "<script" not in text  # nothing to run: the same page with JavaScript off
+    pngs = sorted(p.name for p in out.iterdir() if p.suffix == ".png")
+    assert pngs == ["differences.png", "landscape.png", "loss.png", "network.png"]
+    assert text.count("data:image/png;base64,") == len(pngs)  # every picture embedded
+    assert text.index('id="verdict"') < text.index("<table")
+
+
+@needs_browser
+@pytest.mark.parametrize("javascript", [True, False])
+def test_check_report_in_chromium(xor_rep, javascript):
+    out, report = xor_rep
+    with Browser() as b:
+        b.open(out / "report.html", javascript=javascript)
+        assert b.errors() == []
+        assert b.evaluate("document.getElementById('verdict').textContent") == (
+            "Verdict: every backend agrees (gradient check and trajectory check).")
+        rows = "document.querySelector('#%s tbody').rows.length"
+        # XOR: 9 parameters; nodes z1, a1 (2 each), z2, a2 (1 each) of 4 examples = 24
+        assert b.evaluate(rows % "gradcheck-table") == 9 + 24
+        assert b.evaluate(rows % "training-table") == 3
+        assert b.evaluate(rows % "data-table") == 4
+        cell = "document.querySelector('#%s tbody').rows[%d].cells[%d].textContent"
+        assert b.evaluate(cell % ("gradcheck-table", 0, 0)) == "dE/db2[0]"
+        final = float(b.evaluate(cell % ("training-table", 1, 2)))  # torch, E after step 30
+        assert final == pytest.approx(report["trajectory"]["final_loss"]["torch"], rel=1e-11)
+        images = b.evaluate("Array.from(document.images).map(i => i.alt + ':' + i.naturalWidth)")
+        assert sorted(i.split(":")[0] for i in images) == [
+            "differences.png", "landscape.png", "loss.png", "network.png"]
+        assert all(int(i.split(":")[1]) > 500 for i in images)
+        text = b.evaluate("document.body.innerText")
+        assert "Gradient check at the start" in text and "Training: every backend" in text
+
+
+@needs_browser
+def test_user_text_is_escaped_in_html(hostile_rep):
+    out, report = hostile_rep
+    text = (out / "report.html").read_text(encoding="utf-8")
+    assert SCRIPT not in text and "<b>&" not in text and "<i>" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert report["data"]["inputs"] == HOSTILE_HEADER[:2]
+    with Browser() as b:
+        b.open(out / "report.html")
+        assert b.errors() == []
+        assert b.evaluate("document.scripts.length") == 0
+        assert not [e for e in b.events if e.get("method") == "Page.javascriptDialogOpening"]
+        heads = b.evaluate("Array.from(document.querySelectorAll('#data-table th'))"
+                           ".map(h => h.textContent)")
+        assert heads == ["example", *HOSTILE_HEADER]  # shown as the user wrote them, as text
+        config = b.evaluate("document.getElementById('config').innerText")
+        assert HOSTILE_DIR in config  # the folder's name, as text
+        assert "data.csv" in b.evaluate("document.getElementById('data').innerText")
+
+
+def test_user_text_cannot_become_a_formula_in_csv(hostile_rep):
+    out, _ = hostile_rep
+    nodes = _csv_rows(out / "nodes.csv")
+    assert nodes[0][3:6] == [SCRIPT, "'" + FORMULA, "'+t&<i>"]
+    for path in (out / "nodes.csv", out / "trace.csv"):
+        for row in _csv_rows(path):
+            for value in row:
+                if value.startswith(FORMULA_START):
+                    float(value)  # only numbers (-0.5) may start like a formula
+
+
+@pytest.mark.parametrize("text", ["=1+1", "+1", "-x", "@SUM(A1)", "\tx", "\rx"])
+def test_formula_cells_are_quoted(text):
+    assert network_output.cell(text) == "'" + text
+    assert network_output.cell("x" + text) == "x" + text
+
+
+# --- the 2-2-2 presets in the tutorial's names ---------------------------------------------------
+def test_mazur_uses_the_tutorials_names_everywhere(tmp_path, capsys):
+    reports = {}
+    for name in ("tutorial", "mazur"):
+        out = tmp_path / name
+        assert main(["check", "--preset", name, "--steps", "2", "--backends", "manual",
+                     "--out", str(out)]) == 0
+        reports[name] = out
+    t, m = reports["tutorial"], reports["mazur"]
+    assert _csv_rows(m / "trace.csv")[0] == _csv_rows(t / "trace.csv")[0]
+    assert _csv_rows(m / "nodes.csv")[0] == _csv_rows(t / "nodes.csv")[0] == [
+        "backend", "step", "example", "i1", "i2", "t1", "t2", "h1", "h2", "a_h1", "a_h2", "o1",
+        "o2", "a_o1", "a_o2"]
+    assert _csv_rows(m / "nodes.csv")[1][3:7] == ["0.05", "0.1", "0.01", "0.99"]  # his data
+    html_text = (m / "report.html").read_text()
+    for name in ("dE/dw5", "dE/da_o1", "dE/dh1", "<th>i1</th>", "<th>t2</th>"):
+        assert name in html_text, name
+    assert "W1[" not in html_text and "x[0]" not in html_text and "z1[" not in html_text
+    assert "<td class=l>frozen biases</td><td class=l>b1 = 0.35, b2 = 0.6</td>" in html_text
+
+
+# --- restarts --preset ---------------------------------------------------------------------------
+def test_restarts_results_are_named_and_json_only_at_the_edge(tmp_path, capsys):
+    out = tmp_path / HOSTILE_DIR
+    assert main(["restarts", "--preset", "xor", "--n", "60", "--steps", "300", "--lrs", "0.5",
+                 "--backends", "manual,torch", "--out", str(out), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d == json.loads((out / "report.json").read_text())
+    assert d["files"] == ["final_loss.csv", "report.html", "report.json", "summary.csv"]
+    row = d["per_lr"][0]
+    assert set(row) == {"lr", "stuck_fraction", "stuck", "same_starts_stuck",
+                        "stuck_mismatches", "final_loss", "histogram", "worst_difference",
+                        "worst_ratio_to_tolerance", "disagreements"}
+    # the same study by hand: its named summary turned into JSON is report.json's row
+    p = network.preset("xor")
+    s = study.NetStudy(60, 0, -1.0, 1.0, 300, (0.5,), 0.1)
+    b = [registry.get_network_backend(n) for n in ("manual", "torch")]
+    rows = study.summary(study.run(s, p.network, p.data, b))
+    assert isinstance(rows[0], study.LrSummary)
+    assert isinstance(rows[0].backends[0], study.BackendStuck)
+    assert json.loads(output.to_json(rows[0].to_dict())) == row  # inf edge written "inf"
+    assert row["stuck"]["manual"] == rows[0].backend("manual").stuck > 0  # the island
+
+
+@needs_browser
+def test_restarts_report_in_chromium(tmp_path, capsys):
+    out = tmp_path / HOSTILE_DIR
+    assert main(["restarts", "--preset", "xor", "--n", "80", "--steps", "400", "--lrs",
+                 "0.5,2", "--backends", "manual,torch,jax", "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    text = (out / "report.html").read_text()
+    assert "<script" not in text and "<b>&" not in text
+    with Browser() as b:
+        b.open(out / "report.html")
+        assert b.errors() == []
+        assert b.evaluate("document.getElementById('verdict').textContent").startswith("OK")
+        rows = "document.querySelector('#%s tbody').rows"
+        assert b.evaluate(f"{rows % 'restarts-table'}.length") == 2 * 3
+        stuck = b.evaluate(f"{rows % 'restarts-table'}[0].cells[2].textContent")
+        assert int(stuck) == report["per_lr"][0]["stuck"]["manual"]
+        counts = b.evaluate(f"Array.from({rows % 'histogram-table'})"
+                            ".map(r => Number(r.cells[2].textContent))")
+        assert sum(counts) == 2 * 80
+        assert HOSTILE_DIR in b.evaluate("document.getElementById('config').innerText")
+
+
+# --- the main job with a network option ----------------------------------------------------------
+def test_main_job_with_a_preset_runs_check(capsys):
+    argv = ["--preset", "mazur", "--steps", "1", "--backends", "manual,torch", "--json"]
+    assert main(argv) == 0
+    via_main = json.loads(capsys.readouterr().out)
+    assert main(["check", *argv]) == 0
+    assert via_main == json.loads(capsys.readouterr().out)
+    assert via_main["command"] == "check" and via_main["source"] == "preset mazur"
+    # E_total after one step at lr 0.5: the exact 0.29102777369 (his post prints 0.291027924,
+    # 1.5e-7 higher: docs/networks.md); his E_total at the start, 0.298371109, is exact
+    final = via_main["trajectory"]["final_loss"]["manual"]
+    assert final == pytest.approx(0.29102777369, abs=1e-11)
+
+
+def test_main_job_with_layers_and_one_rate(tmp_path, capsys):
+    data = tmp_path / "xor.csv"
+    data.write_text("a,b,t\n" + "\n".join(",".join(map(str, r)) for r in XOR_ROWS) + "\n")
+    assert main(["--layers", "2,3,1", "--activations", "tanh,sigmoid", "--data", str(data),
+                 "--lrs", "0.25", "--steps", "4", "--backends", "manual", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["trajectory"]["lr"] == 0.25 and d["trajectory"]["steps"] == 4
+    assert d["network"]["sizes"] == [2, 3, 1] and d["data"]["inputs"] == ["a", "b"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--preset", "mazur", "--lrs", "0.5,1"], "--lrs 0.5,1: with a network option"),
+    (["--preset", "xor", "--lrs=0.1,0.2,0.3"], "trains at one learning rate"),
+    (["--preset", "mazur", "--inputs", "0.1,0.2"], "--inputs is for the tutorial's network"),
+    (["--preset=xor", "--landscape", "w1,w2"], "--landscape is for the tutorial's network"),
+    (["--preset", "mazur", "--max-memory-mb", "9"], "--max-memory-mb is for the tutorial's"),
+    (["--preset", "nope"], "invalid choice: 'nope'"),
+])
+def test_main_job_refuses_tutorial_only_options(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_main_job_without_network_options_is_the_main_job(tmp_path, capsys, monkeypatch):
+    called = []
+    monkeypatch.setattr(check_cmd, "from_main_job", lambda argv: called.append(argv) or argv)
+    assert main(["--steps", "2", "--lrs", "0.5", "--backends", "manual", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert called == [] and "command" not in d and d["config"]["lrs"] == [0.5]
