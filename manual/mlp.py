@@ -79,6 +79,9 @@ def _params(net: Network, w: Array, dt: npt.DTypeLike) -> Params:
     return out
 
 
+# A diverging training (lr too large for the network) overflows to inf and NaN, as it does in
+# torch and jax, without a warning; the harness compares and reports it (`network_summary`).
+@np.errstate(over="ignore", invalid="ignore")
 def _forward(net: Network, w: Array, x: Array,
              t: Array) -> tuple[list[Array], list[Array], Array]:
     """z, a of every layer and the per-example losses; w (..., P), x (B, n_0) -> (..., B, n)."""
@@ -112,6 +115,7 @@ def forward(net: Network, w: np.ndarray, data: Data) -> NetForward:
     return NetForward(tuple(zs), tuple(as_), losses, np.asarray(c * losses.sum(axis=-1)))
 
 
+@np.errstate(over="ignore", invalid="ignore")
 def _backward(net: Network, w: Array, x: Array, t: Array, zs: Sequence[Array],
               as_: Sequence[Array]) -> tuple[Array, list[Array], list[Array | None]]:
     """(dE/dw (..., P), [dE/dz_l], [dE/da_l]) by the δ recursion of the module docstring."""
@@ -161,7 +165,8 @@ def train(net: Network, w: np.ndarray, data: Data, *, lr: float, steps: int) -> 
         f = forward(net, weights[k], data)
         loss[k] = f.E
         grads[k] = _backward(net, weights[k], data.inputs, data.targets, f.z, f.a)[0]
-        weights[k + 1] = weights[k] - lr * grads[k]  # w_new = w_old - lr · dE/dw
+        with np.errstate(over="ignore", invalid="ignore"):  # diverging: see `_forward`
+            weights[k + 1] = weights[k] - lr * grads[k]  # w_new = w_old - lr · dE/dw
     return NetTrajectory(loss, weights, grads)
 
 
@@ -189,6 +194,7 @@ def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, steps: 
             break
         if history is not None:
             history[:, k] = E
-        W -= rate * _backward(net, W, x, t, zs, as_)[0]  # w_new = w_old - lr · dE/dw
+        with np.errstate(over="ignore", invalid="ignore"):  # diverging: see `_forward`
+            W -= rate * _backward(net, W, x, t, zs, as_)[0]  # w_new = w_old - lr · dE/dw
     assert initial is not None and E is not None  # the loop runs at k = 0 at least
     return NetBatchResult(initial, E, W, reached, history)

@@ -338,3 +338,25 @@ def test_main_job_without_network_options_is_the_main_job(tmp_path, capsys, monk
     assert main(["--steps", "2", "--lrs", "0.5", "--backends", "manual", "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert called == [] and "command" not in d and d["config"]["lrs"] == [0.5]
+
+
+def test_a_diverging_training_is_reported_not_refused(tmp_path, capsys):
+    """lr 10 on a linear 2-1 network: E grows ×~300 per step and overflows to inf near step
+    106 in every backend. Valid input: it runs without warnings (filterwarnings = error),
+    says so per backend, draws what is finite, and the backends agree."""
+    data = tmp_path / "xor.csv"
+    data.write_text("x1,x2,y\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n", encoding="utf-8")
+    out = tmp_path / "diverged"
+    code = main(["check", "--layers", "2,1", "--activations", "identity", "--lr", "10",
+                 "--steps", "400", "--data", str(data), "--out", str(out)])
+    text = capsys.readouterr().out
+    assert code == 0, text
+    notes = re.findall(r"(\w+): the training diverged: E is not finite from step (\d+) on", text)
+    assert {name for name, _ in notes} == {"manual", "torch", "jax"}
+    step = {int(k) for _, k in notes}
+    assert len(step) == 1 and 50 < step.pop() < 400
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["ok"] and report["trajectory"]["final_loss"]["torch"] == "nan"
+    assert {"loss.png", "differences.png", "landscape.png", "network.png"} <= {
+        p.name for p in out.iterdir()}
+    assert "last finite step: diverged" in (out / "network.svg").read_text(encoding="utf-8")

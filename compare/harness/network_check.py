@@ -315,9 +315,12 @@ class TrajectoryCheck(NamedTuple):
 def run(backend: NetBackend, net: Network, w: Array, data: Data, lr: float,
         steps: int) -> NetRun:
     t = backend.train(net, w, data, lr=lr, steps=steps)
-    fs = [backend.forward(net, wk, data) for wk in t.weights]
-    nodes = np.stack([_flat_nodes(f.z, f.a) for f in fs])
-    loss = np.array([f.E for f in fs], t.weights.dtype)
+    fs = [backend.forward(net, wk, data) for wk in t.weights if np.isfinite(wk).all()]
+    nodes = np.full((len(t.weights), _flat_nodes(fs[0].z, fs[0].a).size), np.nan,
+                    t.weights.dtype)
+    loss = np.full(len(t.weights), np.nan, t.weights.dtype)  # NaN once a training diverged
+    for k, f in enumerate(fs):  # the finite weights come first: w[k+1] is built from w[k]
+        nodes[k], loss[k] = _flat_nodes(f.z, f.a), f.E
     loss[:-1] = t.loss  # the E the training itself saw
     return NetRun(backend.name, t.weights, nodes, loss, t.grads)
 
@@ -349,9 +352,10 @@ def _run_scales(net: Network, ref: NetRun, data: Data, dtype: npt.DTypeLike) -> 
         wk = np.asarray(wk, np.float64)
         if not np.all(np.isfinite(wk)):
             break
-        s = term_scales(net, wk, d64, dtype)
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging run overflows
+            s = term_scales(net, wk, d64, dtype)
         terms = np.concatenate([_flat_nodes(s.z, s.a), [s.E], s.dw])
-        out[:n_nodes + 1 + P] = np.maximum(out[:n_nodes + 1 + P], terms)
+        out[:n_nodes + 1 + P] = np.fmax(out[:n_nodes + 1 + P], terms)  # NaN: overflowed
     return out
 
 
@@ -373,11 +377,13 @@ def trajectory_check(backends: list[NetBackend], net: Network, w: Array, data: D
         if name == reference:
             continue
         x = _table(r)
-        same = (np.isnan(x) & np.isnan(y)) | (np.isinf(x) & (x == y))
-        diff = np.where(same, 0.0, np.abs(x - y))
-        diff = np.where(np.isnan(diff), np.inf, diff)
-        bad = ~(diff <= tol)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        # Both overflowed (inf or NaN: which one depends on the order of operations, e.g.
+        # inf - inf) count as the same; finite against non-finite is a difference.
+        same = ~np.isfinite(x) & ~np.isfinite(y)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            diff = np.where(same, 0.0, np.abs(x - y))
+            diff = np.where(np.isnan(diff), np.inf, diff)
+            bad = ~(diff <= tol)
             ratio = np.where(diff > 0, diff / tol, 0.0)
         largest[name] = {"abs": float(np.max(np.where(np.isfinite(diff), diff, 0.0))),
                          "ratio": float(np.max(ratio))}

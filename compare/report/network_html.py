@@ -160,6 +160,13 @@ def data_section(data: Data, columns: DataColumns) -> str:
     return _section("Data", body, "data")
 
 
+def frozen_biases(values: Sequence[Sequence[float]]) -> str:
+    """Mazur's notation: ``b1 = 0.35, b2 = 0.6`` (one shared per layer), else per neuron."""
+    return ", ".join(f"b{l + 1} = {v[0]:g}" if len(set(v)) == 1
+                     else f"b{l + 1} = ({', '.join(f'{x:g}' for x in v)})"
+                     for l, v in enumerate(values))
+
+
 def render_check(result: NetworkCheck, page: CheckPage, folder: Path) -> str:
     """The check's report.html (pictures read from ``folder``)."""
     t = result.trajectory
@@ -174,6 +181,8 @@ def render_check(result: NetworkCheck, page: CheckPage, folder: Path) -> str:
               ["start", escape(", ".join(_num(v, 8) for v in page.start[:16])
                                + (" ..." if page.start.size > 16 else ""))],
               ["report folder", escape(page.report_dir)]]
+    if net.bias_values is not None:
+        config.insert(2, ["frozen biases", escape(frozen_biases(net.bias_values))])
     sections = [
         _section("Configuration", html.table(["setting", "value"], config, left=2), "config"),
         data_section(page.data, page.columns),

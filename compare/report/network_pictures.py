@@ -128,10 +128,18 @@ def _panels(result: NetworkCheck, backend: NetBackend, data: Data) -> list[drawi
     net, t = result.network, result.trajectory
     run = t.runs[t.reference]
     make = tutorial_panel if _is_tutorial(net, data.inputs.shape[0]) else panel
-    last = run.weights.shape[0] - 1
+    last = finite_steps(run.weights) - 1
+    what = "last step" if last == run.weights.shape[0] - 1 else "last finite step: diverged"
     return [make(backend, net, run.weights[k], data,
-                 f"step {k} ({what}), lr {t.lr:g}, backend {run.backend}, values of example 1")
-            for k, what in ((0, "start"), (last, "last step"))]
+                 f"step {k} ({label}), lr {t.lr:g}, backend {run.backend}, values of example 1")
+            for k, label in ((0, "start"), (last, what))]
+
+
+def finite_steps(weights: np.ndarray) -> int:
+    """How many leading rows of ``weights`` (steps+1, P) are finite (a diverging training
+    ends in inf and NaN; the start is always finite)."""
+    bad = np.flatnonzero(~np.isfinite(weights).all(axis=1))
+    return int(bad[0]) if bad.size else int(weights.shape[0])
 
 
 def plane_loss(net: Network, frame: landscape.Frame, A: np.ndarray, B: np.ndarray,
@@ -154,6 +162,7 @@ def landscape_figure(result: NetworkCheck, data: Data) -> Figure:
     plt = pyplot()
     t = result.trajectory
     path = np.asarray(t.runs[t.reference].weights, np.float64)
+    path = path[:finite_steps(path)]
     frame = landscape.plane_frame(path[0], path[1:], "start to the end of training")
     p = frame.project(path)
     a = np.linspace(*landscape._range(p[:, 0]), GRID)

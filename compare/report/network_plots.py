@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 LOSS_FILE, DIFF_FILE = "loss.png", "differences.png"
 FILES = [LOSS_FILE, DIFF_FILE]
+TOP = 1e200  # E above this is not drawn (a diverging training; matplotlib's log ticks overflow
+#             near 1e300)
 LOG_SPAN = 100.0  # E drawn on a log axis when max/min over the finite positive values exceeds it
 
 
@@ -75,12 +77,18 @@ def loss_figure(c: Curves) -> Figure:
     every = np.concatenate(list(c.loss.values()))
     for i, (name, loss) in enumerate(c.loss.items()):
         label = f"{name} (reference)" if name == c.reference else name
-        y = np.where(np.isfinite(loss), loss, np.nan)
+        y = np.where(np.isfinite(loss) & (np.abs(loss) <= TOP), loss, np.nan)
         ax.plot(np.arange(loss.shape[0]), y, label=label, **plots._style(i))
     log = use_log(every)
+    finite = every[np.isfinite(every)]
     if log:
         ax.set_yscale("log")
+        # explicit limits: autoscaling a log axis that reaches 1e300 (a diverging training)
+        # drew only the first decade, and ticks near 1e308 overflow in matplotlib
+        ax.set_ylim(finite.min() / 2, min(finite.max() * 2, TOP))
     verdict = "every backend agrees" if c.ok else "backends DISAGREE"
+    if finite.size < every.size or finite.max() > TOP:
+        verdict += f"; diverged: E > {TOP:.0e} not drawn"
     ax.set_title(f"E per step at lr {c.lr:g} ({verdict})\n{c.about}", fontsize=10)
     ax.set_xlabel("step (full-batch gradient descent)")
     ax.set_ylabel("E" + (" (log scale)" if log else ""))

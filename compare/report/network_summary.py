@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from autograd_compare.harness.network_check import NetworkCheck
 from autograd_compare.network import Preset, describe, n_params
 
@@ -65,7 +67,19 @@ def trajectory_table(result: NetworkCheck) -> str:
         d = t.largest.get(name)
         lines.append(f"  {name:<10}{_num(float(r.loss[-1]), dtype):<24}"
                      + (f"{_g(d['abs']):<10}{_g(d['ratio']):<10}" if d else "(reference)"))
+    lines += [f"  {note}" for note in divergence_notes(result)]
     return "\n".join(lines)
+
+
+def divergence_notes(result: NetworkCheck) -> list[str]:
+    """One line per backend whose training left the finite numbers (lr too large)."""
+    notes = []
+    for name, r in result.trajectory.runs.items():
+        bad = np.flatnonzero(~np.isfinite(r.loss))
+        if bad.size:
+            notes.append(f"{name}: the training diverged: E is not finite from step {bad[0]} "
+                         f"on (try a smaller --lr)")
+    return notes
 
 
 def verdict(result: NetworkCheck) -> str:
