@@ -170,7 +170,7 @@ def build_steps(v: dict, grads: dict, lr: float, names=ORDER) -> tuple[Step, ...
             terms = (term,)
         elif name in OUTPUT_BIASES:
             k = OUTPUT_BIASES[name]
-            one = np.ones_like(v[f"a_o{k}"])
+            one = np.ones_like(v[f"a_o{k}"])[()]
             terms = (Term(f"∂E{k}/∂{name}", (*_output_delta(v, k),
                                             Factor(f"∂o{k}/∂{name}", "1", one))),)
             note = f"∂E{3 - k}/∂{name} = 0: {name} does not reach E{3 - k}"
@@ -201,7 +201,7 @@ def build_steps(v: dict, grads: dict, lr: float, names=ORDER) -> tuple[Step, ...
                 factors += (Factor(f"∂h{j}/∂{name}", i, v[i]),)
                 note = f"through h{j} and a_h{j}, whose gradient is worked out above"
             elif name in HIDDEN_BIASES:
-                factors += (Factor(f"∂h{j}/∂{name}", "1", np.ones_like(v[a_h])),)
+                factors += (Factor(f"∂h{j}/∂{name}", "1", np.ones_like(v[a_h])[()]),)
                 note = f"through h{j} and a_h{j}, whose gradient is worked out above"
             else:
                 note = f"through a_h{j} = σ(h{j}), whose gradient is worked out above"
@@ -311,8 +311,10 @@ def explain_network(net: Network, params, example: Example, lr: float,
     order = ORDER_TRAINABLE if net.bias == "trainable" else ORDER
     grads = network_gradients(net, params, example, dt)
     shown = {sym[n]: float(x) for n, x in bias.items()}
+    steps = tuple(st._replace(note=st.note.split("; the tutorial writes")[0])  # its typo only
+                  for st in build_steps(v, grads, lr, _names(only, order)))
     return Explanation({n: float(v[n]) for n, _ in FORWARD}, {k: float(x) for k, x in ex.items()},
-                       build_steps(v, grads, lr, _names(only, order)), lr,
+                       steps, lr,
                        {f"w{k + 1}": float(w[k]) for k in range(8)}, dt.name, shown, net.bias,
                        formulas)
 

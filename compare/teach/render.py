@@ -83,8 +83,12 @@ def render_text(ex: Explanation) -> str:
         out += [f"    {label:<22} {_vs(v, step.value)}" for label, v in step.backends.items()]
         if step.update:
             out.append(f"  update: {_update(step)}")
-    out += ["", REL_DIFF.format(dtype=ex.dtype) + ".",
-            "The tutorial's typos on the way: autograd-compare explain --errata"]
+    out += ["", REL_DIFF.format(dtype=ex.dtype) + "."]
+    if not ex.biases:
+        out.append("The tutorial's typos on the way: autograd-compare explain --errata")
+    elif "b1" in ex.biases:
+        out.append("Where Mazur's printed figures differ from the exact values: "
+                   "autograd-compare explain --preset mazur --errata")
     return "\n".join(out)
 
 
