@@ -233,8 +233,7 @@ def _shape(value: np.ndarray) -> str:
 
 
 def _block(symbol: str, formula: str, value: np.ndarray, indent: str = "  ") -> list[str]:
-    sep = " " if formula.startswith("(") else " = "
-    head = f"{indent}{symbol}{sep}{formula}" if formula else f"{indent}{symbol}"
+    head = f"{indent}{symbol} = {formula}" if formula else f"{indent}{symbol}"
     rows = _rows(value)
     pad = " " * (len(indent) + 4)
     if len(rows) == 1 and len(head) + len(rows[0]) < 100:
@@ -272,7 +271,7 @@ def render_layers(ex: LayerExplanation) -> str:
         out += _block(f"W{l}", "", W)
         if b is not None:
             kind = "frozen" if net.bias == "frozen" else "trainable"
-            out += _block(f"b{l}", f"({kind})", b)
+            out += _block(f"b{l} ({kind})", "", b)
     more = " (--example K picks another)" if ex.batch > 1 else ""
     out += ["", f"Example {ex.example} of {ex.batch}{more}"]
     out += _block("x = a0", "", ex.inputs) + _block("t", "", ex.targets)
