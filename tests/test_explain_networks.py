@@ -175,8 +175,8 @@ CASES = {"xor": ["--preset", "xor", "--example", "2"], "iris": ["--preset", "iri
 @pytest.mark.parametrize("case", ["xor", "iris", "three-layer"])
 def test_every_number_is_the_frameworks(case, tmp_path):
     from autograd_compare.commands import check
-    from autograd_compare.commands.cli import build_parser
     from autograd_compare.commands import explain as cmd
+    from autograd_compare.commands.cli import build_parser
 
     argv = _three_layer(tmp_path) if case == "three-layer" else CASES[case]
     args = build_parser(cmd, "x").parse_args(argv)
@@ -200,9 +200,10 @@ def test_every_number_is_the_frameworks(case, tmp_path):
             bound = 8 * EPS64 * scale * (np.log2(ex.batch) + 1 if q.section == "batch" else 1)
             assert np.max(np.abs(np.asarray(theirs) - q.value)) <= bound, (label, q.symbol)
             shown += 1
-    # the per-example parts add up to the batch gradient (hand recursion == manual's sums)
+    # one δ_l a_(l-1)ᵀ per layer for the example, shaped like W_l
     lay = network.layout(net)
-    dW_k = [q.value for q in ex.quantities if q.symbol.startswith("∂E/∂W") and "example" in q.symbol]
+    dW_k = [q.value for q in ex.quantities
+            if q.symbol.startswith("∂E/∂W") and "example" in q.symbol]
     assert len(dW_k) == net.layers and dW_k[0].shape == lay[0].W_shape
     assert shown >= 3 * (4 * net.layers)
     assert k < ex.batch

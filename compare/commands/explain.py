@@ -9,8 +9,8 @@ import numpy as np
 
 from autograd_compare import network, optimizers, validate
 from autograd_compare.commands import check
-from autograd_compare.commands.options import add_network_options, positive_int
 from autograd_compare.commands.optimizers import _optimizer, add_optimizer_arguments
+from autograd_compare.commands.options import add_network_options, positive_int
 from autograd_compare.errors import InputError
 from autograd_compare.interface import Example
 from autograd_compare.teach import errata

@@ -66,7 +66,7 @@ class LayerExplanation(NamedTuple):
 
 def delta_formula(net: Network) -> str:
     """δ_L = ∂E/∂z_L as `manual.mlp` computes it for the network's loss and last activation."""
-    L, f = net.layers, net.activations[-1]
+    L = net.layers
     if net.loss == "cross-entropy":
         return f"c · (a{L} Σ_j t_j - t)"
     two = "2" if net.loss == "mse" else ""
