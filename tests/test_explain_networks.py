@@ -87,7 +87,7 @@ def test_mazur_text_shows_his_printed_figures(capsys):
 
 
 def test_mazur_frozen_bias_is_not_a_weight_to_explain(capsys):
-    assert main(["explain", "--preset", "mazur", "--weight", "b1"]) == 2
+    assert main(["explain", "--preset", "mazur", "--weight", "b_h1"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "biases of this network are frozen (not updated" in err
 
@@ -251,8 +251,9 @@ def test_printed_numbers_are_the_quantities(case, tmp_path, capsys):
     (["--preset", "mazur", "--example", "1"], "--example 1 is out of range: the data has 1 "
      "example (0..0)"),
     (["--preset", "iris", "--weight", "w1"], "--weight names a gradient of a 2-2-2 network"),
-    (["--preset", "mazur", "--weight", "W1[0,0]"], "unknown --weight 'W1[0,0]'; expected one "
-     "of w1"),
+    (["--preset", "mazur", "--weight", "W1[0,0]"], "argument --weight: invalid choice: "
+     "'W1[0,0]'"),
+    (["--weight", "b_o1"], "--weight 'b_o1': this network has no biases"),
     (["--preset", "xor", "--optimizer", "adam"], "explain --optimizer shows the tutorial "
      "network (2-2-2 sigmoid, no biases, one example)"),
     (["--preset", "iris", "--inputs", "1,2"], "inputs must have shape (B, 4)"),

@@ -96,7 +96,18 @@ def test_explain_prove_exit_codes(monkeypatch, capsys):
     assert "24 of 88 general formulas are WRONG: tutorial: manual/gradients.py w1" in out
     assert main(["explain", "--prove", "--weight", "w5"]) == 1  # just the one asked about
     out = capsys.readouterr().out
-    assert out.count("FAILED") == 1 and "∂E_total/∂w5" in out and "PROVED" not in out
+    assert out.count("∂E_total/∂w5    FAILED") == 1 and "PROVED" not in out
+    # and part (d) for w5: explain's formula stays right, manual/gradients.py's is wrong
+    assert out.count("\n  FAILED  ") == 3 and "proved  mazur (b1, b2 frozen): explain w5" in out
+    assert "3 of 6 general formulas are WRONG" in out
+
+
+def test_prove_one_bias(capsys):
+    assert main(["explain", "--prove", "--weight", "b_h1"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[-2:] == ["  proved  trainable biases: explain b_h1",
+                                     "the 1 general formula proved"]
+    assert "manual/gradients.py against" not in out
 
 
 def test_symbolic_inputs_are_object_arrays():

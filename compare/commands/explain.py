@@ -15,6 +15,7 @@ from autograd_compare.errors import InputError
 from autograd_compare.interface import Example
 from autograd_compare.teach import errata
 from autograd_compare.teach.explain import (
+    BIAS_NAMES,
     TARGETS,
     explain,
     explain_network,
@@ -43,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=None,
                         help="learning rate of the update shown after each weight (default "
                         "0.5, or the preset's)")
-    parser.add_argument("--weight", default=None, metavar="NAME",
+    parser.add_argument("--weight", default=None, metavar="NAME", choices=TARGETS + BIAS_NAMES,
                         help="explain only this gradient: a weight w1..w8, a node "
                         + ", ".join(TARGETS[8:]) + " or a trainable bias b_h1..b_o2 (2-2-2 "
                         "networks); with --optimizer the weight shown (default w5)")
@@ -124,10 +125,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _unknown_weight(name: str, net: network.Network) -> str:
     shown = validate.short_text(name)
-    if name in ("b1", "b2", "b_h1", "b_h2", "b_o1", "b_o2") and net.bias != "trainable":
-        return (f"--weight {shown}: the biases of this network are {net.bias}"
-                + (" (not updated, so they have no update to explain)"
-                   if net.bias == "frozen" else ""))
+    if name in BIAS_NAMES and net.bias != "trainable":
+        return (f"--weight {shown}: the biases of this network are frozen (not updated, so "
+                "they have no update to explain)" if net.bias == "frozen" else
+                f"--weight {shown}: this network has no biases")
     return f"unknown --weight {shown}; expected one of {', '.join(targets(net))}"
 
 
@@ -151,18 +152,21 @@ def _prove(args: argparse.Namespace) -> int:
     from autograd_compare.teach import prove
 
     verdicts = [v for v in prove.prove() if args.weight in (None, v.name)]
-    general = prove.prove_general() if args.weight is None else []
+    general = prove.prove_general() if args.weight is None else [  # (d) for that name
+        v for v in prove.prove_two_two_two() if v.name.endswith(f" {args.weight}")]
     ok = all(v.proved for v in verdicts) and all(v.proved for v in general)
     if args.format == "json":
         print(json.dumps({"proved": ok, "verdicts": [v._asdict() for v in verdicts],
                           "general": [v._asdict() for v in general]}, indent=2,
                          ensure_ascii=False))
     else:
-        print("Symbolic check of manual/gradients.py against SymPy's derivatives of the "
-              "forward equations:")
-        print(prove.render(verdicts))
-        if general:
+        if verdicts:
+            print("Symbolic check of manual/gradients.py against SymPy's derivatives of the "
+                  "forward equations:")
+            print(prove.render(verdicts))
+        if verdicts and general:
             print()
+        if general:
             print(prove.render_general(general))
     return 0 if ok else 1
 

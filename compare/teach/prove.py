@@ -468,7 +468,8 @@ def render_general(verdicts: list[GeneralVerdict]) -> str:
             lines.append(f"  proved  {v.name}" if v.proved else
                          f"  FAILED  {v.name}: derived - implemented = {v.residual}")
     failed = [v.name for v in verdicts if not v.proved]
-    lines.append(f"all {len(verdicts)} general formulas proved" if not failed else
+    lines.append(("the 1 general formula proved" if len(verdicts) == 1 else
+                  f"all {len(verdicts)} general formulas proved") if not failed else
                  f"{len(failed)} of {len(verdicts)} general formulas are WRONG: "
                  + ", ".join(failed))
     return "\n".join(lines)
