@@ -263,3 +263,19 @@ def test_bad_input_is_one_line(argv, message, capsys):
     assert main(["explain", *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
+
+
+def test_float32_is_computed_in_float32(capsys):
+    data = json.loads(_run(["--preset", "iris", "--example", "5", "--dtype", "float32",
+                            "--format", "json"], capsys))
+    assert data["dtype"] == "float32"
+    eps32 = float(np.finfo(np.float32).eps)
+    for q in data["quantities"]:
+        for label, b in q["backends"].items():
+            assert b["largest_diff"] <= 8 * eps32 * (np.log2(150) + 1), (label, q["symbol"], b)
+    # and not a float64 computation in disguise: the float32 numbers differ from float64's
+    d64 = json.loads(_run(["--preset", "iris", "--example", "5", "--format", "json"], capsys))
+    assert data["quantities"][0]["value"] != d64["quantities"][0]["value"]
+    ex = layers.explain_layers(network.preset("xor").network, network.preset("xor").weights,
+                               network.preset("xor").data, 0, "float32")
+    assert all(q.value.dtype == np.float32 for q in ex.quantities)

@@ -105,8 +105,9 @@ def _backend_values(net: Network, w: np.ndarray, data: Data, dt: np.dtype, k: in
         for l in range(net.layers):
             vals[f"z{l + 1}"], vals[f"a{l + 1}"] = f.z[l][k], f.a[l][k]
             vals[f"δ{l + 1}"] = g.z[l][k]
-            if g.a[l] is not None:
-                vals[f"da{l + 1}"] = g.a[l][k]
+            da = g.a[l]
+            if da is not None:
+                vals[f"da{l + 1}"] = da[k]
             vals[f"dW{l + 1}_k"] = np.outer(g.z[l][k], prev)  # their δ with their a
             prev = f.a[l][k]
             vals[f"dW{l + 1}"] = g.w[lay[l].W].reshape(lay[l].W_shape)

@@ -366,7 +366,9 @@ def prove_recursion(backward: Callable[..., Any] | None = None) -> list[GeneralV
         x = np.array([[sp.Symbol("x0", real=True), sp.Symbol("x1", real=True)]], dtype=object)
         t = np.array([[sp.Symbol("t0", real=True), sp.Symbol("t1", real=True)]], dtype=object)
         lay = layout(net)
-        zs, as_, atoms = [], [], []
+        zs: list[Any] = []
+        as_: list[Any] = []
+        atoms: list[Any] = []
         a = x
         for l, act in enumerate((hidden, last)):
             W = w[lay[l].W].reshape(lay[l].W_shape)
