@@ -149,8 +149,8 @@ def test_options_from_a_config_file(tmp_path, capsys):
     (["--lr", "inf"], "learning rate must be finite and > 0; got inf"),
     (["--weight", "w9"], "argument --weight: invalid choice: 'w9'"),
     (["--format", "html"], "argument --format: invalid choice: 'html'"),
-    (["--weights", "1,2,3"], "weights needs 8 comma-separated numbers; got 3"),
-    (["--inputs", "0.1,nan"], "inputs i1,i2 must be finite numbers; got nan"),
+    (["--weights", "1,2,3"], "has 8 parameters; got 3"),
+    (["--inputs", "0.1,nan"], "inputs must be finite numbers; got nan"),
     (["--dtype", "float16"], "argument --dtype: invalid choice: 'float16'"),
 ])
 def test_bad_options_are_one_line_errors(argv, message, capsys):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -49,7 +50,15 @@ def test_runs_top_to_bottom(tmp_path, monkeypatch):
     assert "8 of 8 formulas are WRONG" in text
     assert "∂E_total/∂w1 = ∂E_total/∂a_h1 * ∂a_h1/∂h1 * ∂h1/∂w1" in text
     images = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert len(images) == 3  # the sweep, the sweep on a log scale, the restarts
+    assert len(images) == 4  # the sweep, the sweep on a log scale, the restarts, optimizers
+    # the optimizers section: one weight's momentum update and every curve of both presets
+    assert "v5  = mu * v5 + (1 - dampening) * dw5" in text
+    for preset in ("tutorial", "xor"):
+        for kind in ("sgd", "momentum", "nesterov", "adam", "adamw"):
+            assert re.search(rf"{preset} +{kind} +E after \d+ updates = ", text), (preset, kind)
+    # the island: on XOR plain gradient descent stays on the plateau near 0.25, Adam leaves it
+    xor = dict(re.findall(r"xor +(\w+) +E after \d+ updates = (\S+)", text))
+    assert float(xor["sgd"]) > 0.2 and float(xor["adam"]) < 1e-2, xor
     # the spreadsheet is saved where the student can open it, with its values cached
     assert sorted(p.name for p in tmp_path.iterdir()) == ["backprop.xlsx", "jupyter"]
     openpyxl = pytest.importorskip("openpyxl", reason="pip install 'autograd-compare[teach]'")

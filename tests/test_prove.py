@@ -91,10 +91,23 @@ def test_explain_prove_exit_codes(monkeypatch, capsys):
                         MISTAKES["no-sigmoid-derivative"].weight_gradients)
     assert main(["explain", "--prove"]) == 1
     out = capsys.readouterr().out
-    assert out.count("FAILED") == 8 and "8 of 16 formulas are WRONG" in out
+    # 8 in the tutorial's block, and manual/gradients.py's 8 in each 2-2-2 network of part (d)
+    assert out.count("FAILED") == 8 + 3 * 8 and "8 of 16 formulas are WRONG" in out
+    assert "24 of 88 general formulas are WRONG: tutorial: manual/gradients.py w1" in out
     assert main(["explain", "--prove", "--weight", "w5"]) == 1  # just the one asked about
     out = capsys.readouterr().out
-    assert out.count("FAILED") == 1 and "∂E_total/∂w5" in out and "PROVED" not in out
+    assert out.count("∂E_total/∂w5    FAILED") == 1 and "PROVED" not in out
+    # and part (d) for w5: explain's formula stays right, manual/gradients.py's is wrong
+    assert out.count("\n  FAILED  ") == 3 and "proved  mazur (b1, b2 frozen): explain w5" in out
+    assert "3 of 6 general formulas are WRONG" in out
+
+
+def test_prove_one_bias(capsys):
+    assert main(["explain", "--prove", "--weight", "b_h1"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[-2:] == ["  proved  trainable biases: explain b_h1",
+                                     "the 1 general formula proved"]
+    assert "manual/gradients.py against" not in out
 
 
 def test_symbolic_inputs_are_object_arrays():
@@ -102,3 +115,101 @@ def test_symbolic_inputs_are_object_arrays():
     v, w, ex = prove._symbolic_inputs(sym, prove.expand_forward(sympy, sym))
     assert w.dtype == object and w.shape == (8,) and ex.inputs.dtype == object
     assert np.asarray(gradients.weight_gradients(v, w, ex)).shape == (8,)
+
+
+# --- the general proofs: (a) activations, (b) δ_L, (c) the recursion, (d) 2-2-2 presets -----
+def test_every_general_formula_is_proved(capsys):
+    verdicts = prove.prove_general()
+    by_part = {p: [v for v in verdicts if v.part == p] for p in prove.PARTS}
+    assert [v.name for v in by_part["activation"]] == [
+        "sigmoid", "tanh", "relu (z > 0)", "relu (z < 0)", "identity"]
+    names = {v.name for v in by_part["delta_L"]}
+    for red in ("sum", "mean"):
+        assert f"cross-entropy + softmax ({red})" in names
+        for loss in ("half-sse", "mse"):
+            assert {f"{loss} + sigmoid ({red})", f"{loss} + tanh ({red})",
+                    f"{loss} + identity ({red})", f"{loss} + relu ({red}) z > 0"} <= names
+    assert len(by_part["recursion"]) == 3
+    assert any("mazur (b1, b2 frozen): explain w1" == v.name for v in by_part["2-2-2"])
+    assert any("trainable biases: explain b_h2" == v.name for v in by_part["2-2-2"])
+    assert all(v.proved and v.residual == "0" for v in verdicts), prove.render_general(verdicts)
+    assert main(["explain", "--prove"]) == 0
+    out = capsys.readouterr().out
+    assert "all 16 formulas proved identical" in out and "all 88 general formulas proved" in out
+    assert out.count("\n  proved  ") == 88 and "FAILED" not in out
+
+
+def test_a_wrong_activation_derivative_fails():
+    from autograd_compare.manual import mlp
+
+    def wrong(name, z, a):  # tanh' written as 1 - a (the square forgotten)
+        return 1 - a if name == "tanh" else mlp.derivative(name, z, a)
+
+    failed = [v.name for v in prove.prove_activations(wrong) if not v.proved]
+    assert failed == ["tanh"]
+
+    def relu_wrong(name, z, a):  # relu' = 1 everywhere
+        return np.ones_like(z) if name == "relu" else mlp.derivative(name, z, a)
+
+    assert [v.name for v in prove.prove_activations(relu_wrong)
+            if not v.proved] == ["relu (z < 0)"]
+
+
+def test_a_wrong_delta_L_fails():
+    from autograd_compare.manual import mlp
+
+    def no_two(net, w, x, t, zs, as_):  # mse's δ_L without the 2 of d(t - a)²/da
+        out = mlp._backward(net, w, x, t, zs, as_)
+        if net.loss == "mse":
+            out[1][-1] = out[1][-1] / 2
+        return out
+
+    failed = [v.name for v in prove.prove_delta_L(no_two) if not v.proved]
+    assert failed and all(n.startswith("mse + ") for n in failed)
+    assert {"mse + sigmoid (sum)", "mse + identity (mean)"} <= set(failed)
+    assert "mse + relu (sum) z < 0" not in failed  # δ = 0 there: halving it changes nothing
+
+    def mean_as_sum(net, w, x, t, zs, as_):  # cross-entropy's mean forgotten
+        out = mlp._backward(net, w, x, t, zs, as_)
+        if net.loss == "cross-entropy" and net.reduction == "mean":
+            out[1][-1] = out[1][-1] * x.shape[0]
+        return out
+
+    assert [v.name for v in prove.prove_delta_L(mean_as_sum)
+            if not v.proved] == ["cross-entropy + softmax (mean)"]
+
+
+def test_a_wrong_recursion_fails():
+    from autograd_compare.manual import mlp
+
+    real = mlp.derivative
+
+    def backward_without_hidden_derivative(net, w, x, t, zs, as_):
+        # the classic slip: δ_1 = W_2ᵀ δ_2, the hidden layer's f' forgotten
+        def derivative(name, z, a):
+            return np.ones_like(z) if z is zs[0] else real(name, z, a)
+
+        mlp.derivative = derivative
+        try:
+            return mlp._backward(net, w, x, t, zs, as_)
+        finally:
+            mlp.derivative = real
+
+    verdicts = prove.prove_recursion(backward_without_hidden_derivative)
+    assert mlp.derivative is real
+    failed = {v.name: v.residual for v in verdicts if not v.proved}
+    # identity's f' is 1 already: that network is still right
+    assert set(failed) == {"tanh,sigmoid half-sse (sum)", "sigmoid,softmax cross-entropy (mean)"}
+    assert failed["tanh,sigmoid half-sse (sum)"] == "wrong: W1[0,0], W1[0,1], W1[1,0], " \
+        "W1[1,1], b1[0], b1[1]"
+
+
+def test_a_wrong_two_two_two_formula_fails():
+    verdicts = prove.prove_two_two_two(MISTAKES["swapped-weights"].weight_gradients)
+    failed = [v.name for v in verdicts if not v.proved]
+    assert failed == [f"{net}: manual/gradients.py {w}"
+                      for net in ("tutorial", "mazur (b1, b2 frozen)", "trainable biases")
+                      for w in ("w2", "w3")]
+    text = prove.render_general(verdicts)
+    assert "FAILED  mazur (b1, b2 frozen): manual/gradients.py w2" in text
+    assert text.endswith("w3") and "6 of 58 general formulas are WRONG" in text

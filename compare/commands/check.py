@@ -69,6 +69,29 @@ def _sizes(text: str) -> tuple[int, ...]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_network_arguments(parser)
+    parser.add_argument("--lr", type=float, default=None,
+                        help="learning rate (default the preset's, 0.1 otherwise)")
+    parser.add_argument("--steps", type=options.positive_int("steps"), default=None,
+                        help="training steps (default the preset's, 100 otherwise)")
+    parser.add_argument("--dtype", choices=network.DTYPES, default="float64")
+    options.add_backends_option(parser)
+    parser.add_argument("--json", action="store_true",
+                        help="write the result as JSON to stdout (tables go to stderr)")
+    parser.add_argument("--out", metavar="DIR", default=None,
+                        help="also write a report folder: report.json, trace.csv (E, parameters "
+                        "and gradients per step), nodes.csv (every z and a per example at the "
+                        "first and last step), the pictures and report.html")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the --out folder if it holds an earlier report")
+    parser.add_argument("--no-plots", action="store_true",
+                        help="no pictures in the --out folder (network.svg, network.png, "
+                        "landscape.png, loss.png, differences.png)")
+
+
+def add_network_arguments(parser: argparse.ArgumentParser) -> None:
+    """--preset, --layers, --activations, --bias, --bias-values, --loss, --reduction, --data,
+    --weights, --seed: the network options `build` reads (shared with ``explain``)."""
     parser.add_argument("--preset", choices=tuple(network.PRESETS), default=None,
                         help="a ready-made network (see 'autograd-compare presets'); "
                         "default tutorial unless --layers is given")
@@ -93,23 +116,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(W1 row-major, b1, W2, ...); default: the preset's, or "
                         "U(-0.5, 0.5) drawn with --seed")
     parser.add_argument("--seed", type=int, default=0, help="for the random start (default 0)")
-    parser.add_argument("--lr", type=float, default=None,
-                        help="learning rate (default the preset's, 0.1 otherwise)")
-    parser.add_argument("--steps", type=options.positive_int("steps"), default=None,
-                        help="training steps (default the preset's, 100 otherwise)")
-    parser.add_argument("--dtype", choices=network.DTYPES, default="float64")
-    options.add_backends_option(parser)
-    parser.add_argument("--json", action="store_true",
-                        help="write the result as JSON to stdout (tables go to stderr)")
-    parser.add_argument("--out", metavar="DIR", default=None,
-                        help="also write a report folder: report.json, trace.csv (E, parameters "
-                        "and gradients per step), nodes.csv (every z and a per example at the "
-                        "first and last step), the pictures and report.html")
-    parser.add_argument("--force", action="store_true",
-                        help="replace the --out folder if it holds an earlier report")
-    parser.add_argument("--no-plots", action="store_true",
-                        help="no pictures in the --out folder (network.svg, network.png, "
-                        "landscape.png, loss.png, differences.png)")
 
 
 CUSTOM = ("activations", "bias", "bias_values", "loss", "reduction")

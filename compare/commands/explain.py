@@ -7,10 +7,21 @@ import json
 
 import numpy as np
 
-from autograd_compare import validate
-from autograd_compare.commands.options import add_network_options
+from autograd_compare import network, optimizers, validate
+from autograd_compare.commands import check
+from autograd_compare.commands.optimizers import _optimizer, add_optimizer_arguments
+from autograd_compare.commands.options import add_network_options, positive_int
+from autograd_compare.errors import InputError
+from autograd_compare.interface import Example
 from autograd_compare.teach import errata
-from autograd_compare.teach.explain import TARGETS, explain
+from autograd_compare.teach.explain import (
+    BIAS_NAMES,
+    TARGETS,
+    explain,
+    explain_network,
+    is_two_two_two,
+    targets,
+)
 from autograd_compare.teach.render import render_json, render_markdown, render_text
 
 HELP = """Explain every gradient: the chain rule in the tutorial's notation, factor by factor.
@@ -19,51 +30,157 @@ For dE_total/dw5..dw8, dE_total/da_h1, dE_total/da_h2 and dE_total/dw1..dw4: eac
 derivative with its value, the product, what PyTorch and JAX computed, and the update
 w_new = w_old - lr * dE_total/dw. With --prove: SymPy derives every gradient from the forward
 equations and proves the formulas in manual/ identical (exit 1 if one is not). With
---errata: the tutorial's typos, each with its correction and the check that proves it."""
-
+--errata: the tutorial's typos, each with its correction and the check that proves it.
+--preset mazur (any 2-2-2 sigmoid network) adds the bias terms; other networks (--preset
+xor, --preset iris, --layers ...) get the layer-by-layer δ recursion for one example
+(--example K) and the batch. --optimizer KIND shows one weight's updates (--weight,
+--steps) with the optimizer's state, beside manual/optim.py, torch.optim and optax."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_network_options(parser)
-    parser.add_argument("--lr", type=float, default=0.5,
-                        help="learning rate of the update shown after each weight (default 0.5)")
-    parser.add_argument("--weight", choices=TARGETS, default=None, metavar="NAME",
-                        help="explain only this gradient: a weight w1..w8 or a node "
-                        + ", ".join(TARGETS[8:]) + " (every one the proof covers)")
+    check.add_network_arguments(parser)
+    add_network_options(parser, weights=False)
+    parser.set_defaults(inputs=None, targets=None)  # None: the network's own example
+    parser.add_argument("--lr", type=float, default=None,
+                        help="learning rate of the update shown after each weight (default "
+                        "0.5, or the preset's)")
+    parser.add_argument("--weight", default=None, metavar="NAME", choices=TARGETS + BIAS_NAMES,
+                        help="explain only this gradient: a weight w1..w8, a node "
+                        + ", ".join(TARGETS[8:]) + " or a trainable bias b_h1..b_o2 (2-2-2 "
+                        "networks); with --optimizer the weight shown (default w5)")
+    parser.add_argument("--example", type=int, default=0, metavar="K",
+                        help="the example (row of the data, from 0) whose δ recursion is "
+                        "shown (default 0)")
     parser.add_argument("--format", choices=("text", "markdown", "json"), default="text",
                         help="plain text for a terminal (default), Markdown for notes, or JSON")
     parser.add_argument("--prove", action="store_true",
                         help="prove the formulas in manual/ with SymPy instead (exit 1 if one "
                         "is wrong)")
     parser.add_argument("--errata", action="store_true",
-                        help="list the tutorial's typos, corrected, each with its check")
+                        help="list the tutorial's typos (or, with --preset mazur, where Mazur's "
+                        "printed figures differ from the exact values), each with its check")
+    add_optimizer_arguments(parser, default=None)
+    parser.add_argument("--steps", type=positive_int("--steps"), default=3,
+                        help="with --optimizer: the updates shown (default 3)")
+
+
+def _setup(args: argparse.Namespace) -> tuple[str, network.Network, network.Data, np.ndarray,
+                                              float]:
+    """(source, network, data, start, lr) from the network options; --inputs/--targets
+    replace the data by one example."""
+    source, net, data, w, lr, _ = check.build(args)
+    if args.inputs is not None or args.targets is not None:
+        if args.data:
+            raise InputError("give --data or --inputs/--targets, not both")
+        inputs = data.inputs[0] if args.inputs is None else args.inputs
+        targets_ = data.targets[0] if args.targets is None else args.targets
+        data = network.data(net, [inputs], [targets_])
+    return source, net, data, w, lr
+
+
+def _is_tutorial(net: network.Network, data: network.Data) -> bool:
+    return is_two_two_two(net) and net.bias == "none" and data.inputs.shape[0] == 1
 
 
 def run(args: argparse.Namespace) -> int:
     dt = validate.dtype(args.dtype)
-    w = validate.weights(args.weights, dt)  # checked with --prove too: every option counts
-    example = validate.example((args.inputs, args.targets), dt)
-    validate.representable_start(w, example, dt)
-    lr = validate.learning_rate(args.lr, dt)
+    source, net, data, w, lr = _setup(args)
+    two = is_two_two_two(net) and data.inputs.shape[0] == 1
+    if _is_tutorial(net, data):  # today's checks, every option counts (--prove too)
+        w = validate.weights(w, dt)
+        example = validate.example((data.inputs[0], data.targets[0]), dt)
+        validate.representable_start(w, example, dt)
+    else:
+        example = Example(data.inputs[0], data.targets[0])
+    lr = validate.learning_rate(lr, dt)
     if args.errata:
-        items = errata.errata(np.asarray(w, np.float64), example)
-        print(json.dumps([e._asdict() for e in items], indent=2, ensure_ascii=False)
-              if args.format == "json" else errata.render_markdown(items)
-              if args.format == "markdown" else errata.render_text(items))
-        return 0
+        return _errata(args, net, data, w, example)
     if args.prove:
-        from autograd_compare.teach import prove
+        return _prove(args)
+    if args.optimizer is not None:
+        return _updates(args, net, data, w, example, lr, dt)
+    if two:
+        if args.example != 0:
+            raise InputError(f"--example {args.example} is out of range: the data has 1 "
+                             "example (0..0)")
+        if args.weight is not None and args.weight not in targets(net):
+            raise InputError(_unknown_weight(args.weight, net))
+        result = explain(w, example, lr, args.weight, dt) if net.bias == "none" else \
+            explain_network(net, w, example, lr, args.weight, dt)
+        render = {"markdown": render_markdown, "json": render_json}.get(args.format,
+                                                                        render_text)
+        print(render(result))
+        return 0
+    from autograd_compare.teach.layers import explain_layers, layers_json, render_layers
 
-        verdicts = [v for v in prove.prove() if args.weight in (None, v.name)]
-        if args.format == "json":
-            print(json.dumps({"proved": all(v.proved for v in verdicts),
-                              "verdicts": [v._asdict() for v in verdicts]}, indent=2))
-        else:
+    if args.weight is not None:
+        raise InputError(f"--weight names a gradient of a 2-2-2 network; {network.describe(net)}"
+                         " is shown layer by layer (--example K picks the example)")
+    result_l = explain_layers(net, w, data, args.example, dt, source)
+    text = render_layers(result_l)
+    print(layers_json(result_l) if args.format == "json" else
+          f"```text\n{text}\n```" if args.format == "markdown" else text)
+    return 0
+
+
+def _unknown_weight(name: str, net: network.Network) -> str:
+    shown = validate.short_text(name)
+    if name in BIAS_NAMES and net.bias != "trainable":
+        return (f"--weight {shown}: the biases of this network are frozen (not updated, so "
+                "they have no update to explain)" if net.bias == "frozen" else
+                f"--weight {shown}: this network has no biases")
+    return f"unknown --weight {shown}; expected one of {', '.join(targets(net))}"
+
+
+def _errata(args, net, data, w, example) -> int:
+    if args.preset == "mazur":
+        items = errata.mazur_errata()
+        text = errata.render_mazur_text
+    elif _is_tutorial(net, data):
+        items = errata.errata(np.asarray(w, np.float64), example)
+        text = errata.render_text
+    else:
+        raise InputError("explain --errata lists the tutorial's typos (the tutorial network) "
+                         "and Mazur's figures (--preset mazur)")
+    print(json.dumps([e._asdict() for e in items], indent=2, ensure_ascii=False)
+          if args.format == "json" else errata.render_markdown(items)
+          if args.format == "markdown" else text(items))
+    return 0
+
+
+def _prove(args: argparse.Namespace) -> int:
+    from autograd_compare.teach import prove
+
+    verdicts = [v for v in prove.prove() if args.weight in (None, v.name)]
+    general = prove.prove_general() if args.weight is None else [  # (d) for that name
+        v for v in prove.prove_two_two_two() if v.name.endswith(f" {args.weight}")]
+    ok = all(v.proved for v in verdicts) and all(v.proved for v in general)
+    if args.format == "json":
+        print(json.dumps({"proved": ok, "verdicts": [v._asdict() for v in verdicts],
+                          "general": [v._asdict() for v in general]}, indent=2,
+                         ensure_ascii=False))
+    else:
+        if verdicts:
             print("Symbolic check of manual/gradients.py against SymPy's derivatives of the "
                   "forward equations:")
             print(prove.render(verdicts))
-        return 0 if all(v.proved for v in verdicts) else 1
-    result = explain(w, example, lr, args.weight, dt)
-    render = {"markdown": render_markdown, "json": render_json}.get(args.format, render_text)
-    print(render(result))
+        if verdicts and general:
+            print()
+        if general:
+            print(prove.render_general(general))
+    return 0 if ok else 1
+
+
+def _updates(args, net, data, w, example, lr, dt) -> int:
+    from autograd_compare.teach.updates import explain_updates, render_updates, updates_json
+
+    if not _is_tutorial(net, data):
+        raise InputError(f"explain --optimizer shows the tutorial network (2-2-2 sigmoid, no "
+                         f"biases, one example), which every backend's optimizers train; got "
+                         f"{network.describe(net)} with {data.inputs.shape[0]} example(s)")
+    opt = optimizers.with_lr(_optimizer(args), lr)
+    result = explain_updates(w, example, opt, args.weight or "w5", args.steps, dt)
+    text = render_updates(result)
+    print(updates_json(result) if args.format == "json" else
+          f"```text\n{text}\n```" if args.format == "markdown" else text)
     return 0

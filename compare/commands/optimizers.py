@@ -26,8 +26,23 @@ Example: autograd-compare optimizers --optimizer adamw --weight-decay 0.01 --lrs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--optimizer", default="sgd", metavar="KIND",
-                        help="one of " + ", ".join(optimizers.KINDS) + " (default sgd)")
+    add_optimizer_arguments(parser)
+    add_lrs_option(parser)
+    parser.add_argument("--steps", type=positive_int("--steps"), default=100,
+                        help="updates per run (default 100)")
+    parser.add_argument("--backends", default=None, metavar="NAME,...",
+                        help="backends, the first is the reference: manual, torch, jax or "
+                        "mistake:<name> (" + ", ".join(_mistakes()) + "); default: every "
+                        "installed one")
+    add_network_options(parser)
+
+
+def add_optimizer_arguments(parser: argparse.ArgumentParser, default: str | None = "sgd") -> None:
+    """--optimizer (``default``), --momentum, --dampening, --weight-decay, --l2, --betas,
+    --eps, --lr-change: what `_optimizer` reads (shared with ``explain --optimizer``)."""
+    parser.add_argument("--optimizer", default=default, metavar="KIND",
+                        help="one of " + ", ".join(optimizers.KINDS)
+                        + (f" (default {default})" if default else ""))
     parser.add_argument("--momentum", default=None, metavar="MU",
                         help="momentum μ in [0, 1) (default 0.9 for the momentum kinds)")
     parser.add_argument("--dampening", default="0", metavar="TAU",
@@ -41,14 +56,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eps", default="1e-8", help="Adam's ε (default 1e-8)")
     parser.add_argument("--lr-change", type=floats("--lr-change", 2), default=None,
                         metavar="K,LR", help="from update K+1 on, use learning rate LR")
-    add_lrs_option(parser)
-    parser.add_argument("--steps", type=positive_int("--steps"), default=100,
-                        help="updates per run (default 100)")
-    parser.add_argument("--backends", default=None, metavar="NAME,...",
-                        help="backends, the first is the reference: manual, torch, jax or "
-                        "mistake:<name> (" + ", ".join(_mistakes()) + "); default: every "
-                        "installed one")
-    add_network_options(parser)
 
 
 def _mistakes() -> list[str]:

@@ -110,3 +110,68 @@ def render_markdown(items: list[Erratum]) -> str:
     out += [f"| {n} | {cell(e.where)} | `{cell(e.wrong)}` | `{cell(e.right)}` | {cell(e.check)} |"
             for n, e in enumerate(items, start=1)]
     return "\n".join(out)
+
+
+# --- Matt Mazur's "A Step by Step Backpropagation Example" (2015), ``--preset mazur`` ----------
+MAZUR_PRINTED = {  # his figures, as printed, that differ from the exact values
+    "E_total after 1 step": 0.291027924,
+    "E_total after 10000 steps": 0.0000351085,
+    "out_o1 after 10000 steps": 0.015912196,
+    "out_o2 after 10000 steps": 0.984065734,
+}
+
+
+def mazur_errata() -> list[Erratum]:
+    """Where Mazur's printed figures differ from the exact values (worked out here in float64
+    with the manual backend, which tests/golden_networks.py checks against 50-digit mpmath).
+    His one-step figures (E_total, the gradients, w1+ .. w8+) are all right to his digits;
+    explain --preset mazur shows them."""
+    from autograd_compare import network
+    from autograd_compare.manual import mlp
+
+    p = network.preset("mazur")
+    one = mlp.train(p.network, p.weights, p.data, lr=p.lr, steps=1)
+    e1 = float(mlp.forward(p.network, one.weights[-1], p.data).E)
+    # the error at his printed (rounded) new weights: the rounding does not explain it
+    printed_w = np.array([0.149780716, 0.19956143, 0.24975114, 0.29950229,
+                          0.35891648, 0.408666186, 0.511301270, 0.561370121])
+    e_printed = float(mlp.forward(p.network, printed_w, p.data).E)
+    long = mlp.train(p.network, p.weights, p.data, lr=p.lr, steps=10_000)
+    end = mlp.forward(p.network, long.weights[-1], p.data)
+    e_end = float(end.E)
+    o1, o2 = (float(x) for x in end.a[-1][0])
+    f = lambda x: f"{x:.10g}"  # noqa: E731
+    pr = MAZUR_PRINTED
+    return [
+        Erratum("The Backwards Pass, end: 'the total error is now down to 0.291027924'",
+                f"E_total after the first update = {pr['E_total after 1 step']}",
+                f"E_total after the first update = {f(e1)}",
+                f"his new weights w1+ .. w8+ are all exact to his digits, and E_total at his "
+                f"printed (rounded) new weights is {f(e_printed)}, the exact value too: his "
+                f"figure is {pr['E_total after 1 step'] - e1:.2g} higher and does not come "
+                "from rounding (biases frozen, as his text says, lr 0.5)."),
+        Erratum("The Backwards Pass, end: 'after repeating this process 10,000 times ... "
+                "the error plummets to 0.0000351085'",
+                f"E_total after 10,000 updates = {pr['E_total after 10000 steps']}",
+                f"E_total after 10,000 updates = {f(e_end)}",
+                f"10,000 updates at lr 0.5 from his start (manual backend, float64; 50-digit "
+                f"mpmath agrees); his figure is "
+                f"{(pr['E_total after 10000 steps'] - e_end) / e_end:.2%} higher."),
+        Erratum("The Backwards Pass, end: 'the two outputs neurons generate 0.015912196 "
+                "(vs 0.01 target) and 0.984065734 (vs 0.99 target)'",
+                f"out_o1, out_o2 after 10,000 updates = {pr['out_o1 after 10000 steps']}, "
+                f"{pr['out_o2 after 10000 steps']}",
+                f"out_o1, out_o2 after 10,000 updates = {f(o1)}, {f(o2)}",
+                f"the same run; his figures are off by "
+                f"{abs(pr['out_o1 after 10000 steps'] - o1):.1e} and "
+                f"{abs(pr['out_o2 after 10000 steps'] - o2):.1e}."),
+    ]
+
+
+def render_mazur_text(items: list[Erratum]) -> str:
+    out = [f"Errata: {len(items)} places where Mazur's printed figures differ from the exact "
+           "values (every other figure of his walkthrough agrees to his digits)"]
+    for n, e in enumerate(items, start=1):
+        out += ["", f"{n}. {e.where}", f"   printed:   {e.wrong}", f"   exact:     {e.right}",
+                f"   check:     {e.check}"]
+    return "\n".join(out)

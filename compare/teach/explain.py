@@ -6,6 +6,11 @@ dE_total/da_h2, then dE_total/dw1..dw4. A step is a sum of `Term`s (one for a we
 reaches a single output, two for a hidden activation), each a product of local derivatives
 (`Factor`s) with their values, plus what every installed backend computed for the same
 derivative. `render_text` and `render_markdown` turn them into prose.
+
+`explain_network` does the same for any 2-2-2 sigmoid ½Σ(t-a)² network with biases, such as
+Matt Mazur's walkthrough (``--preset mazur``): h1 = w1*i1 + w2*i2 + b1*1, ...; frozen biases
+are said to be frozen, trainable ones get their own ∂E_total/∂b steps, and the frameworks'
+values come from their ``mlp`` backends (`compare.registry.get_network_backend`).
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ import numpy as np
 from autograd_compare import naming
 from autograd_compare.errors import CompareError
 from autograd_compare.interface import Example, Gradients
-from autograd_compare.manual.network import forward_values
-from autograd_compare.registry import get_backend
+from autograd_compare.manual.network import forward_values, sigmoid
+from autograd_compare.network import Network, layout
+from autograd_compare.registry import get_backend, get_network_backend
 
 BACKENDS = {"manual": "manual (hand formulas)", "torch": "PyTorch autograd", "jax": "JAX grad"}
 FORWARD = (  # name, formula, in the tutorial's order
@@ -37,6 +43,11 @@ OUTPUT_ACTIVATIONS = {"a_o1": 1, "a_o2": 2}  # ∂E_total/∂a_ok = ∂Ek/∂a_o
 OUTPUTS = {"o1": 1, "o2": 2}  # ∂E_total/∂ok = ∂Ek/∂a_ok * ∂a_ok/∂ok
 HIDDEN_INPUTS = {"h1": 1, "h2": 2}  # ∂E_total/∂hj = ∂E_total/∂a_hj * ∂a_hj/∂hj
 TARGETS = naming.EXPLAINABLE  # what --weight accepts
+OUTPUT_BIASES = {"b_o1": 1, "b_o2": 2}  # trainable biases, one per neuron
+HIDDEN_BIASES = {"b_h1": 1, "b_h2": 2}
+BIAS_NAMES = ("b_h1", "b_h2", "b_o1", "b_o2")  # their order in the flat vector
+ORDER_TRAINABLE = ("w5", "w6", "w7", "w8", "b_o1", "b_o2", "a_h1", "a_h2",
+                   "w1", "w2", "w3", "w4", "b_h1", "b_h2")
 
 
 class Factor(NamedTuple):
@@ -99,6 +110,9 @@ class Explanation(NamedTuple):
     lr: float
     weights: dict = {}  # w1..w8 -> value
     dtype: str = "float64"
+    biases: dict = {}  # symbol -> value ("b1", "b2" shared by a layer, or b_h1 .. b_o2)
+    bias: str = "none"  # "none", "frozen" (not updated) or "trainable"
+    formulas: tuple = FORWARD  # (name, formula) of the forward pass, with the bias terms
 
 
 def backend_gradients(w, example: Example, dtype) -> dict:
@@ -122,9 +136,9 @@ def _is_sum(formula: str) -> bool:
     return False
 
 
-def _lookup(g: Gradients | str, name: str):
-    if isinstance(g, str):
-        return g
+def _lookup(g: Gradients | str | dict, name: str):
+    if isinstance(g, (str, dict)):
+        return g if isinstance(g, str) else g[name]
     if name.startswith("w"):
         return float(g.w[int(name[1]) - 1])
     return float(getattr(g, name[:-1])[int(name[-1]) - 1])  # "a_h1" -> g.a_h[0]
@@ -154,6 +168,12 @@ def build_steps(v: dict, grads: dict, lr: float, names=ORDER) -> tuple[Step, ...
                                           Factor(f"∂o{k}/∂{name}", a_h, v[a_h])))
             note = f"∂E{3 - k}/∂{name} = 0: {name} does not reach E{3 - k}"
             terms = (term,)
+        elif name in OUTPUT_BIASES:
+            k = OUTPUT_BIASES[name]
+            one = np.ones_like(v[f"a_o{k}"])[()]
+            terms = (Term(f"∂E{k}/∂{name}", (*_output_delta(v, k),
+                                            Factor(f"∂o{k}/∂{name}", "1", one))),)
+            note = f"∂E{3 - k}/∂{name} = 0: {name} does not reach E{3 - k}"
         elif name in OUTPUT_ACTIVATIONS:
             k = OUTPUT_ACTIVATIONS[name]
             terms = (Term(f"∂E{k}/∂{name}", _output_delta(v, k)[:1]),)
@@ -169,7 +189,8 @@ def build_steps(v: dict, grads: dict, lr: float, names=ORDER) -> tuple[Step, ...
             note = (f"{name} reaches both outputs, so both errors contribute; the tutorial "
                     "writes ∂E1/∂a_h1 + ∂E1/∂a_h2 here: erratum 1 of explain --errata")
         else:
-            j = HIDDEN_INPUTS[name] if name in HIDDEN_INPUTS else INPUT_WEIGHTS[name][0]
+            j = (HIDDEN_INPUTS.get(name) or HIDDEN_BIASES.get(name)
+                 or INPUT_WEIGHTS[name][0])
             a_h = f"a_h{j}"
             d_ah = build_steps(v, {}, lr, (a_h,))[0].value
             factors = (Factor(f"∂E_total/∂{a_h}", _hidden_formula(a_h), d_ah,
@@ -179,11 +200,14 @@ def build_steps(v: dict, grads: dict, lr: float, names=ORDER) -> tuple[Step, ...
                 i = INPUT_WEIGHTS[name][1]
                 factors += (Factor(f"∂h{j}/∂{name}", i, v[i]),)
                 note = f"through h{j} and a_h{j}, whose gradient is worked out above"
+            elif name in HIDDEN_BIASES:
+                factors += (Factor(f"∂h{j}/∂{name}", "1", np.ones_like(v[a_h])[()]),)
+                note = f"through h{j} and a_h{j}, whose gradient is worked out above"
             else:
                 note = f"through a_h{j} = σ(h{j}), whose gradient is worked out above"
             terms = (Term(f"∂E_total/∂{name}", factors),)
         step = Step(name, note, terms, backends, None)
-        if name.startswith("w"):
+        if name.startswith("w") or name in BIAS_NAMES:
             w_old = v[name]
             lr_d = np.asarray(lr, dtype=np.asarray(w_old).dtype)[()]  # lr in the dtype
             step = step._replace(update=(lr, w_old, w_old - lr_d * step.value))
@@ -214,15 +238,130 @@ def explain(w, example: Example, lr: float, only: str | None = None,
     ex = dict(zip(naming.INPUT_NAMES + naming.TARGET_NAMES, (*example.inputs, *example.targets),
                   strict=True))
     v = {**v, **ex, **{f"w{k + 1}": w[k] for k in range(8)}}
-    if only is None:
-        names = ORDER
-    elif only in INPUT_WEIGHTS:
-        names = (f"a_h{INPUT_WEIGHTS[only][0]}", only)
-    elif only in HIDDEN_INPUTS:
-        names = (f"a_h{HIDDEN_INPUTS[only]}", only)
-    else:
-        names = (only,)
     grads = backend_gradients(w, example, dt)
     return Explanation(forward, {k: float(x) for k, x in ex.items()},
-                       build_steps(v, grads, lr, names), lr,
+                       build_steps(v, grads, lr, _names(only, ORDER)), lr,
                        {f"w{k + 1}": float(w[k]) for k in range(8)}, dt.name)
+
+
+def _names(only: str | None, order: tuple[str, ...]) -> tuple[str, ...]:
+    """The steps to show: ``order``, or ``only`` after the a_h step it needs."""
+    if only is None:
+        return order
+    if only in INPUT_WEIGHTS:
+        return (f"a_h{INPUT_WEIGHTS[only][0]}", only)
+    if only in HIDDEN_INPUTS:
+        return (f"a_h{HIDDEN_INPUTS[only]}", only)
+    if only in HIDDEN_BIASES:
+        return (f"a_h{HIDDEN_BIASES[only]}", only)
+    return (only,)
+
+
+def is_two_two_two(net: Network) -> bool:
+    """2-2-2 sigmoid, ½Σ(t-a)² summed: the networks `explain_network` writes in the
+    tutorial's notation (with biases of any kind)."""
+    return (net.sizes == (2, 2, 2) and net.activations == ("sigmoid", "sigmoid")
+            and net.loss == "half-sse" and net.reduction == "sum")
+
+
+def bias_symbols(net: Network) -> dict[str, str]:
+    """b_h1, b_h2, b_o1, b_o2 -> the symbol the text uses: Mazur's b1, b2 when a frozen
+    layer shares one value, else the per-neuron name itself."""
+    if net.bias == "frozen" and net.bias_values is not None and all(
+            len(set(layer)) == 1 for layer in net.bias_values):
+        return {"b_h1": "b1", "b_h2": "b1", "b_o1": "b2", "b_o2": "b2"}
+    return {n: n for n in BIAS_NAMES}
+
+
+def targets(net: Network) -> tuple[str, ...]:
+    """What --weight accepts for a 2-2-2 network: `TARGETS`, and its trainable biases."""
+    return TARGETS + (BIAS_NAMES if net.bias == "trainable" else ())
+
+
+def explain_network(net: Network, params, example: Example, lr: float,
+                    only: str | None = None, dtype="float64") -> Explanation:
+    """`explain` for any 2-2-2 network of `is_two_two_two` (one example).
+
+    Args:
+        net: the network; without biases this is exactly `explain`.
+        params: its flat parameter vector (w1..w4, b_h1, b_h2, w5..w8, b_o1, b_o2 when the
+            biases are trainable, else w1..w8).
+        example, lr, only, dtype: as for `explain`; ``only`` may name a trainable bias.
+    """
+    assert is_two_two_two(net), "explain_network writes 2-2-2 sigmoid half-sse (sum) networks"
+    dt = np.dtype(dtype)
+    params = np.asarray(params, dtype=dt)
+    if net.bias == "none":
+        return explain(params, example, lr, only, dt)
+    lay = layout(net)
+    w = np.concatenate([params[lay[0].W], params[lay[1].W]])
+    if net.bias == "trainable":
+        b = np.concatenate([params[lay[0].b], params[lay[1].b]])
+    else:
+        assert net.bias_values is not None
+        b = np.asarray([*net.bias_values[0], *net.bias_values[1]], dt)
+    example = Example(np.asarray(example.inputs, dt), np.asarray(example.targets, dt))
+    sym = bias_symbols(net)
+    bias = dict(zip(BIAS_NAMES, b, strict=True))
+    v = _biased_forward(w, bias, example)
+    ex = dict(zip(naming.INPUT_NAMES + naming.TARGET_NAMES, (*example.inputs, *example.targets),
+                  strict=True))
+    v = {**v, **ex, **{f"w{k + 1}": w[k] for k in range(8)}, **bias}
+    formulas = tuple((n, _with_bias(n, f, sym)) for n, f in FORWARD)
+    order = ORDER_TRAINABLE if net.bias == "trainable" else ORDER
+    grads = network_gradients(net, params, example, dt)
+    shown = {sym[n]: float(x) for n, x in bias.items()}
+    steps = tuple(st._replace(note=st.note.split("; the tutorial writes")[0])  # its typo only
+                  for st in build_steps(v, grads, lr, _names(only, order)))
+    return Explanation({n: float(v[n]) for n, _ in FORWARD}, {k: float(x) for k, x in ex.items()},
+                       steps, lr,
+                       {f"w{k + 1}": float(w[k]) for k in range(8)}, dt.name, shown, net.bias,
+                       formulas)
+
+
+def _with_bias(name: str, formula: str, sym: dict[str, str]) -> str:
+    """h1 = w1*i1 + w2*i2 -> w1*i1 + w2*i2 + b1*1 (Mazur writes the bias's input, 1)."""
+    node = {"h1": "b_h1", "h2": "b_h2", "o1": "b_o1", "o2": "b_o2"}.get(name)
+    return f"{formula} + {sym[node]}*1" if node else formula
+
+
+def _biased_forward(w, b: dict, example: Example) -> dict:
+    """The tutorial's forward pass with a bias added to each weighted sum, in w's dtype."""
+    (i1, i2), (t1, t2) = example.inputs, example.targets
+    h1 = w[0] * i1 + w[1] * i2 + b["b_h1"]
+    h2 = w[2] * i1 + w[3] * i2 + b["b_h2"]
+    a_h1, a_h2 = sigmoid(h1)[()], sigmoid(h2)[()]
+    o1 = w[4] * a_h1 + w[5] * a_h2 + b["b_o1"]
+    o2 = w[6] * a_h1 + w[7] * a_h2 + b["b_o2"]
+    a_o1, a_o2 = sigmoid(o1)[()], sigmoid(o2)[()]
+    E1 = 0.5 * np.square(t1 - a_o1)
+    E2 = 0.5 * np.square(t2 - a_o2)
+    return dict(h1=h1, h2=h2, a_h1=a_h1, a_h2=a_h2, o1=o1, o2=o2, a_o1=a_o1, a_o2=a_o2,
+                E1=E1, E2=E2, E_total=E1 + E2)
+
+
+def network_gradients(net: Network, params, example: Example, dt) -> dict:
+    """label -> {name: dE_total/d(name)} from each backend's ``mlp`` module, or the reason
+    it is unavailable; names as in the tutorial (w1.., b_h1.., h1, a_h1, o1, a_o1, ...)."""
+    from autograd_compare.network import Data
+
+    data = Data(np.asarray(example.inputs, dt)[None, :], np.asarray(example.targets, dt)[None, :])
+    lay = layout(net)
+    out: dict = {}
+    for name, label in BACKENDS.items():
+        try:
+            g = get_network_backend(name, dt).gradients(net, params, data)
+        except CompareError as err:
+            out[label] = str(err)
+            continue
+        vals = {f"w{k + 1}": float(g.w[lay[k // 4].W][k % 4]) for k in range(8)}
+        if net.bias == "trainable":
+            vals.update({n: float(g.w[lay[j // 2].b][j % 2])  # type: ignore[index]
+                         for j, n in enumerate(BIAS_NAMES)})
+        for j in (1, 2):
+            vals[f"h{j}"], vals[f"o{j}"] = float(g.z[0][0, j - 1]), float(g.z[1][0, j - 1])
+            a_h, a_o = g.a[0], g.a[1]
+            assert a_h is not None and a_o is not None  # sigmoid layers carry dE/da
+            vals[f"a_h{j}"], vals[f"a_o{j}"] = float(a_h[0, j - 1]), float(a_o[0, j - 1])
+        out[label] = vals
+    return out

@@ -63,8 +63,8 @@ def _symbols(sp: ModuleType) -> dict[str, Any]:
     return {n: sp.Symbol(n, real=True) for n in names}
 
 
-def expand_forward(sp: ModuleType, sym: dict[str, Any], keep: str | None = None
-                   ) -> dict[str, Any]:
+def expand_forward(sp: ModuleType, sym: dict[str, Any], keep: str | None = None,
+                   equations: dict[str, tuple[str, Any]] = EQUATIONS) -> dict[str, Any]:
     """Every forward quantity as an expression in the leaves (and in ``keep``, left free).
 
     Args:
@@ -75,11 +75,11 @@ def expand_forward(sp: ModuleType, sym: dict[str, Any], keep: str | None = None
         dict name -> expression, for every name in `EQUATIONS` and the leaves.
     """
     out = dict(sym)
-    for name, (kind, ops) in EQUATIONS.items():
+    for name, (kind, ops) in equations.items():
         if name == keep:
             out[name] = sp.Symbol(name, real=True)
-        elif kind == "lin":
-            out[name] = sum(out[w] * out[x] for w, x in ops)
+        elif kind == "lin":  # a bias is the pair (b, "1"): b times the constant input 1
+            out[name] = sum(out[w] * (1 if x == "1" else out[x]) for w, x in ops)
         elif kind == "sigmoid":
             out[name] = 1 / (1 + sp.exp(-out[ops]))  # σ(x), no derivative rule assumed
         elif kind == "half_sq":
@@ -90,13 +90,15 @@ def expand_forward(sp: ModuleType, sym: dict[str, Any], keep: str | None = None
     return out
 
 
-def derived(sp: ModuleType, sym: dict[str, Any], name: str) -> Any:
+def derived(sp: ModuleType, sym: dict[str, Any], name: str,
+            equations: dict[str, tuple[str, Any]] = EQUATIONS) -> Any:
     """dE_total/d(name) straight from the forward equations, as an expression in the leaves."""
     if name in sym:
-        return sp.diff(expand_forward(sp, sym)["E_total"], sym[name])
-    f = expand_forward(sp, sym, keep=name)
+        return sp.diff(expand_forward(sp, sym, equations=equations)["E_total"], sym[name])
+    f = expand_forward(sp, sym, keep=name, equations=equations)
     node = sp.Symbol(name, real=True)
-    return sp.diff(f["E_total"], node).subs(node, expand_forward(sp, sym)[name])
+    return sp.diff(f["E_total"], node).subs(
+        node, expand_forward(sp, sym, equations=equations)[name])
 
 
 def _rationalise(sp: ModuleType, expr: Any, full: dict[str, Any]) -> Any:
@@ -181,3 +183,295 @@ def render(verdicts: list[Verdict]) -> str:
         summary = (f"{len(failed)} of {n} {formulas} " + ("is" if len(failed) == 1 else "are")
                    + " WRONG: " + ", ".join(failed))
     return "\n".join(lines + [summary])
+
+
+# --- any network: activations, δ_L, the δ recursion, the 2-2-2 presets with biases -----------
+class GeneralVerdict(NamedTuple):
+    """The outcome for one general formula (``explain --prove``, after the tutorial's)."""
+
+    part: str  # "activation", "delta_L", "recursion", "2-2-2"
+    name: str  # "tanh", "mse + sigmoid (mean)", "W1[0,1] of tanh,sigmoid", "mazur: w5"
+    proved: bool
+    residual: str  # "0" when proved
+
+
+PARTS = {
+    "activation": "(a) each activation's derivative as manual/mlp.py writes it "
+                  "(`derivative`), against SymPy's d f/dz",
+    "delta_L": "(b) δ_L = ∂E/∂z_L as manual/mlp.py computes it, for each loss and last "
+               "activation, reduction sum and mean (2 examples, 2 outputs)",
+    "recursion": "(c) the δ recursion δ_l = (W_(l+1)ᵀ δ_(l+1)) ⊙ f_l'(z_l), ∂E/∂W_l = "
+                 "δ_l a_(l-1)ᵀ, ∂E/∂b_l = δ_l on symbolic 2-2-2 networks (every weight and "
+                 "bias)",
+    "2-2-2": "(d) the per-weight formulas explain prints for the 2-2-2 presets (tutorial, "
+             "Mazur's frozen b1 and b2, trainable biases), and manual/gradients.py with the "
+             "bias terms in the forward pass",
+}
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")
+
+
+def _as_sympy(sp: ModuleType, x: Any) -> Any:
+    """A value of the implemented formula as SymPy: booleans (relu's z > 0) as 0/1, floats
+    (the reduction's 1/4) as exact rationals."""
+    if isinstance(x, (bool, np.bool_)) or x is sp.true or x is sp.false:
+        return sp.Integer(1 if bool(x) else 0)
+    x = sp.sympify(x)
+    return x.xreplace({f: sp.Rational(f) for f in x.atoms(sp.Float)})
+
+
+def _reference_activation(sp: ModuleType, name: str, z: Any) -> Any:
+    """f(z) from its definition (no derivative rule): σ = 1/(1 + e^-z), tanh, max(z, 0), z."""
+    if name == "sigmoid":
+        return 1 / (1 + sp.exp(-z))
+    if name == "tanh":
+        return sp.tanh(z)
+    if name == "relu":
+        return sp.Piecewise((z, z > 0), (0, True))
+    return z
+
+
+def _zero(sp: ModuleType, difference: Any) -> tuple[bool, str]:
+    """(difference == 0 for every value of its symbols, the simplified residual)."""
+    residual = sp.simplify(sp.cancel(sp.together(difference)))
+    if residual != 0:
+        residual = sp.simplify(residual.rewrite(sp.exp))
+    return residual == 0, str(residual)
+
+
+def prove_activations(derivative: Callable[..., Any] | None = None) -> list[GeneralVerdict]:
+    """(a): ``derivative(name, z, a)`` (default `manual.mlp.derivative`) equals d f/dz. ReLU
+    is proved on each side of 0 (z > 0 and z < 0); at z = 0 manual, torch and jax all use 0."""
+    from autograd_compare.manual import mlp
+
+    derivative = derivative or mlp.derivative
+    sp = _sympy()
+    z, p = sp.Symbol("z", real=True), sp.Symbol("p", positive=True)
+    out = []
+    for name in ACTIVATIONS:
+        points = ((p, " (z > 0)"), (-p, " (z < 0)")) if name == "relu" else ((z, ""),)
+        for at, label in points:
+            f = _reference_activation(sp, name, z)
+            d = sp.diff(f, z).subs(z, at)
+            zs = np.array([at], dtype=object)
+            impl = derivative(name, zs, np.array([f.subs(z, at)], dtype=object))
+            ok, res = _zero(sp, d - _as_sympy(sp, np.asarray(impl).ravel()[0]))
+            out.append(GeneralVerdict("activation", name + label, ok, res))
+    return out
+
+
+def _loss_reference(sp: ModuleType, loss: str, reduction: str, z, a, t) -> Any:
+    """E = c · Σ_b loss_b from the definitions (log-sum-exp for cross-entropy)."""
+    B, n = z.shape
+    if loss == "cross-entropy":
+        per = [-sum(t[b, j] * (z[b, j] - sp.log(sum(sp.exp(z[b, k]) for k in range(n))))
+                    for j in range(n)) for b in range(B)]
+        c = sp.Rational(1, B) if reduction == "mean" else 1
+    else:
+        k2 = sp.Rational(1, 2) if loss == "half-sse" else 1
+        per = [k2 * sum((t[b, j] - a[b, j]) ** 2 for j in range(n)) for b in range(B)]
+        c = sp.Rational(1, B * n) if reduction == "mean" else 1
+    return c * sum(per)
+
+
+def _delta_case(sp: ModuleType, loss: str, act: str, reduction: str, sign: int,
+                backward: Callable[..., Any]) -> GeneralVerdict:
+    from autograd_compare.network import make_network
+
+    B, n = 2, 2
+    positive = act == "relu"
+    z = np.array([[sp.Symbol(f"z{b}{j}", positive=True) * sign if positive
+                   else sp.Symbol(f"z{b}{j}", real=True) for j in range(n)] for b in range(B)],
+                 dtype=object)
+    t = np.array([[sp.Symbol(f"t{b}{j}", real=True) for j in range(n)] for b in range(B)],
+                 dtype=object)
+    if act == "softmax":
+        a = np.array([[sp.exp(z[b, j]) / sum(sp.exp(z[b, k]) for k in range(n))
+                       for j in range(n)] for b in range(B)], dtype=object)
+    else:
+        a = np.array([[_reference_activation(sp, act, zz) for zz in row] for row in z],
+                     dtype=object)
+    net = make_network((1, n), act, loss=loss, reduction=reduction)
+    w = np.array([sp.Symbol(f"w{j}", real=True) for j in range(n)], dtype=object)
+    x = np.array([[sp.Symbol(f"x{b}", real=True)] for b in range(B)], dtype=object)
+    # relu's f' reads only the sign of z, the case fixed here: give it that sign as numbers
+    # (SymPy's z > 0 is a boolean that does not multiply an expression)
+    z_in = np.full((B, n), float(sign)) if positive else z
+    dz = backward(net, w, x, t, [z_in], [a])[1][-1]
+    E = _loss_reference(sp, loss, reduction, z, a, t)
+    name = f"{loss} + {act} ({reduction})" + ({1: " z > 0", -1: " z < 0"}[sign]
+                                               if positive else "")
+    bad = []
+    for b in range(B):
+        for j in range(n):
+            ok, res = _zero(sp, sp.diff(E, z[b, j]) - _as_sympy(sp, dz[b, j])
+                            if not positive else
+                            sp.diff(E.subs(z[b, j], sp.Symbol("s", real=True)),
+                                    sp.Symbol("s", real=True)).subs(sp.Symbol("s", real=True),
+                                                                     z[b, j])
+                            - _as_sympy(sp, dz[b, j]))
+            if not ok:
+                bad.append(f"δ[{b},{j}]: {res}")
+    return GeneralVerdict("delta_L", name, not bad, "; ".join(bad) or "0")
+
+
+def prove_delta_L(backward: Callable[..., Any] | None = None) -> list[GeneralVerdict]:
+    """(b): δ_L of ``backward`` (default `manual.mlp._backward`) equals ∂E/∂z_L for every
+    loss and last activation, sum and mean."""
+    from autograd_compare.manual import mlp
+
+    backward = backward or mlp._backward
+    sp = _sympy()
+    out = []
+    for reduction in ("sum", "mean"):
+        for loss in ("half-sse", "mse"):
+            for act in ACTIVATIONS:
+                for sign in ((1, -1) if act == "relu" else (1,)):
+                    out.append(_delta_case(sp, loss, act, reduction, sign, backward))
+        out.append(_delta_case(sp, "cross-entropy", "softmax", reduction, 1, backward))
+    return out
+
+
+RECURSION_NETS = (  # hidden, last activation, loss, reduction
+    ("tanh", "sigmoid", "half-sse", "sum"),
+    ("sigmoid", "softmax", "cross-entropy", "mean"),
+    ("identity", "tanh", "mse", "mean"),
+)
+
+
+def _activation_atoms(sp: ModuleType, act: str, zexpr: Any) -> list[tuple[Any, Any]]:
+    """The sub-expressions of f(z) that make the rest rational (e^-z for σ, tanh z, e^z_j)."""
+    if act == "sigmoid":
+        return [sp.exp(-zexpr)]
+    if act == "tanh":
+        return [sp.tanh(zexpr)]
+    if act == "softmax":
+        return [sp.exp(zexpr)]
+    return []
+
+
+def prove_recursion(backward: Callable[..., Any] | None = None) -> list[GeneralVerdict]:
+    """(c): ∂E/∂W_l and ∂E/∂b_l of ``backward`` (default `manual.mlp._backward`) on symbolic
+    2-2-2 networks with trainable biases (one example) equal SymPy's derivatives of E."""
+    from autograd_compare.manual import mlp
+    from autograd_compare.network import layout, make_network, param_names
+
+    backward = backward or mlp._backward
+    sp = _sympy()
+    out = []
+    for hidden, last, loss, reduction in RECURSION_NETS:
+        net = make_network((2, 2, 2), (hidden, last), "trainable", loss=loss,
+                           reduction=reduction)
+        names = param_names(net)
+        w = np.array([sp.Symbol(f"p{k}", real=True) for k in range(len(names))], dtype=object)
+        x = np.array([[sp.Symbol("x0", real=True), sp.Symbol("x1", real=True)]], dtype=object)
+        t = np.array([[sp.Symbol("t0", real=True), sp.Symbol("t1", real=True)]], dtype=object)
+        lay = layout(net)
+        zs: list[Any] = []
+        as_: list[Any] = []
+        atoms: list[Any] = []
+        a = x
+        for l, act in enumerate((hidden, last)):
+            W = w[lay[l].W].reshape(lay[l].W_shape)
+            bias = w[lay[l].b]
+            z = np.array([[sum(W[j, k] * a[0, k] for k in range(2)) + bias[j]
+                           for j in range(2)]], dtype=object)
+            if act == "softmax":
+                a = np.array([[sp.exp(z[0, j]) / (sp.exp(z[0, 0]) + sp.exp(z[0, 1]))
+                               for j in range(2)]], dtype=object)
+            else:
+                a = np.array([[_reference_activation(sp, act, z[0, j]) for j in range(2)]],
+                             dtype=object)
+            zs.append(z)
+            as_.append(a)
+            atoms = [m for j in range(2) for m in _activation_atoms(sp, act, z[0, j])] + atoms
+        E = _loss_reference(sp, loss, reduction, zs[-1], as_[-1], t)
+        dw = backward(net, w, x, t, zs, as_)[0]
+        label = f"{hidden},{last} {loss} ({reduction})"
+        bad = []
+        for k, pname in enumerate(names):
+            diff = sp.diff(E, w[k]) - _as_sympy(sp, dw[k])
+            for i, atom in enumerate(atoms):  # outer layer first: its atoms contain the inner
+                diff = diff.subs(atom, sp.Symbol(f"u{i}", positive=True))
+            ok = sp.cancel(sp.together(diff)) == 0 or _zero(sp, diff)[0]
+            if not ok:
+                bad.append(pname)
+        out.append(GeneralVerdict("recursion", label, not bad,
+                                  "0" if not bad else "wrong: " + ", ".join(bad)))
+    return out
+
+
+def _two_two_two_equations(bias: str) -> dict[str, tuple[str, Any]]:
+    if bias == "none":
+        return EQUATIONS
+    hb = ("b1", "b1") if bias == "frozen" else ("b_h1", "b_h2")
+    ob = ("b2", "b2") if bias == "frozen" else ("b_o1", "b_o2")
+    eq = dict(EQUATIONS)
+    for node, b in (("h1", hb[0]), ("h2", hb[1]), ("o1", ob[0]), ("o2", ob[1])):
+        eq[node] = ("lin", (*EQUATIONS[node][1], (b, "1")))
+    return eq
+
+
+def prove_two_two_two(weight_gradients: Callable[..., Any] | None = None
+                      ) -> list[GeneralVerdict]:
+    """(d): every step explain prints for the 2-2-2 presets, and ``weight_gradients``
+    (default `manual.gradients.weight_gradients`) with the biases in the forward pass."""
+    from autograd_compare.teach.explain import ORDER, ORDER_TRAINABLE, build_steps
+
+    if weight_gradients is None:
+        from autograd_compare.manual import gradients
+
+        weight_gradients = gradients.weight_gradients
+    sp = _sympy()
+    out = []
+    for label, bias in (("tutorial", "none"), ("mazur (b1, b2 frozen)", "frozen"),
+                        ("trainable biases", "trainable")):
+        eq = _two_two_two_equations(bias)
+        sym = _symbols(sp)
+        extra = {"none": (), "frozen": ("b1", "b2"), "trainable": ("b_h1", "b_h2", "b_o1",
+                                                                   "b_o2")}[bias]
+        sym.update({b: sp.Symbol(b, real=True) for b in extra})
+        full = expand_forward(sp, sym, equations=eq)
+        v, w, ex = _symbolic_inputs(sym, full)
+        v = {**v, **{n: sym[n] for n in (*naming.INPUT_NAMES, *naming.TARGET_NAMES,
+                                         *naming.WEIGHT_NAMES)}}
+        if bias == "frozen":
+            v.update({"b_h1": sym["b1"], "b_h2": sym["b1"], "b_o1": sym["b2"],
+                      "b_o2": sym["b2"]})
+        else:
+            v.update({b: sym[b] for b in extra})
+        order = ORDER_TRAINABLE if bias == "trainable" else ORDER
+        implemented = {f"explain {s.name}": (s.name, s.value)
+                       for s in build_steps(v, {}, 1.0, order)}
+        manual = np.asarray(weight_gradients(v, w, ex))
+        implemented.update({f"manual/gradients.py {n}": (n, manual[k])
+                            for k, n in enumerate(naming.WEIGHT_NAMES)})
+        for shown, (name, impl) in implemented.items():
+            diff = derived(sp, sym, name, eq) - sp.sympify(impl)
+            ok = sp.cancel(sp.together(_rationalise(sp, diff, full))) == 0
+            out.append(GeneralVerdict("2-2-2", f"{label}: {shown}", ok, "0" if ok else
+                                      str(diff)[:200]))
+    return out
+
+
+def prove_general() -> list[GeneralVerdict]:
+    """(a) to (d), in that order."""
+    return [*prove_activations(), *prove_delta_L(), *prove_recursion(), *prove_two_two_two()]
+
+
+def render_general(verdicts: list[GeneralVerdict]) -> str:
+    """A heading per part, one "proved"/"FAILED" line per formula, a summary line."""
+    lines: list[str] = []
+    for part, heading in PARTS.items():
+        mine = [v for v in verdicts if v.part == part]
+        if not mine:
+            continue
+        lines.append(heading + ":")
+        for v in mine:
+            lines.append(f"  proved  {v.name}" if v.proved else
+                         f"  FAILED  {v.name}: derived - implemented = {v.residual}")
+    failed = [v.name for v in verdicts if not v.proved]
+    lines.append(("the 1 general formula proved" if len(verdicts) == 1 else
+                  f"all {len(verdicts)} general formulas proved") if not failed else
+                 f"{len(failed)} of {len(verdicts)} general formulas are WRONG: "
+                 + ", ".join(failed))
+    return "\n".join(lines)

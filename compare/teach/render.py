@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from autograd_compare.teach.explain import FORWARD, Explanation, Step
+from autograd_compare.teach.explain import Explanation, Step
 
 REL_DIFF = ("rel diff = |framework value - hand value| / |hand value| (the hand value is the "
             "product or sum of the factors above, computed in {dtype})")
@@ -34,8 +34,13 @@ def _given(ex: Explanation) -> list[str]:
     """The numbers everything below is computed from."""
     w = ", ".join(f"{k} = {v:.10g}" for k, v in ex.weights.items())
     given = ", ".join(f"{k} = {v:.10g}" for k, v in ex.example.items())
-    return [f"Weights: {w}", f"Example: {given}; learning rate lr = {ex.lr:g}; "
-            f"computed in {ex.dtype}"]
+    lines = [f"Weights: {w}"]
+    if ex.biases:
+        b = ", ".join(f"{k} = {v:.10g}" for k, v in ex.biases.items())
+        lines.append(f"Biases: {b}; " + ("frozen: not updated, so no ∂E_total/∂b step and no "
+                                         "update" if ex.bias == "frozen" else
+                                         "trainable: each has its ∂E_total/∂b and update"))
+    return lines + [f"Example: {given}; learning rate lr = {ex.lr:g}; computed in {ex.dtype}"]
 
 
 def _update(step: Step) -> str:
@@ -50,7 +55,9 @@ def render_text(ex: Explanation) -> str:
     """Plain text for a terminal: one block per gradient, factors aligned."""
     given = ", ".join(f"{k} = {v:g}" for k, v in ex.example.items())
     out = [*_given(ex), "", f"Forward pass ({given})"]
-    out += [f"  {name:<8} = {formula:<18} = {_num(ex.forward[name])}" for name, formula in FORWARD]
+    width = max(18, *(len(f) for _, f in ex.formulas))
+    out += [f"  {name:<8} = {formula:<{width}} = {_num(ex.forward[name])}"
+            for name, formula in ex.formulas]
     for step in ex.steps:
         out += ["", f"∂E_total/∂{step.name} = {step.chain}", f"    = {step.formula}"]
         if step.note:
@@ -76,8 +83,12 @@ def render_text(ex: Explanation) -> str:
         out += [f"    {label:<22} {_vs(v, step.value)}" for label, v in step.backends.items()]
         if step.update:
             out.append(f"  update: {_update(step)}")
-    out += ["", REL_DIFF.format(dtype=ex.dtype) + ".",
-            "The tutorial's typos on the way: autograd-compare explain --errata"]
+    out += ["", REL_DIFF.format(dtype=ex.dtype) + "."]
+    if not ex.biases:
+        out.append("The tutorial's typos on the way: autograd-compare explain --errata")
+    elif "b1" in ex.biases:
+        out.append("Where Mazur's printed figures differ from the exact values: "
+                   "autograd-compare explain --preset mazur --errata")
     return "\n".join(out)
 
 
@@ -87,7 +98,7 @@ def render_markdown(ex: Explanation) -> str:
     out = [*(f"{line}  " for line in _given(ex)), "",
            f"*{REL_DIFF.format(dtype=ex.dtype)}.*", "",
            f"## Forward pass ({given})", "", "| quantity | formula | value |", "|---|---|---:|"]
-    out += [f"| {n} | `{f}` | {ex.forward[n]:.12g} |" for n, f in FORWARD]
+    out += [f"| {n} | `{f}` | {ex.forward[n]:.12g} |" for n, f in ex.formulas]
     for step in ex.steps:
         out += ["", f"### ∂E_total/∂{step.name}", "",
                 f"`∂E_total/∂{step.name} = {step.chain}`", "", f"`= {step.formula}`", ""]
@@ -132,6 +143,7 @@ def render_json(ex: Explanation) -> str:
             "update": None if step.update is None else dict(zip(
                 ("lr", "w_old", "w_new"), map(float, step.update), strict=True)),
         })
-    return json.dumps({"weights": ex.weights, "example": ex.example, "lr": ex.lr,
+    extra = {"biases": ex.biases, "bias": ex.bias} if ex.biases else {}
+    return json.dumps({"weights": ex.weights, **extra, "example": ex.example, "lr": ex.lr,
                        "dtype": ex.dtype, "rel_diff": REL_DIFF.format(dtype=ex.dtype),
                        "forward": ex.forward, "steps": steps}, indent=2, ensure_ascii=False)

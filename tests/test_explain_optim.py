@@ -1,0 +1,110 @@
+"""`explain --optimizer`: one weight's updates, against manual/optim.py, torch.optim and optax."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from autograd_compare import optimizers
+from autograd_compare.commands.cli import main
+from autograd_compare.harness import optim_check
+from autograd_compare.interface import CLASS_INPUTS, CLASS_TARGETS, CLASS_WEIGHTS, Example
+from autograd_compare.teach import loss_curves
+from autograd_compare.teach.updates import BACKENDS, explain_updates, render_updates
+from tests import golden
+
+EX = Example(np.array(CLASS_INPUTS), np.array(CLASS_TARGETS))
+SETTINGS = {
+    "sgd": {}, "momentum": {"dampening": 0.1}, "nesterov": {"weight_decay": 0.01},
+    "adam": {"l2": 0.05}, "adamw": {"weight_decay": 0.1}, "textbook-momentum": {},
+}
+KEYS = {"grad": "dw{n}", "weight": "w{n}"}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("kind", list(SETTINGS))
+def test_every_number_is_within_4_eps_of_every_backend(kind, dtype):
+    """Each compared line (gradient, state, weight) against each backend, within 4 eps of
+    the harness's scale for that quantity at that step (compare.harness.optim_check)."""
+    opt = optimizers.make(kind, lr=0.5, **SETTINGS[kind])
+    steps = 4
+    ex = explain_updates(CLASS_WEIGHTS, EX, opt, "w6", steps, dtype)
+    eps = float(np.finfo(dtype).eps)
+    ref = optim_check.train("manual", CLASS_WEIGHTS, EX, opt, steps, dtype)
+    scale = optim_check.scales(opt, ref, EX, dtype)
+    compared = 0
+    for step in ex.steps:
+        for line in step.lines:
+            if not line.backends:
+                continue
+            assert set(line.backends) == set(BACKENDS.values())
+            column = line.symbol
+            for label, theirs in line.backends.items():
+                if isinstance(theirs, str):  # torch/jax keep no u6 (textbook: manual only)
+                    assert kind == "textbook-momentum" and line.symbol == "u6", theirs
+                    continue
+                bound = 4 * eps * float(scale[column][step.step - 1])
+                assert abs(theirs - float(line.value)) <= bound, (label, line.symbol, step.step)
+                compared += 1
+    assert compared >= 3 * 2 * steps
+
+
+def test_the_hand_numbers_are_the_tutorials():
+    gold = golden.class_example()["dw"]
+    ex = explain_updates(CLASS_WEIGHTS, EX, optimizers.make("sgd", lr=0.5), "w5", 1)
+    dw5, w5 = ex.steps[0].lines
+    assert dw5.value == pytest.approx(gold[4], rel=4e-16)
+    assert w5.value == pytest.approx(0.4 - 0.5 * gold[4], rel=1e-16)
+    m = explain_updates(CLASS_WEIGHTS, EX, optimizers.make("momentum", lr=0.5), "w5", 2)
+    v1 = m.steps[0].lines[1].value
+    dw_2, v_2, w_2 = m.steps[1].lines
+    assert v1 == m.steps[0].lines[0].value  # the buffer starts at the first gradient
+    assert v_2.value == pytest.approx(0.9 * v1 + dw_2.value, rel=1e-16)
+    assert w_2.value == pytest.approx(m.steps[0].lines[2].value - 0.5 * v_2.value, rel=1e-16)
+
+
+def test_adam_shows_its_moments_and_bias_correction(capsys):
+    assert main(["explain", "--optimizer", "adamw", "--weight-decay", "0.01", "--weight",
+                 "w8", "--steps", "2", "--lr", "0.1"]) == 0
+    out = capsys.readouterr().out
+    for line in ("m8  = b1 * m8 + (1 - b1) * dw8", "v8  = b2 * v8 + (1 - b2) * dw8²",
+                 "m̂8 = m8 / (1 - b1^2)", "v̂8 = v8 / (1 - b2^1)",
+                 "w8  = w8 - lr * weight_decay * w8", "w8  = w8 - lr * m̂8 / (√v̂8 + eps)"):
+        assert line in out, line
+    assert "adamw(lr=0.1, betas=(0.9, 0.999), eps=1e-08, weight_decay=0.01)" in out
+    assert out.count("Step ") == 2 and "beside manual/optim.py, torch.optim, optax" in out
+
+
+def test_textbook_momentum_text(capsys):
+    text = render_updates(explain_updates(CLASS_WEIGHTS, EX, optimizers.make(
+        "textbook-momentum", lr=0.5), "w5", 2))
+    assert "u5 = mu * u5 - lr * dw5" in text and "w5 = w5 + u5" in text
+    assert "Note: textbook-momentum exists in manual/optim.py only" in text
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--optimizer", "adam", "--weight", "a_h1"], "--weight 'a_h1': explain --optimizer shows "
+     "one of w1"),
+    (["--optimizer", "momentum", "--momentum", "1.5"], "momentum must be in [0, 1); got '1.5'"),
+    (["--optimizer", "rmsprop"], "unknown optimizer 'rmsprop'"),
+    (["--optimizer", "sgd", "--steps", "0"], "--steps must be >= 1"),
+    (["--optimizer", "adam", "--preset", "iris"], "explain --optimizer shows the tutorial"),
+])
+def test_bad_optimizer_input_is_one_line(argv, message, capsys):
+    assert main(["explain", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("kind", ["sgd", "momentum", "nesterov", "adam", "adamw"])
+def test_loss_curves_are_every_backends_on_the_class_example(kind):
+    rates = {"adam": 0.05, "adamw": 0.05}
+    curves = loss_curves("tutorial", (kind,), steps=30, lr=rates, weight_decay=0.01)
+    opt = curves.optimizers[kind]
+    assert opt.lr == rates.get(kind, 0.5) and opt.weight_decay == (0.01 if kind == "adamw" else 0)
+    ref = optim_check.train("manual", CLASS_WEIGHTS, EX, opt, 30)
+    scale = optim_check.scales(opt, ref, EX, "float64")["E_total"]
+    for name in ("manual", "torch", "jax"):
+        run = optim_check.train(name, CLASS_WEIGHTS, EX, opt, 30)
+        assert np.all(np.abs(curves.loss[kind][:30] - run.loss) <= 64 * np.finfo(float).eps
+                      * scale * np.arange(1, 31)), name
