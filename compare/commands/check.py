@@ -64,7 +64,9 @@ def _sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_network_arguments(parser: argparse.ArgumentParser) -> None:
+    """The network options: --preset, or --layers with --activations, --bias, --bias-values,
+    --loss, --reduction, --data; and --weights, --seed (``optimizers`` takes them too)."""
     parser.add_argument("--preset", choices=tuple(network.PRESETS), default=None,
                         help="a ready-made network (see 'autograd-compare presets'); "
                         "default tutorial unless --layers is given")
@@ -89,6 +91,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(W1 row-major, b1, W2, ...); default: the preset's, or "
                         "U(-0.5, 0.5) drawn with --seed")
     parser.add_argument("--seed", type=int, default=0, help="for the random start (default 0)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_network_arguments(parser)
     parser.add_argument("--lr", type=float, default=None,
                         help="learning rate (default the preset's, 0.1 otherwise)")
     parser.add_argument("--steps", type=options.positive_int("steps"), default=None,

@@ -81,10 +81,23 @@ def serve() -> None:
         name, lr_results = task
         answer: _Answer
         try:
-            answer = (True, plots.png(name, lr_results))
+            answer = (True, draw(name, lr_results))
         except Exception as err:  # noqa: BLE001 - handed back to the main process
             answer = (False, err)
         _send(answers, answer)
+
+
+OPTIM_PREFIX = "optimizers:"  # a task for `report.optim_plots` (``autograd-compare optimizers``)
+
+
+def draw(name: str, payload: Any) -> bytes:
+    """The PNG bytes of task ``name``: `plots.png`, or `optim_plots.png` for a name that starts
+    with `OPTIM_PREFIX` (its payload is an `optim_plots.Curves`)."""
+    if name.startswith(OPTIM_PREFIX):
+        from autograd_compare.report import optim_plots
+
+        return optim_plots.png(name[len(OPTIM_PREFIX):], payload)
+    return plots.png(name, payload)
 
 
 class _Worker:
@@ -193,6 +206,20 @@ class Drawer:
                 data = plots.png(name, lr_results)
             (folder / name).write_bytes(data)
         return names
+
+    def submit_any(self, name: str, payload: Any) -> None:
+        """Start drawing task ``name`` (see `draw`) from a picklable ``payload`` in a worker."""
+        if self.workers > 0:
+            future: Future[bytes] = Future()
+            _tasks.put((future, name, payload))
+            self._jobs[name] = future
+
+    def png(self, name: str, payload: Any) -> bytes:
+        """Task ``name``'s PNG bytes: the worker's if `submit_any` sent it and a worker drew it,
+        else drawn here."""
+        job = self._jobs.pop(name, None)
+        data = None if job is None else _result(job)
+        return draw(name, payload) if data is None else data
 
     def close(self) -> None:
         """Cancel figures not started (after an error); the workers stay for the next run."""
