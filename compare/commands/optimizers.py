@@ -123,7 +123,8 @@ def optimizer_from(args: argparse.Namespace, kind: str | None = None) -> optimiz
              if getattr(args, k) is not None]
     if kind is None:
         if given:
-            raise InputError(f"{', '.join(given)} need --optimizer KIND (one of "
+            verb = "needs" if len(given) == 1 else "need"
+            raise InputError(f"{', '.join(given)} {verb} --optimizer KIND (one of "
                              f"{', '.join(optimizers.KINDS)})")
         kind = "sgd"
     for flag, kinds in (("betas", optimizers.ADAM_KINDS), ("eps", optimizers.ADAM_KINDS)):
