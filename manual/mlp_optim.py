@@ -66,6 +66,7 @@ def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, opt: Op
     for k in range(steps):
         _, dW = _objective_gradient(net, W, data, opt)
         rate = rates if not change or k < change[0] else np.full_like(rates, change[1])
-        W, s = _update(W, dW, s, opt._replace(lr=rate, lr_change=None), k)
+        per_row = opt._replace(lr=rate, lr_change=None)  # type: ignore[arg-type]  # a column
+        W, s = _update(W, dW, s, per_row, k)  # of rates (N, 1): _update broadcasts it
     E, _ = _objective_gradient(net, W, data, opt._replace(l2=0.0))
     return OptimBatch(E, W)

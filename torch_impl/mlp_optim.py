@@ -124,10 +124,12 @@ def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, opt: Op
             for group in optimizer.param_groups:
                 group["lr"] = opt.lr_change[1]
         optimizer.zero_grad()
-        objective = sum(mlp.forward_values(net, W, x, t)[3].sum() for W in leaves)
-        if opt.l2:
-            objective = objective + opt.l2 / 2 * sum((W * W).sum() for W in leaves)
-        objective.backward()  # type: ignore[union-attr]  # a tensor: leaves is never empty
+        objective = torch.zeros((), dtype=dt)
+        for W in leaves:
+            objective = objective + mlp.forward_values(net, W, x, t)[3].sum()
+            if opt.l2:
+                objective = objective + opt.l2 / 2 * (W * W).sum()
+        objective.backward()
         optimizer.step()
     final_w = np.empty_like(w)
     final_l = np.empty(w.shape[0], w.dtype)
