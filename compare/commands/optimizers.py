@@ -23,7 +23,15 @@ from autograd_compare.errors import InputError
 from autograd_compare.interface import CLASS_INPUTS, CLASS_TARGETS, CLASS_WEIGHTS
 from autograd_compare.network import Data, Network, describe, param_names
 from autograd_compare.network import to_dict as network_to_dict
-from autograd_compare.report import extras, optim_output, optim_plots, output, plot_pool, plots
+from autograd_compare.report import (
+    extras,
+    optim_html,
+    optim_output,
+    optim_plots,
+    output,
+    plot_pool,
+    plots,
+)
 
 HELP = """Train with an optimizer in every backend and compare them step by step.
 
@@ -238,18 +246,19 @@ def _run(args: argparse.Namespace, opt: optimizers.Optimizer, dt: np.dtype, lrs:
               "report_dir": None, "files": []}
     if dest is not None:
         report["report_dir"] = str(dest.path)
-        report["files"] = [output.JSON_NAME, optim_output.TRACE_CSV]
+        report["files"] = [output.JSON_NAME, optim_output.TRACE_CSV, optim_html.FILE]
         if drawer is not None:
             report["files"] += list(optim_plots.FILES)
 
         def fill(folder: Path) -> None:
-            output.write_text(folder / optim_output.TRACE_CSV,
-                              optim_output.trace_csv(results, params, loss_name))
+            header, rows = optim_output.trace(results, params, loss_name)
+            output.write_text(folder / optim_output.TRACE_CSV, output.csv_text(header, rows))
             if drawer is not None:
                 for name in optim_plots.FILES:
                     (folder / name).write_bytes(drawer.png(plot_pool.OPTIM_PREFIX + name,
                                                            curves))
             output.write_text(folder / output.JSON_NAME, output.to_json(report))
+            optim_html.write(folder, report, header, rows)
 
         dest.commit(fill)
         print(f"Report: {dest.path}/", file=human)

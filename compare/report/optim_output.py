@@ -101,7 +101,13 @@ def trace_rows(results: Sequence[Any], params: tuple[str, ...],
                 yield row
 
 
-def trace_csv(results: Sequence[Any], params: tuple[str, ...], loss_name: str) -> str:
+def trace(results: Sequence[Any], params: tuple[str, ...],
+          loss_name: str) -> tuple[tuple[str, ...], list[list[object]]]:
+    """trace.csv's header and rows (the rows as text cells)."""
     first = results[0]
     header = trace_header(first.optimizer, tuple(first.runs), params, loss_name)
-    return csv_text(header, trace_rows(results, params, header))
+    return header, list(trace_rows(results, params, header))
+
+
+def trace_csv(results: Sequence[Any], params: tuple[str, ...], loss_name: str) -> str:
+    return csv_text(*trace(results, params, loss_name))
