@@ -15,10 +15,11 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from autograd_compare.report import optim_plots
-from autograd_compare.report.html import FILE, data_uri, page, table
+from autograd_compare.report import html, optim_plots
+from autograd_compare.report.html import data_uri, page, table
 from autograd_compare.report.output import write_text
 
+FILE = html.FILE  # report.html
 CAPTIONS = {
     optim_plots.LOSS_FILE: "The loss before each update, every learning rate (colour) and "
                            "backend (line style).",
