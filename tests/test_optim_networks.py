@@ -104,7 +104,9 @@ def test_backends_agree_step_by_step_on_networks(preset, kind, kw, dtype):
     r = N.check(O.make(kind, lr=p.lr, **kw), BACKENDS, p.network, p.weights, p.data, steps, dtype)
     assert r.ok, r.first_divergence
     assert set(r.comparisons) == {"torch", "jax"}
-    assert 0 < r.largest.ratio < 1
+    # rounding differences are visible against the tolerance (measured 1e-4 to 0.06): a
+    # tolerance made far looser would push this ratio towards 0
+    assert 1e-6 < r.largest.ratio < 1
 
 
 @pytest.mark.parametrize("mistake, kind, kw, first", [
