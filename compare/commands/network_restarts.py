@@ -65,7 +65,7 @@ def run(args: argparse.Namespace, opt: Optimizer | None = None) -> int:
     preset = args.preset or "tutorial"
     for key, default in TUTORIAL_ONLY.items():
         if tuple(np.atleast_1d(getattr(args, key))) != tuple(np.atleast_1d(default)):
-            raise InputError(f"--{key} is for the tutorial's own study; --preset "
+            raise InputError(f"--{key} is for the tutorial's network; --preset "
                              f"{preset}{' with --optimizer' if opt else ''} brings its own "
                              "data and draws U[LOW, HIGH]")
     p = network.preset(preset)
