@@ -47,3 +47,42 @@ def node_gradients(g: Gradients) -> dict[str, float]:
 def gradient_label(name: str) -> str:
     """ "h1" -> "dE_total/dh1", "dw5" -> "dE_total/dw5" (how the tutorial writes them)."""
     return f"dE_total/{name}" if name.startswith("dw") else f"dE_total/d{name}"
+
+
+# --- optimizer state (compare.optimizers): one name per parameter and state quantity ---------
+# velocity v (PyTorch's momentum_buffer, optax's trace), textbook momentum's u (= -lr·v),
+# Adam's moments m, v and their bias-corrected m̂ = m_hat, v̂ = v_hat; the step count t
+STATE_PREFIXES = {"sgd": (), "momentum": ("v",), "nesterov": ("v",),
+                  "textbook-momentum": ("u",), "adam": ("m", "v"), "adamw": ("m", "v")}
+STEP_COUNT = "t"
+BIAS_CORRECTED = {"m": "m_hat", "v": "v_hat"}  # Adam's m̂, v̂ (trace.csv only)
+
+
+def _is_tutorial_weight(param: str) -> bool:
+    return len(param) > 1 and param[0] == "w" and param[1:].isdigit()
+
+
+def param_quantity(prefix: str, param: str) -> str:
+    """A per-parameter quantity: ("v", "w5") -> "v5" (the tutorial's notation: dw5, v5, m5);
+    ("v", "W2[0,1]") -> "v_W2[0,1]"; ("d", "W2[0,1]") -> "dW2[0,1]" (a gradient)."""
+    if _is_tutorial_weight(param):
+        return f"{prefix}{param}" if prefix == "d" else f"{prefix}{param[1:]}"
+    return f"{prefix}{param}" if prefix == "d" else f"{prefix}_{param}"
+
+
+def grad_names(params: tuple[str, ...]) -> tuple[str, ...]:
+    """dE/d(parameter) columns: dw1..dw8 for the tutorial, dW1[0,0], db1[0], ... otherwise."""
+    return tuple(param_quantity("d", p) for p in params)
+
+
+def optimizer_state_names(kind: str, params: tuple[str, ...]) -> tuple[str, ...]:
+    """The optimizer state after a step, in `compare.optimizers.OptimTrajectory.state` order:
+    each prefix of ``STATE_PREFIXES[kind]`` over every parameter, then t for Adam."""
+    prefixes = STATE_PREFIXES[kind]
+    names = tuple(param_quantity(x, p) for x in prefixes for p in params)
+    return (*names, STEP_COUNT) if "m" in prefixes else names
+
+
+def bias_corrected_names(params: tuple[str, ...]) -> tuple[str, ...]:
+    """Adam's m̂ and v̂ per parameter: m_hat5 ..., v_hat5 ... (m_hat_W1[0,0] on a network)."""
+    return tuple(param_quantity(BIAS_CORRECTED[x], p) for x in ("m", "v") for p in params)

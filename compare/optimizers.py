@@ -31,7 +31,7 @@ from typing import Any, NamedTuple, Protocol
 import numpy as np
 
 from autograd_compare.errors import InputError
-from autograd_compare.interface import N_WEIGHTS, Array, Example
+from autograd_compare.interface import Array, Example
 
 KINDS = ("sgd", "momentum", "nesterov", "adam", "adamw", "textbook-momentum")
 MANUAL_ONLY = ("textbook-momentum",)  # conventions no framework implements
@@ -57,15 +57,10 @@ class Optimizer(NamedTuple):
         return self.lr_change[1] if self.lr_change and k >= self.lr_change[0] else self.lr
 
     def state_names(self) -> tuple[str, ...]:
-        """Names of the state columns of `OptimTrajectory.state`, in order."""
-        w = range(1, N_WEIGHTS + 1)
-        if self.kind in ("momentum", "nesterov"):
-            return tuple(f"v{j}" for j in w)  # PyTorch's momentum_buffer, optax's trace
-        if self.kind == "textbook-momentum":
-            return tuple(f"u{j}" for j in w)  # a velocity in weight units: u = -lr·v
-        if self.kind in ADAM_KINDS:
-            return (*(f"m{j}" for j in w), *(f"v{j}" for j in w), "t")
-        return ()
+        """Names of the state columns of `OptimTrajectory.state`, in order (`naming`)."""
+        from autograd_compare import naming
+
+        return naming.optimizer_state_names(self.kind, naming.WEIGHT_NAMES)
 
     def describe(self) -> str:
         """One line, e.g. "adam(lr=0.5, betas=(0.9, 0.999), eps=1e-08)"."""

@@ -91,7 +91,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_network_arguments(parser: argparse.ArgumentParser) -> None:
     """--preset, --layers, --activations, --bias, --bias-values, --loss, --reduction, --data,
-    --weights, --seed: the network options `build` reads (shared with ``explain``)."""
+    --weights, --seed: the network options `build` reads (``explain`` and ``optimizers`` take
+    them too)."""
     parser.add_argument("--preset", choices=tuple(network.PRESETS), default=None,
                         help="a ready-made network (see 'autograd-compare presets'); "
                         "default tutorial unless --layers is given")

@@ -9,7 +9,7 @@ import numpy as np
 
 from autograd_compare import network, optimizers, validate
 from autograd_compare.commands import check
-from autograd_compare.commands.optimizers import _optimizer, add_optimizer_arguments
+from autograd_compare.commands.optimizers import add_optimizer_arguments, optimizer_from
 from autograd_compare.commands.options import add_network_options, positive_int
 from autograd_compare.errors import InputError
 from autograd_compare.interface import Example
@@ -178,7 +178,7 @@ def _updates(args, net, data, w, example, lr, dt) -> int:
         raise InputError(f"explain --optimizer shows the tutorial network (2-2-2 sigmoid, no "
                          f"biases, one example), which every backend's optimizers train; got "
                          f"{network.describe(net)} with {data.inputs.shape[0]} example(s)")
-    opt = optimizers.with_lr(_optimizer(args), lr)
+    opt = optimizers.with_lr(optimizer_from(args), lr)
     result = explain_updates(w, example, opt, args.weight or "w5", args.steps, dt)
     text = render_updates(result)
     print(updates_json(result) if args.format == "json" else

@@ -1,8 +1,10 @@
 """``autograd-compare restarts --preset NAME``: the restart study on a preset network.
 
-Reached from `commands.restarts` when ``--preset`` names a network other than the tutorial's;
-prints the table and writes report.json, summary.csv, final_loss.csv and report.html to the
---out folder. Results travel as `study.network_restarts.RestartsResult`; report.json is its
+Reached from `commands.restarts` when ``--preset`` names a network other than the tutorial's,
+or with ``--optimizer KIND`` on any preset (the tutorial's too): then every backend trains
+with that optimizer (`optimizer_backend`: each backend's batched optimizer training); prints
+the table and writes report.json, summary.csv, final_loss.csv and report.html to the --out
+folder. Results travel as `study.network_restarts.RestartsResult`; report.json is its
 ``to_dict()``.
 """
 
@@ -21,7 +23,9 @@ from autograd_compare.commands.options import check_lrs, selected_backends
 from autograd_compare.commands.progress import Progress
 from autograd_compare.errors import InputError
 from autograd_compare.interface import CLASS_INPUTS, CLASS_TARGETS
+from autograd_compare.optimizers import MANUAL_ONLY, Optimizer
 from autograd_compare.report import network_html, output
+from autograd_compare.report.optim_output import optimizer_dict
 from autograd_compare.study import network_restarts as study_mod
 
 SUMMARY_CSV, FINAL_CSV = "summary.csv", "final_loss.csv"
@@ -30,12 +34,43 @@ TUTORIAL_ONLY: dict[str, npt.ArrayLike] = {"checkpoints": (), "distribution": "u
                                            "inputs": CLASS_INPUTS, "targets": CLASS_TARGETS}
 
 
-def run(args: argparse.Namespace) -> int:
+def optimizer_backend(backend: network.NetBackend, opt: Optimizer,
+                      tutorial: bool) -> network.NetBackend:
+    """``backend`` whose ``train_batch`` trains with ``opt``: the tutorial's batched optimizer
+    path (`optim_check.train_batch`) for the tutorial's network, else the backend's
+    ``mlp_optim.train_batch`` (`network_optim_check.train_batch`)."""
+    from autograd_compare.harness import network_optim_check, optim_check
+    from autograd_compare.interface import Example
+    from autograd_compare.manual import mlp
+
+    name, dt = backend.name, backend.dtype
+
+    def train_batch(net: network.Network, w: npt.ArrayLike, lr: npt.ArrayLike,
+                    data: network.Data, steps: int, threshold: float | None = None,
+                    keep_loss: bool = False) -> network.NetBatchResult:
+        w_arr, lr_arr = network.weights_batch(net, w, lr, dt)
+        if tutorial:
+            ex = Example(data.inputs[0], data.targets[0])
+            r = optim_check.train_batch(name, w_arr, lr_arr, ex, opt, steps, dt)
+        else:
+            r = network_optim_check.train_batch(name, net, w_arr, lr_arr, data, opt, steps, dt)
+        d = network.data(net, data.inputs, data.targets, dt)
+        losses = mlp._forward(net, w_arr, d.inputs, d.targets)[2]
+        initial = dt.type(network.reduction_scale(net, d.inputs.shape[0])) * losses.sum(-1)
+        return network.NetBatchResult(initial, r.final_loss, r.final_weights,
+                                      np.full(w_arr.shape[0], -1, np.int64), None)
+
+    return backend._replace(train_batch=train_batch)
+
+
+def run(args: argparse.Namespace, opt: Optimizer | None = None) -> int:
+    preset = args.preset or "tutorial"
     for key, default in TUTORIAL_ONLY.items():
         if tuple(np.atleast_1d(getattr(args, key))) != tuple(np.atleast_1d(default)):
             raise InputError(f"--{key} is for the tutorial's network; --preset "
-                             f"{args.preset} brings its own data and draws U[LOW, HIGH]")
-    p = network.preset(args.preset)
+                             f"{preset}{' with --optimizer' if opt else ''} brings its own "
+                             "data and draws U[LOW, HIGH]")
+    p = network.preset(preset)
     study = study_mod.check(study_mod.NetStudy(
         n=args.n, seed=args.seed, low=args.range[0], high=args.range[1], steps=args.steps,
         lrs=check_lrs(args.lrs), stuck_above=args.stuck_above))
@@ -43,14 +78,16 @@ def run(args: argparse.Namespace) -> int:
     # the folder's name is reserved before any work: two runs at once never share it
     with output.Destination(args.out, DEFAULT_OUT, args.force) as dest:
         out_dir = dest.path
-        backends = [registry.get_network_backend(n, dt) for n in selected_backends(args)]
+        backends = [registry.get_network_backend(n, dt) for n in _names(args, opt)]
+        if opt is not None:
+            backends = [optimizer_backend(b, opt, p.name == "tutorial") for b in backends]
         data = network.data(p.network, p.data.inputs, p.data.targets, dt)
         human = sys.stderr if args.json else sys.stdout
         start = time.perf_counter()
         with Progress(len(backends) * len(study.lrs), stream=sys.stderr) as progress:
             outcome = study_mod.run(study, p.network, data, backends, on_step=progress.step)
         result = study_mod.RestartsResult(
-            config(outcome, p, dt), study_mod.summary(outcome), time.perf_counter() - start,
+            config(outcome, p, dt, opt), study_mod.summary(outcome), time.perf_counter() - start,
             str(out_dir), tuple(sorted([output.JSON_NAME, SUMMARY_CSV, FINAL_CSV,
                                         network_html.FILE])))
         print(table(result), file=human)
@@ -70,17 +107,30 @@ def run(args: argparse.Namespace) -> int:
         return result.exit_code
 
 
-def config(outcome: study_mod.NetOutcome, p: network.Preset,
-           dt: np.dtype) -> study_mod.RestartsConfig:
+def _names(args: argparse.Namespace, opt: Optimizer | None) -> tuple[str, ...]:
+    names = selected_backends(args)
+    for n in names:
+        if n.startswith(registry.MISTAKE_PREFIX):
+            raise InputError(f"backend {n!r}: the restart study compares correct backends; "
+                             "mistakes run in 'autograd-compare' and 'optimizers'")
+    if opt is not None and opt.kind in MANUAL_ONLY and names != ("manual",):
+        raise InputError(f"optimizer {opt.kind!r} exists in the manual backend only; give "
+                         "--backends manual")
+    return names
+
+
+def config(outcome: study_mod.NetOutcome, p: network.Preset, dt: np.dtype,
+           opt: Optimizer | None = None) -> study_mod.RestartsConfig:
     s = outcome.study
     return study_mod.RestartsConfig(p.name, p.about, p.network, int(p.data.inputs.shape[0]),
                                     s.n, s.seed, s.low, s.high, s.steps, s.lrs, s.stuck_above,
-                                    dt.name, outcome.backends)
+                                    dt.name, outcome.backends, opt)
 
 
 def table(result: study_mod.RestartsResult) -> str:
     c = result.config
-    lines = [f"Random restarts on preset {c.preset}: {c.n} starts (uniform on "
+    how = "" if c.optimizer is None else f" with {optimizer_dict(c.optimizer)['describe']}"
+    lines = [f"Random restarts{how} on preset {c.preset}: {c.n} starts (uniform on "
              f"[{c.low:g}, {c.high:g}], seed {c.seed}) x {len(c.lrs)} "
              f"rates x {c.steps} steps, {c.dtype}, {result.seconds:.1f} s; "
              f"stuck = final E > {c.stuck_above:g}",

@@ -159,7 +159,7 @@ def rows(t: OptimTrajectory) -> FloatArray:
 
 def label(quantity: str, step: int) -> str:
     """ "v5", 3 -> "v5 after step 3"; "dw5", 3 -> "dw5 at step 3" (the gradient it used)."""
-    where = "at" if quantity == "E_total" or quantity in naming.WEIGHT_GRAD_NAMES else "after"
+    where = "at" if quantity in ("E_total", "E") or quantity.startswith("d") else "after"
     return f"{quantity} {where} step {step}"
 
 
@@ -172,27 +172,37 @@ def scales(opt: Optimizer, ref: OptimTrajectory, example: Example,
     """
     from autograd_compare.manual.network import forward_values
 
-    def up_to(x: FloatArray) -> FloatArray:
-        """Largest over steps 1..k, at every k."""
-        return np.maximum.accumulate(x, axis=0)
-
     w = np.asarray(ref.weights[:-1], np.float64)
     ex = Example(np.asarray(example.inputs, np.float64), np.asarray(example.targets, np.float64))
     v = forward_values(w, ex)
     nodes = np.stack([v[name] for name in naming.FORWARD_NAMES], axis=1)
     terms = tolerances.term_scales(w, nodes, ex, dtype)
-    wabs = up_to(np.abs(ref.weights.astype(np.float64)))[1:]  # (S, 8): |w| entering and after
-    G = up_to(np.maximum(terms.dw, np.abs(ref.grads.astype(np.float64)))) + opt.l2 * wabs
+    E = np.maximum(terms.nodes[:, -1], np.abs(ref.loss.astype(np.float64)))
+    return update_scales(opt, ref, terms.dw, E, "E_total", naming.WEIGHT_NAMES)
+
+
+def update_scales(opt: Optimizer, ref: OptimTrajectory, dw_terms: FloatArray, E: FloatArray,
+                  loss_name: str, params: tuple[str, ...]) -> dict[str, FloatArray]:
+    """The scales of the module docstring from the gradient's term scales ``dw_terms``
+    (steps, P) and the loss's ``E`` (steps,) of the reference run ``ref``: every network's
+    optimizer check shares them (`compare.harness.network_optim_check`)."""
+
+    def up_to(x: FloatArray) -> FloatArray:
+        """Largest over steps 1..k, at every k."""
+        return np.maximum.accumulate(x, axis=0)
+
+    P = len(params)
+    wabs = up_to(np.abs(ref.weights.astype(np.float64)))[1:]  # (S, P): |w| entering and after
+    G = up_to(np.maximum(dw_terms, np.abs(ref.grads.astype(np.float64)))) + opt.l2 * wabs
     if opt.kind != "adamw":
         G = G + opt.weight_decay * wabs
     steps = ref.grads.shape[0]
     lr = up_to(np.array([opt.lr_at(k) for k in range(steps)]))[:, None]
     mu = opt.momentum
-    E = np.maximum(terms.nodes[:, -1], np.abs(ref.loss.astype(np.float64)))
-    out = {"E_total": up_to(E)}
-    out.update({g: G[:, j] for j, g in enumerate(naming.WEIGHT_GRAD_NAMES)})
+    out = {loss_name: up_to(E)}
+    out.update({g: G[:, j] for j, g in enumerate(naming.grad_names(params))})
     s = up_to(np.abs(ref.state.astype(np.float64)))
-    names = opt.state_names()
+    names = naming.optimizer_state_names(opt.kind, params)
     if opt.kind in ("momentum", "nesterov"):
         out.update({n: s[:, j] + G[:, j] / (1 - mu) for j, n in enumerate(names)})
         D = G / (1 - mu) * (1 + mu if opt.kind == "nesterov" else 1)
@@ -202,24 +212,26 @@ def scales(opt: Optimizer, ref: OptimTrajectory, example: Example,
     elif opt.kind in ADAM_KINDS:
         b1, b2 = opt.betas
         st = np.abs(ref.state.astype(np.float64))
-        m, vv, t = st[:, :8], st[:, 8:16], st[:, 16:17]
-        out.update({n: s[:, j] + G[:, j] for j, n in enumerate(names[:8])})
-        out.update({n: s[:, 8 + j] + G[:, j] ** 2 for j, n in enumerate(names[8:16])})
-        out["t"] = np.ones(steps)
+        m, vv, t = st[:, :P], st[:, P:2 * P], st[:, 2 * P:2 * P + 1]
+        out.update({n: s[:, j] + G[:, j] for j, n in enumerate(names[:P])})
+        out.update({n: s[:, P + j] + G[:, j] ** 2 for j, n in enumerate(names[P:2 * P])})
+        out[naming.STEP_COUNT] = np.ones(steps)
         m_hat, v_hat = m / (1 - b1**t), vv / (1 - b2**t)
         D = up_to((G + m_hat) / (np.sqrt(v_hat) + opt.eps))
         if opt.kind == "adamw":
             D = D + opt.weight_decay * wabs
     else:
         D = G
-    out.update({n: wabs[:, j] + lr[:, 0] * D[:, j] for j, n in enumerate(naming.WEIGHT_NAMES)})
+    out.update({n: wabs[:, j] + lr[:, 0] * D[:, j] for j, n in enumerate(params)})
     return out
 
 
 def compare_runs(name: str, run: OptimTrajectory, run_cols: tuple[str, ...],
                  ref: OptimTrajectory, ref_cols: tuple[str, ...], scale: dict[str, FloatArray],
-                 dtype: DTypeLike) -> OptimComparison:
-    """``run`` against ``ref`` on their common columns (in the reference's order)."""
+                 dtype: DTypeLike, rtol: float | None = None) -> OptimComparison:
+    """``run`` against ``ref`` on their common columns (in the reference's order); the
+    tolerance is `tolerances.trajectory_tolerance`, or ``rtol · (step + 1) · scale`` when a
+    network's own per-step ``rtol`` is given (`network_check.step_rtol`)."""
     common = tuple(c for c in ref_cols if c in run_cols)
     x = rows(run)[:, [run_cols.index(c) for c in common]]
     y = rows(ref)[:, [ref_cols.index(c) for c in common]]
@@ -228,7 +240,9 @@ def compare_runs(name: str, run: OptimTrajectory, run_cols: tuple[str, ...],
         diff = np.where(same, 0.0, np.abs(x - y))
     diff = np.where(np.isnan(diff), np.inf, diff)  # NaN on one side only: a divergence
     steps = np.arange(x.shape[0])[:, None]
-    tol = tolerances.trajectory_tolerance(dtype, steps, np.stack([scale[c] for c in common], 1))
+    stacked = np.stack([scale[c] for c in common], 1)
+    tol = (tolerances.trajectory_tolerance(dtype, steps, stacked) if rtol is None
+           else rtol * (steps + 1.0) * stacked)
     bad = ~(diff <= tol)
     first = None
     if bad.any():

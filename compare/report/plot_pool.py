@@ -23,7 +23,7 @@ import struct
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import CancelledError, Future
 from pathlib import Path
 from typing import IO, Any, Literal, TypeAlias
@@ -44,11 +44,11 @@ class WorkerDied(RuntimeError):
 
 
 # What travels: a task (PNG name, results) to the worker, its answer back, and a queued job.
-# Instead of the main job's results a task may carry a drawing function (`Drawer.submit_png`).
-_Draw: TypeAlias = Callable[[str], bytes]
-_Task: TypeAlias = tuple[str, list[LrResult] | _Draw]
+# Instead of the main job's results a task may carry a drawing function or other picklable
+# data (`Drawer.submit_png`, `draw`).
+_Task: TypeAlias = tuple[str, Any]
 _Answer: TypeAlias = tuple[Literal[True], bytes] | tuple[Literal[False], Exception]
-_Job: TypeAlias = tuple[Future[bytes], str, list[LrResult] | _Draw]
+_Job: TypeAlias = tuple[Future[bytes], str, Any]
 
 
 def _send(stream: IO[bytes], obj: _Task | _Answer) -> None:
@@ -80,14 +80,29 @@ def serve() -> None:
             task: _Task = _receive(tasks)
         except EOFError:
             return
-        name, lr_results = task
+        name, payload = task
         answer: _Answer
         try:
-            answer = (True, lr_results(name) if callable(lr_results)
-                      else plots.png(name, lr_results))
+            answer = (True, draw(name, payload))
         except Exception as err:  # noqa: BLE001 - handed back to the main process
             answer = (False, err)
         _send(answers, answer)
+
+
+OPTIM_PREFIX = "optimizers:"  # a task for `report.optim_plots` (``autograd-compare optimizers``)
+
+
+def draw(name: str, payload: Any) -> bytes:
+    """The PNG bytes of task ``name``: ``payload(name)`` for a drawing function, else
+    `optim_plots.png` for a name that starts with `OPTIM_PREFIX` (its payload is an
+    `optim_plots.Curves`), else the main job's `plots.png`."""
+    if callable(payload):
+        return bytes(payload(name))
+    if name.startswith(OPTIM_PREFIX):
+        from autograd_compare.report import optim_plots
+
+        return optim_plots.png(name[len(OPTIM_PREFIX):], payload)
+    return plots.png(name, payload)
 
 
 class _Worker:
@@ -183,19 +198,21 @@ class Drawer:
             _tasks.put((future, name, list(lr_results)))
             self._jobs[name] = future
 
-    def submit_png(self, name: str, draw: _Draw) -> None:
-        """Start ``draw(name)`` -> PNG bytes in a worker; ``draw`` must pickle (a module-level
-        function or a `functools.partial` of one, on small picklable data)."""
+    def submit_png(self, name: str, payload: Any) -> None:
+        """Start drawing task ``name`` (see `draw`) in a worker: ``payload`` is a drawing
+        function ``name -> PNG bytes`` (module-level or a `functools.partial` of one, on small
+        picklable data) or picklable data for `optim_plots`/`plots`."""
         if self.workers > 0:
             future: Future[bytes] = Future()
-            _tasks.put((future, name, draw))
+            _tasks.put((future, name, payload))
             self._jobs[name] = future
 
-    def png(self, name: str, draw: _Draw) -> bytes:
-        """The bytes of a `submit_png` job (drawn here if no worker could, or none was asked)."""
-        job = self._jobs.get(name)
+    def png(self, name: str, payload: Any) -> bytes:
+        """Task ``name``'s PNG bytes: the worker's if `submit_png` sent it and a worker drew it,
+        else drawn here."""
+        job = self._jobs.pop(name, None)
         data = None if job is None else _result(job)
-        return draw(name) if data is None else data
+        return draw(name, payload) if data is None else data
 
     def save(self, folder: Path, lr_results: Sequence[LrResult]) -> list[str]:
         """Write every PNG of the report into ``folder`` (the names of `plots.save_all`)."""

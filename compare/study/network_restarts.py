@@ -18,6 +18,7 @@ from autograd_compare.errors import InputError
 from autograd_compare.harness.network_check import step_rtol
 from autograd_compare.network import Data, NetBackend, Network, n_params
 from autograd_compare.network import to_dict as network_dict
+from autograd_compare.optimizers import Optimizer
 from autograd_compare.study.restarts import LossQuantiles, loss_quantiles
 
 HISTOGRAM_EDGES = (0.0, 0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 1.0, float("inf"))
@@ -195,13 +196,17 @@ class RestartsConfig(NamedTuple):
     stuck_above: float
     dtype: str
     backends: tuple[str, ...]  # the reference first
+    optimizer: Optimizer | None = None  # None: plain gradient descent
 
     def to_dict(self) -> dict[str, Any]:
+        from autograd_compare.report.optim_output import optimizer_dict
+
         return {"preset": self.preset, "network": network_dict(self.network), "n": self.n,
                 "seed": self.seed, "distribution": "uniform", "range": [self.low, self.high],
                 "steps": self.steps, "lrs": list(self.lrs), "stuck_above": self.stuck_above,
                 "dtype": self.dtype, "backends": list(self.backends),
-                "reference": self.backends[0], "examples": self.examples}
+                "reference": self.backends[0], "examples": self.examples,
+                "optimizer": None if self.optimizer is None else optimizer_dict(self.optimizer)}
 
 
 class RestartsResult(NamedTuple):

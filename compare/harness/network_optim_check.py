@@ -1,0 +1,155 @@
+"""Optimizer check on any network (`compare.network`): every backend trains with one
+optimizer; compare them step by step, optimizer state included.
+
+The tutorial's network keeps its own path (`compare.harness.optim_check`); this is the same
+check for every other network, with the backends' ``mlp_optim`` modules (`manual.mlp_optim`:
+the update rules by hand on the flat vector; `torch_impl.mlp_optim`: torch.optim on the
+``nn.Sequential``; `jax_impl.mlp_optim`: optax). Row k is update k+1: E and the gradient at the
+parameters entering it, the state after it (named by `naming.optimizer_state_names`, e.g.
+``v_W2[0,1]``), then the parameters after it. The scales are `optim_check.update_scales` with
+the network's term scales (`network_check.term_scales`), and the tolerance is the network's own
+``network_check.step_rtol · (k + 1) · scale``, so a first divergence reads
+"v_W2[0,1] after step 3".
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Protocol, cast
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from autograd_compare import naming, registry, validate
+from autograd_compare.errors import InputError
+from autograd_compare.harness import network_check
+from autograd_compare.harness.optim_check import (
+    MISTAKE_PREFIX,
+    OPTIM_NEEDS,
+    Divergence,
+    Largest,
+    OptimComparison,
+    available,
+    compare_runs,
+    update_scales,
+)
+from autograd_compare.network import Data, Network, param_names
+from autograd_compare.optimizers import MANUAL_ONLY, OptimBatch, Optimizer, OptimTrajectory
+
+__all__ = ["available", "check", "columns", "train", "train_batch"]
+LOSS = "E"
+
+
+class NetOptimModule(Protocol):
+    """Each backend's ``mlp_optim`` module (NumPy arrays of one dtype, already checked)."""
+
+    def train(self, net: Network, w: np.ndarray, data: Data, opt: Optimizer,
+              steps: int) -> OptimTrajectory: ...
+
+    def train_batch(self, net: Network, w: np.ndarray, lr: np.ndarray, data: Data,
+                    opt: Optimizer, steps: int) -> OptimBatch: ...
+
+
+class NetOptimResult(NamedTuple):
+    optimizer: Optimizer
+    network: Network
+    dtype: np.dtype[Any]
+    reference: str
+    runs: dict[str, OptimTrajectory]
+    comparisons: dict[str, OptimComparison]
+    ok: bool
+    first_divergence: Divergence | None
+    largest: Largest
+
+
+def module(name: str) -> NetOptimModule:
+    key = "manual" if name.startswith(MISTAKE_PREFIX) else name
+    return cast(NetOptimModule, registry.backend_module(key, "mlp_optim", OPTIM_NEEDS.get(key)))
+
+
+def _check_kind(name: str, opt: Optimizer) -> None:
+    if opt.kind in MANUAL_ONLY and not (name == "manual" or name.startswith(MISTAKE_PREFIX)):
+        raise InputError(f"optimizer {opt.kind!r} exists in the manual backend only; got "
+                         f"backend {name!r}")
+
+
+def train(name: str, net: Network, w: Any, data: Data, opt: Optimizer, steps: int,
+          dtype: DTypeLike = "float64") -> OptimTrajectory:
+    """Backend ``name`` (or ``mistake:<kind>``) trains ``net`` from ``w`` (P,) with ``opt``."""
+    from autograd_compare import network
+
+    dt = validate.dtype(dtype)
+    _check_kind(name, opt)
+    w_arr = network.weights(net, w, dt)
+    d = network.data(net, data.inputs, data.targets, dt)
+    steps = validate.steps(steps)
+    if name.startswith(MISTAKE_PREFIX):
+        from autograd_compare.manual import mlp_optim
+
+        return mlp_optim.train(net, w_arr, d, opt, steps, name[len(MISTAKE_PREFIX):])
+    return module(name).train(net, w_arr, d, opt, steps)
+
+
+def train_batch(name: str, net: Network, w: Any, lr: Any, data: Data, opt: Optimizer,
+                steps: int, dtype: DTypeLike = "float64") -> OptimBatch:
+    """Backend ``name`` trains N configurations of ``net``: ``w`` (N, P), ``lr`` (N,)."""
+    from autograd_compare import network
+
+    dt = validate.dtype(dtype)
+    _check_kind(name, opt)
+    if name.startswith(MISTAKE_PREFIX):
+        raise InputError(f"{name!r} has no batched form; use manual, torch or jax")
+    w_arr, lr_arr = network.weights_batch(net, w, lr, dt)
+    d = network.data(net, data.inputs, data.targets, dt)
+    return module(name).train_batch(net, w_arr, lr_arr, d, opt, validate.steps(steps))
+
+
+def columns(net: Network, opt: Optimizer) -> tuple[str, ...]:
+    """The quantities of one row, in order: E, gradients, state, parameters after the step."""
+    params = param_names(net)
+    return (LOSS, *naming.grad_names(params), *naming.optimizer_state_names(opt.kind, params),
+            *params)
+
+
+def scales(net: Network, opt: Optimizer, ref: OptimTrajectory, data: Data,
+           dtype: DTypeLike) -> dict[str, np.ndarray]:
+    """Each quantity's scale at every step (`optim_check.update_scales`, causal)."""
+    d64 = Data(np.asarray(data.inputs, np.float64), np.asarray(data.targets, np.float64))
+    steps, P = ref.grads.shape
+    dw = np.zeros((steps, P))
+    E = np.abs(ref.loss.astype(np.float64))
+    for k in range(steps):
+        wk = np.asarray(ref.weights[k], np.float64)
+        if not np.all(np.isfinite(wk)):
+            dw[k:] = np.inf
+            break
+        s = network_check.term_scales(net, wk, d64, dtype)
+        dw[k], E[k] = s.dw, max(E[k], s.E)
+    return update_scales(opt, ref, dw, E, LOSS, param_names(net))
+
+
+def check(opt: Optimizer, backends: list[str], net: Network, w: Any, data: Data,
+          steps: int = 20, dtype: DTypeLike = "float64") -> NetOptimResult:
+    """Train ``net`` with ``opt`` in every backend and compare each with the first."""
+    from autograd_compare.harness.optim_check import counterpart
+
+    if not backends:
+        raise InputError("need at least one backend")
+    if opt.kind in MANUAL_ONLY and not any(counterpart(n, opt) == opt for n in backends):
+        raise InputError(f"optimizer {opt.kind!r} exists in the manual backend only; got "
+                         f"backends {','.join(backends)!r} (add manual)")
+    dt = validate.dtype(dtype)
+    reference = backends[0]
+    opts = {name: counterpart(name, opt) for name in backends}
+    runs = {name: train(name, net, w, data, opts[name], steps, dt) for name in backends}
+    scale = scales(net, opts[reference], runs[reference], data, dt)
+    rtol = network_check.step_rtol(net, int(np.shape(data.inputs)[0]), dt)
+    ref_cols = columns(net, opts[reference])
+    comps = {name: compare_runs(name, run, columns(net, opts[name]), runs[reference], ref_cols,
+                                scale, dt, rtol)
+             for name, run in runs.items() if name != reference}
+    firsts = [c.first_divergence for c in comps.values() if c.first_divergence]
+    order = {c: i for i, c in enumerate(ref_cols)}
+    first = min(firsts, key=lambda d: (d.step, order[d.quantity]), default=None)
+    largest = max((c.largest for c in comps.values()), key=lambda d: d.ratio,
+                  default=Largest(None, 0.0, 0.0, ""))
+    return NetOptimResult(opt, net, dt, reference, runs, comps, first is None, first, largest)

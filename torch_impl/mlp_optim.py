@@ -1,0 +1,140 @@
+"""Optimizers on any network (`compare.network`) by torch.optim, on the parameters of the
+equivalent ``nn.Sequential`` (``nn.Linear`` layers and activation modules).
+
+The gradient is autograd's (``loss.backward()``), the update the optimizer's own ``step()``
+(`torch_impl.optim.make_optimizer`: SGD, Adam, AdamW), the state read back from
+``optimizer.state[p]`` for every parameter, flattened in ``parameters_to_vector`` order.
+Frozen biases are ``nn.Linear`` biases with ``requires_grad`` off and are not given to the
+optimizer: nothing moves them. A softmax last layer is left out of the Sequential: the
+cross-entropy is taken from its logits (``log_softmax``), as PyTorch does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from autograd_compare import naming
+from autograd_compare.network import Data, Network, frozen_bias, layout, reduction_scale
+from autograd_compare.optimizers import ADAM_KINDS, OptimBatch, Optimizer, OptimTrajectory
+from autograd_compare.torch_impl import mlp
+from autograd_compare.torch_impl.optim import make_optimizer
+
+MODULES = {"sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh, "relu": torch.nn.ReLU,
+           "identity": torch.nn.Identity}
+
+
+def sequential(net: Network, w: np.ndarray) -> tuple[torch.nn.Sequential, list[torch.Tensor]]:
+    """The ``nn.Sequential`` of ``net`` holding the parameters ``w`` (P,), and its trainable
+    parameters in ``parameters_to_vector`` order (W1, b1, W2, ...)."""
+    dt = torch.from_numpy(w[:0]).dtype
+    layers: list[torch.nn.Module] = []
+    trainable: list[torch.Tensor] = []
+    for l, (lay, f) in enumerate(zip(layout(net), net.activations, strict=True)):
+        n_out, n_in = lay.W_shape
+        linear = torch.nn.Linear(n_in, n_out, bias=net.bias != "none", dtype=dt)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(w[lay.W].reshape(lay.W_shape)))
+            trainable.append(linear.weight)
+            if lay.b is not None:
+                linear.bias.copy_(torch.from_numpy(w[lay.b]))
+                trainable.append(linear.bias)
+            elif net.bias == "frozen":
+                linear.bias.copy_(torch.tensor(frozen_bias(net, l), dtype=dt))
+                linear.bias.requires_grad_(False)
+        layers.append(linear)
+        if f != "softmax":
+            layers.append(MODULES[f]())
+    return torch.nn.Sequential(*layers), trainable
+
+
+def _loss(net: Network, model: torch.nn.Sequential, x: torch.Tensor,
+          t: torch.Tensor) -> torch.Tensor:
+    """E of the model's output (logits for a softmax network)."""
+    out = model(x)
+    if net.loss == "cross-entropy":
+        losses = -(t * torch.log_softmax(out, dim=-1)).sum(dim=-1)
+    else:
+        losses = (0.5 if net.loss == "half-sse" else 1.0) * ((t - out) ** 2).sum(dim=-1)
+    return reduction_scale(net, x.shape[0]) * losses.sum()
+
+
+def _flat(tensors: list[torch.Tensor]) -> torch.Tensor:
+    return torch.cat([p.reshape(-1) for p in tensors])
+
+
+def _state(optimizer: torch.optim.Optimizer, params: list[torch.Tensor],
+           opt: Optimizer) -> torch.Tensor:
+    st = [optimizer.state[p] for p in params]
+    if opt.kind in ("momentum", "nesterov"):
+        return _flat([s["momentum_buffer"] for s in st])
+    if opt.kind in ADAM_KINDS:
+        step = torch.as_tensor(st[0]["step"]).reshape(1).to(params[0].dtype)
+        return torch.cat([_flat([s["exp_avg"] for s in st]),
+                          _flat([s["exp_avg_sq"] for s in st]), step])
+    return torch.empty(0, dtype=params[0].dtype)
+
+
+def train(net: Network, w: np.ndarray, data: Data, opt: Optimizer,
+          steps: int) -> OptimTrajectory:
+    """``steps`` updates of ``opt`` from ``w`` (P,); see `compare.optimizers.OptimTrajectory`."""
+    model, params = sequential(net, w)
+    dt = params[0].dtype
+    x, t = torch.as_tensor(data.inputs, dtype=dt), torch.as_tensor(data.targets, dtype=dt)
+    optimizer = make_optimizer([params], opt)
+    P = w.size
+    n_state = len(naming.STATE_PREFIXES[opt.kind]) * P + (opt.kind in ADAM_KINDS)
+    loss = torch.empty(steps, dtype=dt)
+    weights = torch.empty((steps + 1, P), dtype=dt)
+    grads = torch.empty((steps, P), dtype=dt)
+    state = torch.empty((steps, n_state), dtype=dt)
+    weights[0] = _flat(params).detach()
+    for k in range(steps):
+        for group in optimizer.param_groups:
+            group["lr"] = opt.lr_at(k)
+        optimizer.zero_grad()
+        E = _loss(net, model, x, t)
+        objective = E + opt.l2 / 2 * sum((p * p).sum() for p in params) if opt.l2 else E
+        objective.backward()
+        loss[k] = E.detach()
+        grads[k] = _flat([p.grad for p in params])  # type: ignore[misc]  # set by backward()
+        optimizer.step()
+        weights[k + 1] = _flat(params).detach()
+        if n_state:
+            state[k] = _state(optimizer, params, opt)
+    return OptimTrajectory(loss.numpy(), weights.numpy(), grads.numpy(), state.numpy())
+
+
+def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, opt: Optimizer,
+                steps: int) -> OptimBatch:
+    """N trainings at once: ``w`` (N, P), ``lr`` (N,). One leaf (n_g, P) per distinct learning
+    rate, one torch.optim param group each (``foreach`` kernels), one autograd graph per step
+    over all configurations (`torch_impl.mlp.forward_values` with a leading axis); every
+    torch.optim rule is element-wise, so rows stay independent."""
+    dt = torch.from_numpy(w[:0]).dtype
+    x, t = torch.as_tensor(data.inputs, dtype=dt), torch.as_tensor(data.targets, dtype=dt)
+    rates, inverse = np.unique(lr, return_inverse=True)
+    leaves = [torch.from_numpy(w[inverse == j].copy()).requires_grad_(True)
+              for j in range(len(rates))]
+    optimizer = make_optimizer(leaves, opt, [float(r) for r in rates])
+    for group in optimizer.param_groups:
+        group["foreach"] = True
+    for k in range(steps):
+        if opt.lr_change and k == opt.lr_change[0]:
+            for group in optimizer.param_groups:
+                group["lr"] = opt.lr_change[1]
+        optimizer.zero_grad()
+        objective = torch.zeros((), dtype=dt)
+        for W in leaves:
+            objective = objective + mlp.forward_values(net, W, x, t)[3].sum()
+            if opt.l2:
+                objective = objective + opt.l2 / 2 * (W * W).sum()
+        objective.backward()
+        optimizer.step()
+    final_w = np.empty_like(w)
+    final_l = np.empty(w.shape[0], w.dtype)
+    with torch.no_grad():
+        for j, W in enumerate(leaves):
+            final_w[inverse == j] = W.numpy()
+            final_l[inverse == j] = mlp.forward_values(net, W, x, t)[3].numpy()
+    return OptimBatch(final_l, final_w)
