@@ -129,10 +129,12 @@ def test_workers_draw_the_same_bytes_as_this_process():
     try:
         for name in network_plots.FILES:
             pool.submit_png(name, draw)
+        jobs = dict(pool._jobs)  # `png` hands a job's bytes back once and forgets it
+        assert set(jobs) == set(network_plots.FILES)
         drawn = {name: pool.png(name, draw) for name in network_plots.FILES}
         assert pool.workers == 1 and any(w.alive() for w in plot_pool._workers)
         for name in network_plots.FILES:  # the worker's answers are the bytes handed back
-            assert pool._jobs[name].result(timeout=0) == drawn[name]
+            assert jobs[name].result(timeout=0) == drawn[name]
     finally:
         pool.close()
     for name in network_plots.FILES:
