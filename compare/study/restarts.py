@@ -237,6 +237,7 @@ def _train(backend: Backend, w: np.ndarray, lr: np.ndarray, example: Example,
         if end < study.steps:
             seen[k] = r.final_loss
         w, done = r.final_weights, end
+    assert initial is not None  # the loop runs at least once (ends holds study.steps)
     return BatchResult(initial, r.final_loss, w, reached, None), seen
 
 
@@ -405,8 +406,9 @@ def loss_quantiles(loss: np.ndarray) -> LossQuantiles:
     loss = loss.astype(np.float64)
     finite = np.isfinite(loss)
     q = np.quantile(loss[finite], QUANTILES) if finite.any() else np.full(len(QUANTILES), np.nan)
+    lo, p1, p10, median, p90, p99, hi = (float(v) for v in q)  # QUANTILES
     return LossQuantiles(float(loss[finite].mean()) if finite.any() else float("nan"),
-                         *(float(v) for v in q), int(np.count_nonzero(~finite)))
+                         lo, p1, p10, median, p90, p99, hi, int(np.count_nonzero(~finite)))
 
 
 def gallery_indices(final_loss: np.ndarray) -> Gallery:

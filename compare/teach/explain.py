@@ -117,7 +117,7 @@ class Explanation(NamedTuple):
 
 def backend_gradients(w, example: Example, dtype) -> dict:
     """label -> `Gradients` from each backend, or the one-line reason it is unavailable."""
-    out = {}
+    out: dict[str, Gradients | str] = {}
     for name, label in BACKENDS.items():
         try:
             out[label] = get_backend(name, dtype).gradients(w, example)
@@ -167,7 +167,7 @@ def build_steps(v: dict, grads: dict, lr: float, names=ORDER) -> tuple[Step, ...
             term = Term(f"∂E{k}/∂{name}", (*_output_delta(v, k),
                                           Factor(f"∂o{k}/∂{name}", a_h, v[a_h])))
             note = f"∂E{3 - k}/∂{name} = 0: {name} does not reach E{3 - k}"
-            terms = (term,)
+            terms: tuple[Term, ...] = (term,)
         elif name in OUTPUT_BIASES:
             k = OUTPUT_BIASES[name]
             one = np.ones_like(v[f"a_o{k}"])[()]
@@ -193,7 +193,7 @@ def build_steps(v: dict, grads: dict, lr: float, names=ORDER) -> tuple[Step, ...
                  or INPUT_WEIGHTS[name][0])
             a_h = f"a_h{j}"
             d_ah = build_steps(v, {}, lr, (a_h,))[0].value
-            factors = (Factor(f"∂E_total/∂{a_h}", _hidden_formula(a_h), d_ah,
+            factors: tuple[Factor, ...] = (Factor(f"∂E_total/∂{a_h}", _hidden_formula(a_h), d_ah,
                               short=f"∂E1/∂{a_h} + ∂E2/∂{a_h} (above)"),
                        Factor(f"∂{a_h}/∂h{j}", f"{a_h} * (1 - {a_h})", v[a_h] * (1 - v[a_h])))
             if name in INPUT_WEIGHTS:
