@@ -380,21 +380,22 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     sizes = args.sizes or (args.n,)
     names = selected_backends(args)
-    for name in names:  # a missing framework is a one-line error before any timing
-        registry.get_backend(name, args.dtypes[0])
     human = sys.stderr if args.json else sys.stdout
     if args.optimizer:
         from autograd_compare.harness import optim_check
 
         for name in names:
             if name.startswith(registry.MISTAKE_PREFIX):
-                raise InputError(f"bench --optimizer times correct backends only; got {name!r}")
-            optim_check.module(name)  # optax for jax: a one-line error before any timing
+                raise InputError(f"bench --optimizer times correct backends only; got "
+                                 f"{validate.short_text(name)}")
+            optim_check.module(name)  # a missing framework (optax for jax): one line, now
         steps = len(args.dtypes) * len(args.optimizer) * len(sizes) * (1 + len(names))
         with Progress(steps, stream=sys.stderr) as progress:
             result = bench_optimizers(names, args.optimizer, args.dtypes, sizes, args.steps,
                                       args.repeat, progress.step)
     else:
+        for name in names:  # a missing framework is a one-line error before any timing
+            registry.get_backend(name, args.dtypes[0])
         steps = len(args.dtypes) * (len(sizes) * (1 + len(names)) + len(names))
         with Progress(steps, stream=sys.stderr) as progress:
             result = bench(names, args.dtypes, sizes, args.steps, args.repeat, progress.step)
