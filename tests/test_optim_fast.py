@@ -167,3 +167,21 @@ def test_manual_in_place_block_is_bit_for_bit_the_readable_one(name, dtype):
     want_loss, want_weights = _readable_block(w, lr, class_example(dtype), opt, STEPS)
     np.testing.assert_array_equal(weights, want_weights)
     np.testing.assert_array_equal(loss, want_loss)
+
+
+def test_jax_optimizer_programs_go_to_the_persistent_cache(tmp_path):
+    """The optimizer paths configure JAX's compilation cache themselves (before, only
+    `registry.get_backend("jax")` did, so ``bench --optimizer`` compiled in every run)."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("optax")
+    code = ("import numpy as np; from autograd_compare import optimizers as O; "
+            "from autograd_compare.harness import optim_check as C; "
+            "C.train_batch('jax', np.full((2, 8), 0.3), np.full(2, 0.5), None, O.make('adam'), 3)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "AUTOGRAD_COMPARE_CACHE_DIR":
+                                            str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    assert any((tmp_path / "jax").iterdir())
