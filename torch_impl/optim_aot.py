@@ -31,6 +31,7 @@ import math
 import os
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -102,7 +103,7 @@ def adam_step(w1, w2, w3, w4, w5, w6, w7, w8, m1, m2, m3, m4, m5, m6, m7, m8,
     return (*new_w, *new_m, *new_v)
 
 
-STEPS = {"momentum": momentum_step, "adam": adam_step}
+STEPS: dict[str, Callable[..., tuple]] = {"momentum": momentum_step, "adam": adam_step}
 N_HYPER = {"momentum": 6, "adam": 9}
 
 
@@ -216,5 +217,5 @@ def _train_block(run: aot.Runner, w: np.ndarray, lr: np.ndarray, example: Exampl
         cols, state = out[:8], out[8:]
     cols = [c[:n] for c in cols]
     with torch.no_grad():
-        e_total = network.forward_values(cols, Example(inputs, targets))["E_total"]
+        e_total = network.forward_values(cols, example)["E_total"]
     return e_total.numpy(), torch.stack(cols, dim=1).numpy()
