@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from autograd_compare import cache
 from autograd_compare.interface import Example
 from autograd_compare.jax_impl.network import loss as e_total
 from autograd_compare.jax_impl.precision import precision, to_numpy
@@ -120,6 +121,7 @@ def _compiled_train(opt: Optimizer, steps: int):
 
 def train(w: np.ndarray, example: Example, opt: Optimizer, steps: int) -> OptimTrajectory:
     """``steps`` updates of ``opt`` from ``w`` (8,); see `compare.optimizers.OptimTrajectory`."""
+    cache.configure_jax()  # compiled programs kept on disk between runs (compare.cache)
     with precision(w.dtype):
         out = _compiled_train(opt._replace(lr=1.0), steps)(w, w.dtype.type(opt.lr), example)
     return OptimTrajectory(*(to_numpy(x, w.dtype) for x in out))
@@ -164,6 +166,7 @@ def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, opt: Optimizer,
     independent); gradients by ``vmap(grad)``; ``lax.scan`` over steps, ``lax.map`` over
     blocks, one jitted program.
     """
+    cache.configure_jax()  # compiled programs kept on disk between runs (compare.cache)
     n = w.shape[0]
     blocks = -(-n // CHUNK)
     chunk = -(-n // blocks)

@@ -170,8 +170,10 @@ def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, opt: Optimizer,
     """N trainings at once: ``w`` (N, 8), ``lr`` (N,); the other settings from ``opt``.
 
     The weights are held as 8 contiguous rows (structure of arrays), so every formula is one
-    NumPy call over a block of `BLOCK` configurations; the update is `_update`, unchanged.
-    Row n equals
+    NumPy call over a block of `BLOCK` configurations. The step is `_soa_gradients` and
+    `_update` written with preallocated rows and in-place operations (`_train_block`): the
+    same operations in the same order, so the same numbers, without ~100 temporary arrays and
+    the per-step Python work of `_update`. Row n equals
     ``train(w[n], example, opt with lr[n], steps)`` up to rounding.
     """
     final_w, final_l = np.empty_like(w), np.empty(w.shape[0], w.dtype)
@@ -185,15 +187,113 @@ BLOCK = 4096  # configurations trained together: a block's ~40 temporaries stay 
 
 
 def _train_block(w, lr, example: Example, opt: Optimizer, steps: int) -> tuple:
+    """``steps`` updates of a block ``w`` (m, 8): `_soa_gradients` then `_update`, in place.
+
+    Every line below names the expression of `_soa_gradients`, `_sigmoid_tanh` or `_update`
+    it computes (a*b + c*d as a*b, then + c*d; x*y as y*x: exact in floating point), and
+    tests/test_optim_fast.py checks the result is bit for bit theirs.
+    """
     dt = w.dtype
-    W = np.array(w.T, order="C")  # (8, m)
+    W = np.array(w.T, order="C")  # (8, m): w1..w8 as rows
+    m = W.shape[1]
     rates = lr.astype(dt)
-    s = _init_state(W.shape, dt, opt)
+    (i1, i2), (t1, t2) = example.inputs, example.targets
+    # the two neurons of a layer go through each formula together, as rows of one (2, m)
+    # array: (w1, w3) and (w2, w4) are W[0:4] in pairs, (w5, w7) and (w6, w8) W[4:8]
+    pair_in, pair_out = W[0:4].reshape(2, 2, m), W[4:8].reshape(2, 2, m)
+    ins = np.array([i1, i2], dt)[None, :, None]  # (1, 2, 1): i1, i2
+    tgt = np.array([t1, t2], dt)[:, None]  # (2, 1): t1, t2
+    A_h, A_o, D, G, X = np.empty((5, 2, m), dt)  # (a_h1, a_h2), (a_o1, a_o2), (d1, d2), ...
+    a_h1, a_h2 = A_h
+    d1, d2 = D
+    dW, T = np.empty((8, m), dt), np.empty((8, m), dt)
+    dW_in, dW_out = dW[0:4].reshape(2, 2, m), dW[4:8].reshape(2, 2, m)
+    mu, tau, wd, l2 = (dt.type(v) for v in (opt.momentum, opt.dampening, opt.weight_decay,
+                                            opt.l2))
+    b1, b2, eps = dt.type(opt.betas[0]), dt.type(opt.betas[1]), dt.type(opt.eps)
+    state = [np.zeros((8, m), dt) for _ in range(2 if opt.kind in ADAM_KINDS else 1)]
+    V = state[0]  # momentum_buffer; Adam's m (first moment)
     change = opt.lr_change
+
+    def sigmoid(a, p, q, u, v):
+        """a = σ(p*u + q*v) = 0.5 + 0.5*tanh(0.5*(p*u + q*v)), both neurons at once"""
+        np.multiply(p, u, out=a)
+        np.multiply(q, v, out=X)
+        a += X
+        a *= 0.5
+        np.tanh(a, out=a)
+        a *= 0.5
+        a += 0.5
+
     for k in range(steps):
-        dW = _soa_gradients(W, example, opt)
-        rate = rates if not change or k < change[0] else np.full_like(rates, change[1])
-        W, s = _update(W, dW, s, opt._replace(lr=rate, lr_change=None), k)
+        t = k + 1
+        # _soa_gradients
+        sigmoid(A_h, pair_in[:, 0], pair_in[:, 1], i1, i2)  # a_h1 = σ(w1*i1 + w2*i2), a_h2
+        sigmoid(A_o, pair_out[:, 0], pair_out[:, 1], a_h1, a_h2)  # a_o1 = σ(w5*a_h1 + w6*a_h2)
+        np.subtract(A_o, tgt, out=D)  # d = (a_o - t) * a_o * (1 - a_o)
+        D *= A_o
+        np.subtract(1, A_o, out=X)
+        D *= X
+        np.multiply(W[4:6], d1, out=G)  # g1 = (d1 * w5 + d2 * w7) * a_h1 * (1 - a_h1), g2
+        np.multiply(W[6:8], d2, out=X)
+        G += X
+        G *= A_h
+        np.subtract(1, A_h, out=X)
+        G *= X
+        np.multiply(G[:, None, :], ins, out=dW_in)  # g1 * i1, g1 * i2, g2 * i1, g2 * i2
+        np.multiply(D[:, None, :], A_h[None, :, :], out=dW_out)  # d1 * a_h1, d1 * a_h2, d2 ...
+        if opt.l2:
+            np.multiply(W, l2, out=T)  # dW += l2 * W
+            dW += T
+        # _update
+        lr_k = rates if not change or k < change[0] else np.full_like(rates, change[1])
+        if opt.kind != "adamw" and opt.weight_decay:
+            np.multiply(W, wd, out=T)  # dw = dw + wd * w
+            dW += T
+        if opt.kind == "sgd":
+            np.multiply(dW, lr_k, out=T)  # w = w - lr * dw
+            W -= T
+        elif opt.kind in ("momentum", "nesterov"):
+            if t == 1:
+                V[...] = dW  # v = dw.copy()
+            else:
+                V *= mu  # v = mu * v + (1 - tau) * dw   ((1 - 0) * dw is dw)
+                if opt.dampening:
+                    np.multiply(dW, 1 - tau, out=T)
+                    V += T
+                else:
+                    V += dW
+            np.multiply(V, mu if opt.kind == "nesterov" else 1, out=T)
+            if opt.kind == "nesterov":
+                T += dW  # w = w - lr * (dw + mu * v)
+            T *= lr_k  # (momentum: w = w - lr * v; T = 1 * v is v)
+            W -= T
+        elif opt.kind == "textbook-momentum":
+            V *= mu  # u = mu * u - lr * dw
+            np.multiply(dW, lr_k, out=T)
+            V -= T
+            W += V  # w = w + u
+        elif opt.kind in ADAM_KINDS:
+            M, S = state
+            if opt.kind == "adamw":
+                np.multiply(W, lr_k * wd, out=T)  # w = w - lr * wd * w
+                W -= T
+            M *= b1  # m = b1 * m + (1 - b1) * dw
+            np.multiply(dW, 1 - b1, out=T)
+            M += T
+            np.multiply(dW, 1 - b2, out=T)  # v = b2 * v + (1 - b2) * dw * dw
+            T *= dW
+            S *= b2
+            S += T
+            np.divide(S, 1 - b2**t, out=T)  # v_hat = v / (1 - b2**t)
+            np.sqrt(T, out=T)
+            T += eps
+            np.divide(M, 1 - b1**t, out=dW)  # m_hat = m / (1 - b1**t)
+            dW *= lr_k  # w = w - lr * m_hat / (sqrt(v_hat) + eps)
+            dW /= T
+            W -= dW
+        else:
+            raise ValueError(f"{opt.kind} has no batched form")
     return _soa_loss(W, example), W.T
 
 

@@ -87,18 +87,25 @@ def _example_args(dtype: torch.dtype, n: int) -> tuple[torch.Tensor, ...]:
 
 def build(dtype: torch.dtype, target: Path) -> None:
     """Export `step` (batch size dynamic), compile it, and put the library at ``target``."""
+    compile_library(step, _example_args(dtype, 64), 10, target)
+
+
+def compile_library(fn: Callable, args: tuple[torch.Tensor, ...], batched: int,
+                    target: Path) -> None:
+    """Trace ``fn`` (its `torch.func.grad` included) into ATen operations, export it with the
+    batch size of its first ``batched`` arguments dynamic (>= 2), compile it by AOTInductor
+    and put the shared library at ``target`` (atomically)."""
     from torch.fx.experimental.proxy_tensor import make_fx
 
     cache.configure_torch()  # inductor's intermediate caches beside it
-    args = _example_args(dtype, 64)
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as tmp, \
             warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch's own deprecations while it compiles
-        graph = make_fx(step, tracing_mode="symbolic")(*args)  # ATen ops, backward included
+        graph = make_fx(fn, tracing_mode="symbolic")(*args)  # ATen ops, backward included
         n = torch.export.Dim("n", min=2)
         exported = torch.export.export(graph, args, dynamic_shapes=(
-            *({0: n} for _ in range(10)), None, None, None, None))
+            *({0: n} for _ in range(batched)), *(None for _ in args[batched:])))
         package = Path(tmp) / "step.pt2"
         with torch._inductor.config.patch({"cpp.threads": THREADS or -1}):
             torch._inductor.aoti_compile_and_package(exported, package_path=str(package))
@@ -107,6 +114,11 @@ def build(dtype: torch.dtype, target: Path) -> None:
             with z.open(so) as src, open(Path(tmp) / "step.so", "wb") as dst:
                 shutil.copyfileobj(src, dst)
         os.replace(Path(tmp) / "step.so", target)  # atomic: a reader sees all or nothing
+
+
+def load(target: Path) -> Runner:
+    """The entry point of a library built by `compile_library` (about a millisecond)."""
+    return torch._C._aoti.AOTIModelContainerRunnerCpu(str(target), 1).run
 
 
 def runner(dtype: torch.dtype) -> Runner | None:
@@ -124,7 +136,7 @@ def runner(dtype: torch.dtype) -> Runner | None:
                 print(f"note: compiling the torch batched step once for {dtype} (kept in "
                       f"{target.parent})", file=sys.stderr)
                 build(dtype, target)
-            run = torch._C._aoti.AOTIModelContainerRunnerCpu(str(target), 1).run
+            run = load(target)
         except Exception as err:  # inductor raises many types; any of them means "no"
             unavailable = f"{type(err).__name__}: {err}"
             return None

@@ -5,11 +5,16 @@ One run measures, per backend and dtype, configuration-steps per second of ``tra
 loop written here (`numpy_reference`), so the ratios mean something on a busy machine. The
 first call (tracing, compilation, caches) is timed apart from the steady state (best of
 ``--repeat`` further calls). Also: the cost of one 100-step ``train`` trajectory per backend.
+
+``--optimizer KIND`` (or ``all``) measures instead each backend's batched training with that
+optimizer (`compare.harness.optim_check.train_batch`: torch.optim's rules in every backend)
+next to `numpy_optimizer_reference`, the same optimizer as a plain vectorised NumPy loop.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -19,14 +24,18 @@ import time
 import numpy as np
 
 from autograd_compare import cache, registry, validate
+from autograd_compare import optimizers as O
 from autograd_compare.commands.options import add_backends_option, positive_int, selected_backends
 from autograd_compare.commands.progress import Progress
+from autograd_compare.errors import InputError
 from autograd_compare.interface import CLASS_INPUTS, CLASS_TARGETS, CLASS_WEIGHTS, DTYPES, Example
 
 HELP = ("Benchmark: configuration-steps/s of each backend's batched training (float64 and "
         "float32)\nagainst a plain vectorised NumPy loop, plus the cost of one 100-step "
-        "trajectory.")
+        "trajectory; --optimizer KIND\n(or all) measures momentum, Adam, ... instead.")
 LR = 0.5
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")  # every one with a batched form
+WEIGHT_DECAY = 0.01  # bench --optimizer: coupled (decoupled for adamw), so the decay is timed
 TRAJECTORY_STEPS = 100
 CHUNK = 65_536  # configurations per batched call: memory is bounded for any --n
 
@@ -45,6 +54,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="steady-state calls after the first; the best counts (default 2)")
     parser.add_argument("--dtypes", type=_dtypes, default=DTYPES, metavar="DTYPE,...",
                         help="dtypes to measure (default float64,float32)")
+    parser.add_argument("--optimizer", type=_optimizers, default=None, metavar="KIND",
+                        help="time batched training with this optimizer instead of plain "
+                        f"gradient descent: {', '.join(OPTIMIZERS)}, or all (each with its "
+                        f"defaults and weight decay {WEIGHT_DECAY})")
     add_backends_option(parser)
     parser.add_argument("--json", action="store_true",
                         help="write the measurements as JSON to stdout (the table to stderr)")
@@ -59,6 +72,14 @@ def _sizes(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"--sizes must be whole numbers >= 1, comma-separated; "
                                          f"got {text!r}")
     return sizes
+
+
+def _optimizers(text: str) -> tuple[str, ...]:
+    kinds = OPTIMIZERS if text.strip() == "all" else (text.strip(),)
+    if kinds[0] not in OPTIMIZERS:
+        raise argparse.ArgumentTypeError(f"unknown optimizer {validate.short_text(text)}; "
+                                         f"expected one of {', '.join(OPTIMIZERS)} or all")
+    return kinds
 
 
 def _dtypes(text: str) -> tuple[str, ...]:
@@ -97,6 +118,60 @@ def numpy_reference(w: np.ndarray, lr: np.ndarray, example: Example, steps: int)
         grad = np.stack([g1 * i1, g1 * i2, g2 * i1, g2 * i2,
                          d1 * a_h1, d1 * a_h2, d2 * a_h1, d2 * a_h2], axis=1)
         w -= lr * grad
+    return w
+
+
+def bench_optimizer(kind: str) -> O.Optimizer:
+    """The optimizer ``bench --optimizer kind`` times: its defaults, weight decay
+    `WEIGHT_DECAY`, learning rate `LR` (each configuration gets `LR` too)."""
+    return O.make(kind, lr=LR, weight_decay=WEIGHT_DECAY)
+
+
+def numpy_optimizer_reference(w: np.ndarray, lr: np.ndarray, example: Example,
+                              opt: O.Optimizer, steps: int) -> np.ndarray:
+    """The baseline for ``bench --optimizer``: `numpy_reference`'s forward and backward, then
+    ``opt``'s update (the rules of `compare.optimizers`), a plain vectorised loop over steps.
+
+    Args:
+        w: (N, 8) starting weights; lr: (N,); both of the dtype being measured. ``opt.l2``
+            and ``opt.lr_change`` are not used (the bench does not set them).
+
+    Returns:
+        (N, 8) final weights.
+    """
+    w = w.copy()
+    dt = w.dtype
+    (i1, i2), (t1, t2) = example.inputs, example.targets
+    lr = lr[:, None]
+    one = dt.type(1)
+    mu, tau, wd = dt.type(opt.momentum), dt.type(opt.dampening), dt.type(opt.weight_decay)
+    b1, b2, eps = (dt.type(x) for x in (*opt.betas, opt.eps))
+    buf, m, v = np.zeros_like(w), np.zeros_like(w), np.zeros_like(w)
+    for t in range(1, steps + 1):
+        w1, w2, w3, w4, w5, w6, w7, w8 = w.T
+        a_h1 = one / (one + np.exp(-(w1 * i1 + w2 * i2)))
+        a_h2 = one / (one + np.exp(-(w3 * i1 + w4 * i2)))
+        a_o1 = one / (one + np.exp(-(w5 * a_h1 + w6 * a_h2)))
+        a_o2 = one / (one + np.exp(-(w7 * a_h1 + w8 * a_h2)))
+        d1 = (a_o1 - t1) * a_o1 * (one - a_o1)
+        d2 = (a_o2 - t2) * a_o2 * (one - a_o2)
+        g1 = (d1 * w5 + d2 * w7) * a_h1 * (one - a_h1)
+        g2 = (d1 * w6 + d2 * w8) * a_h2 * (one - a_h2)
+        g = np.stack([g1 * i1, g1 * i2, g2 * i1, g2 * i2,
+                      d1 * a_h1, d1 * a_h2, d2 * a_h1, d2 * a_h2], axis=1)
+        if opt.kind == "adamw":
+            w = w - lr * wd * w
+        else:
+            g = g + wd * w
+        if opt.kind == "sgd":
+            w = w - lr * g
+        elif opt.kind in ("momentum", "nesterov"):
+            buf = g if t == 1 else mu * buf + (one - tau) * g
+            w = w - lr * (g + mu * buf if opt.kind == "nesterov" else buf)
+        else:
+            m = b1 * m + (one - b1) * g
+            v = b2 * v + (one - b2) * g * g
+            w = w - lr * (m / (one - b1**t)) / (np.sqrt(v / (one - b2**t)) + eps)
     return w
 
 
@@ -173,6 +248,60 @@ def bench(names, dtypes, n: int | tuple[int, ...], steps: int, repeat: int,
             "batched": rows, "config_steps_per_s": rates, "single_trajectory": trajectories}
 
 
+def bench_optimizers(names, kinds, dtypes, sizes: tuple[int, ...], steps: int, repeat: int,
+                     log=lambda s: None) -> dict:
+    """``bench --optimizer``: per dtype, optimizer and size, the NumPy reference for that
+    optimizer and then every backend's batched training with it (JSON-ready)."""
+    rows = []
+    for dtype in dtypes:
+        dt = validate.dtype(dtype)
+        example = validate.example((CLASS_INPUTS, CLASS_TARGETS), dt)
+        for kind in kinds:
+            opt = bench_optimizer(kind)
+            for size in sizes:
+                block = min(size, CHUNK)
+                w = np.random.default_rng(0).uniform(-1, 1, (block, 8)).astype(dt)
+                lr = np.full(block, LR, dt)
+                log(f"numpy reference, {kind}, {dtype}, N={size}")
+                ref = _measure_chunked(functools.partial(
+                    numpy_optimizer_reference, example=example, opt=opt, steps=steps),
+                    w, lr, size, repeat)
+                ref_rate = size * steps / ref["steady_s"]
+                rows.append({"optimizer": kind, **_row("numpy-reference", dtype, ref, size,
+                                                       steps, ref_rate, None, ref)})
+                for name in names:
+                    log(f"{name} {kind}, {dtype}, N={size}")
+                    m = _measure_chunked(functools.partial(
+                        _optim_final_weights, name, example=example, opt=opt, steps=steps),
+                        w, lr, size, repeat)
+                    diff = float(np.max(np.abs(m["result"].astype(np.float64) - ref["result"])))
+                    rows.append({"optimizer": kind, **_row(name, dtype, m, size, steps,
+                                                           ref_rate, diff, ref)})
+    rates: dict = {}
+    for r in rows:
+        if r["n"] == sizes[-1]:  # the largest size measured last
+            rates.setdefault(r["optimizer"], {}).setdefault(r["backend"], {})[r["dtype"]] = \
+                r["config_steps_per_s"]
+    return {"tool": "autograd-compare", "command": "bench", "machine": machine(),
+            "config": {"n": sizes[-1], "sizes": list(sizes), "steps": steps, "repeat": repeat,
+                       "lr": LR, "cache": cache.folder_in_use(), "backends": list(names),
+                       "dtypes": list(dtypes), "optimizers": list(kinds),
+                       "settings": {k: bench_optimizer(k).describe() for k in kinds}},
+            "batched": rows, "config_steps_per_s": rates, "single_trajectory": []}
+
+
+def _measure_chunked(fn, w: np.ndarray, lr: np.ndarray, n: int, repeat: int) -> dict:
+    """`measure` of ``fn(w, lr)`` over ``n`` configurations (`chunked`)."""
+    return measure(lambda: chunked(fn, w, lr, n), repeat)
+
+
+def _optim_final_weights(name: str, w: np.ndarray, lr: np.ndarray, example: Example,
+                         opt: O.Optimizer, steps: int) -> np.ndarray:
+    from autograd_compare.harness import optim_check
+
+    return optim_check.train_batch(name, w, lr, example, opt, steps, w.dtype).final_weights
+
+
 def _row(name, dtype, m, n, steps, ref_rate, diff, ref) -> dict:
     rate = n * steps / m["steady_s"]
     return {"backend": name, "dtype": dtype, "n": n, "config_steps_per_s": rate,
@@ -210,18 +339,24 @@ def table(result: dict) -> str:
     """The human-readable throughput table."""
     m, c = result["machine"], result["config"]
     load = ", ".join(f"{x:.2f}" for x in m["load_average"] or [])
+    kinds = c.get("optimizers")
+    opt_col = f"{'optimizer':<10} " if kinds else ""
     lines = [f"{m['cpu']}, {m['cores']} cores, load average {load}; "
              f"N = {', '.join(str(n) for n in c['sizes'])} configurations x {c['steps']} steps, "
              f"lr {c['lr']}; compilation cache: {c['cache'] or 'off'}",
-             f"{'backend':<16} {'dtype':<8} {'N':>6} {'M config-steps/s':>16} {'x NumPy':>8} "
-             f"{'steady s':>9} {'1st call s':>10} {'1st x NumPy':>11} {'max|Δw| vs NumPy':>16}"]
+             *(f"  {setting}" for setting in (c.get("settings") or {}).values()),
+             f"{opt_col}{'backend':<16} {'dtype':<8} {'N':>6} {'M config-steps/s':>16} "
+             f"{'x NumPy':>8} {'steady s':>9} {'1st call s':>10} {'1st x NumPy':>11} "
+             f"{'max|Δw| vs NumPy':>16}"]
     for r in result["batched"]:
         diff = "-" if r["max_abs_diff_vs_numpy"] is None else f"{r['max_abs_diff_vs_numpy']:.1e}"
-        lines.append(f"{r['backend']:<16} {r['dtype']:<8} {r['n']:>6} "
+        opt = f"{r['optimizer']:<10} " if kinds else ""
+        lines.append(f"{opt}{r['backend']:<16} {r['dtype']:<8} {r['n']:>6} "
                      f"{r['config_steps_per_s'] / 1e6:16.2f} {r['ratio_to_numpy']:8.2f} "
                      f"{r['steady_s']:9.3f} {r['first_call_s']:10.3f} "
                      f"{r['first_call_ratio_to_numpy']:11.2f} {diff:>16}")
-    lines.append(f"one {TRAJECTORY_STEPS}-step train() trajectory:")
+    if result["single_trajectory"]:
+        lines.append(f"one {TRAJECTORY_STEPS}-step train() trajectory:")
     for t in result["single_trajectory"]:
         lines.append(f"  {t['backend']:<14} {t['dtype']:<8} steady {t['steady_s'] * 1e3:9.2f} ms"
                      f"   first call {t['first_call_s'] * 1e3:9.2f} ms")
@@ -245,12 +380,25 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     sizes = args.sizes or (args.n,)
     names = selected_backends(args)
-    for name in names:  # a missing framework is a one-line error before any timing
-        registry.get_backend(name, args.dtypes[0])
     human = sys.stderr if args.json else sys.stdout
-    steps = len(args.dtypes) * (len(sizes) * (1 + len(names)) + len(names))
-    with Progress(steps, stream=sys.stderr) as progress:
-        result = bench(names, args.dtypes, sizes, args.steps, args.repeat, progress.step)
+    if args.optimizer:
+        from autograd_compare.harness import optim_check
+
+        for name in names:
+            if name.startswith(registry.MISTAKE_PREFIX):
+                raise InputError(f"bench --optimizer times correct backends only; got "
+                                 f"{validate.short_text(name)}")
+            optim_check.module(name)  # a missing framework (optax for jax): one line, now
+        steps = len(args.dtypes) * len(args.optimizer) * len(sizes) * (1 + len(names))
+        with Progress(steps, stream=sys.stderr) as progress:
+            result = bench_optimizers(names, args.optimizer, args.dtypes, sizes, args.steps,
+                                      args.repeat, progress.step)
+    else:
+        for name in names:  # a missing framework is a one-line error before any timing
+            registry.get_backend(name, args.dtypes[0])
+        steps = len(args.dtypes) * (len(sizes) * (1 + len(names)) + len(names))
+        with Progress(steps, stream=sys.stderr) as progress:
+            result = bench(names, args.dtypes, sizes, args.steps, args.repeat, progress.step)
     print(table(result), file=human)
     if args.json:
         print(json.dumps(result, indent=2, allow_nan=False))
