@@ -43,10 +43,12 @@ class WorkerDied(RuntimeError):
     """A drawing worker exited before answering."""
 
 
-# What travels: a task (PNG name, results) to the worker, its answer back, and a queued job.
-_Task: TypeAlias = tuple[str, list[LrResult]]
-_Answer: TypeAlias = tuple[Literal[True], bytes] | tuple[Literal[False], Exception]
-_Job: TypeAlias = tuple[Future[bytes], str, list[LrResult]]
+# What travels: a task (what to draw, its arguments) to the worker, its answer back, and a
+# queued job. What: "png" (`plots.png`: name, results), "network" (`drawing.render`: panels),
+# "landscape" (`extras.landscape_png`: slice, start, paths, example).
+_Task: TypeAlias = tuple[str, tuple[Any, ...]]
+_Answer: TypeAlias = tuple[Literal[True], Any] | tuple[Literal[False], Exception]
+_Job: TypeAlias = tuple[Future[Any], str, tuple[Any, ...]]
 
 
 def _send(stream: IO[bytes], obj: _Task | _Answer) -> None:
@@ -67,8 +69,23 @@ def _receive(stream: IO[bytes]) -> Any:
     return pickle.loads(data)
 
 
+def draw(what: str, args: tuple[Any, ...]) -> Any:
+    """Run task ``what`` (see `_Task`) in this process: PNG bytes, or {file name: bytes}."""
+    if what == "png":
+        return plots.png(*args)
+    if what == "network":
+        from autograd_compare.report import drawing
+
+        return drawing.render(*args)
+    if what == "landscape":
+        from autograd_compare.report import extras
+
+        return extras.landscape_png(*args)
+    raise ValueError(f"unknown drawing task {what!r}")
+
+
 def serve() -> None:
-    """The worker: import pyplot, then answer (name, lr_results) with (True, PNG bytes) or
+    """The worker: import pyplot, then answer (what, args) with (True, `draw`'s result) or
     (False, the error) until stdin closes."""
     tasks, answers = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but answers on the pipe
@@ -78,10 +95,9 @@ def serve() -> None:
             task: _Task = _receive(tasks)
         except EOFError:
             return
-        name, lr_results = task
         answer: _Answer
         try:
-            answer = (True, plots.png(name, lr_results))
+            answer = (True, draw(*task))
         except Exception as err:  # noqa: BLE001 - handed back to the main process
             answer = (False, err)
         _send(answers, answer)
@@ -119,11 +135,11 @@ class _Worker:
                 self.tasks.put(task)
                 self._close()
                 return
-            future, name, lr_results = task
+            future, what, args = task
             if not future.set_running_or_notify_cancel():
                 continue
             try:
-                _send(self.stdin, (name, lr_results))
+                _send(self.stdin, (what, args))
                 answer: _Answer = _receive(self.stdout)
             except (EOFError, OSError, pickle.UnpicklingError) as err:
                 future.set_exception(WorkerDied(f"plot worker exited ({err!r})"))
@@ -149,8 +165,9 @@ def _start(workers: int) -> None:
         _workers.append(_Worker(_tasks))
 
 
-def _result(job: Future[bytes]) -> bytes | None:
-    """The PNG bytes of ``job``; None if its worker died or no worker is left to run it."""
+def _result(job: Future[Any]) -> Any:
+    """What ``job`` drew; None if its worker died or no worker is left to run it (its own
+    error, such as matplotlib's ValueError, is raised here)."""
     while True:
         try:
             return job.result(timeout=0.2)
@@ -166,7 +183,7 @@ class Drawer:
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = WORKERS if workers is None else workers
-        self._jobs: dict[str, Future[bytes]] = {}
+        self._jobs: dict[str, Future[Any]] = {}
         if self.workers > 0:
             try:
                 _start(self.workers)
@@ -175,10 +192,20 @@ class Drawer:
 
     def submit(self, name: str, lr_results: Sequence[LrResult]) -> None:
         """Start drawing PNG ``name`` (see `plots.png`) from ``lr_results`` in a worker."""
+        self.submit_task(name, "png", name, list(lr_results))
+
+    def submit_task(self, key: str, what: str, *args: Any) -> None:
+        """Start task ``what`` (see `draw`) in a worker; `fetch` ``key`` gets its result."""
         if self.workers > 0:
-            future: Future[bytes] = Future()
-            _tasks.put((future, name, list(lr_results)))
-            self._jobs[name] = future
+            future: Future[Any] = Future()
+            _tasks.put((future, what, args))
+            self._jobs[key] = future
+
+    def fetch(self, key: str) -> Any:
+        """The result of task ``key``; None if it was not submitted or its worker died (the
+        caller draws it itself then). The task's own error is raised here."""
+        job = self._jobs.get(key)
+        return None if job is None else _result(job)
 
     def save(self, folder: Path, lr_results: Sequence[LrResult]) -> list[str]:
         """Write every PNG of the report into ``folder`` (the names of `plots.save_all`)."""
