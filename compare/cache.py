@@ -84,3 +84,20 @@ def configure_torch() -> Path | None:
     path = folder() / "torch"
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(path)
     return path
+
+
+def jax_executables() -> Path | None:
+    """Where `jax_impl.train` keeps whole compiled batched programs (``folder()/jax-exec``),
+    loaded without tracing or lowering; None when caching is off or the user chose JAX's
+    cache folder (theirs is kept as the only one)."""
+    if not enabled():
+        return None
+    try:
+        import jax
+    except ImportError:
+        return None
+    chosen = jax.config.jax_compilation_cache_dir  # type: ignore[attr-defined]  # no stub entry
+    if chosen and Path(chosen) != folder() / "jax":
+        return None
+    return folder() / "jax-exec"
+
