@@ -127,3 +127,12 @@ def test_main_process_imports_neither_jax_nor_matplotlib(tmp_path):
                           check=False)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1].replace("'", '"')) == ["torch"]
+
+
+@pytest.mark.parametrize(("cores", "load", "workers"), [(2, 0.4, 2), (2, 0.99, 2), (2, 1.2, 1),
+                                                        (2, 7.0, 1), (1, 0.0, 1), (16, 3.0, 2)])
+def test_a_second_plot_worker_only_when_a_core_is_idle(monkeypatch, cores, load, workers):
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    assert plot_pool.default_workers() == workers
+

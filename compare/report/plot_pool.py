@@ -31,9 +31,24 @@ from typing import IO, Any, Literal, TypeAlias
 from autograd_compare.harness.trajectory import LrResult
 from autograd_compare.report import plots
 
+
+def default_workers() -> int:
+    """2 when a core is idle (load average of the last minute at most cores - 1), else 1: a
+    second worker shortens the end of the run only if there is a core to run it on; on a busy
+    machine it is one more start-up (Python, NumPy, pyplot: about 0.4 s of CPU) competing with
+    the main process."""
+    cores = os.cpu_count() or 1
+    load = getattr(os, "getloadavg", None)  # none on Windows: the cores are taken as free
+    try:
+        idle = cores - (load()[0] if load is not None else 0.0)
+    except OSError:
+        idle = cores
+    return 2 if cores >= 2 and idle >= 1 else 1
+
+
 # Worker processes; 0 draws in the main process, after the computation (plots.save_all).
-# $AUTOGRAD_COMPARE_PLOT_WORKERS overrides the default (2, or 1 on a one-core machine).
-WORKERS = int(os.environ.get("AUTOGRAD_COMPARE_PLOT_WORKERS") or min(2, os.cpu_count() or 1))
+# $AUTOGRAD_COMPARE_PLOT_WORKERS overrides the default (`default_workers`).
+WORKERS = int(os.environ.get("AUTOGRAD_COMPARE_PLOT_WORKERS") or default_workers())
 _HEADER = struct.Struct("<Q")
 _BOOT = ("import json, sys; sys.path[:0] = json.loads(sys.argv[1]); "
          "from autograd_compare.report.plot_pool import serve; serve()")
