@@ -136,3 +136,14 @@ def test_a_second_plot_worker_only_when_a_core_is_idle(monkeypatch, cores, load,
     monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
     assert plot_pool.default_workers() == workers
 
+
+@pytest.mark.parametrize(("mode", "jax_here", "started"), [
+    ("", False, True), ("", True, False), ("1", True, True), ("0", False, False)])
+def test_a_helper_only_when_it_can_pay(monkeypatch, mode, jax_here, started):
+    monkeypatch.setenv("AUTOGRAD_COMPARE_PREFETCH", mode)
+    if jax_here:
+        import jax  # noqa: F401
+    else:
+        monkeypatch.delitem(sys.modules, "jax", raising=False)
+    assert prefetch.enabled() is started
+

@@ -13,7 +13,10 @@ make (or a helper that died) is computed in the main process instead, by the bac
 imported there on first need. Numbers are never recomputed differently: each is the backend's
 own answer to the same call on the same (validated) inputs, whichever process made it.
 
-``AUTOGRAD_COMPARE_PREFETCH=0`` turns it off (every backend in the main process, as before).
+The helper only pays when this process has not imported JAX yet (a command-line run); a
+process that has (a notebook, the tests, a second run) computes in place. Set
+``AUTOGRAD_COMPARE_PREFETCH=0`` to never start a helper (every backend in the main process, as
+before), ``=1`` to always start one.
 """
 
 from __future__ import annotations
@@ -45,8 +48,12 @@ _BOOT = ("import json, sys; sys.path[:0] = json.loads(sys.argv[1]); "
 
 
 def enabled() -> bool:
-    return os.environ.get("AUTOGRAD_COMPARE_PREFETCH", "").strip().lower() not in (
-        "0", "false", "no", "off")
+    """Whether to start a helper: ``AUTOGRAD_COMPARE_PREFETCH`` 0 or 1, else only when JAX is
+    not imported in this process yet."""
+    mode = os.environ.get("AUTOGRAD_COMPARE_PREFETCH", "").strip().lower()
+    if mode in ("0", "false", "no", "off"):
+        return False
+    return mode in ("1", "true", "yes", "on") or "jax" not in sys.modules
 
 
 class Plan(NamedTuple):
