@@ -236,6 +236,10 @@ class Prefetcher:
 
     def close(self) -> None:
         """Stop the helper (it has nothing left to give once the main job is done)."""
+        with self._cond:
+            unfinished = not self._ended
+        if unfinished:  # the main job ended early (an error): its answers are not wanted
+            self.proc.kill()
         try:
             self._stdin.close()
         except OSError:
