@@ -4,7 +4,8 @@ kept on disk between runs, in one user cache folder.
 Where: ``$AUTOGRAD_COMPARE_CACHE_DIR`` if set, else the platform's user cache folder for
 "autograd-compare" (platformdirs when installed: ``~/.cache/autograd-compare`` on Linux,
 honouring ``$XDG_CACHE_HOME``; ``~/Library/Caches/autograd-compare`` on macOS;
-``%LOCALAPPDATA%\\autograd-compare\\Cache`` on Windows), with subfolders ``jax/`` and ``torch/``.
+``%LOCALAPPDATA%\\autograd-compare\\Cache`` on Windows), with subfolders ``jax/``,
+``jax-exec/`` (whole batched programs, `jax_impl.train`) and ``torch/``.
 Off: ``AUTOGRAD_COMPARE_NO_CACHE=1`` (or ``bench --no-cache``). A user's own setting wins:
 an already configured ``jax_compilation_cache_dir`` or ``TORCHINDUCTOR_CACHE_DIR`` is left alone.
 Deleting the folder is always safe (the next run compiles again).
@@ -84,3 +85,20 @@ def configure_torch() -> Path | None:
     path = folder() / "torch"
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(path)
     return path
+
+
+def jax_executables() -> Path | None:
+    """Where `jax_impl.train` keeps whole compiled batched programs (``folder()/jax-exec``),
+    loaded without tracing or lowering; None when caching is off or the user chose JAX's
+    cache folder (theirs is kept as the only one)."""
+    if not enabled():
+        return None
+    try:
+        import jax
+    except ImportError:
+        return None
+    chosen = jax.config.jax_compilation_cache_dir  # type: ignore[attr-defined]  # no stub entry
+    if chosen and Path(chosen) != folder() / "jax":
+        return None
+    return folder() / "jax-exec"
+

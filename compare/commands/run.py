@@ -17,7 +17,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from autograd_compare import budget, registry, validate
-from autograd_compare.commands import options, wording
+from autograd_compare.commands import options, prefetch, wording
 from autograd_compare.commands.progress import Progress
 from autograd_compare.errors import BackendUnavailable, InputError
 from autograd_compare.harness import gradcheck, steps, trajectory
@@ -88,19 +88,25 @@ def run(args: argparse.Namespace) -> int:
             print(f"note: {added} added as the reference: a mistake backend needs a correct "
                   "one to be compared with", file=human)
         per_lr = len(lrs) <= budget.MAX_LR_PLOTS
-        # workers import pyplot while this process imports the frameworks (report.plot_pool)
+        # helpers compute JAX's part (commands.prefetch) and workers import pyplot
+        # (report.plot_pool) while this process imports torch
+        helper = prefetch.start(names, dt, w, example, lrs, args.steps, reserved is not None)
         drawer = plot_pool.Drawer() if with_plots and per_lr else None
         try:
-            return _run(args, names, dt, w, example, lrs, reserved, drawer, with_plots, human)
+            return _run(args, names, dt, w, example, lrs, reserved, drawer, with_plots, human,
+                        helper)
         finally:
             if drawer is not None:
                 drawer.close()
+            if helper is not None:
+                helper.close()
 
 
 def _run(args: argparse.Namespace, names: tuple[str, ...], dt: np.dtype, w: np.ndarray,
          example: Example, lrs: tuple[float, ...], dest: output.Destination | None,
-         drawer: plot_pool.Drawer | None, with_plots: bool, human: TextIO) -> int:
-    backends = _backends(args, names, dt)
+         drawer: plot_pool.Drawer | None, with_plots: bool, human: TextIO,
+         helper: prefetch.Prefetcher | None) -> int:
+    backends = _backends(args, names, dt, helper)
     reference = next((b.name for b in backends if not b.name.startswith("mistake:")),
                      backends[0].name)
     backends.sort(key=lambda b: b.name != reference)  # the reference first, others as listed
@@ -129,13 +135,35 @@ def _run(args: argparse.Namespace, names: tuple[str, ...], dt: np.dtype, w: np.n
             _emit(result, None, args.json, human)
             return result.exit_code
         progress.step("recording every step for report.html")
-        trace = steps.as_json([steps.record(b, w, example, lr, args.steps)
-                               for lr in lrs for b in backends])
+        trace = _trace(backends, w, example, lr_results, args.steps, drawer,
+                       lambda ref_trace: extras.main_drawings(reference, config.weights,
+                                                              ref_trace, example,
+                                                              args.landscape))
         progress.step(f"writing {dest.path}")
         result = _write(dest, result, human, with_plots, drawer, args.json,
                         lambda folder, result_json, pictures: extras.write_main(
-                            folder, result_json, trace, example, args.landscape, pictures))
+                            folder, result_json, trace, example, args.landscape, pictures,
+                            drawer.fetch if drawer is not None else None))
     return result.exit_code
+
+
+def _trace(backends: list[Backend], w: np.ndarray, example: Example,
+           lr_results: list[trajectory.LrResult], steps_: int, drawer: plot_pool.Drawer | None,
+           drawings: Callable[[dict[str, Any]], dict[str, tuple[Any, ...]] | None]
+           ) -> dict[str, Any]:
+    """Every step of every backend and rate (`steps.as_json`, rates outer, backends inner),
+    from the trajectory check's runs. The reference (``backends[0]``) is recorded first and its
+    drawings (network, landscape: ``drawings`` of its trace) go to ``drawer``'s workers, which
+    draw them while the other backends are recorded."""
+    def record(r: trajectory.LrResult, b: Backend) -> steps.StepTrace:
+        return steps.record(b, w, example, r.lr, steps_, run=r.runs[b.name])
+
+    first = [record(r, backends[0]) for r in lr_results]
+    if drawer is not None:
+        for what, task_args in (drawings(steps.as_json(first)) or {}).items():
+            drawer.submit_task(what, what, *task_args)
+    return steps.as_json([first[i] if j == 0 else record(r, b)
+                          for i, r in enumerate(lr_results) for j, b in enumerate(backends)])
 
 
 def _undetected_mistakes(grad: gradcheck.Result,
@@ -148,15 +176,30 @@ def _undetected_mistakes(grad: gradcheck.Result,
     return tuple(n for n in names if n.startswith("mistake:") and n not in caught)
 
 
-def _backends(args: argparse.Namespace, names: tuple[str, ...], dt: np.dtype) -> list[Backend]:
-    if args.backends:  # asked for by name: every one must load (else exit 2)
-        return [registry.get_backend(n, dt) for n in names]
+def _backends(args: argparse.Namespace, names: tuple[str, ...], dt: np.dtype,
+              helper: prefetch.Prefetcher | None) -> list[Backend]:
+    def get(name: str) -> Backend:
+        if helper is None or name not in helper.plan.names:
+            return registry.get_backend(name, dt)
+        return helper.backend(name)
+
+    # the helper's backends last: this process imports torch while the helper works
+    order = sorted(names, key=lambda n: helper is not None and n in helper.plan.names)
+    got: dict[str, Backend | BackendUnavailable] = {}
+    for name in order:
+        try:
+            got[name] = get(name)
+        except BackendUnavailable as err:
+            if args.backends:  # asked for by name: every one must load (else exit 2)
+                raise
+            got[name] = err
     loaded = []
     for name in names:  # the default: every installed backend that loads
-        try:
-            loaded.append(registry.get_backend(name, dt))
-        except BackendUnavailable as err:
-            print(f"note: skipping {err}", file=sys.stderr)
+        found = got[name]
+        if isinstance(found, BackendUnavailable):
+            print(f"note: skipping {found}", file=sys.stderr)
+        else:
+            loaded.append(found)
     if not loaded:
         raise BackendUnavailable("no backend could be loaded")
     return loaded

@@ -34,6 +34,9 @@ class Run(NamedTuple):
     weights: FloatArray  # (steps+1, 8): weights[k] enters step k
     nodes: FloatArray  # (steps+1, 11): h1..E_total at weights[k] (`naming.FORWARD_NAMES`)
     grads: FloatArray  # (steps, 8): dw1..dw8 used by update k
+    # (steps+1,): E_total of the forward pass at weights[k] (nodes[:-1, -1] holds the E_total
+    # the training itself saw); None when not recorded. Lets `steps.record` reuse this run.
+    forward_loss: FloatArray | None = None
 
 
 class Location(NamedTuple):
@@ -96,8 +99,9 @@ def train(backend: Backend, w: NDArray[np.floating], example: Example, lr: float
         nodes = np.stack([naming.node_values(backend.forward(wk, example))
                           if np.isfinite(wk).all() else np.full(len(naming.FORWARD_NAMES), np.nan)
                           for wk in t.weights])
+    forward_loss = nodes[:, -1].copy()
     nodes[:-1, -1] = t.loss  # the E_total training saw before each update
-    return Run(backend.name, np.asarray(t.weights), nodes, np.asarray(t.grads))
+    return Run(backend.name, np.asarray(t.weights), nodes, np.asarray(t.grads), forward_loss)
 
 
 def rows(run: Run) -> FloatArray:

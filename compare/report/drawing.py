@@ -10,6 +10,7 @@ The layout works on a list of layer sizes; `tutorial_panel` fills it for the 2-2
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -147,7 +148,15 @@ def draw(ax: Axes, panel: Panel) -> tuple[float, float]:
 
 def save(folder: Path, panels: Sequence[Panel]) -> list[str]:
     """Draw ``panels`` one above the other into network.svg and network.png."""
+    for name, data in render(panels).items():
+        (folder / name).write_bytes(data)
+    return [SVG_FILE, PNG_FILE]
+
+
+def render(panels: Sequence[Panel]) -> dict[str, bytes]:
+    """The bytes of network.svg and network.png of `save` (a plot worker's task)."""
     plt = pyplot()
+    files = {SVG_FILE: io.BytesIO(), PNG_FILE: io.BytesIO()}
     with plt.rc_context({"svg.fonttype": "none", "font.family": "DejaVu Sans"}):
         fig, axes = plt.subplots(len(panels), 1, squeeze=False)
         sizes = [draw(ax, panel) for ax, panel in zip(axes[:, 0], panels, strict=True)]
@@ -156,7 +165,7 @@ def save(folder: Path, panels: Sequence[Panel]) -> list[str]:
         fig.set_size_inches(width, height)
         fig.subplots_adjust(left=0, right=1, bottom=0, top=1 - 0.4 / height,
                             hspace=0.45 / height * len(panels))
-        fig.savefig(folder / SVG_FILE)
-        fig.savefig(folder / PNG_FILE, dpi=DPI)
+        fig.savefig(files[SVG_FILE], format="svg")
+        fig.savefig(files[PNG_FILE], dpi=DPI, format="png")
         plt.close(fig)
-    return [SVG_FILE, PNG_FILE]
+    return {name: buf.getvalue() for name, buf in files.items()}

@@ -8,6 +8,7 @@ drawings are left out (with a note) and report.html is still written.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,30 +29,67 @@ def file_names(with_plots: bool) -> list[str]:
     return ([*PICTURES] if with_plots else []) + [html.FILE]
 
 
-def _network(folder: Path, run: dict[str, Any], example: Example, what: str) -> None:
+def network_panels(run: dict[str, Any], example: Example, what: str) -> list[drawing.Panel]:
+    """The two panels of network.svg/png: ``run`` (a `steps.as_json` run) at its first and
+    last recorded step."""
     inputs, targets = np.asarray(example.inputs).tolist(), np.asarray(example.targets).tolist()
     last = run["steps"][-1]
-    panels = [drawing.tutorial_panel(run, row, inputs, targets,
-                                     f"{what}, lr {run['lr']:g}, step {step} "
-                                     f"({'start' if row == 0 else 'last step'}), "
-                                     f"backend {run['backend']}")
-              for row, step in ((0, 0), (-1, last))]
-    drawing.save(folder, panels)
+    return [drawing.tutorial_panel(run, row, inputs, targets,
+                                   f"{what}, lr {run['lr']:g}, step {step} "
+                                   f"({'start' if row == 0 else 'last step'}), "
+                                   f"backend {run['backend']}")
+            for row, step in ((0, 0), (-1, last))]
+
+
+def _network(folder: Path, run: dict[str, Any], example: Example, what: str) -> None:
+    drawing.save(folder, network_panels(run, example, what))
+
+
+def main_drawings(reference: str, weights: Sequence[float], trace: dict[str, Any],
+                  example: Example, slice_: landscape.Slice) -> dict[str, tuple[Any, ...]] | None:
+    """What `write_main` draws, as tasks of `report.plot_pool.draw` ("network", "landscape")
+    and their arguments; None when there is nothing to draw (no run of the reference).
+
+    ``trace`` needs only the reference backend's runs (the main job hands them over before
+    the other backends are recorded, so a worker draws while the main process records).
+    ``weights``: the start (report.json's config.weights)."""
+    runs = [r for r in trace["runs"] if r["backend"] == reference]
+    if not runs:
+        return None
+    start = np.asarray(weights, dtype=np.float64)
+    return {"network": (network_panels(runs[-1], example, "The network"),),
+            "landscape": (slice_, start, landscape.paths_from(runs, reference), example)}
+
+
+def landscape_png(slice_: landscape.Slice, start: np.ndarray, paths: dict[float, np.ndarray],
+                  example: Example) -> bytes:
+    """landscape.png of the main job: ``paths`` lr -> (K, 8) weights of the reference."""
+    # a diverging rate (inf, NaN weights) is drawn as far as it is finite, without warnings
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        fig = landscape.main_figure(slice_, start, paths, example)
+    return landscape.png(fig)
 
 
 def write_main(folder: Path, result: dict[str, Any], trace: dict[str, Any], example: Example,
-               slice_: landscape.Slice, with_plots: bool = True) -> list[str]:
-    """Network drawing (reference backend, last learning rate), the island, report.html."""
-    reference = result["config"]["reference"]
-    runs = [r for r in trace["runs"] if r["backend"] == reference]
-    if with_plots and runs:
-        _network(folder, runs[-1], example, "The network")
-        start = np.asarray(result["config"]["weights"], dtype=np.float64)
-        # a diverging rate (inf, NaN weights) is drawn as far as it is finite, without warnings
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            fig = landscape.main_figure(slice_, start, landscape.paths_from(runs, reference),
-                                        example)
-        landscape.save(fig, folder)
+               slice_: landscape.Slice, with_plots: bool = True,
+               drawn: Callable[[str], Any] | None = None) -> list[str]:
+    """Network drawing (reference backend, last learning rate), the island, report.html.
+
+    ``drawn``: task name ("network", "landscape") -> what a plot worker drew for the tasks of
+    `main_drawings` (None: not drawn there; drawn here then).
+    """
+    config = result["config"]
+    tasks = (main_drawings(config["reference"], config["weights"], trace, example, slice_)
+             if with_plots else None)
+    if tasks is not None:
+        network = drawn("network") if drawn is not None else None
+        if network is None:
+            network = drawing.render(*tasks["network"])
+        island = drawn("landscape") if drawn is not None else None
+        if island is None:
+            island = landscape_png(*tasks["landscape"])
+        for name, data in [*network.items(), (landscape.FILE, island)]:
+            (folder / name).write_bytes(data)
     html.write(folder, html.render_main(result, trace, folder))
     return file_names(with_plots)
 

@@ -8,6 +8,7 @@ the contours are E_total evaluated on the slice itself (the manual forward pass,
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -223,10 +224,17 @@ def restarts_figure(s: Slice, starts: np.ndarray, reached: dict[float, np.ndarra
 
 
 def save(fig: Figure, folder: Path) -> str:
-    plt = pyplot()
-    fig.savefig(folder / FILE, dpi=DPI)
-    plt.close(fig)
+    (folder / FILE).write_bytes(png(fig))
     return FILE
+
+
+def png(fig: Figure) -> bytes:
+    """The bytes of landscape.png (`save`); closes ``fig``."""
+    plt = pyplot()
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=DPI, format="png")
+    plt.close(fig)
+    return buf.getvalue()
 
 
 def paths_from(runs: Sequence[dict[str, Any]], backend: str) -> dict[float, np.ndarray]:

@@ -31,9 +31,24 @@ from typing import IO, Any, Literal, TypeAlias
 from autograd_compare.harness.trajectory import LrResult
 from autograd_compare.report import plots
 
+
+def default_workers() -> int:
+    """2 when a core is idle (load average of the last minute at most cores - 1), else 1: a
+    second worker shortens the end of the run only if there is a core to run it on; on a busy
+    machine it is one more start-up (Python, NumPy, pyplot: about 0.4 s of CPU) competing with
+    the main process."""
+    cores = os.cpu_count() or 1
+    load = getattr(os, "getloadavg", None)  # none on Windows: the cores are taken as free
+    try:
+        idle = cores - (load()[0] if load is not None else 0.0)
+    except OSError:
+        idle = cores
+    return 2 if cores >= 2 and idle >= 1 else 1
+
+
 # Worker processes; 0 draws in the main process, after the computation (plots.save_all).
-# $AUTOGRAD_COMPARE_PLOT_WORKERS overrides the default (2, or 1 on a one-core machine).
-WORKERS = int(os.environ.get("AUTOGRAD_COMPARE_PLOT_WORKERS") or min(2, os.cpu_count() or 1))
+# $AUTOGRAD_COMPARE_PLOT_WORKERS overrides the default (`default_workers`).
+WORKERS = int(os.environ.get("AUTOGRAD_COMPARE_PLOT_WORKERS") or default_workers())
 _HEADER = struct.Struct("<Q")
 _BOOT = ("import json, sys; sys.path[:0] = json.loads(sys.argv[1]); "
          "from autograd_compare.report.plot_pool import serve; serve()")
@@ -43,12 +58,13 @@ class WorkerDied(RuntimeError):
     """A drawing worker exited before answering."""
 
 
-# What travels: a task (PNG name, results) to the worker, its answer back, and a queued job.
-# Instead of the main job's results a task may carry a drawing function or other picklable
-# data (`Drawer.submit_png`, `draw`).
-_Task: TypeAlias = tuple[str, Any]
-_Answer: TypeAlias = tuple[Literal[True], bytes] | tuple[Literal[False], Exception]
-_Job: TypeAlias = tuple[Future[bytes], str, Any]
+# What travels: a task (what to draw, its arguments) to the worker, its answer back, and a
+# queued job. What: "png" (`png_of`: name, then the main job's results, an optimizer run's
+# curves or a drawing function), "network" (`drawing.render`: panels),
+# "landscape" (`extras.landscape_png`: slice, start, paths, example).
+_Task: TypeAlias = tuple[str, tuple[Any, ...]]
+_Answer: TypeAlias = tuple[Literal[True], Any] | tuple[Literal[False], Exception]
+_Job: TypeAlias = tuple[Future[Any], str, tuple[Any, ...]]
 
 
 def _send(stream: IO[bytes], obj: _Task | _Answer) -> None:
@@ -69,30 +85,7 @@ def _receive(stream: IO[bytes]) -> Any:
     return pickle.loads(data)
 
 
-def serve() -> None:
-    """The worker: import pyplot, then answer (name, lr_results) with (True, PNG bytes) or
-    (False, the error) until stdin closes."""
-    tasks, answers = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # nothing but answers on the pipe
-    plots.pyplot()
-    while True:
-        try:
-            task: _Task = _receive(tasks)
-        except EOFError:
-            return
-        name, payload = task
-        answer: _Answer
-        try:
-            answer = (True, draw(name, payload))
-        except Exception as err:  # noqa: BLE001 - handed back to the main process
-            answer = (False, err)
-        _send(answers, answer)
-
-
-OPTIM_PREFIX = "optimizers:"  # a task for `report.optim_plots` (``autograd-compare optimizers``)
-
-
-def draw(name: str, payload: Any) -> bytes:
+def png_of(name: str, payload: Any) -> bytes:
     """The PNG bytes of task ``name``: ``payload(name)`` for a drawing function, else
     `optim_plots.png` for a name that starts with `OPTIM_PREFIX` (its payload is an
     `optim_plots.Curves`), else the main job's `plots.png`."""
@@ -103,6 +96,43 @@ def draw(name: str, payload: Any) -> bytes:
 
         return optim_plots.png(name[len(OPTIM_PREFIX):], payload)
     return plots.png(name, payload)
+
+
+def draw(what: str, args: tuple[Any, ...]) -> Any:
+    """Run task ``what`` (see `_Task`) in this process: PNG bytes, or {file name: bytes}."""
+    if what == "png":
+        return png_of(*args)
+    if what == "network":
+        from autograd_compare.report import drawing
+
+        return drawing.render(*args)
+    if what == "landscape":
+        from autograd_compare.report import extras
+
+        return extras.landscape_png(*args)
+    raise ValueError(f"unknown drawing task {what!r}")
+
+
+def serve() -> None:
+    """The worker: import pyplot, then answer (what, args) with (True, `draw`'s result) or
+    (False, the error) until stdin closes."""
+    tasks, answers = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing but answers on the pipe
+    plots.pyplot()
+    while True:
+        try:
+            task: _Task = _receive(tasks)
+        except EOFError:
+            return
+        answer: _Answer
+        try:
+            answer = (True, draw(*task))
+        except Exception as err:  # noqa: BLE001 - handed back to the main process
+            answer = (False, err)
+        _send(answers, answer)
+
+
+OPTIM_PREFIX = "optimizers:"  # a task for `report.optim_plots` (``autograd-compare optimizers``)
 
 
 class _Worker:
@@ -137,11 +167,11 @@ class _Worker:
                 self.tasks.put(task)
                 self._close()
                 return
-            future, name, lr_results = task
+            future, what, args = task
             if not future.set_running_or_notify_cancel():
                 continue
             try:
-                _send(self.stdin, (name, lr_results))
+                _send(self.stdin, (what, args))
                 answer: _Answer = _receive(self.stdout)
             except (EOFError, OSError, pickle.UnpicklingError) as err:
                 future.set_exception(WorkerDied(f"plot worker exited ({err!r})"))
@@ -167,8 +197,9 @@ def _start(workers: int) -> None:
         _workers.append(_Worker(_tasks))
 
 
-def _result(job: Future[bytes]) -> bytes | None:
-    """The PNG bytes of ``job``; None if its worker died or no worker is left to run it."""
+def _result(job: Future[Any]) -> Any:
+    """What ``job`` drew; None if its worker died or no worker is left to run it (its own
+    error, such as matplotlib's ValueError, is raised here)."""
     while True:
         try:
             return job.result(timeout=0.2)
@@ -184,7 +215,7 @@ class Drawer:
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = WORKERS if workers is None else workers
-        self._jobs: dict[str, Future[bytes]] = {}
+        self._jobs: dict[str, Future[Any]] = {}
         if self.workers > 0:
             try:
                 _start(self.workers)
@@ -193,26 +224,33 @@ class Drawer:
 
     def submit(self, name: str, lr_results: Sequence[LrResult]) -> None:
         """Start drawing PNG ``name`` (see `plots.png`) from ``lr_results`` in a worker."""
+        self.submit_task(name, "png", name, list(lr_results))
+
+    def submit_task(self, key: str, what: str, *args: Any) -> None:
+        """Start task ``what`` (see `draw`) in a worker; `fetch` ``key`` gets its result."""
         if self.workers > 0:
-            future: Future[bytes] = Future()
-            _tasks.put((future, name, list(lr_results)))
-            self._jobs[name] = future
+            future: Future[Any] = Future()
+            _tasks.put((future, what, args))
+            self._jobs[key] = future
+
+    def fetch(self, key: str) -> Any:
+        """The result of task ``key``; None if it was not submitted or its worker died (the
+        caller draws it itself then). The task's own error is raised here."""
+        job = self._jobs.get(key)
+        return None if job is None else _result(job)
 
     def submit_png(self, name: str, payload: Any) -> None:
-        """Start drawing task ``name`` (see `draw`) in a worker: ``payload`` is a drawing
+        """Start drawing PNG ``name`` (see `png_of`) in a worker: ``payload`` is a drawing
         function ``name -> PNG bytes`` (module-level or a `functools.partial` of one, on small
         picklable data) or picklable data for `optim_plots`/`plots`."""
-        if self.workers > 0:
-            future: Future[bytes] = Future()
-            _tasks.put((future, name, payload))
-            self._jobs[name] = future
+        self.submit_task(name, "png", name, payload)
 
     def png(self, name: str, payload: Any) -> bytes:
         """Task ``name``'s PNG bytes: the worker's if `submit_png` sent it and a worker drew it,
         else drawn here."""
         job = self._jobs.pop(name, None)
         data = None if job is None else _result(job)
-        return draw(name, payload) if data is None else data
+        return png_of(name, payload) if data is None else data
 
     def save(self, folder: Path, lr_results: Sequence[LrResult]) -> list[str]:
         """Write every PNG of the report into ``folder`` (the names of `plots.save_all`)."""
