@@ -16,31 +16,10 @@ import numpy as np
 import optax
 
 from autograd_compare.jax_impl.mlp import loss as net_loss
-from autograd_compare.jax_impl.optim import make_transformation
+from autograd_compare.jax_impl.optim import flat_state, make_transformation
 from autograd_compare.jax_impl.precision import precision, to_numpy
 from autograd_compare.network import Data, Network
-from autograd_compare.optimizers import ADAM_KINDS, OptimBatch, Optimizer, OptimTrajectory
-
-
-def _find(state, cls):
-    """The first node of type ``cls`` in an optax state (nested tuples)."""
-    if isinstance(state, cls):
-        return state
-    if isinstance(state, tuple):
-        for s in state:
-            found = _find(s, cls)
-            if found is not None:
-                return found
-    return None
-
-
-def _flat_state(state, opt: Optimizer, dtype):
-    if opt.kind in ("momentum", "nesterov"):
-        return _find(state, optax.TraceState).trace
-    if opt.kind in ADAM_KINDS:
-        adam = _find(state, optax.ScaleByAdamState)
-        return jnp.concatenate([adam.mu, adam.nu, adam.count.astype(dtype)[None]])
-    return jnp.zeros(0, dtype)
+from autograd_compare.optimizers import OptimBatch, Optimizer, OptimTrajectory
 
 
 def _objective(net: Network, l2: float):
@@ -65,7 +44,7 @@ def _compiled_train(net: Network, opt: Optimizer, steps: int):
             (_, e), dw = grad(w, x, t)
             updates, s = tx.update(dw, s, w)
             w = optax.apply_updates(w, updates)
-            return (w, s), (e, w, dw, _flat_state(s, opt, w.dtype))
+            return (w, s), (e, w, dw, flat_state(s, opt, w.dtype))
 
         _, (losses, weights, grads, state) = jax.lax.scan(step, (w, tx.init(w)), length=steps)
         return losses, jnp.concatenate([w[None], weights]), grads, state

@@ -81,7 +81,9 @@ def _find(state, cls):
     return None
 
 
-def _flat_state(state, opt: Optimizer, dtype):
+def flat_state(state, opt: Optimizer, dtype):
+    """The optimizer's state as one flat vector: momentum's trace (P,), or Adam's m, v (P,
+    each) and its step count; empty for sgd."""
     if opt.kind in ("momentum", "nesterov"):
         return _find(state, optax.TraceState).trace
     if opt.kind in ADAM_KINDS:
@@ -111,7 +113,7 @@ def _compiled_train(opt: Optimizer, steps: int):
             (_, e), dw = grad(w, example, opt.l2)
             updates, s = tx.update(dw, s, w)
             w = optax.apply_updates(w, updates)
-            return (w, s), (e, w, dw, _flat_state(s, opt, w.dtype))
+            return (w, s), (e, w, dw, flat_state(s, opt, w.dtype))
 
         _, (losses, weights, grads, state) = jax.lax.scan(step, (w, tx.init(w)), length=steps)
         return losses, jnp.concatenate([w[None], weights]), grads, state

@@ -12,9 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from autograd_compare import naming
-from autograd_compare.errors import InputError
 from autograd_compare.manual import mlp
-from autograd_compare.manual.optim import MISTAKES, _flat_state, _init_state, _update
+from autograd_compare.manual.optim import _flat_state, _init_state, _update, check_mistake
 from autograd_compare.network import Data, Network, reduction_scale
 from autograd_compare.optimizers import ADAM_KINDS, OptimBatch, Optimizer, OptimTrajectory
 
@@ -33,12 +32,7 @@ def train(net: Network, w: np.ndarray, data: Data, opt: Optimizer, steps: int,
           mistake: str | None = None) -> OptimTrajectory:
     """``steps`` updates of ``opt`` from ``w`` (P,); ``mistake`` one of `manual.optim.MISTAKES`."""
     if mistake is not None:
-        if mistake not in MISTAKES:
-            raise InputError(f"unknown optimizer mistake {mistake!r}; expected one of "
-                             + ", ".join(MISTAKES))
-        if opt.kind not in MISTAKES[mistake].kinds:
-            raise InputError(f"mistake {mistake!r} applies to "
-                             f"{', '.join(MISTAKES[mistake].kinds)}; got optimizer {opt.kind!r}")
+        check_mistake(opt, mistake)
     dt = w.dtype
     n_state = len(naming.STATE_PREFIXES[opt.kind]) * w.size + (opt.kind in ADAM_KINDS)
     loss = np.empty(steps, dt)

@@ -54,13 +54,18 @@ def train(w: np.ndarray, example: Example, opt: Optimizer, steps: int) -> OptimT
 def train_mistake(w: np.ndarray, example: Example, opt: Optimizer, steps: int,
                   mistake: str) -> OptimTrajectory:
     """`train` with the wrong line of ``MISTAKES[mistake]``."""
+    check_mistake(opt, mistake)
+    return _train(w, example, opt, steps, mistake)
+
+
+def check_mistake(opt: Optimizer, mistake: str) -> None:
+    """A one-line InputError unless ``mistake`` is in `MISTAKES` and applies to ``opt``."""
     if mistake not in MISTAKES:
         raise InputError(f"unknown optimizer mistake {mistake!r}; expected one of "
                          + ", ".join(MISTAKES))
     if opt.kind not in MISTAKES[mistake].kinds:
         raise InputError(f"mistake {mistake!r} applies to {', '.join(MISTAKES[mistake].kinds)}; "
                          f"got optimizer {opt.kind!r}")
-    return _train(w, example, opt, steps, mistake)
 
 
 def _train(w, example: Example, opt: Optimizer, steps: int, mistake) -> OptimTrajectory:

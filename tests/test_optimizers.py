@@ -265,3 +265,18 @@ def test_benchmark_script_reports_ratios_to_numpy():
         assert r["config_steps_per_s"] > 0 and r["ratio_to_numpy"] > 0
         if r["backend"] != "numpy-reference":  # the same optimizer: the same numbers
             assert r["max_abs_diff_vs_numpy"] < 1e-12
+
+
+@pytest.mark.parametrize("order", [1, -1])
+def test_the_earliest_divergence_wins_over_backends(order):
+    """Two wrong backends: weight decay with the wrong sign is wrong in v1 at step 1, momentum
+    before the gradient first in w1 at step 1 (v comes before w in each step's columns). The
+    reported first divergence is the earliest (step, then column), whichever backend comes
+    first in the list."""
+    wrong = ["mistake:momentum-before-gradient", "mistake:weight-decay-sign"][::order]
+    opt = O.make("momentum", lr=0.5, weight_decay=0.1)
+    r = C.check(opt, ["manual", *wrong], CLASS_WEIGHTS, None, 5)
+    assert (r.first_divergence.backend, r.first_divergence.label) == (
+        "mistake:weight-decay-sign", "v1 after step 1")
+    assert {c.first_divergence.label for c in r.comparisons.values()} == {
+        "v1 after step 1", "w1 after step 1"}

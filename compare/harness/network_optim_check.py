@@ -130,13 +130,13 @@ def scales(net: Network, opt: Optimizer, ref: OptimTrajectory, data: Data,
 def check(opt: Optimizer, backends: list[str], net: Network, w: Any, data: Data,
           steps: int = 20, dtype: DTypeLike = "float64") -> NetOptimResult:
     """Train ``net`` with ``opt`` in every backend and compare each with the first."""
-    from autograd_compare.harness.optim_check import counterpart
+    from autograd_compare.harness.optim_check import (
+        counterpart,
+        earliest_and_largest,
+        require_backends,
+    )
 
-    if not backends:
-        raise InputError("need at least one backend")
-    if opt.kind in MANUAL_ONLY and not any(counterpart(n, opt) == opt for n in backends):
-        raise InputError(f"optimizer {opt.kind!r} exists in the manual backend only; got "
-                         f"backends {','.join(backends)!r} (add manual)")
+    require_backends(opt, backends)
     dt = validate.dtype(dtype)
     reference = backends[0]
     opts = {name: counterpart(name, opt) for name in backends}
@@ -147,9 +147,5 @@ def check(opt: Optimizer, backends: list[str], net: Network, w: Any, data: Data,
     comps = {name: compare_runs(name, run, columns(net, opts[name]), runs[reference], ref_cols,
                                 scale, dt, rtol)
              for name, run in runs.items() if name != reference}
-    firsts = [c.first_divergence for c in comps.values() if c.first_divergence]
-    order = {c: i for i, c in enumerate(ref_cols)}
-    first = min(firsts, key=lambda d: (d.step, order[d.quantity]), default=None)
-    largest = max((c.largest for c in comps.values()), key=lambda d: d.ratio,
-                  default=Largest(None, 0.0, 0.0, ""))
+    first, largest = earliest_and_largest(comps, ref_cols)
     return NetOptimResult(opt, net, dt, reference, runs, comps, first is None, first, largest)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
@@ -267,14 +268,31 @@ def counterpart(name: str, opt: Optimizer) -> Optimizer:
     return opt
 
 
-def check(opt: Optimizer, backends: list[str], w: ArrayLike, example: ExampleLike | None = None,
-          steps: int = 20, dtype: DTypeLike = "float64") -> OptimResult:
-    """Train every backend with ``opt`` (or its `counterpart`) and compare each with the first."""
+def earliest_and_largest(comps: dict[str, OptimComparison], ref_cols: Sequence[str]
+                         ) -> tuple[Divergence | None, Largest]:
+    """The first divergence over every comparison (earliest step, then column order) and the
+    largest difference relative to its tolerance."""
+    firsts = [c.first_divergence for c in comps.values() if c.first_divergence]
+    order = {c: i for i, c in enumerate(ref_cols)}
+    first = min(firsts, key=lambda d: (d.step, order[d.quantity]), default=None)
+    largest = max((c.largest for c in comps.values()), key=lambda d: d.ratio,
+                  default=Largest(None, 0.0, 0.0, ""))
+    return first, largest
+
+
+def require_backends(opt: Optimizer, backends: list[str]) -> None:
+    """A one-line InputError for no backend, or a manual-only optimizer without manual."""
     if not backends:
         raise InputError("need at least one backend")
     if opt.kind in MANUAL_ONLY and not any(counterpart(n, opt) == opt for n in backends):
         raise InputError(f"optimizer {opt.kind!r} exists in the manual backend only; got "
                          f"backends {','.join(backends)!r} (add manual)")
+
+
+def check(opt: Optimizer, backends: list[str], w: ArrayLike, example: ExampleLike | None = None,
+          steps: int = 20, dtype: DTypeLike = "float64") -> OptimResult:
+    """Train every backend with ``opt`` (or its `counterpart`) and compare each with the first."""
+    require_backends(opt, backends)
     dt = validate.dtype(dtype)
     ex = _example(example, dt)
     reference = backends[0]
@@ -285,11 +303,7 @@ def check(opt: Optimizer, backends: list[str], w: ArrayLike, example: ExampleLik
     comps = {name: compare_runs(name, run, columns(opts[name]), runs[reference], ref_cols,
                                 scale, dt)
              for name, run in runs.items() if name != reference}
-    firsts = [c.first_divergence for c in comps.values() if c.first_divergence]
-    order = {c: i for i, c in enumerate(ref_cols)}
-    first = min(firsts, key=lambda d: (d.step, order[d.quantity]), default=None)
-    largest = max((c.largest for c in comps.values()), key=lambda d: d.ratio,
-                  default=Largest(None, 0.0, 0.0, ""))
+    first, largest = earliest_and_largest(comps, ref_cols)
     return OptimResult(opt, dt, reference, runs, comps, first is None, first, largest)
 
 
