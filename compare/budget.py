@@ -91,3 +91,50 @@ def restarts(n: int, lrs: int, backends: int, steps: int, chunk: int,
 def sheet(steps: int) -> tuple[float, float]:
     """(memory, output) in bytes of the spreadsheet."""
     return steps * SHEET_ROW_MEMORY + 64 * MB, steps * SHEET_ROW_BYTES
+
+
+def network_check(params: int, nodes: int, steps: int, backends: int,
+                  plots: bool) -> tuple[float, float]:
+    """(memory, output) in bytes of ``check`` on a network of ``params`` parameters and
+    ``nodes`` z and a values over all examples: every backend's run (steps+1 rows of nodes, E,
+    gradients, parameters) and the comparison arrays; trace.csv (a row per backend and step)."""
+    cols = nodes + 1 + 2 * params
+    rows = (steps + 1) * cols * 8
+    memory = backends * rows * 3 + rows * 6 + 64 * MB  # runs and tables; diff, tol, ratio, ...
+    return memory, backends * (steps + 1) * (2 * params + 1) * 24 + (4 * PNG_BYTES if plots
+                                                                      else 0)
+
+
+def network_restarts(n: int, lrs: int, backends: int, params: int,
+                     nodes: int) -> tuple[float, float]:
+    """(memory, output) in bytes of ``restarts --preset``: every configuration's start, final
+    parameters and E in each backend, one batched forward pass (``nodes`` per configuration)
+    at a time; final_loss.csv (a row per start and rate)."""
+    configs = n * lrs
+    memory = configs * ((params + 2) * 8 * (backends + 1) + nodes * 8 * 4) + 64 * MB
+    return memory, configs * (16 + 26 * backends) + 1 * MB
+
+
+def optimizers(lrs: int, backends: int, steps: int, params: int,
+               plots: bool) -> tuple[float, float]:
+    """(memory, output) in bytes of ``optimizers``: per rate and backend, steps+1 rows of the
+    loss, parameters, gradients and state (Adam: m, v, m_hat, v_hat), and their comparison."""
+    cols = 6 * params + 2
+    rows = lrs * backends * (steps + 1)
+    return (rows * cols * 8 * 4 + 64 * MB,
+            rows * cols * 24 + (2 * PNG_BYTES if plots else 0))
+
+
+def explain_updates(steps: int) -> float:
+    """Output in bytes of ``explain --optimizer``: about 1 KB of text per step."""
+    return steps * 1024.0
+
+
+def check_text(estimate: float, option: str, value: int) -> None:
+    """Refuse printed text beyond `DEFAULT_OUTPUT_MB` (fixed: the terminal is no report)."""
+    limit = DEFAULT_OUTPUT_MB * MB
+    if estimate > limit:
+        most = int(value * limit // estimate)
+        raise InputError(f"{option} {value} would print about {_size(estimate)} of text, over "
+                         f"the limit of {_size(limit)}; give {option} {most} or fewer")
+

@@ -54,6 +54,10 @@ def no_work(monkeypatch):
         raise AssertionError("the work started before the refusal")
     monkeypatch.setattr("autograd_compare.harness.gradcheck.check", boom)
     monkeypatch.setattr("autograd_compare.study.restarts.run", boom)
+    for name in ("harness.network_check.check", "harness.optim_check.check",
+                 "harness.network_optim_check.check", "study.network_restarts.run",
+                 "teach.updates.explain_updates"):
+        monkeypatch.setattr(f"autograd_compare.{name}", boom)
     import autograd_compare.commands.sheet  # noqa: F401 - imports build by name: patch it there
 
     monkeypatch.setattr("autograd_compare.commands.sheet.build", boom)
@@ -98,6 +102,18 @@ LISTED_EXIT_2 = [
      "--max-memory-mb"),
     (["sheet", "--out", "s.xlsx", "--steps", "2000000"], "beyond the xlsx limit"),
     (["explain", "--prove", "--lr", "nan"], "learning rate must be finite"),
+    # networks and optimizers are sized too (estimates: compare/budget.py)
+    (["check", "--preset", "iris", "--steps", "100000000"], "--max-memory-mb"),
+    (["--preset", "mazur", "--steps", "100000000"], "--max-memory-mb"),
+    (["check", "--preset", "xor", "--steps", "1000000", "--max-output-mb", "10",
+      "--max-memory-mb", "100000"], "--max-output-mb"),
+    (["restarts", "--preset", "xor", "--n", "100000000"], "--max-memory-mb"),
+    (["restarts", "--preset", "xor", "--optimizer", "adam", "--n", "100000000"],
+     "--max-memory-mb"),
+    (["optimizers", "--steps", "100000000"], "--max-memory-mb"),
+    (["optimizers", "--preset", "xor", "--steps", "200000", "--out", "o",
+      "--max-output-mb", "10", "--max-memory-mb", "100000"], "--max-output-mb"),
+    (["explain", "--optimizer", "adam", "--steps", "100000000"], "give --steps 1048576 or fewer"),
     (["explain", "--targets", "1e200,1e200"], "targets t1,t2 must be at most"),
 ]
 

@@ -325,7 +325,7 @@ def test_main_job_with_layers_and_one_rate(tmp_path, capsys):
     (["--preset", "xor", "--lrs=0.1,0.2,0.3"], "trains at one learning rate"),
     (["--preset", "mazur", "--inputs", "0.1,0.2"], "--inputs is for the tutorial's network"),
     (["--preset=xor", "--landscape", "w1,w2"], "--landscape is for the tutorial's network"),
-    (["--preset", "mazur", "--max-memory-mb", "9"], "--max-memory-mb is for the tutorial's"),
+    (["--preset", "mazur", "--max-memory-mb", "9"], "raise it with --max-memory-mb"),
     (["--preset", "nope"], "invalid choice: 'nope'"),
 ])
 def test_main_job_refuses_tutorial_only_options(argv, message, capsys):

@@ -16,7 +16,7 @@ from typing import TextIO
 
 import numpy as np
 
-from autograd_compare import network, registry
+from autograd_compare import budget, network, registry
 from autograd_compare.commands import options
 from autograd_compare.errors import BackendUnavailable, InputError
 from autograd_compare.harness import network_check
@@ -87,6 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-plots", action="store_true",
                         help="no pictures in the --out folder (network.svg, network.png, "
                         "landscape.png, loss.png, differences.png)")
+    budget.add_options(parser)
 
 
 def add_network_arguments(parser: argparse.ArgumentParser) -> None:
@@ -121,7 +122,7 @@ def add_network_arguments(parser: argparse.ArgumentParser) -> None:
 
 CUSTOM = ("activations", "bias", "bias_values", "loss", "reduction")
 # main-job options that have no meaning for another network (`from_main_job` refuses them)
-TUTORIAL_ONLY = ("--inputs", "--targets", "--landscape", "--max-memory-mb", "--max-output-mb")
+TUTORIAL_ONLY = ("--inputs", "--targets", "--landscape")
 
 
 def from_main_job(argv: list[str]) -> list[str]:
@@ -228,6 +229,11 @@ def run(args: argparse.Namespace) -> int:
     human = sys.stderr if args.json else sys.stdout
     source, net, data, w, lr, steps = build(args)
     cols = columns(args, net)
+    memory, size = budget.network_check(
+        network.n_params(net), 2 * data.inputs.shape[0] * sum(net.sizes[1:]), steps,
+        len(options.selected_backends(args)), bool(args.out) and not args.no_plots)
+    budget.check(memory, args.max_memory_mb, "memory", "--max-memory-mb")
+    budget.check(size, args.max_output_mb, "report files", "--max-output-mb")
     out = Path(args.out) if args.out else None
     dest = output.Destination(out, force=args.force) if out is not None \
         else contextlib.nullcontext(None)  # reserved before any work

@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 
-from autograd_compare import network, optimizers, validate
+from autograd_compare import budget, network, optimizers, validate
 from autograd_compare.commands import check
 from autograd_compare.commands.optimizers import add_optimizer_arguments, optimizer_from
 from autograd_compare.commands.options import add_network_options, positive_int
@@ -179,6 +179,7 @@ def _updates(args, net, data, w, example, lr, dt) -> int:
                          f"biases, one example), which every backend's optimizers train; got "
                          f"{network.describe(net)} with {data.inputs.shape[0]} example(s)")
     opt = optimizers.with_lr(optimizer_from(args), lr)
+    budget.check_text(budget.explain_updates(args.steps), "--steps", args.steps)
     result = explain_updates(w, example, opt, args.weight or "w5", args.steps, dt)
     text = render_updates(result)
     print(updates_json(result) if args.format == "json" else

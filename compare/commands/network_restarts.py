@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from autograd_compare import network, registry, validate
+from autograd_compare import budget, network, registry, validate
 from autograd_compare.commands.options import check_lrs, selected_backends
 from autograd_compare.commands.progress import Progress
 from autograd_compare.errors import InputError
@@ -75,6 +75,11 @@ def run(args: argparse.Namespace, opt: Optimizer | None = None) -> int:
         n=args.n, seed=args.seed, low=args.range[0], high=args.range[1], steps=args.steps,
         lrs=check_lrs(args.lrs), stuck_above=args.stuck_above))
     dt = validate.dtype(args.dtype)
+    memory, size = budget.network_restarts(
+        study.n, len(study.lrs), len(selected_backends(args)), network.n_params(p.network),
+        2 * p.data.inputs.shape[0] * sum(p.network.sizes[1:]))
+    budget.check(memory, args.max_memory_mb, "memory", "--max-memory-mb")
+    budget.check(size, args.max_output_mb, "report files", "--max-output-mb")
     # the folder's name is reserved before any work: two runs at once never share it
     with output.Destination(args.out, DEFAULT_OUT, args.force) as dest:
         out_dir = dest.path

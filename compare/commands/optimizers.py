@@ -10,7 +10,7 @@ from typing import TextIO
 
 import numpy as np
 
-from autograd_compare import naming, optimizers, registry, validate
+from autograd_compare import budget, naming, optimizers, registry, validate
 from autograd_compare.commands.options import (
     add_lrs_option,
     add_network_options,
@@ -91,6 +91,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="replace the --out folder if it holds an earlier report")
     parser.add_argument("--no-plots", action="store_true",
                         help="no pictures in the --out folder")
+    budget.add_options(parser)
 
 
 def _mistakes() -> list[str]:
@@ -197,6 +198,9 @@ def run(args: argparse.Namespace) -> int:
     source, net, w, data = _network(args)
     out = Path(args.out) if args.out else None
     with_plots = out is not None and not args.no_plots and extras.have_matplotlib()
+    memory, size = budget.optimizers(len(lrs), len(names), args.steps, w.size, with_plots)
+    budget.check(memory, args.max_memory_mb, "memory", "--max-memory-mb")
+    budget.check(size, args.max_output_mb, "report files", "--max-output-mb")
     if out is not None and not args.no_plots and not with_plots:
         print(f"note: no pictures in the report: matplotlib is not installed; install it "
               f"with: {plots.INSTALL_HINT}", file=human)
