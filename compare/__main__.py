@@ -1,7 +1,5 @@
 """``python -m autograd_compare`` is the same as ``autograd-compare``."""
 
-import sys
+from autograd_compare.commands.cli import console
 
-from autograd_compare.commands.cli import main
-
-sys.exit(main())
+console()

@@ -13,9 +13,11 @@ from __future__ import annotations
 import argparse
 import difflib
 import importlib
+import os
 import re
 import sys
 from types import ModuleType
+from typing import NoReturn
 
 from autograd_compare.commands.options import config_args
 from autograd_compare.errors import CompareError
@@ -125,3 +127,23 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+
+
+def console() -> NoReturn:
+    """The ``autograd-compare`` command (and ``python -m autograd_compare``): `main`, then exit
+    at once.
+
+    When `main` returns, every file is written, closed and in its place, and every helper
+    process and cluster is closed. What is left is the interpreter's teardown: running the
+    destructors of every module object, about 0.4 s for torch alone on the benchmark machine
+    (docs/performance.md), which a finished command has no use for. So: flush stdout and stderr,
+    then `os._exit`. A flush that fails (the reader of stdout went away) exits 120, as Python's
+    own teardown would. `main` itself, called from Python (tests, notebooks), returns normally.
+    """
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed pipe, or a stream closed by the caller
+        code = code or 120
+    os._exit(code)

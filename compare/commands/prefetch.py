@@ -30,6 +30,7 @@ import sys
 import threading
 import warnings
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import IO, Any, NamedTuple
 
 import numpy as np
@@ -66,6 +67,10 @@ class Plan(NamedTuple):
     lrs: tuple[float, ...]
     steps: int
     trace: bool  # the recorded steps for report.html too
+    # the reference's drawings (network, landscape) for the plot workers, made here from its
+    # recorded steps as soon as they are (report.extras.main_drawings): (reference, slice), or
+    # None
+    drawings: tuple[str, Any] | None = None
     # the main process's warning filters for built-in categories (under pytest's
     # filterwarnings=error, a warning in the helper is the same error it is in the main process)
     warning_filters: tuple[Any, ...] = ()
@@ -95,8 +100,25 @@ def _key(name: str, what: str, args: tuple[Any, ...], kwargs: dict[str, Any]
     return (name, what, part(args), tuple(sorted((k, part(v)) for k, v in kwargs.items())))
 
 
-def _recording(raw: RawBackend, out: IO[bytes]) -> RawBackend:
-    """``raw`` with every forward, gradients and train call sent to ``out`` as it returns:
+class _Outbox:
+    """Answers for the main process, sent in batches (a list per message): one message per
+    call would cost the main process a wake-up and an unpickling each, while it imports torch."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream = stream
+        self.pending: list[tuple[Any, ...]] = []
+
+    def add(self, message: tuple[Any, ...]) -> None:
+        self.pending.append(message)
+
+    def flush(self) -> None:
+        if self.pending:
+            _send(self.stream, self.pending)
+            self.pending = []
+
+
+def _recording(raw: RawBackend, out: _Outbox) -> RawBackend:
+    """``raw`` with every forward, gradients and train call added to ``out`` as it returns:
     (key, True, result) or (key, False, the error)."""
     def wrap(what: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         def call(*args: Any, **kwargs: Any) -> Any:
@@ -104,9 +126,9 @@ def _recording(raw: RawBackend, out: IO[bytes]) -> RawBackend:
             try:
                 result = fn(*args, **kwargs)
             except Exception as err:
-                _send(out, (key, False, err))
+                out.add((key, False, err))
                 raise
-            _send(out, (key, True, result))
+            out.add((key, True, result))
             return result
         return call
 
@@ -122,12 +144,15 @@ def _raw(name: str, dtype: Any) -> RawBackend:
 
 
 def serve() -> None:
-    """The helper: read a `Plan`; for each backend, load it (answer ("ready", name) or
-    ("unavailable", name, error)) and make the main job's calls in its order; answer ("end",),
-    then wait for stdin to close."""
+    """The helper: read a `Plan`; import every backend (the slowest first: see `PREFETCHED`);
+    for each, answer ("ready", name) or ("unavailable", name, error) and make the main job's
+    calls in its order; answer ("drawings", reference, tasks) after the reference's recorded
+    steps if the plan asks for them; answer ("end",), then wait for stdin to close. Answers
+    travel in batches (`_Outbox`)."""
     from autograd_compare.harness import steps, trajectory
 
-    tasks, answers = sys.stdin.buffer, sys.stdout.buffer
+    tasks = sys.stdin.buffer
+    out = _Outbox(sys.stdout.buffer)
     sys.stdout = sys.stderr  # nothing but answers on the pipe
     try:
         plan: Plan = _receive(tasks)
@@ -136,35 +161,79 @@ def serve() -> None:
     for action, message, category, module, lineno in reversed(plan.warning_filters):
         warnings.filterwarnings(action, getattr(message, "pattern", message) or "", category,
                                 getattr(module, "pattern", module) or "", lineno)
-    for name in plan.names:
+    loaded: dict[str, Backend] = {}
+    for name in reversed(plan.names):  # the slow imports (JAX) first: see PREFETCHED
         try:
             raw = _raw(name, plan.dtype)
         except Exception as err:  # noqa: BLE001 - handed to the main process, which raises it
-            _send(answers, ("unavailable", name, err))
+            out.add(("unavailable", name, err))
             continue
-        _send(answers, ("ready", name))
-        b = registry.guarded(_recording(raw, answers), np.dtype(plan.dtype))
-        try:
-            b.gradients(np.asarray(plan.w), plan.example)  # harness.gradcheck
-            runs = [trajectory.train(b, plan.w, plan.example, lr, plan.steps)
-                    for lr in plan.lrs]
-            if plan.trace:
-                for lr, run in zip(plan.lrs, runs, strict=True):
-                    steps.record(b, plan.w, plan.example, lr, plan.steps, run=run)
-        except Exception:  # noqa: BLE001, S112 - the main process makes the failing call itself
-            continue
-    _send(answers, ("end",))
+        loaded[name] = registry.guarded(_recording(raw, out), np.dtype(plan.dtype))
+    for name in plan.names:
+        if name in loaded:
+            out.add(("ready", name))
+    out.flush()
+    backends = {name: loaded[name] for name in plan.names if name in loaded}  # main's order
+
+    def each(call: Callable[[Backend], Any]) -> dict[str, Any]:
+        """``call`` on every backend still working, in the main job's order, each answer sent
+        when made; a backend whose call fails is dropped (the main process makes that call
+        itself, and fails as it may)."""
+        done = {}
+        for name, b in list(backends.items()):
+            try:
+                done[name] = call(b)
+            except Exception:  # noqa: BLE001
+                del backends[name]
+            out.flush()
+        return done
+
+    def record(b: Backend) -> list[Any]:
+        traces = [steps.record(b, plan.w, plan.example, lr, plan.steps, run=run)
+                  for lr, run in zip(plan.lrs, runs[b.name], strict=True)]
+        if plan.drawings is not None and plan.drawings[0] == b.name:
+            out.add(("drawings", b.name, _drawings(plan, traces)))
+        return traces
+
+    # the main job's calls, in its order: the gradient check, then every rate's training
+    # (harness.trajectory), then the recorded steps (harness.steps), the reference's first
+    each(lambda b: b.gradients(np.asarray(plan.w), plan.example))
+    runs: dict[str, list[Any]] = {name: [] for name in backends}
+    for lr in plan.lrs:
+        for name, run in each(partial(trajectory.train, w=plan.w, example=plan.example, lr=lr,
+                                      steps=plan.steps)).items():
+            runs[name].append(run)
+    if plan.trace:
+        each(record)
+    out.add(("end",))
+    out.flush()
     try:
         _receive(tasks)
     except EOFError:
         return
 
 
+def _drawings(plan: Plan, traces: list[Any]) -> dict[str, tuple[Any, ...]] | None:
+    """`extras.main_drawings` of the reference's recorded steps ``traces``, as the main process
+    would make them (`commands.run._trace`)."""
+    from autograd_compare.harness import steps
+    from autograd_compare.report import extras
+
+    assert plan.drawings is not None
+    reference, slice_ = plan.drawings
+    weights = tuple(np.asarray(plan.w).tolist())
+    return extras.main_drawings(reference, weights, steps.as_json(traces), plan.example, slice_)
+
+
 class Prefetcher:
     """One helper process computing ``plan``'s calls; `backend` is the main job's backend."""
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Plan,
+                 on_drawings: Callable[[dict[str, tuple[Any, ...]]], None] | None = None
+                 ) -> None:
         self.plan = plan
+        self._on_drawings = on_drawings  # called in the reading thread with the drawing tasks
+        self._drawings: tuple[Any, ...] | None = None  # (reference, tasks) once answered
         self._results: dict[tuple[Any, ...], tuple[bool, Any]] = {}
         self._state: dict[str, tuple[Any, ...]] = {}  # name -> ("ready" / "unavailable", ...)
         self._ended = False
@@ -183,15 +252,10 @@ class Prefetcher:
     def _read(self, stream: IO[bytes]) -> None:
         try:
             while True:
-                message = _receive(stream)
+                batch = _receive(stream)
                 with self._cond:
-                    if message[0] == "end":
-                        self._ended = True
-                    elif message[0] in ("ready", "unavailable"):
-                        self._state[message[1]] = message
-                    else:
-                        key, ok, value = message
-                        self._results[key] = (ok, value)
+                    for message in batch:
+                        self._take(message)
                     self._cond.notify_all()
         except Exception:  # noqa: BLE001 - died, closed or unreadable: whatever is missing
             pass  # is computed in the main process
@@ -199,6 +263,27 @@ class Prefetcher:
             with self._cond:
                 self._ended = True
                 self._cond.notify_all()
+
+    def _take(self, message: tuple[Any, ...]) -> None:
+        if message[0] == "end":
+            self._ended = True
+        elif message[0] in ("ready", "unavailable"):
+            self._state[message[1]] = message
+        elif message[0] == "drawings":
+            self._drawings = message[1:]
+            if self._on_drawings is not None and message[2] is not None:
+                self._on_drawings(message[2])
+        else:
+            key, ok, value = message
+            self._results[key] = (ok, value)
+
+    def drew(self, reference: str) -> bool:
+        """Whether the helper made ``reference``'s drawings (handed to ``on_drawings``); waits
+        until it has, or has ended."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._drawings is not None or self._ended)
+            return (self._on_drawings is not None and self._drawings is not None
+                    and self._drawings[0] == reference and self._drawings[1] is not None)
 
     def backend(self, name: str) -> Backend:
         """The main job's backend ``name``: checks its inputs, answers from the helper."""
@@ -255,15 +340,20 @@ class Prefetcher:
 
 
 def start(names: Sequence[str], dtype: np.dtype[Any], w: np.ndarray, example: Example,
-          lrs: Sequence[float], steps: int, trace: bool) -> Prefetcher | None:
+          lrs: Sequence[float], steps: int, trace: bool, drawings: tuple[str, Any] | None = None,
+          on_drawings: Callable[[dict[str, tuple[Any, ...]]], None] | None = None
+          ) -> Prefetcher | None:
     """A `Prefetcher` for the backends of ``names`` in `PREFETCHED` (the framework ones only
     if installed); None when `enabled` is off, none of them is asked for, or a process cannot
-    be started."""
+    be started. ``drawings``: (reference, landscape slice) to have the reference's drawing
+    tasks made in the helper and handed to ``on_drawings`` (see `Plan.drawings`)."""
     chosen = tuple(n for n in PREFETCHED if n in names and n in registry.backends())
     if not enabled() or not chosen:
         return None
     try:
+        wanted = drawings if on_drawings is not None and drawings is not None \
+            and drawings[0] in chosen else None
         return Prefetcher(Plan(chosen, dtype.name, w, example, tuple(lrs), steps, trace,
-                               _builtin_filters()))
+                               wanted, _builtin_filters()), on_drawings)
     except OSError:
         return None

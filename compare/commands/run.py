@@ -90,8 +90,13 @@ def run(args: argparse.Namespace) -> int:
         per_lr = len(lrs) <= budget.MAX_LR_PLOTS
         # helpers compute JAX's part (commands.prefetch) and workers import pyplot
         # (report.plot_pool) while this process imports torch
-        helper = prefetch.start(names, dt, w, example, lrs, args.steps, reserved is not None)
         drawer = plot_pool.Drawer() if with_plots and per_lr else None
+        # the helper also makes the reference's drawings, for the workers to draw them while
+        # this process still imports torch
+        planned = next((n for n in names if not n.startswith("mistake:")), names[0])
+        helper = prefetch.start(names, dt, w, example, lrs, args.steps, reserved is not None,
+                                (planned, args.landscape),
+                                drawer.submit_tasks if drawer is not None else None)
         try:
             return _run(args, names, dt, w, example, lrs, reserved, drawer, with_plots, human,
                         helper)
@@ -138,7 +143,8 @@ def _run(args: argparse.Namespace, names: tuple[str, ...], dt: np.dtype, w: np.n
         trace = _trace(backends, w, example, lr_results, args.steps, drawer,
                        lambda ref_trace: extras.main_drawings(reference, config.weights,
                                                               ref_trace, example,
-                                                              args.landscape))
+                                                              args.landscape),
+                       helper)
         progress.step(f"writing {dest.path}")
         result = _write(dest, result, human, with_plots, drawer, args.json,
                         lambda folder, result_json, pictures: extras.write_main(
@@ -149,19 +155,19 @@ def _run(args: argparse.Namespace, names: tuple[str, ...], dt: np.dtype, w: np.n
 
 def _trace(backends: list[Backend], w: np.ndarray, example: Example,
            lr_results: list[trajectory.LrResult], steps_: int, drawer: plot_pool.Drawer | None,
-           drawings: Callable[[dict[str, Any]], dict[str, tuple[Any, ...]] | None]
-           ) -> dict[str, Any]:
+           drawings: Callable[[dict[str, Any]], dict[str, tuple[Any, ...]] | None],
+           helper: prefetch.Prefetcher | None) -> dict[str, Any]:
     """Every step of every backend and rate (`steps.as_json`, rates outer, backends inner),
     from the trajectory check's runs. The reference (``backends[0]``) is recorded first and its
     drawings (network, landscape: ``drawings`` of its trace) go to ``drawer``'s workers, which
-    draw them while the other backends are recorded."""
+    draw them while the other backends are recorded, unless ``helper`` handed them over
+    already (the same tasks, from the same numbers)."""
     def record(r: trajectory.LrResult, b: Backend) -> steps.StepTrace:
         return steps.record(b, w, example, r.lr, steps_, run=r.runs[b.name])
 
     first = [record(r, backends[0]) for r in lr_results]
-    if drawer is not None:
-        for what, task_args in (drawings(steps.as_json(first)) or {}).items():
-            drawer.submit_task(what, what, *task_args)
+    if drawer is not None and (helper is None or not helper.drew(backends[0].name)):
+        drawer.submit_tasks(drawings(steps.as_json(first)) or {})
     return steps.as_json([first[i] if j == 0 else record(r, b)
                           for i, r in enumerate(lr_results) for j, b in enumerate(backends)])
 

@@ -233,6 +233,12 @@ class Drawer:
             _tasks.put((future, what, args))
             self._jobs[key] = future
 
+    def submit_tasks(self, tasks: dict[str, tuple[Any, ...]]) -> None:
+        """`submit_task` each of ``tasks``, task ``what`` -> its arguments, under the key
+        ``what`` (as `extras.main_drawings` makes them)."""
+        for what, args in tasks.items():
+            self.submit_task(what, what, *args)
+
     def fetch(self, key: str) -> Any:
         """The result of task ``key``; None if it was not submitted or its worker died (the
         caller draws it itself then). The task's own error is raised here."""
