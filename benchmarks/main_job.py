@@ -8,6 +8,10 @@ folder). Prints every pair and the median of the per-pair ratios job / floor; th
 shared, so only ratios taken in the same run mean anything. ``--json`` prints them as JSON.
 The compilation cache (compare.cache) is used as a user's second run would: one untimed run
 fills it first (``--cache-dir``, default a temporary folder; ``--no-cache`` to time without).
+That run also writes the package's byte code (``__pycache__``) even where
+``PYTHONDONTWRITEBYTECODE`` is set, as ``pip install`` does for an installed package: without
+it, an editable install compiles every module from source in each of the job's processes.
+The job runs as ``python -m autograd_compare``, which is what ``autograd-compare`` runs.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ def main() -> None:
     p.add_argument("job_args", nargs="*", help="extra options for the main job (after --)")
     a = p.parse_args()
     env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # see the module's docstring
     with tempfile.TemporaryDirectory(prefix="main-job-bench-") as tmp:
         env["AUTOGRAD_COMPARE_CACHE_DIR"] = a.cache_dir or str(Path(tmp) / "cache")
         if a.no_cache:

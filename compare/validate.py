@@ -70,6 +70,9 @@ def dtype(name: Any) -> np.dtype:
 
 def finite_array(values: Any, what: str, shape: tuple[int, ...], dt: np.dtype) -> np.ndarray:
     """``values`` as an array of ``shape`` and dtype ``dt``; every entry finite."""
+    if (type(values) is np.ndarray and values.dtype == dt and values.shape == shape
+            and np.isfinite(values).all()):
+        return values.copy()  # the harness's own arrays: nothing to convert, nothing to say
     arr = as_numpy(values, what).astype(np.float64)
     if arr.shape != shape:
         raise InputError(f"{what} must have shape {shape}; got shape {arr.shape}: {_short(values)}")
@@ -86,7 +89,8 @@ def finite_array(values: Any, what: str, shape: tuple[int, ...], dt: np.dtype) -
 
 def weights(w: Any, dt: np.dtype) -> np.ndarray:
     """w1..w8 -> array (8,)."""
-    w = as_numpy(w, "weights w1..w8")
+    if not (type(w) is np.ndarray and w.dtype == dt and w.shape == (N_WEIGHTS,)):
+        w = as_numpy(w, "weights w1..w8")
     n = w.size if w.ndim == 1 else None
     if n is not None and n != N_WEIGHTS:
         raise InputError(f"expected {N_WEIGHTS} weights (w1..w8); got {n}: {_short(w)}")

@@ -29,24 +29,22 @@ def weight_gradients(v: dict, w, example: Example):
 
 
 def node_gradients(v: dict, w: torch.Tensor, example: Example) -> dict:
-    """dE_total/d(node) for every intermediate node: retain_grad on each node, then backward.
+    """dE_total/d(node) for every intermediate node, and dE_total/dw under "w": one reverse
+    pass of autograd through ``v``'s graph, asked for ``w`` and every node at once.
 
     Returns:
-        dict "h1" -> dE_total/dh1, ... "a_o2" -> dE_total/da_o2; same shapes as ``v``.
+        dict "w" -> dE_total/dw (as ``w``), "h1" -> dE_total/dh1, ... "a_o2" -> dE_total/da_o2
+        (same shapes as ``v``).
     """
-    for name in NODE_NAMES:
-        v[name].retain_grad()  # keep .grad on non-leaf tensors
-    v["E_total"].sum().backward(inputs=[v[name] for name in NODE_NAMES])
-    return {name: v[name].grad for name in NODE_NAMES}
+    found = torch.autograd.grad(v["E_total"].sum(), [w, *(v[name] for name in NODE_NAMES)])
+    return dict(zip(("w", *NODE_NAMES), found, strict=True))
 
 
 def gradients(w: np.ndarray, example: Example) -> Gradients:
     """dE_total/dw (8,) and dE_total/d(node) (2,) each, for one network ``w`` (8,) (NumPy)."""
     w_t = torch.from_numpy(w).clone().requires_grad_(True)
-    v = forward_values(w_t, example)
-    dw = weight_gradients(v, w_t, example)
-    n = node_gradients(v, w_t, example)
+    n = node_gradients(forward_values(w_t, example), w_t, example)
     pair = lambda a, b: torch.stack([a, b]).numpy()  # noqa: E731
-    return Gradients(w=dw.numpy(), h=pair(n["h1"], n["h2"]),
+    return Gradients(w=n["w"].numpy(), h=pair(n["h1"], n["h2"]),
                      a_h=pair(n["a_h1"], n["a_h2"]), o=pair(n["o1"], n["o2"]),
                      a_o=pair(n["a_o1"], n["a_o2"]))
