@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from autograd_compare.report import claims as claims_mod
-from autograd_compare.report.output import finite, write_text
+from autograd_compare.report.output import dumps, write_text
 
 FILE = "report.html"
 MIME = {".png": "image/png", ".svg": "image/svg+xml"}
@@ -169,7 +169,7 @@ def figures(folder: Path, names: Iterable[str]) -> str:
 
 def json_script(data: Any, element_id: str) -> str:
     """``data`` as JSON inside a script element, safe against ``</script>`` and ``<!--``."""
-    text = json.dumps(finite(data), allow_nan=False, separators=(",", ":"))
+    text = dumps(data, separators=(",", ":"))
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return f'<script type="application/json" id="{escape(element_id)}">{text}</script>'
 

@@ -120,9 +120,18 @@ def finite(obj: Any) -> Any:
     return obj
 
 
+def dumps(obj: Any, **options: Any) -> str:
+    """``json.dumps(finite(obj), allow_nan=False, **options)``; `finite`'s walk through every
+    number only when there is an inf or NaN to write (else the text is the same without it)."""
+    try:
+        return json.dumps(obj, allow_nan=False, **options)
+    except ValueError:  # "Out of range float values are not JSON compliant"
+        return json.dumps(finite(obj), allow_nan=False, **options)
+
+
 def to_json(result: dict[str, Any]) -> str:
     """``result`` as indented JSON, with inf/NaN written as strings (see `finite`)."""
-    return json.dumps(finite(result), indent=2, allow_nan=False) + "\n"
+    return dumps(result, indent=2) + "\n"
 
 
 def trace_rows(lr_results: Sequence[LrResult]) -> Iterator[Sequence[object]]:
