@@ -234,3 +234,24 @@ def test_force_has_one_wording_in_every_subcommand(command):
     parser = cli.build_parser(module, "x")
     force = next(a for a in parser._actions if "--force" in a.option_strings)
     assert force.help == wording.FORCE_HELP
+
+
+@pytest.mark.parametrize(("args", "code"), [
+    (["explain"], 0),
+    (["--backends", "manual,mistake:update-sign", "--lrs", "1", "--steps", "2", "--no-plots",
+      "--out", "r"], 1)])
+def test_the_command_exits_at_once_with_all_its_output(args, code, tmp_path, capsys):
+    """`cli.console` skips the interpreter's teardown (os._exit) but loses nothing: stdout in a
+    pipe is block-buffered (without PYTHONUNBUFFERED) and must be flushed first; the exit code
+    is main's."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    done = subprocess.run([sys.executable, "-m", "autograd_compare", *args], cwd=tmp_path,
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == code, done.stderr
+    assert "Traceback" not in done.stderr
+    here = tmp_path / "here"
+    here.mkdir()
+    os.chdir(here)
+    assert main(args) == code
+    assert done.stdout == capsys.readouterr().out
+    assert len(done.stdout) > 2000

@@ -129,9 +129,10 @@ def test_main_process_imports_neither_jax_nor_matplotlib(tmp_path):
     assert json.loads(done.stdout.strip().splitlines()[-1].replace("'", '"')) == ["torch"]
 
 
-@pytest.mark.parametrize(("cores", "load", "workers"), [(2, 0.4, 2), (2, 0.99, 2), (2, 1.2, 1),
-                                                        (2, 7.0, 1), (1, 0.0, 1), (16, 3.0, 2)])
-def test_a_second_plot_worker_only_when_a_core_is_idle(monkeypatch, cores, load, workers):
+@pytest.mark.parametrize(("cores", "load", "workers"), [(2, 0.0, 1), (2, 1.2, 1), (1, 0.0, 1),
+                                                        (4, 0.9, 2), (4, 1.1, 1), (16, 3.0, 2),
+                                                        (16, 13.5, 1)])
+def test_a_second_plot_worker_only_when_three_cores_are_idle(monkeypatch, cores, load, workers):
     monkeypatch.setattr(os, "cpu_count", lambda: cores)
     monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
     assert plot_pool.default_workers() == workers
@@ -147,3 +148,49 @@ def test_a_helper_only_when_it_can_pay(monkeypatch, mode, jax_here, started):
         monkeypatch.delitem(sys.modules, "jax", raising=False)
     assert prefetch.enabled() is started
 
+
+
+def test_the_helper_hands_over_the_reference_drawings_made_from_the_same_numbers():
+    """The network and the landscape are drawn from the helper's recorded steps of the reference
+    while this process still imports torch: the same tasks `extras.main_drawings` makes here."""
+    from autograd_compare.report import extras, landscape
+
+    got = []
+    plan = _plan(lrs=(0.5, 2.0), drawings=("manual", landscape.parse("w5,w6")))
+    helper = prefetch.Prefetcher(plan, got.append)
+    try:
+        assert helper.drew("manual") and not helper.drew("jax")
+    finally:
+        helper.close()
+    b = get_backend("manual")
+    traces = [steps.record(b, plan.w, plan.example, lr, plan.steps) for lr in plan.lrs]
+    here = extras.main_drawings("manual", tuple(CLASS_WEIGHTS), steps.as_json(traces),
+                                plan.example, landscape.parse("w5,w6"))
+    assert len(got) == 1 and sorted(got[0]) == ["landscape", "network"]
+    assert _bit_identical(got[0], here)
+
+
+def _bit_identical(a, b) -> bool:
+    """The same structure with the same bits in every number (arrays, floats) and text."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = np.asarray(a), np.asarray(b)
+        return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+    if isinstance(a, float) or isinstance(b, float):
+        return type(a) is type(b) and np.float64(a).tobytes() == np.float64(b).tobytes()
+    if isinstance(a, dict):
+        return (type(a) is type(b) and list(a) == list(b)
+                and all(_bit_identical(a[k], b[k]) for k in a))
+    if isinstance(a, (list, tuple)):
+        return (type(a) is type(b) and len(a) == len(b)
+                and all(_bit_identical(x, y) for x, y in zip(a, b, strict=True)))
+    return type(a) is type(b) and a == b
+
+
+def test_no_drawings_from_the_helper_unless_asked_for_its_reference():
+    got = []
+    helper = prefetch.Prefetcher(_plan(), got.append)  # no drawings in the plan
+    try:
+        assert not helper.drew("manual")
+    finally:
+        helper.close()
+    assert got == []

@@ -30,7 +30,6 @@ import sys
 import threading
 import warnings
 from collections.abc import Callable, Sequence
-from functools import partial
 from typing import IO, Any, NamedTuple
 
 import numpy as np
@@ -173,38 +172,26 @@ def serve() -> None:
         if name in loaded:
             out.add(("ready", name))
     out.flush()
-    backends = {name: loaded[name] for name in plan.names if name in loaded}  # main's order
-
-    def each(call: Callable[[Backend], Any]) -> dict[str, Any]:
-        """``call`` on every backend still working, in the main job's order, each answer sent
-        when made; a backend whose call fails is dropped (the main process makes that call
-        itself, and fails as it may)."""
-        done = {}
-        for name, b in list(backends.items()):
-            try:
-                done[name] = call(b)
-            except Exception:  # noqa: BLE001
-                del backends[name]
+    for name in plan.names:  # the main job's order, one backend after the other: the
+        if name not in loaded:  # reference's recorded steps (and drawings) come early
+            continue
+        b = loaded[name]
+        try:
+            b.gradients(np.asarray(plan.w), plan.example)  # harness.gradcheck
             out.flush()
-        return done
-
-    def record(b: Backend) -> list[Any]:
-        traces = [steps.record(b, plan.w, plan.example, lr, plan.steps, run=run)
-                  for lr, run in zip(plan.lrs, runs[b.name], strict=True)]
-        if plan.drawings is not None and plan.drawings[0] == b.name:
-            out.add(("drawings", b.name, _drawings(plan, traces)))
-        return traces
-
-    # the main job's calls, in its order: the gradient check, then every rate's training
-    # (harness.trajectory), then the recorded steps (harness.steps), the reference's first
-    each(lambda b: b.gradients(np.asarray(plan.w), plan.example))
-    runs: dict[str, list[Any]] = {name: [] for name in backends}
-    for lr in plan.lrs:
-        for name, run in each(partial(trajectory.train, w=plan.w, example=plan.example, lr=lr,
-                                      steps=plan.steps)).items():
-            runs[name].append(run)
-    if plan.trace:
-        each(record)
+            runs = []
+            for lr in plan.lrs:
+                runs.append(trajectory.train(b, plan.w, plan.example, lr, plan.steps))
+                out.flush()
+            if plan.trace:
+                traces = [steps.record(b, plan.w, plan.example, lr, plan.steps, run=run)
+                          for lr, run in zip(plan.lrs, runs, strict=True)]
+                if plan.drawings is not None and plan.drawings[0] == name:
+                    out.add(("drawings", name, _drawings(plan, traces)))
+        except Exception:  # noqa: BLE001, S112 - the main process makes the failing call itself
+            continue
+        finally:
+            out.flush()
     out.add(("end",))
     out.flush()
     try:

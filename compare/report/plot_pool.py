@@ -33,17 +33,20 @@ from autograd_compare.report import plots
 
 
 def default_workers() -> int:
-    """2 when a core is idle (load average of the last minute at most cores - 1), else 1: a
-    second worker shortens the end of the run only if there is a core to run it on; on a busy
-    machine it is one more start-up (Python, NumPy, pyplot: about 0.4 s of CPU) competing with
-    the main process."""
+    """2 when 3 cores are idle (load average of the last minute at most cores - 3), else 1.
+
+    The main job runs the main process (torch), the prefetch helper (JAX) and the workers at
+    once. A second worker shortens the end of the run only with a core of its own to run on;
+    otherwise it is one more start-up (Python, NumPy, pyplot: about 0.4 s of CPU) competing
+    with the others (on 2 idle cores: the job took 2.70 s with 2 workers, 2.47-2.60 s with 1;
+    docs/performance.md)."""
     cores = os.cpu_count() or 1
     load = getattr(os, "getloadavg", None)  # none on Windows: the cores are taken as free
     try:
         idle = cores - (load()[0] if load is not None else 0.0)
     except OSError:
         idle = cores
-    return 2 if cores >= 2 and idle >= 1 else 1
+    return 2 if idle >= 3 else 1
 
 
 # Worker processes; 0 draws in the main process, after the computation (plots.save_all).
