@@ -43,8 +43,10 @@ from autograd_compare.report.plot_pool import _HEADER, _receive
 # comes first, while JAX is not imported yet, because it is the reference the main process needs
 # first)
 PREFETCHED = ("manual", "jax")
-_BOOT = ("import json, sys; sys.path[:0] = json.loads(sys.argv[1]); "
-         "from autograd_compare.commands.prefetch import serve; serve()")
+# serve, then leave without the interpreter's teardown (as `commands.cli.console` does): every
+# answer is flushed, and the main process may be waiting for this exit
+_BOOT = ("import json, os, sys; sys.path[:0] = json.loads(sys.argv[1]); "
+         "from autograd_compare.commands.prefetch import serve; serve(); sys.stderr.flush(); os._exit(0)")
 
 
 def enabled() -> bool:

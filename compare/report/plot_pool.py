@@ -53,8 +53,10 @@ def default_workers() -> int:
 # $AUTOGRAD_COMPARE_PLOT_WORKERS overrides the default (`default_workers`).
 WORKERS = int(os.environ.get("AUTOGRAD_COMPARE_PLOT_WORKERS") or default_workers())
 _HEADER = struct.Struct("<Q")
-_BOOT = ("import json, sys; sys.path[:0] = json.loads(sys.argv[1]); "
-         "from autograd_compare.report.plot_pool import serve; serve()")
+# serve, then leave without the interpreter's teardown (as `commands.cli.console` does): every
+# answer is flushed, and the main process may be waiting for this exit
+_BOOT = ("import json, os, sys; sys.path[:0] = json.loads(sys.argv[1]); "
+         "from autograd_compare.report.plot_pool import serve; serve(); sys.stderr.flush(); os._exit(0)")
 
 
 class WorkerDied(RuntimeError):
