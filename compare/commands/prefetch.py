@@ -1,4 +1,4 @@
-"""The main job's framework backends computed ahead, each in a helper process of its own.
+"""The main job's manual and JAX backends computed ahead, in a helper process.
 
 Importing JAX costs about half as much as importing torch, and the main job used to import both,
 one after the other, before checking anything. A `Prefetcher` started before torch is imported
@@ -7,11 +7,14 @@ the backend and makes, in order, exactly the calls the main job will make of it:
 check's ``gradients(w)``, each rate's ``train`` and ``forward`` at every step
 (`harness.trajectory.train`), and each rate's recorded steps (`harness.steps.record`). It runs
 the same harness functions on the same inputs, so it makes the same calls, and streams every
-raw result back as it comes. The main process's backend (`registry.guarded` around a proxy)
-checks its inputs as always, then answers a call from that stream; a call the helper did not
-make (or a helper that died) is computed in the main process instead, by the backend itself,
-imported there on first need. Numbers are never recomputed differently: each is the backend's
-own answer to the same call on the same (validated) inputs, whichever process made it.
+raw result back (in batches: one message per training or set of recorded steps). With
+``Plan.drawings`` it also makes the reference's drawing tasks (network, landscape) from its
+recorded steps, handed to the plot workers while the main process still imports torch. The
+main process's backend (`registry.guarded` around a proxy) checks its inputs as always, then
+answers a call from that stream; a call the helper did not make (or a helper that died) is
+computed in the main process instead, by the backend itself, imported there on first need.
+Numbers are never recomputed differently: each is the backend's own answer to the same call on
+the same (validated) inputs, whichever process made it.
 
 The helper only pays when this process has not imported JAX yet (a command-line run); a
 process that has (a notebook, the tests, a second run) computes in place. Set
@@ -39,14 +42,16 @@ from autograd_compare.interface import Backend, Example, RawBackend
 from autograd_compare.report.plot_pool import _HEADER, _receive
 
 # backends computed by the helper, in this order (torch stays in the main process: it is the
-# longest import, and the main process would otherwise wait for it idle; the manual backend
-# comes first, while JAX is not imported yet, because it is the reference the main process needs
-# first)
+# longest import, and the main process would otherwise wait for it idle). The helper imports
+# them in the reverse order (JAX, the slow one, at once), then computes manual first: it is the
+# reference, whose recorded steps give the drawings (`Plan.drawings`) and which the main
+# process asks for first.
 PREFETCHED = ("manual", "jax")
 # serve, then leave without the interpreter's teardown (as `commands.cli.console` does): every
 # answer is flushed, and the main process may be waiting for this exit
 _BOOT = ("import json, os, sys; sys.path[:0] = json.loads(sys.argv[1]); "
-         "from autograd_compare.commands.prefetch import serve; serve(); sys.stderr.flush(); os._exit(0)")
+         "from autograd_compare.commands.prefetch import serve; serve(); "
+         "sys.stderr.flush(); os._exit(0)")
 
 
 def enabled() -> bool:

@@ -56,7 +56,8 @@ _HEADER = struct.Struct("<Q")
 # serve, then leave without the interpreter's teardown (as `commands.cli.console` does): every
 # answer is flushed, and the main process may be waiting for this exit
 _BOOT = ("import json, os, sys; sys.path[:0] = json.loads(sys.argv[1]); "
-         "from autograd_compare.report.plot_pool import serve; serve(); sys.stderr.flush(); os._exit(0)")
+         "from autograd_compare.report.plot_pool import serve; serve(); "
+         "sys.stderr.flush(); os._exit(0)")
 
 
 class WorkerDied(RuntimeError):
