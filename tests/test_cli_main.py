@@ -255,3 +255,17 @@ def test_the_command_exits_at_once_with_all_its_output(args, code, tmp_path, cap
     assert main(args) == code
     assert done.stdout == capsys.readouterr().out
     assert len(done.stdout) > 2000
+
+
+def test_run_module_from_python_raises_system_exit_and_leaves_the_caller_alive(tmp_path):
+    code = ("import runpy, sys\n"
+            "sys.argv = ['autograd-compare', '--backends', 'manual', '--lrs', '1', '--steps',"
+            " '2', '--json']\n"
+            "try:\n    runpy.run_module('autograd_compare', run_name='__main__')\n"
+            "except SystemExit as e:\n    print('exit', e.code, file=sys.stderr)\n"
+            "print('still here', file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0
+    assert done.stderr.splitlines()[-2:] == ["exit 0", "still here"]
+    assert json.loads(done.stdout)["ok"] is True
