@@ -16,7 +16,7 @@ import numpy as np
 import optax
 
 from autograd_compare.jax_impl.mlp import loss as net_loss
-from autograd_compare.jax_impl.optim import flat_state, make_transformation
+from autograd_compare.jax_impl.optim import make_transformation, scan_updates
 from autograd_compare.jax_impl.precision import precision, to_numpy
 from autograd_compare.network import Data, Network
 from autograd_compare.optimizers import OptimBatch, Optimizer, OptimTrajectory
@@ -37,17 +37,7 @@ def _compiled_train(net: Network, opt: Optimizer, steps: int):
 
     @jax.jit
     def run(w, lr, x, t):
-        tx = make_transformation(opt, lr)
-
-        def step(carry, _):
-            w, s = carry
-            (_, e), dw = grad(w, x, t)
-            updates, s = tx.update(dw, s, w)
-            w = optax.apply_updates(w, updates)
-            return (w, s), (e, w, dw, flat_state(s, opt, w.dtype))
-
-        _, (losses, weights, grads, state) = jax.lax.scan(step, (w, tx.init(w)), length=steps)
-        return losses, jnp.concatenate([w[None], weights]), grads, state
+        return scan_updates(lambda w: grad(w, x, t), w, lr, opt, steps)
 
     return run
 

@@ -106,19 +106,30 @@ def _compiled_train(opt: Optimizer, steps: int):
 
     @jax.jit
     def run(w, lr, example):
-        tx = make_transformation(opt, lr)
-
-        def step(carry, _):
-            w, s = carry
-            (_, e), dw = grad(w, example, opt.l2)
-            updates, s = tx.update(dw, s, w)
-            w = optax.apply_updates(w, updates)
-            return (w, s), (e, w, dw, flat_state(s, opt, w.dtype))
-
-        _, (losses, weights, grads, state) = jax.lax.scan(step, (w, tx.init(w)), length=steps)
-        return losses, jnp.concatenate([w[None], weights]), grads, state
+        return scan_updates(lambda w: grad(w, example, opt.l2), w, lr, opt, steps)
 
     return run
+
+
+def scan_updates(value_and_grad, w, lr, opt: Optimizer, steps: int):
+    """``steps`` updates of ``opt`` at learning rate ``lr`` from ``w`` (P,), by `lax.scan`
+    (traced: call it inside `jax.jit`). ``value_and_grad(w) -> ((objective, E), dw)``.
+
+    Returns:
+        E before each update (steps,), the weights (steps+1, P), the gradients (steps, P) and
+        the optimizer state after each update (`flat_state`, (steps, S)).
+    """
+    tx = make_transformation(opt, lr)
+
+    def step(carry, _):
+        w, s = carry
+        (_, e), dw = value_and_grad(w)
+        updates, s = tx.update(dw, s, w)
+        w = optax.apply_updates(w, updates)
+        return (w, s), (e, w, dw, flat_state(s, opt, w.dtype))
+
+    _, (losses, weights, grads, state) = jax.lax.scan(step, (w, tx.init(w)), length=steps)
+    return losses, jnp.concatenate([w[None], weights]), grads, state
 
 
 def train(w: np.ndarray, example: Example, opt: Optimizer, steps: int) -> OptimTrajectory:

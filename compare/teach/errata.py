@@ -96,10 +96,16 @@ def errata(w=CLASS_WEIGHTS, example: Example | None = None) -> list[Erratum]:
 
 
 def render_text(items: list[Erratum]) -> str:
-    out = [f"Errata: {len(items)} places where the tutorial's text is wrong "
-           "(the formulas in manual/ use the corrected forms)"]
+    return _render(f"Errata: {len(items)} places where the tutorial's text is wrong "
+                   "(the formulas in manual/ use the corrected forms)", items,
+                   "tutorial:  ", "corrected: ")
+
+
+def _render(title: str, items: list[Erratum], wrong: str, right: str) -> str:
+    """``title``, then each erratum numbered: where, ``wrong`` and ``right`` labels, check."""
+    out = [title]
     for n, e in enumerate(items, start=1):
-        out += ["", f"{n}. {e.where}", f"   tutorial:  {e.wrong}", f"   corrected: {e.right}",
+        out += ["", f"{n}. {e.where}", f"   {wrong}{e.wrong}", f"   {right}{e.right}",
                 f"   check:     {e.check}"]
     return "\n".join(out)
 
@@ -169,9 +175,6 @@ def mazur_errata() -> list[Erratum]:
 
 
 def render_mazur_text(items: list[Erratum]) -> str:
-    out = [f"Errata: {len(items)} places where Mazur's printed figures differ from the exact "
-           "values (every other figure of his walkthrough agrees to his digits)"]
-    for n, e in enumerate(items, start=1):
-        out += ["", f"{n}. {e.where}", f"   printed:   {e.wrong}", f"   exact:     {e.right}",
-                f"   check:     {e.check}"]
-    return "\n".join(out)
+    return _render(f"Errata: {len(items)} places where Mazur's printed figures differ from the "
+                   "exact values (every other figure of his walkthrough agrees to his digits)",
+                   items, "printed:   ", "exact:     ")
