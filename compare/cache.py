@@ -1,13 +1,14 @@
-"""Persistent compilation caches: compiled JAX programs and torch.compile's inductor artefacts
-kept on disk between runs, in one user cache folder.
+"""JAX's own persistent compilation cache, kept in one user cache folder between runs.
+
+XLA's compiled programs are stored by JAX itself (its ``jax_compilation_cache_dir``); nothing
+of ours is written there and nothing is unpickled.
 
 Where: ``$AUTOGRAD_COMPARE_CACHE_DIR`` if set, else the platform's user cache folder for
 "autograd-compare" (platformdirs when installed: ``~/.cache/autograd-compare`` on Linux,
 honouring ``$XDG_CACHE_HOME``; ``~/Library/Caches/autograd-compare`` on macOS;
-``%LOCALAPPDATA%\\autograd-compare\\Cache`` on Windows), with subfolders ``jax/``,
-``jax-exec/`` (whole batched programs, `jax_impl.train`) and ``torch/``.
+``%LOCALAPPDATA%\\autograd-compare\\Cache`` on Windows), with the subfolder ``jax/``.
 Off: ``AUTOGRAD_COMPARE_NO_CACHE=1`` (or ``bench --no-cache``). A user's own setting wins:
-an already configured ``jax_compilation_cache_dir`` or ``TORCHINDUCTOR_CACHE_DIR`` is left alone.
+an already configured ``jax_compilation_cache_dir`` is left alone.
 Deleting the folder is always safe (the next run compiles again).
 """
 
@@ -66,39 +67,3 @@ def configure_jax() -> Path | None:
     jax.config.update("jax_compilation_cache_dir", str(path))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     return path
-
-
-def configure_torch() -> Path | None:
-    """Inductor's FX-graph and AOTAutograd caches in ``folder()/torch`` (call before
-    torch.compile runs); both caches switched off when caching is off. None when off."""
-    if not enabled():
-        try:
-            import torch._functorch.config as functorch_config
-            import torch._inductor.config as inductor_config
-        except ImportError:
-            return None
-        inductor_config.fx_graph_cache = False
-        functorch_config.enable_autograd_cache = False
-        return None
-    if os.environ.get("TORCHINDUCTOR_CACHE_DIR"):  # the user chose one: keep it
-        return Path(os.environ["TORCHINDUCTOR_CACHE_DIR"])
-    path = folder() / "torch"
-    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(path)
-    return path
-
-
-def jax_executables() -> Path | None:
-    """Where `jax_impl.train` keeps whole compiled batched programs (``folder()/jax-exec``),
-    loaded without tracing or lowering; None when caching is off or the user chose JAX's
-    cache folder (theirs is kept as the only one)."""
-    if not enabled():
-        return None
-    try:
-        import jax
-    except ImportError:
-        return None
-    chosen = jax.config.jax_compilation_cache_dir  # type: ignore[attr-defined]  # no stub entry
-    if chosen and Path(chosen) != folder() / "jax":
-        return None
-    return folder() / "jax-exec"
-

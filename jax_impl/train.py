@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
-import pickle
 import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from autograd_compare import cache
 from autograd_compare.interface import BatchResult, Example, Trajectory
 from autograd_compare.jax_impl.network import loss
 from autograd_compare.jax_impl.precision import precision, to_numpy
@@ -83,96 +79,15 @@ def _blocks(w, lr, example: Example, threshold, steps: int, keep_loss: bool):
 
 @functools.lru_cache(maxsize=64)
 def _compiled(blocks: int, chunk: int, steps: int, keep_loss: bool, dtype: np.dtype):
-    """`_blocks` compiled for these shapes (cached: same shapes never compile twice; on disk,
-    the whole executable, see `_executable_file`)."""
-    path = _executable_file(blocks, chunk, steps, keep_loss, dtype)
-    loaded = _load_executable(path, dtype)
-    if loaded is not None:
-        return loaded
+    """`_blocks` compiled for these shapes (same shapes never compile twice in a process;
+    across processes JAX's own persistent compilation cache serves it, `compare.cache`)."""
     f64 = jax.ShapeDtypeStruct
     shapes = (f64((blocks, 8, chunk), dtype), f64((blocks, chunk), dtype),
-              Example(f64((2,), dtype), f64((2,), dtype)), f64((), dtype))
+              Example._make((f64((2,), dtype), f64((2,), dtype))),  # the pytree of an Example
+              f64((), dtype))
     fn = jax.jit(_blocks, static_argnums=(4, 5))
     with precision(dtype):
-        lowered = fn.lower(*shapes, steps, keep_loss)
-        fresh = _fresh_compile(lowered) if path is not None else None
-        compiled = fresh if fresh is not None else lowered.compile()
-    if fresh is not None:
-        _save_executable(path, compiled)
-    return compiled
-
-
-# --- whole executables on disk ---------------------------------------------------------------
-# JAX's persistent cache is looked up only after tracing and lowering (0.2-0.8 s here, more
-# than NumPy's whole run at N = 2,000 x 1,000 steps). A compiled program serialized
-# (jax.experimental.serialize_executable) loads without either. The file name holds everything
-# the program depends on: the versions, the device, XLA_FLAGS, the source of the modules that
-# define it, the shapes; anything unreadable is compiled again (and rewritten).
-_SOURCES = ("train.py", "network.py", "precision.py")
-
-
-def _executable_file(blocks: int, chunk: int, steps: int, keep_loss: bool,
-                     dtype: np.dtype) -> Path | None:
-    folder = cache.jax_executables()
-    if folder is None:
-        return None
-    import jaxlib
-
-    here = Path(__file__).resolve().parent
-    h = hashlib.sha256()
-    for name in _SOURCES:
-        h.update((here / name).read_bytes())
-    device = jax.local_devices()[0]
-    h.update(repr((jax.__version__, jaxlib.__version__, device.platform, device.device_kind,
-                   len(jax.local_devices()), os.environ.get("XLA_FLAGS", ""), blocks, chunk,
-                   steps, keep_loss, np.dtype(dtype).str)).encode())
-    return folder / f"train-batch-{h.hexdigest()[:32]}.bin"
-
-
-def _load_executable(path: Path | None, dtype: np.dtype):
-    if path is None or not path.is_file():
-        return None
-    from jax.experimental import serialize_executable
-
-    try:
-        payload, in_tree, out_tree = pickle.loads(path.read_bytes())
-        with precision(dtype):
-            return serialize_executable.deserialize_and_load(payload, in_tree, out_tree)
-    except Exception:  # noqa: BLE001 - a damaged or foreign file: compile again
-        return None
-
-
-def _fresh_compile(lowered):
-    """``lowered`` compiled by XLA, not loaded from JAX's persistent cache: on the CPU, a
-    program loaded from that cache cannot be serialized again (its kernels are missing when the
-    copy runs: "Function ... not found"). None if this JAX lacks the (internal) switches used;
-    the caller then compiles as usual and keeps no executable."""
-    try:
-        from jax._src import compilation_cache
-        from jax._src.config import enable_compilation_cache
-    except ImportError:
-        return None
-    compilation_cache.reset_cache()  # JAX decides once per process whether its cache is used
-    try:
-        with enable_compilation_cache(False):
-            return lowered.compile()
-    finally:
-        compilation_cache.reset_cache()  # later programs use JAX's cache again
-
-
-def _save_executable(path: Path | None, compiled) -> None:
-    if path is None:
-        return
-    from jax.experimental import serialize_executable
-
-    try:
-        data = pickle.dumps(serialize_executable.serialize(compiled))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)  # atomic: a reader sees the whole file or none
-    except Exception:  # noqa: BLE001, S110 - the cache is an optimisation only
-        pass
+        return fn.lower(*shapes, steps, keep_loss).compile()
 
 
 def _layout(n: int) -> tuple[int, int, int, int]:

@@ -63,7 +63,7 @@ def derivative(name: str, z: Array, a: Array) -> Array:
     return np.ones_like(z)  # identity
 
 
-def _params(net: Network, w: Array, dt: npt.DTypeLike) -> Params:
+def unpack_params(net: Network, w: Array, dt: npt.DTypeLike) -> Params:
     """[(W_l (..., n_l, n_{l-1}), b_l (..., n_l) or None)] from w (..., P)."""
     out: Params = []
     for l, lay in enumerate(layout(net)):
@@ -82,23 +82,23 @@ def _params(net: Network, w: Array, dt: npt.DTypeLike) -> Params:
 # A diverging training (lr too large for the network) overflows to inf and NaN, as it does in
 # torch and jax, without a warning; the harness compares and reports it (`network_summary`).
 @np.errstate(over="ignore", invalid="ignore")
-def _forward(net: Network, w: Array, x: Array,
+def forward_pass(net: Network, w: Array, x: Array,
              t: Array) -> tuple[list[Array], list[Array], Array]:
     """z, a of every layer and the per-example losses; w (..., P), x (B, n_0) -> (..., B, n)."""
     zs: list[Array] = []
     as_: list[Array] = []
     a = x
-    for (W, b), name in zip(_params(net, w, w.dtype), net.activations, strict=True):
+    for (W, b), name in zip(unpack_params(net, w, w.dtype), net.activations, strict=True):
         z = a @ np.swapaxes(W, -1, -2)  # z = a_{l-1} @ W_lᵀ (+ b_l)
         if b is not None:
             z = z + b[..., None, :]
         a = activation(name, z)
         zs.append(z)
         as_.append(a)
-    return zs, as_, _losses(net, zs[-1], as_[-1], t)
+    return zs, as_, example_losses(net, zs[-1], as_[-1], t)
 
 
-def _losses(net: Network, z: Array, a: Array, t: Array) -> Array:
+def example_losses(net: Network, z: Array, a: Array, t: Array) -> Array:
     """loss_b (..., B) before the reduction."""
     if net.loss == "cross-entropy":
         m = z.max(axis=-1, keepdims=True)
@@ -110,17 +110,17 @@ def _losses(net: Network, z: Array, a: Array, t: Array) -> Array:
 
 def forward(net: Network, w: np.ndarray, data: Data) -> NetForward:
     """Every z and a (B, n_l) and the loss, for one parameter vector ``w`` (P,)."""
-    zs, as_, losses = _forward(net, w, data.inputs, data.targets)
+    zs, as_, losses = forward_pass(net, w, data.inputs, data.targets)
     c = w.dtype.type(reduction_scale(net, data.inputs.shape[0]))
     return NetForward(tuple(zs), tuple(as_), losses, np.asarray(c * losses.sum(axis=-1)))
 
 
 @np.errstate(over="ignore", invalid="ignore")
-def _backward(net: Network, w: Array, x: Array, t: Array, zs: Sequence[Array],
+def backward_pass(net: Network, w: Array, x: Array, t: Array, zs: Sequence[Array],
               as_: Sequence[Array]) -> tuple[Array, list[Array], list[Array | None]]:
     """(dE/dw (..., P), [dE/dz_l], [dE/da_l]) by the δ recursion of the module docstring."""
     c = w.dtype.type(reduction_scale(net, x.shape[0]))
-    params = _params(net, w, w.dtype)
+    params = unpack_params(net, w, w.dtype)
     L = net.layers
     dz: list[Array] = [np.empty(0, w.dtype)] * L  # every entry is set below
     da: list[Array | None] = [None] * L  # da_L stays None for softmax + cross-entropy
@@ -149,8 +149,8 @@ def _backward(net: Network, w: Array, x: Array, t: Array, zs: Sequence[Array],
 
 def gradients(net: Network, w: np.ndarray, data: Data) -> NetGradients:
     """dE/dw (P,) and dE/dz_l, dE/da_l (B, n_l) for every layer."""
-    zs, as_, _ = _forward(net, w, data.inputs, data.targets)
-    dw, dz, da = _backward(net, w, data.inputs, data.targets, zs, as_)
+    zs, as_, _ = forward_pass(net, w, data.inputs, data.targets)
+    dw, dz, da = backward_pass(net, w, data.inputs, data.targets, zs, as_)
     return NetGradients(dw, tuple(dz), tuple(da))
 
 
@@ -164,8 +164,8 @@ def train(net: Network, w: np.ndarray, data: Data, *, lr: float, steps: int) -> 
     for k in range(steps):
         f = forward(net, weights[k], data)
         loss[k] = f.E
-        grads[k] = _backward(net, weights[k], data.inputs, data.targets, f.z, f.a)[0]
-        with np.errstate(over="ignore", invalid="ignore"):  # diverging: see `_forward`
+        grads[k] = backward_pass(net, weights[k], data.inputs, data.targets, f.z, f.a)[0]
+        with np.errstate(over="ignore", invalid="ignore"):  # diverging: see `forward_pass`
             weights[k + 1] = weights[k] - lr * grads[k]  # w_new = w_old - lr · dE/dw
     return NetTrajectory(loss, weights, grads)
 
@@ -184,7 +184,7 @@ def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, steps: 
     initial: Array | None = None
     E: Array | None = None
     for k in range(steps + 1):
-        zs, as_, losses = _forward(net, W, x, t)
+        zs, as_, losses = forward_pass(net, W, x, t)
         E = c * losses.sum(axis=-1)
         if k == 0:
             initial = E
@@ -194,7 +194,7 @@ def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, steps: 
             break
         if history is not None:
             history[:, k] = E
-        with np.errstate(over="ignore", invalid="ignore"):  # diverging: see `_forward`
-            W -= rate * _backward(net, W, x, t, zs, as_)[0]  # w_new = w_old - lr · dE/dw
+        with np.errstate(over="ignore", invalid="ignore"):  # diverging: see `forward_pass`
+            W -= rate * backward_pass(net, W, x, t, zs, as_)[0]  # w_new = w_old - lr · dE/dw
     assert initial is not None and E is not None  # the loop runs at k = 0 at least
     return NetBatchResult(initial, E, W, reached, history)

@@ -76,13 +76,13 @@ def _train(w, example: Example, opt: Optimizer, steps: int, mistake) -> OptimTra
     grads = np.empty((steps, w.size), dt)
     state = np.empty((steps, len(names)), dt)
     weights[0] = w
-    s = _init_state(w.shape, dt, opt)
+    s = init_state(w.shape, dt, opt)
     for k in range(steps):
         v = forward_values(weights[k], example)
         loss[k] = v["E_total"]
         grads[k] = _objective_gradient(v, weights[k], example, opt)
-        weights[k + 1], s = _update(weights[k], grads[k], s, opt, k, mistake)
-        state[k] = _flat_state(s, opt)
+        weights[k + 1], s = update(weights[k], grads[k], s, opt, k, mistake)
+        state[k] = flat_state(s, opt)
     return OptimTrajectory(loss, weights, grads, state)
 
 
@@ -94,7 +94,7 @@ def _objective_gradient(v: dict, w, example: Example, opt: Optimizer):
     return dw
 
 
-def _init_state(shape, dt, opt: Optimizer) -> dict:
+def init_state(shape, dt, opt: Optimizer) -> dict:
     zero = np.zeros(shape, dt)
     if opt.kind in ADAM_KINDS:
         return {"m": zero, "v": zero.copy(), "t": 0}
@@ -103,7 +103,7 @@ def _init_state(shape, dt, opt: Optimizer) -> dict:
     return {"t": 0}
 
 
-def _flat_state(s: dict, opt: Optimizer) -> np.ndarray:
+def flat_state(s: dict, opt: Optimizer) -> np.ndarray:
     if opt.kind in ADAM_KINDS:
         return np.concatenate([s["m"], s["v"], [s["t"]]])
     if opt.kind in ("momentum", "nesterov", "textbook-momentum"):
@@ -111,7 +111,7 @@ def _flat_state(s: dict, opt: Optimizer) -> np.ndarray:
     return np.empty(0)
 
 
-def _update(w, dw, s: dict, opt: Optimizer, k: int, mistake=None) -> tuple:
+def update(w, dw, s: dict, opt: Optimizer, k: int, mistake=None) -> tuple:
     """One update of the weights ``w`` with gradient ``dw``: (new weights, new state).
 
     ``w``, ``dw``: (..., 8); the learning rate may be a column (N, 1) for a batch.
@@ -176,9 +176,9 @@ def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, opt: Optimizer,
 
     The weights are held as 8 contiguous rows (structure of arrays), so every formula is one
     NumPy call over a block of `BLOCK` configurations. The step is `_soa_gradients` and
-    `_update` written with preallocated rows and in-place operations (`_train_block`): the
+    `update` written with preallocated rows and in-place operations (`_train_block`): the
     same operations in the same order, so the same numbers, without ~100 temporary arrays and
-    the per-step Python work of `_update`. Row n equals
+    the per-step Python work of `update`. Row n equals
     ``train(w[n], example, opt with lr[n], steps)`` up to rounding.
     """
     final_w, final_l = np.empty_like(w), np.empty(w.shape[0], w.dtype)
@@ -192,9 +192,9 @@ BLOCK = 4096  # configurations trained together: a block's ~40 temporaries stay 
 
 
 def _train_block(w, lr, example: Example, opt: Optimizer, steps: int) -> tuple:
-    """``steps`` updates of a block ``w`` (m, 8): `_soa_gradients` then `_update`, in place.
+    """``steps`` updates of a block ``w`` (m, 8): `_soa_gradients` then `update`, in place.
 
-    Every line below names the expression of `_soa_gradients`, `_sigmoid_tanh` or `_update`
+    Every line below names the expression of `_soa_gradients`, `_sigmoid_tanh` or `update`
     it computes (a*b + c*d as a*b, then + c*d; x*y as y*x: exact in floating point), and
     tests/test_optim_fast.py checks the result is bit for bit theirs.
     """
@@ -250,7 +250,7 @@ def _train_block(w, lr, example: Example, opt: Optimizer, steps: int) -> tuple:
         if opt.l2:
             np.multiply(W, l2, out=T)  # dW += l2 * W
             dW += T
-        # _update
+        # update
         lr_k = rates if not change or k < change[0] else np.full_like(rates, change[1])
         if opt.kind != "adamw" and opt.weight_decay:
             np.multiply(W, wd, out=T)  # dw = dw + wd * w

@@ -8,13 +8,10 @@ import tempfile
 import pytest
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
-# Compilation caches (compare.cache) go to a temporary folder, never the user's real one; set at
-# import, before any test (or a subprocess it starts) configures JAX or torch.
+# JAX's compilation cache (compare.cache) goes to a temporary folder, never the user's real
+# one; set at import, before any test (or a subprocess it starts) configures JAX.
 _CACHE = tempfile.TemporaryDirectory(prefix="autograd-compare-test-cache-")
 os.environ["AUTOGRAD_COMPARE_CACHE_DIR"] = _CACHE.name
-# The torch step compiled ahead of time (torch_impl.aot) takes 10-40 s to build: only
-# tests/test_torch_aot.py turns it on.
-os.environ["AUTOGRAD_COMPARE_TORCH_AOT"] = "0"
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -134,3 +134,16 @@ def test_check_report_folder(capsys, tmp_path):
     np.testing.assert_array_equal(row, np.concatenate([f.z[0][2], f.a[0][2], f.z[1][2],
                                                        f.a[1][2]]))
     assert main(["check", "--preset", "xor", "--out", str(out)]) == 2  # never overwritten
+
+
+def test_presets_json_lists_every_preset_with_its_network(capsys):
+    import json
+
+    assert main(["presets", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert [p["name"] for p in got] == ["tutorial", "mazur", "xor", "iris"]
+    tutorial, iris = got[0], got[3]
+    assert tutorial["weights"] == [0.15, 0.2, 0.25, 0.3, 0.4, 0.45, 0.5, 0.55]
+    assert tutorial["network"]["sizes"] == [2, 2, 2] and tutorial["examples"] == 1
+    assert iris["network"]["loss"] == "cross-entropy" and iris["examples"] == 150
+    assert iris["network"]["parameters"] == 4 * 5 + 5 + 5 * 3 + 3 == len(iris["weights"])

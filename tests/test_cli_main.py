@@ -19,7 +19,6 @@ from autograd_compare.commands.cli import main
 @pytest.fixture(autouse=True)
 def _no_plots(monkeypatch):
     monkeypatch.setattr("autograd_compare.report.plots.save_all", lambda folder, results: [])
-    monkeypatch.setattr("autograd_compare.report.plot_pool.WORKERS", 0)  # drawn by save_all
 
 
 def test_all_backends_agree_exit_0(tmp_path, capsys):
@@ -269,3 +268,14 @@ def test_run_module_from_python_raises_system_exit_and_leaves_the_caller_alive(t
     assert done.returncode == 0
     assert done.stderr.splitlines()[-2:] == ["exit 0", "still here"]
     assert json.loads(done.stdout)["ok"] is True
+
+
+def test_mistakes_json_is_the_catalogue(capsys):
+    import json
+
+    from autograd_compare.manual.mistakes import MISTAKES
+
+    assert main(["mistakes", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert [m["backend"] for m in got] == [f"mistake:{name}" for name in MISTAKES]
+    assert all(m["description"] for m in got)

@@ -88,7 +88,6 @@ def test_main_job_catches_each_mistake_and_names_where(name, tmp_path, capsys, m
     from autograd_compare.report import plots
 
     monkeypatch.setattr(plots, "save_all", lambda folder, results: [])  # plots: test_report
-    monkeypatch.setattr("autograd_compare.report.plot_pool.WORKERS", 0)  # drawn by save_all
 
     code = main(["--backends", f"manual,mistake:{name}", "--lrs", "0.5", "--steps", "3",
                  "--out", str(tmp_path / "rep"), "--json"])

@@ -5,7 +5,6 @@ option to ``check``."""
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import json
 import re
@@ -18,7 +17,7 @@ from autograd_compare import network, registry
 from autograd_compare.commands import check as check_cmd
 from autograd_compare.commands.cli import main
 from autograd_compare.harness import network_check
-from autograd_compare.report import network_output, network_plots, output, plot_pool
+from autograd_compare.report import network_output, network_plots, output
 from autograd_compare.study import network_restarts as study
 from tests.browser import CHROMIUM, INSTALL, Browser
 
@@ -117,29 +116,6 @@ def test_the_curves_are_the_trace(xor_rep):
         trace = [float(r["E"]) for r in rows if r["backend"] == name]
         np.testing.assert_array_equal(loss, trace)
     assert list(c.ratio) == ["torch", "jax"]
-
-
-def test_workers_draw_the_same_bytes_as_this_process():
-    p = network.preset("mazur")
-    b = [registry.get_network_backend(n) for n in ("manual", "torch")]
-    c = network_plots.curves(network_check.check(b, p.network, p.weights, p.data, 0.5, 12),
-                             "mazur")
-    draw = functools.partial(network_plots.png, c)
-    pool = plot_pool.Drawer(workers=1)
-    try:
-        for name in network_plots.FILES:
-            pool.submit_png(name, draw)
-        jobs = dict(pool._jobs)  # `png` hands a job's bytes back once and forgets it
-        assert set(jobs) == set(network_plots.FILES)
-        drawn = {name: pool.png(name, draw) for name in network_plots.FILES}
-        assert pool.workers == 1 and any(w.alive() for w in plot_pool._workers)
-        for name in network_plots.FILES:  # the worker's answers are the bytes handed back
-            assert jobs[name].result(timeout=0) == drawn[name]
-    finally:
-        pool.close()
-    for name in network_plots.FILES:
-        assert drawn[name][:8] == PNG_MAGIC
-        assert drawn[name] == network_plots.png(c, name)  # drawn here: the same bytes
 
 
 def test_no_plots_writes_none_but_the_html(tmp_path, capsys):

@@ -1,11 +1,9 @@
 """The fast batched optimizer paths equal the per-configuration ones.
 
-* torch: `torch_impl.optim_aot` (the step compiled ahead of time: autograd's derivative and
-  torch.optim's update rule in one library call) against ``torch.optim`` run on one
-  configuration at a time (`torch_impl.optim.train`), within the trajectory tolerance model of
-  `compare.harness.optim_check` (each final weight against its scale at the last step), for
-  every optimizer and option, float64 and float32. The test also checks that the compiled path
-  was the one taken (a silent fall-back to eager would make it pass for nothing).
+* torch: `torch_impl.optim.train_batch` (one torch.optim param group per rate over shared
+  leaves) against ``torch.optim`` run on one configuration at a time (`torch_impl.optim.train`),
+  within the trajectory tolerance model of `compare.harness.optim_check` (each final weight
+  against its scale at the last step), for every optimizer and option, float64 and float32.
 * jax: `jax_impl.optim.train_batch` (vmap(grad), lax.scan) against optax per configuration.
 * manual: the in-place block (`manual.optim._train_block`) is bit for bit the readable loop of
   `_soa_gradients` then `_update`.
@@ -61,30 +59,16 @@ def _assert_rows_match_single_runs(backend: str, out: O.OptimBatch, w: np.ndarra
 
 
 torch = pytest.importorskip("torch")
-from autograd_compare.torch_impl import aot, optim_aot  # noqa: E402
-
-
-@pytest.fixture
-def compiled_on(monkeypatch):
-    """The ahead-of-time path on (tests/conftest.py turns it off), into the test cache folder
-    (libraries built once per session and family)."""
-    monkeypatch.setenv(aot.ENV, "1")
-    monkeypatch.setattr(optim_aot, "unavailable", None)
-    return optim_aot
 
 
 @pytest.mark.parametrize("change", [False, True], ids=["constant-lr", "lr-change"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", list(CONFIGS))
-def test_torch_compiled_step_equals_torch_optim_per_configuration(compiled_on, name, dtype,
-                                                                  change):
+def test_torch_batch_equals_torch_optim_per_configuration(name, dtype, change):
+    """One torch.optim param group per rate over shared leaves == one run per configuration."""
     w = starts(len(LRS), dtype)
     opt = _opt(name, change)
     out = C.train_batch("torch", w, LRS, None, opt, STEPS, dtype)
-    family = optim_aot.FAMILIES[opt.kind]
-    assert optim_aot.unavailable is None, optim_aot.unavailable
-    assert (family, f"torch.{dtype}") in optim_aot._runners  # the compiled path was taken
-    assert optim_aot.library(family, getattr(torch, dtype)).is_file()
     assert out.final_weights.dtype == np.dtype(dtype) and out.final_loss.dtype == np.dtype(dtype)
     _assert_rows_match_single_runs("torch", out, w, opt, dtype)
     from autograd_compare.manual.network import forward_values
@@ -96,37 +80,12 @@ def test_torch_compiled_step_equals_torch_optim_per_configuration(compiled_on, n
     assert np.all(err <= 20 * tolerances.eps(dtype) * (floor + v["E_total"])), err
 
 
-def test_torch_compiled_step_single_row_and_blocks(compiled_on, monkeypatch):
-    """One row (run padded to the exported minimum of 2) and several blocks give the rows the
-    whole batch gives."""
+def test_torch_batch_single_row_equals_its_row_in_the_whole_batch():
     w, opt = starts(len(LRS), "float64"), _opt("nesterov+wd", True)
     whole = C.train_batch("torch", w, LRS, None, opt, STEPS)
     one = C.train_batch("torch", w[2:3], LRS[2:3], None, opt, STEPS)
-    # a row's numbers may depend on its place (vector lanes or the scalar tail of the compiled
-    # loop: last-bit differences in exp), hence a few eps, not equality
+    # same elementwise kernels on another length: last-bit differences in exp, not more
     np.testing.assert_allclose(one.final_weights, whole.final_weights[2:3], rtol=0, atol=1e-13)
-    monkeypatch.setattr(optim_aot, "CHUNK", 4)  # blocks of 4 and 2 rows
-    blocks = C.train_batch("torch", w, LRS, None, opt, STEPS)
-    np.testing.assert_allclose(blocks.final_weights, whole.final_weights, rtol=0, atol=1e-13)
-
-
-def test_torch_failed_build_falls_back_to_torch_optim(compiled_on, monkeypatch, tmp_path):
-    def broken(family, dtype, target):
-        raise RuntimeError("no C++ compiler")
-
-    monkeypatch.setenv("AUTOGRAD_COMPARE_CACHE_DIR", str(tmp_path))  # nothing built there
-    monkeypatch.setattr(optim_aot, "build", broken)
-    monkeypatch.setattr(optim_aot, "_runners", {})
-    w, opt = starts(len(LRS), "float64"), _opt("adam", False)
-    out = C.train_batch("torch", w, LRS, None, opt, 5)
-    assert "no C++ compiler" in optim_aot.unavailable
-    monkeypatch.setenv(aot.ENV, "0")  # the eager torch.optim path itself
-    eager = C.train_batch("torch", w, LRS, None, opt, 5)
-    np.testing.assert_array_equal(out.final_weights, eager.final_weights)
-
-
-def test_torch_manual_only_convention_has_no_compiled_form(compiled_on):
-    assert optim_aot.runner(O.make("textbook-momentum"), torch.float64) is None
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -145,12 +104,12 @@ def _readable_block(w, lr, ex, opt: O.Optimizer, steps: int):
     dt = w.dtype
     W = np.array(w.T, order="C")
     rates = lr.astype(dt)
-    s = manual_optim._init_state(W.shape, dt, opt)
+    s = manual_optim.init_state(W.shape, dt, opt)
     change = opt.lr_change
     for k in range(steps):
         dW = manual_optim._soa_gradients(W, ex, opt)
         rate = rates if not change or k < change[0] else np.full_like(rates, change[1])
-        W, s = manual_optim._update(W, dW, s, opt._replace(lr=rate, lr_change=None), k)
+        W, s = manual_optim.update(W, dW, s, opt._replace(lr=rate, lr_change=None), k)
     return manual_optim._soa_loss(W, ex), W.T
 
 

@@ -275,19 +275,3 @@ def test_restart_batches_use_the_optimizer():
         one = N.train("manual", XOR.network, starts[n], XOR.data, O.with_lr(opt, 0.5), 12)
         _close(r.final_weights[n], one.weights[-1], rtol=1e-10)
         assert r.initial_loss[n] == pytest.approx(float(_xor_loss(starts[n]).real), rel=1e-13)
-
-
-def test_plot_pool_draws_the_optimizer_pictures():
-    from autograd_compare.harness import optim_check
-    from autograd_compare.report import optim_plots, plot_pool
-
-    results = [optim_check.check(O.make("adam", lr=lr), BACKENDS, [0.15, 0.2, 0.25, 0.3, 0.4,
-                                 0.45, 0.5, 0.55], None, 5) for lr in (0.5, 1.0)]
-    curves = optim_plots.curves("adam, 5 steps", "E_total", results)
-    drawer = plot_pool.Drawer(workers=1)
-    try:
-        drawer.submit_png(plot_pool.OPTIM_PREFIX + optim_plots.DIFF_FILE, curves)
-        got = drawer.png(plot_pool.OPTIM_PREFIX + optim_plots.DIFF_FILE, curves)
-    finally:
-        drawer.close()
-    assert got == optim_plots.png(optim_plots.DIFF_FILE, curves)

@@ -159,7 +159,7 @@ def test_a_wrong_delta_L_fails():
     from autograd_compare.manual import mlp
 
     def no_two(net, w, x, t, zs, as_):  # mse's δ_L without the 2 of d(t - a)²/da
-        out = mlp._backward(net, w, x, t, zs, as_)
+        out = mlp.backward_pass(net, w, x, t, zs, as_)
         if net.loss == "mse":
             out[1][-1] = out[1][-1] / 2
         return out
@@ -170,7 +170,7 @@ def test_a_wrong_delta_L_fails():
     assert "mse + relu (sum) z < 0" not in failed  # δ = 0 there: halving it changes nothing
 
     def mean_as_sum(net, w, x, t, zs, as_):  # cross-entropy's mean forgotten
-        out = mlp._backward(net, w, x, t, zs, as_)
+        out = mlp.backward_pass(net, w, x, t, zs, as_)
         if net.loss == "cross-entropy" and net.reduction == "mean":
             out[1][-1] = out[1][-1] * x.shape[0]
         return out
@@ -191,7 +191,7 @@ def test_a_wrong_recursion_fails():
 
         mlp.derivative = derivative
         try:
-            return mlp._backward(net, w, x, t, zs, as_)
+            return mlp.backward_pass(net, w, x, t, zs, as_)
         finally:
             mlp.derivative = real
 

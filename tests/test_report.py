@@ -82,7 +82,6 @@ def test_json_fields_are_the_documented_ones(rep):
 
 def test_json_on_stdout_equals_report_json(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("autograd_compare.report.plots.save_all", lambda folder, results: [])
-    monkeypatch.setattr("autograd_compare.report.plot_pool.WORKERS", 0)  # drawn by save_all
     out = tmp_path / "rep"
     assert main(["--lrs", "1", "--steps", "2", "--backends", "manual", "--out", str(out),
                  "--json"]) == 0
@@ -105,7 +104,6 @@ def test_existing_folder_is_never_overwritten_without_force(tmp_path, capsys):
 
 def test_force_replaces_an_earlier_report(tmp_path, monkeypatch):
     monkeypatch.setattr("autograd_compare.report.plots.save_all", lambda folder, results: [])
-    monkeypatch.setattr("autograd_compare.report.plot_pool.WORKERS", 0)  # drawn by save_all
     out = tmp_path / "rep"
     args = ["--steps", "1", "--backends", "manual", "--out", str(out)]
     assert main(args + ["--lrs", "1"]) == 0

@@ -7,10 +7,10 @@ import torch
 
 from autograd_compare.interface import Example, Gradients
 from autograd_compare.naming import NODE_NAMES
-from autograd_compare.torch_impl.network import forward_values
+from autograd_compare.torch_impl.network import AnyExample, forward_values
 
 
-def weight_gradients(v: dict, w, example: Example):
+def weight_gradients(v: dict, w, example: AnyExample):
     """dE_total/dw1..dw8 by reverse-mode autograd through ``v``'s graph.
 
     Args:
@@ -28,7 +28,7 @@ def weight_gradients(v: dict, w, example: Example):
     return dw
 
 
-def node_gradients(v: dict, w: torch.Tensor, example: Example) -> dict:
+def node_gradients(v: dict, w: torch.Tensor, example: AnyExample) -> dict:
     """dE_total/d(node) for every intermediate node, and dE_total/dw under "w": one reverse
     pass of autograd through ``v``'s graph, asked for ``w`` and every node at once.
 

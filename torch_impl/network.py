@@ -6,10 +6,22 @@ touched. NumPy arrays go in and come out at the edge only (`forward`).
 
 from __future__ import annotations
 
+from typing import NamedTuple, TypeAlias
+
 import numpy as np
 import torch
 
 from autograd_compare.interface import Example, Forward
+
+
+class TorchExample(NamedTuple):
+    """An `Example` converted once at the edge: torch tensors of the working dtype."""
+
+    inputs: torch.Tensor  # (2,) or (N, 2)
+    targets: torch.Tensor
+
+
+AnyExample: TypeAlias = Example | TorchExample  # what the formulas below take
 
 
 def sigmoid(x: torch.Tensor) -> torch.Tensor:
@@ -26,7 +38,7 @@ def columns(w) -> tuple:
     return tuple(w) if isinstance(w, (tuple, list)) else w.movedim(-1, 0).unbind()
 
 
-def forward_values(w, example: Example) -> dict:
+def forward_values(w, example: AnyExample) -> dict:
     """Every forward quantity by name (h1 ... E_total), as torch tensors in autograd's graph.
 
     Args:

@@ -19,8 +19,7 @@ from autograd_compare.optimizers import (
     Optimizer,
     OptimTrajectory,
 )
-from autograd_compare.torch_impl import optim_aot
-from autograd_compare.torch_impl.network import forward_values
+from autograd_compare.torch_impl.network import TorchExample, forward_values
 from autograd_compare.torch_impl.train import as_torch
 
 
@@ -40,7 +39,7 @@ def make_optimizer(params: list, opt: Optimizer, lrs: list[float] | None = None)
     return cls(groups, lr=opt.lr, betas=opt.betas, eps=opt.eps, weight_decay=opt.weight_decay)
 
 
-def _objective(p, ex: Example, opt: Optimizer) -> tuple:
+def _objective(p, ex: TorchExample, opt: Optimizer) -> tuple:
     """(E_total, E_total + λ/2·Σw² summed over configurations) for weights ``p``: a tensor
     (8,) or the 8 rows w1..w8 of a batch as a tuple."""
     e_total = forward_values(p, ex)["E_total"]
@@ -98,16 +97,8 @@ def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, opt: Optimizer,
     (``foreach`` kernels update all groups together) over a view of the shared weights; one
     autograd graph per step over all configurations. A sweep has a few distinct rates; N
     distinct rates make N groups (correct, but slow).
-
-    With the persistent cache on, every optimizer but a manual-only one goes instead through
-    `torch_impl.optim_aot` (the step, autograd's derivative and torch.optim's update rule,
-    compiled ahead of time and kept on disk: one library call per step, one learning rate per
-    configuration); its results equal this path's within the trajectory tolerances.
     """
     dt = torch.from_numpy(w[:0]).dtype
-    run = optim_aot.runner(opt, dt)
-    if run is not None:
-        return optim_aot.train_batch(run, w, lr, example, opt, steps)
     ex = as_torch(example, dt)
     rates, inverse = np.unique(lr, return_inverse=True)
     order = np.argsort(inverse, kind="stable")  # configurations sorted by learning rate

@@ -6,14 +6,13 @@ import numpy as np
 import torch
 
 from autograd_compare.interface import BatchResult, Example, Trajectory
-from autograd_compare.torch_impl import aot, compiled
 from autograd_compare.torch_impl.gradients import weight_gradients
-from autograd_compare.torch_impl.network import forward_values
+from autograd_compare.torch_impl.network import TorchExample, forward_values
 
 
-def as_torch(example: Example, dtype: torch.dtype) -> Example:
+def as_torch(example: Example, dtype: torch.dtype) -> TorchExample:
     """The example's NumPy arrays as torch tensors of ``dtype`` (converted once, at the edge)."""
-    return Example(torch.as_tensor(example.inputs, dtype=dtype),
+    return TorchExample(torch.as_tensor(example.inputs, dtype=dtype),
                    torch.as_tensor(example.targets, dtype=dtype))
 
 
@@ -21,7 +20,7 @@ def train(w: np.ndarray, example: Example, *, lr: float, steps: int) -> Trajecto
     """``steps`` updates from ``w`` (8,); see `compare.interface.Trajectory`."""
     dt = torch.from_numpy(w[:0]).dtype
     ex = as_torch(example, dt)
-    lr = torch.tensor(lr, dtype=dt)  # rounded to the working dtype once, like manual
+    lr_t = torch.tensor(lr, dtype=dt)  # rounded to the working dtype once, like manual
     loss = torch.empty(steps, dtype=dt)
     weights = torch.empty((steps + 1, w.size), dtype=dt)
     grads = torch.empty((steps, w.size), dtype=dt)
@@ -31,7 +30,7 @@ def train(w: np.ndarray, example: Example, *, lr: float, steps: int) -> Trajecto
         v = forward_values(w_k, ex)
         loss[k] = v["E_total"].detach()
         grads[k] = weight_gradients(v, w_k, ex)
-        weights[k + 1] = weights[k] - lr * grads[k]  # w_new = w_old - lr * dE_total/dw
+        weights[k + 1] = weights[k] - lr_t * grads[k]  # w_new = w_old - lr * dE_total/dw
     return Trajectory(loss.numpy(), weights.numpy(), grads.numpy())
 
 
@@ -41,11 +40,7 @@ def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, *, steps: int,
 
     Rows are processed in blocks of `CHUNK` configurations, each block for all ``steps``: one
     autograd graph per block and step, no Python loop over configurations. Blocks keep the
-    ~70 live intermediates of a step in cache (see benchmarks/torch_batched.py). With the
-    persistent cache on, every block goes through `torch_impl.aot` (the same step compiled
-    ahead of time and kept on disk: one fused C++ loop per step, at any batch size). Otherwise,
-    from `COMPILE_MIN_WORK` config-steps on, blocks go through `torch_impl.compiled` (same
-    derivative, fused by torch.compile). Both equal the eager result up to reassociation.
+    ~70 live intermediates of a step in cache (see benchmarks/torch_batched.py).
     """
     dt = torch.from_numpy(w[:0]).dtype
     ex = as_torch(example, dt)
@@ -54,33 +49,22 @@ def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, *, steps: int,
     weights = torch.empty((n, w.shape[1]), dtype=dt)
     reached = torch.full((n,), -1, dtype=torch.int64)
     history = torch.empty((n, steps), dtype=dt) if keep_loss else None
-    ahead = aot.runner(dt)  # the step compiled ahead of time, from the cache (None: off)
-    use_compiled = (ahead is None and n * steps >= COMPILE_MIN_WORK
-                    and compiled.unavailable is None)
     for a in range(0, n, CHUNK):
         rows = slice(a, min(a + CHUNK, n))
         args = (w[rows], lr[rows], ex, steps, threshold, None if history is None else history[rows])
-        try:
-            if ahead is not None:
-                out = aot.train_block(ahead, *args)
-            else:
-                out = compiled.train_block(*args) if use_compiled else _train_block(*args)
-        except compiled.CompileUnavailable:
-            use_compiled, out = False, _train_block(*args)
-        initial[rows], final[rows], weights[rows], reached[rows] = out
+        initial[rows], final[rows], weights[rows], reached[rows] = _train_block(*args)
     return BatchResult(initial.numpy(), final.numpy(), weights.numpy(), reached.numpy(),
                        None if history is None else history.numpy())
 
 
-CHUNK = compiled.CHUNK  # configurations per block (16384): 70 intermediates x 128 KiB in L3
-COMPILE_MIN_WORK = 50_000_000  # config-steps from which compiling (~7-25 s) pays for itself
+CHUNK = 16384  # configurations per block: 70 intermediates x 128 KiB stay in L3
 
 
-def _train_block(w: np.ndarray, lr: np.ndarray, ex: Example, steps: int,
+def _train_block(w: np.ndarray, lr: np.ndarray, ex: TorchExample, steps: int,
                  threshold: float | None, history: torch.Tensor | None) -> tuple:
     """One block of rows ``w`` (n, 8): (initial loss, final loss, final weights, reached)."""
     cols = [torch.from_numpy(c.copy()).requires_grad_(True) for c in w.T]  # 8 contiguous leaves
-    lr = torch.from_numpy(lr)
+    lr_t = torch.from_numpy(lr)
     reached = torch.full((w.shape[0],), -1, dtype=torch.int64)
     initial = None
     for k in range(steps + 1):
@@ -97,5 +81,5 @@ def _train_block(w: np.ndarray, lr: np.ndarray, ex: Example, steps: int,
         grads = weight_gradients(v, cols, ex)
         with torch.no_grad():
             for w_i, g_i in zip(cols, grads, strict=True):
-                w_i.sub_(lr * g_i)  # w_new = w_old - lr * dE_total/dw, in place
+                w_i.sub_(lr_t * g_i)  # w_new = w_old - lr * dE_total/dw, in place
     return initial, e_total, torch.stack(cols, dim=1).detach(), reached

@@ -28,7 +28,6 @@ from autograd_compare.report import (
     network_plots,
     network_summary,
     output,
-    plot_pool,
     plots,
 )
 
@@ -239,20 +238,13 @@ def run(args: argparse.Namespace) -> int:
         else contextlib.nullcontext(None)  # reserved before any work
     with dest as reserved:
         with_plots = reserved is not None and not args.no_plots and extras.have_matplotlib()
-        # a worker imports pyplot while this process imports the frameworks (report.plot_pool);
-        # one is enough for the two plots (this process draws the network and the landscape)
-        drawer = plot_pool.Drawer(min(1, plot_pool.WORKERS)) if with_plots else None
-        try:
-            return _run(args, source, net, data, w, lr, steps, reserved, human, cols, drawer)
-        finally:
-            if drawer is not None:
-                drawer.close()
+        return _run(args, source, net, data, w, lr, steps, reserved, human, cols, with_plots)
 
 
 def _run(args: argparse.Namespace, source: str, net: network.Network, data: network.Data,
          w: np.ndarray, lr: float, steps: int, dest: output.Destination | None,
          human: TextIO, cols: network_output.DataColumns,
-         drawer: plot_pool.Drawer | None) -> int:
+         with_plots: bool) -> int:
     out = dest.path if dest is not None else None
     backends = _backends(args)
     dt = backends[0].dtype
@@ -271,15 +263,12 @@ def _run(args: argparse.Namespace, source: str, net: network.Network, data: netw
     if dest is not None:
         report["report_dir"] = str(out)
         report["files"] = [output.JSON_NAME, network_output.TRACE_CSV, network_output.NODES_CSV]
-        with_plots = drawer is not None
         if not args.no_plots and not with_plots:
             print(f"note: no pictures in the report: matplotlib is not installed; install it "
                   f"with: {plots.INSTALL_HINT}", file=human)
         draw = functools.partial(network_plots.png, network_plots.curves(
             result, f"{source}: {network.describe(net)}"))
-        if drawer is not None:  # drawn in a worker while this process draws the network
-            for name in network_plots.FILES:
-                drawer.submit_png(name, draw)
+        if with_plots:
             report["files"] += network_pictures.FILES + network_plots.FILES
         report["files"].append(network_html.FILE)
 
@@ -288,10 +277,10 @@ def _run(args: argparse.Namespace, source: str, net: network.Network, data: netw
             output.write_text(folder / network_output.TRACE_CSV, network_output.trace_csv(result))
             output.write_text(folder / network_output.NODES_CSV,
                               network_output.nodes_csv(result, d, cols))
-            if drawer is not None:
+            if with_plots:
                 network_pictures.write(folder, result, backends[0], d)
                 for name in network_plots.FILES:
-                    (folder / name).write_bytes(drawer.png(name, draw))
+                    (folder / name).write_bytes(draw(name))
             page = network_html.CheckPage(source, about, d, cols, np.asarray(w, np.float64),
                                           str(out), tuple(report["files"]))
             output.write_text(folder / network_html.FILE,

@@ -133,8 +133,8 @@ def console() -> NoReturn:
     """The ``autograd-compare`` command (and ``python -m autograd_compare``): `main`, then exit
     at once.
 
-    When `main` returns, every file is written, closed and in its place, and every helper
-    process and cluster is closed. What is left is the interpreter's teardown: running the
+    When `main` returns, every file is written, closed and in its place, and every Dask
+    cluster is closed. What is left is the interpreter's teardown: running the
     destructors of every module object, about 0.4 s for torch alone on the benchmark machine
     (docs/performance.md), which a finished command has no use for. So: flush stdout and stderr,
     then `os._exit`. A flush that fails (the reader of stdout went away) exits 120, as Python's

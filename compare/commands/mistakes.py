@@ -12,13 +12,19 @@ and the report names the first quantity it gets wrong (exit code 1)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No options beyond --help, --version and --config."""
+    parser.add_argument("--json", action="store_true",
+                        help="print the catalogue as JSON (a list of {backend, description})")
 
 
 def run(args: argparse.Namespace) -> int:
     from autograd_compare.manual.mistakes import MISTAKES
+    from autograd_compare.report.output import emit_stdout, to_json
 
+    if args.json:
+        emit_stdout(to_json([{"backend": f"mistake:{m.name}", "description": m.description}
+                             for m in MISTAKES.values()]))
+        return 0
     width = max(len(name) for name in MISTAKES) + len("mistake:") + 2
-    for m in MISTAKES.values():
-        print(f"{'mistake:' + m.name:<{width}}{m.description}")
+    emit_stdout("".join(f"{'mistake:' + m.name:<{width}}{m.description}\n"
+                        for m in MISTAKES.values()))
     return 0

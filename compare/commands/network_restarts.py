@@ -55,7 +55,7 @@ def optimizer_backend(backend: network.NetBackend, opt: Optimizer,
         else:
             r = network_optim_check.train_batch(name, net, w_arr, lr_arr, data, opt, steps, dt)
         d = network.data(net, data.inputs, data.targets, dt)
-        losses = mlp._forward(net, w_arr, d.inputs, d.targets)[2]
+        losses = mlp.forward_pass(net, w_arr, d.inputs, d.targets)[2]
         initial = dt.type(network.reduction_scale(net, d.inputs.shape[0])) * losses.sum(-1)
         return network.NetBatchResult(initial, r.final_loss, r.final_weights,
                                       np.full(w_arr.shape[0], -1, np.int64), None)

@@ -29,7 +29,6 @@ from autograd_compare.report import (
     optim_output,
     optim_plots,
     output,
-    plot_pool,
     plots,
 )
 
@@ -207,19 +206,13 @@ def run(args: argparse.Namespace) -> int:
     dest = output.Destination(out, force=args.force) if out is not None \
         else contextlib.nullcontext(None)  # reserved before any work
     with dest as reserved:
-        drawer = plot_pool.Drawer() if with_plots else None  # pyplot loads while we train
-        try:
-            return _run(args, opt, dt, lrs, names, source, net, w, data, reserved, drawer,
-                        human)
-        finally:
-            if drawer is not None:
-                drawer.close()
+        return _run(args, opt, dt, lrs, names, source, net, w, data, reserved, with_plots,
+                    human)
 
 
 def _run(args: argparse.Namespace, opt: optimizers.Optimizer, dt: np.dtype, lrs: tuple,
          names: list[str], source: str, net: Network | None, w: np.ndarray, data: Data,
-         dest: output.Destination | None, drawer: plot_pool.Drawer | None,
-         human: TextIO) -> int:
+         dest: output.Destination | None, with_plots: bool, human: TextIO) -> int:
     from autograd_compare.harness import network_optim_check, optim_check
     from autograd_compare.interface import Example
 
@@ -235,10 +228,6 @@ def _run(args: argparse.Namespace, opt: optimizers.Optimizer, dt: np.dtype, lrs:
         shown = f"{source} ({describe(net)}, {data.inputs.shape[0]} examples)"
     settings = opt.describe().replace("lr=1, ", "").replace("(lr=1)", "")
     title = f"{settings}, {args.steps} steps, {dt.name}, {shown}"
-    if drawer is not None:
-        curves = optim_plots.curves(title, loss_name, results)
-        for name in optim_plots.FILES:
-            drawer.submit_png(plot_pool.OPTIM_PREFIX + name, curves)
     _print_table(results, title, names, opt, human)
     ok = all(r.ok for r in results)
     report = {"tool": "autograd-compare", "command": "optimizers", "ok": ok,
@@ -252,16 +241,16 @@ def _run(args: argparse.Namespace, opt: optimizers.Optimizer, dt: np.dtype, lrs:
     if dest is not None:
         report["report_dir"] = str(dest.path)
         report["files"] = [output.JSON_NAME, optim_output.TRACE_CSV, optim_html.FILE]
-        if drawer is not None:
+        if with_plots:
             report["files"] += list(optim_plots.FILES)
 
         def fill(folder: Path) -> None:
             header, rows = optim_output.trace(results, params, loss_name)
             output.write_text(folder / optim_output.TRACE_CSV, output.csv_text(header, rows))
-            if drawer is not None:
+            if with_plots:
+                curves = optim_plots.curves(title, loss_name, results)
                 for name in optim_plots.FILES:
-                    (folder / name).write_bytes(drawer.png(plot_pool.OPTIM_PREFIX + name,
-                                                           curves))
+                    (folder / name).write_bytes(optim_plots.png(name, curves))
             output.write_text(folder / output.JSON_NAME, output.to_json(report))
             optim_html.write(folder, report, header, rows)
 

@@ -17,12 +17,12 @@ from typing import Any, TextIO
 import numpy as np
 
 from autograd_compare import budget, registry, validate
-from autograd_compare.commands import options, prefetch, wording
+from autograd_compare.commands import options, wording
 from autograd_compare.commands.progress import Progress
 from autograd_compare.errors import BackendUnavailable, InputError
 from autograd_compare.harness import gradcheck, steps, trajectory
 from autograd_compare.interface import Backend, Example
-from autograd_compare.report import claims, extras, landscape, output, plot_pool, plots, summary
+from autograd_compare.report import claims, extras, landscape, output, plots, summary
 from autograd_compare.report.result import MainResult, RunConfig
 
 HELP = """Check hand-derived, PyTorch and JAX gradients against each other on the class example.
@@ -87,51 +87,27 @@ def run(args: argparse.Namespace) -> int:
         if added:
             print(f"note: {added} added as the reference: a mistake backend needs a correct "
                   "one to be compared with", file=human)
-        per_lr = len(lrs) <= budget.MAX_LR_PLOTS
-        # helpers compute JAX's part (commands.prefetch) and workers import pyplot
-        # (report.plot_pool) while this process imports torch
-        drawer = plot_pool.Drawer() if with_plots and per_lr else None
-        # the helper also makes the reference's drawings, for the workers to draw them while
-        # this process still imports torch
-        planned = next((n for n in names if not n.startswith("mistake:")), names[0])
-        helper = prefetch.start(names, dt, w, example, lrs, args.steps, reserved is not None,
-                                (planned, args.landscape),
-                                drawer.submit_tasks if drawer is not None else None)
-        try:
-            return _run(args, names, dt, w, example, lrs, reserved, drawer, with_plots, human,
-                        helper)
-        finally:
-            if drawer is not None:
-                drawer.close()
-            if helper is not None:
-                helper.close()
+        return _run(args, names, dt, w, example, lrs, reserved, with_plots, human)
 
 
 def _run(args: argparse.Namespace, names: tuple[str, ...], dt: np.dtype, w: np.ndarray,
          example: Example, lrs: tuple[float, ...], dest: output.Destination | None,
-         drawer: plot_pool.Drawer | None, with_plots: bool, human: TextIO,
-         helper: prefetch.Prefetcher | None) -> int:
-    backends = _backends(args, names, dt, helper)
+         with_plots: bool, human: TextIO) -> int:
+    backends = _backends(args, names, dt)
     reference = next((b.name for b in backends if not b.name.startswith("mistake:")),
                      backends[0].name)
     backends.sort(key=lambda b: b.name != reference)  # the reference first, others as listed
     config = RunConfig(tuple(b.name for b in backends), reference, dt.name, tuple(lrs),
                        args.steps, tuple(w.tolist()), tuple(example.inputs.tolist()),
                        tuple(example.targets.tolist()))
-    png_names = plots.loss_files(list(lrs))
     with Progress(len(lrs) + 1 + 2 * (dest is not None)) as progress:
         progress.step("gradient check")
         grad = gradcheck.check(backends, w, example)
         lr_results = []
-        for name, lr in zip(png_names, lrs, strict=True):
+        for lr in lrs:
             progress.step(f"training {len(backends)} backends at lr {lr:g}")
             lr_results.append(trajectory.check_lr(backends, reference, w, example, lr,
                                                   args.steps))
-            if drawer is not None:  # drawn in a worker while the next rate trains
-                drawer.submit(name, lr_results[-1:])
-        if drawer is not None:
-            drawer.submit(plots.DIFF_FILE, lr_results)
-            drawer.submit(plots.ALL_LRS_FILE, lr_results)
         claimed = tuple(claims.check(r.lr, r.runs[r.reference].nodes[:, -1])
                         for r in lr_results)
         result = MainResult(config, grad, tuple(lr_results), claims=claimed,
@@ -140,36 +116,20 @@ def _run(args: argparse.Namespace, names: tuple[str, ...], dt: np.dtype, w: np.n
             _emit(result, None, args.json, human)
             return result.exit_code
         progress.step("recording every step for report.html")
-        trace = _trace(backends, w, example, lr_results, args.steps, drawer,
-                       lambda ref_trace: extras.main_drawings(reference, config.weights,
-                                                              ref_trace, example,
-                                                              args.landscape),
-                       helper)
+        trace = _trace(backends, w, example, lr_results, args.steps)
         progress.step(f"writing {dest.path}")
-        result = _write(dest, result, human, with_plots, drawer, args.json,
+        result = _write(dest, result, human, with_plots, args.json,
                         lambda folder, result_json, pictures: extras.write_main(
-                            folder, result_json, trace, example, args.landscape, pictures,
-                            drawer.fetch if drawer is not None else None))
+                            folder, result_json, trace, example, args.landscape, pictures))
     return result.exit_code
 
 
 def _trace(backends: list[Backend], w: np.ndarray, example: Example,
-           lr_results: list[trajectory.LrResult], steps_: int, drawer: plot_pool.Drawer | None,
-           drawings: Callable[[dict[str, Any]], dict[str, tuple[Any, ...]] | None],
-           helper: prefetch.Prefetcher | None) -> dict[str, Any]:
+           lr_results: list[trajectory.LrResult], steps_: int) -> dict[str, Any]:
     """Every step of every backend and rate (`steps.as_json`, rates outer, backends inner),
-    from the trajectory check's runs. The reference (``backends[0]``) is recorded first and its
-    drawings (network, landscape: ``drawings`` of its trace) go to ``drawer``'s workers, which
-    draw them while the other backends are recorded, unless ``helper`` handed them over
-    already (the same tasks, from the same numbers)."""
-    def record(r: trajectory.LrResult, b: Backend) -> steps.StepTrace:
-        return steps.record(b, w, example, r.lr, steps_, run=r.runs[b.name])
-
-    first = [record(r, backends[0]) for r in lr_results]
-    if drawer is not None and (helper is None or not helper.drew(backends[0].name)):
-        drawer.submit_tasks(drawings(steps.as_json(first)) or {})
-    return steps.as_json([first[i] if j == 0 else record(r, b)
-                          for i, r in enumerate(lr_results) for j, b in enumerate(backends)])
+    from the trajectory check's runs."""
+    return steps.as_json([steps.record(b, w, example, r.lr, steps_, run=r.runs[b.name])
+                          for r in lr_results for b in backends])
 
 
 def _undetected_mistakes(grad: gradcheck.Result,
@@ -182,19 +142,12 @@ def _undetected_mistakes(grad: gradcheck.Result,
     return tuple(n for n in names if n.startswith("mistake:") and n not in caught)
 
 
-def _backends(args: argparse.Namespace, names: tuple[str, ...], dt: np.dtype,
-              helper: prefetch.Prefetcher | None) -> list[Backend]:
-    def get(name: str) -> Backend:
-        if helper is None or name not in helper.plan.names:
-            return registry.get_backend(name, dt)
-        return helper.backend(name)
-
-    # the helper's backends last: this process imports torch while the helper works
-    order = sorted(names, key=lambda n: helper is not None and n in helper.plan.names)
+def _backends(args: argparse.Namespace, names: tuple[str, ...],
+              dt: np.dtype) -> list[Backend]:
     got: dict[str, Backend | BackendUnavailable] = {}
-    for name in order:
+    for name in names:
         try:
-            got[name] = get(name)
+            got[name] = registry.get_backend(name, dt)
         except BackendUnavailable as err:
             if args.backends:  # asked for by name: every one must load (else exit 2)
                 raise
@@ -212,7 +165,7 @@ def _backends(args: argparse.Namespace, names: tuple[str, ...], dt: np.dtype,
 
 
 def _write(dest: output.Destination, result: MainResult, human: TextIO, with_plots: bool,
-           drawer: plot_pool.Drawer | None, as_json: bool,
+           as_json: bool,
            teaching: Callable[[Path, dict[str, Any], bool], object]) -> MainResult:
     """Fill the report folder (report.json == the --json output, trace.csv, the PNGs, the
     network, the landscape, report.html), print the tables and the JSON, then put the folder
@@ -234,7 +187,6 @@ def _write(dest: output.Destination, result: MainResult, human: TextIO, with_plo
         if with_plots:
             try:
                 pictures = (plots.save_overlays(folder, lr_results) if not per_lr
-                            else drawer.save(folder, lr_results) if drawer is not None
                             else plots.save_all(folder, lr_results))
             except (OverflowError, ValueError, FloatingPointError) as err:
                 _drop_pictures(folder, err, human)

@@ -154,7 +154,7 @@ def save(folder: Path, panels: Sequence[Panel]) -> list[str]:
 
 
 def render(panels: Sequence[Panel]) -> dict[str, bytes]:
-    """The bytes of network.svg and network.png of `save` (a plot worker's task)."""
+    """The bytes of network.svg and network.png of `save` ."""
     plt = pyplot()
     files = {SVG_FILE: io.BytesIO(), PNG_FILE: io.BytesIO()}
     with plt.rc_context({"svg.fonttype": "none", "font.family": "DejaVu Sans"}):

@@ -8,7 +8,7 @@ drawings are left out (with a note) and report.html is still written.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +47,8 @@ def _network(folder: Path, run: dict[str, Any], example: Example, what: str) -> 
 
 def main_drawings(reference: str, weights: Sequence[float], trace: dict[str, Any],
                   example: Example, slice_: landscape.Slice) -> dict[str, tuple[Any, ...]] | None:
-    """What `write_main` draws, as tasks of `report.plot_pool.draw` ("network", "landscape")
-    and their arguments; None when there is nothing to draw (no run of the reference).
-
-    ``trace`` needs only the reference backend's runs (the main job hands them over before
-    the other backends are recorded, so a worker draws while the main process records).
+    """What `write_main` draws ("network": the panels, "landscape": `landscape_png`'s
+    arguments); None when there is nothing to draw (no run of the reference).
     ``weights``: the start (report.json's config.weights)."""
     runs = [r for r in trace["runs"] if r["backend"] == reference]
     if not runs:
@@ -71,23 +68,14 @@ def landscape_png(slice_: landscape.Slice, start: np.ndarray, paths: dict[float,
 
 
 def write_main(folder: Path, result: dict[str, Any], trace: dict[str, Any], example: Example,
-               slice_: landscape.Slice, with_plots: bool = True,
-               drawn: Callable[[str], Any] | None = None) -> list[str]:
-    """Network drawing (reference backend, last learning rate), the island, report.html.
-
-    ``drawn``: task name ("network", "landscape") -> what a plot worker drew for the tasks of
-    `main_drawings` (None: not drawn there; drawn here then).
-    """
+               slice_: landscape.Slice, with_plots: bool = True) -> list[str]:
+    """Network drawing (reference backend, last learning rate), the island, report.html."""
     config = result["config"]
     tasks = (main_drawings(config["reference"], config["weights"], trace, example, slice_)
              if with_plots else None)
     if tasks is not None:
-        network = drawn("network") if drawn is not None else None
-        if network is None:
-            network = drawing.render(*tasks["network"])
-        island = drawn("landscape") if drawn is not None else None
-        if island is None:
-            island = landscape_png(*tasks["landscape"])
+        network = drawing.render(*tasks["network"])
+        island = landscape_png(*tasks["landscape"])
         for name, data in [*network.items(), (landscape.FILE, island)]:
             (folder / name).write_bytes(data)
     html.write(folder, html.render_main(result, trace, folder))

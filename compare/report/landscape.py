@@ -123,14 +123,14 @@ def loss_grid(frame: Frame, a_range: tuple[float, float], b_range: tuple[float, 
     return A, B, E
 
 
-def _range(values: np.ndarray, margin: float = 0.35, least: float = 0.5) -> tuple[float, float]:
+def axis_range(values: np.ndarray, margin: float = 0.35, least: float = 0.5) -> tuple[float, float]:
     values = values[np.isfinite(values)]
     lo, hi = (values.min(), values.max()) if values.size else (-1.0, 1.0)
     pad = max((hi - lo) * margin, least / 2)
     return lo - pad, hi + pad
 
 
-def _contours(plt: ModuleType, ax: Axes, A: FloatArray, B: FloatArray, E: FloatArray) -> None:
+def contours(plt: ModuleType, ax: Axes, A: FloatArray, B: FloatArray, E: FloatArray) -> None:
     positive = np.maximum(E, np.finfo(np.float64).tiny)
     levels = np.geomspace(positive.min(), positive.max(), 24) if positive.max() > \
         positive.min() * 1.0001 else 12
@@ -157,10 +157,10 @@ def main_figure(s: Slice, start: np.ndarray, paths: dict[float, np.ndarray],
         frame = axes_frame(s, start)
     projected = {lr: frame.project(p) for lr, p in paths.items()}
     pts = np.concatenate([p for p in projected.values()] + [frame.project(start)[None]])
-    A, B, E = loss_grid(frame, _range(pts[:, 0]), _range(pts[:, 1]), example)
+    A, B, E = loss_grid(frame, axis_range(pts[:, 0]), axis_range(pts[:, 1]), example)
     fig: Figure
     fig, ax = plt.subplots(figsize=(8.5, 6.5), layout="constrained")
-    _contours(plt, ax, A, B, E)
+    contours(plt, ax, A, B, E)
     colors = plt.get_cmap("tab10").colors
     for j, (lr, p) in enumerate(projected.items()):
         ax.plot(p[:, 0], p[:, 1], "-o", color=colors[j % 10], markersize=2.2, linewidth=1.4,
@@ -192,7 +192,7 @@ def restarts_figure(s: Slice, starts: np.ndarray, reached: dict[float, np.ndarra
         frame = axes_frame(s, np.full(8, center))
     shown = np.arange(min(len(starts), max_points))
     pts = frame.project(starts[shown])
-    A, B, E = loss_grid(frame, _range(pts[:, 0], 0.05), _range(pts[:, 1], 0.05), example)
+    A, B, E = loss_grid(frame, axis_range(pts[:, 0], 0.05), axis_range(pts[:, 1], 0.05), example)
     n = len(reached)
     cols = min(3, n)
     rows = -(-n // cols)

@@ -152,7 +152,7 @@ def plane_loss(net: Network, frame: landscape.Frame, A: np.ndarray, B: np.ndarra
     step = max(1, CHUNK // per_point)
     E = np.empty(w.shape[0])
     for at in range(0, w.shape[0], step):
-        losses = mlp._forward(net, w[at:at + step], x, t)[2]
+        losses = mlp.forward_pass(net, w[at:at + step], x, t)[2]
         E[at:at + step] = c * losses.sum(axis=-1)
     return E.reshape(A.shape)
 
@@ -165,13 +165,13 @@ def landscape_figure(result: NetworkCheck, data: Data) -> Figure:
     path = path[:finite_steps(path)]
     frame = landscape.plane_frame(path[0], path[1:], "start to the end of training")
     p = frame.project(path)
-    a = np.linspace(*landscape._range(p[:, 0]), GRID)
-    b = np.linspace(*landscape._range(p[:, 1]), GRID)
+    a = np.linspace(*landscape.axis_range(p[:, 0]), GRID)
+    b = np.linspace(*landscape.axis_range(p[:, 1]), GRID)
     A, B = np.meshgrid(a, b)
     E = plane_loss(result.network, frame, A, B, data)
     fig: Figure
     fig, ax = plt.subplots(figsize=(8.5, 6.5), layout="constrained")
-    landscape._contours(plt, ax, A, B, E)
+    landscape.contours(plt, ax, A, B, E)
     ax.plot(p[:, 0], p[:, 1], "-o", color="tab:red", markersize=2.2, linewidth=1.4,
             label=f"gradient descent, lr = {t.lr:g} ({len(p) - 1} steps, {t.reference})")
     ax.plot(*p[-1], "X", color="tab:red", markersize=9, markeredgecolor="k", label="last step")

@@ -6,9 +6,8 @@
   step's quantities (every z, a of every example, E, the gradient, the updated parameters) and
   the largest |difference| / tolerance, with the tolerance line at 1.
 
-Drawn from a small `Curves` (the per-step arrays only), so `report.plot_pool` can draw them in
-its worker processes: ``functools.partial(png, curves)`` travels to the worker by pickle and
-this module imports nothing heavier than NumPy at import time.
+Drawn from a small `Curves` (the per-step arrays only); this module imports nothing heavier
+than NumPy at import time.
 """
 
 from __future__ import annotations
@@ -54,12 +53,12 @@ def curves(result: NetworkCheck, about: str) -> Curves:
 
 
 def png(c: Curves, name: str) -> bytes:
-    """The PNG ``name`` (`LOSS_FILE` or `DIFF_FILE`) as bytes (`report.plot_pool` runs this)."""
+    """The PNG ``name`` (`LOSS_FILE` or `DIFF_FILE`) as bytes."""
     plt = plots.pyplot()
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         fig = loss_figure(c) if name == LOSS_FILE else difference_figure(c)
     buf = io.BytesIO()
-    plots._save(plt, fig, buf)
+    plots.save_figure(plt, fig, buf)
     return buf.getvalue()
 
 
@@ -78,7 +77,7 @@ def loss_figure(c: Curves) -> Figure:
     for i, (name, loss) in enumerate(c.loss.items()):
         label = f"{name} (reference)" if name == c.reference else name
         y = np.where(np.isfinite(loss) & (np.abs(loss) <= TOP), loss, np.nan)
-        ax.plot(np.arange(loss.shape[0]), y, label=label, **plots._style(i))
+        ax.plot(np.arange(loss.shape[0]), y, label=label, **plots.line_style(i))
     log = use_log(every)
     finite = every[np.isfinite(every)]
     if log:
@@ -107,8 +106,8 @@ def difference_figure(c: Curves) -> Figure:
         style = dict(linewidth=1.2, marker="o", markersize=2.5,
                      linestyle=plots.LINESTYLES[i % len(plots.LINESTYLES)])
         steps = np.arange(c.abs[name].shape[0])
-        ax_abs.plot(steps, plots._gap(c.abs[name]), label=name, **style)
-        ax_ratio.plot(steps, plots._gap(c.ratio[name]), label=name, **style)
+        ax_abs.plot(steps, plots.gap(c.abs[name]), label=name, **style)
+        ax_ratio.plot(steps, plots.gap(c.ratio[name]), label=name, **style)
         positive = positive or bool(np.any(c.abs[name] > 0) or np.any(c.ratio[name] > 0))
     ax_ratio.axhline(1.0, color="red", linewidth=1.5, label="tolerance (fail above)")
     ax_abs.set_title(f"Largest |difference| from {c.reference} per step", fontsize=10)

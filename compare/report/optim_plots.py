@@ -1,9 +1,7 @@
 """The pictures of ``autograd-compare optimizers --out``: loss curves per learning rate and the
 cross-backend difference over steps, titled with the optimizer and every setting.
 
-`png` draws one file from a `Curves` (plain arrays: picklable, so `report.plot_pool`'s
-workers draw them while the main process trains; ``Drawer.submit_png`` with the name prefixed
-``plot_pool.OPTIM_PREFIX``).
+`png` draws one file from a `Curves` (the per-step arrays only).
 """
 
 from __future__ import annotations
@@ -14,7 +12,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from autograd_compare.report.plots import DPI, LINESTYLES, _gap, _legends, _style, pyplot
+from autograd_compare.report.plots import DPI, LINESTYLES, gap, legends, line_style, pyplot
 
 LOSS_FILE, DIFF_FILE = "loss-all-lrs.png", "differences.png"
 FILES = (LOSS_FILE, DIFF_FILE)
@@ -66,12 +64,12 @@ def _loss(plt: Any, c: Curves) -> Any:
     colors = plt.get_cmap("tab10").colors
     for j, per_backend in enumerate(c.loss):
         for i, y in enumerate(per_backend):
-            ax.plot(np.arange(1, y.size + 1), y, color=colors[j % 10], **_style(i))
+            ax.plot(np.arange(1, y.size + 1), y, color=colors[j % 10], **line_style(i))
     ax.set_title(_wrapped(f"{c.loss_name} before each update: {c.title}"), fontsize="medium")
     ax.set_xlabel("update (optimizer step)")
     ax.set_ylabel(c.loss_name)
     ax.grid(alpha=0.3)
-    _legends(plt, ax, c.lrs, c.backends, _style)
+    legends(plt, ax, c.lrs, c.backends, line_style)
     return fig
 
 
@@ -85,8 +83,8 @@ def _differences(plt: Any, c: Curves) -> Any:
             steps = np.arange(1, d.size + 1)
             style = dict(color=colors[j % 10], linewidth=1.2, marker="o", markersize=2.5,
                          linestyle=LINESTYLES[i % len(LINESTYLES)])
-            ax_abs.plot(steps, _gap(d), **style)
-            ax_ratio.plot(steps, _gap(r), **style)
+            ax_abs.plot(steps, gap(d), **style)
+            ax_ratio.plot(steps, gap(r), **style)
             positive = positive or bool(np.any(d > 0))
     ref = c.backends[0] if c.backends else "-"
     fig.suptitle(_wrapped(c.title, 120), fontsize="medium")
@@ -102,7 +100,7 @@ def _differences(plt: Any, c: Curves) -> Any:
         if positive:
             ax.set_yscale("log")
     if c.compared:
-        _legends(plt, ax_ratio, c.lrs, list(c.compared),
+        legends(plt, ax_ratio, c.lrs, list(c.compared),
                  lambda i: {"linestyle": LINESTYLES[(i + 1) % len(LINESTYLES)], "marker": "o",
                             "markersize": 2.5}, extra=ax_ratio.lines[-1])
     message = ("only one backend: nothing to compare" if not c.compared else

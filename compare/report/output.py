@@ -129,7 +129,7 @@ def dumps(obj: Any, **options: Any) -> str:
         return json.dumps(finite(obj), allow_nan=False, **options)
 
 
-def to_json(result: dict[str, Any]) -> str:
+def to_json(result: dict[str, Any] | list[Any]) -> str:
     """``result`` as indented JSON, with inf/NaN written as strings (see `finite`)."""
     return dumps(result, indent=2) + "\n"
 

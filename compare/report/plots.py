@@ -60,7 +60,7 @@ ALL_LRS_FILE, DIFF_FILE = "loss-all-lrs.png", "differences.png"
 def save_all(folder: Path, lr_results: Sequence[LrResult]) -> list[str]:
     """Write every PNG into ``folder``; return their file names."""
     plt = pyplot()
-    names = [_save(plt, _loss_one_lr(plt, r), folder / name)
+    names = [save_figure(plt, _loss_one_lr(plt, r), folder / name)
              for r, name in zip(lr_results, loss_files([r.lr for r in lr_results]), strict=True)]
     return names + save_overlays(folder, lr_results)
 
@@ -69,16 +69,15 @@ def save_overlays(folder: Path, lr_results: Sequence[LrResult]) -> list[str]:
     """Only the pictures of every learning rate together (the overlay and the differences)."""
     plt = pyplot()
     names: list[str] = []
-    names.append(_save(plt, _loss_all_lrs(plt, lr_results), folder / ALL_LRS_FILE))
-    names.append(_save(plt, _differences(plt, lr_results), folder / DIFF_FILE))
+    names.append(save_figure(plt, _loss_all_lrs(plt, lr_results), folder / ALL_LRS_FILE))
+    names.append(save_figure(plt, _differences(plt, lr_results), folder / DIFF_FILE))
     return names
 
 
 def png(name: str, lr_results: Sequence[LrResult]) -> bytes:
     """The PNG file ``name`` of `save_all` (same bytes), drawn from ``lr_results`` alone.
 
-    A per-rate file (`loss_file`) needs only its own rate's result in ``lr_results``; this is
-    what `report.plot_pool` runs in its worker processes.
+    A per-rate file (`loss_file`) needs only its own rate's result in ``lr_results``.
     """
     plt = pyplot()
     if name == ALL_LRS_FILE:
@@ -92,11 +91,11 @@ def png(name: str, lr_results: Sequence[LrResult]) -> bytes:
         fig = _loss_one_lr(plt, next(r for r, n in zip(lr_results, names, strict=True)
                                      if n == name))
     buf = io.BytesIO()
-    _save(plt, fig, buf)
+    save_figure(plt, fig, buf)
     return buf.getvalue()
 
 
-def _save(plt: ModuleType, fig: Figure, path: Path | io.BytesIO) -> str:
+def save_figure(plt: ModuleType, fig: Figure, path: Path | io.BytesIO) -> str:
     _pin_titles(fig)
     fig.savefig(path, dpi=DPI, format="png")
     plt.close(fig)
@@ -120,7 +119,7 @@ def _pin_titles(fig: Figure) -> None:
             ax.set_title(ax.get_title(), y=1.0)
 
 
-def _style(i: int) -> dict[str, Any]:
+def line_style(i: int) -> dict[str, Any]:
     """Backend i: the reference thick and pale underneath, the others thin on top."""
     if i == 0:
         return {"linewidth": 5, "alpha": 0.35, "linestyle": "-"}
@@ -133,7 +132,7 @@ def _loss_one_lr(plt: ModuleType, r: LrResult) -> Figure:
     fig.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=0.92)  # fixed: fast
     for i, (name, run) in enumerate(r.runs.items()):
         label = f"{name} (reference)" if name == r.reference else name
-        ax.plot(np.arange(run.nodes.shape[0]), run.nodes[:, -1], label=label, **_style(i))
+        ax.plot(np.arange(run.nodes.shape[0]), run.nodes[:, -1], label=label, **line_style(i))
     verdict = "all backends agree" if r.ok else "backends DISAGREE"
     ax.set_title(f"Learning rate {r.lr:g}: E_total = E1 + E2 per iteration ({verdict})")
     ax.set_xlabel("iteration (gradient-descent step)")
@@ -152,16 +151,16 @@ def _loss_all_lrs(plt: ModuleType, lr_results: Sequence[LrResult]) -> Figure:
     for j, r in enumerate(lr_results):
         for i, run in enumerate(r.runs.values()):
             ax.plot(np.arange(run.nodes.shape[0]), run.nodes[:, -1], color=colors[j % 10],
-                    **_style(i))
+                    **line_style(i))
     ax.set_title("E_total per iteration for every learning rate")
     ax.set_xlabel("iteration (gradient-descent step)")
     ax.set_ylabel("E_total")
     ax.grid(alpha=0.3)
-    _legends(plt, ax, [r.lr for r in lr_results], backends, _style)
+    legends(plt, ax, [r.lr for r in lr_results], backends, line_style)
     return fig
 
 
-def _legends(plt: ModuleType, ax: Axes, lrs: Sequence[float], backends: Sequence[str],
+def legends(plt: ModuleType, ax: Axes, lrs: Sequence[float], backends: Sequence[str],
              style: Callable[[int], dict[str, Any]], extra: Line2D | None = None) -> None:
     """Two legends right of ``ax``: colour = learning rate, line style = backend."""
     colors = plt.get_cmap("tab10").colors
@@ -191,8 +190,8 @@ def _differences(plt: ModuleType, lr_results: Sequence[LrResult]) -> Figure:
                 ratio = np.max(np.where(c.diff > 0, c.diff / c.tolerance, 0.0), axis=1)
             style = dict(color=colors[j % 10], linewidth=1.2, marker="o", markersize=2.5,
                          linestyle=LINESTYLES[i % len(LINESTYLES)])
-            ax_abs.plot(steps, _gap(largest), **style)
-            ax_ratio.plot(steps, _gap(ratio), **style)
+            ax_abs.plot(steps, gap(largest), **style)
+            ax_ratio.plot(steps, gap(ratio), **style)
             compared, positive = True, positive or bool(np.any(largest > 0))
     reference = lr_results[0].reference if lr_results else "-"
     ax_abs.set_title(f"Largest |difference| from {reference} over all 27 quantities")
@@ -207,7 +206,7 @@ def _differences(plt: ModuleType, lr_results: Sequence[LrResult]) -> Figure:
             ax.set_yscale("log")
     if compared:
         others = list(lr_results[0].comparisons)
-        _legends(plt, ax_ratio, [r.lr for r in lr_results], others,
+        legends(plt, ax_ratio, [r.lr for r in lr_results], others,
                  lambda i: {"linestyle": LINESTYLES[(i + 1) % len(LINESTYLES)], "marker": "o",
                             "markersize": 2.5}, extra=ax_ratio.lines[-1])
     message = ("only one backend: nothing to compare" if not compared else
@@ -218,7 +217,7 @@ def _differences(plt: ModuleType, lr_results: Sequence[LrResult]) -> Figure:
     return fig
 
 
-def _gap(y: np.ndarray) -> np.ndarray:
+def gap(y: np.ndarray) -> np.ndarray:
     """``y`` with NaN (a gap in the line) where it is 0 or not finite (nothing on a log axis),
     and at most `CEILING`."""
     return np.where((y > 0) & np.isfinite(y), np.minimum(y, CEILING), np.nan)

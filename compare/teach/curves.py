@@ -15,7 +15,7 @@ import numpy as np
 
 from autograd_compare import network, optimizers
 from autograd_compare.manual import mlp
-from autograd_compare.manual.optim import _init_state, _update
+from autograd_compare.manual.optim import init_state, update
 
 KINDS = ("sgd", "momentum", "nesterov", "adam", "adamw")
 
@@ -49,14 +49,14 @@ def loss_curves(preset: str = "tutorial", kinds: tuple[str, ...] = KINDS, steps:
               and not (k == "momentum" and kind not in optimizers.MOMENTUM_KINDS)}
         opt = optimizers.make(kind, lr=rate, **kw)
         w = network.weights(p.network, p.weights, dt)
-        state = _init_state(w.shape, dt, opt)
+        state = init_state(w.shape, dt, opt)
         out = np.empty(steps + 1, dt)
         for k in range(steps):
             out[k] = mlp.forward(p.network, w, data).E
             g = mlp.gradients(p.network, w, data).w
             if opt.l2:
                 g = g + dt.type(opt.l2) * w
-            w, state = _update(w, g, state, opt, k)
+            w, state = update(w, g, state, opt, k)
         out[steps] = mlp.forward(p.network, w, data).E
         opts[kind], loss[kind] = opt, out
     return Curves(preset, opts, loss)

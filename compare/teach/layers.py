@@ -138,7 +138,7 @@ def explain_layers(net: Network, w, data: Data, example: int = 0, dtype: Any = "
     data = Data(np.asarray(data.inputs, dt), np.asarray(data.targets, dt))
     k = int(example)
     x, t = data.inputs[k], data.targets[k]
-    params = [(W, b) for W, b in mlp._params(net, w, dt)]
+    params = [(W, b) for W, b in mlp.unpack_params(net, w, dt)]
     c = dt.type(reduction_scale(net, batch))
     theirs = _backend_values(net, w, data, dt, k)
 
@@ -159,7 +159,7 @@ def explain_layers(net: Network, w, data: Data, example: int = 0, dtype: Any = "
         qs.append(q(f"z{l}", f"z{l}", f"W{l} a{l - 1}{bias}", z, "forward"))
         qs.append(q(f"a{l}", f"a{l}", f"{f}(z{l})", a, "forward"))
     L = net.layers
-    loss = mlp._losses(net, zs[-1][None, :], as_[-1][None, :], t[None, :])[0]
+    loss = mlp.example_losses(net, zs[-1][None, :], as_[-1][None, :], t[None, :])[0]
     # backward, example k (δ_l = ∂E/∂z_l of this example: c is inside)
     deltas: list[np.ndarray] = [np.empty(0, dt)] * L
     if net.loss == "cross-entropy":
@@ -193,7 +193,7 @@ def explain_layers(net: Network, w, data: Data, example: int = 0, dtype: Any = "
         prev = as_[l - 1]
     # the batch: the same recursion for every row at once (manual.mlp), then the sums
     f_all = mlp.forward(net, w, data)
-    dz = mlp._backward(net, w, data.inputs, data.targets, f_all.z, f_all.a)[1]
+    dz = mlp.backward_pass(net, w, data.inputs, data.targets, f_all.z, f_all.a)[1]
     for l in range(1, L + 1):
         prev_all = data.inputs if l == 1 else f_all.a[l - 2]
         qs.append(q(f"dW{l}", f"∂E/∂W{l}", f"Σ_b δ{l} a{l - 1}ᵀ  (over the {batch} "

@@ -315,11 +315,11 @@ def _delta_case(sp: ModuleType, loss: str, act: str, reduction: str, sign: int,
 
 
 def prove_delta_L(backward: Callable[..., Any] | None = None) -> list[GeneralVerdict]:
-    """(b): δ_L of ``backward`` (default `manual.mlp._backward`) equals ∂E/∂z_L for every
+    """(b): δ_L of ``backward`` (default `manual.mlp.backward_pass`) equals ∂E/∂z_L for every
     loss and last activation, sum and mean."""
     from autograd_compare.manual import mlp
 
-    backward = backward or mlp._backward
+    backward = backward or mlp.backward_pass
     sp = _sympy()
     out = []
     for reduction in ("sum", "mean"):
@@ -350,12 +350,12 @@ def _activation_atoms(sp: ModuleType, act: str, zexpr: Any) -> list[tuple[Any, A
 
 
 def prove_recursion(backward: Callable[..., Any] | None = None) -> list[GeneralVerdict]:
-    """(c): ∂E/∂W_l and ∂E/∂b_l of ``backward`` (default `manual.mlp._backward`) on symbolic
+    """(c): ∂E/∂W_l and ∂E/∂b_l of ``backward`` (default `manual.mlp.backward_pass`) on symbolic
     2-2-2 networks with trainable biases (one example) equal SymPy's derivatives of E."""
     from autograd_compare.manual import mlp
     from autograd_compare.network import layout, make_network, param_names
 
-    backward = backward or mlp._backward
+    backward = backward or mlp.backward_pass
     sp = _sympy()
     out = []
     for hidden, last, loss, reduction in RECURSION_NETS:
