@@ -6,7 +6,7 @@ matplotlib.pyplot``, what any run of the tool must pay) and the default main job
 (``autograd-compare``: 3 backends, 6 learning rates, 100 steps, all plots, into a temporary
 folder). Prints every pair and the median of the per-pair ratios job / floor; the machine may be
 shared, so only ratios taken in the same run mean anything. ``--json`` prints them as JSON.
-The compilation cache (compare.cache) is used as a user's second run would: one untimed run
+JAX's compilation cache (compare.cache) is used as a user's second run would: one untimed run
 fills it first (``--cache-dir``, default a temporary folder; ``--no-cache`` to time without).
 That run also writes the package's byte code (``__pycache__``) even where
 ``PYTHONDONTWRITEBYTECODE`` is set, as ``pip install`` does for an installed package: without

@@ -10,8 +10,13 @@ Tolerances (each measured with tests/helpers.py on this suite's cases, then allo
 - TRAJECTORY, 64 eps of each column's largest |value| over 100 steps, both dtypes: measured
   7.2 eps (loss), 1.4 eps (weights), 10.0 eps (float32 torch grads) over the tutorial's sweep.
   Column scale, not relative: w5 crosses zero at lr=1.0, where w - lr*g cancels.
-- BATCH vs single runs, exact for every backend but JAX (same expressions in the same order);
+- BATCH vs single runs, exact for manual and the mistakes (same expressions in the same order);
   JAX 2 eps relative: XLA fuses the batched program differently, 0.96 eps measured.
+  torch: a row's sigmoid goes through torch's vectorised exp in the batch and its scalar path in
+  a single run, one ulp apart on this CPU (AMD EPYC, AVX2; bit-identical on the CPU of earlier
+  CI runs). Measured, float64: 1.08 eps on the weights, 26.4 eps on the losses, because
+  E_total = ½Σ(t - a_o)² cancels as a_o -> t and turns that ulp into tens of eps of E.
+  float32: 0. Allowed: 4 eps (weights), 64 eps (losses; < 10x measured, as TRAJECTORY).
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ FUNCTIONS = {  # Backend field -> (public Protocol, raw Protocol)
 }
 POINT_EPS = 4
 TRAJECTORY_EPS = 64
-BATCH_EPS = {"jax": 2}  # every other backend: 0, bit-identical
+BATCH_EPS = {"jax": 2, "torch": 4}  # every other backend: 0, bit-identical
+BATCH_LOSS_EPS = {"jax": 2, "torch": 64}  # losses: see the module docstring (cancellation)
 STEPS = 100
 OTHER = Example(np.array([0.3, -0.7]), np.array([0.9, 0.1]))  # not the class example
 
@@ -136,11 +142,12 @@ def test_batch_equals_single_runs(name, dtype):
     threshold = float(np.median([E[15] for E in losses]))  # some rows reach it, some do not
     out = b.train_batch(w, lr, steps=30, threshold=threshold, keep_loss=True)
     rtol = BATCH_EPS.get(name, 0) * eps(dtype)
+    ltol = BATCH_LOSS_EPS.get(name, 0) * eps(dtype)
     for n, (s, E) in enumerate(zip(singles, losses, strict=True)):
-        assert_close(out.loss[n], s.loss, rtol, what=f"{name} row {n} loss")
+        assert_close(out.loss[n], s.loss, ltol, what=f"{name} row {n} loss")
         assert_close(out.final_weights[n], s.weights[-1], rtol, what=f"{name} row {n} weights")
-        assert_close(out.initial_loss[n], E[0], rtol, what=f"{name} row {n} initial_loss")
-        assert_close(out.final_loss[n], E[-1], rtol, what=f"{name} row {n} final_loss")
+        assert_close(out.initial_loss[n], E[0], ltol, what=f"{name} row {n} initial_loss")
+        assert_close(out.final_loss[n], E[-1], ltol, what=f"{name} row {n} final_loss")
         hits = np.flatnonzero(E <= threshold)
         assert out.steps_to_threshold[n] == (hits[0] if hits.size else -1), f"{name} row {n}"
     assert len(set(out.steps_to_threshold.tolist())) >= 2, f"{name}: one outcome for all rows"

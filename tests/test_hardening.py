@@ -401,7 +401,7 @@ CONFIG_BAD = [
     ("", "force = 1\n", "must be true or false"),
     ("", "weights = [{a = 1}]\n", "must be a number or text"),
     ("", "bogus = 1\nalso = 2\n", "unknown config keys 'bogus', 'also'"),
-    ("mistakes", "x = 1\n", "this command takes no options from a config file"),
+    ("mistakes", "x = 1\n", "unknown config key 'x' in 'c.toml'; expected one of json"),
 ]
 
 

@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-# eager torch in this process too, as under pytest (tests/conftest.py); see `tests.goldens`
-os.environ["AUTOGRAD_COMPARE_TORCH_AOT"] = "0"
 
 from tests import goldens  # noqa: E402
 

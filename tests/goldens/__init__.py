@@ -15,10 +15,8 @@ diffing them; everything else was byte-identical):
 - ``network.svg`` is skipped: matplotlib writes the current date (``<dc:date>``) and random
   clip-path ids into it. ``network.png`` (the same drawing) is hashed instead.
 
-The subprocesses get ``AUTOGRAD_COMPARE_TORCH_AOT=0`` (as tests/conftest.py sets for the whole
-suite): the torch step compiled ahead of time takes 10-40 s to build, and its results equal the
-eager path only up to reassociation, so the goldens are of the eager path in both the generator
-and the test.
+The goldens were frozen at commit bbca18c, with eager torch (AUTOGRAD_COMPARE_TORCH_AOT=0, as
+the test suite ran then), before the ahead-of-time builds were removed (issue 19).
 """
 
 from __future__ import annotations
@@ -60,7 +58,6 @@ def array_digest(arr: Any, dtype: str) -> str:
 # --- report folders ------------------------------------------------------------------------
 def _env() -> dict[str, str]:
     env = dict(os.environ)
-    env["AUTOGRAD_COMPARE_TORCH_AOT"] = "0"  # eager torch, as the test suite (see docstring)
     return env
 
 
