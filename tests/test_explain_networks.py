@@ -174,8 +174,8 @@ CASES = {"xor": ["--preset", "xor", "--example", "2"], "iris": ["--preset", "iri
 
 @pytest.mark.parametrize("case", ["xor", "iris", "three-layer"])
 def test_every_number_is_the_frameworks(case, tmp_path):
-    from autograd_compare.commands import check
     from autograd_compare.commands import explain as cmd
+    from autograd_compare.commands import options as check
     from autograd_compare.commands.cli import build_parser
 
     argv = _three_layer(tmp_path) if case == "three-layer" else CASES[case]

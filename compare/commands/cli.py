@@ -2,9 +2,11 @@
 
 ``autograd-compare [options]`` runs the main job (`compare.commands.run`);
 ``autograd-compare SUBCOMMAND [options]`` runs one of `SUBCOMMANDS`.
-The main job is the tutorial's network: given a network option (`NETWORK_OPTIONS`, e.g.
-``--preset mazur`` or ``--layers ...``) it runs ``check`` on that network instead
-(`commands.check.from_main_job` maps its options, or refuses the tutorial-only ones).
+With no network or optimizer option the main job is the tutorial's class example and sweep
+(`commands.run`, in the tutorial's notation); given one (`sweep.NETWORK_OPTIONS`,
+`sweep.OPTIMIZER_OPTIONS`: ``--preset mazur``, ``--layers ...``, ``--optimizer adam``) it is the
+same job on that network with that optimizer (`commands.sweep`); ``check`` and ``optimizers``
+are aliases of the latter.
 Exit codes: 0 all checks agree, 1 a check failed, 2 bad usage or input (one line, no traceback).
 """
 
@@ -25,9 +27,8 @@ from autograd_compare.errors import CompareError
 PROG = "autograd-compare"
 NEGATIVE = re.compile(r"^-(\d|\.\d|inf|nan)", re.IGNORECASE)  # a value such as -3,3 or -1e-3
 MAIN_JOB = "autograd_compare.commands.run"
-# options that describe a network other than the tutorial's: the main job hands them to check
-NETWORK_OPTIONS = ("--preset", "--layers", "--activations", "--bias", "--bias-values", "--loss",
-                   "--reduction", "--data")
+ANY_NETWORK = "autograd_compare.commands.sweep"  # the main job on any network, any optimizer
+ALIASES = ("check", "optimizers")  # subcommands that are the main job on any network
 # name -> module with HELP: str, add_arguments(parser) and run(args) -> int
 SUBCOMMANDS = {
     "mistakes": "autograd_compare.commands.mistakes",
@@ -36,8 +37,8 @@ SUBCOMMANDS = {
     "restarts": "autograd_compare.commands.restarts",
     "bench": "autograd_compare.commands.bench",
     "presets": "autograd_compare.commands.presets",
-    "check": "autograd_compare.commands.check",
-    "optimizers": "autograd_compare.commands.optimizers",
+    "check": ANY_NETWORK,
+    "optimizers": ANY_NETWORK,
 }
 
 
@@ -57,12 +58,16 @@ def build_parser(module: ModuleType, prog: str) -> Parser:
 
     epilog = None
     main_job = module.__name__ == MAIN_JOB
+    description = module.HELP
+    if module.__name__ == ANY_NETWORK and prog != PROG:
+        description = module.ALIAS_HELP.format(name=prog.removeprefix(PROG).strip()) + description
     if main_job:
         epilog = "subcommands (each has --help):\n" + "\n".join(
             f"  {name:10s} {_help_of(name)}" for name in SUBCOMMANDS) + (
-            "\n\nanother network: with --preset NAME, or --layers ... (see 'check --help'), the "
-            "main job runs 'check' on it")
-    parser = Parser(prog=prog, description=module.HELP, epilog=epilog,
+            "\n\nanother network or an optimizer: with --preset NAME, --layers ... or "
+            "--optimizer KIND the main job runs on that network with that optimizer (see "
+            "'autograd-compare --preset xor --help')")
+    parser = Parser(prog=prog, description=description, epilog=epilog,
                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     parser.add_argument("--config", metavar="FILE.toml",
@@ -101,6 +106,21 @@ def attach_negative_values(argv: list[str]) -> list[str]:
     return out
 
 
+def _any_network(argv: list[str]) -> bool:
+    """A network or an optimizer option is given: the main job runs `commands.sweep`."""
+    from autograd_compare.commands import sweep
+
+    given = {t.split("=", 1)[0] for t in argv if t.startswith("--")}
+    if not given & {*sweep.NETWORK_OPTIONS, *sweep.OPTIMIZER_OPTIONS}:
+        return False
+    for name in sweep.TUTORIAL_ONLY:
+        if name in given:
+            raise UsageError(f"{name} is for the tutorial's network with plain gradient "
+                             "descent (the bare main job); with a network or an optimizer "
+                             "option it does not apply")
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = attach_negative_values(list(sys.argv[1:] if argv is None else argv))
     try:
@@ -109,9 +129,8 @@ def main(argv: list[str] | None = None) -> int:
             prog, argv = f"{PROG} {argv[0]}", argv[1:]
         elif argv and not argv[0].startswith("-"):  # the main job takes no positional words
             raise UsageError(unknown_subcommand(argv[0]))
-        elif any(t.split("=", 1)[0] in NETWORK_OPTIONS for t in argv):  # another network
-            module = importlib.import_module(SUBCOMMANDS["check"])
-            prog, argv = f"{PROG} check", module.from_main_job(argv)
+        elif _any_network(argv):  # another network, or an optimizer
+            module, prog = importlib.import_module(ANY_NETWORK), PROG
         else:
             module, prog = importlib.import_module(MAIN_JOB), PROG
         parser = build_parser(module, prog)

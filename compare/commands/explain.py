@@ -8,8 +8,7 @@ import json
 import numpy as np
 
 from autograd_compare import budget, network, optimizers, validate
-from autograd_compare.commands import check
-from autograd_compare.commands.optimizers import add_optimizer_arguments, optimizer_from
+from autograd_compare.commands import options
 from autograd_compare.commands.options import add_network_options, positive_int
 from autograd_compare.errors import InputError
 from autograd_compare.interface import Example
@@ -38,7 +37,7 @@ xor, --preset iris, --layers ...) get the layer-by-layer δ recursion for one ex
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    check.add_network_arguments(parser)
+    options.add_network_arguments(parser)
     add_network_options(parser, weights=False)
     parser.set_defaults(inputs=None, targets=None)  # None: the network's own example
     parser.add_argument("--lr", type=float, default=None,
@@ -59,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--errata", action="store_true",
                         help="list the tutorial's typos (or, with --preset mazur, where Mazur's "
                         "printed figures differ from the exact values), each with its check")
-    add_optimizer_arguments(parser, default=None)
+    options.add_optimizer_arguments(parser, default=None)
     parser.add_argument("--steps", type=positive_int("--steps"), default=3,
                         help="with --optimizer: the updates shown (default 3)")
 
@@ -68,7 +67,7 @@ def _setup(args: argparse.Namespace) -> tuple[str, network.Network, network.Data
                                               float]:
     """(source, network, data, start, lr) from the network options; --inputs/--targets
     replace the data by one example."""
-    source, net, data, w, lr, _ = check.build(args)
+    source, net, data, w, lr, _ = options.build(args)
     if args.inputs is not None or args.targets is not None:
         if args.data:
             raise InputError("give --data or --inputs/--targets, not both")
@@ -178,7 +177,7 @@ def _updates(args, net, data, w, example, lr, dt) -> int:
         raise InputError(f"explain --optimizer shows the tutorial network (2-2-2 sigmoid, no "
                          f"biases, one example), which every backend's optimizers train; got "
                          f"{network.describe(net)} with {data.inputs.shape[0]} example(s)")
-    opt = optimizers.with_lr(optimizer_from(args), lr)
+    opt = optimizers.with_lr(options.optimizer_from(args), lr)
     budget.check_text(budget.explain_updates(args.steps), "--steps", args.steps)
     result = explain_updates(w, example, opt, args.weight or "w5", args.steps, dt)
     text = render_updates(result)

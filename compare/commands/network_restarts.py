@@ -25,7 +25,7 @@ from autograd_compare.errors import InputError
 from autograd_compare.interface import CLASS_INPUTS, CLASS_TARGETS
 from autograd_compare.optimizers import MANUAL_ONLY, Optimizer
 from autograd_compare.report import network_html, output
-from autograd_compare.report.optim_output import optimizer_dict
+from autograd_compare.report.sweep import optimizer_dict
 from autograd_compare.study import network_restarts as study_mod
 
 SUMMARY_CSV, FINAL_CSV = "summary.csv", "final_loss.csv"

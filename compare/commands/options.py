@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import tomllib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from autograd_compare import validate
+import numpy as np
+
+from autograd_compare import network, optimizers, validate
 from autograd_compare.errors import CompareError, InputError
 from autograd_compare.interface import (
     CLASS_INPUTS,
@@ -16,6 +18,9 @@ from autograd_compare.interface import (
     LEARNING_RATES,
 )
 from autograd_compare.registry import MISTAKE_PREFIX, REGISTRY, backends
+
+if TYPE_CHECKING:
+    from autograd_compare.report.network_output import DataColumns
 
 
 def floats(what: str, count: int | None = None):
@@ -138,6 +143,197 @@ def check_network(args: argparse.Namespace) -> tuple:
     return tuple(w), (tuple(ex.inputs), tuple(ex.targets))
 
 
+# --- any network: a preset or your own --------------------------------------------------------
+def _names(what: str, allowed: tuple[str, ...]):
+    def parse(text: str) -> tuple[str, ...]:
+        names = tuple(n.strip() for n in text.split(",") if n.strip())
+        for n in names:
+            if n not in allowed:
+                raise argparse.ArgumentTypeError(
+                    f"unknown {what} {n!r}; expected one of {', '.join(allowed)}")
+        if not names:
+            raise argparse.ArgumentTypeError(f"{what} needs at least one name")
+        return names
+
+    parse.__name__ = what
+    return parse
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(p) for p in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--layers must be whole numbers like 2,3,1; "
+                                         f"got {text!r}") from None
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"--layers needs an input size and at least one "
+                                         f"layer, each >= 1; got {text!r}")
+    return sizes
+
+
+def add_network_arguments(parser: argparse.ArgumentParser) -> None:
+    """--preset, --layers, --activations, --bias, --bias-values, --loss, --reduction, --data,
+    --weights, --seed: the network options `build` reads (``explain`` and ``optimizers`` take
+    them too)."""
+    parser.add_argument("--preset", choices=tuple(network.PRESETS), default=None,
+                        help="a ready-made network (see 'autograd-compare presets'); "
+                        "default tutorial unless --layers is given")
+    parser.add_argument("--layers", type=_sizes, metavar="N0,N1,...",
+                        help="your own network: input size, then each layer's width")
+    parser.add_argument("--activations", type=_names("activation", network.ACTIVATIONS),
+                        metavar="F1,...", help="one per layer, or one for all "
+                        f"({', '.join(network.ACTIVATIONS)}; softmax last, with cross-entropy)")
+    parser.add_argument("--bias", choices=network.BIAS_MODES, default=None,
+                        help="biases: none (default), trainable, or frozen (with --bias-values)")
+    parser.add_argument("--bias-values", type=floats("bias values"), metavar="B,...",
+                        help="frozen biases: one per layer (shared by its neurons) or one per "
+                        "neuron")
+    parser.add_argument("--loss", choices=network.LOSSES, default=None,
+                        help="half-sse (default, ½Σ(t-a)²), mse or cross-entropy")
+    parser.add_argument("--reduction", choices=network.REDUCTIONS, default=None,
+                        help="over examples: sum (default) or mean (PyTorch's meaning)")
+    parser.add_argument("--data", metavar="FILE.csv",
+                        help="header row, then per row the inputs and then the targets")
+    parser.add_argument("--weights", type=floats("weights"), metavar="W,...",
+                        help="starting parameters in PyTorch's parameters_to_vector order "
+                        "(W1 row-major, b1, W2, ...); default: the preset's, or "
+                        "U(-0.5, 0.5) drawn with --seed")
+    parser.add_argument("--seed", type=int, default=0, help="for the random start (default 0)")
+
+
+CUSTOM = ("activations", "bias", "bias_values", "loss", "reduction")
+def build(args: argparse.Namespace) -> tuple[str, network.Network, network.Data, np.ndarray,
+                                              float, int]:
+    """(source, network, float64 data, float64 start, lr, steps) from the options."""
+    if args.layers is None:
+        given = [f"--{k.replace('_', '-')}" for k in CUSTOM if getattr(args, k) is not None]
+        if given:
+            raise InputError(f"{', '.join(given)} describe your own network: give --layers "
+                             "too, or leave them out to use a preset")
+        p = network.preset(args.preset or "tutorial")
+        net, data, w, lr, steps = p.network, p.data, p.weights, p.lr, p.steps
+        source = f"preset {p.name}"
+        if args.data:
+            data = network.read_csv(net, args.data)
+    else:
+        if args.preset:
+            raise InputError("give --preset or --layers, not both")
+        if args.activations is None:
+            raise InputError("--layers needs --activations (one per layer, or one for all)")
+        if not args.data:
+            raise InputError("--layers needs --data FILE.csv (the examples to train on)")
+        net = network.make_network(args.layers, args.activations, args.bias or "none",
+                                   _bias_values(args), args.loss or "half-sse",
+                                   args.reduction or "sum")
+        data = network.read_csv(net, args.data)
+        if args.seed < 0:
+            raise InputError(f"--seed must be >= 0; got {args.seed}")
+        rng = np.random.default_rng(args.seed)
+        w, lr, steps, source = (rng.uniform(-0.5, 0.5, network.n_params(net)), 0.1, 100,
+                                "your network")
+    if args.weights is not None:
+        w = network.weights(net, args.weights)
+    lr = args.lr if args.lr is not None else lr
+    steps = args.steps if args.steps is not None else steps
+    from autograd_compare import validate
+
+    return source, net, data, w, validate.learning_rate(lr), steps
+
+
+def _bias_values(args: argparse.Namespace):
+    v = args.bias_values
+    if v is None:
+        return None
+    sizes = args.layers[1:]
+    if len(v) == len(sizes):
+        return list(v)
+    if len(v) == sum(sizes):
+        out, at = [], 0
+        for n in sizes:
+            out.append(list(v[at:at + n]))
+            at += n
+        return out
+    raise InputError(f"--bias-values needs {len(sizes)} values (one per layer) or "
+                     f"{sum(sizes)} (one per neuron); got {len(v)}")
+
+
+def columns(args: argparse.Namespace, net: network.Network) -> DataColumns:
+    """The data's column names: the --data CSV's header, the shipped Iris file's, or the
+    notation's (i1, i2, t1, t2 for the 2-2-2 presets)."""
+    from autograd_compare.report import network_output
+
+    if args.data:
+        return network_output.read_columns(net, args.data)
+    if args.layers is None and (args.preset or "tutorial") == "iris":
+        return network_output.header_columns(net, network.iris_text(), None)
+    return network_output.default_columns(net)
+
+
+# --- the optimizer ---------------------------------------------------------------------------
+def add_optimizer_arguments(parser: argparse.ArgumentParser, default: str | None = "sgd") -> None:
+    """--optimizer (``default``) and its settings: what `_optimizer` reads (``restarts`` and
+    ``explain`` take them too, with ``default`` None)."""
+    parser.add_argument("--optimizer", default=default, metavar="KIND",
+                        help="one of " + ", ".join(optimizers.KINDS)
+                        + (f" (default {default})" if default else ""))
+    parser.add_argument("--momentum", default=None, metavar="MU",
+                        help="momentum μ in [0, 1) (default 0.9 for the momentum kinds)")
+    parser.add_argument("--dampening", default=None, metavar="TAU",
+                        help="dampening τ of momentum, in [0, 1) (default 0)")
+    parser.add_argument("--weight-decay", default=None, metavar="WD",
+                        help="weight decay: coupled (g + wd*w), decoupled for adamw (default 0)")
+    parser.add_argument("--l2", default=None, metavar="LAMBDA",
+                        help="add λ/2·Σw² to the loss (default 0)")
+    parser.add_argument("--betas", type=floats("betas", 2), default=None,
+                        metavar="B1,B2", help="Adam's β1, β2 (default 0.9,0.999)")
+    parser.add_argument("--eps", default=None, help="Adam's ε (default 1e-8)")
+    parser.add_argument("--lr-change", type=floats("--lr-change", 2), default=None,
+                        metavar="K,LR", help="from update K+1 on, use learning rate LR")
+
+
+OPTIMIZER_SETTINGS = ("momentum", "dampening", "weight_decay", "l2", "betas", "eps", "lr_change")
+
+
+def optimizer_from(args: argparse.Namespace, kind: str | None = None) -> optimizers.Optimizer:
+    """The checked `Optimizer` the options describe (lr 1: each run sets its own).
+
+    A setting that the optimizer does not use (--betas with momentum, --dampening with adam)
+    is a one-line error, as is any setting without an --optimizer when ``kind`` is None.
+    """
+    from autograd_compare.errors import InputError
+
+    kind = kind if kind is not None else args.optimizer
+    given = [f"--{k.replace('_', '-')}" for k in OPTIMIZER_SETTINGS
+             if getattr(args, k) is not None]
+    if kind is None:
+        if given:
+            verb = "needs" if len(given) == 1 else "need"
+            raise InputError(f"{', '.join(given)} {verb} --optimizer KIND (one of "
+                             f"{', '.join(optimizers.KINDS)})")
+        kind = "sgd"
+    for flag, kinds in (("betas", optimizers.ADAM_KINDS), ("eps", optimizers.ADAM_KINDS)):
+        if getattr(args, flag) is not None and kind not in kinds:
+            raise InputError(f"--{flag} applies to adam and adamw; got --optimizer {kind}")
+    change = None
+    if args.lr_change is not None:
+        k, lr2 = args.lr_change
+        if k != int(k):
+            from autograd_compare.errors import InputError
+
+            raise InputError(f"--lr-change step must be a whole number >= 1; got {k!r}")
+        change = (int(k), lr2)
+    def value(name: str, default: object) -> object:
+        v = getattr(args, name)
+        return default if v is None else v
+
+    return optimizers.make(kind, lr=1.0, momentum=args.momentum,
+                           dampening=value("dampening", 0.0),
+                           weight_decay=value("weight_decay", 0.0), l2=value("l2", 0.0),
+                           betas=value("betas", (0.9, 0.999)), eps=value("eps", 1e-8),
+                           lr_change=change)
+
+
+# --- --config FILE.toml --------------------------------------------------------------------
 MAX_CONFIG_BYTES = 1 << 20  # a config file is a few lines; refuse to read more than 1 MiB
 NO_CONFIG = ("config", "version", "help")
 

@@ -13,7 +13,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from autograd_compare import budget, naming, registry, validate
-from autograd_compare.commands import wording
+from autograd_compare.commands import options, wording
 from autograd_compare.commands.options import (
     add_backends_option,
     add_lrs_option,
@@ -85,9 +85,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          metavar="N", help="run the chunks on a local Dask cluster of N worker "
                          "processes (needs autograd-compare[dask])")
     budget.add_options(parser)
-    from autograd_compare.commands.optimizers import add_optimizer_arguments
 
-    add_optimizer_arguments(parser, default=None)  # --optimizer KIND: the study with it
+    options.add_optimizer_arguments(parser, default=None)  # --optimizer KIND: the study with it
 
 
 def study_from(args: argparse.Namespace) -> restarts.Study:
@@ -110,9 +109,8 @@ def steps_list(text: str) -> tuple[int, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from autograd_compare.commands.optimizers import optimizer_from
 
-    opt = optimizer_from(args)  # settings without --optimizer: a one-line error
+    opt = options.optimizer_from(args)  # settings without --optimizer: a one-line error
     if args.optimizer is not None:  # every network, the tutorial's too, by the preset study
         from autograd_compare.commands import network_restarts
 

@@ -14,6 +14,7 @@ the network's term scales (`network_check.term_scales`), and the tolerance is th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple, Protocol, cast
 
 import numpy as np
@@ -22,6 +23,7 @@ from numpy.typing import DTypeLike
 from autograd_compare import naming, registry, validate
 from autograd_compare.errors import InputError
 from autograd_compare.harness import network_check
+from autograd_compare.harness.network_check import GradCheck
 from autograd_compare.harness.optim_check import (
     MISTAKE_PREFIX,
     OPTIM_NEEDS,
@@ -32,11 +34,15 @@ from autograd_compare.harness.optim_check import (
     compare_runs,
     update_scales,
 )
-from autograd_compare.network import Data, Network, param_names
+from autograd_compare.network import Data, Network, is_tutorial_shape, param_names
 from autograd_compare.optimizers import MANUAL_ONLY, OptimBatch, Optimizer, OptimTrajectory
 
-__all__ = ["available", "check", "columns", "train", "train_batch"]
-LOSS = "E"
+__all__ = ["available", "check", "columns", "loss_name", "sweep", "train", "train_batch"]
+
+
+def loss_name(net: Network) -> str:
+    """E_total in the tutorial's notation (a 2-2-2 sigmoid network: w1..w8), else E."""
+    return "E_total" if is_tutorial_shape(net) else "E"
 
 
 class NetOptimModule(Protocol):
@@ -59,6 +65,7 @@ class NetOptimResult(NamedTuple):
     ok: bool
     first_divergence: Divergence | None
     largest: Largest
+    final_loss: dict[str, float]  # backend -> E after the last update (its own forward pass)
 
 
 def module(name: str) -> NetOptimModule:
@@ -106,7 +113,8 @@ def train_batch(name: str, net: Network, w: Any, lr: Any, data: Data, opt: Optim
 def columns(net: Network, opt: Optimizer) -> tuple[str, ...]:
     """The quantities of one row, in order: E, gradients, state, parameters after the step."""
     params = param_names(net)
-    return (LOSS, *naming.grad_names(params), *naming.optimizer_state_names(opt.kind, params),
+    return (loss_name(net), *naming.grad_names(params),
+            *naming.optimizer_state_names(opt.kind, params),
             *params)
 
 
@@ -124,7 +132,7 @@ def scales(net: Network, opt: Optimizer, ref: OptimTrajectory, data: Data,
             break
         s = network_check.term_scales(net, wk, d64, dtype)
         dw[k], E[k] = s.dw, max(E[k], s.E)
-    return update_scales(opt, ref, dw, E, LOSS, param_names(net))
+    return update_scales(opt, ref, dw, E, loss_name(net), param_names(net))
 
 
 def check(opt: Optimizer, backends: list[str], net: Network, w: Any, data: Data,
@@ -141,11 +149,69 @@ def check(opt: Optimizer, backends: list[str], net: Network, w: Any, data: Data,
     reference = backends[0]
     opts = {name: counterpart(name, opt) for name in backends}
     runs = {name: train(name, net, w, data, opts[name], steps, dt) for name in backends}
-    scale = scales(net, opts[reference], runs[reference], data, dt)
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging run overflows
+        scale = scales(net, opts[reference], runs[reference], data, dt)
     rtol = network_check.step_rtol(net, int(np.shape(data.inputs)[0]), dt)
     ref_cols = columns(net, opts[reference])
     comps = {name: compare_runs(name, run, columns(net, opts[name]), runs[reference], ref_cols,
                                 scale, dt, rtol)
              for name, run in runs.items() if name != reference}
     first, largest = earliest_and_largest(comps, ref_cols)
-    return NetOptimResult(opt, net, dt, reference, runs, comps, first is None, first, largest)
+    final = {name: final_loss(name, net, run.weights[-1], data, dt) for name, run in runs.items()}
+    return NetOptimResult(opt, net, dt, reference, runs, comps, first is None, first, largest,
+                          final)
+
+
+def final_loss(name: str, net: Network, w: np.ndarray, data: Data, dtype: DTypeLike) -> float:
+    """E at the parameters after the last update, by backend ``name``'s own forward pass
+    (a ``mistake:`` backend's is manual's: its mistakes are in the update rule)."""
+    if not np.all(np.isfinite(w)):
+        return float("nan")
+    key = "manual" if name.startswith(MISTAKE_PREFIX) else name
+    backend = registry.get_network_backend(key, dtype)
+    return float(backend.forward(net, w, network_data(net, data, dtype)).E)
+
+
+def network_data(net: Network, data: Data, dtype: DTypeLike) -> Data:
+    from autograd_compare import network
+
+    return network.data(net, data.inputs, data.targets, validate.dtype(dtype))
+
+
+class Sweep(NamedTuple):
+    """The main job on any network with any optimizer: the gradient check at the start, then
+    the trajectory check at every learning rate."""
+
+    source: str  # "preset xor", "your network"
+    network: Network
+    data: Data  # of ``dtype``
+    start: np.ndarray  # (P,) of ``dtype``
+    optimizer: Optimizer  # its lr is each rate's: see ``rates[j].optimizer``
+    steps: int
+    gradcheck: GradCheck
+    rates: tuple[NetOptimResult, ...]  # one per learning rate, in the order asked
+
+    @property
+    def ok(self) -> bool:
+        return self.gradcheck.ok and all(r.ok for r in self.rates)
+
+    @property
+    def backends(self) -> tuple[str, ...]:
+        return tuple(self.rates[0].runs)
+
+
+def sweep(source: str, opt: Optimizer, names: list[str], net: Network, w: Any, data: Data,
+          lrs: Sequence[float], steps: int, dtype: DTypeLike = "float64") -> Sweep:
+    """`network_check.gradient_check` at ``w`` over the backends that compute gradients
+    (every one but the ``mistake:`` update rules), then `check` at every rate of ``lrs``."""
+    from autograd_compare import network, optimizers
+
+    dt = validate.dtype(dtype)
+    d = network_data(net, data, dt)
+    w_arr = network.weights(net, w, dt)
+    gradient_backends = [registry.get_network_backend(n, dt) for n in names
+                         if not n.startswith(MISTAKE_PREFIX)]
+    grad = network_check.gradient_check(gradient_backends, net, w_arr, d)
+    rates = tuple(check(optimizers.with_lr(opt, lr), names, net, w_arr, d, steps, dt)
+                  for lr in lrs)
+    return Sweep(source, net, d, w_arr, opt, steps, grad, rates)

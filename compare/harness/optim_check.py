@@ -236,15 +236,17 @@ def compare_runs(name: str, run: OptimTrajectory, run_cols: tuple[str, ...],
     common = tuple(c for c in ref_cols if c in run_cols)
     x = rows(run)[:, [run_cols.index(c) for c in common]]
     y = rows(ref)[:, [ref_cols.index(c) for c in common]]
-    with np.errstate(invalid="ignore"):
-        same = (np.isnan(x) & np.isnan(y)) | (np.isinf(x) & (x == y))
+    # Both overflowed (inf or NaN: which one depends on the order of operations, e.g.
+    # inf - inf) count as the same; finite against non-finite is a difference.
+    same = ~np.isfinite(x) & ~np.isfinite(y)
+    with np.errstate(invalid="ignore", over="ignore"):
         diff = np.where(same, 0.0, np.abs(x - y))
     diff = np.where(np.isnan(diff), np.inf, diff)  # NaN on one side only: a divergence
     steps = np.arange(x.shape[0])[:, None]
     stacked = np.stack([scale[c] for c in common], 1)
     tol = (tolerances.trajectory_tolerance(dtype, steps, stacked) if rtol is None
            else rtol * (steps + 1.0) * stacked)
-    bad = ~(diff <= tol)
+    bad = ~same & ~(diff <= tol)  # a NaN tolerance (an overflowed scale) judges nothing
     first = None
     if bad.any():
         k, q = np.unravel_index(np.argmax(bad), bad.shape)  # row-major: earliest step first

@@ -16,16 +16,16 @@ import math
 from collections.abc import Sequence
 from html import escape
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from autograd_compare.network import Data, Network, describe, n_params, param_names
-from autograd_compare.report import drawing, html, landscape, network_plots, network_summary
+from autograd_compare.network import Data, Network, describe, param_names
+from autograd_compare.report import drawing, html, landscape, plots
 from autograd_compare.report.network_output import DataColumns
 
 if TYPE_CHECKING:
-    from autograd_compare.harness.network_check import GradRow, NetworkCheck
+    from autograd_compare.harness.network_check import GradCheck, GradRow
     from autograd_compare.study.network_restarts import RestartsResult
 
 FILE = html.FILE
@@ -36,24 +36,15 @@ CAPTIONS = {
                       "weight with ∂E/∂w, every neuron with its values and gradients "
                       "(first example).",
     drawing.SVG_FILE: "The network (SVG).",
-    network_plots.LOSS_FILE: "E per step for every backend.",
-    network_plots.DIFF_FILE: "Per step: each backend's largest difference from the reference, "
-                             "and that difference over its tolerance (fail above 1).",
-    landscape.FILE: "E over the plane through the start and the end of training; the path "
-                    "projected onto it.",
+    plots.ALL_LRS_FILE: "The loss after k updates, every learning rate (colour) and backend "
+                        "(line style).",
+    plots.DIFF_FILE: "Per update: each backend's largest difference from the reference (loss, "
+                     "gradients, optimizer state, parameters), and that difference over its "
+                     "tolerance (fail above 1).",
+    landscape.FILE: "E over the plane through the start and the ends of training; every "
+                    "path projected onto it.",
 }
-
-
-class CheckPage(NamedTuple):
-    """What report.html shows beside the check's result."""
-
-    source: str  # "preset xor" or "your network"
-    about: str  # the preset's one-line description, or ""
-    data: Data
-    columns: DataColumns
-    start: np.ndarray  # (P,) the starting parameters
-    report_dir: str
-    files: tuple[str, ...]
+LOSS_LR_CAPTION = "The loss after k updates at this learning rate, every backend."
 
 
 def _num(x: float, digits: int = 12) -> str:
@@ -80,10 +71,14 @@ def figures(folder: Path, names: Sequence[str]) -> str:
         if path.suffix == ".svg" and path.with_suffix(".png").is_file():
             continue
         out.append(f'<figure><img src="{html.data_uri(path)}" alt="{escape(name)}">'
-                   f"<figcaption>{escape(name)}: {escape(CAPTIONS.get(name, name))}"
+                   f"<figcaption>{escape(name)}: {escape(_caption(name))}"
                    "</figcaption></figure>")
     return "\n".join(out) or '<p class="note">No pictures (--no-plots, or matplotlib is not ' \
                              "installed).</p>"
+
+
+def _caption(name: str) -> str:
+    return CAPTIONS.get(name, LOSS_LR_CAPTION if name.startswith("loss-lr-") else name)
 
 
 def _files(files: Sequence[str]) -> str:
@@ -99,10 +94,9 @@ def _grad_rows(net: Network, rows: Sequence[GradRow]) -> list[GradRow]:
     return (params + nodes)[:MAX_GRAD_ROWS]
 
 
-def gradcheck_section(result: NetworkCheck) -> str:
-    g = result.gradcheck
+def gradcheck_section(net: Network, g: GradCheck) -> str:
     names = list(g.largest)
-    shown = _grad_rows(result.network, g.rows)
+    shown = _grad_rows(net, g.rows)
     rows = []
     for r in shown:
         ok = r.fd_ok and all(e <= r.tolerance for e in r.errors.values())
@@ -120,29 +114,6 @@ def gradcheck_section(result: NetworkCheck) -> str:
                           *(f"{n} |error|" for n in names), "verdict"], rows,
                          table_id="gradcheck-table"))
     return _section("Gradient check at the start", body, "gradcheck")
-
-
-def training_section(result: NetworkCheck) -> str:
-    t = result.trajectory
-    rows = []
-    for name, r in t.runs.items():
-        d = t.largest.get(name)
-        ok = d is None or d["ratio"] <= 1
-        rows.append([escape(name + (" (reference)" if name == t.reference else "")),
-                     _num(float(r.loss[0])), _num(float(r.loss[-1])),
-                     _short(d["abs"]) if d else "-", _short(d["ratio"]) if d else "-",
-                     "agree" if ok else "DISAGREE"])
-    first = t.first_divergence
-    where = ("" if first is None else
-             f"<p>First divergence: {escape(str(first['backend']))} at step {first['step']}, "
-             f"{escape(str(first['quantity']))}: {_num(first['value'])} vs "
-             f"{_num(first['reference'])} (tolerance {_short(first['tolerance'])}).</p>")
-    body = (f"<p>{t.steps} full-batch steps at lr {_num(t.lr)}: E at the start and after the "
-            f"last step, and the largest difference from {escape(t.reference)} over every step "
-            "and quantity.</p>" + where
-            + html.table(["backend", "E at the start", "E after the last step", "|diff|",
-                          "diff/tol", "verdict"], rows, table_id="training-table"))
-    return _section("Training: every backend from the same start", body, "training")
 
 
 def data_section(data: Data, columns: DataColumns) -> str:
@@ -165,36 +136,6 @@ def frozen_biases(values: Sequence[Sequence[float]]) -> str:
     return ", ".join(f"b{l + 1} = {v[0]:g}" if len(set(v)) == 1
                      else f"b{l + 1} = ({', '.join(f'{x:g}' for x in v)})"
                      for l, v in enumerate(values))
-
-
-def render_check(result: NetworkCheck, page: CheckPage, folder: Path) -> str:
-    """The check's report.html (pictures read from ``folder``)."""
-    t = result.trajectory
-    net = result.network
-    config = [["source", escape(page.source + (f": {page.about}" if page.about else ""))],
-              ["network", escape(describe(net))],
-              ["parameters", str(n_params(net))],
-              ["examples", str(page.data.inputs.shape[0])],
-              ["backends", escape(f"{', '.join(t.runs)} (reference {t.reference})")],
-              ["dtype", escape(result.dtype)], ["learning rate", _num(t.lr)],
-              ["steps", str(t.steps)],
-              ["start", escape(", ".join(_num(v, 8) for v in page.start[:16])
-                               + (" ..." if page.start.size > 16 else ""))],
-              ["report folder", escape(page.report_dir)]]
-    if net.bias_values is not None:
-        config.insert(2, ["frozen biases", escape(frozen_biases(net.bias_values))])
-    sections = [
-        _section("Configuration", html.table(["setting", "value"], config, left=2), "config"),
-        data_section(page.data, page.columns),
-        gradcheck_section(result),
-        training_section(result),
-        _section("The network", figures(folder, [drawing.PNG_FILE, drawing.SVG_FILE]),
-                 "network"),
-        _section("Plots", figures(folder, [*network_plots.FILES, landscape.FILE]), "plots"),
-        _section("Files", _files(page.files), "files"),
-    ]
-    return html.page("autograd-compare check report", result.ok,
-                     network_summary.verdict(result), sections)
 
 
 def render_restarts(result: RestartsResult, report_dir: str, files: Sequence[str],

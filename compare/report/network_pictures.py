@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from autograd_compare.harness.network_check import NetworkCheck
 from autograd_compare.manual import mlp
 from autograd_compare.network import (
     Data,
@@ -124,14 +123,14 @@ def panel(backend: NetBackend, net: Network, w: np.ndarray, data: Data,
     return drawing.Panel(title, sizes, nodes, edges, errors)
 
 
-def _panels(result: NetworkCheck, backend: NetBackend, data: Data) -> list[drawing.Panel]:
-    net, t = result.network, result.trajectory
-    run = t.runs[t.reference]
+def _panels(net: Network, backend: NetBackend, data: Data, path: np.ndarray, lr: float,
+            reference: str) -> list[drawing.Panel]:
+    """The start and the last finite step of ``path`` (steps+1, P), trained at ``lr``."""
     make = tutorial_panel if _is_tutorial(net, data.inputs.shape[0]) else panel
-    last = finite_steps(run.weights) - 1
-    what = "last step" if last == run.weights.shape[0] - 1 else "last finite step: diverged"
-    return [make(backend, net, run.weights[k], data,
-                 f"step {k} ({label}), lr {t.lr:g}, backend {run.backend}, values of example 1")
+    last = finite_steps(path) - 1
+    what = "last step" if last == path.shape[0] - 1 else "last finite step: diverged"
+    return [make(backend, net, path[k], data,
+                 f"step {k} ({label}), lr {lr:g}, backend {reference}, values of example 1")
             for k, label in ((0, "start"), (last, what))]
 
 
@@ -157,40 +156,50 @@ def plane_loss(net: Network, frame: landscape.Frame, A: np.ndarray, B: np.ndarra
     return E.reshape(A.shape)
 
 
-def landscape_figure(result: NetworkCheck, data: Data) -> Figure:
-    """E over the plane through the start and the end of training, the path on it."""
+def landscape_figure(net: Network, paths: dict[float, np.ndarray], reference: str,
+                     data: Data) -> Figure:
+    """E over the plane through the start and the ends of training, every path on it
+    (``paths``: learning rate -> the reference's parameters (steps+1, P))."""
     plt = pyplot()
-    t = result.trajectory
-    path = np.asarray(t.runs[t.reference].weights, np.float64)
-    path = path[:finite_steps(path)]
-    frame = landscape.plane_frame(path[0], path[1:], "start to the end of training")
-    p = frame.project(path)
-    a = np.linspace(*landscape.axis_range(p[:, 0]), GRID)
-    b = np.linspace(*landscape.axis_range(p[:, 1]), GRID)
+    finite = {lr: np.asarray(p, np.float64)[:finite_steps(p)] for lr, p in paths.items()}
+    start = next(iter(finite.values()))[0]
+    rest = np.concatenate([p[1:] for p in finite.values()]) if finite else start[None]
+    frame = landscape.plane_frame(start, rest if rest.size else start[None],
+                                  "start to the end of training")
+    projected = {lr: frame.project(p) for lr, p in finite.items()}
+    every = np.concatenate(list(projected.values()))
+    a = np.linspace(*landscape.axis_range(every[:, 0]), GRID)
+    b = np.linspace(*landscape.axis_range(every[:, 1]), GRID)
     A, B = np.meshgrid(a, b)
-    E = plane_loss(result.network, frame, A, B, data)
+    E = plane_loss(net, frame, A, B, data)
     fig: Figure
     fig, ax = plt.subplots(figsize=(8.5, 6.5), layout="constrained")
     landscape.contours(plt, ax, A, B, E)
-    ax.plot(p[:, 0], p[:, 1], "-o", color="tab:red", markersize=2.2, linewidth=1.4,
-            label=f"gradient descent, lr = {t.lr:g} ({len(p) - 1} steps, {t.reference})")
-    ax.plot(*p[-1], "X", color="tab:red", markersize=9, markeredgecolor="k", label="last step")
-    ax.plot(*p[0], "o", color="white", markeredgecolor="k", markersize=10, label="start",
+    colors = plt.get_cmap("tab10").colors
+    for j, (lr, p) in enumerate(projected.items()):
+        color = "tab:red" if len(projected) == 1 else colors[j % 10]
+        ax.plot(p[:, 0], p[:, 1], "-o", color=color, markersize=2.2, linewidth=1.4,
+                label=f"lr = {lr:g} ({len(p) - 1} steps, {reference})")
+        ax.plot(*p[-1], "X", color=color, markersize=9, markeredgecolor="k")
+    ax.plot(*every[0], "o", color="white", markeredgecolor="k", markersize=10, label="start",
             zorder=5)
     ax.set_xlabel(frame.xlabel)
     ax.set_ylabel(frame.ylabel)
     ax.set_title(f"E over the plane through the start and the end of training "
-                 f"({frame.origin.size} parameters);\nthe path projected onto the plane",
-                 fontsize=10)
+                 f"({frame.origin.size} parameters);\nthe path projected onto the plane "
+                 "(X: the last step)", fontsize=10)
     ax.legend(fontsize="small", loc="best")
     return fig
 
 
-def write(folder: Path, result: NetworkCheck, backend: NetBackend, data: Data) -> list[str]:
-    """network.svg, network.png and landscape.png into ``folder``; returns their names."""
-    drawing.save(folder, _panels(result, backend, data))
+def write(folder: Path, net: Network, backend: NetBackend, data: Data,
+          paths: dict[float, np.ndarray], reference: str) -> list[str]:
+    """network.svg, network.png (the start and the end at the first rate of ``paths``) and
+    landscape.png (every path) into ``folder``; returns their names."""
+    lr, path = next(iter(paths.items()))
+    drawing.save(folder, _panels(net, backend, data, np.asarray(path), lr, reference))
     # a diverging run (inf, NaN weights) is drawn as far as it is finite, without warnings
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        fig = landscape_figure(result, data)
+        fig = landscape_figure(net, paths, reference, data)
     landscape.save(fig, folder)
     return list(FILES)

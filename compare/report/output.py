@@ -46,7 +46,7 @@ def as_dict(result: MainResult) -> dict[str, Any]:
     largest = None if worst is None else {**_largest(worst.difference), "lr": worst.lr}
     g = result.gradcheck
     out: dict[str, Any] = finite({
-        "tool": "autograd-compare", "version": _version(), "ok": result.ok,
+        "tool": "autograd-compare", "version": tool_version(), "ok": result.ok,
         "exit_code": result.exit_code, "config": _config(result.config),
         "tolerance": tolerances.describe(result.config.dtype)._asdict(),
         "largest_difference": largest,
@@ -103,7 +103,7 @@ def _divergence(d: Divergence | None, with_backend: bool = False) -> dict[str, A
     return {**out, "backend": d.backend} if with_backend else out
 
 
-def _version() -> str:
+def tool_version() -> str:
     from autograd_compare import __version__
 
     return __version__

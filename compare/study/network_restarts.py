@@ -199,7 +199,7 @@ class RestartsConfig(NamedTuple):
     optimizer: Optimizer | None = None  # None: plain gradient descent
 
     def to_dict(self) -> dict[str, Any]:
-        from autograd_compare.report.optim_output import optimizer_dict
+        from autograd_compare.report.sweep import optimizer_dict
 
         return {"preset": self.preset, "network": network_dict(self.network), "n": self.n,
                 "seed": self.seed, "distribution": "uniform", "range": [self.low, self.high],

@@ -1,0 +1,394 @@
+"""The report folder of the main job on any network with any optimizer
+(`harness.network_optim_check.Sweep`): the tutorial main job's files, plus nodes.csv.
+
+* trace.csv, one row per (lr, backend, step k = 0..steps): the state after k updates. The
+  parameters w[k]; the loss at w[k] (E_total in the tutorial's notation, else E: the last row
+  is the loss after the last update); the gradient at w[k] (what update k+1 uses: empty on the
+  last row); the optimizer's state after k updates (empty on row 0; Adam adds m_hat, v_hat
+  in float64). A backend without a quantity (PyTorch's v beside textbook momentum's u) leaves
+  it empty. Names from `naming` (w5, dw5, v5; W2[0,1], dW2[0,1], v_W2[0,1]).
+* nodes.csv: every z and a of every example at step 0 and after the last update, per rate and
+  backend (each backend's own forward pass; a ``mistake:`` update rule's is manual's).
+* loss-lr-<lr>.png per rate (up to `budget.MAX_LR_PLOTS`), loss-all-lrs.png, differences.png,
+  network.svg/.png and landscape.png (`network_pictures`), report.html (self-contained, every
+  text escaped).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autograd_compare import budget, naming, registry
+from autograd_compare.harness.network_optim_check import Sweep, loss_name
+from autograd_compare.harness.optim_check import MISTAKE_PREFIX, Divergence, Largest, counterpart
+from autograd_compare.network import describe, node_names, param_names
+from autograd_compare.network import to_dict as network_dict
+from autograd_compare.optimizers import ADAM_KINDS, Optimizer, OptimTrajectory
+from autograd_compare.report import drawing, html, network_html, network_pictures
+from autograd_compare.report.network_output import DataColumns, cell
+from autograd_compare.report.output import CSV_NAME, JSON_NAME, csv_text, tool_version
+from autograd_compare.report.plots import (
+    ALL_LRS_FILE,
+    DIFF_FILE,
+    DPI,
+    LINESTYLES,
+    gap,
+    legends,
+    line_style,
+    loss_files,
+    pyplot,
+)
+
+NODES_CSV = "nodes.csv"
+
+
+# --- report.json -----------------------------------------------------------------------------
+def optimizer_dict(opt: Optimizer) -> dict[str, Any]:
+    """Every setting of ``opt`` (the learning rate is per rate of the sweep: not here)."""
+    return {"kind": opt.kind, "describe": describe_optimizer(opt), "momentum": opt.momentum,
+            "dampening": opt.dampening, "weight_decay": opt.weight_decay, "l2": opt.l2,
+            "betas": list(opt.betas), "eps": opt.eps, "lr_change": None if opt.lr_change is None
+            else {"after_update": opt.lr_change[0], "lr": opt.lr_change[1]}}
+
+
+def describe_optimizer(opt: Optimizer) -> str:
+    """``opt.describe()`` without its learning rate: "adam(betas=(0.9, 0.999), eps=1e-08)"."""
+    return opt.describe().replace(f"lr={opt.lr:g}, ", "", 1).replace(f"(lr={opt.lr:g})", "")
+
+
+def _divergence(d: Divergence | None) -> dict[str, Any] | None:
+    return None if d is None else d._asdict()
+
+
+def _largest(d: Largest) -> dict[str, Any]:
+    return {"backend": d.backend, "abs": d.abs, "ratio": d.ratio, "where": d.label}
+
+
+def first_divergence(sw: Sweep) -> dict[str, Any] | None:
+    """The gradient check's first failure, else the earliest rate's first divergence."""
+    if sw.gradcheck.first_failure is not None:
+        return dict(sw.gradcheck.first_failure, check="gradient")
+    for r in sw.rates:
+        if r.first_divergence is not None:
+            return dict(r.first_divergence._asdict(), lr=r.optimizer.lr, check="trajectory")
+    return None
+
+
+def as_dict(sw: Sweep, columns: DataColumns, report_dir: str | None,
+            files: Sequence[str]) -> dict[str, Any]:
+    """report.json (and the --json output)."""
+    g = sw.gradcheck
+    return {
+        "tool": "autograd-compare", "version": tool_version(), "ok": sw.ok,
+        "exit_code": 0 if sw.ok else 1, "source": sw.source,
+        "network": network_dict(sw.network), "examples": int(sw.data.inputs.shape[0]),
+        "data": {"file": columns.file, "inputs": list(columns.inputs),
+                 "targets": list(columns.targets)},
+        "start": np.asarray(sw.start, np.float64).tolist(),
+        "parameters": list(param_names(sw.network)), "optimizer": optimizer_dict(sw.optimizer),
+        "lrs": [r.optimizer.lr for r in sw.rates], "steps": sw.steps,
+        "dtype": sw.data.inputs.dtype.name, "backends": list(sw.backends),
+        "reference": sw.rates[0].reference, "first_divergence": first_divergence(sw),
+        "gradcheck": {"ok": g.ok, "rows": len(g.rows), "first_failure": g.first_failure,
+                      "largest_error_over_tolerance": g.largest},
+        "per_lr": [{"lr": r.optimizer.lr, "ok": r.ok,
+                    "first_divergence": _divergence(r.first_divergence),
+                    "largest": _largest(r.largest),
+                    "backends": {name: {"largest": _largest(c.largest),
+                                        "first_divergence": _divergence(c.first_divergence),
+                                        "compared": len(c.columns)}
+                                 for name, c in r.comparisons.items()},
+                    "final_loss": r.final_loss}  # E after the last update
+                   for r in sw.rates],
+        "report_dir": report_dir, "files": list(files)}
+
+
+# --- trace.csv -------------------------------------------------------------------------------
+def _state_columns(opt: Optimizer, params: tuple[str, ...]) -> tuple[str, ...]:
+    names = naming.optimizer_state_names(opt.kind, params)
+    if opt.kind in ADAM_KINDS:
+        names = (*names, *naming.bias_corrected_names(params))
+    return names
+
+
+def _state_values(opt: Optimizer, run: OptimTrajectory, P: int) -> np.ndarray:
+    """(steps, S) float64: the state after each update, m_hat and v_hat appended for Adam."""
+    s = np.asarray(run.state, np.float64)
+    if opt.kind not in ADAM_KINDS:
+        return s
+    b1, b2 = opt.betas
+    t = s[:, 2 * P:2 * P + 1]
+    return np.concatenate([s, s[:, :P] / (1 - b1**t), s[:, P:2 * P] / (1 - b2**t)], axis=1)
+
+
+def trace(sw: Sweep) -> tuple[tuple[str, ...], list[list[object]]]:
+    """trace.csv's header and rows (see the module docstring)."""
+    params = param_names(sw.network)
+    P = len(params)
+    state: list[str] = []
+    for name in sw.backends:
+        state += [s for s in _state_columns(counterpart(name, sw.optimizer), params)
+                  if s not in state]
+    header = ("lr", "backend", "step", *params, loss_name(sw.network),
+              *naming.grad_names(params), *state)
+    rows: list[list[object]] = []
+    for r in sw.rates:
+        lr = repr(r.optimizer.lr)
+        for name, run in r.runs.items():
+            opt = counterpart(name, r.optimizer)
+            where = [header.index(c) for c in _state_columns(opt, params)]
+            values = _state_values(opt, run, P)
+            steps = run.grads.shape[0]
+            weights = np.asarray(run.weights, np.float64)
+            for k in range(steps + 1):
+                row: list[object] = [""] * len(header)
+                row[:3] = [lr, name, k]
+                row[3:3 + P] = map(repr, weights[k].tolist())
+                E = float(run.loss[k]) if k < steps else r.final_loss[name]
+                row[3 + P] = repr(E)
+                if k < steps:
+                    row[4 + P:4 + 2 * P] = map(repr, np.asarray(run.grads[k], np.float64).tolist())
+                if k:
+                    for j, value in zip(where, values[k - 1].tolist(), strict=True):
+                        row[j] = repr(value)
+                rows.append(row)
+    return header, rows
+
+
+# --- nodes.csv -------------------------------------------------------------------------------
+def nodes_csv(sw: Sweep, columns: DataColumns) -> str:
+    """Every z, a of every example at step 0 and after the last update (module docstring)."""
+    net, data = sw.network, sw.data
+    names = [n for l in range(1, net.layers + 1) for kind in ("z", "a")
+             for n in node_names(net, kind, l)]
+    header = ["lr", "backend", "step", "example", *map(cell, columns.inputs + columns.targets),
+              *names]
+    given = [[repr(float(x)) for x in (*xs, *ts)]
+             for xs, ts in zip(data.inputs, data.targets, strict=True)]
+    dt = data.inputs.dtype
+    rows: list[list[object]] = []
+    for r in sw.rates:
+        for name, run in r.runs.items():
+            key = "manual" if name.startswith(MISTAKE_PREFIX) else name
+            backend = registry.get_network_backend(key, dt)
+            for k in sorted({0, run.weights.shape[0] - 1}):
+                w = run.weights[k]
+                if not np.all(np.isfinite(w)):
+                    continue  # a diverged training: no values after the last update
+                f = backend.forward(net, w, data)
+                for b in range(data.inputs.shape[0]):
+                    values = [float(x) for z, a in zip(f.z, f.a, strict=True)
+                              for x in (*z[b], *a[b])]
+                    rows.append([repr(r.optimizer.lr), name, k, b + 1, *given[b],
+                                 *map(repr, values)])
+    return csv_text(header, rows)
+
+
+# --- pictures --------------------------------------------------------------------------------
+def picture_files(lrs: Sequence[float]) -> list[str]:
+    """loss-lr-*.png (up to `budget.MAX_LR_PLOTS` rates), loss-all-lrs.png, differences.png,
+    then the network and the landscape."""
+    per_lr = loss_files(lrs) if len(lrs) <= budget.MAX_LR_PLOTS else []
+    return [*per_lr, ALL_LRS_FILE, DIFF_FILE, *network_pictures.FILES]
+
+
+def _losses(r: Any) -> list[np.ndarray]:
+    """Per backend: the loss at w[0..steps] (the last after the last update), float64."""
+    return [np.append(np.asarray(run.loss, np.float64), r.final_loss[name])
+            for name, run in r.runs.items()]
+
+
+def _png(fig: Any, plt: Any) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _wrapped(title: str, width: int = 90) -> str:
+    lines, line = [], ""
+    for word in title.split(" "):
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return "\n".join([*lines, line])
+
+
+def _loss_figure(plt: Any, sw: Sweep, rates: Sequence[Any], title: str) -> Any:
+    fig, ax = plt.subplots(figsize=(10, 5.4))
+    fig.subplots_adjust(left=0.09, right=0.70, bottom=0.11, top=0.86)
+    colors = plt.get_cmap("tab10").colors
+    loss = loss_name(sw.network)
+    finite = []
+    for j, r in enumerate(rates):
+        for i, y in enumerate(_losses(r)):
+            ax.plot(np.arange(y.size), y, color=colors[j % 10], **line_style(i))
+            finite.append(y[np.isfinite(y) & (y > 0)])
+    values = np.concatenate(finite) if finite else np.zeros(0)
+    if values.size and values.max() / values.min() > 100:  # losses over decades: log axis
+        ax.set_yscale("log")
+    ax.set_title(_wrapped(f"{loss} after k updates: {title}"), fontsize="medium")
+    ax.set_xlabel("k (updates)")
+    ax.set_ylabel(loss)
+    ax.grid(alpha=0.3)
+    legends(plt, ax, [r.optimizer.lr for r in rates], list(sw.backends), line_style)
+    return fig
+
+
+def _differences_figure(plt: Any, sw: Sweep, title: str) -> Any:
+    fig, (ax_abs, ax_ratio) = plt.subplots(1, 2, figsize=(13, 5.2))
+    fig.subplots_adjust(left=0.06, right=0.74, bottom=0.11, top=0.84, wspace=0.28)
+    colors = plt.get_cmap("tab10").colors
+    positive = False
+    compared = list(sw.rates[0].comparisons)
+    for j, r in enumerate(sw.rates):
+        for i, c in enumerate(r.comparisons.values(), start=1):
+            d = np.max(c.diff, axis=1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.max(np.where(c.diff > 0, c.diff / c.tolerance, 0.0), axis=1)
+            steps = np.arange(1, d.size + 1)
+            style = dict(color=colors[j % 10], linewidth=1.2, marker="o", markersize=2.5,
+                         linestyle=LINESTYLES[i % len(LINESTYLES)])
+            ax_abs.plot(steps, gap(d), **style)
+            ax_ratio.plot(steps, gap(ratio), **style)
+            positive = positive or bool(np.any(d > 0))
+    fig.suptitle(_wrapped(title, 120), fontsize="medium")
+    ax_abs.set_title(f"Largest |difference| from {sw.rates[0].reference} (loss, gradients, "
+                     "state, parameters)", fontsize="small")
+    ax_abs.set_ylabel("|backend - reference|  (gaps: exactly 0)")
+    ax_ratio.axhline(1.0, color="red", linewidth=1.5, label="tolerance (fail above)")
+    ax_ratio.set_title("Largest difference / tolerance", fontsize="small")
+    ax_ratio.set_ylabel("difference / tolerance  (gaps: exactly 0)")
+    for ax in (ax_abs, ax_ratio):
+        ax.set_xlabel("update k")
+        ax.grid(alpha=0.3)
+        if positive:
+            ax.set_yscale("log")
+    if compared:
+        legends(plt, ax_ratio, [r.optimizer.lr for r in sw.rates], compared,
+                lambda i: {"linestyle": LINESTYLES[(i + 1) % len(LINESTYLES)], "marker": "o",
+                           "markersize": 2.5}, extra=ax_ratio.lines[-1])
+    message = ("only one backend: nothing to compare" if not compared else
+               None if positive else "every backend equals the reference exactly")
+    if message:
+        for ax in (ax_abs, ax_ratio):
+            ax.text(0.5, 0.5, message, ha="center", transform=ax.transAxes)
+    return fig
+
+
+def write_pictures(folder: Path, sw: Sweep, title: str) -> list[str]:
+    """Every picture of `picture_files` into ``folder``; returns their names."""
+    plt = pyplot()
+    lrs = [r.optimizer.lr for r in sw.rates]
+    names = picture_files(lrs)
+    per_lr = loss_files(lrs) if len(lrs) <= budget.MAX_LR_PLOTS else []
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for name, r in zip(per_lr, sw.rates, strict=False):
+            (folder / name).write_bytes(_png(_loss_figure(plt, sw, [r], title), plt))
+        (folder / ALL_LRS_FILE).write_bytes(_png(_loss_figure(plt, sw, sw.rates, title), plt))
+        (folder / DIFF_FILE).write_bytes(_png(_differences_figure(plt, sw, title), plt))
+    reference = sw.rates[0].reference
+    key = "manual" if reference.startswith(MISTAKE_PREFIX) else reference
+    backend = registry.get_network_backend(key, sw.data.inputs.dtype)
+    paths = {r.optimizer.lr: np.asarray(r.runs[reference].weights) for r in sw.rates}
+    network_pictures.write(folder, sw.network, backend, sw.data, paths, reference)
+    return names
+
+
+# --- report.html -----------------------------------------------------------------------------
+def _section(title: str, body: str, section_id: str) -> str:
+    return f'<section id="{escape(section_id)}"><h2>{escape(title)}</h2>\n{body}\n</section>'
+
+
+def _g(x: float | None) -> str:
+    return "-" if x is None else escape(f"{x:.3g}")
+
+
+def verdict(sw: Sweep) -> str:
+    """One sentence: every check agrees, or the first divergence."""
+    f = first_divergence(sw)
+    if f is None:
+        return ("OK: every backend agrees: the gradient check at the start and every step at "
+                "every learning rate, optimizer state included")
+    if f["check"] == "gradient":
+        return (f"FAIL: gradient check: {f['backend']} on {f['quantity']}: {f['value']!r} vs "
+                f"reference {f['reference']!r}")
+    return (f"FAIL: {f['backend']} DIVERGES at lr {f['lr']:g}: {f['label']}: "
+            f"{f['value']:.17g} vs {f['reference']:.17g}")
+
+
+def render(sw: Sweep, report: dict[str, Any], header: Sequence[str],
+           rows: Sequence[Sequence[object]], columns: DataColumns, folder: Path) -> str:
+    """The page: verdict, settings, data, gradient check, every (lr, backend), the first and
+    last rows of every backend at the first rate, the pictures, the files."""
+    opt = report["optimizer"]
+    settings = [["network", f"{report['source']}: {describe(sw.network)}"],
+                ["optimizer", opt["describe"]], ["learning rates", report["lrs"]],
+                ["steps", report["steps"]], ["dtype", report["dtype"]],
+                ["examples", report["examples"]],
+                ["backends (first: reference)", report["backends"]],
+                ["report folder", report.get("report_dir")]]
+    if sw.network.bias_values is not None:
+        settings.insert(1, ["frozen biases", network_html.frozen_biases(sw.network.bias_values)])
+    config = html.table(["setting", "value"],
+                        [[escape(str(k)), escape(v if isinstance(v, str) else json.dumps(v))]
+                         for k, v in settings], left=2, table_id="config-table")
+    per_lr = []
+    for r in report["per_lr"]:
+        for name, b in r["backends"].items():
+            first = b["first_divergence"]
+            per_lr.append([escape(f"{r['lr']:g}"), escape(name), _g(b["largest"]["abs"]),
+                           _g(b["largest"]["ratio"]), escape(b["largest"]["where"]),
+                           "agrees" if first is None else
+                           escape(f"DIVERGES at {first['label']}: {first['value']:.17g} vs "
+                                  f"{first['reference']:.17g}")])
+    runs = html.table(["lr", "backend", "largest |diff|", "/tolerance", "where", "verdict"],
+                      per_lr, left=2, table_id="backends-table")
+    sections = [
+        _section("Settings", config, "config"),
+        network_html.data_section(sw.data, columns),
+        network_html.gradcheck_section(sw.network, sw.gradcheck),
+        _section("Every backend against the reference, every learning rate", runs, "backends"),
+        _section(f"Step 0 and step {report['steps']} at lr {report['lrs'][0]:g}",
+                 _steps_table(header, rows, report["backends"], report["steps"]), "steps"),
+        _section("The network", network_html.figures(folder, [drawing.PNG_FILE, drawing.SVG_FILE]),
+                 "network"),
+        _section("Plots", network_html.figures(folder, [n for n in report["files"]
+                                                if n.endswith(".png") and n != drawing.PNG_FILE]),
+                 "plots"),
+        _section("Files", "<ul>" + "".join(f"<li><code>{escape(f)}</code></li>"
+                                           for f in report["files"]) + "</ul>", "files"),
+    ]
+    return html.page("autograd-compare report", sw.ok, verdict(sw), sections)
+
+
+def _steps_table(header: Sequence[str], rows: Sequence[Sequence[object]],
+                 backends: Sequence[str], last: int) -> str:
+    """One row per quantity: its value in every backend at step 0 and after the last update."""
+    lr0 = rows[0][0] if rows else None
+    pick = {(str(r[1]), int(str(r[2]))): r for r in rows
+            if r[0] == lr0 and str(r[2]) in ("0", str(last))}
+    cols = [(b, k) for k in (0, last) for b in backends]
+    out = []
+    for j, name in enumerate(header[3:], start=3):
+        cells = [pick[c][j] if c in pick else "" for c in cols]
+        if all(c == "" for c in cells):
+            continue
+        out.append([escape(name), *(escape(str(c)) if c != "" else "-" for c in cells)])
+    return html.table(["quantity", *(f"{b}, step {k}" for b, k in cols)], out,
+                      table_id="steps-table")
+
+
+def file_names(with_plots: bool, lrs: Sequence[float]) -> list[str]:
+    """Every file of the folder, in the order report.json lists them."""
+    return [JSON_NAME, CSV_NAME, NODES_CSV, *(picture_files(lrs) if with_plots else []),
+            html.FILE]
