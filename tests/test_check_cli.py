@@ -1,14 +1,21 @@
-"""``autograd-compare presets`` and ``autograd-compare check``: tables, JSON, exit codes."""
+"""``autograd-compare presets`` and ``autograd-compare check`` (the main job on any network):
+tables, JSON, exit codes."""
 
 from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from autograd_compare.commands.cli import main
 
 XOR = "x1,x2,t\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n"
+
+@pytest.fixture(autouse=True)
+def _in_a_temporary_folder(tmp_path, monkeypatch):
+    """The main job writes its default report folder into the working folder: not the repo."""
+    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture
@@ -31,7 +38,8 @@ def test_check_preset_agrees(capsys):
     out = capsys.readouterr().out
     assert "preset mazur" in out and "bias frozen" in out
     assert "dE/dW2[0,0]" not in out and "dE/dw5" in out  # 2-2-2: the tutorial's names
-    assert "Verdict: every backend agrees" in out
+    assert "OK: every backend agrees" in out
+    assert out.endswith("OK. Report: autograd-compare-report/\n")  # the main job's default
 
 
 def test_check_own_network_json(capsys, xor_csv):
@@ -42,7 +50,8 @@ def test_check_own_network_json(capsys, xor_csv):
     captured = capsys.readouterr()
     d = json.loads(captured.out)
     assert d["ok"] and d["dtype"] == "float32" and d["network"]["parameters"] == 13
-    assert d["trajectory"]["steps"] == 30
+    assert d["steps"] == 30 and d["optimizer"]["kind"] == "sgd"
+    assert d["lrs"] == [float(np.float32(0.1))]  # rounded to the dtype, as the main job does
     assert "Gradient check" in captured.err
 
 
@@ -63,7 +72,8 @@ def test_check_reports_a_disagreement_with_exit_1(capsys, monkeypatch):
         real(name, z, a) * 1.0000001 if name == "sigmoid" else real(name, z, a)))
     assert main(["check", "--preset", "xor", "--steps", "5"]) == 1
     out = capsys.readouterr().out
-    assert "Verdict: DISAGREE" in out and "manual" in out.split("Verdict")[1]
+    assert "FAIL: gradient check: manual on dE/dz2[0] (example 1)" in out
+    assert out.splitlines()[-1].startswith("DISAGREE. Report: ")
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -116,21 +126,22 @@ def test_check_report_folder(capsys, tmp_path):
     out = tmp_path / "rep"
     assert main(["check", "--preset", "xor", "--steps", "7", "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["differences.png", "landscape.png",
-                                                     "loss.png", "network.png", "network.svg",
+                                                     "loss-all-lrs.png", "loss-lr-0.5.png",
+                                                     "network.png", "network.svg",
                                                      "nodes.csv", "report.html", "report.json",
                                                      "trace.csv"]
     report = json.loads((out / "report.json").read_text())
     assert report["ok"] and report["source"] == "preset xor" and report["examples"] == 4
     trace = list(csv_mod.DictReader((out / "trace.csv").read_text().splitlines()))
-    assert len(trace) == 3 * 8 and trace[0]["b2[0]"] and trace[7]["dE/db2[0]"] == ""
+    assert len(trace) == 3 * 8 and trace[0]["b2[0]"] and trace[7]["db2[0]"] == ""
     nodes = list(csv_mod.reader((out / "nodes.csv").read_text().splitlines()))
-    assert nodes[0] == ["backend", "step", "example", "x[0]", "x[1]", "t[0]", "z1[0]", "z1[1]",
-                        "a1[0]", "a1[1]", "z2[0]", "a2[0]"]
+    assert nodes[0] == ["lr", "backend", "step", "example", "x[0]", "x[1]", "t[0]", "z1[0]",
+                        "z1[1]", "a1[0]", "a1[1]", "z2[0]", "a2[0]"]
     assert len(nodes) == 1 + 3 * 2 * 4  # backends x (first, last step) x examples
     p = network.preset("xor")
     f = mlp.forward(p.network, p.weights, p.data)
-    row = [float(x) for x in nodes[3][6:]]  # manual, step 0, example 3
-    assert nodes[3][:6] == ["manual", "0", "3", "1.0", "0.0", "1.0"]  # its inputs and target
+    row = [float(x) for x in nodes[3][7:]]  # manual, step 0, example 3
+    assert nodes[3][:7] == ["0.5", "manual", "0", "3", "1.0", "0.0", "1.0"]  # inputs, target
     np.testing.assert_array_equal(row, np.concatenate([f.z[0][2], f.a[0][2], f.z[1][2],
                                                        f.a[1][2]]))
     assert main(["check", "--preset", "xor", "--out", str(out)]) == 2  # never overwritten

@@ -32,6 +32,11 @@ HOSTILE_HEADER = [SCRIPT, FORMULA, "+t&<i>"]
 XOR_ROWS = [[0, 0, 0], [0, 1, 1], [1, 0, 1], [1, 1, 0]]
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
+@pytest.fixture(autouse=True)
+def _in_a_temporary_folder(tmp_path, monkeypatch):
+    """The main job writes its default report folder into the working folder: not the repo."""
+    monkeypatch.chdir(tmp_path)
+
 
 def _csv_rows(path: Path) -> list[list[str]]:
     return list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
@@ -338,7 +343,7 @@ def test_main_job_with_layers_and_a_sweep(tmp_path, capsys):
     (["--preset", "xor", "--lrs", "0.5,0.5"], "listed twice"),
     (["--preset", "xor", "--inputs", "0,1"], "--inputs and --targets go together"),
     (["--preset", "xor", "--backends", "mistake:forgot-sigmoid-derivative"],
-     "the gradient mistakes run in the bare main job"),
+     "it runs in the bare main job"),
 ])
 def test_main_job_refuses_what_does_not_apply(argv, message, capsys):
     assert main(argv) == 2

@@ -1,4 +1,5 @@
-"""report.html of ``autograd-compare optimizers --out`` in a real Chromium (tests/browser.py)."""
+"""report.html of the main job with an optimizer (``optimizers`` is its alias) in a real
+Chromium (tests/browser.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,11 @@ pytest.importorskip("torch")
 pytest.importorskip("optax")
 HOSTILE = "opt <b>&\"x'</script><!--"  # a folder name that is also markup
 needs_browser = pytest.mark.skipif(CHROMIUM is None, reason=INSTALL)
+
+@pytest.fixture(autouse=True)
+def _in_a_temporary_folder(tmp_path, monkeypatch):
+    """The main job writes its default report folder into the working folder: not the repo."""
+    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +52,9 @@ def test_html_is_listed_self_contained_and_escaped(reports):
     text = (ok / "report.html").read_text()
     assert HOSTILE not in text and "&lt;b&gt;&amp;" in text  # the folder name, escaped
     assert "http://" not in text and "https://" not in text  # nothing fetched
-    assert text.count("data:image/png;base64,") == 2
+    # loss-lr-0.5, loss-lr-1, loss-all-lrs, differences, network (its PNG, not the SVG too),
+    # landscape
+    assert text.count("data:image/png;base64,") == 6
 
 
 @needs_browser
@@ -61,16 +69,17 @@ def test_optimizer_report_in_chromium(reports, tmp_path):
         assert b.evaluate(f"{body % 'backends-table'}.length") == 4  # 2 lrs × torch, jax
         settings = b.evaluate("document.getElementById('config-table').innerText")
         assert "adam(betas=(0.9, 0.999), eps=1e-08)" in settings and HOSTILE in settings
-        # the step table: quantity, then manual, torch, jax after update 1, then after 8
+        # the step table: quantity, then manual, torch, jax at step 0, then after update 8
         names = b.evaluate(f"Array.from({body % 'steps-table'}).map(r => r.cells[0].textContent)")
-        assert names[:2] == ["E", "dW1[0,0]"] and "v_hat_W2[0,1]" in names
+        assert names[:2] == ["W1[0,0]", "W1[0,1]"] and names[9:11] == ["E", "dW1[0,0]"]
+        assert "v_hat_W2[0,1]" in names
         row = names.index("m_W2[0,1]")
         cell = f"{body % 'steps-table'}[{row}].cells[%d].textContent"
         want = next(r for r in rows if r["lr"] == "0.5" and r["backend"] == "jax"
                     and r["step"] == "8")
         assert float(b.evaluate(cell % 6)) == float(want["m_W2[0,1]"])
         assert b.evaluate("Array.from(document.images).every(i => i.naturalWidth > 0)")
-        assert b.evaluate("document.images.length") == 2
+        assert b.evaluate("document.images.length") == 6
         png = b.screenshot()
         _not_blank(png)
         (tmp_path / "shot.png").write_bytes(png)

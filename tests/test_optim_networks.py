@@ -23,6 +23,13 @@ XOR = network.preset("xor")
 
 
 # --- an independent XOR: 2-2-1 sigmoid with biases, ½Σ(t - a)², its gradient by complex step --
+
+@pytest.fixture(autouse=True)
+def _in_a_temporary_folder(tmp_path, monkeypatch):
+    """The main job writes its default report folder into the working folder: not the repo."""
+    monkeypatch.chdir(tmp_path)
+
+
 def _xor_loss(p: np.ndarray) -> complex:
     """E at p = (W1 (2x2 row-major), b1 (2), W2 (1x2), b2 (1)): written here, complex-safe."""
     W1, b1, W2, b2 = p[0:4].reshape(2, 2), p[4:6], p[6:8], p[8]
@@ -183,7 +190,7 @@ def test_report_folder_of_optimizers_on_xor(tmp_path, capsys):
             "--lrs", "0.5,1", "--steps", "6", "--out", str(out)]
     assert main(argv) == 0
     report = json.loads((out / "report.json").read_text())
-    assert report["tool"] == "autograd-compare" and report["command"] == "optimizers"
+    assert report["tool"] == "autograd-compare" and report["source"] == "preset xor"
     assert report["optimizer"]["kind"] == "adam" and report["optimizer"]["betas"] == [0.8, 0.99]
     assert report["network"]["parameters"] == 9 and report["lrs"] == [0.5, 1.0]
     assert sorted(report["files"]) == sorted(p.name for p in out.iterdir())
@@ -192,9 +199,11 @@ def test_report_folder_of_optimizers_on_xor(tmp_path, capsys):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     rows = list(csv.DictReader((out / "trace.csv").read_text().splitlines()))
     assert len(rows) == 2 * 3 * 7  # lrs × backends × (start + 6 updates)
-    first = next(r for r in rows if r["backend"] == "jax" and r["lr"] == "1.0" and r["step"] == "1")
+    start, first = (next(r for r in rows if r["backend"] == "jax" and r["lr"] == "1.0"
+                         and r["step"] == k) for k in ("0", "1"))
     g = _xor_grad(XOR.weights)
-    assert float(first["dW2[0,1]"]) == pytest.approx(g[7], rel=1e-12)
+    assert float(start["dW2[0,1]"]) == pytest.approx(g[7], rel=1e-12)  # used by update 1
+    assert start["m_W2[0,1]"] == ""  # no state before the first update
     assert float(first["m_W2[0,1]"]) == pytest.approx(0.2 * g[7], rel=1e-12)
     assert float(first["v_hat_W2[0,1]"]) == pytest.approx(g[7] ** 2, rel=1e-10)
     assert float(first["W2[0,1]"]) == pytest.approx(XOR.weights[7] - g[7] / (abs(g[7]) + 1e-8),
@@ -212,7 +221,7 @@ def test_optimizers_json_and_tutorial_preset_is_todays_path(capsys):
     default = json.loads(capsys.readouterr().out)
     assert main([*base, "--preset", "tutorial"]) == 0
     preset = json.loads(capsys.readouterr().out)
-    assert default["per_lr"] == preset["per_lr"] and default["network"] is None
+    assert default["per_lr"] == preset["per_lr"] and default["network"]["sizes"] == [2, 2, 2]
     assert default["parameters"] == [f"w{j}" for j in range(1, 9)]
     assert default["report_dir"] is None
 
@@ -222,7 +231,8 @@ def test_tutorial_trace_names_follow_the_tutorial(tmp_path):
     assert main(["optimizers", "--optimizer", "textbook-momentum", "--lrs", "0.5", "--steps",
                  "3", "--out", str(out), "--no-plots"]) == 0
     header = (out / "trace.csv").read_text().splitlines()[0].split(",")
-    assert header[:5] == ["lr", "backend", "step", "E_total", "dw1"]
+    assert header[:13] == ["lr", "backend", "step", *(f"w{j}" for j in range(1, 9)),
+                           "E_total", "dw1"]
     assert {"u5", "v5", "w5"} <= set(header)  # manual's u beside PyTorch's v
 
 
@@ -232,9 +242,9 @@ def test_tutorial_trace_names_follow_the_tutorial(tmp_path):
     (["optimizers", "--optimizer", "adam", "--betas", "0.9,1.5"], "beta2 must be in [0, 1)"),
     (["optimizers", "--betas", "0.8,0.9"], "--betas applies to adam and adamw"),
     (["optimizers", "--optimizer", "momentum", "--eps", "1e-6"], "--eps applies to adam"),
-    (["optimizers", "--preset", "xor", "--inputs", "1,2"], "--inputs is for the tutorial's"),
+    (["optimizers", "--preset", "xor", "--inputs", "1,2"], "--inputs and --targets go together"),
     (["optimizers", "--preset", "xor", "--weights", "1,2"], "has 9 parameters; got 2"),
-    (["optimizers", "--weights", "1,2"], "has 8 weights w1..w8; got 2"),
+    (["optimizers", "--weights", "1,2"], "has 8 parameters; got 2"),
     (["restarts", "--momentum", "0.9"], "--momentum needs --optimizer KIND"),
     (["restarts", "--optimizer", "textbook-momentum"], "exists in the manual backend only"),
     (["restarts", "--optimizer", "adam", "--betas", "1,0.9"], "beta1 must be in [0, 1)"),

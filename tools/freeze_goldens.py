@@ -3,6 +3,10 @@
 
     python tools/freeze_goldens.py          # write the file
     python tools/freeze_goldens.py --check  # compare with the file, write nothing
+    python tools/freeze_goldens.py --renew check/xor/  # replace only the entries under a
+                                            # prefix (a convention changed on purpose; say
+                                            # which in the CHANGELOG); every other entry
+                                            # must still match, or nothing is written
 
 What is hashed and what is normalised (and why): see `tests.goldens`, which holds the code
 that tests/test_frozen_goldens.py runs too.
@@ -26,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true",
                         help="compare with the frozen file instead of writing it")
+    parser.add_argument("--renew", action="append", default=[], metavar="PREFIX",
+                        help="replace the entries whose names start with PREFIX (repeatable)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     digests = goldens.compute_all()
@@ -37,6 +43,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"differs: {key}: frozen {frozen.get(key)} now {digests.get(key)}")
         print(f"{len(digests)} entries, {len(bad)} differ ({seconds:.1f} s)")
         return 1 if bad else 0
+    if args.renew:
+        frozen = goldens.load_frozen()
+        renewed = tuple(args.renew)
+        kept = {k for k in frozen.keys() | digests.keys() if not k.startswith(renewed)}
+        bad = sorted(k for k in kept if frozen.get(k) != digests.get(k))
+        for key in bad:
+            print(f"differs outside {', '.join(renewed)}: {key}")
+        if bad:
+            print(f"nothing written: {len(bad)} entries outside the renewed prefixes differ")
+            return 1
+        for key in sorted(k for k in frozen.keys() | digests.keys() if k.startswith(renewed)):
+            if frozen.get(key) != digests.get(key):
+                print(f"renewed: {key}: {frozen.get(key)} -> {digests.get(key)}")
     goldens.FROZEN.write_text(json.dumps(digests, indent=1, sort_keys=True) + "\n",
                               encoding="utf-8")
     print(f"wrote {len(digests)} entries to {goldens.FROZEN.relative_to(ROOT)} "

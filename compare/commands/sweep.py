@@ -73,6 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _names(args: argparse.Namespace, opt: optimizers.Optimizer) -> list[str]:
     """The backends: the first correct one is the reference (manual added when all are
     ``mistake:`` update rules); gradient mistakes belong to the tutorial's main job."""
+    from autograd_compare.manual.mistakes import MISTAKES as GRADIENT_MISTAKES
     from autograd_compare.manual.optim import MISTAKES
 
     if args.backends is None:
@@ -83,11 +84,15 @@ def _names(args: argparse.Namespace, opt: optimizers.Optimizer) -> list[str]:
             raise InputError("a backend is listed twice in --backends")
     for name in names:
         kind = name.removeprefix(registry.MISTAKE_PREFIX)
-        if name.startswith(registry.MISTAKE_PREFIX) and kind not in MISTAKES:
-            raise InputError(f"backend {name!r}: on any network or with an optimizer the "
-                             "mistakes are the optimizer's (" + ", ".join(MISTAKES) + "); the "
-                             "gradient mistakes run in the bare main job (autograd-compare "
-                             "--backends manual,mistake:...)")
+        if not name.startswith(registry.MISTAKE_PREFIX) or kind in MISTAKES:
+            continue
+        if kind in GRADIENT_MISTAKES:
+            raise InputError(f"backend {name!r} is a gradient mistake of the tutorial's network: "
+                             "it runs in the bare main job (autograd-compare --backends "
+                             f"manual,{name}); here the mistakes are the optimizer's: "
+                             + ", ".join(MISTAKES))
+        raise InputError(f"unknown optimizer mistake {name!r}; expected mistake: and one of "
+                         + ", ".join(MISTAKES))
     ordered, added = options.with_reference(tuple(names))
     if added:
         print(f"note: {added} added as the reference: a mistake backend needs a correct one "
