@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Freeze golden SHA-256 hashes of today's outputs into tests/goldens/frozen.json.
 
-    python tools/freeze_goldens.py          # write the file
-    python tools/freeze_goldens.py --check  # compare with the file, write nothing
-    python tools/freeze_goldens.py --renew check/xor/  # replace only the entries under a
-                                            # prefix (a convention changed on purpose; say
-                                            # which in the CHANGELOG); every other entry
-                                            # must still match, or nothing is written
+    python tools/freeze_goldens.py --check  # compare with the closest machine's file
+    python tools/freeze_goldens.py --machine NAME  # write tests/goldens/frozen/NAME.json
+                                            # (a new machine: from a known-good commit)
+    python tools/freeze_goldens.py --machine NAME --renew check/xor/  # replace only the
+                                            # entries under a prefix (a convention changed on
+                                            # purpose; say which in the CHANGELOG); every
+                                            # other entry must still match, or nothing is
+                                            # written
 
 What is hashed and what is normalised (and why): see `tests.goldens`, which holds the code
 that tests/test_frozen_goldens.py runs too.
@@ -30,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true",
                         help="compare with the frozen file instead of writing it")
+    parser.add_argument("--machine", metavar="NAME",
+                        help="the machine's file to write (tests/goldens/frozen/NAME.json)")
     parser.add_argument("--renew", action="append", default=[], metavar="PREFIX",
                         help="replace the entries whose names start with PREFIX (repeatable)")
     args = parser.parse_args(argv)
@@ -37,14 +41,17 @@ def main(argv: list[str] | None = None) -> int:
     digests = goldens.compute_all()
     seconds = time.perf_counter() - start
     if args.check:
-        frozen = goldens.load_frozen()
-        bad = sorted(k for k in frozen.keys() | digests.keys() if frozen.get(k) != digests.get(k))
-        for key in bad:
-            print(f"differs: {key}: frozen {frozen.get(key)} now {digests.get(key)}")
-        print(f"{len(digests)} entries, {len(bad)} differ ({seconds:.1f} s)")
+        machine, bad = goldens.closest(digests)
+        for line in bad:
+            print(line)
+        print(f"{len(digests)} entries, {len(bad)} differ from the closest machine's file "
+              f"({machine}) ({seconds:.1f} s)")
         return 1 if bad else 0
+    if not args.machine:
+        parser.error("--machine NAME is needed to write a file")
+    path = goldens.FROZEN_DIR / f"{args.machine}.json"
     if args.renew:
-        frozen = goldens.load_frozen()
+        frozen = json.loads(path.read_text(encoding="utf-8"))
         renewed = tuple(args.renew)
         kept = {k for k in frozen.keys() | digests.keys() if not k.startswith(renewed)}
         bad = sorted(k for k in kept if frozen.get(k) != digests.get(k))
@@ -56,9 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         for key in sorted(k for k in frozen.keys() | digests.keys() if k.startswith(renewed)):
             if frozen.get(key) != digests.get(key):
                 print(f"renewed: {key}: {frozen.get(key)} -> {digests.get(key)}")
-    goldens.FROZEN.write_text(json.dumps(digests, indent=1, sort_keys=True) + "\n",
-                              encoding="utf-8")
-    print(f"wrote {len(digests)} entries to {goldens.FROZEN.relative_to(ROOT)} "
+    goldens.FROZEN_DIR.mkdir(exist_ok=True)
+    path.write_text(json.dumps(digests, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"wrote {len(digests)} entries to {path.relative_to(ROOT)} "
           f"({seconds:.1f} s)")
     return 0
 
