@@ -10,13 +10,12 @@ from autograd_compare.interface import (
     CLASS_WEIGHTS,
     LEARNING_RATES,
     Backend,
-    BatchResult,
     Example,
     Forward,
     Gradients,
-    Trajectory,
 )
 from autograd_compare.registry import backends, get_backend
+from autograd_compare.types import BatchResult, Trajectory
 from autograd_compare.usermodel import check_model
 
 try:  # the one source of the version is pyproject.toml, read from the installed metadata

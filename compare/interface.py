@@ -26,6 +26,8 @@ from typing import Any, NamedTuple, Protocol, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
+from autograd_compare.types import BatchResult, Trajectory
+
 Array: TypeAlias = npt.NDArray[Any]  # a NumPy array of the backend's dtype
 Weights: TypeAlias = Array  # shape (8,): w1..w8
 ArrayLike: TypeAlias = npt.ArrayLike  # anything np.asarray takes: a list, a tuple, an array
@@ -64,25 +66,6 @@ class Gradients(NamedTuple):
     a_h: Array  # (2,): dE_total/da_h1, dE_total/da_h2
     o: Array  # (2,): dE_total/do1, dE_total/do2
     a_o: Array  # (2,): dE_total/da_o1, dE_total/da_o2
-
-
-class Trajectory(NamedTuple):
-    """Plain gradient descent, ``w[k+1] = w[k] - lr * dE_total/dw(w[k])``, for ``steps`` steps."""
-
-    loss: Array  # (steps,):      E_total at weights[k], i.e. before update k
-    weights: Array  # (steps+1, 8): weights[0] is the start, weights[k+1] is after update k
-    grads: Array  # (steps, 8):    dE_total/dw used by update k
-
-
-class BatchResult(NamedTuple):
-    """Summaries of N independent trainings (row n = configuration n)."""
-
-    initial_loss: Array  # (N,):   E_total at the starting weights
-    final_loss: Array  # (N,):   E_total after the last update
-    final_weights: Array  # (N, 8): weights after the last update
-    steps_to_threshold: Array  # (N,) int64: first k in 0..steps with E_total(w[k]) <= threshold,
-    #                                      -1 if never (or if no threshold was given)
-    loss: Array | None  # (N, steps) E_total before each update, only if keep_loss=True
 
 
 # --- what `get_backend(name)` returns: validated, converted, dtype-guarded -------------------

@@ -37,6 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from autograd_compare.errors import InputError
+from autograd_compare.types import BatchResult, Trajectory
 
 Array: TypeAlias = npt.NDArray[Any]  # a NumPy array (of the backend's dtype in results)
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity", "softmax")
@@ -91,24 +92,6 @@ class NetGradients(NamedTuple):
     #                               (cross-entropy is taken from the logits z_L, as PyTorch does)
 
 
-class NetTrajectory(NamedTuple):
-    """Full-batch gradient descent, w[k+1] = w[k] - lr · dE/dw(w[k])."""
-
-    loss: Array  # (steps,): E at weights[k]
-    weights: Array  # (steps+1, P)
-    grads: Array  # (steps, P)
-
-
-class NetBatchResult(NamedTuple):
-    """N independent trainings (row n = configuration n)."""
-
-    initial_loss: Array  # (N,)
-    final_loss: Array  # (N,): E after the last update
-    final_weights: Array  # (N, P)
-    steps_to_threshold: Array  # (N,) int64: first k with E(w[k]) <= threshold, else -1
-    loss: Array | None  # (N, steps) if keep_loss
-
-
 class NetForwardFn(Protocol):
     def __call__(self, net: Network, w: npt.ArrayLike, data: Data) -> NetForward:
         """Every z, a (B, n_l) and the loss at the parameter vector ``w`` (P,)."""
@@ -121,14 +104,14 @@ class NetGradientsFn(Protocol):
 
 class NetTrainFn(Protocol):
     def __call__(self, net: Network, w: npt.ArrayLike, data: Data, *, lr: float,
-                 steps: int) -> NetTrajectory:
+                 steps: int) -> Trajectory:
         """``steps`` full-batch gradient-descent updates from ``w`` (P,)."""
 
 
 class NetTrainBatchFn(Protocol):
     def __call__(self, net: Network, w: npt.ArrayLike, lr: npt.ArrayLike, data: Data,
                  steps: int, threshold: float | None = None,
-                 keep_loss: bool = False) -> NetBatchResult:
+                 keep_loss: bool = False) -> BatchResult:
         """N trainings at once: ``w`` (N, P) starts, ``lr`` (N,) learning rates."""
 
 
@@ -144,20 +127,20 @@ class NetModule(Protocol):
     def gradients(self, net: Network, w: Array, data: Data) -> NetGradients: ...
 
     def train(self, net: Network, w: Array, data: Data, *, lr: float,
-              steps: int) -> NetTrajectory: ...
+              steps: int) -> Trajectory: ...
 
     def train_batch(self, net: Network, w: Array, lr: Array, data: Data, steps: int,
                     threshold: float | None = None,
-                    keep_loss: bool = False) -> NetBatchResult: ...
+                    keep_loss: bool = False) -> BatchResult: ...
 
 
 class NetBackend(NamedTuple):
     """One backend's functions for any network (`compare.registry.get_network_backend`).
 
     forward(net, w (P,), data) -> NetForward; gradients(net, w, data) -> NetGradients;
-    train(net, w, data, *, lr, steps) -> NetTrajectory;
+    train(net, w, data, *, lr, steps) -> Trajectory;
     train_batch(net, w (N, P), lr (N,), data, steps, threshold=None, keep_loss=False)
-    -> NetBatchResult. Arrays in and out are NumPy of ``dtype``.
+    -> BatchResult. Arrays in and out are NumPy of ``dtype``.
     """
 
     name: str

@@ -2,7 +2,7 @@
 
 One `Optimizer` names an update rule and its hyperparameters; each backend's ``optim`` module
 (`manual.optim`, `torch_impl.optim`, `jax_impl.optim`, same function names and signatures)
-trains the tutorial network with it and returns an `OptimTrajectory`, which carries the
+trains the tutorial network with it and returns a `Trajectory` whose ``state`` carries the
 optimizer's state after every step so that the harness (`compare.harness.optim_check`) can
 name a first divergence such as "v5 after step 3".
 
@@ -32,6 +32,7 @@ import numpy as np
 
 from autograd_compare.errors import InputError
 from autograd_compare.interface import Array, Example
+from autograd_compare.types import BatchResult, Trajectory
 
 KINDS = ("sgd", "momentum", "nesterov", "adam", "adamw", "textbook-momentum")
 MANUAL_ONLY = ("textbook-momentum",)  # conventions no framework implements
@@ -57,7 +58,7 @@ class Optimizer(NamedTuple):
         return self.lr_change[1] if self.lr_change and k >= self.lr_change[0] else self.lr
 
     def state_names(self) -> tuple[str, ...]:
-        """Names of the state columns of `OptimTrajectory.state`, in order (`naming`)."""
+        """Names of the state columns of `Trajectory.state`, in order (`naming`)."""
         from autograd_compare import naming
 
         return naming.optimizer_state_names(self.kind, naming.WEIGHT_NAMES)
@@ -80,32 +81,16 @@ class Optimizer(NamedTuple):
         return f"{self.kind}({', '.join(parts)})"
 
 
-class OptimTrajectory(NamedTuple):
-    """``steps`` updates of one optimizer from ``weights[0]``."""
-
-    loss: np.ndarray  # (steps,): E_total at weights[k] (without the l2 term)
-    weights: np.ndarray  # (steps+1, 8): weights[k+1] is after update k
-    grads: np.ndarray  # (steps, 8): d(E_total + λ/2·Σw²)/dw at weights[k], before weight decay
-    state: np.ndarray  # (steps, S): the optimizer state after update k (`Optimizer.state_names`)
-
-
-class OptimBatch(NamedTuple):
-    """N trainings with one optimizer: row n started from w[n] with learning rate lr[n]."""
-
-    final_loss: np.ndarray  # (N,): E_total after the last update
-    final_weights: np.ndarray  # (N, 8)
-
-
 class OptimModule(Protocol):
     """What each backend's ``optim`` module provides (`manual.optim`, `torch_impl.optim`,
     `jax_impl.optim`): arguments already checked and converted by the harness (NumPy arrays
     of one dtype, an `Example`, steps >= 1). `manual.optim` also has ``train_mistake``."""
 
     def train(self, w: Array, example: Example, opt: Optimizer,
-              steps: int) -> OptimTrajectory: ...
+              steps: int) -> Trajectory: ...
 
     def train_batch(self, w: Array, lr: Array, example: Example, opt: Optimizer,
-                    steps: int) -> OptimBatch: ...
+                    steps: int) -> BatchResult: ...
 
 
 def _number(value: Any, what: str, lo: float, hi: float | None, expected: str,

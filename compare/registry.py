@@ -16,26 +16,25 @@ from autograd_compare.interface import (
     CLASS_TARGETS,
     ArrayLike,
     Backend,
-    BatchResult,
     Example,
     ExampleLike,
     Forward,
     Gradients,
     RawBackend,
-    Trajectory,
     WeightsLike,
 )
+from autograd_compare.types import BatchResult, Trajectory
 
 if TYPE_CHECKING:  # compare.network is imported on first use (see get_network_backend)
     from autograd_compare.network import (
+        BatchResult,
         Data,
         NetBackend,
-        NetBatchResult,
         NetForward,
         NetGradients,
         NetModule,
-        NetTrajectory,
         Network,
+        Trajectory,
     )
 
 # name -> (module with make(dtype) -> Backend, framework it imports, extra to install)
@@ -190,13 +189,13 @@ def get_network_backend(name: str, dtype: Any = "float64") -> NetBackend:
                                                   _net_data(net, data, dt)), "gradients")
 
     def train(net: Network, w: ArrayLike, data: Data, *, lr: float,
-              steps: int) -> NetTrajectory:
+              steps: int) -> Trajectory:
         out = mlp.train(net, network.weights(net, w, dt), _net_data(net, data, dt),
                         lr=validate.learning_rate(lr), steps=validate.steps(steps))
         return _check_net(name, dt, out, "train")
 
     def train_batch(net: Network, w: ArrayLike, lr: ArrayLike, data: Data, steps: int,
-                    threshold: float | None = None, keep_loss: bool = False) -> NetBatchResult:
+                    threshold: float | None = None, keep_loss: bool = False) -> BatchResult:
         w_arr, lr_arr = network.weights_batch(net, w, lr, dt)
         out = mlp.train_batch(net, w_arr, lr_arr, _net_data(net, data, dt),
                               validate.steps(steps), validate.threshold(threshold),
@@ -220,8 +219,8 @@ def _net_data(net: Network, data: Data, dt: np.dtype[Any]) -> Data:
     return network.data(net, data.inputs, data.targets, dt)
 
 
-NetResult = TypeVar("NetResult", "NetForward", "NetGradients", "NetTrajectory",
-                     "NetBatchResult")
+NetResult = TypeVar("NetResult", "NetForward", "NetGradients", "Trajectory",
+                     "BatchResult")
 
 
 def _check_net(name: str, dt: np.dtype[Any], result: NetResult, what: str) -> NetResult:

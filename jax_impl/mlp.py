@@ -15,12 +15,12 @@ import numpy as np
 from autograd_compare.jax_impl.precision import precision, to_numpy
 from autograd_compare.network import (
     Array,
+    BatchResult,
     Data,
-    NetBatchResult,
     NetForward,
     NetGradients,
-    NetTrajectory,
     Network,
+    Trajectory,
     frozen_bias,
     layout,
     reduction_scale,
@@ -111,11 +111,11 @@ def _train(net: Network, w, x, t, lr, steps: int):
     return losses, jnp.concatenate([weights, w_last[None]]), grads
 
 
-def train(net: Network, w: np.ndarray, data: Data, *, lr: float, steps: int) -> NetTrajectory:
+def train(net: Network, w: np.ndarray, data: Data, *, lr: float, steps: int) -> Trajectory:
     dt = w.dtype
     with precision(dt):
         out = _train(net, w, data.inputs, data.targets, dt.type(lr), steps)
-        return NetTrajectory(*(to_numpy(v, dt) for v in out))
+        return Trajectory(*(to_numpy(v, dt) for v in out))
 
 
 @partial(jax.jit, static_argnums=(0, 6, 7))
@@ -137,13 +137,13 @@ def _train_batch(net: Network, w, lr, x, t, threshold, steps: int, keep_loss: bo
 
 
 def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, steps: int,
-                threshold: float | None = None, keep_loss: bool = False) -> NetBatchResult:
+                threshold: float | None = None, keep_loss: bool = False) -> BatchResult:
     """N trainings at once: jit of `lax.scan` over steps of `vmap(value_and_grad)`."""
     dt = w.dtype
     thr = dt.type(-np.inf if threshold is None else threshold)  # E <= -inf never holds
     with precision(dt):
         E0, E1, w1, reached, history = _train_batch(net, w, lr.astype(dt), data.inputs,
                                                     data.targets, thr, steps, bool(keep_loss))
-        return NetBatchResult(to_numpy(E0, dt), to_numpy(E1, dt), to_numpy(w1, dt),
+        return BatchResult(to_numpy(E0, dt), to_numpy(E1, dt), to_numpy(w1, dt),
                               np.asarray(reached).astype(np.int64),
                               to_numpy(history.T, dt) if keep_loss else None)

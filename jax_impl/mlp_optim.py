@@ -19,7 +19,8 @@ from autograd_compare.jax_impl.mlp import loss as net_loss
 from autograd_compare.jax_impl.optim import make_transformation, scan_updates
 from autograd_compare.jax_impl.precision import precision, to_numpy
 from autograd_compare.network import Data, Network
-from autograd_compare.optimizers import OptimBatch, Optimizer, OptimTrajectory
+from autograd_compare.optimizers import Optimizer
+from autograd_compare.types import BatchResult, Trajectory
 
 
 def _objective(net: Network, l2: float):
@@ -43,13 +44,13 @@ def _compiled_train(net: Network, opt: Optimizer, steps: int):
 
 
 def train(net: Network, w: np.ndarray, data: Data, opt: Optimizer,
-          steps: int) -> OptimTrajectory:
-    """``steps`` updates of ``opt`` from ``w`` (P,); see `compare.optimizers.OptimTrajectory`."""
+          steps: int) -> Trajectory:
+    """``steps`` updates of ``opt`` from ``w`` (P,); see `compare.optimizers.Trajectory`."""
     dt = w.dtype
     with precision(dt):
         out = _compiled_train(net, opt._replace(lr=1.0), steps)(
             w, dt.type(opt.lr), data.inputs, data.targets)
-        return OptimTrajectory(*(to_numpy(x, dt) for x in out))
+        return Trajectory(*(to_numpy(x, dt) for x in out))
 
 
 @functools.lru_cache(maxsize=64)
@@ -71,11 +72,11 @@ def _compiled_batch(net: Network, opt: Optimizer, steps: int):
 
 
 def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, opt: Optimizer,
-                steps: int) -> OptimBatch:
+                steps: int) -> BatchResult:
     """N trainings at once: ``w`` (N, P), ``lr`` (N,): ``vmap`` over configurations of the
     ``lax.scan`` of one training (optax's rules are element-wise; rows stay independent)."""
     dt = w.dtype
     with precision(dt):
         E, W = _compiled_batch(net, opt._replace(lr=1.0), steps)(
             w, lr.astype(dt), data.inputs, data.targets)
-        return OptimBatch(to_numpy(E, dt), to_numpy(W, dt))
+        return BatchResult(None, to_numpy(E, dt), to_numpy(W, dt), None)

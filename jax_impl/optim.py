@@ -23,9 +23,9 @@ from autograd_compare.jax_impl.precision import precision, to_numpy
 from autograd_compare.optimizers import (
     ADAM_KINDS,
     MANUAL_ONLY,
-    OptimBatch,
+    BatchResult,
     Optimizer,
-    OptimTrajectory,
+    Trajectory,
 )
 
 
@@ -132,12 +132,12 @@ def scan_updates(value_and_grad, w, lr, opt: Optimizer, steps: int):
     return losses, jnp.concatenate([w[None], weights]), grads, state
 
 
-def train(w: np.ndarray, example: Example, opt: Optimizer, steps: int) -> OptimTrajectory:
-    """``steps`` updates of ``opt`` from ``w`` (8,); see `compare.optimizers.OptimTrajectory`."""
+def train(w: np.ndarray, example: Example, opt: Optimizer, steps: int) -> Trajectory:
+    """``steps`` updates of ``opt`` from ``w`` (8,); see `compare.optimizers.Trajectory`."""
     cache.configure_jax()  # compiled programs kept on disk between runs (compare.cache)
     with precision(w.dtype):
         out = _compiled_train(opt._replace(lr=1.0), steps)(w, w.dtype.type(opt.lr), example)
-    return OptimTrajectory(*(to_numpy(x, w.dtype) for x in out))
+    return Trajectory(*(to_numpy(x, w.dtype) for x in out))
 
 
 CHUNK = 2048  # configurations per block: a block's temporaries stay in cache (as jax_impl.train)
@@ -169,7 +169,7 @@ def _compiled_batch(opt: Optimizer, steps: int):
 
 
 def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, opt: Optimizer,
-                steps: int) -> OptimBatch:
+                steps: int) -> BatchResult:
     """N trainings at once: ``w`` (N, 8), ``lr`` (N,).
 
     Laid out as `jax_impl.train` does it (measured 30x faster here than one (N, 8) array):
@@ -190,4 +190,5 @@ def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, opt: Optimizer,
         loss, weights = _compiled_batch(opt._replace(lr=1.0), steps)(
             np.ascontiguousarray(w_b), lr_b, example)
     loss, weights = to_numpy(loss, w.dtype), to_numpy(weights, w.dtype)
-    return OptimBatch(loss.reshape(-1)[:n], weights.transpose(0, 2, 1).reshape(-1, 8)[:n])
+    return BatchResult(None, loss.reshape(-1)[:n], weights.transpose(0, 2, 1).reshape(-1, 8)[:n],
+                       None)

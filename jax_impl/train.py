@@ -12,9 +12,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from autograd_compare.interface import BatchResult, Example, Trajectory
+from autograd_compare.interface import Example
 from autograd_compare.jax_impl.network import loss
 from autograd_compare.jax_impl.precision import precision, to_numpy
+from autograd_compare.types import BatchResult, Trajectory
 
 
 @partial(jax.jit, static_argnums=3)

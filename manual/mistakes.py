@@ -15,16 +15,10 @@ from typing import NamedTuple
 import numpy as np
 
 from autograd_compare.errors import InputError
-from autograd_compare.interface import (
-    BatchResult,
-    Example,
-    Forward,
-    Gradients,
-    RawBackend,
-    Trajectory,
-)
+from autograd_compare.interface import Example, Forward, Gradients, RawBackend
 from autograd_compare.manual import gradients as right
 from autograd_compare.manual.network import forward_values
+from autograd_compare.types import BatchResult, Trajectory
 
 SWAP_W2_W3 = [0, 2, 1, 3, 4, 5, 6, 7]  # w1, w3, w2, w4, w5..w8
 

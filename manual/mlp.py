@@ -24,12 +24,12 @@ import numpy.typing as npt
 from autograd_compare.manual.network import sigmoid
 from autograd_compare.network import (
     Array,
+    BatchResult,
     Data,
-    NetBatchResult,
     NetForward,
     NetGradients,
-    NetTrajectory,
     Network,
+    Trajectory,
     frozen_bias,
     layout,
     reduction_scale,
@@ -154,7 +154,7 @@ def gradients(net: Network, w: np.ndarray, data: Data) -> NetGradients:
     return NetGradients(dw, tuple(dz), tuple(da))
 
 
-def train(net: Network, w: np.ndarray, data: Data, *, lr: float, steps: int) -> NetTrajectory:
+def train(net: Network, w: np.ndarray, data: Data, *, lr: float, steps: int) -> Trajectory:
     """``steps`` full-batch gradient-descent updates from ``w`` (P,)."""
     lr = w.dtype.type(lr)
     loss = np.empty(steps, w.dtype)
@@ -167,11 +167,11 @@ def train(net: Network, w: np.ndarray, data: Data, *, lr: float, steps: int) -> 
         grads[k] = backward_pass(net, weights[k], data.inputs, data.targets, f.z, f.a)[0]
         with np.errstate(over="ignore", invalid="ignore"):  # diverging: see `forward_pass`
             weights[k + 1] = weights[k] - lr * grads[k]  # w_new = w_old - lr · dE/dw
-    return NetTrajectory(loss, weights, grads)
+    return Trajectory(loss, weights, grads)
 
 
 def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, steps: int,
-                threshold: float | None = None, keep_loss: bool = False) -> NetBatchResult:
+                threshold: float | None = None, keep_loss: bool = False) -> BatchResult:
     """N trainings at once, vectorised: ``w`` (N, P), ``lr`` (N,); the same formulas with a
     leading axis of configurations (matmuls batched over it), no loop over N."""
     n, dt = w.shape[0], w.dtype
@@ -197,4 +197,4 @@ def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, steps: 
         with np.errstate(over="ignore", invalid="ignore"):  # diverging: see `forward_pass`
             W -= rate * backward_pass(net, W, x, t, zs, as_)[0]  # w_new = w_old - lr · dE/dw
     assert initial is not None and E is not None  # the loop runs at k = 0 at least
-    return NetBatchResult(initial, E, W, reached, history)
+    return BatchResult(initial, E, W, reached, history)

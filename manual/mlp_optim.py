@@ -15,7 +15,8 @@ from autograd_compare import naming
 from autograd_compare.manual import mlp
 from autograd_compare.manual.optim import check_mistake, flat_state, init_state, update
 from autograd_compare.network import Data, Network, reduction_scale
-from autograd_compare.optimizers import ADAM_KINDS, OptimBatch, Optimizer, OptimTrajectory
+from autograd_compare.optimizers import ADAM_KINDS, Optimizer
+from autograd_compare.types import BatchResult, Trajectory
 
 
 def _objective_gradient(net: Network, w: np.ndarray, data: Data, opt: Optimizer):
@@ -29,7 +30,7 @@ def _objective_gradient(net: Network, w: np.ndarray, data: Data, opt: Optimizer)
 
 
 def train(net: Network, w: np.ndarray, data: Data, opt: Optimizer, steps: int,
-          mistake: str | None = None) -> OptimTrajectory:
+          mistake: str | None = None) -> Trajectory:
     """``steps`` updates of ``opt`` from ``w`` (P,); ``mistake`` one of `manual.optim.MISTAKES`."""
     if mistake is not None:
         check_mistake(opt, mistake)
@@ -45,11 +46,11 @@ def train(net: Network, w: np.ndarray, data: Data, opt: Optimizer, steps: int,
         loss[k], grads[k] = _objective_gradient(net, weights[k], data, opt)
         weights[k + 1], s = update(weights[k], grads[k], s, opt, k, mistake)
         state[k] = flat_state(s, opt)
-    return OptimTrajectory(loss, weights, grads, state)
+    return Trajectory(loss, weights, grads, state)
 
 
 def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, opt: Optimizer,
-                steps: int) -> OptimBatch:
+                steps: int) -> BatchResult:
     """N trainings at once: ``w`` (N, P), ``lr`` (N,); the same formulas with a leading axis
     of configurations (the learning rate a column), no loop over N."""
     dt = w.dtype
@@ -63,4 +64,4 @@ def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, opt: Op
         per_row = opt._replace(lr=rate, lr_change=None)  # type: ignore[arg-type]  # a column
         W, s = update(W, dW, s, per_row, k)  # of rates (N, 1): update broadcasts it
     E, _ = _objective_gradient(net, W, data, opt._replace(l2=0.0))
-    return OptimBatch(E, W)
+    return BatchResult(None, E, W, None)

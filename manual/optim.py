@@ -20,7 +20,8 @@ from autograd_compare.errors import InputError
 from autograd_compare.interface import Example
 from autograd_compare.manual.gradients import weight_gradients
 from autograd_compare.manual.network import forward_values
-from autograd_compare.optimizers import ADAM_KINDS, OptimBatch, Optimizer, OptimTrajectory
+from autograd_compare.optimizers import ADAM_KINDS, Optimizer
+from autograd_compare.types import BatchResult, Trajectory
 
 
 class OptimMistake(NamedTuple):
@@ -46,13 +47,13 @@ MISTAKES = {m.name: m for m in (
 )}
 
 
-def train(w: np.ndarray, example: Example, opt: Optimizer, steps: int) -> OptimTrajectory:
-    """``steps`` updates of ``opt`` from ``w`` (8,); see `compare.optimizers.OptimTrajectory`."""
+def train(w: np.ndarray, example: Example, opt: Optimizer, steps: int) -> Trajectory:
+    """``steps`` updates of ``opt`` from ``w`` (8,); see `compare.optimizers.Trajectory`."""
     return _train(w, example, opt, steps, None)
 
 
 def train_mistake(w: np.ndarray, example: Example, opt: Optimizer, steps: int,
-                  mistake: str) -> OptimTrajectory:
+                  mistake: str) -> Trajectory:
     """`train` with the wrong line of ``MISTAKES[mistake]``."""
     check_mistake(opt, mistake)
     return _train(w, example, opt, steps, mistake)
@@ -68,7 +69,7 @@ def check_mistake(opt: Optimizer, mistake: str) -> None:
                          f"got optimizer {opt.kind!r}")
 
 
-def _train(w, example: Example, opt: Optimizer, steps: int, mistake) -> OptimTrajectory:
+def _train(w, example: Example, opt: Optimizer, steps: int, mistake) -> Trajectory:
     dt = w.dtype
     names = opt.state_names()
     loss = np.empty(steps, dt)
@@ -83,7 +84,7 @@ def _train(w, example: Example, opt: Optimizer, steps: int, mistake) -> OptimTra
         grads[k] = _objective_gradient(v, weights[k], example, opt)
         weights[k + 1], s = update(weights[k], grads[k], s, opt, k, mistake)
         state[k] = flat_state(s, opt)
-    return OptimTrajectory(loss, weights, grads, state)
+    return Trajectory(loss, weights, grads, state)
 
 
 def _objective_gradient(v: dict, w, example: Example, opt: Optimizer):
@@ -171,7 +172,7 @@ def _rate(lr, dt):
 
 # --- batched: N configurations (starting weights, learning rate) with one optimizer ---------
 def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, opt: Optimizer,
-                steps: int) -> OptimBatch:
+                steps: int) -> BatchResult:
     """N trainings at once: ``w`` (N, 8), ``lr`` (N,); the other settings from ``opt``.
 
     The weights are held as 8 contiguous rows (structure of arrays), so every formula is one
@@ -185,7 +186,7 @@ def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, opt: Optimizer,
     for lo in range(0, w.shape[0], BLOCK):
         rows = slice(lo, lo + BLOCK)
         final_l[rows], final_w[rows] = _train_block(w[rows], lr[rows], example, opt, steps)
-    return OptimBatch(final_l, final_w)
+    return BatchResult(None, final_l, final_w, None)
 
 
 BLOCK = 4096  # configurations trained together: a block's ~40 temporaries stay in L2 cache

@@ -7,9 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from autograd_compare.interface import BatchResult, Example, Trajectory
+from autograd_compare.interface import Example
 from autograd_compare.manual.gradients import weight_gradients
 from autograd_compare.manual.network import forward_values
+from autograd_compare.types import BatchResult, Trajectory
 
 
 def train(w: np.ndarray, example: Example, *, lr: float, steps: int) -> Trajectory:
@@ -95,12 +96,14 @@ def _train_block(w, lr, example: Example, steps: int, threshold, out: BatchResul
         if track_loss or k == 0 or k == steps:
             _loss(a_o, t, E, tmp)
             if k == 0:
+                assert out.initial_loss is not None  # allocated above
                 out.initial_loss[rows] = E
             if threshold is not None:  # first k with E_total(w[k]) <= threshold
                 hit = mask[0]
                 np.less_equal(E, threshold, out=hit)
                 hit &= pending
                 if hit.any():
+                    assert out.steps_to_threshold is not None  # allocated above
                     out.steps_to_threshold[rows][hit] = k
                     pending &= ~hit
             if history is not None and k < steps:

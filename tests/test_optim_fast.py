@@ -43,7 +43,7 @@ def _opt(name: str, change: bool) -> O.Optimizer:
     return O.make(kw.pop("kind"), lr_change=(10, 0.3) if change else None, **kw)
 
 
-def _assert_rows_match_single_runs(backend: str, out: O.OptimBatch, w: np.ndarray,
+def _assert_rows_match_single_runs(backend: str, out: O.BatchResult, w: np.ndarray,
                                    opt: O.Optimizer, dtype: str) -> None:
     """Row n of ``out`` against ``backend``'s own per-configuration `train`, judged by the
     tolerance `optim_check` gives each weight at the last step."""

@@ -11,7 +11,7 @@ from autograd_compare.errors import InputError
 from autograd_compare.harness import optim_check as C
 from autograd_compare.harness import tolerances
 from autograd_compare.interface import CLASS_WEIGHTS, LEARNING_RATES
-from autograd_compare.optimizers import OptimTrajectory
+from autograd_compare.types import Trajectory
 from tests import golden_optim
 
 pytest.importorskip("torch")
@@ -108,7 +108,7 @@ def test_every_backend_matches_the_golden_trajectory(name, dtype):
     kw = dict(GOLDEN[name])
     kind = kw.pop("kind")
     g = golden_optim.trajectory(kind, lr, steps, dtype, **kw)
-    ref = OptimTrajectory(*(np.array(g[k]) for k in ("loss", "weights", "grads", "state")))
+    ref = Trajectory(*(np.array(g[k]) for k in ("loss", "weights", "grads", "state")))
     opt = O.make(kind, lr=lr, **kw)
     scale = C.scales(opt, ref, C._example(None, np.dtype(dtype)), dtype)
     cols = C.columns(opt)

@@ -11,12 +11,12 @@ import torch
 
 from autograd_compare.network import (
     Array,
+    BatchResult,
     Data,
-    NetBatchResult,
     NetForward,
     NetGradients,
-    NetTrajectory,
     Network,
+    Trajectory,
     frozen_bias,
     layout,
     reduction_scale,
@@ -92,7 +92,7 @@ def gradients(net: Network, w: np.ndarray, data: Data) -> NetGradients:
     return NetGradients(_grad(w_t), tuple(_grad(z) for z in zs), tuple(da))
 
 
-def train(net: Network, w: np.ndarray, data: Data, *, lr: float, steps: int) -> NetTrajectory:
+def train(net: Network, w: np.ndarray, data: Data, *, lr: float, steps: int) -> Trajectory:
     dt = torch.from_numpy(w[:0]).dtype
     x, t = _as(data.inputs, dt), _as(data.targets, dt)
     rate = torch.tensor(lr, dtype=dt)
@@ -106,11 +106,11 @@ def train(net: Network, w: np.ndarray, data: Data, *, lr: float, steps: int) -> 
         (g,) = torch.autograd.grad(E, w_k)
         loss[k], grads[k] = E.detach(), g
         weights[k + 1] = weights[k] - rate * g  # w_new = w_old - lr · dE/dw
-    return NetTrajectory(loss.numpy(), weights.numpy(), grads.numpy())
+    return Trajectory(loss.numpy(), weights.numpy(), grads.numpy())
 
 
 def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, steps: int,
-                threshold: float | None = None, keep_loss: bool = False) -> NetBatchResult:
+                threshold: float | None = None, keep_loss: bool = False) -> BatchResult:
     """N trainings at once: one graph over (N, P) per step; grad of Σ_n E_n gives each row's
     own dE_n/dw_n (rows do not interact)."""
     dt = torch.from_numpy(w[:0]).dtype
@@ -136,5 +136,5 @@ def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, steps: 
         (g,) = torch.autograd.grad(E_n.sum(), W)
         W = (W.detach() - rate * g)  # w_new = w_old - lr · dE/dw
     assert initial is not None and E is not None  # the loop runs at k = 0 at least
-    return NetBatchResult(initial.numpy(), E.numpy(), W.detach().numpy(), reached.numpy(),
+    return BatchResult(initial.numpy(), E.numpy(), W.detach().numpy(), reached.numpy(),
                           None if history is None else history.numpy())

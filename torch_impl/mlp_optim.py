@@ -16,9 +16,10 @@ import torch
 
 from autograd_compare import naming
 from autograd_compare.network import Data, Network, frozen_bias, layout, reduction_scale
-from autograd_compare.optimizers import ADAM_KINDS, OptimBatch, Optimizer, OptimTrajectory
+from autograd_compare.optimizers import ADAM_KINDS, Optimizer
 from autograd_compare.torch_impl import mlp
 from autograd_compare.torch_impl.optim import make_optimizer
+from autograd_compare.types import BatchResult, Trajectory
 
 MODULES = {"sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh, "relu": torch.nn.ReLU,
            "identity": torch.nn.Identity}
@@ -76,8 +77,8 @@ def _state(optimizer: torch.optim.Optimizer, params: list[torch.Tensor],
 
 
 def train(net: Network, w: np.ndarray, data: Data, opt: Optimizer,
-          steps: int) -> OptimTrajectory:
-    """``steps`` updates of ``opt`` from ``w`` (P,); see `compare.optimizers.OptimTrajectory`."""
+          steps: int) -> Trajectory:
+    """``steps`` updates of ``opt`` from ``w`` (P,); see `compare.optimizers.Trajectory`."""
     model, params = sequential(net, w)
     dt = params[0].dtype
     x, t = torch.as_tensor(data.inputs, dtype=dt), torch.as_tensor(data.targets, dtype=dt)
@@ -102,11 +103,11 @@ def train(net: Network, w: np.ndarray, data: Data, opt: Optimizer,
         weights[k + 1] = _flat(params).detach()
         if n_state:
             state[k] = _state(optimizer, params, opt)
-    return OptimTrajectory(loss.numpy(), weights.numpy(), grads.numpy(), state.numpy())
+    return Trajectory(loss.numpy(), weights.numpy(), grads.numpy(), state.numpy())
 
 
 def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, opt: Optimizer,
-                steps: int) -> OptimBatch:
+                steps: int) -> BatchResult:
     """N trainings at once: ``w`` (N, P), ``lr`` (N,). One leaf (n_g, P) per distinct learning
     rate, one torch.optim param group each (``foreach`` kernels), one autograd graph per step
     over all configurations (`torch_impl.mlp.forward_values` with a leading axis); every
@@ -137,4 +138,4 @@ def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, opt: Op
         for j, W in enumerate(leaves):
             final_w[inverse == j] = W.numpy()
             final_l[inverse == j] = mlp.forward_values(net, W, x, t)[3].numpy()
-    return OptimBatch(final_l, final_w)
+    return BatchResult(None, final_l, final_w, None)

@@ -22,7 +22,8 @@ import torch
 from torch import nn
 
 from autograd_compare.errors import InputError
-from autograd_compare.interface import CLASS_WEIGHTS, Example, Trajectory
+from autograd_compare.interface import CLASS_WEIGHTS, Example
+from autograd_compare.types import Trajectory
 
 Reduction = Literal["mean", "sum", "none"]
 REDUCTIONS = ("mean", "sum", "none")

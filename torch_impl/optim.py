@@ -15,9 +15,9 @@ from autograd_compare.interface import Example
 from autograd_compare.optimizers import (
     ADAM_KINDS,
     MANUAL_ONLY,
-    OptimBatch,
+    BatchResult,
     Optimizer,
-    OptimTrajectory,
+    Trajectory,
 )
 from autograd_compare.torch_impl.network import TorchExample, forward_values
 from autograd_compare.torch_impl.train import as_torch
@@ -61,8 +61,8 @@ def _state(optimizer, opt: Optimizer) -> torch.Tensor:
     return torch.empty(0)
 
 
-def train(w: np.ndarray, example: Example, opt: Optimizer, steps: int) -> OptimTrajectory:
-    """``steps`` updates of ``opt`` from ``w`` (8,); see `compare.optimizers.OptimTrajectory`."""
+def train(w: np.ndarray, example: Example, opt: Optimizer, steps: int) -> Trajectory:
+    """``steps`` updates of ``opt`` from ``w`` (8,); see `compare.optimizers.Trajectory`."""
     dt = torch.from_numpy(w[:0]).dtype
     ex = as_torch(example, dt)
     p = torch.from_numpy(w.copy()).requires_grad_(True)
@@ -86,11 +86,11 @@ def train(w: np.ndarray, example: Example, opt: Optimizer, steps: int) -> OptimT
         weights[k + 1] = p.detach()
         if n_state:
             state[k] = _state(optimizer, opt)
-    return OptimTrajectory(loss.numpy(), weights.numpy(), grads.numpy(), state.numpy())
+    return Trajectory(loss.numpy(), weights.numpy(), grads.numpy(), state.numpy())
 
 
 def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, opt: Optimizer,
-                steps: int) -> OptimBatch:
+                steps: int) -> BatchResult:
     """N trainings at once: ``w`` (N, 8), ``lr`` (N,); the other settings from ``opt``.
 
     Configurations are sorted by learning rate; one torch.optim param group per distinct rate
@@ -129,7 +129,7 @@ def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, opt: Optimizer,
     final_l = np.empty(w.shape[0], w.dtype)
     final_w[order] = torch.stack([r.detach() for r in rows], dim=1).numpy()
     final_l[order] = e_total.numpy()
-    return OptimBatch(final_l, final_w)
+    return BatchResult(None, final_l, final_w, None)
 
 
 def _batch_optimizer(params: list, opt: Optimizer, lrs: list[float]):

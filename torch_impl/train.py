@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from autograd_compare.interface import BatchResult, Example, Trajectory
+from autograd_compare.interface import Example
 from autograd_compare.torch_impl.gradients import weight_gradients
 from autograd_compare.torch_impl.network import TorchExample, forward_values
+from autograd_compare.types import BatchResult, Trajectory
 
 
 def as_torch(example: Example, dtype: torch.dtype) -> TorchExample:

@@ -27,6 +27,7 @@ from autograd_compare.optimizers import MANUAL_ONLY, Optimizer
 from autograd_compare.report import network_html, output
 from autograd_compare.report.sweep import optimizer_dict
 from autograd_compare.study import network_restarts as study_mod
+from autograd_compare.types import BatchResult
 
 SUMMARY_CSV, FINAL_CSV = "summary.csv", "final_loss.csv"
 DEFAULT_OUT = "autograd-compare-restarts"
@@ -47,7 +48,7 @@ def optimizer_backend(backend: network.NetBackend, opt: Optimizer,
 
     def train_batch(net: network.Network, w: npt.ArrayLike, lr: npt.ArrayLike,
                     data: network.Data, steps: int, threshold: float | None = None,
-                    keep_loss: bool = False) -> network.NetBatchResult:
+                    keep_loss: bool = False) -> BatchResult:
         w_arr, lr_arr = network.weights_batch(net, w, lr, dt)
         if tutorial:
             ex = Example(data.inputs[0], data.targets[0])
@@ -57,7 +58,7 @@ def optimizer_backend(backend: network.NetBackend, opt: Optimizer,
         d = network.data(net, data.inputs, data.targets, dt)
         losses = mlp.forward_pass(net, w_arr, d.inputs, d.targets)[2]
         initial = dt.type(network.reduction_scale(net, d.inputs.shape[0])) * losses.sum(-1)
-        return network.NetBatchResult(initial, r.final_loss, r.final_weights,
+        return BatchResult(initial, r.final_loss, r.final_weights,
                                       np.full(w_arr.shape[0], -1, np.int64), None)
 
     return backend._replace(train_batch=train_batch)

@@ -23,7 +23,7 @@ from autograd_compare.commands import options, wording
 from autograd_compare.commands.progress import Progress
 from autograd_compare.errors import InputError
 from autograd_compare.harness import network_optim_check, optim_check
-from autograd_compare.report import extras, output, plots, sweep
+from autograd_compare.report import extras, html, output, plots, sweep
 
 HELP = """Check every backend's gradients and training on any network, with any optimizer.
 
@@ -179,7 +179,7 @@ def _write(dest: output.Destination, sw: network_optim_check.Sweep, cols, title:
         if with_plots:
             sweep.write_pictures(folder, sw, title)
         output.write_text(folder / output.JSON_NAME, output.to_json(report))
-        output.write_text(folder / sweep.html.FILE,
+        output.write_text(folder / html.FILE,
                           sweep.render(sw, report, header, rows, cols, folder))
 
     dest.commit(fill, before=lambda: _emit(sw, title, out, human, as_json, report))

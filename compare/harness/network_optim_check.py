@@ -35,7 +35,8 @@ from autograd_compare.harness.optim_check import (
     update_scales,
 )
 from autograd_compare.network import Data, Network, is_tutorial_shape, param_names
-from autograd_compare.optimizers import MANUAL_ONLY, OptimBatch, Optimizer, OptimTrajectory
+from autograd_compare.optimizers import MANUAL_ONLY, Optimizer
+from autograd_compare.types import BatchResult, Trajectory
 
 __all__ = ["available", "check", "columns", "loss_name", "sweep", "train", "train_batch"]
 
@@ -49,10 +50,10 @@ class NetOptimModule(Protocol):
     """Each backend's ``mlp_optim`` module (NumPy arrays of one dtype, already checked)."""
 
     def train(self, net: Network, w: np.ndarray, data: Data, opt: Optimizer,
-              steps: int) -> OptimTrajectory: ...
+              steps: int) -> Trajectory: ...
 
     def train_batch(self, net: Network, w: np.ndarray, lr: np.ndarray, data: Data,
-                    opt: Optimizer, steps: int) -> OptimBatch: ...
+                    opt: Optimizer, steps: int) -> BatchResult: ...
 
 
 class NetOptimResult(NamedTuple):
@@ -60,7 +61,7 @@ class NetOptimResult(NamedTuple):
     network: Network
     dtype: np.dtype[Any]
     reference: str
-    runs: dict[str, OptimTrajectory]
+    runs: dict[str, Trajectory]
     comparisons: dict[str, OptimComparison]
     ok: bool
     first_divergence: Divergence | None
@@ -80,7 +81,7 @@ def _check_kind(name: str, opt: Optimizer) -> None:
 
 
 def train(name: str, net: Network, w: Any, data: Data, opt: Optimizer, steps: int,
-          dtype: DTypeLike = "float64") -> OptimTrajectory:
+          dtype: DTypeLike = "float64") -> Trajectory:
     """Backend ``name`` (or ``mistake:<kind>``) trains ``net`` from ``w`` (P,) with ``opt``."""
     from autograd_compare import network
 
@@ -97,7 +98,7 @@ def train(name: str, net: Network, w: Any, data: Data, opt: Optimizer, steps: in
 
 
 def train_batch(name: str, net: Network, w: Any, lr: Any, data: Data, opt: Optimizer,
-                steps: int, dtype: DTypeLike = "float64") -> OptimBatch:
+                steps: int, dtype: DTypeLike = "float64") -> BatchResult:
     """Backend ``name`` trains N configurations of ``net``: ``w`` (N, P), ``lr`` (N,)."""
     from autograd_compare import network
 
@@ -118,7 +119,7 @@ def columns(net: Network, opt: Optimizer) -> tuple[str, ...]:
             *params)
 
 
-def scales(net: Network, opt: Optimizer, ref: OptimTrajectory, data: Data,
+def scales(net: Network, opt: Optimizer, ref: Trajectory, data: Data,
            dtype: DTypeLike) -> dict[str, np.ndarray]:
     """Each quantity's scale at every step (`optim_check.update_scales`, causal)."""
     d64 = Data(np.asarray(data.inputs, np.float64), np.asarray(data.targets, np.float64))

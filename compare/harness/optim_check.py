@@ -41,10 +41,10 @@ from autograd_compare.interface import ArrayLike, Example, ExampleLike
 from autograd_compare.optimizers import (
     ADAM_KINDS,
     MANUAL_ONLY,
-    OptimBatch,
+    BatchResult,
     Optimizer,
     OptimModule,
-    OptimTrajectory,
+    Trajectory,
 )
 
 MISTAKE_PREFIX = registry.MISTAKE_PREFIX
@@ -86,7 +86,7 @@ class OptimResult(NamedTuple):
     optimizer: Optimizer
     dtype: np.dtype[Any]
     reference: str
-    runs: dict[str, OptimTrajectory]  # backend name -> its run
+    runs: dict[str, Trajectory]  # backend name -> its run
     comparisons: dict[str, OptimComparison]  # every backend but the reference
     ok: bool
     first_divergence: Divergence | None  # earliest over the backends
@@ -116,7 +116,7 @@ def _check_kind(name: str, opt: Optimizer) -> None:
 
 
 def train(name: str, w: ArrayLike, example: ExampleLike | None, opt: Optimizer, steps: int,
-          dtype: DTypeLike = "float64") -> OptimTrajectory:
+          dtype: DTypeLike = "float64") -> Trajectory:
     """Backend ``name`` trains from ``w`` (8,) with ``opt`` for ``steps`` steps in ``dtype``."""
     dt = validate.dtype(dtype)
     w_arr, ex, steps = validate.weights(w, dt), _example(example, dt), validate.steps(steps)
@@ -130,7 +130,7 @@ def train(name: str, w: ArrayLike, example: ExampleLike | None, opt: Optimizer, 
 
 
 def train_batch(name: str, w: ArrayLike, lr: ArrayLike, example: ExampleLike | None,
-                opt: Optimizer, steps: int, dtype: DTypeLike = "float64") -> OptimBatch:
+                opt: Optimizer, steps: int, dtype: DTypeLike = "float64") -> BatchResult:
     """Backend ``name`` trains N configurations: ``w`` (N, 8), ``lr`` (N,)."""
     dt = validate.dtype(dtype)
     w_arr, lr_arr = validate.batch(w, lr, dt)
@@ -152,7 +152,7 @@ def columns(opt: Optimizer) -> tuple[str, ...]:
     return ("E_total", *naming.WEIGHT_GRAD_NAMES, *opt.state_names(), *naming.WEIGHT_NAMES)
 
 
-def rows(t: OptimTrajectory) -> FloatArray:
+def rows(t: Trajectory) -> FloatArray:
     """(steps, Q) float64 in `columns` order."""
     return np.concatenate([t.loss[:, None], t.grads, t.state, t.weights[1:]],
                           axis=1).astype(np.float64)
@@ -164,7 +164,7 @@ def label(quantity: str, step: int) -> str:
     return f"{quantity} {where} step {step}"
 
 
-def scales(opt: Optimizer, ref: OptimTrajectory, example: Example,
+def scales(opt: Optimizer, ref: Trajectory, example: Example,
            dtype: DTypeLike) -> dict[str, FloatArray]:
     """Each quantity's scale at every step, (steps,) per name (see the module docstring).
 
@@ -182,7 +182,7 @@ def scales(opt: Optimizer, ref: OptimTrajectory, example: Example,
     return update_scales(opt, ref, terms.dw, E, "E_total", naming.WEIGHT_NAMES)
 
 
-def update_scales(opt: Optimizer, ref: OptimTrajectory, dw_terms: FloatArray, E: FloatArray,
+def update_scales(opt: Optimizer, ref: Trajectory, dw_terms: FloatArray, E: FloatArray,
                   loss_name: str, params: tuple[str, ...]) -> dict[str, FloatArray]:
     """The scales of the module docstring from the gradient's term scales ``dw_terms``
     (steps, P) and the loss's ``E`` (steps,) of the reference run ``ref``: every network's
@@ -202,6 +202,7 @@ def update_scales(opt: Optimizer, ref: OptimTrajectory, dw_terms: FloatArray, E:
     mu = opt.momentum
     out = {loss_name: up_to(E)}
     out.update({g: G[:, j] for j, g in enumerate(naming.grad_names(params))})
+    assert ref.state is not None, "an optimizer's trajectory carries its state"
     s = up_to(np.abs(ref.state.astype(np.float64)))
     names = naming.optimizer_state_names(opt.kind, params)
     if opt.kind in ("momentum", "nesterov"):
@@ -227,8 +228,8 @@ def update_scales(opt: Optimizer, ref: OptimTrajectory, dw_terms: FloatArray, E:
     return out
 
 
-def compare_runs(name: str, run: OptimTrajectory, run_cols: tuple[str, ...],
-                 ref: OptimTrajectory, ref_cols: tuple[str, ...], scale: dict[str, FloatArray],
+def compare_runs(name: str, run: Trajectory, run_cols: tuple[str, ...],
+                 ref: Trajectory, ref_cols: tuple[str, ...], scale: dict[str, FloatArray],
                  dtype: DTypeLike, rtol: float | None = None) -> OptimComparison:
     """``run`` against ``ref`` on their common columns (in the reference's order); the
     tolerance is `tolerances.trajectory_tolerance`, or ``rtol · (step + 1) · scale`` when a

@@ -30,7 +30,7 @@ from autograd_compare.harness.network_optim_check import Sweep, loss_name
 from autograd_compare.harness.optim_check import MISTAKE_PREFIX, Divergence, Largest, counterpart
 from autograd_compare.network import describe, node_names, param_names
 from autograd_compare.network import to_dict as network_dict
-from autograd_compare.optimizers import ADAM_KINDS, Optimizer, OptimTrajectory
+from autograd_compare.optimizers import ADAM_KINDS, Optimizer
 from autograd_compare.report import drawing, html, network_html, network_pictures
 from autograd_compare.report.network_output import DataColumns, cell
 from autograd_compare.report.output import CSV_NAME, JSON_NAME, csv_text, tool_version
@@ -45,6 +45,7 @@ from autograd_compare.report.plots import (
     loss_files,
     pyplot,
 )
+from autograd_compare.types import Trajectory
 
 NODES_CSV = "nodes.csv"
 
@@ -118,7 +119,7 @@ def _state_columns(opt: Optimizer, params: tuple[str, ...]) -> tuple[str, ...]:
     return names
 
 
-def _state_values(opt: Optimizer, run: OptimTrajectory, P: int) -> np.ndarray:
+def _state_values(opt: Optimizer, run: Trajectory, P: int) -> np.ndarray:
     """(steps, S) float64: the state after each update, m_hat and v_hat appended for Adam."""
     s = np.asarray(run.state, np.float64)
     if opt.kind not in ADAM_KINDS:

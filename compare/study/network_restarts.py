@@ -78,6 +78,7 @@ def run(study: NetStudy, net: Network, data: Data, backends: list[NetBackend],
             r = b.train_batch(net, w0, np.full(N, lr), data, study.steps)
             final[b.name][j], weights[b.name][j] = r.final_loss, r.final_weights
             if initial is None:
+                assert r.initial_loss is not None  # every backend's train_batch computes it
                 initial = r.initial_loss.astype(np.float64)
     assert initial is not None  # study.lrs is never empty (--lrs needs a number)
     ref = backends[0].name

@@ -20,8 +20,9 @@ import numpy as np
 
 from autograd_compare.errors import InputError
 from autograd_compare.harness import tolerances
-from autograd_compare.interface import Backend, BatchResult, Example
+from autograd_compare.interface import Backend, Example
 from autograd_compare.registry import MISTAKE_PREFIX
+from autograd_compare.types import BatchResult
 
 DISTRIBUTIONS = {
     "uniform": "uniform on [LOW, HIGH]",
@@ -158,9 +159,12 @@ def run_chunk(study: Study, backends: dict[str, Backend], example: Example, lo: 
         results[b] = r
         seen_at[b] = seen.reshape(K, L, C)[:, :, : hi - lo].copy()
         final[b] = r.final_loss.reshape(L, C)[:, : hi - lo].copy()
+        assert r.steps_to_threshold is not None and r.initial_loss is not None  # plain GD
         reached[b] = r.steps_to_threshold.reshape(L, C)[:, : hi - lo].astype(np.int32)
     d, q, per = _compare(results, names, rows, study.steps, dtype, C, hi - lo)
-    return Chunk(lo, hi, results[names[0]].initial_loss[: hi - lo].copy(), final, reached,
+    first = results[names[0]].initial_loss
+    assert first is not None  # plain gradient descent computes it
+    return Chunk(lo, hi, first[: hi - lo].copy(), final, reached,
                  d.reshape(L, C)[:, : hi - lo].copy(), q.reshape(L, C)[:, : hi - lo].copy(),
                  seen_at, per)
 
@@ -232,6 +236,7 @@ def _train(backend: Backend, w: np.ndarray, lr: np.ndarray, example: Example,
     for k, end in enumerate(ends):
         r = backend.train_batch(w, lr, example, steps=end - done, threshold=study.threshold)
         initial = r.initial_loss if initial is None else initial
+        assert r.steps_to_threshold is not None  # plain gradient descent computes it
         new = (reached < 0) & (r.steps_to_threshold >= 0)
         reached[new] = done + r.steps_to_threshold[new]  # counted from this segment's start
         if end < study.steps:

@@ -70,7 +70,7 @@ def _n(x) -> str:
 
 
 def _runs(w: np.ndarray, example: Example, opt: Optimizer, steps: int, dt) -> dict:
-    """label -> `OptimTrajectory` of each backend, or the one-line reason it is missing."""
+    """label -> `Trajectory` of each backend, or the one-line reason it is missing."""
     from autograd_compare.harness import optim_check
 
     out: dict = {}

@@ -1,0 +1,37 @@
+"""The result types every backend returns, for any network and any optimizer: one set.
+
+Arrays are NumPy arrays of the backend's dtype; P is the length of the parameter vector (8 for
+the tutorial's w1..w8), N the number of configurations of a batch. This module is part of the
+contract: it imports nothing of ours.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, TypeAlias
+
+import numpy.typing as npt
+
+Array: TypeAlias = npt.NDArray[Any]
+
+
+class Trajectory(NamedTuple):
+    """``steps`` updates from ``weights[0]``: plain gradient descent or any optimizer."""
+
+    loss: Array  # (steps,): E at weights[k], before update k+1 (without an l2 term)
+    weights: Array  # (steps+1, P): weights[0] is the start, weights[k+1] is after update k+1
+    grads: Array  # (steps, P): the gradient update k+1 used (with an l2 term, if any)
+    state: Array | None = None  # (steps, S): the optimizer's state after update k+1
+    #                             (`Optimizer.state_names`); None for plain gradient descent
+
+
+class BatchResult(NamedTuple):
+    """N independent trainings (row n = configuration n)."""
+
+    initial_loss: Array | None  # (N,): E at the start; None where a trainer does not
+    #                             compute it (the optimizer trainers)
+    final_loss: Array  # (N,): E after the last update
+    final_weights: Array  # (N, P): the parameters after the last update
+    steps_to_threshold: Array | None  # (N,) int64: first k in 0..steps with E(w[k]) <=
+    #                                   threshold, -1 if never or no threshold was given;
+    #                                   None from the optimizer trainers
+    loss: Array | None = None  # (N, steps): E before each update, only if keep_loss=True
