@@ -168,8 +168,8 @@ def _framework_derivative(name: str, z: np.ndarray, framework: str) -> np.ndarra
         return np.asarray(g)
 
 
-CASES = {"xor": ["--preset", "xor", "--example", "2"], "iris": ["--preset", "iris",
-                                                                "--example", "77"]}
+CASES = {"xor": ["--preset", "xor", "--example", "3"], "iris": ["--preset", "iris",
+                                                                "--example", "78"]}
 
 
 @pytest.mark.parametrize("case", ["xor", "iris", "three-layer"])
@@ -183,7 +183,7 @@ def test_every_number_is_the_frameworks(case, tmp_path):
     source, net, data, w, _, _ = check.build(args)
     ex = layers.explain_layers(net, w, data, args.example, "float64", source)
     assert ex.example == args.example and ex.batch == data.inputs.shape[0]
-    k = args.example
+    k = args.example - 1  # examples are numbered from 1: the row
     shown = 0
     for q in ex.quantities:
         if q.symbol.startswith("f"):  # f'(z): the frameworks' autodiff of their activation
@@ -234,7 +234,7 @@ def test_printed_numbers_are_the_quantities(case, tmp_path, capsys):
             assert_close(numbers, theirs, rtol=6e-8, atol=1e-300, what=q["symbol"])
     assert "Summed over the batch" in text and "largest difference" in text
     if case == "iris":
-        assert "Example 77 of 150" in text and len(text.splitlines()) < 80  # not 150 rows
+        assert "Example 78 of 150" in text and len(text.splitlines()) < 80  # not 150 rows
         assert "δ2 = c · (a2 Σ_j t_j - t)" in text and "c = 1/B = 1/150" in text
         assert "f1'(z1) = 1 - a ⊙ a  (tanh, a = a1)" in text
     if case == "three-layer":
@@ -244,12 +244,12 @@ def test_printed_numbers_are_the_quantities(case, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--preset", "iris", "--example", "150"], "--example 150 is out of range: the data has "
-     "150 examples (0..149)"),
-    (["--preset", "xor", "--example", "-1"], "--example -1 is out of range: the data has 4 "
-     "examples (0..3)"),
-    (["--preset", "mazur", "--example", "1"], "--example 1 is out of range: the data has 1 "
-     "example (0..0)"),
+    (["--preset", "iris", "--example", "151"], "--example 151 is out of range: the data has "
+     "150 examples (1..150)"),
+    (["--preset", "xor", "--example", "0"], "--example 0 is out of range: the data has 4 "
+     "examples (1..4)"),
+    (["--preset", "mazur", "--example", "2"], "--example 2 is out of range: the data has 1 "
+     "example (1..1)"),
     (["--preset", "iris", "--weight", "w1"], "--weight names a gradient of a 2-2-2 network"),
     (["--preset", "mazur", "--weight", "W1[0,0]"], "argument --weight: invalid choice: "
      "'W1[0,0]'"),
@@ -277,5 +277,5 @@ def test_float32_is_computed_in_float32(capsys):
     d64 = json.loads(_run(["--preset", "iris", "--example", "5", "--format", "json"], capsys))
     assert data["quantities"][0]["value"] != d64["quantities"][0]["value"]
     ex = layers.explain_layers(network.preset("xor").network, network.preset("xor").weights,
-                               network.preset("xor").data, 0, "float32")
+                               network.preset("xor").data, 1, "float32")
     assert all(q.value.dtype == np.float32 for q in ex.quantities)

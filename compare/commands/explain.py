@@ -47,9 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="explain only this gradient: a weight w1..w8, a node "
                         + ", ".join(TARGETS[8:]) + " or a trainable bias b_h1..b_o2 (2-2-2 "
                         "networks); with --optimizer the weight shown (default w5)")
-    parser.add_argument("--example", type=int, default=0, metavar="K",
-                        help="the example (row of the data, from 0) whose δ recursion is "
-                        "shown (default 0)")
+    parser.add_argument("--example", type=int, default=1, metavar="K",
+                        help="the example (numbered from 1, as in nodes.csv) whose δ recursion "
+                        "is shown (default 1)")
     parser.add_argument("--format", choices=("text", "markdown", "json"), default="text",
                         help="plain text for a terminal (default), Markdown for notes, or JSON")
     parser.add_argument("--prove", action="store_true",
@@ -99,9 +99,9 @@ def run(args: argparse.Namespace) -> int:
     if args.optimizer is not None:
         return _updates(args, net, data, w, example, lr, dt)
     if two:
-        if args.example != 0:
+        if args.example != 1:
             raise InputError(f"--example {args.example} is out of range: the data has 1 "
-                             "example (0..0)")
+                             "example (1..1)")
         if args.weight is not None and args.weight not in targets(net):
             raise InputError(_unknown_weight(args.weight, net))
         result = explain(w, example, lr, args.weight, dt) if net.bias == "none" else \

@@ -60,7 +60,7 @@ def write_sheet(path: str | os.PathLike, w, example, lr: float = 0.5, steps: int
     return sheet.write(sheet.build(w, example.inputs, example.targets, lr, steps), path, force)
 
 
-def explain_text(preset: str | None = None, *, only: str | None = None, example: int = 0,
+def explain_text(preset: str | None = None, *, only: str | None = None, example: int = 1,
                  optimizer: str | None = None, steps: int = 3, lr: float | None = None,
                  **settings) -> str:
     """What ``autograd-compare explain`` prints for a preset (default the tutorial): the

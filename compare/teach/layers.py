@@ -51,7 +51,7 @@ class Quantity(NamedTuple):
 
 class LayerExplanation(NamedTuple):
     network: Network
-    example: int  # which row of the data is worked out
+    example: int  # the example worked out, numbered from 1
     batch: int  # B
     scale: float  # c in E = c · Σ_b loss_b
     dtype: str
@@ -117,13 +117,14 @@ def _backend_values(net: Network, w: np.ndarray, data: Data, dt: np.dtype, k: in
     return out
 
 
-def explain_layers(net: Network, w, data: Data, example: int = 0, dtype: Any = "float64",
+def explain_layers(net: Network, w, data: Data, example: int = 1, dtype: Any = "float64",
                    source: str = "") -> LayerExplanation:
     """Every quantity of the δ recursion for example ``example`` and the batch sums.
 
     Args:
         net: any network. w: its flat parameter vector (P,). data: the batch (B rows).
-        example: the row worked out (0-based). dtype: "float64" or "float32".
+        example: the example worked out, numbered from 1 (row ``example - 1`` of the data),
+            as everywhere a person reads it. dtype: "float64" or "float32".
 
     Raises:
         InputError: ``example`` is not a row of ``data``.
@@ -131,12 +132,12 @@ def explain_layers(net: Network, w, data: Data, example: int = 0, dtype: Any = "
     dt = np.dtype(dtype)
     batch = int(np.shape(data.inputs)[0])
     if isinstance(example, bool) or not isinstance(example, (int, np.integer)) or not (
-            0 <= example < batch):
+            1 <= example <= batch):
         raise InputError(f"--example {example!r} is out of range: the data has {batch} "
-                         f"example{'s' if batch != 1 else ''} (0..{batch - 1})")
+                         f"example{'s' if batch != 1 else ''} (1..{batch})")
     w = np.asarray(w, dt)
     data = Data(np.asarray(data.inputs, dt), np.asarray(data.targets, dt))
-    k = int(example)
+    k = int(example) - 1  # the row
     x, t = data.inputs[k], data.targets[k]
     params = [(W, b) for W, b in mlp.unpack_params(net, w, dt)]
     c = dt.type(reduction_scale(net, batch))
@@ -188,7 +189,7 @@ def explain_layers(net: Network, w, data: Data, example: int = 0, dtype: Any = "
                     "example"))
     prev = x
     for l in range(1, L + 1):
-        qs.append(q(f"dW{l}_k", f"∂E/∂W{l} (example {k})", f"δ{l} a{l - 1}ᵀ",
+        qs.append(q(f"dW{l}_k", f"∂E/∂W{l} (example {k + 1})", f"δ{l} a{l - 1}ᵀ",
                     np.outer(deltas[l - 1], prev), "example"))
         prev = as_[l - 1]
     # the batch: the same recursion for every row at once (manual.mlp), then the sums
@@ -204,7 +205,7 @@ def explain_layers(net: Network, w, data: Data, example: int = 0, dtype: Any = "
             qs.append(q(f"db{l}", f"∂E/∂b{l}", (f"Σ_b δ{l}" if batch > 1 else f"δ{l}")
                         + ("  (frozen: not updated)" if frozen else ""),
                         dz[l - 1].sum(axis=0), "batch"))
-    return LayerExplanation(net, k, batch, float(c), dt.name, x, t, tuple(params), tuple(qs),
+    return LayerExplanation(net, k + 1, batch, float(c), dt.name, x, t, tuple(params), tuple(qs),
                             float(loss), float(f_all.E), source)
 
 
