@@ -351,6 +351,19 @@ def test_main_job_refuses_what_does_not_apply(argv, message, capsys):
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
 
 
+def test_a_config_file_with_a_network_key_runs_the_job_on_that_network(tmp_path, capsys):
+    cfg = tmp_path / "xor.toml"
+    cfg.write_text('preset = "xor"\nlrs = [0.5, 2]\nsteps = 3\noptimizer = "adam"\n'
+                   'backends = "manual"\n')
+    assert main(["--config", str(cfg), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert (d["source"], d["lrs"], d["optimizer"]["kind"]) == ("preset xor", [0.5, 2.0], "adam")
+    plain = tmp_path / "tutorial.toml"
+    plain.write_text("lrs = [0.5]\nsteps = 2\nbackends = \"manual\"\n")
+    assert main([f"--config={plain}", "--json"]) == 0
+    assert "config" in json.loads(capsys.readouterr().out)  # the tutorial view's report
+
+
 def test_main_job_without_network_options_is_the_tutorials(capsys):
     assert main(["--steps", "2", "--lrs", "0.5", "--backends", "manual", "--json"]) == 0
     d = json.loads(capsys.readouterr().out)

@@ -28,7 +28,6 @@ PROG = "autograd-compare"
 NEGATIVE = re.compile(r"^-(\d|\.\d|inf|nan)", re.IGNORECASE)  # a value such as -3,3 or -1e-3
 MAIN_JOB = "autograd_compare.commands.run"
 ANY_NETWORK = "autograd_compare.commands.sweep"  # the main job on any network, any optimizer
-ALIASES = ("check", "optimizers")  # subcommands that are the main job on any network
 # name -> module with HELP: str, add_arguments(parser) and run(args) -> int
 SUBCOMMANDS = {
     "mistakes": "autograd_compare.commands.mistakes",
@@ -111,6 +110,14 @@ def _any_network(argv: list[str]) -> bool:
     from autograd_compare.commands import sweep
 
     given = {t.split("=", 1)[0] for t in argv if t.startswith("--")}
+    for i, token in enumerate(argv):  # a --config file's keys count as its flags
+        path = token.partition("=")[2] if token.startswith("--config=") else (
+            argv[i + 1] if token == "--config" and i + 1 < len(argv) else None)
+        if path:
+            from autograd_compare.commands.options import read_config
+            from autograd_compare.validate import short_text
+
+            given |= {f"--{k.replace('_', '-')}" for k in read_config(path, short_text(path))}
     if not given & {*sweep.NETWORK_OPTIONS, *sweep.OPTIMIZER_OPTIONS}:
         return False
     for name in sweep.TUTORIAL_ONLY:

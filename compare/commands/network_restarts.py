@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from autograd_compare import budget, network, registry, validate
+from autograd_compare.commands import wording
 from autograd_compare.commands.options import check_lrs, selected_backends
 from autograd_compare.commands.progress import Progress
 from autograd_compare.errors import InputError
@@ -107,7 +108,7 @@ def run(args: argparse.Namespace, opt: Optimizer | None = None) -> int:
                 result, str(out_dir), result.files, folder))
 
         dest.commit(fill)
-        print(f"report written to {out_dir}/", file=human)
+        print(wording.closing_line(result.exit_code == 0, out_dir), file=human)
         if args.json:
             sys.stdout.write(output.to_json(report))
         return result.exit_code

@@ -356,7 +356,7 @@ def config_args(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
     if not path:
         raise InputError("--config needs a file name; got ''")
     shown = validate.short_text(path)
-    config = _read_config(path, shown)
+    config = read_config(path, shown)
     actions = {a.dest: a for a in parser._actions
                if a.option_strings and a.dest not in NO_CONFIG}
     unknown = [k for k in config if k.replace("-", "_") not in actions]
@@ -396,7 +396,8 @@ def _config_paths(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]
     return paths
 
 
-def _read_config(path: str, shown: str) -> dict:
+def read_config(path: str, shown: str) -> dict:
+    """The TOML file's keys and values (at most 1 MiB, UTF-8), or a one-line InputError."""
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_CONFIG_BYTES + 1)

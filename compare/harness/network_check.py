@@ -75,11 +75,6 @@ def step_rtol(net: Network, batch: int, dtype: npt.DTypeLike) -> float:
 
 
 # --- quantities in graph order ---------------------------------------------------------------
-class Column(NamedTuple):
-    name: str  # "a2[1] (example 3)", "E", "dW1[0,1]", "W1[0,1] after the update"
-    group: str  # "node", "loss", "grad", "weight"
-
-
 def node_columns(net: Network, batch: int) -> list[str]:
     """z_1, a_1, z_2, ... each (example, neuron), row-major: the forward-pass columns."""
     out = []
