@@ -64,3 +64,23 @@ def test_tutorial_only_options_are_refused(capsys, tmp_path):
     assert main(["restarts", "--preset", "nope", "--out", str(tmp_path / "r")]) == 2
     assert main(["restarts", "--preset", "xor", "--stuck-above", "nan", "--out",
                  str(tmp_path / "r")]) == 2
+
+
+def test_restarts_on_your_own_network_is_the_preset_study(tmp_path, capsys):
+    """--layers ... --data: the same study as --preset xor when the network and data are
+    XOR's (2-2-1 sigmoid, trainable biases, the 4 examples): the same stuck counts."""
+    data = tmp_path / "xor.csv"
+    data.write_text("x1,x2,t\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n")
+    common = ["--n", "40", "--steps", "150", "--lrs", "0.5,2", "--backends", "manual",
+              "--json"]
+    own = ["restarts", "--layers", "2,2,1", "--activations", "sigmoid", "--bias",
+           "trainable", "--data", str(data), "--out", str(tmp_path / "own"), *common]
+    assert main(own) == 0
+    mine = json.loads(capsys.readouterr().out)
+    assert main(["restarts", "--preset", "xor", "--out", str(tmp_path / "xor"), *common]) == 0
+    xor = json.loads(capsys.readouterr().out)
+    assert mine["config"]["preset"] == "your network"
+    assert mine["config"]["network"] == xor["config"]["network"]
+    assert [r["stuck"] for r in mine["per_lr"]] == [r["stuck"] for r in xor["per_lr"]]
+    assert main(["restarts", "--layers", "2,2,1", "--activations", "sigmoid", "--n", "5"]) == 2
+    assert "--layers needs --data" in capsys.readouterr().err

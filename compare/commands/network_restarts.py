@@ -60,9 +60,25 @@ def optimizer_backend(backend: network.NetBackend, opt: Optimizer,
         losses = mlp.forward_pass(net, w_arr, d.inputs, d.targets)[2]
         initial = dt.type(network.reduction_scale(net, d.inputs.shape[0])) * losses.sum(-1)
         return BatchResult(initial, r.final_loss, r.final_weights,
-                                      np.full(w_arr.shape[0], -1, np.int64), None)
+                           np.full(w_arr.shape[0], -1, np.int64), None)
 
     return backend._replace(train_batch=train_batch)
+
+
+def _network(args: argparse.Namespace, preset: str) -> network.Preset:
+    """The preset, or your own network (--layers ... --data) as one: named "your network"."""
+    from autograd_compare.commands import options
+
+    if args.layers is None and args.data is None:
+        if any(getattr(args, k) is not None for k in options.CUSTOM):
+            options.build(argparse.Namespace(**{**vars(args), "preset": None}))  # its error
+        return network.preset(preset)
+    if args.preset is not None and args.layers is not None:
+        raise InputError("give --preset or --layers, not both")
+    source, net, data, w, lr, steps = options.build(argparse.Namespace(
+        **{**vars(args), "weights": None, "lr": None, "steps": None, "seed": 0}))
+    name = "your network" if args.layers is not None else f"{source} (--data)"
+    return network.Preset(name, f"{name}: {network.describe(net)}", net, data, w, lr, steps)
 
 
 def run(args: argparse.Namespace, opt: Optimizer | None = None) -> int:
@@ -72,7 +88,7 @@ def run(args: argparse.Namespace, opt: Optimizer | None = None) -> int:
             raise InputError(f"--{key} is for the tutorial's network; --preset "
                              f"{preset}{' with --optimizer' if opt else ''} brings its own "
                              "data and draws U[LOW, HIGH]")
-    p = network.preset(preset)
+    p = _network(args, preset)
     study = study_mod.check(study_mod.NetStudy(
         n=args.n, seed=args.seed, low=args.range[0], high=args.range[1], steps=args.steps,
         lrs=check_lrs(args.lrs), stuck_above=args.stuck_above))

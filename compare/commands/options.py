@@ -178,6 +178,17 @@ def add_network_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", choices=tuple(network.PRESETS), default=None,
                         help="a ready-made network (see 'autograd-compare presets'); "
                         "default tutorial unless --layers is given")
+    add_own_network_arguments(parser)
+    parser.add_argument("--weights", type=floats("weights"), metavar="W,...",
+                        help="starting parameters in PyTorch's parameters_to_vector order "
+                        "(W1 row-major, b1, W2, ...); default: the preset's, or "
+                        "U(-0.5, 0.5) drawn with --seed")
+    parser.add_argument("--seed", type=int, default=0, help="for the random start (default 0)")
+
+
+def add_own_network_arguments(parser: argparse.ArgumentParser) -> None:
+    """--layers, --activations, --bias, --bias-values, --loss, --reduction, --data: a network
+    of your own (``restarts`` takes these; it has its own --preset and --seed)."""
     parser.add_argument("--layers", type=_sizes, metavar="N0,N1,...",
                         help="your own network: input size, then each layer's width")
     parser.add_argument("--activations", type=_names("activation", network.ACTIVATIONS),
@@ -194,11 +205,6 @@ def add_network_arguments(parser: argparse.ArgumentParser) -> None:
                         help="over examples: sum (default) or mean (PyTorch's meaning)")
     parser.add_argument("--data", metavar="FILE.csv",
                         help="header row, then per row the inputs and then the targets")
-    parser.add_argument("--weights", type=floats("weights"), metavar="W,...",
-                        help="starting parameters in PyTorch's parameters_to_vector order "
-                        "(W1 row-major, b1, W2, ...); default: the preset's, or "
-                        "U(-0.5, 0.5) drawn with --seed")
-    parser.add_argument("--seed", type=int, default=0, help="for the random start (default 0)")
 
 
 CUSTOM = ("activations", "bias", "bias_values", "loss", "reduction")

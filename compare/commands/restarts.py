@@ -87,6 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     budget.add_options(parser)
 
     options.add_optimizer_arguments(parser, default=None)  # --optimizer KIND: the study with it
+    options.add_own_network_arguments(parser)  # --layers ...: the study on your network
 
 
 def study_from(args: argparse.Namespace) -> restarts.Study:
@@ -115,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
         from autograd_compare.commands import network_restarts
 
         return network_restarts.run(args, opt)
-    if args.preset not in (None, "tutorial"):
+    if args.preset not in (None, "tutorial") or args.layers is not None or any(
+            getattr(args, k) is not None for k in (*options.CUSTOM, "data")):
         from autograd_compare.commands import network_restarts
 
         return network_restarts.run(args)
