@@ -31,13 +31,12 @@ import io
 import math
 from importlib import resources
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol, TypeAlias
+from typing import Any, NamedTuple, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 
 from autograd_compare.errors import InputError
-from autograd_compare.types import BatchResult, Trajectory
 
 Array: TypeAlias = npt.NDArray[Any]  # a NumPy array (of the backend's dtype in results)
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity", "softmax")
@@ -90,65 +89,6 @@ class NetGradients(NamedTuple):
     z: tuple[Array, ...]  # L arrays (B, n_l): dE/dz_l
     a: tuple[Array | None, ...]  # L arrays (B, n_l): dE/da_l; None for a softmax output
     #                               (cross-entropy is taken from the logits z_L, as PyTorch does)
-
-
-class NetForwardFn(Protocol):
-    def __call__(self, net: Network, w: npt.ArrayLike, data: Data) -> NetForward:
-        """Every z, a (B, n_l) and the loss at the parameter vector ``w`` (P,)."""
-
-
-class NetGradientsFn(Protocol):
-    def __call__(self, net: Network, w: npt.ArrayLike, data: Data) -> NetGradients:
-        """dE/dw (P,) and dE/dz_l, dE/da_l (B, n_l) at ``w`` (P,)."""
-
-
-class NetTrainFn(Protocol):
-    def __call__(self, net: Network, w: npt.ArrayLike, data: Data, *, lr: float,
-                 steps: int) -> Trajectory:
-        """``steps`` full-batch gradient-descent updates from ``w`` (P,)."""
-
-
-class NetTrainBatchFn(Protocol):
-    def __call__(self, net: Network, w: npt.ArrayLike, lr: npt.ArrayLike, data: Data,
-                 steps: int, threshold: float | None = None,
-                 keep_loss: bool = False) -> BatchResult:
-        """N trainings at once: ``w`` (N, P) starts, ``lr`` (N,) learning rates."""
-
-
-class NetModule(Protocol):
-    """What each backend's ``mlp`` module provides (`manual.mlp`, `torch_impl.mlp`, ...).
-
-    The same four functions as `NetBackend`, unchecked: the registry has already made ``w``,
-    ``lr`` and ``data`` finite NumPy arrays of one dtype and checked lr > 0, steps >= 1.
-    """
-
-    def forward(self, net: Network, w: Array, data: Data) -> NetForward: ...
-
-    def gradients(self, net: Network, w: Array, data: Data) -> NetGradients: ...
-
-    def train(self, net: Network, w: Array, data: Data, *, lr: float,
-              steps: int) -> Trajectory: ...
-
-    def train_batch(self, net: Network, w: Array, lr: Array, data: Data, steps: int,
-                    threshold: float | None = None,
-                    keep_loss: bool = False) -> BatchResult: ...
-
-
-class NetBackend(NamedTuple):
-    """One backend's functions for any network (`compare.registry.get_network_backend`).
-
-    forward(net, w (P,), data) -> NetForward; gradients(net, w, data) -> NetGradients;
-    train(net, w, data, *, lr, steps) -> Trajectory;
-    train_batch(net, w (N, P), lr (N,), data, steps, threshold=None, keep_loss=False)
-    -> BatchResult. Arrays in and out are NumPy of ``dtype``.
-    """
-
-    name: str
-    dtype: np.dtype[Any]
-    forward: NetForwardFn
-    gradients: NetGradientsFn
-    train: NetTrainFn
-    train_batch: NetTrainBatchFn
 
 
 # --- building and checking a description -----------------------------------------------------

@@ -93,6 +93,9 @@ class OptimModule(Protocol):
                     steps: int) -> BatchResult: ...
 
 
+SGD = Optimizer()  # plain gradient descent (its lr is each call's): sgd is a value
+
+
 def _number(value: Any, what: str, lo: float, hi: float | None, expected: str,
             lo_open: bool = False, hi_open: bool = True) -> float:
     try:

@@ -26,16 +26,10 @@ from autograd_compare.interface import (
 from autograd_compare.types import BatchResult, Trajectory
 
 if TYPE_CHECKING:  # compare.network is imported on first use (see get_network_backend)
-    from autograd_compare.network import (
-        BatchResult,
-        Data,
-        NetBackend,
-        NetForward,
-        NetGradients,
-        NetModule,
-        Network,
-        Trajectory,
-    )
+    from autograd_compare.backend import Backend as AnyBackend
+    from autograd_compare.backend import GradientModule, OptimizerModule
+    from autograd_compare.network import Data, NetForward, NetGradients, Network
+    from autograd_compare.optimizers import Optimizer
 
 # name -> (module with make(dtype) -> Backend, framework it imports, extra to install)
 REGISTRY: dict[str, tuple[str, str | None, str | None]] = {
@@ -169,16 +163,20 @@ def backend_module(name: str, part: str, needs: str | None = None) -> ModuleType
     return importlib.import_module(f"{package.rsplit('.', 1)[0]}.{part}")
 
 
-def get_network_backend(name: str, dtype: Any = "float64") -> NetBackend:
-    """The backend ``name``'s functions for any network, with input checks and a dtype guard.
-
-    Same names, install hints and errors as `get_backend`; the functions are those of
-    ``<backend package>.mlp`` (see `compare.network.NetBackend`).
-    """
+def get_network_backend(name: str, dtype: Any = "float64") -> AnyBackend:
+    """The backend ``name`` for any network and any optimizer (`compare.backend.Backend`),
+    with input checks and a dtype guard. Same names, install hints and errors as
+    `get_backend`; the functions are those of ``<backend package>.mlp`` and, for an
+    optimizer other than plain gradient descent, ``.mlp_optim`` (imported only then)."""
     from autograd_compare import network
+    from autograd_compare.backend import Backend as AnyBackend
+    from autograd_compare.backend import is_plain
 
     dt = validate.dtype(dtype)
-    mlp = cast("NetModule", backend_module(name, "mlp"))  # checked against NetModule below
+    mlp = cast("GradientModule", backend_module(name, "mlp"))  # checked below
+
+    def optim() -> OptimizerModule:
+        return cast("OptimizerModule", backend_module(name, "mlp_optim", OPTIM_NEEDS.get(name)))
 
     def forward(net: Network, w: ArrayLike, data: Data) -> NetForward:
         return _check_net(name, dt, mlp.forward(net, network.weights(net, w, dt),
@@ -188,29 +186,44 @@ def get_network_backend(name: str, dtype: Any = "float64") -> NetBackend:
         return _check_net(name, dt, mlp.gradients(net, network.weights(net, w, dt),
                                                   _net_data(net, data, dt)), "gradients")
 
-    def train(net: Network, w: ArrayLike, data: Data, *, lr: float,
-              steps: int) -> Trajectory:
-        out = mlp.train(net, network.weights(net, w, dt), _net_data(net, data, dt),
-                        lr=validate.learning_rate(lr), steps=validate.steps(steps))
-        return _check_net(name, dt, out, "train")
+    def train(net: Network, w: ArrayLike, data: Data, opt: Optimizer, steps: int) -> Trajectory:
+        w_arr, d, steps = network.weights(net, w, dt), _net_data(net, data, dt), \
+            validate.steps(steps)
+        validate.learning_rate(opt.lr)
+        return _check_net(name, dt, optim().train(net, w_arr, d, opt, steps), "train")
 
-    def train_batch(net: Network, w: ArrayLike, lr: ArrayLike, data: Data, steps: int,
-                    threshold: float | None = None, keep_loss: bool = False) -> BatchResult:
+    def train_batch(net: Network, w: ArrayLike, lr: ArrayLike, data: Data, opt: Optimizer,
+                    steps: int, threshold: float | None = None,
+                    keep_loss: bool = False) -> BatchResult:
         w_arr, lr_arr = network.weights_batch(net, w, lr, dt)
-        out = mlp.train_batch(net, w_arr, lr_arr, _net_data(net, data, dt),
-                              validate.steps(steps), validate.threshold(threshold),
-                              bool(keep_loss))
+        d, steps = _net_data(net, data, dt), validate.steps(steps)
+        if is_plain(opt):
+            out = mlp.train_batch(net, w_arr, lr_arr, d, steps, validate.threshold(threshold),
+                                  bool(keep_loss))
+        elif threshold is not None or keep_loss:
+            raise InputError(f"threshold and keep_loss are for plain gradient descent; got "
+                             f"{opt.describe()}")
+        else:
+            out = optim().train_batch(net, w_arr, lr_arr, d, opt, steps)
         return _check_net(name, dt, out, "train_batch")
 
-    return network.NetBackend(name, dt, forward, gradients, train, train_batch)
+    return AnyBackend(name, dt, forward, gradients, train, train_batch)
 
 
-if TYPE_CHECKING:  # mypy holds every backend's mlp module to the NetModule protocol
+OPTIM_NEEDS = {"jax": "optax"}  # frameworks an optimizer module needs beyond its backend's own
+
+
+if TYPE_CHECKING:  # mypy holds every backend's modules to the protocols of compare.backend
     from autograd_compare.jax_impl import mlp as _jax_mlp
+    from autograd_compare.jax_impl import mlp_optim as _jax_mlp_optim
     from autograd_compare.manual import mlp as _manual_mlp
+    from autograd_compare.manual import mlp_optim as _manual_mlp_optim
     from autograd_compare.torch_impl import mlp as _torch_mlp
+    from autograd_compare.torch_impl import mlp_optim as _torch_mlp_optim
 
-    _MLP_MODULES: tuple[NetModule, ...] = (_manual_mlp, _torch_mlp, _jax_mlp)
+    _MLP_MODULES: tuple[GradientModule, ...] = (_manual_mlp, _torch_mlp, _jax_mlp)
+    _OPTIM_MODULES: tuple[OptimizerModule, ...] = (_manual_mlp_optim, _torch_mlp_optim,
+                                                   _jax_mlp_optim)
 
 
 def _net_data(net: Network, data: Data, dt: np.dtype[Any]) -> Data:

@@ -15,16 +15,15 @@ import numpy as np
 from autograd_compare.jax_impl.precision import precision, to_numpy
 from autograd_compare.network import (
     Array,
-    BatchResult,
     Data,
     NetForward,
     NetGradients,
     Network,
-    Trajectory,
     frozen_bias,
     layout,
     reduction_scale,
 )
+from autograd_compare.types import BatchResult, Trajectory
 
 
 def activation(name: str, z):
@@ -145,5 +144,5 @@ def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, steps: 
         E0, E1, w1, reached, history = _train_batch(net, w, lr.astype(dt), data.inputs,
                                                     data.targets, thr, steps, bool(keep_loss))
         return BatchResult(to_numpy(E0, dt), to_numpy(E1, dt), to_numpy(w1, dt),
-                              np.asarray(reached).astype(np.int64),
-                              to_numpy(history.T, dt) if keep_loss else None)
+                           np.asarray(reached).astype(np.int64),
+                           to_numpy(history.T, dt) if keep_loss else None)

@@ -24,16 +24,15 @@ import numpy.typing as npt
 from autograd_compare.manual.network import sigmoid
 from autograd_compare.network import (
     Array,
-    BatchResult,
     Data,
     NetForward,
     NetGradients,
     Network,
-    Trajectory,
     frozen_bias,
     layout,
     reduction_scale,
 )
+from autograd_compare.types import BatchResult, Trajectory
 
 Params: TypeAlias = list[tuple[Array, Array | None]]  # per layer: W_l, b_l (None: no bias)
 

@@ -85,8 +85,8 @@ def test_a_wrong_update_is_caught_at_step_one(monkeypatch):
     """Mutation: the torch backend's train applies lr·(1 + 1e-9): gradients are right."""
     backends, net, w, d, lr, steps = setup("preset:iris", "float64")
     torch_b = backends[1]
-    wrong = torch_b._replace(train=lambda net, w, data, *, lr, steps: torch_b.train(
-        net, w, data, lr=lr * (1 + 1e-9), steps=steps))
+    wrong = torch_b._replace(train=lambda net, w, data, opt, steps: torch_b.train(
+        net, w, data, opt._replace(lr=opt.lr * (1 + 1e-9)), steps))
     r = network_check.check([backends[0], wrong, backends[2]], net, w, d, lr, steps)
     assert r.gradcheck.ok and not r.trajectory.ok
     first = r.first_divergence

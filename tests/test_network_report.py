@@ -117,18 +117,6 @@ def test_plain_gradient_descent_matches_the_hand_computed_start(xor_rep):
     assert float(first["db2[0]"]) == pytest.approx(0.10162814582955412, rel=1e-14)
 
 
-def _off_by(factor: float):
-    """torch trains at lr · factor: it diverges from the reference."""
-    real = network_optim_check.registry.backend_module("torch", "mlp_optim")
-
-    class Off:
-        @staticmethod
-        def train(net, w, data, opt, steps):
-            return real.train(net, w, data, opt._replace(lr=opt.lr * factor), steps)
-
-    return Off
-
-
 def test_per_step_difference_finds_the_first_divergence(monkeypatch):
     """The plotted per-step ratio (differences.png) crosses 1 exactly at the first divergence
     (mutation: torch trains at lr · (1 + 1e-9))."""
@@ -138,9 +126,16 @@ def test_per_step_difference_finds_the_first_divergence(monkeypatch):
     opt = optimizers.make("sgd", lr=p.lr)
     good = network_optim_check.check(opt, ["manual", "torch"], p.network, p.weights, p.data, 40)
     assert good.ok and list(good.comparisons) == ["torch"]
-    monkeypatch.setattr(network_optim_check, "module",
-                        lambda name: _off_by(1 + 1e-9) if name == "torch" else
-                        network_optim_check.registry.backend_module(name, "mlp_optim"))
+    real = registry.get_network_backend
+
+    def off(name, dtype="float64"):
+        b = real(name, dtype)
+        if name != "torch":
+            return b
+        return b._replace(train=lambda net, w, data, o, steps: b.train(
+            net, w, data, o._replace(lr=o.lr * (1 + 1e-9)), steps))
+
+    monkeypatch.setattr(network_optim_check.registry, "get_network_backend", off)
     bad = network_optim_check.check(opt, ["manual", "torch"], p.network, p.weights, p.data, 40)
     c = bad.comparisons["torch"]
     ratio = np.max(np.where(c.diff > 0, c.diff / c.tolerance, 0.0), axis=1)
@@ -342,7 +337,7 @@ def test_main_job_with_layers_and_a_sweep(tmp_path, capsys):
     (["--preset", "nope"], "invalid choice: 'nope'"),
     (["--preset", "xor", "--lrs", "0.5,0.5"], "listed twice"),
     (["--preset", "xor", "--inputs", "0,1"], "--inputs and --targets go together"),
-    (["--preset", "xor", "--backends", "mistake:forgot-sigmoid-derivative"],
+    (["--preset", "xor", "--backends", "mistake:no-sigmoid-derivative"],
      "it runs in the bare main job"),
 ])
 def test_main_job_refuses_what_does_not_apply(argv, message, capsys):

@@ -9,6 +9,7 @@ import numpy as np
 
 from autograd_compare import network, registry
 from autograd_compare.commands.cli import main
+from autograd_compare.optimizers import SGD
 from autograd_compare.study import network_restarts as study
 
 
@@ -20,7 +21,7 @@ def test_stuck_fraction_matches_a_direct_run_and_backends_agree():
     out = study.run(s, p.network, p.data, backends)
     rows = study.summary(out)
     w0 = np.random.default_rng(0).uniform(-1, 1, (200, 9))
-    direct = backends[0].train_batch(p.network, w0, np.full(200, 0.5), p.data, 2000)
+    direct = backends[0].train_batch(p.network, w0, np.full(200, 0.5), p.data, SGD, 2000)
     assert rows[0].backend("manual").stuck == int(np.sum(direct.final_loss > 0.1))
     for r in rows:
         assert isinstance(r, study.LrSummary) and r.ok
@@ -51,8 +52,8 @@ def test_a_backend_that_trains_differently_is_reported(monkeypatch):
     p = network.preset("xor")
     s = study.NetStudy(n=50, seed=1, low=-1, high=1, steps=300, lrs=(0.5,), stuck_above=0.1)
     manual, torch_b = (registry.get_network_backend(b) for b in ("manual", "torch"))
-    wrong = torch_b._replace(train_batch=lambda net, w, lr, data, steps, *a, **k:
-                             torch_b.train_batch(net, w, lr * (1 + 1e-6), data, steps))
+    wrong = torch_b._replace(train_batch=lambda net, w, lr, data, opt, steps, *a, **k:
+                             torch_b.train_batch(net, w, lr * (1 + 1e-6), data, opt, steps))
     rows = study.summary(study.run(s, p.network, p.data, [manual, wrong]))
     assert rows[0].disagreements > 0 and not rows[0].ok
 

@@ -278,9 +278,9 @@ def test_restart_batches_use_the_optimizer():
     from autograd_compare.commands.network_restarts import optimizer_backend
 
     opt = O.make("momentum", lr=1.0)
-    b = optimizer_backend(registry.get_network_backend("torch"), opt, tutorial=False)
+    b = optimizer_backend(registry.get_network_backend("torch"), tutorial=False)
     starts = np.random.default_rng(1).uniform(-1, 1, (3, 9))
-    r = b.train_batch(XOR.network, starts, np.full(3, 0.5), XOR.data, 12)
+    r = b.train_batch(XOR.network, starts, np.full(3, 0.5), XOR.data, opt, 12)
     for n in range(3):
         one = N.train("manual", XOR.network, starts[n], XOR.data, O.with_lr(opt, 0.5), 12)
         _close(r.final_weights[n], one.weights[-1], rtol=1e-10)

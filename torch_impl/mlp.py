@@ -11,16 +11,15 @@ import torch
 
 from autograd_compare.network import (
     Array,
-    BatchResult,
     Data,
     NetForward,
     NetGradients,
     Network,
-    Trajectory,
     frozen_bias,
     layout,
     reduction_scale,
 )
+from autograd_compare.types import BatchResult, Trajectory
 
 
 def activation(name: str, z: torch.Tensor) -> torch.Tensor:
@@ -137,4 +136,4 @@ def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, steps: 
         W = (W.detach() - rate * g)  # w_new = w_old - lr · dE/dw
     assert initial is not None and E is not None  # the loop runs at k = 0 at least
     return BatchResult(initial.numpy(), E.numpy(), W.detach().numpy(), reached.numpy(),
-                          None if history is None else history.numpy())
+                       None if history is None else history.numpy())

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from autograd_compare import budget, network, registry, validate
+from autograd_compare.backend import Backend
 from autograd_compare.commands import wording
 from autograd_compare.commands.options import check_lrs, selected_backends
 from autograd_compare.commands.progress import Progress
@@ -36,26 +37,27 @@ TUTORIAL_ONLY: dict[str, npt.ArrayLike] = {"checkpoints": (), "distribution": "u
                                            "inputs": CLASS_INPUTS, "targets": CLASS_TARGETS}
 
 
-def optimizer_backend(backend: network.NetBackend, opt: Optimizer,
-                      tutorial: bool) -> network.NetBackend:
-    """``backend`` whose ``train_batch`` trains with ``opt``: the tutorial's batched optimizer
-    path (`optim_check.train_batch`) for the tutorial's network, else the backend's
-    ``mlp_optim.train_batch`` (`network_optim_check.train_batch`)."""
-    from autograd_compare.harness import network_optim_check, optim_check
+def optimizer_backend(backend: Backend, tutorial: bool) -> Backend:
+    """``backend`` whose ``train_batch`` with an optimizer also gives E at the starts: on the
+    tutorial's network the tutorial's batched optimizer path (`optim_check.train_batch`),
+    elsewhere the backend's own (`compare.backend`)."""
+    from autograd_compare.harness import optim_check
     from autograd_compare.interface import Example
     from autograd_compare.manual import mlp
 
     name, dt = backend.name, backend.dtype
 
     def train_batch(net: network.Network, w: npt.ArrayLike, lr: npt.ArrayLike,
-                    data: network.Data, steps: int, threshold: float | None = None,
-                    keep_loss: bool = False) -> BatchResult:
+                    data: network.Data, opt: Optimizer, steps: int,
+                    threshold: float | None = None, keep_loss: bool = False) -> BatchResult:
         w_arr, lr_arr = network.weights_batch(net, w, lr, dt)
         if tutorial:
             ex = Example(data.inputs[0], data.targets[0])
             r = optim_check.train_batch(name, w_arr, lr_arr, ex, opt, steps, dt)
         else:
-            r = network_optim_check.train_batch(name, net, w_arr, lr_arr, data, opt, steps, dt)
+            r = backend.train_batch(net, w_arr, lr_arr, data, opt, steps)
+        if r.initial_loss is not None:
+            return r
         d = network.data(net, data.inputs, data.targets, dt)
         losses = mlp.forward_pass(net, w_arr, d.inputs, d.targets)[2]
         initial = dt.type(network.reduction_scale(net, d.inputs.shape[0])) * losses.sum(-1)
@@ -103,12 +105,13 @@ def run(args: argparse.Namespace, opt: Optimizer | None = None) -> int:
         out_dir = dest.path
         backends = [registry.get_network_backend(n, dt) for n in _names(args, opt)]
         if opt is not None:
-            backends = [optimizer_backend(b, opt, p.name == "tutorial") for b in backends]
+            backends = [optimizer_backend(b, p.name == "tutorial") for b in backends]
         data = network.data(p.network, p.data.inputs, p.data.targets, dt)
         human = sys.stderr if args.json else sys.stdout
         start = time.perf_counter()
         with Progress(len(backends) * len(study.lrs), stream=sys.stderr) as progress:
-            outcome = study_mod.run(study, p.network, data, backends, on_step=progress.step)
+            outcome = study_mod.run(study, p.network, data, backends, opt,
+                                    on_step=progress.step)
         result = study_mod.RestartsResult(
             config(outcome, p, dt, opt), study_mod.summary(outcome), time.perf_counter() - start,
             str(out_dir), tuple(sorted([output.JSON_NAME, SUMMARY_CSV, FINAL_CSV,

@@ -29,11 +29,11 @@ from typing import Any, NamedTuple, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
+from autograd_compare.backend import Backend
 from autograd_compare.harness import tolerances
 from autograd_compare.harness.network_reference import Nudge, forward
 from autograd_compare.network import (
     Data,
-    NetBackend,
     Network,
     frozen_bias,
     layout,
@@ -216,7 +216,7 @@ def references(net: Network, w: Float, data: Data) -> dict[RefKey, tuple[Float, 
     return out
 
 
-def gradient_check(backends: list[NetBackend], net: Network, w: Array,
+def gradient_check(backends: list[Backend], net: Network, w: Array,
                    data: Data) -> GradCheck:
     """Every backend's gradients at ``w`` against the references (backends of one dtype)."""
     dtype = backends[0].dtype
@@ -307,9 +307,11 @@ class TrajectoryCheck(NamedTuple):
     per_step: dict[str, StepDifference]  # backend name (not the reference) -> per step
 
 
-def run(backend: NetBackend, net: Network, w: Array, data: Data, lr: float,
+def run(backend: Backend, net: Network, w: Array, data: Data, lr: float,
         steps: int) -> NetRun:
-    t = backend.train(net, w, data, lr=lr, steps=steps)
+    from autograd_compare import optimizers
+
+    t = backend.train(net, w, data, optimizers.with_lr(optimizers.SGD, lr), steps)
     fs = [backend.forward(net, wk, data) for wk in t.weights if np.isfinite(wk).all()]
     nodes = np.full((len(t.weights), _flat_nodes(fs[0].z, fs[0].a).size), np.nan,
                     t.weights.dtype)
@@ -354,7 +356,7 @@ def _run_scales(net: Network, ref: NetRun, data: Data, dtype: npt.DTypeLike) -> 
     return out
 
 
-def trajectory_check(backends: list[NetBackend], net: Network, w: Array, data: Data,
+def trajectory_check(backends: list[Backend], net: Network, w: Array, data: Data,
                      lr: float, steps: int) -> TrajectoryCheck:
     """Train every backend from ``w``; compare each with the first (the reference)."""
     dtype = backends[0].dtype
@@ -432,7 +434,7 @@ class NetworkCheck(NamedTuple):
                                "final_loss": {n: float(r.loss[-1]) for n, r in t.runs.items()}}}
 
 
-def check(backends: list[NetBackend], net: Network, w: Array, data: Data, lr: float,
+def check(backends: list[Backend], net: Network, w: Array, data: Data, lr: float,
           steps: int) -> NetworkCheck:
     """Gradient check at ``w`` and trajectory check from ``w`` (backends of one dtype)."""
     return NetworkCheck(net, backends[0].dtype.name, gradient_check(backends, net, w, data),

@@ -15,7 +15,7 @@ the network's term scales (`network_check.term_scales`), and the tolerance is th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple, Protocol, cast
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -26,7 +26,6 @@ from autograd_compare.harness import network_check
 from autograd_compare.harness.network_check import GradCheck
 from autograd_compare.harness.optim_check import (
     MISTAKE_PREFIX,
-    OPTIM_NEEDS,
     Divergence,
     Largest,
     OptimComparison,
@@ -46,16 +45,6 @@ def loss_name(net: Network) -> str:
     return "E_total" if is_tutorial_shape(net) else "E"
 
 
-class NetOptimModule(Protocol):
-    """Each backend's ``mlp_optim`` module (NumPy arrays of one dtype, already checked)."""
-
-    def train(self, net: Network, w: np.ndarray, data: Data, opt: Optimizer,
-              steps: int) -> Trajectory: ...
-
-    def train_batch(self, net: Network, w: np.ndarray, lr: np.ndarray, data: Data,
-                    opt: Optimizer, steps: int) -> BatchResult: ...
-
-
 class NetOptimResult(NamedTuple):
     optimizer: Optimizer
     network: Network
@@ -67,11 +56,6 @@ class NetOptimResult(NamedTuple):
     first_divergence: Divergence | None
     largest: Largest
     final_loss: dict[str, float]  # backend -> E after the last update (its own forward pass)
-
-
-def module(name: str) -> NetOptimModule:
-    key = "manual" if name.startswith(MISTAKE_PREFIX) else name
-    return cast(NetOptimModule, registry.backend_module(key, "mlp_optim", OPTIM_NEEDS.get(key)))
 
 
 def _check_kind(name: str, opt: Optimizer) -> None:
@@ -94,21 +78,17 @@ def train(name: str, net: Network, w: Any, data: Data, opt: Optimizer, steps: in
         from autograd_compare.manual import mlp_optim
 
         return mlp_optim.train(net, w_arr, d, opt, steps, name[len(MISTAKE_PREFIX):])
-    return module(name).train(net, w_arr, d, opt, steps)
+    return registry.get_network_backend(name, dt).train(net, w_arr, d, opt, steps)
 
 
 def train_batch(name: str, net: Network, w: Any, lr: Any, data: Data, opt: Optimizer,
                 steps: int, dtype: DTypeLike = "float64") -> BatchResult:
     """Backend ``name`` trains N configurations of ``net``: ``w`` (N, P), ``lr`` (N,)."""
-    from autograd_compare import network
-
     dt = validate.dtype(dtype)
     _check_kind(name, opt)
     if name.startswith(MISTAKE_PREFIX):
         raise InputError(f"{name!r} has no batched form; use manual, torch or jax")
-    w_arr, lr_arr = network.weights_batch(net, w, lr, dt)
-    d = network.data(net, data.inputs, data.targets, dt)
-    return module(name).train_batch(net, w_arr, lr_arr, d, opt, validate.steps(steps))
+    return registry.get_network_backend(name, dt).train_batch(net, w, lr, data, opt, steps)
 
 
 def columns(net: Network, opt: Optimizer) -> tuple[str, ...]:

@@ -48,7 +48,7 @@ from autograd_compare.optimizers import (
 )
 
 MISTAKE_PREFIX = registry.MISTAKE_PREFIX
-OPTIM_NEEDS = {"jax": "optax"}  # frameworks an optim module needs beyond its backend's own
+OPTIM_NEEDS = registry.OPTIM_NEEDS  # frameworks an optim module needs beyond its backend's
 
 
 class Divergence(NamedTuple):

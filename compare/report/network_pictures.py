@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from autograd_compare.backend import Backend
 from autograd_compare.manual import mlp
 from autograd_compare.network import (
     Data,
-    NetBackend,
     Network,
     is_tutorial_shape,
     layout,
@@ -64,7 +64,7 @@ def bias_text(net: Network, layer: int, j: int) -> str:
     return f"{name} = {_fmt(values[j])} (frozen)"
 
 
-def tutorial_panel(backend: NetBackend, net: Network, w: np.ndarray, data: Data,
+def tutorial_panel(backend: Backend, net: Network, w: np.ndarray, data: Data,
                    title: str) -> drawing.Panel:
     """The 2-2-2 network in the tutorial's notation (`drawing.tutorial_panel`)."""
     f, g = backend.forward(net, w, data), backend.gradients(net, w, data)
@@ -85,7 +85,7 @@ def tutorial_panel(backend: NetBackend, net: Network, w: np.ndarray, data: Data,
     return p._replace(nodes=nodes)
 
 
-def panel(backend: NetBackend, net: Network, w: np.ndarray, data: Data,
+def panel(backend: Backend, net: Network, w: np.ndarray, data: Data,
           title: str) -> drawing.Panel:
     """Any network at parameters ``w``: values and gradients of the first example."""
     f, g = backend.forward(net, w, data), backend.gradients(net, w, data)
@@ -123,7 +123,7 @@ def panel(backend: NetBackend, net: Network, w: np.ndarray, data: Data,
     return drawing.Panel(title, sizes, nodes, edges, errors)
 
 
-def _panels(net: Network, backend: NetBackend, data: Data, path: np.ndarray, lr: float,
+def _panels(net: Network, backend: Backend, data: Data, path: np.ndarray, lr: float,
             reference: str) -> list[drawing.Panel]:
     """The start and the last finite step of ``path`` (steps+1, P), trained at ``lr``."""
     make = tutorial_panel if _is_tutorial(net, data.inputs.shape[0]) else panel
@@ -192,7 +192,7 @@ def landscape_figure(net: Network, paths: dict[float, np.ndarray], reference: st
     return fig
 
 
-def write(folder: Path, net: Network, backend: NetBackend, data: Data,
+def write(folder: Path, net: Network, backend: Backend, data: Data,
           paths: dict[float, np.ndarray], reference: str) -> list[str]:
     """network.svg, network.png (the start and the end at the first rate of ``paths``) and
     landscape.png (every path) into ``folder``; returns their names."""

@@ -14,11 +14,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from autograd_compare.backend import Backend
 from autograd_compare.errors import InputError
 from autograd_compare.harness.network_check import step_rtol
-from autograd_compare.network import Data, NetBackend, Network, n_params
+from autograd_compare.network import Data, Network, n_params
 from autograd_compare.network import to_dict as network_dict
-from autograd_compare.optimizers import Optimizer
+from autograd_compare.optimizers import SGD, Optimizer
 from autograd_compare.study.restarts import LossQuantiles, loss_quantiles
 
 HISTOGRAM_EDGES = (0.0, 0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 1.0, float("inf"))
@@ -63,8 +64,11 @@ def starts(study: NetStudy, net: Network) -> np.ndarray:
     return rng.uniform(study.low, study.high, (study.n, n_params(net)))
 
 
-def run(study: NetStudy, net: Network, data: Data, backends: list[NetBackend],
+def run(study: NetStudy, net: Network, data: Data, backends: list[Backend],
+        opt: Optimizer | None = None,
         on_step: Callable[[str], None] | None = None) -> NetOutcome:
+    """Every start at every rate in every backend, with ``opt`` (default plain gradient
+    descent)."""
     w0 = starts(study, net)
     dt = backends[0].dtype
     L, N = len(study.lrs), study.n
@@ -75,7 +79,7 @@ def run(study: NetStudy, net: Network, data: Data, backends: list[NetBackend],
         for j, lr in enumerate(study.lrs):
             if on_step:
                 on_step(f"training {N} starts with {b.name} at lr {lr:g}")
-            r = b.train_batch(net, w0, np.full(N, lr), data, study.steps)
+            r = b.train_batch(net, w0, np.full(N, lr), data, opt or SGD, study.steps)
             final[b.name][j], weights[b.name][j] = r.final_loss, r.final_weights
             if initial is None:
                 assert r.initial_loss is not None  # every backend's train_batch computes it

@@ -1,0 +1,91 @@
+"""The one backend interface: any network (`compare.network`), any optimizer
+(`compare.optimizers`).
+
+Each backend (`manual`, `torch_impl`, `jax_impl`) implements it with the same two modules, file
+for file: ``mlp`` (the forward pass, the gradients, plain gradient descent; `GradientModule`)
+and ``mlp_optim`` (the optimizers; `OptimizerModule`). `compare.registry.get_network_backend`
+puts them behind one `Backend`, with the input checks and a dtype guard: ``train`` and
+``train_batch`` take an `Optimizer`. ``train`` runs ``mlp_optim`` for every rule, sgd included
+(torch.optim, optax, the hand-written rules: what is checked is what users run);
+``train_batch`` runs the batched gradient-descent kernels of ``mlp`` (with ``threshold`` and
+``keep_loss``, for the restart study) for plain gradient descent (`is_plain`), ``mlp_optim``
+for every other rule.
+The tutorial's 8-weight functions (`compare.interface`) are the tutorial's notation view, on
+its own kernels (the tutorial's formulas in `manual/`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from autograd_compare.network import Data, NetForward, NetGradients, Network
+from autograd_compare.optimizers import Optimizer
+from autograd_compare.types import Array, BatchResult, Trajectory
+
+
+class ForwardFn(Protocol):
+    def __call__(self, net: Network, w: npt.ArrayLike, data: Data) -> NetForward:
+        """Every z, a (B, n_l) and the loss at the parameter vector ``w`` (P,)."""
+
+
+class GradientsFn(Protocol):
+    def __call__(self, net: Network, w: npt.ArrayLike, data: Data) -> NetGradients:
+        """dE/dw (P,) and dE/dz_l, dE/da_l (B, n_l) at ``w`` (P,)."""
+
+
+class TrainFn(Protocol):
+    def __call__(self, net: Network, w: npt.ArrayLike, data: Data, opt: Optimizer,
+                 steps: int) -> Trajectory:
+        """``steps`` full-batch updates of ``opt`` (its lr) from ``w`` (P,)."""
+
+
+class TrainBatchFn(Protocol):
+    def __call__(self, net: Network, w: npt.ArrayLike, lr: npt.ArrayLike, data: Data,
+                 opt: Optimizer, steps: int, threshold: float | None = None,
+                 keep_loss: bool = False) -> BatchResult:
+        """N trainings: ``w`` (N, P) starts, ``lr`` (N,) rates (instead of ``opt.lr``);
+        ``threshold`` and ``keep_loss`` with plain gradient descent only."""
+
+
+class Backend(NamedTuple):
+    """One backend for any network and any optimizer; arrays in and out are NumPy of
+    ``dtype``."""
+
+    name: str  # "manual", "torch", "jax"
+    dtype: np.dtype[Any]
+    forward: ForwardFn
+    gradients: GradientsFn
+    train: TrainFn
+    train_batch: TrainBatchFn
+
+
+class GradientModule(Protocol):
+    """Each backend's ``mlp`` module, unchecked (the registry has checked and converted);
+    its ``train`` (plain gradient descent, one run) is the teaching tools' and the tests'."""
+
+    def forward(self, net: Network, w: Array, data: Data) -> NetForward: ...
+
+    def gradients(self, net: Network, w: Array, data: Data) -> NetGradients: ...
+
+    def train_batch(self, net: Network, w: Array, lr: Array, data: Data, steps: int,
+                    threshold: float | None = None,
+                    keep_loss: bool = False) -> BatchResult: ...
+
+
+class OptimizerModule(Protocol):
+    """Each backend's ``mlp_optim`` module, unchecked."""
+
+    def train(self, net: Network, w: Array, data: Data, opt: Optimizer,
+              steps: int) -> Trajectory: ...
+
+    def train_batch(self, net: Network, w: Array, lr: Array, data: Data, opt: Optimizer,
+                    steps: int) -> BatchResult: ...
+
+
+def is_plain(opt: Optimizer) -> bool:
+    """Plain gradient descent, w ← w - lr·dE/dw: ``train_batch`` runs the ``mlp`` kernels."""
+    return (opt.kind == "sgd" and not opt.weight_decay and not opt.l2
+            and opt.lr_change is None)
