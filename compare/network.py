@@ -206,6 +206,11 @@ def is_tutorial_shape(net: Network) -> bool:
             and net.bias != "trainable")
 
 
+def loss_name(net: Network) -> str:
+    """E_total in the tutorial's notation (its 2-2-2 sigmoid shape: w1..w8), else E."""
+    return "E_total" if is_tutorial_shape(net) else "E"
+
+
 def param_names(net: Network) -> tuple[str, ...]:
     """Names of the P parameters: w1..w8 for the tutorial's shape, else W1[j,k], b1[j], ..."""
     if is_tutorial_shape(net):

@@ -147,7 +147,7 @@ def test_options_from_a_config_file(tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["--lr", "0"], "learning rate must be finite and > 0; got 0.0"),
     (["--lr", "inf"], "learning rate must be finite and > 0; got inf"),
-    (["--weight", "w9"], "argument --weight: invalid choice: 'w9'"),
+    (["--weight", "w9"], "unknown --weight 'w9'; expected one of w1,"),
     (["--format", "html"], "argument --format: invalid choice: 'html'"),
     (["--weights", "1,2,3"], "has 8 parameters; got 3"),
     (["--inputs", "0.1,nan"], "inputs must be finite numbers; got nan"),

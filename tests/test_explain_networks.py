@@ -251,11 +251,11 @@ def test_printed_numbers_are_the_quantities(case, tmp_path, capsys):
     (["--preset", "mazur", "--example", "2"], "--example 2 is out of range: the data has 1 "
      "example (1..1)"),
     (["--preset", "iris", "--weight", "w1"], "--weight names a gradient of a 2-2-2 network"),
-    (["--preset", "mazur", "--weight", "W1[0,0]"], "argument --weight: invalid choice: "
-     "'W1[0,0]'"),
+    (["--preset", "mazur", "--weight", "W1[0,0]"], "unknown --weight 'W1[0,0]'; expected one "
+     "of w1,"),
     (["--weight", "b_o1"], "--weight 'b_o1': this network has no biases"),
-    (["--preset", "xor", "--optimizer", "adam"], "explain --optimizer shows the tutorial "
-     "network (2-2-2 sigmoid, no biases, one example)"),
+    (["--preset", "xor", "--optimizer", "adam", "--weight", "w5"], "--weight 'w5': explain "
+     "--optimizer shows one of W1[0,0], W1[0,1]"),
     (["--preset", "iris", "--inputs", "1,2"], "inputs must have shape (B, 4)"),
     (["--layers", "2,3,1"], "--layers needs --activations"),
 ])

@@ -88,7 +88,8 @@ def test_textbook_momentum_text(capsys):
     (["--optimizer", "momentum", "--momentum", "1.5"], "momentum must be in [0, 1); got '1.5'"),
     (["--optimizer", "rmsprop"], "unknown optimizer 'rmsprop'"),
     (["--optimizer", "sgd", "--steps", "0"], "--steps must be >= 1"),
-    (["--optimizer", "adam", "--preset", "iris"], "explain --optimizer shows the tutorial"),
+    (["--optimizer", "adam", "--preset", "iris", "--weight", "W9[0,0]"],
+     "--weight 'W9[0,0]': explain --optimizer shows one of W1[0,0]"),
 ])
 def test_bad_optimizer_input_is_one_line(argv, message, capsys):
     assert main(["explain", *argv]) == 2
@@ -108,3 +109,36 @@ def test_loss_curves_are_every_backends_on_the_class_example(kind):
         run = optim_check.train(name, CLASS_WEIGHTS, EX, opt, 30)
         assert np.all(np.abs(curves.loss[kind][:30] - run.loss) <= 64 * np.finfo(float).eps
                       * scale * np.arange(1, 31)), name
+
+
+@pytest.mark.parametrize("kind", ["momentum", "adam", "adamw"])
+def test_any_network_in_its_own_names(kind, capsys):
+    """``explain --optimizer`` on XOR (2-2-1, trainable biases, 4 examples): the hand-worked
+    numbers of W2[0,1] are manual's full-batch run (network_optim_check.train), and torch.optim
+    and optax agree with them."""
+    import json
+
+    from autograd_compare import network, optimizers
+    from autograd_compare.commands.cli import main
+    from autograd_compare.harness import network_optim_check
+
+    extra = ["--weight-decay", "0.01"] if kind == "adamw" else []
+    argv = ["explain", "--preset", "xor", "--optimizer", kind, "--weight", "W2[0,1]",
+            "--steps", "3", "--format", "json", *extra]
+    assert main(argv) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["weight"] == "W2[0,1]" and "2-2-1" in d["network"] and len(d["weights"]) == 9
+    p = network.preset("xor")
+    opt = optimizers.make(kind, lr=p.lr, weight_decay=0.01 if kind == "adamw" else 0.0)
+    run = network_optim_check.train("manual", p.network, p.weights, p.data, opt, 3)
+    j = network.param_names(p.network).index("W2[0,1]")
+    for k, step in enumerate(d["steps"]):
+        assert step["E"] == pytest.approx(float(run.loss[k]), rel=1e-15)
+        last = [line for line in step["lines"] if line["symbol"] == "W2[0,1]"][-1]
+        assert last["value"] == pytest.approx(float(run.weights[k + 1, j]), rel=1e-14)
+        for line in step["lines"]:
+            for label, b in line["backends"].items():
+                assert b["rel_diff"] < 1e-13, (k, line["symbol"], label, b)
+        names = {line["symbol"] for line in step["lines"]}
+        assert {"dW2[0,1]", "W2[0,1]"} <= names
+        assert ("m_W2[0,1]" in names) == (kind != "momentum")

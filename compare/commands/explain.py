@@ -43,10 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=None,
                         help="learning rate of the update shown after each weight (default "
                         "0.5, or the preset's)")
-    parser.add_argument("--weight", default=None, metavar="NAME", choices=TARGETS + BIAS_NAMES,
+    parser.add_argument("--weight", default=None, metavar="NAME",
                         help="explain only this gradient: a weight w1..w8, a node "
                         + ", ".join(TARGETS[8:]) + " or a trainable bias b_h1..b_o2 (2-2-2 "
-                        "networks); with --optimizer the weight shown (default w5)")
+                        "networks); with --optimizer the parameter shown (default w5, or the "
+                        "last layer's first weight: W2[0,0])")
     parser.add_argument("--example", type=int, default=1, metavar="K",
                         help="the example (numbered from 1, as in nodes.csv) whose δ recursion "
                         "is shown (default 1)")
@@ -150,6 +151,9 @@ def _errata(args, net, data, w, example) -> int:
 def _prove(args: argparse.Namespace) -> int:
     from autograd_compare.teach import prove
 
+    if args.weight is not None and args.weight not in TARGETS + BIAS_NAMES:
+        raise InputError(f"unknown --weight {validate.short_text(args.weight)}; --prove proves "
+                         f"one of {', '.join(TARGETS + BIAS_NAMES)}")
     verdicts = [v for v in prove.prove() if args.weight in (None, v.name)]
     general = prove.prove_general() if args.weight is None else [  # (d) for that name
         v for v in prove.prove_two_two_two() if v.name.endswith(f" {args.weight}")]
@@ -171,15 +175,20 @@ def _prove(args: argparse.Namespace) -> int:
 
 
 def _updates(args, net, data, w, example, lr, dt) -> int:
-    from autograd_compare.teach.updates import explain_updates, render_updates, updates_json
+    from autograd_compare.teach.updates import (
+        default_weight,
+        explain_updates,
+        render_updates,
+        updates_json,
+    )
 
-    if not _is_tutorial(net, data):
-        raise InputError(f"explain --optimizer shows the tutorial network (2-2-2 sigmoid, no "
-                         f"biases, one example), which every backend's optimizers train; got "
-                         f"{network.describe(net)} with {data.inputs.shape[0]} example(s)")
     opt = optimizers.with_lr(options.optimizer_from(args), lr)
     budget.check_text(budget.explain_updates(args.steps), "--steps", args.steps)
-    result = explain_updates(w, example, opt, args.weight or "w5", args.steps, dt)
+    if _is_tutorial(net, data):
+        result = explain_updates(w, example, opt, args.weight or "w5", args.steps, dt)
+    else:  # any network, full batch, in its parameters' names
+        result = explain_updates(w, example, opt, args.weight or default_weight(net),
+                                 args.steps, dt, net, data)
     text = render_updates(result)
     print(updates_json(result) if args.format == "json" else
           f"```text\n{text}\n```" if args.format == "markdown" else text)

@@ -33,16 +33,12 @@ from autograd_compare.harness.optim_check import (
     compare_runs,
     update_scales,
 )
-from autograd_compare.network import Data, Network, is_tutorial_shape, param_names
+from autograd_compare.network import Data, Network, loss_name, param_names
 from autograd_compare.optimizers import MANUAL_ONLY, Optimizer
 from autograd_compare.types import BatchResult, Trajectory
 
 __all__ = ["available", "check", "columns", "loss_name", "sweep", "train", "train_batch"]
 
-
-def loss_name(net: Network) -> str:
-    """E_total in the tutorial's notation (a 2-2-2 sigmoid network: w1..w8), else E."""
-    return "E_total" if is_tutorial_shape(net) else "E"
 
 
 class NetOptimResult(NamedTuple):

@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 
 from autograd_compare import budget, naming, registry
-from autograd_compare.harness.network_optim_check import Sweep, loss_name
+from autograd_compare.harness.network_optim_check import Sweep
 from autograd_compare.harness.optim_check import MISTAKE_PREFIX, Divergence, Largest, counterpart
-from autograd_compare.network import describe, node_names, param_names
+from autograd_compare.network import describe, loss_name, node_names, param_names
 from autograd_compare.network import to_dict as network_dict
 from autograd_compare.optimizers import ADAM_KINDS, Optimizer
 from autograd_compare.report import drawing, html, network_html, network_pictures
