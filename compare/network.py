@@ -92,7 +92,7 @@ class NetGradients(NamedTuple):
 
 
 # --- building and checking a description -----------------------------------------------------
-def make_network(sizes, activations, bias: str = "none", bias_values=None,
+def make_network(sizes: Any, activations: Any, bias: str = "none", bias_values: Any = None,
                  loss: str = "half-sse", reduction: str = "sum") -> Network:
     """A validated `Network`.
 
@@ -184,7 +184,7 @@ def layout(net: Network) -> tuple[Layer, ...]:
 def n_params(net: Network) -> int:
     """Length P of the flat parameter vector."""
     last = layout(net)[-1]
-    return (last.b or last.W).stop
+    return int((last.b or last.W).stop)
 
 
 def frozen_bias(net: Network, layer: int) -> tuple[float, ...]:

@@ -20,13 +20,8 @@ from autograd_compare import cache
 from autograd_compare.interface import Example
 from autograd_compare.jax_impl.network import loss as e_total
 from autograd_compare.jax_impl.precision import precision, to_numpy
-from autograd_compare.optimizers import (
-    ADAM_KINDS,
-    MANUAL_ONLY,
-    BatchResult,
-    Optimizer,
-    Trajectory,
-)
+from autograd_compare.optimizers import ADAM_KINDS, MANUAL_ONLY, Optimizer
+from autograd_compare.types import BatchResult, Trajectory
 
 
 def dampened_trace(mu: float, dampening: float) -> optax.GradientTransformation:

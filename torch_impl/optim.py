@@ -12,15 +12,10 @@ import numpy as np
 import torch
 
 from autograd_compare.interface import Example
-from autograd_compare.optimizers import (
-    ADAM_KINDS,
-    MANUAL_ONLY,
-    BatchResult,
-    Optimizer,
-    Trajectory,
-)
+from autograd_compare.optimizers import ADAM_KINDS, MANUAL_ONLY, Optimizer
 from autograd_compare.torch_impl.network import TorchExample, forward_values
 from autograd_compare.torch_impl.train import as_torch
+from autograd_compare.types import BatchResult, Trajectory
 
 
 def make_optimizer(params: list, opt: Optimizer, lrs: list[float] | None = None):

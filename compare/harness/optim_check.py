@@ -38,14 +38,8 @@ from autograd_compare.errors import InputError
 from autograd_compare.harness import tolerances
 from autograd_compare.harness.tolerances import FloatArray
 from autograd_compare.interface import ArrayLike, Example, ExampleLike
-from autograd_compare.optimizers import (
-    ADAM_KINDS,
-    MANUAL_ONLY,
-    BatchResult,
-    Optimizer,
-    OptimModule,
-    Trajectory,
-)
+from autograd_compare.optimizers import ADAM_KINDS, MANUAL_ONLY, Optimizer, OptimModule
+from autograd_compare.types import BatchResult, Trajectory
 
 MISTAKE_PREFIX = registry.MISTAKE_PREFIX
 OPTIM_NEEDS = registry.OPTIM_NEEDS  # frameworks an optim module needs beyond its backend's
