@@ -1,5 +1,6 @@
-"""``autograd-compare check --out``: network.svg, network.png and landscape.png for every preset
-and for a network of your own; ``--no-plots`` leaves them out."""
+"""report/network_pictures.py through the main job on any network (``autograd-compare --preset
+NAME``, ``check`` its alias): network.svg, network.png and landscape.png for every preset and
+for a network of your own; ``--no-plots`` leaves them out."""
 
 from __future__ import annotations
 
