@@ -158,3 +158,19 @@ def test_presets_json_lists_every_preset_with_its_network(capsys):
     assert tutorial["network"]["sizes"] == [2, 2, 2] and tutorial["examples"] == 1
     assert iris["network"]["loss"] == "cross-entropy" and iris["examples"] == 150
     assert iris["network"]["parameters"] == 4 * 5 + 5 + 5 * 3 + 3 == len(iris["weights"])
+
+
+def test_a_mistake_that_the_settings_cannot_show_fails_the_run(capsys):
+    """weight-decay-sign with weight decay 0 computes the right numbers: it agrees at every
+    step, and the run still fails (a mistake backend is never a pass), naming why."""
+    argv = ["--preset", "xor", "--optimizer", "sgd", "--steps", "5", "--backends",
+            "manual,mistake:weight-decay-sign", "--json"]
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    d = json.loads(captured.out)
+    assert d["undetected_mistakes"] == ["mistake:weight-decay-sign"] and not d["ok"]
+    assert all(r["ok"] for r in d["per_lr"])  # every step agrees: the line changes nothing
+    assert "agreed with the reference: a mistake backend is never a pass" in captured.err
+    assert main([*argv, "--weight-decay", "0.1"]) == 1  # now it shows: caught at step 1
+    d = json.loads(capsys.readouterr().out)
+    assert d["undetected_mistakes"] == [] and d["first_divergence"]["step"] == 1

@@ -170,11 +170,20 @@ class Sweep(NamedTuple):
 
     @property
     def ok(self) -> bool:
-        return self.gradcheck.ok and all(r.ok for r in self.rates)
+        """Every check agrees, and every ``mistake:`` backend was caught (a mistake never
+        passes: one the settings cannot show, e.g. weight-decay-sign without weight decay,
+        fails the run too)."""
+        return self.gradcheck.ok and all(r.ok for r in self.rates) and not self.undetected
 
     @property
     def backends(self) -> tuple[str, ...]:
         return tuple(self.rates[0].runs)
+
+    @property
+    def undetected(self) -> tuple[str, ...]:
+        """The ``mistake:`` backends that agree with the reference at every rate."""
+        return tuple(n for n in self.backends if n.startswith(MISTAKE_PREFIX) and all(
+            r.comparisons[n].first_divergence is None for r in self.rates))
 
 
 def sweep(source: str, opt: Optimizer, names: list[str], net: Network, w: Any, data: Data,

@@ -97,6 +97,7 @@ def as_dict(sw: Sweep, columns: DataColumns, report_dir: str | None,
         "lrs": [r.optimizer.lr for r in sw.rates], "steps": sw.steps,
         "dtype": sw.data.inputs.dtype.name, "backends": list(sw.backends),
         "reference": sw.rates[0].reference, "first_divergence": first_divergence(sw),
+        "undetected_mistakes": list(sw.undetected),
         "gradcheck": {"ok": g.ok, "rows": len(g.rows), "first_failure": g.first_failure,
                       "largest_error_over_tolerance": g.largest},
         "per_lr": [{"lr": r.optimizer.lr, "ok": r.ok,
@@ -315,8 +316,12 @@ def _g(x: float | None) -> str:
 
 
 def verdict(sw: Sweep) -> str:
-    """One sentence: every check agrees, or the first divergence."""
+    """One sentence: every check agrees, the first divergence, or a mistake not caught."""
     f = first_divergence(sw)
+    if f is None and sw.undetected:
+        return (f"FAIL: {', '.join(sw.undetected)} agreed with the reference: a mistake "
+                "backend is never a pass; with these settings its wrong line changes nothing "
+                "(e.g. a weight-decay mistake with --weight-decay 0)")
     if f is None:
         return ("OK: every backend agrees: the gradient check at the start and every step at "
                 "every learning rate, optimizer state included")
