@@ -78,6 +78,19 @@ def add_network_options(parser: argparse.ArgumentParser, weights: bool = True,
                             help="floating-point type of every backend (default float64)")
 
 
+def add_output_options(parser: argparse.ArgumentParser, no_plots_help: str) -> None:
+    """--out, --force, --json, --no-plots: the main job's report folder (on any network)."""
+    from autograd_compare.commands import wording
+    from autograd_compare.report.output import DEFAULT_OUT
+
+    parser.add_argument("--out", metavar="DIR", default=None,
+                        help=f"report folder (default {DEFAULT_OUT}, or -2, -3, ... if taken: "
+                        "never overwritten; with --json: none unless given)")
+    parser.add_argument("--force", action="store_true", help=wording.FORCE_HELP)
+    parser.add_argument("--json", action="store_true", help=wording.JSON_HELP)
+    parser.add_argument("--no-plots", action="store_true", help=no_plots_help)
+
+
 def add_lrs_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lrs", type=floats("learning rates"), default=LEARNING_RATES,
                         metavar="LR,...", help="learning rates (default the tutorial's sweep "

@@ -39,13 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="gradient-descent steps per learning rate (default 100)")
     options.add_backends_option(parser)
     options.add_network_options(parser)
-    parser.add_argument("--out", metavar="DIR", default=None,
-                        help=f"report folder (default {output.DEFAULT_OUT}, or -2, -3, ... if "
-                        "taken: never overwritten; with --json: none unless given)")
-    parser.add_argument("--force", action="store_true", help=wording.FORCE_HELP)
-    parser.add_argument("--json", action="store_true", help=wording.JSON_HELP)
-    parser.add_argument("--no-plots", action="store_true",
-                        help="write no PNG files (report.json, trace.csv and report.html only)")
+    options.add_output_options(parser, "write no PNG files (report.json, trace.csv and "
+                               "report.html only)")
     add_landscape_option(parser)
     budget.add_options(parser)
 

@@ -59,14 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     options.add_backends_option(parser)
     parser.add_argument("--dtype", choices=network.DTYPES, default="float64",
                         help="floating-point type of every backend (default float64)")
-    parser.add_argument("--out", metavar="DIR", default=None,
-                        help=f"report folder (default {output.DEFAULT_OUT}, or -2, -3, ... if "
-                        "taken: never overwritten; with --json: none unless given)")
-    parser.add_argument("--force", action="store_true", help=wording.FORCE_HELP)
-    parser.add_argument("--json", action="store_true", help=wording.JSON_HELP)
-    parser.add_argument("--no-plots", action="store_true",
-                        help="write no pictures (report.json, trace.csv, nodes.csv and "
-                        "report.html only)")
+    options.add_output_options(parser, "write no pictures (report.json, trace.csv, nodes.csv "
+                               "and report.html only)")
     budget.add_options(parser)
 
 

@@ -199,22 +199,30 @@ def _differences(plt: ModuleType, lr_results: Sequence[LrResult]) -> Figure:
     ax_ratio.axhline(1.0, color="red", linewidth=1.5, label="tolerance (fail above)")
     ax_ratio.set_title("Largest difference / tolerance")
     ax_ratio.set_ylabel("difference / tolerance  (gaps: exactly 0)")
+    others = list(lr_results[0].comparisons) if compared else []
+    finish_differences(plt, ax_abs, ax_ratio, [r.lr for r in lr_results], others, positive,
+                       "iteration (gradient-descent step)")
+    return fig
+
+
+def finish_differences(plt: ModuleType, ax_abs: Axes, ax_ratio: Axes, lrs: Sequence[float],
+                       compared: Sequence[str], positive: bool, xlabel: str) -> None:
+    """The differences figure's axes, legends and its note when nothing differs (the main
+    job's and the one job's on any network)."""
     for ax in (ax_abs, ax_ratio):
-        ax.set_xlabel("iteration (gradient-descent step)")
+        ax.set_xlabel(xlabel)
         ax.grid(alpha=0.3)
         if positive:
             ax.set_yscale("log")
     if compared:
-        others = list(lr_results[0].comparisons)
-        legends(plt, ax_ratio, [r.lr for r in lr_results], others,
-                 lambda i: {"linestyle": LINESTYLES[(i + 1) % len(LINESTYLES)], "marker": "o",
-                            "markersize": 2.5}, extra=ax_ratio.lines[-1])
+        legends(plt, ax_ratio, lrs, list(compared),
+                lambda i: {"linestyle": LINESTYLES[(i + 1) % len(LINESTYLES)], "marker": "o",
+                           "markersize": 2.5}, extra=ax_ratio.lines[-1])
     message = ("only one backend: nothing to compare" if not compared else
                None if positive else "every backend equals the reference exactly")
     if message:
         for ax in (ax_abs, ax_ratio):
             ax.text(0.5, 0.5, message, ha="center", transform=ax.transAxes)
-    return fig
 
 
 def gap(y: np.ndarray) -> np.ndarray:

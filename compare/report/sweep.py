@@ -39,6 +39,7 @@ from autograd_compare.report.plots import (
     DIFF_FILE,
     DPI,
     LINESTYLES,
+    finish_differences,
     gap,
     legends,
     line_style,
@@ -270,20 +271,8 @@ def _differences_figure(plt: Any, sw: Sweep, title: str) -> Any:
     ax_ratio.axhline(1.0, color="red", linewidth=1.5, label="tolerance (fail above)")
     ax_ratio.set_title("Largest difference / tolerance", fontsize="small")
     ax_ratio.set_ylabel("difference / tolerance  (gaps: exactly 0)")
-    for ax in (ax_abs, ax_ratio):
-        ax.set_xlabel("update k")
-        ax.grid(alpha=0.3)
-        if positive:
-            ax.set_yscale("log")
-    if compared:
-        legends(plt, ax_ratio, [r.optimizer.lr for r in sw.rates], compared,
-                lambda i: {"linestyle": LINESTYLES[(i + 1) % len(LINESTYLES)], "marker": "o",
-                           "markersize": 2.5}, extra=ax_ratio.lines[-1])
-    message = ("only one backend: nothing to compare" if not compared else
-               None if positive else "every backend equals the reference exactly")
-    if message:
-        for ax in (ax_abs, ax_ratio):
-            ax.text(0.5, 0.5, message, ha="center", transform=ax.transAxes)
+    finish_differences(plt, ax_abs, ax_ratio, [r.optimizer.lr for r in sw.rates], compared,
+                       positive, "update k")
     return fig
 
 
