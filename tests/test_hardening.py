@@ -392,7 +392,7 @@ CONFIG_BAD = [
     *[("restarts", f"{key} = true\n", f"config key '{key}'")
       for key in ("n", "range", "checkpoints", "chunk", "seed", "threshold")],
     ("bench", "dtypes = true\n", "config key 'dtypes'"),
-    ("explain", 'weight = "w9"\n', "invalid choice: 'w9'"),
+    ("explain", 'weight = "w9"\n', "unknown --weight 'w9'"),
     ("explain", 'format = "html"\n', "invalid choice: 'html'"),
     ("explain", "lr = true\n", "config key 'lr'"),
     ("", "steps = 0\n", "steps must be >= 1"),
