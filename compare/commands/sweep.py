@@ -134,7 +134,9 @@ def run(args: argparse.Namespace) -> int:
     with dest as reserved:  # reserved (or refused, exit 2) before any work
         with Progress(len(lrs) + 1 + (reserved is not None)) as progress:
             progress.step("gradient check")
-            sw = _sweep(source, opt, names, net, w, data, lrs, steps, dt, progress)
+            sw = network_optim_check.sweep(
+                source, opt, names, net, w, data, lrs, steps, dt,
+                lambda lr: progress.step(f"training {len(names)} backends at lr {lr:g}"))
             title = (f"{sweep.describe_optimizer(opt)}, {steps} steps, {dt.name}, {source} "
                      f"({network.describe(net)}, {B} example{'s' if B != 1 else ''})")
             if reserved is None:
@@ -143,18 +145,6 @@ def run(args: argparse.Namespace) -> int:
                 return report["exit_code"]
             progress.step(f"writing {reserved.path}")
             return _write(reserved, sw, cols, title, with_plots, human, args.json)
-
-
-def _sweep(source: str, opt: optimizers.Optimizer, names: list[str], net: network.Network,
-           w: np.ndarray, data: network.Data, lrs: tuple[float, ...], steps: int,
-           dt: np.dtype, progress: Progress) -> network_optim_check.Sweep:
-    first = network_optim_check.sweep(source, opt, names, net, w, data, lrs[:1], steps, dt)
-    rates = list(first.rates)
-    for lr in lrs[1:]:
-        progress.step(f"training {len(names)} backends at lr {lr:g}")
-        rates.append(network_optim_check.check(optimizers.with_lr(opt, lr), names, net,
-                                               first.start, first.data, steps, dt))
-    return first._replace(rates=tuple(rates))
 
 
 def _write(dest: output.Destination, sw: network_optim_check.Sweep, cols, title: str,

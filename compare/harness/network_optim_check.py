@@ -14,7 +14,7 @@ the network's term scales (`network_check.term_scales`), and the tolerance is th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -33,7 +33,7 @@ from autograd_compare.harness.optim_check import (
     compare_runs,
     update_scales,
 )
-from autograd_compare.network import Data, Network, loss_name, param_names
+from autograd_compare.network import Data, NetForward, Network, loss_name, param_names
 from autograd_compare.optimizers import MANUAL_ONLY, Optimizer
 from autograd_compare.types import BatchResult, Trajectory
 
@@ -51,7 +51,13 @@ class NetOptimResult(NamedTuple):
     ok: bool
     first_divergence: Divergence | None
     largest: Largest
-    final_loss: dict[str, float]  # backend -> E after the last update (its own forward pass)
+    finals: dict[str, NetForward | None]  # backend -> its own forward pass after the last
+    #                                        update (None: the training diverged)
+
+    @property
+    def final_loss(self) -> dict[str, float]:
+        """backend -> E after the last update (NaN if the training diverged)."""
+        return {n: float("nan") if f is None else float(f.E) for n, f in self.finals.items()}
 
 
 def _check_kind(name: str, opt: Optimizer) -> None:
@@ -134,19 +140,21 @@ def check(opt: Optimizer, backends: list[str], net: Network, w: Any, data: Data,
                                 scale, dt, rtol)
              for name, run in runs.items() if name != reference}
     first, largest = earliest_and_largest(comps, ref_cols)
-    final = {name: final_loss(name, net, run.weights[-1], data, dt) for name, run in runs.items()}
+    final = {name: final_forward(name, net, run.weights[-1], data, dt)
+             for name, run in runs.items()}
     return NetOptimResult(opt, net, dt, reference, runs, comps, first is None, first, largest,
                           final)
 
 
-def final_loss(name: str, net: Network, w: np.ndarray, data: Data, dtype: DTypeLike) -> float:
-    """E at the parameters after the last update, by backend ``name``'s own forward pass
-    (a ``mistake:`` backend's is manual's: its mistakes are in the update rule)."""
+def final_forward(name: str, net: Network, w: np.ndarray, data: Data,
+                  dtype: DTypeLike) -> NetForward | None:
+    """Backend ``name``'s own forward pass at ``w`` (a ``mistake:`` backend's is manual's: its
+    mistakes are in the update rule); None where ``w`` is not finite."""
     if not np.all(np.isfinite(w)):
-        return float("nan")
+        return None
     key = "manual" if name.startswith(MISTAKE_PREFIX) else name
     backend = registry.get_network_backend(key, dtype)
-    return float(backend.forward(net, w, network_data(net, data, dtype)).E)
+    return backend.forward(net, w, network_data(net, data, dtype))
 
 
 def network_data(net: Network, data: Data, dtype: DTypeLike) -> Data:
@@ -187,9 +195,11 @@ class Sweep(NamedTuple):
 
 
 def sweep(source: str, opt: Optimizer, names: list[str], net: Network, w: Any, data: Data,
-          lrs: Sequence[float], steps: int, dtype: DTypeLike = "float64") -> Sweep:
+          lrs: Sequence[float], steps: int, dtype: DTypeLike = "float64",
+          on_rate: Callable[[float], None] | None = None) -> Sweep:
     """`network_check.gradient_check` at ``w`` over the backends that compute gradients
-    (every one but the ``mistake:`` update rules), then `check` at every rate of ``lrs``."""
+    (every one but the ``mistake:`` update rules), then `check` at every rate of ``lrs``
+    (``on_rate(lr)`` before each, for progress)."""
     from autograd_compare import network, optimizers
 
     dt = validate.dtype(dtype)
@@ -198,6 +208,9 @@ def sweep(source: str, opt: Optimizer, names: list[str], net: Network, w: Any, d
     gradient_backends = [registry.get_network_backend(n, dt) for n in names
                          if not n.startswith(MISTAKE_PREFIX)]
     grad = network_check.gradient_check(gradient_backends, net, w_arr, d)
-    rates = tuple(check(optimizers.with_lr(opt, lr), names, net, w_arr, d, steps, dt)
-                  for lr in lrs)
-    return Sweep(source, net, d, w_arr, opt, steps, grad, rates)
+    rates = []
+    for lr in lrs:
+        if on_rate is not None:
+            on_rate(lr)
+        rates.append(check(optimizers.with_lr(opt, lr), names, net, w_arr, d, steps, dt))
+    return Sweep(source, net, d, w_arr, opt, steps, grad, tuple(rates))

@@ -81,7 +81,7 @@ def _caption(name: str) -> str:
     return CAPTIONS.get(name, LOSS_LR_CAPTION if name.startswith("loss-lr-") else name)
 
 
-def _files(files: Sequence[str]) -> str:
+def files_list(files: Sequence[str]) -> str:
     return "<ul>" + "".join(f"<li><code>{escape(f)}</code></li>" for f in files) + "</ul>"
 
 
@@ -177,7 +177,7 @@ def render_restarts(result: RestartsResult, report_dir: str, files: Sequence[str
         _section(f"Final E of every start ({c.backends[0]})", html.table(
             ["lr", "final E in", "starts"], hist, left=2, table_id="histogram-table"),
             "histogram"),
-        _section("Files", _files(files), "files"),
+        _section("Files", files_list(files), "files"),
     ]
     return html.page(f"autograd-compare restarts report: preset {c.preset}", result.ok,
                      verdict, sections)

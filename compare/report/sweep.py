@@ -176,16 +176,16 @@ def nodes_csv(sw: Sweep, columns: DataColumns) -> str:
     given = [[repr(float(x)) for x in (*xs, *ts)]
              for xs, ts in zip(data.inputs, data.targets, strict=True)]
     dt = data.inputs.dtype
+    starts = {name: registry.get_network_backend(
+        "manual" if name.startswith(MISTAKE_PREFIX) else name, dt).forward(net, sw.start, data)
+        for name in sw.backends}  # every rate starts from the same parameters
     rows: list[list[object]] = []
     for r in sw.rates:
         for name, run in r.runs.items():
-            key = "manual" if name.startswith(MISTAKE_PREFIX) else name
-            backend = registry.get_network_backend(key, dt)
-            for k in sorted({0, run.weights.shape[0] - 1}):
-                w = run.weights[k]
-                if not np.all(np.isfinite(w)):
+            last = run.weights.shape[0] - 1
+            for k, f in ((0, starts[name]), (last, r.finals[name])):
+                if f is None:
                     continue  # a diverged training: no values after the last update
-                f = backend.forward(net, w, data)
                 for b in range(data.inputs.shape[0]):
                     values = [float(x) for z, a in zip(f.z, f.a, strict=True)
                               for x in (*z[b], *a[b])]
@@ -360,8 +360,7 @@ def render(sw: Sweep, report: dict[str, Any], header: Sequence[str],
         _section("Plots", network_html.figures(folder, [n for n in report["files"]
                                                 if n.endswith(".png") and n != drawing.PNG_FILE]),
                  "plots"),
-        _section("Files", "<ul>" + "".join(f"<li><code>{escape(f)}</code></li>"
-                                           for f in report["files"]) + "</ul>", "files"),
+        _section("Files", network_html.files_list(report["files"]), "files"),
     ]
     return html.page("autograd-compare report", sw.ok, verdict(sw), sections)
 
