@@ -161,13 +161,16 @@ def _loss_all_lrs(plt: ModuleType, lr_results: Sequence[LrResult]) -> Figure:
 
 
 def legends(plt: ModuleType, ax: Axes, lrs: Sequence[float], backends: Sequence[str],
-             style: Callable[[int], dict[str, Any]], extra: Line2D | None = None) -> None:
-    """Two legends right of ``ax``: colour = learning rate, line style = backend."""
+             style: Callable[[int], dict[str, Any]], first: int = 0,
+             extra: Line2D | None = None) -> None:
+    """Two legends right of ``ax``: colour = learning rate (rate j: colour ``first + j``),
+    line style = backend."""
     colors = plt.get_cmap("tab10").colors
-    handles = [plt.Line2D([], [], color=colors[j % 10], linewidth=3) for j in range(len(lrs))]
-    first = ax.legend(handles, [f"lr = {lr:g}" for lr in lrs], title="learning rate",
+    handles = [plt.Line2D([], [], color=colors[(first + j) % 10], linewidth=3)
+               for j in range(len(lrs))]
+    rates = ax.legend(handles, [f"lr = {lr:g}" for lr in lrs], title="learning rate",
                       loc="upper left", bbox_to_anchor=(1.02, 1), fontsize="small")
-    ax.add_artist(first)
+    ax.add_artist(rates)
     handles = [plt.Line2D([], [], color="grey", **style(i)) for i in range(len(backends))]
     labels = list(backends)
     if extra is not None:

@@ -226,7 +226,8 @@ def _wrapped(title: str, width: int = 90) -> str:
     return "\n".join([*lines, line])
 
 
-def _loss_figure(plt: Any, sw: Sweep, rates: Sequence[Any], title: str) -> Any:
+def _loss_figure(plt: Any, sw: Sweep, rates: Sequence[Any], title: str, first: int = 0) -> Any:
+    """The loss of ``rates``; rate j gets colour ``first + j``, as in loss-all-lrs.png."""
     fig, ax = plt.subplots(figsize=(10, 5.4))
     fig.subplots_adjust(left=0.09, right=0.70, bottom=0.11, top=0.86)
     colors = plt.get_cmap("tab10").colors
@@ -234,7 +235,7 @@ def _loss_figure(plt: Any, sw: Sweep, rates: Sequence[Any], title: str) -> Any:
     finite = []
     for j, r in enumerate(rates):
         for i, y in enumerate(_losses(r)):
-            ax.plot(np.arange(y.size), y, color=colors[j % 10], **line_style(i))
+            ax.plot(np.arange(y.size), y, color=colors[(first + j) % 10], **line_style(i))
             finite.append(y[np.isfinite(y) & (y > 0)])
     values = np.concatenate(finite) if finite else np.zeros(0)
     if values.size and values.max() / values.min() > 100:  # losses over decades: log axis
@@ -243,7 +244,7 @@ def _loss_figure(plt: Any, sw: Sweep, rates: Sequence[Any], title: str) -> Any:
     ax.set_xlabel("k (updates)")
     ax.set_ylabel(loss)
     ax.grid(alpha=0.3)
-    legends(plt, ax, [r.optimizer.lr for r in rates], list(sw.backends), line_style)
+    legends(plt, ax, [r.optimizer.lr for r in rates], list(sw.backends), line_style, first)
     return fig
 
 
@@ -283,8 +284,8 @@ def write_pictures(folder: Path, sw: Sweep, title: str) -> list[str]:
     names = picture_files(lrs)
     per_lr = loss_files(lrs) if len(lrs) <= budget.MAX_LR_PLOTS else []
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for name, r in zip(per_lr, sw.rates, strict=False):
-            (folder / name).write_bytes(_png(_loss_figure(plt, sw, [r], title), plt))
+        for j, (name, r) in enumerate(zip(per_lr, sw.rates, strict=False)):
+            (folder / name).write_bytes(_png(_loss_figure(plt, sw, [r], title, j), plt))
         (folder / ALL_LRS_FILE).write_bytes(_png(_loss_figure(plt, sw, sw.rates, title), plt))
         (folder / DIFF_FILE).write_bytes(_png(_differences_figure(plt, sw, title), plt))
     reference = sw.rates[0].reference
