@@ -3,12 +3,12 @@
 
 Each backend (`manual`, `torch_impl`, `jax_impl`) implements it with the same two modules, file
 for file: ``mlp`` (the forward pass, the gradients, plain gradient descent; `GradientModule`)
-and ``mlp_optim`` (the optimizers; `OptimizerModule`). `compare.registry.get_network_backend`
+and ``optim`` (the optimizers; `OptimizerModule`). `compare.registry.get_network_backend`
 puts them behind one `Backend`, with the input checks and a dtype guard: ``train`` and
-``train_batch`` take an `Optimizer`. ``train`` runs ``mlp_optim`` for every rule, sgd included
+``train_batch`` take an `Optimizer`. ``train`` runs ``optim`` for every rule, sgd included
 (torch.optim, optax, the hand-written rules: what is checked is what users run);
 ``train_batch`` runs the batched gradient-descent kernels of ``mlp`` (with ``threshold`` and
-``keep_loss``, for the restart study) for plain gradient descent (`is_plain`), ``mlp_optim``
+``keep_loss``, for the restart study) for plain gradient descent (`is_plain`), ``optim``
 for every other rule.
 The tutorial's 8-weight functions (`compare.interface`) are the tutorial's notation view, on
 its own kernels (the tutorial's formulas in `manual/`).
@@ -76,7 +76,7 @@ class GradientModule(Protocol):
 
 
 class OptimizerModule(Protocol):
-    """Each backend's ``mlp_optim`` module, unchecked."""
+    """Each backend's ``optim`` module, unchecked."""
 
     def train(self, net: Network, w: Array, data: Data, opt: Optimizer,
               steps: int) -> Trajectory: ...

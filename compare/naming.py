@@ -76,7 +76,7 @@ def grad_names(params: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def optimizer_state_names(kind: str, params: tuple[str, ...]) -> tuple[str, ...]:
-    """The optimizer state after a step, in `compare.optimizers.Trajectory.state` order:
+    """The optimizer state after a step, in `compare.types.Trajectory.state` order:
     each prefix of ``STATE_PREFIXES[kind]`` over every parameter, then t for Adam."""
     prefixes = STATE_PREFIXES[kind]
     names = tuple(param_quantity(x, p) for x in prefixes for p in params)

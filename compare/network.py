@@ -21,7 +21,8 @@ order for the equivalent ``nn.Sequential``: W_1 row-major, b_1 (if trainable), W
 For the tutorial network (2-2-2, no biases) that is w1..w8 exactly. Frozen biases are part of
 the description (`Network.bias_values`), not of the vector.
 
-This module is part of the contract: it imports nothing of ours but `errors`.
+This module is part of the contract: it imports nothing of ours but `errors` and
+`interface.Example` (the tutorial's one example).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from autograd_compare.errors import InputError
+from autograd_compare.interface import Example
 
 Array: TypeAlias = npt.NDArray[Any]  # a NumPy array (of the backend's dtype in results)
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity", "softmax")
@@ -59,6 +61,9 @@ class Network(NamedTuple):
     @property
     def layers(self) -> int:
         return len(self.sizes) - 1
+
+
+TUTORIAL = Network((2, 2, 2), ("sigmoid", "sigmoid"), "none", None, "half-sse", "sum")
 
 
 class Data(NamedTuple):
@@ -204,6 +209,19 @@ def is_tutorial_shape(net: Network) -> bool:
     """2-2-2 sigmoid without trainable biases: the parameters are the tutorial's w1..w8."""
     return (net.sizes == (2, 2, 2) and net.activations == ("sigmoid", "sigmoid")
             and net.bias != "trainable")
+
+
+def tutorial_example(net: Network, data: Data) -> Example | None:
+    """The one example when ``net`` is the tutorial's network exactly (2-2-2 sigmoid, no biases,
+    ½Σ(t-a)² summed) and ``data`` one example: there its 8 hand formulas are the kernel."""
+    if net != TUTORIAL or np.shape(data.inputs)[0] != 1:
+        return None
+    return Example(data.inputs[0], data.targets[0])
+
+
+def example_data(example: Example, dt: Any = "float64") -> Data:
+    """The tutorial's one example as the `Data` of `TUTORIAL` (one row)."""
+    return data(TUTORIAL, [example.inputs], [example.targets], dt)
 
 
 def loss_name(net: Network) -> str:

@@ -2,7 +2,7 @@
 
 One `Optimizer` names an update rule and its hyperparameters; each backend's ``optim`` module
 (`manual.optim`, `torch_impl.optim`, `jax_impl.optim`, same function names and signatures)
-trains the tutorial network with it and returns a `Trajectory` whose ``state`` carries the
+trains any network with it and returns a `Trajectory` whose ``state`` carries the
 optimizer's state after every step so that the harness (`compare.harness.optim_check`) can
 name a first divergence such as "v5 after step 3".
 
@@ -26,13 +26,11 @@ and ``adamw`` compute the same numbers (docs/optimizers.md shows how close, per 
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from autograd_compare.errors import InputError
-from autograd_compare.interface import Array, Example
-from autograd_compare.types import BatchResult, Trajectory
 
 KINDS = ("sgd", "momentum", "nesterov", "adam", "adamw", "textbook-momentum")
 MANUAL_ONLY = ("textbook-momentum",)  # conventions no framework implements
@@ -79,18 +77,6 @@ class Optimizer(NamedTuple):
         if self.lr_change:
             parts.append(f"lr={self.lr_change[1]:g} from update {self.lr_change[0] + 1}")
         return f"{self.kind}({', '.join(parts)})"
-
-
-class OptimModule(Protocol):
-    """What each backend's ``optim`` module provides (`manual.optim`, `torch_impl.optim`,
-    `jax_impl.optim`): arguments already checked and converted by the harness (NumPy arrays
-    of one dtype, an `Example`, steps >= 1). `manual.optim` also has ``train_mistake``."""
-
-    def train(self, w: Array, example: Example, opt: Optimizer,
-              steps: int) -> Trajectory: ...
-
-    def train_batch(self, w: Array, lr: Array, example: Example, opt: Optimizer,
-                    steps: int) -> BatchResult: ...
 
 
 SGD = Optimizer()  # plain gradient descent (its lr is each call's): sgd is a value

@@ -167,7 +167,7 @@ def get_network_backend(name: str, dtype: Any = "float64") -> AnyBackend:
     """The backend ``name`` for any network and any optimizer (`compare.backend.Backend`),
     with input checks and a dtype guard. Same names, install hints and errors as
     `get_backend`; the functions are those of ``<backend package>.mlp`` and, for an
-    optimizer other than plain gradient descent, ``.mlp_optim`` (imported only then)."""
+    optimizer other than plain gradient descent, ``.optim`` (imported only then)."""
     from autograd_compare import network
     from autograd_compare.backend import Backend as AnyBackend
     from autograd_compare.backend import is_plain
@@ -176,7 +176,7 @@ def get_network_backend(name: str, dtype: Any = "float64") -> AnyBackend:
     mlp = cast("GradientModule", backend_module(name, "mlp"))  # checked below
 
     def optim() -> OptimizerModule:
-        return cast("OptimizerModule", backend_module(name, "mlp_optim", OPTIM_NEEDS.get(name)))
+        return cast("OptimizerModule", backend_module(name, "optim", OPTIM_NEEDS.get(name)))
 
     def forward(net: Network, w: ArrayLike, data: Data) -> NetForward:
         return _check_net(name, dt, mlp.forward(net, network.weights(net, w, dt),
@@ -215,15 +215,15 @@ OPTIM_NEEDS = {"jax": "optax"}  # frameworks an optimizer module needs beyond it
 
 if TYPE_CHECKING:  # mypy holds every backend's modules to the protocols of compare.backend
     from autograd_compare.jax_impl import mlp as _jax_mlp
-    from autograd_compare.jax_impl import mlp_optim as _jax_mlp_optim
+    from autograd_compare.jax_impl import optim as _jax_optim
     from autograd_compare.manual import mlp as _manual_mlp
-    from autograd_compare.manual import mlp_optim as _manual_mlp_optim
+    from autograd_compare.manual import optim as _manual_optim
     from autograd_compare.torch_impl import mlp as _torch_mlp
-    from autograd_compare.torch_impl import mlp_optim as _torch_mlp_optim
+    from autograd_compare.torch_impl import optim as _torch_optim
 
     _MLP_MODULES: tuple[GradientModule, ...] = (_manual_mlp, _torch_mlp, _jax_mlp)
-    _OPTIM_MODULES: tuple[OptimizerModule, ...] = (_manual_mlp_optim, _torch_mlp_optim,
-                                                   _jax_mlp_optim)
+    _OPTIM_MODULES: tuple[OptimizerModule, ...] = (_manual_optim, _torch_optim,
+                                                   _jax_optim)
 
 
 def _net_data(net: Network, data: Data, dt: np.dtype[Any]) -> Data:

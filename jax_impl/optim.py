@@ -1,10 +1,12 @@
-"""Momentum, weight decay, L2 and Adam by optax: sgd(momentum, nesterov), add_decayed_weights,
-adam and adamw, on ``jax.value_and_grad`` of E_total (plus λ/2·Σw² if ``l2``).
+"""Momentum, weight decay, L2 and Adam on any network (`compare.network`) by optax:
+sgd(momentum, nesterov), add_decayed_weights, adam and adamw, on ``jax.value_and_grad`` of E
+(plus λ/2·Σw² if ``l2``) over the flat parameter vector (P,), inside ``lax.scan``.
 
 optax has no dampening, so momentum with dampening τ > 0 is written here as a small
 `optax.GradientTransformation` (`dampened_trace`), PyTorch's rule: v ← g at the first step,
 then v ← μ·v + (1-τ)·g. A learning-rate change mid-run is `optax.join_schedules` of two
-constants. Same function names and signatures as `manual.optim`.
+constants. Frozen biases are constants of the forward pass (`jax_impl.mlp`), not parameters:
+optax never sees them. Same function names and signatures as `manual.optim`.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ import numpy as np
 import optax
 
 from autograd_compare import cache
-from autograd_compare.interface import Example
-from autograd_compare.jax_impl.network import loss as e_total
+from autograd_compare.jax_impl.mlp import loss as net_loss
 from autograd_compare.jax_impl.precision import precision, to_numpy
+from autograd_compare.network import Data, Network
 from autograd_compare.optimizers import ADAM_KINDS, MANUAL_ONLY, Optimizer
 from autograd_compare.types import BatchResult, Trajectory
 
@@ -87,25 +89,6 @@ def flat_state(state, opt: Optimizer, dtype):
     return jnp.zeros(0, dtype)
 
 
-def _objective(w, example: Example, l2: float):
-    """E_total + λ/2·Σw², and E_total itself (aux)."""
-    e = e_total(w, example)
-    return (e + l2 / 2 * jnp.sum(w * w) if l2 else e), e
-
-
-@functools.lru_cache(maxsize=64)
-def _compiled_train(opt: Optimizer, steps: int):
-    """The jitted trainer for ``opt``'s settings; the learning rate is an argument (traced), so
-    a sweep over learning rates compiles once. ``opt.lr`` is ignored (callers pass lr=1)."""
-    grad = jax.value_and_grad(_objective, has_aux=True)
-
-    @jax.jit
-    def run(w, lr, example):
-        return scan_updates(lambda w: grad(w, example, opt.l2), w, lr, opt, steps)
-
-    return run
-
-
 def scan_updates(value_and_grad, w, lr, opt: Optimizer, steps: int):
     """``steps`` updates of ``opt`` at learning rate ``lr`` from ``w`` (P,), by `lax.scan`
     (traced: call it inside `jax.jit`). ``value_and_grad(w) -> ((objective, E), dw)``.
@@ -127,63 +110,62 @@ def scan_updates(value_and_grad, w, lr, opt: Optimizer, steps: int):
     return losses, jnp.concatenate([w[None], weights]), grads, state
 
 
-def train(w: np.ndarray, example: Example, opt: Optimizer, steps: int) -> Trajectory:
-    """``steps`` updates of ``opt`` from ``w`` (8,); see `compare.optimizers.Trajectory`."""
-    cache.configure_jax()  # compiled programs kept on disk between runs (compare.cache)
-    with precision(w.dtype):
-        out = _compiled_train(opt._replace(lr=1.0), steps)(w, w.dtype.type(opt.lr), example)
-    return Trajectory(*(to_numpy(x, w.dtype) for x in out))
+def _objective(net: Network, l2: float):
+    def f(w, x, t):
+        e = net_loss(net, w, x, t)
+        return (e + l2 / 2 * jnp.sum(w * w) if l2 else e), e
 
-
-CHUNK = 2048  # configurations per block: a block's temporaries stay in cache (as jax_impl.train)
+    return f
 
 
 @functools.lru_cache(maxsize=64)
-def _compiled_batch(opt: Optimizer, steps: int):
-    def objective(w, example):  # w: 8 scalars (one configuration)
-        return e_total(w, example) + (opt.l2 / 2 * sum(wj * wj for wj in w) if opt.l2 else 0.0)
-
-    grad = jax.vmap(jax.grad(objective), in_axes=(0, None))  # tuple of 8 rows (C,) in and out
-
-    def block(w, lr, example):
-        tx = make_transformation(opt, lr)  # optax's arithmetic broadcasts lr (C,) on each row
-
-        def step(carry, _):
-            w, s = carry
-            updates, s = tx.update(grad(w, example), s, w)
-            return (optax.apply_updates(w, updates), s), None
-
-        (w, _), _ = jax.lax.scan(step, (w, tx.init(w)), length=steps)
-        return jax.vmap(e_total, in_axes=(0, None))(w, example), jnp.stack(w)
+def _compiled_train(net: Network, opt: Optimizer, steps: int):
+    """Jitted trainer; the learning rate is traced (a sweep compiles once; ``opt.lr`` unused)."""
+    grad = jax.value_and_grad(_objective(net, opt.l2), has_aux=True)
 
     @jax.jit
-    def run(w, lr, example):  # w: (B, 8, C), lr: (B, C)
-        return jax.lax.map(lambda b: block(tuple(b[0]), b[1], example), (w, lr))
+    def run(w, lr, x, t):
+        return scan_updates(lambda w: grad(w, x, t), w, lr, opt, steps)
 
     return run
 
 
-def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, opt: Optimizer,
-                steps: int) -> BatchResult:
-    """N trainings at once: ``w`` (N, 8), ``lr`` (N,).
-
-    Laid out as `jax_impl.train` does it (measured 30x faster here than one (N, 8) array):
-    blocks of `CHUNK` configurations, each block's weights a tuple of 8 rows w1..w8 (the optax
-    params pytree), so the optax transformation runs on whole rows with the learning rates
-    broadcast along them (every optax step here is element-wise: configurations stay
-    independent); gradients by ``vmap(grad)``; ``lax.scan`` over steps, ``lax.map`` over
-    blocks, one jitted program.
-    """
+def train(net: Network, w: np.ndarray, data: Data, opt: Optimizer,
+          steps: int) -> Trajectory:
+    """``steps`` updates of ``opt`` from ``w`` (P,); see `compare.types.Trajectory`."""
     cache.configure_jax()  # compiled programs kept on disk between runs (compare.cache)
-    n = w.shape[0]
-    blocks = -(-n // CHUNK)
-    chunk = -(-n // blocks)
-    pad = blocks * chunk - n
-    w_b = np.pad(w, ((0, pad), (0, 0))).reshape(blocks, chunk, 8).transpose(0, 2, 1)
-    lr_b = np.pad(lr, (0, pad), constant_values=1).reshape(blocks, chunk)
-    with precision(w.dtype):
-        loss, weights = _compiled_batch(opt._replace(lr=1.0), steps)(
-            np.ascontiguousarray(w_b), lr_b, example)
-    loss, weights = to_numpy(loss, w.dtype), to_numpy(weights, w.dtype)
-    return BatchResult(None, loss.reshape(-1)[:n], weights.transpose(0, 2, 1).reshape(-1, 8)[:n],
-                       None)
+    dt = w.dtype
+    with precision(dt):
+        out = _compiled_train(net, opt._replace(lr=1.0), steps)(
+            w, dt.type(opt.lr), data.inputs, data.targets)
+        return Trajectory(*(to_numpy(x, dt) for x in out))
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled_batch(net: Network, opt: Optimizer, steps: int):
+    grad = jax.grad(lambda w, x, t: _objective(net, opt.l2)(w, x, t)[0])
+
+    def one(w, lr, x, t):  # one configuration: w (P,), lr ()
+        tx = make_transformation(opt, lr)
+
+        def step(carry, _):
+            w, s = carry
+            updates, s = tx.update(grad(w, x, t), s, w)
+            return (optax.apply_updates(w, updates), s), None
+
+        (w, _), _ = jax.lax.scan(step, (w, tx.init(w)), length=steps)
+        return net_loss(net, w, x, t), w
+
+    return jax.jit(jax.vmap(one, in_axes=(0, 0, None, None)))
+
+
+def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, opt: Optimizer,
+                steps: int) -> BatchResult:
+    """N trainings at once: ``w`` (N, P), ``lr`` (N,): ``vmap`` over configurations of the
+    ``lax.scan`` of one training (optax's rules are element-wise; rows stay independent)."""
+    cache.configure_jax()
+    dt = w.dtype
+    with precision(dt):
+        E, W = _compiled_batch(net, opt._replace(lr=1.0), steps)(
+            w, lr.astype(dt), data.inputs, data.targets)
+        return BatchResult(None, to_numpy(E, dt), to_numpy(W, dt), None)

@@ -1,9 +1,13 @@
-"""Momentum, weight decay, L2 and Adam written by hand, in the tutorial's style. No framework.
+"""Momentum, weight decay, L2 and Adam written by hand, in the tutorial's style, on any network
+(`compare.network`). No framework.
 
-Every update rule is spelled out on the vector of the eight weights: ``v = mu * v + dw`` is
+Every update rule is spelled out on the flat parameter vector: ``v = mu * v + dw`` is
 v1 = mu * v1 + dw1, ..., v8 = mu * v8 + dw8 at once (element-wise), as the tutorial writes
-``w5 = w5 - lr * dw5``. The gradient dw comes from `manual.gradients.weight_gradients` (the
-tutorial's chain rule). See `compare.optimizers` for the rules and the names of the state.
+``w5 = w5 - lr * dw5``. The gradient on the tutorial's own network and example is the
+tutorial's chain rule (`manual.gradients.weight_gradients`, its 8 formulas); on every other
+network it is `manual.mlp`'s δ recursion. Frozen biases are part of the network's
+description, not of the vector, so no optimizer ever moves them. See `compare.optimizers` for
+the rules and the names of the state.
 
 ``MISTAKES`` are deliberately wrong update rules, one wrong line each, runnable as the backend
 ``mistake:<name>`` of `compare.harness.optim_check`, which must name their first wrong
@@ -16,10 +20,13 @@ from typing import NamedTuple
 
 import numpy as np
 
+from autograd_compare import naming
 from autograd_compare.errors import InputError
 from autograd_compare.interface import Example
+from autograd_compare.manual import mlp
 from autograd_compare.manual.gradients import weight_gradients
 from autograd_compare.manual.network import forward_values
+from autograd_compare.network import Data, Network, reduction_scale, tutorial_example
 from autograd_compare.optimizers import ADAM_KINDS, Optimizer
 from autograd_compare.types import BatchResult, Trajectory
 
@@ -47,16 +54,41 @@ MISTAKES = {m.name: m for m in (
 )}
 
 
-def train(w: np.ndarray, example: Example, opt: Optimizer, steps: int) -> Trajectory:
-    """``steps`` updates of ``opt`` from ``w`` (8,); see `compare.optimizers.Trajectory`."""
-    return _train(w, example, opt, steps, None)
+def train(net: Network, w: np.ndarray, data: Data, opt: Optimizer, steps: int,
+          mistake: str | None = None) -> Trajectory:
+    """``steps`` updates of ``opt`` from ``w`` (P,); ``mistake`` one of `MISTAKES`."""
+    if mistake is not None:
+        check_mistake(opt, mistake)
+    dt = w.dtype
+    n_state = len(naming.STATE_PREFIXES[opt.kind]) * w.size + (opt.kind in ADAM_KINDS)
+    loss = np.empty(steps, dt)
+    weights = np.empty((steps + 1, w.size), dt)
+    grads = np.empty((steps, w.size), dt)
+    state = np.empty((steps, n_state), dt)
+    weights[0] = w
+    s = init_state(w.shape, dt, opt)
+    for k in range(steps):
+        loss[k], grads[k] = _objective_gradient(net, weights[k], data, opt)
+        weights[k + 1], s = update(weights[k], grads[k], s, opt, k, mistake)
+        state[k] = flat_state(s, opt)
+    return Trajectory(loss, weights, grads, state)
 
 
-def train_mistake(w: np.ndarray, example: Example, opt: Optimizer, steps: int,
-                  mistake: str) -> Trajectory:
-    """`train` with the wrong line of ``MISTAKES[mistake]``."""
-    check_mistake(opt, mistake)
-    return _train(w, example, opt, steps, mistake)
+def _objective_gradient(net: Network, w: np.ndarray, data: Data, opt: Optimizer):
+    """(E, d(E + λ/2·Σw²)/dw) at ``w`` (..., P), then + λ·w by hand (d/dw5 of λ/2·w5² is
+    λ·w5): the tutorial's 8 formulas on its own network and example, else the δ recursion."""
+    ex = tutorial_example(net, data)
+    if ex is not None and w.ndim == 1:
+        v = forward_values(w, ex)
+        E, dw = v["E_total"], weight_gradients(v, w, ex)
+    else:
+        zs, as_, losses = mlp.forward_pass(net, w, data.inputs, data.targets)
+        E = w.dtype.type(reduction_scale(net, data.inputs.shape[0])) * losses.sum(axis=-1)
+        dw = mlp.backward_pass(net, w, data.inputs, data.targets, zs, as_)[0]
+    if opt.l2:
+        dw = dw + w.dtype.type(opt.l2) * w
+    return E, dw
+
 
 
 def check_mistake(opt: Optimizer, mistake: str) -> None:
@@ -67,32 +99,6 @@ def check_mistake(opt: Optimizer, mistake: str) -> None:
     if opt.kind not in MISTAKES[mistake].kinds:
         raise InputError(f"mistake {mistake!r} applies to {', '.join(MISTAKES[mistake].kinds)}; "
                          f"got optimizer {opt.kind!r}")
-
-
-def _train(w, example: Example, opt: Optimizer, steps: int, mistake) -> Trajectory:
-    dt = w.dtype
-    names = opt.state_names()
-    loss = np.empty(steps, dt)
-    weights = np.empty((steps + 1, w.size), dt)
-    grads = np.empty((steps, w.size), dt)
-    state = np.empty((steps, len(names)), dt)
-    weights[0] = w
-    s = init_state(w.shape, dt, opt)
-    for k in range(steps):
-        v = forward_values(weights[k], example)
-        loss[k] = v["E_total"]
-        grads[k] = _objective_gradient(v, weights[k], example, opt)
-        weights[k + 1], s = update(weights[k], grads[k], s, opt, k, mistake)
-        state[k] = flat_state(s, opt)
-    return Trajectory(loss, weights, grads, state)
-
-
-def _objective_gradient(v: dict, w, example: Example, opt: Optimizer):
-    """d(E_total + λ/2·Σw²)/dw = dE_total/dw + λ·w (by hand: d/dw5 of λ/2·w5² is λ·w5)."""
-    dw = weight_gradients(v, w, example)
-    if opt.l2:
-        dw = dw + w.dtype.type(opt.l2) * w
-    return dw
 
 
 def init_state(shape, dt, opt: Optimizer) -> dict:
@@ -170,23 +176,36 @@ def _rate(lr, dt):
     return lr.astype(dt) if isinstance(lr, np.ndarray) else dt.type(lr)
 
 
-# --- batched: N configurations (starting weights, learning rate) with one optimizer ---------
-def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, opt: Optimizer,
+# --- batched: N configurations (starting parameters, learning rate) with one optimizer ------
+def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, opt: Optimizer,
                 steps: int) -> BatchResult:
-    """N trainings at once: ``w`` (N, 8), ``lr`` (N,); the other settings from ``opt``.
+    """N trainings at once: ``w`` (N, P), ``lr`` (N,); the same formulas with a leading axis
+    of configurations (the learning rate a column), no loop over N.
 
-    The weights are held as 8 contiguous rows (structure of arrays), so every formula is one
-    NumPy call over a block of `BLOCK` configurations. The step is `_soa_gradients` and
-    `update` written with preallocated rows and in-place operations (`_train_block`): the
-    same operations in the same order, so the same numbers, without ~100 temporary arrays and
-    the per-step Python work of `update`. Row n equals
-    ``train(w[n], example, opt with lr[n], steps)`` up to rounding.
+    On the tutorial's network and example the weights are held as 8 contiguous rows
+    (structure of arrays), so every formula is one NumPy call over a block of `BLOCK`
+    configurations: `_soa_gradients` and `update` written with preallocated rows and in-place
+    operations (`_train_block`), the same operations in the same order, so the same numbers,
+    without ~100 temporary arrays and the per-step Python work of `update`.
     """
-    final_w, final_l = np.empty_like(w), np.empty(w.shape[0], w.dtype)
-    for lo in range(0, w.shape[0], BLOCK):
-        rows = slice(lo, lo + BLOCK)
-        final_l[rows], final_w[rows] = _train_block(w[rows], lr[rows], example, opt, steps)
-    return BatchResult(None, final_l, final_w, None)
+    ex = tutorial_example(net, data)
+    if ex is not None:
+        final_w, final_l = np.empty_like(w), np.empty(w.shape[0], w.dtype)
+        for lo in range(0, w.shape[0], BLOCK):
+            rows = slice(lo, lo + BLOCK)
+            final_l[rows], final_w[rows] = _train_block(w[rows], lr[rows], ex, opt, steps)
+        return BatchResult(None, final_l, final_w, None)
+    W = w.copy()
+    rates = lr.astype(w.dtype)[:, None]
+    s = init_state(W.shape, w.dtype, opt)
+    change = opt.lr_change
+    for k in range(steps):
+        _, dW = _objective_gradient(net, W, data, opt)
+        rate = rates if not change or k < change[0] else np.full_like(rates, change[1])
+        per_row = opt._replace(lr=rate, lr_change=None)  # type: ignore[arg-type]  # a column
+        W, s = update(W, dW, s, per_row, k)  # of rates (N, 1): update broadcasts it
+    E, _ = _objective_gradient(net, W, data, opt._replace(l2=0.0))
+    return BatchResult(None, E, W, None)
 
 
 BLOCK = 4096  # configurations trained together: a block's ~40 temporaries stay in L2 cache

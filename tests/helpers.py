@@ -44,6 +44,13 @@ def class_example(dtype="float64"):
     return Example(np.array(CLASS_INPUTS, dtype), np.array(CLASS_TARGETS, dtype))
 
 
+def tutorial_data(dtype="float64", example=None):
+    """The class example (or ``example``) as the `Data` of `network.TUTORIAL` (one row)."""
+    from autograd_compare.network import example_data
+
+    return example_data(class_example(dtype) if example is None else example, dtype)
+
+
 def starts(n: int, dtype="float64", scale: float = 1.0, seed: int = 3) -> np.ndarray:
     """n starting weight vectors, the class example first, the rest uniform on [-scale, scale]."""
     from autograd_compare.interface import CLASS_WEIGHTS

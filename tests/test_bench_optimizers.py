@@ -19,6 +19,7 @@ from autograd_compare.commands.bench import (
 )
 from autograd_compare.commands.cli import main
 from autograd_compare.harness import optim_check as C
+from autograd_compare.network import TUTORIAL, example_data
 from tests.helpers import EPS32, EPS64, assert_close, class_example
 
 pytest.importorskip("torch")
@@ -106,7 +107,8 @@ def test_numpy_reference_trains_like_manual_per_configuration(kind, dtype):
     assert ref.dtype == np.dtype(dtype)
     eps = EPS64 if dtype == "float64" else EPS32
     for n in range(5):
-        one = C.train("manual", w[n], ex, O.with_lr(opt, float(lr[n])), 30, dtype)
+        one = C.train("manual", TUTORIAL, w[n], example_data(ex), O.with_lr(opt, float(lr[n])), 30,
+                      dtype)
         # the same rules in another operation order (exp vs tanh sigmoid, stacked columns):
         # measured up to ~40 eps after 30 steps (Adam divides by √v̂); 400 eps allowed
         assert_close(ref[n], one.weights[-1], rtol=0, atol=400 * eps, what=f"{kind} row {n}")

@@ -9,11 +9,13 @@ from autograd_compare import optimizers
 from autograd_compare.commands.cli import main
 from autograd_compare.harness import optim_check
 from autograd_compare.interface import CLASS_INPUTS, CLASS_TARGETS, CLASS_WEIGHTS, Example
+from autograd_compare.network import TUTORIAL, example_data
 from autograd_compare.teach import loss_curves
 from autograd_compare.teach.updates import BACKENDS, explain_updates, render_updates
 from tests import golden
 
 EX = Example(np.array(CLASS_INPUTS), np.array(CLASS_TARGETS))
+DATA = example_data(EX)  # the class example, one row of the tutorial's network
 SETTINGS = {
     "sgd": {}, "momentum": {"dampening": 0.1}, "nesterov": {"weight_decay": 0.01},
     "adam": {"l2": 0.05}, "adamw": {"weight_decay": 0.1}, "textbook-momentum": {},
@@ -30,8 +32,8 @@ def test_every_number_is_within_4_eps_of_every_backend(kind, dtype):
     steps = 4
     ex = explain_updates(CLASS_WEIGHTS, EX, opt, "w6", steps, dtype)
     eps = float(np.finfo(dtype).eps)
-    ref = optim_check.train("manual", CLASS_WEIGHTS, EX, opt, steps, dtype)
-    scale = optim_check.scales(opt, ref, EX, dtype)
+    ref = optim_check.train("manual", TUTORIAL, CLASS_WEIGHTS, DATA, opt, steps, dtype)
+    scale = optim_check.scales(TUTORIAL, opt, ref, DATA, dtype)
     compared = 0
     for step in ex.steps:
         for line in step.lines:
@@ -103,10 +105,10 @@ def test_loss_curves_are_every_backends_on_the_class_example(kind):
     curves = loss_curves("tutorial", (kind,), steps=30, lr=rates, weight_decay=0.01)
     opt = curves.optimizers[kind]
     assert opt.lr == rates.get(kind, 0.5) and opt.weight_decay == (0.01 if kind == "adamw" else 0)
-    ref = optim_check.train("manual", CLASS_WEIGHTS, EX, opt, 30)
-    scale = optim_check.scales(opt, ref, EX, "float64")["E_total"]
+    ref = optim_check.train("manual", TUTORIAL, CLASS_WEIGHTS, DATA, opt, 30)
+    scale = optim_check.scales(TUTORIAL, opt, ref, DATA, "float64")["E_total"]
     for name in ("manual", "torch", "jax"):
-        run = optim_check.train(name, CLASS_WEIGHTS, EX, opt, 30)
+        run = optim_check.train(name, TUTORIAL, CLASS_WEIGHTS, DATA, opt, 30)
         assert np.all(np.abs(curves.loss[kind][:30] - run.loss) <= 64 * np.finfo(float).eps
                       * scale * np.arange(1, 31)), name
 
@@ -114,13 +116,12 @@ def test_loss_curves_are_every_backends_on_the_class_example(kind):
 @pytest.mark.parametrize("kind", ["momentum", "adam", "adamw"])
 def test_any_network_in_its_own_names(kind, capsys):
     """``explain --optimizer`` on XOR (2-2-1, trainable biases, 4 examples): the hand-worked
-    numbers of W2[0,1] are manual's full-batch run (network_optim_check.train), and torch.optim
+    numbers of W2[0,1] are manual's full-batch run (optim_check.train), and torch.optim
     and optax agree with them."""
     import json
 
     from autograd_compare import network, optimizers
     from autograd_compare.commands.cli import main
-    from autograd_compare.harness import network_optim_check
 
     extra = ["--weight-decay", "0.01"] if kind == "adamw" else []
     argv = ["explain", "--preset", "xor", "--optimizer", kind, "--weight", "W2[0,1]",
@@ -130,7 +131,7 @@ def test_any_network_in_its_own_names(kind, capsys):
     assert d["weight"] == "W2[0,1]" and "2-2-1" in d["network"] and len(d["weights"]) == 9
     p = network.preset("xor")
     opt = optimizers.make(kind, lr=p.lr, weight_decay=0.01 if kind == "adamw" else 0.0)
-    run = network_optim_check.train("manual", p.network, p.weights, p.data, opt, 3)
+    run = optim_check.train("manual", p.network, p.weights, p.data, opt, 3)
     j = network.param_names(p.network).index("W2[0,1]")
     for k, step in enumerate(d["steps"]):
         assert step["E"] == pytest.approx(float(run.loss[k]), rel=1e-15)

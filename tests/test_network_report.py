@@ -16,7 +16,7 @@ import pytest
 
 from autograd_compare import network, registry
 from autograd_compare.commands.cli import main
-from autograd_compare.harness import network_optim_check
+from autograd_compare.harness import optim_check
 from autograd_compare.report import network_output, output
 from autograd_compare.study import network_restarts as study
 from tests.browser import CHROMIUM, INSTALL, Browser
@@ -124,7 +124,7 @@ def test_per_step_difference_finds_the_first_divergence(monkeypatch):
 
     p = network.preset("xor")
     opt = optimizers.make("sgd", lr=p.lr)
-    good = network_optim_check.check(opt, ["manual", "torch"], p.network, p.weights, p.data, 40)
+    good = optim_check.check(opt, ["manual", "torch"], p.network, p.weights, p.data, 40)
     assert good.ok and list(good.comparisons) == ["torch"]
     real = registry.get_network_backend
 
@@ -135,8 +135,8 @@ def test_per_step_difference_finds_the_first_divergence(monkeypatch):
         return b._replace(train=lambda net, w, data, o, steps: b.train(
             net, w, data, o._replace(lr=o.lr * (1 + 1e-9)), steps))
 
-    monkeypatch.setattr(network_optim_check.registry, "get_network_backend", off)
-    bad = network_optim_check.check(opt, ["manual", "torch"], p.network, p.weights, p.data, 40)
+    monkeypatch.setattr(optim_check.registry, "get_network_backend", off)
+    bad = optim_check.check(opt, ["manual", "torch"], p.network, p.weights, p.data, 40)
     c = bad.comparisons["torch"]
     ratio = np.max(np.where(c.diff > 0, c.diff / c.tolerance, 0.0), axis=1)
     assert not bad.ok

@@ -19,7 +19,8 @@ from autograd_compare.harness import optim_check as C
 from autograd_compare.harness import tolerances
 from autograd_compare.manual import optim as manual_optim
 from autograd_compare.naming import WEIGHT_NAMES
-from tests.helpers import class_example, starts
+from autograd_compare.network import TUTORIAL as TUT
+from tests.helpers import class_example, starts, tutorial_data
 
 # every optimizer, with each of its options switched on somewhere
 CONFIGS = {
@@ -35,6 +36,7 @@ CONFIGS = {
 }
 DTYPES = ["float64", "float32"]
 STEPS = 25
+DATA = tutorial_data()  # the class example, one row
 LRS = np.array([0.1, 0.5, 2.0, 0.5, 1.0, 0.2])
 
 
@@ -50,8 +52,8 @@ def _assert_rows_match_single_runs(backend: str, out: O.BatchResult, w: np.ndarr
     ex = class_example(dtype)
     for n, lr in enumerate(LRS):
         one_opt = O.with_lr(opt, float(lr))
-        one = C.train(backend, w[n], ex, one_opt, STEPS, dtype)
-        scale = C.scales(one_opt, one, ex, dtype)
+        one = C.train(backend, TUT, w[n], tutorial_data(dtype, ex), one_opt, STEPS, dtype)
+        scale = C.scales(TUT, one_opt, one, tutorial_data(dtype, ex), dtype)
         tol = tolerances.trajectory_tolerance(
             dtype, STEPS - 1, np.array([scale[name][-1] for name in WEIGHT_NAMES]))
         diff = np.abs(out.final_weights[n].astype(np.float64) - one.weights[-1])
@@ -68,7 +70,7 @@ def test_torch_batch_equals_torch_optim_per_configuration(name, dtype, change):
     """One torch.optim param group per rate over shared leaves == one run per configuration."""
     w = starts(len(LRS), dtype)
     opt = _opt(name, change)
-    out = C.train_batch("torch", w, LRS, None, opt, STEPS, dtype)
+    out = C.train_batch("torch", TUT, w, LRS, DATA, opt, STEPS, dtype)
     assert out.final_weights.dtype == np.dtype(dtype) and out.final_loss.dtype == np.dtype(dtype)
     _assert_rows_match_single_runs("torch", out, w, opt, dtype)
     from autograd_compare.manual.network import forward_values
@@ -82,8 +84,8 @@ def test_torch_batch_equals_torch_optim_per_configuration(name, dtype, change):
 
 def test_torch_batch_single_row_equals_its_row_in_the_whole_batch():
     w, opt = starts(len(LRS), "float64"), _opt("nesterov+wd", True)
-    whole = C.train_batch("torch", w, LRS, None, opt, STEPS)
-    one = C.train_batch("torch", w[2:3], LRS[2:3], None, opt, STEPS)
+    whole = C.train_batch("torch", TUT, w, LRS, DATA, opt, STEPS)
+    one = C.train_batch("torch", TUT, w[2:3], LRS[2:3], DATA, opt, STEPS)
     # same elementwise kernels on another length: last-bit differences in exp, not more
     np.testing.assert_allclose(one.final_weights, whole.final_weights[2:3], rtol=0, atol=1e-13)
 
@@ -95,8 +97,8 @@ def test_jax_batch_equals_optax_per_configuration(name, dtype):
     pytest.importorskip("optax")
     w = starts(len(LRS), dtype)
     opt = _opt(name, True)
-    _assert_rows_match_single_runs("jax", C.train_batch("jax", w, LRS, None, opt, STEPS, dtype),
-                                   w, opt, dtype)
+    out = C.train_batch("jax", TUT, w, LRS, DATA, opt, STEPS, dtype)
+    _assert_rows_match_single_runs("jax", out, w, opt, dtype)
 
 
 def _readable_block(w, lr, ex, opt: O.Optimizer, steps: int):
@@ -138,7 +140,10 @@ def test_jax_optimizer_programs_go_to_the_persistent_cache(tmp_path):
     pytest.importorskip("optax")
     code = ("import numpy as np; from autograd_compare import optimizers as O; "
             "from autograd_compare.harness import optim_check as C; "
-            "C.train_batch('jax', np.full((2, 8), 0.3), np.full(2, 0.5), None, O.make('adam'), 3)")
+            "from autograd_compare.network import TUTORIAL as T, example_data as d; "
+            "from autograd_compare import CLASS_INPUTS as i, CLASS_TARGETS as t, Example; "
+            "C.train_batch('jax', T, np.full((2, 8), 0.3), np.full(2, 0.5), d(Example(i, t)), "
+            "O.make('adam'), 3)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=300, env={**os.environ, "AUTOGRAD_COMPARE_CACHE_DIR":
                                             str(tmp_path)})

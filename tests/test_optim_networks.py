@@ -13,7 +13,7 @@ import pytest
 from autograd_compare import network
 from autograd_compare import optimizers as O
 from autograd_compare.commands.cli import main
-from autograd_compare.harness import network_optim_check as N
+from autograd_compare.harness import optim_check as N
 
 pytest.importorskip("torch")
 pytest.importorskip("optax")
@@ -142,14 +142,13 @@ def test_a_late_state_divergence_is_named_with_its_step():
 
     cols = N.columns(XOR.network, opt)
     scale = N.scales(XOR.network, opt, ref, XOR.data, "float64")
-    comp = compare_runs("bad", bad, cols, ref, cols, scale, "float64",
-                        step_rtol(XOR.network, 4, "float64"))
+    comp = compare_runs("bad", bad, cols, ref, cols, scale, step_rtol(XOR.network, 4, "float64"))
     assert comp.first_divergence is not None
     assert comp.first_divergence.label == "v_b2[0] after step 3"
 
 
 def test_frozen_biases_are_not_parameters_of_any_optimizer():
-    from autograd_compare.torch_impl.mlp_optim import sequential
+    from autograd_compare.torch_impl.optim import sequential
 
     mazur = network.preset("mazur")
     model, trainable = sequential(mazur.network, mazur.weights)
@@ -278,7 +277,7 @@ def test_restart_batches_use_the_optimizer():
     from autograd_compare.commands.network_restarts import optimizer_backend
 
     opt = O.make("momentum", lr=1.0)
-    b = optimizer_backend(registry.get_network_backend("torch"), tutorial=False)
+    b = optimizer_backend(registry.get_network_backend("torch"))
     starts = np.random.default_rng(1).uniform(-1, 1, (3, 9))
     r = b.train_batch(XOR.network, starts, np.full(3, 0.5), XOR.data, opt, 12)
     for n in range(3):

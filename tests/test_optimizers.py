@@ -10,14 +10,18 @@ from autograd_compare.commands.cli import main
 from autograd_compare.errors import InputError
 from autograd_compare.harness import optim_check as C
 from autograd_compare.harness import tolerances
+from autograd_compare.harness.network_check import step_rtol
 from autograd_compare.interface import CLASS_WEIGHTS, LEARNING_RATES
+from autograd_compare.network import TUTORIAL as TUT
 from autograd_compare.types import Trajectory
 from tests import golden_optim
+from tests.helpers import tutorial_data
 
 pytest.importorskip("torch")
 pytest.importorskip("optax")
 
 BACKENDS = ["manual", "torch", "jax"]
+DATA = tutorial_data()  # the class example, one row
 DTYPES = ["float64", "float32"]
 # every optimizer with its non-default options switched on
 CONFIGS = {
@@ -77,17 +81,17 @@ def test_state_names():
 @pytest.mark.parametrize("name", CONFIGS)
 def test_backends_agree_step_by_step_over_the_sweep(name, dtype):
     for lr in LEARNING_RATES:
-        res = C.check(_opt(name, lr), BACKENDS, CLASS_WEIGHTS, None, 100, dtype)
+        res = C.check(_opt(name, lr), BACKENDS, TUT, CLASS_WEIGHTS, DATA, 100, dtype)
         assert res.ok, (lr, res.first_divergence)
         for comp in res.comparisons.values():
-            assert comp.columns == C.columns(res.optimizer)  # the state is compared too
+            assert comp.columns == C.columns(TUT, res.optimizer)  # the state is compared too
             assert comp.largest.ratio < 1
         for run in res.runs.values():
             assert run.state.dtype == np.dtype(dtype) and run.weights.dtype == np.dtype(dtype)
 
 
 def test_adam_step_count_is_exact():
-    res = C.check(_opt("adam"), BACKENDS, CLASS_WEIGHTS, None, 5)
+    res = C.check(_opt("adam"), BACKENDS, TUT, CLASS_WEIGHTS, DATA, 5)
     for run in res.runs.values():
         np.testing.assert_array_equal(run.state[:, -1], [1, 2, 3, 4, 5])
 
@@ -110,11 +114,11 @@ def test_every_backend_matches_the_golden_trajectory(name, dtype):
     g = golden_optim.trajectory(kind, lr, steps, dtype, **kw)
     ref = Trajectory(*(np.array(g[k]) for k in ("loss", "weights", "grads", "state")))
     opt = O.make(kind, lr=lr, **kw)
-    scale = C.scales(opt, ref, C._example(None, np.dtype(dtype)), dtype)
-    cols = C.columns(opt)
+    scale = C.scales(TUT, opt, ref, DATA, dtype)
+    cols = C.columns(TUT, opt)
     for backend in BACKENDS:
-        run = C.train(backend, CLASS_WEIGHTS, None, opt, steps, dtype)
-        comp = C.compare_runs(backend, run, cols, ref, cols, scale, dtype)
+        run = C.train(backend, TUT, CLASS_WEIGHTS, DATA, opt, steps, dtype)
+        comp = C.compare_runs(backend, run, cols, ref, cols, scale, step_rtol(TUT, 1, dtype))
         assert comp.first_divergence is None, comp.first_divergence
         # and much closer than the bound: a few units in the last place of the weights
         assert comp.largest.abs < 50 * tolerances.eps(dtype)
@@ -123,7 +127,7 @@ def test_every_backend_matches_the_golden_trajectory(name, dtype):
 def test_golden_is_not_plain_sgd():
     """The golden momentum trajectory differs from what plain SGD would give (guards the test)."""
     g = golden_optim.trajectory("momentum", 0.5, 2)
-    sgd = C.train("manual", CLASS_WEIGHTS, None, O.make("sgd", lr=0.5), 2)
+    sgd = C.train("manual", TUT, CLASS_WEIGHTS, DATA, O.make("sgd", lr=0.5), 2)
     assert abs(g["weights"][2][4] - sgd.weights[2][4]) > 1e-4
 
 
@@ -144,7 +148,7 @@ MISTAKE_CASES = [
 @pytest.mark.parametrize("mistake, kind, kw, first", MISTAKE_CASES)
 def test_mistake_is_caught_at_its_first_wrong_quantity(mistake, kind, kw, first, dtype):
     opt = O.make(kind, lr=0.5, **kw)
-    res = C.check(opt, ["torch", "manual", "jax", f"mistake:{mistake}"], CLASS_WEIGHTS, None,
+    res = C.check(opt, ["torch", "manual", "jax", f"mistake:{mistake}"], TUT, CLASS_WEIGHTS, DATA,
                   10, dtype)
     assert not res.ok
     d = res.first_divergence
@@ -155,16 +159,16 @@ def test_mistake_is_caught_at_its_first_wrong_quantity(mistake, kind, kw, first,
 
 def test_a_mistake_needs_its_optimizer():
     with pytest.raises(InputError, match="applies to adamw; got optimizer 'adam'"):
-        C.train("mistake:adamw-decay-after", CLASS_WEIGHTS, None, O.make("adam"), 3)
+        C.train("mistake:adamw-decay-after", TUT, CLASS_WEIGHTS, DATA, O.make("adam"), 3)
 
 
 # --- conventions -------------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_textbook_momentum_equals_pytorch_at_constant_lr(dtype):
     res = C.check(O.make("textbook-momentum", lr=0.5), ["manual", "torch", "jax"],
-                  CLASS_WEIGHTS, None, 50, dtype)
+                  TUT, CLASS_WEIGHTS, DATA, 50, dtype)
     assert res.ok
-    assert res.comparisons["torch"].columns == C.columns(O.make("sgd"))  # no state in common
+    assert res.comparisons["torch"].columns == C.columns(TUT, O.make("sgd"))  # no state in common
     # and the textbook velocity is -lr times PyTorch's buffer (up to 50 steps of rounding)
     u, v = res.runs["manual"].state, res.runs["torch"].state
     bound = tolerances.step_rtol(dtype) * 50 * np.abs(u).max()
@@ -174,13 +178,13 @@ def test_textbook_momentum_equals_pytorch_at_constant_lr(dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_textbook_momentum_differs_after_a_learning_rate_change(dtype):
     opt = O.make("textbook-momentum", lr=0.5, lr_change=(10, 1.5))
-    res = C.check(opt, ["manual", "torch"], CLASS_WEIGHTS, None, 20, dtype)
+    res = C.check(opt, ["manual", "torch"], TUT, CLASS_WEIGHTS, DATA, 20, dtype)
     assert res.first_divergence.label == "w1 after step 11"
     assert res.first_divergence.difference > 1e-4
 
 
 def _final(kind: str, **kw) -> np.ndarray:
-    return C.train("torch", CLASS_WEIGHTS, None, O.make(kind, lr=0.5, **kw), 50).weights[-1]
+    return C.train("torch", TUT, CLASS_WEIGHTS, DATA, O.make(kind, lr=0.5, **kw), 50).weights[-1]
 
 
 def test_l2_equals_weight_decay_for_sgd_and_not_for_adam():
@@ -203,10 +207,10 @@ def test_train_batch_rows_equal_single_trainings(name, dtype):
     opt = _opt(name)._replace(lr_change=(5, 0.3))
     steps = 20
     for backend in BACKENDS:
-        out = C.train_batch(backend, w, lr, None, opt, steps, dtype)
+        out = C.train_batch(backend, TUT, w, lr, DATA, opt, steps, dtype)
         assert out.final_weights.dtype == np.dtype(dtype)
         for n in range(len(lr)):
-            one = C.train("manual", w[n], None, O.with_lr(opt, float(lr[n])), steps, dtype)
+            one = C.train("manual", TUT, w[n], DATA, O.with_lr(opt, float(lr[n])), steps, dtype)
             tol = tolerances.step_rtol(dtype) * steps * 10
             np.testing.assert_allclose(out.final_weights[n], one.weights[-1], rtol=tol, atol=tol,
                                        err_msg=f"{backend} row {n}")
@@ -280,7 +284,7 @@ def test_the_earliest_divergence_wins_over_backends(order):
     first in the list."""
     wrong = ["mistake:momentum-before-gradient", "mistake:weight-decay-sign"][::order]
     opt = O.make("momentum", lr=0.5, weight_decay=0.1)
-    r = C.check(opt, ["manual", *wrong], CLASS_WEIGHTS, None, 5)
+    r = C.check(opt, ["manual", *wrong], TUT, CLASS_WEIGHTS, DATA, 5)
     assert (r.first_divergence.backend, r.first_divergence.label) == (
         "mistake:weight-decay-sign", "v1 after step 1")
     assert {c.first_divergence.label for c in r.comparisons.values()} == {

@@ -1,9 +1,14 @@
-"""Momentum, weight decay, L2 and Adam by torch.optim: SGD, Adam and AdamW on a leaf tensor.
+"""Momentum, weight decay, L2 and Adam on any network (`compare.network`) by torch.optim (SGD,
+Adam, AdamW), on the parameters of the equivalent ``nn.Sequential`` (``nn.Linear`` layers and
+activation modules).
 
-The gradient is torch.autograd's (``loss.backward()`` on E_total, plus λ/2·Σw² if ``l2``);
-the update is the optimizer's own ``step()``; the state is read back from its
-``state_dict()`` (``momentum_buffer``; ``exp_avg``, ``exp_avg_sq``, ``step``). Same function
-names and signatures as `manual.optim`.
+The gradient is autograd's (``loss.backward()`` on E, plus λ/2·Σw² if ``l2``), the update the
+optimizer's own ``step()``, the state read back from ``optimizer.state[p]`` for every
+parameter (``momentum_buffer``; ``exp_avg``, ``exp_avg_sq``, ``step``), flattened in
+``parameters_to_vector`` order. Frozen biases are ``nn.Linear`` biases with ``requires_grad``
+off and are not given to the optimizer: nothing moves them. A softmax last layer is left out
+of the Sequential: the cross-entropy is taken from its logits (``log_softmax``), as PyTorch
+does. Same function names and signatures as `manual.optim`.
 """
 
 from __future__ import annotations
@@ -11,10 +16,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from autograd_compare.interface import Example
+from autograd_compare import naming
+from autograd_compare.network import Data, Network, frozen_bias, layout, reduction_scale
 from autograd_compare.optimizers import ADAM_KINDS, MANUAL_ONLY, Optimizer
-from autograd_compare.torch_impl.network import TorchExample, forward_values
-from autograd_compare.torch_impl.train import as_torch
+from autograd_compare.torch_impl import mlp
 from autograd_compare.types import BatchResult, Trajectory
 
 
@@ -34,101 +39,121 @@ def make_optimizer(params: list, opt: Optimizer, lrs: list[float] | None = None)
     return cls(groups, lr=opt.lr, betas=opt.betas, eps=opt.eps, weight_decay=opt.weight_decay)
 
 
-def _objective(p, ex: TorchExample, opt: Optimizer) -> tuple:
-    """(E_total, E_total + λ/2·Σw² summed over configurations) for weights ``p``: a tensor
-    (8,) or the 8 rows w1..w8 of a batch as a tuple."""
-    e_total = forward_values(p, ex)["E_total"]
-    loss = e_total.sum()
-    if opt.l2:
-        loss = loss + opt.l2 / 2 * sum((c * c).sum() for c in p) if isinstance(p, tuple) \
-            else loss + opt.l2 / 2 * (p * p).sum()
-    return e_total, loss
+MODULES = {"sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh, "relu": torch.nn.ReLU,
+           "identity": torch.nn.Identity}
 
 
-def _state(optimizer, opt: Optimizer) -> torch.Tensor:
-    """The optimizer's state for the single parameter, in `Optimizer.state_names` order."""
-    st = optimizer.state_dict()["state"].get(0, {})
-    if opt.kind in ("momentum", "nesterov"):
-        return st["momentum_buffer"]
-    if opt.kind in ADAM_KINDS:
-        step = st["step"].reshape(1).to(st["exp_avg"].dtype)
-        return torch.cat([st["exp_avg"], st["exp_avg_sq"], step])
-    return torch.empty(0)
-
-
-def train(w: np.ndarray, example: Example, opt: Optimizer, steps: int) -> Trajectory:
-    """``steps`` updates of ``opt`` from ``w`` (8,); see `compare.optimizers.Trajectory`."""
+def sequential(net: Network, w: np.ndarray) -> tuple[torch.nn.Sequential, list[torch.Tensor]]:
+    """The ``nn.Sequential`` of ``net`` holding the parameters ``w`` (P,), and its trainable
+    parameters in ``parameters_to_vector`` order (W1, b1, W2, ...)."""
     dt = torch.from_numpy(w[:0]).dtype
-    ex = as_torch(example, dt)
-    p = torch.from_numpy(w.copy()).requires_grad_(True)
-    optimizer = make_optimizer([p], opt)
-    n_state = len(opt.state_names())
+    layers: list[torch.nn.Module] = []
+    trainable: list[torch.Tensor] = []
+    for l, (lay, f) in enumerate(zip(layout(net), net.activations, strict=True)):
+        n_out, n_in = lay.W_shape
+        linear = torch.nn.Linear(n_in, n_out, bias=net.bias != "none", dtype=dt)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(w[lay.W].reshape(lay.W_shape)))
+            trainable.append(linear.weight)
+            if lay.b is not None:
+                linear.bias.copy_(torch.from_numpy(w[lay.b]))
+                trainable.append(linear.bias)
+            elif net.bias == "frozen":
+                linear.bias.copy_(torch.tensor(frozen_bias(net, l), dtype=dt))
+                linear.bias.requires_grad_(False)
+        layers.append(linear)
+        if f != "softmax":
+            layers.append(MODULES[f]())
+    return torch.nn.Sequential(*layers), trainable
+
+
+def _loss(net: Network, model: torch.nn.Sequential, x: torch.Tensor,
+          t: torch.Tensor) -> torch.Tensor:
+    """E of the model's output (logits for a softmax network)."""
+    out = model(x)
+    if net.loss == "cross-entropy":
+        losses = -(t * torch.log_softmax(out, dim=-1)).sum(dim=-1)
+    else:
+        losses = (0.5 if net.loss == "half-sse" else 1.0) * ((t - out) ** 2).sum(dim=-1)
+    return reduction_scale(net, x.shape[0]) * losses.sum()
+
+
+def _flat(tensors: list[torch.Tensor]) -> torch.Tensor:
+    return torch.cat([p.reshape(-1) for p in tensors])
+
+
+def _state(optimizer: torch.optim.Optimizer, params: list[torch.Tensor],
+           opt: Optimizer) -> torch.Tensor:
+    st = [optimizer.state[p] for p in params]
+    if opt.kind in ("momentum", "nesterov"):
+        return _flat([s["momentum_buffer"] for s in st])
+    if opt.kind in ADAM_KINDS:
+        step = torch.as_tensor(st[0]["step"]).reshape(1).to(params[0].dtype)
+        return torch.cat([_flat([s["exp_avg"] for s in st]),
+                          _flat([s["exp_avg_sq"] for s in st]), step])
+    return torch.empty(0, dtype=params[0].dtype)
+
+
+def train(net: Network, w: np.ndarray, data: Data, opt: Optimizer,
+          steps: int) -> Trajectory:
+    """``steps`` updates of ``opt`` from ``w`` (P,); see `compare.types.Trajectory`."""
+    model, params = sequential(net, w)
+    dt = params[0].dtype
+    x, t = torch.as_tensor(data.inputs, dtype=dt), torch.as_tensor(data.targets, dtype=dt)
+    optimizer = make_optimizer([params], opt)
+    P = w.size
+    n_state = len(naming.STATE_PREFIXES[opt.kind]) * P + (opt.kind in ADAM_KINDS)
     loss = torch.empty(steps, dtype=dt)
-    weights = torch.empty((steps + 1, w.size), dtype=dt)
-    grads = torch.empty((steps, w.size), dtype=dt)
+    weights = torch.empty((steps + 1, P), dtype=dt)
+    grads = torch.empty((steps, P), dtype=dt)
     state = torch.empty((steps, n_state), dtype=dt)
-    weights[0] = p.detach()
+    weights[0] = _flat(params).detach()
     for k in range(steps):
         for group in optimizer.param_groups:
             group["lr"] = opt.lr_at(k)
         optimizer.zero_grad()
-        e_total, objective = _objective(p, ex, opt)
+        E = _loss(net, model, x, t)
+        objective = E + opt.l2 / 2 * sum((p * p).sum() for p in params) if opt.l2 else E
         objective.backward()
-        loss[k] = e_total.detach()
-        assert p.grad is not None  # backward() above set it
-        grads[k] = p.grad
+        loss[k] = E.detach()
+        grads[k] = _flat([p.grad for p in params])  # type: ignore[misc]  # set by backward()
         optimizer.step()
-        weights[k + 1] = p.detach()
+        weights[k + 1] = _flat(params).detach()
         if n_state:
-            state[k] = _state(optimizer, opt)
+            state[k] = _state(optimizer, params, opt)
     return Trajectory(loss.numpy(), weights.numpy(), grads.numpy(), state.numpy())
 
 
-def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, opt: Optimizer,
+def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, opt: Optimizer,
                 steps: int) -> BatchResult:
-    """N trainings at once: ``w`` (N, 8), ``lr`` (N,); the other settings from ``opt``.
-
-    Configurations are sorted by learning rate; one torch.optim param group per distinct rate
-    (``foreach`` kernels update all groups together) over a view of the shared weights; one
-    autograd graph per step over all configurations. A sweep has a few distinct rates; N
-    distinct rates make N groups (correct, but slow).
-    """
+    """N trainings at once: ``w`` (N, P), ``lr`` (N,). One leaf (n_g, P) per distinct learning
+    rate, one torch.optim param group each (``foreach`` kernels), one autograd graph per step
+    over all configurations (`torch_impl.mlp.forward_values` with a leading axis); every
+    torch.optim rule is element-wise, so rows stay independent."""
     dt = torch.from_numpy(w[:0]).dtype
-    ex = as_torch(example, dt)
+    x, t = torch.as_tensor(data.inputs, dtype=dt), torch.as_tensor(data.targets, dtype=dt)
     rates, inverse = np.unique(lr, return_inverse=True)
-    order = np.argsort(inverse, kind="stable")  # configurations sorted by learning rate
-    bounds = np.searchsorted(inverse[order], np.arange(len(rates) + 1))
-    # 8 autograd leaves w1..w8 (N,) each (contiguous: no stack in the backward pass); torch.optim
-    # gets, per learning rate, the 8 leaves' slices of that rate, sharing their memory, and
-    # each step hands them their slices of the leaves' .grad: no copies between the two
-    rows = [torch.from_numpy(np.ascontiguousarray(c)).requires_grad_(True) for c in w[order].T]
-    spans = list(zip(bounds, bounds[1:]))
-    params = [[r.detach()[a:b].requires_grad_(True) for r in rows] for a, b in spans]
-    optimizer = _batch_optimizer(params, opt, [float(r) for r in rates])
+    leaves = [torch.from_numpy(w[inverse == j].copy()).requires_grad_(True)
+              for j in range(len(rates))]
+    optimizer = make_optimizer(leaves, opt, [float(r) for r in rates])
+    for group in optimizer.param_groups:
+        group["foreach"] = True
     for k in range(steps):
         if opt.lr_change and k == opt.lr_change[0]:
             for group in optimizer.param_groups:
                 group["lr"] = opt.lr_change[1]
-        for r in rows:
-            r.grad = None
-        _, objective = _objective(tuple(rows), ex, opt)
+        optimizer.zero_grad()
+        objective = torch.zeros((), dtype=dt)
+        for W in leaves:
+            objective = objective + mlp.forward_values(net, W, x, t)[3].sum()
+            if opt.l2:
+                objective = objective + opt.l2 / 2 * (W * W).sum()
         objective.backward()
-        for group, (a, b) in zip(params, spans):
-            for p, r in zip(group, rows):
-                assert r.grad is not None  # backward() above set it (r is a leaf in the graph)
-                p.grad = r.grad[a:b]
         optimizer.step()
-    with torch.no_grad():
-        e_total = forward_values(rows, ex)["E_total"]
     final_w = np.empty_like(w)
     final_l = np.empty(w.shape[0], w.dtype)
-    final_w[order] = torch.stack([r.detach() for r in rows], dim=1).numpy()
-    final_l[order] = e_total.numpy()
+    with torch.no_grad():
+        for j, W in enumerate(leaves):
+            final_w[inverse == j] = W.numpy()
+            final_l[inverse == j] = mlp.forward_values(net, W, x, t)[3].numpy()
     return BatchResult(None, final_l, final_w, None)
-
-
-def _batch_optimizer(params: list, opt: Optimizer, lrs: list[float]):
-    optimizer = make_optimizer(params, opt, lrs)
-    for group in optimizer.param_groups:
-        group["foreach"] = True  # one multi-tensor kernel per operation for every group
-    return optimizer

@@ -298,8 +298,10 @@ def _measure_chunked(fn, w: np.ndarray, lr: np.ndarray, n: int, repeat: int) -> 
 def _optim_final_weights(name: str, w: np.ndarray, lr: np.ndarray, example: Example,
                          opt: O.Optimizer, steps: int) -> np.ndarray:
     from autograd_compare.harness import optim_check
+    from autograd_compare.network import TUTORIAL, example_data
 
-    return optim_check.train_batch(name, w, lr, example, opt, steps, w.dtype).final_weights
+    return optim_check.train_batch(name, TUTORIAL, w, lr, example_data(example, w.dtype), opt,
+                                   steps, w.dtype).final_weights
 
 
 def _row(name, dtype, m, n, steps, ref_rate, diff, ref) -> dict:
@@ -382,13 +384,12 @@ def _run(args: argparse.Namespace) -> int:
     names = selected_backends(args)
     human = sys.stderr if args.json else sys.stdout
     if args.optimizer:
-        from autograd_compare.harness import optim_check
-
         for name in names:
             if name.startswith(registry.MISTAKE_PREFIX):
                 raise InputError(f"bench --optimizer times correct backends only; got "
                                  f"{validate.short_text(name)}")
-            optim_check.module(name)  # a missing framework (optax for jax): one line, now
+            # a missing framework (optax for jax): one line, now
+            registry.backend_module(name, "optim", registry.OPTIM_NEEDS.get(name))
         steps = len(args.dtypes) * len(args.optimizer) * len(sizes) * (1 + len(names))
         with Progress(steps, stream=sys.stderr) as progress:
             result = bench_optimizers(names, args.optimizer, args.dtypes, sizes, args.steps,

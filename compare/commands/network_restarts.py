@@ -37,25 +37,17 @@ TUTORIAL_ONLY: dict[str, npt.ArrayLike] = {"checkpoints": (), "distribution": "u
                                            "inputs": CLASS_INPUTS, "targets": CLASS_TARGETS}
 
 
-def optimizer_backend(backend: Backend, tutorial: bool) -> Backend:
-    """``backend`` whose ``train_batch`` with an optimizer also gives E at the starts: on the
-    tutorial's network the tutorial's batched optimizer path (`optim_check.train_batch`),
-    elsewhere the backend's own (`compare.backend`)."""
-    from autograd_compare.harness import optim_check
-    from autograd_compare.interface import Example
+def optimizer_backend(backend: Backend) -> Backend:
+    """``backend`` whose ``train_batch`` with an optimizer also gives E at the starts."""
     from autograd_compare.manual import mlp
 
-    name, dt = backend.name, backend.dtype
+    dt = backend.dtype
 
     def train_batch(net: network.Network, w: npt.ArrayLike, lr: npt.ArrayLike,
                     data: network.Data, opt: Optimizer, steps: int,
                     threshold: float | None = None, keep_loss: bool = False) -> BatchResult:
         w_arr, lr_arr = network.weights_batch(net, w, lr, dt)
-        if tutorial:
-            ex = Example(data.inputs[0], data.targets[0])
-            r = optim_check.train_batch(name, w_arr, lr_arr, ex, opt, steps, dt)
-        else:
-            r = backend.train_batch(net, w_arr, lr_arr, data, opt, steps)
+        r = backend.train_batch(net, w_arr, lr_arr, data, opt, steps)
         if r.initial_loss is not None:
             return r
         d = network.data(net, data.inputs, data.targets, dt)
@@ -105,7 +97,7 @@ def run(args: argparse.Namespace, opt: Optimizer | None = None) -> int:
         out_dir = dest.path
         backends = [registry.get_network_backend(n, dt) for n in _names(args, opt)]
         if opt is not None:
-            backends = [optimizer_backend(b, p.name == "tutorial") for b in backends]
+            backends = [optimizer_backend(b) for b in backends]
         data = network.data(p.network, p.data.inputs, p.data.targets, dt)
         human = sys.stderr if args.json else sys.stdout
         start = time.perf_counter()

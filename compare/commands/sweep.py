@@ -3,7 +3,7 @@
 
 The gradient check at the start (every parameter and every node against the complex step),
 then at every learning rate every backend trains with the optimizer and is compared with the
-reference step by step, optimizer state included (`harness.network_optim_check.sweep`). The
+reference step by step, optimizer state included (`harness.optim_check.sweep`). The
 report folder has the tutorial main job's files plus nodes.csv (`report.sweep`).
 Exit code 0 everything agrees, 1 a check failed, 2 bad usage or input (one line).
 """
@@ -22,7 +22,7 @@ from autograd_compare import budget, network, optimizers, registry, validate
 from autograd_compare.commands import options, wording
 from autograd_compare.commands.progress import Progress
 from autograd_compare.errors import InputError
-from autograd_compare.harness import network_optim_check, optim_check
+from autograd_compare.harness import optim_check
 from autograd_compare.report import extras, html, output, plots, sweep
 
 HELP = """Check every backend's gradients and training on any network, with any optimizer.
@@ -71,7 +71,7 @@ def _names(args: argparse.Namespace, opt: optimizers.Optimizer) -> list[str]:
     from autograd_compare.manual.optim import MISTAKES
 
     if args.backends is None:
-        names = network_optim_check.available()
+        names = optim_check.available()
     else:
         names = list(args.backends)
         if len(set(names)) != len(names):
@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     with dest as reserved:  # reserved (or refused, exit 2) before any work
         with Progress(len(lrs) + 1 + (reserved is not None)) as progress:
             progress.step("gradient check")
-            sw = network_optim_check.sweep(
+            sw = optim_check.sweep(
                 source, opt, names, net, w, data, lrs, steps, dt,
                 lambda lr: progress.step(f"training {len(names)} backends at lr {lr:g}"))
             title = (f"{sweep.describe_optimizer(opt)}, {steps} steps, {dt.name}, {source} "
@@ -147,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
             return _write(reserved, sw, cols, title, with_plots, human, args.json)
 
 
-def _write(dest: output.Destination, sw: network_optim_check.Sweep, cols, title: str,
+def _write(dest: output.Destination, sw: optim_check.Sweep, cols, title: str,
            with_plots: bool, human: TextIO, as_json: bool) -> int:
     out = dest.path
     lrs = [r.optimizer.lr for r in sw.rates]
@@ -170,7 +170,7 @@ def _write(dest: output.Destination, sw: network_optim_check.Sweep, cols, title:
     return report["exit_code"]
 
 
-def _emit(sw: network_optim_check.Sweep, title: str, out: Path | None, human: TextIO,
+def _emit(sw: optim_check.Sweep, title: str, out: Path | None, human: TextIO,
           as_json: bool, report: dict) -> None:
     """The tables and the closing line (stdout, or stderr with --json), then the JSON."""
     from autograd_compare.report import network_summary
@@ -186,7 +186,7 @@ def _emit(sw: network_optim_check.Sweep, title: str, out: Path | None, human: Te
         output.emit_stdout(text)
 
 
-def _rates_table(sw: network_optim_check.Sweep) -> str:
+def _rates_table(sw: optim_check.Sweep) -> str:
     opt = sw.optimizer
     lines = []
     if opt.kind in optimizers.MANUAL_ONLY:

@@ -1,20 +1,24 @@
-"""Optimizer check: every backend trains with one optimizer; compare them step by step.
+"""Optimizer check on any network (`compare.network`): every backend trains with one
+optimizer; compare them step by step, optimizer state included.
 
+Every backend's ``optim`` module trains (`manual.optim`: the update rules by hand on the flat
+vector; `torch_impl.optim`: torch.optim on the ``nn.Sequential``; `jax_impl.optim`: optax).
 Row k of a run is update k+1 (steps are counted from 1 in labels), in the order the update
-computes things: E_total and the gradients dw1..dw8 at the weights entering the step, then the
-optimizer's state after the step (v1..v8; or m1..m8, v1..v8, t), then the weights w1..w8 after
-it. Each backend is compared with the reference (the first backend listed) on the columns both
-have (textbook momentum's u1..u8 is not PyTorch's v1..v8, so only E_total, gradients and
-weights are compared there); the first divergence is the earliest row, then the first column,
-whose difference exceeds `compare.harness.tolerances.trajectory_tolerance`, e.g.
+computes things: E and the gradients at the parameters entering the step, then the
+optimizer's state after the step (named by `naming.optimizer_state_names`: v1..v8, or m1..m8,
+v1..v8, t on the tutorial's network; ``v_W2[0,1]`` on others), then the parameters after it.
+Each backend is compared with the reference (the first backend listed) on the columns both
+have (textbook momentum's u1..u8 is not PyTorch's v1..v8, so only E, gradients and
+parameters are compared there); the first divergence is the earliest row, then the first
+column, whose difference exceeds ``network_check.step_rtol · (k + 1) · scale``, e.g.
 "v5 after step 3".
 
 Scales (what a tolerance is relative to; `tolerances` explains why terms, not values): G_j,
-the gradient's term scale (`tolerances.term_scales`, plus λ·|w_j| for l2 and wd·|w_j| for
+the gradient's term scale (`network_check.term_scales`, plus λ·|w_j| for l2 and wd·|w_j| for
 coupled weight decay), each scale the largest over steps 1..k of the reference run (causal:
 an early step is not judged by sizes that come later), then
 
-* E_total, dw_j: their term scales, as in `compare.harness.trajectory`;
+* E, dw_j: their term scales;
 * a momentum buffer v_j = Σ μ^i·g carries every gradient's rounding: |v_j| + G_j/(1 - μ);
   textbook u_j = -lr·v_j: lr times that;
 * Adam's m_j (a weighted mean of g): |m_j| + G_j; v_j (of g²): |v_j| + G_j²; t (a count): 1;
@@ -25,20 +29,20 @@ an early step is not judged by sizes that come later), then
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import DTypeLike
 
 from autograd_compare import naming, registry, validate
 from autograd_compare.errors import InputError
-from autograd_compare.harness import tolerances
+from autograd_compare.harness import network_check
+from autograd_compare.harness.network_check import GradCheck
 from autograd_compare.harness.tolerances import FloatArray
-from autograd_compare.interface import ArrayLike, Example, ExampleLike
-from autograd_compare.optimizers import ADAM_KINDS, MANUAL_ONLY, Optimizer, OptimModule
+from autograd_compare.network import Data, NetForward, Network, loss_name, param_names
+from autograd_compare.optimizers import ADAM_KINDS, MANUAL_ONLY, Optimizer
 from autograd_compare.types import BatchResult, Trajectory
 
 MISTAKE_PREFIX = registry.MISTAKE_PREFIX
@@ -78,13 +82,21 @@ class OptimComparison(NamedTuple):
 
 class OptimResult(NamedTuple):
     optimizer: Optimizer
+    network: Network
     dtype: np.dtype[Any]
     reference: str
-    runs: dict[str, Trajectory]  # backend name -> its run
-    comparisons: dict[str, OptimComparison]  # every backend but the reference
+    runs: dict[str, Trajectory]
+    comparisons: dict[str, OptimComparison]
     ok: bool
-    first_divergence: Divergence | None  # earliest over the backends
-    largest: Largest  # largest ratio over the backends
+    first_divergence: Divergence | None
+    largest: Largest
+    finals: dict[str, NetForward | None]  # backend -> its own forward pass after the last
+    #                                        update (None: the training diverged)
+
+    @property
+    def final_loss(self) -> dict[str, float]:
+        """backend -> E after the last update (NaN if the training diverged)."""
+        return {n: float("nan") if f is None else float(f.E) for n, f in self.finals.items()}
 
 
 def available() -> list[str]:
@@ -93,57 +105,45 @@ def available() -> list[str]:
             if name not in OPTIM_NEEDS or importlib.util.find_spec(OPTIM_NEEDS[name])]
 
 
-def module(name: str) -> OptimModule:
-    """The optim module of backend ``name`` (``mistake:<kind>`` is manual's)."""
-    key = "manual" if name.startswith(MISTAKE_PREFIX) else name
-    if key not in registry.REGISTRY:
-        raise InputError(f"unknown backend {name!r}; expected one of "
-                         f"{', '.join(registry.REGISTRY)} or {MISTAKE_PREFIX}<kind>")
-    # each backend's optim module is checked against OptimModule at the end of this file
-    return cast(OptimModule, registry.backend_module(key, "optim", OPTIM_NEEDS.get(key)))
-
-
 def _check_kind(name: str, opt: Optimizer) -> None:
     if opt.kind in MANUAL_ONLY and not (name == "manual" or name.startswith(MISTAKE_PREFIX)):
         raise InputError(f"optimizer {opt.kind!r} exists in the manual backend only; got "
                          f"backend {name!r}")
 
 
-def train(name: str, w: ArrayLike, example: ExampleLike | None, opt: Optimizer, steps: int,
+def train(name: str, net: Network, w: Any, data: Data, opt: Optimizer, steps: int,
           dtype: DTypeLike = "float64") -> Trajectory:
-    """Backend ``name`` trains from ``w`` (8,) with ``opt`` for ``steps`` steps in ``dtype``."""
+    """Backend ``name`` (or ``mistake:<kind>``) trains ``net`` from ``w`` (P,) with ``opt``."""
+    from autograd_compare import network
+
     dt = validate.dtype(dtype)
-    w_arr, ex, steps = validate.weights(w, dt), _example(example, dt), validate.steps(steps)
     _check_kind(name, opt)
-    mod = module(name)
-    if name.startswith(MISTAKE_PREFIX):  # mod is manual.optim, the one with train_mistake
-        from autograd_compare.manual.optim import train_mistake
+    w_arr = network.weights(net, w, dt)
+    d = network.data(net, data.inputs, data.targets, dt)
+    steps = validate.steps(steps)
+    if name.startswith(MISTAKE_PREFIX):
+        from autograd_compare.manual import optim
 
-        return train_mistake(w_arr, ex, opt, steps, name[len(MISTAKE_PREFIX):])
-    return mod.train(w_arr, ex, opt, steps)
+        return optim.train(net, w_arr, d, opt, steps, name[len(MISTAKE_PREFIX):])
+    return registry.get_network_backend(name, dt).train(net, w_arr, d, opt, steps)
 
 
-def train_batch(name: str, w: ArrayLike, lr: ArrayLike, example: ExampleLike | None,
-                opt: Optimizer, steps: int, dtype: DTypeLike = "float64") -> BatchResult:
-    """Backend ``name`` trains N configurations: ``w`` (N, 8), ``lr`` (N,)."""
+def train_batch(name: str, net: Network, w: Any, lr: Any, data: Data, opt: Optimizer,
+                steps: int, dtype: DTypeLike = "float64") -> BatchResult:
+    """Backend ``name`` trains N configurations of ``net``: ``w`` (N, P), ``lr`` (N,)."""
     dt = validate.dtype(dtype)
-    w_arr, lr_arr = validate.batch(w, lr, dt)
     _check_kind(name, opt)
     if name.startswith(MISTAKE_PREFIX):
         raise InputError(f"{name!r} has no batched form; use manual, torch or jax")
-    return module(name).train_batch(w_arr, lr_arr, _example(example, dt), opt,
-                                    validate.steps(steps))
+    return registry.get_network_backend(name, dt).train_batch(net, w, lr, data, opt, steps)
 
 
-def _example(example: ExampleLike | None, dt: np.dtype[Any]) -> Example:
-    from autograd_compare.interface import CLASS_INPUTS, CLASS_TARGETS
-
-    return validate.example((CLASS_INPUTS, CLASS_TARGETS) if example is None else example, dt)
-
-
-def columns(opt: Optimizer) -> tuple[str, ...]:
-    """The quantities of one row, in order."""
-    return ("E_total", *naming.WEIGHT_GRAD_NAMES, *opt.state_names(), *naming.WEIGHT_NAMES)
+def columns(net: Network, opt: Optimizer) -> tuple[str, ...]:
+    """The quantities of one row, in order: E, gradients, state, parameters after the step."""
+    params = param_names(net)
+    return (loss_name(net), *naming.grad_names(params),
+            *naming.optimizer_state_names(opt.kind, params),
+            *params)
 
 
 def rows(t: Trajectory) -> FloatArray:
@@ -158,22 +158,21 @@ def label(quantity: str, step: int) -> str:
     return f"{quantity} {where} step {step}"
 
 
-def scales(opt: Optimizer, ref: Trajectory, example: Example,
-           dtype: DTypeLike) -> dict[str, FloatArray]:
-    """Each quantity's scale at every step, (steps,) per name (see the module docstring).
-
-    Causal: the scale at step k is the largest over steps 1..k, so an early step is judged by
-    the sizes it has seen, not by larger ones that come later.
-    """
-    from autograd_compare.manual.network import forward_values
-
-    w = np.asarray(ref.weights[:-1], np.float64)
-    ex = Example(np.asarray(example.inputs, np.float64), np.asarray(example.targets, np.float64))
-    v = forward_values(w, ex)
-    nodes = np.stack([v[name] for name in naming.FORWARD_NAMES], axis=1)
-    terms = tolerances.term_scales(w, nodes, ex, dtype)
-    E = np.maximum(terms.nodes[:, -1], np.abs(ref.loss.astype(np.float64)))
-    return update_scales(opt, ref, terms.dw, E, "E_total", naming.WEIGHT_NAMES)
+def scales(net: Network, opt: Optimizer, ref: Trajectory, data: Data,
+           dtype: DTypeLike) -> dict[str, np.ndarray]:
+    """Each quantity's scale at every step (`optim_check.update_scales`, causal)."""
+    d64 = Data(np.asarray(data.inputs, np.float64), np.asarray(data.targets, np.float64))
+    steps, P = ref.grads.shape
+    dw = np.zeros((steps, P))
+    E = np.abs(ref.loss.astype(np.float64))
+    for k in range(steps):
+        wk = np.asarray(ref.weights[k], np.float64)
+        if not np.all(np.isfinite(wk)):
+            dw[k:] = np.inf
+            break
+        s = network_check.term_scales(net, wk, d64, dtype)
+        dw[k], E[k] = s.dw, max(E[k], s.E)
+    return update_scales(opt, ref, dw, E, loss_name(net), param_names(net))
 
 
 def update_scales(opt: Optimizer, ref: Trajectory, dw_terms: FloatArray, E: FloatArray,
@@ -224,10 +223,10 @@ def update_scales(opt: Optimizer, ref: Trajectory, dw_terms: FloatArray, E: Floa
 
 def compare_runs(name: str, run: Trajectory, run_cols: tuple[str, ...],
                  ref: Trajectory, ref_cols: tuple[str, ...], scale: dict[str, FloatArray],
-                 dtype: DTypeLike, rtol: float | None = None) -> OptimComparison:
+                 rtol: float) -> OptimComparison:
     """``run`` against ``ref`` on their common columns (in the reference's order); the
-    tolerance is `tolerances.trajectory_tolerance`, or ``rtol · (step + 1) · scale`` when a
-    network's own per-step ``rtol`` is given (`network_check.step_rtol`)."""
+    tolerance is ``rtol · (step + 1) · scale``, ``rtol`` the network's own per-step one
+    (`network_check.step_rtol`)."""
     common = tuple(c for c in ref_cols if c in run_cols)
     x = rows(run)[:, [run_cols.index(c) for c in common]]
     y = rows(ref)[:, [ref_cols.index(c) for c in common]]
@@ -239,8 +238,7 @@ def compare_runs(name: str, run: Trajectory, run_cols: tuple[str, ...],
     diff = np.where(np.isnan(diff), np.inf, diff)  # NaN on one side only: a divergence
     steps = np.arange(x.shape[0])[:, None]
     stacked = np.stack([scale[c] for c in common], 1)
-    tol = (tolerances.trajectory_tolerance(dtype, steps, stacked) if rtol is None
-           else rtol * (steps + 1.0) * stacked)
+    tol = rtol * (steps + 1.0) * stacked
     bad = ~same & ~(diff <= tol)  # a NaN tolerance (an overflowed scale) judges nothing
     first = None
     if bad.any():
@@ -286,27 +284,93 @@ def require_backends(opt: Optimizer, backends: list[str]) -> None:
                          f"backends {','.join(backends)!r} (add manual)")
 
 
-def check(opt: Optimizer, backends: list[str], w: ArrayLike, example: ExampleLike | None = None,
+def check(opt: Optimizer, backends: list[str], net: Network, w: Any, data: Data,
           steps: int = 20, dtype: DTypeLike = "float64") -> OptimResult:
-    """Train every backend with ``opt`` (or its `counterpart`) and compare each with the first."""
+    """Train ``net`` with ``opt`` in every backend and compare each with the first."""
     require_backends(opt, backends)
     dt = validate.dtype(dtype)
-    ex = _example(example, dt)
     reference = backends[0]
     opts = {name: counterpart(name, opt) for name in backends}
-    runs = {name: train(name, w, ex, opts[name], steps, dt) for name in backends}
-    scale = scales(opts[reference], runs[reference], ex, dt)
-    ref_cols = columns(opts[reference])
-    comps = {name: compare_runs(name, run, columns(opts[name]), runs[reference], ref_cols,
-                                scale, dt)
+    runs = {name: train(name, net, w, data, opts[name], steps, dt) for name in backends}
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging run overflows
+        scale = scales(net, opts[reference], runs[reference], data, dt)
+    rtol = network_check.step_rtol(net, int(np.shape(data.inputs)[0]), dt)
+    ref_cols = columns(net, opts[reference])
+    comps = {name: compare_runs(name, run, columns(net, opts[name]), runs[reference], ref_cols,
+                                scale, rtol)
              for name, run in runs.items() if name != reference}
     first, largest = earliest_and_largest(comps, ref_cols)
-    return OptimResult(opt, dt, reference, runs, comps, first is None, first, largest)
+    final = {name: final_forward(name, net, run.weights[-1], data, dt)
+             for name, run in runs.items()}
+    return OptimResult(opt, net, dt, reference, runs, comps, first is None, first, largest,
+                          final)
 
 
-if TYPE_CHECKING:  # mypy holds every backend's optim module to the OptimModule protocol
-    from autograd_compare.jax_impl import optim as _jax_optim
-    from autograd_compare.manual import optim as _manual_optim
-    from autograd_compare.torch_impl import optim as _torch_optim
+def final_forward(name: str, net: Network, w: np.ndarray, data: Data,
+                  dtype: DTypeLike) -> NetForward | None:
+    """Backend ``name``'s own forward pass at ``w`` (a ``mistake:`` backend's is manual's: its
+    mistakes are in the update rule); None where ``w`` is not finite."""
+    if not np.all(np.isfinite(w)):
+        return None
+    key = "manual" if name.startswith(MISTAKE_PREFIX) else name
+    backend = registry.get_network_backend(key, dtype)
+    return backend.forward(net, w, network_data(net, data, dtype))
 
-    _OPTIM_MODULES: tuple[OptimModule, ...] = (_manual_optim, _torch_optim, _jax_optim)
+
+def network_data(net: Network, data: Data, dtype: DTypeLike) -> Data:
+    from autograd_compare import network
+
+    return network.data(net, data.inputs, data.targets, validate.dtype(dtype))
+
+
+class Sweep(NamedTuple):
+    """The main job on any network with any optimizer: the gradient check at the start, then
+    the trajectory check at every learning rate."""
+
+    source: str  # "preset xor", "your network"
+    network: Network
+    data: Data  # of ``dtype``
+    start: np.ndarray  # (P,) of ``dtype``
+    optimizer: Optimizer  # its lr is each rate's: see ``rates[j].optimizer``
+    steps: int
+    gradcheck: GradCheck
+    rates: tuple[OptimResult, ...]  # one per learning rate, in the order asked
+
+    @property
+    def ok(self) -> bool:
+        """Every check agrees, and every ``mistake:`` backend was caught (a mistake never
+        passes: one the settings cannot show, e.g. weight-decay-sign without weight decay,
+        fails the run too)."""
+        return self.gradcheck.ok and all(r.ok for r in self.rates) and not self.undetected
+
+    @property
+    def backends(self) -> tuple[str, ...]:
+        return tuple(self.rates[0].runs)
+
+    @property
+    def undetected(self) -> tuple[str, ...]:
+        """The ``mistake:`` backends that agree with the reference at every rate."""
+        return tuple(n for n in self.backends if n.startswith(MISTAKE_PREFIX) and all(
+            r.comparisons[n].first_divergence is None for r in self.rates))
+
+
+def sweep(source: str, opt: Optimizer, names: list[str], net: Network, w: Any, data: Data,
+          lrs: Sequence[float], steps: int, dtype: DTypeLike = "float64",
+          on_rate: Callable[[float], None] | None = None) -> Sweep:
+    """`network_check.gradient_check` at ``w`` over the backends that compute gradients
+    (every one but the ``mistake:`` update rules), then `check` at every rate of ``lrs``
+    (``on_rate(lr)`` before each, for progress)."""
+    from autograd_compare import network, optimizers
+
+    dt = validate.dtype(dtype)
+    d = network_data(net, data, dt)
+    w_arr = network.weights(net, w, dt)
+    gradient_backends = [registry.get_network_backend(n, dt) for n in names
+                         if not n.startswith(MISTAKE_PREFIX)]
+    grad = network_check.gradient_check(gradient_backends, net, w_arr, d)
+    rates = []
+    for lr in lrs:
+        if on_rate is not None:
+            on_rate(lr)
+        rates.append(check(optimizers.with_lr(opt, lr), names, net, w_arr, d, steps, dt))
+    return Sweep(source, net, d, w_arr, opt, steps, grad, tuple(rates))

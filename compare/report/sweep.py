@@ -1,5 +1,5 @@
 """The report folder of the main job on any network with any optimizer
-(`harness.network_optim_check.Sweep`): the tutorial main job's files, plus nodes.csv.
+(`harness.optim_check.Sweep`): the tutorial main job's files, plus nodes.csv.
 
 * trace.csv, one row per (lr, backend, step k = 0..steps): the state after k updates. The
   parameters w[k]; the loss at w[k] (E_total in the tutorial's notation, else E: the last row
@@ -26,8 +26,13 @@ from typing import Any
 import numpy as np
 
 from autograd_compare import budget, naming, registry
-from autograd_compare.harness.network_optim_check import Sweep
-from autograd_compare.harness.optim_check import MISTAKE_PREFIX, Divergence, Largest, counterpart
+from autograd_compare.harness.optim_check import (
+    MISTAKE_PREFIX,
+    Divergence,
+    Largest,
+    Sweep,
+    counterpart,
+)
 from autograd_compare.network import describe, loss_name, node_names, param_names
 from autograd_compare.network import to_dict as network_dict
 from autograd_compare.optimizers import ADAM_KINDS, Optimizer

@@ -9,7 +9,7 @@ updated together (the gradient needs all of them); one is shown.
 
 Any network: the tutorial's in its notation (w5, dw5, v5 from its own formulas), every other
 (``net``, ``data``) with its parameter names (W2[0,1], dW2[0,1], v_W2[0,1]) and the gradient of
-`manual.mlp`'s δ recursion, the backends' runs from `network_optim_check`.
+`manual.mlp`'s δ recursion, the backends' runs from `optim_check`.
 """
 
 from __future__ import annotations
@@ -87,16 +87,16 @@ def _n(x) -> str:
 def _runs(w: np.ndarray, example: Example, opt: Optimizer, steps: int, dt,
           net: Network | None = None, data: Data | None = None) -> dict:
     """label -> `Trajectory` of each backend, or the one-line reason it is missing."""
-    from autograd_compare.harness import network_optim_check, optim_check
+    from autograd_compare import network
+    from autograd_compare.harness import optim_check
 
+    if net is None or data is None:
+        net, data = network.TUTORIAL, network.example_data(example, dt)
     out: dict = {}
     for name, label in BACKENDS.items():
         theirs = optim_check.counterpart(name, opt)
         try:
-            out[label] = (optim_check.train(name, w, example, theirs, steps, dt)
-                          if net is None or data is None else
-                          network_optim_check.train(name, net, w, data, theirs, steps, dt),
-                          theirs)
+            out[label] = (optim_check.train(name, net, w, data, theirs, steps, dt), theirs)
         except CompareError as err:
             out[label] = str(err)
     return out

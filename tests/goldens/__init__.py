@@ -137,20 +137,14 @@ def optimizer_kinds() -> tuple[str, ...]:
 
 
 def train_preset(name: str, backend: str, dtype: str, kind: str) -> dict[str, Any]:
-    """``STEPS`` updates of ``kind`` at the preset's lr, through the path the project uses:
-    `optim_check.train` for the tutorial's network, `network_optim_check.train` otherwise
-    (as `commands.network_restarts.optimizer_backend` does)."""
+    """``STEPS`` updates of ``kind`` at the preset's lr, through the path the project uses
+    (`optim_check.train`, the tutorial's network included)."""
     from autograd_compare import network, optimizers
-    from autograd_compare.harness import network_optim_check, optim_check
-    from autograd_compare.interface import Example
+    from autograd_compare.harness import optim_check
 
     p = network.preset(name)
     opt = optimizers.make(kind, lr=p.lr)
-    if name == "tutorial":
-        ex = Example(p.data.inputs[0], p.data.targets[0])
-        t = optim_check.train(backend, p.weights, ex, opt, STEPS, dtype)
-    else:
-        t = network_optim_check.train(backend, p.network, p.weights, p.data, opt, STEPS, dtype)
+    t = optim_check.train(backend, p.network, p.weights, p.data, opt, STEPS, dtype)
     arrays = {"loss": t.loss, "weights": t.weights, "grads": t.grads}
     if t.state is not None and np.size(t.state):
         arrays["state"] = t.state
