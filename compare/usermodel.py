@@ -5,7 +5,7 @@
 
     model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3))
     result = check_model(model, X, Y, loss="cross-entropy", reduction="mean", lr=0.1, steps=50)
-    assert result.ok, result.first_divergence
+    assert result.ok, result.first_divergence  # the main job's checks, on the model's network
 
 Accepted models:
 
@@ -29,7 +29,8 @@ import numpy as np
 
 from autograd_compare import network, registry
 from autograd_compare.errors import InputError
-from autograd_compare.harness import network_check
+from autograd_compare.harness import optim_check
+from autograd_compare.optimizers import SGD
 
 TORCH_ACTIVATIONS = {"Sigmoid": "sigmoid", "Tanh": "tanh", "ReLU": "relu",
                      "Identity": "identity", "Softmax": "softmax"}
@@ -38,29 +39,31 @@ TORCH_ACTIVATIONS = {"Sigmoid": "sigmoid", "Tanh": "tanh", "ReLU": "relu",
 def check_model(model: Any, inputs: Any, targets: Any, *, loss: str = "half-sse",
                 reduction: str = "sum", lr: float = 0.1, steps: int = 20,
                 dtype: str = "float64", backends: tuple[str, ...] | None = None
-                ) -> network_check.NetworkCheck:
+                ) -> optim_check.Sweep:
     """Run the gradient check and the trajectory check on ``model`` with data (B, n_in), (B, n_out).
 
     Args:
         model: see the module docstring. inputs, targets: arrays (NumPy, torch or JAX).
         loss: "half-sse", "mse" or "cross-entropy"; reduction: "sum" or "mean" (PyTorch's).
-        lr, steps: full-batch gradient descent for the trajectory check.
+        lr, steps: full-batch gradient descent (sgd) for the trajectory check.
         dtype: "float64" or "float32". backends: names (default every installed backend;
             the first is the trajectory's reference).
 
     Returns:
-        `NetworkCheck`: ``.ok``, ``.first_divergence`` (None when everything agrees),
-        ``.to_dict()`` (JSON-ready), ``.gradcheck``, ``.trajectory``.
+        The main job's `optim_check.Sweep` at the one rate ``lr``: ``.ok``,
+        ``.first_divergence`` (None when everything agrees), ``.gradcheck``, ``.rates[0]``
+        (the step-by-step check: ``.runs``, ``.comparisons``, ``.largest``);
+        `report.sweep.as_dict` gives its report.json.
 
     Raises:
         InputError: an unsupported layer (named), a bad combination or bad data.
     """
     net, w = describe_model(model, loss, reduction)
     names = tuple(backends) if backends else tuple(registry.backends())
-    bs = [registry.get_network_backend(name, dtype) for name in names]
-    dt = bs[0].dtype
+    dt = network.dtype(dtype)
     data = network.data(net, _numpy(inputs), _numpy(targets), dt)
-    return network_check.check(bs, net, network.weights(net, w, dt), data, lr, steps)
+    return optim_check.sweep("your model", SGD, list(names), net, network.weights(net, w, dt),
+                             data, (lr,), steps, dt)
 
 
 class _Layer(NamedTuple):

@@ -9,6 +9,7 @@ import pytest
 
 from autograd_compare import check_model
 from autograd_compare.errors import InputError
+from autograd_compare.report.sweep import as_dict
 from autograd_compare.usermodel import describe_model
 
 torch = pytest.importorskip("torch")
@@ -30,7 +31,7 @@ def test_a_users_classifier_passes_and_reports():
     r = check_model(model, torch.from_numpy(x), t, loss="cross-entropy", reduction="mean",
                     lr=0.1, steps=20)
     assert r.ok and r.first_divergence is None
-    d = json.loads(json.dumps(r.to_dict()))
+    d = json.loads(json.dumps(as_dict(r)))
     assert d["network"]["activations"] == ["tanh", "relu", "softmax"]
     assert d["network"]["parameters"] == 4 * 6 + 6 + 6 * 5 + 5 + 5 * 3 + 3
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # untouched
@@ -72,7 +73,7 @@ def test_jax_pytree_of_layer_dicts():
     x, t = data(2, 1)
     r = check_model(layers, x, t, loss="half-sse", lr=0.5, steps=10)
     assert r.ok
-    assert r.to_dict()["network"]["sizes"] == [2, 3, 1]
+    assert as_dict(r)["network"]["sizes"] == [2, 3, 1]
 
 
 def test_a_divergence_is_reported(monkeypatch):
@@ -88,7 +89,7 @@ def test_a_divergence_is_reported(monkeypatch):
     assert not r.ok
     assert r.first_divergence["backend"] == "manual"
     assert r.first_divergence["quantity"].startswith("dE/dz1[")
-    assert r.to_dict()["ok"] is False
+    assert as_dict(r)["ok"] is False
 
 
 @pytest.mark.parametrize("model, message", [

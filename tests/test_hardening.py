@@ -54,7 +54,7 @@ def no_work(monkeypatch):
         raise AssertionError("the work started before the refusal")
     monkeypatch.setattr("autograd_compare.harness.gradcheck.check", boom)
     monkeypatch.setattr("autograd_compare.study.restarts.run", boom)
-    for name in ("harness.network_check.check", "harness.optim_check.check",
+    for name in ("harness.optim_check.check",
                  "study.network_restarts.run",
                  "teach.updates.explain_updates"):
         monkeypatch.setattr(f"autograd_compare.{name}", boom)

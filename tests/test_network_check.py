@@ -1,5 +1,6 @@
-"""The gradient check and trajectory check for any network: presets and random networks pass
-in float64 and float32; a wrong derivation, a wrong update and a wrong reference are caught."""
+"""The gradient check and trajectory check for any network (the one job's `optim_check.sweep`
+with sgd): presets and random networks pass in float64 and float32; a wrong derivation, a
+wrong update and a wrong reference are caught."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import numpy as np
 import pytest
 
 from autograd_compare import network, registry
-from autograd_compare.harness import network_check
+from autograd_compare.harness import network_check, optim_check
 from autograd_compare.manual import mlp as manual_mlp
 from autograd_compare.network import Data
+from autograd_compare.optimizers import SGD
+from autograd_compare.report.sweep import as_dict
 
 BACKENDS = ("manual", "torch", "jax")
 DTYPES = ("float64", "float32")
@@ -45,15 +48,15 @@ def setup(case: str, dtype: str):
                                   "tanh-relu-mse", "relu-tanh-softmax"])
 def test_networks_pass_both_checks(case, dtype):
     backends, net, w, d, lr, steps = setup(case, dtype)
-    r = network_check.check(backends, net, w, d, lr, steps)
+    r = optim_check.sweep(case, SGD, list(BACKENDS), net, w, d, (lr,), steps, dtype)
     assert r.ok, r.first_divergence
     assert r.first_divergence is None
     n_nodes = sum(2 * n for n in net.sizes[1:]) * d.inputs.shape[0]
     softmax = d.inputs.shape[0] * net.sizes[-1] if net.activations[-1] == "softmax" else 0
     assert len(r.gradcheck.rows) == network.n_params(net) + n_nodes - softmax
     assert all(row.fd_ok for row in r.gradcheck.rows)
-    assert set(r.trajectory.largest) == {"torch", "jax"}
-    assert r.to_dict()["ok"] is True
+    assert set(r.rates[0].comparisons) == {"torch", "jax"}
+    assert as_dict(r)["ok"] is True
 
 
 def test_references_agree_with_a_hand_computed_derivative():
@@ -73,7 +76,7 @@ def test_a_dropped_derivative_is_caught_where_it_first_goes_wrong(monkeypatch):
     real = manual_mlp.derivative
     monkeypatch.setattr(manual_mlp, "derivative", lambda name, z, a: (
         np.ones_like(z) if name == "sigmoid" else real(name, z, a)))
-    r = network_check.check(backends, net, w, d, lr, steps)
+    r = optim_check.sweep("xor", SGD, list(BACKENDS), net, w, d, (lr,), steps)
     assert not r.ok
     first = r.first_divergence
     assert first["check"] == "gradient" and first["backend"] == "manual"
@@ -84,14 +87,20 @@ def test_a_dropped_derivative_is_caught_where_it_first_goes_wrong(monkeypatch):
 def test_a_wrong_update_is_caught_at_step_one(monkeypatch):
     """Mutation: the torch backend's train applies lr·(1 + 1e-9): gradients are right."""
     backends, net, w, d, lr, steps = setup("preset:iris", "float64")
-    torch_b = backends[1]
-    wrong = torch_b._replace(train=lambda net, w, data, opt, steps: torch_b.train(
-        net, w, data, opt._replace(lr=opt.lr * (1 + 1e-9)), steps))
-    r = network_check.check([backends[0], wrong, backends[2]], net, w, d, lr, steps)
-    assert r.gradcheck.ok and not r.trajectory.ok
+    real = registry.get_network_backend
+
+    def get(name, dtype="float64"):
+        b = real(name, dtype)
+        return b if name != "torch" else b._replace(train=lambda net, w, data, opt, steps: b.train(
+            net, w, data, opt._replace(lr=opt.lr * (1 + 1e-9)), steps))
+
+    monkeypatch.setattr(optim_check.registry, "get_network_backend", get)
+    r = optim_check.sweep("iris", SGD, list(BACKENDS), net, w, d, (lr,), steps)
+    assert r.gradcheck.ok and not r.rates[0].ok
     first = r.first_divergence
     assert first["check"] == "trajectory" and first["backend"] == "torch"
-    assert first["step"] == 0 and first["quantity"].endswith("after the update")
+    assert first["step"] == 1 and first["quantity"] in network.param_names(net)
+    assert first["label"] == f"{first['quantity']} after step 1"  # E and dE/dw agree
 
 
 def test_a_wrong_reference_is_caught_by_the_central_difference(monkeypatch):

@@ -1,18 +1,13 @@
-"""Gradient check and trajectory check for any network (`compare.network`).
-
-The same two checks and the same tolerance model as the tutorial's harness (`gradcheck`,
-`trajectory`, `tolerances`), generalised:
+"""Gradient check for any network (`compare.network`), and the tolerance model every
+network's checks share.
 
 * **gradient check** at one point: every parameter's dE/dw and every node's dE/dz_l, dE/da_l
   (each example, each neuron) from every backend, against the complex step (h = 1e-20) on the
   complex-safe forward pass of `network_reference`, with the central difference as a check on
   that reference. Rows come in backward order (last layer's nodes first, then the parameters
   from the last layer back), so the first failing row is where a wrong derivation goes wrong.
-* **trajectory check**: every backend trains full-batch from the same start; row k holds the
-  forward pass at the weights entering step k (every z, a of every example, then E), the
-  gradient, and the weights after the update. Each backend is compared with the reference
-  backend (the first listed); the first divergence is the earliest step, then the first
-  column in that order, whose difference exceeds the tolerance.
+* the trajectory check (every backend trained from the same start, compared step by step,
+  optimizer state included) is `optim_check`'s, with this module's tolerance.
 
 Tolerance (as `tolerances`): SAFETY · ops · eps(dtype) · (k + 1) · scale, where ``ops`` is the
 longest chain of roundings of one step for this network (`ops_per_step`: it grows with the
@@ -23,7 +18,6 @@ largest over the reference run for a trajectory.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, NamedTuple, TypeAlias
 
 import numpy as np
@@ -75,26 +69,6 @@ def step_rtol(net: Network, batch: int, dtype: npt.DTypeLike) -> float:
 
 
 # --- quantities in graph order ---------------------------------------------------------------
-def node_columns(net: Network, batch: int) -> list[str]:
-    """z_1, a_1, z_2, ... each (example, neuron), row-major: the forward-pass columns."""
-    out = []
-    for l in range(1, net.layers + 1):
-        for kind in ("z", "a"):
-            names = node_names(net, kind, l)
-            out += [f"{n} (example {b + 1})" if batch > 1 else n for b in range(batch)
-                    for n in names]
-    return out
-
-
-def _flat_nodes(zs: Sequence[Array], as_: Sequence[Array]) -> Array:
-    """z_1, a_1, z_2, a_2, ... (each (..., B, n)) -> (..., Σ 2·B·n) in `node_columns` order."""
-    parts = []
-    for z, a in zip(zs, as_, strict=True):
-        parts += [np.reshape(z, z.shape[:-2] + (-1,)), np.reshape(a, a.shape[:-2] + (-1,))]
-    return np.concatenate(parts, axis=-1)
-
-
-# --- running error bound ---------------------------------------------------------------------
 def _deriv_scale(name: str, A: Float) -> Float:
     """Scale of f'(z) computed from a value of scale A."""
     if name == "sigmoid":
@@ -279,163 +253,3 @@ def _row(label: str, cs: float, fd: float, scale: float, rtol: float,
 
 
 # --- trajectory check ------------------------------------------------------------------------
-class NetRun(NamedTuple):
-    backend: str
-    weights: Array  # (steps+1, P)
-    nodes: Array  # (steps+1, Σ 2·B·n_l): every z, a at weights[k]
-    loss: Array  # (steps+1,): E at weights[k]
-    grads: Array  # (steps, P)
-
-
-class StepDifference(NamedTuple):
-    """One backend against the reference, per step k = 0..steps: the largest over that row's
-    quantities (nodes, E, gradients, updated parameters)."""
-
-    abs: Float  # (steps+1,): largest |difference| (finite ones; 0 if none)
-    ratio: Float  # (steps+1,): largest |difference| / tolerance (inf: NaN/inf where the
-    #               reference is finite)
-
-
-class TrajectoryCheck(NamedTuple):
-    lr: float
-    steps: int
-    reference: str
-    runs: dict[str, NetRun]  # backend name -> NetRun
-    ok: bool
-    first_divergence: dict[str, Any] | None  # JSON-ready {"backend", "step", "quantity", ...}
-    largest: dict[str, dict[str, float]]  # backend name -> {"abs", "ratio"} (ratio = diff / tol)
-    per_step: dict[str, StepDifference]  # backend name (not the reference) -> per step
-
-
-def run(backend: Backend, net: Network, w: Array, data: Data, lr: float,
-        steps: int) -> NetRun:
-    from autograd_compare import optimizers
-
-    t = backend.train(net, w, data, optimizers.with_lr(optimizers.SGD, lr), steps)
-    fs = [backend.forward(net, wk, data) for wk in t.weights if np.isfinite(wk).all()]
-    nodes = np.full((len(t.weights), _flat_nodes(fs[0].z, fs[0].a).size), np.nan,
-                    t.weights.dtype)
-    loss = np.full(len(t.weights), np.nan, t.weights.dtype)  # NaN once a training diverged
-    for k, f in enumerate(fs):  # the finite weights come first: w[k+1] is built from w[k]
-        nodes[k], loss[k] = _flat_nodes(f.z, f.a), f.E
-    loss[:-1] = t.loss  # the E the training itself saw
-    return NetRun(backend.name, t.weights, nodes, loss, t.grads)
-
-
-def _table(r: NetRun) -> Float:
-    """(steps+1, columns): nodes, E, gradients, weights after the update (NaN at the end)."""
-    k, P = r.weights.shape
-    out = np.full((k, r.nodes.shape[1] + 1 + 2 * P), np.nan)
-    out[:, :r.nodes.shape[1]] = r.nodes
-    out[:, r.nodes.shape[1]] = r.loss
-    out[:-1, r.nodes.shape[1] + 1:-P] = r.grads
-    out[:-1, -P:] = r.weights[1:]
-    return out
-
-
-def columns(net: Network, batch: int) -> list[str]:
-    names = param_names(net)
-    return (node_columns(net, batch) + ["E"] + [f"dE/d{n}" for n in names]
-            + [f"{n} after the update" for n in names])
-
-
-def _run_scales(net: Network, ref: NetRun, data: Data, dtype: npt.DTypeLike) -> Float:
-    """Each column's scale: the largest term scale (or |value|) over the reference run."""
-    y = _table(ref)
-    out: Float = np.max(np.abs(y), axis=0, initial=0.0, where=np.isfinite(y))
-    d64 = Data(np.asarray(data.inputs, np.float64), np.asarray(data.targets, np.float64))
-    n_nodes, P = ref.nodes.shape[1], ref.weights.shape[1]
-    for wk in ref.weights:
-        wk = np.asarray(wk, np.float64)
-        if not np.all(np.isfinite(wk)):
-            break
-        with np.errstate(over="ignore", invalid="ignore"):  # a diverging run overflows
-            s = term_scales(net, wk, d64, dtype)
-        terms = np.concatenate([_flat_nodes(s.z, s.a), [s.E], s.dw])
-        out[:n_nodes + 1 + P] = np.fmax(out[:n_nodes + 1 + P], terms)  # NaN: overflowed
-    return out
-
-
-def trajectory_check(backends: list[Backend], net: Network, w: Array, data: Data,
-                     lr: float, steps: int) -> TrajectoryCheck:
-    """Train every backend from ``w``; compare each with the first (the reference)."""
-    dtype = backends[0].dtype
-    runs = {b.name: run(b, net, w, data, lr, steps) for b in backends}
-    reference = backends[0].name
-    y = _table(runs[reference])
-    scale = _run_scales(net, runs[reference], data, dtype)
-    k = np.arange(y.shape[0])[:, None]
-    tol = step_rtol(net, data.inputs.shape[0], dtype) * (k + 1) * scale[None, :]
-    names = columns(net, data.inputs.shape[0])
-    first: dict[str, Any] | None = None
-    largest: dict[str, dict[str, float]] = {}
-    per_step: dict[str, StepDifference] = {}
-    for name, r in runs.items():
-        if name == reference:
-            continue
-        x = _table(r)
-        # Both overflowed (inf or NaN: which one depends on the order of operations, e.g.
-        # inf - inf) count as the same; finite against non-finite is a difference.
-        same = ~np.isfinite(x) & ~np.isfinite(y)
-        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            diff = np.where(same, 0.0, np.abs(x - y))
-            diff = np.where(np.isnan(diff), np.inf, diff)
-            bad = ~(diff <= tol)
-            ratio = np.where(diff > 0, diff / tol, 0.0)
-        largest[name] = {"abs": float(np.max(np.where(np.isfinite(diff), diff, 0.0))),
-                         "ratio": float(np.max(ratio))}
-        per_step[name] = StepDifference(
-            np.max(np.where(np.isfinite(diff), diff, 0.0), axis=1), np.max(ratio, axis=1))
-        if bad.any():
-            s, q = np.unravel_index(np.argmax(bad), bad.shape)
-            cand = {"backend": name, "step": int(s), "quantity": names[q],
-                    "value": float(x[s, q]), "reference": float(y[s, q]),
-                    "difference": float(diff[s, q]), "tolerance": float(tol[s, q])}
-            if first is None or (cand["step"], q) < (first["step"], names.index(
-                    first["quantity"])):
-                first = cand
-    return TrajectoryCheck(lr, steps, reference, runs, first is None, first, largest,
-                           per_step)
-
-
-# --- both checks -----------------------------------------------------------------------------
-class NetworkCheck(NamedTuple):
-    """The gradient check and the trajectory check of one network in one dtype."""
-
-    network: Network
-    dtype: str
-    gradcheck: GradCheck
-    trajectory: TrajectoryCheck
-
-    @property
-    def ok(self) -> bool:
-        return self.gradcheck.ok and self.trajectory.ok
-
-    @property
-    def first_divergence(self) -> dict[str, Any] | None:
-        """The gradient check's first failure, else the trajectory's first divergence."""
-        if self.gradcheck.first_failure is not None:
-            return dict(self.gradcheck.first_failure, check="gradient")
-        if self.trajectory.first_divergence is not None:
-            return dict(self.trajectory.first_divergence, check="trajectory")
-        return None
-
-    def to_dict(self) -> dict[str, Any]:
-        from autograd_compare.network import to_dict as network_dict
-
-        g, t = self.gradcheck, self.trajectory
-        return {"ok": self.ok, "dtype": self.dtype, "network": network_dict(self.network),
-                "first_divergence": self.first_divergence,
-                "gradcheck": {"ok": g.ok, "rows": len(g.rows), "first_failure": g.first_failure,
-                              "largest_error_over_tolerance": g.largest},
-                "trajectory": {"ok": t.ok, "lr": t.lr, "steps": t.steps,
-                               "reference": t.reference, "first_divergence": t.first_divergence,
-                               "largest": t.largest,
-                               "final_loss": {n: float(r.loss[-1]) for n, r in t.runs.items()}}}
-
-
-def check(backends: list[Backend], net: Network, w: Array, data: Data, lr: float,
-          steps: int) -> NetworkCheck:
-    """Gradient check at ``w`` and trajectory check from ``w`` (backends of one dtype)."""
-    return NetworkCheck(net, backends[0].dtype.name, gradient_check(backends, net, w, data),
-                        trajectory_check(backends, net, w, data, lr, steps))

@@ -348,6 +348,21 @@ class Sweep(NamedTuple):
         return tuple(self.rates[0].runs)
 
     @property
+    def dtype(self) -> np.dtype[Any]:
+        return self.data.inputs.dtype
+
+    @property
+    def first_divergence(self) -> dict[str, Any] | None:
+        """The gradient check's first failure, else the earliest rate's first divergence
+        (JSON-ready, with ``check`` "gradient" or "trajectory"), None when all agree."""
+        if self.gradcheck.first_failure is not None:
+            return dict(self.gradcheck.first_failure, check="gradient")
+        for r in self.rates:
+            if r.first_divergence is not None:
+                return dict(r.first_divergence._asdict(), lr=r.optimizer.lr, check="trajectory")
+        return None
+
+    @property
     def undetected(self) -> tuple[str, ...]:
         """The ``mistake:`` backends that agree with the reference at every rate."""
         return tuple(n for n in self.backends if n.startswith(MISTAKE_PREFIX) and all(

@@ -6,7 +6,7 @@ same with JavaScript off), nothing fetched. Every text that comes from the user 
 header names, file and folder paths, the preset's label) is HTML-escaped: `html.table` escapes
 its header, every cell is escaped here, and `html.page` escapes the title and the verdict.
 
-Built from the named results (`harness.network_check.NetworkCheck`,
+Built from the named results (`harness.optim_check.Sweep`,
 `study.network_restarts.RestartsResult`), not from report.json's dict.
 """
 

@@ -1,4 +1,4 @@
-"""The human-readable tables of a network check (`harness.network_check.NetworkCheck`)."""
+"""The human-readable tables of a network check (`harness.optim_check.Sweep`)."""
 
 from __future__ import annotations
 

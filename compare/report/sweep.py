@@ -78,19 +78,12 @@ def _largest(d: Largest) -> dict[str, Any]:
     return {"backend": d.backend, "abs": d.abs, "ratio": d.ratio, "where": d.label}
 
 
-def first_divergence(sw: Sweep) -> dict[str, Any] | None:
-    """The gradient check's first failure, else the earliest rate's first divergence."""
-    if sw.gradcheck.first_failure is not None:
-        return dict(sw.gradcheck.first_failure, check="gradient")
-    for r in sw.rates:
-        if r.first_divergence is not None:
-            return dict(r.first_divergence._asdict(), lr=r.optimizer.lr, check="trajectory")
-    return None
+def as_dict(sw: Sweep, columns: DataColumns | None = None, report_dir: str | None = None,
+            files: Sequence[str] = ()) -> dict[str, Any]:
+    """report.json (and the --json output); ``columns`` default to the notation's names."""
+    from autograd_compare.report.network_output import default_columns
 
-
-def as_dict(sw: Sweep, columns: DataColumns, report_dir: str | None,
-            files: Sequence[str]) -> dict[str, Any]:
-    """report.json (and the --json output)."""
+    columns = default_columns(sw.network) if columns is None else columns
     g = sw.gradcheck
     return {
         "tool": "autograd-compare", "version": tool_version(), "ok": sw.ok,
@@ -102,7 +95,7 @@ def as_dict(sw: Sweep, columns: DataColumns, report_dir: str | None,
         "parameters": list(param_names(sw.network)), "optimizer": optimizer_dict(sw.optimizer),
         "lrs": [r.optimizer.lr for r in sw.rates], "steps": sw.steps,
         "dtype": sw.data.inputs.dtype.name, "backends": list(sw.backends),
-        "reference": sw.rates[0].reference, "first_divergence": first_divergence(sw),
+        "reference": sw.rates[0].reference, "first_divergence": sw.first_divergence,
         "undetected_mistakes": list(sw.undetected),
         "gradcheck": {"ok": g.ok, "rows": len(g.rows), "first_failure": g.first_failure,
                       "largest_error_over_tolerance": g.largest},
@@ -312,7 +305,7 @@ def _g(x: float | None) -> str:
 
 def verdict(sw: Sweep) -> str:
     """One sentence: every check agrees, the first divergence, or a mistake not caught."""
-    f = first_divergence(sw)
+    f = sw.first_divergence
     if f is None and sw.undetected:
         return (f"FAIL: {', '.join(sw.undetected)} agreed with the reference: a mistake "
                 "backend is never a pass; with these settings its wrong line changes nothing "
