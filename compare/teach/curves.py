@@ -1,10 +1,9 @@
 """Loss curves of the optimizers on any preset (the notebook's comparison).
 
 `loss_curves` trains a preset's network full-batch with each optimizer of
-`compare.optimizers`, by hand: the gradient from `manual.mlp` (the δ recursion), the update
-from `manual.optim` (the rules written out, element-wise, so they apply to any parameter
-vector). For the tutorial network the curves equal `manual.optim.train`, torch.optim's and
-optax's (tests/test_explain_optim.py).
+`compare.optimizers`, by hand: `manual.optim.train` (the update rules written out,
+element-wise; the gradient from the δ recursion, or the tutorial's own formulas on its
+network). The curves agree with torch.optim's and optax's (tests/test_explain_optim.py).
 """
 
 from __future__ import annotations
@@ -14,8 +13,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from autograd_compare import network, optimizers
-from autograd_compare.manual import mlp
-from autograd_compare.manual.optim import init_state, update
+from autograd_compare.manual import mlp, optim
 
 KINDS = ("sgd", "momentum", "nesterov", "adam", "adamw")
 
@@ -48,15 +46,7 @@ def loss_curves(preset: str = "tutorial", kinds: tuple[str, ...] = KINDS, steps:
               if not (k == "weight_decay" and kind != "adamw")
               and not (k == "momentum" and kind not in optimizers.MOMENTUM_KINDS)}
         opt = optimizers.make(kind, lr=rate, **kw)
-        w = network.weights(p.network, p.weights, dt)
-        state = init_state(w.shape, dt, opt)
-        out = np.empty(steps + 1, dt)
-        for k in range(steps):
-            out[k] = mlp.forward(p.network, w, data).E
-            g = mlp.gradients(p.network, w, data).w
-            if opt.l2:
-                g = g + dt.type(opt.l2) * w
-            w, state = update(w, g, state, opt, k)
-        out[steps] = mlp.forward(p.network, w, data).E
-        opts[kind], loss[kind] = opt, out
+        run = optim.train(p.network, network.weights(p.network, p.weights, dt), data, opt, steps)
+        final = mlp.forward(p.network, run.weights[-1], data).E  # E after the last update
+        opts[kind], loss[kind] = opt, np.append(run.loss, final)
     return Curves(preset, opts, loss)
