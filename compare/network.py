@@ -28,6 +28,7 @@ This module is part of the contract: it imports nothing of ours but `errors` and
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
 from importlib import resources
@@ -172,8 +173,10 @@ def _bias_values(values: Any, sizes: tuple[int, ...]) -> tuple[tuple[float, ...]
     return tuple(out)
 
 
+@functools.lru_cache(maxsize=256)
 def layout(net: Network) -> tuple[Layer, ...]:
-    """Each layer's place in the flat parameter vector (parameters_to_vector order)."""
+    """Each layer's place in the flat parameter vector (parameters_to_vector order); worked
+    out once per network (every backend's forward pass asks at every step)."""
     out, at = [], 0
     for n_in, n_out in zip(net.sizes[:-1], net.sizes[1:], strict=True):
         W = slice(at, at + n_out * n_in)

@@ -6,7 +6,7 @@
   against its scale at the last step), for every optimizer and option, float64 and float32.
 * jax: `jax_impl.optim.train_batch` (vmap(grad), lax.scan) against optax per configuration.
 * manual: the in-place block (`manual.optim._train_block`) is bit for bit the readable loop of
-  `_soa_gradients` then `_update`.
+  `_soa_gradients` then `update`.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def test_jax_batch_equals_optax_per_configuration(name, dtype):
 
 
 def _readable_block(w, lr, ex, opt: O.Optimizer, steps: int):
-    """`manual.optim`'s batched step as first written: `_soa_gradients`, then `_update`."""
+    """`manual.optim`'s batched step as first written: `_soa_gradients`, then `update`."""
     dt = w.dtype
     W = np.array(w.T, order="C")
     rates = lr.astype(dt)

@@ -178,8 +178,7 @@ def scales(net: Network, opt: Optimizer, ref: Trajectory, data: Data,
 def update_scales(opt: Optimizer, ref: Trajectory, dw_terms: FloatArray, E: FloatArray,
                   loss_name: str, params: tuple[str, ...]) -> dict[str, FloatArray]:
     """The scales of the module docstring from the gradient's term scales ``dw_terms``
-    (steps, P) and the loss's ``E`` (steps,) of the reference run ``ref``: every network's
-    optimizer check shares them (`compare.harness.network_optim_check`)."""
+    (steps, P) and the loss's ``E`` (steps,) of the reference run ``ref``."""
 
     def up_to(x: FloatArray) -> FloatArray:
         """Largest over steps 1..k, at every k."""
