@@ -13,7 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from autograd_compare.interface import Example
-from autograd_compare.jax_impl.network import loss
+from autograd_compare.jax_impl.gradients import gradient_arrays
+from autograd_compare.jax_impl.network import forward_arrays, loss
 from autograd_compare.jax_impl.precision import precision, to_numpy
 from autograd_compare.types import BatchResult, Trajectory
 
@@ -28,11 +29,26 @@ def _train(w, example: Example, lr, steps: int):
     return losses, jnp.concatenate([weights, w_last[None]]), grads
 
 
-def train(w: np.ndarray, example: Example, *, lr: float, steps: int) -> Trajectory:
-    """``steps`` updates from ``w`` (8,); see `compare.interface.Trajectory`."""
+def train(w: np.ndarray, example: Example, *, lr: float, steps: int,
+          record: bool = False) -> Trajectory:
+    """``steps`` updates from ``w`` (8,); see `compare.interface.Trajectory`.
+
+    ``record``: `Trajectory.nodes` and the rest too, from the programs of `forward` and
+    `gradients` run at each step's weights. The fused training step's own values can differ
+    from theirs in the last bit, and so can those programs mapped over the steps inside one
+    compiled program (float32), so these are those programs themselves, one call per step.
+    """
     with precision(w.dtype):
-        out = _train(w, example, w.dtype.type(lr), steps)
-    return Trajectory(*(to_numpy(x, w.dtype) for x in out))
+        out = Trajectory(*(to_numpy(x, w.dtype) for x in _train(w, example, w.dtype.type(lr),
+                                                                  steps)))
+        if not record:
+            return out
+        f, g = zip(*jax.device_get([(forward_arrays(wk, example), gradient_arrays(wk, example))
+                                    for wk in out.weights]), strict=True)
+    nodes, node_grads, weight_grads = (to_numpy(np.array(x), w.dtype) for x in (
+        [np.concatenate([*x[:5], x[5][None]]) for x in f], [np.concatenate(x[1:]) for x in g],
+        [x[0] for x in g]))
+    return out._replace(nodes=nodes, node_grads=node_grads, weight_grads=weight_grads)
 
 
 # --- batched: N trainings at once ------------------------------------------------------------
