@@ -29,26 +29,32 @@ def _train(w, example: Example, lr, steps: int):
     return losses, jnp.concatenate([weights, w_last[None]]), grads
 
 
+@jax.jit
+def _recorded(w, example: Example):
+    """`forward_arrays` and `gradient_arrays` at ``w`` as one row (27,): h1 .. E_total,
+    dE_total/d(node) h1 .. a_o2, dw1 .. dw8."""
+    f, g = forward_arrays(w, example), gradient_arrays(w, example)
+    return jnp.concatenate([*f[:5], f[5][None], *g[1:], g[0]])
+
+
 def train(w: np.ndarray, example: Example, *, lr: float, steps: int,
           record: bool = False) -> Trajectory:
     """``steps`` updates from ``w`` (8,); see `compare.interface.Trajectory`.
 
-    ``record``: `Trajectory.nodes` and the rest too, from the programs of `forward` and
-    `gradients` run at each step's weights. The fused training step's own values can differ
-    from theirs in the last bit, and so can those programs mapped over the steps inside one
-    compiled program (float32), so these are those programs themselves, one call per step.
+    ``record``: `Trajectory.nodes` and the rest too, one call per step of the programs of
+    `forward` and `gradients` compiled together (`_recorded`; the same numbers as those
+    calls, as tests/test_conformance.py holds them to). Not the fused training step's own
+    values: they can differ from forward and gradients in the last bit, and so can those
+    programs mapped over the steps inside one compiled program (float32).
     """
     with precision(w.dtype):
         out = Trajectory(*(to_numpy(x, w.dtype) for x in _train(w, example, w.dtype.type(lr),
                                                                   steps)))
         if not record:
             return out
-        f, g = zip(*jax.device_get([(forward_arrays(wk, example), gradient_arrays(wk, example))
-                                    for wk in out.weights]), strict=True)
-    nodes, node_grads, weight_grads = (to_numpy(np.array(x), w.dtype) for x in (
-        [np.concatenate([*x[:5], x[5][None]]) for x in f], [np.concatenate(x[1:]) for x in g],
-        [x[0] for x in g]))
-    return out._replace(nodes=nodes, node_grads=node_grads, weight_grads=weight_grads)
+        rows = to_numpy(np.array(jax.device_get([_recorded(wk, example) for wk in out.weights])),
+                        w.dtype)
+    return out._replace(nodes=rows[:, :11], node_grads=rows[:, 11:19], weight_grads=rows[:, 19:])
 
 
 # --- batched: N trainings at once ------------------------------------------------------------
