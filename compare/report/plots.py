@@ -70,10 +70,12 @@ def save_all(folder: Path, lr_results: Sequence[LrResult]) -> list[str]:
     ax.set_ylabel("E_total")
     ax.grid(alpha=0.3)
     names = []
-    for r, name in zip(lr_results, loss_files([r.lr for r in lr_results]), strict=True):
-        _loss_one_lr(ax, r)
-        names.append(save_figure(plt, fig, folder / name, close=False))
-    plt.close(fig)
+    try:
+        for r, name in zip(lr_results, loss_files([r.lr for r in lr_results]), strict=True):
+            _loss_one_lr(ax, r)
+            names.append(save_figure(plt, fig, folder / name, close=False))
+    finally:
+        plt.close(fig)
     return names + save_overlays(folder, lr_results)
 
 
