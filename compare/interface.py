@@ -82,8 +82,10 @@ class GradientsFn(Protocol):
 
 class TrainFn(Protocol):
     def __call__(self, w: WeightsLike, example: ExampleLike | None = None, *, lr: float = 0.5,
-                 steps: int = 100) -> Trajectory:
-        """``steps`` (>= 1) steps of gradient descent at learning rate ``lr`` (> 0)."""
+                 steps: int = 100, record: bool = False) -> Trajectory:
+        """``steps`` (>= 1) steps of gradient descent at learning rate ``lr`` (> 0);
+        ``record``: also every node's value and gradient at each step (`Trajectory.nodes`),
+        so that nothing needs to be evaluated again afterwards."""
 
 
 class TrainBatchFn(Protocol):
@@ -122,7 +124,8 @@ class RawGradientsFn(Protocol):
 
 
 class RawTrainFn(Protocol):
-    def __call__(self, w: Weights, example: Example, *, lr: float, steps: int) -> Trajectory: ...
+    def __call__(self, w: Weights, example: Example, *, lr: float, steps: int,
+                 record: bool = False) -> Trajectory: ...
 
 
 class RawTrainBatchFn(Protocol):

@@ -98,9 +98,10 @@ def guarded(raw: RawBackend, dt: np.dtype[Any]) -> Backend:
         return _check(raw, out, "gradients")
 
     def train(w: WeightsLike, example: ExampleLike | None = None, *, lr: float = 0.5,
-              steps: int = 100) -> Trajectory:
+              steps: int = 100, record: bool = False) -> Trajectory:
         out = raw.train(validate.weights(w, dt), _example(example, dt),
-                        lr=validate.learning_rate(lr, dt), steps=validate.steps(steps))
+                        lr=validate.learning_rate(lr, dt), steps=validate.steps(steps),
+                        record=bool(record))
         return _check(raw, out, "train")
 
     def train_batch(w: ArrayLike, lr: ArrayLike, example: ExampleLike | None = None, *,

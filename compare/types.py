@@ -22,6 +22,11 @@ class Trajectory(NamedTuple):
     grads: Array  # (steps, P): the gradient update k+1 used (with an l2 term, if any)
     state: Array | None = None  # (steps, S): the optimizer's state after update k+1
     #                             (`Optimizer.state_names`); None for plain gradient descent
+    # ``record=True`` only (the tutorial's trainers), else None: at every weights[k],
+    # k = 0..steps (the final weights too), what the backend's forward and gradients give
+    nodes: Array | None = None  # (steps+1, 11): h1 .. E_total (naming.FORWARD_NAMES)
+    node_grads: Array | None = None  # (steps+1, 8): dE/d(node) (naming.NODE_NAMES)
+    weight_grads: Array | None = None  # (steps+1, P): dE/dw (``grads``: what updates used)
 
 
 class BatchResult(NamedTuple):

@@ -26,8 +26,9 @@ def node_gradients(w, example: Example) -> dict:
 
 
 @jax.jit
-def _gradients(w, example: Example) -> tuple[jax.Array, ...]:
-    """`Gradients`' fields in order, as JAX arrays (w: (8,); h, a_h, o, a_o: (2,))."""
+def gradient_arrays(w, example: Example) -> tuple[jax.Array, ...]:
+    """`Gradients`' fields in order, as JAX arrays (w: (8,); h, a_h, o, a_o: (2,)): the
+    program `gradients` runs (and `train.train` maps over the steps to record them)."""
     n = node_gradients(w, example)
     pair = lambda a, b: jnp.stack([a, b])  # noqa: E731
     return (weight_gradients(w, example), pair(n["h1"], n["h2"]), pair(n["a_h1"], n["a_h2"]),
@@ -37,5 +38,5 @@ def _gradients(w, example: Example) -> tuple[jax.Array, ...]:
 def gradients(w, example: Example) -> Gradients:
     """dE_total/dw (8,) and dE_total/d(node) (2,) each, for one network ``w`` (8,) NumPy."""
     with precision(w.dtype):
-        out = _gradients(w, example)
+        out = gradient_arrays(w, example)
     return Gradients(*(to_numpy(x, w.dtype) for x in out))

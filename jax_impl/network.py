@@ -53,8 +53,9 @@ def loss(w, example: Example):
 
 
 @jax.jit
-def _forward(w, example: Example) -> tuple[jax.Array, ...]:
-    """`Forward`'s fields in order, as JAX arrays (h, a_h, o, a_o, E: (2,); E_total: ())."""
+def forward_arrays(w, example: Example) -> tuple[jax.Array, ...]:
+    """`Forward`'s fields in order, as JAX arrays (h, a_h, o, a_o, E: (2,); E_total: ()): the
+    program `forward` runs (and `train.train` maps over the steps to record them)."""
     v = forward_values(w, example)
     pair = lambda a, b: jnp.stack([a, b])  # noqa: E731
     return (pair(v["h1"], v["h2"]), pair(v["a_h1"], v["a_h2"]), pair(v["o1"], v["o2"]),
@@ -64,5 +65,5 @@ def _forward(w, example: Example) -> tuple[jax.Array, ...]:
 def forward(w, example: Example) -> Forward:
     """Forward pass for one network: ``w`` (8,) NumPy -> `Forward` of NumPy arrays (2,), ()."""
     with precision(w.dtype):
-        out = _forward(w, example)
+        out = forward_arrays(w, example)
     return Forward(*(to_numpy(x, w.dtype) for x in out))

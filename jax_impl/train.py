@@ -13,7 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from autograd_compare.interface import Example
-from autograd_compare.jax_impl.network import loss
+from autograd_compare.jax_impl.gradients import gradient_arrays
+from autograd_compare.jax_impl.network import forward_arrays, loss
 from autograd_compare.jax_impl.precision import precision, to_numpy
 from autograd_compare.types import BatchResult, Trajectory
 
@@ -28,11 +29,32 @@ def _train(w, example: Example, lr, steps: int):
     return losses, jnp.concatenate([weights, w_last[None]]), grads
 
 
-def train(w: np.ndarray, example: Example, *, lr: float, steps: int) -> Trajectory:
-    """``steps`` updates from ``w`` (8,); see `compare.interface.Trajectory`."""
+@jax.jit
+def _recorded(w, example: Example):
+    """`forward_arrays` and `gradient_arrays` at ``w`` as one row (27,): h1 .. E_total,
+    dE_total/d(node) h1 .. a_o2, dw1 .. dw8."""
+    f, g = forward_arrays(w, example), gradient_arrays(w, example)
+    return jnp.concatenate([*f[:5], f[5][None], *g[1:], g[0]])
+
+
+def train(w: np.ndarray, example: Example, *, lr: float, steps: int,
+          record: bool = False) -> Trajectory:
+    """``steps`` updates from ``w`` (8,); see `compare.interface.Trajectory`.
+
+    ``record``: `Trajectory.nodes` and the rest too, one call per step of the programs of
+    `forward` and `gradients` compiled together (`_recorded`; the same numbers as those
+    calls, as tests/test_conformance.py holds them to). Not the fused training step's own
+    values: they can differ from forward and gradients in the last bit, and so can those
+    programs mapped over the steps inside one compiled program (float32).
+    """
     with precision(w.dtype):
-        out = _train(w, example, w.dtype.type(lr), steps)
-    return Trajectory(*(to_numpy(x, w.dtype) for x in out))
+        out = Trajectory(*(to_numpy(x, w.dtype) for x in _train(w, example, w.dtype.type(lr),
+                                                                  steps)))
+        if not record:
+            return out
+        rows = to_numpy(np.array(jax.device_get([_recorded(wk, example) for wk in out.weights])),
+                        w.dtype)
+    return out._replace(nodes=rows[:, :11], node_grads=rows[:, 11:19], weight_grads=rows[:, 19:])
 
 
 # --- batched: N trainings at once ------------------------------------------------------------

@@ -18,6 +18,7 @@ from autograd_compare.errors import InputError
 from autograd_compare.interface import Example, Forward, Gradients, RawBackend
 from autograd_compare.manual import gradients as right
 from autograd_compare.manual.network import forward_values
+from autograd_compare.naming import node_values
 from autograd_compare.types import BatchResult, Trajectory
 
 SWAP_W2_W3 = [0, 2, 1, 3, 4, 5, 6, 7]  # w1, w3, w2, w4, w5..w8
@@ -112,7 +113,7 @@ def _backend(kind: str, dtype: np.dtype, values: Callable, formulas: Callable) -
         return Gradients(formulas(v, w, example), pair(n, "h1", "h2"), pair(n, "a_h1", "a_h2"),
                          pair(n, "o1", "o2"), pair(n, "a_o1", "a_o2"))
 
-    def train(w, example: Example, *, lr: float, steps: int) -> Trajectory:
+    def train(w, example: Example, *, lr: float, steps: int, record: bool = False) -> Trajectory:
         lr = w.dtype.type(lr)
         weights = np.empty((steps + 1, w.size), w.dtype)
         loss, grads = np.empty(steps, w.dtype), np.empty((steps, w.size), w.dtype)
@@ -120,7 +121,16 @@ def _backend(kind: str, dtype: np.dtype, values: Callable, formulas: Callable) -
         for k in range(steps):
             v, grads[k], weights[k + 1] = step(weights[k], example, lr)
             loss[k] = v["E_total"]
-        return Trajectory(loss, weights, grads)
+        if not record:
+            return Trajectory(loss, weights, grads)
+        # what forward and gradients give (a wrong update's gradient may differ from them)
+        with np.errstate(over="ignore", invalid="ignore"):
+            f, g = zip(*[(forward(wk, example), gradients(wk, example)) for wk in weights],
+                       strict=True)
+        return Trajectory(loss, weights, grads, nodes=np.array([node_values(x) for x in f]),
+                          node_grads=np.array([np.concatenate([x.h, x.a_h, x.o, x.a_o])
+                                               for x in g]),
+                          weight_grads=np.array([x.w for x in g]))
 
     def train_batch(w, lr, example: Example, *, steps: int, threshold: float | None = None,
                     keep_loss: bool = False) -> BatchResult:

@@ -8,27 +8,44 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from autograd_compare.interface import Example
-from autograd_compare.manual.gradients import weight_gradients
+from autograd_compare.manual.gradients import node_gradients, weight_gradients
 from autograd_compare.manual.network import forward_values
+from autograd_compare.naming import FORWARD_NAMES, NODE_NAMES
 from autograd_compare.types import BatchResult, Trajectory
 
 
-def train(w: np.ndarray, example: Example, *, lr: float, steps: int) -> Trajectory:
-    """``steps`` updates from ``w`` (8,); see `compare.interface.Trajectory`."""
+def train(w: np.ndarray, example: Example, *, lr: float, steps: int,
+          record: bool = False) -> Trajectory:
+    """``steps`` updates from ``w`` (8,); see `compare.interface.Trajectory`.
+
+    ``record``: keep each step's forward values and dE_total/d(node) too, and evaluate the
+    final weights once more (`Trajectory.nodes`: what `forward` and `gradients` give).
+    """
     lr = w.dtype.type(lr)
     loss = np.empty(steps, w.dtype)
     weights = np.empty((steps + 1, w.size), w.dtype)
-    grads = np.empty((steps, w.size), w.dtype)
+    grads = np.empty((steps + record, w.size), w.dtype)
+    nodes = np.empty((steps + 1, len(FORWARD_NAMES)), w.dtype) if record else None
+    node_grads = np.empty((steps + 1, len(NODE_NAMES)), w.dtype) if record else None
     weights[0] = w
     # a learning rate too large for the gradients sends the weights to inf (then NaN): that is
     # the result gradient descent gives, reported as such (as PyTorch and JAX do, silently)
     with np.errstate(over="ignore", invalid="ignore"):
-        for k in range(steps):
+        for k in range(steps + record):
             v = forward_values(weights[k], example)
-            loss[k] = v["E_total"]
             grads[k] = weight_gradients(v, weights[k], example)
+            if nodes is not None and node_grads is not None:  # recording
+                nodes[k] = [v[name] for name in FORWARD_NAMES]
+                n = node_gradients(v, weights[k], example)
+                node_grads[k] = [n[name] for name in NODE_NAMES]
+            if k == steps:  # recording: the final weights, evaluated, not updated
+                break
+            loss[k] = v["E_total"]
             weights[k + 1] = weights[k] - lr * grads[k]  # w_new = w_old - lr * dE_total/dw
-    return Trajectory(loss, weights, grads)
+    if nodes is None or node_grads is None:
+        return Trajectory(loss, weights, grads)
+    return Trajectory(loss, weights, grads[:steps], nodes=nodes, node_grads=node_grads,
+                      weight_grads=grads)
 
 
 # --- batched path: the same formulas in the same order, arranged for speed --------------------

@@ -72,13 +72,24 @@ def _mpf(xs, dtype: str):
     return [mp.mpf(float(np.dtype(dtype).type(x))) for x in xs]
 
 
-@cache
-def class_example(dtype: str = "float64") -> dict:
-    """Forward values, weight and node gradients at the class example, as floats."""
-    w, i, t = _mpf(CLASS_W, dtype), _mpf(CLASS_I, dtype), _mpf(CLASS_T, dtype)
+def _at(w, i, t) -> dict:
     return {"forward": {k: float(x) for k, x in forward(w, i, t).items()},
             "dw": [float(g) for g in weight_gradients(w, i, t)],
             "dnode": {k: float(x) for k, x in node_gradients(w, i, t).items()}}
+
+
+@cache
+def class_example(dtype: str = "float64") -> dict:
+    """Forward values, weight and node gradients at the class example, as floats."""
+    return _at(_mpf(CLASS_W, dtype), _mpf(CLASS_I, dtype), _mpf(CLASS_T, dtype))
+
+
+@cache
+def after_one_step(lr: float, dtype: str = "float64") -> dict:
+    """`class_example`'s quantities at the weights one 50-digit step at ``lr`` leads to."""
+    w, i, t = _mpf(CLASS_W, dtype), _mpf(CLASS_I, dtype), _mpf(CLASS_T, dtype)
+    rate = _mpf([lr], dtype)[0]
+    return _at([wk - rate * gk for wk, gk in zip(w, weight_gradients(w, i, t))], i, t)
 
 
 @cache

@@ -26,7 +26,7 @@ import inspect
 import numpy as np
 import pytest
 
-from autograd_compare import interface, registry
+from autograd_compare import interface, naming, registry
 from autograd_compare.errors import BackendUnavailable
 from autograd_compare.interface import CLASS_WEIGHTS, LEARNING_RATES, Example
 from autograd_compare.manual.mistakes import MISTAKES
@@ -46,6 +46,9 @@ TRAJECTORY_EPS = 64
 BATCH_EPS = {"jax": 2, "torch": 4}  # every other backend: 0, bit-identical
 BATCH_LOSS_EPS = {"jax": 2, "torch": 64}  # losses: see the module docstring (cancellation)
 STEPS = 100
+# Trajectory fields that may be None: no optimizer state (plain gradient descent), and the
+# nodes and their gradients of ``record=True`` only (checked where recorded)
+NOT_ALWAYS = ("state", "nodes", "node_grads", "weight_grads")
 OTHER = Example(np.array([0.3, -0.7]), np.array([0.9, 0.1]))  # not the class example
 
 
@@ -169,6 +172,27 @@ def test_summaries_only_unless_asked(name):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", BACKENDS)
+def test_a_recorded_training_holds_what_forward_and_gradients_give(name, dtype):
+    """record=True: at every step, the final weights included, exactly the backend's own
+    forward and gradients there (the report shows them as those); the training unchanged."""
+    b = get(name, dtype)
+    plain = b.train(CLASS_WEIGHTS, lr=2.0, steps=STEPS)
+    t = b.train(CLASS_WEIGHTS, lr=2.0, steps=STEPS, record=True)
+    for field in ("loss", "weights", "grads"):
+        np.testing.assert_array_equal(getattr(t, field), getattr(plain, field), err_msg=field)
+    rec = t
+    assert rec.nodes.shape == (STEPS + 1, 11) and rec.node_grads.shape == (STEPS + 1, 8)
+    assert rec.weight_grads.shape == (STEPS + 1, 8)
+    for k, wk in enumerate(t.weights):
+        f, g = b.forward(wk), b.gradients(wk)
+        np.testing.assert_array_equal(rec.nodes[k], naming.node_values(f), err_msg=f"{k}")
+        np.testing.assert_array_equal(rec.node_grads[k], np.concatenate([g.h, g.a_h, g.o, g.a_o]),
+                                      err_msg=f"{k}")
+        np.testing.assert_array_equal(rec.weight_grads[k], g.w, err_msg=f"{k}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", BACKENDS)
 def test_extreme_inputs_stay_finite_without_warnings(name, dtype):
     """|h| up to 2000 and lr = 100: saturated sigmoids, no overflow warning (they are errors)."""
     b = get(name, dtype)
@@ -179,11 +203,11 @@ def test_extreme_inputs_stay_finite_without_warnings(name, dtype):
         out = b.train_batch(w, np.full(8, 100.0), example, steps=30, threshold=1e-3,
                             keep_loss=True)
         results = [out, b.train(w[1], example, lr=100.0, steps=30),
+                   b.train(w[1], example, lr=100.0, steps=30, record=True),
                    b.forward(w[1], example), b.gradients(w[1], example)]
         for result in results:
             for field, value in zip(result._fields, result, strict=True):
-                if field == "state":  # plain gradient descent has no optimizer state
-                    assert value is None
+                if value is None and field in NOT_ALWAYS:
                     continue
                 assert np.all(np.isfinite(value)), f"{name} {type(result).__name__}.{field}"
 
@@ -195,12 +219,12 @@ def test_every_output_has_the_requested_dtype(name, dtype):
     r = raw(name, dtype)
     w, ex = np.array(CLASS_WEIGHTS, dtype), class_example(dtype)
     results = [r.forward(w, ex), r.gradients(w, ex), r.train(w, ex, lr=0.5, steps=3),
+               r.train(w, ex, lr=0.5, steps=3, record=True),
                r.train_batch(np.stack([w, w]), np.array([0.5, 1.0], dtype), ex, steps=3,
                              threshold=0.01, keep_loss=True)]
     for result in results:
         for field, value in zip(result._fields, result, strict=True):
-            if field == "state":  # plain gradient descent has no optimizer state
-                assert value is None
+            if value is None and field in NOT_ALWAYS:
                 continue
             want = np.int64 if field == "steps_to_threshold" else np.dtype(dtype)
             where = f"{name} {type(result).__name__}.{field}"

@@ -31,8 +31,9 @@ def late_backend():
     """Manual backend whose recorded loss is off from step LATE_STEP on: right until then."""
     manual = get_backend("manual")
 
-    def train(w, example: Example | None = None, *, lr: float = 0.5, steps: int = 100):
-        t = manual.train(w, example, lr=lr, steps=steps)
+    def train(w, example: Example | None = None, *, lr: float = 0.5, steps: int = 100,
+              record: bool = False):
+        t = manual.train(w, example, lr=lr, steps=steps, record=record)
         loss = t.loss.copy()
         loss[LATE_STEP:] *= 1 + 1e-6  # E_total seen by training, from step LATE_STEP on
         return t._replace(loss=loss)

@@ -77,6 +77,19 @@ def test_one_step_at_lr_half(backend_name, dtype):
                  POINT_RTOL[dtype], what=f"{backend_name} {dtype} weights after one step")
 
 
+def test_a_recorded_step_at_lr_half(backend_name, dtype):
+    """record=True: every node's value and gradient at the start and at the final weights.
+    Row 1 lies at weights within POINT of the golden ones (test_one_step_at_lr_half), so it
+    is allowed twice POINT."""
+    t = ac.get_backend(backend_name, dtype).train(ac.CLASS_WEIGHTS, lr=0.5, steps=1, record=True)
+    for k, want, rtol in ((0, golden.class_example(dtype), POINT_RTOL[dtype]),
+                          (1, golden.after_one_step(0.5, dtype), 2 * POINT_RTOL[dtype])):
+        what = f"{backend_name} {dtype} step {k}"
+        assert_close(t.nodes[k], list(want["forward"].values()), rtol, what=what)
+        assert_close(t.node_grads[k], [want["dnode"][n] for n in NODE_ORDER], rtol, what=what)
+        assert_close(t.weight_grads[k], want["dw"], rtol, what=what)
+
+
 @pytest.mark.parametrize("lr", golden.SWEEP)
 def test_hundred_steps(backend_name, dtype, lr):
     backend = ac.get_backend(backend_name, dtype)

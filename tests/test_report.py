@@ -9,6 +9,7 @@ import re
 import struct
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from autograd_compare.commands.cli import main
@@ -202,3 +203,25 @@ def test_json_of_a_single_backend_has_no_difference_to_report(tmp_path, capsys, 
     assert result["trajectories"][0]["largest_difference"] == nothing
     assert result["largest_difference"] == {**nothing, "lr": 1.0}
     assert result["trajectories"][0]["backends"] == {}
+
+
+def test_a_rate_drawn_after_another_is_drawn_as_if_alone(tmp_path):
+    """save_all redraws one figure per rate: nothing of the previous rate (lines, limits,
+    colours, legend, title) is left in the next picture, byte for byte."""
+    from autograd_compare import get_backend
+    from autograd_compare.harness import trajectory
+    from autograd_compare.interface import CLASS_WEIGHTS
+    from autograd_compare.report import plots
+    from tests.helpers import class_example
+
+    backends = [get_backend("manual"), get_backend("mistake:update-sign")]
+    w, ex = np.array(CLASS_WEIGHTS), class_example()
+    runs = [trajectory.check_lr(backends, "manual", w, ex, lr, 20) for lr in (2.0, 0.1)]
+    (tmp_path / "both").mkdir()
+    (tmp_path / "alone").mkdir()
+    plots.save_all(tmp_path / "both", runs)  # 0.1 drawn after 2 (whose E_total rises)
+    plots.save_all(tmp_path / "alone", runs[1:])
+    name = plots.loss_file(0.1)
+    assert (tmp_path / "both" / name).read_bytes() == (tmp_path / "alone" / name).read_bytes()
+    assert (tmp_path / "both" / name).read_bytes() != (tmp_path / "both" / plots.loss_file(2))\
+        .read_bytes()

@@ -6,7 +6,8 @@ import numpy as np
 import torch
 
 from autograd_compare.interface import Example
-from autograd_compare.torch_impl.gradients import weight_gradients
+from autograd_compare.naming import FORWARD_NAMES, NODE_NAMES
+from autograd_compare.torch_impl.gradients import node_gradients, weight_gradients
 from autograd_compare.torch_impl.network import TorchExample, forward_values
 from autograd_compare.types import BatchResult, Trajectory
 
@@ -17,22 +18,40 @@ def as_torch(example: Example, dtype: torch.dtype) -> TorchExample:
                    torch.as_tensor(example.targets, dtype=dtype))
 
 
-def train(w: np.ndarray, example: Example, *, lr: float, steps: int) -> Trajectory:
-    """``steps`` updates from ``w`` (8,); see `compare.interface.Trajectory`."""
+def train(w: np.ndarray, example: Example, *, lr: float, steps: int,
+          record: bool = False) -> Trajectory:
+    """``steps`` updates from ``w`` (8,); see `compare.interface.Trajectory`.
+
+    ``record``: keep each step's forward values and dE_total/d(node) too (asked of the same
+    backward pass as dE_total/dw), and evaluate the final weights once more
+    (`Trajectory.nodes`: what `forward` and `gradients` give).
+    """
     dt = torch.from_numpy(w[:0]).dtype
     ex = as_torch(example, dt)
     lr_t = torch.tensor(lr, dtype=dt)  # rounded to the working dtype once, like manual
     loss = torch.empty(steps, dtype=dt)
     weights = torch.empty((steps + 1, w.size), dtype=dt)
-    grads = torch.empty((steps, w.size), dtype=dt)
+    grads = torch.empty((steps + record, w.size), dtype=dt)
+    nodes = torch.empty((steps + 1, len(FORWARD_NAMES)), dtype=dt) if record else None
+    node_grads = torch.empty((steps + 1, len(NODE_NAMES)), dtype=dt) if record else None
     weights[0] = torch.from_numpy(w)
-    for k in range(steps):
+    for k in range(steps + record):
         w_k = weights[k].clone().requires_grad_(True)  # a fresh leaf: one graph per step
         v = forward_values(w_k, ex)
+        if nodes is not None and node_grads is not None:  # recording
+            n = node_gradients(v, w_k, ex)
+            grads[k], node_grads[k] = n["w"], torch.stack([n[name] for name in NODE_NAMES])
+            nodes[k] = torch.stack([v[name] for name in FORWARD_NAMES]).detach()
+        else:
+            grads[k] = weight_gradients(v, w_k, ex)
+        if k == steps:  # recording: the final weights, evaluated, not updated
+            break
         loss[k] = v["E_total"].detach()
-        grads[k] = weight_gradients(v, w_k, ex)
         weights[k + 1] = weights[k] - lr_t * grads[k]  # w_new = w_old - lr * dE_total/dw
-    return Trajectory(loss.numpy(), weights.numpy(), grads.numpy())
+    if nodes is None or node_grads is None:
+        return Trajectory(loss.numpy(), weights.numpy(), grads.numpy())
+    return Trajectory(loss.numpy(), weights.numpy(), grads[:steps].numpy(), nodes=nodes.numpy(),
+                      node_grads=node_grads.numpy(), weight_grads=grads.numpy())
 
 
 def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, *, steps: int,

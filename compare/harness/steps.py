@@ -41,29 +41,18 @@ def recorded_steps(steps: int, max_rows: int = MAX_ROWS) -> np.ndarray:
 
 def record(backend: Backend, w: np.ndarray, example: Example, lr: float, steps: int,
            max_rows: int = MAX_ROWS, run: Run | None = None) -> StepTrace:
-    """Train ``backend`` from ``w`` and record the recorded steps (see `recorded_steps`).
+    """Train ``backend`` from ``w``, recording, and keep the recorded steps (`recorded_steps`).
 
     ``run``: this backend's `trajectory.train` run from the same ``w``, ``example``, ``lr`` and
-    ``steps``: its weights and forward passes are taken instead of training and running the
-    forward pass again (the same calls on the same inputs made them: the same numbers).
+    ``steps``: its recorded training is taken instead of training again.
     """
     ks = recorded_steps(steps, max_rows)
-    if run is not None and run.forward_loss is not None and np.isfinite(run.weights).all():
-        weights = run.weights
-        known = run.nodes.copy()
-        known[:, -1] = run.forward_loss  # the forward pass's E_total, not the training's
-    else:
-        weights = np.asarray(backend.train(w, example, lr=lr, steps=steps).weights)
-        known = None
-    nodes, node_grads, grads = [], [], []
-    for k in ks:
-        g = backend.gradients(weights[k], example)
-        nodes.append(naming.node_values(backend.forward(weights[k], example)) if known is None
-                     else known[k])
-        node_grads.append(list(naming.node_gradients(g).values()))
-        grads.append(np.asarray(g.w))
-    return StepTrace(backend.name, float(lr), ks, _as_array(weights[ks]), _as_array(nodes),
-                     _as_array(node_grads), _as_array(grads))
+    t = run.trained if run is not None and run.trained is not None else \
+        backend.train(w, example, lr=lr, steps=steps, record=True)
+    if t.nodes is None or t.node_grads is None or t.weight_grads is None:
+        raise ValueError(f"backend {backend.name!r} recorded no nodes (train(record=True))")
+    return StepTrace(backend.name, float(lr), ks, _as_array(t.weights[ks]), _as_array(t.nodes[ks]),
+                     _as_array(t.node_grads[ks]), _as_array(t.weight_grads[ks]))
 
 
 def _as_array(rows: ArrayLike) -> NDArray[np.float64]:

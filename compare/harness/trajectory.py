@@ -21,6 +21,7 @@ from numpy.typing import DTypeLike, NDArray
 from autograd_compare import naming
 from autograd_compare.harness import tolerances
 from autograd_compare.interface import Backend, Example
+from autograd_compare.types import Trajectory
 
 FloatArray = NDArray[np.float64]
 N_FORWARD, N_GRADS = len(naming.FORWARD_NAMES), len(naming.WEIGHT_GRAD_NAMES)
@@ -34,9 +35,9 @@ class Run(NamedTuple):
     weights: FloatArray  # (steps+1, 8): weights[k] enters step k
     nodes: FloatArray  # (steps+1, 11): h1..E_total at weights[k] (`naming.FORWARD_NAMES`)
     grads: FloatArray  # (steps, 8): dw1..dw8 used by update k
-    # (steps+1,): E_total of the forward pass at weights[k] (nodes[:-1, -1] holds the E_total
-    # the training itself saw); None when not recorded. Lets `steps.record` reuse this run.
-    forward_loss: FloatArray | None = None
+    # the recorded training (`Trajectory.nodes`: the forward pass at weights[k] as is, where
+    # ``nodes`` above holds the E_total training saw), for `steps.record`; None if not kept
+    trained: Trajectory | None = None
 
 
 class Location(NamedTuple):
@@ -93,15 +94,13 @@ class LrResult(NamedTuple):
 
 def train(backend: Backend, w: NDArray[np.floating], example: Example, lr: float,
           steps: int) -> Run:
-    """Train and record every intermediate; E_total rows come from the training itself."""
-    t = backend.train(w, example, lr=lr, steps=steps)
-    with np.errstate(over="ignore", invalid="ignore"):  # weights a large lr sent far away
-        nodes = np.stack([naming.node_values(backend.forward(wk, example))
-                          if np.isfinite(wk).all() else np.full(len(naming.FORWARD_NAMES), np.nan)
-                          for wk in t.weights])
-    forward_loss = nodes[:, -1].copy()
+    """Train, recording every intermediate (`Trajectory.nodes`); E_total rows come from the
+    training itself, and steps whose weights are not finite have no forward values (NaN)."""
+    t = backend.train(w, example, lr=lr, steps=steps, record=True)
+    nodes = np.array(t.nodes, dtype=np.float64)
+    nodes[~np.isfinite(t.weights).all(axis=1)] = np.nan  # weights a large lr sent far away
     nodes[:-1, -1] = t.loss  # the E_total training saw before each update
-    return Run(backend.name, np.asarray(t.weights), nodes, np.asarray(t.grads), forward_loss)
+    return Run(backend.name, np.asarray(t.weights), nodes, np.asarray(t.grads), t)
 
 
 def rows(run: Run) -> FloatArray:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -58,10 +57,25 @@ ALL_LRS_FILE, DIFF_FILE = "loss-all-lrs.png", "differences.png"
 
 
 def save_all(folder: Path, lr_results: Sequence[LrResult]) -> list[str]:
-    """Write every PNG into ``folder``; return their file names."""
+    """Write every PNG into ``folder``; return their file names.
+
+    The per-rate pictures share one figure, redrawn for each rate: its axes, labels and ticks
+    are made once (a fresh figure per rate gives the same bytes, more slowly).
+    """
     plt = pyplot()
-    names = [save_figure(plt, _loss_one_lr(plt, r), folder / name)
-             for r, name in zip(lr_results, loss_files([r.lr for r in lr_results]), strict=True)]
+    fig: Figure
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=0.92)  # fixed: fast
+    ax.set_xlabel("iteration (gradient-descent step)")
+    ax.set_ylabel("E_total")
+    ax.grid(alpha=0.3)
+    names = []
+    try:
+        for r, name in zip(lr_results, loss_files([r.lr for r in lr_results]), strict=True):
+            _loss_one_lr(ax, r)
+            names.append(save_figure(plt, fig, folder / name, close=False))
+    finally:
+        plt.close(fig)
     return names + save_overlays(folder, lr_results)
 
 
@@ -74,32 +88,12 @@ def save_overlays(folder: Path, lr_results: Sequence[LrResult]) -> list[str]:
     return names
 
 
-def png(name: str, lr_results: Sequence[LrResult]) -> bytes:
-    """The PNG file ``name`` of `save_all` (same bytes), drawn from ``lr_results`` alone.
-
-    A per-rate file (`loss_file`) needs only its own rate's result in ``lr_results``.
-    """
-    plt = pyplot()
-    if name == ALL_LRS_FILE:
-        fig = _loss_all_lrs(plt, lr_results)
-    elif name == DIFF_FILE:
-        fig = _differences(plt, lr_results)
-    elif len(lr_results) == 1:  # a worker's job: the one rate of this file
-        fig = _loss_one_lr(plt, lr_results[0])
-    else:
-        names = loss_files([r.lr for r in lr_results])
-        fig = _loss_one_lr(plt, next(r for r, n in zip(lr_results, names, strict=True)
-                                     if n == name))
-    buf = io.BytesIO()
-    save_figure(plt, fig, buf)
-    return buf.getvalue()
-
-
-def save_figure(plt: ModuleType, fig: Figure, path: Path | io.BytesIO) -> str:
+def save_figure(plt: ModuleType, fig: Figure, path: Path, close: bool = True) -> str:
     _pin_titles(fig)
     fig.savefig(path, dpi=DPI, format="png")
-    plt.close(fig)
-    return getattr(path, "name", "")
+    if close:
+        plt.close(fig)
+    return path.name
 
 
 def _pin_titles(fig: Figure) -> None:
@@ -126,20 +120,21 @@ def line_style(i: int) -> dict[str, Any]:
     return {"linewidth": 1.6, "linestyle": LINESTYLES[i % len(LINESTYLES)]}
 
 
-def _loss_one_lr(plt: ModuleType, r: LrResult) -> Figure:
-    fig: Figure
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    fig.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=0.92)  # fixed: fast
+def _loss_one_lr(ax: Axes, r: LrResult) -> None:
+    """Rate ``r``'s picture on ``ax`` (`save_all`'s), replacing the previous rate's lines."""
+    for line in list(ax.lines):
+        line.remove()
+    legend = ax.get_legend()
+    if legend is not None:
+        legend.remove()
+    ax.set_prop_cycle(None)  # the backends' colours from the first again
+    ax.relim()  # the limits of this rate's lines only
     for i, (name, run) in enumerate(r.runs.items()):
         label = f"{name} (reference)" if name == r.reference else name
         ax.plot(np.arange(run.nodes.shape[0]), run.nodes[:, -1], label=label, **line_style(i))
     verdict = "all backends agree" if r.ok else "backends DISAGREE"
     ax.set_title(f"Learning rate {r.lr:g}: E_total = E1 + E2 per iteration ({verdict})")
-    ax.set_xlabel("iteration (gradient-descent step)")
-    ax.set_ylabel("E_total")
-    ax.grid(alpha=0.3)
     ax.legend(title="backend", loc="upper right")  # "best" warns when it takes long
-    return fig
 
 
 def _loss_all_lrs(plt: ModuleType, lr_results: Sequence[LrResult]) -> Figure:
