@@ -139,7 +139,7 @@ def optimizer_kinds() -> tuple[str, ...]:
 def train_preset(name: str, backend: str, dtype: str, kind: str) -> dict[str, Any]:
     """``STEPS`` updates of ``kind`` at the preset's lr, through the path the project uses:
     `optim_check.train` for the tutorial's network, `network_optim_check.train` otherwise
-    (as `commands.network_restarts.optimizer_backend` does)."""
+    (the tutorial's own optimizer modules on its network)."""
     from autograd_compare import network, optimizers
     from autograd_compare.harness import network_optim_check, optim_check
     from autograd_compare.interface import Example
