@@ -18,9 +18,7 @@ import time
 
 import numpy as np
 
-from autograd_compare import validate
-from autograd_compare.interface import CLASS_INPUTS, CLASS_TARGETS, LEARNING_RATES
-from autograd_compare.registry import get_backend
+from autograd_compare.interface import LEARNING_RATES
 from autograd_compare.study import cluster, restarts
 
 
@@ -42,14 +40,13 @@ def main() -> None:
     a = p.parse_args()
     names = tuple(a.backends.split(","))
     dt = np.dtype("float64")
-    example = validate.example((CLASS_INPUTS, CLASS_TARGETS), dt)
     study = restarts.Study(n=a.n, seed=0, distribution="uniform", low=-1.0, high=1.0,
                            steps=a.steps, lrs=tuple(LEARNING_RATES), threshold=1e-5,
                            chunk=a.chunk)
     local = None if a.scheduler else cluster.local_cluster(a.local)
     with cluster.connect(a.scheduler or local) as client:
         start = time.perf_counter()
-        out = cluster.run(study, names, dt, example, client)
+        out = cluster.run(study, names, dt, client)
         wall = time.perf_counter() - start
         workers = client.run(peak_mib)
     if local is not None:
@@ -60,7 +57,9 @@ def main() -> None:
               "worker_peak_mib": sorted(workers.values()),
               "config_steps_per_s_per_backend": a.n * len(study.lrs) * a.steps / wall}
     if a.check:
-        here = restarts.run(study, {b: get_backend(b, dt) for b in names}, example)
+        here = restarts.run(study, restarts.trainers(study, restarts.get_backends(
+            True, names, dt)))
+        assert out.steps_to_threshold is not None and here.steps_to_threshold is not None
         result["identical_to_one_machine"] = all(
             x.tobytes() == y.tobytes() for x, y in
             [(out.initial_loss, here.initial_loss), (out.ratio, here.ratio)]

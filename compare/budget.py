@@ -76,16 +76,20 @@ def main_job(lrs: int, backends: int, steps: int, plots: bool) -> tuple[float, f
     return memory, rows * TRACE_ROW_BYTES + pictures * PNG_BYTES
 
 
-def restarts(n: int, lrs: int, backends: int, steps: int, chunk: int,
-             checkpoints: int) -> tuple[float, float]:
-    """(memory, output) in bytes of a restart study (disagreements not counted: unknown)."""
+def restarts(n: int, lrs: int, backends: int, steps: int, chunk: int, checkpoints: int,
+             params: int = 8, nodes: int = 8) -> tuple[float, float]:
+    """(memory, output) in bytes of a restart study on a network of ``params`` parameters and
+    ``nodes`` z and a values over all examples (defaults: the tutorial's); disagreements not
+    counted (unknown). final_loss.csv has a row per configuration."""
     configs = n * lrs
     per_config = backends * (CONFIG_BYTES_PER_BACKEND + 8 * checkpoints) + CONFIG_BYTES
     chunk_rows = min(chunk, n) * lrs
+    row = CHUNK_ROW_BYTES + 8 * 4 * (params + nodes - 16)  # the tutorial's row: 600 bytes
     gallery_rows = lrs * 3 * backends * steps
-    memory = (configs * per_config + chunk_rows * CHUNK_ROW_BYTES * backends
+    memory = (configs * per_config + chunk_rows * row * backends
               + 3 * backends * steps * CURVE_STEP_BYTES + 64 * MB)
-    return memory, gallery_rows * GALLERY_ROW_BYTES + 3 * PNG_BYTES + 1 * MB
+    return memory, (gallery_rows * GALLERY_ROW_BYTES + configs * (40 + 26 * backends)
+                    + 3 * PNG_BYTES + 1 * MB)
 
 
 def sheet(steps: int) -> tuple[float, float]:
@@ -103,16 +107,6 @@ def network_check(params: int, nodes: int, steps: int, backends: int,
     memory = backends * rows * 3 + rows * 6 + 64 * MB  # runs and tables; diff, tol, ratio, ...
     return memory, backends * (steps + 1) * (2 * params + 1) * 24 + (4 * PNG_BYTES if plots
                                                                       else 0)
-
-
-def network_restarts(n: int, lrs: int, backends: int, params: int,
-                     nodes: int) -> tuple[float, float]:
-    """(memory, output) in bytes of ``restarts --preset``: every configuration's start, final
-    parameters and E in each backend, one batched forward pass (``nodes`` per configuration)
-    at a time; final_loss.csv (a row per start and rate)."""
-    configs = n * lrs
-    memory = configs * ((params + 2) * 8 * (backends + 1) + nodes * 8 * 4) + 64 * MB
-    return memory, configs * (16 + 26 * backends) + 1 * MB
 
 
 def optimizers(lrs: int, backends: int, steps: int, params: int,

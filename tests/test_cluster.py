@@ -14,15 +14,15 @@ import time
 import numpy as np
 import pytest
 
+from autograd_compare import network, optimizers
 from autograd_compare.commands.cli import main
-from autograd_compare.interface import Example
-from autograd_compare.registry import get_backend
 from autograd_compare.study import restarts
 
 distributed = pytest.importorskip("distributed")
 from autograd_compare.study import cluster  # noqa: E402
 
-EXAMPLE = Example(np.array([0.05, 0.1]), np.array([0.01, 0.99]))
+TUTORIAL = network.preset("tutorial")
+PROBLEM = TUTORIAL._replace(data=network.data(TUTORIAL.network, [[0.05, 0.1]], [[0.01, 0.99]]))
 NAMES = ("manual", "jax")
 
 
@@ -65,21 +65,25 @@ def scheduler():
 
 def _study(n: int, chunk: int, steps: int) -> restarts.Study:
     return restarts.Study(n=n, seed=7, distribution="uniform", low=-2.0, high=2.0, steps=steps,
-                          lrs=(0.5, 2.0), threshold=1e-4, chunk=chunk, checkpoints=(10,))
+                          lrs=(0.5, 2.0), threshold=1e-4, chunk=chunk, checkpoints=(10,),
+                          problem=PROBLEM)
 
 
 def _single_machine(study: restarts.Study) -> restarts.Outcome:
-    return restarts.run(study, {b: get_backend(b) for b in NAMES}, EXAMPLE)
+    backends = restarts.get_backends(restarts.is_tutorial(study), NAMES, "float64")
+    return restarts.run(study, restarts.trainers(study, backends))
 
 
 def _assert_identical(a: restarts.Outcome, b: restarts.Outcome) -> None:
     """Bit for bit: the same bytes in every array (NaN included)."""
     assert a.backends == b.backends
     pairs = [(a.initial_loss, b.initial_loss), (a.difference, b.difference), (a.ratio, b.ratio)]
+    assert (a.steps_to_threshold is None) == (b.steps_to_threshold is None)
     for name in a.backends:
         pairs += [(a.final_loss[name], b.final_loss[name]),
-                  (a.steps_to_threshold[name], b.steps_to_threshold[name]),
                   (a.checkpoint_loss[name], b.checkpoint_loss[name])]
+        if a.steps_to_threshold is not None and b.steps_to_threshold is not None:
+            pairs.append((a.steps_to_threshold[name], b.steps_to_threshold[name]))
     for x, y in pairs:
         assert x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes()
 
@@ -89,9 +93,19 @@ def test_cluster_study_equals_the_single_machine_run(scheduler):
     study = _study(n=700, chunk=64, steps=60)  # 11 chunks, the last one short
     seen = []
     with cluster.connect(address) as client:
-        got = cluster.run(study, NAMES, np.dtype("float64"), EXAMPLE, client, seen.append)
+        got = cluster.run(study, NAMES, np.dtype("float64"), client, seen.append)
     _assert_identical(got, _single_machine(study))
     assert len(seen) == 11 and seen[-1].startswith("chunk 11/11 done")
+
+
+def test_any_network_with_an_optimizer_on_the_cluster(scheduler):
+    address, _ = scheduler
+    study = _study(n=300, chunk=64, steps=40)._replace(
+        problem=network.preset("xor"), checkpoints=(), threshold=0.1,
+        optimizer=optimizers.make("adam", lr=1.0))
+    with cluster.connect(address) as client:
+        got = cluster.run(study, NAMES, np.dtype("float64"), client)
+    _assert_identical(got, _single_machine(study))
 
 
 def test_a_worker_killed_mid_study_changes_nothing(scheduler):
@@ -105,7 +119,7 @@ def test_a_worker_killed_mid_study_changes_nothing(scheduler):
             killed.append(time.monotonic())
 
     with cluster.connect(address) as client:
-        got = cluster.run(study, NAMES, np.dtype("float64"), EXAMPLE, client, kill_after_two)
+        got = cluster.run(study, NAMES, np.dtype("float64"), client, kill_after_two)
         assert len(client.nthreads()) == 1  # the study finished on the surviving worker
     assert killed and workers[0].wait(timeout=10) == -signal.SIGKILL
     _assert_identical(got, _single_machine(study))
@@ -121,7 +135,8 @@ def test_cli_dask_local_writes_the_same_report(tmp_path, capsys):
     strip = lambda text: [line for line in text.splitlines()  # noqa: E731
                           if '"seconds"' not in line and '"report_dir"' not in line]
     assert strip(one) == strip(two)
-    for name in ("summary.csv", "checkpoints.csv", "disagreements.csv", "gallery.csv"):
+    for name in ("summary.csv", "checkpoints.csv", "disagreements.csv", "gallery.csv",
+                 "final_loss.csv"):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "dask" / name).read_bytes()
 
 

@@ -55,7 +55,6 @@ def no_work(monkeypatch):
     monkeypatch.setattr("autograd_compare.harness.gradcheck.check", boom)
     monkeypatch.setattr("autograd_compare.study.restarts.run", boom)
     for name in ("harness.optim_check.check",
-                 "study.network_restarts.run",
                  "teach.updates.explain_updates"):
         monkeypatch.setattr(f"autograd_compare.{name}", boom)
     import autograd_compare.commands.sheet  # noqa: F401 - imports build by name: patch it there

@@ -265,3 +265,25 @@ def test_restarts_report_in_chromium(restarts_rep):
         b.evaluate("document.getElementById('step-next').click()")
         assert b.evaluate(label) == "lr 0.5, step 1 of 40"
         _not_blank(b.screenshot())
+
+
+@needs_browser
+def test_restarts_report_on_any_network_in_chromium(tmp_path, capsys):
+    """XOR's island: the same report.html, without the tutorial's step table, drawing and
+    island (and so without a script); the folder name escaped."""
+    out = tmp_path / HOSTILE
+    assert main(["restarts", "--preset", "xor", "--n", "80", "--steps", "400", "--lrs",
+                 "0.5,2", "--backends", "manual,torch,jax", "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    text = (out / "report.html").read_text()
+    assert "<script" not in text and "<b>&" not in text and "step-table" not in text
+    with Browser() as b:
+        b.open(out / "report.html")
+        assert b.errors() == []
+        assert b.evaluate("document.getElementById('verdict').textContent").startswith("OK")
+        rows = "document.querySelector('#restarts-table tbody').rows"
+        assert b.evaluate(f"{rows}.length") == 2 * 3
+        reached = b.evaluate(f"{rows}[0].cells[5].textContent")
+        assert reached == f"{report['per_lr'][0]['backends']['manual']['reached_fraction']:.1%}"
+        assert b.evaluate("document.images.length") == 3  # final loss, steps, gallery
+        assert HOSTILE in b.evaluate("document.getElementById('config').innerText")

@@ -1,5 +1,5 @@
-"""The main job on any network (``--preset``, ``--layers``; ``check`` is its alias) and
-``restarts --preset``: the folder, the plots, report.html (in a real headless Chromium,
+"""The main job on any network (``--preset``, ``--layers``; ``check`` is its alias): the
+folder, the plots, report.html (in a real headless Chromium,
 tests/browser.py), user text escaped in HTML and CSV, and which options send the main job
 there."""
 
@@ -17,8 +17,7 @@ import pytest
 from autograd_compare import network, registry
 from autograd_compare.commands.cli import main
 from autograd_compare.harness import optim_check
-from autograd_compare.report import network_output, output
-from autograd_compare.study import network_restarts as study
+from autograd_compare.report import network_output
 from tests.browser import CHROMIUM, INSTALL, Browser
 
 pytest.importorskip("matplotlib")
@@ -256,51 +255,6 @@ def test_mazur_uses_the_tutorials_names_everywhere(tmp_path, capsys):
         assert name in html_text, name
     assert "W1[" not in html_text and "x[0]" not in html_text and "z1[" not in html_text
     assert "<td class=l>frozen biases</td><td class=l>b1 = 0.35, b2 = 0.6</td>" in html_text
-
-
-# --- restarts --preset ---------------------------------------------------------------------------
-def test_restarts_results_are_named_and_json_only_at_the_edge(tmp_path, capsys):
-    out = tmp_path / HOSTILE_DIR
-    assert main(["restarts", "--preset", "xor", "--n", "60", "--steps", "300", "--lrs", "0.5",
-                 "--backends", "manual,torch", "--out", str(out), "--json"]) == 0
-    d = json.loads(capsys.readouterr().out)
-    assert d == json.loads((out / "report.json").read_text())
-    assert d["files"] == ["final_loss.csv", "report.html", "report.json", "summary.csv"]
-    row = d["per_lr"][0]
-    assert set(row) == {"lr", "stuck_fraction", "stuck", "same_starts_stuck",
-                        "stuck_mismatches", "final_loss", "histogram", "worst_difference",
-                        "worst_ratio_to_tolerance", "disagreements"}
-    # the same study by hand: its named summary turned into JSON is report.json's row
-    p = network.preset("xor")
-    s = study.NetStudy(60, 0, -1.0, 1.0, 300, (0.5,), 0.1)
-    b = [registry.get_network_backend(n) for n in ("manual", "torch")]
-    rows = study.summary(study.run(s, p.network, p.data, b))
-    assert isinstance(rows[0], study.LrSummary)
-    assert isinstance(rows[0].backends[0], study.BackendStuck)
-    assert json.loads(output.to_json(rows[0].to_dict())) == row  # inf edge written "inf"
-    assert row["stuck"]["manual"] == rows[0].backend("manual").stuck > 0  # the island
-
-
-@needs_browser
-def test_restarts_report_in_chromium(tmp_path, capsys):
-    out = tmp_path / HOSTILE_DIR
-    assert main(["restarts", "--preset", "xor", "--n", "80", "--steps", "400", "--lrs",
-                 "0.5,2", "--backends", "manual,torch,jax", "--out", str(out)]) == 0
-    report = json.loads((out / "report.json").read_text())
-    text = (out / "report.html").read_text()
-    assert "<script" not in text and "<b>&" not in text
-    with Browser() as b:
-        b.open(out / "report.html")
-        assert b.errors() == []
-        assert b.evaluate("document.getElementById('verdict').textContent").startswith("OK")
-        rows = "document.querySelector('#%s tbody').rows"
-        assert b.evaluate(f"{rows % 'restarts-table'}.length") == 2 * 3
-        stuck = b.evaluate(f"{rows % 'restarts-table'}[0].cells[2].textContent")
-        assert int(stuck) == report["per_lr"][0]["stuck"]["manual"]
-        counts = b.evaluate(f"Array.from({rows % 'histogram-table'})"
-                            ".map(r => Number(r.cells[2].textContent))")
-        assert sum(counts) == 2 * 80
-        assert HOSTILE_DIR in b.evaluate("document.getElementById('config').innerText")
 
 
 # --- the main job with a network or an optimizer option -----------------------------------------

@@ -1,14 +1,16 @@
 """The random-restart study: reproducible, chunking-independent, equal across backends and to
-unbatched single runs, and strict about its options."""
+unbatched single runs, strict about its options; on the tutorial's network and on any other
+(XOR's island: the stuck starts), with plain gradient descent or an optimizer."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from autograd_compare import get_backend
+from autograd_compare import get_backend, network, optimizers, registry
 from autograd_compare.errors import InputError
 from autograd_compare.interface import CLASS_INPUTS, CLASS_TARGETS, Example
+from autograd_compare.optimizers import SGD
 from autograd_compare.study import restarts
 from tests.helpers import assert_close
 
@@ -23,8 +25,12 @@ def study(**changes) -> restarts.Study:
     return base._replace(**changes)
 
 
+def trainers(s: restarts.Study, names=("manual",)) -> dict[str, restarts.Trainer]:
+    return restarts.trainers(s, restarts.get_backends(restarts.is_tutorial(s), names, "float64"))
+
+
 def run(s: restarts.Study, names=("manual",)) -> restarts.Outcome:
-    return restarts.run(s, {b: get_backend(b) for b in names}, EXAMPLE)
+    return restarts.run(s, trainers(s, names))
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +79,7 @@ def test_batched_study_equals_unbatched_single_runs():
         # same formulas, same order: bit-identical (see test_bench_manual_batch)
         assert np.array_equal(out.final_loss["manual"][j], final), f"lr {lr}"
         assert np.array_equal(out.steps_to_threshold["manual"][j], reached)
-        one = restarts.backend_summary(final, reached)
+        one = restarts.backend_summary(final, s.threshold, reached)
         batch = restarts.summary(out)[j].backends["manual"]
         assert batch.reached == one.reached
         assert batch.steps_to_threshold == one.steps_to_threshold
@@ -109,7 +115,7 @@ def test_disagreement_is_listed_not_hidden():
 
 
 def test_gallery_and_curves(all_three):
-    curves = restarts.curves(all_three, {b: get_backend(b) for b in BACKENDS}, EXAMPLE)
+    curves = restarts.curves(all_three, trainers(all_three.study, BACKENDS))
     assert [c.which for c in curves] == ["best", "median", "worst"] * len(LRS)
     for c in curves:
         j = LRS.index(c.lr)
@@ -129,6 +135,7 @@ def test_gallery_and_curves(all_three):
     (dict(threshold=-1.0), "--threshold"),
     (dict(threshold=float("nan")), "--threshold"),
     (dict(seed=-3), "--seed"),
+    (dict(checkpoints=(5,), optimizer=optimizers.make("adam")), "plain gradient descent"),
 ])
 def test_check_rejects(change, message):
     with pytest.raises(InputError, match=message):
@@ -151,3 +158,58 @@ def test_checkpoints_are_the_unbroken_run_seen_on_the_way():
     assert [c.step for c in rows[0].checkpoints] == [7, 30]
     assert rows[1].checkpoints[1].E_total["manual"].median == float(
         np.median(cut.checkpoint_loss["manual"][1, 1]))  # same numbers, same reduction
+
+
+# --- any network: XOR's island ------------------------------------------------------------------
+XOR = network.preset("xor")
+
+
+def test_stuck_fraction_matches_a_direct_run_and_backends_agree():
+    s = study(n=200, seed=0, steps=2000, threshold=0.1, chunk=200, problem=XOR)
+    out = run(s, BACKENDS)
+    rows = restarts.summary(out)
+    direct = registry.get_network_backend("manual").train_batch(
+        XOR.network, restarts.starts(s), np.full(200, 0.5), XOR.data, SGD, 2000)
+    assert rows[0].backends["manual"].reached == int(np.sum(direct.final_loss <= 0.1))
+    assert np.array_equal(out.final_loss["manual"][0], direct.final_loss)  # the same kernel
+    for r in rows:
+        assert r.cross_backend.disagreements == 0 and r.cross_backend.reached_mismatches == 0
+        assert len({b.reached for b in r.backends.values()}) == 1
+        assert 0.1 < r.backends["manual"].reached_fraction < 0.95  # the island exists
+        assert r.cross_backend.steps_to_threshold_mismatches == 0  # counted on any network
+
+
+def test_a_backend_that_trains_differently_is_reported():
+    """Mutation: torch's batched training uses lr·(1 + 1e-6): the study says DISAGREE."""
+    s = study(n=50, seed=1, steps=300, lrs=(0.5,), threshold=0.1, problem=XOR)
+    both = trainers(s, ("manual", "torch"))
+    torch_b = both["torch"]
+    both["torch"] = torch_b._replace(batch=lambda w, lr, *a: torch_b.batch(w, lr * (1 + 1e-6),
+                                                                             *a))
+    out = restarts.run(s, both)
+    assert restarts.summary(out)[0].cross_backend.disagreements > 0
+    assert restarts.report(out, np.dtype("float64"), 0.0).exit_code == 1
+
+
+def test_an_optimizer_study_equals_single_optimizer_runs():
+    """With momentum every batch row is the single run from its start; steps to the threshold
+    are not counted (the optimizer trainers do not), E at the start is computed."""
+    s = study(n=3, steps=12, lrs=(0.5,), threshold=0.1, problem=XOR,
+              optimizer=optimizers.make("momentum", lr=1.0))
+    out = run(s, ("manual", "torch"))
+    assert out.steps_to_threshold is None
+    assert restarts.summary(out)[0].backends["torch"].steps_to_threshold is None
+    w0 = restarts.starts(s)
+    torch_b = registry.get_network_backend("torch")
+    for n in range(3):
+        one = torch_b.train(XOR.network, w0[n], XOR.data, optimizers.with_lr(s.optimizer, 0.5),
+                            12)
+        end = float(torch_b.forward(XOR.network, one.weights[-1], XOR.data).losses.sum())
+        assert_close(out.final_loss["torch"][0, n], end, rtol=1e-10, what=f"start {n}")
+        assert out.initial_loss[n] == pytest.approx(float(one.loss[0]), rel=1e-13)
+    assert out.ratio.max() <= 1
+
+
+def test_mistake_backends_are_the_tutorials():
+    with pytest.raises(InputError, match="mistake backends are the tutorial's"):
+        restarts.get_backends(False, ("manual", "mistake:update-sign"), "float64")

@@ -1,4 +1,5 @@
-"""``autograd-compare restarts`` on the command line: files, JSON, exit codes, bad options."""
+"""``autograd-compare restarts`` on the command line: files, JSON, exit codes, bad options; on
+the tutorial's network, a preset, your own network, with an optimizer."""
 
 from __future__ import annotations
 
@@ -24,8 +25,9 @@ def test_writes_report_folder(report):
     assert code == 0
     names = {p.name for p in out.iterdir()}
     assert names == {"report.json", "summary.csv", "disagreements.csv", "gallery.csv",
-                     "checkpoints.csv", "final-loss.png", "steps-to-threshold.png", "gallery.png",
-                     "landscape.png", "network.svg", "network.png", "report.html"}
+                     "checkpoints.csv", "final_loss.csv", "final-loss.png",
+                     "steps-to-threshold.png", "gallery.png", "landscape.png", "network.svg",
+                     "network.png", "report.html"}
     data = json.loads((out / "report.json").read_text())
     assert data["ok"] is True and data["exit_code"] == 0 and data["disagreements"] == []
     assert data["config"]["n"] == 12 and data["config"]["lrs"] == [0.5, 2.0]
@@ -113,7 +115,8 @@ def test_json_shape_field_by_field(tmp_path, capsys, monkeypatch):
     assert list(s["steps_to_threshold"]) == ["min", "median", "p90", "max"]
     assert list(row["cross_backend"]) == [
         "worst_difference", "median_difference", "worst_ratio_to_tolerance",
-        "median_ratio_to_tolerance", "disagreements", "steps_to_threshold_mismatches"]
+        "median_ratio_to_tolerance", "disagreements", "reached_mismatches",
+        "steps_to_threshold_mismatches"]
     assert list(row["gallery"]) == ["best", "median", "worst"]
     assert list(row["checkpoints"][0]) == ["step", "E_total"]
     assert list(row["checkpoints"][0]["E_total"]["manual"]) == quantiles
@@ -121,3 +124,62 @@ def test_json_shape_field_by_field(tmp_path, capsys, monkeypatch):
                                               "steps_to_threshold", "difference",
                                               "ratio_to_tolerance"]
     assert len(data["disagreements"]) == 12 * 2  # every start at both rates goes uphill
+
+
+def test_restarts_preset_xor_command(capsys, tmp_path):
+    out = tmp_path / "rep"
+    argv = ["restarts", "--preset", "xor", "--n", "100", "--steps", "500", "--lrs", "0.5,1",
+            "--out", str(out), "--json"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    d = json.loads(captured.out)
+    assert d["ok"] and d["config"]["preset"] == "xor" and len(d["per_lr"]) == 2
+    assert d["config"]["threshold"] == 0.1  # the default away from the tutorial's network
+    assert "reached = final E <= 0.1" in captured.err
+    # the same files as the tutorial's study, less its network drawing and island
+    assert sorted(p.name for p in out.iterdir()) == [
+        "checkpoints.csv", "disagreements.csv", "final-loss.png", "final_loss.csv",
+        "gallery.csv", "gallery.png", "report.html", "report.json", "steps-to-threshold.png",
+        "summary.csv"]
+    assert d["files"] == sorted(p.name for p in out.iterdir())
+    rows = list(csv.DictReader((out / "final_loss.csv").read_text().splitlines()))
+    assert len(rows) == 200
+    assert all(r["reached_manual"] == r["reached_torch"] == r["reached_jax"] for r in rows)
+    reached = sum(int(r["reached_manual"]) for r in rows if r["lr"] == "1.0")
+    assert reached == d["per_lr"][1]["backends"]["manual"]["reached"] > 0
+    assert list(csv.reader((out / "disagreements.csv").read_text().splitlines()))[0][2:11] == \
+        ["W1[0,0]", "W1[0,1]", "W1[1,0]", "W1[1,1]", "b1[0]", "b1[1]", "W2[0,0]", "W2[0,1]",
+         "b2[0]"]
+
+
+def test_options_of_the_tutorials_example_and_bad_network_options(capsys, tmp_path):
+    for argv, message in [
+            (["--preset", "xor", "--targets", "0,1"], "--inputs and --targets are the tutorial"),
+            (["--preset", "nope"], "unknown preset 'nope'"),
+            (["--preset", "xor", "--threshold", "nan"], "--threshold must be finite"),
+            (["--preset", "xor", "--backends", "manual,mistake:update-sign"], "mistake backends"),
+            (["--optimizer", "adam", "--checkpoints", "1"], "plain gradient descent"),
+            (["--layers", "2,2,1", "--activations", "sigmoid"], "--layers needs --data")]:
+        assert main(["restarts", "--n", "5", "--steps", "2", "--out", str(tmp_path / "r"),
+                     *argv]) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+        assert not (tmp_path / "r").exists()
+
+
+def test_restarts_on_your_own_network_is_the_preset_study(tmp_path, capsys):
+    """--layers ... --data: the same study as --preset xor when the network and data are
+    XOR's (2-2-1 sigmoid, trainable biases, the 4 examples): the same numbers."""
+    data = tmp_path / "xor.csv"
+    data.write_text("x1,x2,t\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n")
+    common = ["--n", "40", "--steps", "150", "--lrs", "0.5,2", "--backends", "manual",
+              "--json"]
+    own = ["restarts", "--layers", "2,2,1", "--activations", "sigmoid", "--bias",
+           "trainable", "--data", str(data), "--out", str(tmp_path / "own"), *common]
+    assert main(own) == 0
+    mine = json.loads(capsys.readouterr().out)
+    assert main(["restarts", "--preset", "xor", "--out", str(tmp_path / "xor"), *common]) == 0
+    xor = json.loads(capsys.readouterr().out)
+    assert mine["config"]["preset"] == "your network"
+    assert mine["config"]["network"] == xor["config"]["network"]
+    assert mine["per_lr"] == xor["per_lr"]

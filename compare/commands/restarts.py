@@ -1,18 +1,20 @@
-"""``autograd-compare restarts``: the random-restart study, printed and written to a folder."""
+"""``autograd-compare restarts``: the random-restart study on any network with any optimizer,
+printed and written to a folder (the tutorial's network by default)."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 
-from autograd_compare import budget, naming, registry, validate
+from autograd_compare import budget, network, validate
 from autograd_compare.commands import options, wording
 from autograd_compare.commands.options import (
     add_backends_option,
@@ -26,38 +28,44 @@ from autograd_compare.commands.options import (
 )
 from autograd_compare.commands.progress import Progress
 from autograd_compare.commands.run import add_landscape_option
+from autograd_compare.errors import InputError
 from autograd_compare.harness import steps as step_trace
-from autograd_compare.interface import Example
-from autograd_compare.report import extras, output
+from autograd_compare.interface import CLASS_INPUTS, CLASS_TARGETS
+from autograd_compare.optimizers import MANUAL_ONLY
+from autograd_compare.report import extras, html, output
 from autograd_compare.report.plots import PlotsUnavailable
+from autograd_compare.report.sweep import optimizer_dict
 from autograd_compare.study import restarts
 
-HELP = ("Random restarts: train N random starting weight vectors at every learning rate with "
-        "every backend.\n\nThe tutorial's hiker dropped many times at random places on the "
-        "island: how often\ndoes gradient descent reach sea level (E_total <= --threshold), how "
-        "fast, and do\nthe backends agree on every one of the N x L configurations?")
+HELP = ("Random restarts: train N random starting parameter vectors at every learning rate "
+        "with every backend.\n\nThe tutorial's hiker dropped many times at random places on "
+        "the island: how often\ndoes training reach sea level (final E <= --threshold), how "
+        "fast, and do the\nbackends agree on every one of the N x L configurations? Any "
+        "network (--preset,\n--layers ... --data), any optimizer (--optimizer).")
 DEFAULT_OUT = "autograd-compare-restarts"
 SUMMARY_CSV, DISAGREE_CSV, GALLERY_CSV = "summary.csv", "disagreements.csv", "gallery.csv"
-CHECKPOINTS_CSV = "checkpoints.csv"
+CHECKPOINTS_CSV, FINAL_CSV = "checkpoints.csv", "final_loss.csv"
+THRESHOLDS = {"tutorial": 1e-5}  # the default --threshold; 0.1 on any other network
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", type=positive_int("--n"), default=1000,
-                        help="number of random starting weight vectors (default 1000)")
+                        help="number of random starting parameter vectors (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--distribution", default="uniform", metavar="NAME",
-                        help="how w1..w8 are drawn: " + "; ".join(
+                        help="how the parameters are drawn: " + "; ".join(
                             f"{k}: {v}" for k, v in restarts.DISTRIBUTIONS.items())
                         + " (default uniform)")
     parser.add_argument("--range", type=floats("range", 2), default=(-1.0, 1.0),
                         metavar="LOW,HIGH", help="range of the distribution (default -1,1)")
     parser.add_argument("--steps", type=positive_int("--steps"), default=1000,
-                        help="gradient-descent steps per configuration (default 1000)")
+                        help="updates per configuration (default 1000)")
     parser.add_argument("--checkpoints", type=steps_list, default=(), metavar="K,...",
-                        help="also record the distribution of E_total after these steps "
-                        "(each between 1 and STEPS-1; default none)")
-    parser.add_argument("--threshold", type=float, default=1e-5,
-                        help="'sea level': E_total <= THRESHOLD counts as reached (default 1e-5)")
+                        help="also record the distribution of E after these steps "
+                        "(each between 1 and STEPS-1; plain gradient descent; default none)")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="'sea level': a start whose final E <= THRESHOLD reached it, the "
+                        "others are stuck (default 1e-5 on the tutorial's network, else 0.1)")
     parser.add_argument("--chunk", type=positive_int("--chunk"), default=32768,
                         help="starts per batched call; memory grows with CHUNK x rates "
                         "(default 32768)")
@@ -72,11 +80,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help=wording.JSON_HELP)
     add_landscape_option(parser, default="w5,w6")
     parser.add_argument("--preset", default=None, metavar="NAME",
-                        help="a preset network (see 'autograd-compare presets'), e.g. xor: "
-                        "the island study on it (default: the tutorial's network)")
-    parser.add_argument("--stuck-above", type=float, default=0.1, metavar="E",
-                        help="with --preset: a start whose final E is above E is stuck "
-                        "(default 0.1)")
+                        help="a preset network (see 'autograd-compare presets'), e.g. xor "
+                        "(default: the tutorial's network)")
     cluster = parser.add_mutually_exclusive_group()
     cluster.add_argument("--dask-scheduler", metavar="ADDRESS", default=None,
                          help="run the chunks on an existing Dask distributed cluster, e.g. "
@@ -85,18 +90,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          metavar="N", help="run the chunks on a local Dask cluster of N worker "
                          "processes (needs autograd-compare[dask])")
     budget.add_options(parser)
-
     options.add_optimizer_arguments(parser, default=None)  # --optimizer KIND: the study with it
     options.add_own_network_arguments(parser)  # --layers ...: the study on your network
-
-
-def study_from(args: argparse.Namespace) -> restarts.Study:
-    """The `restarts.Study` the options describe (checked: one-line errors)."""
-    low, high = args.range
-    return restarts.check(restarts.Study(
-        n=args.n, seed=args.seed, distribution=args.distribution, low=low, high=high,
-        steps=args.steps, lrs=check_lrs(args.lrs, validate.dtype(args.dtype)),
-        threshold=args.threshold, chunk=args.chunk, checkpoints=tuple(args.checkpoints)))
 
 
 def steps_list(text: str) -> tuple[int, ...]:
@@ -109,29 +104,58 @@ def steps_list(text: str) -> tuple[int, ...]:
             f"{validate.short_text(text)}") from None
 
 
+def problem(args: argparse.Namespace) -> network.Preset:
+    """The network and its data: a preset (the tutorial's with --inputs/--targets), or your own
+    (--layers ... --data) named "your network"."""
+    own = args.layers is not None or args.data is not None or any(
+        getattr(args, k) is not None for k in options.CUSTOM)
+    if not own and (args.preset or "tutorial") == "tutorial":
+        p = network.preset("tutorial")
+        return p._replace(data=network.data(p.network, [args.inputs], [args.targets]))
+    if tuple(args.inputs) != CLASS_INPUTS or tuple(args.targets) != CLASS_TARGETS:
+        raise InputError("--inputs and --targets are the tutorial network's example; another "
+                         "network brings its own data (or --data FILE.csv)")
+    if not own:
+        return network.preset(args.preset)
+    source, net, data, w, lr, steps = options.build(argparse.Namespace(
+        **{**vars(args), "weights": None, "lr": None, "steps": None, "seed": 0}))
+    name = "your network" if args.layers is not None else f"{source} (--data)"
+    return network.Preset(name, f"{name}: {network.describe(net)}", net, data, w, lr, steps)
+
+
+def study_from(args: argparse.Namespace) -> restarts.Study:
+    """The `restarts.Study` the options describe (checked: one-line errors)."""
+    opt, p = options.optimizer_from(args), problem(args)
+    low, high = args.range
+    threshold = THRESHOLDS.get(p.name, 0.1) if args.threshold is None else args.threshold
+    return restarts.check(restarts.Study(
+        n=args.n, seed=args.seed, distribution=args.distribution, low=low, high=high,
+        steps=args.steps, lrs=check_lrs(args.lrs, validate.dtype(args.dtype)),
+        threshold=threshold, chunk=args.chunk, checkpoints=tuple(args.checkpoints),
+        problem=p, optimizer=opt))
+
+
 def run(args: argparse.Namespace) -> int:
-
-    opt = options.optimizer_from(args)  # settings without --optimizer: a one-line error
-    if args.optimizer is not None:  # every network, the tutorial's too, by the preset study
-        from autograd_compare.commands import network_restarts
-
-        return network_restarts.run(args, opt)
-    if args.preset not in (None, "tutorial") or args.layers is not None or any(
-            getattr(args, k) is not None for k in (*options.CUSTOM, "data")):
-        from autograd_compare.commands import network_restarts
-
-        return network_restarts.run(args)
     study = study_from(args)
     dt = validate.dtype(args.dtype)
-    example = validate.example((args.inputs, args.targets), dt)
-    spread = 10 * (study.high - study.low) / 2 if study.distribution == "normal" else 0.0
-    corner = max(abs(study.low), abs(study.high)) + spread  # the largest start, near enough
-    validate.representable_start(np.full(8, corner), example, dt, "--range")
+    p, tutorial = study.problem, restarts.is_tutorial(study)
+    if p.name == "tutorial":
+        example = validate.example((args.inputs, args.targets), dt)
+        spread = 10 * (study.high - study.low) / 2 if study.distribution == "normal" else 0.0
+        corner = max(abs(study.low), abs(study.high)) + spread  # the largest start, near enough
+        validate.representable_start(np.full(8, corner), example, dt, "--range")
     names, added = with_reference(selected_backends(args))
+    if study.optimizer.kind in MANUAL_ONLY and names != ("manual",):
+        raise InputError(f"optimizer {study.optimizer.kind!r} exists in the manual backend "
+                         "only; give --backends manual")
     memory, size = budget.restarts(study.n, len(study.lrs), len(names), study.steps,
-                                   study.chunk, len(study.checkpoints))
+                                   study.chunk, len(study.checkpoints),
+                                   network.n_params(p.network),
+                                   2 * p.data.inputs.shape[0] * sum(p.network.sizes[1:]))
     budget.check(memory, args.max_memory_mb, "memory", "--max-memory-mb")
     budget.check(size, args.max_output_mb, "report files", "--max-output-mb")
+    made = restarts.get_backends(tutorial, names, dt)
+    backends = restarts.trainers(study, made)
     human = sys.stderr if args.json else sys.stdout
     folder_wanted = bool(args.out) or not args.json  # --json alone: stdout is the report
     dest = output.Destination(args.out, DEFAULT_OUT, args.force) if folder_wanted \
@@ -140,30 +164,30 @@ def run(args: argparse.Namespace) -> int:
         if added:
             print(f"note: {added} added as the reference: a mistake backend needs a correct "
                   "one to be compared with", file=human)
-        backends = {name: registry.get_backend(name, dt) for name in names}
         n_chunks = -(-study.n // min(study.chunk, study.n))
         start = time.perf_counter()
         distributed = args.dask_scheduler is not None or args.dask_local is not None
-        steps = n_chunks * (1 if distributed else len(names)) + 1 + (reserved is not None)
+        trace_wanted = reserved is not None and tutorial
+        steps = n_chunks * (1 if distributed else len(names)) + 1 + trace_wanted
         with Progress(steps, stream=sys.stderr) as progress:
             if distributed:
-                outcome = _run_on_dask(args, study, tuple(names), dt, example, progress.step)
+                outcome = _run_on_dask(args, study, tuple(names), dt, progress.step)
             else:
-                outcome = restarts.run(study, backends, example, on_step=progress.step)
+                outcome = restarts.run(study, backends, on_step=progress.step)
             progress.step("re-running the gallery starts one at a time")
-            curves = restarts.curves(outcome, backends, example)
-            trace: dict[str, Any] = {}
-            if reserved is not None:
+            curves = restarts.curves(outcome, backends)
+            trace: dict[str, Any] = {"runs": []}
+            if trace_wanted:
                 progress.step("recording every step of the median start for report.html")
                 median = next(c for c in curves if c.which == "median")
-                trace = step_trace.as_json([step_trace.record(b, np.asarray(median.weights),
-                                                              example, median.lr, study.steps)
-                                            for b in backends.values()])
-        result = restarts.report(outcome, dt, example, time.perf_counter() - start)
+                trace = step_trace.as_json([step_trace.record(
+                    b, np.asarray(median.weights), restarts.example(study), median.lr,
+                    study.steps) for b in made.values()])
+        result = restarts.report(outcome, dt, time.perf_counter() - start)
         if reserved is None:
             _emit(result, None, args.json, human)
         else:
-            result = _write(reserved, args, result, outcome, curves, trace, example, human)
+            result = _write(reserved, args, result, outcome, curves, trace, human)
     return result.exit_code
 
 
@@ -179,20 +203,21 @@ def _emit(result: restarts.Report, out_dir: Path | None, as_json: bool, human: T
 
 def _write(dest: output.Destination, args: argparse.Namespace, result: restarts.Report,
            outcome: restarts.Outcome, curves: list[restarts.Curve], trace: dict[str, Any],
-           example: Example, human: TextIO) -> restarts.Report:
+           human: TextIO) -> restarts.Report:
     """Fill the report folder, print, then put it in place (printed first: docs/hardening.md);
     return ``result`` with its "report_dir" and "files"."""
     out_dir = dest.path
     written = [result._replace(report_dir=str(out_dir))]  # fill() adds the files it wrote
-    files: list[str] = []
+    study = outcome.study
 
     def fill(folder: Path) -> None:
-        result = written[0]
-        _write_csv(folder / SUMMARY_CSV, summary_csv(result))
-        _write_csv(folder / DISAGREE_CSV, disagreements_csv(result))
-        _write_csv(folder / GALLERY_CSV, gallery_csv(curves))
-        _write_csv(folder / CHECKPOINTS_CSV, checkpoints_csv(result))
-        files.extend([output.JSON_NAME, SUMMARY_CSV, DISAGREE_CSV, GALLERY_CSV, CHECKPOINTS_CSV])
+        files = [output.JSON_NAME, html.FILE]
+        for name, (header, rows) in {
+                SUMMARY_CSV: summary_csv(result), DISAGREE_CSV: disagreements_csv(result),
+                GALLERY_CSV: gallery_csv(study, curves), CHECKPOINTS_CSV: checkpoints_csv(result),
+                FINAL_CSV: final_csv(outcome)}.items():
+            _write_csv(folder / name, header, rows)
+            files.append(name)
         if not args.no_plots:
             try:
                 from autograd_compare.report import restarts_plots
@@ -200,42 +225,40 @@ def _write(dest: output.Destination, args: argparse.Namespace, result: restarts.
                 files.extend(restarts_plots.save_all(folder, outcome, curves))
             except PlotsUnavailable as err:
                 print(f"note: {err}; writing the report without plots", file=sys.stderr)
-        with_plots = not args.no_plots and extras.have_matplotlib()
-        shown = restarts.starts(outcome.study, 0, min(outcome.study.n, 3000))  # island dots
-        ref = outcome.backends[0]
-        files.extend(extras.file_names(with_plots))
-        written[0] = result._replace(files=tuple(sorted(files)))
+        if not args.no_plots and extras.have_matplotlib() and trace["runs"]:
+            shown = restarts.starts(study, 0, min(study.n, 3000))  # the island's dots
+            reached = restarts.reached(outcome, outcome.backends[0])[:, : len(shown)]
+            extras.write_restarts(folder, trace, restarts.example(study), args.landscape, shown,
+                                  dict(zip(study.lrs, reached, strict=True)),
+                                  result.per_lr[0].gallery._asdict(),
+                                  (study.low + study.high) / 2, study.threshold)
+            files.extend(extras.PICTURES)
+        written[0] = written[0]._replace(files=tuple(sorted(files)))
         result_json = as_dict(written[0])
-        extras.write_restarts(
-            folder, result_json, trace, example, args.landscape, shown,
-            {lr: outcome.steps_to_threshold[ref][j][: len(shown)] >= 0
-             for j, lr in enumerate(outcome.study.lrs)},
-            result_json["per_lr"][0]["gallery"], with_plots)
+        html.write(folder, html.render_restarts(result_json, trace, folder))
         (folder / output.JSON_NAME).write_text(output.to_json(result_json), encoding="utf-8")
 
     dest.commit(fill, before=lambda: _emit(written[0], out_dir, args.json, human))
     return written[0]
 
 
-def _write_csv(path: Path, rows: str | Iterable[str]) -> None:
-    """Write CSV text, or stream an iterable of lines, to ``path``."""
+def _write_csv(path: Path, header: Sequence[object], rows: Iterable[Sequence[object]]) -> None:
+    """Stream a CSV table to ``path`` (the folder is a temporary one until it is complete)."""
     with open(path, "w", encoding="utf-8", newline="") as f:
-        if isinstance(rows, str):
-            f.write(rows)
-        else:
-            f.writelines(rows)
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
 
 
 def _run_on_dask(args: argparse.Namespace, study: restarts.Study, names: tuple[str, ...],
-                 dt: np.dtype, example: Example,
-                 on_chunk: Callable[[str], None]) -> restarts.Outcome:
+                 dt: np.dtype, on_chunk) -> restarts.Outcome:
     """The study's chunks as tasks on a Dask cluster (`study.cluster`): the same numbers."""
     from autograd_compare.study import cluster
 
     local = cluster.local_cluster(args.dask_local) if args.dask_local else None
     try:
         with cluster.connect(local if local is not None else args.dask_scheduler) as client:
-            return cluster.run(study, names, dt, example, client, on_chunk)
+            return cluster.run(study, names, dt, client, on_chunk)
     finally:
         if local is not None:
             local.close()
@@ -244,7 +267,9 @@ def _run_on_dask(args: argparse.Namespace, study: restarts.Study, names: tuple[s
 def as_dict(result: restarts.Report) -> dict[str, Any]:
     """Everything the study found (fields documented in docs/restarts.md): the one place its
     named results become a dict."""
-    s = result.study
+    s, p = result.study, result.study.problem
+    example = {"inputs": p.data.inputs[0].tolist(), "targets": p.data.targets[0].tolist()} \
+        if p.name == "tutorial" else {}
     return {
         "tool": "autograd-compare", "command": "restarts", "ok": result.ok,
         "exit_code": result.exit_code,
@@ -253,8 +278,10 @@ def as_dict(result: restarts.Report) -> dict[str, Any]:
                    "threshold": s.threshold, "chunk": s.chunk, "dtype": result.dtype,
                    "checkpoints": list(s.checkpoints),
                    "backends": list(result.backends), "reference": result.reference,
-                   "inputs": list(result.inputs), "targets": list(result.targets)},
-        "tolerance": restarts.tolerance_rule(result.dtype, s.steps),
+                   **example, "preset": p.name, "network": network.to_dict(p.network),
+                   "examples": int(p.data.inputs.shape[0]),
+                   "optimizer": optimizer_dict(s.optimizer)},
+        "tolerance": restarts.tolerance_rule(s, result.dtype),
         "seconds": result.seconds,
         "per_lr": [_plain(row) for row in result.per_lr],
         "disagreements": [_plain(d) for d in result.disagreements],
@@ -277,16 +304,18 @@ def _plain(obj: Any) -> Any:
 
 def table(result: restarts.Report) -> str:
     """The human-readable table: one line per learning rate and backend."""
-    c = result.study
-    lines = [f"Random restarts: {c.n} starts ({c.distribution} on "
-             f"[{c.low:g}, {c.high:g}], seed {c.seed}) x {len(c.lrs)} "
-             f"rates x {c.steps} steps, {result.dtype}, {result.seconds:.1f} s",
+    c, E = result.study, network.loss_name(result.study.problem.network)
+    how = "" if restarts.counts_steps(c) else f" with {optimizer_dict(c.optimizer)['describe']}"
+    lines = [f"Random restarts{how} on {c.problem.name}: {c.n} starts ({c.distribution} on "
+             f"[{c.low:g}, {c.high:g}], seed {c.seed}) x {len(c.lrs)} rates x {c.steps} steps, "
+             f"{result.dtype}, {result.seconds:.1f} s; reached = final {E} <= {c.threshold:g}",
              f"{'lr':>5} {'backend':<10} {'median E':>10} {'p90 E':>10} {'max E':>10} "
              f"{'reached':>8} {'med.steps':>9}   {'worst diff':>10} {'/tol':>8} {'disagree':>8}"]
     for row in result.per_lr:
         x = row.cross_backend
         for i, (b, s) in enumerate(row.backends.items()):
-            e, k = s.final_loss, s.steps_to_threshold.median
+            e = s.final_loss
+            k = None if s.steps_to_threshold is None else s.steps_to_threshold.median
             tail = (f"   {x.worst_difference:10.2e} {x.worst_ratio_to_tolerance:8.2g} "
                     f"{x.disagreements:8d}") if i == 0 else ""
             lines.append(f"{row.lr:5g} {b:<10} {e.median:10.3e} {e.p90:10.3e} "
@@ -295,9 +324,12 @@ def table(result: restarts.Report) -> str:
     ref = result.reference
     for row in result.per_lr:
         if row.checkpoints:
-            lines.append(f"{row.lr:5g} median E_total ({ref}) after step " + ", ".join(
+            lines.append(f"{row.lr:5g} median {E} ({ref}) after step " + ", ".join(
                 f"{cp.step}: {cp.E_total[ref].median:.3e}" for cp in row.checkpoints)
                 + f", {c.steps}: {row.backends[ref].final_loss.median:.3e}")
+        if row.cross_backend.reached_mismatches:
+            lines.append(f"{row.lr:5g} {row.cross_backend.reached_mismatches} starts reached "
+                         "the threshold in one backend and not in the reference")
     n = len(result.disagreements)
     lines += [f"FAIL {b}: a mistake backend, but it agrees with the others on every "
               "configuration" for b in result.undetected_mistakes]
@@ -308,30 +340,30 @@ def table(result: restarts.Report) -> str:
 
 
 QUANTILE_FIELDS = ("min", "p1", "p10", "median", "p90", "p99", "max", "mean", "non_finite")
+Table = tuple[Sequence[str], Iterable[Sequence[object]]]
 
 
-def summary_csv(result: restarts.Report) -> str:
-    """One row per (lr, backend): the distribution of final E_total and steps to threshold."""
+def summary_csv(result: restarts.Report) -> Table:
+    """One row per (lr, backend): the distribution of final E and steps to threshold."""
     rows = []
     for row in result.per_lr:
         x = row.cross_backend
         for b, s in row.backends.items():
-            k = s.steps_to_threshold
+            k = s.steps_to_threshold or restarts.StepsQuantiles(None, None, None, None)
             e = s.final_loss._asdict()
             rows.append([repr(row.lr), b, *(repr(e[q]) for q in QUANTILE_FIELDS),
                          s.reached, repr(s.reached_fraction),
                          *("" if v is None else v for v in k),
                          repr(x.worst_difference), repr(x.median_difference),
                          x.disagreements])
-    header = ("lr", "backend", *(f"final_E_{q}" for q in QUANTILE_FIELDS), "reached",
-              "reached_fraction", *(f"steps_{q}" for q in restarts.StepsQuantiles._fields),
-              "worst_difference", "median_difference", "disagreements")
-    return output.csv_text(header, rows)
+    return (("lr", "backend", *(f"final_E_{q}" for q in QUANTILE_FIELDS), "reached",
+             "reached_fraction", *(f"steps_{q}" for q in restarts.StepsQuantiles._fields),
+             "worst_difference", "median_difference", "disagreements"), rows)
 
 
-def checkpoints_csv(result: restarts.Report) -> str:
-    """One row per (lr, step, backend): the distribution of E_total at each checkpoint and
-    at the last step."""
+def checkpoints_csv(result: restarts.Report) -> Table:
+    """One row per (lr, step, backend): the distribution of E at each checkpoint and at the
+    last step."""
     rows = []
     for row in result.per_lr:
         last = restarts.Checkpoint(result.study.steps,
@@ -341,25 +373,43 @@ def checkpoints_csv(result: restarts.Report) -> str:
                 values = e._asdict()
                 rows.append([repr(row.lr), c.step, b,
                              *(repr(values[q]) for q in QUANTILE_FIELDS)])
-    return output.csv_text(("lr", "step", "backend", *(f"E_{q}" for q in QUANTILE_FIELDS)), rows)
+    return ("lr", "step", "backend", *(f"E_{q}" for q in QUANTILE_FIELDS)), rows
 
 
-def disagreements_csv(result: restarts.Report) -> str:
+def disagreements_csv(result: restarts.Report) -> Table:
     """Every configuration where the backends differ beyond tolerance (header only if none)."""
-    names = result.backends
+    names, counted = result.backends, restarts.counts_steps(result.study)
     rows = [[d.start, repr(d.lr), *map(repr, d.weights),
              *(repr(d.final_loss[b]) for b in names),
-             *(d.steps_to_threshold[b] for b in names),
+             *(d.steps_to_threshold[b] for b in names if d.steps_to_threshold is not None),
              repr(d.difference), repr(d.ratio_to_tolerance)]
             for d in result.disagreements]
-    header = ("start", "lr", *naming.WEIGHT_NAMES,
-              *(f"final_E_{b}" for b in names), *(f"steps_{b}" for b in names),
-              "difference", "ratio_to_tolerance")
-    return output.csv_text(header, rows)
+    return (("start", "lr", *network.param_names(result.study.problem.network),
+             *(f"final_E_{b}" for b in names), *(f"steps_{b}" for b in names if counted),
+             "difference", "ratio_to_tolerance"), rows)
 
 
-def gallery_csv(curves: list[restarts.Curve]) -> str:
+def gallery_csv(study: restarts.Study, curves: list[restarts.Curve]) -> Table:
     """The gallery's loss curves, one row per (lr, which start, backend, step)."""
     rows = [[repr(c.lr), c.which, c.start, b, k, repr(float(v))]
             for c in curves for b, loss in c.loss.items() for k, v in enumerate(loss)]
-    return output.csv_text(("lr", "which", "start", "backend", "step", "E_total"), rows)
+    return ("lr", "which", "start", "backend", "step",
+            network.loss_name(study.problem.network)), rows
+
+
+def final_csv(outcome: restarts.Outcome) -> Table:
+    """One row per (lr, start), streamed: E at the start, every backend's final E and whether
+    it reached the threshold, the ratio of the cross-backend difference to its tolerance."""
+    names = outcome.backends
+    reached = {b: restarts.reached(outcome, b) for b in names}
+
+    def rows() -> Iterator[list[object]]:
+        for j, lr in enumerate(outcome.study.lrs):
+            for n in range(outcome.study.n):
+                yield [repr(lr), n, repr(float(outcome.initial_loss[n])),
+                       *(repr(float(outcome.final_loss[b][j, n])) for b in names),
+                       *(int(reached[b][j, n]) for b in names),
+                       repr(float(outcome.ratio[j, n]))]
+
+    return ("lr", "start", "initial_E", *(f"final_E_{b}" for b in names),
+            *(f"reached_{b}" for b in names), "ratio_to_tolerance"), rows()

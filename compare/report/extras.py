@@ -82,16 +82,13 @@ def write_main(folder: Path, result: dict[str, Any], trace: dict[str, Any], exam
     return file_names(with_plots)
 
 
-def write_restarts(folder: Path, result: dict[str, Any], trace: dict[str, Any],
-                   example: Example, slice_: landscape.Slice, starts: np.ndarray,
-                   reached: dict[float, np.ndarray], gallery: dict[str, int],
-                   with_plots: bool = True) -> list[str]:
-    """Network drawing of the traced start, the island of all starts, report.html."""
-    if with_plots and trace["runs"]:
+def write_restarts(folder: Path, trace: dict[str, Any], example: Example,
+                   slice_: landscape.Slice, starts: np.ndarray, reached: dict[float, np.ndarray],
+                   gallery: dict[str, int], centre: float, threshold: float) -> None:
+    """The tutorial's restart pictures: the traced start's network drawing, the island of
+    ``starts`` (green: ``reached``) with the ``gallery`` starts, the other weights at
+    ``centre``."""
+    if trace["runs"]:
         _network(folder, trace["runs"][0], example, "The median start")
-        low, high = result["config"]["range"]
-        fig = landscape.restarts_figure(slice_, starts, reached, gallery, (low + high) / 2,
-                                        example, result["config"]["threshold"])
-        landscape.save(fig, folder)
-    html.write(folder, html.render_restarts(result, trace, folder))
-    return file_names(with_plots)
+        landscape.save(landscape.restarts_figure(slice_, starts, reached, gallery, centre,
+                                                 example, threshold), folder)

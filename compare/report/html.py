@@ -31,7 +31,7 @@ CAPTIONS = {
     "landscape.png": "The island: E_total over a 2-D slice of weight space.",
     "loss-all-lrs.png": "E_total per iteration for every learning rate.",
     "differences.png": "Largest difference from the reference per step.",
-    "final-loss.png": "Final E_total of every start.",
+    "final-loss.png": "Final loss of every start.",
     "steps-to-threshold.png": "Steps each start needed to reach the threshold.",
     "gallery.png": "Loss curves of the best, median and worst start.",
 }
@@ -334,7 +334,8 @@ def claims_section(claims: Sequence[dict[str, Any]]) -> str:
 
 # --- restarts ----------------------------------------------------------------------------------
 def render_restarts(result: dict[str, Any], trace: dict[str, Any], folder: Path) -> str:
-    """The restart study's report.html."""
+    """The restart study's report.html, for any network (the step table, the network drawing and
+    the island only on the tutorial's, in its notation: ``trace`` has no runs elsewhere)."""
     c = result["config"]
     n_bad = len(result["disagreements"])
     verdict = ("OK: the backends agree on every configuration" if n_bad == 0 else
@@ -345,7 +346,7 @@ def render_restarts(result: dict[str, Any], trace: dict[str, Any], folder: Path)
     for row in result["per_lr"]:
         x = row["cross_backend"]
         for b, s in row["backends"].items():
-            e, k = s["final_loss"], s["steps_to_threshold"]["median"]
+            e, k = s["final_loss"], (s["steps_to_threshold"] or {}).get("median")
             rows.append([_num(row["lr"]), escape(b), _short(e["median"]), _short(e["p90"]),
                          _short(e["max"]), f"{s['reached_fraction']:.1%}", _num(k),
                          _short(x["worst_difference"]), _short(x["worst_ratio_to_tolerance"]),
@@ -353,16 +354,20 @@ def render_restarts(result: dict[str, Any], trace: dict[str, Any], folder: Path)
     sections = [
         _section("Configuration", table(["setting", "value"], config_rows, left=2), "config"),
         _section("Every start at every learning rate", table(
-            ["lr", "backend", "median E", "p90 E", "max E", "reached", "median steps",
-             "worst diff", "diff/tol", "disagree"], rows, left=2, table_id="restarts-table"),
-            "restarts"),
-        step_section(trace, "The median start of the first learning rate (by final E_total), "
-                     "re-run with every backend."),
-        _section("The network", figures(folder, ["network.png", "network.svg"]), "network"),
-        _section("The island", figures(folder, ["landscape.png"]), "landscape"),
+            ["lr", "backend", "median E", "p90 E", "max E", f"reached (E <= {c['threshold']:g})",
+             "median steps", "worst diff", "diff/tol", "disagree"], rows, left=2,
+            table_id="restarts-table"), "restarts"),
+        *([step_section(trace, "The median start of the first learning rate (by final "
+                               "E_total), re-run with every backend."),
+           _section("The network", figures(folder, ["network.png", "network.svg"]), "network"),
+           _section("The island", figures(folder, ["landscape.png"]), "landscape")]
+          if trace.get("runs") else []),
         _section("Plots", figures(folder, ["final-loss.png", "steps-to-threshold.png",
                                            "gallery.png"]), "plots"),
-        json_script(trace, "trace-data"), f"<script>{SCRIPT}</script>",
+        _section("Files", "<ul>" + "".join(f"<li><code>{escape(f)}</code></li>"
+                                           for f in result["files"]) + "</ul>", "files"),
+        *([json_script(trace, "trace-data"), f"<script>{SCRIPT}</script>"]
+          if trace.get("runs") else []),
     ]
     return page("autograd-compare restarts report", n_bad == 0, verdict, sections)
 

@@ -1,4 +1,4 @@
-"""report.html of ``autograd-compare check --out`` and ``restarts --preset NAME``: any network.
+"""report.html of ``autograd-compare check --out``: any network.
 
 Self-contained like the main job's (`report.html`, whose public helpers build it): the pictures
 already in the folder embedded as data URIs, the CSS inline, no script at all (so it reads the
@@ -6,8 +6,7 @@ same with JavaScript off), nothing fetched. Every text that comes from the user 
 header names, file and folder paths, the preset's label) is HTML-escaped: `html.table` escapes
 its header, every cell is escaped here, and `html.page` escapes the title and the verdict.
 
-Built from the named results (`harness.optim_check.Sweep`,
-`study.network_restarts.RestartsResult`), not from report.json's dict.
+Built from the named results (`harness.optim_check.Sweep`), not from report.json's dict.
 """
 
 from __future__ import annotations
@@ -20,13 +19,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from autograd_compare.network import Data, Network, describe, param_names
+from autograd_compare.network import Data, Network, param_names
 from autograd_compare.report import drawing, html, landscape, plots
 from autograd_compare.report.network_output import DataColumns
 
 if TYPE_CHECKING:
     from autograd_compare.harness.network_check import GradCheck, GradRow
-    from autograd_compare.study.network_restarts import RestartsResult
 
 FILE = html.FILE
 MAX_GRAD_ROWS = 400  # gradient-check rows shown (every parameter first, then node rows)
@@ -136,48 +134,3 @@ def frozen_biases(values: Sequence[Sequence[float]]) -> str:
     return ", ".join(f"b{l + 1} = {v[0]:g}" if len(set(v)) == 1
                      else f"b{l + 1} = ({', '.join(f'{x:g}' for x in v)})"
                      for l, v in enumerate(values))
-
-
-def render_restarts(result: RestartsResult, report_dir: str, files: Sequence[str],
-                    folder: Path) -> str:
-    """``restarts --preset NAME``'s report.html."""
-    c = result.config
-    config = [["preset", escape(f"{c.preset}: {c.about}")],
-              ["network", escape(describe(c.network))],
-              ["examples", str(c.examples)],
-              ["starts", escape(f"{c.n}, uniform on [{c.low:g}, {c.high:g}], seed {c.seed}")],
-              ["steps", str(c.steps)],
-              ["learning rates", escape(", ".join(f"{x:g}" for x in c.lrs))],
-              ["stuck", escape(f"final E > {c.stuck_above:g}")], ["dtype", escape(c.dtype)],
-              ["backends", escape(f"{', '.join(c.backends)} (reference {c.backends[0]})")],
-              ["report folder", escape(report_dir)]]
-    rows = []
-    for row in result.per_lr:
-        for b in row.backends:
-            e = b.final_loss
-            rows.append([_num(row.lr), escape(b.name), str(b.stuck), f"{b.stuck_fraction:.1%}",
-                         _short(e.median), _short(e.p90), _short(e.max),
-                         "yes" if row.same_starts_stuck else "NO",
-                         _short(row.worst_difference), _short(row.worst_ratio_to_tolerance),
-                         str(row.disagreements)])
-    hist = []
-    for row in result.per_lr:
-        edges = row.histogram.edges
-        hist += [[_num(row.lr), escape(f"({_num(lo, 3)}, {_num(hi, 3)}]"), str(n)]
-                 for lo, hi, n in zip(edges[:-1], edges[1:], row.histogram.counts, strict=True)]
-    verdict = ("OK: every backend agrees on every start, and on which starts get stuck"
-               if result.ok else "FAIL: the backends DISAGREE (see the table: same stuck, "
-               "disagreements)")
-    sections = [
-        _section("Configuration", html.table(["setting", "value"], config, left=2), "config"),
-        _section("Every start at every learning rate", html.table(
-            ["lr", "backend", "stuck", "stuck fraction", "median E", "p90 E", "max E",
-             "same stuck", "worst diff", "diff/tol", "disagree"], rows, left=2,
-            table_id="restarts-table"), "restarts"),
-        _section(f"Final E of every start ({c.backends[0]})", html.table(
-            ["lr", "final E in", "starts"], hist, left=2, table_id="histogram-table"),
-            "histogram"),
-        _section("Files", files_list(files), "files"),
-    ]
-    return html.page(f"autograd-compare restarts report: preset {c.preset}", result.ok,
-                     verdict, sections)

@@ -1,4 +1,5 @@
-"""The restart study's pictures: final-loss distributions, steps to the threshold, a gallery.
+"""The restart study's pictures, the same for every network: final-loss distributions, steps to
+the threshold (plain gradient descent: an optimizer's are not counted), a gallery.
 
 Uses the harness's matplotlib set-up (`compare.plots`: Agg backend, line styles, DPI).
 """
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from autograd_compare.network import loss_name
 from autograd_compare.report.plots import DPI, LINESTYLES, pyplot
 
 if TYPE_CHECKING:  # the study sits above the report; only its result type is needed here
@@ -26,10 +28,11 @@ FLOOR = 1e-30  # final E_total of exactly 0 is drawn here on the log axis
 
 
 def save_all(folder: Path, out: Outcome, curves: list[Curve]) -> list[str]:
-    """Write the three PNGs of the study `out` (`compare.restarts.Outcome`) into ``folder``."""
+    """Write the PNGs of the study `out` (`study.restarts.Outcome`) into ``folder``."""
     plt = pyplot()
     names = []
-    for fig, name in ((_final_loss(plt, out), FINAL_LOSS_FILE), (_steps(plt, out), STEPS_FILE),
+    steps = [] if out.steps_to_threshold is None else [(_steps(plt, out), STEPS_FILE)]
+    for fig, name in ((_final_loss(plt, out), FINAL_LOSS_FILE), *steps,
                       (_gallery(plt, out, curves), GALLERY_FILE)):
         fig.savefig(folder / name, dpi=DPI)
         plt.close(fig)
@@ -49,8 +52,8 @@ def _grid(plt: ModuleType, count: int, title: str) -> tuple[Figure, list[Axes]]:
 
 
 def _final_loss(plt: ModuleType, out: Outcome) -> Figure:
-    s = out.study
-    fig, axes = _grid(plt, len(s.lrs), f"Final E_total after {s.steps} steps from {s.n} random "
+    s, E = out.study, loss_name(out.study.problem.network)
+    fig, axes = _grid(plt, len(s.lrs), f"Final {E} after {s.steps} steps from {s.n} random "
                       f"starts ({s.distribution} on [{s.low:g}, {s.high:g}])")
     every = np.concatenate([np.ravel(v) for v in out.final_loss.values()]).astype(np.float64)
     every = np.maximum(every[np.isfinite(every)], FLOOR)
@@ -65,7 +68,7 @@ def _final_loss(plt: ModuleType, out: Outcome) -> Figure:
         ax.axvline(s.threshold, color="red", linewidth=1, label=f"threshold {s.threshold:g}")
         ax.set_xscale("log")
         ax.set_title(f"learning rate {s.lrs[j]:g}")
-        ax.set_xlabel("final E_total (log scale)")
+        ax.set_xlabel(f"final {E} (log scale)")
         ax.set_ylabel("number of starts")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize="small")
@@ -73,13 +76,14 @@ def _final_loss(plt: ModuleType, out: Outcome) -> Figure:
 
 
 def _steps(plt: ModuleType, out: Outcome) -> Figure:
-    s = out.study
-    fig, axes = _grid(plt, len(s.lrs), f"Steps needed to reach E_total <= {s.threshold:g} "
+    s, steps, E = out.study, out.steps_to_threshold, loss_name(out.study.problem.network)
+    assert steps is not None  # drawn only when counted
+    fig, axes = _grid(plt, len(s.lrs), f"Steps needed to reach {E} <= {s.threshold:g} "
                       f"(of {s.steps}), per learning rate")
     bins = np.linspace(0, s.steps, 51).tolist()
     for j, ax in zip(range(len(s.lrs)), axes, strict=False):
         for i, b in enumerate(out.backends):
-            k = out.steps_to_threshold[b][j]
+            k = steps[b][j]
             hit = k[k >= 0]
             ax.hist(hit, bins=bins, histtype="step", linewidth=3 if i == 0 else 1.3,
                     alpha=0.45 if i == 0 else 1.0, linestyle=LINESTYLES[i % len(LINESTYLES)],
@@ -93,12 +97,12 @@ def _steps(plt: ModuleType, out: Outcome) -> Figure:
 
 
 def _gallery(plt: ModuleType, out: Outcome, curves: list[Curve]) -> Figure:
-    s = out.study
+    s, E = out.study, loss_name(out.study.problem.network)
     kinds = ("best", "median", "worst")
     fig: Figure
     fig, axes = plt.subplots(len(s.lrs), 3, figsize=(13, 2.3 * len(s.lrs) + 0.8),
                              layout="constrained", squeeze=False, sharex=True)
-    fig.suptitle("Loss curves of the best, median and worst start (by final E_total), "
+    fig.suptitle(f"Loss curves of the best, median and worst start (by final {E}), "
                  "re-run one at a time with train()")
     for c in curves:
         ax = axes[s.lrs.index(c.lr), kinds.index(c.which)]
@@ -111,8 +115,8 @@ def _gallery(plt: ModuleType, out: Outcome, curves: list[Curve]) -> Figure:
         ax.set_title(f"lr {c.lr:g}, {c.which} (start #{c.start})", fontsize="medium")
         ax.grid(alpha=0.3)
     for ax in axes[-1]:
-        ax.set_xlabel("iteration (gradient-descent step)")
+        ax.set_xlabel("iteration (update)")
     for ax in axes[:, 0]:
-        ax.set_ylabel("E_total (log)")
+        ax.set_ylabel(f"{E} (log)")
     axes[0, 0].legend(fontsize="small")
     return fig

@@ -1,14 +1,14 @@
 """Random-restart studies on a Dask distributed cluster (``restarts --dask-scheduler ADDRESS`` or
 ``--dask-local N``).
 
-Each chunk of starts is one Dask task, `restarts.run_chunk` on the worker, which builds its
-backends itself (once per worker process) and returns only the chunk's per-configuration
-summaries (`restarts.Chunk`). A chunk's starts come from its own seeded generator blocks
-(`restarts.starts`), so the numbers do not depend on which worker ran it, in which order, or
-how often: they are the single-machine numbers bit for bit. The client keeps at most `WINDOW`
-chunks per worker in flight and stores each result as it arrives (memory: the summaries,
-N x L values per backend, as on one machine). A chunk whose task fails is retried (`RETRIES`);
-a chunk lost with a dying worker is rescheduled by the scheduler.
+Each chunk of starts (any network, any optimizer) is one Dask task, `restarts.run_chunk` on the
+worker, which builds its backends itself (once per worker process) and returns only the chunk's
+per-configuration summaries (`restarts.Chunk`). A chunk's starts come from its own seeded
+generator blocks (`restarts.starts`), so the numbers do not depend on which worker ran it, in
+which order, or how often: they are the single-machine numbers bit for bit. The client keeps
+at most `WINDOW` chunks per worker in flight and stores each result as it arrives (memory: the
+summaries, N x L values per backend, as on one machine). A chunk whose task fails is retried
+(`RETRIES`); a chunk lost with a dying worker is rescheduled by the scheduler.
 Needs ``pip install 'autograd-compare[dask]'`` on the client and on every worker.
 """
 
@@ -21,7 +21,6 @@ from collections.abc import Callable
 import numpy as np
 
 from autograd_compare.errors import BackendUnavailable, InputError
-from autograd_compare.interface import Example
 from autograd_compare.study import restarts
 
 INSTALL_HINT = "pip install 'autograd-compare[dask]'"
@@ -40,16 +39,15 @@ def _distributed():
 
 
 @functools.lru_cache(maxsize=8)
-def _backends(names: tuple[str, ...], dtype: str) -> dict:
-    from autograd_compare import registry
-
-    return {name: registry.get_backend(name, dtype) for name in names}
+def _backends(names: tuple[str, ...], dtype: str, tutorial: bool) -> dict:
+    return restarts.get_backends(tutorial, names, dtype)
 
 
-def remote_chunk(study: restarts.Study, names: tuple[str, ...], dtype: str, example: Example,
+def remote_chunk(study: restarts.Study, names: tuple[str, ...], dtype: str,
                  lo: int) -> restarts.Chunk:
     """The task run by a worker: chunk ``lo`` with backends built (and cached) in the worker."""
-    return restarts.run_chunk(study, _backends(names, dtype), example, lo)
+    backends = _backends(names, dtype, restarts.is_tutorial(study))
+    return restarts.run_chunk(study, restarts.trainers(study, backends), lo)
 
 
 def local_cluster(workers: int):
@@ -70,8 +68,8 @@ def connect(address):
         raise InputError(f"cannot reach the Dask scheduler at {address!r}: {err}") from None
 
 
-def run(study: restarts.Study, names: tuple[str, ...], dtype: np.dtype, example: Example,
-        client, on_chunk: Callable[[str], None] = lambda what: None) -> restarts.Outcome:
+def run(study: restarts.Study, names: tuple[str, ...], dtype: np.dtype, client,
+        on_chunk: Callable[[str], None] = lambda what: None) -> restarts.Outcome:
     """`restarts.run` with every chunk a task on ``client``'s cluster; the same `Outcome`."""
     distributed = _distributed()
     restarts.check(study)
@@ -82,7 +80,7 @@ def run(study: restarts.Study, names: tuple[str, ...], dtype: np.dtype, example:
     window = max(4, WINDOW * threads)
 
     def submit(lo: int):
-        return client.submit(remote_chunk, study, names, np.dtype(dtype).name, example, lo,
+        return client.submit(remote_chunk, study, names, np.dtype(dtype).name, lo,
                              retries=RETRIES, pure=False)
 
     running = distributed.as_completed([submit(todo.pop()) for _ in range(min(window, total))])

@@ -1,12 +1,16 @@
 """The random-restart study: the hiker dropped many times at random places on the foggy island.
 
-N starting weight vectors w1..w8 are drawn (seeded); each is trained at every learning rate for
-S steps by every backend, batched (one `train_batch` call per chunk, backend and segment, all
-rates at once). Only summaries are kept per configuration (final E_total, E_total at the
-requested checkpoint steps, steps to the loss threshold, the cross-backend difference), never
-the per-step losses, so memory grows with N*L*(1 + checkpoints), not N*L*S. Checkpoints cut the
-training into segments, each continuing from the last one's weights: plain gradient descent has
-no state besides the weights, so this is the same computation as one unbroken run.
+N starting parameter vectors are drawn (seeded); each is trained at every learning rate for S
+steps by every backend, on any network (`Study.problem`, by default the tutorial's 2-2-2 and
+its class example, w1..w8) with any optimizer, batched: one `train_batch` call per chunk,
+backend and segment, all rates at once. One definition of success: a configuration has
+*reached* sea level when its final E is <= the threshold; otherwise it is stuck. Only
+summaries are kept per configuration (final E, E at the checkpoint steps, steps to the
+threshold, the cross-backend difference), never the per-step losses, so memory grows with
+N*L*(1 + checkpoints), not N*L*S. Checkpoints cut the training into segments, each continuing
+from the last one's weights: plain gradient descent has no state besides the weights, so this
+is the same computation as one unbroken run (an optimizer has state: no checkpoints, and its
+batched trainers count no steps to the threshold).
 Row layout of one chunk of C starts and L rates: row j*C + c is start c at rate lrs[j].
 """
 
@@ -18,9 +22,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from autograd_compare import network, registry
+from autograd_compare.backend import is_plain
 from autograd_compare.errors import InputError
-from autograd_compare.harness import tolerances
-from autograd_compare.interface import Backend, Example
+from autograd_compare.harness import network_check, tolerances
+from autograd_compare.interface import Example
+from autograd_compare.optimizers import SGD, Optimizer, with_lr
 from autograd_compare.registry import MISTAKE_PREFIX
 from autograd_compare.types import BatchResult
 
@@ -30,21 +37,24 @@ DISTRIBUTIONS = {
 }
 GEN_BLOCK = 4096  # starts drawn per seeded generator: the starts do not depend on the chunk size
 QUANTILES = (0.0, 0.01, 0.1, 0.5, 0.9, 0.99, 1.0)
+TUTORIAL = network.preset("tutorial")
 
 
 class Study(NamedTuple):
     """What to run (all checked by `check`)."""
 
-    n: int  # number of starting weight vectors, >= 1
+    n: int  # number of starting parameter vectors, >= 1
     seed: int  # >= 0
     distribution: str  # a key of DISTRIBUTIONS
     low: float  # the range [low, high] of the distribution
     high: float
     steps: int  # S >= 1
     lrs: tuple[float, ...]  # L learning rates
-    threshold: float  # "sea level": E_total <= threshold counts as reached
+    threshold: float  # "sea level": final E <= threshold counts as reached
     chunk: int  # starts per train_batch call (memory bound: chunk * L rows)
-    checkpoints: tuple[int, ...] = ()  # steps 1..S-1 at which E_total is recorded too
+    checkpoints: tuple[int, ...] = ()  # steps 1..S-1 at which E is recorded too
+    problem: network.Preset = TUTORIAL  # the network and its data (float64)
+    optimizer: Optimizer = SGD  # its lr is each configuration's
 
 
 class Outcome(NamedTuple):
@@ -52,14 +62,27 @@ class Outcome(NamedTuple):
 
     study: Study
     backends: tuple[str, ...]  # the first one is the reference of the comparison
-    initial_loss: np.ndarray  # (N,) E_total at each start (reference backend)
+    initial_loss: np.ndarray  # (N,) E at each start (reference backend)
     final_loss: dict[str, np.ndarray]  # backend -> (L, N)
-    steps_to_threshold: dict[str, np.ndarray]  # backend -> (L, N) int32, -1 if never
-    difference: np.ndarray  # (L, N) largest |Δ| of final w1..w8 and E_total over backends
+    steps_to_threshold: dict[str, np.ndarray] | None  # backend -> (L, N) int32, -1 if never;
+    #                                                   None: not counted (an optimizer)
+    difference: np.ndarray  # (L, N) largest |Δ| of final parameters and E over backends
     ratio: np.ndarray  # (L, N) that difference / tolerance (> 1: a disagreement)
     #                     (a NaN on one side only: inf; NaN or the same inf on both: agreement)
-    checkpoint_loss: dict[str, np.ndarray]  # backend -> (K, L, N): E_total after checkpoint k
+    checkpoint_loss: dict[str, np.ndarray]  # backend -> (K, L, N): E after checkpoint k
     disagreeing: dict[str, int] | None = None  # backend -> configurations beyond tolerance
+
+
+def is_tutorial(study: Study) -> bool:
+    """The tutorial's network and example, trained by plain gradient descent: the tutorial's own
+    backends run it (`compare.interface`: its structure-of-arrays kernels, the mistake
+    backends), and the report shows it in the tutorial's notation (w1..w8, E_total)."""
+    return study.problem.name == "tutorial" and is_plain(study.optimizer)
+
+
+def counts_steps(study: Study) -> bool:
+    """Steps to the threshold are counted by the plain gradient-descent kernels only."""
+    return is_plain(study.optimizer)
 
 
 def check(study: Study) -> Study:
@@ -85,6 +108,9 @@ def check(study: Study) -> Study:
         raise InputError(f"--steps and --chunk must be >= 1; got {study.steps}, {study.chunk}")
     if not (np.isfinite(study.threshold) and study.threshold >= 0):
         raise InputError(f"--threshold must be finite and >= 0; got {study.threshold}")
+    if study.checkpoints and not is_plain(study.optimizer):
+        raise InputError("--checkpoints are for plain gradient descent (an optimizer's state "
+                         "does not survive a cut run); leave out --optimizer or --checkpoints")
     bad = [c for c in study.checkpoints if not 1 <= c < study.steps]
     if bad:
         raise InputError(f"--checkpoints must be steps between 1 and {study.steps - 1} "
@@ -97,26 +123,97 @@ def check(study: Study) -> Study:
 
 
 def starts(study: Study, lo: int = 0, hi: int | None = None) -> np.ndarray:
-    """Starting weights of starts ``lo..hi-1``: (hi - lo, 8) float64, the same for any chunking.
-
-    Start n comes from generator block n // GEN_BLOCK, seeded with (seed, block).
-    """
+    """Starting parameters of starts ``lo..hi-1``: (hi - lo, P) float64, the same for any
+    chunking. Start n comes from generator block n // GEN_BLOCK, seeded with (seed, block)."""
     hi = study.n if hi is None else hi
     first, last = lo // GEN_BLOCK, (hi - 1) // GEN_BLOCK
-    rows = np.concatenate([_draw(study, b) for b in range(first, last + 1)])
+    P = network.n_params(study.problem.network)
+    rows = np.concatenate([_draw(study.seed, study.distribution, study.low, study.high, P, b)
+                           for b in range(first, last + 1)])
     return rows[lo - first * GEN_BLOCK: hi - first * GEN_BLOCK]
 
 
 @functools.lru_cache(maxsize=4)  # listing many disagreements reads the same blocks again
-def _draw(study: Study, block: int) -> np.ndarray:
-    rng = np.random.default_rng([study.seed, block])
-    size = (GEN_BLOCK, 8)
-    if study.distribution == "uniform":
-        return rng.uniform(study.low, study.high, size) if study.high > study.low else \
-            np.full(size, study.low)
-    return rng.normal((study.low + study.high) / 2, (study.high - study.low) / 2, size)
+def _draw(seed: int, distribution: str, low: float, high: float, P: int,
+          block: int) -> np.ndarray:
+    rng = np.random.default_rng([seed, block])
+    if distribution == "uniform":
+        return rng.uniform(low, high, (GEN_BLOCK, P)) if high > low else \
+            np.full((GEN_BLOCK, P), low)
+    return rng.normal((low + high) / 2, (high - low) / 2, (GEN_BLOCK, P))
 
 
+# --- the backends as the study uses them -------------------------------------------------------
+class Trainer(NamedTuple):
+    """One backend on the study's network, optimizer and data."""
+
+    name: str
+    dtype: np.dtype[Any]
+    batch: Callable[[np.ndarray, np.ndarray, int, float], BatchResult]  # w (R, P), lr (R,),
+    #     steps, threshold -> with initial_loss (steps_to_threshold None with an optimizer)
+    curve: Callable[[np.ndarray, float, int], np.ndarray]  # w (P,), lr, steps -> E before
+    #                                                        each update (steps,)
+
+
+def example(study: Study) -> Example:
+    """The tutorial's example (i1, i2; t1, t2) of a study on its network."""
+    d = study.problem.data
+    return Example(np.asarray(d.inputs[0]), np.asarray(d.targets[0]))
+
+
+def get_backends(tutorial: bool, names: tuple[str, ...], dtype: Any) -> dict[str, Any]:
+    """The registry's backends a study trains with: the tutorial's (`registry.get_backend`)
+    if `is_tutorial`, else those of any network (`registry.get_network_backend`)."""
+    if tutorial:
+        return {n: registry.get_backend(n, dtype) for n in names}
+    for n in names:
+        if n.startswith(MISTAKE_PREFIX):
+            raise InputError(f"backend {n!r}: the mistake backends are the tutorial's wrong "
+                             "formulas, for its network with plain gradient descent")
+    return {n: registry.get_network_backend(n, dtype) for n in names}
+
+
+def trainers(study: Study, backends: dict[str, Any]) -> dict[str, Trainer]:
+    """`get_backends`' backends as `Trainer`s."""
+    if is_tutorial(study):
+        ex = example(study)
+        return {n: Trainer(n, b.dtype, functools.partial(_tutorial_batch, b, ex),
+                           functools.partial(_tutorial_curve, b, ex))
+                for n, b in backends.items()}
+    p, opt = study.problem, study.optimizer
+    return {n: Trainer(n, b.dtype, functools.partial(
+        _network_batch, b, p.network, network.data(p.network, p.data.inputs, p.data.targets,
+                                                   b.dtype), opt),
+        functools.partial(_network_curve, b, p, opt)) for n, b in backends.items()}
+
+
+def _tutorial_batch(b: Any, ex: Example, w: np.ndarray, lr: np.ndarray, steps: int,
+                    threshold: float) -> BatchResult:
+    return b.train_batch(w, lr, ex, steps=steps, threshold=threshold)
+
+
+def _tutorial_curve(b: Any, ex: Example, w: np.ndarray, lr: float, steps: int) -> np.ndarray:
+    return b.train(w, ex, lr=lr, steps=steps).loss
+
+
+def _network_batch(b: Any, net: network.Network, data: network.Data, opt: Optimizer,
+                   w: np.ndarray, lr: np.ndarray, steps: int, threshold: float) -> BatchResult:
+    r = b.train_batch(net, w, lr, data, opt, steps, threshold if is_plain(opt) else None)
+    if r.initial_loss is not None:
+        return r
+    from autograd_compare.manual import mlp  # the optimizer trainers give no E at the start
+
+    losses = mlp.forward_pass(net, w.astype(b.dtype), data.inputs, data.targets)[2]
+    scale = b.dtype.type(network.reduction_scale(net, data.inputs.shape[0]))
+    return r._replace(initial_loss=scale * losses.sum(-1))
+
+
+def _network_curve(b: Any, p: network.Preset, opt: Optimizer, w: np.ndarray, lr: float,
+                   steps: int) -> np.ndarray:
+    return b.train(p.network, w, p.data, with_lr(opt, lr), steps).loss
+
+
+# --- running -----------------------------------------------------------------------------------
 class Chunk(NamedTuple):
     """The summaries of starts ``lo..hi-1`` (one chunk); arrays as in `Outcome`, over hi-lo."""
 
@@ -124,7 +221,7 @@ class Chunk(NamedTuple):
     hi: int
     initial_loss: np.ndarray  # (hi-lo,)
     final_loss: dict[str, np.ndarray]  # backend -> (L, hi-lo)
-    steps_to_threshold: dict[str, np.ndarray]  # backend -> (L, hi-lo) int32
+    steps_to_threshold: dict[str, np.ndarray] | None  # backend -> (L, hi-lo) int32
     difference: np.ndarray  # (L, hi-lo)
     ratio: np.ndarray  # (L, hi-lo)
     checkpoint_loss: dict[str, np.ndarray]  # backend -> (K, L, hi-lo)
@@ -136,36 +233,37 @@ def chunk_starts(study: Study) -> list[int]:
     return list(range(0, study.n, min(study.chunk, study.n)))
 
 
-def run_chunk(study: Study, backends: dict[str, Backend], example: Example, lo: int,
+def run_chunk(study: Study, backends: dict[str, Trainer], lo: int,
               on_step: Callable[[str], None] = lambda what: None) -> Chunk:
     """Train starts ``lo..lo+C-1`` (C = the chunk size, fewer in the last chunk) at every rate
     with every backend. Depends on nothing but its arguments: the same numbers wherever it runs
     (see `study.cluster`)."""
     names = tuple(backends)
-    dtype = backends[names[0]].dtype
     L, N, C = len(study.lrs), study.n, min(study.chunk, study.n)
     K = len(study.checkpoints)
     hi = min(lo + C, N)
+    real = hi - lo
     n_chunks, c = -(-N // C), lo // C + 1
     lr_rows = np.repeat(np.asarray(study.lrs, np.float64), C)
     w0 = starts(study, lo, hi)
     # pad the last chunk to C rows: every call has one shape (JAX compiles once)
-    rows = np.tile(np.concatenate([w0, np.repeat(w0[:1], C - (hi - lo), axis=0)]), (L, 1))
-    results, final, reached, seen_at = {}, {}, {}, {}
+    rows = np.tile(np.concatenate([w0, np.repeat(w0[:1], C - real, axis=0)]), (L, 1))
+    results, final, seen_at = {}, {}, {}
     for b in names:
         on_step(f"chunk {c}/{n_chunks}: {b}, {C} starts x {L} rates x {study.steps} steps")
         with np.errstate(over="ignore", invalid="ignore"):  # diverging: inf, then NaN
-            r, seen = _train(backends[b], rows, lr_rows, example, study)
+            r, seen = _train(backends[b], rows, lr_rows, study)
         results[b] = r
-        seen_at[b] = seen.reshape(K, L, C)[:, :, : hi - lo].copy()
-        final[b] = r.final_loss.reshape(L, C)[:, : hi - lo].copy()
-        assert r.steps_to_threshold is not None and r.initial_loss is not None  # plain GD
-        reached[b] = r.steps_to_threshold.reshape(L, C)[:, : hi - lo].astype(np.int32)
-    d, q, per = _compare(results, names, rows, study.steps, dtype, C, hi - lo)
+        seen_at[b] = seen.reshape(K, L, C)[:, :, :real].copy()
+        final[b] = r.final_loss.reshape(L, C)[:, :real].copy()
+    reached = None if not counts_steps(study) else {
+        b: r.steps_to_threshold.reshape(L, C)[:, :real].astype(np.int32)
+        for b, r in results.items() if r.steps_to_threshold is not None}
+    d, q, per = _compare(results, names, rows, study, backends[names[0]].dtype, C, real)
     first = results[names[0]].initial_loss
-    assert first is not None  # plain gradient descent computes it
-    return Chunk(lo, hi, first[: hi - lo].copy(), final, reached,
-                 d.reshape(L, C)[:, : hi - lo].copy(), q.reshape(L, C)[:, : hi - lo].copy(),
+    assert first is not None  # every Trainer gives it
+    return Chunk(lo, hi, first[:real].copy(), final, reached,
+                 d.reshape(L, C)[:, :real].copy(), q.reshape(L, C)[:, :real].copy(),
                  seen_at, per)
 
 
@@ -176,7 +274,8 @@ class Collector:
         L, N, K = len(study.lrs), study.n, len(study.checkpoints)
         self.study, self.names = study, names
         self.final = {b: np.empty((L, N), dtype) for b in names}
-        self.reached = {b: np.empty((L, N), np.int32) for b in names}
+        self.reached = {b: np.empty((L, N), np.int32) for b in names} \
+            if counts_steps(study) else None
         self.at_checkpoints = {b: np.empty((K, L, N), dtype) for b in names}
         self.initial = np.empty(N, dtype)
         self.difference, self.ratio = np.zeros((L, N)), np.zeros((L, N))
@@ -187,7 +286,8 @@ class Collector:
         lo, hi = chunk.lo, chunk.hi
         for b in self.names:
             self.final[b][:, lo:hi] = chunk.final_loss[b]
-            self.reached[b][:, lo:hi] = chunk.steps_to_threshold[b]
+            if self.reached is not None and chunk.steps_to_threshold is not None:
+                self.reached[b][:, lo:hi] = chunk.steps_to_threshold[b]
             self.at_checkpoints[b][:, :, lo:hi] = chunk.checkpoint_loss[b]
         self.initial[lo:hi] = chunk.initial_loss
         self.difference[:, lo:hi] = chunk.difference
@@ -203,42 +303,43 @@ class Collector:
                        self.difference, self.ratio, self.at_checkpoints, self.disagreeing)
 
 
-def run(study: Study, backends: dict[str, Backend], example: Example,
+def run(study: Study, backends: dict[str, Trainer],
         on_step: Callable[[str], None] = lambda what: None) -> Outcome:
     """Train every start at every rate with every backend, chunk by chunk.
 
     Args:
         study: see `Study` (checked).
-        backends: name -> backend, all of one dtype; the first is the reference.
-        example: the training example (inputs, targets).
+        backends: name -> `Trainer` (`trainers`), all of one dtype; the first is the reference.
         on_step: called with a description before each train_batch call (progress display).
     """
     check(study)
     names = tuple(backends)
     collect = Collector(study, names, backends[names[0]].dtype)
     for lo in chunk_starts(study):
-        collect.add(run_chunk(study, backends, example, lo, on_step))
+        collect.add(run_chunk(study, backends, lo, on_step))
     return collect.outcome()
 
 
-def _train(backend: Backend, w: np.ndarray, lr: np.ndarray, example: Example,
+def _train(trainer: Trainer, w: np.ndarray, lr: np.ndarray,
            study: Study) -> tuple[BatchResult, np.ndarray]:
     """All ``study.steps`` steps, in segments ending at the checkpoints.
 
     Returns:
-        the `BatchResult` of the whole run (steps_to_threshold counted from step 0), and
-        E_total after each checkpoint (K, rows).
+        the `BatchResult` of the whole run (steps_to_threshold counted from step 0, None if
+        not counted), and E after each checkpoint (K, rows).
     """
     ends = sorted(study.checkpoints) + [study.steps]
-    seen = np.empty((len(ends) - 1, w.shape[0]), backend.dtype)
-    reached = np.full(w.shape[0], -1, np.int64)
+    seen = np.empty((len(ends) - 1, w.shape[0]), trainer.dtype)
+    reached: np.ndarray | None = np.full(w.shape[0], -1, np.int64)
     done, initial = 0, None
     for k, end in enumerate(ends):
-        r = backend.train_batch(w, lr, example, steps=end - done, threshold=study.threshold)
+        r = trainer.batch(w, lr, end - done, study.threshold)
         initial = r.initial_loss if initial is None else initial
-        assert r.steps_to_threshold is not None  # plain gradient descent computes it
-        new = (reached < 0) & (r.steps_to_threshold >= 0)
-        reached[new] = done + r.steps_to_threshold[new]  # counted from this segment's start
+        if r.steps_to_threshold is None or reached is None:
+            reached = None
+        else:
+            new = (reached < 0) & (r.steps_to_threshold >= 0)
+            reached[new] = done + r.steps_to_threshold[new]  # counted from the segment's start
         if end < study.steps:
             seen[k] = r.final_loss
         w, done = r.final_weights, end
@@ -246,16 +347,26 @@ def _train(backend: Backend, w: np.ndarray, lr: np.ndarray, example: Example,
     return BatchResult(initial, r.final_loss, w, reached, None), seen
 
 
-def _compare(results: dict, names: tuple, w0: np.ndarray, steps: int, dtype, chunk: int,
+def step_rtol(study: Study, dtype: Any) -> float:
+    """The harness's relative tolerance per step: ``SAFETY * ops * eps`` with the operation
+    count of the tutorial's formulas (`harness.tolerances`) or of the network's
+    (`harness.network_check.ops_per_step`)."""
+    p = study.problem
+    ops = tolerances.OPS_PER_STEP if p.name == "tutorial" else \
+        network_check.ops_per_step(p.network, p.data.inputs.shape[0])
+    return float(tolerances.step_rtol(dtype) * (ops / tolerances.OPS_PER_STEP))
+
+
+def _compare(results: dict, names: tuple, w0: np.ndarray, study: Study, dtype, chunk: int,
              real: int):
-    """Per row: the largest |other - reference| over final w1..w8 and final E_total, and its
-    ratio to the harness's trajectory tolerance at step ``steps`` (see `compare.tolerances`),
-    with the scale of each quantity taken as its largest |value| at the start or the end."""
+    """Per row: the largest |other - reference| over the final parameters and final E, and its
+    ratio to the harness's trajectory tolerance at step S (`step_rtol` * (S + 1)), with the
+    scale of each quantity taken as its largest |value| at the start or the end."""
     ref = results[names[0]]
     rows = w0.shape[0]
     w_scale = np.maximum(np.abs(w0).max(axis=1), np.abs(ref.final_weights).max(axis=1))
     e_scale = np.maximum(np.abs(ref.initial_loss), np.abs(ref.final_loss)).astype(np.float64)
-    rtol = float(tolerances.trajectory_tolerance(dtype, np.array([[steps]]), np.ones(1))[0, 0])
+    rtol = step_rtol(study, dtype) * (study.steps + 1)
     diff, ratio = np.zeros(rows), np.zeros(rows)
     per = {}
     for b in names[1:]:
@@ -282,17 +393,22 @@ def _absdiff(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.where(same, 0.0, np.where(np.isnan(d), np.inf, d))
 
 
-def tolerance_rule(dtype: str | np.dtype, steps: int) -> dict[str, Any]:
+def tolerance_rule(study: Study, dtype: str | np.dtype) -> dict[str, Any]:
     """How `_compare` decides agreement, as reported in report.json."""
-    return {**tolerances.describe(dtype)._asdict(), "applied_to": "final w1..w8 and final E_total",
-            "steps": steps, "scale": "largest |value| of the quantity at the start or the end"}
+    rtol = step_rtol(study, dtype)
+    return {**tolerances.describe(dtype)._asdict(),
+            "ops_per_step": round(rtol / tolerances.SAFETY / tolerances.eps(dtype)),
+            "step_rtol": rtol, "applied_to": "final w1..w8 and final E_total"
+            if study.problem.name == "tutorial" else "final parameters and final E",
+            "steps": study.steps, "scale": "largest |value| of the quantity at the start or "
+            "the end"}
 
 
 # --- summaries --------------------------------------------------------------------------------
 # Named results; field names and order are report.json's ("Random restarts" fields), which
 # `commands.restarts.as_dict` writes with `_asdict`.
 class LossQuantiles(NamedTuple):
-    """The distribution of E_total over N starts (finite values; `QUANTILES`)."""
+    """The distribution of E over N starts (finite values; `QUANTILES`)."""
 
     mean: float
     min: float
@@ -302,7 +418,7 @@ class LossQuantiles(NamedTuple):
     p90: float
     p99: float
     max: float
-    non_finite: int  # starts whose E_total is inf or NaN
+    non_finite: int  # starts whose E is inf or NaN
 
 
 class StepsQuantiles(NamedTuple):
@@ -316,9 +432,9 @@ class StepsQuantiles(NamedTuple):
 
 class BackendSummary(NamedTuple):
     final_loss: LossQuantiles
-    reached: int  # starts that reached the threshold
+    reached: int  # starts whose final E is <= the threshold (the others are stuck)
     reached_fraction: float
-    steps_to_threshold: StepsQuantiles
+    steps_to_threshold: StepsQuantiles | None  # None: not counted (an optimizer)
 
 
 class CrossBackend(NamedTuple):
@@ -329,11 +445,12 @@ class CrossBackend(NamedTuple):
     worst_ratio_to_tolerance: float
     median_ratio_to_tolerance: float
     disagreements: int  # configurations with ratio > 1 (or not a number)
-    steps_to_threshold_mismatches: int
+    reached_mismatches: int  # (backend, start) reached in one of it and the reference only
+    steps_to_threshold_mismatches: int | None
 
 
 class Gallery(NamedTuple):
-    """Start indices with the lowest, the median and the highest final E_total."""
+    """Start indices with the lowest, the median and the highest final E."""
 
     best: int
     median: int
@@ -358,9 +475,9 @@ class Disagreement(NamedTuple):
 
     start: int
     lr: float
-    weights: list[float]  # w1..w8 at the start
-    final_loss: dict[str, float]  # backend -> final E_total
-    steps_to_threshold: dict[str, int]  # backend -> steps, -1 if never
+    weights: list[float]  # the parameters at the start (w1..w8 on the tutorial's network)
+    final_loss: dict[str, float]  # backend -> final E
+    steps_to_threshold: dict[str, int] | None  # backend -> steps, -1 if never
     difference: float
     ratio_to_tolerance: float
 
@@ -372,42 +489,55 @@ class Curve(NamedTuple):
     which: str  # a `Gallery` field: "best", "median" or "worst"
     start: int
     weights: list[float]
-    loss: dict[str, np.ndarray]  # backend -> (S,) E_total before each update
+    loss: dict[str, np.ndarray]  # backend -> (S,) E before each update
+
+
+def reached(out: Outcome, backend: str) -> np.ndarray:
+    """(L, N) bool: final E <= threshold (NaN never reaches)."""
+    return out.final_loss[backend] <= out.study.threshold
 
 
 def summary(out: Outcome) -> list[LrSummary]:
-    """Per learning rate: the distribution of final E_total and the steps to the threshold per
-    backend, the cross-backend difference, and the indices of the best/median/worst starts."""
-    rows = []
+    """Per learning rate: the distribution of final E, how many reached the threshold (and in
+    how many steps) per backend, the cross-backend difference, the best/median/worst starts."""
+    rows, ref = [], out.backends[0]
+    steps = out.steps_to_threshold
     for j, lr in enumerate(out.study.lrs):
-        per_backend = {b: backend_summary(out.final_loss[b][j], out.steps_to_threshold[b][j])
+        per_backend = {b: backend_summary(out.final_loss[b][j], out.study.threshold,
+                                          None if steps is None else steps[b][j])
                        for b in out.backends}
-        ref_steps = out.steps_to_threshold[out.backends[0]][j]
         cross = CrossBackend(
             float(out.difference[j].max()), float(np.median(out.difference[j])),
             float(out.ratio[j].max()), float(np.median(out.ratio[j])),
             int(np.count_nonzero(~(out.ratio[j] <= 1))),
-            int(sum(np.count_nonzero(out.steps_to_threshold[b][j] != ref_steps)
-                    for b in out.backends[1:])))
+            int(sum(np.count_nonzero(reached(out, b)[j] != reached(out, ref)[j])
+                    for b in out.backends[1:])),
+            None if steps is None else int(sum(np.count_nonzero(steps[b][j] != steps[ref][j])
+                                               for b in out.backends[1:])))
         checkpoints = [Checkpoint(step, {b: loss_quantiles(out.checkpoint_loss[b][k, j])
                                          for b in out.backends})
                        for k, step in enumerate(out.study.checkpoints)]
-        rows.append(LrSummary(lr, per_backend, cross,
-                              gallery_indices(out.final_loss[out.backends[0]][j]), checkpoints))
+        rows.append(LrSummary(lr, per_backend, cross, gallery_indices(out.final_loss[ref][j]),
+                              checkpoints))
     return rows
 
 
-def backend_summary(final_loss: np.ndarray, steps: np.ndarray) -> BackendSummary:
-    """Distribution of final E_total (N,) and of the steps to the threshold (N,)."""
-    hit = steps[steps >= 0]
-    steps_q = (np.quantile(hit, (0.0, 0.5, 0.9, 1.0), method="inverted_cdf").tolist()
-               if hit.size else [None] * 4)
-    return BackendSummary(loss_quantiles(final_loss), int(hit.size), hit.size / steps.size,
+def backend_summary(final_loss: np.ndarray, threshold: float,
+                    steps: np.ndarray | None) -> BackendSummary:
+    """Distribution of final E (N,), the starts that reached ``threshold``, and the
+    distribution of the steps to it (N,; None: not counted)."""
+    hit = int(np.count_nonzero(final_loss <= threshold))
+    if steps is None:
+        return BackendSummary(loss_quantiles(final_loss), hit, hit / final_loss.size, None)
+    k = steps[steps >= 0]
+    steps_q = (np.quantile(k, (0.0, 0.5, 0.9, 1.0), method="inverted_cdf").tolist()
+               if k.size else [None] * 4)
+    return BackendSummary(loss_quantiles(final_loss), hit, hit / final_loss.size,
                           StepsQuantiles(*(None if s is None else int(s) for s in steps_q)))
 
 
 def loss_quantiles(loss: np.ndarray) -> LossQuantiles:
-    """Mean, `QUANTILES` and the count of non-finite values of E_total (N,)."""
+    """Mean, `QUANTILES` and the count of non-finite values of E (N,)."""
     loss = loss.astype(np.float64)
     finite = np.isfinite(loss)
     q = np.quantile(loss[finite], QUANTILES) if finite.any() else np.full(len(QUANTILES), np.nan)
@@ -417,39 +547,32 @@ def loss_quantiles(loss: np.ndarray) -> LossQuantiles:
 
 
 def gallery_indices(final_loss: np.ndarray) -> Gallery:
-    """Start indices with the lowest, the median and the highest final E_total."""
+    """Start indices with the lowest, the median and the highest final E."""
     order = np.argsort(np.where(np.isfinite(final_loss), final_loss, np.inf), kind="stable")
     return Gallery(int(order[0]), int(order[(len(order) - 1) // 2]), int(order[-1]))
 
 
 def disagreements(out: Outcome) -> list[Disagreement]:
     """Every configuration whose backends differ beyond tolerance (ratio > 1 or not a number)."""
-    found = []
-    for j, n in zip(*np.nonzero(~(out.ratio <= 1)), strict=True):
-        found.append(Disagreement(
-            int(n), out.study.lrs[j], starts(out.study, int(n), int(n) + 1)[0].tolist(),
-            {b: float(out.final_loss[b][j, n]) for b in out.backends},
-            {b: int(out.steps_to_threshold[b][j, n]) for b in out.backends},
-            float(out.difference[j, n]), float(out.ratio[j, n])))
-    return found
+    steps = out.steps_to_threshold
+    return [Disagreement(
+        int(n), out.study.lrs[j], starts(out.study, int(n), int(n) + 1)[0].tolist(),
+        {b: float(out.final_loss[b][j, n]) for b in out.backends},
+        None if steps is None else {b: int(steps[b][j, n]) for b in out.backends},
+        float(out.difference[j, n]), float(out.ratio[j, n]))
+        for j, n in zip(*np.nonzero(~(out.ratio <= 1)), strict=True)]
 
 
-def curves(out: Outcome, backends: dict[str, Backend], example: Example) -> list[Curve]:
+def curves(out: Outcome, backends: dict[str, Trainer]) -> list[Curve]:
     """Loss curves of the gallery starts (best, median, worst per rate), re-run unbatched."""
     found = []
-    for j, row in enumerate(summary_gallery(out)):
-        for which, n in row._asdict().items():
+    for j, lr in enumerate(out.study.lrs):
+        for which, n in gallery_indices(out.final_loss[out.backends[0]][j])._asdict().items():
             w0 = starts(out.study, n, n + 1)[0]
             with np.errstate(over="ignore", invalid="ignore"):
-                loss = {b: backends[b].train(w0, example, lr=out.study.lrs[j],
-                                             steps=out.study.steps).loss
-                        for b in out.backends}
-            found.append(Curve(out.study.lrs[j], which, n, w0.tolist(), loss))
+                loss = {b: backends[b].curve(w0, lr, out.study.steps) for b in out.backends}
+            found.append(Curve(lr, which, n, w0.tolist(), loss))
     return found
-
-
-def summary_gallery(out: Outcome) -> list[Gallery]:
-    return [gallery_indices(out.final_loss[out.backends[0]][j]) for j in range(len(out.study.lrs))]
 
 
 class Report(NamedTuple):
@@ -458,8 +581,6 @@ class Report(NamedTuple):
     study: Study
     dtype: str  # "float64" or "float32"
     backends: tuple[str, ...]  # the first is the reference
-    inputs: tuple[float, ...]  # i1, i2
-    targets: tuple[float, ...]  # t1, t2
     seconds: float  # wall time of the study and the gallery re-runs
     per_lr: list[LrSummary]
     disagreements: list[Disagreement]
@@ -480,16 +601,10 @@ class Report(NamedTuple):
         return self.backends[0]
 
 
-def report(outcome: Outcome, dtype: np.dtype, example: Example, seconds: float) -> Report:
+def report(outcome: Outcome, dtype: np.dtype, seconds: float) -> Report:
     """The `Report` of a finished study (``outcome``) run in ``seconds``."""
-    return Report(outcome.study, np.dtype(dtype).name, outcome.backends,
-                  tuple(example.inputs.tolist()), tuple(example.targets.tolist()), seconds,
-                  summary(outcome), disagreements(outcome),
-                  undetected_mistakes=undetected_mistakes(outcome))
-
-
-def undetected_mistakes(outcome: Outcome) -> tuple[str, ...]:
-    """A mistake backend never passes: the ones that agreed on every configuration."""
     caught = outcome.disagreeing or {}
-    return tuple(b for b in outcome.backends if b.startswith(MISTAKE_PREFIX)
-                 and not caught.get(b))
+    mistakes = tuple(b for b in outcome.backends if b.startswith(MISTAKE_PREFIX)
+                     and not caught.get(b))  # a mistake backend never passes
+    return Report(outcome.study, np.dtype(dtype).name, outcome.backends, seconds,
+                  summary(outcome), disagreements(outcome), undetected_mistakes=mistakes)
