@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -151,9 +151,11 @@ def data_uri(path: Path) -> str:
     return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def figures(folder: Path, names: Iterable[str]) -> str:
+def figures(folder: Path, names: Iterable[str],
+            caption: Callable[[str], str] = lambda name: CAPTIONS.get(name, name),
+            empty: str = "") -> str:
     """Every picture of ``names`` that exists in ``folder``, embedded (PNG, or the SVG when a
-    PNG of the same name is not there)."""
+    PNG of the same name is not there), each with ``caption(name)``; ``empty`` if none."""
     out = []
     for name in names:
         path = folder / name
@@ -161,10 +163,9 @@ def figures(folder: Path, names: Iterable[str]) -> str:
             continue
         if path.suffix == ".svg" and path.with_suffix(".png").is_file():
             continue  # the PNG is shown; the SVG is in the folder for printing
-        caption = CAPTIONS.get(name, name)
         out.append(f'<figure><img src="{data_uri(path)}" alt="{escape(name)}">'
-                   f"<figcaption>{escape(name)}: {escape(caption)}</figcaption></figure>")
-    return "\n".join(out)
+                   f"<figcaption>{escape(name)}: {escape(caption(name))}</figcaption></figure>")
+    return "\n".join(out) or empty
 
 
 def json_script(data: Any, element_id: str) -> str:
@@ -184,7 +185,11 @@ def page(title: str, verdict_ok: bool, verdict: str, sections: Sequence[str]) ->
             + "\n".join(sections) + "\n</body></html>\n")
 
 
-def _section(title: str, body: str, section_id: str) -> str:
+def files_list(files: Iterable[str]) -> str:
+    return "<ul>" + "".join(f"<li><code>{escape(f)}</code></li>" for f in files) + "</ul>"
+
+
+def section(title: str, body: str, section_id: str) -> str:
     return f'<section id="{escape(section_id)}"><h2>{escape(title)}</h2>\n{body}\n</section>'
 
 
@@ -194,7 +199,7 @@ def step_section(trace: dict[str, Any], what: str) -> str:
     controls (shown by the script) to move through every recorded step of every rate."""
     runs = trace["runs"]
     if not runs:
-        return _section("Step by step", "<p>No trace recorded.</p>", "steps")
+        return section("Step by step", "<p>No trace recorded.</p>", "steps")
     backends = list(dict.fromkeys(r["backend"] for r in runs))
     header = ["quantity"]
     for b in backends:
@@ -237,7 +242,7 @@ def step_section(trace: dict[str, Any], what: str) -> str:
                                                                        '<tbody id="step-body">')
             + f'<noscript><p>Last step ({steps[last]}) at lr {_num(lr)}:</p>'
             + table(header, rows(last)) + "</noscript>")
-    return _section("Step by step: every node's value and gradient from every backend", body,
+    return section("Step by step: every node's value and gradient from every backend", body,
                     "steps")
 
 
@@ -290,28 +295,27 @@ def render_main(result: dict[str, Any], trace: dict[str, Any], folder: Path) -> 
             + ["ok" if r["fd_ok"] and all(b["ok"] for b in r["backends"].values()) else "WRONG"]
             for r in result["gradcheck"]["rows"]]
     sections = [
-        _section("Configuration", table(["setting", "value"], config_rows, left=2),
+        section("Configuration", table(["setting", "value"], config_rows, left=2),
                  "config"),
         claims_section(result.get("claims", [])),
-        _section("Training: every backend at every learning rate",
+        section("Training: every backend at every learning rate",
                  f"<p>E_total after {cfg['steps']} steps per backend, and the largest difference "
                  f"from {escape(cfg['reference'])} over every step and quantity.</p>"
                  + table(["lr", *(f"E_total {n}" for n in names), "|diff|", "rel", "ULPs",
                           "diff/tol", "verdict"], training, table_id="training-table"),
                  "training"),
-        _section("Gradient check at the starting weights",
+        section("Gradient check at the starting weights",
                  "<p>Complex step is the reference; central difference checks it; each backend's "
                  "distance from the complex step in ULPs.</p>"
                  + table(["gradient", "complex step", "|FD - CS|", *(f"{n} (ULPs)" for n in names),
                           "verdict"], grad, table_id="gradcheck-table"), "gradcheck"),
         step_section(trace, "Pick a learning rate and a step: the forward values and "
                      "∂E_total/∂(each node and weight) at the weights entering that step."),
-        _section("The network", figures(folder, ["network.png", "network.svg"]), "network"),
-        _section("The island", figures(folder, ["landscape.png"]), "landscape"),
-        _section("Plots", figures(folder, [f for f in result.get("files", [])
+        section("The network", figures(folder, ["network.png", "network.svg"]), "network"),
+        section("The island", figures(folder, ["landscape.png"]), "landscape"),
+        section("Plots", figures(folder, [f for f in result.get("files", [])
                                             if f.startswith(("loss-", "differences"))]), "plots"),
-        _section("Files", "<ul>" + "".join(f"<li><code>{escape(f)}</code></li>"
-                                            for f in result.get("files", [])) + "</ul>", "files"),
+        section("Files", files_list(result.get("files", [])), "files"),
         json_script(trace, "trace-data"), f"<script>{SCRIPT}</script>",
     ]
     return page("autograd-compare report", result["ok"], verdict_main(result), sections)
@@ -329,7 +333,7 @@ def claims_section(claims: Sequence[dict[str, Any]]) -> str:
             + table(["lr", "tutorial", "first step < 1 % of start", "first step < 0.1 % of start"],
                     rows, table_id="claims-table")
             + (f"<ul>{sentences}</ul>" if sentences else ""))
-    return _section("The tutorial's claims checked", body, "claims")
+    return section("The tutorial's claims checked", body, "claims")
 
 
 # --- restarts ----------------------------------------------------------------------------------
@@ -352,20 +356,19 @@ def render_restarts(result: dict[str, Any], trace: dict[str, Any], folder: Path)
                          _short(x["worst_difference"]), _short(x["worst_ratio_to_tolerance"]),
                          _num(x["disagreements"])])
     sections = [
-        _section("Configuration", table(["setting", "value"], config_rows, left=2), "config"),
-        _section("Every start at every learning rate", table(
+        section("Configuration", table(["setting", "value"], config_rows, left=2), "config"),
+        section("Every start at every learning rate", table(
             ["lr", "backend", "median E", "p90 E", "max E", f"reached (E <= {c['threshold']:g})",
              "median steps", "worst diff", "diff/tol", "disagree"], rows, left=2,
             table_id="restarts-table"), "restarts"),
         *([step_section(trace, "The median start of the first learning rate (by final "
                                "E_total), re-run with every backend."),
-           _section("The network", figures(folder, ["network.png", "network.svg"]), "network"),
-           _section("The island", figures(folder, ["landscape.png"]), "landscape")]
+           section("The network", figures(folder, ["network.png", "network.svg"]), "network"),
+           section("The island", figures(folder, ["landscape.png"]), "landscape")]
           if trace.get("runs") else []),
-        _section("Plots", figures(folder, ["final-loss.png", "steps-to-threshold.png",
+        section("Plots", figures(folder, ["final-loss.png", "steps-to-threshold.png",
                                            "gallery.png"]), "plots"),
-        _section("Files", "<ul>" + "".join(f"<li><code>{escape(f)}</code></li>"
-                                           for f in result["files"]) + "</ul>", "files"),
+        section("Files", files_list(result["files"]), "files"),
         *([json_script(trace, "trace-data"), f"<script>{SCRIPT}</script>"]
           if trace.get("runs") else []),
     ]

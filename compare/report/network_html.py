@@ -54,33 +54,11 @@ def _short(x: float) -> str:
     return _num(x, 3)
 
 
-def _section(title: str, body: str, section_id: str) -> str:
-    return f'<section id="{escape(section_id)}"><h2>{escape(title)}</h2>\n{body}\n</section>'
-
-
 def figures(folder: Path, names: Sequence[str]) -> str:
-    """Every picture of ``names`` in ``folder``, embedded (the SVG only when its PNG is not
-    there), with this report's captions."""
-    out = []
-    for name in names:
-        path = folder / name
-        if path.suffix.lower() not in html.MIME or not path.is_file():
-            continue
-        if path.suffix == ".svg" and path.with_suffix(".png").is_file():
-            continue
-        out.append(f'<figure><img src="{html.data_uri(path)}" alt="{escape(name)}">'
-                   f"<figcaption>{escape(name)}: {escape(_caption(name))}"
-                   "</figcaption></figure>")
-    return "\n".join(out) or '<p class="note">No pictures (--no-plots, or matplotlib is not ' \
-                             "installed).</p>"
-
-
-def _caption(name: str) -> str:
-    return CAPTIONS.get(name, LOSS_LR_CAPTION if name.startswith("loss-lr-") else name)
-
-
-def files_list(files: Sequence[str]) -> str:
-    return "<ul>" + "".join(f"<li><code>{escape(f)}</code></li>" for f in files) + "</ul>"
+    """Every picture of ``names`` in ``folder``, embedded, with this report's captions."""
+    return html.figures(folder, names, lambda name: CAPTIONS.get(
+        name, LOSS_LR_CAPTION if name.startswith("loss-lr-") else name),
+        '<p class="note">No pictures (--no-plots, or matplotlib is not installed).</p>')
 
 
 def _grad_rows(net: Network, rows: Sequence[GradRow]) -> list[GradRow]:
@@ -111,7 +89,7 @@ def gradcheck_section(net: Network, g: GradCheck) -> str:
             + html.table(["gradient", "complex step", "|FD - CS|", "tolerance",
                           *(f"{n} |error|" for n in names), "verdict"], rows,
                          table_id="gradcheck-table"))
-    return _section("Gradient check at the start", body, "gradcheck")
+    return html.section("Gradient check at the start", body, "gradcheck")
 
 
 def data_section(data: Data, columns: DataColumns) -> str:
@@ -126,7 +104,7 @@ def data_section(data: Data, columns: DataColumns) -> str:
             + (f" The first {len(rows)} are shown." if more else "") + "</p>"
             + html.table(["example", *columns.inputs, *columns.targets], rows,
                          table_id="data-table"))
-    return _section("Data", body, "data")
+    return html.section("Data", body, "data")
 
 
 def frozen_biases(values: Sequence[Sequence[float]]) -> str:

@@ -295,10 +295,6 @@ def write_pictures(folder: Path, sw: Sweep, title: str) -> list[str]:
 
 
 # --- report.html -----------------------------------------------------------------------------
-def _section(title: str, body: str, section_id: str) -> str:
-    return f'<section id="{escape(section_id)}"><h2>{escape(title)}</h2>\n{body}\n</section>'
-
-
 def _g(x: float | None) -> str:
     return "-" if x is None else escape(f"{x:.3g}")
 
@@ -347,19 +343,19 @@ def render(sw: Sweep, report: dict[str, Any], header: Sequence[str],
                                   f"{first['reference']:.17g}")])
     runs = html.table(["lr", "backend", "largest |diff|", "/tolerance", "where", "verdict"],
                       per_lr, left=2, table_id="backends-table")
+    pictures = [n for n in report["files"] if n.endswith(".png") and n != drawing.PNG_FILE]
     sections = [
-        _section("Settings", config, "config"),
+        html.section("Settings", config, "config"),
         network_html.data_section(sw.data, columns),
         network_html.gradcheck_section(sw.network, sw.gradcheck),
-        _section("Every backend against the reference, every learning rate", runs, "backends"),
-        _section(f"Step 0 and step {report['steps']} at lr {report['lrs'][0]:g}",
-                 _steps_table(header, rows, report["backends"], report["steps"]), "steps"),
-        _section("The network", network_html.figures(folder, [drawing.PNG_FILE, drawing.SVG_FILE]),
-                 "network"),
-        _section("Plots", network_html.figures(folder, [n for n in report["files"]
-                                                if n.endswith(".png") and n != drawing.PNG_FILE]),
-                 "plots"),
-        _section("Files", network_html.files_list(report["files"]), "files"),
+        html.section("Every backend against the reference, every learning rate", runs,
+                     "backends"),
+        html.section(f"Step 0 and step {report['steps']} at lr {report['lrs'][0]:g}",
+                     _steps_table(header, rows, report["backends"], report["steps"]), "steps"),
+        html.section("The network", network_html.figures(
+            folder, [drawing.PNG_FILE, drawing.SVG_FILE]), "network"),
+        html.section("Plots", network_html.figures(folder, pictures), "plots"),
+        html.section("Files", html.files_list(report["files"]), "files"),
     ]
     return html.page("autograd-compare report", sw.ok, verdict(sw), sections)
 
