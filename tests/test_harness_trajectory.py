@@ -147,3 +147,20 @@ def test_first_divergence_over_backends_is_in_step_then_column_order(later, earl
     assert (r.first_divergence.backend, r.first_divergence.quantity) == ("b", label)
     assert trajectory.column(label) == earlier[1]
     assert r.largest.backend == "a" and r.largest.ratio == pytest.approx(3, rel=1e-3)
+
+
+def test_compare_cells_rules_of_both_checks():
+    """The one kernel: the trajectory's rule (both NaN or the same infinity are the same) and
+    the optimizer check's (both not finite are the same); earliest row, then column."""
+    inf, nan = np.inf, np.nan
+    x = np.array([[1.0, nan, inf, inf, 2.0], [9.0, 0.0, 0.0, 0.0, 0.0]])
+    y = np.array([[1.5, nan, inf, -inf, nan], [0.0, 0.0, 0.0, 0.0, 0.0]])
+    tol = np.full_like(x, 1.0)
+    c = tolerances.compare_cells(x, y, tol, tolerances.both_missing(x, y))
+    assert c.diff.tolist() == [[0.5, 0.0, 0.0, inf, inf], [9.0, 0.0, 0.0, 0.0, 0.0]]
+    assert (c.first, c.largest, c.abs, c.ratio) == ((0, 3), (1, 0), 9.0, inf)
+    o = tolerances.compare_cells(x, y, tol, tolerances.both_overflowed(x, y))
+    assert o.diff[0].tolist() == [0.5, 0.0, 0.0, 0.0, inf]
+    assert o.first == (0, 4)
+    ok = tolerances.compare_cells(x[1:, 1:], y[1:, 1:], tol[1:, 1:], np.zeros((1, 4), bool))
+    assert (ok.first, ok.abs, ok.ratio) == (None, 0.0, 0.0)

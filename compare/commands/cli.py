@@ -3,10 +3,10 @@
 ``autograd-compare [options]`` runs the main job (`compare.commands.run`);
 ``autograd-compare SUBCOMMAND [options]`` runs one of `SUBCOMMANDS`.
 With no network or optimizer option the main job is the tutorial's class example and sweep
-(`commands.run`, in the tutorial's notation); given one (`sweep.NETWORK_OPTIONS`,
-`sweep.OPTIMIZER_OPTIONS`: ``--preset mazur``, ``--layers ...``, ``--optimizer adam``) it is the
-same job on that network with that optimizer (`commands.sweep`); ``check`` and ``optimizers``
-are aliases of the latter.
+(`run.add_arguments`, in the tutorial's notation); given one (`run.NETWORK_OPTIONS`,
+`run.OPTIMIZER_OPTIONS`: ``--preset mazur``, ``--layers ...``, ``--optimizer adam``) it is the
+same job on that network with that optimizer (`run.add_network_arguments`); ``check`` and
+``optimizers`` are aliases of the latter.
 Exit codes: 0 all checks agree, 1 a check failed, 2 bad usage or input (one line, no traceback).
 """
 
@@ -27,7 +27,6 @@ from autograd_compare.errors import CompareError
 PROG = "autograd-compare"
 NEGATIVE = re.compile(r"^-(\d|\.\d|inf|nan)", re.IGNORECASE)  # a value such as -3,3 or -1e-3
 MAIN_JOB = "autograd_compare.commands.run"
-ANY_NETWORK = "autograd_compare.commands.sweep"  # the main job on any network, any optimizer
 # name -> module with HELP: str, add_arguments(parser) and run(args) -> int
 SUBCOMMANDS = {
     "mistakes": "autograd_compare.commands.mistakes",
@@ -36,8 +35,8 @@ SUBCOMMANDS = {
     "restarts": "autograd_compare.commands.restarts",
     "bench": "autograd_compare.commands.bench",
     "presets": "autograd_compare.commands.presets",
-    "check": ANY_NETWORK,
-    "optimizers": ANY_NETWORK,
+    "check": MAIN_JOB,  # aliases of the main job on any network
+    "optimizers": MAIN_JOB,
 }
 
 
@@ -52,13 +51,16 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
-def build_parser(module: ModuleType, prog: str) -> Parser:
+def build_parser(module: ModuleType, prog: str, any_network: bool = False) -> Parser:
+    """The parser of ``module``; the main job's (`MAIN_JOB`) is the tutorial's, or with
+    ``any_network`` (always under an alias) the one for any network and optimizer."""
     from autograd_compare import __version__
 
     epilog = None
-    main_job = module.__name__ == MAIN_JOB
-    description = module.HELP
-    if module.__name__ == ANY_NETWORK and prog != PROG:
+    any_network = module.__name__ == MAIN_JOB and (any_network or prog != PROG)
+    main_job = module.__name__ == MAIN_JOB and not any_network
+    description = module.NETWORK_HELP if any_network else module.HELP
+    if any_network and prog != PROG:
         description = module.ALIAS_HELP.format(name=prog.removeprefix(PROG).strip()) + description
     if main_job:
         epilog = "subcommands (each has --help):\n" + "\n".join(
@@ -72,7 +74,7 @@ def build_parser(module: ModuleType, prog: str) -> Parser:
     parser.add_argument("--config", metavar="FILE.toml",
                         help="read options from a TOML file (keys = option names without --; "
                         "the command line wins)")
-    module.add_arguments(parser)
+    (module.add_network_arguments if any_network else module.add_arguments)(parser)
     if main_job:  # the usage line names the subcommands before the main job's options
         options = parser.format_usage().removeprefix("usage: ").removeprefix(prog).strip()
         parser.usage = f"{prog} {{{','.join(SUBCOMMANDS)}}} ...\n       {prog} {options}"
@@ -89,7 +91,9 @@ def unknown_subcommand(word: str) -> str:
 
 def _help_of(name: str) -> str:
     try:
-        return importlib.import_module(SUBCOMMANDS[name]).HELP.splitlines()[0]
+        module = importlib.import_module(SUBCOMMANDS[name])
+        return (module.NETWORK_HELP if SUBCOMMANDS[name] == MAIN_JOB else module.HELP
+                ).splitlines()[0]
     except ImportError:  # a subcommand whose module is not written yet
         return ""
 
@@ -106,8 +110,8 @@ def attach_negative_values(argv: list[str]) -> list[str]:
 
 
 def _any_network(argv: list[str]) -> bool:
-    """A network or an optimizer option is given: the main job runs `commands.sweep`."""
-    from autograd_compare.commands import sweep
+    """A network or an optimizer option is given: the main job is any network's."""
+    from autograd_compare.commands import run
 
     given = {t.split("=", 1)[0] for t in argv if t.startswith("--")}
     for i, token in enumerate(argv):  # a --config file's keys count as its flags
@@ -118,9 +122,9 @@ def _any_network(argv: list[str]) -> bool:
             from autograd_compare.validate import short_text
 
             given |= {f"--{k.replace('_', '-')}" for k in read_config(path, short_text(path))}
-    if not given & {*sweep.NETWORK_OPTIONS, *sweep.OPTIMIZER_OPTIONS}:
+    if not given & {*run.NETWORK_OPTIONS, *run.OPTIMIZER_OPTIONS}:
         return False
-    for name in sweep.TUTORIAL_ONLY:
+    for name in run.TUTORIAL_ONLY:
         if name in given:
             raise UsageError(f"{name} is for the tutorial's network with plain gradient "
                              "descent (the bare main job); with a network or an optimizer "
@@ -131,16 +135,16 @@ def _any_network(argv: list[str]) -> bool:
 def main(argv: list[str] | None = None) -> int:
     argv = attach_negative_values(list(sys.argv[1:] if argv is None else argv))
     try:
+        any_network = False
         if argv and argv[0] in SUBCOMMANDS:
             module = importlib.import_module(SUBCOMMANDS[argv[0]])
             prog, argv = f"{PROG} {argv[0]}", argv[1:]
         elif argv and not argv[0].startswith("-"):  # the main job takes no positional words
             raise UsageError(unknown_subcommand(argv[0]))
-        elif _any_network(argv):  # another network, or an optimizer
-            module, prog = importlib.import_module(ANY_NETWORK), PROG
-        else:
+        else:  # the main job: with a network or an optimizer option, any network's
             module, prog = importlib.import_module(MAIN_JOB), PROG
-        parser = build_parser(module, prog)
+            any_network = _any_network(argv)
+        parser = build_parser(module, prog, any_network)
         args = parser.parse_args(config_args(parser, argv))  # --config's keys as flags, first
         return int(module.run(args))
     except CompareError as err:

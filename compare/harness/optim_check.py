@@ -31,14 +31,14 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 from numpy.typing import DTypeLike
 
 from autograd_compare import naming, registry, validate
 from autograd_compare.errors import InputError
-from autograd_compare.harness import network_check
+from autograd_compare.harness import network_check, tolerances
 from autograd_compare.harness.network_check import GradCheck
 from autograd_compare.harness.tolerances import FloatArray
 from autograd_compare.network import Data, NetForward, Network, loss_name, param_names
@@ -229,28 +229,17 @@ def compare_runs(name: str, run: Trajectory, run_cols: tuple[str, ...],
     common = tuple(c for c in ref_cols if c in run_cols)
     x = rows(run)[:, [run_cols.index(c) for c in common]]
     y = rows(ref)[:, [ref_cols.index(c) for c in common]]
-    # Both overflowed (inf or NaN: which one depends on the order of operations, e.g.
-    # inf - inf) count as the same; finite against non-finite is a difference.
-    same = ~np.isfinite(x) & ~np.isfinite(y)
-    with np.errstate(invalid="ignore", over="ignore"):
-        diff = np.where(same, 0.0, np.abs(x - y))
-    diff = np.where(np.isnan(diff), np.inf, diff)  # NaN on one side only: a divergence
     steps = np.arange(x.shape[0])[:, None]
-    stacked = np.stack([scale[c] for c in common], 1)
-    tol = rtol * (steps + 1.0) * stacked
-    bad = ~same & ~(diff <= tol)  # a NaN tolerance (an overflowed scale) judges nothing
+    tol = cast(FloatArray, rtol * (steps + 1.0) * np.stack([scale[c] for c in common], 1))
+    cells = tolerances.compare_cells(x, y, tol, tolerances.both_overflowed(x, y))
     first = None
-    if bad.any():
-        k, q = np.unravel_index(np.argmax(bad), bad.shape)  # row-major: earliest step first
-        first = Divergence(name, int(k) + 1, common[q], label(common[q], int(k) + 1),
-                           float(x[k, q]), float(y[k, q]), float(diff[k, q]), float(tol[k, q]))
-    finite = np.where(np.isfinite(diff), diff, 0.0)
-    k, q = np.unravel_index(np.argmax(finite), finite.shape)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(diff > 0, diff / tol, 0.0)
-    largest = Largest(name, float(finite.max()), float(ratio.max()),
-                      label(common[q], int(k) + 1))
-    return OptimComparison(name, common, diff, tol, largest, first)
+    if cells.first is not None:
+        k, q = cells.first
+        first = Divergence(name, k + 1, common[q], label(common[q], k + 1), float(x[k, q]),
+                           float(y[k, q]), float(cells.diff[k, q]), float(tol[k, q]))
+    k, q = cells.largest
+    largest = Largest(name, cells.abs, cells.ratio, label(common[q], k + 1))
+    return OptimComparison(name, common, cells.diff, tol, largest, first)
 
 
 def counterpart(name: str, opt: Optimizer) -> Optimizer:

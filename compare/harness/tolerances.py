@@ -92,6 +92,53 @@ def fd_tolerance(scale: float, e_scale: float, h: float) -> float:
 RULE = "|difference| <= step_rtol * (step + 1) * scale"
 
 
+class Cells(NamedTuple):
+    """Two (rows, columns) tables compared cell by cell (`compare_cells`)."""
+
+    diff: FloatArray  # |x - y|: 0 where both are the same (``same``), inf where one is NaN
+    first: tuple[int, int] | None  # the earliest row, then column, outside the tolerance
+    largest: tuple[int, int]  # where the largest finite |x - y| is
+    abs: float  # that largest finite |x - y|
+    ratio: float  # the largest |x - y| / tolerance (NaN if a tolerance is)
+
+
+def both_missing(x: FloatArray, y: FloatArray) -> NDArray[np.bool_]:
+    """Both NaN (a step with no value), or both the same infinity: the same."""
+    same: NDArray[np.bool_] = (np.isnan(x) & np.isnan(y)) | (
+        np.isinf(x) & np.isinf(y) & (np.sign(x) == np.sign(y)))
+    return same
+
+
+def both_overflowed(x: FloatArray, y: FloatArray) -> NDArray[np.bool_]:
+    """Both not finite (inf or NaN: which one depends on the order of operations, e.g.
+    inf - inf): the same."""
+    return ~np.isfinite(x) & ~np.isfinite(y)
+
+
+def compare_cells(x: FloatArray, y: FloatArray, tol: FloatArray,
+                  same: NDArray[np.bool_]) -> Cells:
+    """``x`` against the reference ``y`` (same shape) with tolerance ``tol``: a NaN on one
+    side only is an infinite difference; a cell in ``same`` is 0 and never diverges (nor
+    does a NaN tolerance judge it, an overflowed scale)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.where(same, 0.0, np.abs(x - y))
+    diff = np.where(np.isnan(diff), np.inf, diff)
+    bad = ~same & ~(diff <= tol)
+    first = None
+    if bad.any():  # row-major: the earliest row, then the first column
+        first = _cell(np.argmax(bad), bad.shape)
+    finite = np.where(np.isfinite(diff), diff, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ratio = np.where(diff > 0, diff / tol, 0.0)
+    return Cells(diff, first, _cell(np.argmax(finite), finite.shape), float(finite.max()),
+                 float(ratio.max()))
+
+
+def _cell(flat: np.intp, shape: tuple[int, ...]) -> tuple[int, int]:
+    k, q = np.unravel_index(flat, shape)
+    return int(k), int(q)
+
+
 class Settings(NamedTuple):
     """The tolerance settings for one dtype, as reported in report.json ("tolerance")."""
 

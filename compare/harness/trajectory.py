@@ -129,23 +129,19 @@ def scales(ref: Run, example: Example, dtype: DTypeLike) -> FloatArray:
 
 
 def compare_runs(run: Run, ref: Run, example: Example, dtype: DTypeLike) -> Comparison:
-    """``run`` against ``ref`` (same steps, same ``example``), with tolerances for ``dtype``."""
+    """``run`` against ``ref`` (same steps, same ``example``), with tolerances for ``dtype``
+    (`tolerances.compare_cells`; both NaN or the same infinity count as the same)."""
     x, y = rows(run), rows(ref)
-    both_missing = np.isnan(x) & np.isnan(y)
-    same_inf = np.isinf(x) & np.isinf(y) & (np.sign(x) == np.sign(y))
-    with np.errstate(invalid="ignore"):
-        diff = np.where(both_missing | same_inf, 0.0, np.abs(x - y))
-    diff = np.where(np.isnan(diff), np.inf, diff)  # a NaN on one side only is a divergence
-    scale = scales(ref, example, dtype)
     steps = np.arange(x.shape[0])[:, None]
-    tol = tolerances.trajectory_tolerance(dtype, steps, scale[None, :])
-    bad = ~(diff <= tol)
+    tol = tolerances.trajectory_tolerance(dtype, steps, scales(ref, example, dtype)[None, :])
+    cells = tolerances.compare_cells(x, y, tol, tolerances.both_missing(x, y))
     first = None
-    if bad.any():
-        k, q = (int(i) for i in np.unravel_index(np.argmax(bad), bad.shape))  # earliest step
+    if cells.first is not None:
+        k, q = cells.first
         first = Divergence(run.backend, k, _label(q), float(x[k, q]), float(y[k, q]),
-                           float(diff[k, q]), float(tol[k, q]))
-    return Comparison(run.backend, diff, tol, _largest(run.backend, diff, tol, y, dtype), first)
+                           float(cells.diff[k, q]), float(tol[k, q]))
+    return Comparison(run.backend, cells.diff, tol, _largest(run.backend, cells, y, dtype),
+                      first)
 
 
 def _label(q: int) -> str:
@@ -153,19 +149,19 @@ def _label(q: int) -> str:
     return name + AFTER_UPDATE if q >= N_FORWARD + N_GRADS else name
 
 
-def _largest(backend: str, diff: FloatArray, tol: FloatArray, y: FloatArray,
+def _largest(backend: str, cells: tolerances.Cells, y: FloatArray,
              dtype: DTypeLike) -> Difference:
-    finite = np.isfinite(diff)
-    d = np.where(finite, diff, 0.0)
+    """`tolerances.compare_cells`'s largest, with the relative and ulp sizes; the ratio is
+    inf when any difference is."""
+    finite = np.isfinite(cells.diff)
+    d = np.where(finite, cells.diff, 0.0)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         rel = np.where((np.abs(y) > 0) & finite, d / np.abs(y), 0.0)
         spacing = np.spacing(np.abs(np.nan_to_num(y)).astype(dtype)).astype(np.float64)
         ulps = np.where(finite, d / spacing, 0.0)
-        ratio = np.where(d > 0, d / tol, 0.0)
-    k, q = (int(i) for i in np.unravel_index(np.argmax(d), d.shape))
-    return Difference(backend, float(d.max()), float(rel.max()), float(ulps.max()),
-                      float(ratio.max()) if finite.all() else float("inf"),
-                      Location(k, _label(q)))
+    k, q = cells.largest
+    return Difference(backend, cells.abs, float(rel.max()), float(ulps.max()),
+                      cells.ratio if finite.all() else float("inf"), Location(k, _label(q)))
 
 
 def check_lr(backends: Sequence[Backend], reference: str, w: NDArray[np.floating],
