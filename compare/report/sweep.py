@@ -36,7 +36,7 @@ from autograd_compare.harness.optim_check import (
 from autograd_compare.network import describe, loss_name, node_names, param_names
 from autograd_compare.network import to_dict as network_dict
 from autograd_compare.optimizers import ADAM_KINDS, Optimizer
-from autograd_compare.report import drawing, html, landscape, network_html, plots
+from autograd_compare.report import drawing, html, landscape, plots
 from autograd_compare.report.network_output import DataColumns, cell
 from autograd_compare.report.output import CSV_NAME, JSON_NAME, csv_text, tool_version
 from autograd_compare.report.plots import ALL_LRS_FILE, DIFF_FILE, loss_files
@@ -225,10 +225,6 @@ def write_pictures(folder: Path, sw: Sweep, title: str) -> list[str]:
 
 
 # --- report.html -----------------------------------------------------------------------------
-def _g(x: float | None) -> str:
-    return "-" if x is None else escape(f"{x:.3g}")
-
-
 def verdict(sw: Sweep) -> str:
     """One sentence: every check agrees, the first divergence, or a mistake not caught."""
     f = sw.first_divergence
@@ -258,7 +254,7 @@ def render(sw: Sweep, report: dict[str, Any], header: Sequence[str],
                 ["backends (first: reference)", report["backends"]],
                 ["report folder", report.get("report_dir")]]
     if sw.network.bias_values is not None:
-        settings.insert(1, ["frozen biases", network_html.frozen_biases(sw.network.bias_values)])
+        settings.insert(1, ["frozen biases", html.frozen_biases(sw.network.bias_values)])
     config = html.table(["setting", "value"],
                         [[escape(str(k)), escape(v if isinstance(v, str) else json.dumps(v))]
                          for k, v in settings], left=2, table_id="config-table")
@@ -266,8 +262,8 @@ def render(sw: Sweep, report: dict[str, Any], header: Sequence[str],
     for r in report["per_lr"]:
         for name, b in r["backends"].items():
             first = b["first_divergence"]
-            per_lr.append([escape(f"{r['lr']:g}"), escape(name), _g(b["largest"]["abs"]),
-                           _g(b["largest"]["ratio"]), escape(b["largest"]["where"]),
+            per_lr.append([escape(f"{r['lr']:g}"), escape(name), html.short(b["largest"]["abs"]),
+                           html.short(b["largest"]["ratio"]), escape(b["largest"]["where"]),
                            "agrees" if first is None else
                            escape(f"DIVERGES at {first['label']}: {first['value']:.17g} vs "
                                   f"{first['reference']:.17g}")])
@@ -276,15 +272,15 @@ def render(sw: Sweep, report: dict[str, Any], header: Sequence[str],
     pictures = [n for n in report["files"] if n.endswith(".png") and n != drawing.PNG_FILE]
     sections = [
         html.section("Settings", config, "config"),
-        network_html.data_section(sw.data, columns),
-        network_html.gradcheck_section(sw.network, sw.gradcheck),
+        html.data_section(sw.data, columns),
+        html.gradcheck_section(sw.network, sw.gradcheck),
         html.section("Every backend against the reference, every learning rate", runs,
                      "backends"),
         html.section(f"Step 0 and step {report['steps']} at lr {report['lrs'][0]:g}",
                      _steps_table(header, rows, report["backends"], report["steps"]), "steps"),
-        html.section("The network", network_html.figures(
+        html.section("The network", html.network_figures(
             folder, [drawing.PNG_FILE, drawing.SVG_FILE]), "network"),
-        html.section("Plots", network_html.figures(folder, pictures), "plots"),
+        html.section("Plots", html.network_figures(folder, pictures), "plots"),
         html.section("Files", html.files_list(report["files"]), "files"),
     ]
     return html.page("autograd-compare report", sw.ok, verdict(sw), sections)
