@@ -24,7 +24,7 @@ from autograd_compare.interface import Example
 from autograd_compare.manual import mlp
 from autograd_compare.manual.network import forward_values
 from autograd_compare.network import Data, Network, loss_name, reduction_scale
-from autograd_compare.report.plots import DPI, pyplot
+from autograd_compare.report.plots import DPI, grid, pyplot
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -137,11 +137,8 @@ def axis_range(values: np.ndarray, margin: float = 0.35, least: float = 0.5) -> 
 
 def contours(plt: ModuleType, ax: Axes, A: FloatArray, B: FloatArray, E: FloatArray,
              loss: str = "E_total") -> None:
-    positive = np.maximum(E, np.finfo(np.float64).tiny)
-    levels = np.geomspace(positive.min(), positive.max(), 24) if positive.max() > \
-        positive.min() * 1.0001 else 12
-    filled = ax.contourf(A, B, positive, levels=levels, cmap="terrain",
-                         norm=plt.matplotlib.colors.LogNorm() if not np.isscalar(levels) else None)
+    positive, levels, norm = log_levels(plt, E, 24, 12)
+    filled = ax.contourf(A, B, positive, levels=levels, cmap="terrain", norm=norm)
     ax.contour(A, B, positive, levels=levels, colors="k", linewidths=0.3, alpha=0.4)
     cbar = ax.figure.colorbar(filled, ax=ax)
     if isinstance(levels, np.ndarray):  # the log scale (not np.isscalar: a narrowing for mypy)
@@ -150,6 +147,17 @@ def contours(plt: ModuleType, ax: Axes, A: FloatArray, B: FloatArray, E: FloatAr
         # matplotlib's stub types ``ticks`` as Sequence[float]; set_ticks documents 1-D array-like
         cbar.set_ticks(ticks, labels=labels)  # type: ignore[arg-type]  # stub too narrow
     cbar.set_label(f"{loss} (log colour scale; blue = sea level)")
+
+
+def log_levels(plt: ModuleType, E: FloatArray, n: int,
+               flat: int) -> tuple[FloatArray, FloatArray | int, Any]:
+    """``E`` made positive, ``n`` log-spaced contour levels and a log colour norm; ``flat``
+    linear levels (no norm) when ``E`` is flat."""
+    positive = np.maximum(E, np.finfo(np.float64).tiny)
+    if positive.max() > positive.min() * 1.0001:
+        return positive, np.geomspace(positive.min(), positive.max(), n), \
+            plt.matplotlib.colors.LogNorm()
+    return positive, flat, None
 
 
 def main_figure(s: Slice, start: np.ndarray, paths: dict[float, np.ndarray],
@@ -249,20 +257,15 @@ def restarts_figure(s: Slice, starts: np.ndarray, reached: dict[float, np.ndarra
     shown = np.arange(min(len(starts), max_points))
     pts = frame.project(starts[shown])
     A, B, E = loss_grid(frame, axis_range(pts[:, 0], 0.05), axis_range(pts[:, 1], 0.05), example)
-    n = len(reached)
-    cols = min(3, n)
-    rows = -(-n // cols)
-    fig: Figure
-    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.3 * rows + 0.7),
-                             layout="constrained", squeeze=False)
-    for ax in axes.flat[n:]:
-        ax.set_visible(False)
-    for ax, (lr, ok) in zip(axes.flat, reached.items(), strict=False):
-        positive = np.maximum(E, np.finfo(np.float64).tiny)
-        levels = np.geomspace(positive.min(), positive.max(), 18) if positive.max() > \
-            positive.min() * 1.0001 else 10
-        ax.contourf(A, B, positive, levels=levels, cmap="Greys_r", alpha=0.55,
-                    norm=plt.matplotlib.colors.LogNorm() if not np.isscalar(levels) else None)
+    slice_text = (f"the other weights at {center:g}" if s.axes else
+                  "starts projected onto the plane")
+    fig, axes = grid(plt, len(reached), (5.2, 4.3),
+                     f"The island: the first {len(shown)} starts on the slice '{s.label}' "
+                     f"({slice_text}), coloured by where they end;\ngrey: E_total on the slice "
+                     "(darker = lower)")
+    positive, levels, norm = log_levels(plt, E, 18, 10)
+    for ax, (lr, ok) in zip(axes, reached.items(), strict=False):
+        ax.contourf(A, B, positive, levels=levels, cmap="Greys_r", alpha=0.55, norm=norm)
         ok = np.asarray(ok)[shown]
         ax.scatter(pts[~ok, 0], pts[~ok, 1], s=7, color="#d62728", label=f"stuck ({(~ok).sum()})")
         ax.scatter(pts[ok, 0], pts[ok, 1], s=7, color="#2ca02c",
@@ -271,11 +274,6 @@ def restarts_figure(s: Slice, starts: np.ndarray, reached: dict[float, np.ndarra
         ax.set_xlabel(frame.xlabel, fontsize="small")
         ax.set_ylabel(frame.ylabel, fontsize="small")
         ax.legend(fontsize="x-small", loc="upper right")
-    slice_text = (f"the other weights at {center:g}" if s.axes else
-                  "starts projected onto the plane")
-    fig.suptitle(f"The island: the first {len(shown)} starts on the slice '{s.label}' "
-                 f"({slice_text}), coloured by where they end;\ngrey: E_total on the slice "
-                 "(darker = lower)")
     return fig
 
 

@@ -181,6 +181,20 @@ def _pin_titles(fig: Figure) -> None:
             ax.set_title(ax.get_title(), y=1.0)
 
 
+def grid(plt: ModuleType, count: int, panel: tuple[float, float],
+         title: str) -> tuple[Figure, list[Axes]]:
+    """``count`` panels of ``panel`` inches (width, height), at most 3 in a row, under
+    ``title`` (the restart study's figures: one panel per learning rate)."""
+    cols = min(3, count)
+    rows = -(-count // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(panel[0] * cols, panel[1] * rows + 0.6),
+                             layout="constrained", squeeze=False)
+    for ax in axes.flat[count:]:
+        ax.set_visible(False)
+    fig.suptitle(title)
+    return fig, list(axes.flat)
+
+
 def line_style(i: int) -> dict[str, Any]:
     """Backend i: the reference thick and pale underneath, the others thin on top."""
     if i == 0:

@@ -38,7 +38,7 @@ from autograd_compare.network import to_dict as network_dict
 from autograd_compare.optimizers import ADAM_KINDS, Optimizer
 from autograd_compare.report import drawing, html, landscape, plots
 from autograd_compare.report.network_output import DataColumns, cell
-from autograd_compare.report.output import CSV_NAME, JSON_NAME, csv_text, tool_version
+from autograd_compare.report.output import CSV_NAME, JSON_NAME, csv_text, head
 from autograd_compare.report.plots import ALL_LRS_FILE, DIFF_FILE, loss_files
 from autograd_compare.types import Trajectory
 
@@ -75,8 +75,7 @@ def as_dict(sw: Sweep, columns: DataColumns | None = None, report_dir: str | Non
     columns = default_columns(sw.network) if columns is None else columns
     g = sw.gradcheck
     return {
-        "tool": "autograd-compare", "version": tool_version(), "ok": sw.ok,
-        "exit_code": 0 if sw.ok else 1, "source": sw.source,
+        **head(sw.ok), "source": sw.source,
         "network": network_dict(sw.network), "examples": int(sw.data.inputs.shape[0]),
         "data": {"file": columns.file, "inputs": list(columns.inputs),
                  "targets": list(columns.targets)},
