@@ -41,10 +41,6 @@ def network_panels(run: dict[str, Any], example: Example, what: str) -> list[dra
             for row, step in ((0, 0), (-1, last))]
 
 
-def _network(folder: Path, run: dict[str, Any], example: Example, what: str) -> None:
-    drawing.save(folder, network_panels(run, example, what))
-
-
 def main_drawings(reference: str, weights: Sequence[float], trace: dict[str, Any],
                   example: Example, slice_: landscape.Slice) -> dict[str, tuple[Any, ...]] | None:
     """What `write_main` draws ("network": the panels, "landscape": `landscape_png`'s
@@ -89,6 +85,6 @@ def write_restarts(folder: Path, trace: dict[str, Any], example: Example,
     ``starts`` (green: ``reached``) with the ``gallery`` starts, the other weights at
     ``centre``."""
     if trace["runs"]:
-        _network(folder, trace["runs"][0], example, "The median start")
+        drawing.save(folder, network_panels(trace["runs"][0], example, "The median start"))
         landscape.save(landscape.restarts_figure(slice_, starts, reached, gallery, centre,
                                                  example, threshold), folder)

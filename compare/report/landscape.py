@@ -97,7 +97,7 @@ def axes_frame(s: Slice, origin: np.ndarray) -> Frame:
 def plane_frame(origin: np.ndarray, points: np.ndarray, what: str) -> Frame:
     """The plane through ``origin`` that best holds ``points`` (N, P): u towards the farthest
     point, v towards the point farthest from that line (orthonormal). P = 8 for the tutorial's
-    w1..w8; any P >= 2 for `compare.report.network_pictures`."""
+    w1..w8; any P >= 2 for `network_figure`."""
     origin = np.asarray(origin, dtype=np.float64)
     n = origin.size
     d = np.asarray(points, dtype=np.float64).reshape(-1, n) - origin

@@ -101,6 +101,11 @@ def save_overlays(folder: Path, lr_results: Sequence[LrResult]) -> list[str]:
     return draw(folder, [curves(r) for r in lr_results], MAIN, per_lr=False)
 
 
+def files(lrs: Sequence[float], per_lr: bool = True) -> list[str]:
+    """The names `draw` writes, in its order."""
+    return [*(loss_files(lrs) if per_lr else []), ALL_LRS_FILE, DIFF_FILE]
+
+
 def draw(folder: Path, rates: Sequence[Curves], words: Words, per_lr: bool = True) -> list[str]:
     """loss-lr-<lr>.png per rate (``per_lr``), loss-all-lrs.png and differences.png.
 

@@ -17,7 +17,6 @@ from autograd_compare.network import loss_name
 from autograd_compare.report.plots import grid, line_style, pyplot, save_figure
 
 if TYPE_CHECKING:  # the study sits above the report; only its result type is needed here
-    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from autograd_compare.study.restarts import Curve, Outcome
@@ -37,14 +36,10 @@ def save_all(folder: Path, out: Outcome, curves: list[Curve]) -> list[str]:
         (_gallery(plt, out, curves), GALLERY_FILE))]
 
 
-def _grid(plt: ModuleType, count: int, title: str) -> tuple[Figure, list[Axes]]:
-    return grid(plt, count, (4.6, 3.4), title)
-
-
 def _final_loss(plt: ModuleType, out: Outcome) -> Figure:
     s, E = out.study, loss_name(out.study.problem.network)
-    fig, axes = _grid(plt, len(s.lrs), f"Final {E} after {s.steps} steps from {s.n} random "
-                      f"starts ({s.distribution} on [{s.low:g}, {s.high:g}])")
+    fig, axes = grid(plt, len(s.lrs), (4.6, 3.4), f"Final {E} after {s.steps} steps from {s.n} "
+                     f"random starts ({s.distribution} on [{s.low:g}, {s.high:g}])")
     every = np.concatenate([np.ravel(v) for v in out.final_loss.values()]).astype(np.float64)
     every = np.maximum(every[np.isfinite(every)], FLOOR)
     low, high = (np.log10(every.min()), np.log10(every.max())) if every.size else (-30, 0)
@@ -66,8 +61,8 @@ def _final_loss(plt: ModuleType, out: Outcome) -> Figure:
 def _steps(plt: ModuleType, out: Outcome) -> Figure:
     s, steps, E = out.study, out.steps_to_threshold, loss_name(out.study.problem.network)
     assert steps is not None  # drawn only when counted
-    fig, axes = _grid(plt, len(s.lrs), f"Steps needed to reach {E} <= {s.threshold:g} "
-                      f"(of {s.steps}), per learning rate")
+    fig, axes = grid(plt, len(s.lrs), (4.6, 3.4), f"Steps needed to reach {E} <= "
+                     f"{s.threshold:g} (of {s.steps}), per learning rate")
     bins = np.linspace(0, s.steps, 51).tolist()
     for j, ax in zip(range(len(s.lrs)), axes, strict=False):
         for i, b in enumerate(out.backends):

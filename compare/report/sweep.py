@@ -9,9 +9,9 @@
   it empty. Names from `naming` (w5, dw5, v5; W2[0,1], dW2[0,1], v_W2[0,1]).
 * nodes.csv: every z and a of every example at step 0 and after the last update, per rate and
   backend (each backend's own forward pass; a ``mistake:`` update rule's is manual's).
-* loss-lr-<lr>.png per rate (up to `budget.MAX_LR_PLOTS`), loss-all-lrs.png, differences.png,
-  network.svg/.png and landscape.png (`network_pictures`), report.html (self-contained, every
-  text escaped).
+* loss-lr-<lr>.png per rate (up to `budget.MAX_LR_PLOTS`), loss-all-lrs.png, differences.png
+  (`plots.draw`, as the main job's), network.svg/.png (`drawing.panel`) and landscape.png
+  (`landscape.network_figure`), report.html (`html`: self-contained, every text escaped).
 """
 
 from __future__ import annotations
@@ -36,10 +36,9 @@ from autograd_compare.harness.optim_check import (
 from autograd_compare.network import describe, loss_name, node_names, param_names
 from autograd_compare.network import to_dict as network_dict
 from autograd_compare.optimizers import ADAM_KINDS, Optimizer
-from autograd_compare.report import drawing, html, landscape, plots
+from autograd_compare.report import drawing, extras, html, landscape, plots
 from autograd_compare.report.network_output import DataColumns, cell
 from autograd_compare.report.output import CSV_NAME, JSON_NAME, csv_text, head
-from autograd_compare.report.plots import ALL_LRS_FILE, DIFF_FILE, loss_files
 from autograd_compare.types import Trajectory
 
 NODES_CSV = "nodes.csv"
@@ -184,8 +183,7 @@ def nodes_csv(sw: Sweep, columns: DataColumns) -> str:
 def picture_files(lrs: Sequence[float]) -> list[str]:
     """loss-lr-*.png (up to `budget.MAX_LR_PLOTS` rates), loss-all-lrs.png, differences.png,
     then the network and the landscape."""
-    per_lr = loss_files(lrs) if len(lrs) <= budget.MAX_LR_PLOTS else []
-    return [*per_lr, ALL_LRS_FILE, DIFF_FILE, drawing.SVG_FILE, drawing.PNG_FILE, landscape.FILE]
+    return [*plots.files(lrs, len(lrs) <= budget.MAX_LR_PLOTS), *extras.PICTURES]
 
 
 def curves(r: Any) -> plots.Curves:
