@@ -12,7 +12,6 @@ and a of the first example and dE/dz, dE/da, every edge with its weight and dE/d
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from autograd_compare.backend import Backend
+from autograd_compare.interface import Example
 from autograd_compare.network import (
     Data,
     Network,
@@ -110,6 +110,17 @@ def tutorial_panel(run: dict[str, Any], row: int, inputs: Sequence[float], targe
               for k, t in enumerate(targets, start=1)]
     errors.append(f"E_total = E1 + E2\n= {_fmt(v['E_total'])}")
     return Panel(title, sizes, nodes, edges, errors)
+
+
+def recorded_panels(run: dict[str, Any], example: Example, what: str) -> list[Panel]:
+    """The tutorial's network.svg/png (main job, restarts): ``run`` (a `steps.as_json` run) at
+    its first and last recorded step."""
+    inputs, targets = np.asarray(example.inputs).tolist(), np.asarray(example.targets).tolist()
+    last = run["steps"][-1]
+    return [tutorial_panel(run, row, inputs, targets,
+                           f"{what}, lr {run['lr']:g}, step {step} "
+                           f"({'start' if row == 0 else 'last step'}), backend {run['backend']}")
+            for row, step in ((0, 0), (-1, last))]
 
 
 def _tutorial_notation(net: Network, batch: int) -> bool:
@@ -242,15 +253,7 @@ def draw(ax: Axes, panel: Panel) -> tuple[float, float]:
 
 def save(folder: Path, panels: Sequence[Panel]) -> list[str]:
     """Draw ``panels`` one above the other into network.svg and network.png."""
-    for name, data in render(panels).items():
-        (folder / name).write_bytes(data)
-    return [SVG_FILE, PNG_FILE]
-
-
-def render(panels: Sequence[Panel]) -> dict[str, bytes]:
-    """The bytes of network.svg and network.png of `save` ."""
     plt = pyplot()
-    files = {SVG_FILE: io.BytesIO(), PNG_FILE: io.BytesIO()}
     with plt.rc_context({"svg.fonttype": "none", "font.family": "DejaVu Sans"}):
         fig, axes = plt.subplots(len(panels), 1, squeeze=False)
         sizes = [draw(ax, panel) for ax, panel in zip(axes[:, 0], panels, strict=True)]
@@ -259,7 +262,7 @@ def render(panels: Sequence[Panel]) -> dict[str, bytes]:
         fig.set_size_inches(width, height)
         fig.subplots_adjust(left=0, right=1, bottom=0, top=1 - 0.4 / height,
                             hspace=0.45 / height * len(panels))
-        fig.savefig(files[SVG_FILE], format="svg")
-        fig.savefig(files[PNG_FILE], dpi=DPI, format="png")
+        fig.savefig(folder / SVG_FILE, format="svg")
+        fig.savefig(folder / PNG_FILE, dpi=DPI, format="png")
         plt.close(fig)
-    return {name: buf.getvalue() for name, buf in files.items()}
+    return [SVG_FILE, PNG_FILE]

@@ -9,8 +9,6 @@ the slice; the contours are the loss on the slice itself (the manual forward pas
 
 from __future__ import annotations
 
-import io
-from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -278,20 +276,7 @@ def restarts_figure(s: Slice, starts: np.ndarray, reached: dict[float, np.ndarra
 
 
 def save(fig: Figure, folder: Path) -> str:
-    (folder / FILE).write_bytes(png(fig))
+    """landscape.png into ``folder``; closes ``fig``."""
+    fig.savefig(folder / FILE, dpi=DPI, format="png")
+    pyplot().close(fig)
     return FILE
-
-
-def png(fig: Figure) -> bytes:
-    """The bytes of landscape.png (`save`); closes ``fig``."""
-    plt = pyplot()
-    buf = io.BytesIO()
-    fig.savefig(buf, dpi=DPI, format="png")
-    plt.close(fig)
-    return buf.getvalue()
-
-
-def paths_from(runs: Sequence[dict[str, Any]], backend: str) -> dict[float, np.ndarray]:
-    """lr -> (K, 8) weights of ``backend`` from `compare.harness.steps.as_json` runs."""
-    return {r["lr"]: np.asarray(r["weights"], dtype=np.float64) for r in runs
-            if r["backend"] == backend}
