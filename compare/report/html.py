@@ -197,6 +197,18 @@ def files_list(files: Iterable[str]) -> str:
     return "<ul>" + "".join(f"<li><code>{escape(f)}</code></li>" for f in files) + "</ul>"
 
 
+def picture_sections(folder: Path, plots: Iterable[str], files: Iterable[str],
+                     show: Callable[[Path, Iterable[str]], str] = figures,
+                     drawings: bool = True, island: bool = True) -> list[str]:
+    """Every page's last sections: the network (and the island) when ``drawings``, the
+    ``plots``, the list of ``files``; ``show`` embeds the pictures with their captions."""
+    return [*([section("The network", show(folder, ["network.png", "network.svg"]), "network")]
+              + ([section("The island", show(folder, ["landscape.png"]), "landscape")]
+                 if island else []) if drawings else []),
+            section("Plots", show(folder, plots), "plots"),
+            section("Files", files_list(files), "files")]
+
+
 def section(title: str, body: str, section_id: str) -> str:
     return f'<section id="{escape(section_id)}"><h2>{escape(title)}</h2>\n{body}\n</section>'
 
@@ -319,11 +331,9 @@ def render_main(result: dict[str, Any], trace: dict[str, Any], folder: Path) -> 
                           "verdict"], grad, table_id="gradcheck-table"), "gradcheck"),
         step_section(trace, "Pick a learning rate and a step: the forward values and "
                      "∂E_total/∂(each node and weight) at the weights entering that step."),
-        section("The network", figures(folder, ["network.png", "network.svg"]), "network"),
-        section("The island", figures(folder, ["landscape.png"]), "landscape"),
-        section("Plots", figures(folder, [f for f in result.get("files", [])
-                                            if f.startswith(("loss-", "differences"))]), "plots"),
-        section("Files", files_list(result.get("files", [])), "files"),
+        *picture_sections(folder, [f for f in result.get("files", [])
+                                   if f.startswith(("loss-", "differences"))],
+                          result.get("files", [])),
         json_script(trace, "trace-data"), f"<script>{SCRIPT}</script>",
     ]
     return page("autograd-compare report", result["ok"], verdict_main(result), sections)
@@ -370,13 +380,10 @@ def render_restarts(result: dict[str, Any], trace: dict[str, Any], folder: Path)
              "median steps", "worst diff", "diff/tol", "disagree"], rows, left=2,
             table_id="restarts-table"), "restarts"),
         *([step_section(trace, "The median start of the first learning rate (by final "
-                               "E_total), re-run with every backend."),
-           section("The network", figures(folder, ["network.png", "network.svg"]), "network"),
-           section("The island", figures(folder, ["landscape.png"]), "landscape")]
+                               "E_total), re-run with every backend.")]
           if trace.get("runs") else []),
-        section("Plots", figures(folder, ["final-loss.png", "steps-to-threshold.png",
-                                           "gallery.png"]), "plots"),
-        section("Files", files_list(result["files"]), "files"),
+        *picture_sections(folder, ["final-loss.png", "steps-to-threshold.png", "gallery.png"],
+                          result["files"], drawings=bool(trace.get("runs"))),
         *([json_script(trace, "trace-data"), f"<script>{SCRIPT}</script>"]
           if trace.get("runs") else []),
     ]
@@ -402,7 +409,7 @@ NETWORK_CAPTIONS = {  # the any-network job's (its loss is E, its x axis updates
 LOSS_LR_CAPTION = "The loss after k updates at this learning rate, every backend."
 
 
-def network_figures(folder: Path, names: Sequence[str]) -> str:
+def network_figures(folder: Path, names: Iterable[str]) -> str:
     """Every picture of ``names`` in ``folder``, embedded, with this report's captions."""
     return figures(folder, names, lambda name: NETWORK_CAPTIONS.get(
         name, LOSS_LR_CAPTION if name.startswith("loss-lr-") else name),

@@ -275,10 +275,8 @@ def render(sw: Sweep, report: dict[str, Any], header: Sequence[str],
                      "backends"),
         html.section(f"Step 0 and step {report['steps']} at lr {report['lrs'][0]:g}",
                      _steps_table(header, rows, report["backends"], report["steps"]), "steps"),
-        html.section("The network", html.network_figures(
-            folder, [drawing.PNG_FILE, drawing.SVG_FILE]), "network"),
-        html.section("Plots", html.network_figures(folder, pictures), "plots"),
-        html.section("Files", html.files_list(report["files"]), "files"),
+        *html.picture_sections(folder, pictures, report["files"], html.network_figures,
+                               island=False),
     ]
     return html.page("autograd-compare report", sw.ok, verdict(sw), sections)
 
