@@ -1,6 +1,7 @@
-"""report/network_pictures.py through the main job on any network (``autograd-compare --preset
-NAME``, ``check`` its alias): network.svg, network.png and landscape.png for every preset and
-for a network of your own; ``--no-plots`` leaves them out."""
+"""The pictures of any network (report/drawing.py `panel`, report/landscape.py
+`network_figure`) through the main job on any network (``autograd-compare --preset NAME``,
+``check`` its alias): network.svg, network.png and landscape.png for every preset and for a
+network of your own; ``--no-plots`` leaves them out."""
 
 from __future__ import annotations
 

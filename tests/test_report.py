@@ -225,3 +225,31 @@ def test_a_rate_drawn_after_another_is_drawn_as_if_alone(tmp_path):
     assert (tmp_path / "both" / name).read_bytes() == (tmp_path / "alone" / name).read_bytes()
     assert (tmp_path / "both" / name).read_bytes() != (tmp_path / "both" / plots.loss_file(2))\
         .read_bytes()
+
+
+def test_the_any_network_words_redraw_each_rate_as_if_alone(tmp_path):
+    """plots.draw with a title under every title and the log axis (the any-network job's
+    words): a rate drawn after one whose loss spans decades (log axis) is the same picture,
+    byte for byte, as drawn alone (linear axis); the names are plots.files'."""
+    from autograd_compare.report import plots
+
+    steps = np.arange(31, dtype=np.float64)
+    decades = plots.Curves(0.5, True, "manual", {"manual": 10.0 ** -steps / 3,
+                                                 "torch": 10.0 ** -steps / 3},
+                           {"torch": (np.zeros((30, 4)), np.ones(4))})
+    flat = plots.Curves(0.1, False, "manual", {"manual": 1 - steps / 100,
+                                               "torch": 1 - steps / 90},
+                        {"torch": (np.full((30, 4), 1e-3), np.full(4, 1e-4))})
+    words = plots.Words("E", "update k", "Learning rate {lr:g}: E ({verdict})", "E, every rate",
+                        "Largest |difference| from {reference}", 1, "adam, 30 steps,\nfloat64",
+                        log=True)
+    (tmp_path / "both").mkdir()
+    (tmp_path / "alone").mkdir()
+    names = plots.draw(tmp_path / "both", [decades, flat], words)
+    assert names == plots.files([0.5, 0.1]) == ["loss-lr-0.5.png", "loss-lr-0.1.png",
+                                                 plots.ALL_LRS_FILE, plots.DIFF_FILE]
+    plots.draw(tmp_path / "alone", [flat], words, per_lr=True)
+    assert (tmp_path / "both" / names[1]).read_bytes() == \
+        (tmp_path / "alone" / names[1]).read_bytes()
+    assert plots.draw(tmp_path / "alone", [flat], words, per_lr=False) == \
+        plots.files([0.1], per_lr=False) == [plots.ALL_LRS_FILE, plots.DIFF_FILE]

@@ -5,16 +5,30 @@ labelled with its weight and dE_total/dw, every neuron with its values and dE_to
 Drawn with matplotlib (already the report's plotting library, no extra binary): the layout is
 a fixed layered grid, so exact placement of the edge labels matters more than automatic graph
 layout (graphviz places edge labels where it likes and crowds them on dense layers).
-The layout works on a list of layer sizes; `tutorial_panel` fills it for the 2-2-2 network.
+The layout works on a list of layer sizes; `tutorial_panel` fills it for the 2-2-2 network
+(the main job's recorded steps), `panel` for any network (``check --out``: every node with its z
+and a of the first example and dE/dz, dE/da, every edge with its weight and dE/dw, each bias).
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+import numpy as np
+
+from autograd_compare.backend import Backend
+from autograd_compare.interface import Example
+from autograd_compare.network import (
+    Data,
+    Network,
+    is_tutorial_shape,
+    layout,
+    node_names,
+    param_names,
+)
+from autograd_compare.report.landscape import finite_steps
 from autograd_compare.report.plots import DPI, pyplot
 
 if TYPE_CHECKING:
@@ -98,6 +112,97 @@ def tutorial_panel(run: dict[str, Any], row: int, inputs: Sequence[float], targe
     return Panel(title, sizes, nodes, edges, errors)
 
 
+def recorded_panels(run: dict[str, Any], example: Example, what: str) -> list[Panel]:
+    """The tutorial's network.svg/png (main job, restarts): ``run`` (a `steps.as_json` run) at
+    its first and last recorded step."""
+    inputs, targets = np.asarray(example.inputs).tolist(), np.asarray(example.targets).tolist()
+    last = run["steps"][-1]
+    return [tutorial_panel(run, row, inputs, targets,
+                           f"{what}, lr {run['lr']:g}, step {step} "
+                           f"({'start' if row == 0 else 'last step'}), backend {run['backend']}")
+            for row, step in ((0, 0), (-1, last))]
+
+
+def _tutorial_notation(net: Network, batch: int) -> bool:
+    """The tutorial's notation fits: 2-2-2 sigmoid, no biases or frozen ones (Mazur's),
+    ½Σ(t-a)² summed, one example (E_total = E1 + E2)."""
+    return (is_tutorial_shape(net) and net.bias in ("none", "frozen") and net.loss == "half-sse"
+            and net.reduction == "sum" and batch == 1)
+
+
+def bias_text(net: Network, layer: int, j: int) -> str:
+    """A frozen bias in Mazur's notation: b1 shared by the hidden layer, b2 by the outputs
+    (b1[j] when a layer's neurons have different ones)."""
+    values = net.bias_values[layer] if net.bias_values is not None else ()
+    name = f"b{layer + 1}" if len(set(values)) == 1 else f"b{layer + 1}[{j}]"
+    return f"{name} = {_fmt(values[j])} (frozen)"
+
+
+def panel(backend: Backend, net: Network, w: np.ndarray, data: Data, title: str) -> Panel:
+    """Any network at parameters ``w``: values and gradients of the first example (``backend``'s
+    forward and gradients); the 2-2-2 presets in the tutorial's notation (`tutorial_panel`),
+    Mazur's frozen biases as b1 (hidden layer) and b2 (output layer)."""
+    f, g = backend.forward(net, w, data), backend.gradients(net, w, data)
+    t = np.asarray(data.targets[0], np.float64)
+    if _tutorial_notation(net, data.inputs.shape[0]):
+        errors = 0.5 * (t - np.asarray(f.a[1][0], np.float64)) ** 2
+        nodes = [*f.z[0][0], *f.a[0][0], *f.z[1][0], *f.a[1][0], *errors, float(f.E)]
+        hidden_a, out_a = g.a[0], g.a[1] if g.a[1] is not None else g.z[1]  # softmax: z only
+        assert hidden_a is not None, "a hidden layer always has dE/da"
+        run = {"nodes": [[float(x) for x in nodes]],
+               "node_grads": [[float(x) for x in (*g.z[0][0], *hidden_a[0], *g.z[1][0],
+                                                  *out_a[0])]],
+               "weights": [np.asarray(w, np.float64).tolist()],
+               "grads": [np.asarray(g.w, np.float64).tolist()]}
+        p = tutorial_panel(run, 0, np.asarray(data.inputs[0]).tolist(), t.tolist(), title)
+        if net.bias != "frozen":
+            return p
+        return p._replace(nodes=[p.nodes[0]] + [[f"{text}\n{bias_text(net, l, j)}"
+                                                 for j, text in enumerate(column)]
+                                                for l, column in enumerate(p.nodes[1:])])
+    names, lay, sizes = param_names(net), layout(net), net.sizes
+    nodes_: list[list[str]] = [[f"x[{i}] = {_fmt(x)}" for i, x in enumerate(data.inputs[0])]]
+    for l in range(net.layers):
+        zn, an = node_names(net, "z", l + 1), node_names(net, "a", l + 1)
+        column = []
+        for j in range(sizes[l + 1]):
+            text = (f"{zn[j]} = {_fmt(f.z[l][0, j])}  {an[j]} = {_fmt(f.a[l][0, j])}\n"
+                    f"∂E/∂{zn[j]} = {_fmt(g.z[l][0, j])}")
+            da = g.a[l]
+            if da is not None:
+                text += f"\n∂E/∂{an[j]} = {_fmt(da[0, j])}"
+            b = lay[l].b
+            if b is not None:
+                k = b.start + j
+                text += f"\n{names[k]} = {_fmt(w[k])}  ∂E/∂{names[k]} = {_fmt(g.w[k])}"
+            elif net.bias == "frozen" and net.bias_values is not None:
+                text += f"\nbias {_fmt(net.bias_values[l][j])} (frozen)"
+            column.append(text)
+        nodes_.append(column)
+    edges: dict[tuple[int, int, int], str] = {}
+    for l, part in enumerate(lay):
+        for j in range(sizes[l + 1]):
+            for i in range(sizes[l]):
+                k = part.W.start + j * sizes[l] + i
+                edges[(l, j, i)] = f"{names[k]} = {_fmt(w[k])}\n∂E/∂{names[k]} = {_fmt(g.w[k])}"
+    batch = data.inputs.shape[0]
+    errors_ = [f"t[{j}] = {_fmt(x)}" for j, x in enumerate(t)]
+    errors_.append(f"E = {_fmt(float(f.E))}\n{net.loss}, {net.reduction}\n"
+                   f"over {batch} example{'s' if batch != 1 else ''}")
+    return Panel(title, sizes, nodes_, edges, errors_)
+
+
+def network_panels(backend: Backend, net: Network, data: Data, path: np.ndarray, lr: float,
+                   reference: str) -> list[Panel]:
+    """Any network at the start and the last finite step of ``path`` (steps+1, P), trained at
+    ``lr`` by ``reference`` (whose forward and gradients ``backend`` computes)."""
+    last = finite_steps(path) - 1
+    what = "last step" if last == path.shape[0] - 1 else "last finite step: diverged"
+    return [panel(backend, net, path[k], data,
+                  f"step {k} ({label}), lr {lr:g}, backend {reference}, values of example 1")
+            for k, label in ((0, "start"), (last, what))]
+
+
 def draw(ax: Axes, panel: Panel) -> tuple[float, float]:
     """Draw ``panel`` on ``ax`` in inch units; returns the (width, height) used."""
     sizes = panel.sizes
@@ -148,15 +253,7 @@ def draw(ax: Axes, panel: Panel) -> tuple[float, float]:
 
 def save(folder: Path, panels: Sequence[Panel]) -> list[str]:
     """Draw ``panels`` one above the other into network.svg and network.png."""
-    for name, data in render(panels).items():
-        (folder / name).write_bytes(data)
-    return [SVG_FILE, PNG_FILE]
-
-
-def render(panels: Sequence[Panel]) -> dict[str, bytes]:
-    """The bytes of network.svg and network.png of `save` ."""
     plt = pyplot()
-    files = {SVG_FILE: io.BytesIO(), PNG_FILE: io.BytesIO()}
     with plt.rc_context({"svg.fonttype": "none", "font.family": "DejaVu Sans"}):
         fig, axes = plt.subplots(len(panels), 1, squeeze=False)
         sizes = [draw(ax, panel) for ax, panel in zip(axes[:, 0], panels, strict=True)]
@@ -165,7 +262,7 @@ def render(panels: Sequence[Panel]) -> dict[str, bytes]:
         fig.set_size_inches(width, height)
         fig.subplots_adjust(left=0, right=1, bottom=0, top=1 - 0.4 / height,
                             hspace=0.45 / height * len(panels))
-        fig.savefig(files[SVG_FILE], format="svg")
-        fig.savefig(files[PNG_FILE], dpi=DPI, format="png")
+        fig.savefig(folder / SVG_FILE, format="svg")
+        fig.savefig(folder / PNG_FILE, dpi=DPI, format="png")
         plt.close(fig)
-    return {name: buf.getvalue() for name, buf in files.items()}
+    return [SVG_FILE, PNG_FILE]

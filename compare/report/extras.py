@@ -8,7 +8,6 @@ drawings are left out (with a note) and report.html is still written.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,55 +28,19 @@ def file_names(with_plots: bool) -> list[str]:
     return ([*PICTURES] if with_plots else []) + [html.FILE]
 
 
-def network_panels(run: dict[str, Any], example: Example, what: str) -> list[drawing.Panel]:
-    """The two panels of network.svg/png: ``run`` (a `steps.as_json` run) at its first and
-    last recorded step."""
-    inputs, targets = np.asarray(example.inputs).tolist(), np.asarray(example.targets).tolist()
-    last = run["steps"][-1]
-    return [drawing.tutorial_panel(run, row, inputs, targets,
-                                   f"{what}, lr {run['lr']:g}, step {step} "
-                                   f"({'start' if row == 0 else 'last step'}), "
-                                   f"backend {run['backend']}")
-            for row, step in ((0, 0), (-1, last))]
-
-
-def _network(folder: Path, run: dict[str, Any], example: Example, what: str) -> None:
-    drawing.save(folder, network_panels(run, example, what))
-
-
-def main_drawings(reference: str, weights: Sequence[float], trace: dict[str, Any],
-                  example: Example, slice_: landscape.Slice) -> dict[str, tuple[Any, ...]] | None:
-    """What `write_main` draws ("network": the panels, "landscape": `landscape_png`'s
-    arguments); None when there is nothing to draw (no run of the reference).
-    ``weights``: the start (report.json's config.weights)."""
-    runs = [r for r in trace["runs"] if r["backend"] == reference]
-    if not runs:
-        return None
-    start = np.asarray(weights, dtype=np.float64)
-    return {"network": (network_panels(runs[-1], example, "The network"),),
-            "landscape": (slice_, start, landscape.paths_from(runs, reference), example)}
-
-
-def landscape_png(slice_: landscape.Slice, start: np.ndarray, paths: dict[float, np.ndarray],
-                  example: Example) -> bytes:
-    """landscape.png of the main job: ``paths`` lr -> (K, 8) weights of the reference."""
-    # a diverging rate (inf, NaN weights) is drawn as far as it is finite, without warnings
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        fig = landscape.main_figure(slice_, start, paths, example)
-    return landscape.png(fig)
-
-
 def write_main(folder: Path, result: dict[str, Any], trace: dict[str, Any], example: Example,
                slice_: landscape.Slice, with_plots: bool = True) -> list[str]:
-    """Network drawing (reference backend, last learning rate), the island, report.html."""
+    """Network drawing (reference backend, last learning rate), the island of every rate's
+    path (``trace``'s runs of the reference, from report.json's config.weights), report.html."""
     config = result["config"]
-    tasks = (main_drawings(config["reference"], config["weights"], trace, example, slice_)
-             if with_plots else None)
-    if tasks is not None:
-        network = drawing.render(*tasks["network"])
-        island = landscape_png(*tasks["landscape"])
-        for name, data in [*network.items(), (landscape.FILE, island)]:
-            (folder / name).write_bytes(data)
+    runs = [r for r in trace["runs"] if r["backend"] == config["reference"]]
+    if with_plots and runs:
+        drawing.save(folder, drawing.recorded_panels(runs[-1], example, "The network"))
+        paths = {r["lr"]: np.asarray(r["weights"], dtype=np.float64) for r in runs}
+        # a diverging rate (inf, NaN weights) is drawn as far as it is finite, without warnings
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            landscape.save(landscape.main_figure(slice_, np.asarray(config["weights"], np.float64),
+                                                 paths, example), folder)
     html.write(folder, html.render_main(result, trace, folder))
     return file_names(with_plots)
 
@@ -89,6 +52,6 @@ def write_restarts(folder: Path, trace: dict[str, Any], example: Example,
     ``starts`` (green: ``reached``) with the ``gallery`` starts, the other weights at
     ``centre``."""
     if trace["runs"]:
-        _network(folder, trace["runs"][0], example, "The median start")
+        drawing.save(folder, drawing.recorded_panels(trace["runs"][0], example, "The median start"))
         landscape.save(landscape.restarts_figure(slice_, starts, reached, gallery, centre,
                                                  example, threshold), folder)

@@ -1,13 +1,14 @@
 """report.html: the whole report in one self-contained file a teacher can open and share.
 
-Built only from JSON-ready data (the same dict as report.json, plus the per-step trace of
-`compare.harness.steps.as_json`) and the picture files already in the report folder, so it does
-not depend on the harness's result types. No server, no network: the pictures are embedded as
-data URIs, the CSS and the script inline, the trace as JSON in a
+The main job's and the restart study's pages are built only from JSON-ready data (the same dict
+as report.json, plus the per-step trace of `compare.harness.steps.as_json`) and the picture
+files already in the report folder; the any-network job's (`sweep.render`) from its named
+results with the sections here (data, gradient check, captions). No server, no network: the
+pictures are embedded as data URIs, the CSS and the script inline, the trace as JSON in a
 ``<script type="application/json">`` (every ``<`` written ``\\u003c``, so ``</script>`` cannot
 end it). Every piece of text from the user or the data (paths, backend names, labels) is
 HTML-escaped. All content is static HTML; the script only adds the step control (without
-JavaScript the step table shows step 0 and the last step).
+JavaScript the step table shows step 0 and the last step). The any-network page has no script.
 """
 
 from __future__ import annotations
@@ -18,10 +19,17 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from autograd_compare.network import Data, Network, param_names
 from autograd_compare.report import claims as claims_mod
+from autograd_compare.report.network_output import DataColumns
 from autograd_compare.report.output import dumps, write_text
+
+if TYPE_CHECKING:
+    from autograd_compare.harness.network_check import GradCheck, GradRow
 
 FILE = "report.html"
 MIME = {".png": "image/png", ".svg": "image/svg+xml"}
@@ -118,7 +126,7 @@ SCRIPT = """
 
 
 # --- small builders -----------------------------------------------------------------------------
-def _num(x: str | float | None) -> str:
+def num(x: str | float | None) -> str:
     if isinstance(x, str):
         return escape(x)
     if x is None:
@@ -128,9 +136,9 @@ def _num(x: str | float | None) -> str:
     return f"{x:.12g}" if math.isfinite(x) else str(x)
 
 
-def _short(x: str | float | None) -> str:
+def short(x: str | float | None) -> str:
     if isinstance(x, str) or x is None:
-        return _num(x)
+        return num(x)
     return f"{x:.3g}"
 
 
@@ -189,6 +197,18 @@ def files_list(files: Iterable[str]) -> str:
     return "<ul>" + "".join(f"<li><code>{escape(f)}</code></li>" for f in files) + "</ul>"
 
 
+def picture_sections(folder: Path, plots: Iterable[str], files: Iterable[str],
+                     show: Callable[[Path, Iterable[str]], str] = figures,
+                     drawings: bool = True, island: bool = True) -> list[str]:
+    """Every page's last sections: the network (and the island) when ``drawings``, the
+    ``plots``, the list of ``files``; ``show`` embeds the pictures with their captions."""
+    return [*([section("The network", show(folder, ["network.png", "network.svg"]), "network")]
+              + ([section("The island", show(folder, ["landscape.png"]), "landscape")]
+                 if island else []) if drawings else []),
+            section("Plots", show(folder, plots), "plots"),
+            section("Files", files_list(files), "files")]
+
+
 def section(title: str, body: str, section_id: str) -> str:
     return f'<section id="{escape(section_id)}"><h2>{escape(title)}</h2>\n{body}\n</section>'
 
@@ -213,12 +233,12 @@ def step_section(trace: dict[str, Any], what: str) -> str:
         for j, n in enumerate(names["nodes"]):
             g = names["node_grads"].index(n) if n in names["node_grads"] else None
             out.append([escape(n)] + [c for b in backends for c in (
-                _num(mine[b]["nodes"][row][j]) if b in mine else "-",
-                _num(mine[b]["node_grads"][row][g]) if b in mine and g is not None else "-")])
+                num(mine[b]["nodes"][row][j]) if b in mine else "-",
+                num(mine[b]["node_grads"][row][g]) if b in mine and g is not None else "-")])
         for j, n in enumerate(names["weights"]):
             out.append([escape(n)] + [c for b in backends for c in (
-                _num(mine[b]["weights"][row][j]) if b in mine else "-",
-                _num(mine[b]["grads"][row][j]) if b in mine else "-")])
+                num(mine[b]["weights"][row][j]) if b in mine else "-",
+                num(mine[b]["grads"][row][j]) if b in mine else "-")])
         return out
 
     steps = runs[0]["steps"]
@@ -230,9 +250,9 @@ def step_section(trace: dict[str, Any], what: str) -> str:
         f'<input type="range" id="step-k" min="0" max="{last}" value="0" step="1" '
         'aria-label="step">'
         '<button type="button" id="step-next">next ▶</button>'
-        f'<strong id="step-label">lr {_num(lr)}, step {steps[0]} of {steps[last]}</strong></div>')
+        f'<strong id="step-label">lr {num(lr)}, step {steps[0]} of {steps[last]}</strong></div>')
     note = (f'<p class="note" id="step-static-note">JavaScript is off: the table shows step '
-            f"{steps[0]} at lr {_num(lr)}; the one below it shows the last step, "
+            f"{steps[0]} at lr {num(lr)}; the one below it shows the last step, "
             f"{steps[last]}.</p>")
     thinned = (f'<p class="note">{escape(what)} Long runs are thinned to {len(steps)} evenly '
                "spaced steps (the first and the last always kept).</p>"
@@ -240,7 +260,7 @@ def step_section(trace: dict[str, Any], what: str) -> str:
     body = (thinned + controls + note
             + table(header, rows(0), table_id="step-table").replace("<tbody>",
                                                                        '<tbody id="step-body">')
-            + f'<noscript><p>Last step ({steps[last]}) at lr {_num(lr)}:</p>'
+            + f'<noscript><p>Last step ({steps[last]}) at lr {num(lr)}:</p>'
             + table(header, rows(last)) + "</noscript>")
     return section("Step by step: every node's value and gradient from every backend", body,
                     "steps")
@@ -265,8 +285,8 @@ def verdict_main(result: dict[str, Any]) -> str:
         d = result.get("largest_difference")
         if d and d.get("backend"):
             lines.append(f"Largest difference ({d['backend']} at lr {d['lr']:g}, step "
-                         f"{d['at']['step']}, {d['at']['quantity']}): {_short(d['abs'])} "
-                         f"absolute, {_short(d['rel'])} relative; "
+                         f"{d['at']['step']}, {d['at']['quantity']}): {short(d['abs'])} "
+                         f"absolute, {short(d['rel'])} relative; "
                          + (f"{d['ratio']:.2%}" if not isinstance(d["ratio"], str) else d["ratio"])
                          + " of the tolerance.")
     return "\n".join(dict.fromkeys(lines)) or "FAIL"
@@ -277,21 +297,21 @@ def render_main(result: dict[str, Any], trace: dict[str, Any], folder: Path) -> 
     cfg = result["config"]
     names = cfg["backends"]
     config_rows = [["backends", escape(f"{', '.join(names)} (reference {cfg['reference']})")],
-                   ["dtype", escape(cfg["dtype"])], ["steps", _num(cfg["steps"])],
+                   ["dtype", escape(cfg["dtype"])], ["steps", num(cfg["steps"])],
                    ["learning rates", escape(", ".join(f"{x:g}" for x in cfg["lrs"]))],
                    ["weights w1..w8", escape(", ".join(f"{x:.8g}" for x in cfg["weights"]))],
                    ["inputs i1, i2", escape(", ".join(f"{x:.8g}" for x in cfg["inputs"]))],
                    ["targets t1, t2", escape(", ".join(f"{x:.8g}" for x in cfg["targets"]))],
                    ["report folder", escape(str(result.get("report_dir")))]]
-    training = [[_num(t["lr"])] + [_num(t["final_E_total"].get(n)) for n in names]
-                + [_short(t["largest_difference"]["abs"]), _short(t["largest_difference"]["rel"]),
-                   _short(t["largest_difference"]["ulps"]),
-                   _short(t["largest_difference"]["ratio"]), "agree" if t["ok"] else "DISAGREE"]
+    training = [[num(t["lr"])] + [num(t["final_E_total"].get(n)) for n in names]
+                + [short(t["largest_difference"]["abs"]), short(t["largest_difference"]["rel"]),
+                   short(t["largest_difference"]["ulps"]),
+                   short(t["largest_difference"]["ratio"]), "agree" if t["ok"] else "DISAGREE"]
                 for t in result["trajectories"]]
-    grad = [[escape(r["label"]), _num(r["complex_step"]),
-             _short(abs(r["finite_difference"] - r["complex_step"])
+    grad = [[escape(r["label"]), num(r["complex_step"]),
+             short(abs(r["finite_difference"] - r["complex_step"])
                     if not isinstance(r["finite_difference"], str) else r["finite_difference"])]
-            + [_short(r["backends"][n]["ulps"]) if n in r["backends"] else "-" for n in names]
+            + [short(r["backends"][n]["ulps"]) if n in r["backends"] else "-" for n in names]
             + ["ok" if r["fd_ok"] and all(b["ok"] for b in r["backends"].values()) else "WRONG"]
             for r in result["gradcheck"]["rows"]]
     sections = [
@@ -311,18 +331,16 @@ def render_main(result: dict[str, Any], trace: dict[str, Any], folder: Path) -> 
                           "verdict"], grad, table_id="gradcheck-table"), "gradcheck"),
         step_section(trace, "Pick a learning rate and a step: the forward values and "
                      "∂E_total/∂(each node and weight) at the weights entering that step."),
-        section("The network", figures(folder, ["network.png", "network.svg"]), "network"),
-        section("The island", figures(folder, ["landscape.png"]), "landscape"),
-        section("Plots", figures(folder, [f for f in result.get("files", [])
-                                            if f.startswith(("loss-", "differences"))]), "plots"),
-        section("Files", files_list(result.get("files", [])), "files"),
+        *picture_sections(folder, [f for f in result.get("files", [])
+                                   if f.startswith(("loss-", "differences"))],
+                          result.get("files", [])),
         json_script(trace, "trace-data"), f"<script>{SCRIPT}</script>",
     ]
     return page("autograd-compare report", result["ok"], verdict_main(result), sections)
 
 
 def claims_section(claims: Sequence[dict[str, Any]]) -> str:
-    rows = [[_num(c["lr"]), f"about {c['tutorial_iterations']}" if c["tutorial_iterations"]
+    rows = [[num(c["lr"]), f"about {c['tutorial_iterations']}" if c["tutorial_iterations"]
              else "-"] + [str(b["step"]) if b["step"] is not None
                           else f"not within {c['steps']} steps" for b in c["first_step_below"]]
             for c in claims]
@@ -351,10 +369,10 @@ def render_restarts(result: dict[str, Any], trace: dict[str, Any], folder: Path)
         x = row["cross_backend"]
         for b, s in row["backends"].items():
             e, k = s["final_loss"], (s["steps_to_threshold"] or {}).get("median")
-            rows.append([_num(row["lr"]), escape(b), _short(e["median"]), _short(e["p90"]),
-                         _short(e["max"]), f"{s['reached_fraction']:.1%}", _num(k),
-                         _short(x["worst_difference"]), _short(x["worst_ratio_to_tolerance"]),
-                         _num(x["disagreements"])])
+            rows.append([num(row["lr"]), escape(b), short(e["median"]), short(e["p90"]),
+                         short(e["max"]), f"{s['reached_fraction']:.1%}", num(k),
+                         short(x["worst_difference"]), short(x["worst_ratio_to_tolerance"]),
+                         num(x["disagreements"])])
     sections = [
         section("Configuration", table(["setting", "value"], config_rows, left=2), "config"),
         section("Every start at every learning rate", table(
@@ -362,17 +380,93 @@ def render_restarts(result: dict[str, Any], trace: dict[str, Any], folder: Path)
              "median steps", "worst diff", "diff/tol", "disagree"], rows, left=2,
             table_id="restarts-table"), "restarts"),
         *([step_section(trace, "The median start of the first learning rate (by final "
-                               "E_total), re-run with every backend."),
-           section("The network", figures(folder, ["network.png", "network.svg"]), "network"),
-           section("The island", figures(folder, ["landscape.png"]), "landscape")]
+                               "E_total), re-run with every backend.")]
           if trace.get("runs") else []),
-        section("Plots", figures(folder, ["final-loss.png", "steps-to-threshold.png",
-                                           "gallery.png"]), "plots"),
-        section("Files", files_list(result["files"]), "files"),
+        *picture_sections(folder, ["final-loss.png", "steps-to-threshold.png", "gallery.png"],
+                          result["files"], drawings=bool(trace.get("runs"))),
         *([json_script(trace, "trace-data"), f"<script>{SCRIPT}</script>"]
           if trace.get("runs") else []),
     ]
     return page("autograd-compare restarts report", n_bad == 0, verdict, sections)
+
+
+# --- any network (``check --out``: `sweep.render`) -------------------------------------------
+MAX_GRAD_ROWS = 400  # gradient-check rows shown (every parameter first, then node rows)
+MAX_EXAMPLES = 10  # data rows shown
+NETWORK_CAPTIONS = {  # the any-network job's (its loss is E, its x axis updates k)
+    "network.png": "The network at the first and the last step (reference backend): every "
+                      "weight with ∂E/∂w, every neuron with its values and gradients "
+                      "(first example).",
+    "network.svg": "The network (SVG).",
+    "loss-all-lrs.png": "The loss after k updates, every learning rate (colour) and backend "
+                        "(line style).",
+    "differences.png": "Per update: each backend's largest difference from the reference (loss, "
+                     "gradients, optimizer state, parameters), and that difference over its "
+                     "tolerance (fail above 1).",
+    "landscape.png": "E over the plane through the start and the ends of training; every "
+                    "path projected onto it.",
+}
+LOSS_LR_CAPTION = "The loss after k updates at this learning rate, every backend."
+
+
+def network_figures(folder: Path, names: Iterable[str]) -> str:
+    """Every picture of ``names`` in ``folder``, embedded, with this report's captions."""
+    return figures(folder, names, lambda name: NETWORK_CAPTIONS.get(
+        name, LOSS_LR_CAPTION if name.startswith("loss-lr-") else name),
+        '<p class="note">No pictures (--no-plots, or matplotlib is not installed).</p>')
+
+
+def _grad_rows(net: Network, rows: Sequence[GradRow]) -> list[GradRow]:
+    """Every parameter row, then the node rows (both in backward order), at most
+    `MAX_GRAD_ROWS`."""
+    names = {f"dE/d{n}" for n in param_names(net)}
+    params = [r for r in rows if r.quantity in names]
+    nodes = [r for r in rows if r.quantity not in names]
+    return (params + nodes)[:MAX_GRAD_ROWS]
+
+
+def gradcheck_section(net: Network, g: GradCheck) -> str:
+    names = list(g.largest)
+    shown = _grad_rows(net, g.rows)
+    rows = []
+    for r in shown:
+        ok = r.fd_ok and all(e <= r.tolerance for e in r.errors.values())
+        rows.append([escape(r.quantity), num(r.complex_step),
+                     short(abs(r.finite_difference - r.complex_step)), short(r.tolerance)]
+                    + [short(r.errors[n]) for n in names] + ["ok" if ok else "WRONG"])
+    rest = len(g.rows) - len(shown)
+    note = (f'<p class="note">{len(shown)} of {len(g.rows)} rows shown (every parameter first); '
+            "report.json has the largest error of every backend.</p>" if rest else "")
+    largest = ", ".join(f"{escape(n)} {short(v)}" for n, v in g.largest.items())
+    body = (f"<p>{len(g.rows)} gradients (every parameter, every node of every example) against "
+            "the complex step; the central difference checks that reference. Largest "
+            f"|error|/tolerance: {largest}.</p>" + note
+            + table(["gradient", "complex step", "|FD - CS|", "tolerance",
+                          *(f"{n} |error|" for n in names), "verdict"], rows,
+                         table_id="gradcheck-table"))
+    return section("Gradient check at the start", body, "gradcheck")
+
+
+def data_section(data: Data, columns: DataColumns) -> str:
+    x, t = np.asarray(data.inputs, np.float64), np.asarray(data.targets, np.float64)
+    rows = [[str(b + 1), *(num(v) for v in x[b]), *(num(v) for v in t[b])]
+            for b in range(min(MAX_EXAMPLES, x.shape[0]))]
+    more = x.shape[0] - len(rows)
+    where = (f"from <code>{escape(columns.file)}</code>" if columns.file is not None
+             else "the preset's own")
+    body = (f"<p>{x.shape[0]} example{'s' if x.shape[0] != 1 else ''}, {where}: inputs "
+            f"{escape(', '.join(columns.inputs))}; targets {escape(', '.join(columns.targets))}."
+            + (f" The first {len(rows)} are shown." if more else "") + "</p>"
+            + table(["example", *columns.inputs, *columns.targets], rows,
+                         table_id="data-table"))
+    return section("Data", body, "data")
+
+
+def frozen_biases(values: Sequence[Sequence[float]]) -> str:
+    """Mazur's notation: ``b1 = 0.35, b2 = 0.6`` (one shared per layer), else per neuron."""
+    return ", ".join(f"b{l + 1} = {v[0]:g}" if len(set(v)) == 1
+                     else f"b{l + 1} = ({', '.join(f'{x:g}' for x in v)})"
+                     for l, v in enumerate(values))
 
 
 def write(folder: Path, text: str) -> str:

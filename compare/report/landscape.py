@@ -1,15 +1,14 @@
-"""The island: E_total over a 2-D slice of weight space, with the gradient-descent paths on it.
+"""The island: the loss over a 2-D slice of weight space, with the training paths on it.
 
-A slice is either two weights (``w5,w6``: those two vary, the other six stay at the start) or
-``plane``: the plane through the start and the ends of training (main job), or through the
-best, median and worst start (restarts). Paths and starts are drawn projected onto the slice;
-the contours are E_total evaluated on the slice itself (the manual forward pass, batched).
+The tutorial's w1..w8: a slice is two weights (``w5,w6``: those two vary, the other six stay at
+the start) or ``plane``: the plane through the start and the ends of training (main job), or
+through the best, median and worst start (restarts). Any other network (`network_figure`): the
+plane through the start and the ends of training. Paths and starts are drawn projected onto
+the slice; the contours are the loss on the slice itself (the manual forward pass, batched).
 """
 
 from __future__ import annotations
 
-import io
-from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -20,15 +19,19 @@ from numpy.typing import NDArray
 from autograd_compare import naming
 from autograd_compare.errors import InputError
 from autograd_compare.interface import Example
+from autograd_compare.manual import mlp
 from autograd_compare.manual.network import forward_values
-from autograd_compare.report.plots import DPI, pyplot
+from autograd_compare.network import Data, Network, loss_name, reduction_scale
+from autograd_compare.report.plots import DPI, grid, pyplot
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 FILE = "landscape.png"
-GRID = 121  # points per axis
+GRID = 121  # points per axis (the tutorial's 2-2-2 network)
+NETWORK_GRID = 81  # points per axis for any network
+CHUNK = 4_000_000  # floats per batched forward pass (bounds the memory on big data sets)
 PLANE = "plane"
 
 FloatArray = NDArray[np.float64]
@@ -92,7 +95,7 @@ def axes_frame(s: Slice, origin: np.ndarray) -> Frame:
 def plane_frame(origin: np.ndarray, points: np.ndarray, what: str) -> Frame:
     """The plane through ``origin`` that best holds ``points`` (N, P): u towards the farthest
     point, v towards the point farthest from that line (orthonormal). P = 8 for the tutorial's
-    w1..w8; any P >= 2 for `compare.report.network_pictures`."""
+    w1..w8; any P >= 2 for `network_figure`."""
     origin = np.asarray(origin, dtype=np.float64)
     n = origin.size
     d = np.asarray(points, dtype=np.float64).reshape(-1, n) - origin
@@ -130,12 +133,10 @@ def axis_range(values: np.ndarray, margin: float = 0.35, least: float = 0.5) -> 
     return lo - pad, hi + pad
 
 
-def contours(plt: ModuleType, ax: Axes, A: FloatArray, B: FloatArray, E: FloatArray) -> None:
-    positive = np.maximum(E, np.finfo(np.float64).tiny)
-    levels = np.geomspace(positive.min(), positive.max(), 24) if positive.max() > \
-        positive.min() * 1.0001 else 12
-    filled = ax.contourf(A, B, positive, levels=levels, cmap="terrain",
-                         norm=plt.matplotlib.colors.LogNorm() if not np.isscalar(levels) else None)
+def contours(plt: ModuleType, ax: Axes, A: FloatArray, B: FloatArray, E: FloatArray,
+             loss: str = "E_total") -> None:
+    positive, levels, norm = log_levels(plt, E, 24, 12)
+    filled = ax.contourf(A, B, positive, levels=levels, cmap="terrain", norm=norm)
     ax.contour(A, B, positive, levels=levels, colors="k", linewidths=0.3, alpha=0.4)
     cbar = ax.figure.colorbar(filled, ax=ax)
     if isinstance(levels, np.ndarray):  # the log scale (not np.isscalar: a narrowing for mypy)
@@ -143,13 +144,23 @@ def contours(plt: ModuleType, ax: Axes, A: FloatArray, B: FloatArray, E: FloatAr
         ticks, labels = levels[::4], [f"{x:.2g}" for x in levels[::4]]
         # matplotlib's stub types ``ticks`` as Sequence[float]; set_ticks documents 1-D array-like
         cbar.set_ticks(ticks, labels=labels)  # type: ignore[arg-type]  # stub too narrow
-    cbar.set_label("E_total (log colour scale; blue = sea level)")
+    cbar.set_label(f"{loss} (log colour scale; blue = sea level)")
+
+
+def log_levels(plt: ModuleType, E: FloatArray, n: int,
+               flat: int) -> tuple[FloatArray, FloatArray | int, Any]:
+    """``E`` made positive, ``n`` log-spaced contour levels and a log colour norm; ``flat``
+    linear levels (no norm) when ``E`` is flat."""
+    positive = np.maximum(E, np.finfo(np.float64).tiny)
+    if positive.max() > positive.min() * 1.0001:
+        return positive, np.geomspace(positive.min(), positive.max(), n), \
+            plt.matplotlib.colors.LogNorm()
+    return positive, flat, None
 
 
 def main_figure(s: Slice, start: np.ndarray, paths: dict[float, np.ndarray],
                 example: Example) -> Figure:
     """The main job's island: ``paths`` lr -> (K, 8) weights of the reference backend."""
-    plt = pyplot()
     if s.axes is None:
         every = np.concatenate([p for p in paths.values()]) if paths else start[None]
         frame = plane_frame(start, every, "start to the farthest end")
@@ -157,25 +168,76 @@ def main_figure(s: Slice, start: np.ndarray, paths: dict[float, np.ndarray],
         frame = axes_frame(s, start)
     projected = {lr: frame.project(p) for lr, p in paths.items()}
     pts = np.concatenate([p for p in projected.values()] + [frame.project(start)[None]])
-    A, B, E = loss_grid(frame, axis_range(pts[:, 0]), axis_range(pts[:, 1]), example)
+    other = ("the other six weights at their starting values" if s.axes else
+             "paths projected onto the plane")
+    return paths_figure(frame, loss_grid(frame, axis_range(pts[:, 0]), axis_range(pts[:, 1]),
+                                         example), projected, frame.project(start),
+                        f"The island: E_total over the slice '{s.label}' ({other});\n"
+                        "gradient-descent paths per learning rate (X = last step)")
+
+
+def network_figure(net: Network, paths: dict[float, np.ndarray], reference: str,
+                   data: Data) -> Figure:
+    """Any network: E over the plane through the start and the ends of training, every path
+    on it (``paths``: learning rate -> the reference's parameters (steps+1, P)); a diverging
+    path as far as it is finite."""
+    finite = {lr: np.asarray(p, np.float64)[:finite_steps(p)] for lr, p in paths.items()}
+    start = next(iter(finite.values()))[0]
+    rest = np.concatenate([p[1:] for p in finite.values()]) if finite else start[None]
+    frame = plane_frame(start, rest if rest.size else start[None],
+                        "start to the end of training")
+    projected = {lr: frame.project(p) for lr, p in finite.items()}
+    every = np.concatenate(list(projected.values()))
+    A, B = np.meshgrid(np.linspace(*axis_range(every[:, 0]), NETWORK_GRID),
+                       np.linspace(*axis_range(every[:, 1]), NETWORK_GRID))
+    return paths_figure(frame, (A, B, plane_loss(net, frame, A, B, data)), projected, every[0],
+                        f"E over the plane through the start and the end of training "
+                        f"({frame.origin.size} parameters);\nthe path projected onto the "
+                        "plane (X: the last step)", f", {reference}", loss_name(net))
+
+
+def paths_figure(frame: Frame, grid: tuple[FloatArray, FloatArray, FloatArray],
+                 projected: dict[float, np.ndarray], start: np.ndarray, title: str,
+                 label: str = "", loss: str = "E_total") -> Figure:
+    """The loss on ``grid`` (A, B, E) of ``frame``, every projected path (lr -> (K, 2)) in its
+    learning rate's colour, X at its end, the start white (every job's landscape.png)."""
+    plt = pyplot()
     fig: Figure
     fig, ax = plt.subplots(figsize=(8.5, 6.5), layout="constrained")
-    contours(plt, ax, A, B, E)
+    contours(plt, ax, *grid, loss)
     colors = plt.get_cmap("tab10").colors
     for j, (lr, p) in enumerate(projected.items()):
         ax.plot(p[:, 0], p[:, 1], "-o", color=colors[j % 10], markersize=2.2, linewidth=1.4,
-                label=f"lr = {lr:g} ({len(p) - 1} steps)")
+                label=f"lr = {lr:g} ({len(p) - 1} steps{label})")
         ax.plot(*p[-1], "X", color=colors[j % 10], markersize=9, markeredgecolor="k")
-    ax.plot(*frame.project(start), "o", color="white", markeredgecolor="k", markersize=10,
-            label="start", zorder=5)
+    ax.plot(*start, "o", color="white", markeredgecolor="k", markersize=10, label="start",
+            zorder=5)
     ax.set_xlabel(frame.xlabel)
     ax.set_ylabel(frame.ylabel)
-    other = ("the other six weights at their starting values" if s.axes else
-             "paths projected onto the plane")
-    ax.set_title(f"The island: E_total over the slice '{s.label}' ({other});\n"
-                 "gradient-descent paths per learning rate (X = last step)", fontsize=10)
+    ax.set_title(title, fontsize=10)
     ax.legend(fontsize="small", loc="best")
     return fig
+
+
+def finite_steps(weights: np.ndarray) -> int:
+    """How many leading rows of ``weights`` (steps+1, P) are finite (a diverging training
+    ends in inf and NaN; the start is always finite)."""
+    bad = np.flatnonzero(~np.isfinite(weights).all(axis=1))
+    return int(bad[0]) if bad.size else int(weights.shape[0])
+
+
+def plane_loss(net: Network, frame: Frame, A: np.ndarray, B: np.ndarray,
+               data: Data) -> NDArray[np.float64]:
+    """E of any network on the slice at every (A, B), float64, batched in chunks of grid
+    points (the manual ``mlp`` forward pass)."""
+    x, t = np.asarray(data.inputs, np.float64), np.asarray(data.targets, np.float64)
+    w = frame.weights(A.ravel(), B.ravel())  # (G·G, P)
+    c = reduction_scale(net, x.shape[0])
+    step = max(1, CHUNK // (x.shape[0] * max(net.sizes) * 2 * net.layers))
+    E = np.empty(w.shape[0])
+    for at in range(0, w.shape[0], step):
+        E[at:at + step] = c * mlp.forward_pass(net, w[at:at + step], x, t)[2].sum(axis=-1)
+    return E.reshape(A.shape)
 
 
 def restarts_figure(s: Slice, starts: np.ndarray, reached: dict[float, np.ndarray],
@@ -193,20 +255,15 @@ def restarts_figure(s: Slice, starts: np.ndarray, reached: dict[float, np.ndarra
     shown = np.arange(min(len(starts), max_points))
     pts = frame.project(starts[shown])
     A, B, E = loss_grid(frame, axis_range(pts[:, 0], 0.05), axis_range(pts[:, 1], 0.05), example)
-    n = len(reached)
-    cols = min(3, n)
-    rows = -(-n // cols)
-    fig: Figure
-    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.3 * rows + 0.7),
-                             layout="constrained", squeeze=False)
-    for ax in axes.flat[n:]:
-        ax.set_visible(False)
-    for ax, (lr, ok) in zip(axes.flat, reached.items(), strict=False):
-        positive = np.maximum(E, np.finfo(np.float64).tiny)
-        levels = np.geomspace(positive.min(), positive.max(), 18) if positive.max() > \
-            positive.min() * 1.0001 else 10
-        ax.contourf(A, B, positive, levels=levels, cmap="Greys_r", alpha=0.55,
-                    norm=plt.matplotlib.colors.LogNorm() if not np.isscalar(levels) else None)
+    slice_text = (f"the other weights at {center:g}" if s.axes else
+                  "starts projected onto the plane")
+    fig, axes = grid(plt, len(reached), (5.2, 4.3),
+                     f"The island: the first {len(shown)} starts on the slice '{s.label}' "
+                     f"({slice_text}), coloured by where they end;\ngrey: E_total on the slice "
+                     "(darker = lower)")
+    positive, levels, norm = log_levels(plt, E, 18, 10)
+    for ax, (lr, ok) in zip(axes, reached.items(), strict=False):
+        ax.contourf(A, B, positive, levels=levels, cmap="Greys_r", alpha=0.55, norm=norm)
         ok = np.asarray(ok)[shown]
         ax.scatter(pts[~ok, 0], pts[~ok, 1], s=7, color="#d62728", label=f"stuck ({(~ok).sum()})")
         ax.scatter(pts[ok, 0], pts[ok, 1], s=7, color="#2ca02c",
@@ -215,29 +272,11 @@ def restarts_figure(s: Slice, starts: np.ndarray, reached: dict[float, np.ndarra
         ax.set_xlabel(frame.xlabel, fontsize="small")
         ax.set_ylabel(frame.ylabel, fontsize="small")
         ax.legend(fontsize="x-small", loc="upper right")
-    slice_text = (f"the other weights at {center:g}" if s.axes else
-                  "starts projected onto the plane")
-    fig.suptitle(f"The island: the first {len(shown)} starts on the slice '{s.label}' "
-                 f"({slice_text}), coloured by where they end;\ngrey: E_total on the slice "
-                 "(darker = lower)")
     return fig
 
 
 def save(fig: Figure, folder: Path) -> str:
-    (folder / FILE).write_bytes(png(fig))
+    """landscape.png into ``folder``; closes ``fig``."""
+    fig.savefig(folder / FILE, dpi=DPI, format="png")
+    pyplot().close(fig)
     return FILE
-
-
-def png(fig: Figure) -> bytes:
-    """The bytes of landscape.png (`save`); closes ``fig``."""
-    plt = pyplot()
-    buf = io.BytesIO()
-    fig.savefig(buf, dpi=DPI, format="png")
-    plt.close(fig)
-    return buf.getvalue()
-
-
-def paths_from(runs: Sequence[dict[str, Any]], backend: str) -> dict[float, np.ndarray]:
-    """lr -> (K, 8) weights of ``backend`` from `compare.harness.steps.as_json` runs."""
-    return {r["lr"]: np.asarray(r["weights"], dtype=np.float64) for r in runs
-            if r["backend"] == backend}

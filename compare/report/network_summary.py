@@ -1,19 +1,13 @@
-"""The human-readable tables of a network check (`harness.optim_check.Sweep`)."""
+"""The human-readable tables of a network check (`harness.optim_check.Sweep`) and of the presets
+(numbers formatted as the main job's, `summary`)."""
 
 from __future__ import annotations
 
 from autograd_compare.harness.network_check import GradCheck
 from autograd_compare.network import Preset, describe, n_params
+from autograd_compare.report.summary import compact, number
 
 MAX_ROWS = 24  # gradient rows printed in full; the rest are summarised
-
-
-def _num(x: float, dtype: str) -> str:
-    return f"{x:.16g}" if dtype == "float64" else f"{x:.8g}"
-
-
-def _g(x: float) -> str:
-    return f"{x:.2g}"
 
 
 def presets_table(presets: list[Preset]) -> str:
@@ -36,12 +30,12 @@ def gradcheck_table(g: GradCheck, dtype: str) -> str:
     shown = [r for r in g.rows if "(example" not in r.quantity][:MAX_ROWS]
     for r in shown:
         ok = all(e <= r.tolerance for e in r.errors.values()) and r.fd_ok
-        lines.append(f"  {r.quantity:<30}{_num(r.complex_step, dtype):<24}"
-                     + "".join(f"{_g(r.errors[n]):<14}" for n in names)
+        lines.append(f"  {r.quantity:<30}{number(r.complex_step, dtype):<24}"
+                     + "".join(f"{compact(r.errors[n]):<14}" for n in names)
                      + ("ok" if ok else "WRONG"))
     rest = len(g.rows) - len(shown)
     if rest:
         lines.append(f"  ... and {rest} more rows (see --json)")
     lines.append("  largest |error|/tolerance: " + ", ".join(
-        f"{n} {_g(v)}" for n, v in g.largest.items()))
+        f"{n} {compact(v)}" for n, v in g.largest.items()))
     return "\n".join(lines)

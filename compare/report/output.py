@@ -30,7 +30,7 @@ from autograd_compare.harness.trajectory import Difference, Divergence, LrResult
 from autograd_compare.report import claims
 from autograd_compare.report.result import MainResult, RunConfig
 
-DEFAULT_OUT = "autograd-compare-report"
+TOOL, DEFAULT_OUT = "autograd-compare", "autograd-compare-report"
 JSON_NAME, CSV_NAME = "report.json", "trace.csv"
 CSV_COLUMNS = (("lr", "backend", "step") + naming.WEIGHT_NAMES + naming.FORWARD_NAMES
                + naming.WEIGHT_GRAD_NAMES)
@@ -46,8 +46,7 @@ def as_dict(result: MainResult) -> dict[str, Any]:
     largest = None if worst is None else {**_largest(worst.difference), "lr": worst.lr}
     g = result.gradcheck
     out: dict[str, Any] = finite({
-        "tool": "autograd-compare", "version": tool_version(), "ok": result.ok,
-        "exit_code": result.exit_code, "config": _config(result.config),
+        **head(result.ok), "config": _config(result.config),
         "tolerance": tolerances.describe(result.config.dtype)._asdict(),
         "largest_difference": largest,
         "trajectories": [_lr_dict(r) for r in result.trajectories],
@@ -101,6 +100,11 @@ def _divergence(d: Divergence | None, with_backend: bool = False) -> dict[str, A
     out = d._asdict()
     del out["backend"]
     return {**out, "backend": d.backend} if with_backend else out
+
+
+def head(ok: bool) -> dict[str, Any]:
+    """The first fields of every report.json: the tool, its version, the verdict."""
+    return {"tool": TOOL, "version": tool_version(), "ok": ok, "exit_code": 0 if ok else 1}
 
 
 def tool_version() -> str:
@@ -166,9 +170,8 @@ def csv_text(header: Sequence[object], rows: Iterable[Sequence[object]]) -> str:
 
 def trace_csv(lr_results: Sequence[LrResult]) -> str:
     """trace.csv as a string (small runs and tests; the report streams it, `write_trace`)."""
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(trace_rows(lr_results))
-    return buf.getvalue()
+    rows = trace_rows(lr_results)
+    return csv_text(next(rows), rows)
 
 
 # --- the folder -------------------------------------------------------------------------------
@@ -182,7 +185,6 @@ def trace_csv(lr_results: Sequence[LrResult]) -> str:
 #   name and by a pid that no longer exists, and removes them;
 # * --force replaces only a folder whose report.json says ``"tool": "autograd-compare"`` and
 #   that holds nothing else but files the tool writes.
-TOOL = "autograd-compare"
 RESERVED_PREFIX = ".autograd-compare-reserved-"
 TOOL_FILES = frozenset({  # every name the tool writes into a report folder
     JSON_NAME, CSV_NAME, "report.html", "loss-all-lrs.png", "differences.png",

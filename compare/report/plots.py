@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -56,37 +56,110 @@ def loss_files(lrs: Sequence[float]) -> list[str]:
 ALL_LRS_FILE, DIFF_FILE = "loss-all-lrs.png", "differences.png"
 
 
+class Curves(NamedTuple):
+    """One learning rate as the loss and difference figures draw it (every job's)."""
+
+    lr: float
+    ok: bool
+    reference: str
+    loss: dict[str, np.ndarray]  # backend (the reference first) -> the loss at every step
+    diff: dict[str, tuple[np.ndarray, np.ndarray]]  # compared backend -> (|diff| (K, Q), tol)
+
+
+class Words(NamedTuple):
+    """What a job's figures say (format fields: lr, verdict, reference)."""
+
+    loss: str  # the y axis: "E_total", "E"
+    xlabel: str
+    rate_title: str  # loss-lr-<lr>.png
+    all_title: str  # loss-all-lrs.png
+    diff_title: str  # the left panel of differences.png
+    diff_x0: int = 0  # the x of the first difference row: 0 (main job) or 1 (after 1 update)
+    title: str = ""  # more lines under every title (the any-network job: its optimizer)
+    log: bool = False  # a log y axis when the losses span more than two decades
+
+
+MAIN = Words("E_total", "iteration (gradient-descent step)",
+             "Learning rate {lr:g}: E_total = E1 + E2 per iteration ({verdict})",
+             "E_total per iteration for every learning rate",
+             "Largest |difference| from {reference} over all 27 quantities")
+
+
+def curves(r: LrResult) -> Curves:
+    """The main job's rate ``r``: E_total at every step, every backend's difference."""
+    return Curves(r.lr, r.ok, r.reference, {n: run.nodes[:, -1] for n, run in r.runs.items()},
+                  {n: (c.diff, c.tolerance) for n, c in r.comparisons.items()})
+
+
 def save_all(folder: Path, lr_results: Sequence[LrResult]) -> list[str]:
-    """Write every PNG into ``folder``; return their file names.
+    """The main job's PNGs into ``folder`` (`draw`); returns their file names."""
+    return draw(folder, [curves(r) for r in lr_results], MAIN)
+
+
+def save_overlays(folder: Path, lr_results: Sequence[LrResult]) -> list[str]:
+    """Only the pictures of every learning rate together (the overlay and the differences)."""
+    return draw(folder, [curves(r) for r in lr_results], MAIN, per_lr=False)
+
+
+def files(lrs: Sequence[float], per_lr: bool = True) -> list[str]:
+    """The names `draw` writes, in its order."""
+    return [*(loss_files(lrs) if per_lr else []), ALL_LRS_FILE, DIFF_FILE]
+
+
+def draw(folder: Path, rates: Sequence[Curves], words: Words, per_lr: bool = True) -> list[str]:
+    """loss-lr-<lr>.png per rate (``per_lr``), loss-all-lrs.png and differences.png.
 
     The per-rate pictures share one figure, redrawn for each rate: its axes, labels and ticks
     are made once (a fresh figure per rate gives the same bytes, more slowly).
     """
     plt = pyplot()
-    fig: Figure
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    fig.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=0.92)  # fixed: fast
-    ax.set_xlabel("iteration (gradient-descent step)")
-    ax.set_ylabel("E_total")
-    ax.grid(alpha=0.3)
     names = []
-    try:
-        for r, name in zip(lr_results, loss_files([r.lr for r in lr_results]), strict=True):
-            _loss_one_lr(ax, r)
-            names.append(save_figure(plt, fig, folder / name, close=False))
-    finally:
-        plt.close(fig)
-    return names + save_overlays(folder, lr_results)
-
-
-def save_overlays(folder: Path, lr_results: Sequence[LrResult]) -> list[str]:
-    """Only the pictures of every learning rate together (the overlay and the differences)."""
-    plt = pyplot()
-    names: list[str] = []
-    names.append(save_figure(plt, _loss_all_lrs(plt, lr_results), folder / ALL_LRS_FILE))
-    names.append(save_figure(plt, _differences(plt, lr_results), folder / DIFF_FILE))
+    if per_lr:
+        fig: Figure
+        fig, ax = plt.subplots(figsize=(7, 4.5 + _room(words)))
+        fig.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=_top(fig, 0.92, words))
+        _axes(ax, words)
+        try:
+            for r, name in zip(rates, loss_files([r.lr for r in rates]), strict=True):
+                _loss_one_lr(ax, r, words)
+                names.append(save_figure(plt, fig, folder / name, close=False))
+        finally:
+            plt.close(fig)
+    names.append(save_figure(plt, _loss_all_lrs(plt, rates, words), folder / ALL_LRS_FILE))
+    names.append(save_figure(plt, _differences(plt, rates, words), folder / DIFF_FILE))
     return names
 
+
+def _room(words: Words) -> float:
+    """Inches added on top for the lines of ``words.title``."""
+    return 0.2 * (words.title.count("\n") + 1) if words.title else 0.0
+
+
+def _top(fig: Figure, top: float, words: Words) -> float:
+    """The axes' top with the same margin in inches as without a title, plus `_room`."""
+    if not words.title:
+        return top
+    height = fig.get_figheight()
+    return 1 - ((1 - top) * (height - _room(words)) + _room(words)) / height
+
+
+def _title(ax: Axes, text: str, words: Words) -> None:
+    if words.title:
+        ax.set_title(f"{text}\n{words.title}", fontsize="medium")
+    else:
+        ax.set_title(text)
+
+
+def _axes(ax: Axes, words: Words) -> None:
+    ax.set_xlabel(words.xlabel)
+    ax.set_ylabel(words.loss)
+    ax.grid(alpha=0.3)
+
+
+def _log_if_decades(ax: Axes, lines: Sequence[np.ndarray], words: Words) -> None:
+    if words.log:
+        y = np.concatenate([v[np.isfinite(v) & (v > 0)] for v in lines] or [np.zeros(0)])
+        ax.set_yscale("log" if y.size and y.max() / y.min() > 100 else "linear")
 
 def save_figure(plt: ModuleType, fig: Figure, path: Path, close: bool = True) -> str:
     _pin_titles(fig)
@@ -113,6 +186,20 @@ def _pin_titles(fig: Figure) -> None:
             ax.set_title(ax.get_title(), y=1.0)
 
 
+def grid(plt: ModuleType, count: int, panel: tuple[float, float],
+         title: str) -> tuple[Figure, list[Axes]]:
+    """``count`` panels of ``panel`` inches (width, height), at most 3 in a row, under
+    ``title`` (the restart study's figures: one panel per learning rate)."""
+    cols = min(3, count)
+    rows = -(-count // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(panel[0] * cols, panel[1] * rows + 0.6),
+                             layout="constrained", squeeze=False)
+    for ax in axes.flat[count:]:
+        ax.set_visible(False)
+    fig.suptitle(title)
+    return fig, list(axes.flat)
+
+
 def line_style(i: int) -> dict[str, Any]:
     """Backend i: the reference thick and pale underneath, the others thin on top."""
     if i == 0:
@@ -120,8 +207,8 @@ def line_style(i: int) -> dict[str, Any]:
     return {"linewidth": 1.6, "linestyle": LINESTYLES[i % len(LINESTYLES)]}
 
 
-def _loss_one_lr(ax: Axes, r: LrResult) -> None:
-    """Rate ``r``'s picture on ``ax`` (`save_all`'s), replacing the previous rate's lines."""
+def _loss_one_lr(ax: Axes, r: Curves, words: Words) -> None:
+    """Rate ``r``'s picture on ``ax`` (`draw`'s), replacing the previous rate's lines."""
     for line in list(ax.lines):
         line.remove()
     legend = ax.get_legend()
@@ -129,39 +216,36 @@ def _loss_one_lr(ax: Axes, r: LrResult) -> None:
         legend.remove()
     ax.set_prop_cycle(None)  # the backends' colours from the first again
     ax.relim()  # the limits of this rate's lines only
-    for i, (name, run) in enumerate(r.runs.items()):
+    for i, (name, y) in enumerate(r.loss.items()):
         label = f"{name} (reference)" if name == r.reference else name
-        ax.plot(np.arange(run.nodes.shape[0]), run.nodes[:, -1], label=label, **line_style(i))
+        ax.plot(np.arange(y.shape[0]), y, label=label, **line_style(i))
+    _log_if_decades(ax, list(r.loss.values()), words)
     verdict = "all backends agree" if r.ok else "backends DISAGREE"
-    ax.set_title(f"Learning rate {r.lr:g}: E_total = E1 + E2 per iteration ({verdict})")
+    _title(ax, words.rate_title.format(lr=r.lr, verdict=verdict), words)
     ax.legend(title="backend", loc="upper right")  # "best" warns when it takes long
 
 
-def _loss_all_lrs(plt: ModuleType, lr_results: Sequence[LrResult]) -> Figure:
+def _loss_all_lrs(plt: ModuleType, rates: Sequence[Curves], words: Words) -> Figure:
     fig: Figure
-    fig, ax = plt.subplots(figsize=(9, 5))
-    fig.subplots_adjust(left=0.09, right=0.64, bottom=0.11, top=0.93)  # legends on the right
+    fig, ax = plt.subplots(figsize=(9, 5 + _room(words)))
+    fig.subplots_adjust(left=0.09, right=0.64, bottom=0.11,  # legends on the right
+                        top=_top(fig, 0.93, words))
     colors = plt.get_cmap("tab10").colors
-    backends = list(lr_results[0].runs) if lr_results else []
-    for j, r in enumerate(lr_results):
-        for i, run in enumerate(r.runs.values()):
-            ax.plot(np.arange(run.nodes.shape[0]), run.nodes[:, -1], color=colors[j % 10],
-                    **line_style(i))
-    ax.set_title("E_total per iteration for every learning rate")
-    ax.set_xlabel("iteration (gradient-descent step)")
-    ax.set_ylabel("E_total")
-    ax.grid(alpha=0.3)
-    legends(plt, ax, [r.lr for r in lr_results], backends, line_style)
+    for j, r in enumerate(rates):
+        for i, y in enumerate(r.loss.values()):
+            ax.plot(np.arange(y.shape[0]), y, color=colors[j % 10], **line_style(i))
+    _log_if_decades(ax, [y for r in rates for y in r.loss.values()], words)
+    _title(ax, words.all_title, words)
+    _axes(ax, words)
+    legends(plt, ax, [r.lr for r in rates], list(rates[0].loss) if rates else [], line_style)
     return fig
 
 
 def legends(plt: ModuleType, ax: Axes, lrs: Sequence[float], backends: Sequence[str],
-             style: Callable[[int], dict[str, Any]], first: int = 0,
-             extra: Line2D | None = None) -> None:
-    """Two legends right of ``ax``: colour = learning rate (rate j: colour ``first + j``),
-    line style = backend."""
+             style: Callable[[int], dict[str, Any]], extra: Line2D | None = None) -> None:
+    """Two legends right of ``ax``: colour = learning rate, line style = backend."""
     colors = plt.get_cmap("tab10").colors
-    handles = [plt.Line2D([], [], color=colors[(first + j) % 10], linewidth=3)
+    handles = [plt.Line2D([], [], color=colors[j % 10], linewidth=3)
                for j in range(len(lrs))]
     rates = ax.legend(handles, [f"lr = {lr:g}" for lr in lrs], title="learning rate",
                       loc="upper left", bbox_to_anchor=(1.02, 1), fontsize="small")
@@ -174,53 +258,48 @@ def legends(plt: ModuleType, ax: Axes, lrs: Sequence[float], backends: Sequence[
               fontsize="small")
 
 
-def _differences(plt: ModuleType, lr_results: Sequence[LrResult]) -> Figure:
+def _differences(plt: ModuleType, rates: Sequence[Curves], words: Words) -> Figure:
     fig: Figure
-    fig, (ax_abs, ax_ratio) = plt.subplots(1, 2, figsize=(13, 4.8))
-    fig.subplots_adjust(left=0.06, right=0.74, bottom=0.11, top=0.93, wspace=0.28)
+    fig, (ax_abs, ax_ratio) = plt.subplots(1, 2, figsize=(13, 4.8 + _room(words)))
+    fig.subplots_adjust(left=0.06, right=0.74, bottom=0.11, top=_top(fig, 0.93, words),
+                        wspace=0.28)
     colors = plt.get_cmap("tab10").colors
     compared = positive = False
-    for j, r in enumerate(lr_results):
-        for i, c in enumerate(r.comparisons.values(), start=1):
-            steps = np.arange(c.diff.shape[0])
-            largest = np.max(c.diff, axis=1)
+    for j, r in enumerate(rates):
+        for i, (diff, tolerance) in enumerate(r.diff.values(), start=1):
+            steps = np.arange(words.diff_x0, words.diff_x0 + diff.shape[0])
+            largest = np.max(diff, axis=1)
             with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.max(np.where(c.diff > 0, c.diff / c.tolerance, 0.0), axis=1)
+                ratio = np.max(np.where(diff > 0, diff / tolerance, 0.0), axis=1)
             style = dict(color=colors[j % 10], linewidth=1.2, marker="o", markersize=2.5,
                          linestyle=LINESTYLES[i % len(LINESTYLES)])
             ax_abs.plot(steps, gap(largest), **style)
             ax_ratio.plot(steps, gap(ratio), **style)
             compared, positive = True, positive or bool(np.any(largest > 0))
-    reference = lr_results[0].reference if lr_results else "-"
-    ax_abs.set_title(f"Largest |difference| from {reference} over all 27 quantities")
+    if words.title:
+        fig.suptitle(words.title, fontsize="medium")
+    reference = rates[0].reference if rates else "-"
+    ax_abs.set_title(words.diff_title.format(reference=reference))
     ax_abs.set_ylabel("|backend - reference|  (gaps: exactly 0)")
     ax_ratio.axhline(1.0, color="red", linewidth=1.5, label="tolerance (fail above)")
     ax_ratio.set_title("Largest difference / tolerance")
     ax_ratio.set_ylabel("difference / tolerance  (gaps: exactly 0)")
-    others = list(lr_results[0].comparisons) if compared else []
-    finish_differences(plt, ax_abs, ax_ratio, [r.lr for r in lr_results], others, positive,
-                       "iteration (gradient-descent step)")
-    return fig
-
-
-def finish_differences(plt: ModuleType, ax_abs: Axes, ax_ratio: Axes, lrs: Sequence[float],
-                       compared: Sequence[str], positive: bool, xlabel: str) -> None:
-    """The differences figure's axes, legends and its note when nothing differs (the main
-    job's and the one job's on any network)."""
+    others = list(rates[0].diff) if compared else []
     for ax in (ax_abs, ax_ratio):
-        ax.set_xlabel(xlabel)
+        ax.set_xlabel(words.xlabel)
         ax.grid(alpha=0.3)
         if positive:
             ax.set_yscale("log")
-    if compared:
-        legends(plt, ax_ratio, lrs, list(compared),
+    if others:
+        legends(plt, ax_ratio, [r.lr for r in rates], others,
                 lambda i: {"linestyle": LINESTYLES[(i + 1) % len(LINESTYLES)], "marker": "o",
                            "markersize": 2.5}, extra=ax_ratio.lines[-1])
-    message = ("only one backend: nothing to compare" if not compared else
+    message = ("only one backend: nothing to compare" if not others else
                None if positive else "every backend equals the reference exactly")
     if message:
         for ax in (ax_abs, ax_ratio):
             ax.text(0.5, 0.5, message, ha="center", transform=ax.transAxes)
+    return fig
 
 
 def gap(y: np.ndarray) -> np.ndarray:

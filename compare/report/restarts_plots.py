@@ -1,7 +1,8 @@
 """The restart study's pictures, the same for every network: final-loss distributions, steps to
 the threshold (plain gradient descent: an optimizer's are not counted), a gallery.
 
-Uses the harness's matplotlib set-up (`compare.plots`: Agg backend, line styles, DPI).
+Drawn with the report's matplotlib set-up (`plots`: Agg backend, one line style per backend,
+the grid of panels, DPI).
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from autograd_compare.network import loss_name
-from autograd_compare.report.plots import DPI, LINESTYLES, pyplot
+from autograd_compare.report.plots import grid, line_style, pyplot, save_figure
 
 if TYPE_CHECKING:  # the study sits above the report; only its result type is needed here
-    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from autograd_compare.study.restarts import Curve, Outcome
@@ -30,31 +30,16 @@ FLOOR = 1e-30  # final E_total of exactly 0 is drawn here on the log axis
 def save_all(folder: Path, out: Outcome, curves: list[Curve]) -> list[str]:
     """Write the PNGs of the study `out` (`study.restarts.Outcome`) into ``folder``."""
     plt = pyplot()
-    names = []
     steps = [] if out.steps_to_threshold is None else [(_steps(plt, out), STEPS_FILE)]
-    for fig, name in ((_final_loss(plt, out), FINAL_LOSS_FILE), *steps,
-                      (_gallery(plt, out, curves), GALLERY_FILE)):
-        fig.savefig(folder / name, dpi=DPI)
-        plt.close(fig)
-        names.append(name)
-    return names
-
-
-def _grid(plt: ModuleType, count: int, title: str) -> tuple[Figure, list[Axes]]:
-    cols = min(3, count)
-    rows = -(-count // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.4 * rows + 0.6),
-                             layout="constrained", squeeze=False)
-    for ax in axes.flat[count:]:
-        ax.set_visible(False)
-    fig.suptitle(title)
-    return fig, list(axes.flat)
+    return [save_figure(plt, fig, folder / name) for fig, name in (
+        (_final_loss(plt, out), FINAL_LOSS_FILE), *steps,
+        (_gallery(plt, out, curves), GALLERY_FILE))]
 
 
 def _final_loss(plt: ModuleType, out: Outcome) -> Figure:
     s, E = out.study, loss_name(out.study.problem.network)
-    fig, axes = _grid(plt, len(s.lrs), f"Final {E} after {s.steps} steps from {s.n} random "
-                      f"starts ({s.distribution} on [{s.low:g}, {s.high:g}])")
+    fig, axes = grid(plt, len(s.lrs), (4.6, 3.4), f"Final {E} after {s.steps} steps from {s.n} "
+                     f"random starts ({s.distribution} on [{s.low:g}, {s.high:g}])")
     every = np.concatenate([np.ravel(v) for v in out.final_loss.values()]).astype(np.float64)
     every = np.maximum(every[np.isfinite(every)], FLOOR)
     low, high = (np.log10(every.min()), np.log10(every.max())) if every.size else (-30, 0)
@@ -62,9 +47,7 @@ def _final_loss(plt: ModuleType, out: Outcome) -> Figure:
     for j, ax in zip(range(len(s.lrs)), axes, strict=False):
         for i, b in enumerate(out.backends):
             v = np.maximum(out.final_loss[b][j].astype(np.float64), FLOOR)
-            ax.hist(v[np.isfinite(v)], bins=bins, histtype="step", label=b,
-                    linewidth=3 if i == 0 else 1.3, alpha=0.45 if i == 0 else 1.0,
-                    linestyle=LINESTYLES[i % len(LINESTYLES)])
+            ax.hist(v[np.isfinite(v)], bins=bins, histtype="step", label=b, **line_style(i))
         ax.axvline(s.threshold, color="red", linewidth=1, label=f"threshold {s.threshold:g}")
         ax.set_xscale("log")
         ax.set_title(f"learning rate {s.lrs[j]:g}")
@@ -78,16 +61,15 @@ def _final_loss(plt: ModuleType, out: Outcome) -> Figure:
 def _steps(plt: ModuleType, out: Outcome) -> Figure:
     s, steps, E = out.study, out.steps_to_threshold, loss_name(out.study.problem.network)
     assert steps is not None  # drawn only when counted
-    fig, axes = _grid(plt, len(s.lrs), f"Steps needed to reach {E} <= {s.threshold:g} "
-                      f"(of {s.steps}), per learning rate")
+    fig, axes = grid(plt, len(s.lrs), (4.6, 3.4), f"Steps needed to reach {E} <= "
+                     f"{s.threshold:g} (of {s.steps}), per learning rate")
     bins = np.linspace(0, s.steps, 51).tolist()
     for j, ax in zip(range(len(s.lrs)), axes, strict=False):
         for i, b in enumerate(out.backends):
             k = steps[b][j]
             hit = k[k >= 0]
-            ax.hist(hit, bins=bins, histtype="step", linewidth=3 if i == 0 else 1.3,
-                    alpha=0.45 if i == 0 else 1.0, linestyle=LINESTYLES[i % len(LINESTYLES)],
-                    label=f"{b}: {hit.size / k.size:.1%} reached")
+            ax.hist(hit, bins=bins, histtype="step", label=f"{b}: {hit.size / k.size:.1%} reached",
+                    **line_style(i))
         ax.set_title(f"learning rate {s.lrs[j]:g}")
         ax.set_xlabel("steps to threshold")
         ax.set_ylabel("number of starts")
@@ -107,9 +89,7 @@ def _gallery(plt: ModuleType, out: Outcome, curves: list[Curve]) -> Figure:
     for c in curves:
         ax = axes[s.lrs.index(c.lr), kinds.index(c.which)]
         for i, (b, loss) in enumerate(c.loss.items()):
-            ax.plot(np.arange(len(loss)), np.maximum(loss, FLOOR), label=b,
-                    linewidth=4 if i == 0 else 1.3, alpha=0.4 if i == 0 else 1.0,
-                    linestyle=LINESTYLES[i % len(LINESTYLES)])
+            ax.plot(np.arange(len(loss)), np.maximum(loss, FLOOR), label=b, **line_style(i))
         ax.axhline(s.threshold, color="red", linewidth=0.8)
         ax.set_yscale("log")
         ax.set_title(f"lr {c.lr:g}, {c.which} (start #{c.start})", fontsize="medium")

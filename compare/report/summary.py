@@ -8,7 +8,8 @@ from autograd_compare.harness.gradcheck import CS_STEP, FD_NAME, FD_STEP_TEXT
 from autograd_compare.report.result import MainResult, RunConfig
 
 
-def _num(x: float, dtype: str) -> str:
+def number(x: float, dtype: str) -> str:
+    """All the digits of ``dtype``: 16 for float64, 8 for float32."""
     return f"{x:.16g}" if dtype == "float64" else f"{x:.8g}"
 
 
@@ -36,8 +37,8 @@ def trajectory_table(result: MainResult) -> str:
         d = t.largest
         abs_, rel, ulps, ratio = (d.abs, d.rel, d.ulps, d.ratio) if d else (0.0, 0.0, 0.0, 0.0)
         lines.append(f"  {t.lr:<7g}" + "".join(
-            f"{_num(float(t.runs[n].nodes[-1, -1]), cfg.dtype):<{width}}" for n in names)
-            + f"{_g(abs_):<10}{_g(rel):<10}{_g(ulps):<8}{_g(ratio):<10}"
+            f"{number(float(t.runs[n].nodes[-1, -1]), cfg.dtype):<{width}}" for n in names)
+            + f"{compact(abs_):<10}{compact(rel):<10}{compact(ulps):<8}{compact(ratio):<10}"
             + ("agree" if t.ok else "DISAGREE"))
     return "\n".join(lines)
 
@@ -54,13 +55,14 @@ def gradcheck_table(result: MainResult) -> str:
     for row in g.rows:
         ok = row.fd_ok and all(e.ok for e in row.backends.values())
         lines.append(f"  {row.label:<17}{row.complex_step:<24.17g}"
-                     f"{_g(abs(row.finite_difference - row.complex_step)):<11}"
-                     + "".join(f"{_g(row.backends[n].ulps):<{width}}" for n in names)
+                     f"{compact(abs(row.finite_difference - row.complex_step)):<11}"
+                     + "".join(f"{compact(row.backends[n].ulps):<{width}}" for n in names)
                      + ("ok" if ok else "WRONG"))
     return "\n".join(lines)
 
 
-def _g(x: float) -> str:
+def compact(x: float) -> str:
+    """A difference or a count in a table: 12 or 1.2e-17."""
     return f"{x:.0f}" if 1 <= x < 1e6 and x == int(x) else f"{x:.2g}"
 
 
@@ -81,7 +83,7 @@ def verdict(result: MainResult) -> str:
                     f"FAIL {name}: training at lr {t.lr:g} first diverges at step "
                     f"{first.step}, {first.quantity}: {first.value:.10g} vs "
                     f"{cfg.reference} {first.reference:.10g} (difference "
-                    f"{_g(first.difference)} > tolerance {_g(first.tolerance)})")
+                    f"{compact(first.difference)} > tolerance {compact(first.tolerance)})")
                 break
     fd = result.gradcheck.first_failure
     if fd and fd.backend == FD_NAME:
@@ -97,6 +99,7 @@ def verdict(result: MainResult) -> str:
         d = worst.difference if worst else None
         if worst and d:
             lines.append(f"Largest difference ({d.backend} at lr {worst.lr:g}, step "
-                         f"{d.at.step}, {d.at.quantity}): {_g(d.abs)} absolute, {_g(d.rel)} "
-                         f"relative, {_g(d.ulps)} ULPs; {d.ratio:.2%} of the tolerance.")
+                         f"{d.at.step}, {d.at.quantity}): {compact(d.abs)} absolute, "
+                         f"{compact(d.rel)} relative, {compact(d.ulps)} ULPs; {d.ratio:.2%} of "
+                         "the tolerance.")
     return "\n".join(lines)

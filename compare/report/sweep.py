@@ -9,15 +9,15 @@
   it empty. Names from `naming` (w5, dw5, v5; W2[0,1], dW2[0,1], v_W2[0,1]).
 * nodes.csv: every z and a of every example at step 0 and after the last update, per rate and
   backend (each backend's own forward pass; a ``mistake:`` update rule's is manual's).
-* loss-lr-<lr>.png per rate (up to `budget.MAX_LR_PLOTS`), loss-all-lrs.png, differences.png,
-  network.svg/.png and landscape.png (`network_pictures`), report.html (self-contained, every
-  text escaped).
+* loss-lr-<lr>.png per rate (up to `budget.MAX_LR_PLOTS`), loss-all-lrs.png, differences.png
+  (`plots.draw`, as the main job's), network.svg/.png (`drawing.panel`) and landscape.png
+  (`landscape.network_figure`), report.html (`html`: self-contained, every text escaped).
 """
 
 from __future__ import annotations
 
-import io
 import json
+import textwrap
 from collections.abc import Sequence
 from html import escape
 from pathlib import Path
@@ -36,21 +36,9 @@ from autograd_compare.harness.optim_check import (
 from autograd_compare.network import describe, loss_name, node_names, param_names
 from autograd_compare.network import to_dict as network_dict
 from autograd_compare.optimizers import ADAM_KINDS, Optimizer
-from autograd_compare.report import drawing, html, network_html, network_pictures
+from autograd_compare.report import drawing, extras, html, landscape, plots
 from autograd_compare.report.network_output import DataColumns, cell
-from autograd_compare.report.output import CSV_NAME, JSON_NAME, csv_text, tool_version
-from autograd_compare.report.plots import (
-    ALL_LRS_FILE,
-    DIFF_FILE,
-    DPI,
-    LINESTYLES,
-    finish_differences,
-    gap,
-    legends,
-    line_style,
-    loss_files,
-    pyplot,
-)
+from autograd_compare.report.output import CSV_NAME, JSON_NAME, csv_text, head
 from autograd_compare.types import Trajectory
 
 NODES_CSV = "nodes.csv"
@@ -86,8 +74,7 @@ def as_dict(sw: Sweep, columns: DataColumns | None = None, report_dir: str | Non
     columns = default_columns(sw.network) if columns is None else columns
     g = sw.gradcheck
     return {
-        "tool": "autograd-compare", "version": tool_version(), "ok": sw.ok,
-        "exit_code": 0 if sw.ok else 1, "source": sw.source,
+        **head(sw.ok), "source": sw.source,
         "network": network_dict(sw.network), "examples": int(sw.data.inputs.shape[0]),
         "data": {"file": columns.file, "inputs": list(columns.inputs),
                  "targets": list(columns.targets)},
@@ -196,109 +183,45 @@ def nodes_csv(sw: Sweep, columns: DataColumns) -> str:
 def picture_files(lrs: Sequence[float]) -> list[str]:
     """loss-lr-*.png (up to `budget.MAX_LR_PLOTS` rates), loss-all-lrs.png, differences.png,
     then the network and the landscape."""
-    per_lr = loss_files(lrs) if len(lrs) <= budget.MAX_LR_PLOTS else []
-    return [*per_lr, ALL_LRS_FILE, DIFF_FILE, *network_pictures.FILES]
+    return [*plots.files(lrs, len(lrs) <= budget.MAX_LR_PLOTS), *extras.PICTURES]
 
 
-def _losses(r: Any) -> list[np.ndarray]:
-    """Per backend: the loss at w[0..steps] (the last after the last update), float64."""
-    return [np.append(np.asarray(run.loss, np.float64), r.final_loss[name])
-            for name, run in r.runs.items()]
+def curves(r: Any) -> plots.Curves:
+    """Rate ``r`` of a sweep: the loss at w[0..steps] (the last after the last update)."""
+    return plots.Curves(r.optimizer.lr, r.ok, r.reference,
+                        {name: np.append(np.asarray(run.loss, np.float64), r.final_loss[name])
+                         for name, run in r.runs.items()},
+                        {name: (c.diff, c.tolerance) for name, c in r.comparisons.items()})
 
 
-def _png(fig: Any, plt: Any) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI)
-    plt.close(fig)
-    return buf.getvalue()
-
-
-def _wrapped(title: str, width: int = 90) -> str:
-    lines, line = [], ""
-    for word in title.split(" "):
-        if line and len(line) + 1 + len(word) > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}" if line else word
-    return "\n".join([*lines, line])
-
-
-def _loss_figure(plt: Any, sw: Sweep, rates: Sequence[Any], title: str, first: int = 0) -> Any:
-    """The loss of ``rates``; rate j gets colour ``first + j``, as in loss-all-lrs.png."""
-    fig, ax = plt.subplots(figsize=(10, 5.4))
-    fig.subplots_adjust(left=0.09, right=0.70, bottom=0.11, top=0.86)
-    colors = plt.get_cmap("tab10").colors
+def words(sw: Sweep, title: str) -> plots.Words:
+    """The figures' words: the network's loss name, updates k on the x axis, ``title`` below."""
     loss = loss_name(sw.network)
-    finite = []
-    for j, r in enumerate(rates):
-        for i, y in enumerate(_losses(r)):
-            ax.plot(np.arange(y.size), y, color=colors[(first + j) % 10], **line_style(i))
-            finite.append(y[np.isfinite(y) & (y > 0)])
-    values = np.concatenate(finite) if finite else np.zeros(0)
-    if values.size and values.max() / values.min() > 100:  # losses over decades: log axis
-        ax.set_yscale("log")
-    ax.set_title(_wrapped(f"{loss} after k updates: {title}"), fontsize="medium")
-    ax.set_xlabel("k (updates)")
-    ax.set_ylabel(loss)
-    ax.grid(alpha=0.3)
-    legends(plt, ax, [r.optimizer.lr for r in rates], list(sw.backends), line_style, first)
-    return fig
-
-
-def _differences_figure(plt: Any, sw: Sweep, title: str) -> Any:
-    fig, (ax_abs, ax_ratio) = plt.subplots(1, 2, figsize=(13, 5.2))
-    fig.subplots_adjust(left=0.06, right=0.74, bottom=0.11, top=0.84, wspace=0.28)
-    colors = plt.get_cmap("tab10").colors
-    positive = False
-    compared = list(sw.rates[0].comparisons)
-    for j, r in enumerate(sw.rates):
-        for i, c in enumerate(r.comparisons.values(), start=1):
-            d = np.max(c.diff, axis=1)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.max(np.where(c.diff > 0, c.diff / c.tolerance, 0.0), axis=1)
-            steps = np.arange(1, d.size + 1)
-            style = dict(color=colors[j % 10], linewidth=1.2, marker="o", markersize=2.5,
-                         linestyle=LINESTYLES[i % len(LINESTYLES)])
-            ax_abs.plot(steps, gap(d), **style)
-            ax_ratio.plot(steps, gap(ratio), **style)
-            positive = positive or bool(np.any(d > 0))
-    fig.suptitle(_wrapped(title, 120), fontsize="medium")
-    ax_abs.set_title(f"Largest |difference| from {sw.rates[0].reference} (loss, gradients, "
-                     "state, parameters)", fontsize="small")
-    ax_abs.set_ylabel("|backend - reference|  (gaps: exactly 0)")
-    ax_ratio.axhline(1.0, color="red", linewidth=1.5, label="tolerance (fail above)")
-    ax_ratio.set_title("Largest difference / tolerance", fontsize="small")
-    ax_ratio.set_ylabel("difference / tolerance  (gaps: exactly 0)")
-    finish_differences(plt, ax_abs, ax_ratio, [r.optimizer.lr for r in sw.rates], compared,
-                       positive, "update k")
-    return fig
+    return plots.Words(loss, "update k", f"Learning rate {{lr:g}}: {loss} after k updates "
+                       "({verdict})", f"{loss} after k updates, every learning rate",
+                       "Largest |difference| from {reference}", 1, textwrap.fill(title, 64),
+                       log=True)
 
 
 def write_pictures(folder: Path, sw: Sweep, title: str) -> list[str]:
     """Every picture of `picture_files` into ``folder``; returns their names."""
-    plt = pyplot()
-    lrs = [r.optimizer.lr for r in sw.rates]
-    names = picture_files(lrs)
-    per_lr = loss_files(lrs) if len(lrs) <= budget.MAX_LR_PLOTS else []
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for j, (name, r) in enumerate(zip(per_lr, sw.rates, strict=False)):
-            (folder / name).write_bytes(_png(_loss_figure(plt, sw, [r], title, j), plt))
-        (folder / ALL_LRS_FILE).write_bytes(_png(_loss_figure(plt, sw, sw.rates, title), plt))
-        (folder / DIFF_FILE).write_bytes(_png(_differences_figure(plt, sw, title), plt))
+    names = picture_files([r.optimizer.lr for r in sw.rates])
     reference = sw.rates[0].reference
-    key = "manual" if reference.startswith(MISTAKE_PREFIX) else reference
-    backend = registry.get_network_backend(key, sw.data.inputs.dtype)
+    backend = registry.get_network_backend(
+        "manual" if reference.startswith(MISTAKE_PREFIX) else reference, sw.data.inputs.dtype)
     paths = {r.optimizer.lr: np.asarray(r.runs[reference].weights) for r in sw.rates}
-    network_pictures.write(folder, sw.network, backend, sw.data, paths, reference)
+    lr, path = next(iter(paths.items()))
+    # a diverging run (inf, NaN weights) is drawn as far as it is finite, without warnings
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        plots.draw(folder, [curves(r) for r in sw.rates], words(sw, title),
+                   per_lr=len(sw.rates) <= budget.MAX_LR_PLOTS)
+        drawing.save(folder, drawing.network_panels(backend, sw.network, sw.data, path, lr,
+                                                    reference))
+        landscape.save(landscape.network_figure(sw.network, paths, reference, sw.data), folder)
     return names
 
 
 # --- report.html -----------------------------------------------------------------------------
-def _g(x: float | None) -> str:
-    return "-" if x is None else escape(f"{x:.3g}")
-
-
 def verdict(sw: Sweep) -> str:
     """One sentence: every check agrees, the first divergence, or a mistake not caught."""
     f = sw.first_divergence
@@ -328,7 +251,7 @@ def render(sw: Sweep, report: dict[str, Any], header: Sequence[str],
                 ["backends (first: reference)", report["backends"]],
                 ["report folder", report.get("report_dir")]]
     if sw.network.bias_values is not None:
-        settings.insert(1, ["frozen biases", network_html.frozen_biases(sw.network.bias_values)])
+        settings.insert(1, ["frozen biases", html.frozen_biases(sw.network.bias_values)])
     config = html.table(["setting", "value"],
                         [[escape(str(k)), escape(v if isinstance(v, str) else json.dumps(v))]
                          for k, v in settings], left=2, table_id="config-table")
@@ -336,8 +259,8 @@ def render(sw: Sweep, report: dict[str, Any], header: Sequence[str],
     for r in report["per_lr"]:
         for name, b in r["backends"].items():
             first = b["first_divergence"]
-            per_lr.append([escape(f"{r['lr']:g}"), escape(name), _g(b["largest"]["abs"]),
-                           _g(b["largest"]["ratio"]), escape(b["largest"]["where"]),
+            per_lr.append([escape(f"{r['lr']:g}"), escape(name), html.short(b["largest"]["abs"]),
+                           html.short(b["largest"]["ratio"]), escape(b["largest"]["where"]),
                            "agrees" if first is None else
                            escape(f"DIVERGES at {first['label']}: {first['value']:.17g} vs "
                                   f"{first['reference']:.17g}")])
@@ -346,16 +269,14 @@ def render(sw: Sweep, report: dict[str, Any], header: Sequence[str],
     pictures = [n for n in report["files"] if n.endswith(".png") and n != drawing.PNG_FILE]
     sections = [
         html.section("Settings", config, "config"),
-        network_html.data_section(sw.data, columns),
-        network_html.gradcheck_section(sw.network, sw.gradcheck),
+        html.data_section(sw.data, columns),
+        html.gradcheck_section(sw.network, sw.gradcheck),
         html.section("Every backend against the reference, every learning rate", runs,
                      "backends"),
         html.section(f"Step 0 and step {report['steps']} at lr {report['lrs'][0]:g}",
                      _steps_table(header, rows, report["backends"], report["steps"]), "steps"),
-        html.section("The network", network_html.figures(
-            folder, [drawing.PNG_FILE, drawing.SVG_FILE]), "network"),
-        html.section("Plots", network_html.figures(folder, pictures), "plots"),
-        html.section("Files", html.files_list(report["files"]), "files"),
+        *html.picture_sections(folder, pictures, report["files"], html.network_figures,
+                               island=False),
     ]
     return html.page("autograd-compare report", sw.ok, verdict(sw), sections)
 
