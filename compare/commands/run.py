@@ -281,13 +281,14 @@ def _write(dest: output.Destination, result: MainResult, human: TextIO, with_plo
         files = [output.JSON_NAME, output.CSV_NAME, *pictures,
                  *extras.file_names(bool(pictures))]
         done[0] = result._replace(report_dir=str(out), files=tuple(files))
-        result_json = output.as_dict(done[0])
-        teaching(folder, result_json, bool(pictures))  # network, landscape, report.html
-        output.write_text(folder / output.JSON_NAME, output.to_json(result_json))
+        report[0] = output.as_dict(done[0])  # report.json, and --json's output: built once
+        teaching(folder, report[0], bool(pictures))  # network, landscape, report.html
+        output.write_text(folder / output.JSON_NAME, output.to_json(report[0]))
 
     done = [result]
-    dest.commit(fill, before=lambda: _emit(_tutorial_text(done[0], out),
-                                           output.as_dict(done[0]), as_json, human))
+    report: list[dict[str, Any]] = [{}]
+    dest.commit(fill, before=lambda: _emit(_tutorial_text(done[0], out), report[0], as_json,
+                                           human))
     return done[0]
 
 
