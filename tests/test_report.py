@@ -253,3 +253,10 @@ def test_the_any_network_words_redraw_each_rate_as_if_alone(tmp_path):
         (tmp_path / "alone" / names[1]).read_bytes()
     assert plots.draw(tmp_path / "alone", [flat], words, per_lr=False) == \
         plots.files([0.1], per_lr=False) == [plots.ALL_LRS_FILE, plots.DIFF_FILE]
+
+
+@pytest.mark.parametrize(("lr", "n"), [(0.8, 80), (float(np.float32(0.8)), 80),
+                                       (float(np.float32(2.0)), 25), (0.81, None), (0.9, None)])
+def test_claims_find_the_tutorial_rate_nearest_to_a_float32_rate(lr, n):
+    from autograd_compare.report import claims
+    assert claims.check(lr, [1.0, 0.5] * 50).tutorial == n
