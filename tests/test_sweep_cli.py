@@ -174,3 +174,19 @@ def test_a_mistake_that_the_settings_cannot_show_fails_the_run(capsys):
     assert main([*argv, "--weight-decay", "0.1"]) == 1  # now it shows: caught at step 1
     d = json.loads(capsys.readouterr().out)
     assert d["undetected_mistakes"] == [] and d["first_divergence"]["step"] == 1
+
+
+@pytest.mark.parametrize("argv", [
+    ["--optimizer", opt, "--backends", "manual,mistake:weight-decay-sign"]
+    for opt in ("sgd", "momentum", "nesterov", "adam")] + [
+    ["--preset", "xor", "--optimizer", "sgd", "--backends", "mistake:weight-decay-sign"],
+    ["--optimizer", "adamw", "--backends", "manual,mistake:adamw-decay-after"],
+    ["--optimizer", "adam", "--betas", "0,0",
+     "--backends", "manual,mistake:adam-no-bias-correction"],
+])
+def test_a_mistake_never_passes_whatever_the_settings(argv, capsys):
+    """Issue 21's false passes: each exits 1 and names the mistake as undetected; alone, manual
+    is added as the reference."""
+    assert main([*argv, "--steps", "3", "--json"]) == 1
+    d = json.loads(capsys.readouterr().out)
+    assert d["undetected_mistakes"] == [argv[-1].split(",")[-1]] and not d["ok"]
