@@ -164,7 +164,9 @@ def _any_network(argv: list[str]) -> bool:
     for i, token in enumerate(argv):  # a --config file's keys count as its flags
         path = token.partition("=")[2] if token.startswith("--config=") else (
             argv[i + 1] if token == "--config" and i + 1 < len(argv) else None)
-        if path:
+        from autograd_compare.commands.options import looks_like_option
+
+        if path and not looks_like_option(path):  # else `config_args` says what is wrong
             from autograd_compare.commands.options import read_config
             from autograd_compare.validate import short_text
 

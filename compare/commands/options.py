@@ -296,9 +296,10 @@ def add_optimizer_arguments(parser: argparse.ArgumentParser, default: str | None
                         help="one of " + ", ".join(optimizers.KINDS)
                         + (f" (default {default})" if default else ""))
     parser.add_argument("--momentum", default=None, metavar="MU",
-                        help="momentum μ in [0, 1) (default 0.9 for the momentum kinds)")
+                        help="momentum μ in (0, 1), for momentum, nesterov and "
+                        "textbook-momentum (default 0.9)")
     parser.add_argument("--dampening", default=None, metavar="TAU",
-                        help="dampening τ of momentum, in [0, 1) (default 0)")
+                        help="dampening τ of --optimizer momentum, in [0, 1) (default 0)")
     parser.add_argument("--weight-decay", default=None, metavar="WD",
                         help="weight decay: coupled (g + wd*w), decoupled for adamw (default 0)")
     parser.add_argument("--l2", default=None, metavar="LAMBDA",
@@ -330,9 +331,11 @@ def optimizer_from(args: argparse.Namespace, kind: str | None = None) -> optimiz
             raise InputError(f"{', '.join(given)} {verb} --optimizer KIND (one of "
                              f"{', '.join(optimizers.KINDS)})")
         kind = "sgd"
-    for flag, kinds in (("betas", optimizers.ADAM_KINDS), ("eps", optimizers.ADAM_KINDS)):
-        if getattr(args, flag) is not None and kind not in kinds:
-            raise InputError(f"--{flag} applies to adam and adamw; got --optimizer {kind}")
+    for flag, kinds in (("betas", optimizers.ADAM_KINDS), ("eps", optimizers.ADAM_KINDS),
+                        ("momentum", optimizers.MOMENTUM_KINDS), ("dampening", ("momentum",))):
+        if getattr(args, flag) is not None and kind in optimizers.KINDS and kind not in kinds:
+            raise InputError(f"--{flag} applies to {', '.join(kinds)} only; got --optimizer "
+                             f"{validate.short_text(kind)}")
     change = None
     if args.lr_change is not None:
         k, lr2 = args.lr_change
@@ -350,6 +353,27 @@ def optimizer_from(args: argparse.Namespace, kind: str | None = None) -> optimiz
                            weight_decay=value("weight_decay", 0.0), l2=value("l2", 0.0),
                            betas=value("betas", (0.9, 0.999)), eps=value("eps", 1e-8),
                            lr_change=change)
+
+
+# --- a Dask scheduler ------------------------------------------------------------------------
+DASK_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx", "inproc")  # distributed's address schemes
+
+
+def dask_address(text: str) -> str:
+    """argparse ``type=`` for --dask-scheduler: ``[SCHEME://]HOST:PORT`` (``inproc://...``
+    as it is); anything else is a one-line usage error before Dask is imported."""
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "tcp", text
+    host, colon, port = rest.rpartition(":")
+    ok = scheme in DASK_SCHEMES and (scheme == "inproc" and bool(rest) or (
+        bool(colon) and port.isdigit() and 0 < int(port[:6]) < 65536 and bool(host)
+        and not any(c.isspace() or c in "/?#" for c in host)))
+    if not ok:
+        raise argparse.ArgumentTypeError(
+            f"--dask-scheduler must be an address such as tcp://10.0.0.5:8786 "
+            f"([{'|'.join(DASK_SCHEMES)}://]HOST:PORT); got {validate.short_text(text)}")
+    return text
 
 
 # --- --config FILE.toml --------------------------------------------------------------------
@@ -409,14 +433,27 @@ def _config_paths(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]
             if eq:
                 paths.append(value)
             elif i + 1 < len(argv):
+                if looks_like_option(argv[i + 1]):
+                    raise InputError(f"{token} needs a file name; got the option "
+                                     f"{validate.short_text(argv[i + 1])} (a file whose name "
+                                     "starts with '-': --config=./NAME)")
                 paths.append(argv[i + 1])
                 i += 1
+            else:
+                raise InputError(f"{token} needs a file name")
         i += 1
     return paths
 
 
+def looks_like_option(token: str) -> bool:
+    """``--backends`` or ``-h`` (not ``-`` alone, not a negative number ``-3``)."""
+    return token.startswith("-") and len(token) > 1 and not (token[1].isdigit()
+                                                             or token[1] == ".")
+
+
 def read_config(path: str, shown: str) -> dict:
-    """The TOML file's keys and values (at most 1 MiB, UTF-8), or a one-line InputError."""
+    """The TOML file's keys and values (at most 1 MiB, UTF-8, a leading byte-order mark
+    dropped), or a one-line InputError."""
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_CONFIG_BYTES + 1)
@@ -426,7 +463,7 @@ def read_config(path: str, shown: str) -> dict:
         raise InputError(f"config {shown} is larger than {MAX_CONFIG_BYTES >> 20} MiB; a "
                          "config file holds a few options")
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # a byte-order mark (Windows editors) is no TOML
     except UnicodeDecodeError as err:
         raise InputError(f"config {shown} is not UTF-8 text (byte {err.start})") from None
     try:
