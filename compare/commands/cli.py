@@ -60,9 +60,9 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str):  # noqa: D401 - argparse API
         if message.startswith("unrecognized arguments: "):
             extra = message.removeprefix("unrecognized arguments: ").split(" ")
-            message = (f"unrecognized argument{'s' if len(extra) > 1 else ''} "
-                       + ", ".join(short_text(a) for a in extra[:5])
-                       + (f" and {len(extra) - 5} more" if len(extra) > 5 else ""))
+            message = ("unrecognized arguments: "
+                       + " ".join(short_text(a)[1:-1] for a in extra[:5])
+                       + (f" (and {len(extra) - 5} more)" if len(extra) > 5 else ""))
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
     def _get_value(self, action: argparse.Action, arg_string: str) -> Any:
@@ -88,11 +88,26 @@ class Escaped:
     character from the user (a label, a path, a column name) reaches the terminal raw. JSON
     is unchanged (its strings escape control characters already, ``\\u007f`` is valid)."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, notes: bool = False) -> None:
         self.unescaped = stream  # the stream itself (a progress bar draws with \\r)
+        self.notes = notes  # stderr: a write that fails is lost, it fails nothing
 
     def write(self, text: str) -> int:
-        return self.unescaped.write(terminal_text(text))
+        try:
+            return self.unescaped.write(terminal_text(text))
+        except (OSError, ValueError):
+            if not self.notes:
+                raise
+            _to_devnull(2)
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self.unescaped.flush()
+        except (OSError, ValueError):
+            if not self.notes:
+                raise
+            _to_devnull(2)
 
     def __getattr__(self, name: str) -> Any:  # flush, fileno, isatty, encoding, ...
         return getattr(self.unescaped, name)
@@ -132,7 +147,7 @@ def unknown_subcommand(word: str) -> str:
     """The error for ``autograd-compare WORD`` when WORD is no subcommand: choices, a guess."""
     guess = difflib.get_close_matches(word, SUBCOMMANDS, n=1, cutoff=0.6)
     hint = f"; did you mean {guess[0]!r}?" if guess else ""
-    return (f"unknown subcommand {word!r}; choose from {', '.join(SUBCOMMANDS)}, or give only "
+    return (f"unknown subcommand {short_text(word)}; choose from {', '.join(SUBCOMMANDS)}, or give only "
             f"options for the main job{hint}")
 
 
@@ -187,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     if stderr is None:  # started with stderr closed (2>&-): its notes go nowhere
         stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives to the exit
     sys.stdout = cast(TextIO, Escaped(stdout)) if stdout is not None else stdout
-    sys.stderr = cast(TextIO, Escaped(stderr))
+    sys.stderr = cast(TextIO, Escaped(stderr, notes=True))
     try:
         if stdout is None:  # started with stdout closed (>&-): the results would be lost
             _say("cannot write to standard output: it is closed; redirect it to a file or to "

@@ -334,7 +334,8 @@ def optimizer_from(args: argparse.Namespace, kind: str | None = None) -> optimiz
     for flag, kinds in (("betas", optimizers.ADAM_KINDS), ("eps", optimizers.ADAM_KINDS),
                         ("momentum", optimizers.MOMENTUM_KINDS), ("dampening", ("momentum",))):
         if getattr(args, flag) is not None and kind in optimizers.KINDS and kind not in kinds:
-            raise InputError(f"--{flag} applies to {', '.join(kinds)} only; got --optimizer "
+            names = " and ".join([", ".join(kinds[:-1]), kinds[-1]] if kinds[:-1] else kinds)
+            raise InputError(f"--{flag} applies to {names}; got --optimizer "
                              f"{validate.short_text(kind)}")
     change = None
     if args.lr_change is not None:

@@ -53,6 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="number of random starting parameter vectors (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--distribution", default="uniform", metavar="NAME",
+                        choices=tuple(restarts.DISTRIBUTIONS),
                         help="how the parameters are drawn: " + "; ".join(
                             f"{k}: {v}" for k, v in restarts.DISTRIBUTIONS.items())
                         + " (default uniform)")
@@ -79,7 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-plots", action="store_true", help="write no PNG files")
     parser.add_argument("--json", action="store_true", help=wording.JSON_HELP)
     add_landscape_option(parser, default="w5,w6")
-    parser.add_argument("--preset", default=None, metavar="NAME",
+    parser.add_argument("--preset", default=None, metavar="NAME", choices=tuple(network.PRESETS),
                         help="a preset network (see 'autograd-compare presets'), e.g. xor "
                         "(default: the tutorial's network)")
     cluster = parser.add_mutually_exclusive_group()
