@@ -351,8 +351,9 @@ def read_text(source: str | Path, max_bytes: int = MAX_DATA_BYTES) -> str:
     try:
         with open(source, "rb") as f:
             raw = f.read(max_bytes + 1)
-    except OSError as err:
-        raise InputError(f"cannot read data file {shown}: {err.strerror or err}") from None
+    except (OSError, ValueError) as err:  # ValueError: a NUL character in the name
+        raise InputError(f"cannot read data file {shown}: "
+                         f"{getattr(err, 'strerror', None) or err}") from None
     if len(raw) > max_bytes:
         raise InputError(f"data file {shown} is larger than {max_bytes >> 20} MiB, the limit "
                          "for --data files; give fewer rows")

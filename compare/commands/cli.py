@@ -61,8 +61,8 @@ class Parser(argparse.ArgumentParser):
         if message.startswith("unrecognized arguments: "):
             extra = message.removeprefix("unrecognized arguments: ").split(" ")
             message = ("unrecognized arguments: "
-                       + " ".join(short_text(a)[1:-1] for a in extra[:5])
-                       + (f" (and {len(extra) - 5} more)" if len(extra) > 5 else ""))
+                       + " ".join(a if len(a) <= 60 else a[:57] + "..." for a in extra[:3])
+                       + (f" (and {len(extra) - 3} more)" if len(extra) > 3 else ""))
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
     def _get_value(self, action: argparse.Action, arg_string: str) -> Any:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from autograd_compare import network, optimizers, validate
+from autograd_compare import budget, network, optimizers, validate
 from autograd_compare.errors import CompareError, InputError
 from autograd_compare.interface import (
     CLASS_INPUTS,
@@ -163,7 +163,8 @@ def _names(what: str, allowed: tuple[str, ...]):
         for n in names:
             if n not in allowed:
                 raise argparse.ArgumentTypeError(
-                    f"unknown {what} {n!r}; expected one of {', '.join(allowed)}")
+                    f"unknown {what} {validate.short_text(n)}; expected one of "
+                    f"{', '.join(allowed)}")
         if not names:
             raise argparse.ArgumentTypeError(f"{what} needs at least one name")
         return names
@@ -174,13 +175,14 @@ def _names(what: str, allowed: tuple[str, ...]):
 
 def _sizes(text: str) -> tuple[int, ...]:
     try:
-        sizes = tuple(int(p) for p in text.split(","))
+        sizes = tuple(int(p) if len(p.strip()) <= 40 else -1 for p in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"--layers must be whole numbers like 2,3,1; "
-                                         f"got {text!r}") from None
+                                         f"got {validate.short_text(text)}") from None
     if len(sizes) < 2 or min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"--layers needs an input size and at least one "
-                                         f"layer, each >= 1; got {text!r}")
+                                         f"layer, each a whole number from 1 (at most 40 "
+                                         f"digits); got {validate.short_text(text)}")
     return sizes
 
 
@@ -233,7 +235,7 @@ def build(args: argparse.Namespace) -> tuple[str, network.Network, network.Data,
         net, data, w, lr, steps = p.network, p.data, p.weights, p.lr, p.steps
         source = f"preset {p.name}"
         if args.data:
-            data = network.read_csv(net, args.data)
+            data = read_data(args, net)
     else:
         if args.preset:
             raise InputError("give --preset or --layers, not both")
@@ -244,7 +246,8 @@ def build(args: argparse.Namespace) -> tuple[str, network.Network, network.Data,
         net = network.make_network(args.layers, args.activations, args.bias or "none",
                                    _bias_values(args), args.loss or "half-sse",
                                    args.reduction or "sum")
-        data = network.read_csv(net, args.data)
+        _check_memory(args, budget.parameters(network.n_params(net)))  # before any array
+        data = read_data(args, net)
         if args.seed < 0:
             raise InputError(f"--seed must be >= 0; got {args.seed}")
         rng = np.random.default_rng(args.seed)
@@ -257,6 +260,19 @@ def build(args: argparse.Namespace) -> tuple[str, network.Network, network.Data,
     from autograd_compare import validate
 
     return source, net, data, w, validate.learning_rate(lr), steps
+
+
+def _check_memory(args: argparse.Namespace, estimate: float) -> None:
+    budget.check(estimate, getattr(args, "max_memory_mb", budget.DEFAULT_MEMORY_MB), "memory",
+                 "--max-memory-mb")
+
+
+def read_data(args: argparse.Namespace, net: network.Network) -> network.Data:
+    """The --data file (`network.read_text`, the one reader), sized by its line count before
+    it is parsed (`budget.data_file`)."""
+    text = network.read_text(args.data)
+    _check_memory(args, budget.data_file(text.count("\n") + 1, net.sizes[0] + net.sizes[-1]))
+    return network.parse_csv(net, text, validate.short_text(args.data))
 
 
 def _bias_values(args: argparse.Namespace):
@@ -458,8 +474,9 @@ def read_config(path: str, shown: str) -> dict:
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_CONFIG_BYTES + 1)
-    except OSError as err:
-        raise InputError(f"cannot read config {shown}: {err.strerror or err}") from None
+    except (OSError, ValueError) as err:  # ValueError: a NUL character in the name
+        raise InputError(f"cannot read config {shown}: "
+                         f"{getattr(err, 'strerror', None) or err}") from None
     if len(data) > MAX_CONFIG_BYTES:
         raise InputError(f"config {shown} is larger than {MAX_CONFIG_BYTES >> 20} MiB; a "
                          "config file holds a few options")

@@ -322,7 +322,8 @@ def _any_network(args: argparse.Namespace, dt: np.dtype, human: TextIO) -> Job:
         memory, size = budget.optimizers(len(lrs), len(names), steps_, P, pictures)
         nodes_memory, nodes_size = budget.network_check(P, 2 * B * sum(net.sizes[1:]), 1,
                                                         len(lrs) * len(names), False)
-        return memory + nodes_memory, size + nodes_size
+        data_memory, data_size = budget.network_data(B, net.sizes, len(lrs), len(names))
+        return memory + nodes_memory + data_memory, size + nodes_size + data_size
 
     def work(dest: output.Destination | None, with_plots: bool, human: TextIO) -> int:
         with Progress(len(lrs) + 1 + (dest is not None)) as progress:
