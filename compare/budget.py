@@ -8,6 +8,7 @@ the option that raises it. The defaults fit a laptop: 2 GiB of memory, 1 GiB of 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 
 from autograd_compare.errors import InputError
 
@@ -123,7 +124,7 @@ def optimizers(lrs: int, backends: int, steps: int, params: int,
 PARAM_COPIES = 16  # start, gradients, optimizer state, trained vectors, comparisons: 8 bytes each
 CELL_READ_BYTES = 120  # a --data cell while read: its text, the csv module's str, the float
 NODE_WORK_BYTES = 64  # one z or a of one example during training: 8 float64 temporaries
-NODES_ROW_CELL_BYTES = 100  # one nodes.csv cell while written: a Python str in a row list + text
+NODES_ROW_CELL_BYTES = 140  # one nodes.csv cell while written: a Python str in a row list + text
 NODES_ROW_CELL_TEXT = 24  # one nodes.csv cell on disk
 
 
@@ -149,6 +150,17 @@ def network_data(examples: int, sizes: tuple[int, ...], rates: int,
     memory = float(examples) * nodes * NODE_WORK_BYTES * backends + rows * cols * (
         NODES_ROW_CELL_BYTES + NODES_ROW_CELL_TEXT)
     return memory, float(rows) * cols * NODES_ROW_CELL_TEXT
+
+
+# the frameworks themselves, once loaded (peak RSS of a 1-step run, measured: manual 104 MB with
+# matplotlib, torch alone 301 MB, jax alone 252 MB, all three 451 MB); a mistake is manual's
+LIBRARY_BYTES = {"manual": 128 * MB, "torch": 224 * MB, "jax": 192 * MB}
+
+
+def libraries(names: Sequence[str]) -> float:
+    """Memory in bytes of the frameworks that ``names`` load (each once)."""
+    frameworks = {n if n in LIBRARY_BYTES else "manual" for n in names} | {"manual"}
+    return float(sum(LIBRARY_BYTES[f] for f in frameworks))
 
 
 def explain_updates(steps: int) -> float:

@@ -105,7 +105,8 @@ def make(kind: Any = "sgd", *, lr: Any = 0.5, momentum: Any = None, dampening: A
         InputError: one line quoting the bad value and the expected one.
     """
     if kind not in KINDS:
-        raise InputError(f"unknown optimizer {short_text(kind)}; expected one of {', '.join(KINDS)}")
+        raise InputError(f"unknown optimizer {short_text(kind)}; expected one of "
+                         f"{', '.join(KINDS)}")
     lr_ = _number(lr, "learning rate", 0.0, None, "finite and > 0", lo_open=True)
     if momentum is None:
         momentum = 0.9 if kind in MOMENTUM_KINDS else 0.0
@@ -118,13 +119,15 @@ def make(kind: Any = "sgd", *, lr: Any = 0.5, momentum: Any = None, dampening: A
     tau = _number(dampening, "dampening", 0.0, 1.0, "in [0, 1)")
     if tau and kind != "momentum":
         raise InputError(f"dampening applies to momentum only (PyTorch refuses it for "
-                         f"nesterov); got dampening={short_text(dampening)} with {short_text(kind)}")
+                         f"nesterov); got dampening={short_text(dampening)} with "
+                         f"{short_text(kind)}")
     wd = _number(weight_decay, "weight decay", 0.0, None, "finite and >= 0")
     lam = _number(l2, "l2", 0.0, None, "finite and >= 0")
     try:
         b1, b2 = (float(b) for b in betas)
     except (TypeError, ValueError):
-        raise InputError(f"betas must be two numbers b1,b2 in [0, 1); got {short_text(betas)}") from None
+        raise InputError(f"betas must be two numbers b1,b2 in [0, 1); got "
+                         f"{short_text(betas)}") from None
     for name, b in (("beta1", b1), ("beta2", b2)):
         _number(b, name, 0.0, 1.0, "in [0, 1)")
     eps_ = _number(eps, "eps", 0.0, None, "finite and > 0", lo_open=True)

@@ -383,3 +383,33 @@ def test_battery_of_malformed_config_files(name, content, cwd, capsys):
     (cwd / "c.toml").write_bytes(content)
     prefix, extra = COMMANDS[name]
     one_line([*prefix, "--config", "c.toml", *extra], capsys, longest=600)  # + known keys
+
+
+# --- the memory estimate is an upper bound of the measured peak ---------------------------
+def _peak_rss_bytes(argv: list[str]) -> int:
+    """Peak RSS of ``autograd-compare argv`` (getrusage of the finished child, Linux: KiB)."""
+    probe = ("import resource, subprocess, sys\n"
+             "subprocess.run([sys.executable, '-m', 'autograd_compare', *sys.argv[1:]],"
+             " stdout=subprocess.DEVNULL, check=True)\n"
+             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    done = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True,
+                          env=ENV, timeout=300, check=True)
+    return int(done.stdout) * 1024
+
+
+@pytest.mark.parametrize("steps", [10_000, 40_000, 80_000])
+def test_the_main_job_memory_estimate_is_at_least_the_peak(steps, cwd):
+    from autograd_compare import budget
+
+    argv = ["--backends", "manual", "--lrs", "1,2", "--steps", str(steps), "--out", "r"]
+    memory, _ = budget.main_job(2, 1, steps, True)
+    estimate = memory + budget.libraries(["manual"])
+    peak = _peak_rss_bytes(argv)
+    assert estimate >= peak, (estimate / 2**20, peak / 2**20)
+
+
+def test_the_estimate_counts_the_frameworks():
+    from autograd_compare import budget
+
+    assert budget.libraries(["manual", "torch", "jax"]) >= 450 * 2**20  # measured 451 MB
+    assert budget.libraries(["mistake:update-sign"]) == budget.libraries(["manual"])

@@ -147,7 +147,8 @@ def unknown_subcommand(word: str) -> str:
     """The error for ``autograd-compare WORD`` when WORD is no subcommand: choices, a guess."""
     guess = difflib.get_close_matches(word, SUBCOMMANDS, n=1, cutoff=0.6)
     hint = f"; did you mean {guess[0]!r}?" if guess else ""
-    return (f"unknown subcommand {short_text(word)}; choose from {', '.join(SUBCOMMANDS)}, or give only "
+    return (f"unknown subcommand {short_text(word)}; choose from {', '.join(SUBCOMMANDS)}, "
+            "or give only "
             f"options for the main job{hint}")
 
 

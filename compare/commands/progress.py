@@ -33,7 +33,8 @@ class Progress:
 
     def step(self, what: str) -> None:
         """Announce the next piece of work (call before doing it): the previous one is done."""
-        self.bar.set_description_str(terminal_text(what[:50]), refresh=False)  # shown by the next update
+        # shown by the next update
+        self.bar.set_description_str(terminal_text(what[:50]), refresh=False)
         if self.started:
             self.bar.update(1)
         self.started = True
