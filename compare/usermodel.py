@@ -67,16 +67,23 @@ def check_model(model: Any, inputs: Any, targets: Any, *, loss: str = "half-sse"
 
 
 def _backend_names(backends: Any) -> tuple[str, ...]:
-    """``backends`` checked: names of the registry, each once (default every installed one)."""
+    """``backends`` checked: registry names or mistake:<kind> (an SGD update-rule mistake),
+    each once (default every installed one)."""
     if backends is None:
         return tuple(registry.backends())
     if isinstance(backends, str) or not isinstance(backends, (list, tuple)):
         raise InputError(f"backends must be a tuple of names such as ('manual', 'torch'); "
                          f"got {validate.short_text(backends)}")
     for i, name in enumerate(backends):
-        if not isinstance(name, str) or name not in registry.REGISTRY:
+        if not isinstance(name, str) or not (name in registry.REGISTRY
+                                              or name.startswith(registry.MISTAKE_PREFIX)):
             raise InputError(f"unknown backend {validate.short_text(name)}; expected one of "
-                             + ", ".join(registry.REGISTRY))
+                             + ", ".join(registry.REGISTRY)
+                             + f" or {registry.MISTAKE_PREFIX}<kind>")
+        if name.startswith(registry.MISTAKE_PREFIX):
+            from autograd_compare.manual import optim
+
+            optim.check_mistake(SGD, name[len(registry.MISTAKE_PREFIX):])  # the update rule's
         if name in backends[:i]:
             raise InputError(f"backend {name!r} is listed twice in backends; give each once")
     if not backends:
