@@ -8,6 +8,7 @@ the option that raises it. The defaults fit a laptop: 2 GiB of memory, 1 GiB of 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 
 from autograd_compare.errors import InputError
 
@@ -117,6 +118,49 @@ def optimizers(lrs: int, backends: int, steps: int, params: int,
     rows = lrs * backends * (steps + 1)
     return (rows * cols * 8 * 4 + 64 * MB,
             rows * cols * 24 + (2 * PNG_BYTES if plots else 0))
+
+
+# any network, per data row / parameter (measured on this code, docs/hardening.md "Budgets")
+PARAM_COPIES = 16  # start, gradients, optimizer state, trained vectors, comparisons: 8 bytes each
+CELL_READ_BYTES = 120  # a --data cell while read: its text, the csv module's str, the float
+NODE_WORK_BYTES = 64  # one z or a of one example during training: 8 float64 temporaries
+NODES_ROW_CELL_BYTES = 140  # one nodes.csv cell while written: a Python str in a row list + text
+NODES_ROW_CELL_TEXT = 24  # one nodes.csv cell on disk
+
+
+def parameters(count: int) -> float:
+    """Memory in bytes that ``count`` parameters need at the least (`PARAM_COPIES` float64
+    copies), before any of them is made: ``--layers 2,100000,100000,1`` is refused up front."""
+    return float(count) * 8 * PARAM_COPIES + 64 * MB
+
+
+def data_file(rows: int, cells: int) -> float:
+    """Memory in bytes of reading a --data file of ``rows`` rows of ``cells`` cells."""
+    return float(rows) * cells * CELL_READ_BYTES + 64 * MB
+
+
+def network_data(examples: int, sizes: tuple[int, ...], rates: int,
+                 backends: int) -> tuple[float, float]:
+    """(memory, output) in bytes of the examples of the main job on any network: every z and
+    a of every example while training, and nodes.csv (a row per rate, backend, example, at
+    step 0 and after the last update: labels, the example, its z and a)."""
+    nodes = 2 * sum(sizes[1:])
+    rows = 2 * rates * backends * examples
+    cols = 4 + sizes[0] + sizes[-1] + nodes
+    memory = float(examples) * nodes * NODE_WORK_BYTES * backends + rows * cols * (
+        NODES_ROW_CELL_BYTES + NODES_ROW_CELL_TEXT)
+    return memory, float(rows) * cols * NODES_ROW_CELL_TEXT
+
+
+# the frameworks themselves, once loaded (peak RSS of a 1-step run, measured: manual 104 MB with
+# matplotlib, torch alone 301 MB, jax alone 252 MB, all three 451 MB); a mistake is manual's
+LIBRARY_BYTES = {"manual": 128 * MB, "torch": 224 * MB, "jax": 192 * MB}
+
+
+def libraries(names: Sequence[str]) -> float:
+    """Memory in bytes of the frameworks that ``names`` load (each once)."""
+    frameworks = {n if n in LIBRARY_BYTES else "manual" for n in names} | {"manual"}
+    return float(sum(LIBRARY_BYTES[f] for f in frameworks))
 
 
 def explain_updates(steps: int) -> float:

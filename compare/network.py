@@ -334,39 +334,112 @@ def to_dict(net: Network) -> dict[str, Any]:
 
 
 # --- CSV data --------------------------------------------------------------------------------
+MAX_DATA_BYTES = 256 << 20  # a --data file is read whole: refuse to read more than 256 MiB
+SHORT = 80  # longest echo of a bad value in a message (`validate.short_text`)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= SHORT else text[: SHORT - 3] + "..."
+
+
+def read_text(source: str | Path, max_bytes: int = MAX_DATA_BYTES) -> str:
+    """The text of a data file: at most ``max_bytes``, UTF-8 (a leading byte-order mark
+    dropped), no NUL byte; anything else is a one-line `InputError` naming the file.
+    The one reader of --data files (`read_csv`, and the column names of the reports)."""
+    shown = _short(str(source))
+    try:
+        with open(source, "rb") as f:
+            raw = f.read(max_bytes + 1)
+    except (OSError, ValueError) as err:  # ValueError: a NUL character in the name
+        raise InputError(f"cannot read data file {shown}: "
+                         f"{getattr(err, 'strerror', None) or err}") from None
+    if len(raw) > max_bytes:
+        raise InputError(f"data file {shown} is larger than {max_bytes >> 20} MiB, the limit "
+                         "for --data files; give fewer rows")
+    nul = raw.find(b"\0")
+    if nul >= 0:
+        line = raw.count(b"\n", 0, nul) + 1
+        raise InputError(f"data file {shown} is not a text file (a NUL byte at offset {nul}, "
+                         f"line {line}); expected a UTF-8 CSV")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise InputError(f"data file {shown} is not UTF-8 text (byte 0x{raw[err.start]:02x} at "
+                         f"offset {err.start}, line {line}); save it as UTF-8") from None
+
+
 def read_csv(net: Network, source: str | Path, dt: Any = "float64") -> Data:
-    """A CSV with a header row, then per row the n_0 inputs and the n_L targets.
+    """A CSV with a header row, then per row the n_0 inputs and the n_L targets (`read_text`,
+    `parse_csv`).
 
     Raises:
-        InputError: empty file, wrong number of columns, a non-number or non-finite entry.
+        InputError: unreadable, too large, not UTF-8 text, or the rules of `parse_csv`.
     """
-    path = Path(source)
+    return parse_csv(net, read_text(source), _short(str(source)), dt)
+
+
+def csv_rows(text: str, name: str = "data") -> list[tuple[int, list[str]]]:
+    """(line number in the file, cells) of every row with a non-blank cell: blank lines are
+    skipped but counted, a leading byte-order mark dropped."""
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
+    rows = []
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise InputError(f"cannot read data file {str(path)!r}: {err.strerror}") from None
-    return parse_csv(net, text, repr(str(path)), dt)
+        for row in reader:
+            if any(c.strip() for c in row):
+                rows.append((reader.line_num, row))
+    except csv.Error as err:
+        raise InputError(f"{name}: line {reader.line_num} is not valid CSV: "
+                         f"{_short(str(err))[1:-1]}") from None
+    return rows
+
+
+def _number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_csv(net: Network, text: str, name: str = "data", dt: Any = "float64") -> Data:
-    rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+    """Rows of text -> `Data`. The first row with a non-blank cell is the header (the column
+    names); a first row of numbers only is refused, not taken as names (its example would
+    be lost). Line numbers in messages are the file's, blank lines included."""
+    rows = csv_rows(text, name)
     want = net.sizes[0] + net.sizes[-1]
+    if not rows:
+        raise InputError(f"{name}: needs a header row and at least one example; the file is "
+                         "empty")
+    first_line, header = rows[0]
+    if all(_number(c) for c in header):
+        raise InputError(f"{name}: line {first_line} holds only numbers "
+                         f"({_short(','.join(header))[1:-1]}): the first row must be a header "
+                         f"naming the {want} columns (e.g. "
+                         + ",".join([f"x{k + 1}" for k in range(min(net.sizes[0], 3))]
+                                    + [f"t{k + 1}" for k in range(min(net.sizes[-1], 2))])
+                         + "); add one")
     if len(rows) < 2:
-        raise InputError(f"{name}: needs a header row and at least one example")
-    for k, row in enumerate(rows, start=1):
+        raise InputError(f"{name}: needs a header row and at least one example; got only the "
+                         "header")
+    for line, row in rows:
         if len(row) != want:
-            raise InputError(f"{name}: line {k} has {len(row)} columns; the network needs "
+            raise InputError(f"{name}: line {line} has {len(row)} columns; the network needs "
                              f"{want} ({net.sizes[0]} inputs, {net.sizes[-1]} targets)")
     values = []
-    for k, row in enumerate(rows[1:], start=2):
+    for line, row in rows[1:]:
         try:
             values.append([float(c) for c in row])
         except ValueError:
-            raise InputError(f"{name}: line {k} holds a non-number: {row}") from None
+            column = next(k for k, c in enumerate(row, start=1) if not _number(c))
+            raise InputError(f"{name}: line {line}, column {column} is not a number: "
+                             f"{_short(row[column - 1])}") from None
     arr = np.asarray(values)
     if not np.all(np.isfinite(arr)):
-        line = int(np.argwhere(~np.isfinite(arr))[0, 0]) + 2
-        raise InputError(f"{name}: line {line} holds a non-finite entry")
+        row_k, col_k = (int(k) for k in np.argwhere(~np.isfinite(arr))[0])
+        raise InputError(f"{name}: line {rows[row_k + 1][0]}, column {col_k + 1} is not "
+                         f"finite: {_short(rows[row_k + 1][1][col_k])}")
     return data(net, arr[:, :net.sizes[0]], arr[:, net.sizes[0]:], dt)
 
 

@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from autograd_compare.errors import InputError
+from autograd_compare.validate import short_text
 
 KINDS = ("sgd", "momentum", "nesterov", "adam", "adamw", "textbook-momentum")
 MANUAL_ONLY = ("textbook-momentum",)  # conventions no framework implements
@@ -87,11 +88,11 @@ def _number(value: Any, what: str, lo: float, hi: float | None, expected: str,
     try:
         x = float(value)
     except (TypeError, ValueError):
-        raise InputError(f"{what} must be a number ({expected}); got {value!r}") from None
+        raise InputError(f"{what} must be a number ({expected}); got {short_text(value)}") from None
     above = x > lo if lo_open else x >= lo
     below = hi is None or (x < hi if hi_open else x <= hi)
     if not (math.isfinite(x) and above and below):
-        raise InputError(f"{what} must be {expected}; got {value!r}")
+        raise InputError(f"{what} must be {expected}; got {short_text(value)}")
     return x
 
 
@@ -104,26 +105,29 @@ def make(kind: Any = "sgd", *, lr: Any = 0.5, momentum: Any = None, dampening: A
         InputError: one line quoting the bad value and the expected one.
     """
     if kind not in KINDS:
-        raise InputError(f"unknown optimizer {kind!r}; expected one of {', '.join(KINDS)}")
+        raise InputError(f"unknown optimizer {short_text(kind)}; expected one of "
+                         f"{', '.join(KINDS)}")
     lr_ = _number(lr, "learning rate", 0.0, None, "finite and > 0", lo_open=True)
     if momentum is None:
         momentum = 0.9 if kind in MOMENTUM_KINDS else 0.0
     mu = _number(momentum, "momentum", 0.0, 1.0, "in [0, 1)")
     if kind in MOMENTUM_KINDS and mu == 0.0:
-        raise InputError(f"{kind} needs momentum in (0, 1); got {momentum!r}")
+        raise InputError(f"{kind} needs momentum in (0, 1); got {short_text(momentum)}")
     if kind not in MOMENTUM_KINDS and mu != 0.0:
         raise InputError(f"momentum applies to momentum, nesterov, textbook-momentum; "
-                         f"got momentum={momentum!r} with {kind!r}")
+                         f"got momentum={short_text(momentum)} with {short_text(kind)}")
     tau = _number(dampening, "dampening", 0.0, 1.0, "in [0, 1)")
     if tau and kind != "momentum":
         raise InputError(f"dampening applies to momentum only (PyTorch refuses it for "
-                         f"nesterov); got dampening={dampening!r} with {kind!r}")
+                         f"nesterov); got dampening={short_text(dampening)} with "
+                         f"{short_text(kind)}")
     wd = _number(weight_decay, "weight decay", 0.0, None, "finite and >= 0")
     lam = _number(l2, "l2", 0.0, None, "finite and >= 0")
     try:
         b1, b2 = (float(b) for b in betas)
     except (TypeError, ValueError):
-        raise InputError(f"betas must be two numbers b1,b2 in [0, 1); got {betas!r}") from None
+        raise InputError(f"betas must be two numbers b1,b2 in [0, 1); got "
+                         f"{short_text(betas)}") from None
     for name, b in (("beta1", b1), ("beta2", b2)):
         _number(b, name, 0.0, 1.0, "in [0, 1)")
     eps_ = _number(eps, "eps", 0.0, None, "finite and > 0", lo_open=True)
@@ -132,9 +136,9 @@ def make(kind: Any = "sgd", *, lr: Any = 0.5, momentum: Any = None, dampening: A
         try:
             k, lr2 = lr_change
         except (TypeError, ValueError):
-            raise InputError(f"lr_change must be (step, lr); got {lr_change!r}") from None
+            raise InputError(f"lr_change must be (step, lr); got {short_text(lr_change)}") from None
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise InputError(f"lr_change step must be a whole number >= 1; got {k!r}")
+            raise InputError(f"lr_change step must be a whole number >= 1; got {short_text(k)}")
         change = (int(k), _number(lr2, "learning rate", 0.0, None, "finite and > 0",
                                   lo_open=True))
     return Optimizer(kind, lr_, mu, tau, wd, lam, (b1, b2), eps_, change)

@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from autograd_compare import network, registry
+from autograd_compare import network, registry, validate
 from autograd_compare.errors import InputError
 from autograd_compare.harness import optim_check
 from autograd_compare.optimizers import SGD
@@ -59,11 +59,36 @@ def check_model(model: Any, inputs: Any, targets: Any, *, loss: str = "half-sse"
         InputError: an unsupported layer (named), a bad combination or bad data.
     """
     net, w = describe_model(model, loss, reduction)
-    names = tuple(backends) if backends else tuple(registry.backends())
+    names = _backend_names(backends)
     dt = network.dtype(dtype)
-    data = network.data(net, _numpy(inputs), _numpy(targets), dt)
+    data = network.data(net, _numpy(inputs, "inputs"), _numpy(targets, "targets"), dt)
     return optim_check.sweep("your model", SGD, list(names), net, network.weights(net, w, dt),
                              data, (lr,), steps, dt)
+
+
+def _backend_names(backends: Any) -> tuple[str, ...]:
+    """``backends`` checked: registry names or mistake:<kind> (an SGD update-rule mistake),
+    each once (default every installed one)."""
+    if backends is None:
+        return tuple(registry.backends())
+    if isinstance(backends, str) or not isinstance(backends, (list, tuple)):
+        raise InputError(f"backends must be a tuple of names such as ('manual', 'torch'); "
+                         f"got {validate.short_text(backends)}")
+    for i, name in enumerate(backends):
+        if not isinstance(name, str) or not (name in registry.REGISTRY
+                                              or name.startswith(registry.MISTAKE_PREFIX)):
+            raise InputError(f"unknown backend {validate.short_text(name)}; expected one of "
+                             + ", ".join(registry.REGISTRY)
+                             + f" or {registry.MISTAKE_PREFIX}<kind>")
+        if name.startswith(registry.MISTAKE_PREFIX):
+            from autograd_compare.manual import optim
+
+            optim.check_mistake(SGD, name[len(registry.MISTAKE_PREFIX):])  # the update rule's
+        if name in backends[:i]:
+            raise InputError(f"backend {name!r} is listed twice in backends; give each once")
+    if not backends:
+        raise InputError("backends needs at least one name")
+    return tuple(backends)
 
 
 class _Layer(NamedTuple):
@@ -115,9 +140,9 @@ def _torch_layers(model) -> list[_Layer]:
     for i, mod in enumerate(model.children()):
         kind = type(mod).__name__
         if kind == "Linear":
-            b = None if mod.bias is None else mod.bias.detach().cpu().double().numpy()
+            b = None if mod.bias is None else _numpy(mod.bias, f"layer {i} (Linear) bias")
             frozen = mod.bias is not None and not mod.bias.requires_grad
-            layers.append(_Layer(mod.weight.detach().cpu().double().numpy(), b, frozen,
+            layers.append(_Layer(_numpy(mod.weight, f"layer {i} (Linear) weight"), b, frozen,
                                  "identity"))
             after_linear = True
         elif kind in TORCH_ACTIVATIONS:
@@ -148,11 +173,11 @@ def _pytree_layer(i: int, layer: Any) -> _Layer:
     W = layer.get("W", layer.get("weight"))
     if W is None:
         raise InputError(f"layer {i}: no weight 'W'")
-    W = np.asarray(W, np.float64)
+    W = _numpy(W, f"layer {i}: weight")
     if W.ndim != 2:
         raise InputError(f"layer {i}: weight must be a matrix (out, in); got shape {W.shape}")
     b = layer.get("b", layer.get("bias"))
-    b = None if b is None else np.asarray(b, np.float64).reshape(-1)
+    b = None if b is None else _numpy(b, f"layer {i}: bias").reshape(-1)
     if b is not None and b.shape != (W.shape[0],):
         raise InputError(f"layer {i}: bias must have {W.shape[0]} entries; got {b.size}")
     act = layer.get("activation", "identity")
@@ -162,7 +187,7 @@ def _pytree_layer(i: int, layer: Any) -> _Layer:
     return _Layer(W, b, False, act)
 
 
-def _numpy(x: Any) -> np.ndarray:
-    if hasattr(x, "detach"):  # a torch tensor
-        x = x.detach().cpu().double().numpy()
-    return np.asarray(x, np.float64)
+def _numpy(x: Any, what: str) -> np.ndarray:
+    """Real numbers as float64 (`validate.as_numpy`: NumPy, lists, torch or JAX arrays);
+    complex, text, booleans, objects, ragged lists, meta or sparse tensors: `InputError`."""
+    return validate.as_numpy(x, what).astype(np.float64)

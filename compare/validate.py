@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,15 +24,56 @@ def short_text(value: Any, limit: int = SHORT) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def as_numpy(values: Any, what: str) -> np.ndarray:
-    """NumPy arrays, lists, and torch/JAX arrays (detached, moved to the CPU) -> an array of
-    real numbers (ints or floats); complex, strings, booleans, objects and ragged lists are an
-    `InputError`."""
+# control characters (C0 but tab and newline, DEL, C1) and the bidirectional overrides: a
+# terminal would run them (clear the screen, move the cursor, reorder the line)
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_text(text: str) -> str:
+    """``text`` safe to print: every control character but tab and newline written as its
+    escape ``\\uXXXX`` (``\\u001b``; also valid in a JSON string); the rest unchanged."""
+    if CONTROL.search(text) is None:
+        return text
+    return CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def from_tensor(values: Any, what: str) -> Any:
+    """A torch or JAX array as a NumPy array (detached, on the CPU; half precision widened to
+    float64, exactly); a tensor without numbers (meta device), a sparse or quantized one, or a
+    complex one is an `InputError`. Anything else is returned as it is."""
     module = type(values).__module__.split(".")[0]
-    if module == "torch":  # a tensor that requires grad, or lives on a GPU
-        values = values.detach().cpu().resolve_conj().numpy()
-    elif module in ("jax", "jaxlib"):
-        values = np.asarray(values)
+    if module == "torch" and hasattr(values, "detach"):
+        kind = f"a torch tensor ({str(values.dtype).removeprefix('torch.')})"
+        if str(getattr(values, "device", "")) == "meta":
+            raise InputError(f"{what} is {kind} on the meta device: it holds no numbers")
+        if str(values.layout) != "torch.strided" or values.is_quantized:
+            raise InputError(f"{what} is {kind} with layout "
+                             f"{str(values.layout).removeprefix('torch.')}"
+                             f"{' (quantized)' if values.is_quantized else ''}; give a dense "
+                             "tensor (.to_dense(), .dequantize())")
+        if values.is_complex():
+            raise InputError(f"{what} must be real numbers, not complex; got {kind}")
+        t = values.detach().cpu().resolve_neg()
+        if t.is_floating_point() and str(t.dtype) not in ("torch.float32", "torch.float64"):
+            t = t.double()  # bfloat16, float16, float8: exact in float64
+        try:
+            return t.numpy()
+        except (TypeError, RuntimeError) as err:
+            raise InputError(f"{what}: {kind} cannot be read as numbers "
+                             f"({short_text(str(err))})") from None
+    if module in ("jax", "jaxlib"):
+        arr = np.asarray(values)
+        if arr.dtype.kind == "V" or arr.dtype.name.startswith(("bfloat16", "float8")):
+            arr = arr.astype(np.float64)  # ml_dtypes' half-precision types: exact in float64
+        return arr
+    return values
+
+
+def as_numpy(values: Any, what: str) -> np.ndarray:
+    """NumPy arrays, lists, and torch/JAX arrays (`from_tensor`) -> an array of real numbers
+    (ints or floats); complex, strings, booleans, objects, ragged lists and tensors without
+    numbers are an `InputError`."""
+    values = from_tensor(values, what)
     if isinstance(values, (str, bytes)):
         raise InputError(f"{what} must be numbers, not text; got {short_text(values)}")
     if _has_bool(values):
@@ -186,9 +228,9 @@ def threshold(t: Any) -> float | None:
     try:
         value = float(t)
     except (TypeError, ValueError):
-        raise InputError(f"threshold must be a number; got {t!r}") from None
+        raise InputError(f"threshold must be a number; got {short_text(t)}") from None
     if not math.isfinite(value) or value < 0:
-        raise InputError(f"threshold must be finite and >= 0; got {t!r}")
+        raise InputError(f"threshold must be finite and >= 0; got {short_text(t)}")
     return value
 
 

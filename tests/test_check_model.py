@@ -115,3 +115,17 @@ def test_unsupported_models_raise_one_input_error(model, message):
     with pytest.raises(InputError, match=message) as err:
         check_model(model(), np.zeros((1, 2)), np.zeros((1, 2)))
     assert "\n" not in str(err.value)
+
+
+def test_a_mistake_backend_is_checked_against_the_optimizer_catalogue():
+    """check_model trains with SGD: mistake:<kind> is an update-rule mistake that applies to SGD
+    (weight-decay-sign, undetected without decay); any other kind is one InputError line."""
+    model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Tanh(), torch.nn.Linear(3, 1))
+    x, t = data(2, 1)
+    r = check_model(model, x, t, steps=3, backends=("manual", "mistake:weight-decay-sign"))
+    assert r.undetected == ("mistake:weight-decay-sign",) and not r.ok
+    for kind, message in (("no-such-kind", "unknown optimizer mistake 'no-such-kind'"),
+                          ("adamw-decay-after", "applies to adamw; got optimizer 'sgd'")):
+        with pytest.raises(InputError, match=message) as err:
+            check_model(model, x, t, steps=3, backends=("manual", "mistake:" + kind))
+        assert "\n" not in str(err.value)

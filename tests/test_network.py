@@ -74,8 +74,8 @@ def test_bad_values_are_one_line_input_errors():
     ("", "needs a header row"),
     ("a,b,t\n", "needs a header row"),
     ("a,b,t\n1,2\n", "line 2 has 2 columns; the network needs 3"),
-    ("a,b,t\n1,x,0\n", "line 2 holds a non-number"),
-    ("a,b,t\n1,2,0\n1,nan,1\n", "line 3 holds a non-finite entry"),
+    ("a,b,t\n1,x,0\n", "line 2, column 2 is not a number"),
+    ("a,b,t\n1,2,0\n1,nan,1\n", "line 3, column 2 is not finite"),
 ])
 def test_bad_csv(text, message):
     with pytest.raises(InputError, match=message):

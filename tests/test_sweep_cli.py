@@ -104,7 +104,7 @@ def test_bad_combinations_exit_2_with_one_line(capsys, xor_csv, argv, message):
 
 @pytest.mark.parametrize("text, message", [
     ("", "needs a header row"),
-    ("a,b,t\n1,nan,0\n", "non-finite"),
+    ("a,b,t\n1,nan,0\n", "not finite"),
     ("a,b\n1,2\n", "has 2 columns"),
 ])
 def test_bad_csv_exit_2(capsys, tmp_path, text, message):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from autograd_compare import network, optimizers, validate
+from autograd_compare import budget, network, optimizers, validate
 from autograd_compare.errors import CompareError, InputError
 from autograd_compare.interface import (
     CLASS_INPUTS,
@@ -163,7 +163,8 @@ def _names(what: str, allowed: tuple[str, ...]):
         for n in names:
             if n not in allowed:
                 raise argparse.ArgumentTypeError(
-                    f"unknown {what} {n!r}; expected one of {', '.join(allowed)}")
+                    f"unknown {what} {validate.short_text(n)}; expected one of "
+                    f"{', '.join(allowed)}")
         if not names:
             raise argparse.ArgumentTypeError(f"{what} needs at least one name")
         return names
@@ -174,13 +175,14 @@ def _names(what: str, allowed: tuple[str, ...]):
 
 def _sizes(text: str) -> tuple[int, ...]:
     try:
-        sizes = tuple(int(p) for p in text.split(","))
+        sizes = tuple(int(p) if len(p.strip()) <= 40 else -1 for p in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"--layers must be whole numbers like 2,3,1; "
-                                         f"got {text!r}") from None
+                                         f"got {validate.short_text(text)}") from None
     if len(sizes) < 2 or min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"--layers needs an input size and at least one "
-                                         f"layer, each >= 1; got {text!r}")
+                                         f"layer, each a whole number from 1 (at most 40 "
+                                         f"digits); got {validate.short_text(text)}")
     return sizes
 
 
@@ -233,7 +235,7 @@ def build(args: argparse.Namespace) -> tuple[str, network.Network, network.Data,
         net, data, w, lr, steps = p.network, p.data, p.weights, p.lr, p.steps
         source = f"preset {p.name}"
         if args.data:
-            data = network.read_csv(net, args.data)
+            data = read_data(args, net)
     else:
         if args.preset:
             raise InputError("give --preset or --layers, not both")
@@ -244,7 +246,8 @@ def build(args: argparse.Namespace) -> tuple[str, network.Network, network.Data,
         net = network.make_network(args.layers, args.activations, args.bias or "none",
                                    _bias_values(args), args.loss or "half-sse",
                                    args.reduction or "sum")
-        data = network.read_csv(net, args.data)
+        _check_memory(args, budget.parameters(network.n_params(net)))  # before any array
+        data = read_data(args, net)
         if args.seed < 0:
             raise InputError(f"--seed must be >= 0; got {args.seed}")
         rng = np.random.default_rng(args.seed)
@@ -257,6 +260,19 @@ def build(args: argparse.Namespace) -> tuple[str, network.Network, network.Data,
     from autograd_compare import validate
 
     return source, net, data, w, validate.learning_rate(lr), steps
+
+
+def _check_memory(args: argparse.Namespace, estimate: float) -> None:
+    budget.check(estimate, getattr(args, "max_memory_mb", budget.DEFAULT_MEMORY_MB), "memory",
+                 "--max-memory-mb")
+
+
+def read_data(args: argparse.Namespace, net: network.Network) -> network.Data:
+    """The --data file (`network.read_text`, the one reader), sized by its line count before
+    it is parsed (`budget.data_file`)."""
+    text = network.read_text(args.data)
+    _check_memory(args, budget.data_file(text.count("\n") + 1, net.sizes[0] + net.sizes[-1]))
+    return network.parse_csv(net, text, validate.short_text(args.data))
 
 
 def _bias_values(args: argparse.Namespace):
@@ -296,9 +312,10 @@ def add_optimizer_arguments(parser: argparse.ArgumentParser, default: str | None
                         help="one of " + ", ".join(optimizers.KINDS)
                         + (f" (default {default})" if default else ""))
     parser.add_argument("--momentum", default=None, metavar="MU",
-                        help="momentum μ in [0, 1) (default 0.9 for the momentum kinds)")
+                        help="momentum μ in (0, 1), for momentum, nesterov and "
+                        "textbook-momentum (default 0.9)")
     parser.add_argument("--dampening", default=None, metavar="TAU",
-                        help="dampening τ of momentum, in [0, 1) (default 0)")
+                        help="dampening τ of --optimizer momentum, in [0, 1) (default 0)")
     parser.add_argument("--weight-decay", default=None, metavar="WD",
                         help="weight decay: coupled (g + wd*w), decoupled for adamw (default 0)")
     parser.add_argument("--l2", default=None, metavar="LAMBDA",
@@ -330,9 +347,12 @@ def optimizer_from(args: argparse.Namespace, kind: str | None = None) -> optimiz
             raise InputError(f"{', '.join(given)} {verb} --optimizer KIND (one of "
                              f"{', '.join(optimizers.KINDS)})")
         kind = "sgd"
-    for flag, kinds in (("betas", optimizers.ADAM_KINDS), ("eps", optimizers.ADAM_KINDS)):
-        if getattr(args, flag) is not None and kind not in kinds:
-            raise InputError(f"--{flag} applies to adam and adamw; got --optimizer {kind}")
+    for flag, kinds in (("betas", optimizers.ADAM_KINDS), ("eps", optimizers.ADAM_KINDS),
+                        ("momentum", optimizers.MOMENTUM_KINDS), ("dampening", ("momentum",))):
+        if getattr(args, flag) is not None and kind in optimizers.KINDS and kind not in kinds:
+            names = " and ".join([", ".join(kinds[:-1]), kinds[-1]] if kinds[:-1] else kinds)
+            raise InputError(f"--{flag} applies to {names}; got --optimizer "
+                             f"{validate.short_text(kind)}")
     change = None
     if args.lr_change is not None:
         k, lr2 = args.lr_change
@@ -350,6 +370,27 @@ def optimizer_from(args: argparse.Namespace, kind: str | None = None) -> optimiz
                            weight_decay=value("weight_decay", 0.0), l2=value("l2", 0.0),
                            betas=value("betas", (0.9, 0.999)), eps=value("eps", 1e-8),
                            lr_change=change)
+
+
+# --- a Dask scheduler ------------------------------------------------------------------------
+DASK_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx", "inproc")  # distributed's address schemes
+
+
+def dask_address(text: str) -> str:
+    """argparse ``type=`` for --dask-scheduler: ``[SCHEME://]HOST:PORT`` (``inproc://...``
+    as it is); anything else is a one-line usage error before Dask is imported."""
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "tcp", text
+    host, colon, port = rest.rpartition(":")
+    ok = scheme in DASK_SCHEMES and (scheme == "inproc" and bool(rest) or (
+        bool(colon) and port.isdigit() and 0 < int(port[:6]) < 65536 and bool(host)
+        and not any(c.isspace() or c in "/?#" for c in host)))
+    if not ok:
+        raise argparse.ArgumentTypeError(
+            f"--dask-scheduler must be an address such as tcp://10.0.0.5:8786 "
+            f"([{'|'.join(DASK_SCHEMES)}://]HOST:PORT); got {validate.short_text(text)}")
+    return text
 
 
 # --- --config FILE.toml --------------------------------------------------------------------
@@ -409,24 +450,38 @@ def _config_paths(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]
             if eq:
                 paths.append(value)
             elif i + 1 < len(argv):
+                if looks_like_option(argv[i + 1]):
+                    raise InputError(f"{token} needs a file name; got the option "
+                                     f"{validate.short_text(argv[i + 1])} (a file whose name "
+                                     "starts with '-': --config=./NAME)")
                 paths.append(argv[i + 1])
                 i += 1
+            else:
+                raise InputError(f"{token} needs a file name")
         i += 1
     return paths
 
 
+def looks_like_option(token: str) -> bool:
+    """``--backends`` or ``-h`` (not ``-`` alone, not a negative number ``-3``)."""
+    return token.startswith("-") and len(token) > 1 and not (token[1].isdigit()
+                                                             or token[1] == ".")
+
+
 def read_config(path: str, shown: str) -> dict:
-    """The TOML file's keys and values (at most 1 MiB, UTF-8), or a one-line InputError."""
+    """The TOML file's keys and values (at most 1 MiB, UTF-8, a leading byte-order mark
+    dropped), or a one-line InputError."""
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_CONFIG_BYTES + 1)
-    except OSError as err:
-        raise InputError(f"cannot read config {shown}: {err.strerror or err}") from None
+    except (OSError, ValueError) as err:  # ValueError: a NUL character in the name
+        raise InputError(f"cannot read config {shown}: "
+                         f"{getattr(err, 'strerror', None) or err}") from None
     if len(data) > MAX_CONFIG_BYTES:
         raise InputError(f"config {shown} is larger than {MAX_CONFIG_BYTES >> 20} MiB; a "
                          "config file holds a few options")
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # a byte-order mark (Windows editors) is no TOML
     except UnicodeDecodeError as err:
         raise InputError(f"config {shown} is not UTF-8 text (byte {err.start})") from None
     try:

@@ -13,6 +13,8 @@ from typing import TextIO
 
 from tqdm import tqdm
 
+from autograd_compare.validate import terminal_text
+
 DELAY = 1.0  # seconds of silence before the bar appears (quick runs show none)
 FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}]"
 
@@ -22,14 +24,17 @@ class Progress:
 
     def __init__(self, total: int, stream: TextIO | None = None,
                  enabled: bool | None = None) -> None:
-        self.bar = tqdm(total=total, file=sys.stderr if stream is None else stream,
+        stream = sys.stderr if stream is None else stream
+        stream = getattr(stream, "unescaped", stream)  # the bar draws with \r: not `cli.Escaped`
+        self.bar = tqdm(total=total, file=stream,
                         disable=None if enabled is None else not enabled, delay=DELAY,
                         bar_format=FORMAT, leave=False, mininterval=0.0, desc="starting")
         self.started = False
 
     def step(self, what: str) -> None:
         """Announce the next piece of work (call before doing it): the previous one is done."""
-        self.bar.set_description_str(what[:50], refresh=False)  # shown by the next update
+        # shown by the next update
+        self.bar.set_description_str(terminal_text(what[:50]), refresh=False)
         if self.started:
             self.bar.update(1)
         self.started = True

@@ -53,6 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="number of random starting parameter vectors (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--distribution", default="uniform", metavar="NAME",
+                        choices=tuple(restarts.DISTRIBUTIONS),
                         help="how the parameters are drawn: " + "; ".join(
                             f"{k}: {v}" for k, v in restarts.DISTRIBUTIONS.items())
                         + " (default uniform)")
@@ -79,11 +80,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-plots", action="store_true", help="write no PNG files")
     parser.add_argument("--json", action="store_true", help=wording.JSON_HELP)
     add_landscape_option(parser, default="w5,w6")
-    parser.add_argument("--preset", default=None, metavar="NAME",
+    parser.add_argument("--preset", default=None, metavar="NAME", choices=tuple(network.PRESETS),
                         help="a preset network (see 'autograd-compare presets'), e.g. xor "
                         "(default: the tutorial's network)")
     cluster = parser.add_mutually_exclusive_group()
     cluster.add_argument("--dask-scheduler", metavar="ADDRESS", default=None,
+                         type=options.dask_address,
                          help="run the chunks on an existing Dask distributed cluster, e.g. "
                          "tcp://10.0.0.5:8786 (workers need autograd-compare[dask] installed)")
     cluster.add_argument("--dask-local", type=positive_int("--dask-local"), default=None,
@@ -95,13 +97,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def steps_list(text: str) -> tuple[int, ...]:
-    """argparse ``type=`` for ``"10,100"``: whole step numbers."""
-    try:
-        return tuple(int(p) for p in text.split(",") if p.strip() and len(p) <= 40)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            "--checkpoints must be comma-separated whole numbers; got "
-            f"{validate.short_text(text)}") from None
+    """argparse ``type=`` for ``"10,100"``: whole step numbers, at least one; an entry that is
+    no whole number (or longer than 40 digits) is an error, never dropped."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        raise argparse.ArgumentTypeError(f"--checkpoints needs at least one step number; got "
+                                         f"{validate.short_text(text)}")
+    out = []
+    for i, part in enumerate(parts, start=1):
+        where = f" (entry {i} of {len(parts)})" if len(parts) > 1 else ""
+        try:
+            out.append(int(part) if len(part) <= 40 else None)
+        except ValueError:
+            out.append(None)
+        if out[-1] is None:
+            raise argparse.ArgumentTypeError(
+                "--checkpoints must be comma-separated whole numbers of at most 40 digits; "
+                f"got {validate.short_text(part, 40)}{where}")
+    return tuple(n for n in out if n is not None)
 
 
 def problem(args: argparse.Namespace) -> network.Preset:

@@ -163,8 +163,11 @@ def _tutorial(args: argparse.Namespace, dt: np.dtype, human: TextIO) -> Job:
                   "one to be compared with", file=human)
         return _tutorial_work(args, names, dt, w, example, lrs, dest, with_plots, human)
 
-    return Job(lambda pictures: budget.main_job(len(lrs), len(names), args.steps, pictures),
-               "plots", work)
+    def cost(pictures: bool) -> tuple[float, float]:
+        memory, size = budget.main_job(len(lrs), len(names), args.steps, pictures)
+        return memory + budget.libraries(names), size
+
+    return Job(cost, "plots", work)
 
 
 def _tutorial_work(args: argparse.Namespace, names: tuple[str, ...], dt: np.dtype,
@@ -322,7 +325,9 @@ def _any_network(args: argparse.Namespace, dt: np.dtype, human: TextIO) -> Job:
         memory, size = budget.optimizers(len(lrs), len(names), steps_, P, pictures)
         nodes_memory, nodes_size = budget.network_check(P, 2 * B * sum(net.sizes[1:]), 1,
                                                         len(lrs) * len(names), False)
-        return memory + nodes_memory, size + nodes_size
+        data_memory, data_size = budget.network_data(B, net.sizes, len(lrs), len(names))
+        return (memory + nodes_memory + data_memory + budget.libraries(names),
+                size + nodes_size + data_size)
 
     def work(dest: output.Destination | None, with_plots: bool, human: TextIO) -> int:
         with Progress(len(lrs) + 1 + (dest is not None)) as progress:

@@ -87,14 +87,20 @@ def as_dict(c: Claim) -> dict[str, Any]:
             "sentence": sentence(c)}
 
 
+def lr_width(rows: Sequence[Any]) -> int:
+    """The lr column's width: 7, or the longest rate (``5e-324`` is ``4.94066e-324``) and a
+    space, so that the next column never runs into it."""
+    return max(7, *(len(f"{r.lr:g}") + 1 for r in rows))
+
+
 def table(claims: Sequence[Claim]) -> str:
     """The terminal table."""
     lines = ["The tutorial's claim checked: " + QUOTE,
-             f"  {'lr':<7}{'tutorial':<10}{'first step E_total < 1% of start':<36}"
+             f"  {'lr':<{lr_width(claims)}}{'tutorial':<10}{'first step E_total < 1% of start':<36}"
              f"{'< 0.1% of start':<18}"]
     for c in claims:
         cells = [str(k) if k is not None else f"not within {c.steps}" for k in c.first_below]
         tut = f"~{c.tutorial}" if c.tutorial else "-"
-        lines.append(f"  {c.lr:<7g}{tut:<10}{cells[0]:<36}{cells[1]:<18}")
+        lines.append(f"  {c.lr:<{lr_width(claims)}g}{tut:<10}{cells[0]:<36}{cells[1]:<18}")
     lines += [f"  {sentence(c)}" for c in claims if c.tutorial]
     return "\n".join(lines)

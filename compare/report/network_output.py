@@ -4,12 +4,9 @@ names) written so that a spreadsheet shows it as text and never runs it as a for
 
 from __future__ import annotations
 
-import csv
-import io
-from pathlib import Path
 from typing import NamedTuple
 
-from autograd_compare.network import Network, is_tutorial_shape
+from autograd_compare.network import Network, csv_rows, is_tutorial_shape, read_text
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")  # a spreadsheet reads these as formulas
 
@@ -33,9 +30,10 @@ def default_columns(net: Network) -> DataColumns:
 
 def header_columns(net: Network, text: str, file: str | None) -> DataColumns:
     """The header row of a data CSV already read by `network.parse_csv` (its first row with a
-    non-blank cell); an empty name falls back to the default one."""
-    rows = (r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r))
-    header = [c.strip() for c in next(rows, [])]
+    non-blank cell, a byte-order mark dropped: `network.csv_rows`); an empty name falls back
+    to the default one."""
+    rows = csv_rows(text)
+    header = [c.strip() for c in (rows[0][1] if rows else [])]
     default = default_columns(net)
     names = [h or d for h, d in zip(header, default.inputs + default.targets, strict=False)]
     if len(names) != len(default.inputs) + len(default.targets):
@@ -45,7 +43,9 @@ def header_columns(net: Network, text: str, file: str | None) -> DataColumns:
 
 
 def read_columns(net: Network, path: str) -> DataColumns:
-    return header_columns(net, Path(path).read_text(encoding="utf-8"), path)
+    """The column names of the --data file ``path`` (read by `network.read_text`, the one
+    reader of data files)."""
+    return header_columns(net, read_text(path), path)
 
 
 def cell(text: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from autograd_compare.harness.gradcheck import CS_STEP, FD_NAME, FD_STEP_TEXT
+from autograd_compare.report.claims import lr_width
 from autograd_compare.report.result import MainResult, RunConfig
 
 
@@ -31,12 +32,12 @@ def trajectory_table(result: MainResult) -> str:
     width = max(20, *(len(n) for n in names)) + 2
     lines = [f"Training: E_total after {cfg.steps} steps, and the largest difference from "
              f"{cfg.reference} over every step and quantity",
-             "  lr     " + "".join(f"{n:<{width}}" for n in names)
+             f"  {'lr':<{lr_width(result.trajectories)}}" + "".join(f"{n:<{width}}" for n in names)
              + f"{'|diff|':<10}{'rel':<10}{'ULPs':<8}{'diff/tol':<10}verdict"]
     for t in result.trajectories:
         d = t.largest
         abs_, rel, ulps, ratio = (d.abs, d.rel, d.ulps, d.ratio) if d else (0.0, 0.0, 0.0, 0.0)
-        lines.append(f"  {t.lr:<7g}" + "".join(
+        lines.append(f"  {t.lr:<{lr_width(result.trajectories)}g}" + "".join(
             f"{number(float(t.runs[n].nodes[-1, -1]), cfg.dtype):<{width}}" for n in names)
             + f"{compact(abs_):<10}{compact(rel):<10}{compact(ulps):<8}{compact(ratio):<10}"
             + ("agree" if t.ok else "DISAGREE"))
