@@ -66,7 +66,8 @@ def test_json_to_stdout_and_exit_1_on_disagreement(tmp_path, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["--n", "0"], "--n must be >= 1"),
-    (["--distribution", "cauchy"], "unknown distribution 'cauchy'"),
+    (["--distribution", "cauchy"], "--distribution: invalid choice: 'cauchy' (choose from "
+                                   "'uniform', 'normal')"),
     (["--range", "1,-1"], "width"),
     (["--range", "1"], "range needs 2"),
     (["--steps", "0"], "--steps must be >= 1"),
@@ -155,7 +156,7 @@ def test_restarts_preset_xor_command(capsys, tmp_path):
 def test_options_of_the_tutorials_example_and_bad_network_options(capsys, tmp_path):
     for argv, message in [
             (["--preset", "xor", "--targets", "0,1"], "--inputs and --targets are the tutorial"),
-            (["--preset", "nope"], "unknown preset 'nope'"),
+            (["--preset", "nope"], "--preset: invalid choice: 'nope' (choose from 'tutorial'"),
             (["--preset", "xor", "--threshold", "nan"], "--threshold must be finite"),
             (["--preset", "xor", "--backends", "manual,mistake:update-sign"], "mistake backends"),
             (["--optimizer", "adam", "--checkpoints", "1"], "plain gradient descent"),
