@@ -38,6 +38,7 @@ from typing import Any, NamedTuple, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
+from autograd_compare import validate
 from autograd_compare.errors import InputError
 from autograd_compare.interface import Example
 
@@ -348,15 +349,8 @@ def read_text(source: str | Path, max_bytes: int = MAX_DATA_BYTES) -> str:
     dropped), no NUL byte; anything else is a one-line `InputError` naming the file.
     The one reader of --data files (`read_csv`, and the column names of the reports)."""
     shown = _short(str(source))
-    try:
-        with open(source, "rb") as f:
-            raw = f.read(max_bytes + 1)
-    except (OSError, ValueError) as err:  # ValueError: a NUL character in the name
-        raise InputError(f"cannot read data file {shown}: "
-                         f"{getattr(err, 'strerror', None) or err}") from None
-    if len(raw) > max_bytes:
-        raise InputError(f"data file {shown} is larger than {max_bytes >> 20} MiB, the limit "
-                         "for --data files; give fewer rows")
+    raw = validate.read_bounded(source, max_bytes, f"data file {shown}",
+                                "that is the limit for --data files; give fewer rows")
     nul = raw.find(b"\0")
     if nul >= 0:
         line = raw.count(b"\n", 0, nul) + 1

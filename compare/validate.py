@@ -102,6 +102,20 @@ def _has_bool(values: Any, depth: int = 0) -> bool:
     return False
 
 
+def read_bounded(path: Any, limit: int, what: str, hint: str) -> bytes:
+    """At most ``limit`` bytes of the file ``path``, or a one-line `InputError`: ``what`` names
+    the file ("data file 'x.csv'"), ``hint`` says what to do when it is larger."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(limit + 1)
+    except (OSError, ValueError) as err:  # ValueError: a NUL character in the name
+        raise InputError(f"cannot read {what}: "
+                         f"{getattr(err, 'strerror', None) or err}") from None
+    if len(raw) > limit:
+        raise InputError(f"{what} is larger than {limit >> 20} MiB; {hint}")
+    return raw
+
+
 def dtype(name: Any) -> np.dtype:
     """``"float64"``/``"float32"`` (or the NumPy dtypes) -> ``np.dtype``."""
     key = np.dtype(name).name if isinstance(name, (np.dtype, type)) else name

@@ -76,7 +76,7 @@ def test_bad_data_files_are_one_line(content, fragment, cwd, capsys):
                                         "manual", "--json"]], ids=["check", "restarts"])
 def test_data_read_is_capped_like_config_files(argv, cwd, capsys):
     one_line([*argv, "--data", "/dev/zero"], capsys,
-             "is larger than 256 MiB, the limit for --data files")
+             "is larger than 256 MiB; that is the limit for --data files")
 
 
 def test_a_bom_is_not_part_of_the_first_column_name(cwd, capsys):

@@ -471,15 +471,8 @@ def looks_like_option(token: str) -> bool:
 def read_config(path: str, shown: str) -> dict:
     """The TOML file's keys and values (at most 1 MiB, UTF-8, a leading byte-order mark
     dropped), or a one-line InputError."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_CONFIG_BYTES + 1)
-    except (OSError, ValueError) as err:  # ValueError: a NUL character in the name
-        raise InputError(f"cannot read config {shown}: "
-                         f"{getattr(err, 'strerror', None) or err}") from None
-    if len(data) > MAX_CONFIG_BYTES:
-        raise InputError(f"config {shown} is larger than {MAX_CONFIG_BYTES >> 20} MiB; a "
-                         "config file holds a few options")
+    data = validate.read_bounded(path, MAX_CONFIG_BYTES, f"config {shown}",
+                                 "a config file holds a few options")
     try:
         text = data.decode("utf-8-sig")  # a byte-order mark (Windows editors) is no TOML
     except UnicodeDecodeError as err:
