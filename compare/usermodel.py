@@ -75,15 +75,15 @@ def _backend_names(backends: Any) -> tuple[str, ...]:
         raise InputError(f"backends must be a tuple of names such as ('manual', 'torch'); "
                          f"got {validate.short_text(backends)}")
     for i, name in enumerate(backends):
-        if not isinstance(name, str) or not (name in registry.REGISTRY
-                                              or name.startswith(registry.MISTAKE_PREFIX)):
+        kind = name.removeprefix(registry.MISTAKE_PREFIX) if isinstance(name, str) else None
+        if kind is None or (kind == name and name not in registry.REGISTRY):
             raise InputError(f"unknown backend {validate.short_text(name)}; expected one of "
                              + ", ".join(registry.REGISTRY)
                              + f" or {registry.MISTAKE_PREFIX}<kind>")
-        if name.startswith(registry.MISTAKE_PREFIX):
+        if kind != name:  # mistake:<kind>, an update-rule mistake of SGD
             from autograd_compare.manual import optim
 
-            optim.check_mistake(SGD, name[len(registry.MISTAKE_PREFIX):])  # the update rule's
+            optim.check_mistake(SGD, kind)
         if name in backends[:i]:
             raise InputError(f"backend {name!r} is listed twice in backends; give each once")
     if not backends:
