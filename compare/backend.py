@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from autograd_compare.network import Data, NetForward, NetGradients, Network
 from autograd_compare.optimizers import Optimizer
-from autograd_compare.types import Array, BatchResult, Trajectory
+from autograd_compare.types import Array, BatchResult, Resume, Trajectory
 
 
 class ForwardFn(Protocol):
@@ -38,8 +38,9 @@ class GradientsFn(Protocol):
 
 class TrainFn(Protocol):
     def __call__(self, net: Network, w: npt.ArrayLike, data: Data, opt: Optimizer,
-                 steps: int) -> Trajectory:
-        """``steps`` full-batch updates of ``opt`` (its lr) from ``w`` (P,)."""
+                 steps: int, resume: Resume | None = None) -> Trajectory:
+        """``steps`` full-batch updates of ``opt`` (its lr) from ``w`` (P,); ``resume``: the
+        optimizer's state to start from (another run's), else a fresh one."""
 
 
 class TrainBatchFn(Protocol):
@@ -78,8 +79,8 @@ class GradientModule(Protocol):
 class OptimizerModule(Protocol):
     """Each backend's ``optim`` module, unchecked."""
 
-    def train(self, net: Network, w: Array, data: Data, opt: Optimizer,
-              steps: int) -> Trajectory: ...
+    def train(self, net: Network, w: Array, data: Data, opt: Optimizer, steps: int,
+              resume: Resume | None = None) -> Trajectory: ...
 
     def train_batch(self, net: Network, w: Array, lr: Array, data: Data, opt: Optimizer,
                     steps: int) -> BatchResult: ...

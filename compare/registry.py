@@ -23,7 +23,7 @@ from autograd_compare.interface import (
     RawBackend,
     WeightsLike,
 )
-from autograd_compare.types import BatchResult, Trajectory
+from autograd_compare.types import BatchResult, Resume, Trajectory
 
 if TYPE_CHECKING:  # compare.network is imported on first use (see get_network_backend)
     from autograd_compare.backend import Backend as AnyBackend
@@ -187,11 +187,13 @@ def get_network_backend(name: str, dtype: Any = "float64") -> AnyBackend:
         return _check_net(name, dt, mlp.gradients(net, network.weights(net, w, dt),
                                                   _net_data(net, data, dt)), "gradients")
 
-    def train(net: Network, w: ArrayLike, data: Data, opt: Optimizer, steps: int) -> Trajectory:
+    def train(net: Network, w: ArrayLike, data: Data, opt: Optimizer, steps: int,
+              resume: Resume | None = None) -> Trajectory:
         w_arr, d, steps = network.weights(net, w, dt), _net_data(net, data, dt), \
             validate.steps(steps)
         validate.learning_rate(opt.lr)
-        return _check_net(name, dt, optim().train(net, w_arr, d, opt, steps), "train")
+        start = None if resume is None else _resume(resume, opt, w_arr.size, dt)
+        return _check_net(name, dt, optim().train(net, w_arr, d, opt, steps, resume=start), "train")
 
     def train_batch(net: Network, w: ArrayLike, lr: ArrayLike, data: Data, opt: Optimizer,
                     steps: int, threshold: float | None = None,
@@ -225,6 +227,25 @@ if TYPE_CHECKING:  # mypy holds every backend's modules to the protocols of comp
     _MLP_MODULES: tuple[GradientModule, ...] = (_manual_mlp, _torch_mlp, _jax_mlp)
     _OPTIM_MODULES: tuple[OptimizerModule, ...] = (_manual_optim, _torch_optim,
                                                    _jax_optim)
+
+
+def _resume(resume: Resume, opt: Optimizer, P: int, dt: np.dtype[Any]) -> Resume:
+    """``resume`` checked: a state of ``opt``'s size for P parameters, finite, and >= 1
+    updates made."""
+    from autograd_compare.naming import STATE_PREFIXES
+    from autograd_compare.optimizers import ADAM_KINDS
+
+    if not isinstance(resume, Resume):
+        raise InputError(f"resume must be a Resume(state, updates); got "
+                         f"{validate.short_text(resume)}")
+    size = len(STATE_PREFIXES[opt.kind]) * P + (opt.kind in ADAM_KINDS)
+    state = validate.finite_array(resume.state, f"the {opt.kind} state to resume from",
+                                  (size,), dt)
+    updates = validate.steps(resume.updates)
+    if opt.kind in ADAM_KINDS and state[-1] != updates:
+        raise InputError(f"the Adam state's step count t is {state[-1]:g}, but "
+                         f"{updates} updates were made")
+    return Resume(state, updates)
 
 
 def _net_data(net: Network, data: Data, dt: np.dtype[Any]) -> Data:

@@ -29,6 +29,15 @@ class Trajectory(NamedTuple):
     weight_grads: Array | None = None  # (steps+1, P): dE/dw (``grads``: what updates used)
 
 
+class Resume(NamedTuple):
+    """Where a training picks up: the optimizer's state after ``updates`` updates (a row of
+    `Trajectory.state`; (0,) for plain gradient descent). The next update is number
+    ``updates + 1``: its learning rate is ``Optimizer.lr_at(updates)``."""
+
+    state: Array  # (S,)
+    updates: int  # >= 1
+
+
 class BatchResult(NamedTuple):
     """N independent trainings (row n = configuration n)."""
 

@@ -23,7 +23,7 @@ from autograd_compare.jax_impl.mlp import loss as net_loss
 from autograd_compare.jax_impl.precision import precision, to_numpy
 from autograd_compare.network import Data, Network
 from autograd_compare.optimizers import ADAM_KINDS, MANUAL_ONLY, Optimizer
-from autograd_compare.types import BatchResult, Trajectory
+from autograd_compare.types import BatchResult, Resume, Trajectory
 
 
 def dampened_trace(mu: float, dampening: float) -> optax.GradientTransformation:
@@ -89,9 +89,31 @@ def flat_state(state, opt: Optimizer, dtype):
     return jnp.zeros(0, dtype)
 
 
-def scan_updates(value_and_grad, w, lr, opt: Optimizer, steps: int):
+_STATES = (optax.TraceState, optax.ScaleByAdamState, optax.ScaleByScheduleState)
+
+
+def resumed_state(state, flat, updates):
+    """optax's ``state`` (from ``init``) holding ``flat`` (the layout of `flat_state`) and
+    ``updates`` as every step count, as if it had made that many updates (traced)."""
+    count = jnp.asarray(updates, jnp.int32)
+
+    def put(node):
+        if isinstance(node, optax.TraceState):
+            return optax.TraceState(trace=flat[:node.trace.shape[0]])
+        if isinstance(node, optax.ScaleByAdamState):
+            n = node.mu.shape[0]
+            return optax.ScaleByAdamState(count=count, mu=flat[:n], nu=flat[n:2 * n])
+        if isinstance(node, optax.ScaleByScheduleState):
+            return optax.ScaleByScheduleState(count=count)
+        return node
+
+    return jax.tree.map(put, state, is_leaf=lambda node: isinstance(node, _STATES))
+
+
+def scan_updates(value_and_grad, w, lr, opt: Optimizer, steps: int, resume=None):
     """``steps`` updates of ``opt`` at learning rate ``lr`` from ``w`` (P,), by `lax.scan`
-    (traced: call it inside `jax.jit`). ``value_and_grad(w) -> ((objective, E), dw)``.
+    (traced: call it inside `jax.jit`). ``value_and_grad(w) -> ((objective, E), dw)``;
+    ``resume``: (flat state, updates made) to start from instead of a fresh state.
 
     Returns:
         E before each update (steps,), the weights (steps+1, P), the gradients (steps, P) and
@@ -106,7 +128,8 @@ def scan_updates(value_and_grad, w, lr, opt: Optimizer, steps: int):
         w = optax.apply_updates(w, updates)
         return (w, s), (e, w, dw, flat_state(s, opt, w.dtype))
 
-    _, (losses, weights, grads, state) = jax.lax.scan(step, (w, tx.init(w)), length=steps)
+    start = tx.init(w) if resume is None else resumed_state(tx.init(w), *resume)
+    _, (losses, weights, grads, state) = jax.lax.scan(step, (w, start), length=steps)
     return losses, jnp.concatenate([w[None], weights]), grads, state
 
 
@@ -119,25 +142,29 @@ def _objective(net: Network, l2: float):
 
 
 @functools.lru_cache(maxsize=64)
-def _compiled_train(net: Network, opt: Optimizer, steps: int):
-    """Jitted trainer; the learning rate is traced (a sweep compiles once; ``opt.lr`` unused)."""
+def _compiled_train(net: Network, opt: Optimizer, steps: int, resumed: bool):
+    """Jitted trainer; the learning rate is traced (a sweep compiles once; ``opt.lr`` unused),
+    and so are a resumed state and its update count (one program for every resume point)."""
     grad = jax.value_and_grad(_objective(net, opt.l2), has_aux=True)
 
     @jax.jit
-    def run(w, lr, x, t):
-        return scan_updates(lambda w: grad(w, x, t), w, lr, opt, steps)
+    def run(w, lr, x, t, *resume):
+        return scan_updates(lambda w: grad(w, x, t), w, lr, opt, steps,
+                            resume if resumed else None)
 
     return run
 
 
-def train(net: Network, w: np.ndarray, data: Data, opt: Optimizer,
-          steps: int) -> Trajectory:
-    """``steps`` updates of ``opt`` from ``w`` (P,); see `compare.types.Trajectory`."""
+def train(net: Network, w: np.ndarray, data: Data, opt: Optimizer, steps: int,
+          resume: Resume | None = None) -> Trajectory:
+    """``steps`` updates of ``opt`` from ``w`` (P,), from ``resume``'s optimizer state if given
+    (else a fresh one); see `compare.types.Trajectory`."""
     cache.configure_jax()  # compiled programs kept on disk between runs (compare.cache)
     dt = w.dtype
+    extra = () if resume is None else (resume.state, np.int32(resume.updates))
     with precision(dt):
-        out = _compiled_train(net, opt._replace(lr=1.0), steps)(
-            w, dt.type(opt.lr), data.inputs, data.targets)
+        out = _compiled_train(net, opt._replace(lr=1.0), steps, resume is not None)(
+            w, dt.type(opt.lr), data.inputs, data.targets, *extra)
         return Trajectory(*(to_numpy(x, dt) for x in out))
 
 

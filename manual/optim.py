@@ -28,7 +28,7 @@ from autograd_compare.manual.gradients import weight_gradients
 from autograd_compare.manual.network import forward_values
 from autograd_compare.network import Data, Network, reduction_scale, tutorial_example
 from autograd_compare.optimizers import ADAM_KINDS, Optimizer
-from autograd_compare.types import BatchResult, Trajectory
+from autograd_compare.types import BatchResult, Resume, Trajectory
 
 
 class OptimMistake(NamedTuple):
@@ -55,8 +55,9 @@ MISTAKES = {m.name: m for m in (
 
 
 def train(net: Network, w: np.ndarray, data: Data, opt: Optimizer, steps: int,
-          mistake: str | None = None) -> Trajectory:
-    """``steps`` updates of ``opt`` from ``w`` (P,); ``mistake`` one of `MISTAKES`."""
+          mistake: str | None = None, resume: Resume | None = None) -> Trajectory:
+    """``steps`` updates of ``opt`` from ``w`` (P,), from ``resume``'s optimizer state if given
+    (else a fresh one); ``mistake`` one of `MISTAKES`."""
     if mistake is not None:
         check_mistake(opt, mistake)
     dt = w.dtype
@@ -66,10 +67,11 @@ def train(net: Network, w: np.ndarray, data: Data, opt: Optimizer, steps: int,
     grads = np.empty((steps, w.size), dt)
     state = np.empty((steps, n_state), dt)
     weights[0] = w
-    s = init_state(w.shape, dt, opt)
+    s = init_state(w.shape, dt, opt) if resume is None else resumed_state(resume, w.size, opt)
+    done = 0 if resume is None else resume.updates
     for k in range(steps):
         loss[k], grads[k] = _objective_gradient(net, weights[k], data, opt)
-        weights[k + 1], s = update(weights[k], grads[k], s, opt, k, mistake)
+        weights[k + 1], s = update(weights[k], grads[k], s, opt, done + k, mistake)
         state[k] = flat_state(s, opt)
     return Trajectory(loss, weights, grads, state)
 
@@ -108,6 +110,16 @@ def init_state(shape, dt, opt: Optimizer) -> dict:
     if opt.kind in ("momentum", "nesterov", "textbook-momentum"):
         return {"v": zero, "t": 0}
     return {"t": 0}
+
+
+def resumed_state(resume: Resume, P: int, opt: Optimizer) -> dict:
+    """`init_state`'s dict holding ``resume.state`` (the layout of `flat_state`)."""
+    flat, t = resume.state, resume.updates
+    if opt.kind in ADAM_KINDS:
+        return {"m": flat[:P].copy(), "v": flat[P:2 * P].copy(), "t": t}
+    if opt.kind in ("momentum", "nesterov", "textbook-momentum"):
+        return {"v": flat[:P].copy(), "t": t}
+    return {"t": t}
 
 
 def flat_state(s: dict, opt: Optimizer) -> np.ndarray:

@@ -20,7 +20,7 @@ from autograd_compare import naming
 from autograd_compare.network import Data, Network, frozen_bias, layout, reduction_scale
 from autograd_compare.optimizers import ADAM_KINDS, MANUAL_ONLY, Optimizer
 from autograd_compare.torch_impl import mlp
-from autograd_compare.types import BatchResult, Trajectory
+from autograd_compare.types import BatchResult, Resume, Trajectory
 
 
 def make_optimizer(params: list, opt: Optimizer, lrs: list[float] | None = None):
@@ -94,13 +94,38 @@ def _state(optimizer: torch.optim.Optimizer, params: list[torch.Tensor],
     return torch.empty(0, dtype=params[0].dtype)
 
 
-def train(net: Network, w: np.ndarray, data: Data, opt: Optimizer,
-          steps: int) -> Trajectory:
-    """``steps`` updates of ``opt`` from ``w`` (P,); see `compare.types.Trajectory`."""
+def _resume(optimizer: torch.optim.Optimizer, params: list[torch.Tensor], opt: Optimizer,
+            resume: Resume) -> None:
+    """Put ``resume.state`` (the layout of `_state`) into ``optimizer.state[p]``, as if it had
+    made ``resume.updates`` updates."""
+    flat = torch.from_numpy(resume.state.copy())
+    P = sum(p.numel() for p in params)
+
+    def split(part: torch.Tensor) -> list[torch.Tensor]:
+        return [c.reshape(p.shape).clone() for c, p in
+                zip(torch.split(part, [p.numel() for p in params]), params, strict=True)]
+
+    if opt.kind in ("momentum", "nesterov"):
+        for p, v in zip(params, split(flat[:P]), strict=True):
+            optimizer.state[p]["momentum_buffer"] = v
+    elif opt.kind in ADAM_KINDS:
+        for p, m, v in zip(params, split(flat[:P]), split(flat[P:2 * P]), strict=True):
+            optimizer.state[p].update(step=torch.tensor(float(resume.updates)), exp_avg=m,
+                                      exp_avg_sq=v)
+
+
+def train(net: Network, w: np.ndarray, data: Data, opt: Optimizer, steps: int,
+          resume: Resume | None = None) -> Trajectory:
+    """``steps`` updates of ``opt`` from ``w`` (P,), from ``resume``'s optimizer state if given
+    (else a fresh one); see `compare.types.Trajectory`."""
     model, params = sequential(net, w)
     dt = params[0].dtype
     x, t = torch.as_tensor(data.inputs, dtype=dt), torch.as_tensor(data.targets, dtype=dt)
     optimizer = make_optimizer([params], opt)
+    done = 0
+    if resume is not None:
+        _resume(optimizer, params, opt, resume)
+        done = resume.updates
     P = w.size
     n_state = len(naming.STATE_PREFIXES[opt.kind]) * P + (opt.kind in ADAM_KINDS)
     loss = torch.empty(steps, dtype=dt)
@@ -110,7 +135,7 @@ def train(net: Network, w: np.ndarray, data: Data, opt: Optimizer,
     weights[0] = _flat(params).detach()
     for k in range(steps):
         for group in optimizer.param_groups:
-            group["lr"] = opt.lr_at(k)
+            group["lr"] = opt.lr_at(done + k)
         optimizer.zero_grad()
         E = _loss(net, model, x, t)
         objective = E + opt.l2 / 2 * sum((p * p).sum() for p in params) if opt.l2 else E

@@ -428,14 +428,11 @@ def _rates_table(sw: optim_check.Sweep) -> str:
     lines += [header, "-" * len(header)]
     for r in sw.rates:
         for name in r.runs:
-            comp = r.comparisons.get(name)
-            first = comp.first_divergence if comp else None
-            verdict = ("(reference)" if comp is None else "agrees" if first is None else
-                       f"DIVERGES at {first.label}: {first.value:.17g} vs {first.reference:.17g}")
+            comp = r.decisive(name) if name in r.comparisons else None
             diff = f"{comp.largest.abs:>14.3e} {comp.largest.ratio:>10.3g}" if comp \
                 else f"{'':>14} {'':>10}"
             lines.append(f"{r.optimizer.lr:>8g}  {name:<34} {r.final_loss[name]:>22.17g} "
-                         f"{diff}  {verdict}")
+                         f"{diff}  {sweep.backend_verdict(r, name)}")
     for r in sw.rates:
         for name, run in r.runs.items():
             bad = np.flatnonzero(~np.isfinite(run.loss))

@@ -25,7 +25,7 @@ import numpy.typing as npt
 
 from autograd_compare.backend import Backend
 from autograd_compare.harness import tolerances
-from autograd_compare.harness.network_reference import Nudge, forward
+from autograd_compare.harness.network_reference import Nudge, Values, forward
 from autograd_compare.network import (
     Data,
     Network,
@@ -148,10 +148,12 @@ class GradRow(NamedTuple):
     quantity: str  # "dE/dW2[0,1]", "dE/da1[0] (example 2)"
     complex_step: float
     finite_difference: float
-    fd_ok: bool  # central difference agrees with the complex step (checks our reference)
+    fd_ok: bool  # central difference agrees with the complex step (checks our reference),
+    #              or is not trusted there (`fd_trusted`)
     tolerance: float
     values: dict[str, float]  # backend name -> its value
     errors: dict[str, float]  # backend name -> |value - complex step|
+    fd_trusted: bool = True  # False: a ReLU kink lies within the central difference's step
 
 
 class GradCheck(NamedTuple):
@@ -161,19 +163,40 @@ class GradCheck(NamedTuple):
     largest: dict[str, float]  # backend name -> largest |error| / tolerance
 
 
-def references(net: Network, w: Float, data: Data) -> dict[RefKey, tuple[Float, Float]]:
+class Ref(NamedTuple):
+    """The references of one group of derivatives (same shape each)."""
+
+    cs: Float  # complex step: the reference
+    fd: Float  # central difference: a check on our reference code
+    h: Float  # the central difference's step
+    trusted: npt.NDArray[np.bool_]  # False where x ± h puts a ReLU on the other side of its
+    #                                 kink than the other: the difference quotient is then the
+    #                                 slope of a bend, not the derivative
+
+
+def _kink_crossed(net: Network, up: Values, down: Values) -> npt.NDArray[np.bool_]:
+    """(P,): whether any ReLU's z (any example) is on a different side of 0 at w + h than at
+    w - h, per nudged parameter."""
+    crossed = np.zeros(up.E.shape, bool)
+    for l, name in enumerate(net.activations):
+        if name == "relu":
+            crossed |= ((up.z[l].real > 0) != (down.z[l].real > 0)).any(axis=(-2, -1))
+    return crossed
+
+
+def references(net: Network, w: Float, data: Data) -> dict[RefKey, Ref]:
     """Complex step and central difference of E for every parameter and every node.
 
-    Returns {"dw": (cs (P,), fd (P,)), ("z"|"a", l): (cs (B, n_l), fd (B, n_l))}.
+    Returns {"dw": Ref of (P,), ("z"|"a", l): Ref of (B, n_l)}.
     """
     x, t = np.asarray(data.inputs, np.float64), np.asarray(data.targets, np.float64)
     P, c = w.size, reduction_scale(net, x.shape[0])
     eye = np.eye(P)
     cs = forward(net, w + CS_STEP * 1j * eye, x, t).E.imag / CS_STEP
     h = FD_STEP_FACTOR * np.maximum(1.0, np.abs(w))
-    fd = (forward(net, w + h * eye, x, t).E.real
-          - forward(net, w - h * eye, x, t).E.real) / (2 * h)
-    out: dict[RefKey, tuple[Float, Float]] = {"dw": (cs, fd)}
+    up, down = forward(net, w + h * eye, x, t), forward(net, w - h * eye, x, t)
+    fd = (up.E.real - down.E.real) / (2 * h)
+    out: dict[RefKey, Ref] = {"dw": Ref(cs, fd, h, ~_kink_crossed(net, up, down))}
     base = forward(net, w, x, t)
     for l, n in enumerate(net.sizes[1:]):
         for kind in ("z", "a"):
@@ -184,9 +207,15 @@ def references(net: Network, w: Float, data: Data) -> dict[RefKey, tuple[Float, 
             # only example b's loss depends on example b's node: dE/dnode_bj = c·dloss_b/dnode
             cs_n = forward(net, w, x, t, Nudge(kind, l, CS_STEP * 1j * onehot)).losses.imag
             hn = FD_STEP_FACTOR * np.maximum(1.0, np.abs(v)).T[:, :, None]  # (n, B, 1)
-            up = forward(net, w, x, t, Nudge(kind, l, hn * onehot)).losses.real
-            down = forward(net, w, x, t, Nudge(kind, l, -hn * onehot)).losses.real
-            out[(kind, l)] = (c * cs_n.T / CS_STEP, c * ((up - down) / (2 * hn[..., 0])).T)
+            up = forward(net, w, x, t, Nudge(kind, l, hn * onehot))
+            down = forward(net, w, x, t, Nudge(kind, l, -hn * onehot))
+            crossed = np.zeros((n, x.shape[0]), bool)  # (n, B): per nudged neuron, example
+            for k, name in enumerate(net.activations):
+                if name == "relu":
+                    crossed |= ((up.z[k].real > 0) != (down.z[k].real > 0)).any(axis=-1)
+            out[(kind, l)] = Ref(c * cs_n.T / CS_STEP,
+                                 c * ((up.losses.real - down.losses.real) / (2 * hn[..., 0])).T,
+                                 hn[..., 0].T, ~crossed.T)
     return out
 
 
@@ -200,29 +229,30 @@ def gradient_check(backends: list[Backend], net: Network, w: Array,
     grads = {b.name: b.gradients(net, w, data) for b in backends}
     B = data.inputs.shape[0]
     rtol = step_rtol(net, B, dtype)
+    fd_ops = ops_per_step(net, B)  # roundings in E(x ± h): grows with depth and width
     rows: list[GradRow] = []
     for l in range(net.layers - 1, -1, -1):  # backward order: last layer first
         for kind in ("a", "z"):
             if (kind, l) not in refs:
                 continue
-            cs, fd = refs[(kind, l)]
+            ref = refs[(kind, l)]
             names = node_names(net, kind, l + 1)
             for b in range(B):
                 for j, name in enumerate(names):
                     label = f"dE/d{name}" + (f" (example {b + 1})" if B > 1 else "")
                     vals = {k: float(getattr(g, kind)[l][b, j]) for k, g in grads.items()}
-                    rows.append(_row(label, cs[b, j], fd[b, j],
-                                     max(getattr_scale(scales, kind, l)[b, j], abs(cs[b, j])),
-                                     rtol, vals))
+                    scale = max(getattr_scale(scales, kind, l)[b, j], abs(ref.cs[b, j]))
+                    rows.append(_row(label, ref, (b, j), scale, rtol, fd_ops, scales.E, vals))
         lay = layout(net)[l]
         for sl in (lay.b, lay.W):
             if sl is None:
                 continue
             for p in range(sl.start, sl.stop):
                 vals = {k: float(g.w[p]) for k, g in grads.items()}
-                rows.append(_row(f"dE/d{param_names(net)[p]}", refs["dw"][0][p],
-                                 refs["dw"][1][p], max(scales.dw[p], abs(refs["dw"][0][p])),
-                                 rtol, vals))
+                dw = refs["dw"]
+                rows.append(_row(f"dE/d{param_names(net)[p]}", dw, (p,),
+                                 max(scales.dw[p], abs(dw.cs[p])), rtol, fd_ops, scales.E,
+                                 vals))
     first: dict[str, Any] | None = None
     largest = {b.name: 0.0 for b in backends}
     for r in rows:
@@ -244,12 +274,18 @@ def getattr_scale(scales: TermScales, kind: str, l: int) -> Float:
     return (scales.dz if kind == "z" else scales.da)[l]
 
 
-def _row(label: str, cs: float, fd: float, scale: float, rtol: float,
-         values: dict[str, float]) -> GradRow:
-    cs, fd = float(cs), float(fd)
-    fd_ok = bool(abs(fd - cs) <= tolerances.FD_RTOL * max(scale, 1e-300) + 1e-300)
+def _row(label: str, ref: Ref, at: tuple[int, ...], scale: float, rtol: float, fd_ops: int,
+         e_scale: float, values: dict[str, float]) -> GradRow:
+    """One derivative: the backends against the complex step; the central difference counts
+    where it can be trusted (no ReLU kink crossed within its step), with its truncation
+    allowance plus the rounding of E(x ± h) over ``fd_ops`` operations, divided by 2h."""
+    cs, fd, h = float(ref.cs[at]), float(ref.fd[at]), float(ref.h[at])
+    trusted = bool(ref.trusted[at])
+    fd_tol = (tolerances.FD_RTOL * max(scale, 1e-300)
+              + tolerances.SAFETY * fd_ops * tolerances.eps(np.float64) * float(e_scale) / h)
+    fd_ok = not trusted or bool(abs(fd - cs) <= fd_tol + 1e-300)
     errors = {k: abs(v - cs) if np.isfinite(v) else np.inf for k, v in values.items()}
-    return GradRow(label, cs, fd, fd_ok, rtol * scale, values, errors)
+    return GradRow(label, cs, fd, fd_ok, rtol * scale, values, errors, trusted)
 
 
 # --- trajectory check ------------------------------------------------------------------------

@@ -43,7 +43,7 @@ from autograd_compare.harness.network_check import GradCheck
 from autograd_compare.harness.tolerances import FloatArray
 from autograd_compare.network import Data, NetForward, Network, loss_name, param_names
 from autograd_compare.optimizers import ADAM_KINDS, MANUAL_ONLY, Optimizer
-from autograd_compare.types import BatchResult, Trajectory
+from autograd_compare.types import BatchResult, Resume, Trajectory
 
 MISTAKE_PREFIX = registry.MISTAKE_PREFIX
 OPTIM_NEEDS = registry.OPTIM_NEEDS  # frameworks an optim module needs beyond its backend's
@@ -60,6 +60,26 @@ class Divergence(NamedTuple):
     reference: float
     difference: float
     tolerance: float
+    check: str = "trajectory"  # "step": one update from the reference's state; "own-step":
+    #             a step of the backend's own run, from its own state; "trajectory": the run
+
+
+class Separation(NamedTuple):
+    """A whole trajectory that leaves its tolerance although every single step from the
+    reference's state agrees: explained (amplified rounding) when the backend's own run is a
+    chain of correct updates too (`own_steps`)."""
+
+    backend: str
+    step: int  # the first update whose whole-run difference exceeds the tolerance
+    label: str  # "db2[2] at step 122"
+    growth: float  # how fast the reference's own 1-ulp nudge of the start grows (×G per
+    #                step, from its smallest to `step`): the dynamics' amplification
+    own_steps: OptimComparison  # the backend's rows against the reference's single updates
+    #                             from the backend's own states (check "own-step")
+
+    @property
+    def explained(self) -> bool:
+        return self.own_steps.first_divergence is None
 
 
 class Largest(NamedTuple):
@@ -92,6 +112,26 @@ class OptimResult(NamedTuple):
     largest: Largest
     finals: dict[str, NetForward | None]  # backend -> its own forward pass after the last
     #                                        update (None: the training diverged)
+    steps: dict[str, OptimComparison]  # the per-step check: backend -> its single updates
+    #          from the reference's state, compared (the backends of the reference's convention)
+    separations: dict[str, Separation]  # backend -> where its whole trajectory separates
+    #                                     while every single step agrees
+
+    def decisive(self, name: str) -> OptimComparison:
+        """The comparison behind backend ``name``'s verdict: the per-step check, or the whole
+        trajectory where no per-step check runs (another convention) or where it separates
+        with nothing to explain it."""
+        sep = self.separations.get(name)
+        if sep is not None and not sep.explained:
+            return sep.own_steps
+        return self.steps.get(name, self.comparisons[name])
+
+    def failed(self, name: str) -> Divergence | None:
+        """Backend ``name``'s first divergence that fails the check: a single step from the
+        reference's state, else a step of its own run from its own state (its whole run
+        separating with no amplified rounding to explain it), else, where no per-step check
+        runs (another convention), its whole trajectory."""
+        return self.decisive(name).first_divergence
 
     @property
     def final_loss(self) -> dict[str, float]:
@@ -112,8 +152,9 @@ def _check_kind(name: str, opt: Optimizer) -> None:
 
 
 def train(name: str, net: Network, w: Any, data: Data, opt: Optimizer, steps: int,
-          dtype: DTypeLike = "float64") -> Trajectory:
-    """Backend ``name`` (or ``mistake:<kind>``) trains ``net`` from ``w`` (P,) with ``opt``."""
+          dtype: DTypeLike = "float64", resume: Resume | None = None) -> Trajectory:
+    """Backend ``name`` (or ``mistake:<kind>``) trains ``net`` from ``w`` (P,) with ``opt``
+    (from ``resume``'s optimizer state, if given)."""
     from autograd_compare import network
 
     dt = validate.dtype(dtype)
@@ -124,8 +165,8 @@ def train(name: str, net: Network, w: Any, data: Data, opt: Optimizer, steps: in
     if name.startswith(MISTAKE_PREFIX):
         from autograd_compare.manual import optim
 
-        return optim.train(net, w_arr, d, opt, steps, name[len(MISTAKE_PREFIX):])
-    return registry.get_network_backend(name, dt).train(net, w_arr, d, opt, steps)
+        return optim.train(net, w_arr, d, opt, steps, name[len(MISTAKE_PREFIX):], resume)
+    return registry.get_network_backend(name, dt).train(net, w_arr, d, opt, steps, resume)
 
 
 def train_batch(name: str, net: Network, w: Any, lr: Any, data: Data, opt: Optimizer,
@@ -222,21 +263,29 @@ def update_scales(opt: Optimizer, ref: Trajectory, dw_terms: FloatArray, E: Floa
 
 def compare_runs(name: str, run: Trajectory, run_cols: tuple[str, ...],
                  ref: Trajectory, ref_cols: tuple[str, ...], scale: dict[str, FloatArray],
-                 rtol: float) -> OptimComparison:
-    """``run`` against ``ref`` on their common columns (in the reference's order); the
-    tolerance is ``rtol · (step + 1) · scale``, ``rtol`` the network's own per-step one
-    (`network_check.step_rtol`)."""
+                 rtol: float, check: str = "trajectory") -> OptimComparison:
+    """``run`` against ``ref`` on their common columns (in the reference's order), over the
+    rows ``run`` has; the tolerance is ``rtol · (step + 1) · scale`` for a whole trajectory
+    (every earlier step's rounding is carried), ``rtol · scale`` for the per-step check
+    (``check="step"``: every row starts from the reference's own state), ``rtol`` the
+    network's own per-step one (`network_check.step_rtol`). Cells where the reference is
+    not finite are not compared (it overflowed: the report says where the training
+    diverged); a backend not finite where the reference is, is an infinite difference."""
     common = tuple(c for c in ref_cols if c in run_cols)
     x = rows(run)[:, [run_cols.index(c) for c in common]]
-    y = rows(ref)[:, [ref_cols.index(c) for c in common]]
-    steps = np.arange(x.shape[0])[:, None]
-    tol = cast(FloatArray, rtol * (steps + 1.0) * np.stack([scale[c] for c in common], 1))
-    cells = tolerances.compare_cells(x, y, tol, tolerances.both_overflowed(x, y))
+    n = x.shape[0]
+    y = rows(ref)[:n, [ref_cols.index(c) for c in common]]
+    carried = np.arange(n)[:, None] + 1.0 if check == "trajectory" else np.ones((n, 1))
+    tol = cast(FloatArray, rtol * carried * np.stack([scale[c][:n] for c in common], 1))
+    if n == 0:  # the reference overflowed at once: nothing to compare
+        return OptimComparison(name, common, x, tol, Largest(name, 0.0, 0.0, ""), None)
+    # a cell where the reference overflowed has no number to compare with
+    cells = tolerances.compare_cells(x, y, tol, ~np.isfinite(y))
     first = None
     if cells.first is not None:
         k, q = cells.first
         first = Divergence(name, k + 1, common[q], label(common[q], k + 1), float(x[k, q]),
-                           float(y[k, q]), float(cells.diff[k, q]), float(tol[k, q]))
+                           float(y[k, q]), float(cells.diff[k, q]), float(tol[k, q]), check)
     k, q = cells.largest
     largest = Largest(name, cells.abs, cells.ratio, label(common[q], k + 1))
     return OptimComparison(name, common, cells.diff, tol, largest, first)
@@ -274,24 +323,107 @@ def require_backends(opt: Optimizer, backends: list[str]) -> None:
 
 def check(opt: Optimizer, backends: list[str], net: Network, w: Any, data: Data,
           steps: int = 20, dtype: DTypeLike = "float64") -> OptimResult:
-    """Train ``net`` with ``opt`` in every backend and compare each with the first."""
+    """Train ``net`` with ``opt`` in every backend and compare each with the first: the
+    per-step check (`single_steps`) decides; a whole trajectory that separates while every
+    step agrees is judged by `separation`."""
     require_backends(opt, backends)
     dt = validate.dtype(dtype)
     reference = backends[0]
     opts = {name: counterpart(name, opt) for name in backends}
     runs = {name: train(name, net, w, data, opts[name], steps, dt) for name in backends}
+    ref = runs[reference]
     with np.errstate(over="ignore", invalid="ignore"):  # a diverging run overflows
-        scale = scales(net, opts[reference], runs[reference], data, dt)
+        scale = scales(net, opts[reference], ref, data, dt)
     rtol = network_check.step_rtol(net, int(np.shape(data.inputs)[0]), dt)
     ref_cols = columns(net, opts[reference])
-    comps = {name: compare_runs(name, run, columns(net, opts[name]), runs[reference], ref_cols,
-                                scale, rtol)
+    comps = {name: compare_runs(name, run, columns(net, opts[name]), ref, ref_cols, scale, rtol)
              for name, run in runs.items() if name != reference}
-    first, largest = earliest_and_largest(comps, ref_cols)
+    local = {name: compare_runs(name, single_steps(name, net, ref, data, opt, dt, runs[name]),
+                                ref_cols, ref, ref_cols, scale, rtol, "step")
+             for name in comps if opts[name] == opts[reference]}
+    separated = [n for n, c in comps.items() if c.first_divergence and n in local
+                 and local[n].first_divergence is None]
+    seps = {}
+    if separated:
+        size = nudge_size(reference, net, ref, data, opts[reference], dt, scale)
+        for n in separated:
+            own = own_steps(n, reference, net, runs[n], ref, data, opts[reference], dt, rtol)
+            seps[n] = separation(comps[n], own, size)
     final = {name: final_forward(name, net, run.weights[-1], data, dt)
              for name, run in runs.items()}
-    return OptimResult(opt, net, dt, reference, runs, comps, first is None, first, largest,
-                          final)
+    result = OptimResult(opt, net, dt, reference, runs, comps, True, None,
+                         Largest(None, 0.0, 0.0, ""), final, local, seps)
+    first, largest = earliest_and_largest({n: result.decisive(n) for n in comps}, ref_cols)
+    return result._replace(ok=first is None, first_divergence=first, largest=largest)
+
+
+def single_steps(name: str, net: Network, ref: Trajectory, data: Data, opt: Optimizer,
+                 dt: np.dtype[Any], own: Trajectory) -> Trajectory:
+    """Backend ``name``'s single updates from the reference's state: row k is one update
+    from ``ref.weights[k]`` and the reference's optimizer state after k updates (row 0 is
+    ``own``'s first: every backend starts from the same point), up to the reference's last
+    finite row (after it, the reference overflowed: no number to compare with)."""
+    finite = np.isfinite(rows(ref)).all(axis=1)
+    last = int(np.argmin(finite)) if not finite.all() else finite.size
+    if last == 0:
+        return Trajectory(own.loss[:0], own.weights[:1], own.grads[:0],
+                          None if own.state is None else own.state[:0])
+    n = ref.grads.shape[0]
+    state = ref.state if ref.state is not None else np.empty((n, 0), ref.weights.dtype)
+    loss, grads = own.loss[:last].copy(), own.grads[:last].copy()
+    weights = np.concatenate([ref.weights[:1], own.weights[1:last + 1]])
+    after = np.empty((last, state.shape[1]), ref.weights.dtype)
+    after[0] = own.state[0] if own.state is not None else after[0]
+    for k in range(1, last):
+        one = train(name, net, ref.weights[k], data, opt, 1, dt, Resume(state[k - 1], k))
+        loss[k], grads[k], weights[k + 1] = one.loss[0], one.grads[0], one.weights[1]
+        if one.state is not None:
+            after[k] = one.state[0]
+    return Trajectory(loss, weights, grads, after)
+
+
+def own_steps(name: str, reference: str, net: Network, run: Trajectory, ref: Trajectory,
+              data: Data, opt: Optimizer, dt: np.dtype[Any], rtol: float) -> OptimComparison:
+    """Backend ``name``'s own run against the reference's single updates from that run's
+    states (weights and optimizer state): agreeing at every row, the run is a chain of
+    correct updates, and where it leaves the reference's trajectory the dynamics amplified
+    rounding; the tolerance is the per-step one, on the scales of ``run`` itself."""
+    chain = single_steps(reference, net, run, data, opt, dt, ref)
+    n = chain.grads.shape[0]
+    with np.errstate(over="ignore", invalid="ignore"):
+        scale = scales(net, opt, run, data, dt)
+    mine = Trajectory(run.loss[:n], run.weights[:n + 1], run.grads[:n],
+                      None if run.state is None else run.state[:n])
+    cols = columns(net, opt)
+    return compare_runs(name, mine, cols, chain, cols, scale, rtol, "own-step")
+
+
+def nudge_size(reference: str, net: Network, ref: Trajectory, data: Data, opt: Optimizer,
+               dt: np.dtype[Any], scale: dict[str, FloatArray]) -> FloatArray:
+    """How the reference's own run answers a 1-ulp nudge of every start parameter (up and
+    down): per step, the larger largest |difference| / scale over the quantities."""
+    cols = columns(net, opt)
+    s = np.stack([scale[q] for q in cols], 1)
+    sizes = []
+    for direction in (np.inf, -np.inf):
+        start = np.nextafter(ref.weights[0], ref.weights.dtype.type(direction))
+        nudged = rows(train(reference, net, start, data, opt, ref.grads.shape[0], dt))
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            d = np.abs(nudged - rows(ref)) / s
+        sizes.append(np.max(np.where(np.isfinite(d), d, 0.0), axis=1))
+    return np.maximum(*sizes)
+
+
+def separation(comp: OptimComparison, own: OptimComparison, size: FloatArray) -> Separation:
+    """The backend's first whole-trajectory divergence, with the nudge's growth up to it."""
+    first = comp.first_divergence
+    assert first is not None
+    k = first.step - 1
+    low = int(np.argmin(size[:k + 1]))
+    growth = 1.0
+    if k > low and size[low] > 0 and size[k] > 0:
+        growth = float((size[k] / size[low]) ** (1 / (k - low)))
+    return Separation(comp.backend, first.step, first.label, growth, own)
 
 
 def final_forward(name: str, net: Network, w: np.ndarray, data: Data,
@@ -347,14 +479,14 @@ class Sweep(NamedTuple):
             return dict(self.gradcheck.first_failure, check="gradient")
         for r in self.rates:
             if r.first_divergence is not None:
-                return dict(r.first_divergence._asdict(), lr=r.optimizer.lr, check="trajectory")
+                return dict(r.first_divergence._asdict(), lr=r.optimizer.lr)
         return None
 
     @property
     def undetected(self) -> tuple[str, ...]:
         """The ``mistake:`` backends that agree with the reference at every rate."""
         return tuple(n for n in self.backends if n.startswith(MISTAKE_PREFIX) and all(
-            r.comparisons[n].first_divergence is None for r in self.rates))
+            r.failed(n) is None for r in self.rates))
 
 
 def sweep(source: str, opt: Optimizer, names: list[str], net: Network, w: Any, data: Data,

@@ -30,6 +30,9 @@ from autograd_compare.harness.optim_check import (
     MISTAKE_PREFIX,
     Divergence,
     Largest,
+    OptimComparison,
+    OptimResult,
+    Separation,
     Sweep,
     counterpart,
 )
@@ -66,6 +69,37 @@ def _largest(d: Largest) -> dict[str, Any]:
     return {"backend": d.backend, "abs": d.abs, "ratio": d.ratio, "where": d.label}
 
 
+def _comparison(c: OptimComparison | None) -> dict[str, Any] | None:
+    return None if c is None else {"largest": _largest(c.largest),
+                                   "first_divergence": _divergence(c.first_divergence)}
+
+
+def _separation(s: Separation | None) -> dict[str, Any] | None:
+    return None if s is None else {"step": s.step, "label": s.label, "explained": s.explained,
+                                   "growth": s.growth, "own_steps": _comparison(s.own_steps)}
+
+
+def backend_verdict(r: OptimResult, name: str) -> str:
+    """What one backend's checks at one rate say, in one line (the text table, report.json,
+    report.html)."""
+    if name == r.reference:
+        return "(reference)"
+    first, sep = r.failed(name), r.separations.get(name)
+    if first is None and sep is not None:
+        return (f"agrees at every step; the whole runs separate from step {sep.step} by "
+                f"amplified rounding (x{sep.growth:.3g} per step)")
+    if first is None:
+        return "agrees"
+    text = f"DIVERGES at {first.label}: {first.value:.17g} vs {first.reference:.17g}"
+    if first.check == "step":
+        return text + " (one update from the reference's state)"
+    if first.check == "own-step" and sep is not None:
+        return (text + f" (its own run, one update from its own state; the whole runs "
+                f"separate from step {sep.step}, and every update from the reference's state "
+                "agrees: what is carried from step to step differs)")
+    return text
+
+
 def as_dict(sw: Sweep, columns: DataColumns | None = None, report_dir: str | None = None,
             files: Sequence[str] = ()) -> dict[str, Any]:
     """report.json (and the --json output); ``columns`` default to the notation's names."""
@@ -89,9 +123,13 @@ def as_dict(sw: Sweep, columns: DataColumns | None = None, report_dir: str | Non
         "per_lr": [{"lr": r.optimizer.lr, "ok": r.ok,
                     "first_divergence": _divergence(r.first_divergence),
                     "largest": _largest(r.largest),
-                    "backends": {name: {"largest": _largest(c.largest),
-                                        "first_divergence": _divergence(c.first_divergence),
-                                        "compared": len(c.columns)}
+                    "backends": {name: {"verdict": backend_verdict(r, name),
+                                        "largest": _largest(r.decisive(name).largest),
+                                        "first_divergence": _divergence(r.failed(name)),
+                                        "compared": len(c.columns),
+                                        "step_check": _comparison(r.steps.get(name)),
+                                        "trajectory": _comparison(c),
+                                        "separation": _separation(r.separations.get(name))}
                                  for name, c in r.comparisons.items()},
                     "final_loss": r.final_loss}  # E after the last update
                    for r in sw.rates],
@@ -231,12 +269,30 @@ def verdict(sw: Sweep) -> str:
                 "(e.g. a weight-decay mistake with --weight-decay 0)")
     if f is None:
         return ("OK: every backend agrees: the gradient check at the start and every step at "
-                "every learning rate, optimizer state included")
+                "every learning rate, optimizer state included" + _separations(sw))
     if f["check"] == "gradient":
         return (f"FAIL: gradient check: {f['backend']} on {f['quantity']}: {f['value']!r} vs "
                 f"reference {f['reference']!r}")
+    how = {"step": " (one update from the reference's state)",
+           "own-step": " (its own run, one update from its own state)"}.get(f["check"], "")
     return (f"FAIL: {f['backend']} DIVERGES at lr {f['lr']:g}: {f['label']}: "
-            f"{f['value']:.17g} vs {f['reference']:.17g}")
+            f"{f['value']:.17g} vs {f['reference']:.17g}{how}")
+
+
+def _separations(sw: Sweep) -> str:
+    """"; the whole runs separate ..." for the rates where they do (every step agreeing)."""
+    parts = []
+    for r in sw.rates:
+        seps = [s for s in r.separations.values() if s.explained]
+        if seps:
+            first = min(seps, key=lambda s: s.step)
+            growth = max(s.growth for s in seps)
+            parts.append(f"at lr {r.optimizer.lr:g} from step {first.step} (x{growth:.3g} "
+                         "per step)")
+    if not parts:
+        return ""
+    return ("; the whole runs separate by amplified rounding " + ", ".join(parts)
+            + ": every single step agrees")
 
 
 def render(sw: Sweep, report: dict[str, Any], header: Sequence[str],
@@ -258,12 +314,9 @@ def render(sw: Sweep, report: dict[str, Any], header: Sequence[str],
     per_lr = []
     for r in report["per_lr"]:
         for name, b in r["backends"].items():
-            first = b["first_divergence"]
             per_lr.append([escape(f"{r['lr']:g}"), escape(name), html.short(b["largest"]["abs"]),
                            html.short(b["largest"]["ratio"]), escape(b["largest"]["where"]),
-                           "agrees" if first is None else
-                           escape(f"DIVERGES at {first['label']}: {first['value']:.17g} vs "
-                                  f"{first['reference']:.17g}")])
+                           escape(b["verdict"])])
     runs = html.table(["lr", "backend", "largest |diff|", "/tolerance", "where", "verdict"],
                       per_lr, left=2, table_id="backends-table")
     pictures = [n for n in report["files"] if n.endswith(".png") and n != drawing.PNG_FILE]
