@@ -55,7 +55,7 @@ MISTAKES = {m.name: m for m in (
 
 
 def train(net: Network, w: np.ndarray, data: Data, opt: Optimizer, steps: int,
-          mistake: str | None = None, resume: Resume | None = None) -> Trajectory:
+          resume: Resume | None = None, mistake: str | None = None) -> Trajectory:
     """``steps`` updates of ``opt`` from ``w`` (P,), from ``resume``'s optimizer state if given
     (else a fresh one); ``mistake`` one of `MISTAKES`."""
     if mistake is not None:

@@ -219,3 +219,37 @@ def test_amplified_rounding_is_no_false_fail(argv, capsys, xor_csv):
                                        f"step {sep['step']} by amplified rounding")
         assert b["first_divergence"] is None
     assert report["first_divergence"] is None and report["ok"]
+
+
+def test_a_reference_that_overflows_complex128_is_taken_in_extended_precision(capsys, xor_csv):
+    """Weights 1e154: E = ½(t - a)² overflows float64 (so does complex128's complex step),
+    but dE/da = a - t ~ 2e154 does not: the reference is recomputed with np.clongdouble's
+    wider exponent and the backends agree with it (before: FAIL, "2e+154 vs reference nan")."""
+    assert main(["check", "--layers", "2,1", "--activations", "identity", "--data", xor_csv,
+                 "--weights", "1e154,1e154", "--steps", "3", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["gradcheck"]["ok"] and report["ok"]
+
+
+def test_a_start_no_reference_can_judge_is_refused_in_one_line(capsys, xor_csv, tmp_path):
+    """dE/dW ~ 1e450 is beyond float64 whatever the reference's precision: exit 2, one line,
+    no report folder; no backend is blamed."""
+    out = tmp_path / "r"
+    assert main(["check", "--layers", "2,2,1", "--activations", "identity", "--data", xor_csv,
+                 "--weights", ",".join(["1e150"] * 6), "--steps", "3", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["autograd-compare: error: the gradient check cannot judge this start: the "
+                   "reference dE/dw overflows float64 (inf); give smaller weights or inputs"]
+    assert not out.exists()
+
+
+def test_an_overflowing_weight_decay_is_no_divergence(capsys, recwarn):
+    """--weight-decay 1e300 overflows every backend the same way at step 2 (weights ±inf,
+    then NaN): "0 vs -0" is no difference, and the overflow says nothing to stderr but the
+    report's "diverged" lines."""
+    assert main(["optimizers", "--optimizer", "sgd", "--weight-decay", "1e300", "--steps", "5",
+                 "--no-plots"]) == 0
+    out = capsys.readouterr()
+    assert "DIVERGES" not in out.out and "separate" not in out.out
+    assert "diverged: the loss is not finite from step 3 on" in out.out
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]

@@ -18,12 +18,14 @@ largest over the reference run for a trajectory.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 
 from autograd_compare.backend import Backend
+from autograd_compare.errors import InputError
 from autograd_compare.harness import tolerances
 from autograd_compare.harness.network_reference import Nudge, Values, forward
 from autograd_compare.network import (
@@ -184,20 +186,24 @@ def _kink_crossed(net: Network, up: Values, down: Values) -> npt.NDArray[np.bool
     return crossed
 
 
-def references(net: Network, w: Float, data: Data) -> dict[RefKey, Ref]:
-    """Complex step and central difference of E for every parameter and every node.
+def references(net: Network, w: Float, data: Data,
+               dtype: type = np.complex128) -> dict[RefKey, Ref]:
+    """Complex step and central difference of E for every parameter and every node, computed
+    in ``dtype`` (complex128; np.clongdouble, with its wider exponent, where that
+    overflows: `checked_references`).
 
     Returns {"dw": Ref of (P,), ("z"|"a", l): Ref of (B, n_l)}.
     """
     x, t = np.asarray(data.inputs, np.float64), np.asarray(data.targets, np.float64)
+    ref_forward = functools.partial(forward, dtype=dtype)
     P, c = w.size, reduction_scale(net, x.shape[0])
     eye = np.eye(P)
-    cs = forward(net, w + CS_STEP * 1j * eye, x, t).E.imag / CS_STEP
+    cs = ref_forward(net, w + CS_STEP * 1j * eye, x, t).E.imag / CS_STEP
     h = FD_STEP_FACTOR * np.maximum(1.0, np.abs(w))
-    up, down = forward(net, w + h * eye, x, t), forward(net, w - h * eye, x, t)
+    up, down = ref_forward(net, w + h * eye, x, t), ref_forward(net, w - h * eye, x, t)
     fd = (up.E.real - down.E.real) / (2 * h)
     out: dict[RefKey, Ref] = {"dw": Ref(cs, fd, h, ~_kink_crossed(net, up, down))}
-    base = forward(net, w, x, t)
+    base = ref_forward(net, w, x, t)
     for l, n in enumerate(net.sizes[1:]):
         for kind in ("z", "a"):
             if kind == "a" and l == net.layers - 1 and net.activations[-1] == "softmax":
@@ -205,10 +211,10 @@ def references(net: Network, w: Float, data: Data) -> dict[RefKey, Ref]:
             v = getattr(base, kind)[l].real  # (B, n)
             onehot = np.eye(n)[:, None, :]  # (n, 1, n): nudge neuron j of every example
             # only example b's loss depends on example b's node: dE/dnode_bj = c·dloss_b/dnode
-            cs_n = forward(net, w, x, t, Nudge(kind, l, CS_STEP * 1j * onehot)).losses.imag
+            cs_n = ref_forward(net, w, x, t, Nudge(kind, l, CS_STEP * 1j * onehot)).losses.imag
             hn = FD_STEP_FACTOR * np.maximum(1.0, np.abs(v)).T[:, :, None]  # (n, B, 1)
-            up = forward(net, w, x, t, Nudge(kind, l, hn * onehot))
-            down = forward(net, w, x, t, Nudge(kind, l, -hn * onehot))
+            up = ref_forward(net, w, x, t, Nudge(kind, l, hn * onehot))
+            down = ref_forward(net, w, x, t, Nudge(kind, l, -hn * onehot))
             crossed = np.zeros((n, x.shape[0]), bool)  # (n, B): per nudged neuron, example
             for k, name in enumerate(net.activations):
                 if name == "relu":
@@ -219,14 +225,37 @@ def references(net: Network, w: Float, data: Data) -> dict[RefKey, Ref]:
     return out
 
 
+def checked_references(net: Network, w: Float, data: Data) -> dict[RefKey, Ref]:
+    """`references`, again in extended precision where a complex step overflowed float64;
+    an `InputError` (one line) where even that is not a float64 number: no reference can
+    judge the backends there."""
+    with np.errstate(all="ignore"):
+        refs = references(net, w, data)
+        if all(np.isfinite(r.cs).all() for r in refs.values()):
+            return refs
+        if np.finfo(np.longdouble).max > np.finfo(np.float64).max:
+            refs = references(net, w, data, np.clongdouble)
+        for key, r in refs.items():
+            cs = np.asarray(r.cs, np.float64)
+            if not np.isfinite(cs).all():
+                what = "dE/dw" if isinstance(key, str) else f"dE/d{key[0]}{key[1] + 1}"
+                raise InputError(f"the gradient check cannot judge this start: the reference "
+                                 f"{what} overflows float64 ({cs[~np.isfinite(cs)].flat[0]}); "
+                                 "give smaller weights or inputs")
+        return {k: Ref(np.asarray(r.cs, np.float64), np.asarray(r.fd, np.float64),
+                       np.asarray(r.h, np.float64), r.trusted & np.isfinite(
+                           np.asarray(r.fd, np.float64))) for k, r in refs.items()}
+
+
 def gradient_check(backends: list[Backend], net: Network, w: Array,
                    data: Data) -> GradCheck:
     """Every backend's gradients at ``w`` against the references (backends of one dtype)."""
     dtype = backends[0].dtype
     w64 = np.asarray(w, np.float64)
     d64 = Data(np.asarray(data.inputs, np.float64), np.asarray(data.targets, np.float64))
-    refs, scales = references(net, w64, d64), term_scales(net, w64, d64, dtype)
-    grads = {b.name: b.gradients(net, w, data) for b in backends}
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # an overflowing
+        refs, scales = checked_references(net, w64, d64), term_scales(net, w64, d64, dtype)
+        grads = {b.name: b.gradients(net, w, data) for b in backends}  # E: the report says
     B = data.inputs.shape[0]
     rtol = step_rtol(net, B, dtype)
     fd_ops = ops_per_step(net, B)  # roundings in E(x ± h): grows with depth and width

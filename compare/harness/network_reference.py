@@ -60,11 +60,13 @@ def log_softmax(z: Complex) -> Complex:
 
 
 def forward(net: Network, w: npt.ArrayLike, x: npt.NDArray[np.floating],
-            t: npt.NDArray[np.floating], nudge: Nudge | None = None) -> Values:
-    """The network at parameters ``w`` (..., P), data ``x`` (B, n_0), ``t`` (B, n_L)."""
-    w = np.asarray(w, np.complex128)
+            t: npt.NDArray[np.floating], nudge: Nudge | None = None,
+            dtype: type = np.complex128) -> Values:
+    """The network at parameters ``w`` (..., P), data ``x`` (B, n_0), ``t`` (B, n_L), in
+    ``dtype`` (np.clongdouble where complex128 overflows: `network_check.references`)."""
+    w = np.asarray(w, dtype)
     zs, as_ = [], []
-    a = np.asarray(x, np.complex128)
+    a: Complex = np.asarray(x, dtype)
     for l, (lay, name) in enumerate(zip(layout(net), net.activations, strict=True)):
         W = w[..., lay.W].reshape(w.shape[:-1] + lay.W_shape)
         z = np.einsum("...bk,...jk->...bj", a, W)

@@ -165,7 +165,7 @@ def train(name: str, net: Network, w: Any, data: Data, opt: Optimizer, steps: in
     if name.startswith(MISTAKE_PREFIX):
         from autograd_compare.manual import optim
 
-        return optim.train(net, w_arr, d, opt, steps, name[len(MISTAKE_PREFIX):], resume)
+        return optim.train(net, w_arr, d, opt, steps, resume, name[len(MISTAKE_PREFIX):])
     return registry.get_network_backend(name, dt).train(net, w_arr, d, opt, steps, resume)
 
 
@@ -258,7 +258,8 @@ def update_scales(opt: Optimizer, ref: Trajectory, dw_terms: FloatArray, E: Floa
     else:
         D = G
     out.update({n: wabs[:, j] + lr[:, 0] * D[:, j] for j, n in enumerate(params)})
-    return out
+    # a scale that overflowed (inf · 0, inf - inf in the running bound) bounds nothing
+    return {n: np.where(np.isnan(v), np.inf, v) for n, v in out.items()}
 
 
 def compare_runs(name: str, run: Trajectory, run_cols: tuple[str, ...],
@@ -277,8 +278,6 @@ def compare_runs(name: str, run: Trajectory, run_cols: tuple[str, ...],
     y = rows(ref)[:n, [ref_cols.index(c) for c in common]]
     carried = np.arange(n)[:, None] + 1.0 if check == "trajectory" else np.ones((n, 1))
     tol = cast(FloatArray, rtol * carried * np.stack([scale[c][:n] for c in common], 1))
-    if n == 0:  # the reference overflowed at once: nothing to compare
-        return OptimComparison(name, common, x, tol, Largest(name, 0.0, 0.0, ""), None)
     # a cell where the reference overflowed has no number to compare with
     cells = tolerances.compare_cells(x, y, tol, ~np.isfinite(y))
     first = None
@@ -330,10 +329,17 @@ def check(opt: Optimizer, backends: list[str], net: Network, w: Any, data: Data,
     dt = validate.dtype(dtype)
     reference = backends[0]
     opts = {name: counterpart(name, opt) for name in backends}
-    runs = {name: train(name, net, w, data, opts[name], steps, dt) for name in backends}
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a diverging run
+        return _compared(opt, net, data, dt, reference, opts, {  # overflows: the report
+            name: train(name, net, w, data, opts[name], steps, dt)  # says where
+            for name in backends})
+
+
+def _compared(opt: Optimizer, net: Network, data: Data, dt: np.dtype[Any], reference: str,
+              opts: dict[str, Optimizer], runs: dict[str, Trajectory]) -> OptimResult:
+    """`check` once every backend has trained: ``runs`` (the reference's first)."""
     ref = runs[reference]
-    with np.errstate(over="ignore", invalid="ignore"):  # a diverging run overflows
-        scale = scales(net, opts[reference], ref, data, dt)
+    scale = scales(net, opts[reference], ref, data, dt)
     rtol = network_check.step_rtol(net, int(np.shape(data.inputs)[0]), dt)
     ref_cols = columns(net, opts[reference])
     comps = {name: compare_runs(name, run, columns(net, opts[name]), ref, ref_cols, scale, rtol)
@@ -361,15 +367,13 @@ def single_steps(name: str, net: Network, ref: Trajectory, data: Data, opt: Opti
                  dt: np.dtype[Any], own: Trajectory) -> Trajectory:
     """Backend ``name``'s single updates from the reference's state: row k is one update
     from ``ref.weights[k]`` and the reference's optimizer state after k updates (row 0 is
-    ``own``'s first: every backend starts from the same point), up to the reference's last
-    finite row (after it, the reference overflowed: no number to compare with)."""
-    finite = np.isfinite(rows(ref)).all(axis=1)
-    last = int(np.argmin(finite)) if not finite.all() else finite.size
-    if last == 0:
-        return Trajectory(own.loss[:0], own.weights[:1], own.grads[:0],
-                          None if own.state is None else own.state[:0])
+    ``own``'s first: every backend starts from the same point), while the reference's
+    weights and state are finite (after that it overflowed: no point to start from; cells
+    where only its results overflowed are skipped by `compare_runs`)."""
     n = ref.grads.shape[0]
     state = ref.state if ref.state is not None else np.empty((n, 0), ref.weights.dtype)
+    starts = np.isfinite(ref.weights[1:n]).all(axis=1) & np.isfinite(state[:n - 1]).all(axis=1)
+    last = 1 + int(np.argmin(starts)) if not starts.all() else n
     loss, grads = own.loss[:last].copy(), own.grads[:last].copy()
     weights = np.concatenate([ref.weights[:1], own.weights[1:last + 1]])
     after = np.empty((last, state.shape[1]), ref.weights.dtype)
@@ -390,8 +394,7 @@ def own_steps(name: str, reference: str, net: Network, run: Trajectory, ref: Tra
     rounding; the tolerance is the per-step one, on the scales of ``run`` itself."""
     chain = single_steps(reference, net, run, data, opt, dt, ref)
     n = chain.grads.shape[0]
-    with np.errstate(over="ignore", invalid="ignore"):
-        scale = scales(net, opt, run, data, dt)
+    scale = scales(net, opt, run, data, dt)
     mine = Trajectory(run.loss[:n], run.weights[:n + 1], run.grads[:n],
                       None if run.state is None else run.state[:n])
     cols = columns(net, opt)
@@ -408,10 +411,9 @@ def nudge_size(reference: str, net: Network, ref: Trajectory, data: Data, opt: O
     for direction in (np.inf, -np.inf):
         start = np.nextafter(ref.weights[0], ref.weights.dtype.type(direction))
         nudged = rows(train(reference, net, start, data, opt, ref.grads.shape[0], dt))
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            d = np.abs(nudged - rows(ref)) / s
+        d = np.abs(nudged - rows(ref)) / s
         sizes.append(np.max(np.where(np.isfinite(d), d, 0.0), axis=1))
-    return np.maximum(*sizes)
+    return cast(FloatArray, np.maximum(*sizes))
 
 
 def separation(comp: OptimComparison, own: OptimComparison, size: FloatArray) -> Separation:

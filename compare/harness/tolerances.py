@@ -118,12 +118,13 @@ def both_overflowed(x: FloatArray, y: FloatArray) -> NDArray[np.bool_]:
 def compare_cells(x: FloatArray, y: FloatArray, tol: FloatArray,
                   same: NDArray[np.bool_]) -> Cells:
     """``x`` against the reference ``y`` (same shape) with tolerance ``tol``: a NaN on one
-    side only is an infinite difference; a cell in ``same`` is 0 and never diverges (nor
-    does a NaN tolerance judge it, an overflowed scale)."""
+    side only is an infinite difference; a cell in ``same`` is 0 and never diverges, nor does
+    a cell with no difference at all (0 and -0 included) even where an overflowed scale made
+    its tolerance NaN."""
     with np.errstate(invalid="ignore", over="ignore"):
         diff = np.where(same, 0.0, np.abs(x - y))
     diff = np.where(np.isnan(diff), np.inf, diff)
-    bad = ~same & ~(diff <= tol)
+    bad = ~same & (diff > 0) & ~(diff <= tol)
     first = None
     if bad.any():  # row-major: the earliest row, then the first column
         first = _cell(np.argmax(bad), bad.shape)
