@@ -188,7 +188,8 @@ def test_a_backend_that_trains_differently_is_reported():
                                                                              *a))
     out = restarts.run(s, both)
     assert restarts.summary(out)[0].cross_backend.disagreements > 0
-    assert restarts.report(out, np.dtype("float64"), 0.0).exit_code == 1
+    result = restarts.report(out, np.dtype("float64"), 0.0, both)  # re-checked step by step:
+    assert result.exit_code == 1 and not result.amplified  # the batched kernel's own steps
 
 
 def test_an_optimizer_study_equals_single_optimizer_runs():

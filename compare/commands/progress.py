@@ -37,6 +37,8 @@ class Progress:
         self.bar.set_description_str(terminal_text(what[:50]), refresh=False)
         if self.started:
             self.bar.update(1)
+            if self.bar.total is not None and self.bar.n >= self.bar.total:
+                self.bar.total = self.bar.n + 1  # work found on the way (re-checks)
         self.started = True
 
     def __enter__(self) -> Progress:

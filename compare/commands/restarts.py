@@ -196,7 +196,8 @@ def run(args: argparse.Namespace) -> int:
                 trace = step_trace.as_json([step_trace.record(
                     b, np.asarray(median.weights), restarts.example(study), median.lr,
                     study.steps) for b in made.values()])
-        result = restarts.report(outcome, dt, time.perf_counter() - start)
+            result = restarts.report(outcome, dt, time.perf_counter() - start, backends,
+                                     progress.step)
         if reserved is None:
             _emit(result, None, args.json, human)
         else:
@@ -298,6 +299,7 @@ def as_dict(result: restarts.Report) -> dict[str, Any]:
         "seconds": result.seconds,
         "per_lr": [_plain(row) for row in result.per_lr],
         "disagreements": [_plain(d) for d in result.disagreements],
+        "amplified_rounding": [_plain(d) for d in result.amplified],
         **({"undetected_mistakes": list(result.undetected_mistakes)}
            if result.undetected_mistakes else {}),
         "report_dir": result.report_dir, "files": list(result.files),
@@ -343,9 +345,13 @@ def table(result: restarts.Report) -> str:
         if row.cross_backend.reached_mismatches:
             lines.append(f"{row.lr:5g} {row.cross_backend.reached_mismatches} starts reached "
                          "the threshold in one backend and not in the reference")
-    n = len(result.disagreements)
+    n, k = len(result.disagreements), len(result.amplified)
     lines += [f"FAIL {b}: a mistake backend, but it agrees with the others on every "
               "configuration" for b in result.undetected_mistakes]
+    if k:
+        lines.append(f"{k} configurations whose whole runs differ beyond tolerance agree at "
+                     "every single step (re-checked one update at a time): rounding the "
+                     "training amplified, not a disagreement")
     lines.append("backends agree on every configuration" if n == 0 else
                  f"{n} configurations where backends DISAGREE beyond tolerance "
                  f"(listed in {DISAGREE_CSV} and report.json)")

@@ -587,6 +587,8 @@ class Report(NamedTuple):
     report_dir: str | None = None  # None when no folder is written
     files: tuple[str, ...] = ()
     undetected_mistakes: tuple[str, ...] = ()  # mistake backends that agreed everywhere
+    amplified: tuple[Disagreement, ...] = ()  # whole runs beyond tolerance whose every single
+    #                                           step agrees (`recheck`): not disagreements
 
     @property
     def ok(self) -> bool:
@@ -601,10 +603,78 @@ class Report(NamedTuple):
         return self.backends[0]
 
 
-def report(outcome: Outcome, dtype: np.dtype, seconds: float) -> Report:
-    """The `Report` of a finished study (``outcome``) run in ``seconds``."""
+def report(outcome: Outcome, dtype: np.dtype, seconds: float,
+           trainers: dict[str, Trainer] | None = None,
+           on_step: Callable[[str], None] = lambda what: None) -> Report:
+    """The `Report` of a finished study (``outcome``) run in ``seconds``; with the study's
+    ``trainers``, every whole-run disagreement is re-checked step by step (`recheck`)."""
     caught = outcome.disagreeing or {}
     mistakes = tuple(b for b in outcome.backends if b.startswith(MISTAKE_PREFIX)
                      and not caught.get(b))  # a mistake backend never passes
+    real, amplified = disagreements(outcome), list[Disagreement]()
+    if trainers is not None:
+        real, amplified = recheck(outcome, real, trainers, dtype, on_step)
     return Report(outcome.study, np.dtype(dtype).name, outcome.backends, seconds,
-                  summary(outcome), disagreements(outcome), undetected_mistakes=mistakes)
+                  summary(outcome), real, undetected_mistakes=mistakes,
+                  amplified=tuple(amplified))
+
+
+MAX_RECHECKS = 1000  # whole-run disagreements re-checked step by step, one start each
+
+
+def recheck(out: Outcome, found: list[Disagreement], trainers: dict[str, Trainer],
+            dtype: Any, on_step: Callable[[str], None] = lambda what: None
+            ) -> tuple[list[Disagreement], list[Disagreement]]:
+    """Split the whole-run disagreements: each start is run again with the main job's check
+    (`optim_check.check`: one update at a time from the reference's state, and a separating
+    run from its own states), and with plain gradient descent the study's own batched
+    trainers make one update from every one of the reference's points (`_batched_steps`).
+    Agreeing, the runs separated by rounding the training amplified (the reached/stuck
+    counts still show where that changed the outcome). With a mistake backend (the tutorial's
+    wrong formulas, which that check does not run) or beyond `MAX_RECHECKS`, a disagreement
+    stays one."""
+    from autograd_compare.harness import optim_check
+
+    if any(b.startswith(MISTAKE_PREFIX) for b in out.backends):
+        return found, []
+    p = out.study.problem
+    real: list[Disagreement] = []
+    amplified: list[Disagreement] = []
+    for i, d in enumerate(found):
+        if i >= MAX_RECHECKS:
+            real.append(d)
+            continue
+        on_step(f"re-checking disagreement {i + 1}/{min(len(found), MAX_RECHECKS)} "
+                "one update at a time")
+        opt = with_lr(out.study.optimizer, d.lr)
+        r = optim_check.check(opt, list(out.backends), p.network, np.asarray(d.weights),
+                              p.data, out.study.steps, dtype)
+        ok = r.ok and (not is_plain(opt) or _batched_steps(r, trainers, opt, p))
+        (amplified if ok else real).append(d)
+    return real, amplified
+
+
+def _batched_steps(r: Any, trainers: dict[str, Trainer], opt: Optimizer,
+                   p: network.Preset) -> bool:
+    """Every trainer's batched kernel, one update from each of the reference run's points
+    (rows of one call), agrees with the reference's next point within the one-step
+    tolerance (plain gradient descent: the point is all the state there is)."""
+    from autograd_compare.harness import network_check, optim_check
+
+    ref = r.runs[r.reference]
+    steps = ref.grads.shape[0]
+    starts = np.isfinite(ref.weights[:steps]).all(axis=1)
+    last = int(np.argmin(starts)) if not starts.all() else steps
+    scale = optim_check.scales(p.network, opt, ref, p.data, r.dtype)
+    cols = network.param_names(p.network)
+    tol = network_check.step_rtol(p.network, p.data.inputs.shape[0], r.dtype) * np.stack(
+        [scale[c] for c in cols], 1)[:last]
+    want = ref.weights[1:last + 1].astype(np.float64)
+    for name, t in trainers.items():
+        if name == r.reference:
+            continue
+        got = t.batch(ref.weights[:last], np.full(last, opt.lr, t.dtype), 1, 0.0)
+        diff = np.abs(got.final_weights.astype(np.float64) - want)
+        if not np.all((diff <= tol) | ~np.isfinite(want) | (diff == 0)):
+            return False
+    return True
