@@ -253,3 +253,11 @@ def test_an_overflowing_weight_decay_is_no_divergence(capsys, recwarn):
     assert "DIVERGES" not in out.out and "separate" not in out.out
     assert "diverged: the loss is not finite from step 3 on" in out.out
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def test_relu_at_its_kink_is_no_false_fail(capsys, xor_csv):
+    """The issue's command: the (0, 0) example puts every ReLU at exactly 0 (no biases); the
+    central difference there was "0.0066647 vs reference 0.0", a FAIL of correct backends."""
+    assert main(["check", "--layers", "2,3,1", "--activations", "relu,sigmoid", "--data",
+                 xor_csv, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["gradcheck"]["ok"]
