@@ -181,7 +181,7 @@ def test_stuck_fraction_matches_a_direct_run_and_backends_agree():
 
 def test_a_backend_that_trains_differently_is_reported():
     """Mutation: torch's batched training uses lr·(1 + 1e-6): the study says DISAGREE."""
-    s = study(n=50, seed=1, steps=300, lrs=(0.5,), threshold=0.1, problem=XOR)
+    s = study(n=8, seed=1, steps=300, lrs=(0.5,), threshold=0.1, problem=XOR)
     both = trainers(s, ("manual", "torch"))
     torch_b = both["torch"]
     both["torch"] = torch_b._replace(batch=lambda w, lr, *a: torch_b.batch(w, lr * (1 + 1e-6),
