@@ -261,3 +261,16 @@ def test_relu_at_its_kink_is_no_false_fail(capsys, xor_csv):
     assert main(["check", "--layers", "2,3,1", "--activations", "relu,sigmoid", "--data",
                  xor_csv, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["gradcheck"]["ok"]
+
+
+def test_textbook_momentum_is_checked_step_by_step_in_pytorchs_convention(capsys):
+    """torch and jax run PyTorch's momentum for textbook momentum (manual only): the per-step
+    check hands them the reference's velocity u as v = -u/lr, and every update agrees."""
+    assert main(["optimizers", "--optimizer", "textbook-momentum", "--preset", "xor", "--lrs",
+                 "0.5,2", "--steps", "100", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    for rate in report["per_lr"]:
+        for name in ("torch", "jax"):
+            step = rate["backends"][name]["step_check"]
+            assert step is not None and step["first_divergence"] is None
+            assert 0 < step["largest"]["ratio"] < 0.1

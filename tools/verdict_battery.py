@@ -23,7 +23,7 @@ from autograd_compare.harness import optim_check
 from autograd_compare.manual.optim import MISTAKES
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")
-KINDS = ("sgd", "momentum", "nesterov", "adam", "adamw")
+KINDS = ("sgd", "momentum", "nesterov", "adam", "adamw", "textbook-momentum")
 
 
 def random_case(rng: np.random.Generator):
@@ -43,7 +43,8 @@ def random_case(rng: np.random.Generator):
          else rng.uniform(0, 1, (B, sizes[-1])))
     w = rng.normal(0, 0.8, network.n_params(net))
     kind = str(rng.choice(KINDS))
-    lr = float(10 ** rng.uniform(-2, 1)) if kind in ("sgd", "momentum", "nesterov") \
+    lr = float(10 ** rng.uniform(-2, 1)) if kind in ("sgd", "momentum", "nesterov",
+                                                     "textbook-momentum") \
         else float(10 ** rng.uniform(-3, -0.5))
     opt = optimizers.make(kind, lr=lr, weight_decay=float(rng.choice((0.0, 0.01))))
     dtype = str(rng.choice(("float64", "float32")))

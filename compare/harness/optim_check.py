@@ -347,16 +347,19 @@ def _compared(opt: Optimizer, net: Network, data: Data, dt: np.dtype[Any], refer
     ref_cols = columns(net, opts[reference])
     comps = {name: compare_runs(name, run, columns(net, opts[name]), ref, ref_cols, scale, rtol)
              for name, run in runs.items() if name != reference}
-    local = {name: compare_runs(name, single_steps(name, net, ref, data, opt, dt, runs[name]),
-                                ref_cols, ref, ref_cols, scale, rtol, "step")
-             for name in comps if opts[name] == opts[reference]}
+    local = {name: compare_runs(name, single_steps(name, net, in_convention(
+        ref, opts[reference], opts[name]), data, opts[name], dt, runs[name]),
+        columns(net, opts[name]), ref, ref_cols, scale, rtol, "step")
+        for name in comps if convertible(opts[reference], opts[name])}
     separated = [n for n, c in comps.items() if c.first_divergence and n in local
                  and local[n].first_divergence is None]
     seps = {}
     if separated:
         size = nudge_size(reference, net, ref, data, opts[reference], dt, scale)
         for n in separated:
-            own = own_steps(n, reference, net, runs[n], ref, data, opts[reference], dt, rtol)
+            own = own_steps(n, reference, net, in_convention(runs[n], opts[n],
+                                                             opts[reference]),
+                            ref, data, opts[reference], dt, rtol)
             seps[n] = separation(comps[n], own, size)
     final = {name: final_forward(name, net, run.weights[-1], data, dt)
              for name, run in runs.items()}
@@ -364,6 +367,26 @@ def _compared(opt: Optimizer, net: Network, data: Data, dt: np.dtype[Any], refer
                          Largest(None, 0.0, 0.0, ""), final, local, seps)
     first, largest = earliest_and_largest({n: result.decisive(n) for n in comps}, ref_cols)
     return result._replace(ok=first is None, first_divergence=first, largest=largest)
+
+
+def convertible(a: Optimizer, b: Optimizer) -> bool:
+    """Whether a state of convention ``a`` can be handed to ``b``: the same rule, or textbook
+    momentum and PyTorch's momentum at a constant rate (u = -lr·v: both start from 0, u ← μu -
+    lr·g and v ← μv + g)."""
+    if a == b:
+        return True
+    kinds = {a.kind, b.kind}
+    return (kinds == {"textbook-momentum", "momentum"} and a._replace(kind=b.kind) == b
+            and a.lr_change is None and not a.dampening)
+
+
+def in_convention(run: Trajectory, a: Optimizer, b: Optimizer) -> Trajectory:
+    """``run`` (of convention ``a``) with its state in ``b``'s (`convertible`)."""
+    if a.kind == b.kind or run.state is None:
+        return run
+    lr = run.state.dtype.type(a.lr)
+    return run._replace(state=-run.state / lr if a.kind == "textbook-momentum"
+                        else -lr * run.state)
 
 
 def single_steps(name: str, net: Network, ref: Trajectory, data: Data, opt: Optimizer,
