@@ -176,13 +176,15 @@ class Ref(NamedTuple):
     #                                 slope of a bend, not the derivative
 
 
-def _kink_crossed(net: Network, up: Values, down: Values) -> npt.NDArray[np.bool_]:
-    """(P,): whether any ReLU's z (any example) is on a different side of 0 at w + h than at
-    w - h, per nudged parameter."""
-    crossed = np.zeros(up.E.shape, bool)
+def _kink_crossed(net: Network, up: Values, down: Values,
+                  per: tuple[int, ...]) -> npt.NDArray[np.bool_]:
+    """Whether any ReLU's z is on a different side of 0 at x + h than at x - h, reduced over
+    the axes ``per`` (the units, and the examples when one parameter moves them all); a layer
+    before the nudged one is the same on both sides."""
+    crossed = np.zeros((), bool)
     for l, name in enumerate(net.activations):
         if name == "relu":
-            crossed |= ((up.z[l].real > 0) != (down.z[l].real > 0)).any(axis=(-2, -1))
+            crossed = crossed | ((up.z[l].real > 0) != (down.z[l].real > 0)).any(axis=per)
     return crossed
 
 
@@ -202,7 +204,8 @@ def references(net: Network, w: Float, data: Data,
     h = FD_STEP_FACTOR * np.maximum(1.0, np.abs(w))
     up, down = ref_forward(net, w + h * eye, x, t), ref_forward(net, w - h * eye, x, t)
     fd = (up.E.real - down.E.real) / (2 * h)
-    out: dict[RefKey, Ref] = {"dw": Ref(cs, fd, h, ~_kink_crossed(net, up, down))}
+    crossed = np.broadcast_to(_kink_crossed(net, up, down, (-2, -1)), (P,))  # per parameter
+    out: dict[RefKey, Ref] = {"dw": Ref(cs, fd, h, ~crossed)}
     base = ref_forward(net, w, x, t)
     for l, n in enumerate(net.sizes[1:]):
         for kind in ("z", "a"):
@@ -215,13 +218,10 @@ def references(net: Network, w: Float, data: Data,
             hn = FD_STEP_FACTOR * np.maximum(1.0, np.abs(v)).T[:, :, None]  # (n, B, 1)
             up = ref_forward(net, w, x, t, Nudge(kind, l, hn * onehot))
             down = ref_forward(net, w, x, t, Nudge(kind, l, -hn * onehot))
-            crossed = np.zeros((n, x.shape[0]), bool)  # (n, B): per nudged neuron, example
-            for k, name in enumerate(net.activations):
-                if name == "relu":
-                    crossed |= ((up.z[k].real > 0) != (down.z[k].real > 0)).any(axis=-1)
+            crossed = np.broadcast_to(_kink_crossed(net, up, down, (-1,)), (n, x.shape[0]))
             out[(kind, l)] = Ref(c * cs_n.T / CS_STEP,
                                  c * ((up.losses.real - down.losses.real) / (2 * hn[..., 0])).T,
-                                 hn[..., 0].T, ~crossed.T)
+                                 hn[..., 0].T, ~crossed.T)  # (B, n): per example, neuron
     return out
 
 

@@ -403,7 +403,8 @@ def single_steps(name: str, net: Network, ref: Trajectory, data: Data, opt: Opti
     loss, grads = own.loss[:last].copy(), own.grads[:last].copy()
     weights = np.concatenate([ref.weights[:1], own.weights[1:last + 1]])
     after = np.empty((last, state.shape[1]), ref.weights.dtype)
-    after[0] = own.state[0] if own.state is not None else after[0]
+    if own.state is not None:
+        after[0] = own.state[0]
     for k in range(1, last):
         one = train(name, net, ref.weights[k], data, opt, 1, dt, Resume(state[k - 1], k))
         loss[k], grads[k], weights[k + 1] = one.loss[0], one.grads[0], one.weights[1]

@@ -109,12 +109,6 @@ def both_missing(x: FloatArray, y: FloatArray) -> NDArray[np.bool_]:
     return same
 
 
-def both_overflowed(x: FloatArray, y: FloatArray) -> NDArray[np.bool_]:
-    """Both not finite (inf or NaN: which one depends on the order of operations, e.g.
-    inf - inf): the same."""
-    return ~np.isfinite(x) & ~np.isfinite(y)
-
-
 def compare_cells(x: FloatArray, y: FloatArray, tol: FloatArray,
                   same: NDArray[np.bool_]) -> Cells:
     """``x`` against the reference ``y`` (same shape) with tolerance ``tol``: a NaN on one
