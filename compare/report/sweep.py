@@ -225,11 +225,14 @@ def picture_files(lrs: Sequence[float]) -> list[str]:
 
 
 def curves(r: Any) -> plots.Curves:
-    """Rate ``r`` of a sweep: the loss at w[0..steps] (the last after the last update)."""
+    """Rate ``r`` of a sweep: the loss at w[0..steps] (the last after the last update), and
+    each backend's deciding comparison (`OptimResult.decisive`: one update from the
+    reference's state, where the per-step check runs)."""
     return plots.Curves(r.optimizer.lr, r.ok, r.reference,
                         {name: np.append(np.asarray(run.loss, np.float64), r.final_loss[name])
                          for name, run in r.runs.items()},
-                        {name: (c.diff, c.tolerance) for name, c in r.comparisons.items()})
+                        {name: (r.decisive(name).diff, r.decisive(name).tolerance)
+                         for name in r.comparisons})
 
 
 def words(sw: Sweep, title: str) -> plots.Words:
@@ -237,7 +240,8 @@ def words(sw: Sweep, title: str) -> plots.Words:
     loss = loss_name(sw.network)
     return plots.Words(loss, "update k", f"Learning rate {{lr:g}}: {loss} after k updates "
                        "({verdict})", f"{loss} after k updates, every learning rate",
-                       "Largest |difference| from {reference}", 1, textwrap.fill(title, 64),
+                       "Largest |difference| from {reference}, one update\nfrom its state "
+                       "(the per-step check)", 1, textwrap.fill(title, 64),
                        log=True)
 
 
