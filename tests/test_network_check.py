@@ -232,3 +232,22 @@ def test_the_central_difference_tolerance_grows_with_depth(capsys, tmp_path):
     assert main(["check", "--layers", "2,2,2,2,2,2,2,2,1", "--activations", "sigmoid",
                  "--data", str(csv), "--steps", "2", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["gradcheck"]["ok"]
+
+
+@pytest.mark.parametrize("resume, message", [
+    ("not a resume", "resume must be a Resume(state, updates); got 'not a resume'"),
+    ((np.zeros(3), 1), "the adam state to resume from must have shape (19,); got shape (3,)"),
+    ((np.full(19, np.nan), 1), "the adam state to resume from must be finite numbers"),
+    ((np.zeros(19), 0), "steps must be a whole number >= 1; got 0"),
+    ((np.append(np.zeros(18), 2.0), 1), "the Adam state's step count t is 2, but 1 updates"),
+])
+def test_a_bad_resume_is_one_input_error(resume, message):
+    from autograd_compare import optimizers
+    from autograd_compare.errors import InputError
+    from autograd_compare.types import Resume
+
+    p = network.preset("xor")
+    arg = Resume(*resume) if isinstance(resume, tuple) else resume
+    with pytest.raises(InputError, match="^" + message.replace("(", r"\(").replace(")", r"\)")):
+        registry.get_network_backend("torch").train(p.network, p.weights, p.data,
+                                                    optimizers.make("adam"), 1, arg)
