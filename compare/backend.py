@@ -5,11 +5,10 @@ Each backend (`manual`, `torch_impl`, `jax_impl`) implements it with the same tw
 for file: ``mlp`` (the forward pass, the gradients, plain gradient descent; `GradientModule`)
 and ``optim`` (the optimizers; `OptimizerModule`). `compare.registry.get_network_backend`
 puts them behind one `Backend`, with the input checks and a dtype guard: ``train`` and
-``train_batch`` take an `Optimizer`. ``train`` runs ``optim`` for every rule, sgd included
-(torch.optim, optax, the hand-written rules: what is checked is what users run);
-``train_batch`` runs the batched gradient-descent kernels of ``mlp`` (with ``threshold`` and
-``keep_loss``, for the restart study) for plain gradient descent (`is_plain`), ``optim``
-for every other rule.
+``train_batch`` take an `Optimizer`. For plain gradient descent (`is_plain`: the tutorial's
+w ← w - lr·dE/dw) both run the kernels of ``mlp`` (``train_batch`` with ``threshold`` and
+``keep_loss``, for the restart study); for every other rule, ``optim`` (torch.optim, optax,
+the hand-written rules: what is checked is what users run).
 The tutorial's 8-weight functions (`compare.interface`) are the tutorial's notation view, on
 its own kernels (the tutorial's formulas in `manual/`).
 """
@@ -64,12 +63,14 @@ class Backend(NamedTuple):
 
 
 class GradientModule(Protocol):
-    """Each backend's ``mlp`` module, unchecked (the registry has checked and converted);
-    its ``train`` (plain gradient descent, one run) is the teaching tools' and the tests'."""
+    """Each backend's ``mlp`` module, unchecked (the registry has checked and converted)."""
 
     def forward(self, net: Network, w: Array, data: Data) -> NetForward: ...
 
     def gradients(self, net: Network, w: Array, data: Data) -> NetGradients: ...
+
+    def train(self, net: Network, w: Array, data: Data, *, lr: float,
+              steps: int) -> Trajectory: ...
 
     def train_batch(self, net: Network, w: Array, lr: Array, data: Data, steps: int,
                     threshold: float | None = None,
@@ -87,6 +88,7 @@ class OptimizerModule(Protocol):
 
 
 def is_plain(opt: Optimizer) -> bool:
-    """Plain gradient descent, w ← w - lr·dE/dw: ``train_batch`` runs the ``mlp`` kernels."""
+    """Plain gradient descent, w ← w - lr·dE/dw: ``train`` and ``train_batch`` run the ``mlp``
+    kernels."""
     return (opt.kind == "sgd" and not opt.weight_decay and not opt.l2
             and opt.lr_change is None)

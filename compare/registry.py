@@ -168,16 +168,23 @@ def get_network_backend(name: str, dtype: Any = "float64") -> AnyBackend:
     """The backend ``name`` for any network and any optimizer (`compare.backend.Backend`),
     with input checks and a dtype guard. Same names, install hints and errors as
     `get_backend`; the functions are those of ``<backend package>.mlp`` and, for an
-    optimizer other than plain gradient descent, ``.optim`` (imported only then)."""
+    optimizer other than plain gradient descent, ``.optim`` (imported only then); a
+    ``mistake:<kind>`` is `manual.mistakes.network_backend`'s."""
     from autograd_compare import network
     from autograd_compare.backend import Backend as AnyBackend
     from autograd_compare.backend import is_plain
 
     dt = validate.dtype(dtype)
-    mlp = cast("GradientModule", backend_module(name, "mlp"))  # checked below
+    if isinstance(name, str) and name.startswith(MISTAKE_PREFIX):
+        from autograd_compare.manual import mistakes
 
-    def optim() -> OptimizerModule:
-        return cast("OptimizerModule", backend_module(name, "optim", OPTIM_NEEDS.get(name)))
+        wrong = mistakes.network_backend(name[len(MISTAKE_PREFIX):], dt)
+        mlp, optim = cast("GradientModule", wrong), lambda: cast("OptimizerModule", wrong)
+    else:
+        mlp = cast("GradientModule", backend_module(name, "mlp"))  # checked below
+
+        def optim() -> OptimizerModule:
+            return cast("OptimizerModule", backend_module(name, "optim", OPTIM_NEEDS.get(name)))
 
     def forward(net: Network, w: ArrayLike, data: Data) -> NetForward:
         return _check_net(name, dt, mlp.forward(net, network.weights(net, w, dt),
@@ -193,7 +200,13 @@ def get_network_backend(name: str, dtype: Any = "float64") -> AnyBackend:
             validate.steps(steps)
         validate.learning_rate(opt.lr)
         start = None if resume is None else _resume(resume, opt, w_arr.size, dt)
-        return _check_net(name, dt, optim().train(net, w_arr, d, opt, steps, resume=start), "train")
+        if is_plain(opt) and not name.startswith(MISTAKE_PREFIX):
+            # w ← w - lr·dE/dw has no state: a resumed run starts from w
+            out = mlp.train(net, w_arr, d, lr=opt.lr, steps=steps)
+            out = out._replace(state=np.empty((steps, 0), dt))
+        else:
+            out = optim().train(net, w_arr, d, opt, steps, resume=start)
+        return _check_net(name, dt, out, "train")
 
     def train_batch(net: Network, w: ArrayLike, lr: ArrayLike, data: Data, opt: Optimizer,
                     steps: int, threshold: float | None = None,

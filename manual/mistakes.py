@@ -10,16 +10,19 @@ object arrays); mistakes in the forward pass or the training loop reuse manual's
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import numpy as np
 
+from autograd_compare.backend import Backend, TrainBatchFn
 from autograd_compare.errors import InputError
 from autograd_compare.interface import Example, Forward, Gradients, RawBackend
 from autograd_compare.manual import gradients as right
 from autograd_compare.manual.network import forward_values
 from autograd_compare.naming import node_values
-from autograd_compare.types import BatchResult, Trajectory
+from autograd_compare.network import Data, NetForward, NetGradients, Network, describe
+from autograd_compare.optimizers import Optimizer
+from autograd_compare.types import Array, BatchResult, Resume, Trajectory
 
 SWAP_W2_W3 = [0, 2, 1, 3, 4, 5, 6, 7]  # w1, w3, w2, w4, w5..w8
 
@@ -179,6 +182,73 @@ MISTAKES: dict[str, Mistake] = {m.name: m for m in (
              "w2 and w3 exchanged: h1 = w1*i1 + w3*i2 and h2 = w2*i1 + w4*i2 "
              "(the weight matrix read transposed)", wrong_formulas=True),
 )}
+
+
+def network_backend(kind: str, dtype) -> Backend:
+    """The backend ``mistake:<kind>`` behind the one interface (`compare.backend.Backend`).
+
+    A mistake of the tutorial's formulas (`MISTAKES`) runs on the tutorial's network and one
+    example, with plain gradient descent (`check_tutorial_use` says so first); a mistake of an
+    update rule (`manual.optim.MISTAKES`) trains with manual's optimizers and has manual's
+    forward pass and gradients, on any network."""
+    from autograd_compare.manual import mlp, optim
+
+    dt = np.dtype(dtype)
+    name = f"mistake:{kind}"
+    if kind not in MISTAKES and kind not in optim.MISTAKES:
+        raise InputError(f"unknown mistake {name!r}; expected mistake: and one of "
+                         + ", ".join([*MISTAKES, *optim.MISTAKES]))
+    if kind in optim.MISTAKES:
+        def train_rule(net: Network, w: Array, data: Data, opt: Optimizer, steps: int,
+                       resume: Resume | None = None) -> Trajectory:
+            return optim.train(net, w, data, opt, steps, resume, kind)
+
+        return Backend(name, dt, mlp.forward, mlp.gradients, train_rule, _no_batch(name))
+    raw = make(kind, dt)
+
+    def forward(net: Network, w: Array, data: Data) -> NetForward:
+        f = raw.forward(w, _example(name, net, data))
+        return NetForward((f.h[None], f.o[None]), (f.a_h[None], f.a_o[None]),
+                          f.E_total[None], f.E_total)
+
+    def gradients(net: Network, w: Array, data: Data) -> NetGradients:
+        g = raw.gradients(w, _example(name, net, data))
+        return NetGradients(g.w, (g.h[None], g.o[None]), (g.a_h[None], g.a_o[None]))
+
+    def train(net: Network, w: Array, data: Data, opt: Optimizer, steps: int,
+              resume: Resume | None = None) -> Trajectory:
+        check_tutorial_use(name, net, data, opt)  # plain: a resumed run starts from w
+        out = raw.train(w, _example(name, net, data), lr=opt.lr, steps=steps)
+        return out._replace(state=np.empty((steps, 0), dt))
+
+    return Backend(name, dt, forward, gradients, train, _no_batch(name))
+
+
+def check_tutorial_use(name: str, net: Network, data: Data, opt: Optimizer | None = None) -> None:
+    """A one-line `InputError` unless a mistake of the tutorial's formulas can run here: the
+    tutorial's network, one example, plain gradient descent."""
+    from autograd_compare.backend import is_plain
+    from autograd_compare.network import TUTORIAL
+
+    if net != TUTORIAL or np.shape(data.inputs)[0] != 1 or (opt is not None
+                                                            and not is_plain(opt)):
+        raise InputError(f"backend {name!r} is a mistake in the tutorial's formulas: it runs on "
+                         "the tutorial's network (--preset tutorial) with one example and plain "
+                         f"gradient descent (sgd); got {describe(net)}, "
+                         f"{np.shape(data.inputs)[0]} examples"
+                         + ("" if opt is None else f", {opt.describe()}"))
+
+
+def _example(name: str, net: Network, data: Data) -> Example:
+    check_tutorial_use(name, net, data)
+    return Example(data.inputs[0], data.targets[0])
+
+
+def _no_batch(name: str) -> TrainBatchFn:
+    def train_batch(*args: object, **kwargs: object) -> BatchResult:
+        raise InputError(f"{name!r} has no batched form here; use manual, torch or jax")
+
+    return cast(TrainBatchFn, train_batch)
 
 
 def make(kind: str, dtype) -> RawBackend:

@@ -2,11 +2,10 @@
 
 ``autograd-compare [options]`` runs the main job (`compare.commands.run`);
 ``autograd-compare SUBCOMMAND [options]`` runs one of `SUBCOMMANDS`.
-With no network or optimizer option the main job is the tutorial's class example and sweep
-(`run.add_arguments`, in the tutorial's notation); given one (`run.NETWORK_OPTIONS`,
-`run.OPTIMIZER_OPTIONS`: ``--preset mazur``, ``--layers ...``, ``--optimizer adam``) it is the
-same job on that network with that optimizer (`run.add_network_arguments`); ``check`` and
-``optimizers`` are aliases of the latter.
+With no options the main job is the tutorial's class example and sweep, in the tutorial's
+notation; network and optimizer options (``--preset mazur``, ``--layers ...``, ``--optimizer
+adam``) run the same job on that network with that optimizer; ``check`` and ``optimizers`` are
+aliases of it.
 Exit codes: 0 all checks agree, 1 a check failed, 2 bad usage or input (one line, no traceback),
 141 the reader of stdout closed it early (``| head``: nothing more is printed, as for other
 Unix tools). The process edge is handled here once, for every command: stdout closed (``>&-``)
@@ -113,30 +112,25 @@ class Escaped:
         return getattr(self.unescaped, name)
 
 
-def build_parser(module: ModuleType, prog: str, any_network: bool = False) -> Parser:
-    """The parser of ``module``; the main job's (`MAIN_JOB`) is the tutorial's, or with
-    ``any_network`` (always under an alias) the one for any network and optimizer."""
+def build_parser(module: ModuleType, prog: str) -> Parser:
+    """The parser of ``module`` (the main job's, `MAIN_JOB`, under its own name or an alias)."""
     from autograd_compare import __version__
 
     epilog = None
-    any_network = module.__name__ == MAIN_JOB and (any_network or prog != PROG)
-    main_job = module.__name__ == MAIN_JOB and not any_network
-    description = module.NETWORK_HELP if any_network else module.HELP
-    if any_network and prog != PROG:
+    main_job = module.__name__ == MAIN_JOB and prog == PROG
+    description = module.HELP
+    if module.__name__ == MAIN_JOB and prog != PROG:
         description = module.ALIAS_HELP.format(name=prog.removeprefix(PROG).strip()) + description
     if main_job:
         epilog = "subcommands (each has --help):\n" + "\n".join(
-            f"  {name:10s} {_help_of(name)}" for name in SUBCOMMANDS) + (
-            "\n\nanother network or an optimizer: with --preset NAME, --layers ... or "
-            "--optimizer KIND the main job runs on that network with that optimizer (see "
-            "'autograd-compare --preset xor --help')")
+            f"  {name:10s} {_help_of(name)}" for name in SUBCOMMANDS)
     parser = Parser(prog=prog, description=description, epilog=epilog,
                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     parser.add_argument("--config", metavar="FILE.toml",
                         help="read options from a TOML file (keys = option names without --; "
                         "the command line wins)")
-    (module.add_network_arguments if any_network else module.add_arguments)(parser)
+    module.add_arguments(parser)
     if main_job:  # the usage line names the subcommands before the main job's options
         options = parser.format_usage().removeprefix("usage: ").removeprefix(prog).strip()
         parser.usage = f"{prog} {{{','.join(SUBCOMMANDS)}}} ...\n       {prog} {options}"
@@ -155,8 +149,7 @@ def unknown_subcommand(word: str) -> str:
 def _help_of(name: str) -> str:
     try:
         module = importlib.import_module(SUBCOMMANDS[name])
-        return (module.NETWORK_HELP if SUBCOMMANDS[name] == MAIN_JOB else module.HELP
-                ).splitlines()[0]
+        return module.HELP.splitlines()[0]
     except ImportError:  # a subcommand whose module is not written yet
         return ""
 
@@ -170,31 +163,6 @@ def attach_negative_values(argv: list[str]) -> list[str]:
         else:
             out.append(token)
     return out
-
-
-def _any_network(argv: list[str]) -> bool:
-    """A network or an optimizer option is given: the main job is any network's."""
-    from autograd_compare.commands import run
-
-    given = {t.split("=", 1)[0] for t in argv if t.startswith("--")}
-    for i, token in enumerate(argv):  # a --config file's keys count as its flags
-        path = token.partition("=")[2] if token.startswith("--config=") else (
-            argv[i + 1] if token == "--config" and i + 1 < len(argv) else None)
-        from autograd_compare.commands.options import looks_like_option
-
-        if path and not looks_like_option(path):  # else `config_args` says what is wrong
-            from autograd_compare.commands.options import read_config
-            from autograd_compare.validate import short_text
-
-            given |= {f"--{k.replace('_', '-')}" for k in read_config(path, short_text(path))}
-    if not given & {*run.NETWORK_OPTIONS, *run.OPTIMIZER_OPTIONS}:
-        return False
-    for name in run.TUTORIAL_ONLY:
-        if name in given:
-            raise UsageError(f"{name} is for the tutorial's network with plain gradient "
-                             "descent (the bare main job); with a network or an optimizer "
-                             "option it does not apply")
-    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -246,16 +214,14 @@ def _reader_gone(err: BaseException) -> bool:
 def _run(argv: list[str] | None) -> int:
     argv = attach_negative_values(list(sys.argv[1:] if argv is None else argv))
     try:
-        any_network = False
         if argv and argv[0] in SUBCOMMANDS:
             module = importlib.import_module(SUBCOMMANDS[argv[0]])
             prog, argv = f"{PROG} {argv[0]}", argv[1:]
         elif argv and not argv[0].startswith("-"):  # the main job takes no positional words
             raise UsageError(unknown_subcommand(argv[0]))
-        else:  # the main job: with a network or an optimizer option, any network's
+        else:  # the main job
             module, prog = importlib.import_module(MAIN_JOB), PROG
-            any_network = _any_network(argv)
-        parser = build_parser(module, prog, any_network)
+        parser = build_parser(module, prog)
         args = parser.parse_args(config_args(parser, argv))  # --config's keys as flags, first
         return int(module.run(args))
     except (CompareError, OSError) as err:

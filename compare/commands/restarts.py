@@ -79,7 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help=wording.FORCE_HELP)
     parser.add_argument("--no-plots", action="store_true", help="write no PNG files")
     parser.add_argument("--json", action="store_true", help=wording.JSON_HELP)
-    add_landscape_option(parser, default="w5,w6")
+    add_landscape_option(parser, default="w5,w6", tutorial=True)
     parser.add_argument("--preset", default=None, metavar="NAME", choices=tuple(network.PRESETS),
                         help="a preset network (see 'autograd-compare presets'), e.g. xor "
                         "(default: the tutorial's network)")

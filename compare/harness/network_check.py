@@ -33,6 +33,7 @@ from autograd_compare.network import (
     Network,
     frozen_bias,
     layout,
+    loss_name,
     node_names,
     param_names,
     reduction_scale,
@@ -147,7 +148,7 @@ def term_scales(net: Network, w: Float, data: Data, dtype: npt.DTypeLike) -> Ter
 
 # --- gradient check --------------------------------------------------------------------------
 class GradRow(NamedTuple):
-    quantity: str  # "dE/dW2[0,1]", "dE/da1[0] (example 2)"
+    quantity: str  # "dE/dW2[0,1]", "dE/da1[0] (example 2)", "dE_total/dw5" (the tutorial)
     complex_step: float
     finite_difference: float
     fd_ok: bool  # central difference agrees with the complex step (checks our reference),
@@ -238,7 +239,8 @@ def checked_references(net: Network, w: Float, data: Data) -> dict[RefKey, Ref]:
         for key, r in refs.items():
             cs = np.asarray(r.cs, np.float64)
             if not np.isfinite(cs).all():
-                what = "dE/dw" if isinstance(key, str) else f"dE/d{key[0]}{key[1] + 1}"
+                what = "w" if isinstance(key, str) else f"{key[0]}{key[1] + 1}"
+                what = f"d{loss_name(net)}/d{what}"
                 raise InputError(f"the gradient check cannot judge this start: the reference "
                                  f"{what} overflows float64 ({cs[~np.isfinite(cs)].flat[0]}); "
                                  "give smaller weights or inputs")
@@ -260,6 +262,7 @@ def gradient_check(backends: list[Backend], net: Network, w: Array,
     rtol = step_rtol(net, B, dtype)
     fd_ops = ops_per_step(net, B)  # roundings in E(x ± h): grows with depth and width
     rows: list[GradRow] = []
+    E = loss_name(net)  # E_total in the tutorial's notation
     for l in range(net.layers - 1, -1, -1):  # backward order: last layer first
         for kind in ("a", "z"):
             if (kind, l) not in refs:
@@ -268,7 +271,7 @@ def gradient_check(backends: list[Backend], net: Network, w: Array,
             names = node_names(net, kind, l + 1)
             for b in range(B):
                 for j, name in enumerate(names):
-                    label = f"dE/d{name}" + (f" (example {b + 1})" if B > 1 else "")
+                    label = f"d{E}/d{name}" + (f" (example {b + 1})" if B > 1 else "")
                     vals = {k: float(getattr(g, kind)[l][b, j]) for k, g in grads.items()}
                     scale = max(getattr_scale(scales, kind, l)[b, j], abs(ref.cs[b, j]))
                     rows.append(_row(label, ref, (b, j), scale, rtol, fd_ops, scales.E, vals))
@@ -279,7 +282,7 @@ def gradient_check(backends: list[Backend], net: Network, w: Array,
             for p in range(sl.start, sl.stop):
                 vals = {k: float(g.w[p]) for k, g in grads.items()}
                 dw = refs["dw"]
-                rows.append(_row(f"dE/d{param_names(net)[p]}", dw, (p,),
+                rows.append(_row(f"d{E}/d{param_names(net)[p]}", dw, (p,),
                                  max(scales.dw[p], abs(dw.cs[p])), rtol, fd_ops, scales.E,
                                  vals))
     first: dict[str, Any] | None = None

@@ -155,18 +155,9 @@ def train(name: str, net: Network, w: Any, data: Data, opt: Optimizer, steps: in
           dtype: DTypeLike = "float64", resume: Resume | None = None) -> Trajectory:
     """Backend ``name`` (or ``mistake:<kind>``) trains ``net`` from ``w`` (P,) with ``opt``
     (from ``resume``'s optimizer state, if given)."""
-    from autograd_compare import network
-
     dt = validate.dtype(dtype)
     _check_kind(name, opt)
-    w_arr = network.weights(net, w, dt)
-    d = network.data(net, data.inputs, data.targets, dt)
-    steps = validate.steps(steps)
-    if name.startswith(MISTAKE_PREFIX):
-        from autograd_compare.manual import optim
-
-        return optim.train(net, w_arr, d, opt, steps, resume, name[len(MISTAKE_PREFIX):])
-    return registry.get_network_backend(name, dt).train(net, w_arr, d, opt, steps, resume)
+    return registry.get_network_backend(name, dt).train(net, w, data, opt, steps, resume)
 
 
 def train_batch(name: str, net: Network, w: Any, lr: Any, data: Data, opt: Optimizer,
@@ -457,12 +448,11 @@ def separation(comp: OptimComparison, own: OptimComparison, size: FloatArray) ->
 
 def final_forward(name: str, net: Network, w: np.ndarray, data: Data,
                   dtype: DTypeLike) -> NetForward | None:
-    """Backend ``name``'s own forward pass at ``w`` (a ``mistake:`` backend's is manual's: its
-    mistakes are in the update rule); None where ``w`` is not finite."""
+    """Backend ``name``'s own forward pass at ``w`` (a ``mistake:`` update rule's is manual's);
+    None where ``w`` is not finite."""
     if not np.all(np.isfinite(w)):
         return None
-    key = "manual" if name.startswith(MISTAKE_PREFIX) else name
-    backend = registry.get_network_backend(key, dtype)
+    backend = registry.get_network_backend(name, dtype)
     return backend.forward(net, w, network_data(net, data, dtype))
 
 
@@ -513,24 +503,35 @@ class Sweep(NamedTuple):
 
     @property
     def undetected(self) -> tuple[str, ...]:
-        """The ``mistake:`` backends that agree with the reference at every rate."""
-        return tuple(n for n in self.backends if n.startswith(MISTAKE_PREFIX) and all(
-            r.failed(n) is None for r in self.rates))
+        """The ``mistake:`` backends that pass the gradient check and agree with the
+        reference at every rate."""
+        wrong = {n for row in self.gradcheck.rows for n, err in row.errors.items()
+                 if not err <= row.tolerance}
+        return tuple(n for n in self.backends if n.startswith(MISTAKE_PREFIX)
+                     and n not in wrong and all(r.failed(n) is None for r in self.rates))
+
+
+def is_update_rule_mistake(name: str) -> bool:
+    """``mistake:<kind>`` of an update rule (`manual.optim.MISTAKES`): its gradients are
+    manual's, so the gradient check leaves it out."""
+    from autograd_compare.manual.optim import MISTAKES
+
+    return name.startswith(MISTAKE_PREFIX) and name[len(MISTAKE_PREFIX):] in MISTAKES
 
 
 def sweep(source: str, opt: Optimizer, names: list[str], net: Network, w: Any, data: Data,
           lrs: Sequence[float], steps: int, dtype: DTypeLike = "float64",
           on_rate: Callable[[float], None] | None = None) -> Sweep:
     """`network_check.gradient_check` at ``w`` over the backends that compute gradients
-    (every one but the ``mistake:`` update rules), then `check` at every rate of ``lrs``
-    (``on_rate(lr)`` before each, for progress)."""
+    (every one but the ``mistake:`` update rules, `is_update_rule_mistake`), then `check` at
+    every rate of ``lrs`` (``on_rate(lr)`` before each, for progress)."""
     from autograd_compare import network, optimizers
 
     dt = validate.dtype(dtype)
     d = network_data(net, data, dt)
     w_arr = network.weights(net, w, dt)
     gradient_backends = [registry.get_network_backend(n, dt) for n in names
-                         if not n.startswith(MISTAKE_PREFIX)]
+                         if not is_update_rule_mistake(n)]
     grad = network_check.gradient_check(gradient_backends, net, w_arr, d)
     rates = []
     for lr in lrs:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from autograd_compare.network import Data, Network, param_names
+from autograd_compare.network import Data, Network, loss_name, param_names
 from autograd_compare.report import claims as claims_mod
 from autograd_compare.report.network_output import DataColumns
 from autograd_compare.report.output import dumps, write_text
@@ -419,7 +419,7 @@ def network_figures(folder: Path, names: Iterable[str]) -> str:
 def _grad_rows(net: Network, rows: Sequence[GradRow]) -> list[GradRow]:
     """Every parameter row, then the node rows (both in backward order), at most
     `MAX_GRAD_ROWS`."""
-    names = {f"dE/d{n}" for n in param_names(net)}
+    names = {f"d{loss_name(net)}/d{n}" for n in param_names(net)}
     params = [r for r in rows if r.quantity in names]
     nodes = [r for r in rows if r.quantity not in names]
     return (params + nodes)[:MAX_GRAD_ROWS]

@@ -9,6 +9,7 @@ the slice; the contours are the loss on the slice itself (the manual forward pas
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -38,26 +39,34 @@ FloatArray = NDArray[np.float64]
 
 
 class Slice(NamedTuple):
-    """Which 2-D slice: ``axes`` = (j, k) weight indices, or None for the plane."""
+    """Which 2-D slice: ``axes`` = (j, k) parameter indices named ``names``, or None for the
+    plane."""
 
     axes: tuple[int, int] | None
+    names: tuple[str, str] = ("", "")
 
     @property
     def label(self) -> str:
-        return PLANE if self.axes is None else ",".join(naming.WEIGHT_NAMES[j] for j in self.axes)
+        return PLANE if self.axes is None else ",".join(self.names)
 
 
-def parse(text: str) -> Slice:
-    """``"plane"`` or two different weight names ``"w5,w6"``; else `InputError` (one line)."""
-    t = text.strip().lower()
-    if t == PLANE:
+THE_PLANE = Slice(None)
+
+
+def parse(text: str, params: tuple[str, ...] = naming.WEIGHT_NAMES) -> Slice:
+    """``"plane"`` or two different parameter names of ``params`` (``"w5,w6"``,
+    ``"W2[0,1],b2[0]"``; any case); else `InputError` (one line)."""
+    t = text.strip()
+    if t.lower() == PLANE:
         return Slice(None)
-    parts = [p.strip() for p in t.split(",")]
-    if len(parts) != 2 or not all(p in naming.WEIGHT_NAMES for p in parts) or parts[0] == parts[1]:
-        raise InputError(f"--landscape must be 'plane' or two different weights such as "
-                         f"'w5,w6' (from {naming.WEIGHT_NAMES[0]}..{naming.WEIGHT_NAMES[-1]}); "
+    known = {p.lower(): j for j, p in enumerate(params)}
+    parts = [p.strip().lower() for p in re.split(r",(?![^\[]*\])", t)]  # not inside [j,k]
+    if len(parts) != 2 or not all(p in known for p in parts) or parts[0] == parts[1]:
+        raise InputError(f"--landscape must be 'plane' or two different parameters such as "
+                         f"'{params[-4]},{params[-3]}' (from {params[0]}..{params[-1]}); "
                          f"got {text!r}")
-    return Slice((naming.WEIGHT_NAMES.index(parts[0]), naming.WEIGHT_NAMES.index(parts[1])))
+    j, k = known[parts[0]], known[parts[1]]
+    return Slice((j, k), (params[j], params[k]))
 
 
 class Frame(NamedTuple):
@@ -81,15 +90,15 @@ class Frame(NamedTuple):
 
 
 def axes_frame(s: Slice, origin: np.ndarray) -> Frame:
-    """Two weights vary from ``origin``; coordinates are the weights' own values."""
+    """Two parameters vary from ``origin``; coordinates are the parameters' own values."""
     if s.axes is None:
         raise ValueError("axes_frame needs a slice of two weights; the plane is plane_frame's")
     j, k = s.axes
-    u, v = np.zeros(8), np.zeros(8)
-    u[j], v[k] = 1.0, 1.0
     base = np.array(origin, dtype=np.float64)
+    u, v = np.zeros(base.size), np.zeros(base.size)
+    u[j], v[k] = 1.0, 1.0
     base[[j, k]] = 0.0
-    return Frame(base, u, v, naming.WEIGHT_NAMES[j], naming.WEIGHT_NAMES[k])
+    return Frame(base, u, v, *s.names)
 
 
 def plane_frame(origin: np.ndarray, points: np.ndarray, what: str) -> Frame:
@@ -158,42 +167,30 @@ def log_levels(plt: ModuleType, E: FloatArray, n: int,
     return positive, flat, None
 
 
-def main_figure(s: Slice, start: np.ndarray, paths: dict[float, np.ndarray],
-                example: Example) -> Figure:
-    """The main job's island: ``paths`` lr -> (K, 8) weights of the reference backend."""
-    if s.axes is None:
-        every = np.concatenate([p for p in paths.values()]) if paths else start[None]
-        frame = plane_frame(start, every, "start to the farthest end")
-    else:
-        frame = axes_frame(s, start)
-    projected = {lr: frame.project(p) for lr, p in paths.items()}
-    pts = np.concatenate([p for p in projected.values()] + [frame.project(start)[None]])
-    other = ("the other six weights at their starting values" if s.axes else
-             "paths projected onto the plane")
-    return paths_figure(frame, loss_grid(frame, axis_range(pts[:, 0]), axis_range(pts[:, 1]),
-                                         example), projected, frame.project(start),
-                        f"The island: E_total over the slice '{s.label}' ({other});\n"
-                        "gradient-descent paths per learning rate (X = last step)")
-
-
 def network_figure(net: Network, paths: dict[float, np.ndarray], reference: str,
-                   data: Data) -> Figure:
-    """Any network: E over the plane through the start and the ends of training, every path
-    on it (``paths``: learning rate -> the reference's parameters (steps+1, P)); a diverging
-    path as far as it is finite."""
+                   data: Data, s: Slice = THE_PLANE) -> Figure:
+    """E over the slice ``s`` (the plane through the start and the ends of training, or two
+    parameters), every path on it (``paths``: learning rate -> the reference's parameters
+    (steps+1, P)); a diverging path as far as it is finite."""
     finite = {lr: np.asarray(p, np.float64)[:finite_steps(p)] for lr, p in paths.items()}
     start = next(iter(finite.values()))[0]
     rest = np.concatenate([p[1:] for p in finite.values()]) if finite else start[None]
-    frame = plane_frame(start, rest if rest.size else start[None],
-                        "start to the end of training")
+    if s.axes is None:
+        frame = plane_frame(start, rest if rest.size else start[None],
+                            "start to the end of training")
+        title = (f"{loss_name(net)} over the plane through the start and the end of training "
+                 f"({frame.origin.size} parameters);\nthe paths projected onto the plane")
+    else:
+        frame = axes_frame(s, start)
+        title = (f"{loss_name(net)} over the slice '{s.label}' (the other "
+                 f"{frame.origin.size - 2} parameters at their starting values);\nthe paths "
+                 "projected onto it")
     projected = {lr: frame.project(p) for lr, p in finite.items()}
     every = np.concatenate(list(projected.values()))
     A, B = np.meshgrid(np.linspace(*axis_range(every[:, 0]), NETWORK_GRID),
                        np.linspace(*axis_range(every[:, 1]), NETWORK_GRID))
     return paths_figure(frame, (A, B, plane_loss(net, frame, A, B, data)), projected, every[0],
-                        f"E over the plane through the start and the end of training "
-                        f"({frame.origin.size} parameters);\nthe path projected onto the "
-                        "plane (X: the last step)", f", {reference}", loss_name(net))
+                        title + " (X: the last step)", f", {reference}", loss_name(net))
 
 
 def paths_figure(frame: Frame, grid: tuple[FloatArray, FloatArray, FloatArray],

@@ -27,7 +27,6 @@ import numpy as np
 
 from autograd_compare import budget, naming, registry
 from autograd_compare.harness.optim_check import (
-    MISTAKE_PREFIX,
     Divergence,
     Largest,
     OptimComparison,
@@ -39,6 +38,7 @@ from autograd_compare.harness.optim_check import (
 from autograd_compare.network import describe, loss_name, node_names, param_names
 from autograd_compare.network import to_dict as network_dict
 from autograd_compare.optimizers import ADAM_KINDS, Optimizer
+from autograd_compare.report import claims as claims_mod
 from autograd_compare.report import drawing, extras, html, landscape, plots
 from autograd_compare.report.network_output import DataColumns, cell
 from autograd_compare.report.output import CSV_NAME, JSON_NAME, csv_text, head
@@ -77,6 +77,19 @@ def _comparison(c: OptimComparison | None) -> dict[str, Any] | None:
 def _separation(s: Separation | None) -> dict[str, Any] | None:
     return None if s is None else {"step": s.step, "label": s.label, "explained": s.explained,
                                    "growth": s.growth, "own_steps": _comparison(s.own_steps)}
+
+
+def claims(sw: Sweep) -> tuple[claims_mod.Claim, ...]:
+    """The tutorial's claims about its sweep, checked on the reference's E_total at steps
+    0..S (the tutorial's network and one example, plain gradient descent), else none."""
+    from autograd_compare.backend import is_plain
+    from autograd_compare.network import TUTORIAL
+
+    if sw.network != TUTORIAL or sw.data.inputs.shape[0] != 1 or not is_plain(sw.optimizer):
+        return ()
+    return tuple(claims_mod.check(r.optimizer.lr, np.append(
+        r.runs[r.reference].loss.astype(np.float64), r.final_loss[r.reference]))
+        for r in sw.rates)
 
 
 def backend_verdict(r: OptimResult, name: str) -> str:
@@ -133,7 +146,8 @@ def as_dict(sw: Sweep, columns: DataColumns | None = None, report_dir: str | Non
                                  for name, c in r.comparisons.items()},
                     "final_loss": r.final_loss}  # E after the last update
                    for r in sw.rates],
-        "report_dir": report_dir, "files": list(files)}
+        "report_dir": report_dir, "files": list(files),
+        **({"claims": [claims_mod.as_dict(c) for c in found]} if (found := claims(sw)) else {})}
 
 
 # --- trace.csv -------------------------------------------------------------------------------
@@ -199,9 +213,8 @@ def nodes_csv(sw: Sweep, columns: DataColumns) -> str:
     given = [[repr(float(x)) for x in (*xs, *ts)]
              for xs, ts in zip(data.inputs, data.targets, strict=True)]
     dt = data.inputs.dtype
-    starts = {name: registry.get_network_backend(
-        "manual" if name.startswith(MISTAKE_PREFIX) else name, dt).forward(net, sw.start, data)
-        for name in sw.backends}  # every rate starts from the same parameters
+    starts = {name: registry.get_network_backend(name, dt).forward(net, sw.start, data)
+              for name in sw.backends}  # every rate starts from the same parameters
     rows: list[list[object]] = []
     for r in sw.rates:
         for name, run in r.runs.items():
@@ -245,12 +258,12 @@ def words(sw: Sweep, title: str) -> plots.Words:
                        log=True)
 
 
-def write_pictures(folder: Path, sw: Sweep, title: str) -> list[str]:
+def write_pictures(folder: Path, sw: Sweep, title: str,
+                   slice_: landscape.Slice = landscape.THE_PLANE) -> list[str]:
     """Every picture of `picture_files` into ``folder``; returns their names."""
     names = picture_files([r.optimizer.lr for r in sw.rates])
     reference = sw.rates[0].reference
-    backend = registry.get_network_backend(
-        "manual" if reference.startswith(MISTAKE_PREFIX) else reference, sw.data.inputs.dtype)
+    backend = registry.get_network_backend(reference, sw.data.inputs.dtype)
     paths = {r.optimizer.lr: np.asarray(r.runs[reference].weights) for r in sw.rates}
     lr, path = next(iter(paths.items()))
     # a diverging run (inf, NaN weights) is drawn as far as it is finite, without warnings
@@ -259,7 +272,8 @@ def write_pictures(folder: Path, sw: Sweep, title: str) -> list[str]:
                    per_lr=len(sw.rates) <= budget.MAX_LR_PLOTS)
         drawing.save(folder, drawing.network_panels(backend, sw.network, sw.data, path, lr,
                                                     reference))
-        landscape.save(landscape.network_figure(sw.network, paths, reference, sw.data), folder)
+        landscape.save(landscape.network_figure(sw.network, paths, reference, sw.data, slice_),
+                       folder)
     return names
 
 
@@ -328,6 +342,7 @@ def render(sw: Sweep, report: dict[str, Any], header: Sequence[str],
         html.section("Settings", config, "config"),
         html.data_section(sw.data, columns),
         html.gradcheck_section(sw.network, sw.gradcheck),
+        *([html.claims_section(report["claims"])] if report.get("claims") else []),
         html.section("Every backend against the reference, every learning rate", runs,
                      "backends"),
         html.section(f"Step 0 and step {report['steps']} at lr {report['lrs'][0]:g}",
