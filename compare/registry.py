@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # compare.network is imported on first use (see get_network_b
     from autograd_compare.backend import GradientModule, OptimizerModule
     from autograd_compare.network import Data, NetForward, NetGradients, Network
     from autograd_compare.optimizers import Optimizer
+    from autograd_compare.types import Array
 
 # name -> (module with make(dtype) -> Backend, framework it imports, extra to install)
 REGISTRY: dict[str, tuple[str, str | None, str | None]] = {
@@ -175,23 +176,34 @@ def get_network_backend(name: str, dtype: Any = "float64") -> AnyBackend:
     from autograd_compare.backend import is_plain
 
     dt = validate.dtype(dtype)
+    mlp: GradientModule | None = None
     if isinstance(name, str) and name.startswith(MISTAKE_PREFIX):
         from autograd_compare.manual import mistakes
 
         wrong = mistakes.network_backend(name[len(MISTAKE_PREFIX):], dt)
-        mlp, optim = cast("GradientModule", wrong), lambda: cast("OptimizerModule", wrong)
+        raw_forward, raw_gradients, raw_train = wrong.forward, wrong.gradients, wrong.train
     else:
         mlp = cast("GradientModule", backend_module(name, "mlp"))  # checked below
+        raw_forward, raw_gradients = mlp.forward, mlp.gradients
 
-        def optim() -> OptimizerModule:
-            return cast("OptimizerModule", backend_module(name, "optim", OPTIM_NEEDS.get(name)))
+        def raw_train(net: Network, w: Array, data: Data, opt: Optimizer, steps: int,
+                      resume: Resume | None) -> Trajectory:
+            if is_plain(opt):  # w ← w - lr·dE/dw has no state: a resumed run starts from w
+                out = gd.train(net, w, data, lr=opt.lr, steps=steps)
+                return out._replace(state=np.empty((steps, 0), w.dtype))
+            return optim().train(net, w, data, opt, steps, resume=resume)
+
+        gd = mlp
+
+    def optim() -> OptimizerModule:
+        return cast("OptimizerModule", backend_module(name, "optim", OPTIM_NEEDS.get(name)))
 
     def forward(net: Network, w: ArrayLike, data: Data) -> NetForward:
-        return _check_net(name, dt, mlp.forward(net, network.weights(net, w, dt),
+        return _check_net(name, dt, raw_forward(net, network.weights(net, w, dt),
                                                 _net_data(net, data, dt)), "forward")
 
     def gradients(net: Network, w: ArrayLike, data: Data) -> NetGradients:
-        return _check_net(name, dt, mlp.gradients(net, network.weights(net, w, dt),
+        return _check_net(name, dt, raw_gradients(net, network.weights(net, w, dt),
                                                   _net_data(net, data, dt)), "gradients")
 
     def train(net: Network, w: ArrayLike, data: Data, opt: Optimizer, steps: int,
@@ -200,17 +212,13 @@ def get_network_backend(name: str, dtype: Any = "float64") -> AnyBackend:
             validate.steps(steps)
         validate.learning_rate(opt.lr)
         start = None if resume is None else _resume(resume, opt, w_arr.size, dt)
-        if is_plain(opt) and not name.startswith(MISTAKE_PREFIX):
-            # w ← w - lr·dE/dw has no state: a resumed run starts from w
-            out = mlp.train(net, w_arr, d, lr=opt.lr, steps=steps)
-            out = out._replace(state=np.empty((steps, 0), dt))
-        else:
-            out = optim().train(net, w_arr, d, opt, steps, resume=start)
-        return _check_net(name, dt, out, "train")
+        return _check_net(name, dt, raw_train(net, w_arr, d, opt, steps, start), "train")
 
     def train_batch(net: Network, w: ArrayLike, lr: ArrayLike, data: Data, opt: Optimizer,
                     steps: int, threshold: float | None = None,
                     keep_loss: bool = False) -> BatchResult:
+        if mlp is None:
+            raise InputError(f"{name!r} has no batched form; use manual, torch or jax")
         w_arr, lr_arr = network.weights_batch(net, w, lr, dt)
         d, steps = _net_data(net, data, dt), validate.steps(steps)
         if is_plain(opt):

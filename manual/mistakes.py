@@ -10,11 +10,10 @@ object arrays); mistakes in the forward pass or the training loop reuse manual's
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple, cast
+from typing import NamedTuple
 
 import numpy as np
 
-from autograd_compare.backend import Backend, TrainBatchFn
 from autograd_compare.errors import InputError
 from autograd_compare.interface import Example, Forward, Gradients, RawBackend
 from autograd_compare.manual import gradients as right
@@ -184,7 +183,16 @@ MISTAKES: dict[str, Mistake] = {m.name: m for m in (
 )}
 
 
-def network_backend(kind: str, dtype) -> Backend:
+class NetMistake(NamedTuple):
+    """A mistake's functions on any network, unchecked (`registry.get_network_backend` checks
+    and converts, as for every backend's modules)."""
+
+    forward: Callable[[Network, Array, Data], NetForward]
+    gradients: Callable[[Network, Array, Data], NetGradients]
+    train: Callable[[Network, Array, Data, Optimizer, int, Resume | None], Trajectory]
+
+
+def network_backend(kind: str, dtype) -> NetMistake:
     """The backend ``mistake:<kind>`` behind the one interface (`compare.backend.Backend`).
 
     A mistake of the tutorial's formulas (`MISTAKES`) runs on the tutorial's network and one
@@ -200,10 +208,10 @@ def network_backend(kind: str, dtype) -> Backend:
                          + ", ".join([*MISTAKES, *optim.MISTAKES]))
     if kind in optim.MISTAKES:
         def train_rule(net: Network, w: Array, data: Data, opt: Optimizer, steps: int,
-                       resume: Resume | None = None) -> Trajectory:
+                       resume: Resume | None) -> Trajectory:
             return optim.train(net, w, data, opt, steps, resume, kind)
 
-        return Backend(name, dt, mlp.forward, mlp.gradients, train_rule, _no_batch(name))
+        return NetMistake(mlp.forward, mlp.gradients, train_rule)
     raw = make(kind, dt)
 
     def forward(net: Network, w: Array, data: Data) -> NetForward:
@@ -216,12 +224,12 @@ def network_backend(kind: str, dtype) -> Backend:
         return NetGradients(g.w, (g.h[None], g.o[None]), (g.a_h[None], g.a_o[None]))
 
     def train(net: Network, w: Array, data: Data, opt: Optimizer, steps: int,
-              resume: Resume | None = None) -> Trajectory:
+              resume: Resume | None) -> Trajectory:
         check_tutorial_use(name, net, data, opt)  # plain: a resumed run starts from w
         out = raw.train(w, _example(name, net, data), lr=opt.lr, steps=steps)
         return out._replace(state=np.empty((steps, 0), dt))
 
-    return Backend(name, dt, forward, gradients, train, _no_batch(name))
+    return NetMistake(forward, gradients, train)
 
 
 def check_tutorial_use(name: str, net: Network, data: Data, opt: Optimizer | None = None) -> None:
@@ -242,13 +250,6 @@ def check_tutorial_use(name: str, net: Network, data: Data, opt: Optimizer | Non
 def _example(name: str, net: Network, data: Data) -> Example:
     check_tutorial_use(name, net, data)
     return Example(data.inputs[0], data.targets[0])
-
-
-def _no_batch(name: str) -> TrainBatchFn:
-    def train_batch(*args: object, **kwargs: object) -> BatchResult:
-        raise InputError(f"{name!r} has no batched form here; use manual, torch or jax")
-
-    return cast(TrainBatchFn, train_batch)
 
 
 def make(kind: str, dtype) -> RawBackend:

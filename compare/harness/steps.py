@@ -14,7 +14,6 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from autograd_compare import naming
-from autograd_compare.harness.trajectory import Run
 from autograd_compare.interface import Backend, Example
 
 MAX_ROWS = 201
@@ -40,15 +39,10 @@ def recorded_steps(steps: int, max_rows: int = MAX_ROWS) -> np.ndarray:
 
 
 def record(backend: Backend, w: np.ndarray, example: Example, lr: float, steps: int,
-           max_rows: int = MAX_ROWS, run: Run | None = None) -> StepTrace:
-    """Train ``backend`` from ``w``, recording, and keep the recorded steps (`recorded_steps`).
-
-    ``run``: this backend's `trajectory.train` run from the same ``w``, ``example``, ``lr`` and
-    ``steps``: its recorded training is taken instead of training again.
-    """
+           max_rows: int = MAX_ROWS) -> StepTrace:
+    """Train ``backend`` from ``w``, recording, and keep the recorded steps (`recorded_steps`)."""
     ks = recorded_steps(steps, max_rows)
-    t = run.trained if run is not None and run.trained is not None else \
-        backend.train(w, example, lr=lr, steps=steps, record=True)
+    t = backend.train(w, example, lr=lr, steps=steps, record=True)
     if t.nodes is None or t.node_grads is None or t.weight_grads is None:
         raise ValueError(f"backend {backend.name!r} recorded no nodes (train(record=True))")
     return StepTrace(backend.name, float(lr), ks, _as_array(t.weights[ks]), _as_array(t.nodes[ks]),

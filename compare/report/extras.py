@@ -28,23 +28,6 @@ def file_names(with_plots: bool) -> list[str]:
     return ([*PICTURES] if with_plots else []) + [html.FILE]
 
 
-def write_main(folder: Path, result: dict[str, Any], trace: dict[str, Any], example: Example,
-               slice_: landscape.Slice, with_plots: bool = True) -> list[str]:
-    """Network drawing (reference backend, last learning rate), the island of every rate's
-    path (``trace``'s runs of the reference, from report.json's config.weights), report.html."""
-    config = result["config"]
-    runs = [r for r in trace["runs"] if r["backend"] == config["reference"]]
-    if with_plots and runs:
-        drawing.save(folder, drawing.recorded_panels(runs[-1], example, "The network"))
-        paths = {r["lr"]: np.asarray(r["weights"], dtype=np.float64) for r in runs}
-        # a diverging rate (inf, NaN weights) is drawn as far as it is finite, without warnings
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            landscape.save(landscape.main_figure(slice_, np.asarray(config["weights"], np.float64),
-                                                 paths, example), folder)
-    html.write(folder, html.render_main(result, trace, folder))
-    return file_names(with_plots)
-
-
 def write_restarts(folder: Path, trace: dict[str, Any], example: Example,
                    slice_: landscape.Slice, starts: np.ndarray, reached: dict[float, np.ndarray],
                    gallery: dict[str, int], centre: float, threshold: float) -> None:

@@ -1,13 +1,22 @@
-"""The human-readable tables of a network check (`harness.optim_check.Sweep`) and of the presets
-(numbers formatted as the main job's, `summary`)."""
+"""The human-readable tables of the main job's gradient check (`harness.optim_check.Sweep`) and of
+the presets."""
 
 from __future__ import annotations
 
 from autograd_compare.harness.network_check import GradCheck
 from autograd_compare.network import Preset, describe, n_params
-from autograd_compare.report.summary import compact, number
 
 MAX_ROWS = 24  # gradient rows printed in full; the rest are summarised
+
+
+def number(x: float, dtype: str) -> str:
+    """All the digits of ``dtype``: 16 for float64, 8 for float32."""
+    return f"{x:.16g}" if dtype == "float64" else f"{x:.8g}"
+
+
+def compact(x: float) -> str:
+    """A difference or a count in a table: 12 or 1.2e-17."""
+    return f"{x:.0f}" if 1 <= x < 1e6 and x == int(x) else f"{x:.2g}"
 
 
 def presets_table(presets: list[Preset]) -> str:

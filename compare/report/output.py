@@ -1,4 +1,4 @@
-"""The result as a JSON-ready dict, the per-step CSV trace, and the report folder on disk.
+"""JSON and CSV text, and the report folder on disk.
 
 Files are written completely or not at all: the final name is reserved before any work, the
 whole folder is built under a temporary name beside it and renamed into place; an existing
@@ -18,88 +18,14 @@ import shutil
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from autograd_compare import naming
 from autograd_compare.errors import InputError, OutputError
-from autograd_compare.harness import tolerances
-from autograd_compare.harness.gradcheck import CS_STEP, FD_STEP_TEXT, Row
-from autograd_compare.harness.trajectory import Difference, Divergence, LrResult
-from autograd_compare.report import claims
-from autograd_compare.report.result import MainResult, RunConfig
 
 TOOL, DEFAULT_OUT = "autograd-compare", "autograd-compare-report"
 JSON_NAME, CSV_NAME = "report.json", "trace.csv"
-CSV_COLUMNS = (("lr", "backend", "step") + naming.WEIGHT_NAMES + naming.FORWARD_NAMES
-               + naming.WEIGHT_GRAD_NAMES)
-
-
-def as_dict(result: MainResult) -> dict[str, Any]:
-    """Everything the run found, in the shape documented in the README ("report.json fields").
-
-    The one place the named results become a dict; inf and NaN are written as strings
-    (`finite`), so the dict is ready for `json.dumps`.
-    """
-    worst = result.largest()
-    largest = None if worst is None else {**_largest(worst.difference), "lr": worst.lr}
-    g = result.gradcheck
-    out: dict[str, Any] = finite({
-        **head(result.ok), "config": _config(result.config),
-        "tolerance": tolerances.describe(result.config.dtype)._asdict(),
-        "largest_difference": largest,
-        "trajectories": [_lr_dict(r) for r in result.trajectories],
-        "gradcheck": {"ok": g.ok, "complex_step_h": CS_STEP,
-                      "finite_difference_h": FD_STEP_TEXT,
-                      "first_failure": None if g.first_failure is None else
-                      g.first_failure._asdict(),
-                      "first_failures": {name: f._asdict()
-                                         for name, f in g.first_failures.items()},
-                      "rows": [_row(r) for r in g.rows]},
-        "report_dir": result.report_dir, "files": list(result.files),
-        "claims": [claims.as_dict(c) for c in result.claims],
-    })
-    if result.undetected_mistakes:  # the field exists only then (docs/hardening.md)
-        out["undetected_mistakes"] = list(result.undetected_mistakes)
-    return out
-
-
-def _config(c: RunConfig) -> dict[str, Any]:
-    return {name: list(v) if isinstance(v, tuple) else v for name, v in c._asdict().items()}
-
-
-def _row(r: Row) -> dict[str, Any]:
-    return {**r._asdict(), "backends": {name: e._asdict() for name, e in r.backends.items()}}
-
-
-def _lr_dict(r: LrResult) -> dict[str, Any]:
-    return {
-        "lr": r.lr, "ok": r.ok, "reference": r.reference,
-        "final_E_total": {name: float(run.nodes[-1, -1]) for name, run in r.runs.items()},
-        "largest_difference": _largest(r.largest),
-        "first_divergence": _divergence(r.first_divergence, with_backend=True),
-        "backends": {name: {"largest_difference": _largest(c.largest, with_backend=False),
-                            "first_divergence": _divergence(c.first_divergence)}
-                     for name, c in r.comparisons.items()},
-    }
-
-
-def _largest(d: Difference | None, with_backend: bool = True) -> dict[str, Any]:
-    """{"abs", "rel", "ulps", "ratio", "at": {"step", "quantity"}[, "backend"]}."""
-    if d is None:  # nothing compared: no difference, no backend
-        return {"abs": 0.0, "rel": 0.0, "ulps": 0.0, "ratio": 0.0, "backend": None}
-    out = {"abs": d.abs, "rel": d.rel, "ulps": d.ulps, "ratio": d.ratio, "at": d.at._asdict()}
-    return {**out, "backend": d.backend} if with_backend else out
-
-
-def _divergence(d: Divergence | None, with_backend: bool = False) -> dict[str, Any] | None:
-    """{"step", "quantity", "value", "reference", "difference", "tolerance"[, "backend"]}."""
-    if d is None:
-        return None
-    out = d._asdict()
-    del out["backend"]
-    return {**out, "backend": d.backend} if with_backend else out
 
 
 def head(ok: bool) -> dict[str, Any]:
@@ -138,27 +64,6 @@ def to_json(result: dict[str, Any] | list[Any]) -> str:
     return dumps(result, indent=2) + "\n"
 
 
-def trace_rows(lr_results: Sequence[LrResult]) -> Iterator[Sequence[object]]:
-    """The rows of trace.csv (header first), one at a time: never the whole table in memory.
-
-    One row per (lr, backend, step k = 0..steps): weights entering step k, the forward pass
-    there, and the gradients used by update k (empty in the last row, which has no update)."""
-    yield CSV_COLUMNS
-    for r in lr_results:
-        for name, run in r.runs.items():
-            for k in range(run.weights.shape[0]):
-                grads = run.grads[k].tolist() if k < run.grads.shape[0] else [""] * 8
-                yield [repr(r.lr), name, k, *map(repr, run.weights[k].tolist()),
-                       *map(repr, run.nodes[k].tolist()),
-                       *(repr(g) if g != "" else g for g in grads)]
-
-
-def write_trace(path: Path, lr_results: Sequence[LrResult]) -> None:
-    """Stream trace.csv to ``path`` row by row (see `trace_rows`)."""
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        csv.writer(f, lineterminator="\n").writerows(trace_rows(lr_results))
-
-
 def csv_text(header: Sequence[object], rows: Iterable[Sequence[object]]) -> str:
     """A small CSV table as text: the header row, then ``rows`` (newline-terminated)."""
     buf = io.StringIO()
@@ -166,12 +71,6 @@ def csv_text(header: Sequence[object], rows: Iterable[Sequence[object]]) -> str:
     writer.writerow(header)
     writer.writerows(rows)
     return buf.getvalue()
-
-
-def trace_csv(lr_results: Sequence[LrResult]) -> str:
-    """trace.csv as a string (small runs and tests; the report streams it, `write_trace`)."""
-    rows = trace_rows(lr_results)
-    return csv_text(next(rows), rows)
 
 
 # --- the folder -------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from autograd_compare.errors import CompareError
-from autograd_compare.harness.trajectory import LrResult
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -77,28 +76,6 @@ class Words(NamedTuple):
     diff_x0: int = 0  # the x of the first difference row: 0 (main job) or 1 (after 1 update)
     title: str = ""  # more lines under every title (the any-network job: its optimizer)
     log: bool = False  # a log y axis when the losses span more than two decades
-
-
-MAIN = Words("E_total", "iteration (gradient-descent step)",
-             "Learning rate {lr:g}: E_total = E1 + E2 per iteration ({verdict})",
-             "E_total per iteration for every learning rate",
-             "Largest |difference| from {reference} over all 27 quantities")
-
-
-def curves(r: LrResult) -> Curves:
-    """The main job's rate ``r``: E_total at every step, every backend's difference."""
-    return Curves(r.lr, r.ok, r.reference, {n: run.nodes[:, -1] for n, run in r.runs.items()},
-                  {n: (c.diff, c.tolerance) for n, c in r.comparisons.items()})
-
-
-def save_all(folder: Path, lr_results: Sequence[LrResult]) -> list[str]:
-    """The main job's PNGs into ``folder`` (`draw`); returns their file names."""
-    return draw(folder, [curves(r) for r in lr_results], MAIN)
-
-
-def save_overlays(folder: Path, lr_results: Sequence[LrResult]) -> list[str]:
-    """Only the pictures of every learning rate together (the overlay and the differences)."""
-    return draw(folder, [curves(r) for r in lr_results], MAIN, per_lr=False)
 
 
 def files(lrs: Sequence[float], per_lr: bool = True) -> list[str]:
