@@ -21,7 +21,8 @@ from typing import TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-from autograd_compare.manual.network import sigmoid
+from autograd_compare.manual.gradients import weight_gradients
+from autograd_compare.manual.network import forward_values, sigmoid
 from autograd_compare.network import (
     Array,
     Data,
@@ -31,6 +32,7 @@ from autograd_compare.network import (
     frozen_bias,
     layout,
     reduction_scale,
+    tutorial_example,
 )
 from autograd_compare.types import BatchResult, Trajectory
 
@@ -153,6 +155,18 @@ def gradients(net: Network, w: np.ndarray, data: Data) -> NetGradients:
     return NetGradients(dw, tuple(dz), tuple(da))
 
 
+def loss_and_gradient(net: Network, w: np.ndarray, data: Data) -> tuple[Array, Array]:
+    """(E, dE/dw) at ``w`` (P,) or (N, P): on the tutorial's own network and example, for one
+    ``w``, the tutorial's 8 formulas (`manual.gradients.weight_gradients`), else the δ
+    recursion."""
+    ex = tutorial_example(net, data)
+    if ex is not None and w.ndim == 1:
+        v = forward_values(w, ex)
+        return np.asarray(v["E_total"]), weight_gradients(v, w, ex)
+    f = forward(net, w, data)
+    return f.E, backward_pass(net, w, data.inputs, data.targets, f.z, f.a)[0]
+
+
 def train(net: Network, w: np.ndarray, data: Data, *, lr: float, steps: int) -> Trajectory:
     """``steps`` full-batch gradient-descent updates from ``w`` (P,)."""
     lr = w.dtype.type(lr)
@@ -161,9 +175,7 @@ def train(net: Network, w: np.ndarray, data: Data, *, lr: float, steps: int) -> 
     grads = np.empty((steps, w.size), w.dtype)
     weights[0] = w
     for k in range(steps):
-        f = forward(net, weights[k], data)
-        loss[k] = f.E
-        grads[k] = backward_pass(net, weights[k], data.inputs, data.targets, f.z, f.a)[0]
+        loss[k], grads[k] = loss_and_gradient(net, weights[k], data)
         with np.errstate(over="ignore", invalid="ignore"):  # diverging: see `forward_pass`
             weights[k + 1] = weights[k] - lr * grads[k]  # w_new = w_old - lr · dE/dw
     return Trajectory(loss, weights, grads)

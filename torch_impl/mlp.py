@@ -92,9 +92,13 @@ def gradients(net: Network, w: np.ndarray, data: Data) -> NetGradients:
 
 
 def train(net: Network, w: np.ndarray, data: Data, *, lr: float, steps: int) -> Trajectory:
+    """Plain gradient descent by torch.optim's own update (`torch.optim.sgd.sgd`, what
+    ``torch.optim.SGD(params, lr).step()`` runs: w.add_(g, alpha=-lr)), without the optimizer
+    object, whose construction imports torch._dynamo (about 1 s)."""
+    from torch.optim.sgd import sgd
+
     dt = torch.from_numpy(w[:0]).dtype
     x, t = _as(data.inputs, dt), _as(data.targets, dt)
-    rate = torch.tensor(lr, dtype=dt)
     loss = torch.empty(steps, dtype=dt)
     weights = torch.empty((steps + 1, w.size), dtype=dt)
     grads = torch.empty((steps, w.size), dtype=dt)
@@ -104,7 +108,10 @@ def train(net: Network, w: np.ndarray, data: Data, *, lr: float, steps: int) -> 
         E = forward_values(net, w_k, x, t)[3]
         (g,) = torch.autograd.grad(E, w_k)
         loss[k], grads[k] = E.detach(), g
-        weights[k + 1] = weights[k] - rate * g  # w_new = w_old - lr · dE/dw
+        w_next = weights[k].clone()
+        sgd([w_next], [g], [None], weight_decay=0.0, momentum=0.0, lr=float(lr),
+            dampening=0.0, nesterov=False, maximize=False)  # w_new = w_old - lr · dE/dw
+        weights[k + 1] = w_next
     return Trajectory(loss.numpy(), weights.numpy(), grads.numpy())
 
 
