@@ -49,11 +49,6 @@ OPS_PER_STEP = 30  # longest chain of roundings from the weights to an updated w
 SAFETY = 4  # library functions within ~2 ulp, one multiplication by an O(1) weight
 REFERENCE_DTYPE = np.dtype(np.float64)
 FD_RTOL = 100 * float(np.finfo(np.float64).eps) ** (2 / 3)  # ~4e-9: FD vs complex step
-# Rounding of the central difference: E_total(x ± h) are each computed with at most
-# OPS_PER_STEP / 2 = 15 roundings (the forward half of the chain), ½ eps each, relative to the
-# scale of E_total; the two errors may have opposite signs and the difference is divided by
-# 2h: |error| <= 15 · eps · E_scale / (2h) · 2 = 15 eps E_scale / h, times SAFETY for exp.
-FD_ROUNDING = SAFETY * OPS_PER_STEP // 2  # = 60
 
 
 def eps(dtype: DTypeLike) -> float:
@@ -73,20 +68,6 @@ def trajectory_tolerance(dtype: DTypeLike, step: ArrayLike, scale: ArrayLike) ->
         (S, Q): ``step_rtol(dtype) * (step + 1) * scale``.
     """
     return step_rtol(dtype) * (np.asarray(step, np.float64) + 1) * np.asarray(scale, np.float64)
-
-
-def gradcheck_tolerance(dtype: DTypeLike, scale: float) -> float:
-    """Allowed |backend - complex step| at one point for a gradient of group ``scale``."""
-    return step_rtol(dtype) * float(scale)
-
-
-def fd_tolerance(scale: float, e_scale: float, h: float) -> float:
-    """Allowed |central difference - complex step| for a gradient of term ``scale``, when
-    E_total's term scale is ``e_scale`` and the step is ``h`` (float64 references): the
-    truncation allowance FD_RTOL · scale plus the rounding error of the difference quotient,
-    FD_ROUNDING · eps · e_scale / h, which grows with E_total, not with the gradient."""
-    eps64 = eps(REFERENCE_DTYPE)
-    return float(FD_RTOL * float(scale) + FD_ROUNDING * eps64 * float(e_scale) / float(h))
 
 
 RULE = "|difference| <= step_rtol * (step + 1) * scale"
