@@ -17,8 +17,6 @@ DEFAULT_OUTPUT_MB = 1024
 MB = 1 << 20
 
 # main job, per row of a run (one backend, one learning rate, one step k = 0..steps)
-RUN_ROW_BYTES = 1200  # Run (27 floats) + Trajectory + comparison arrays (diff, tol, masks)
-TRACE_ROW_BYTES = 640  # one trace.csv row: 3 labels and 27 numbers of up to 24 characters
 PNG_BYTES = 200_000  # one report picture, generous
 MAX_LR_PLOTS = 12  # more learning rates than this: only the overlay and the differences plot
 
@@ -69,12 +67,18 @@ def _mb_needed(n: float) -> str:
     return str(int(-(-n // MB)))
 
 
-def main_job(lrs: int, backends: int, steps: int, plots: bool) -> tuple[float, float]:
-    """(memory, output) in bytes of the main job."""
-    rows = lrs * backends * (steps + 1)
-    pictures = (0 if lrs > MAX_LR_PLOTS else lrs) + 2 if plots else 0
-    memory = rows * RUN_ROW_BYTES + 64 * MB  # + libraries
-    return memory, rows * TRACE_ROW_BYTES + pictures * PNG_BYTES
+def main_job(lrs: int, names: Sequence[str], steps: int, P: int, sizes: tuple[int, ...],
+             examples: int, plots: bool) -> tuple[float, float]:
+    """(memory, output) in bytes of the main job on a network of ``P`` parameters, layer
+    ``sizes`` and ``examples`` examples: the trainings and their comparison (`optimizers`), the
+    gradient check (`network_check`), the examples and nodes.csv (`network_data`), the
+    frameworks."""
+    memory, size = optimizers(lrs, len(names), steps, P, plots)
+    nodes_memory, nodes_size = network_check(P, 2 * examples * sum(sizes[1:]), 1,
+                                             lrs * len(names), False)
+    data_memory, data_size = network_data(examples, sizes, lrs, len(names))
+    return (memory + nodes_memory + data_memory + libraries(names),
+            size + nodes_size + data_size)
 
 
 def restarts(n: int, lrs: int, backends: int, steps: int, chunk: int, checkpoints: int,

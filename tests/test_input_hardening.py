@@ -102,7 +102,7 @@ def test_the_header_rule_is_the_documented_one():
 def test_config_with_a_bom_is_read(cwd, capsys):
     (cwd / "c.toml").write_bytes(b"\xef\xbb\xbfsteps = 2\nlrs = [1]\nbackends = ['manual']\n")
     assert main(["--config", "c.toml", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["config"]["steps"] == 2
+    assert json.loads(capsys.readouterr().out)["steps"] == 2
 
 
 @pytest.mark.parametrize("argv", [["--out", "--config", "--backends", "manual"],
@@ -134,7 +134,7 @@ def _options(name: str) -> list[str]:
     word = prefix[0] if prefix and prefix[0] in cli.SUBCOMMANDS else None
     module = importlib.import_module(cli.SUBCOMMANDS[word] if word else cli.MAIN_JOB)
     prog = f"{cli.PROG} {word}" if word else cli.PROG
-    parser = cli.build_parser(module, prog, any_network=name == "any-network")
+    parser = cli.build_parser(module, prog)
     return [a.option_strings[-1] for a in parser._actions
             if a.option_strings and a.nargs != 0 and not isinstance(
                 a, (argparse._HelpAction, argparse._VersionAction))]
@@ -149,13 +149,19 @@ CASES = [(name, option, kind) for name in COMMANDS for option in _options(name)
          for kind in LONG if (name, option) not in LEFT]
 
 
+def _without(extra: list[str], option: str) -> list[str]:
+    """``extra`` without ``option`` and its value (--lr is --lrs: one of them is taken)."""
+    for o in {option, "--lrs" if option == "--lr" else option}:
+        if o in extra:
+            i = extra.index(o)
+            extra = [*extra[:i], *extra[i + 2:]]
+    return extra
+
+
 @pytest.mark.parametrize("name,option,kind", CASES, ids=lambda x: str(x))
 def test_a_100_kb_value_of_any_option_is_one_short_line(name, option, kind, cwd, capsys):
     prefix, extra = COMMANDS[name]
-    argv = [*prefix, f"{option}={LONG[kind]}", *extra]
-    if option in extra:  # the long value replaces the base one
-        i = extra.index(option)
-        argv = [*prefix, f"{option}={LONG[kind]}", *extra[:i], *extra[i + 2:]]
+    argv = [*prefix, f"{option}={LONG[kind]}", *_without(extra, option)]  # replaces the base
     code = main(argv)
     err = capsys.readouterr().err
     assert code == 2, (code, err[:300])
@@ -266,10 +272,11 @@ def test_user_text_reaches_the_terminal_escaped(cwd, capsys):
 def test_table_columns_stay_apart_at_any_rate(lr, cwd, capsys):
     assert main(["--backends", "manual", "--lrs", f"{lr},1", "--steps", "2", "--json"]) == 0
     err = capsys.readouterr().err
-    rows = [line for line in err.splitlines() if line.startswith(f"  {float(lr):g}")]
-    assert len(rows) == 2, err  # the training table and the claims table
+    rate = f"{float(lr):g}"
+    rows = [line for line in err.splitlines() if line.lstrip().startswith(rate)]
+    assert len(rows) == 2, err  # the rates table and the claims table
     for row in rows:
-        assert row.startswith(f"  {float(lr):g} "), row
+        assert row.lstrip().startswith(rate + " "), row  # the next column kept apart
 
 
 # --- API inputs (check_model) --------------------------------------------------------------
@@ -363,10 +370,7 @@ FILE_BATTERY = [(argv, kind) for argv in (NET, ["restarts", "--n", "2", "--steps
 @pytest.mark.parametrize("name,option,value", BATTERY, ids=lambda x: str(x)[:20])
 def test_battery_of_malformed_option_values(name, option, value, cwd, capsys):
     prefix, extra = COMMANDS[name]
-    if option in extra:
-        i = extra.index(option)
-        extra = [*extra[:i], *extra[i + 2:]]
-    one_line([*prefix, f"{option}={value}", *extra], capsys)
+    one_line([*prefix, f"{option}={value}", *_without(extra, option)], capsys)
 
 
 @pytest.mark.parametrize("argv,kind", FILE_BATTERY, ids=lambda x: str(x)[:12])
@@ -402,8 +406,7 @@ def test_the_main_job_memory_estimate_is_at_least_the_peak(steps, cwd):
     from autograd_compare import budget
 
     argv = ["--backends", "manual", "--lrs", "1,2", "--steps", str(steps), "--out", "r"]
-    memory, _ = budget.main_job(2, 1, steps, True)
-    estimate = memory + budget.libraries(["manual"])
+    estimate, _ = budget.main_job(2, ["manual"], steps, 8, (2, 2, 2), 1, True)
     peak = _peak_rss_bytes(argv)
     assert estimate >= peak, (estimate / 2**20, peak / 2**20)
 

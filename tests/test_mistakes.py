@@ -16,14 +16,16 @@ from tests.helpers import assert_close
 EX = Example(np.array([0.05, 0.1]), np.array([0.5, 0.5]))
 W = np.array(CLASS_WEIGHTS)
 
-# mistake -> (first divergence in training: step, quantity; first wrong gradient at the start)
+# mistake -> (the check that catches it first and what it names there, the training's first
+# divergence at lr 0.5, the gradient check's first wrong gradient at the start) on the one
+# pipeline (`optim_check.sweep` on the tutorial preset)
 WHERE = {
-    "no-sigmoid-derivative": (0, "dw1", "dE_total/do1"),
-    "update-sign": (0, "w1 after the update", None),
-    "updated-weights-in-hidden": (0, "dw1", None),
-    "mean-loss": (0, "E_total", "dE_total/da_o1"),
-    "missing-e2-path": (0, "dw1", "dE_total/da_h1"),
-    "swapped-weights": (0, "h1", "dE_total/da_o1"),
+    "no-sigmoid-derivative": ("gradient", "dE_total/do1", "dw1 at step 1", "dE_total/do1"),
+    "update-sign": ("step", "w1 after step 1", "w1 after step 1", None),
+    "updated-weights-in-hidden": ("step", "dw1 at step 1", "dw1 at step 1", None),
+    "mean-loss": ("gradient", "dE_total/da_o1", "E_total at step 1", "dE_total/da_o1"),
+    "missing-e2-path": ("gradient", "dE_total/da_h1", "dw1 at step 1", "dE_total/da_h1"),
+    "swapped-weights": ("gradient", "dE_total/da_o1", "E_total at step 1", "dE_total/da_o1"),
 }
 
 
@@ -83,21 +85,22 @@ def test_weight_gradients_run_on_sympy_symbols():
 
 
 @pytest.mark.parametrize("name", list(MISTAKES))
-def test_main_job_catches_each_mistake_and_names_where(name, tmp_path, capsys, monkeypatch):
-    from autograd_compare.commands.cli import main
-    from autograd_compare.report import plots
+def test_the_one_pipeline_catches_each_mistake_and_names_where(name):
+    from autograd_compare import network, optimizers
+    from autograd_compare.harness import optim_check
 
-    monkeypatch.setattr(plots, "save_all", lambda folder, results: [])  # plots: test_report
-
-    code = main(["--backends", f"manual,mistake:{name}", "--lrs", "0.5", "--steps", "3",
-                 "--out", str(tmp_path / "rep"), "--json"])
-    import json
-
-    result = json.loads(capsys.readouterr().out)
-    assert code == 1 and result["ok"] is False
-    step, quantity, grad = WHERE[name]
-    first = result["trajectories"][0]["first_divergence"]
-    assert (first["backend"], first["step"], first["quantity"]) == (f"mistake:{name}", step,
-                                                                    quantity)
-    assert result["gradcheck"]["first_failures"].get(f"mistake:{name}", {}).get("quantity") \
-        == grad
+    p = network.preset("tutorial")
+    backend = f"mistake:{name}"
+    s = optim_check.sweep("preset tutorial", optimizers.make("sgd", lr=0.5),
+                          ["manual", backend], p.network, p.weights, p.data, (0.5,), 3)
+    assert s.ok is False and s.undetected == ()
+    check, where, trained, gradient = WHERE[name]
+    first = s.first_divergence
+    assert (first["backend"], first["check"]) == (backend, check)
+    assert first["quantity" if check == "gradient" else "label"] == where
+    assert s.rates[0].failed(backend).label == trained
+    wrong = s.gradcheck.first_failure
+    if gradient is None:  # a mistake in the training loop: its gradients are manual's
+        assert wrong is None
+    else:
+        assert (wrong["backend"], wrong["quantity"]) == (backend, gradient)

@@ -251,3 +251,147 @@ def test_a_bad_resume_is_one_input_error(resume, message):
     with pytest.raises(InputError, match="^" + message.replace("(", r"\(").replace(")", r"\)")):
         registry.get_network_backend("torch").train(p.network, p.weights, p.data,
                                                     optimizers.make("adam"), 1, arg)
+
+
+# --- the tutorial's network: the references against 50-digit golden values, the verdicts ------
+TUTORIAL = network.preset("tutorial")
+# golden name -> the reference group and neuron on the tutorial's network (one example: row 0)
+TUTORIAL_NODES = {"h1": ("z", 0, 0), "h2": ("z", 0, 1), "a_h1": ("a", 0, 0),
+                  "a_h2": ("a", 0, 1), "o1": ("z", 1, 0), "o2": ("z", 1, 1),
+                  "a_o1": ("a", 1, 0), "a_o2": ("a", 1, 1)}
+
+
+def _tutorial_references():
+    """(golden name -> (complex step, central difference, its step h)) for dw1..dw8 and
+    every node of the tutorial's network at the class example."""
+    refs = network_check.references(TUTORIAL.network, TUTORIAL.weights, TUTORIAL.data)
+    out = {f"dw{k + 1}": (refs["dw"].cs[k], refs["dw"].fd[k], refs["dw"].h[k])
+           for k in range(8)}
+    for name, (kind, l, j) in TUTORIAL_NODES.items():
+        r = refs[(kind, l)]
+        out[name] = (r.cs[0, j], r.fd[0, j], r.h[0, j])
+    return out
+
+
+def _golden_gradient(q: str) -> float:
+    from tests import golden
+
+    g = golden.class_example("float64")
+    return g["dw"][int(q[2:]) - 1] if q.startswith("dw") else g["dnode"][q]
+
+
+def test_tutorial_complex_step_matches_golden_within_a_few_ulps():
+    from tests.helpers import ulps
+
+    refs = _tutorial_references()
+    assert len(refs) == 16
+    for q, (cs, _, _) in refs.items():
+        assert ulps(cs, np.float64(_golden_gradient(q))) <= 4, (q, cs, _golden_gradient(q))
+
+
+def test_tutorial_central_difference_matches_golden_within_its_own_error():
+    from autograd_compare.harness import tolerances
+    from tests.helpers import EPS64
+
+    for q, (_, fd, h) in _tutorial_references().items():
+        assert h >= EPS64 ** (1 / 3)  # cbrt(eps) * max(1, |x|)
+        assert abs(fd - _golden_gradient(q)) <= tolerances.FD_RTOL * 0.2, q  # 0.2 > |gradient|
+
+
+def test_dw5_is_the_tutorials_formula_number():
+    # dE_total/dw5 = (a_o1 - t1) * a_o1 * (1 - a_o1) * a_h1 at the class example (50 digits)
+    backends = [registry.get_network_backend("manual")]
+    g = network_check.gradient_check(backends, TUTORIAL.network, TUTORIAL.weights, TUTORIAL.data)
+    cs = next(r.complex_step for r in g.rows if r.quantity == "dE_total/dw5")
+    assert abs(cs - 0.012880818631628246) <= 2 * np.spacing(0.0128808)
+
+
+def test_tutorial_tolerance_is_the_documented_multiple_of_eps():
+    """The hand count (`tolerances`: SAFETY 4 · 30 operations) and the network's own count for
+    the tutorial (`ops_per_step`: 32), per step; a whole trajectory carries (k + 1) steps."""
+    from autograd_compare.harness import tolerances
+    from tests.helpers import EPS64
+
+    def near(x):  # relative only: pytest.approx's default abs=1e-12 would pass any of these
+        return pytest.approx(x, rel=1e-12, abs=0)
+
+    eps32 = 2.0 ** -23
+    assert tolerances.step_rtol("float64") == near(120 * EPS64)
+    assert tolerances.step_rtol("float32") == near(120 * eps32)
+    net = TUTORIAL.network
+    assert network_check.step_rtol(net, 1, "float64") == near(128 * EPS64)
+    assert network_check.step_rtol(net, 1, "float32") == near(128 * eps32)
+    run = optim_check.train("manual", net, TUTORIAL.weights, TUTORIAL.data, SGD, 100)
+    cols = optim_check.columns(net, SGD)
+    scale = {c: np.full(100, 2.0) for c in cols}
+    rtol = network_check.step_rtol(net, 1, "float64")
+    whole = optim_check.compare_runs("m", run, cols, run, cols, scale, rtol)
+    assert whole.tolerance.shape == (100, len(cols))
+    assert whole.tolerance[99, 1] == near(128 * EPS64 * 100 * 2)
+    step = optim_check.compare_runs("m", run, cols, run, cols, scale, rtol, "step")
+    assert step.tolerance[99, 1] == near(128 * EPS64 * 2)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_every_real_backend_passes_on_the_tutorial(dtype):
+    backends = [registry.get_network_backend(n, dtype) for n in BACKENDS]
+    net = TUTORIAL.network
+    w = network.weights(net, TUTORIAL.weights, dtype)
+    d = network.data(net, TUTORIAL.data.inputs, TUTORIAL.data.targets, dtype)
+    g = network_check.gradient_check(backends, net, w, d)
+    assert g.ok and g.first_failure is None
+    assert [r.quantity for r in g.rows][:3] == ["dE_total/da_o1", "dE_total/da_o2",
+                                                "dE_total/do1"]
+    spacing = lambda x: float(np.spacing(np.abs(np.asarray(x, dtype))))  # noqa: E731
+    worst = max(r.errors[n] / spacing(r.complex_step) for r in g.rows for n in BACKENDS)
+    assert worst <= 16  # a few ULPs of the backend's dtype, as the tolerance reasons
+
+
+def test_a_backend_off_by_one_percent_in_one_gradient_fails_there():
+    manual = registry.get_network_backend("manual")
+
+    def gradients(net, w, data):
+        g = manual.gradients(net, w, data)
+        z = list(g.z)
+        z[1] = z[1] * np.array([1.0, 1.01])  # dE_total/do2 one percent off
+        return g._replace(z=tuple(z))
+
+    bad = manual._replace(name="bad", gradients=gradients)
+    g = network_check.gradient_check([manual, bad], TUTORIAL.network, TUTORIAL.weights,
+                                     TUTORIAL.data)
+    assert not g.ok
+    assert g.first_failure["backend"] == "bad"
+    assert g.first_failure["quantity"] == "dE_total/do2"
+    row = next(r for r in g.rows if r.quantity == "dE_total/do2")
+    assert row.errors["bad"] / abs(row.complex_step) == pytest.approx(0.01, rel=1e-9, abs=0)
+    assert row.errors["manual"] <= row.tolerance
+
+
+def test_a_nan_gradient_fails():
+    manual = registry.get_network_backend("manual")
+    nan = manual._replace(name="nan", gradients=lambda net, w, data: manual.gradients(
+        net, w, data)._replace(w=np.full(8, np.nan)))
+    g = network_check.gradient_check([nan], TUTORIAL.network, TUTORIAL.weights, TUTORIAL.data)
+    assert not g.ok and g.first_failure["quantity"] == "dE_total/dw5"
+
+
+def test_term_scales_bound_every_value_and_survive_cancellation():
+    net, d = TUTORIAL.network, TUTORIAL.data
+    b = registry.get_network_backend("manual")
+    for w in np.random.default_rng(1).uniform(-3, 3, (50, 8)):
+        f, g = b.forward(net, w, d), b.gradients(net, w, d)
+        s = network_check.term_scales(net, w, d, "float64")
+        for l in range(2):
+            assert np.all(s.z[l] >= np.abs(f.z[l]) * (1 - 1e-12))
+            assert np.all(s.a[l] >= np.abs(f.a[l]) * (1 - 1e-12))
+            assert np.all(s.dz[l] >= np.abs(g.z[l]) * (1 - 1e-12))
+            assert np.all(s.da[l] >= np.abs(g.a[l]) * (1 - 1e-12))
+        assert s.E >= abs(float(f.E)) * (1 - 1e-12)
+        assert np.all(s.dw >= np.abs(g.w) * (1 - 1e-12))
+    # o1 = 50*a_h1 - 50*a_h2 = 0 exactly, but its terms are of size 50*a_h: so is its scale
+    sym = np.array([50.0, -50, 50, -50, 50, -50, 50, -50])
+    from autograd_compare.manual.network import forward_values
+    from tests.helpers import class_example
+
+    assert forward_values(sym, class_example())["o1"] == 0.0  # the tutorial's formulas
+    assert network_check.term_scales(net, sym, d, "float64").z[1][0, 0] > 1

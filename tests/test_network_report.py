@@ -310,13 +310,16 @@ def test_a_config_file_with_a_network_key_runs_the_job_on_that_network(tmp_path,
     plain = tmp_path / "tutorial.toml"
     plain.write_text("lrs = [0.5]\nsteps = 2\nbackends = \"manual\"\n")
     assert main([f"--config={plain}", "--json"]) == 0
-    assert "config" in json.loads(capsys.readouterr().out)  # the tutorial view's report
+    d = json.loads(capsys.readouterr().out)
+    assert (d["source"], d["lrs"], d["parameters"][4]) == ("preset tutorial", [0.5], "w5")
 
 
 def test_main_job_without_network_options_is_the_tutorials(capsys):
     assert main(["--steps", "2", "--lrs", "0.5", "--backends", "manual", "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
-    assert d["config"]["lrs"] == [0.5] and "per_lr" not in d  # the tutorial view's report
+    assert d["source"] == "preset tutorial" and d["lrs"] == [0.5]
+    assert d["parameters"] == [f"w{j}" for j in range(1, 9)]  # the tutorial's notation
+    assert [c["lr"] for c in d["claims"]] == [0.5]  # its claims checked
 
 
 def test_a_diverging_training_is_reported_not_refused(tmp_path, capsys):

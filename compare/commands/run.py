@@ -25,7 +25,7 @@ from autograd_compare import budget, network, optimizers, registry, validate
 from autograd_compare.commands import options, wording
 from autograd_compare.commands.progress import Progress
 from autograd_compare.errors import InputError
-from autograd_compare.harness import optim_check
+from autograd_compare.harness import network_check, optim_check
 from autograd_compare.interface import LEARNING_RATES
 from autograd_compare.report import claims, extras, html, landscape, output, plots, sweep
 
@@ -140,15 +140,12 @@ def _job(args: argparse.Namespace, dt: np.dtype, human: TextIO) -> Job:
     names = _names(args, opt, net, data)
     cols = options.columns(args, net)
     slice_ = landscape.parse(args.landscape, network.param_names(net))
-    P, B = network.n_params(net), data.inputs.shape[0]
+    network_check.representable_start(net, w, data, dt)  # refused before any work
+    B = data.inputs.shape[0]
 
     def cost(pictures: bool) -> tuple[float, float]:
-        memory, size = budget.optimizers(len(lrs), len(names), steps_, P, pictures)
-        nodes_memory, nodes_size = budget.network_check(P, 2 * B * sum(net.sizes[1:]), 1,
-                                                        len(lrs) * len(names), False)
-        data_memory, data_size = budget.network_data(B, net.sizes, len(lrs), len(names))
-        return (memory + nodes_memory + data_memory + budget.libraries(names),
-                size + nodes_size + data_size)
+        return budget.main_job(len(lrs), names, steps_, network.n_params(net), net.sizes, B,
+                               pictures)
 
     def work(dest: output.Destination | None, with_plots: bool, human: TextIO) -> int:
         with Progress(len(lrs) + 1 + (dest is not None)) as progress:
@@ -194,13 +191,24 @@ def _names(args: argparse.Namespace, opt: optimizers.Optimizer, net: network.Net
 
 
 def _data(args: argparse.Namespace, net: network.Network, data: network.Data) -> network.Data:
-    if (args.inputs is None) != (args.targets is None):
-        raise InputError("--inputs and --targets go together (one example)")
-    if args.inputs is None:
+    """The preset's or --data's examples, or the one example --inputs/--targets give (one of
+    them alone keeps the other from a one-example preset: ``--targets 30,-30`` on the class
+    example)."""
+    if args.inputs is None and args.targets is None:
         return data
     if args.data:
         raise InputError("give --data or --inputs/--targets, not both")
-    return network.data(net, [args.inputs], [args.targets])
+    if (args.inputs is None or args.targets is None) and data.inputs.shape[0] != 1:
+        raise InputError(f"--inputs and --targets go together here: the data has "
+                         f"{data.inputs.shape[0]} examples")
+    inputs = data.inputs[0].tolist() if args.inputs is None else args.inputs
+    targets = data.targets[0].tolist() if args.targets is None else args.targets
+    for option, given, n in (("--inputs", inputs, net.sizes[0]), ("--targets", targets,
+                                                                    net.sizes[-1])):
+        if len(given) != n:
+            raise InputError(f"{option} needs {n} comma-separated numbers for "
+                             f"{network.describe(net)}; got {len(given)}")
+    return network.data(net, [inputs], [targets])
 
 
 def _write(dest: output.Destination, sw: optim_check.Sweep, cols: Any, title: str,
@@ -215,11 +223,10 @@ def _write(dest: output.Destination, sw: optim_check.Sweep, cols: Any, title: st
     lrs = [r.optimizer.lr for r in sw.rates]
     if with_plots and len(lrs) > budget.MAX_LR_PLOTS:
         _many_rates_note(len(lrs), human)
-    header, rows = sweep.trace(sw)
     report: dict[str, Any] = {}
 
     def fill(folder: Path) -> None:
-        output.write_text(folder / output.CSV_NAME, output.csv_text(header, rows))
+        sweep.write_trace(folder / output.CSV_NAME, sw)
         output.write_text(folder / sweep.NODES_CSV, sweep.nodes_csv(sw, cols))
         pictures = with_plots
         if with_plots:
@@ -230,7 +237,7 @@ def _write(dest: output.Destination, sw: optim_check.Sweep, cols: Any, title: st
                 pictures = False
         report.update(sweep.as_dict(sw, cols, str(out), sweep.file_names(pictures, lrs)))
         output.write_text(folder / output.JSON_NAME, output.to_json(report))
-        output.write_text(folder / html.FILE, sweep.render(sw, report, header, rows, cols, folder))
+        output.write_text(folder / html.FILE, sweep.render(sw, report, cols, folder))
 
     dest.commit(fill, before=lambda: _emit(_text(sw, title, out), report, as_json, human))
     return int(report["exit_code"])
@@ -260,7 +267,8 @@ def _rates_table(sw: optim_check.Sweep) -> str:
     if opt.kind in optimizers.MANUAL_ONLY:
         lines.append("(torch and jax run momentum, PyTorch's form; only the loss, gradients "
                      "and parameters are compared)")
-    header = (f"{'lr':>8}  {'backend':<34} {'final loss':>22} {'largest |diff|':>14} "
+    lr_w = max(8, *(len(f"{r.optimizer.lr:g}") for r in sw.rates))  # 1.2345678e-300 fits
+    header = (f"{'lr':>{lr_w}}  {'backend':<34} {'final loss':>22} {'largest |diff|':>14} "
               f"{'/tolerance':>10}  verdict")
     lines += [header, "-" * len(header)]
     for r in sw.rates:
@@ -268,7 +276,7 @@ def _rates_table(sw: optim_check.Sweep) -> str:
             comp = r.decisive(name) if name in r.comparisons else None
             diff = f"{comp.largest.abs:>14.3e} {comp.largest.ratio:>10.3g}" if comp \
                 else f"{'':>14} {'':>10}"
-            lines.append(f"{r.optimizer.lr:>8g}  {name:<34} {r.final_loss[name]:>22.17g} "
+            lines.append(f"{r.optimizer.lr:>{lr_w}g}  {name:<34} {r.final_loss[name]:>22.17g} "
                          f"{diff}  {sweep.backend_verdict(r, name)}")
     for r in sw.rates:
         for name, run in r.runs.items():

@@ -24,6 +24,7 @@ from autograd_compare.manual import mlp
 from autograd_compare.manual.network import forward_values
 from autograd_compare.network import Data, Network, loss_name, reduction_scale
 from autograd_compare.report.plots import DPI, grid, pyplot
+from autograd_compare.validate import short_text
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -64,7 +65,7 @@ def parse(text: str, params: tuple[str, ...] = naming.WEIGHT_NAMES) -> Slice:
     if len(parts) != 2 or not all(p in known for p in parts) or parts[0] == parts[1]:
         raise InputError(f"--landscape must be 'plane' or two different parameters such as "
                          f"'{params[-4]},{params[-3]}' (from {params[0]}..{params[-1]}); "
-                         f"got {text!r}")
+                         f"got {short_text(text)}")
     j, k = known[parts[0]], known[parts[1]]
     return Slice((j, k), (params[j], params[k]))
 

@@ -32,15 +32,16 @@ def presets_table(presets: list[Preset]) -> str:
 def gradcheck_table(g: GradCheck, dtype: str) -> str:
     """Parameter rows (and the first node rows) in backward order, then per-backend summary."""
     names = list(g.largest)
+    width = {n: max(14, len(n) + 8) for n in names}  # "<name> |err|" and a space
     lines = [f"Gradient check: {len(g.rows)} gradients (every parameter and every node of "
              "every example) against the complex step; central difference as a check",
-             f"  {'gradient':<30}{'complex step':<24}" + "".join(f"{n + ' |err|':<14}"
+             f"  {'gradient':<30}{'complex step':<24}" + "".join(f"{n + ' |err|':<{width[n]}}"
                                                               for n in names) + "verdict"]
     shown = [r for r in g.rows if "(example" not in r.quantity][:MAX_ROWS]
     for r in shown:
         ok = all(e <= r.tolerance for e in r.errors.values()) and r.fd_ok
         lines.append(f"  {r.quantity:<30}{number(r.complex_step, dtype):<24}"
-                     + "".join(f"{compact(r.errors[n]):<14}" for n in names)
+                     + "".join(f"{compact(r.errors[n]):<{width[n]}}" for n in names)
                      + ("ok" if ok else "WRONG"))
     rest = len(g.rows) - len(shown)
     if rest:

@@ -16,9 +16,10 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -168,17 +169,21 @@ def _state_values(opt: Optimizer, run: Trajectory, P: int) -> np.ndarray:
     return np.concatenate([s, s[:, :P] / (1 - b1**t), s[:, P:2 * P] / (1 - b2**t)], axis=1)
 
 
-def trace(sw: Sweep) -> tuple[tuple[str, ...], list[list[object]]]:
-    """trace.csv's header and rows (see the module docstring)."""
+def trace_header(sw: Sweep) -> tuple[str, ...]:
+    """trace.csv's columns (see the module docstring)."""
     params = param_names(sw.network)
-    P = len(params)
     state: list[str] = []
     for name in sw.backends:
         state += [s for s in _state_columns(counterpart(name, sw.optimizer), params)
                   if s not in state]
-    header = ("lr", "backend", "step", *params, loss_name(sw.network),
-              *naming.grad_names(params), *state)
-    rows: list[list[object]] = []
+    return ("lr", "backend", "step", *params, loss_name(sw.network),
+            *naming.grad_names(params), *state)
+
+
+def trace_rows(sw: Sweep, header: Sequence[str]) -> Iterator[list[object]]:
+    """trace.csv's rows, one at a time (never the whole table in memory)."""
+    params = param_names(sw.network)
+    P = len(params)
     for r in sw.rates:
         lr = repr(r.optimizer.lr)
         for name, run in r.runs.items():
@@ -198,8 +203,16 @@ def trace(sw: Sweep) -> tuple[tuple[str, ...], list[list[object]]]:
                 if k:
                     for j, value in zip(where, values[k - 1].tolist(), strict=True):
                         row[j] = repr(value)
-                rows.append(row)
-    return header, rows
+                yield row
+
+
+def write_trace(path: Path, sw: Sweep) -> None:
+    """Stream trace.csv to ``path`` row by row (`trace_rows`)."""
+    header = trace_header(sw)
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(trace_rows(sw, header))
 
 
 # --- nodes.csv -------------------------------------------------------------------------------
@@ -313,8 +326,7 @@ def _separations(sw: Sweep) -> str:
             + ": every single step agrees")
 
 
-def render(sw: Sweep, report: dict[str, Any], header: Sequence[str],
-           rows: Sequence[Sequence[object]], columns: DataColumns, folder: Path) -> str:
+def render(sw: Sweep, report: dict[str, Any], columns: DataColumns, folder: Path) -> str:
     """The page: verdict, settings, data, gradient check, every (lr, backend), the first and
     last rows of every backend at the first rate, the pictures, the files."""
     opt = report["optimizer"]
@@ -346,20 +358,21 @@ def render(sw: Sweep, report: dict[str, Any], header: Sequence[str],
         html.section("Every backend against the reference, every learning rate", runs,
                      "backends"),
         html.section(f"Step 0 and step {report['steps']} at lr {report['lrs'][0]:g}",
-                     _steps_table(header, rows, report["backends"], report["steps"]), "steps"),
+                     _steps_table(sw, report["steps"]), "steps"),
         *html.picture_sections(folder, pictures, report["files"], html.network_figures,
                                island=False),
     ]
     return html.page("autograd-compare report", sw.ok, verdict(sw), sections)
 
 
-def _steps_table(header: Sequence[str], rows: Sequence[Sequence[object]],
-                 backends: Sequence[str], last: int) -> str:
-    """One row per quantity: its value in every backend at step 0 and after the last update."""
-    lr0 = rows[0][0] if rows else None
-    pick = {(str(r[1]), int(str(r[2]))): r for r in rows
-            if r[0] == lr0 and str(r[2]) in ("0", str(last))}
-    cols = [(b, k) for k in (0, last) for b in backends]
+def _steps_table(sw: Sweep, last: int) -> str:
+    """One row per quantity: its value in every backend at step 0 and after the last update
+    (the first rate's rows of trace.csv)."""
+    header = trace_header(sw)
+    first = sw._replace(rates=sw.rates[:1])
+    pick = {(str(r[1]), int(str(r[2]))): r for r in trace_rows(first, header)
+            if str(r[2]) in ("0", str(last))}
+    cols = [(b, k) for k in (0, last) for b in sw.backends]
     out = []
     for j, name in enumerate(header[3:], start=3):
         cells = [pick[c][j] if c in pick else "" for c in cols]
