@@ -251,7 +251,8 @@ def test_mazur_uses_the_tutorials_names_everywhere(tmp_path, capsys):
     assert _csv_rows(m / "trace.csv")[0][:16] == ["lr", "backend", "step", *(f"w{j}" for j in
                                                    range(1, 9)), "E_total", "dw1", "dw2", "dw3",
                                                    "dw4"]
-    for name in ("dE/dw5", "dE/da_o1", "dE/dh1", "<th>i1</th>", "<th>t2</th>"):
+    for name in ("dE_total/dw5", "dE_total/da_o1", "dE_total/dh1", "<th>i1</th>",
+                 "<th>t2</th>"):
         assert name in html_text, name
     assert "W1[" not in html_text and "x[0]" not in html_text and "z1[" not in html_text
     assert "<td class=l>frozen biases</td><td class=l>b1 = 0.35, b2 = 0.6</td>" in html_text
@@ -285,14 +286,16 @@ def test_main_job_with_layers_and_a_sweep(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--preset=xor", "--landscape", "w1,w2"], "--landscape is for the tutorial's network"),
-    (["--optimizer", "adam", "--landscape", "plane"], "--landscape is for the tutorial's"),
+    (["--preset=xor", "--landscape", "w1,w2"], "(from W1[0,0]..b2[0]); got 'w1,w2'"),
+    (["--preset=xor", "--landscape", "W1[0,0],W1[0,0]"], "two different parameters"),
     (["--preset", "mazur", "--max-memory-mb", "9"], "raise it with --max-memory-mb"),
     (["--preset", "nope"], "invalid choice: 'nope'"),
     (["--preset", "xor", "--lrs", "0.5,0.5"], "listed twice"),
     (["--preset", "xor", "--inputs", "0,1"], "--inputs and --targets go together"),
     (["--preset", "xor", "--backends", "mistake:no-sigmoid-derivative"],
-     "it runs in the bare main job"),
+     "is a mistake in the tutorial's formulas: it runs on the tutorial's network"),
+    (["--optimizer", "adam", "--backends", "manual,mistake:update-sign"],
+     "plain gradient descent (sgd); got 2-2-2"),
 ])
 def test_main_job_refuses_what_does_not_apply(argv, message, capsys):
     assert main(argv) == 2

@@ -38,26 +38,32 @@ def _png_size(path: Path) -> tuple[int, int]:
 def test_folder_has_every_file_and_the_pngs_have_their_size(rep):
     out, result, code = rep
     assert code == 1
-    names = ["report.json", "trace.csv", "loss-lr-0.5.png", "loss-lr-2.png", "loss-all-lrs.png",
-             "differences.png", "network.svg", "network.png", "landscape.png", "report.html"]
+    names = ["report.json", "trace.csv", "nodes.csv", "loss-lr-0.5.png", "loss-lr-2.png",
+             "loss-all-lrs.png", "differences.png", "network.svg", "network.png",
+             "landscape.png", "report.html"]
     assert sorted(p.name for p in out.iterdir()) == sorted(names)
     assert result["files"] == names and result["report_dir"] == str(out)
-    assert _png_size(out / "loss-lr-0.5.png") == (770, 495)  # 7 x 4.5 in at 110 dpi
-    assert _png_size(out / "loss-all-lrs.png") == (990, 550)  # 9 x 5 in
-    assert _png_size(out / "differences.png") == (1430, 528)  # 13 x 4.8 in
+    # 7 x 4.9 in, 9 x 5.4 in, 13 x 5.2 in at 110 dpi (the title's two lines: the optimizer)
+    assert _png_size(out / "loss-lr-0.5.png") == (770, 539)
+    assert _png_size(out / "loss-all-lrs.png") == (990, 594)
+    assert _png_size(out / "differences.png") == (1430, 572)
 
 
 def test_csv_has_a_row_per_lr_backend_and_step(rep):
     out, _, _ = rep
     rows = list(csv.reader((out / "trace.csv").read_text().splitlines()))
-    assert rows[0] == list(output.CSV_COLUMNS) and len(rows[0]) == 3 + 8 + 11 + 8
-    assert len(rows) == 1 + 2 * 4 * (7 + 1)
+    weights = [f"w{j}" for j in range(1, 9)]
+    assert rows[0] == ["lr", "backend", "step", *weights, "E_total", *(f"d{w}" for w in weights)]
+    assert len(rows) == 1 + 2 * 4 * (7 + 1)  # rates x backends x states 0..7
     first = dict(zip(rows[0], rows[1], strict=True))
     assert (first["lr"], first["backend"], first["step"], first["w1"]) == ("0.5", "manual", "0",
                                                                            "0.15")
-    assert float(first["E_total"]) == pytest.approx(0.014181377937891657, rel=1e-15)
+    assert float(first["E_total"]) == pytest.approx(0.014181377937891657, rel=1e-15, abs=0)
     last = dict(zip(rows[0], rows[8], strict=True))
-    assert last["step"] == "7" and last["dw1"] == "" and last["h1"] != ""
+    assert last["step"] == "7" and last["dw1"] == "" and last["E_total"] != ""
+    nodes = list(csv.reader((out / "nodes.csv").read_text().splitlines()))
+    assert nodes[0][8:] == ["h1", "h2", "a_h1", "a_h2", "o1", "o2", "a_o1", "a_o2"]
+    assert float(nodes[1][8]) == pytest.approx(0.0275, rel=1e-15, abs=0)  # h1 = w1·i1 + w2·i2
 
 
 def test_json_fields_are_the_documented_ones(rep):
@@ -65,7 +71,7 @@ def test_json_fields_are_the_documented_ones(rep):
     section = "".join(doc.read_text().split("## report.json fields")[1].split("\n## ")[0]
                       for doc in (FIELDS_DOC, REPORT_DOC))
     documented = set(re.findall(r"`([A-Za-z_]+)`", section))
-    backends = set(result["config"]["backends"])
+    backends = set(result["backends"])
 
     def keys(obj):
         if isinstance(obj, dict):
@@ -82,7 +88,7 @@ def test_json_fields_are_the_documented_ones(rep):
 
 
 def test_json_on_stdout_equals_report_json(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("autograd_compare.report.plots.save_all", lambda folder, results: [])
+    monkeypatch.setattr("autograd_compare.report.sweep.write_pictures", lambda *a, **k: [])
     out = tmp_path / "rep"
     assert main(["--lrs", "1", "--steps", "2", "--backends", "manual", "--out", str(out),
                  "--json"]) == 0
@@ -104,12 +110,12 @@ def test_existing_folder_is_never_overwritten_without_force(tmp_path, capsys):
 
 
 def test_force_replaces_an_earlier_report(tmp_path, monkeypatch):
-    monkeypatch.setattr("autograd_compare.report.plots.save_all", lambda folder, results: [])
+    monkeypatch.setattr("autograd_compare.report.sweep.write_pictures", lambda *a, **k: [])
     out = tmp_path / "rep"
     args = ["--steps", "1", "--backends", "manual", "--out", str(out)]
     assert main(args + ["--lrs", "1"]) == 0
     assert main(args + ["--lrs", "2", "--force"]) == 0
-    assert json.loads((out / "report.json").read_text())["config"]["lrs"] == [2.0]
+    assert json.loads((out / "report.json").read_text())["lrs"] == [2.0]
     assert [p.name for p in tmp_path.iterdir()] == ["rep"]  # no temporary folders left
 
 
@@ -155,76 +161,43 @@ def test_report_folder_is_not_private(tmp_path):
 def test_json_shape_is_the_documented_one_field_by_field(rep):
     """The dict edge of the named results: every object's keys, in order (report.json is API)."""
     _, result, _ = rep
-    assert list(result) == ["tool", "version", "ok", "exit_code", "config", "tolerance",
-                            "largest_difference", "trajectories", "gradcheck", "report_dir",
-                            "files", "claims"]
+    assert list(result) == ["tool", "version", "ok", "exit_code", "source", "network",
+                            "examples", "data", "start", "parameters", "optimizer", "lrs",
+                            "steps", "dtype", "backends", "reference", "first_divergence",
+                            "undetected_mistakes", "gradcheck", "per_lr", "report_dir", "files",
+                            "claims"]
     assert list(result["claims"][0]) == ["lr", "E_total_start", "steps", "tutorial_iterations",
                                          "E_total_at_tutorial_step_fraction", "first_step_below",
                                          "sentence"]
-    assert list(result["config"]) == ["backends", "reference", "dtype", "lrs", "steps",
-                                      "weights", "inputs", "targets"]
-    assert result["config"]["backends"] == ["manual", "torch", "jax", "mistake:update-sign"]
-    assert list(result["tolerance"]) == ["dtype", "eps", "ops_per_step", "safety", "step_rtol",
-                                         "fd_rtol", "rule"]
-    largest = ["abs", "rel", "ulps", "ratio", "at"]
-    assert list(result["largest_difference"]) == [*largest, "backend", "lr"]
-    ratios = {t["lr"]: t["largest_difference"]["ratio"] for t in result["trajectories"]}
-    assert len(set(ratios.values())) == 2  # the overall largest is the larger of two
-    assert result["largest_difference"]["lr"] == max(ratios, key=ratios.get)
-    t = result["trajectories"][0]
-    assert list(t) == ["lr", "ok", "reference", "final_E_total", "largest_difference",
-                       "first_divergence", "backends"]
-    assert list(t["largest_difference"]) == [*largest, "backend"]
-    assert list(t["largest_difference"]["at"]) == ["step", "quantity"]
-    first = ["step", "quantity", "value", "reference", "difference", "tolerance"]
-    assert list(t["first_divergence"]) == [*first, "backend"]
-    assert t["first_divergence"]["backend"] == "mistake:update-sign"
-    assert list(t["backends"]) == ["torch", "jax", "mistake:update-sign"]
-    for name, b in t["backends"].items():  # the backend is the key: no "backend" field inside
-        assert list(b) == ["largest_difference", "first_divergence"]
-        assert list(b["largest_difference"]) == largest
-        assert b["first_divergence"] is None if name != "mistake:update-sign" else \
-            list(b["first_divergence"]) == first
+    assert result["backends"] == ["manual", "torch", "jax", "mistake:update-sign"]
+    assert (result["source"], result["reference"], result["start"]) == (
+        "preset tutorial", "manual", [0.15, 0.2, 0.25, 0.3, 0.4, 0.45, 0.5, 0.55])
+    first = ["backend", "step", "quantity", "label", "value", "reference", "difference",
+             "tolerance", "check"]
+    assert list(result["first_divergence"]) == [*first, "lr"]
+    assert result["first_divergence"]["label"] == "w1 after step 1"  # update-sign's first
+    r = result["per_lr"][0]
+    assert list(r) == ["lr", "ok", "first_divergence", "largest", "backends", "final_loss"]
+    assert list(r["largest"]) == ["backend", "abs", "ratio", "where"]
+    assert list(r["backends"]) == ["torch", "jax", "mistake:update-sign"]
+    for name, b in r["backends"].items():  # the backend is the key
+        assert list(b) == ["verdict", "largest", "first_divergence", "compared", "step_check",
+                           "trajectory", "separation"]
+        assert (b["first_divergence"] is None) == (name != "mistake:update-sign")
+    assert list(r["final_loss"]) == result["backends"]
     g = result["gradcheck"]
-    assert list(g) == ["ok", "complex_step_h", "finite_difference_h", "first_failure",
-                       "first_failures", "rows"]
-    assert g["first_failure"] is None and g["first_failures"] == {}  # update-sign: right grads
-    assert list(g["rows"][0]) == ["quantity", "label", "complex_step", "finite_difference",
-                                  "fd_step", "fd_ok", "tolerance", "backends"]
-    assert list(g["rows"][0]["backends"]["jax"]) == ["value", "abs_error", "rel_error", "ulps",
-                                                     "ok"]
+    assert list(g) == ["ok", "rows", "first_failure", "largest_error_over_tolerance"]
+    assert g["ok"] and g["rows"] == 16 and g["first_failure"] is None  # update-sign: right
+    assert list(g["largest_error_over_tolerance"]) == result["backends"]  # gradients
 
 
 def test_json_of_a_single_backend_has_no_difference_to_report(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["--backends", "manual", "--lrs", "1", "--steps", "2", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    nothing = {"abs": 0.0, "rel": 0.0, "ulps": 0.0, "ratio": 0.0, "backend": None}
-    assert result["trajectories"][0]["largest_difference"] == nothing
-    assert result["largest_difference"] == {**nothing, "lr": 1.0}
-    assert result["trajectories"][0]["backends"] == {}
-
-
-def test_a_rate_drawn_after_another_is_drawn_as_if_alone(tmp_path):
-    """save_all redraws one figure per rate: nothing of the previous rate (lines, limits,
-    colours, legend, title) is left in the next picture, byte for byte."""
-    from autograd_compare import get_backend
-    from autograd_compare.harness import trajectory
-    from autograd_compare.interface import CLASS_WEIGHTS
-    from autograd_compare.report import plots
-    from tests.helpers import class_example
-
-    backends = [get_backend("manual"), get_backend("mistake:update-sign")]
-    w, ex = np.array(CLASS_WEIGHTS), class_example()
-    runs = [trajectory.check_lr(backends, "manual", w, ex, lr, 20) for lr in (2.0, 0.1)]
-    (tmp_path / "both").mkdir()
-    (tmp_path / "alone").mkdir()
-    plots.save_all(tmp_path / "both", runs)  # 0.1 drawn after 2 (whose E_total rises)
-    plots.save_all(tmp_path / "alone", runs[1:])
-    name = plots.loss_file(0.1)
-    assert (tmp_path / "both" / name).read_bytes() == (tmp_path / "alone" / name).read_bytes()
-    assert (tmp_path / "both" / name).read_bytes() != (tmp_path / "both" / plots.loss_file(2))\
-        .read_bytes()
+    assert result["per_lr"][0]["largest"] == {"backend": None, "abs": 0.0, "ratio": 0.0,
+                                              "where": ""}
+    assert result["per_lr"][0]["backends"] == {} and result["first_divergence"] is None
 
 
 def test_the_any_network_words_redraw_each_rate_as_if_alone(tmp_path):

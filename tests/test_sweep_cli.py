@@ -37,7 +37,7 @@ def test_check_preset_agrees(capsys):
     assert main(["check", "--preset", "mazur", "--steps", "20"]) == 0
     out = capsys.readouterr().out
     assert "preset mazur" in out and "bias frozen" in out
-    assert "dE/dW2[0,0]" not in out and "dE/dw5" in out  # 2-2-2: the tutorial's names
+    assert "dE/dW2[0,0]" not in out and "dE_total/dw5" in out  # 2-2-2: the tutorial's names
     assert "OK: every backend agrees" in out
     assert out.endswith("OK. Report: autograd-compare-report/\n")  # the main job's default
 

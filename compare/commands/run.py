@@ -25,7 +25,7 @@ from autograd_compare import budget, network, optimizers, registry, validate
 from autograd_compare.commands import options, wording
 from autograd_compare.commands.progress import Progress
 from autograd_compare.errors import InputError
-from autograd_compare.harness import network_check, optim_check
+from autograd_compare.harness import optim_check
 from autograd_compare.interface import LEARNING_RATES
 from autograd_compare.report import claims, extras, html, landscape, output, plots, sweep
 
@@ -140,7 +140,9 @@ def _job(args: argparse.Namespace, dt: np.dtype, human: TextIO) -> Job:
     names = _names(args, opt, net, data)
     cols = options.columns(args, net)
     slice_ = landscape.parse(args.landscape, network.param_names(net))
-    network_check.representable_start(net, w, data, dt)  # refused before any work
+    example = network.tutorial_example(net, data)
+    if example is not None:  # the tutorial's start: refused before any work if it overflows
+        validate.representable_start(np.asarray(w, dt), validate.example(example, dt), dt)
     B = data.inputs.shape[0]
 
     def cost(pictures: bool) -> tuple[float, float]:

@@ -146,30 +146,6 @@ def term_scales(net: Network, w: Float, data: Data, dtype: npt.DTypeLike) -> Ter
     return TermScales(Z, A, float(c * loss.sum()), dz, da, dw)
 
 
-def representable_start(net: Network, w: Float, data: Data, dtype: npt.DTypeLike) -> None:
-    """A one-line `InputError` for a start whose numbers do not all exist in ``dtype``:
-    targets beyond `validate.max_target` (the loss would overflow), or a term scale
-    (|W|·|x|, the sums, the chain-rule products) beyond the dtype's largest number / 16."""
-    from autograd_compare import validate
-
-    dt = np.dtype(dtype)
-    top = validate.max_target(dt)
-    t = np.asarray(data.targets, np.float64)
-    if net.loss != "cross-entropy" and np.any(np.abs(t) > top):
-        raise InputError(f"targets must be at most {top:.3g} in size in {dt.name}, so that "
-                         f"{loss_name(net)} stays finite; got {np.abs(t).max():.3g}")
-    with np.errstate(all="ignore"):
-        s = term_scales(net, np.asarray(w, np.float64), data, dt)
-        values = np.concatenate([np.ravel(v) for v in (*s.z, *s.a, [s.E], *s.dz, *s.da, s.dw)])
-    worst = float(np.max(values)) if np.isfinite(values).all() else float("inf")
-    limit = float(np.finfo(dt).max)
-    if not worst <= limit / 16:
-        raise InputError(f"the start's weights and inputs are too large together: the "
-                         f"network's terms (|W|·|x|, then the chain-rule products) reach "
-                         f"{worst:.3g}, beyond {dt.name} ({limit:.3g}); use smaller weights "
-                         "or inputs")
-
-
 # --- gradient check --------------------------------------------------------------------------
 class GradRow(NamedTuple):
     quantity: str  # "dE/dW2[0,1]", "dE/da1[0] (example 2)", "dE_total/dw5" (the tutorial)
