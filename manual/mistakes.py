@@ -244,7 +244,7 @@ def check_tutorial_use(name: str, net: Network, data: Data, opt: Optimizer | Non
                          "the tutorial's network (--preset tutorial) with one example and plain "
                          f"gradient descent (sgd); got {describe(net)}, "
                          f"{np.shape(data.inputs)[0]} examples"
-                         + ("" if opt is None else f", {opt.describe()}"))
+                         + ("" if opt is None else f", optimizer {opt.kind}"))
 
 
 def _example(name: str, net: Network, data: Data) -> Example:
