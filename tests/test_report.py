@@ -70,7 +70,7 @@ def test_json_fields_are_the_documented_ones(rep):
     _, result, _ = rep
     section = "".join(doc.read_text().split("## report.json fields")[1].split("\n## ")[0]
                       for doc in (FIELDS_DOC, REPORT_DOC))
-    documented = set(re.findall(r"`([A-Za-z_]+)`", section))
+    documented = set(re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)`", section))
     backends = set(result["backends"])
 
     def keys(obj):
