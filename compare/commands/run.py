@@ -142,7 +142,7 @@ def _job(args: argparse.Namespace, dt: np.dtype, human: TextIO) -> Job:
     slice_ = landscape.parse(args.landscape, network.param_names(net))
     example = network.tutorial_example(net, data)
     if example is not None:  # the tutorial's start: refused before any work if it overflows
-        validate.representable_start(np.asarray(w, dt), validate.example(example, dt), dt)
+        validate.representable_start(validate.weights(w, dt), validate.example(example, dt), dt)
     B = data.inputs.shape[0]
 
     def cost(pictures: bool) -> tuple[float, float]:
