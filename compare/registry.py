@@ -183,17 +183,15 @@ def get_network_backend(name: str, dtype: Any = "float64") -> AnyBackend:
         wrong = mistakes.network_backend(name[len(MISTAKE_PREFIX):], dt)
         raw_forward, raw_gradients, raw_train = wrong.forward, wrong.gradients, wrong.train
     else:
-        mlp = cast("GradientModule", backend_module(name, "mlp"))  # checked below
-        raw_forward, raw_gradients = mlp.forward, mlp.gradients
+        kernels = mlp = cast("GradientModule", backend_module(name, "mlp"))  # checked below
+        raw_forward, raw_gradients = kernels.forward, kernels.gradients
 
         def raw_train(net: Network, w: Array, data: Data, opt: Optimizer, steps: int,
                       resume: Resume | None) -> Trajectory:
             if is_plain(opt):  # w ← w - lr·dE/dw has no state: a resumed run starts from w
-                out = gd.train(net, w, data, lr=opt.lr, steps=steps)
+                out = kernels.train(net, w, data, lr=opt.lr, steps=steps)
                 return out._replace(state=np.empty((steps, 0), w.dtype))
             return optim().train(net, w, data, opt, steps, resume=resume)
-
-        gd = mlp
 
     def optim() -> OptimizerModule:
         return cast("OptimizerModule", backend_module(name, "optim", OPTIM_NEEDS.get(name)))

@@ -164,9 +164,7 @@ def train_batch(name: str, net: Network, w: Any, lr: Any, data: Data, opt: Optim
                 steps: int, dtype: DTypeLike = "float64") -> BatchResult:
     """Backend ``name`` trains N configurations of ``net``: ``w`` (N, P), ``lr`` (N,)."""
     dt = validate.dtype(dtype)
-    _check_kind(name, opt)
-    if name.startswith(MISTAKE_PREFIX):
-        raise InputError(f"{name!r} has no batched form; use manual, torch or jax")
+    _check_kind(name, opt)  # a mistake has no batched form: the registry says so
     return registry.get_network_backend(name, dt).train_batch(net, w, lr, data, opt, steps)
 
 
