@@ -29,7 +29,7 @@ from autograd_compare.network import (
     param_names,
 )
 from autograd_compare.report.landscape import finite_steps
-from autograd_compare.report.plots import DPI, pyplot
+from autograd_compare.report.plots import DPI, PNG, pyplot
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -263,6 +263,6 @@ def save(folder: Path, panels: Sequence[Panel]) -> list[str]:
         fig.subplots_adjust(left=0, right=1, bottom=0, top=1 - 0.4 / height,
                             hspace=0.45 / height * len(panels))
         fig.savefig(folder / SVG_FILE, format="svg")
-        fig.savefig(folder / PNG_FILE, dpi=DPI, format="png")
+        fig.savefig(folder / PNG_FILE, dpi=DPI, format="png", pil_kwargs=PNG)
         plt.close(fig)
     return [SVG_FILE, PNG_FILE]

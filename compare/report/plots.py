@@ -21,6 +21,8 @@ FLOOR = 1e-20  # where an exact agreement (difference 0) is drawn on a log axis
 CEILING = 1e200  # larger differences are drawn here: a log axis up to 1e308 overflows its ticks
 LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1)), (0, (1, 3)))
 DPI = 110
+PNG = {"compress_level": 1}  # zlib's fastest (default 6): the main job's 11 PNGs take 40 ms
+#                               less to encode, 8 % more bytes (1.22 -> 1.32 MB)
 
 
 class PlotsUnavailable(CompareError):
@@ -136,11 +138,38 @@ def _axes(ax: Axes, words: Words) -> None:
 def _log_if_decades(ax: Axes, lines: Sequence[np.ndarray], words: Words) -> None:
     if words.log:
         y = np.concatenate([v[np.isfinite(v) & (v > 0)] for v in lines] or [np.zeros(0)])
-        ax.set_yscale("log" if y.size and y.max() / y.min() > 100 else "linear")
+        if y.size and y.max() / y.min() > 100:
+            log_y(ax)
+        else:
+            ax.set_yscale("linear")
+
+
+SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")  # 1e-16 -> 10⁻¹⁶
+
+
+def power_of_ten(y: float, _position: object = None) -> str:
+    """A log axis's decade label as text, 1e-16 -> "10⁻¹⁶" (no mathtext to typeset)."""
+    exponent = np.log10(y) if y > 0 else np.nan
+    if not np.isfinite(exponent) or abs(exponent - round(exponent)) > 1e-9:
+        return ""
+    return "10" + str(int(round(exponent))).translate(SUPERSCRIPTS)
+
+
+def log_y(ax: Axes) -> None:
+    """A log y axis labelled at its decades, without minor ticks: the grid marks the decades;
+    the ticks between them (about 8 per decade, each a tick mark and a hidden label) were a
+    third of the differences figure's drawing time, the mathtext labels a fifth."""
+    from matplotlib.ticker import FuncFormatter, NullLocator
+
+    ax.set_yscale("log")
+    low, high = ax.get_ylim()  # the limits of the lines drawn so far
+    if high / low >= 100:  # at least two decades labelled; else matplotlib's own ticks
+        ax.yaxis.set_minor_locator(NullLocator())
+        ax.yaxis.set_major_formatter(FuncFormatter(power_of_ten))
 
 def save_figure(plt: ModuleType, fig: Figure, path: Path, close: bool = True) -> str:
     _pin_titles(fig)
-    fig.savefig(path, dpi=DPI, format="png")
+    fig.savefig(path, dpi=DPI, format="png", pil_kwargs=PNG)
     if close:
         plt.close(fig)
     return path.name
@@ -266,7 +295,7 @@ def _differences(plt: ModuleType, rates: Sequence[Curves], words: Words) -> Figu
         ax.set_xlabel(words.xlabel)
         ax.grid(alpha=0.3)
         if positive:
-            ax.set_yscale("log")
+            log_y(ax)
     if others:
         legends(plt, ax_ratio, [r.lr for r in rates], others,
                 lambda i: {"linestyle": LINESTYLES[(i + 1) % len(LINESTYLES)], "marker": "o",
