@@ -31,11 +31,11 @@ if TYPE_CHECKING:  # compare.network is imported on first use (see get_network_b
     from autograd_compare.network import Data, NetForward, NetGradients, Network
     from autograd_compare.optimizers import Optimizer
 
-# name -> (module with make(dtype) -> Backend, framework it imports, extra to install)
+# name -> (package with the modules mlp and optim, framework it imports, extra to install)
 REGISTRY: dict[str, tuple[str, str | None, str | None]] = {
-    "manual": ("autograd_compare.manual.backend", None, None),
-    "torch": ("autograd_compare.torch_impl.backend", "torch", "torch"),
-    "jax": ("autograd_compare.jax_impl.backend", "jax", "jax"),
+    "manual": ("autograd_compare.manual", None, None),
+    "torch": ("autograd_compare.torch_impl", "torch", "torch"),
+    "jax": ("autograd_compare.jax_impl", "jax", "jax"),
 }
 MISTAKE_PREFIX = "mistake:"
 
@@ -47,7 +47,9 @@ def backends() -> list[str]:
 
 
 def get_backend(name: str, dtype: Any = "float64") -> Backend:
-    """The backend ``name`` in ``dtype``, with input checks and a dtype guard around it.
+    """The backend ``name`` in ``dtype`` in the tutorial's notation, with input checks and a
+    dtype guard around it: a view of `get_network_backend` on the tutorial's network
+    (`compare.tutorial_view`).
 
     Args:
         name: one of ``REGISTRY`` ("manual", "torch", "jax") or ``"mistake:<kind>"``
@@ -69,17 +71,9 @@ def get_backend(name: str, dtype: Any = "float64") -> Backend:
     if name not in REGISTRY:
         raise InputError(f"unknown backend {validate.short_text(name)}; expected one of "
                          f"{', '.join(REGISTRY)} or {MISTAKE_PREFIX}<kind>")
-    module, framework, extra = REGISTRY[name]
-    _require(name, framework, extra)
-    try:
-        make = importlib.import_module(module).make
-    except ImportError as err:
-        if framework is None or (err.name or "").split(".")[0] != framework:
-            raise  # our own module is broken: a bug, not a missing extra
-        hint = f"reinstall with: pip install 'autograd-compare[{extra}]'"
-        raise BackendUnavailable(f"backend {name!r} could not import {framework} ({err}); "
-                                 + hint) from err
-    return guarded(make(dt), dt)
+    from autograd_compare import tutorial_view
+
+    return guarded(tutorial_view.raw(name, dt), dt)
 
 
 def guarded(raw: RawBackend, dt: np.dtype[Any]) -> Backend:
@@ -161,7 +155,15 @@ def backend_module(name: str, part: str, needs: str | None = None) -> ModuleType
     package, framework, extra = REGISTRY[name]
     _require(name, framework, extra)
     _require(name, needs, extra)
-    return importlib.import_module(f"{package.rsplit('.', 1)[0]}.{part}")
+    try:
+        return importlib.import_module(f"{package}.{part}")
+    except ImportError as err:
+        missing = (err.name or "").split(".")[0]
+        if missing not in (framework, needs):
+            raise  # our own module is broken: a bug, not a missing extra
+        raise BackendUnavailable(f"backend {name!r} could not import {missing} ({err}); "
+                                 f"reinstall with: pip install 'autograd-compare[{extra}]'"
+                                 ) from err
 
 
 def get_network_backend(name: str, dtype: Any = "float64") -> AnyBackend:

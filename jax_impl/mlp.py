@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from autograd_compare import cache
 from autograd_compare.jax_impl.precision import precision, to_numpy
 from autograd_compare.network import (
     Array,
@@ -24,6 +25,8 @@ from autograd_compare.network import (
     reduction_scale,
 )
 from autograd_compare.types import BatchResult, Trajectory
+
+cache.configure_jax()  # JAX's own compiled programs kept on disk between runs (compare.cache)
 
 
 def activation(name: str, z):

@@ -24,9 +24,7 @@ from autograd_compare import naming
 from autograd_compare.errors import InputError
 from autograd_compare.interface import Example
 from autograd_compare.manual import mlp
-from autograd_compare.manual.gradients import weight_gradients
-from autograd_compare.manual.network import forward_values
-from autograd_compare.network import Data, Network, reduction_scale, tutorial_example
+from autograd_compare.network import Data, Network, tutorial_example
 from autograd_compare.optimizers import ADAM_KINDS, Optimizer
 from autograd_compare.types import BatchResult, Resume, Trajectory
 
@@ -78,15 +76,9 @@ def train(net: Network, w: np.ndarray, data: Data, opt: Optimizer, steps: int,
 
 def _objective_gradient(net: Network, w: np.ndarray, data: Data, opt: Optimizer):
     """(E, d(E + λ/2·Σw²)/dw) at ``w`` (..., P), then + λ·w by hand (d/dw5 of λ/2·w5² is
-    λ·w5): the tutorial's 8 formulas on its own network and example, else the δ recursion."""
-    ex = tutorial_example(net, data)
-    if ex is not None and w.ndim == 1:
-        v = forward_values(w, ex)
-        E, dw = v["E_total"], weight_gradients(v, w, ex)
-    else:
-        zs, as_, losses = mlp.forward_pass(net, w, data.inputs, data.targets)
-        E = w.dtype.type(reduction_scale(net, data.inputs.shape[0])) * losses.sum(axis=-1)
-        dw = mlp.backward_pass(net, w, data.inputs, data.targets, zs, as_)[0]
+    λ·w5): the tutorial's 8 formulas on its own network and example, else the δ recursion
+    (`manual.mlp.loss_gradient`)."""
+    E, dw = mlp.loss_gradient(net, w, data)
     if opt.l2:
         dw = dw + w.dtype.type(opt.l2) * w
     return E, dw
