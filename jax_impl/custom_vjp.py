@@ -2,8 +2,9 @@
 
 Same convention as `pytree.loss`: ``loss(params, inputs, targets)`` with ``params`` =
 {"hidden": (2, 2), "output": (2, 2)} and one example (2,), (2,); vmap over examples for a batch.
-The forward pass is `mlp.forward_values` on the tutorial's network; the backward pass below never calls autodiff,
-and returns cotangents for the params (same pytree), the inputs and the targets.
+The forward pass is `mlp.forward_values` on the tutorial's network; the backward pass below
+never calls autodiff, and returns cotangents for the params (same pytree), the inputs and the
+targets.
 `jax.test_util.check_grads` verifies it to second order (tests).
 """
 
