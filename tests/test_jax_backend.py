@@ -1,11 +1,14 @@
-"""The JAX backend's own machinery: compilation caching, scoped x64, the dtype guard.
+"""The JAX backend's own machinery: chunks and threads, compilation caching, scoped x64, the
+dtype guard.
 
 What every backend must do (agree with manual, batch == single runs, dtypes, extreme inputs)
 is checked once for all in tests/test_conformance.py.
 
 Tolerances: the batched path on many rows against manual's batch, float64, 2 steps:
 measured 1.0 eps64 of each column's largest |weight| (XLA contracts products into FMAs);
-allowed 8 eps (<= 10x).
+allowed 8 eps (<= 10x). Chunks of 4 rows against one chunk of 11: a row's place in the
+vector lanes changes its last bit (measured 0.62 eps64 on an initial loss); allowed 2 eps, as
+the batch against single runs in tests/test_conformance.py.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from autograd_compare.registry import get_backend, guarded
 from tests.helpers import EPS64, assert_close, scaled_close
 
 LARGE_N_EPS = 8
+CHUNK_EPS = 2
 STEPS = 100
 BATCH_STEPS = 30
 
@@ -49,6 +53,21 @@ def _starts(dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(5)
     w = np.vstack([CLASS_WEIGHTS, rng.uniform(-2, 2, (10, 8))]).astype(dtype)
     return w, np.resize(np.asarray(LEARNING_RATES, dtype), 11)
+
+
+def test_chunks_and_threads_give_the_same_result(jx, monkeypatch):
+    w, lr = _starts(jx.dtype)
+    whole = jx.train_batch(w, lr, steps=BATCH_STEPS, threshold=0.05, keep_loss=True)
+    monkeypatch.setattr(jax_mlp, "CHUNK", 4)  # 3 chunks of 4 rows, the last one padded
+    monkeypatch.setattr(jax_mlp, "THREADS", 2)
+    split = jx.train_batch(w, lr, steps=BATCH_STEPS, threshold=0.05, keep_loss=True)
+    rtol = CHUNK_EPS * np.finfo(jx.dtype).eps
+    for field, a, b in zip(whole._fields, whole, split, strict=True):
+        if field == "steps_to_threshold":
+            np.testing.assert_array_equal(b, a)
+        else:
+            assert_close(b, a, rtol, what=field)
+    assert len(set(whole.steps_to_threshold.tolist())) >= 2
 
 
 def test_batch_of_many_rows_agrees_with_manual(jx64, manual):
