@@ -21,3 +21,21 @@ def test_default_dtype_is_left_alone():
     b.train_batch(starts(2, "float64"), np.full(2, 0.5), steps=2)
     b.gradients(CLASS_WEIGHTS)
     assert torch.get_default_dtype() is before is torch.float32
+
+
+def test_chunks_of_rows_give_the_same_result(monkeypatch):
+    """Chunks of 5, 5 and 2 rows against one of 12: a row's place in torch's vector lanes can
+    move its last bit (tests/test_conformance.py: 4 eps on weights, 64 eps on losses)."""
+    from autograd_compare.interface import LEARNING_RATES
+    from autograd_compare.torch_impl import mlp
+    from tests.helpers import EPS64, assert_close
+
+    w, lr = starts(12, "float64"), np.resize(np.array(LEARNING_RATES), 12)
+    whole = get_backend("torch").train_batch(w, lr, steps=30, threshold=5e-3, keep_loss=True)
+    monkeypatch.setattr(mlp, "CHUNK_ELEMENTS", 20)  # 20 // 4 elements a row: 5 rows a chunk
+    parts = get_backend("torch").train_batch(w, lr, steps=30, threshold=5e-3, keep_loss=True)
+    for field in ("initial_loss", "final_loss", "final_weights", "loss"):
+        rtol = (4 if field == "final_weights" else 64) * EPS64
+        assert_close(getattr(parts, field), getattr(whole, field), rtol, what=field)
+    np.testing.assert_array_equal(parts.steps_to_threshold, whole.steps_to_threshold)
+    assert np.any(whole.steps_to_threshold >= 0)
