@@ -58,7 +58,7 @@ def main() -> None:
               "config_steps_per_s_per_backend": a.n * len(study.lrs) * a.steps / wall}
     if a.check:
         here = restarts.run(study, restarts.trainers(study, restarts.get_backends(
-            True, names, dt)))
+            study, names, dt)))
         assert out.steps_to_threshold is not None and here.steps_to_threshold is not None
         result["identical_to_one_machine"] = all(
             x.tobytes() == y.tobytes() for x, y in

@@ -3,9 +3,10 @@
     python benchmarks/jax_batched.py [--n 60000] [--steps 1000] [--reps 5]
 
 Prints config-steps/s (best and median of ``--reps`` interleaved runs) for: the NumPy reference
-written here, the backend's ``train_batch`` (blocks of configurations, one thread per core)
-and, with ``--straightforward``, a plain ``jit(vmap(scan))`` (XLA splits each step's kernels
-across cores), in float64 and float32; compile time is measured apart (``compile_batch``).
+written here, the backend's ``train_batch`` (`jax_impl.mlp.train_batch`: jit of ``lax.scan``
+over steps of ``vmap(value_and_grad)``) and, with ``--straightforward``, a ``jit(vmap(scan))``
+over configurations instead, in float64 and float32; the first call (compilation) is timed
+apart.
 Ratios are to the NumPy reference timed in the same run: the machine is shared, so absolute
 numbers move with the load (printed). Config-steps per CPU-second (all threads) is the
 load-robust measure of efficiency; wall-clock throughput is at most that times the core count.
@@ -23,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from autograd_compare import get_backend
 from autograd_compare.interface import (
     CLASS_INPUTS,
     CLASS_TARGETS,
@@ -30,9 +32,14 @@ from autograd_compare.interface import (
     LEARNING_RATES,
     Example,
 )
-from autograd_compare.jax_impl import train as jax_train
-from autograd_compare.jax_impl.network import loss
+from autograd_compare.jax_impl import mlp
 from autograd_compare.jax_impl.precision import precision
+from autograd_compare.network import TUTORIAL
+
+
+def loss(w, example: Example):
+    """E_total at ``w`` (8,) on one example: the backend's forward code."""
+    return mlp.loss(TUTORIAL, w, example.inputs[None], example.targets[None])
 
 
 def numpy_reference(w: np.ndarray, lr: np.ndarray, example: Example, steps: int) -> np.ndarray:
@@ -74,15 +81,14 @@ def straightforward(w, lr, example: Example, threshold, steps: int):
 
 def single_trajectory_cost(repeats: int = 200) -> None:
     """Median wall time of one 100-step `train` at the class example, after its compilation."""
-    w = np.array(CLASS_WEIGHTS)
-    ex = Example(np.array(CLASS_INPUTS), np.array(CLASS_TARGETS))
+    backend = get_backend("jax")
     start = time.perf_counter()
-    jax_train.train(w, ex, lr=0.5, steps=100)
+    backend.train(CLASS_WEIGHTS, lr=0.5, steps=100)
     first = time.perf_counter() - start
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        jax_train.train(w, ex, lr=0.5, steps=100)
+        backend.train(CLASS_WEIGHTS, lr=0.5, steps=100)
         times.append(time.perf_counter() - start)
     print(f"float64: one 100-step train: {np.median(times) * 1e6:.0f} us median of {repeats} "
           f"(first call, compiling: {first:.2f} s)")
@@ -93,15 +99,9 @@ def main() -> None:
     p.add_argument("--n", type=int, default=60_000)
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--reps", type=int, default=5)
-    p.add_argument("--chunk", type=int, default=jax_train.CHUNK)
-    p.add_argument("--unroll", type=int, default=jax_train.UNROLL)
-    p.add_argument("--workers", type=int, default=None)
-    p.add_argument("--tasks-per-worker", type=int, default=jax_train.TASKS_PER_WORKER)
     p.add_argument("--straightforward", action="store_true",
                    help="also time jit(vmap(scan)) (slow to collapse when cores are busy)")
     a = p.parse_args()
-    jax_train.CHUNK, jax_train.UNROLL, jax_train.WORKERS = a.chunk, a.unroll, a.workers
-    jax_train.TASKS_PER_WORKER = a.tasks_per_worker
 
     rng = np.random.default_rng(0)
     w = rng.uniform(-1, 1, (a.n, 8))
@@ -110,11 +110,13 @@ def main() -> None:
     for dt in (np.float64, np.float32):
         ex = Example(np.array(CLASS_INPUTS, dt), np.array(CLASS_TARGETS, dt))
         wd, lrd, name = w.astype(dt), lr.astype(dt), np.dtype(dt).name
-        seconds = jax_train.compile_batch(a.n, a.steps, dt)
-        print(f"{name}: train_batch compile {seconds:.2f} s; layout (threads, tasks, blocks, "
-              f"chunk) = {jax_train._layout(a.n)}", flush=True)
+        batch = partial(get_backend("jax", name).train_batch, wd, lrd, ex, steps=a.steps)
+        start = time.perf_counter()
+        batch()
+        print(f"{name}: train_batch compile+first run {time.perf_counter() - start:.2f} s",
+              flush=True)
         runs[f"numpy {name}"] = partial(numpy_reference, wd, lrd, ex, a.steps)
-        runs[f"jax backend {name}"] = partial(jax_train.train_batch, wd, lrd, ex, steps=a.steps)
+        runs[f"jax backend {name}"] = batch
         if a.straightforward:
             def plain(wd=wd, lrd=lrd, ex=ex, dt=dt):
                 with precision(dt):

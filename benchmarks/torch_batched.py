@@ -10,7 +10,6 @@ Prints config-steps/s for each run and the torch/NumPy ratio. Not a test (no tim
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 import numpy as np
@@ -18,7 +17,6 @@ import torch
 
 from autograd_compare.interface import CLASS_WEIGHTS
 from autograd_compare.registry import get_backend
-from autograd_compare.torch_impl import train as torch_train
 
 I1, I2, T1, T2 = 0.05, 0.1, 0.5, 0.5
 
@@ -54,10 +52,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     parser.add_argument("--dtype", default="float64", choices=["float64", "float32"])
-    parser.add_argument("--eager", action="store_true", help="never use the torch.compile path")
     args = parser.parse_args()
-    if args.eager:
-        torch_train.COMPILE_MIN_WORK = sys.maxsize  # an int (its type) no n * steps reaches
     if args.threads:
         torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
@@ -65,11 +60,10 @@ def main() -> None:
     lr = rng.choice([0.1, 0.2, 0.5, 0.8, 1.0, 2.0], args.n).astype(args.dtype)
     backend = get_backend("torch", args.dtype)
     work = args.n * args.steps
-    path = "eager" if args.n * args.steps < torch_train.COMPILE_MIN_WORK else "torch.compile"
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {args.dtype}, "
-          f"N={args.n} x {args.steps} steps, {path} path")
+          f"N={args.n} x {args.steps} steps (torch_impl.mlp.train_batch)")
     warm = timed(lambda: backend.train_batch(w, lr, steps=args.steps))
-    print(f"warm-up (first full call, includes torch.compile if used): {warm:.2f} s")
+    print(f"warm-up (first full call): {warm:.2f} s")
     for r in range(args.repeats):
         t_np = timed(lambda: numpy_reference(w, lr, args.steps))
         t_torch = timed(lambda: backend.train_batch(w, lr, steps=args.steps, threshold=1e-3))

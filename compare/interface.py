@@ -112,7 +112,8 @@ class Backend(NamedTuple):
     train_batch: TrainBatchFn
 
 
-# --- what a backend module's ``make(dtype)`` returns: the same functions, unchecked ----------
+# --- the same functions, unchecked: `compare.tutorial_view.raw` (a view of the one backend
+# interface, `compare.backend`) and the mistakes (`manual.mistakes.make`) ----------------------
 # The registry has already checked and converted every argument (NumPy arrays of the backend's
 # dtype, an `Example`, lr > 0, steps >= 1), so nothing has a default but the batch options.
 class RawForwardFn(Protocol):
@@ -134,7 +135,7 @@ class RawTrainBatchFn(Protocol):
 
 
 class RawBackend(NamedTuple):
-    """What a backend module's ``make(dtype)`` returns; `registry.guarded` makes a `Backend`."""
+    """The tutorial's functions unchecked; `registry.guarded` makes a `Backend` of them."""
 
     name: str
     dtype: np.dtype[Any]

@@ -1,8 +1,9 @@
 """Any fully connected network: its description, its data, its parameter vector, the presets.
 
-The tutorial's 2-2-2 sigmoid network is one case of this description; its own code paths
-(`compare.interface`, `manual.network`, ...) stay as they are. Every other network goes
-through the ``mlp`` module of each backend (`manual.mlp`, `torch_impl.mlp`, `jax_impl.mlp`).
+The tutorial's 2-2-2 sigmoid network is one case of this description (`TUTORIAL`); every
+network goes through the ``mlp`` module of each backend (`manual.mlp`, `torch_impl.mlp`,
+`jax_impl.mlp`), and the tutorial's functions (`compare.interface`) are a view of them
+(`compare.tutorial_view`).
 
 Layer l = 1..L of a network with sizes (n_0, n_1, ..., n_L), for the B examples of ``Data``
 as rows (the layout of ``nn.Linear``):

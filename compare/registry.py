@@ -32,11 +32,11 @@ if TYPE_CHECKING:  # compare.network is imported on first use (see get_network_b
     from autograd_compare.optimizers import Optimizer
     from autograd_compare.types import Array
 
-# name -> (module with make(dtype) -> Backend, framework it imports, extra to install)
+# name -> (package with the modules mlp and optim, framework it imports, extra to install)
 REGISTRY: dict[str, tuple[str, str | None, str | None]] = {
-    "manual": ("autograd_compare.manual.backend", None, None),
-    "torch": ("autograd_compare.torch_impl.backend", "torch", "torch"),
-    "jax": ("autograd_compare.jax_impl.backend", "jax", "jax"),
+    "manual": ("autograd_compare.manual", None, None),
+    "torch": ("autograd_compare.torch_impl", "torch", "torch"),
+    "jax": ("autograd_compare.jax_impl", "jax", "jax"),
 }
 MISTAKE_PREFIX = "mistake:"
 
@@ -48,7 +48,9 @@ def backends() -> list[str]:
 
 
 def get_backend(name: str, dtype: Any = "float64") -> Backend:
-    """The backend ``name`` in ``dtype``, with input checks and a dtype guard around it.
+    """The backend ``name`` in ``dtype`` in the tutorial's notation, with input checks and a
+    dtype guard around it: a view of `get_network_backend` on the tutorial's network
+    (`compare.tutorial_view`).
 
     Args:
         name: one of ``REGISTRY`` ("manual", "torch", "jax") or ``"mistake:<kind>"``
@@ -70,17 +72,9 @@ def get_backend(name: str, dtype: Any = "float64") -> Backend:
     if name not in REGISTRY:
         raise InputError(f"unknown backend {validate.short_text(name)}; expected one of "
                          f"{', '.join(REGISTRY)} or {MISTAKE_PREFIX}<kind>")
-    module, framework, extra = REGISTRY[name]
-    _require(name, framework, extra)
-    try:
-        make = importlib.import_module(module).make
-    except ImportError as err:
-        if framework is None or (err.name or "").split(".")[0] != framework:
-            raise  # our own module is broken: a bug, not a missing extra
-        hint = f"reinstall with: pip install 'autograd-compare[{extra}]'"
-        raise BackendUnavailable(f"backend {name!r} could not import {framework} ({err}); "
-                                 + hint) from err
-    return guarded(make(dt), dt)
+    from autograd_compare import tutorial_view
+
+    return guarded(tutorial_view.raw(name, dt), dt)
 
 
 def guarded(raw: RawBackend, dt: np.dtype[Any]) -> Backend:
@@ -162,7 +156,15 @@ def backend_module(name: str, part: str, needs: str | None = None) -> ModuleType
     package, framework, extra = REGISTRY[name]
     _require(name, framework, extra)
     _require(name, needs, extra)
-    return importlib.import_module(f"{package.rsplit('.', 1)[0]}.{part}")
+    try:
+        return importlib.import_module(f"{package}.{part}")
+    except ImportError as err:
+        missing = (err.name or "").split(".")[0]
+        if missing not in (framework, needs):
+            raise  # our own module is broken: a bug, not a missing extra
+        raise BackendUnavailable(f"backend {name!r} could not import {missing} ({err}); "
+                                 f"reinstall with: pip install 'autograd-compare[{extra}]'"
+                                 ) from err
 
 
 def get_network_backend(name: str, dtype: Any = "float64") -> AnyBackend:
@@ -177,11 +179,13 @@ def get_network_backend(name: str, dtype: Any = "float64") -> AnyBackend:
 
     dt = validate.dtype(dtype)
     mlp: GradientModule | None = None
+    wrong_batch = None  # a mistake's batched form (the tutorial's formulas: its network only)
     if isinstance(name, str) and name.startswith(MISTAKE_PREFIX):
         from autograd_compare.manual import mistakes
 
         wrong = mistakes.network_backend(name[len(MISTAKE_PREFIX):], dt)
         raw_forward, raw_gradients, raw_train = wrong.forward, wrong.gradients, wrong.train
+        wrong_batch = wrong.train_batch
     else:
         kernels = mlp = cast("GradientModule", backend_module(name, "mlp"))  # checked below
         raw_forward, raw_gradients = kernels.forward, kernels.gradients
@@ -215,11 +219,14 @@ def get_network_backend(name: str, dtype: Any = "float64") -> AnyBackend:
     def train_batch(net: Network, w: ArrayLike, lr: ArrayLike, data: Data, opt: Optimizer,
                     steps: int, threshold: float | None = None,
                     keep_loss: bool = False) -> BatchResult:
-        if mlp is None:
+        if mlp is None and wrong_batch is None:
             raise InputError(f"{name!r} has no batched form; use manual, torch or jax")
         w_arr, lr_arr = network.weights_batch(net, w, lr, dt)
         d, steps = _net_data(net, data, dt), validate.steps(steps)
-        if is_plain(opt):
+        if wrong_batch is not None:
+            out = wrong_batch(net, w_arr, lr_arr, d, opt, steps, validate.threshold(threshold),
+                              bool(keep_loss))
+        elif mlp is not None and is_plain(opt):
             out = mlp.train_batch(net, w_arr, lr_arr, d, steps, validate.threshold(threshold),
                                   bool(keep_loss))
         elif threshold is not None or keep_loss:

@@ -2,8 +2,9 @@
 
 Same convention as `pytree.loss`: ``loss(params, inputs, targets)`` with ``params`` =
 {"hidden": (2, 2), "output": (2, 2)} and one example (2,), (2,); vmap over examples for a batch.
-The forward pass is `network.forward_values`; the backward pass below never calls autodiff,
-and returns cotangents for the params (same pytree), the inputs and the targets.
+The forward pass is `mlp.forward_values` on the tutorial's network; the backward pass below
+never calls autodiff, and returns cotangents for the params (same pytree), the inputs and the
+targets.
 `jax.test_util.check_grads` verifies it to second order (tests).
 """
 
@@ -15,9 +16,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from autograd_compare.interface import Example
-from autograd_compare.jax_impl import pytree
-from autograd_compare.jax_impl.network import forward_values
+from autograd_compare.jax_impl import mlp, pytree
+from autograd_compare.network import TUTORIAL
 
 
 def sigmoid_slope(a: jax.Array) -> jax.Array:
@@ -29,8 +29,8 @@ def forward(params: pytree.Params, inputs: Any, targets: Any) -> tuple[jax.Array
     """Primal output E_total and the residuals the backward pass needs."""
     pytree.check(params, inputs, targets)
     w = pytree.to_weights(params)
-    v = forward_values(w, Example(inputs, targets))
-    return v["E_total"], (w, inputs, targets, v["a_h1"], v["a_h2"], v["a_o1"], v["a_o2"])
+    _, (a_h, a_o), _, E_total = mlp.forward_values(TUTORIAL, w, inputs, targets)
+    return E_total, (w, inputs, targets, a_h[0], a_h[1], a_o[0], a_o[1])
 
 
 def backward(residuals: tuple, g: jax.Array, slope: Callable = sigmoid_slope) -> tuple:

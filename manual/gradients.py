@@ -1,11 +1,15 @@
-"""Backward pass: the tutorial's hand-derived chain rule, one line a formula. No autodiff."""
+"""Backward pass: the tutorial's hand-derived chain rule, one line a formula. No autodiff.
+
+`gradients` is `manual.mlp`'s kernel on the tutorial's own network and one example.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from autograd_compare.interface import Example, Gradients
+from autograd_compare.interface import Example
 from autograd_compare.manual.network import forward_values
+from autograd_compare.network import NetGradients
 
 
 def weight_gradients(v: dict, w, example: Example) -> np.ndarray:
@@ -53,11 +57,11 @@ def node_gradients(v: dict, w, example: Example) -> dict:
                 o1=dE_do1, o2=dE_do2, a_o1=dE_da_o1, a_o2=dE_da_o2)
 
 
-def gradients(w, example: Example) -> Gradients:
-    """dE_total/dw (8,) and dE_total/d(node) (2,) each, for one network ``w`` (8,)."""
+def gradients(w, example: Example) -> NetGradients:
+    """dE_total/dw (8,) and dE_total/d(node) for one network ``w`` (8,) on one example, as
+    `manual.mlp` returns them: z = (h, o), a = (a_h, a_o), each (1, 2)."""
     v = forward_values(w, example)
     n = node_gradients(v, w, example)
-    pair = lambda a, b: np.stack([a, b])  # noqa: E731
-    return Gradients(w=weight_gradients(v, w, example), h=pair(n["h1"], n["h2"]),
-                     a_h=pair(n["a_h1"], n["a_h2"]), o=pair(n["o1"], n["o2"]),
-                     a_o=pair(n["a_o1"], n["a_o2"]))
+    row = lambda a, b: np.stack([n[a], n[b]])[None]  # noqa: E731
+    return NetGradients(weight_gradients(v, w, example), (row("h1", "h2"), row("o1", "o2")),
+                        (row("a_h1", "a_h2"), row("a_o1", "a_o2")))

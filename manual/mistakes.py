@@ -190,6 +190,9 @@ class NetMistake(NamedTuple):
     forward: Callable[[Network, Array, Data], NetForward]
     gradients: Callable[[Network, Array, Data], NetGradients]
     train: Callable[[Network, Array, Data, Optimizer, int, Resume | None], Trajectory]
+    # (net, w (N, P), lr (N,), data, opt, steps, threshold, keep_loss); None: no batched form
+    train_batch: Callable[[Network, Array, Array, Data, Optimizer, int, float | None, bool],
+                          BatchResult] | None = None
 
 
 def network_backend(kind: str, dtype) -> NetMistake:
@@ -229,7 +232,13 @@ def network_backend(kind: str, dtype) -> NetMistake:
         out = raw.train(w, _example(name, net, data), lr=opt.lr, steps=steps)
         return out._replace(state=np.empty((steps, 0), dt))
 
-    return NetMistake(forward, gradients, train)
+    def train_batch(net: Network, w: Array, lr: Array, data: Data, opt: Optimizer, steps: int,
+                    threshold: float | None, keep_loss: bool) -> BatchResult:
+        check_tutorial_use(name, net, data, opt)  # the rows' own rates: plain gradient descent
+        return raw.train_batch(w, lr, _example(name, net, data), steps=steps,
+                               threshold=threshold, keep_loss=keep_loss)
+
+    return NetMistake(forward, gradients, train, train_batch)
 
 
 def check_tutorial_use(name: str, net: Network, data: Data, opt: Optimizer | None = None) -> None:

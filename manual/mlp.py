@@ -11,6 +11,10 @@ The backward pass in matrix form, examples as rows (B, n):
     dE/db_l = Σ_b δ_l
 
 with each f' written by hand below (`derivative`). No autodiff anywhere in this file.
+
+On the tutorial's own network and one example (`compare.network.tutorial_example`) the kernel
+is the tutorial's 8 formulas instead (`manual.network`, `manual.gradients`; batched:
+`manual.soa`): the numbers the tutorial's text gives, bit for bit.
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ from typing import TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-from autograd_compare.manual.gradients import weight_gradients
-from autograd_compare.manual.network import forward_values, sigmoid
+from autograd_compare.manual import gradients as tutorial_gradients
+from autograd_compare.manual import network as tutorial_network
+from autograd_compare.manual import soa
+from autograd_compare.manual.network import sigmoid
 from autograd_compare.network import (
     Array,
     Data,
@@ -111,6 +117,9 @@ def example_losses(net: Network, z: Array, a: Array, t: Array) -> Array:
 
 def forward(net: Network, w: np.ndarray, data: Data) -> NetForward:
     """Every z and a (B, n_l) and the loss, for one parameter vector ``w`` (P,)."""
+    ex = tutorial_example(net, data)
+    if ex is not None:
+        return tutorial_network.forward(w, ex)
     zs, as_, losses = forward_pass(net, w, data.inputs, data.targets)
     c = w.dtype.type(reduction_scale(net, data.inputs.shape[0]))
     return NetForward(tuple(zs), tuple(as_), losses, np.asarray(c * losses.sum(axis=-1)))
@@ -150,6 +159,9 @@ def backward_pass(net: Network, w: Array, x: Array, t: Array, zs: Sequence[Array
 
 def gradients(net: Network, w: np.ndarray, data: Data) -> NetGradients:
     """dE/dw (P,) and dE/dz_l, dE/da_l (B, n_l) for every layer."""
+    ex = tutorial_example(net, data)
+    if ex is not None:
+        return tutorial_gradients.gradients(w, ex)
     zs, as_, _ = forward_pass(net, w, data.inputs, data.targets)
     dw, dz, da = backward_pass(net, w, data.inputs, data.targets, zs, as_)
     return NetGradients(dw, tuple(dz), tuple(da))
@@ -161,8 +173,8 @@ def loss_and_gradient(net: Network, w: np.ndarray, data: Data) -> tuple[Array, A
     recursion."""
     ex = tutorial_example(net, data)
     if ex is not None and w.ndim == 1:
-        v = forward_values(w, ex)
-        return np.asarray(v["E_total"]), weight_gradients(v, w, ex)
+        v = tutorial_network.forward_values(w, ex)
+        return np.asarray(v["E_total"]), tutorial_gradients.weight_gradients(v, w, ex)
     f = forward(net, w, data)
     return f.E, backward_pass(net, w, data.inputs, data.targets, f.z, f.a)[0]
 
@@ -184,7 +196,12 @@ def train(net: Network, w: np.ndarray, data: Data, *, lr: float, steps: int) -> 
 def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, steps: int,
                 threshold: float | None = None, keep_loss: bool = False) -> BatchResult:
     """N trainings at once, vectorised: ``w`` (N, P), ``lr`` (N,); the same formulas with a
-    leading axis of configurations (matmuls batched over it), no loop over N."""
+    leading axis of configurations (matmuls batched over it), no loop over N. On the
+    tutorial's network and one example: `manual.soa` (its formulas, structure of arrays)."""
+    ex = tutorial_example(net, data)
+    if ex is not None:
+        return soa.train_batch(w, lr, ex, steps=steps, threshold=threshold,
+                               keep_loss=keep_loss)
     n, dt = w.shape[0], w.dtype
     x, t = data.inputs, data.targets
     c = dt.type(reduction_scale(net, x.shape[0]))

@@ -1,10 +1,14 @@
-"""Forward pass, in the tutorial's notation. Works on scalars and, unchanged, on batches."""
+"""Forward pass, in the tutorial's notation. Works on scalars and, unchanged, on batches.
+
+`forward` is `manual.mlp`'s kernel on the tutorial's own network and one example.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from autograd_compare.interface import Example, Forward
+from autograd_compare.interface import Example
+from autograd_compare.network import NetForward
 
 
 def sigmoid(x):
@@ -41,10 +45,11 @@ def forward_values(w, example: Example) -> dict:
                 E1=E1, E2=E2, E_total=E_total)
 
 
-def forward(w, example: Example) -> Forward:
-    """Forward pass for one network: ``w`` (8,) -> `Forward` of arrays (2,) and ()."""
+def forward(w, example: Example) -> NetForward:
+    """Forward pass for one network ``w`` (8,) on one example, as `manual.mlp` returns it:
+    z = (h, o), a = (a_h, a_o), each (1, 2); the loss E_total as (1,) and ()."""
     v = forward_values(w, example)
-    pair = lambda a, b: np.stack([a, b])  # noqa: E731
-    return Forward(h=pair(v["h1"], v["h2"]), a_h=pair(v["a_h1"], v["a_h2"]),
-                   o=pair(v["o1"], v["o2"]), a_o=pair(v["a_o1"], v["a_o2"]),
-                   E=pair(v["E1"], v["E2"]), E_total=np.asarray(v["E_total"]))
+    row = lambda a, b: np.stack([v[a], v[b]])[None]  # noqa: E731
+    E_total = np.asarray(v["E_total"])
+    return NetForward((row("h1", "h2"), row("o1", "o2")), (row("a_h1", "a_h2"),
+                      row("a_o1", "a_o2")), E_total[None], E_total)

@@ -15,7 +15,7 @@ import pytest
 from autograd_compare.commands.bench import numpy_reference
 from autograd_compare.commands.cli import main
 from autograd_compare.interface import CLASS_INPUTS, CLASS_TARGETS, Example
-from autograd_compare.manual.train import train_batch
+from autograd_compare.manual.soa import train_batch
 from tests.helpers import EPS32, EPS64, assert_close
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,12 +1,15 @@
-"""The rewritten manual batched path evaluates the tutorial's formulas exactly like `train`."""
+"""Manual's structure-of-arrays batch (`manual.soa`) evaluates the tutorial's formulas exactly
+like `manual.mlp.train` on the tutorial's network and one example."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-import autograd_compare.manual.train as mt
+import autograd_compare.manual.soa as mt
 from autograd_compare.interface import Example
+from autograd_compare.manual import mlp
+from autograd_compare.network import TUTORIAL, example_data
 
 DTYPES = (np.float64, np.float32)
 
@@ -26,8 +29,9 @@ def test_weights_bit_identical_to_unbatched(monkeypatch, dt, block):
     monkeypatch.setattr(mt, "BLOCK", block)
     ex, w, lr = _case(dt)
     batch = mt.train_batch(w, lr, ex, steps=40, threshold=0.02, keep_loss=True)
+    data = example_data(ex, dt)
     for n in range(len(w)):
-        one = mt.train(w[n], ex, lr=lr[n], steps=40)
+        one = mlp.train(TUTORIAL, w[n], data, lr=lr[n], steps=40)
         assert np.array_equal(batch.final_weights[n], one.weights[-1]), f"row {n}"
         assert np.array_equal(batch.loss[n], one.loss), f"row {n}"
         hit = np.flatnonzero(np.append(one.loss, batch.final_loss[n]) <= 0.02)

@@ -70,7 +70,7 @@ def _study(n: int, chunk: int, steps: int) -> restarts.Study:
 
 
 def _single_machine(study: restarts.Study) -> restarts.Outcome:
-    backends = restarts.get_backends(restarts.is_tutorial(study), NAMES, "float64")
+    backends = restarts.get_backends(study, NAMES, "float64")
     return restarts.run(study, restarts.trainers(study, backends))
 
 

@@ -61,15 +61,16 @@ def get(name: str, dtype: str = "float64") -> interface.Backend:
 
 
 def raw(name: str, dtype: str = "float64") -> interface.RawBackend:
-    """The backend as its module's ``make`` returns it: no input checks, no dtype guard."""
+    """The backend before `registry.guarded`: no input checks, no dtype guard (the tutorial's
+    view of the network backend, `tutorial_view.raw`, or a mistake's ``make``)."""
     get(name, dtype)  # skips if the framework is missing
     if name.startswith(registry.MISTAKE_PREFIX):
         from autograd_compare.manual import mistakes
 
         return mistakes.make(name[len(registry.MISTAKE_PREFIX):], np.dtype(dtype))
-    import importlib
+    from autograd_compare import tutorial_view
 
-    return importlib.import_module(registry.REGISTRY[name][0]).make(np.dtype(dtype))
+    return tutorial_view.raw(name, np.dtype(dtype))
 
 
 def protocol_signature(protocol: type) -> inspect.Signature:
@@ -98,7 +99,7 @@ def test_public_functions_have_the_protocol_signatures(name, field):
 @pytest.mark.parametrize("name", BACKENDS)
 @pytest.mark.parametrize("field", FUNCTIONS)
 def test_raw_functions_have_the_raw_protocol_signatures(name, field):
-    """What each backend module's make() returns: same names and kinds, options keyword-only."""
+    """What `raw` returns: same names and kinds, options keyword-only."""
     got = inspect.signature(getattr(raw(name), field))
     want = protocol_signature(FUNCTIONS[field][1])
     assert shape_of(got) == shape_of(want), f"raw {name}.{field}{got} != {want}"

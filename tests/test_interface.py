@@ -12,7 +12,7 @@ import pytest
 import autograd_compare as ac
 from autograd_compare import registry
 from autograd_compare.errors import BackendUnavailable, DtypeError, InputError
-from autograd_compare.interface import Example
+from autograd_compare.interface import Forward
 from autograd_compare.manual.network import sigmoid
 from tests.helpers import assert_close
 
@@ -20,8 +20,9 @@ W = ac.CLASS_WEIGHTS
 
 
 def test_import_compare_and_manual_pulls_in_no_framework():
-    code = ("import sys, autograd_compare as ac, autograd_compare.manual.backend, "
-            "autograd_compare.commands.cli, autograd_compare.commands.options; "
+    code = ("import sys, autograd_compare as ac, autograd_compare.manual.mlp, "
+            "autograd_compare.tutorial_view, autograd_compare.commands.cli, "
+            "autograd_compare.commands.options; "
             "ac.get_backend('manual').train(ac.CLASS_WEIGHTS, lr=0.5, steps=2); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'jax')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -93,12 +94,12 @@ def test_bad_input_is_one_clear_line(call, message):
 
 
 def test_dtype_guard_refuses_float32_posing_as_float64():
-    from autograd_compare.manual import backend as manual_backend
+    from autograd_compare import tutorial_view
 
-    honest = manual_backend.make(np.dtype("float64"))
+    honest = tutorial_view.raw("manual", np.dtype("float64"))
     # a backend that silently computes in float32 (what JAX does without x64)
-    liar = honest._replace(forward=lambda w, ex: honest.forward(w.astype(np.float32), Example(
-        ex.inputs.astype(np.float32), ex.targets.astype(np.float32))))
+    liar = honest._replace(forward=lambda w, ex: Forward(*(np.asarray(x, np.float32)
+                                                            for x in honest.forward(w, ex))))
     wrapped = registry.guarded(liar, np.dtype("float64"))
     assert registry.guarded(honest, np.dtype("float64")).forward(W).h.dtype == np.float64
     with pytest.raises(DtypeError, match=r"forward.h as float32, but float64 was requested"):

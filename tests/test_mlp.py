@@ -1,4 +1,4 @@
-"""The mlp backends: the tutorial's scalar path, PyTorch's own losses, batched == single."""
+"""The mlp backends: the two hand derivations agree, PyTorch's own losses, batched == single."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from autograd_compare.interface import Example
 from autograd_compare.manual import gradients as tutorial_grads
 from autograd_compare.manual import mlp as manual_mlp
 from autograd_compare.manual import network as tutorial_net
-from autograd_compare.manual import train as tutorial_train
 from tests.helpers import assert_close, ulps
 
 BACKENDS = ("manual", "torch", "jax")
@@ -27,21 +26,31 @@ def mlp(name: str):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_general_manual_path_agrees_with_the_tutorial_path_within_ulps(dtype):
+def test_the_delta_recursion_agrees_with_the_tutorial_formulas_within_ulps(dtype):
+    """manual.mlp's δ recursion (every network) against the tutorial's 8 formulas (its kernel
+    on the tutorial's network and example): two hand derivations of the same numbers."""
     p = network.preset("tutorial")
     w = network.weights(p.network, p.weights, dtype)
     d = network.data(p.network, p.data.inputs, p.data.targets, dtype)
     ex = Example(d.inputs[0], d.targets[0])
-    f, g = manual_mlp.forward(p.network, w, d), manual_mlp.gradients(p.network, w, d)
+    zs, as_, losses = manual_mlp.forward_pass(p.network, w, d.inputs, d.targets)
+    dw, dz, da = manual_mlp.backward_pass(p.network, w, d.inputs, d.targets, zs, as_)
     tf, tg = tutorial_net.forward(w, ex), tutorial_grads.gradients(w, ex)
-    pairs = [(f.z[0][0], tf.h), (f.a[0][0], tf.a_h), (f.z[1][0], tf.o), (f.a[1][0], tf.a_o),
-             (f.E, tf.E_total), (g.w, tg.w), (g.z[0][0], tg.h), (g.a[0][0], tg.a_h),
-             (g.z[1][0], tg.o), (g.a[1][0], tg.a_o)]
+    pairs = [(zs[0], tf.z[0]), (as_[0], tf.a[0]), (zs[1], tf.z[1]), (as_[1], tf.a[1]),
+             (losses.sum(), tf.E), (dw, tg.w), (dz[0], tg.z[0]), (da[0], tg.a[0]),
+             (dz[1], tg.z[1]), (da[1], tg.a[1])]
     for got, want in pairs:
         assert np.max(ulps(got, want)) <= 4, (got, want)
-    t = manual_mlp.train(p.network, w, d, lr=0.5, steps=100)
-    tt = tutorial_train.train(w, ex, lr=0.5, steps=100)
-    assert np.max(ulps(t.weights, tt.weights)) <= 64  # 100 steps of a few ULPs each
+    f = manual_mlp.forward(p.network, w, d)  # the tutorial's kernel, exactly
+    for got, want in [(f.E, tf.E), *zip(f.z + f.a, tf.z + tf.a, strict=True)]:
+        np.testing.assert_array_equal(got, want)
+    W = w.copy()
+    for _ in range(100):  # plain gradient descent on the δ recursion
+        zs, as_, _ = manual_mlp.forward_pass(p.network, W, d.inputs, d.targets)
+        W = W - w.dtype.type(0.5) * manual_mlp.backward_pass(p.network, W, d.inputs,
+                                                             d.targets, zs, as_)[0]
+    tt = manual_mlp.train(p.network, w, d, lr=0.5, steps=100)  # the tutorial's formulas
+    assert np.max(ulps(W, tt.weights[-1])) <= 64  # 100 steps of a few ULPs each
 
 
 def _torch_reference(net, w, d):

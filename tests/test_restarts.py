@@ -26,7 +26,7 @@ def study(**changes) -> restarts.Study:
 
 
 def trainers(s: restarts.Study, names=("manual",)) -> dict[str, restarts.Trainer]:
-    return restarts.trainers(s, restarts.get_backends(restarts.is_tutorial(s), names, "float64"))
+    return restarts.trainers(s, restarts.get_backends(s, names, "float64"))
 
 
 def run(s: restarts.Study, names=("manual",)) -> restarts.Outcome:
@@ -213,4 +213,4 @@ def test_an_optimizer_study_equals_single_optimizer_runs():
 
 def test_mistake_backends_are_the_tutorials():
     with pytest.raises(InputError, match="mistake backends are the tutorial's"):
-        restarts.get_backends(False, ("manual", "mistake:update-sign"), "float64")
+        restarts.get_backends(study(problem=XOR), ("manual", "mistake:update-sign"), "float64")

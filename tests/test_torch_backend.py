@@ -1,4 +1,4 @@
-"""The torch backend's own machinery: the default dtype, blocks of rows.
+"""The torch backend's own machinery: the default dtype.
 
 What every backend must do (agree with manual, batch == single runs, dtypes, extreme inputs)
 is checked once for all in tests/test_conformance.py.
@@ -9,15 +9,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from autograd_compare.interface import CLASS_WEIGHTS, LEARNING_RATES
+from autograd_compare.interface import CLASS_WEIGHTS
 from autograd_compare.registry import get_backend
-from tests.helpers import EPS64, assert_close, starts
-
-# Blocks of 5 rows against one block of 12: a row sits in a vector lane in one and in the scalar
-# tail of torch's exp in the other, one ulp apart on this CPU (AMD EPYC, AVX2). Measured 12 eps
-# on a loss (E_total = ½Σ(t - a_o)² cancels near convergence); allowed as in
-# tests/test_conformance.py: 4 eps on the weights, 64 eps on the losses.
-WEIGHTS_RTOL, LOSS_RTOL = 4 * EPS64, 64 * EPS64
+from tests.helpers import starts
 
 
 def test_default_dtype_is_left_alone():
@@ -29,15 +23,19 @@ def test_default_dtype_is_left_alone():
     assert torch.get_default_dtype() is before is torch.float32
 
 
-def test_blocks_of_rows_give_the_same_result(monkeypatch):
-    from autograd_compare.torch_impl import train as torch_train
+def test_chunks_of_rows_give_the_same_result(monkeypatch):
+    """Chunks of 5, 5 and 2 rows against one of 12: a row's place in torch's vector lanes can
+    move its last bit (tests/test_conformance.py: 4 eps on weights, 64 eps on losses)."""
+    from autograd_compare.interface import LEARNING_RATES
+    from autograd_compare.torch_impl import mlp
+    from tests.helpers import EPS64, assert_close
 
     w, lr = starts(12, "float64"), np.resize(np.array(LEARNING_RATES), 12)
     whole = get_backend("torch").train_batch(w, lr, steps=30, threshold=5e-3, keep_loss=True)
-    monkeypatch.setattr(torch_train, "CHUNK", 5)  # blocks of 5, 5 and 2 rows
-    blocks = get_backend("torch").train_batch(w, lr, steps=30, threshold=5e-3, keep_loss=True)
+    monkeypatch.setattr(mlp, "CHUNK_ELEMENTS", 20)  # 20 // 4 elements a row: 5 rows a chunk
+    parts = get_backend("torch").train_batch(w, lr, steps=30, threshold=5e-3, keep_loss=True)
     for field in ("initial_loss", "final_loss", "final_weights", "loss"):
-        rtol = WEIGHTS_RTOL if field == "final_weights" else LOSS_RTOL
-        assert_close(getattr(blocks, field), getattr(whole, field), rtol, what=field)
-    np.testing.assert_array_equal(blocks.steps_to_threshold, whole.steps_to_threshold)
+        rtol = (4 if field == "final_weights" else 64) * EPS64
+        assert_close(getattr(parts, field), getattr(whole, field), rtol, what=field)
+    np.testing.assert_array_equal(parts.steps_to_threshold, whole.steps_to_threshold)
     assert np.any(whole.steps_to_threshold >= 0)

@@ -4,7 +4,7 @@ The import package ``autograd_compare`` is assembled by setuptools from several 
 folders (``[tool.setuptools.package-dir]`` in pyproject.toml), which mypy cannot map by itself.
 This script lays the same package out as symlinks under ``build/typecheck/``, runs
 ``mypy -p autograd_compare`` there with pyproject's ``[tool.mypy]`` settings, and prints every
-message with the repository path (``compare/interface.py``, ``manual/train.py``), so the
+message with the repository path (``compare/interface.py``, ``manual/mlp.py``), so the
 errors point at the files to edit. Exit code: mypy's (0 clean, 1 errors, 2 usage).
 """
 

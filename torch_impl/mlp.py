@@ -115,10 +115,31 @@ def train(net: Network, w: np.ndarray, data: Data, *, lr: float, steps: int) -> 
     return Trajectory(loss.numpy(), weights.numpy(), grads.numpy())
 
 
+# Rows are trained in chunks small enough that no tensor of a step reaches torch's parallel
+# grain (32,768 elements): measured on 2 shared cores, 60,000 tutorial rows x 1,000 steps took
+# 257 s in one graph (threads waiting for each other) and 15.8 s in chunks of 4,096 rows.
+CHUNK_ELEMENTS = 16384
+
+
 def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, steps: int,
                 threshold: float | None = None, keep_loss: bool = False) -> BatchResult:
-    """N trainings at once: one graph over (N, P) per step; grad of Σ_n E_n gives each row's
-    own dE_n/dw_n (rows do not interact)."""
+    """N trainings at once, in chunks of rows (`CHUNK_ELEMENTS`): one graph over a chunk's
+    (n, P) per step; grad of Σ_n E_n gives each row's own dE_n/dw_n (rows do not interact)."""
+    per_row = max(max(a * b for a, b in zip(net.sizes[:-1], net.sizes[1:], strict=True)),
+                  data.inputs.shape[0] * max(net.sizes))
+    rows = max(1, CHUNK_ELEMENTS // per_row)
+    parts = [_train_chunk(net, w[lo:lo + rows], lr[lo:lo + rows], data, steps, threshold,
+                          keep_loss) for lo in range(0, w.shape[0], rows)]
+    loss = None if not keep_loss else np.concatenate([r.loss for r in parts if r.loss is not None])
+    initial = np.concatenate([r.initial_loss for r in parts if r.initial_loss is not None])
+    reached = np.concatenate([r.steps_to_threshold for r in parts
+                              if r.steps_to_threshold is not None])
+    return BatchResult(initial, np.concatenate([r.final_loss for r in parts]),
+                       np.concatenate([r.final_weights for r in parts]), reached, loss)
+
+
+def _train_chunk(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, steps: int,
+                 threshold: float | None, keep_loss: bool) -> BatchResult:
     dt = torch.from_numpy(w[:0]).dtype
     x, t = _as(data.inputs, dt), _as(data.targets, dt)
     W = torch.from_numpy(w.copy())
@@ -140,7 +161,9 @@ def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, steps: 
         if history is not None:
             history[:, k] = E
         (g,) = torch.autograd.grad(E_n.sum(), W)
-        W = (W.detach() - rate * g)  # w_new = w_old - lr · dE/dw
+        # w_new = w_old - lr · dE/dw, rounded once as in torch.optim's w.add_(g, alpha=-lr)
+        # (`train`): addcmul's fused multiply-add, bit for bit the same per row
+        W = torch.addcmul(W.detach(), rate, g, value=-1)
     assert initial is not None and E is not None  # the loop runs at k = 0 at least
     return BatchResult(initial.numpy(), E.numpy(), W.detach().numpy(), reached.numpy(),
                        None if history is None else history.numpy())

@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from autograd_compare import budget, network, validate
+from autograd_compare import budget, network, registry, validate
 from autograd_compare.commands import options, wording
 from autograd_compare.commands.options import (
     add_backends_option,
@@ -167,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
                                    2 * p.data.inputs.shape[0] * sum(p.network.sizes[1:]))
     budget.check(memory, args.max_memory_mb, "memory", "--max-memory-mb")
     budget.check(size, args.max_output_mb, "report files", "--max-output-mb")
-    made = restarts.get_backends(tutorial, names, dt)
+    made = restarts.get_backends(study, names, dt)
     backends = restarts.trainers(study, made)
     human = sys.stderr if args.json else sys.stdout
     folder_wanted = bool(args.out) or not args.json  # --json alone: stdout is the report
@@ -195,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
                 median = next(c for c in curves if c.which == "median")
                 trace = step_trace.as_json([step_trace.record(
                     b, np.asarray(median.weights), restarts.example(study), median.lr,
-                    study.steps) for b in made.values()])
+                    study.steps) for b in (registry.get_backend(n, dt) for n in names)])
             result = restarts.report(outcome, dt, time.perf_counter() - start, backends,
                                      progress.step)
         if reserved is None:

@@ -14,7 +14,6 @@ Needs ``pip install 'autograd-compare[dask]'`` on the client and on every worker
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable
 
@@ -38,15 +37,11 @@ def _distributed():
     return distributed
 
 
-@functools.lru_cache(maxsize=8)
-def _backends(names: tuple[str, ...], dtype: str, tutorial: bool) -> dict:
-    return restarts.get_backends(tutorial, names, dtype)
-
-
 def remote_chunk(study: restarts.Study, names: tuple[str, ...], dtype: str,
                  lo: int) -> restarts.Chunk:
-    """The task run by a worker: chunk ``lo`` with backends built (and cached) in the worker."""
-    backends = _backends(names, dtype, restarts.is_tutorial(study))
+    """The task run by a worker: chunk ``lo`` with backends built in the worker (the
+    frameworks are imported once per worker process)."""
+    backends = restarts.get_backends(study, names, dtype)
     return restarts.run_chunk(study, restarts.trainers(study, backends), lo)
 
 

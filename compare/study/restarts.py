@@ -74,9 +74,9 @@ class Outcome(NamedTuple):
 
 
 def is_tutorial(study: Study) -> bool:
-    """The tutorial's network and example, trained by plain gradient descent: the tutorial's own
-    backends run it (`compare.interface`: its structure-of-arrays kernels, the mistake
-    backends), and the report shows it in the tutorial's notation (w1..w8, E_total)."""
+    """The tutorial's network and example, trained by plain gradient descent: the mistake
+    backends run here, and the report shows it in the tutorial's notation (w1..w8, E_total,
+    the step-by-step trace of report.html)."""
     return study.problem.name == "tutorial" and is_plain(study.optimizer)
 
 
@@ -161,39 +161,24 @@ def example(study: Study) -> Example:
     return Example(np.asarray(d.inputs[0]), np.asarray(d.targets[0]))
 
 
-def get_backends(tutorial: bool, names: tuple[str, ...], dtype: Any) -> dict[str, Any]:
-    """The registry's backends a study trains with: the tutorial's (`registry.get_backend`)
-    if `is_tutorial`, else those of any network (`registry.get_network_backend`)."""
-    if tutorial:
-        return {n: registry.get_backend(n, dtype) for n in names}
+def get_backends(study: Study, names: tuple[str, ...], dtype: Any) -> dict[str, Any]:
+    """The registry's backends a study trains with (`registry.get_network_backend`); a
+    ``mistake:<kind>`` (the tutorial's wrong formulas) only on the tutorial's network with
+    plain gradient descent (one line before any work)."""
     for n in names:
-        if n.startswith(MISTAKE_PREFIX):
+        if n.startswith(MISTAKE_PREFIX) and not is_tutorial(study):
             raise InputError(f"backend {n!r}: the mistake backends are the tutorial's wrong "
                              "formulas, for its network with plain gradient descent")
     return {n: registry.get_network_backend(n, dtype) for n in names}
 
 
 def trainers(study: Study, backends: dict[str, Any]) -> dict[str, Trainer]:
-    """`get_backends`' backends as `Trainer`s."""
-    if is_tutorial(study):
-        ex = example(study)
-        return {n: Trainer(n, b.dtype, functools.partial(_tutorial_batch, b, ex),
-                           functools.partial(_tutorial_curve, b, ex))
-                for n, b in backends.items()}
+    """`get_backends`' backends as `Trainer`s on the study's network, data and optimizer."""
     p, opt = study.problem, study.optimizer
     return {n: Trainer(n, b.dtype, functools.partial(
         _network_batch, b, p.network, network.data(p.network, p.data.inputs, p.data.targets,
                                                    b.dtype), opt),
         functools.partial(_network_curve, b, p, opt)) for n, b in backends.items()}
-
-
-def _tutorial_batch(b: Any, ex: Example, w: np.ndarray, lr: np.ndarray, steps: int,
-                    threshold: float) -> BatchResult:
-    return b.train_batch(w, lr, ex, steps=steps, threshold=threshold)
-
-
-def _tutorial_curve(b: Any, ex: Example, w: np.ndarray, lr: float, steps: int) -> np.ndarray:
-    return b.train(w, ex, lr=lr, steps=steps).loss
 
 
 def _network_batch(b: Any, net: network.Network, data: network.Data, opt: Optimizer,

@@ -1,4 +1,6 @@
-"""Plain gradient descent, w <- w - lr * dE_total/dw, for one network or a batch of them."""
+"""N trainings of the tutorial's network on one example at once: plain gradient descent in
+structure-of-arrays form, `manual.mlp.train_batch`'s kernel for that network (the 2-2-2
+restart study)."""
 
 from __future__ import annotations
 
@@ -8,53 +10,15 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from autograd_compare.interface import Example
-from autograd_compare.manual.gradients import node_gradients, weight_gradients
-from autograd_compare.manual.network import forward_values
-from autograd_compare.naming import FORWARD_NAMES, NODE_NAMES
-from autograd_compare.types import BatchResult, Trajectory
+from autograd_compare.types import BatchResult
 
-
-def train(w: np.ndarray, example: Example, *, lr: float, steps: int,
-          record: bool = False) -> Trajectory:
-    """``steps`` updates from ``w`` (8,); see `compare.interface.Trajectory`.
-
-    ``record``: keep each step's forward values and dE_total/d(node) too, and evaluate the
-    final weights once more (`Trajectory.nodes`: what `forward` and `gradients` give).
-    """
-    lr = w.dtype.type(lr)
-    loss = np.empty(steps, w.dtype)
-    weights = np.empty((steps + 1, w.size), w.dtype)
-    grads = np.empty((steps + record, w.size), w.dtype)
-    nodes = np.empty((steps + 1, len(FORWARD_NAMES)), w.dtype) if record else None
-    node_grads = np.empty((steps + 1, len(NODE_NAMES)), w.dtype) if record else None
-    weights[0] = w
-    # a learning rate too large for the gradients sends the weights to inf (then NaN): that is
-    # the result gradient descent gives, reported as such (as PyTorch and JAX do, silently)
-    with np.errstate(over="ignore", invalid="ignore"):
-        for k in range(steps + record):
-            v = forward_values(weights[k], example)
-            grads[k] = weight_gradients(v, weights[k], example)
-            if nodes is not None and node_grads is not None:  # recording
-                nodes[k] = [v[name] for name in FORWARD_NAMES]
-                n = node_gradients(v, weights[k], example)
-                node_grads[k] = [n[name] for name in NODE_NAMES]
-            if k == steps:  # recording: the final weights, evaluated, not updated
-                break
-            loss[k] = v["E_total"]
-            weights[k + 1] = weights[k] - lr * grads[k]  # w_new = w_old - lr * dE_total/dw
-    if nodes is None or node_grads is None:
-        return Trajectory(loss, weights, grads)
-    return Trajectory(loss, weights, grads[:steps], nodes=nodes, node_grads=node_grads,
-                      weight_grads=grads)
-
-
-# --- batched path: the same formulas in the same order, arranged for speed --------------------
-# The (N, 8) batch is cut into blocks of BLOCK configurations. A block keeps its weights as
-# (8, m) (row j = w_{j+1} of every configuration), viewed as W_hidden (2, 2, m) and W_output
-# (2, 2, m), so one ufunc call covers both neurons of a layer (about 30 calls per step instead
-# of about 90), every intermediate lives in a preallocated buffer (out=, no temporaries), and a
-# block's working set stays in L2 cache. Blocks are independent: up to THREADS run at once
-# (NumPy releases the GIL inside ufunc loops).
+# The tutorial's formulas (`manual.network`, `manual.gradients`) in the same order, arranged
+# for speed. The (N, 8) batch is cut into blocks of BLOCK configurations. A block keeps its
+# weights as (8, m) (row j = w_{j+1} of every configuration), viewed as W_hidden (2, 2, m) and
+# W_output (2, 2, m), so one ufunc call covers both neurons of a layer (about 30 calls per step
+# instead of about 90), every intermediate lives in a preallocated buffer (out=, no
+# temporaries), and a block's working set stays in L2 cache. Blocks are independent: up to
+# THREADS run at once (NumPy releases the GIL inside ufunc loops).
 BLOCK = 8192
 THREADS = min(2, os.cpu_count() or 1)
 
@@ -64,9 +28,9 @@ def train_batch(w: np.ndarray, lr: np.ndarray, example: Example, *, steps: int,
     """N trainings at once: ``w`` (N, 8) starting weights, ``lr`` (N,) learning rates.
 
     Evaluates the expressions of `forward_values` and `weight_gradients`, products in the same
-    left-to-right order, so row n's weights are bit-identical to
-    ``train(w[n], example, lr=lr[n], steps=steps)``. Squares are x*x (NumPy's array ``**2``).
-    Returns `BatchResult` (see `compare.interface`).
+    left-to-right order, so row n's weights are bit-identical to `manual.mlp.train` of
+    ``w[n]`` at ``lr[n]`` on this network and example. Squares are x*x (NumPy's array
+    ``**2``). Returns `BatchResult` (see `compare.types`).
     """
     n, dt = w.shape[0], w.dtype
     out = BatchResult(np.empty(n, dt), np.empty(n, dt), np.empty((n, w.shape[1]), dt),
