@@ -27,3 +27,25 @@ def pytest_runtest_makereport(item, call):
     if IN_CI and report.skipped:
         report.outcome = "failed"
         report.longrepr = f"skipped under CI=true, which must run everything: {report.longrepr}"
+
+
+@pytest.fixture
+def cwd(tmp_path, monkeypatch):
+    """The test runs in its own empty working folder."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Any refusal must come before the work: the gradient check must never be reached."""
+    def boom(*a, **k):
+        raise AssertionError("the work started before the refusal")
+    monkeypatch.setattr("autograd_compare.harness.network_check.gradient_check", boom)
+    monkeypatch.setattr("autograd_compare.study.restarts.run", boom)
+    for name in ("harness.optim_check.check",
+                 "teach.updates.explain_updates"):
+        monkeypatch.setattr(f"autograd_compare.{name}", boom)
+    import autograd_compare.commands.sheet  # noqa: F401 - imports build by name: patch it there
+
+    monkeypatch.setattr("autograd_compare.commands.sheet.build", boom)
