@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -155,6 +156,7 @@ def _job(args: argparse.Namespace, dt: np.dtype, human: TextIO) -> Job:
             sw = optim_check.sweep(
                 source, opt, names, net, w, data, lrs, steps_, dt,
                 lambda lr: progress.step(f"training {len(names)} backends at lr {lr:g}"))
+            gc.freeze()  # the frameworks' objects live to the end: later collections skip them
             title = (f"{sweep.describe_optimizer(opt)}, {steps_} steps, {dt.name}, {source} "
                      f"({network.describe(net)}, {B} example{'s' if B != 1 else ''})")
             if dest is None:
