@@ -48,7 +48,6 @@ ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity", "softmax")
 LOSSES = ("half-sse", "mse", "cross-entropy")
 REDUCTIONS = ("sum", "mean")
 BIAS_MODES = ("none", "trainable", "frozen")
-DTYPES = ("float64", "float32")
 
 
 class Network(NamedTuple):
@@ -260,13 +259,6 @@ def node_names(net: Network, kind: str, layer: int) -> tuple[str, ...]:
 
 
 # --- values at the boundary ------------------------------------------------------------------
-def dtype(name: Any) -> np.dtype[Any]:
-    key = np.dtype(name).name if isinstance(name, (np.dtype, type)) else name
-    if key not in DTYPES:
-        raise InputError(f"unknown dtype {name!r}; expected one of {', '.join(DTYPES)}")
-    return np.dtype(key)
-
-
 def _finite(values: Any, what: str, dt: np.dtype[Any], ndim: int) -> Array:
     if (type(values) is np.ndarray and values.dtype == dt and values.ndim == ndim
             and values.size and np.isfinite(values).all()):
@@ -290,7 +282,7 @@ def _finite(values: Any, what: str, dt: np.dtype[Any], ndim: int) -> Array:
 
 def weights(net: Network, w: Any, dt: Any = "float64") -> Array:
     """The flat parameter vector (P,) as a finite array of ``dt``."""
-    dt = dtype(dt)
+    dt = validate.dtype(dt)
     p = n_params(net)
     arr = _finite(w, "parameters", dt, 1)
     if arr.shape != (p,):
@@ -300,7 +292,7 @@ def weights(net: Network, w: Any, dt: Any = "float64") -> Array:
 
 def weights_batch(net: Network, w: Any, lr: Any, dt: Any = "float64") -> tuple[Array, Array]:
     """Starting vectors (N, P) and learning rates (N,)."""
-    dt = dtype(dt)
+    dt = validate.dtype(dt)
     p = n_params(net)
     w_arr = _finite(w, "batch parameters", dt, 2)
     if w_arr.shape[1] != p:
@@ -313,7 +305,7 @@ def weights_batch(net: Network, w: Any, lr: Any, dt: Any = "float64") -> tuple[A
 
 def data(net: Network, inputs: Any, targets: Any, dt: Any = "float64") -> Data:
     """``Data`` of shapes (B, n_0), (B, n_L); one example may be given as 1-d rows."""
-    dt = dtype(dt)
+    dt = validate.dtype(dt)
     x = np.atleast_2d(_finite(inputs, "inputs", dt, np.ndim(inputs)))
     t = np.atleast_2d(_finite(targets, "targets", dt, np.ndim(targets)))
     if x.ndim != 2 or x.shape[1] != net.sizes[0]:
@@ -340,19 +332,11 @@ def to_dict(net: Network) -> dict[str, Any]:
 
 # --- CSV data --------------------------------------------------------------------------------
 MAX_DATA_BYTES = 256 << 20  # a --data file is read whole: refuse to read more than 256 MiB
-SHORT = 80  # longest echo of a bad value in a message (`validate.short_text`)
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= SHORT else text[: SHORT - 3] + "..."
-
-
 def read_text(source: str | Path, max_bytes: int = MAX_DATA_BYTES) -> str:
     """The text of a data file: at most ``max_bytes``, UTF-8 (a leading byte-order mark
     dropped), no NUL byte; anything else is a one-line `InputError` naming the file.
     The one reader of --data files (`read_csv`, and the column names of the reports)."""
-    shown = _short(str(source))
+    shown = validate.short_text(str(source))
     raw = validate.read_bounded(source, max_bytes, f"data file {shown}",
                                 "that is the limit for --data files; give fewer rows")
     nul = raw.find(b"\0")
@@ -375,7 +359,7 @@ def read_csv(net: Network, source: str | Path, dt: Any = "float64") -> Data:
     Raises:
         InputError: unreadable, too large, not UTF-8 text, or the rules of `parse_csv`.
     """
-    return parse_csv(net, read_text(source), _short(str(source)), dt)
+    return parse_csv(net, read_text(source), validate.short_text(str(source)), dt)
 
 
 def csv_rows(text: str, name: str = "data") -> list[tuple[int, list[str]]]:
@@ -389,7 +373,7 @@ def csv_rows(text: str, name: str = "data") -> list[tuple[int, list[str]]]:
                 rows.append((reader.line_num, row))
     except csv.Error as err:
         raise InputError(f"{name}: line {reader.line_num} is not valid CSV: "
-                         f"{_short(str(err))[1:-1]}") from None
+                         f"{validate.short_text(str(err))[1:-1]}") from None
     return rows
 
 
@@ -412,8 +396,9 @@ def parse_csv(net: Network, text: str, name: str = "data", dt: Any = "float64") 
                          "empty")
     first_line, header = rows[0]
     if all(_number(c) for c in header):
+        shown = validate.short_text(",".join(header))[1:-1]
         raise InputError(f"{name}: line {first_line} holds only numbers "
-                         f"({_short(','.join(header))[1:-1]}): the first row must be a header "
+                         f"({shown}): the first row must be a header "
                          f"naming the {want} columns (e.g. "
                          + ",".join([f"x{k + 1}" for k in range(min(net.sizes[0], 3))]
                                     + [f"t{k + 1}" for k in range(min(net.sizes[-1], 2))])
@@ -432,12 +417,12 @@ def parse_csv(net: Network, text: str, name: str = "data", dt: Any = "float64") 
         except ValueError:
             column = next(k for k, c in enumerate(row, start=1) if not _number(c))
             raise InputError(f"{name}: line {line}, column {column} is not a number: "
-                             f"{_short(row[column - 1])}") from None
+                             f"{validate.short_text(row[column - 1])}") from None
     arr = np.asarray(values)
     if not np.all(np.isfinite(arr)):
         row_k, col_k = (int(k) for k in np.argwhere(~np.isfinite(arr))[0])
         raise InputError(f"{name}: line {rows[row_k + 1][0]}, column {col_k + 1} is not "
-                         f"finite: {_short(rows[row_k + 1][1][col_k])}")
+                         f"finite: {validate.short_text(rows[row_k + 1][1][col_k])}")
     return data(net, arr[:, :net.sizes[0]], arr[:, net.sizes[0]:], dt)
 
 

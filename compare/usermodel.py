@@ -60,7 +60,7 @@ def check_model(model: Any, inputs: Any, targets: Any, *, loss: str = "half-sse"
     """
     net, w = describe_model(model, loss, reduction)
     names = _backend_names(backends)
-    dt = network.dtype(dtype)
+    dt = validate.dtype(dtype)
     data = network.data(net, _numpy(inputs, "inputs"), _numpy(targets, "targets"), dt)
     return optim_check.sweep("your model", SGD, list(names), net, network.weights(net, w, dt),
                              data, (lr,), steps, dt)

@@ -27,7 +27,7 @@ from autograd_compare.commands import options, wording
 from autograd_compare.commands.progress import Progress
 from autograd_compare.errors import InputError
 from autograd_compare.harness import optim_check
-from autograd_compare.interface import LEARNING_RATES
+from autograd_compare.interface import DTYPES, LEARNING_RATES
 from autograd_compare.report import claims, extras, html, landscape, output, plots, sweep
 
 HELP = """Check hand-derived, PyTorch and JAX gradients and training against each other.
@@ -70,7 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=options.positive_int("steps"), default=None,
                         help="updates per learning rate (default the preset's, 100)")
     options.add_backends_option(parser)
-    parser.add_argument("--dtype", choices=network.DTYPES, default="float64",
+    parser.add_argument("--dtype", choices=DTYPES, default="float64",
                         help="floating-point type of every backend (default float64)")
     options.add_output_options(parser, "write no pictures (report.json, trace.csv, nodes.csv "
                                "and report.html only)")

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from autograd_compare import network, optimizers
+from autograd_compare import network, optimizers, validate
 from autograd_compare.manual import mlp, optim
 
 KINDS = ("sgd", "momentum", "nesterov", "adam", "adamw")
@@ -37,7 +37,7 @@ def loss_curves(preset: str = "tutorial", kinds: tuple[str, ...] = KINDS, steps:
             (``weight_decay`` goes to adamw only, ``momentum`` to the momentum kinds).
     """
     p = network.preset(preset)
-    dt = network.dtype(dtype)
+    dt = validate.dtype(dtype)
     data = network.data(p.network, p.data.inputs, p.data.targets, dt)
     opts, loss = {}, {}
     for kind in kinds:
