@@ -1,4 +1,4 @@
-"""The torch backend's own machinery: the default dtype.
+"""The torch backend's own machinery: the default dtype, chunks of rows, the column graph.
 
 What every backend must do (agree with manual, batch == single runs, dtypes, extreme inputs)
 is checked once for all in tests/test_conformance.py.
@@ -7,6 +7,7 @@ is checked once for all in tests/test_conformance.py.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from autograd_compare.interface import CLASS_WEIGHTS
@@ -39,3 +40,29 @@ def test_chunks_of_rows_give_the_same_result(monkeypatch):
         assert_close(getattr(parts, field), getattr(whole, field), rtol, what=field)
     np.testing.assert_array_equal(parts.steps_to_threshold, whole.steps_to_threshold)
     assert np.any(whole.steps_to_threshold >= 0)
+
+
+@pytest.mark.parametrize("preset", ["tutorial", "xor", "mazur"])
+def test_columns_train_as_the_matmul_graph(preset, monkeypatch):
+    """Networks of 2-input neurons train as columns from `COLUMNS_MIN_ROWS` rows on; they must
+    give the matmul graph's numbers (same tolerances as chunks: a row's vector lane can move its
+    last bit), the counted steps exactly."""
+    from autograd_compare import network
+    from autograd_compare.torch_impl import mlp
+    from tests.helpers import EPS64, assert_close
+
+    p = network.preset(preset)
+    d = network.data(p.network, p.data.inputs, p.data.targets)
+    n = mlp.COLUMNS_MIN_ROWS
+    w = np.random.default_rng(5).uniform(-2, 2, (n, network.n_params(p.network)))
+    lr = np.resize(np.array([0.1, 0.5, 2.0]), n)
+    assert mlp._by_columns(p.network, n) and not mlp._by_columns(p.network, n - 1)
+    threshold = float(np.median(mlp.train_batch(p.network, w, lr, d, 12).final_loss))
+    columns = mlp.train_batch(p.network, w, lr, d, 25, threshold=threshold, keep_loss=True)
+    monkeypatch.setattr(mlp, "COLUMNS_FAN_IN", 0)  # every network: the matmul graph
+    matmul = mlp.train_batch(p.network, w, lr, d, 25, threshold=threshold, keep_loss=True)
+    for field in ("initial_loss", "final_loss", "final_weights", "loss"):
+        rtol = (4 if field == "final_weights" else 64) * EPS64
+        assert_close(getattr(columns, field), getattr(matmul, field), rtol, what=field)
+    np.testing.assert_array_equal(columns.steps_to_threshold, matmul.steps_to_threshold)
+    assert 0 < np.sum(columns.steps_to_threshold >= 0) < n  # some rows reach it, some do not
