@@ -101,24 +101,27 @@ def numpy_reference(w: np.ndarray, lr: np.ndarray, example: Example, steps: int)
         (N, 8) final weights.
     """
     w = w.copy()
-    i1, i2 = example.inputs
-    t1, t2 = example.targets
     lr = lr[:, None]
-    one = w.dtype.type(1)
     for _ in range(steps):
-        w1, w2, w3, w4, w5, w6, w7, w8 = w.T
-        a_h1 = one / (one + np.exp(-(w1 * i1 + w2 * i2)))
-        a_h2 = one / (one + np.exp(-(w3 * i1 + w4 * i2)))
-        a_o1 = one / (one + np.exp(-(w5 * a_h1 + w6 * a_h2)))
-        a_o2 = one / (one + np.exp(-(w7 * a_h1 + w8 * a_h2)))
-        d1 = (a_o1 - t1) * a_o1 * (one - a_o1)  # dE_total/do1
-        d2 = (a_o2 - t2) * a_o2 * (one - a_o2)
-        g1 = (d1 * w5 + d2 * w7) * a_h1 * (one - a_h1)  # dE_total/dh1
-        g2 = (d1 * w6 + d2 * w8) * a_h2 * (one - a_h2)
-        grad = np.stack([g1 * i1, g1 * i2, g2 * i1, g2 * i2,
-                         d1 * a_h1, d1 * a_h2, d2 * a_h1, d2 * a_h2], axis=1)
-        w -= lr * grad
+        w -= lr * numpy_gradient(w, example)
     return w
+
+
+def numpy_gradient(w: np.ndarray, example: Example) -> np.ndarray:
+    """dE_total/dw1..dw8 (N, 8) at ``w`` (N, 8): the tutorial's formulas, plain NumPy."""
+    (i1, i2), (t1, t2) = example.inputs, example.targets
+    one = w.dtype.type(1)
+    w1, w2, w3, w4, w5, w6, w7, w8 = w.T
+    a_h1 = one / (one + np.exp(-(w1 * i1 + w2 * i2)))
+    a_h2 = one / (one + np.exp(-(w3 * i1 + w4 * i2)))
+    a_o1 = one / (one + np.exp(-(w5 * a_h1 + w6 * a_h2)))
+    a_o2 = one / (one + np.exp(-(w7 * a_h1 + w8 * a_h2)))
+    d1 = (a_o1 - t1) * a_o1 * (one - a_o1)  # dE_total/do1
+    d2 = (a_o2 - t2) * a_o2 * (one - a_o2)
+    g1 = (d1 * w5 + d2 * w7) * a_h1 * (one - a_h1)  # dE_total/dh1
+    g2 = (d1 * w6 + d2 * w8) * a_h2 * (one - a_h2)
+    return np.stack([g1 * i1, g1 * i2, g2 * i1, g2 * i2,
+                     d1 * a_h1, d1 * a_h2, d2 * a_h1, d2 * a_h2], axis=1)
 
 
 def bench_optimizer(kind: str) -> O.Optimizer:
@@ -129,7 +132,7 @@ def bench_optimizer(kind: str) -> O.Optimizer:
 
 def numpy_optimizer_reference(w: np.ndarray, lr: np.ndarray, example: Example,
                               opt: O.Optimizer, steps: int) -> np.ndarray:
-    """The baseline for ``bench --optimizer``: `numpy_reference`'s forward and backward, then
+    """The baseline for ``bench --optimizer``: `numpy_gradient`, then
     ``opt``'s update (the rules of `compare.optimizers`), a plain vectorised loop over steps.
 
     Args:
@@ -141,24 +144,13 @@ def numpy_optimizer_reference(w: np.ndarray, lr: np.ndarray, example: Example,
     """
     w = w.copy()
     dt = w.dtype
-    (i1, i2), (t1, t2) = example.inputs, example.targets
     lr = lr[:, None]
     one = dt.type(1)
     mu, tau, wd = dt.type(opt.momentum), dt.type(opt.dampening), dt.type(opt.weight_decay)
     b1, b2, eps = (dt.type(x) for x in (*opt.betas, opt.eps))
     buf, m, v = np.zeros_like(w), np.zeros_like(w), np.zeros_like(w)
     for t in range(1, steps + 1):
-        w1, w2, w3, w4, w5, w6, w7, w8 = w.T
-        a_h1 = one / (one + np.exp(-(w1 * i1 + w2 * i2)))
-        a_h2 = one / (one + np.exp(-(w3 * i1 + w4 * i2)))
-        a_o1 = one / (one + np.exp(-(w5 * a_h1 + w6 * a_h2)))
-        a_o2 = one / (one + np.exp(-(w7 * a_h1 + w8 * a_h2)))
-        d1 = (a_o1 - t1) * a_o1 * (one - a_o1)
-        d2 = (a_o2 - t2) * a_o2 * (one - a_o2)
-        g1 = (d1 * w5 + d2 * w7) * a_h1 * (one - a_h1)
-        g2 = (d1 * w6 + d2 * w8) * a_h2 * (one - a_h2)
-        g = np.stack([g1 * i1, g1 * i2, g2 * i1, g2 * i2,
-                      d1 * a_h1, d1 * a_h2, d2 * a_h1, d2 * a_h2], axis=1)
+        g = numpy_gradient(w, example)
         if opt.kind == "adamw":
             w = w - lr * wd * w
         else:

@@ -47,7 +47,6 @@ FloatArray = NDArray[np.float64]
 
 OPS_PER_STEP = 30  # longest chain of roundings from the weights to an updated weight (above)
 SAFETY = 4  # library functions within ~2 ulp, one multiplication by an O(1) weight
-REFERENCE_DTYPE = np.dtype(np.float64)
 FD_RTOL = 100 * float(np.finfo(np.float64).eps) ** (2 / 3)  # ~4e-9: FD vs complex step
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from autograd_compare import naming
 from autograd_compare.errors import CompareError
 from autograd_compare.interface import Example, Gradients
-from autograd_compare.manual.network import forward_values, sigmoid
+from autograd_compare.manual.network import forward_values
 from autograd_compare.network import Network, layout
 from autograd_compare.registry import get_backend, get_network_backend
 
@@ -303,7 +303,7 @@ def explain_network(net: Network, params, example: Example, lr: float,
     example = Example(np.asarray(example.inputs, dt), np.asarray(example.targets, dt))
     sym = bias_symbols(net)
     bias = dict(zip(BIAS_NAMES, b, strict=True))
-    v = _biased_forward(w, bias, example)
+    v = _biased_forward(net, params, example)
     ex = dict(zip(naming.INPUT_NAMES + naming.TARGET_NAMES, (*example.inputs, *example.targets),
                   strict=True))
     v = {**v, **ex, **{f"w{k + 1}": w[k] for k in range(8)}, **bias}
@@ -325,19 +325,15 @@ def _with_bias(name: str, formula: str, sym: dict[str, str]) -> str:
     return f"{formula} + {sym[node]}*1" if node else formula
 
 
-def _biased_forward(w, b: dict, example: Example) -> dict:
-    """The tutorial's forward pass with a bias added to each weighted sum, in w's dtype."""
-    (i1, i2), (t1, t2) = example.inputs, example.targets
-    h1 = w[0] * i1 + w[1] * i2 + b["b_h1"]
-    h2 = w[2] * i1 + w[3] * i2 + b["b_h2"]
-    a_h1, a_h2 = sigmoid(h1)[()], sigmoid(h2)[()]
-    o1 = w[4] * a_h1 + w[5] * a_h2 + b["b_o1"]
-    o2 = w[6] * a_h1 + w[7] * a_h2 + b["b_o2"]
-    a_o1, a_o2 = sigmoid(o1)[()], sigmoid(o2)[()]
-    E1 = 0.5 * np.square(t1 - a_o1)
-    E2 = 0.5 * np.square(t2 - a_o2)
-    return dict(h1=h1, h2=h2, a_h1=a_h1, a_h2=a_h2, o1=o1, o2=o2, a_o1=a_o1, a_o2=a_o2,
-                E1=E1, E2=E2, E_total=E1 + E2)
+def _biased_forward(net: Network, params, example: Example) -> dict:
+    """The tutorial's forward pass with a bias added to each weighted sum (`manual.mlp`)."""
+    from autograd_compare.manual.mlp import forward_pass
+
+    x, t = (np.asarray(v, params.dtype) for v in example)
+    (h, o), (a_h, a_o), _ = forward_pass(net, params, x[None], t[None])
+    E1, E2 = 0.5 * np.square(t - a_o[0])
+    return dict(h1=h[0, 0], h2=h[0, 1], a_h1=a_h[0, 0], a_h2=a_h[0, 1], o1=o[0, 0], o2=o[0, 1],
+                a_o1=a_o[0, 0], a_o2=a_o[0, 1], E1=E1, E2=E2, E_total=E1 + E2)
 
 
 def network_gradients(net: Network, params, example: Example, dt) -> dict:
