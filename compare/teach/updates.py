@@ -36,6 +36,7 @@ from autograd_compare.network import (
     param_names,
 )
 from autograd_compare.optimizers import ADAM_KINDS, MANUAL_ONLY, Optimizer
+from autograd_compare.teach.render import rel_diff
 
 BACKENDS = {"manual": "manual/optim.py", "torch": "torch.optim", "jax": "optax"}
 RULES = {  # the rule in the tutorial's style, for weight 5
@@ -258,11 +259,6 @@ def explain_updates(w, example: Example, opt: Optimizer, weight: str = "w5", ste
     return UpdateExplanation(opt, weight, weights, {}, tuple(out), dt.name, tuple(notes),
                              loss, f"{describe(net)}; {B} example{'s' if B != 1 else ''}, "
                              "full batch")
-
-
-def rel_diff(value, reference) -> float:
-    reference = float(reference)
-    return abs(float(value) - reference) / abs(reference) if reference else abs(float(value))
 
 
 def render_updates(ex: UpdateExplanation) -> str:
