@@ -17,7 +17,7 @@ def _num(x: float) -> str:
     return f"{x: .12g}"
 
 
-def rel_diff(value: float, reference) -> float:
+def rel_diff(value, reference) -> float:
     """|value - reference| / |reference| (|value| when the reference is 0), in float64."""
     reference = float(reference)
     return abs(float(value) - reference) / abs(reference) if reference else abs(float(value))
