@@ -374,8 +374,7 @@ def _absdiff(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     x, y = x.astype(np.float64), y.astype(np.float64)
     with np.errstate(invalid="ignore"):
         d = np.abs(x - y)
-    same = (np.isnan(x) & np.isnan(y)) | (np.isinf(x) & (x == y))
-    return np.where(same, 0.0, np.where(np.isnan(d), np.inf, d))
+    return np.where(tolerances.both_missing(x, y), 0.0, np.where(np.isnan(d), np.inf, d))
 
 
 def tolerance_rule(study: Study, dtype: str | np.dtype) -> dict[str, Any]:
