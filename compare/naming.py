@@ -29,8 +29,6 @@ NODE_NAMES_BACKWARD = ("a_o1", "a_o2", "o1", "o2", "a_h1", "a_h2", "h1", "h2")
 EXPLANATION_ORDER = ("w5", "w6", "w7", "w8", "a_h1", "a_h2", "w1", "w2", "w3", "w4")
 # what `explain --weight` accepts: every weight and node the SymPy proof covers
 EXPLAINABLE = WEIGHT_NAMES + NODE_NAMES_BACKWARD
-# the 27 columns of one trajectory step: forward pass, gradients, weights after the update
-TRAJECTORY_COLUMNS = FORWARD_NAMES + WEIGHT_GRAD_NAMES + WEIGHT_NAMES
 
 
 def node_values(f: Forward) -> np.ndarray:
@@ -42,11 +40,6 @@ def node_gradients(g: Gradients) -> dict[str, float]:
     """`Gradients` -> {"h1": dE_total/dh1, ..., "a_o2": dE_total/da_o2} (`NODE_NAMES`)."""
     values = np.concatenate([g.h, g.a_h, g.o, g.a_o])
     return dict(zip(NODE_NAMES, values.tolist(), strict=True))
-
-
-def gradient_label(name: str) -> str:
-    """ "h1" -> "dE_total/dh1", "dw5" -> "dE_total/dw5" (how the tutorial writes them)."""
-    return f"dE_total/{name}" if name.startswith("dw") else f"dE_total/d{name}"
 
 
 # --- optimizer state (compare.optimizers): one name per parameter and state quantity ---------
