@@ -9,8 +9,10 @@ puts them behind one `Backend`, with the input checks and a dtype guard: ``train
 w ← w - lr·dE/dw) both run the kernels of ``mlp`` (``train_batch`` with ``threshold`` and
 ``keep_loss``, for the restart study); for every other rule, ``optim`` (torch.optim, optax,
 the hand-written rules: what is checked is what users run).
-The tutorial's 8-weight functions (`compare.interface`) are the tutorial's notation view, on
-its own kernels (the tutorial's formulas in `manual/`).
+The tutorial's 8-weight functions (`compare.interface`, `registry.get_backend`) are a view of
+this interface in the tutorial's notation (`compare.tutorial_view`); on the tutorial's network
+and example, manual's ``mlp`` runs the tutorial's 8 formulas (`manual/network.py`,
+`manual/gradients.py`, batched in `manual/soa.py`).
 """
 
 from __future__ import annotations
