@@ -42,17 +42,32 @@ def test_chunks_of_rows_give_the_same_result(monkeypatch):
     assert np.any(whole.steps_to_threshold >= 0)
 
 
-@pytest.mark.parametrize("preset", ["tutorial", "xor", "mazur"])
+def _softmax_net():
+    """2-2-2, tanh then softmax, trainable biases, cross-entropy averaged over 3 examples."""
+    from autograd_compare import network
+
+    net = network.make_network((2, 2, 2), ("tanh", "softmax"), "trainable",
+                               loss="cross-entropy", reduction="mean")
+    return net, network.data(net, [[0.1, 0.9], [0.8, 0.2], [0.5, 0.5]],
+                             [[1.0, 0.0], [0.0, 1.0], [0.3, 0.7]])
+
+
+@pytest.mark.parametrize("preset", ["tutorial", "xor", "mazur", "softmax"])
 def test_columns_train_as_the_matmul_graph(preset, monkeypatch):
-    """Networks of 2-input neurons train as columns from `COLUMNS_MIN_ROWS` rows on; they must
-    give the matmul graph's numbers (same tolerances as chunks: a row's vector lane can move its
-    last bit), the counted steps exactly."""
+    """Networks of 2-input neurons train as columns from `COLUMNS_MIN_ROWS` rows on (every
+    bias mode, softmax and cross-entropy too); they must give the matmul graph's numbers (same
+    tolerances as chunks: a row's vector lane can move its last bit), the counted steps
+    exactly."""
     from autograd_compare import network
     from autograd_compare.torch_impl import mlp
     from tests.helpers import EPS64, assert_close
 
-    p = network.preset(preset)
-    d = network.data(p.network, p.data.inputs, p.data.targets)
+    if preset == "softmax":
+        net, d = _softmax_net()
+        p = network.Preset("softmax", "", net, d, np.zeros(network.n_params(net)), 0.5, 10)
+    else:
+        p = network.preset(preset)
+        d = network.data(p.network, p.data.inputs, p.data.targets)
     n = mlp.COLUMNS_MIN_ROWS
     w = np.random.default_rng(5).uniform(-2, 2, (n, network.n_params(p.network)))
     lr = np.resize(np.array([0.1, 0.5, 2.0]), n)
