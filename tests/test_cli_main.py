@@ -242,7 +242,8 @@ def test_force_has_one_wording_in_every_subcommand(command):
     (["explain"], 0),
     (["--backends", "manual,mistake:update-sign", "--lrs", "1", "--steps", "2", "--no-plots",
       "--out", "r"], 1)])
-def test_the_command_exits_at_once_with_all_its_output(args, code, tmp_path, capsys):
+def test_the_command_exits_at_once_with_all_its_output(args, code, tmp_path, capsys,
+                                                       monkeypatch):
     """`cli.console` skips the interpreter's teardown (os._exit) but loses nothing: stdout in a
     pipe is block-buffered (without PYTHONUNBUFFERED) and must be flushed first; the exit code
     is main's."""
@@ -253,7 +254,7 @@ def test_the_command_exits_at_once_with_all_its_output(args, code, tmp_path, cap
     assert "Traceback" not in done.stderr
     here = tmp_path / "here"
     here.mkdir()
-    os.chdir(here)
+    monkeypatch.chdir(here)  # undone after the test: later tests find the repository's files
     assert main(args) == code
     assert done.stdout == capsys.readouterr().out
     assert len(done.stdout) > 2000
