@@ -60,12 +60,19 @@ def forward_values(net: Network, w: torch.Tensor, x: torch.Tensor, t: torch.Tens
         a = activation(name, z)
         zs.append(z)
         as_.append(a)
-    if net.loss == "cross-entropy":
-        losses = -(t * torch.log_softmax(zs[-1], dim=-1)).sum(dim=-1)
-    else:
-        losses = (0.5 if net.loss == "half-sse" else 1.0) * ((t - a) ** 2).sum(dim=-1)
+    losses = _losses(net, zs[-1], a, t)
     E = reduction_scale(net, x.shape[0]) * losses.sum(dim=-1)
     return zs, as_, losses, E
+
+
+def _losses(net: Network, z: torch.Tensor, a: torch.Tensor | None,
+            t: torch.Tensor) -> torch.Tensor:
+    """Each example's loss from the last layer's z and a (..., B, n_L); cross-entropy takes the
+    logits z only (``a`` may be None)."""
+    if net.loss == "cross-entropy":
+        return -(t * torch.log_softmax(z, dim=-1)).sum(dim=-1)
+    assert a is not None, "a squared-error loss needs the outputs"
+    return (0.5 if net.loss == "half-sse" else 1.0) * ((t - a) ** 2).sum(dim=-1)
 
 
 def forward(net: Network, w: np.ndarray, data: Data) -> NetForward:
@@ -174,11 +181,8 @@ def _columns_loss(net: Network, cols: list[torch.Tensor], x: torch.Tensor,
             z.append(zj)
         a = list(torch.softmax(torch.stack(z, -1), dim=-1).unbind(-1)) if name == "softmax" \
             else [activation(name, zj) for zj in z]
-    if net.loss == "cross-entropy":
-        losses = -(t * torch.log_softmax(torch.stack(z, -1), dim=-1)).sum(dim=-1)
-    else:
-        losses = (0.5 if net.loss == "half-sse" else 1.0) * (
-            (t - torch.stack(a, -1)) ** 2).sum(dim=-1)
+    outputs = None if net.loss == "cross-entropy" else torch.stack(a, -1)
+    losses = _losses(net, torch.stack(z, -1), outputs, t)
     return reduction_scale(net, x.shape[0]) * losses.sum(dim=-1)
 
 
