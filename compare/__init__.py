@@ -16,7 +16,7 @@ from autograd_compare.interface import (
 )
 from autograd_compare.registry import backends, get_backend
 from autograd_compare.types import BatchResult, Trajectory
-from autograd_compare.usermodel import check_model
+from autograd_compare.usermodel import check_gradients, check_model
 
 try:  # the one source of the version is pyproject.toml, read from the installed metadata
     __version__: str = _version("autograd-compare")
@@ -27,5 +27,5 @@ __all__ = [
     "CLASS_INPUTS", "CLASS_TARGETS", "CLASS_WEIGHTS", "LEARNING_RATES",
     "Backend", "BatchResult", "Example", "Forward", "Gradients", "Trajectory",
     "BackendUnavailable", "CompareError", "DtypeError", "InputError",
-    "backends", "get_backend", "check_model", "__version__",
+    "backends", "get_backend", "check_gradients", "check_model", "__version__",
 ]

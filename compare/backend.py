@@ -22,18 +22,18 @@ from typing import Any, NamedTuple, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from autograd_compare.network import Data, NetForward, NetGradients, Network
+from autograd_compare.network import BackwardPass, Data, ForwardPass, Network
 from autograd_compare.optimizers import Optimizer
 from autograd_compare.types import Array, BatchResult, Resume, Trajectory
 
 
 class ForwardFn(Protocol):
-    def __call__(self, net: Network, w: npt.ArrayLike, data: Data) -> NetForward:
+    def __call__(self, net: Network, w: npt.ArrayLike, data: Data) -> ForwardPass:
         """Every z, a (B, n_l) and the loss at the parameter vector ``w`` (P,)."""
 
 
 class GradientsFn(Protocol):
-    def __call__(self, net: Network, w: npt.ArrayLike, data: Data) -> NetGradients:
+    def __call__(self, net: Network, w: npt.ArrayLike, data: Data) -> BackwardPass:
         """dE/dw (P,) and dE/dz_l, dE/da_l (B, n_l) at ``w`` (P,)."""
 
 
@@ -67,9 +67,9 @@ class Backend(NamedTuple):
 class GradientModule(Protocol):
     """Each backend's ``mlp`` module, unchecked (the registry has checked and converted)."""
 
-    def forward(self, net: Network, w: Array, data: Data) -> NetForward: ...
+    def forward(self, net: Network, w: Array, data: Data) -> ForwardPass: ...
 
-    def gradients(self, net: Network, w: Array, data: Data) -> NetGradients: ...
+    def gradients(self, net: Network, w: Array, data: Data) -> BackwardPass: ...
 
     def train(self, net: Network, w: Array, data: Data, *, lr: float,
               steps: int) -> Trajectory: ...

@@ -33,7 +33,6 @@ Weights: TypeAlias = Array  # shape (8,): w1..w8
 ArrayLike: TypeAlias = npt.ArrayLike  # anything np.asarray takes: a list, a tuple, an array
 WeightsLike: TypeAlias = ArrayLike  # 8 numbers w1..w8
 
-LAYER_SIZES = (2, 2, 2)  # inputs, hidden, outputs
 N_WEIGHTS = 8
 
 

@@ -84,14 +84,17 @@ class Layer(NamedTuple):
 
 
 # --- results of the ``mlp`` backends (NumPy arrays of the backend's dtype) -------------------
-class NetForward(NamedTuple):
+class ForwardPass(NamedTuple):
     z: tuple[Array, ...]  # L arrays (B, n_l): pre-activations
     a: tuple[Array, ...]  # L arrays (B, n_l): activations (a_L is the output)
     losses: Array  # (B,): loss_b before reduction
     E: Array  # (): c · Σ_b loss_b
 
 
-class NetGradients(NamedTuple):
+class BackwardPass(NamedTuple):
+    """Empty node tuples: a backend that gives parameter gradients only (a user's opaque
+    model), judged on those."""
+
     w: Array  # (P,): dE/d(parameter vector)
     z: tuple[Array, ...]  # L arrays (B, n_l): dE/dz_l
     a: tuple[Array | None, ...]  # L arrays (B, n_l): dE/da_l; None for a softmax output
@@ -332,10 +335,12 @@ def to_dict(net: Network) -> dict[str, Any]:
 
 # --- CSV data --------------------------------------------------------------------------------
 MAX_DATA_BYTES = 256 << 20  # a --data file is read whole: refuse to read more than 256 MiB
+
+
 def read_text(source: str | Path, max_bytes: int = MAX_DATA_BYTES) -> str:
     """The text of a data file: at most ``max_bytes``, UTF-8 (a leading byte-order mark
     dropped), no NUL byte; anything else is a one-line `InputError` naming the file.
-    The one reader of --data files (`read_csv`, and the column names of the reports)."""
+    The one reader of --data files (`options.read_data`, and the column names of the reports)."""
     shown = validate.short_text(str(source))
     raw = validate.read_bounded(source, max_bytes, f"data file {shown}",
                                 "that is the limit for --data files; give fewer rows")
@@ -350,16 +355,6 @@ def read_text(source: str | Path, max_bytes: int = MAX_DATA_BYTES) -> str:
         line = raw.count(b"\n", 0, err.start) + 1
         raise InputError(f"data file {shown} is not UTF-8 text (byte 0x{raw[err.start]:02x} at "
                          f"offset {err.start}, line {line}); save it as UTF-8") from None
-
-
-def read_csv(net: Network, source: str | Path, dt: Any = "float64") -> Data:
-    """A CSV with a header row, then per row the n_0 inputs and the n_L targets (`read_text`,
-    `parse_csv`).
-
-    Raises:
-        InputError: unreadable, too large, not UTF-8 text, or the rules of `parse_csv`.
-    """
-    return parse_csv(net, read_text(source), validate.short_text(str(source)), dt)
 
 
 def csv_rows(text: str, name: str = "data") -> list[tuple[int, list[str]]]:

@@ -28,7 +28,7 @@ from autograd_compare.types import BatchResult, Resume, Trajectory
 if TYPE_CHECKING:  # compare.network is imported on first use (see get_network_backend)
     from autograd_compare.backend import Backend as AnyBackend
     from autograd_compare.backend import GradientModule, OptimizerModule
-    from autograd_compare.network import Data, NetForward, NetGradients, Network
+    from autograd_compare.network import BackwardPass, Data, ForwardPass, Network
     from autograd_compare.optimizers import Optimizer
     from autograd_compare.types import Array
 
@@ -41,10 +41,15 @@ REGISTRY: dict[str, tuple[str, str | None, str | None]] = {
 MISTAKE_PREFIX = "mistake:"
 
 
-def backends() -> list[str]:
-    """Names of the backends whose framework is installed (nothing is imported)."""
+def backends(plugins: bool = True) -> list[str]:
+    """Names of the backends whose framework is installed, then (unless ``plugins`` is False:
+    the defaults of the commands) those installed through the ``autograd_compare.backends``
+    entry points (`compare.plugins`); nothing is imported."""
+    from autograd_compare import plugins as installed
+
     return [name for name, (_, framework, _) in REGISTRY.items()
-            if framework is None or importlib.util.find_spec(framework) is not None]
+            if framework is None or importlib.util.find_spec(framework) is not None
+            ] + (sorted(installed.entry_points()) if plugins else [])
 
 
 def get_backend(name: str, dtype: Any = "float64") -> Backend:
@@ -130,6 +135,12 @@ def _check(raw: RawBackend, result: Result, what: str) -> Result:
 
 
 # --- any network (compare.network): each backend's mlp module, mirrored file for file --------
+def _plugins() -> ModuleType:
+    from autograd_compare import plugins
+
+    return plugins
+
+
 def _require(name: str, framework: str | None, extra: str | None) -> None:
     """`BackendUnavailable`, naming the extra to install, if ``framework`` is missing."""
     if framework is not None and importlib.util.find_spec(framework) is None:
@@ -186,6 +197,11 @@ def get_network_backend(name: str, dtype: Any = "float64") -> AnyBackend:
         wrong = mistakes.network_backend(name[len(MISTAKE_PREFIX):], dt)
         raw_forward, raw_gradients, raw_train = wrong.forward, wrong.gradients, wrong.train
         wrong_batch = wrong.train_batch
+    elif isinstance(name, str) and name not in REGISTRY and _plugins().is_plugin(name):
+        from autograd_compare.manual import mlp as manual_mlp
+
+        raw_gradients, raw_train = _plugins().functions(name, _plugins().load(name))
+        raw_forward = manual_mlp.forward  # the user gives gradients: the forward is manual's
     else:
         kernels = mlp = cast("GradientModule", backend_module(name, "mlp"))  # checked below
         raw_forward, raw_gradients = kernels.forward, kernels.gradients
@@ -200,11 +216,11 @@ def get_network_backend(name: str, dtype: Any = "float64") -> AnyBackend:
     def optim() -> OptimizerModule:
         return cast("OptimizerModule", backend_module(name, "optim", OPTIM_NEEDS.get(name)))
 
-    def forward(net: Network, w: ArrayLike, data: Data) -> NetForward:
+    def forward(net: Network, w: ArrayLike, data: Data) -> ForwardPass:
         return _check_net(name, dt, raw_forward(net, network.weights(net, w, dt),
                                                 _net_data(net, data, dt)), "forward")
 
-    def gradients(net: Network, w: ArrayLike, data: Data) -> NetGradients:
+    def gradients(net: Network, w: ArrayLike, data: Data) -> BackwardPass:
         return _check_net(name, dt, raw_gradients(net, network.weights(net, w, dt),
                                                   _net_data(net, data, dt)), "gradients")
 
@@ -280,11 +296,11 @@ def _net_data(net: Network, data: Data, dt: np.dtype[Any]) -> Data:
     return network.data(net, data.inputs, data.targets, dt)
 
 
-NetResult = TypeVar("NetResult", "NetForward", "NetGradients", "Trajectory",
-                     "BatchResult")
+NetworkResult = TypeVar("NetworkResult", "ForwardPass", "BackwardPass", "Trajectory",
+                         "BatchResult")
 
 
-def _check_net(name: str, dt: np.dtype[Any], result: NetResult, what: str) -> NetResult:
+def _check_net(name: str, dt: np.dtype[Any], result: NetworkResult, what: str) -> NetworkResult:
     """Refuse arrays (also inside the per-layer tuples) not of the requested dtype."""
     for field, value in zip(result._fields, result, strict=True):
         if field == "steps_to_threshold":

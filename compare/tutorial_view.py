@@ -17,7 +17,7 @@ import numpy as np
 
 from autograd_compare import naming
 from autograd_compare.interface import Array, Example, Forward, Gradients, RawBackend, Weights
-from autograd_compare.network import TUTORIAL, Data, NetForward, NetGradients, example_data
+from autograd_compare.network import TUTORIAL, BackwardPass, Data, ForwardPass, example_data
 from autograd_compare.types import BatchResult, Trajectory
 
 
@@ -61,7 +61,7 @@ def raw(name: str, dt: np.dtype[Any]) -> RawBackend:
     return RawBackend(name, dt, forward, gradients, train, train_batch)
 
 
-def as_forward(f: NetForward, example: Example) -> Forward:
+def as_forward(f: ForwardPass, example: Example) -> Forward:
     """The tutorial's `Forward` from the network's: E_j = ½(t_j - a_oj)² from the backend's
     a_o (a subtraction, a square and a halving, each exact or correctly rounded: the bits any
     backend gives); E_total is the backend's own loss."""
@@ -71,7 +71,7 @@ def as_forward(f: NetForward, example: Example) -> Forward:
                    np.asarray(f.E))
 
 
-def as_gradients(g: NetGradients) -> Gradients:
+def as_gradients(g: BackwardPass) -> Gradients:
     """The tutorial's `Gradients` from the network's (dE/da of a sigmoid output is defined)."""
     da_h, da_o = g.a
     assert da_h is not None and da_o is not None, "the tutorial's outputs are sigmoids"

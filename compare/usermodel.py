@@ -7,44 +7,63 @@
     result = check_model(model, X, Y, loss="cross-entropy", reduction="mean", lr=0.1, steps=50)
     assert result.ok, result.first_divergence  # the main job's checks, on the model's network
 
+A torch model is also run: its own ``forward`` and loss (``loss=nn.CrossEntropyLoss()``,
+``nn.MSELoss(...)`` or a name) join the gradient check as the backend ``"model"``
+(`torch_impl.user_model`); where they differ from the network read from its layers, the
+check fails at the first differing node and ``.notes`` names the likely cause (softmax before
+``CrossEntropyLoss``, a forward that computes something else than its layers describe).
+
 Accepted models:
 
-* a ``torch.nn.Sequential`` of ``nn.Linear`` and the activation modules ``nn.Sigmoid``,
-  ``nn.Tanh``, ``nn.ReLU``, ``nn.Identity`` (and ``nn.Softmax`` as the last module, read as the
-  softmax of the cross-entropy); a Linear directly after a Linear has the identity between
-  them. With ``loss="cross-entropy"`` the last Linear's outputs are the logits, as for
-  ``nn.CrossEntropyLoss``. Biases: all trainable, all absent, or all frozen
-  (``requires_grad=False``, checked at their values).
+* a ``torch.nn.Sequential`` (or a subclass) of ``nn.Linear`` and the activation modules
+  ``nn.Sigmoid``, ``nn.Tanh``, ``nn.ReLU``, ``nn.Identity`` (and ``nn.Softmax`` as the last
+  module, read as the softmax of the cross-entropy); a Linear directly after a Linear has the
+  identity between them. With ``loss="cross-entropy"`` the last Linear's outputs are the
+  logits, as for ``nn.CrossEntropyLoss``. Biases: all trainable, all absent, or all frozen
+  (``requires_grad=False``, checked at their values). A Linear used twice and frozen weights
+  are refused.
 * a JAX-style pytree: a list of layer dicts ``{"W": (out, in), "b": (out,) optional,
   "activation": name}`` (PyTorch's (out, in) layout; "weight"/"bias" are accepted too).
 
-The model's parameters are read once (as float64 NumPy) and never modified.
+The model's parameters are read once (as float64 NumPy) and never modified (it runs on copies).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from autograd_compare import network, registry, validate
+from autograd_compare import network, optimizers, registry, validate
 from autograd_compare.errors import InputError
 from autograd_compare.harness import optim_check
 from autograd_compare.optimizers import SGD
 
 TORCH_ACTIVATIONS = {"Sigmoid": "sigmoid", "Tanh": "tanh", "ReLU": "relu",
                      "Identity": "identity", "Softmax": "softmax"}
+LOSS_OBJECTS = {"MSELoss": "mse", "CrossEntropyLoss": "cross-entropy"}  # torch.nn class: loss
 
 
-def check_model(model: Any, inputs: Any, targets: Any, *, loss: str = "half-sse",
+def check_model(model: Any, inputs: Any, targets: Any, *, loss: Any = "half-sse",
                 reduction: str = "sum", lr: float = 0.1, steps: int = 20,
-                dtype: str = "float64", backends: tuple[str, ...] | None = None
-                ) -> optim_check.Sweep:
+                dtype: str = "float64", backends: tuple[str, ...] | None = None,
+                apply: Callable[[Any, Any], Any] | None = None) -> optim_check.Sweep:
     """Run the gradient check and the trajectory check on ``model`` with data (B, n_in), (B, n_out).
+
+    A torch model is also *run*: its own ``forward`` and loss, differentiated by torch
+    autograd, join the gradient check as the backend ``"model"`` beside the hand-derived
+    backward pass, torch and JAX on the network read from it; where they differ, the result
+    fails at the first differing node and ``.notes`` says why in a sentence.
 
     Args:
         model: see the module docstring. inputs, targets: arrays (NumPy, torch or JAX).
-        loss: "half-sse", "mse" or "cross-entropy"; reduction: "sum" or "mean" (PyTorch's).
+        loss: "half-sse", "mse" or "cross-entropy", with ``reduction`` "sum" or "mean"
+            (PyTorch's); or the user's own ``nn.MSELoss()`` / ``nn.CrossEntropyLoss()``
+            object (its ``reduction`` is used; targets as probabilities, e.g. one-hot).
+        apply: with a layer pytree as ``model``, the user's pure JAX ``apply(params, x)``:
+            run and differentiated by `jax.grad` as the backend ``"model"`` (parameter
+            gradients: an opaque function shows no nodes).
         lr, steps: full-batch gradient descent (sgd) for the trajectory check.
         dtype: "float64" or "float32". backends: names (default every installed backend;
             the first is the trajectory's reference).
@@ -58,19 +77,218 @@ def check_model(model: Any, inputs: Any, targets: Any, *, loss: str = "half-sse"
     Raises:
         InputError: an unsupported layer (named), a bad combination or bad data.
     """
+    loss_object = None if isinstance(loss, str) else loss
+    if loss_object is not None:
+        loss, reduction = _loss_of(loss_object)
     net, w = describe_model(model, loss, reduction)
     names = _backend_names(backends)
     dt = validate.dtype(dtype)
     data = network.data(net, _numpy(inputs, "inputs"), _numpy(targets, "targets"), dt)
-    return optim_check.sweep("your model", SGD, list(names), net, network.weights(net, w, dt),
-                             data, (lr,), steps, dt)
+    judged = []
+    if not isinstance(model, (list, tuple)):  # a torch model: its own forward and loss too
+        from autograd_compare.torch_impl import user_model
+
+        judged.append(user_model.backend(model, loss_object or _torch_loss(net, model), net,
+                                         dt))
+    elif apply is not None:  # a JAX model: its own apply
+        if loss_object is not None or not callable(apply):
+            raise InputError("with a JAX model give apply=<function(params, x)> and the loss "
+                             "by name (loss='mse', 'half-sse' or 'cross-entropy')")
+        from autograd_compare.jax_impl import user_model as jax_model
+
+        judged.append(jax_model.backend(apply, model, _jax_loss(net, model), net, dt))
+    sw = optim_check.sweep("your model", SGD, list(names), net, network.weights(net, w, dt),
+                           data, (lr,), steps, dt, judged=judged)
+    return sw._replace(notes=_diagnosis(sw, model, loss_object, apply)) if judged else sw
+
+
+def check_gradients(fn: Callable[..., Any], net: str | network.Network = "tutorial", *,
+                    weights: Any = None, inputs: Any = None, targets: Any = None,
+                    lrs: Any = None, steps: int | None = None, optimizer: Any = SGD,
+                    dtype: str = "float64", backends: tuple[str, ...] | None = None,
+                    name: str | None = None) -> optim_check.Sweep:
+    """Check the user's own gradient function as a backend: the main job's gradient check and
+    trajectory check at every rate, beside manual, torch and jax.
+
+        def my_backprop(net, w, data):  # w (P,), data.inputs (B, n_in), data.targets (B, n_out)
+            ...
+            return dE_dw  # (P,) in network.param_names order; or (E, dE_dw); or a BackwardPass
+
+        assert check_gradients(my_backprop).ok  # the class example and its sweep
+
+    Args:
+        fn: the function (`compare.plugins`); it trains with ``optimizer``'s update rule
+            written once in `manual.optim`, around its gradients.
+        net: a preset name or a `network.make_network` network (then ``weights``,
+            ``inputs`` and ``targets`` are needed). weights: the flat start (P,).
+        lrs, steps: the rates and updates per rate (default: the tutorial's sweep, else the
+            preset's rate; the preset's steps). optimizer: an `optimizers.make` value.
+        backends: the others (default every installed one; the first is the trajectory's
+            reference). name: the backend's name in the report (default ``fn.__name__``).
+
+    Returns:
+        The main job's `optim_check.Sweep`: ``.ok``, ``.first_divergence``, ``.gradcheck``,
+        ``.rates``; `report.sweep.as_dict` gives its report.json.
+    """
+    from autograd_compare import plugins
+    from autograd_compare.interface import LEARNING_RATES
+
+    if not callable(fn):
+        raise InputError(f"fn must be a function (net, w, data) -> dE/dw; got "
+                         f"{validate.short_text(fn)}")
+    label = name or getattr(fn, "__name__", "yours")
+    if not isinstance(label, str) or label in registry.REGISTRY or not label.isidentifier():
+        raise InputError(f"name {validate.short_text(label)} cannot name your backend; give "
+                         "name='...' (a word that is not manual, torch or jax)")
+    if isinstance(net, str):
+        given = network.preset(net)
+        lr_default = LEARNING_RATES if net == "tutorial" else (given.lr,)
+        net, steps = given.network, given.steps if steps is None else steps
+        weights = given.weights if weights is None else weights
+        inputs = given.data.inputs if inputs is None else inputs
+        targets = given.data.targets if targets is None else targets
+    elif not isinstance(net, network.Network):
+        raise InputError(f"net must be a preset name ({', '.join(network.PRESETS)}) or a "
+                         f"network.make_network(...) value; got {validate.short_text(net)}")
+    else:
+        lr_default = (0.1,)
+    if weights is None or inputs is None or targets is None:
+        raise InputError("with your own network give weights=, inputs= and targets=")
+    dt = validate.dtype(dtype)
+    lrs = (lrs,) if isinstance(lrs, (int, float)) else lrs
+    rates = tuple(validate.learning_rate(lr, dt) for lr in (lrs or lr_default))
+    if isinstance(optimizer, str):
+        optimizer = optimizers.make(optimizer)
+    if not isinstance(optimizer, optimizers.Optimizer):
+        raise InputError(f"optimizer must be a name or an optimizers.make(...) value; got "
+                         f"{validate.short_text(optimizer)}")
+    names = [*_backend_names(backends), label]
+    optim_check.require_backends(optimizer, names)
+    data = network.data(net, _numpy(inputs, "inputs"), _numpy(targets, "targets"), dt)
+    with plugins.given(label, fn):
+        return optim_check.sweep(f"your {label}", optimizer, names, net,
+                                 network.weights(net, weights, dt), data, rates,
+                                 validate.steps(100 if steps is None else steps), dt)
+
+
+def _output_formula(net: network.Network, out: str) -> str:
+    """The network's output in symbols: "σ(W2 a1 + b2)", "W3 a2" (the logits)."""
+    L = net.layers
+    z = f"W{L} {'x' if L == 1 else f'a{L - 1}'}" + (f" + b{L}" if net.bias != "none" else "")
+    act = {"sigmoid": "σ", "tanh": "tanh", "relu": "relu"}.get(net.activations[-1])
+    return z if out == "z" or act is None else f"{act}({z})"
+
+
+def _loss_of(obj: Any) -> tuple[str, str]:
+    """(loss, reduction) of a torch loss object (`check_model`'s ``loss``)."""
+    kind = type(obj).__name__
+    if kind not in LOSS_OBJECTS:
+        raise InputError(f"unsupported loss {validate.short_text(obj)}; expected one of "
+                         f"{', '.join(LOSS_OBJECTS)} (a torch.nn loss object) or one of "
+                         f"{', '.join(network.LOSSES)}")
+    reduction = getattr(obj, "reduction", "mean")
+    if reduction not in network.REDUCTIONS:
+        raise InputError(f"loss {kind}(reduction={reduction!r}): expected reduction 'sum' or "
+                         "'mean' (the checks need one number E)")
+    if kind == "CrossEntropyLoss" and (obj.weight is not None or obj.label_smoothing):
+        raise InputError("loss CrossEntropyLoss with class weights or label smoothing is not "
+                         "supported; use CrossEntropyLoss() or CrossEntropyLoss(reduction=...)")
+    return LOSS_OBJECTS[kind], reduction
+
+
+def _torch_loss(net: network.Network, model: Any) -> Any:
+    """The loss ``loss=`` names, as torch computes it on the model's output: what the user
+    said they train with."""
+    import torch
+
+    probabilities = _last_module(model) == "Softmax"
+
+    def loss(y: Any, t: Any) -> Any:
+        c = network.reduction_scale(net, t.shape[0])
+        if net.loss == "cross-entropy":
+            logp = torch.log(y) if probabilities else torch.log_softmax(y, dim=-1)
+            return c * -(t * logp).sum()
+        half = 0.5 if net.loss == "half-sse" else 1.0
+        return c * half * ((t - y) ** 2).sum()
+
+    return loss
+
+
+def _jax_loss(net: network.Network, params: Any) -> Any:
+    """The named loss in jax.numpy on ``apply``'s output (probabilities where the last layer
+    says "softmax", else logits for the cross-entropy)."""
+    import jax
+    import jax.numpy as jnp
+
+    probabilities = params[-1].get("activation") == "softmax"
+
+    def loss(y: Any, t: Any) -> Any:
+        c = network.reduction_scale(net, t.shape[0])
+        if net.loss == "cross-entropy":
+            logp = jnp.log(y) if probabilities else jax.nn.log_softmax(y, axis=-1)
+            return c * -(t * logp).sum()
+        half = 0.5 if net.loss == "half-sse" else 1.0
+        return c * half * ((t - y) ** 2).sum()
+
+    return loss
+
+
+def _last_module(model: Any) -> str:
+    if isinstance(model, (list, tuple)):
+        return "Softmax" if model and model[-1].get("activation") == "softmax" else ""
+    mods = list(model._modules.values())
+    return type(mods[-1]).__name__ if mods else ""
+
+
+def _diagnosis(sw: optim_check.Sweep, model: Any, loss_object: Any,
+               apply: Any = None) -> tuple[str, ...]:
+    """Why the user's model differs from the network read from it (empty when it agrees)."""
+    NAME = "model"  # the user's own model's backend (torch_impl/jax_impl.user_model)
+
+    first = sw.gradcheck.first_failure
+    wrong = [r for r in sw.gradcheck.rows if not r.errors.get(NAME, 0.0) <= r.tolerance]
+    if not wrong:
+        return ()
+    if type(loss_object).__name__ == "CrossEntropyLoss" and _last_module(model) == "Softmax":
+        return ("your model ends in nn.Softmax and is trained with nn.CrossEntropyLoss, which "
+                "applies log-softmax itself: softmax twice. Drop the Softmax layer (the loss "
+                "takes the logits)",)
+    net, w = sw.network, sw.start
+    from autograd_compare.manual import mlp
+
+    mine = mlp.forward(net, w, sw.data)
+    probabilities = _last_module(model) == "Softmax"
+    out = "z" if net.activations[-1] == "softmax" and not probabilities else "a"
+    ours = (mine.z if out == "z" else mine.a)[-1]  # logits where the model gives them
+    if apply is None:
+        from autograd_compare.torch_impl.user_model import output
+
+        got = output(model, net, w, sw.data.inputs)
+    else:
+        from autograd_compare.jax_impl import user_model as jax_model
+
+        got = jax_model.output(apply, model, net, np.asarray(w, np.float64),
+                               np.asarray(sw.data.inputs, np.float64))
+    formula = _output_formula(net, out)
+    where = first["quantity"] if first and first.get("backend") == NAME else wrong[0].quantity
+    diff = np.abs(got - ours)
+    if np.all(diff <= 1e-12 * np.maximum(1.0, np.abs(ours))):
+        return (f"your model's output is {formula}, as read from its layers, but its loss's "
+                f"gradients differ from the hand-derived ones, first at {where}: the loss is "
+                "not the one named, or its forward reuses or skips a layer",)
+    b, j = np.unravel_index(int(np.argmax(diff)), diff.shape)
+    return (f"your model's output is not {formula}: for example {b + 1}, output {j + 1} it "
+            f"gives {float(got[b, j]):.10g} where {formula} gives {float(ours[b, j]):.10g} "
+            f"(its forward computes something else than its layers describe); first "
+            f"differing gradient: {where}",)
+
 
 
 def _backend_names(backends: Any) -> tuple[str, ...]:
     """``backends`` checked: registry names or mistake:<kind> (an SGD update-rule mistake),
     each once (default every installed one)."""
     if backends is None:
-        return tuple(registry.backends())
+        return tuple(optim_check.available())
     if isinstance(backends, str) or not isinstance(backends, (list, tuple)):
         raise InputError(f"backends must be a tuple of names such as ('manual', 'torch'); "
                          f"got {validate.short_text(backends)}")
@@ -103,7 +321,8 @@ def describe_model(model: Any, loss: str = "half-sse",
     """(`Network`, flat float64 parameters) of a torch ``nn.Sequential`` or a layer pytree."""
     if isinstance(model, (list, tuple)):
         layers = [_pytree_layer(i, layer) for i, layer in enumerate(model)]
-    elif type(model).__name__ == "Sequential" and hasattr(model, "children"):
+    elif any(c.__name__ == "Sequential" for c in type(model).__mro__) and hasattr(
+            model, "_modules"):  # torch.nn.Sequential or a subclass (its own forward is run)
         layers = _torch_layers(model)
     else:
         raise InputError(f"expected a torch.nn.Sequential or a list of layer dicts; got "
@@ -121,8 +340,9 @@ def describe_model(model: Any, loss: str = "half-sse",
     sizes = [layers[0].W.shape[1]] + [L.W.shape[0] for L in layers]
     for k in range(1, len(layers)):
         if layers[k].W.shape[1] != sizes[k]:
-            raise InputError(f"layer {k}: weight {layers[k].W.shape} does not take the "
-                             f"{sizes[k]} outputs of the layer before (layout is (out, in))")
+            raise InputError(f"layer {k}: weight (out, in) = {layers[k].W.shape} does not take "
+                             f"the {sizes[k]} outputs of the layer before (a pytree's 'W' is "
+                             "PyTorch's (out, in) layout; give Flax's (in, out) as 'kernel')")
     values = [L.b for L in layers] if bias == "frozen" else None
     net = network.make_network(sizes, acts, bias, values, loss, reduction)
     parts: list[np.ndarray] = []
@@ -137,8 +357,17 @@ def _torch_layers(model) -> list[_Layer]:
     """The Linear layers of an nn.Sequential, each with the activation module after it."""
     layers: list[_Layer] = []
     after_linear = False
-    for i, mod in enumerate(model.children()):
+    seen: dict[int, int] = {}
+    for i, mod in enumerate(model._modules.values()):  # a module used twice: listed twice
         kind = type(mod).__name__
+        if kind == "Linear" and id(mod) in seen:
+            raise InputError(f"layer {i} is layer {seen[id(mod)]} again (the same nn.Linear "
+                             "object: shared weights); the checks need a separate nn.Linear "
+                             "per layer")
+        seen[id(mod)] = i
+        if kind == "Linear" and not mod.weight.requires_grad:
+            raise InputError(f"layer {i} (Linear): its weight has requires_grad=False; frozen "
+                             "weights are not supported (frozen biases are)")
         if kind == "Linear":
             b = None if mod.bias is None else _numpy(mod.bias, f"layer {i} (Linear) bias")
             frozen = mod.bias is not None and not mod.bias.requires_grad
@@ -166,20 +395,25 @@ def _pytree_layer(i: int, layer: Any) -> _Layer:
     if not isinstance(layer, dict):
         raise InputError(f"layer {i}: expected a dict with 'W', 'b', 'activation'; got "
                          f"{type(layer).__name__}")
-    unknown = set(layer) - {"W", "weight", "b", "bias", "activation"}
+    unknown = set(layer) - {"W", "weight", "kernel", "b", "bias", "activation"}
     if unknown:
-        raise InputError(f"layer {i}: unsupported keys {sorted(unknown)}; expected 'W', 'b', "
-                         "'activation'")
-    W = layer.get("W", layer.get("weight"))
-    if W is None:
-        raise InputError(f"layer {i}: no weight 'W'")
-    W = _numpy(W, f"layer {i}: weight")
+        raise InputError(f"layer {i}: unsupported keys {sorted(unknown)}; expected 'W' (out, "
+                         "in) or 'kernel' (in, out), 'b', 'activation'")
+    keys = [k for k in ("W", "weight", "kernel") if k in layer]
+    if len(keys) != 1:
+        raise InputError(f"layer {i}: expected one weight, 'W' (out, in) or Flax's 'kernel' "
+                         f"(in, out); got {keys or 'none'}")
+    (key,) = keys
+    layout = "(in, out), Flax's 'kernel'" if key == "kernel" else f"(out, in), {key!r}"
+    W = _numpy(layer[key], f"layer {i}: weight")
     if W.ndim != 2:
-        raise InputError(f"layer {i}: weight must be a matrix (out, in); got shape {W.shape}")
+        raise InputError(f"layer {i}: weight must be a matrix {layout}; got shape {W.shape}")
+    W = W.T if key == "kernel" else W
     b = layer.get("b", layer.get("bias"))
     b = None if b is None else _numpy(b, f"layer {i}: bias").reshape(-1)
     if b is not None and b.shape != (W.shape[0],):
-        raise InputError(f"layer {i}: bias must have {W.shape[0]} entries; got {b.size}")
+        raise InputError(f"layer {i}: bias must have {W.shape[0]} entries (the outputs of its "
+                         f"weight, layout {layout}); got {b.size}")
     act = layer.get("activation", "identity")
     if act not in network.ACTIVATIONS:
         raise InputError(f"layer {i}: unsupported activation {act!r}; expected one of "

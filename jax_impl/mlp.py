@@ -18,9 +18,9 @@ from autograd_compare import cache
 from autograd_compare.jax_impl.precision import precision, to_numpy
 from autograd_compare.network import (
     Array,
+    BackwardPass,
     Data,
-    NetForward,
-    NetGradients,
+    ForwardPass,
     Network,
     frozen_bias,
     layout,
@@ -79,11 +79,11 @@ def _forward(net: Network, w, x, t):
     return tuple(zs), tuple(as_), losses, E
 
 
-def forward(net: Network, w: np.ndarray, data: Data) -> NetForward:
+def forward(net: Network, w: np.ndarray, data: Data) -> ForwardPass:
     dt = w.dtype
     with precision(dt):
         zs, as_, losses, E = _forward(net, w, data.inputs, data.targets)
-        return NetForward(tuple(to_numpy(z, dt) for z in zs), tuple(to_numpy(a, dt) for a in as_),
+        return ForwardPass(tuple(to_numpy(z, dt) for z in zs), tuple(to_numpy(a, dt) for a in as_),
                           to_numpy(losses, dt), to_numpy(E, dt))
 
 
@@ -94,14 +94,14 @@ def _gradients(net: Network, w, x, t):
     return jax.grad(lambda w, e: forward_values(net, w, x, t, e)[3], argnums=(0, 1))(w, eps)
 
 
-def gradients(net: Network, w: np.ndarray, data: Data) -> NetGradients:
+def gradients(net: Network, w: np.ndarray, data: Data) -> BackwardPass:
     dt = w.dtype
     with precision(dt):
         dw, de = _gradients(net, w, data.inputs, data.targets)
         da: list[Array | None] = [to_numpy(a, dt) for a in de["a"]]
         if net.activations[-1] == "softmax":
             da[-1] = None  # the loss is taken from the logits: a_L is off its path
-        return NetGradients(to_numpy(dw, dt), tuple(to_numpy(z, dt) for z in de["z"]),
+        return BackwardPass(to_numpy(dw, dt), tuple(to_numpy(z, dt) for z in de["z"]),
                             tuple(da))
 
 

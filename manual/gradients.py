@@ -9,7 +9,7 @@ import numpy as np
 
 from autograd_compare.interface import Example
 from autograd_compare.manual.network import forward_values
-from autograd_compare.network import NetGradients
+from autograd_compare.network import BackwardPass
 
 
 def weight_gradients(v: dict, w, example: Example) -> np.ndarray:
@@ -57,11 +57,11 @@ def node_gradients(v: dict, w, example: Example) -> dict:
                 o1=dE_do1, o2=dE_do2, a_o1=dE_da_o1, a_o2=dE_da_o2)
 
 
-def gradients(w, example: Example) -> NetGradients:
+def gradients(w, example: Example) -> BackwardPass:
     """dE_total/dw (8,) and dE_total/d(node) for one network ``w`` (8,) on one example, as
     `manual.mlp` returns them: z = (h, o), a = (a_h, a_o), each (1, 2)."""
     v = forward_values(w, example)
     n = node_gradients(v, w, example)
     row = lambda a, b: np.stack([n[a], n[b]])[None]  # noqa: E731
-    return NetGradients(weight_gradients(v, w, example), (row("h1", "h2"), row("o1", "o2")),
+    return BackwardPass(weight_gradients(v, w, example), (row("h1", "h2"), row("o1", "o2")),
                         (row("a_h1", "a_h2"), row("a_o1", "a_o2")))

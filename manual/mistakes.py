@@ -19,7 +19,7 @@ from autograd_compare.interface import Example, Forward, Gradients, RawBackend
 from autograd_compare.manual import gradients as right
 from autograd_compare.manual.network import forward_values
 from autograd_compare.naming import node_values
-from autograd_compare.network import Data, NetForward, NetGradients, Network, describe
+from autograd_compare.network import BackwardPass, Data, ForwardPass, Network, describe
 from autograd_compare.optimizers import Optimizer
 from autograd_compare.types import Array, BatchResult, Resume, Trajectory
 
@@ -183,19 +183,19 @@ MISTAKES: dict[str, Mistake] = {m.name: m for m in (
 )}
 
 
-class NetMistake(NamedTuple):
+class MistakeBackend(NamedTuple):
     """A mistake's functions on any network, unchecked (`registry.get_network_backend` checks
     and converts, as for every backend's modules)."""
 
-    forward: Callable[[Network, Array, Data], NetForward]
-    gradients: Callable[[Network, Array, Data], NetGradients]
+    forward: Callable[[Network, Array, Data], ForwardPass]
+    gradients: Callable[[Network, Array, Data], BackwardPass]
     train: Callable[[Network, Array, Data, Optimizer, int, Resume | None], Trajectory]
     # (net, w (N, P), lr (N,), data, opt, steps, threshold, keep_loss); None: no batched form
     train_batch: Callable[[Network, Array, Array, Data, Optimizer, int, float | None, bool],
                           BatchResult] | None = None
 
 
-def network_backend(kind: str, dtype) -> NetMistake:
+def network_backend(kind: str, dtype) -> MistakeBackend:
     """The backend ``mistake:<kind>`` behind the one interface (`compare.backend.Backend`).
 
     A mistake of the tutorial's formulas (`MISTAKES`) runs on the tutorial's network and one
@@ -214,17 +214,17 @@ def network_backend(kind: str, dtype) -> NetMistake:
                        resume: Resume | None) -> Trajectory:
             return optim.train(net, w, data, opt, steps, resume, kind)
 
-        return NetMistake(mlp.forward, mlp.gradients, train_rule)
+        return MistakeBackend(mlp.forward, mlp.gradients, train_rule)
     raw = make(kind, dt)
 
-    def forward(net: Network, w: Array, data: Data) -> NetForward:
+    def forward(net: Network, w: Array, data: Data) -> ForwardPass:
         f = raw.forward(w, _example(name, net, data))
-        return NetForward((f.h[None], f.o[None]), (f.a_h[None], f.a_o[None]),
+        return ForwardPass((f.h[None], f.o[None]), (f.a_h[None], f.a_o[None]),
                           f.E_total[None], f.E_total)
 
-    def gradients(net: Network, w: Array, data: Data) -> NetGradients:
+    def gradients(net: Network, w: Array, data: Data) -> BackwardPass:
         g = raw.gradients(w, _example(name, net, data))
-        return NetGradients(g.w, (g.h[None], g.o[None]), (g.a_h[None], g.a_o[None]))
+        return BackwardPass(g.w, (g.h[None], g.o[None]), (g.a_h[None], g.a_o[None]))
 
     def train(net: Network, w: Array, data: Data, opt: Optimizer, steps: int,
               resume: Resume | None) -> Trajectory:
@@ -238,7 +238,7 @@ def network_backend(kind: str, dtype) -> NetMistake:
         return raw.train_batch(w, lr, _example(name, net, data), steps=steps,
                                threshold=threshold, keep_loss=keep_loss)
 
-    return NetMistake(forward, gradients, train, train_batch)
+    return MistakeBackend(forward, gradients, train, train_batch)
 
 
 def check_tutorial_use(name: str, net: Network, data: Data, opt: Optimizer | None = None) -> None:

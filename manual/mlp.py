@@ -31,9 +31,9 @@ from autograd_compare.manual import soa
 from autograd_compare.manual.network import sigmoid
 from autograd_compare.network import (
     Array,
+    BackwardPass,
     Data,
-    NetForward,
-    NetGradients,
+    ForwardPass,
     Network,
     frozen_bias,
     layout,
@@ -115,14 +115,14 @@ def example_losses(net: Network, z: Array, a: Array, t: Array) -> Array:
     return (0.5 if net.loss == "half-sse" else 1.0) * (d * d).sum(axis=-1)
 
 
-def forward(net: Network, w: np.ndarray, data: Data) -> NetForward:
+def forward(net: Network, w: np.ndarray, data: Data) -> ForwardPass:
     """Every z and a (B, n_l) and the loss, for one parameter vector ``w`` (P,)."""
     ex = tutorial_example(net, data)
     if ex is not None:
         return tutorial_network.forward(w, ex)
     zs, as_, losses = forward_pass(net, w, data.inputs, data.targets)
     c = w.dtype.type(reduction_scale(net, data.inputs.shape[0]))
-    return NetForward(tuple(zs), tuple(as_), losses, np.asarray(c * losses.sum(axis=-1)))
+    return ForwardPass(tuple(zs), tuple(as_), losses, np.asarray(c * losses.sum(axis=-1)))
 
 
 @np.errstate(over="ignore", invalid="ignore")
@@ -157,14 +157,14 @@ def backward_pass(net: Network, w: Array, x: Array, t: Array, zs: Sequence[Array
     return dw, dz, da
 
 
-def gradients(net: Network, w: np.ndarray, data: Data) -> NetGradients:
+def gradients(net: Network, w: np.ndarray, data: Data) -> BackwardPass:
     """dE/dw (P,) and dE/dz_l, dE/da_l (B, n_l) for every layer."""
     ex = tutorial_example(net, data)
     if ex is not None:
         return tutorial_gradients.gradients(w, ex)
     zs, as_, _ = forward_pass(net, w, data.inputs, data.targets)
     dw, dz, da = backward_pass(net, w, data.inputs, data.targets, zs, as_)
-    return NetGradients(dw, tuple(dz), tuple(da))
+    return BackwardPass(dw, tuple(dz), tuple(da))
 
 
 def loss_and_gradient(net: Network, w: np.ndarray, data: Data) -> tuple[Array, Array]:

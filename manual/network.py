@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from autograd_compare.interface import Example
-from autograd_compare.network import NetForward
+from autograd_compare.network import ForwardPass
 
 
 def sigmoid(x):
@@ -45,11 +45,11 @@ def forward_values(w, example: Example) -> dict:
                 E1=E1, E2=E2, E_total=E_total)
 
 
-def forward(w, example: Example) -> NetForward:
+def forward(w, example: Example) -> ForwardPass:
     """Forward pass for one network ``w`` (8,) on one example, as `manual.mlp` returns it:
     z = (h, o), a = (a_h, a_o), each (1, 2); the loss E_total as (1,) and ()."""
     v = forward_values(w, example)
     row = lambda a, b: np.stack([v[a], v[b]])[None]  # noqa: E731
     E_total = np.asarray(v["E_total"])
-    return NetForward((row("h1", "h2"), row("o1", "o2")), (row("a_h1", "a_h2"),
+    return ForwardPass((row("h1", "h2"), row("o1", "o2")), (row("a_h1", "a_h2"),
                       row("a_o1", "a_o2")), E_total[None], E_total)

@@ -16,6 +16,7 @@ quantity.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -29,7 +30,7 @@ from autograd_compare.optimizers import ADAM_KINDS, Optimizer
 from autograd_compare.types import BatchResult, Resume, Trajectory
 
 
-class OptimMistake(NamedTuple):
+class UpdateMistake(NamedTuple):
     name: str
     kinds: tuple[str, ...]  # the optimizers it applies to
     description: str
@@ -37,25 +38,27 @@ class OptimMistake(NamedTuple):
 
 
 MISTAKES = {m.name: m for m in (
-    OptimMistake("momentum-before-gradient", ("momentum", "nesterov"),
+    UpdateMistake("momentum-before-gradient", ("momentum", "nesterov"),
                  "steps with the old velocity, then adds the gradient (w -= lr*v; v = mu*v + g)",
                  "w1 after step 1"),
-    OptimMistake("weight-decay-sign", ("sgd", "momentum", "nesterov", "adam"),
+    UpdateMistake("weight-decay-sign", ("sgd", "momentum", "nesterov", "adam"),
                  "coupled weight decay with the wrong sign (g - wd*w instead of g + wd*w)",
                  "first state or weight after step 1"),
-    OptimMistake("adam-no-bias-correction", ("adam", "adamw"),
+    UpdateMistake("adam-no-bias-correction", ("adam", "adamw"),
                  "Adam without bias correction (m and v used in place of m_hat and v_hat)",
                  "w1 after step 1"),
-    OptimMistake("adamw-decay-after", ("adamw",),
+    UpdateMistake("adamw-decay-after", ("adamw",),
                  "AdamW decays the weights after the Adam step instead of before it",
                  "w1 after step 1"),
 )}
 
 
 def train(net: Network, w: np.ndarray, data: Data, opt: Optimizer, steps: int,
-          resume: Resume | None = None, mistake: str | None = None) -> Trajectory:
+          resume: Resume | None = None, mistake: str | None = None,
+          gradient: Callable[[Network, np.ndarray, Data], tuple] | None = None) -> Trajectory:
     """``steps`` updates of ``opt`` from ``w`` (P,), from ``resume``'s optimizer state if given
-    (else a fresh one); ``mistake`` one of `MISTAKES`."""
+    (else a fresh one); ``mistake`` one of `MISTAKES`; ``gradient``: (E, dE/dw) of someone
+    else's (a user's backend, `compare.plugins`) instead of the hand-derived ones."""
     if mistake is not None:
         check_mistake(opt, mistake)
     dt = w.dtype
@@ -68,16 +71,17 @@ def train(net: Network, w: np.ndarray, data: Data, opt: Optimizer, steps: int,
     s = init_state(w.shape, dt, opt) if resume is None else resumed_state(resume, w.size, opt)
     done = 0 if resume is None else resume.updates
     for k in range(steps):
-        loss[k], grads[k] = _objective_gradient(net, weights[k], data, opt)
+        loss[k], grads[k] = _objective_gradient(net, weights[k], data, opt, gradient)
         weights[k + 1], s = update(weights[k], grads[k], s, opt, done + k, mistake)
         state[k] = flat_state(s, opt)
     return Trajectory(loss, weights, grads, state)
 
 
-def _objective_gradient(net: Network, w: np.ndarray, data: Data, opt: Optimizer):
+def _objective_gradient(net: Network, w: np.ndarray, data: Data, opt: Optimizer,
+                        gradient: Callable[[Network, np.ndarray, Data], tuple] | None = None):
     """(E, d(E + λ/2·Σw²)/dw) at ``w`` (..., P), then + λ·w by hand (d/dw5 of λ/2·w5² is
     λ·w5): the tutorial's 8 formulas on its own network and example, else the δ recursion."""
-    E, dw = mlp.loss_and_gradient(net, w, data)
+    E, dw = (mlp.loss_and_gradient if gradient is None else gradient)(net, w, data)
     if opt.l2:
         dw = dw + w.dtype.type(opt.l2) * w
     return E, dw

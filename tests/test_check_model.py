@@ -129,3 +129,156 @@ def test_a_mistake_backend_is_checked_against_the_optimizer_catalogue():
         with pytest.raises(InputError, match=message) as err:
             check_model(model, x, t, steps=3, backends=("manual", "mistake:" + kind))
         assert "\n" not in str(err.value)
+
+
+# --- the user's model is run: its forward and its loss (issue 20) -------------------------------
+def _classifier(softmax_last: bool = False):
+    torch.manual_seed(3)
+    mods = [torch.nn.Linear(4, 6), torch.nn.Tanh(), torch.nn.Linear(6, 3)]
+    return torch.nn.Sequential(*mods, *([torch.nn.Softmax(dim=1)] if softmax_last else []))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_correct_model_with_its_loss_object_passes(dtype):
+    x, t = data(4, 3, onehot=True)
+    r = check_model(_classifier(), x, t, loss=torch.nn.CrossEntropyLoss(), dtype=dtype)
+    assert r.ok and r.notes == ()
+    assert "model" in r.gradcheck.largest and r.gradcheck.largest["model"] < 1
+
+
+def test_the_model_backend_is_the_users_own_autograd():
+    """The "model" column of the gradient check is what the user's model and loss give
+    (computed here with plain torch, independently), node gradients included."""
+    x, t = data(4, 3, onehot=True)
+    model = _classifier().double()
+    r = check_model(model, x, t, loss=torch.nn.CrossEntropyLoss(reduction="sum"))
+    X, T = torch.from_numpy(x), torch.from_numpy(t)
+    z1 = model[0](X)
+    z1.retain_grad()
+    E = torch.nn.CrossEntropyLoss(reduction="sum")(model[2](model[1](z1)), T)
+    E.backward()
+    rows = {row.quantity: row.values["model"] for row in r.gradcheck.rows}
+    assert rows["dE/dW1[1,2]"] == model[0].weight.grad[1, 2].item()
+    assert rows["dE/db2[0]"] == model[2].bias.grad[0].item()
+    assert rows["dE/dz1[4] (example 7)"] == z1.grad[6, 4].item()
+
+
+def test_softmax_before_cross_entropy_loss_is_named():
+    x, t = data(4, 3, onehot=True)
+    r = check_model(_classifier(softmax_last=True), x, t, loss=torch.nn.CrossEntropyLoss())
+    assert not r.ok
+    assert r.first_divergence["backend"] == "model"
+    assert r.first_divergence["quantity"].startswith("dE/dz2")
+    assert r.notes == ("your model ends in nn.Softmax and is trained with nn.CrossEntropyLoss, "
+                       "which applies log-softmax itself: softmax twice. Drop the Softmax layer "
+                       "(the loss takes the logits)",)
+    # the same layers with the loss named "cross-entropy" read the Softmax as its softmax
+    assert check_model(_classifier(softmax_last=True), x, t, loss="cross-entropy").ok
+
+
+def test_a_forward_that_does_more_than_its_layers_fails_with_the_reason():
+    class Twice(torch.nn.Sequential):
+        def forward(self, x):
+            return 2 * super().forward(x)
+
+    torch.manual_seed(4)
+    model = Twice(torch.nn.Linear(3, 4), torch.nn.Sigmoid(), torch.nn.Linear(4, 2),
+                  torch.nn.Sigmoid())
+    x, t = data(3, 2)
+    r = check_model(model, x, t, loss="mse", reduction="mean")
+    assert not r.ok and r.first_divergence["backend"] == "model"
+    assert r.first_divergence["quantity"] == "dE/da2[0] (example 1)"
+    y = model.double()(torch.from_numpy(x)).detach().numpy()  # its own output: 2·σ(...)
+    b, j = np.unravel_index(np.argmax(y), y.shape)  # where 2σ and σ differ most
+    assert r.notes == (f"your model's output is not σ(W2 a1 + b2): for example {b + 1}, output "
+                       f"{j + 1} it gives {y[b, j]:.10g} where σ(W2 a1 + b2) gives "
+                       f"{y[b, j] / 2:.10g} (its forward computes something else than its "
+                       "layers describe); first differing gradient: dE/da2[0] (example 1)",)
+    plain = torch.nn.Sequential(*model)  # the same layers without the factor: agrees
+    assert check_model(plain, x, t, loss="mse", reduction="mean").ok
+
+
+@pytest.mark.parametrize("make,fragment", [
+    (lambda lin: torch.nn.Sequential(lin, torch.nn.Sigmoid(), lin, torch.nn.Sigmoid()),
+     "layer 2 is layer 0 again (the same nn.Linear object: shared weights)"),
+    (lambda lin: torch.nn.Sequential(lin.requires_grad_(False)),
+     "layer 0 (Linear): its weight has requires_grad=False"),
+])
+def test_shared_and_frozen_weights_are_refused_in_one_line(make, fragment):
+    x, t = data(3, 3)
+    with pytest.raises(InputError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
+        check_model(make(torch.nn.Linear(3, 3)), x, t)
+
+
+@pytest.mark.parametrize("loss,fragment", [
+    (lambda: torch.nn.BCELoss(), "unsupported loss BCELoss()"),
+    (lambda: torch.nn.MSELoss(reduction="none"), "expected reduction 'sum' or 'mean'"),
+    (lambda: torch.nn.CrossEntropyLoss(label_smoothing=0.1), "label smoothing"),
+])
+def test_unsupported_loss_objects_are_one_line(loss, fragment):
+    x, t = data(4, 3, onehot=True)
+    with pytest.raises(InputError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
+        check_model(_classifier(), x, t, loss=loss())
+
+
+# --- a JAX model: a pure apply(params, x) ------------------------------------------------------
+def _jax_layers(flax: bool = False):
+    rng = np.random.default_rng(2)
+    W1, b1, W2, b2 = (rng.normal(size=s) for s in ((3, 2), (3,), (1, 3), (1,)))
+    if flax:
+        return [{"kernel": W1.T, "bias": b1, "activation": "tanh"},
+                {"kernel": W2.T, "bias": b2, "activation": "sigmoid"}]
+    return [{"W": W1, "b": b1, "activation": "tanh"}, {"W": W2, "b": b2, "activation": "sigmoid"}]
+
+
+def _apply(p, x, hidden=None):
+    jax = pytest.importorskip("jax")
+    hidden = jax.numpy.tanh if hidden is None else hidden
+    if "kernel" in p[0]:
+        h = hidden(x @ p[0]["kernel"] + p[0]["bias"])
+        return jax.nn.sigmoid(h @ p[1]["kernel"] + p[1]["bias"])
+    h = hidden(x @ p[0]["W"].T + p[0]["b"])
+    return jax.nn.sigmoid(h @ p[1]["W"].T + p[1]["b"])
+
+
+@pytest.mark.parametrize("flax", [False, True], ids=["out-in", "flax-in-out"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_jax_apply_is_run_and_judged_on_its_gradients(flax, dtype):
+    x, t = data(2, 1)
+    r = check_model(_jax_layers(flax), x, t, loss="half-sse", apply=_apply, dtype=dtype)
+    assert r.ok and r.notes == () and "model" in r.gradcheck.largest
+    node_rows = [row for row in r.gradcheck.rows if "/dz" in row.quantity]
+    assert node_rows and all("model" not in row.values for row in node_rows)  # opaque: no nodes
+
+
+def test_the_jax_model_column_is_jax_grad_of_the_users_apply():
+    jax = pytest.importorskip("jax")
+    jnp = jax.numpy
+    x, t = data(2, 1)
+    layers = _jax_layers(flax=True)
+    r = check_model(layers, x, t, loss="half-sse", apply=_apply)
+    rows = {row.quantity: row.values.get("model") for row in r.gradcheck.rows}
+    with jax.enable_x64(True):
+        p = [{k: jnp.asarray(v) for k, v in L.items() if k != "activation"} for L in layers]
+        g = jax.grad(lambda p: 0.5 * ((jnp.asarray(t) - _apply(p, jnp.asarray(x))) ** 2).sum())(p)
+    assert rows["dE/dW1[2,0]"] == float(g[0]["kernel"][0, 2])  # (in, out): transposed
+    assert rows["dE/db2[0]"] == float(g[1]["bias"][0])
+
+
+def test_a_jax_apply_that_differs_from_its_layers_fails_with_the_reason():
+    jax = pytest.importorskip("jax")
+    x, t = data(2, 1)
+    r = check_model(_jax_layers(), x, t, loss="half-sse",
+                    apply=lambda p, x: _apply(p, x, hidden=jax.nn.sigmoid))  # not tanh
+    assert not r.ok and r.first_divergence["backend"] == "model"
+    (note,) = r.notes
+    assert note.startswith("your model's output is not σ(W2 a1 + b2): for example ")
+
+
+def test_a_weight_in_the_wrong_layout_names_the_layout():
+    x, t = data(2, 1)
+    layers = _jax_layers()
+    layers[1]["W"] = layers[1]["W"].T  # (3, 1): Flax's layout under the key 'W'
+    del layers[0]["b"], layers[1]["b"]  # no biases: the chain of shapes is what is wrong
+    with pytest.raises(InputError, match=r"give Flax's \(in, out\) as 'kernel'"):
+        check_model(layers, x, t, apply=_apply)

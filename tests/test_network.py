@@ -85,7 +85,7 @@ def test_bad_csv(text, message):
 def test_csv_round_trip(tmp_path):
     path = tmp_path / "xor.csv"
     path.write_text("x1,x2,t\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n")
-    d = network.read_csv(network.preset("xor").network, path)
+    d = network.parse_csv(network.preset("xor").network, network.read_text(path), "xor.csv")
     np.testing.assert_array_equal(d.inputs, network.preset("xor").data.inputs)
     np.testing.assert_array_equal(d.targets, network.preset("xor").data.targets)
 

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from autograd_compare import optimizers as O
+from autograd_compare.harness import network_check, tolerances
 from autograd_compare.harness import optim_check as C
-from autograd_compare.harness import tolerances
 from autograd_compare.manual import optim as manual_optim
 from autograd_compare.naming import WEIGHT_NAMES
 from autograd_compare.network import TUTORIAL as TUT
@@ -54,8 +54,9 @@ def _assert_rows_match_single_runs(backend: str, out: O.BatchResult, w: np.ndarr
         one_opt = O.with_lr(opt, float(lr))
         one = C.train(backend, TUT, w[n], tutorial_data(dtype, ex), one_opt, STEPS, dtype)
         scale = C.scales(TUT, one_opt, one, tutorial_data(dtype, ex), dtype)
-        tol = tolerances.trajectory_tolerance(
-            dtype, STEPS - 1, np.array([scale[name][-1] for name in WEIGHT_NAMES]))
+        # rtol · (step + 1) · scale at the last step, as `optim_check.compare_runs` gives it
+        tol = network_check.step_rtol(TUT, 1, dtype) * STEPS * np.array(
+            [scale[name][-1] for name in WEIGHT_NAMES])
         diff = np.abs(out.final_weights[n].astype(np.float64) - one.weights[-1])
         assert np.all(diff <= tol), (f"{backend} {opt.describe()} row {n}: |Δw| {diff} > {tol}")
 

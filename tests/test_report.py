@@ -125,15 +125,9 @@ def test_a_failure_while_writing_leaves_nothing(tmp_path):
         raise OSError("disk full")
 
     with pytest.raises(OSError):
-        output.write_folder(tmp_path / "rep", fill, force=False)
+        with output.Destination(tmp_path / "rep", force=False) as dest:
+            dest.commit(fill)
     assert list(tmp_path.iterdir()) == []
-
-
-def test_default_out_counts_up(tmp_path):
-    assert output.default_out(cwd=tmp_path).name == "autograd-compare-report"
-    (tmp_path / "autograd-compare-report").mkdir()
-    (tmp_path / "autograd-compare-report-2").mkdir()
-    assert output.default_out(cwd=tmp_path).name == "autograd-compare-report-3"
 
 
 def test_out_that_is_a_file_is_refused(tmp_path):

@@ -11,9 +11,9 @@ import torch
 
 from autograd_compare.network import (
     Array,
+    BackwardPass,
     Data,
-    NetForward,
-    NetGradients,
+    ForwardPass,
     Network,
     frozen_bias,
     layout,
@@ -75,16 +75,16 @@ def _losses(net: Network, z: torch.Tensor, a: torch.Tensor | None,
     return (0.5 if net.loss == "half-sse" else 1.0) * ((t - a) ** 2).sum(dim=-1)
 
 
-def forward(net: Network, w: np.ndarray, data: Data) -> NetForward:
+def forward(net: Network, w: np.ndarray, data: Data) -> ForwardPass:
     w_t = torch.from_numpy(w)
     with torch.no_grad():
         zs, as_, losses, E = forward_values(net, w_t, _as(data.inputs, w_t.dtype),
                                             _as(data.targets, w_t.dtype))
-    return NetForward(tuple(z.numpy() for z in zs), tuple(a.numpy() for a in as_),
+    return ForwardPass(tuple(z.numpy() for z in zs), tuple(a.numpy() for a in as_),
                       losses.numpy(), E.numpy())
 
 
-def gradients(net: Network, w: np.ndarray, data: Data) -> NetGradients:
+def gradients(net: Network, w: np.ndarray, data: Data) -> BackwardPass:
     """dE/dw and dE/d(every z and a) by one backward pass (retain_grad on the nodes)."""
     w_t = torch.from_numpy(w).clone().requires_grad_(True)
     zs, as_, _, E = forward_values(net, w_t, _as(data.inputs, w_t.dtype),
@@ -95,7 +95,7 @@ def gradients(net: Network, w: np.ndarray, data: Data) -> NetGradients:
         v.retain_grad()
     E.backward()
     da = [_grad(a) for a in as_[:-1]] + [None if softmax_out else _grad(as_[-1])]
-    return NetGradients(_grad(w_t), tuple(_grad(z) for z in zs), tuple(da))
+    return BackwardPass(_grad(w_t), tuple(_grad(z) for z in zs), tuple(da))
 
 
 def train(net: Network, w: np.ndarray, data: Data, *, lr: float, steps: int) -> Trajectory:

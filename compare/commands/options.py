@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from autograd_compare import budget, network, optimizers, validate
+from autograd_compare import budget, network, optimizers, plugins, validate
 from autograd_compare.errors import CompareError, InputError
 from autograd_compare.interface import (
     CLASS_INPUTS,
@@ -99,18 +99,20 @@ def add_lrs_option(parser: argparse.ArgumentParser) -> None:
 
 def add_backends_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backends", type=backend_list, default=None, metavar="NAME,...",
-                        help="backends to run: " + ", ".join(REGISTRY)
-                        + f" or {MISTAKE_PREFIX}<kind> (default: every installed backend)")
+                        help="backends to run: " + ", ".join(backends())
+                        + f", {MISTAKE_PREFIX}<kind>, or your own gradients as "
+                        "package.module:function (default: manual, torch, jax as installed)")
 
 
 def backend_list(text: str) -> tuple[str, ...]:
     """``"manual,torch"`` -> ("manual", "torch"); unknown or repeated names are usage errors."""
     names = tuple(n.strip() for n in text.split(",") if n.strip())
     for i, name in enumerate(names):
-        if name not in REGISTRY and not name.startswith(MISTAKE_PREFIX):
+        if name not in REGISTRY and not name.startswith(MISTAKE_PREFIX) \
+                and not plugins.is_plugin(name):
             raise argparse.ArgumentTypeError(
                 f"unknown backend {validate.short_text(name)}; expected one of "
-                f"{', '.join(REGISTRY)} or {MISTAKE_PREFIX}<kind>")
+                f"{', '.join(backends())}, {MISTAKE_PREFIX}<kind> or package.module:function")
         if name in names[:i]:
             raise argparse.ArgumentTypeError(
                 f"backend {validate.short_text(name)} is listed twice in --backends")
@@ -120,8 +122,8 @@ def backend_list(text: str) -> tuple[str, ...]:
 
 
 def selected_backends(args: argparse.Namespace) -> tuple[str, ...]:
-    """The backends asked for, or every installed one."""
-    return tuple(args.backends) if args.backends else tuple(backends())
+    """The backends asked for, or every installed built-in one."""
+    return tuple(args.backends) if args.backends else tuple(backends(plugins=False))
 
 
 def with_reference(names: tuple[str, ...]) -> tuple[tuple[str, ...], str | None]:
@@ -145,15 +147,6 @@ def check_lrs(lrs, dtype: Any = "float64") -> tuple[float, ...]:
             raise InputError(f"learning rate {lrs[i]!r} is listed twice{same} (equal to "
                              f"{lrs[out.index(lr)]!r}); give each rate once")
     return out
-
-
-def check_network(args: argparse.Namespace) -> tuple:
-    """(weights (8,), (inputs, targets)) from the options, all finite."""
-    dt = validate.dtype(args.dtype)
-    ex = validate.example((args.inputs, args.targets), dt)
-    w = validate.weights(args.weights, dt)
-    validate.representable_start(w, ex, dt)
-    return tuple(w), (tuple(ex.inputs), tuple(ex.targets))
 
 
 # --- any network: a preset or your own --------------------------------------------------------

@@ -147,6 +147,9 @@ def term_scales(net: Network, w: Float, data: Data, dtype: npt.DTypeLike) -> Ter
 
 
 # --- gradient check --------------------------------------------------------------------------
+NOT_GIVEN = "not given"  # a node row of a backend that gives parameter gradients only
+
+
 class GradRow(NamedTuple):
     quantity: str  # "dE/dW2[0,1]", "dE/da1[0] (example 2)", "dE_total/dw5" (the tutorial)
     complex_step: float
@@ -272,7 +275,9 @@ def gradient_check(backends: list[Backend], net: Network, w: Array,
             for b in range(B):
                 for j, name in enumerate(names):
                     label = f"d{E}/d{name}" + (f" (example {b + 1})" if B > 1 else "")
-                    vals = {k: float(getattr(g, kind)[l][b, j]) for k, g in grads.items()}
+                    vals = {k: float(getattr(g, kind)[l][b, j]) for k, g in grads.items()
+                            if len(g.z) == net.layers}  # () : parameters only (an opaque
+                    #                                       model of the user's)
                     scale = max(getattr_scale(scales, kind, l)[b, j], abs(ref.cs[b, j]))
                     rows.append(_row(label, ref, (b, j), scale, rtol, fd_ops, scales.E, vals))
         lay = layout(net)[l]

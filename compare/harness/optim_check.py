@@ -37,15 +37,17 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from autograd_compare import naming, registry, validate
+from autograd_compare.backend import Backend
 from autograd_compare.errors import InputError
 from autograd_compare.harness import network_check, tolerances
 from autograd_compare.harness.network_check import GradCheck
 from autograd_compare.harness.tolerances import FloatArray
-from autograd_compare.network import Data, NetForward, Network, loss_name, param_names
+from autograd_compare.network import Data, ForwardPass, Network, loss_name, param_names
 from autograd_compare.optimizers import ADAM_KINDS, MANUAL_ONLY, Optimizer
 from autograd_compare.types import BatchResult, Resume, Trajectory
 
 MISTAKE_PREFIX = registry.MISTAKE_PREFIX
+FRAMEWORKS = ("torch", "jax")  # backends with update rules of their own (not manual's)
 OPTIM_NEEDS = registry.OPTIM_NEEDS  # frameworks an optim module needs beyond its backend's
 
 
@@ -74,7 +76,7 @@ class Separation(NamedTuple):
     label: str  # "db2[2] at step 122"
     growth: float  # how fast the reference's own 1-ulp nudge of the start grows (×G per
     #                step, from its smallest to `step`): the dynamics' amplification
-    own_steps: OptimComparison  # the backend's rows against the reference's single updates
+    own_steps: Comparison  # the backend's rows against the reference's single updates
     #                             from the backend's own states (check "own-step")
 
     @property
@@ -91,7 +93,7 @@ class Largest(NamedTuple):
     label: str  # where the largest |difference| is
 
 
-class OptimComparison(NamedTuple):
+class Comparison(NamedTuple):
     backend: str
     columns: tuple[str, ...]  # compared quantities
     diff: FloatArray  # (steps, Q)
@@ -100,24 +102,24 @@ class OptimComparison(NamedTuple):
     first_divergence: Divergence | None
 
 
-class OptimResult(NamedTuple):
+class TrajectoryCheck(NamedTuple):
     optimizer: Optimizer
     network: Network
     dtype: np.dtype[Any]
     reference: str
     runs: dict[str, Trajectory]
-    comparisons: dict[str, OptimComparison]
+    comparisons: dict[str, Comparison]
     ok: bool
     first_divergence: Divergence | None
     largest: Largest
-    finals: dict[str, NetForward | None]  # backend -> its own forward pass after the last
+    finals: dict[str, ForwardPass | None]  # backend -> its own forward pass after the last
     #                                        update (None: the training diverged)
-    steps: dict[str, OptimComparison]  # the per-step check: backend -> its single updates
+    steps: dict[str, Comparison]  # the per-step check: backend -> its single updates
     #          from the reference's state, compared (the backends of the reference's convention)
     separations: dict[str, Separation]  # backend -> where its whole trajectory separates
     #                                     while every single step agrees
 
-    def decisive(self, name: str) -> OptimComparison:
+    def decisive(self, name: str) -> Comparison:
         """The comparison behind backend ``name``'s verdict: the per-step check, or the whole
         trajectory where no per-step check runs (another convention) or where it separates
         with nothing to explain it."""
@@ -140,13 +142,13 @@ class OptimResult(NamedTuple):
 
 
 def available() -> list[str]:
-    """Backends whose framework is installed (nothing imported)."""
-    return [name for name in registry.backends()
+    """The built-in backends whose framework is installed (nothing imported)."""
+    return [name for name in registry.backends(plugins=False)
             if name not in OPTIM_NEEDS or importlib.util.find_spec(OPTIM_NEEDS[name])]
 
 
 def _check_kind(name: str, opt: Optimizer) -> None:
-    if opt.kind in MANUAL_ONLY and not (name == "manual" or name.startswith(MISTAKE_PREFIX)):
+    if opt.kind in MANUAL_ONLY and name in FRAMEWORKS:  # a plugin runs manual's rules
         raise InputError(f"optimizer {opt.kind!r} exists in the manual backend only; got "
                          f"backend {name!r}")
 
@@ -253,7 +255,7 @@ def update_scales(opt: Optimizer, ref: Trajectory, dw_terms: FloatArray, E: Floa
 
 def compare_runs(name: str, run: Trajectory, run_cols: tuple[str, ...],
                  ref: Trajectory, ref_cols: tuple[str, ...], scale: dict[str, FloatArray],
-                 rtol: float, check: str = "trajectory") -> OptimComparison:
+                 rtol: float, check: str = "trajectory") -> Comparison:
     """``run`` against ``ref`` on their common columns (in the reference's order), over the
     rows ``run`` has; the tolerance is ``rtol · (step + 1) · scale`` for a whole trajectory
     (every earlier step's rounding is carried), ``rtol · scale`` for the per-step check
@@ -279,19 +281,19 @@ def compare_runs(name: str, run: Trajectory, run_cols: tuple[str, ...],
                            float(y[k, q]), float(cells.diff[k, q]), float(tol[k, q]), check)
     k, q = cells.largest
     largest = Largest(name, cells.abs, cells.ratio, label(common[q], k + 1))
-    return OptimComparison(name, common, cells.diff, tol, largest, first)
+    return Comparison(name, common, cells.diff, tol, largest, first)
 
 
 def counterpart(name: str, opt: Optimizer) -> Optimizer:
     """The optimizer backend ``name`` runs for ``opt``: a manual-only convention runs as its
     framework counterpart elsewhere (textbook momentum -> momentum, same μ and lr), so that
     the weights of the two conventions can be compared."""
-    if opt.kind in MANUAL_ONLY and not (name == "manual" or name.startswith(MISTAKE_PREFIX)):
+    if opt.kind in MANUAL_ONLY and name in FRAMEWORKS:  # a plugin runs manual's rules
         return opt._replace(kind="momentum")
     return opt
 
 
-def earliest_and_largest(comps: dict[str, OptimComparison], ref_cols: Sequence[str]
+def earliest_and_largest(comps: dict[str, Comparison], ref_cols: Sequence[str]
                          ) -> tuple[Divergence | None, Largest]:
     """The first divergence over every comparison (earliest step, then column order) and the
     largest difference relative to its tolerance."""
@@ -313,7 +315,7 @@ def require_backends(opt: Optimizer, backends: list[str]) -> None:
 
 
 def check(opt: Optimizer, backends: list[str], net: Network, w: Any, data: Data,
-          steps: int = 20, dtype: DTypeLike = "float64") -> OptimResult:
+          steps: int = 20, dtype: DTypeLike = "float64") -> TrajectoryCheck:
     """Train ``net`` with ``opt`` in every backend and compare each with the first: the
     per-step check (`single_steps`) decides; a whole trajectory that separates while every
     step agrees is judged by `separation`."""
@@ -328,7 +330,7 @@ def check(opt: Optimizer, backends: list[str], net: Network, w: Any, data: Data,
 
 
 def _compared(opt: Optimizer, net: Network, data: Data, dt: np.dtype[Any], reference: str,
-              opts: dict[str, Optimizer], runs: dict[str, Trajectory]) -> OptimResult:
+              opts: dict[str, Optimizer], runs: dict[str, Trajectory]) -> TrajectoryCheck:
     """`check` once every backend has trained: ``runs`` (the reference's first)."""
     ref = runs[reference]
     scale = scales(net, opts[reference], ref, data, dt)
@@ -352,7 +354,7 @@ def _compared(opt: Optimizer, net: Network, data: Data, dt: np.dtype[Any], refer
             seps[n] = separation(comps[n], own, size)
     final = {name: final_forward(name, net, run.weights[-1], data, dt)
              for name, run in runs.items()}
-    result = OptimResult(opt, net, dt, reference, runs, comps, True, None,
+    result = TrajectoryCheck(opt, net, dt, reference, runs, comps, True, None,
                          Largest(None, 0.0, 0.0, ""), final, local, seps)
     first, largest = earliest_and_largest({n: result.decisive(n) for n in comps}, ref_cols)
     return result._replace(ok=first is None, first_divergence=first, largest=largest)
@@ -403,7 +405,7 @@ def single_steps(name: str, net: Network, ref: Trajectory, data: Data, opt: Opti
 
 
 def own_steps(name: str, reference: str, net: Network, run: Trajectory, ref: Trajectory,
-              data: Data, opt: Optimizer, dt: np.dtype[Any], rtol: float) -> OptimComparison:
+              data: Data, opt: Optimizer, dt: np.dtype[Any], rtol: float) -> Comparison:
     """Backend ``name``'s own run against the reference's single updates from that run's
     states (weights and optimizer state): agreeing at every row, the run is a chain of
     correct updates, and where it leaves the reference's trajectory the dynamics amplified
@@ -432,7 +434,7 @@ def nudge_size(reference: str, net: Network, ref: Trajectory, data: Data, opt: O
     return cast(FloatArray, np.maximum(*sizes))
 
 
-def separation(comp: OptimComparison, own: OptimComparison, size: FloatArray) -> Separation:
+def separation(comp: Comparison, own: Comparison, size: FloatArray) -> Separation:
     """The backend's first whole-trajectory divergence, with the nudge's growth up to it."""
     first = comp.first_divergence
     assert first is not None
@@ -445,7 +447,7 @@ def separation(comp: OptimComparison, own: OptimComparison, size: FloatArray) ->
 
 
 def final_forward(name: str, net: Network, w: np.ndarray, data: Data,
-                  dtype: DTypeLike) -> NetForward | None:
+                  dtype: DTypeLike) -> ForwardPass | None:
     """Backend ``name``'s own forward pass at ``w`` (a ``mistake:`` update rule's is manual's);
     None where ``w`` is not finite."""
     if not np.all(np.isfinite(w)):
@@ -471,7 +473,8 @@ class Sweep(NamedTuple):
     optimizer: Optimizer  # its lr is each rate's: see ``rates[j].optimizer``
     steps: int
     gradcheck: GradCheck
-    rates: tuple[OptimResult, ...]  # one per learning rate, in the order asked
+    rates: tuple[TrajectoryCheck, ...]  # one per learning rate, in the order asked
+    notes: tuple[str, ...] = ()  # what the checks found, in sentences (a user's model)
 
     @property
     def ok(self) -> bool:
@@ -519,17 +522,19 @@ def is_update_rule_mistake(name: str) -> bool:
 
 def sweep(source: str, opt: Optimizer, names: list[str], net: Network, w: Any, data: Data,
           lrs: Sequence[float], steps: int, dtype: DTypeLike = "float64",
-          on_rate: Callable[[float], None] | None = None) -> Sweep:
+          on_rate: Callable[[float], None] | None = None,
+          judged: Sequence[Backend] = ()) -> Sweep:
     """`network_check.gradient_check` at ``w`` over the backends that compute gradients
-    (every one but the ``mistake:`` update rules, `is_update_rule_mistake`), then `check` at
-    every rate of ``lrs`` (``on_rate(lr)`` before each, for progress)."""
+    (every one but the ``mistake:`` update rules, `is_update_rule_mistake`) and the backends
+    ``judged`` (a user's own model: gradient check only), then `check` at every rate of
+    ``lrs`` (``on_rate(lr)`` before each, for progress)."""
     from autograd_compare import network, optimizers
 
     dt = validate.dtype(dtype)
     d = network_data(net, data, dt)
     w_arr = network.weights(net, w, dt)
     gradient_backends = [registry.get_network_backend(n, dt) for n in names
-                         if not is_update_rule_mistake(n)]
+                         if not is_update_rule_mistake(n)] + list(judged)
     grad = network_check.gradient_check(gradient_backends, net, w_arr, d)
     rates = []
     for lr in lrs:

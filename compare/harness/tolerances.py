@@ -60,15 +60,6 @@ def step_rtol(dtype: DTypeLike) -> float:
     return SAFETY * OPS_PER_STEP * eps(dtype)
 
 
-def trajectory_tolerance(dtype: DTypeLike, step: ArrayLike, scale: ArrayLike) -> FloatArray:
-    """Allowed |difference| at ``step`` (0-based, shape (S, 1)) for quantities of ``scale`` (Q,).
-
-    Returns:
-        (S, Q): ``step_rtol(dtype) * (step + 1) * scale``.
-    """
-    return step_rtol(dtype) * (np.asarray(step, np.float64) + 1) * np.asarray(scale, np.float64)
-
-
 RULE = "|difference| <= step_rtol * (step + 1) * scale"
 
 

@@ -353,6 +353,8 @@ def _grad_rows(net: Network, rows: Sequence[GradRow]) -> list[GradRow]:
 
 
 def gradcheck_section(net: Network, g: GradCheck) -> str:
+    from autograd_compare.harness.network_check import NOT_GIVEN
+
     names = list(g.largest)
     shown = _grad_rows(net, g.rows)
     rows = []
@@ -360,7 +362,8 @@ def gradcheck_section(net: Network, g: GradCheck) -> str:
         ok = r.fd_ok and all(e <= r.tolerance for e in r.errors.values())
         rows.append([escape(r.quantity), num(r.complex_step),
                      short(abs(r.finite_difference - r.complex_step)), short(r.tolerance)]
-                    + [short(r.errors[n]) for n in names] + ["ok" if ok else "WRONG"])
+                    + [short(r.errors[n]) if n in r.errors else NOT_GIVEN for n in names]
+                    + ["ok" if ok else "WRONG"])
     rest = len(g.rows) - len(shown)
     note = (f'<p class="note">{len(shown)} of {len(g.rows)} rows shown (every parameter first); '
             "report.json has the largest error of every backend.</p>" if rest else "")

@@ -3,7 +3,7 @@ the presets."""
 
 from __future__ import annotations
 
-from autograd_compare.harness.network_check import GradCheck
+from autograd_compare.harness.network_check import NOT_GIVEN, GradCheck, GradRow
 from autograd_compare.network import Preset, describe, n_params
 
 MAX_ROWS = 24  # gradient rows printed in full; the rest are summarised
@@ -29,6 +29,10 @@ def presets_table(presets: list[Preset]) -> str:
     return "\n".join(lines)
 
 
+def _error(r: GradRow, name: str) -> str:
+    return compact(r.errors[name]) if name in r.errors else NOT_GIVEN
+
+
 def gradcheck_table(g: GradCheck, dtype: str) -> str:
     """Parameter rows (and the first node rows) in backward order, then per-backend summary."""
     names = list(g.largest)
@@ -41,7 +45,7 @@ def gradcheck_table(g: GradCheck, dtype: str) -> str:
     for r in shown:
         ok = all(e <= r.tolerance for e in r.errors.values()) and r.fd_ok
         lines.append(f"  {r.quantity:<30}{number(r.complex_step, dtype):<24}"
-                     + "".join(f"{compact(r.errors[n]):<{width[n]}}" for n in names)
+                     + "".join(f"{_error(r, n):<{width[n]}}" for n in names)
                      + ("ok" if ok else "WRONG"))
     rest = len(g.rows) - len(shown)
     if rest:

@@ -7,6 +7,7 @@ folder is replaced only with ``force`` and only if it is an earlier report (`Des
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -14,11 +15,10 @@ import math
 import os
 import re
 import secrets
-import shutil
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,36 +74,30 @@ def csv_text(header: Sequence[object], rows: Iterable[Sequence[object]]) -> str:
 
 
 # --- the folder -------------------------------------------------------------------------------
-# Rules (docs/hardening.md, "Report folders"):
+# Rules (docs/hardening.md, "Report folders"); one writer, which never deletes what it did not
+# write:
 # * the final name is reserved with os.mkdir before any work: a second run on the same name gets
 #   the next free one (default names) or exit 2 (an explicit --out); the reserved folder holds
 #   only the marker RESERVED_PREFIX + pid until the finished report is renamed over it;
-# * the report is built in a sibling ``.NAME.tmp-PID-TOKEN`` folder, created at the same time,
-#   and renamed into place in one step; on an error, SIGINT or SIGTERM both are removed;
+# * the report is built in a sibling ``.NAME.tmp-PID-TOKEN`` folder, created at the same time
+#   with the ownership mark WORK_MARK inside, and renamed into place in one step, SIGINT and
+#   SIGTERM held off while the names change; on an error, SIGINT or SIGTERM both are removed;
 # * a killed run (SIGKILL) leaves them behind: the next run in that folder recognises them by
-#   name and by a pid that no longer exists, and removes them;
+#   name, a pid that no longer exists and the mark, removes what the tool writes from them and
+#   puts a report that was moved aside (``.NAME.old-...``) back where no new one replaced it;
 # * --force replaces only a folder whose report.json says ``"tool": "autograd-compare"`` and
-#   that holds nothing else but files the tool writes.
+#   that holds nothing but the files the tool writes (fixed names, not report.json's list),
+#   checked before the work and again at the swap (a file added during the run is kept).
 RESERVED_PREFIX = ".autograd-compare-reserved-"
+WORK_MARK = ".autograd-compare-work"  # in every work folder of ours (tmp, old, lock)
 TOOL_FILES = frozenset({  # every name the tool writes into a report folder
-    JSON_NAME, CSV_NAME, "report.html", "loss-all-lrs.png", "differences.png",
-    "summary.csv", "disagreements.csv", "gallery.csv", "checkpoints.csv",
+    JSON_NAME, CSV_NAME, "nodes.csv", "report.html", "loss-all-lrs.png", "differences.png",
+    "network.svg", "network.png", "landscape.png",
+    "summary.csv", "disagreements.csv", "gallery.csv", "checkpoints.csv", "final_loss.csv",
     "final-loss.png", "steps-to-threshold.png", "gallery.png"})
-TOOL_FILE_PATTERN = re.compile(r"^loss-lr-[0-9a-z.+-]+\.png$")
+LOSS_FILE = re.compile(r"loss-lr-\d+(?:\.\d+)?(?:e[+-]\d+)?\.png")  # loss-lr-0.5.png, -1e-05
 WORK_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<kind>tmp|old|lock)-(?P<pid>\d+)-[0-9a-f]{8}$")
 MAX_REPORT_JSON = 64 << 20  # an earlier report.json larger than this is not read
-
-
-def default_out(name: str = DEFAULT_OUT, cwd: Path | None = None) -> Path:
-    """``name`` (``autograd-compare-report``), or ``-2``, ``-3``, ...: the first not taken now.
-
-    Only a guess for messages: `Destination` reserves the name it really uses atomically.
-    """
-    base = Path(cwd or ".") / name
-    n = 1
-    while os.path.lexists(candidate := base if n == 1 else base.with_name(f"{name}-{n}")):
-        n += 1
-    return candidate
 
 
 def _pid_alive(pid: int) -> bool:
@@ -118,19 +112,62 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def is_tool_file(name: str) -> bool:
+    """A name the tool writes into a report folder (`TOOL_FILES`, ``loss-lr-<rate>.png``)."""
+    return name in TOOL_FILES or LOSS_FILE.fullmatch(name) is not None
+
+
+def _ours(name: str) -> bool:
+    """A file of ours in a report or work folder: a report file, a half-written one
+    (``.report.html.tmp``: `write_text`), a mark."""
+    partial = name.startswith(".") and name.endswith(".tmp") and is_tool_file(name[1:-4])
+    return is_tool_file(name) or partial or name == WORK_MARK or name.startswith(RESERVED_PREFIX)
+
+
+def foreign(folder: Path) -> list[str]:
+    """The entries of ``folder`` the tool does not write (folders and links included), sorted."""
+    return sorted(e.name for e in os.scandir(folder)
+                  if not (_ours(e.name) and e.is_file(follow_symlinks=False)))
+
+
+def remove_ours(folder: Path) -> list[str]:
+    """Delete the files of ours in ``folder``, then the folder if that emptied it; return what
+    is left (sorted names: nothing of ours is deleted but files the tool writes)."""
+    for name in os.listdir(folder):
+        if _ours(name) and not os.path.islink(folder / name) and os.path.isfile(folder / name):
+            os.unlink(folder / name)
+    left = sorted(os.listdir(folder))
+    if not left:
+        os.rmdir(folder)
+    return left
+
+
 def clean_stale(parent: Path) -> list[str]:
-    """Remove the work folders of killed runs in ``parent`` (name pattern + dead pid)."""
-    removed: list[str] = []
+    """Tidy the work folders of killed runs in ``parent`` (name pattern, dead pid, our mark):
+    a report a killed ``--force`` had moved aside goes back to its name if that is free; the
+    rest loses the files of ours. Returns the names handled."""
+    handled: list[str] = []
     try:
         entries = list(os.scandir(parent))
     except OSError:
-        return removed
+        return handled
     for entry in entries:
         m = WORK_NAME.match(entry.name)
-        if m and entry.is_dir(follow_symlinks=False) and not _pid_alive(int(m["pid"])):
-            shutil.rmtree(entry.path, ignore_errors=True)
-            removed.append(entry.name)
-    return removed
+        path = Path(entry.path)
+        if not (m and entry.is_dir(follow_symlinks=False) and not _pid_alive(int(m["pid"]))
+                and (path / WORK_MARK).is_file()):
+            continue  # not a work folder of ours, or its run is alive
+        final = parent / m["name"]
+        try:
+            if m["kind"] == "old" and not os.path.lexists(final):
+                os.rename(path, final)  # the earlier report, back in its place
+                os.unlink(final / WORK_MARK)
+            else:
+                remove_ours(path)
+        except OSError:
+            continue
+        handled.append(entry.name)
+    return handled
 
 
 def _stale_reservation(path: Path) -> bool:
@@ -166,20 +203,16 @@ def check_replaceable(out: Path) -> None:
         with open(report, "rb") as f:
             data = json.loads(f.read(MAX_REPORT_JSON + 1)[:MAX_REPORT_JSON])
         tool = data.get("tool") if isinstance(data, dict) else None
-        listed = data.get("files", []) if isinstance(data, dict) else []
     except (OSError, ValueError):
-        tool, listed = None, []
+        tool = None
     if tool != TOOL:
         raise InputError(f"--force replaces only report folders, and {what} is not one "
                          f"(its {JSON_NAME} was not written by {TOOL}); choose another --out")
-    listed = {x for x in listed if isinstance(x, str)} if isinstance(listed, list) else set()
-    for entry in sorted(os.scandir(out), key=lambda e: e.name):
-        tool_file = (entry.name in TOOL_FILES or entry.name in listed
-                     or TOOL_FILE_PATTERN.match(entry.name))
-        if not tool_file or not entry.is_file(follow_symlinks=False):
-            raise InputError(f"--force replaces only report folders, and {what} also holds "
-                             f"{_quote(entry.name)}, which {TOOL} did not write; choose "
-                             "another --out")
+    others = foreign(out)
+    if others:
+        raise InputError(f"--force replaces only report folders, and {what} also holds "
+                         f"{_quote(others[0])}, which {TOOL} did not write; choose "
+                         "another --out")
     if not (os.access(out, os.W_OK | os.X_OK) and os.access(out.parent, os.W_OK | os.X_OK)):
         raise InputError(f"cannot replace report folder {what}: permission denied")
 
@@ -231,6 +264,26 @@ def _oserror(out: Path, err: OSError) -> OutputError:
     return OutputError(f"cannot create report folder {_shown(out)}: {err.strerror or err}")
 
 
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block is done, then take effect (their handlers run
+    in the main thread whichever thread the system gave them to: a handler is swapped, not a
+    thread's signal mask)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    held = {s: signal.signal(s, lambda signum, frame: pending.append(signum))
+            for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in held.items():
+            signal.signal(s, handler)
+        if pending:
+            signal.raise_signal(pending[0])  # now, to the handler it would have met
+
+
 _ACTIVE: list[Destination] = []  # reservations to release on SIGTERM
 
 
@@ -253,6 +306,7 @@ class Destination:
         self.force, self.committed = force, False
         self.replacing = False  # force on an existing report
         self.lock: Path | None = None
+        self.made: list[Path] = []  # missing parents of ``out`` this run created
         token = secrets.token_hex(4)
         if out is None:
             self.path = self._reserve_default(Path(cwd or "."), default_name)
@@ -264,6 +318,7 @@ class Destination:
         self.tmp = self.path.parent / f".{self.path.name}.tmp-{os.getpid()}-{token}"
         try:
             self.tmp.mkdir()
+            (self.tmp / WORK_MARK).touch()
             umask = os.umask(0)
             os.umask(umask)
             self.tmp.chmod(0o777 & ~umask)  # an ordinary folder, whatever umask mkdir saw
@@ -299,8 +354,11 @@ class Destination:
         path = self.path
         if os.path.lexists(path) and _stale_reservation(path):
             _remove_reservation(path)
+        missing = [p for p in reversed(path.parents) if not os.path.lexists(p)]
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            for parent in missing:  # made for this run: removed again if it fails
+                parent.mkdir()
+                self.made.append(parent)
             path.mkdir()
         except FileExistsError:
             if not self.force:  # taken since check_out: another run got there first
@@ -311,13 +369,14 @@ class Destination:
             self.lock = path.parent / f".{path.name}.lock-{os.getpid()}-{secrets.token_hex(4)}"
             try:
                 self.lock.mkdir()
+                (self.lock / WORK_MARK).touch()
             except OSError as err:
                 raise _oserror(path, err) from None
             others = [e for e in os.listdir(path.parent)
                       if e.startswith(f".{path.name}.lock-") and e != self.lock.name
                       and (m := WORK_NAME.match(e)) and _pid_alive(int(m["pid"]))]
             if others:  # another --force run is replacing the same report right now
-                self.lock.rmdir()
+                remove_ours(self.lock)
                 raise InputError(f"report folder {_shown(path)} is being replaced by another "
                                  "run; try again when it has finished") from None
             return
@@ -328,48 +387,86 @@ class Destination:
     # -- finishing --
     def commit(self, fill: Callable[[Path], None],
                before: Callable[[], None] | None = None) -> Path:
-        """``fill(tmp)``, then ``before()`` (e.g. write stdout), then rename into place.
+        """``fill(tmp)``, then ``before()`` (e.g. write stdout), then rename into place, with
+        SIGINT and SIGTERM held until the names have changed (one arriving then ends the run
+        after it, with the new report in place).
 
-        Whatever raises, nothing is left behind (see `abandon`).
+        Whatever raises, nothing is left behind (see `abandon`), and nothing is deleted that
+        this run did not write: a file added to the destination during the run stops the
+        swap (`OutputError`, the folder as it was).
         """
         fill(self.tmp)
         if before is not None:
             before()
-        try:
-            if self.replacing:
-                old = self.path.parent / f".{self.path.name}.old-{os.getpid()}-" \
-                    f"{secrets.token_hex(4)}"
-                os.rename(self.path, old)
-                try:
-                    os.rename(self.tmp, self.path)
-                except OSError:
-                    os.rename(old, self.path)
-                    raise
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                for entry in os.listdir(self.path):
-                    if entry.startswith(RESERVED_PREFIX):
-                        os.unlink(self.path / entry)
-                os.rename(self.tmp, self.path)  # over the empty reserved folder: atomic
-        except OSError as err:
-            raise _oserror(self.path, err) from None
-        self.committed = True
-        self._release()
+        with _signals_held():
+            try:
+                added = [n for n in foreign(self.path) if n != WORK_MARK]
+                if added:
+                    raise OutputError(
+                        f"report folder {_shown(self.path)} gained {_quote(added[0])} during "
+                        f"the run, which {TOOL} did not write; left it as it was, without the "
+                        "new report; choose another --out")
+                if self.replacing:
+                    self._swap()
+                else:
+                    for entry in os.listdir(self.path):
+                        if entry.startswith(RESERVED_PREFIX):
+                            os.unlink(self.path / entry)
+                    os.rename(self.tmp, self.path)  # over the empty reserved folder: atomic
+                    os.unlink(self.path / WORK_MARK)
+            except OSError as err:
+                raise _oserror(self.path, err) from None
+            self.committed = True
+            self._release()
         return self.path
+
+    def _swap(self) -> None:
+        """The earlier report aside (marked ours: a killed run's next run puts it back), the
+        new one in, then the earlier one's files deleted; anything else found in it by then
+        stays, in a visible folder beside the report."""
+        token = secrets.token_hex(4)
+        old = self.path.parent / f".{self.path.name}.old-{os.getpid()}-{token}"
+        (self.path / WORK_MARK).touch()
+        os.rename(self.path, old)
+        try:
+            os.rename(self.tmp, self.path)
+        except OSError:
+            os.rename(old, self.path)
+            os.unlink(self.path / WORK_MARK)
+            raise
+        os.unlink(self.path / WORK_MARK)  # the temporary folder's mark
+        left = remove_ours(old)
+        if left:  # added in the instant between the check and the rename
+            kept = self.path.parent / f"{self.path.name}.kept-{token}"
+            os.rename(old, kept)
+            print(f"note: kept {_quote(left[0])}, added to {_shown(self.path)} during the run, "
+                  f"in {_shown(kept)}", file=sys.stderr)
 
     def abandon(self) -> None:
         """Remove the temporary folder and the reservation (not an existing report)."""
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        if os.path.isdir(self.tmp):
+            try:
+                remove_ours(self.tmp)
+            except OSError:
+                pass
         if not self.replacing and not self.committed:
             try:
                 _remove_reservation(self.path)
             except OSError:
                 pass
+            for parent in reversed(self.made):
+                try:
+                    os.rmdir(parent)  # only if still empty: nothing of anyone else's
+                except OSError:
+                    break
         self._release()
 
     def _release(self) -> None:
         if self.lock is not None:
-            shutil.rmtree(self.lock, ignore_errors=True)
+            try:
+                remove_ours(self.lock)
+            except OSError:
+                pass
             self.lock = None
         if self in _ACTIVE:
             _ACTIVE.remove(self)
@@ -385,16 +482,6 @@ class Destination:
             self.abandon()
         if self._old_handler is not None:
             signal.signal(signal.SIGTERM, self._old_handler)
-
-
-def write_folder(out: Path, fill: Callable[[Path], None], force: bool) -> None:
-    """Reserve ``out``, build it with ``fill(tmp_dir)``, rename it into place (all or nothing).
-
-    Raises:
-        InputError: ``out`` exists and ``force`` is false (see `check_out`).
-    """
-    with Destination(Path(out), force=force) as dest:
-        dest.commit(fill)
 
 
 def write_text(path: Path, text: str) -> None:

@@ -40,10 +40,6 @@ def pyplot() -> ModuleType:
     return plt
 
 
-def loss_file(lr: float) -> str:
-    return f"loss-lr-{lr:g}.png"
-
-
 def loss_files(lrs: Sequence[float]) -> list[str]:
     """One file name per learning rate, distinct even when two rates print alike with ``:g``
     (0.5 and 0.5000001): those get as many digits as tell them apart."""

@@ -28,12 +28,12 @@ import numpy as np
 
 from autograd_compare import budget, naming, registry
 from autograd_compare.harness.optim_check import (
+    Comparison,
     Divergence,
     Largest,
-    OptimComparison,
-    OptimResult,
     Separation,
     Sweep,
+    TrajectoryCheck,
     counterpart,
 )
 from autograd_compare.network import describe, loss_name, node_names, param_names
@@ -70,7 +70,7 @@ def _largest(d: Largest) -> dict[str, Any]:
     return {"backend": d.backend, "abs": d.abs, "ratio": d.ratio, "where": d.label}
 
 
-def _comparison(c: OptimComparison | None) -> dict[str, Any] | None:
+def _comparison(c: Comparison | None) -> dict[str, Any] | None:
     return None if c is None else {"largest": _largest(c.largest),
                                    "first_divergence": _divergence(c.first_divergence)}
 
@@ -93,7 +93,7 @@ def claims(sw: Sweep) -> tuple[claims_mod.Claim, ...]:
         for r in sw.rates)
 
 
-def backend_verdict(r: OptimResult, name: str) -> str:
+def backend_verdict(r: TrajectoryCheck, name: str) -> str:
     """What one backend's checks at one rate say, in one line (the text table, report.json,
     report.html)."""
     if name == r.reference:
@@ -147,6 +147,7 @@ def as_dict(sw: Sweep, columns: DataColumns | None = None, report_dir: str | Non
                                  for name, c in r.comparisons.items()},
                     "final_loss": r.final_loss}  # E after the last update
                    for r in sw.rates],
+        **({"notes": list(sw.notes)} if sw.notes else {}),
         "report_dir": report_dir, "files": list(files),
         **({"claims": [claims_mod.as_dict(c) for c in found]} if (found := claims(sw)) else {})}
 
@@ -252,7 +253,7 @@ def picture_files(lrs: Sequence[float]) -> list[str]:
 
 def curves(r: Any) -> plots.Curves:
     """Rate ``r`` of a sweep: the loss at w[0..steps] (the last after the last update), and
-    each backend's deciding comparison (`OptimResult.decisive`: one update from the
+    each backend's deciding comparison (`TrajectoryCheck.decisive`: one update from the
     reference's state, where the per-step check runs)."""
     return plots.Curves(r.optimizer.lr, r.ok, r.reference,
                         {name: np.append(np.asarray(run.loss, np.float64), r.final_loss[name])
