@@ -11,9 +11,11 @@ import argparse
 from collections.abc import Sequence
 
 from autograd_compare.errors import InputError
+from autograd_compare.validate import MAX_COUNT
 
 DEFAULT_MEMORY_MB = 2048
 DEFAULT_OUTPUT_MB = 1024
+DEFAULT_MINUTES = 60
 MB = 1 << 20
 
 # main job, per row of a run (one backend, one learning rate, one step k = 0..steps)
@@ -54,6 +56,33 @@ def check(estimate: float, limit_mb: int, what: str, option: str) -> None:
         raise InputError(f"this request needs about {_size(estimate)} of {what}, over the "
                          f"limit of {_size(limit_mb * MB)}; raise it with {option} "
                          f"{_mb_needed(estimate)} or ask for less")
+
+
+def add_time_option(parser: argparse.ArgumentParser) -> None:
+    """--max-minutes: the time budget a request is checked against (`check_time`)."""
+    from autograd_compare.commands.options import positive_int
+
+    parser.add_argument("--max-minutes", type=positive_int("--max-minutes"),
+                        default=DEFAULT_MINUTES, metavar="MIN",
+                        help=f"refuse requests estimated to take longer (default "
+                        f"{DEFAULT_MINUTES})")
+
+
+def check_time(seconds: float, limit_minutes: int, option: str = "--max-minutes") -> None:
+    """Refuse (`InputError`, exit 2) when ``seconds`` exceed ``limit_minutes``."""
+    if seconds > limit_minutes * 60:
+        needed = int(-(-seconds // 60))
+        raise_it = f"raise it with {option} {needed} or ask for less" if \
+            needed <= MAX_COUNT else f"ask for less ({option} goes up to {MAX_COUNT})"
+        raise InputError(f"this request needs at least {_duration(seconds)} of computing, "
+                         f"over the limit of {_duration(limit_minutes * 60)}; {raise_it}")
+
+
+def _duration(seconds: float) -> str:
+    for unit, scale in (("years", 365.25 * 86400), ("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds:.3g} s"
 
 
 def _size(n: float) -> str:
@@ -172,6 +201,26 @@ def explain_updates(steps: int) -> float:
     return steps * 1024.0
 
 
+# explain --optimizer, per step: the slope of the peak RSS of `explain --optimizer adam --l2
+# 0.05` (7 lines a step, the most) against --steps 2000, 8000, 16000, measured with
+# /usr/bin/time: 9.0 KiB a step as text, 35.4 KiB as JSON (json.dumps with indent builds its
+# chunks in Python), 7.0 KiB on --preset iris. What grows: 7 `Line`s a step (strings, a value,
+# the 3 backends' values), the rendered text, each backend's trajectory. Rounded up; markdown
+# is the text and one more copy of it.
+EXPLAIN_STEP_BYTES = {"text": 10_000, "markdown": 11_000, "json": 37_000}
+# per parameter beyond the tutorial's 8, per step: not measurable against the noise on iris
+# (43 parameters); counted from the stored arrays (weights, gradients, up to 4 state values:
+# 48 bytes per backend, 3 backends) times two for a copy
+EXPLAIN_PARAM_STEP_BYTES = 300
+
+
+def explain_memory(steps: int, params: int, fmt: str = "text") -> float:
+    """Memory in bytes of ``explain --optimizer`` over ``steps`` updates of a network of
+    ``params`` parameters, printed as ``fmt``: the three frameworks and the steps' lines."""
+    per_step = EXPLAIN_STEP_BYTES[fmt] + EXPLAIN_PARAM_STEP_BYTES * max(params - 8, 0)
+    return libraries(["manual", "torch", "jax"]) + 64 * MB + float(steps) * per_step
+
+
 def check_text(estimate: float, option: str, value: int) -> None:
     """Refuse printed text beyond `DEFAULT_OUTPUT_MB` (fixed: the terminal is no report)."""
     limit = DEFAULT_OUTPUT_MB * MB
@@ -180,3 +229,43 @@ def check_text(estimate: float, option: str, value: int) -> None:
         raise InputError(f"{option} {value} would print about {_size(estimate)} of text, over "
                          f"the limit of {_size(limit)}; give {option} {most} or fewer")
 
+
+
+# bench: seconds per step of one batched call, and per configuration-step, the fastest of
+# float64 and float32 rounded down (so an estimate is the least a request takes). Measured with
+# `bench --sizes 1,4096,65536 --steps 200 --repeat 2` (steady calls; N = 1 gives the per-step
+# cost, N = 65536 the per-configuration one; docs/hardening.md "Budgets"). Another backend
+# (a mistake, a plugin) counts as manual.
+BENCH_STEP_SECONDS = {"numpy-reference": 1e-4, "manual": 5e-5, "torch": 5e-4, "jax": 1e-6}
+BENCH_CONFIG_STEP_SECONDS = {"numpy-reference": 1e-7, "manual": 3e-8, "torch": 5e-7,
+                             "jax": 3e-8}
+# one measured row (a dict, its table line, its JSON): peak RSS of `bench --sizes 1,1,...
+# --steps 1 --repeat 1 --backends manual --dtypes float32 --json` grows 1.63 KiB a row
+# (10,000 and 20,000 sizes, 2 rows each), rounded up
+BENCH_ROW_BYTES = 2_000
+BENCH_BLOCK_ROW_BYTES = 8 * 8 * 24  # a row of the block of starts: 8 float64, ~24 temporaries
+
+
+def bench_seconds(names: Sequence[str], sizes: Sequence[int], steps: int, repeat: int,
+                  chunk: int, batches: int, trajectories: tuple[int, int]) -> float:
+    """Seconds ``bench`` takes at the least: ``batches`` times (dtypes x optimizers) each size
+    for the NumPy reference and every backend, 1 + ``repeat`` calls of ceil(N / ``chunk``)
+    batched calls; then ``trajectories`` = (count, steps): count times (once per dtype) a
+    train() of that many steps per backend, 1 + max(repeat, 3) calls."""
+    total = 0.0
+    for name in ("numpy-reference", *names):
+        step = BENCH_STEP_SECONDS.get(name, BENCH_STEP_SECONDS["manual"])
+        config = BENCH_CONFIG_STEP_SECONDS.get(name, BENCH_CONFIG_STEP_SECONDS["manual"])
+        call = sum(-(-n // chunk) * float(steps) * step + float(n) * steps * config
+                   for n in sizes)
+        total += batches * (1 + repeat) * call
+        if name != "numpy-reference":
+            total += trajectories[0] * (1 + max(repeat, 3)) * trajectories[1] * step
+    return total
+
+
+def bench_memory(names: Sequence[str], rows: int, block: int) -> float:
+    """Memory in bytes of ``bench``: the frameworks, ``rows`` measured rows, and one block of
+    ``block`` starts (every batched call runs on it)."""
+    return (libraries(names) + 64 * MB + float(rows) * BENCH_ROW_BYTES
+            + float(block) * BENCH_BLOCK_ROW_BYTES)

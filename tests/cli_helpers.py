@@ -55,3 +55,35 @@ def command(*argv: str, stdin=None, **kw) -> subprocess.CompletedProcess:
 def entries(path: Path) -> list[str]:
     """The names in folder ``path``, sorted."""
     return sorted(p.name for p in path.iterdir())
+
+
+class Bar:
+    """What a command told its progress bar: the total, then every piece announced."""
+
+    def __init__(self, total: int, stream=None, enabled=None) -> None:
+        self.total, self.steps = total, []
+
+    def step(self, what: str) -> None:
+        self.steps.append(what)
+
+    def __enter__(self) -> Bar:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def full(self) -> bool:
+        """Every piece announced: the bar ends at 100% (`Progress` counts each step done)."""
+        return len(self.steps) == self.total
+
+
+def record_progress(monkeypatch, module: str) -> list[Bar]:
+    """Replace `Progress` in ``autograd_compare.commands.<module>`` by `Bar`s: those made."""
+    bars: list[Bar] = []
+
+    def make(total: int, stream=None, enabled=None) -> Bar:
+        bars.append(Bar(total))
+        return bars[-1]
+
+    monkeypatch.setattr(f"autograd_compare.commands.{module}.Progress", make)
+    return bars

@@ -44,7 +44,9 @@ def no_work(monkeypatch):
     monkeypatch.setattr("autograd_compare.harness.network_check.gradient_check", boom)
     monkeypatch.setattr("autograd_compare.study.restarts.run", boom)
     for name in ("harness.optim_check.check",
-                 "teach.updates.explain_updates"):
+                 "teach.updates.explain_updates",
+                 "commands.bench.measure",  # every timed call of bench
+                 "study.cluster.local_cluster"):  # restarts --dask-local's processes
         monkeypatch.setattr(f"autograd_compare.{name}", boom)
     import autograd_compare.commands.sheet  # noqa: F401 - imports build by name: patch it there
 

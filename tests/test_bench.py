@@ -14,7 +14,7 @@ import pytest
 
 from autograd_compare.commands.bench import numpy_reference
 from autograd_compare.commands.cli import main
-from autograd_compare.interface import CLASS_INPUTS, CLASS_TARGETS, Example
+from autograd_compare.interface import CLASS_INPUTS, CLASS_TARGETS, DTYPES, Example
 from autograd_compare.manual.soa import train_batch
 from tests.helpers import EPS32, EPS64, assert_close
 
@@ -101,3 +101,74 @@ def test_several_sizes_first_call_and_steady_apart(capsys, monkeypatch, tmp_path
 def test_bad_sizes_are_a_usage_error(capsys):
     assert main(["bench", "--sizes", "10,x"]) == 2
     assert "--sizes must be whole numbers" in capsys.readouterr().err
+
+
+# --- sized before the work, progress while it runs (issue 23) -----------------------------------
+@pytest.mark.parametrize("argv, fragment", [
+    (["--steps", "2147483647"], "needs at least 16.4 years of computing, over the limit of 1 h; "
+     "raise it with --max-minutes 8643837"),
+    (["--repeat", "2147483647"], "ask for less (--max-minutes goes up to 2147483647)"),
+    (["--sizes", "9223372036854775808"], "of computing"),
+    (["--sizes", "60000,600000", "--steps", "10000", "--optimizer", "all"], "--max-minutes"),
+    (["--n", "100", "--max-memory-mb", "300"], "raise it with --max-memory-mb"),  # 3 frameworks
+    (["--sizes", ",".join(["1"] * 600_000), "--steps", "1", "--backends", "manual",
+      "--dtypes", "float32"], "GB of memory"),  # 2 KB a measured row
+])
+def test_requests_are_sized_before_any_timing(argv, fragment, capsys, no_work, monkeypatch):
+    from autograd_compare import registry
+    from tests.cli_helpers import one_line_exit_2
+
+    def boom(*a, **k):
+        raise AssertionError("a framework loaded before the refusal")
+
+    monkeypatch.setattr(registry, "get_backend", boom)
+    monkeypatch.setattr(registry, "backend_module", boom)
+    one_line_exit_2(["bench", *argv], capsys, fragment)
+
+
+def test_the_time_limit_can_be_raised(capsys, no_work):
+    from tests.cli_helpers import one_line_exit_2
+
+    argv = ["bench", "--steps", "1000000", "--backends", "manual", "--dtypes", "float32"]
+    err = one_line_exit_2(argv, capsys, "raise it with --max-minutes")
+    needed = err.split("--max-minutes ")[1].split()[0]
+    with pytest.raises(AssertionError, match="before the refusal"):  # past the budget: work
+        main([*argv, "--max-minutes", needed])
+
+
+def test_the_estimate_counts_every_call():
+    from autograd_compare import budget
+    from autograd_compare.commands import bench
+
+    one = bench.plan(["manual"], ["float32"], [10], 100, 1).seconds
+    assert bench.plan(["manual"], ["float32"], [10], 200, 1).seconds > one  # steps
+    assert bench.plan(["manual"], ["float32"], [10], 100, 5).seconds > one  # repeat
+    assert bench.plan(["manual"], ["float32"], [10, 10], 100, 1).seconds > one  # sizes
+    assert bench.plan(["manual", "torch"], ["float32"], [10], 100, 1).seconds > one  # backends
+    assert bench.plan(["manual"], DTYPES, [10], 100, 1).seconds > one  # dtypes
+    # N above one chunk: ceil(N / CHUNK) batched calls, each paying the per-step cost
+    n = 3 * bench.CHUNK
+    step = budget.BENCH_STEP_SECONDS["numpy-reference"] + budget.BENCH_STEP_SECONDS["manual"]
+    config = (budget.BENCH_CONFIG_STEP_SECONDS["numpy-reference"]
+              + budget.BENCH_CONFIG_STEP_SECONDS["manual"])
+    batched = 2 * (3 * 100 * step + n * 100 * config)
+    trajectory = 4 * bench.TRAJECTORY_STEPS * budget.BENCH_STEP_SECONDS["manual"]
+    assert bench.plan(["manual"], ["float32"], [n], 100, 1).seconds == pytest.approx(
+        batched + trajectory, rel=1e-12)
+
+
+@pytest.mark.parametrize("extra, calls", [
+    ([], 2 * 2 + 4),  # numpy and manual: 2 calls each; the trajectory: 1 + 3 calls
+    (["--optimizer", "adam"], 2 * 2),  # no trajectory
+])
+def test_progress_announces_every_timed_call(extra, calls, monkeypatch, capsys):
+    from tests.cli_helpers import record_progress
+
+    bars = record_progress(monkeypatch, "bench")
+    assert main(["bench", *TINY, "--backends", "manual", "--dtypes", "float32", *extra]) == 0
+    (bar,) = bars
+    assert bar.full() and bar.total == calls
+    assert bar.steps[:2] == ["numpy reference, float32, N=16, first call"
+                             if not extra else "numpy reference, adam, float32, N=16, first call",
+                             "numpy reference, float32, N=16, call 2 of 2"
+                             if not extra else "numpy reference, adam, float32, N=16, call 2 of 2"]

@@ -128,3 +128,34 @@ def test_the_estimate_counts_the_frameworks():
 
     assert budget.libraries(["manual", "torch", "jax"]) >= 450 * 2**20  # measured 451 MB
     assert budget.libraries(["mistake:update-sign"]) == budget.libraries(["manual"])
+
+
+# --- issue 23, second round: explain --optimizer's memory, bench's time ------------------------
+def test_the_explain_memory_estimate_is_at_least_the_peak_and_its_growth(cwd):
+    """Per step: the peak grows by at most `budget.EXPLAIN_STEP_BYTES` (measured 9.0 KiB as
+    text), and the estimate is above the peak."""
+    argv = ["explain", "--optimizer", "adam", "--l2", "0.05", "--steps"]
+    small, large = _peak_rss_bytes([*argv, "1000"]), _peak_rss_bytes([*argv, "5000"])
+    assert budget.explain_memory(5000, 8) >= large, (budget.explain_memory(5000, 8), large)
+    assert large - small <= 4000 * budget.EXPLAIN_STEP_BYTES["text"], (large - small) / 4000
+
+
+def test_the_explain_json_memory_estimate_is_at_least_the_peak(cwd):
+    peak = _peak_rss_bytes(["explain", "--optimizer", "adam", "--l2", "0.05", "--steps", "4000",
+                            "--format", "json"])
+    assert budget.explain_memory(4000, 8, "json") >= peak
+
+
+@pytest.mark.parametrize("seconds, fragment", [
+    (3601, "needs at least 1 h of computing, over the limit of 1 h; raise it with "
+     "--max-minutes 61 or ask for less"),
+    (86400 * 400, "needs at least 1.1 years"),
+    (1e30, "ask for less (--max-minutes goes up to 2147483647)"),
+])
+def test_time_refusals_name_the_estimate_limit_and_option(seconds, fragment):
+    from autograd_compare.errors import InputError
+
+    with pytest.raises(InputError) as err:
+        budget.check_time(seconds, 60)
+    assert fragment in str(err.value) and "\n" not in str(err.value)
+    budget.check_time(3600, 60)  # at the limit: accepted

@@ -53,6 +53,13 @@ LISTED_EXIT_2 = [
       "--max-output-mb", "10", "--max-memory-mb", "100000"], "--max-output-mb"),
     (["explain", "--optimizer", "adam", "--steps", "100000000"], "give --steps 1048576 or fewer"),
     (["explain", "--targets", "1e200,1e200"], "targets t1,t2 must be at most"),
+    # issue 23, sizing: memory of explain --optimizer, bench's time, local Dask workers
+    (["explain", "--optimizer", "adam", "--steps", "1048576"], "--max-memory-mb"),
+    (["bench", "--steps", "2147483647"], "--max-minutes"),
+    (["bench", "--repeat", "2147483647"], "(--max-minutes goes up to 2147483647)"),
+    (["bench", "--sizes", "9223372036854775808"], "of computing"),
+    (["bench", "--n", "2147483647", "--optimizer", "all"], "--max-minutes"),
+    (["restarts", "--dask-local", "1000"], "--dask-local"),
 ]
 
 

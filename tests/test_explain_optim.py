@@ -13,6 +13,7 @@ from autograd_compare.network import TUTORIAL, example_data
 from autograd_compare.teach import loss_curves
 from autograd_compare.teach.updates import BACKENDS, explain_updates, render_updates
 from tests import golden
+from tests.cli_helpers import one_line_exit_2
 
 EX = Example(np.array(CLASS_INPUTS), np.array(CLASS_TARGETS))
 DATA = example_data(EX)  # the class example, one row of the tutorial's network
@@ -143,3 +144,49 @@ def test_any_network_in_its_own_names(kind, capsys):
         names = {line["symbol"] for line in step["lines"]}
         assert {"dW2[0,1]", "W2[0,1]"} <= names
         assert ("m_W2[0,1]" in names) == (kind != "momentum")
+
+
+# --- sized before the work, progress while it runs (issue 23) -----------------------------------
+def test_memory_is_sized_before_any_work(capsys, no_work):
+    err = one_line_exit_2(["explain", "--optimizer", "adam", "--steps", "1048576"], capsys,
+                          "raise it with --max-memory-mb")
+    assert "needs about 10.4 GB of memory, over the limit of 2 GB" in err  # 10 KB a step
+    # the frameworks alone (budget.libraries: all three run) are over 100 MB
+    one_line_exit_2(["explain", "--optimizer", "sgd", "--steps", "3", "--max-memory-mb",
+                     "100"], capsys, "needs about 608 MB of memory")
+    one_line_exit_2(["explain", "--optimizer", "sgd", "--steps", "150000", "--format", "json"],
+                    capsys, "--max-memory-mb")  # 37 KB a step as JSON
+    one_line_exit_2(["explain", "--optimizer", "adam", "--preset", "iris", "--steps", "100000"],
+                    capsys, "--max-memory-mb")  # 43 parameters: 300 bytes more each a step
+
+
+def test_the_memory_limit_can_be_raised(capsys, no_work):
+    argv = ["explain", "--optimizer", "adam", "--steps", "160000"]
+    one_line_exit_2(argv, capsys, "--max-memory-mb 2134")
+    with pytest.raises(AssertionError, match="before the refusal"):  # past the budget: work
+        main([*argv, "--max-memory-mb", "2134"])
+
+
+def test_progress_counts_every_piece_of_work(monkeypatch, capsys):
+    from autograd_compare.teach import updates
+    from tests.cli_helpers import record_progress
+
+    monkeypatch.setattr(updates, "STEP_BLOCK", 2)
+    bars = record_progress(monkeypatch, "explain")
+    assert main(["explain", "--optimizer", "momentum", "--steps", "5"]) == 0
+    assert "Step 5 " in capsys.readouterr().out
+    (bar,) = bars
+    assert bar.full() and bar.total == 3 + 3 + 1  # 3 backends, 3 blocks of steps, the text
+    assert bar.steps[:3] == [f"5 steps with {label}" for label in BACKENDS.values()]
+    assert bar.steps[3:] == ["working out steps 1..2 by hand", "working out steps 3..4 by hand",
+                             "working out steps 5..5 by hand", "writing the explanation"]
+
+
+def test_the_proof_shows_progress(monkeypatch, capsys):
+    from tests.cli_helpers import record_progress
+
+    bars = record_progress(monkeypatch, "explain")
+    assert main(["explain", "--prove", "--weight", "w5"]) == 0
+    (bar,) = bars
+    assert bar.full() and bar.steps == ["proving manual/gradients.py",
+                                        "proving the formulas of any network"]

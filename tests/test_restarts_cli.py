@@ -204,3 +204,27 @@ def test_amplified_rounding_is_no_disagreement(argv, capsys, tmp_path, monkeypat
     assert sum(r["cross_backend"]["disagreements"] for r in data["per_lr"]) == \
         len(data["amplified_rounding"])
     assert "agree at every single step (re-checked one update at a time)" in captured.err
+
+
+def test_local_dask_workers_are_capped_before_any_work(capsys, no_work, monkeypatch, tmp_path):
+    """At most 4 worker processes per CPU core (`restarts.WORKERS_PER_CORE`); each one loads
+    the backends' frameworks, so their memory is in the budget too."""
+    import os
+
+    from autograd_compare.commands import restarts as command
+    from tests.cli_helpers import one_line_exit_2
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert command.local_workers_cap() == 8
+    out = ["--out", str(tmp_path / "r")]
+    err = one_line_exit_2(["restarts", "--dask-local", "1000", *out], capsys,
+                          "give --dask-local 8 or fewer")
+    assert "(8: 4 per CPU core, 2 cores)" in err and "--dask-scheduler ADDRESS" in err
+    one_line_exit_2(["restarts", "--dask-local", "9", "--backends", "manual", *out], capsys,
+                    "--dask-local 8 or fewer")
+    # 8 workers with all three frameworks: 8 x 544 MB
+    one_line_exit_2(["restarts", "--dask-local", "8", *out], capsys,
+                    "raise it with --max-memory-mb")
+    with pytest.raises(AssertionError, match="before the refusal"):  # within both: the work
+        main(["restarts", "--dask-local", "8", "--backends", "manual", "--n", "10", *out])
+    assert not (tmp_path / "r").exists()

@@ -207,3 +207,17 @@ def test_cached_values_follow_an_edited_learning_rate(tmp_path):
     values = {(c.column_letter, c.row): c.value for row in ws.iter_rows(min_row=FIRST_ROW)
               for c in row if isinstance(c.value, (int, float))}
     compare_with_manual(read_rows(values, 5), 2.0, steps=5, rtol=1e-15)
+
+
+def test_progress_counts_every_block_of_rows(tmp_path, monkeypatch, capsys):
+    from autograd_compare.teach import sheet
+    from tests.cli_helpers import record_progress
+
+    monkeypatch.setattr(sheet, "ROW_BLOCK", 2)
+    bars = record_progress(monkeypatch, "sheet")
+    assert main(["sheet", "--out", str(tmp_path / "s.xlsx"), "--steps", "4"]) == 0
+    (bar,) = bars
+    assert bar.full() and bar.total == 3 + 2  # rows 0..4 in blocks of 2, saving, values
+    assert bar.steps == ["rows of iterations 0..1", "rows of iterations 2..3",
+                         "rows of iterations 4..4", "saving s.xlsx",
+                         "adding the computed values"]

@@ -20,10 +20,12 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
-from autograd_compare import cache, registry, validate
+from autograd_compare import budget, cache, registry, validate
 from autograd_compare import optimizers as O
 from autograd_compare.commands.options import add_backends_option, positive_int, selected_backends
 from autograd_compare.commands.progress import Progress
@@ -61,6 +63,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_backends_option(parser)
     parser.add_argument("--json", action="store_true",
                         help="write the measurements as JSON to stdout (the table to stderr)")
+    budget.add_time_option(parser)
+    budget.add_options(parser, output=False)
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -167,13 +171,20 @@ def numpy_optimizer_reference(w: np.ndarray, lr: np.ndarray, example: Example,
     return w
 
 
-def measure(fn, repeat: int) -> dict:
-    """Time ``fn()``: the first call, and the best of ``repeat`` more (seconds)."""
+def _quiet(what: str) -> None:
+    pass
+
+
+def measure(fn, repeat: int, what: str = "", log=_quiet) -> dict:
+    """Time ``fn()``: the first call, and the best of ``repeat`` more (seconds); ``log`` hears
+    of each call before it starts (outside the timing)."""
+    log(f"{what}, first call")
     t0 = time.perf_counter()
     result = fn()
     first = time.perf_counter() - t0
     steady = []
-    for _ in range(repeat):
+    for k in range(repeat):
+        log(f"{what}, call {k + 2} of {repeat + 1}")
         t0 = time.perf_counter()
         fn()
         steady.append(time.perf_counter() - t0)
@@ -207,25 +218,23 @@ def bench(names, dtypes, n: int | tuple[int, ...], steps: int, repeat: int,
             block = min(size, CHUNK)
             w = np.random.default_rng(0).uniform(-1, 1, (block, 8)).astype(dt)
             lr = np.full(block, LR, dt)
-            log(f"numpy reference, {dtype}, N={size}")
             ref = measure(lambda w=w, lr=lr, ex=example, size=size: chunked(
-                lambda w, lr: numpy_reference(w, lr, ex, steps), w, lr, size), repeat)
+                lambda w, lr: numpy_reference(w, lr, ex, steps), w, lr, size), repeat,
+                f"numpy reference, {dtype}, N={size}", log)
             ref_rate = size * steps / ref["steady_s"]
             rows.append(_row("numpy-reference", dtype, ref, size, steps, ref_rate, None, ref))
             for name in names:
                 backend = registry.get_backend(name, dt)
-                log(f"{name} train_batch, {dtype}, N={size}")
                 m = measure(lambda b=backend, w=w, lr=lr, ex=example, size=size: chunked(
                     lambda w, lr: b.train_batch(w, lr, ex, steps=steps).final_weights,
-                    w, lr, size), repeat)
+                    w, lr, size), repeat, f"{name} train_batch, {dtype}, N={size}", log)
                 diff = float(np.max(np.abs(m["result"].astype(np.float64) - ref["result"])))
                 rows.append(_row(name, dtype, m, size, steps, ref_rate, diff, ref))
         for name in names:
             backend = registry.get_backend(name, dt)
-            log(f"{name} train, {dtype}")
             t = measure(lambda b=backend, ex=example:
                         b.train(CLASS_WEIGHTS, ex, lr=LR, steps=TRAJECTORY_STEPS).loss,
-                        max(repeat, 3))
+                        max(repeat, 3), f"{name} train, {dtype}", log)
             trajectories.append({"backend": name, "dtype": dtype, "steps": TRAJECTORY_STEPS,
                                  "first_call_s": t["first_call_s"], "steady_s": t["steady_s"],
                                  "warmup_s": t["warmup_s"]})
@@ -254,18 +263,16 @@ def bench_optimizers(names, kinds, dtypes, sizes: tuple[int, ...], steps: int, r
                 block = min(size, CHUNK)
                 w = np.random.default_rng(0).uniform(-1, 1, (block, 8)).astype(dt)
                 lr = np.full(block, LR, dt)
-                log(f"numpy reference, {kind}, {dtype}, N={size}")
                 ref = _measure_chunked(functools.partial(
                     numpy_optimizer_reference, example=example, opt=opt, steps=steps),
-                    w, lr, size, repeat)
+                    w, lr, size, repeat, f"numpy reference, {kind}, {dtype}, N={size}", log)
                 ref_rate = size * steps / ref["steady_s"]
                 rows.append({"optimizer": kind, **_row("numpy-reference", dtype, ref, size,
                                                        steps, ref_rate, None, ref)})
                 for name in names:
-                    log(f"{name} {kind}, {dtype}, N={size}")
                     m = _measure_chunked(functools.partial(
                         _optim_final_weights, name, example=example, opt=opt, steps=steps),
-                        w, lr, size, repeat)
+                        w, lr, size, repeat, f"{name} {kind}, {dtype}, N={size}", log)
                     diff = float(np.max(np.abs(m["result"].astype(np.float64) - ref["result"])))
                     rows.append({"optimizer": kind, **_row(name, dtype, m, size, steps,
                                                            ref_rate, diff, ref)})
@@ -282,9 +289,10 @@ def bench_optimizers(names, kinds, dtypes, sizes: tuple[int, ...], steps: int, r
             "batched": rows, "config_steps_per_s": rates, "single_trajectory": []}
 
 
-def _measure_chunked(fn, w: np.ndarray, lr: np.ndarray, n: int, repeat: int) -> dict:
+def _measure_chunked(fn, w: np.ndarray, lr: np.ndarray, n: int, repeat: int, what: str,
+                     log) -> dict:
     """`measure` of ``fn(w, lr)`` over ``n`` configurations (`chunked`)."""
-    return measure(lambda: chunked(fn, w, lr, n), repeat)
+    return measure(lambda: chunked(fn, w, lr, n), repeat, what, log)
 
 
 def _optim_final_weights(name: str, w: np.ndarray, lr: np.ndarray, example: Example,
@@ -357,6 +365,34 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
+class Plan(NamedTuple):
+    """What a ``bench`` request costs, known before any timing."""
+
+    calls: int  # timed calls (each one step of the progress bar)
+    seconds: float  # at the least (`budget.bench_seconds`)
+    memory: float  # bytes (`budget.bench_memory`)
+
+
+def plan(names: Sequence[str], dtypes: Sequence[str], sizes: Sequence[int], steps: int,
+         repeat: int, kinds: Sequence[str] | None = None) -> Plan:
+    """The `Plan` of ``bench`` (``kinds``: ``--optimizer``'s, None for plain descent)."""
+    batches = len(dtypes) * len(kinds or ("sgd",))
+    trajectories = (0 if kinds else len(dtypes), TRAJECTORY_STEPS)
+    rows = batches * len(sizes) * (1 + len(names))
+    calls = rows * (1 + repeat) + trajectories[0] * len(names) * (1 + max(repeat, 3))
+    seconds = budget.bench_seconds(names, sizes, steps, repeat, CHUNK, batches, trajectories)
+    return Plan(calls, seconds, budget.bench_memory(names, rows, min(max(sizes), CHUNK)))
+
+
+def size_up(args: argparse.Namespace, names: Sequence[str], sizes: Sequence[int]) -> Plan:
+    """The request's `Plan`, refused (one line, exit 2) beyond --max-minutes or
+    --max-memory-mb before any timing."""
+    p = plan(names, args.dtypes, sizes, args.steps, args.repeat, args.optimizer)
+    budget.check_time(p.seconds, args.max_minutes)
+    budget.check(p.memory, args.max_memory_mb, "memory", "--max-memory-mb")
+    return p
+
+
 def run(args: argparse.Namespace) -> int:
     if not args.no_cache:
         return _run(args)
@@ -375,6 +411,7 @@ def _run(args: argparse.Namespace) -> int:
     sizes = args.sizes or (args.n,)
     names = selected_backends(args)
     human = sys.stderr if args.json else sys.stdout
+    planned = size_up(args, names, sizes)  # refused before any framework loads
     if args.optimizer:
         for name in names:
             if name.startswith(registry.MISTAKE_PREFIX):
@@ -382,18 +419,15 @@ def _run(args: argparse.Namespace) -> int:
                                  f"{validate.short_text(name)}")
             # a missing framework (optax for jax): one line, now
             registry.backend_module(name, "optim", registry.OPTIM_NEEDS.get(name))
-        steps = len(args.dtypes) * len(args.optimizer) * len(sizes) * (1 + len(names))
-        with Progress(steps, stream=sys.stderr) as progress:
+        with Progress(planned.calls, stream=sys.stderr) as progress:
             result = bench_optimizers(names, args.optimizer, args.dtypes, sizes, args.steps,
                                       args.repeat, progress.step)
     else:
         for name in names:  # a missing framework is a one-line error before any timing
             registry.get_backend(name, args.dtypes[0])
-        steps = len(args.dtypes) * (len(sizes) * (1 + len(names)) + len(names))
-        with Progress(steps, stream=sys.stderr) as progress:
+        with Progress(planned.calls, stream=sys.stderr) as progress:
             result = bench(names, args.dtypes, sizes, args.steps, args.repeat, progress.step)
     print(table(result), file=human)
     if args.json:
         print(json.dumps(result, indent=2, allow_nan=False))
     return 0
-

@@ -10,6 +10,7 @@ import numpy as np
 from autograd_compare import budget, network, optimizers, validate
 from autograd_compare.commands import options
 from autograd_compare.commands.options import add_network_options, positive_int
+from autograd_compare.commands.progress import Progress
 from autograd_compare.errors import InputError
 from autograd_compare.interface import Example
 from autograd_compare.teach import errata
@@ -62,6 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     options.add_optimizer_arguments(parser, default=None)
     parser.add_argument("--steps", type=positive_int("--steps"), default=3,
                         help="with --optimizer: the updates shown (default 3)")
+    budget.add_options(parser, output=False)
 
 
 def _setup(args: argparse.Namespace) -> tuple[str, network.Network, network.Data, np.ndarray,
@@ -154,9 +156,12 @@ def _prove(args: argparse.Namespace) -> int:
     if args.weight is not None and args.weight not in TARGETS + BIAS_NAMES:
         raise InputError(f"unknown --weight {validate.short_text(args.weight)}; --prove proves "
                          f"one of {', '.join(TARGETS + BIAS_NAMES)}")
-    verdicts = [v for v in prove.prove() if args.weight in (None, v.name)]
-    general = prove.prove_general() if args.weight is None else [  # (d) for that name
-        v for v in prove.prove_two_two_two() if v.name.endswith(f" {args.weight}")]
+    with Progress(2) as progress:  # SymPy: seconds
+        progress.step("proving manual/gradients.py")
+        verdicts = [v for v in prove.prove() if args.weight in (None, v.name)]
+        progress.step("proving the formulas of any network")
+        general = prove.prove_general() if args.weight is None else [  # (d) for that name
+            v for v in prove.prove_two_two_two() if v.name.endswith(f" {args.weight}")]
     ok = all(v.proved for v in verdicts) and all(v.proved for v in general)
     if args.format == "json":
         print(json.dumps({"proved": ok, "verdicts": [v._asdict() for v in verdicts],
@@ -178,18 +183,25 @@ def _updates(args, net, data, w, example, lr, dt) -> int:
     from autograd_compare.teach.updates import (
         default_weight,
         explain_updates,
+        progress_steps,
         render_updates,
         updates_json,
     )
 
     opt = optimizers.with_lr(options.optimizer_from(args), lr)
+    tutorial = _is_tutorial(net, data)
     budget.check_text(budget.explain_updates(args.steps), "--steps", args.steps)
-    if _is_tutorial(net, data):
-        result = explain_updates(w, example, opt, args.weight or "w5", args.steps, dt)
-    else:  # any network, full batch, in its parameters' names
-        result = explain_updates(w, example, opt, args.weight or default_weight(net),
-                                 args.steps, dt, net, data)
-    text = render_updates(result)
-    print(updates_json(result) if args.format == "json" else
-          f"```text\n{text}\n```" if args.format == "markdown" else text)
+    budget.check(budget.explain_memory(args.steps, 8 if tutorial else network.n_params(net),
+                                       args.format),
+                 args.max_memory_mb, "memory", "--max-memory-mb")
+    with Progress(progress_steps(args.steps) + 1) as progress:
+        if tutorial:
+            result = explain_updates(w, example, opt, args.weight or "w5", args.steps, dt,
+                                     on_step=progress.step)
+        else:  # any network, full batch, in its parameters' names
+            result = explain_updates(w, example, opt, args.weight or default_weight(net),
+                                     args.steps, dt, net, data, on_step=progress.step)
+        progress.step("writing the explanation")
+        text = updates_json(result) if args.format == "json" else render_updates(result)
+    print(text if args.format != "markdown" else f"```text\n{text}\n```")
     return 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import os
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -46,6 +47,7 @@ DEFAULT_OUT = "autograd-compare-restarts"
 SUMMARY_CSV, DISAGREE_CSV, GALLERY_CSV = "summary.csv", "disagreements.csv", "gallery.csv"
 CHECKPOINTS_CSV, FINAL_CSV = "checkpoints.csv", "final_loss.csv"
 THRESHOLDS = {"tutorial": 1e-5}  # the default --threshold; 0.1 on any other network
+WORKERS_PER_CORE = 4  # --dask-local: at most this many worker processes per CPU core
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -148,7 +150,23 @@ def study_from(args: argparse.Namespace) -> restarts.Study:
         problem=p, optimizer=opt))
 
 
+def local_workers_cap() -> int:
+    """The most worker processes --dask-local starts: `WORKERS_PER_CORE` per CPU core."""
+    return WORKERS_PER_CORE * (os.cpu_count() or 1)
+
+
+def check_local_workers(count: int | None) -> None:
+    """Refuse (one line, exit 2) more local Dask workers than `local_workers_cap`."""
+    cap = local_workers_cap()
+    if count is not None and count > cap:
+        raise InputError(f"--dask-local {count} is more worker processes than this machine "
+                         f"runs ({cap}: {WORKERS_PER_CORE} per CPU core, {os.cpu_count() or 1}"
+                         f" cores); give --dask-local {cap} or fewer, or --dask-scheduler "
+                         "ADDRESS for a larger cluster")
+
+
 def run(args: argparse.Namespace) -> int:
+    check_local_workers(args.dask_local)  # before anything is built
     study = study_from(args)
     dt = validate.dtype(args.dtype)
     p, tutorial = study.problem, restarts.is_tutorial(study)
@@ -165,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
                                    study.chunk, len(study.checkpoints),
                                    network.n_params(p.network),
                                    2 * p.data.inputs.shape[0] * sum(p.network.sizes[1:]))
+    memory += (args.dask_local or 0) * budget.libraries(names)  # each worker loads them too
     budget.check(memory, args.max_memory_mb, "memory", "--max-memory-mb")
     budget.check(size, args.max_output_mb, "report files", "--max-output-mb")
     made = restarts.get_backends(study, names, dt)

@@ -9,8 +9,16 @@ import numpy as np
 from autograd_compare import budget, validate
 from autograd_compare.commands import wording
 from autograd_compare.commands.options import add_network_options, positive_int
+from autograd_compare.commands.progress import Progress
 from autograd_compare.errors import InputError
-from autograd_compare.teach.sheet import FIRST_ROW, GIVEN, build, check_out, write
+from autograd_compare.teach.sheet import (
+    FIRST_ROW,
+    GIVEN,
+    build,
+    check_out,
+    progress_steps,
+    write,
+)
 
 HELP = """Write the classic course spreadsheet (.xlsx): gradient descent as live Excel formulas.
 
@@ -45,8 +53,9 @@ def run(args: argparse.Namespace) -> int:
     budget.check(memory, args.max_memory_mb, "memory", "--max-memory-mb")
     budget.check(size, args.max_output_mb, "spreadsheet file", "--max-output-mb")
     check_out(args.out, force=args.force)  # before the workbook is built
-    wb = build(w, example.inputs, example.targets, lr, args.steps)
-    path = write(wb, args.out, force=args.force)
+    with Progress(progress_steps(args.steps)) as progress:
+        wb = build(w, example.inputs, example.targets, lr, args.steps, progress.step)
+        path = write(wb, args.out, force=args.force, on_step=progress.step)
     lr_cell = dict((n, c) for n, _, c in GIVEN)["learning_rate"]
     print(f"wrote {path}: iterations 0..{args.steps} in rows {FIRST_ROW}..{FIRST_ROW + args.steps}"
           f" of sheet 'backprop'; the learning rate is cell {lr_cell} (name learning_rate)")

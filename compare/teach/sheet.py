@@ -23,6 +23,7 @@ import os
 import re
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -102,12 +103,27 @@ def _openpyxl():
     return openpyxl
 
 
-def build(weights, inputs, targets, lr: float, steps: int):
+ROW_BLOCK = 5000  # rows per piece of progress (about a second each)
+
+
+def _quiet(what: str) -> None:
+    pass
+
+
+def progress_steps(steps: int) -> int:
+    """Pieces of work `build` and `write` announce: every `ROW_BLOCK` rows, the saving and the
+    cached values."""
+    return -(-(steps + 1) // ROW_BLOCK) + 2
+
+
+def build(weights, inputs, targets, lr: float, steps: int,
+          on_step: Callable[[str], None] = _quiet):
     """The workbook (not saved): ``steps`` + 1 iteration rows from ``weights`` (8 floats).
 
     Args:
         weights: w1..w8 to start from. inputs: i1, i2. targets: t1, t2.
         lr: the learning rate cell's value. steps: gradient steps (rows 0..steps).
+        on_step: hears of each block of `ROW_BLOCK` rows before it is built.
 
     Returns:
         An ``openpyxl.Workbook``.
@@ -134,6 +150,8 @@ def build(weights, inputs, targets, lr: float, steps: int):
         ws[f"{column_letter(name)}{HEADER_ROW}"] = name
         ws[f"{column_letter(name)}{HEADER_ROW}"].font = Font(bold=True)
     for k in range(steps + 1):
+        if k % ROW_BLOCK == 0:
+            on_step(f"rows of iterations {k}..{min(k + ROW_BLOCK - 1, steps)}")
         row = FIRST_ROW + k
         ws[f"A{row}"] = k
         for j, name in enumerate(naming.WEIGHT_NAMES):
@@ -191,10 +209,12 @@ def check_out(out: str | os.PathLike, force: bool = False) -> Path:
     return path
 
 
-def write(wb, out: str | os.PathLike, force: bool = False) -> Path:
+def write(wb, out: str | os.PathLike, force: bool = False,
+          on_step: Callable[[str], None] = _quiet) -> Path:
     """Save ``wb`` to ``out`` atomically (a temporary file, then a rename); never overwrite
     an existing file unless ``force``. The file gets ordinary permissions (0666 less the
-    umask), as a file written with ``open`` would.
+    umask), as a file written with ``open`` would. ``on_step`` hears of the saving and of
+    the cached values before each.
 
     Raises:
         InputError: see `check_out`.
@@ -205,7 +225,9 @@ def write(wb, out: str | os.PathLike, force: bool = False) -> Path:
     umask = os.umask(0)
     os.umask(umask)
     try:
+        on_step(f"saving {path.name}")
         wb.save(tmp)
+        on_step("adding the computed values")
         add_cached_values(tmp, computed_values(wb))
         os.chmod(tmp, 0o666 & ~umask)
         if force:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -85,8 +86,22 @@ def _n(x) -> str:
     return f"{float(x):.12g}"
 
 
+def _quiet(what: str) -> None:
+    pass
+
+
+STEP_BLOCK = 1000  # hand-worked steps per piece of progress (about a second each)
+
+
+def progress_steps(steps: int) -> int:
+    """Pieces of work `explain_updates` announces to ``on_step``: each backend's run, then
+    every `STEP_BLOCK` hand-worked steps."""
+    return len(BACKENDS) + -(-steps // STEP_BLOCK)
+
+
 def _runs(w: np.ndarray, example: Example, opt: Optimizer, steps: int, dt,
-          net: Network | None = None, data: Data | None = None) -> dict:
+          net: Network | None = None, data: Data | None = None,
+          on_step: Callable[[str], None] = _quiet) -> dict:
     """label -> `Trajectory` of each backend, or the one-line reason it is missing."""
     from autograd_compare import network
     from autograd_compare.harness import optim_check
@@ -95,6 +110,7 @@ def _runs(w: np.ndarray, example: Example, opt: Optimizer, steps: int, dt,
         net, data = network.TUTORIAL, network.example_data(example, dt)
     out: dict = {}
     for name, label in BACKENDS.items():
+        on_step(f"{steps} steps with {label}")
         theirs = optim_check.counterpart(name, opt)
         try:
             out[label] = (optim_check.train(name, net, w, data, theirs, steps, dt), theirs)
@@ -127,10 +143,11 @@ def default_weight(net: Network | None) -> str:
 
 
 def explain_updates(w, example: Example, opt: Optimizer, weight: str = "w5", steps: int = 3,
-                    dtype="float64", net: Network | None = None,
-                    data: Data | None = None) -> UpdateExplanation:
+                    dtype="float64", net: Network | None = None, data: Data | None = None,
+                    on_step: Callable[[str], None] = _quiet) -> UpdateExplanation:
     """``steps`` updates of ``opt``, weight ``weight`` shown: the tutorial network from
     ``example``, or any ``net`` trained full-batch on ``data`` (``example`` unused then).
+    ``on_step`` hears of each of `progress_steps` pieces of work before it starts.
 
     Raises:
         InputError: ``weight`` is not one of the network's parameters.
@@ -153,11 +170,13 @@ def explain_updates(w, example: Example, opt: Optimizer, weight: str = "w5", ste
     f = dt.type
     mu, tau, wd, lam = f(opt.momentum), f(opt.dampening), f(opt.weight_decay), f(opt.l2)
     b1, b2, eps = f(opt.betas[0]), f(opt.betas[1]), f(opt.eps)
-    runs = _runs(W, example, opt, steps, dt, net, data)
+    runs = _runs(W, example, opt, steps, dt, net, data, on_step)
     state = {"v": np.zeros(W.size, dt), "m": np.zeros(W.size, dt)}
     out = []
     for k in range(steps):
         t = k + 1
+        if k % STEP_BLOCK == 0:
+            on_step(f"working out steps {t}..{min(k + STEP_BLOCK, steps)} by hand")
         lr = f(opt.lr_at(k))
         if net is None or data is None:
             v = forward_values(W, example)
