@@ -202,12 +202,14 @@ def explain_updates(steps: int) -> float:
 
 
 # explain --optimizer, per step: the slope of the peak RSS of `explain --optimizer adam --l2
-# 0.05` (7 lines a step, the most) against --steps 2000, 8000, 16000, measured with
-# /usr/bin/time: 9.0 KiB a step as text, 35.4 KiB as JSON (json.dumps with indent builds its
-# chunks in Python), 7.0 KiB on --preset iris. What grows: 7 `Line`s a step (strings, a value,
-# the 3 backends' values), the rendered text, each backend's trajectory. Rounded up; markdown
-# is the text and one more copy of it.
-EXPLAIN_STEP_BYTES = {"text": 10_000, "markdown": 11_000, "json": 37_000}
+# 0.05` (7 lines a step, the most) against --steps, measured with /usr/bin/time: 9.0 KiB a step
+# as text between 2000 and 16000 steps (10.3-11.1 KiB between 1000 and 5000, where the
+# frameworks' own start varies by 55 MB), 35.4 KiB as JSON (json.dumps with indent builds its
+# pieces in Python); 7.0 KiB on --preset iris. tracemalloc of the same work in one process:
+# 8.4 KB a step as text, 31.9 KB as JSON. What grows: 7 `Line`s a step (strings, a value, the
+# 3 backends' values), the rendered text, each backend's trajectory. Rounded up; markdown is
+# the text and one more copy of it.
+EXPLAIN_STEP_BYTES = {"text": 12_000, "markdown": 13_000, "json": 42_000}
 # per parameter beyond the tutorial's 8, per step: not measurable against the noise on iris
 # (43 parameters); counted from the stored arrays (weights, gradients, up to 4 state values:
 # 48 bytes per backend, 3 backends) times two for a copy
