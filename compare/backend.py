@@ -93,4 +93,4 @@ def is_plain(opt: Optimizer) -> bool:
     """Plain gradient descent, w ← w - lr·dE/dw: ``train`` and ``train_batch`` run the ``mlp``
     kernels."""
     return (opt.kind == "sgd" and not opt.weight_decay and not opt.l2
-            and opt.lr_change is None)
+            and opt.lr_change is None and not opt.frozen)

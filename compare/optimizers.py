@@ -51,6 +51,7 @@ class Optimizer(NamedTuple):
     betas: tuple[float, float] = (0.9, 0.999)  # β1, β2 (adam, adamw)
     eps: float = 1e-8  # ε, outside the square root: m̂/(√v̂ + ε)
     lr_change: tuple[int, float] | None = None  # (k, lr2): updates k+1, k+2, ... use lr2
+    frozen: tuple[int, ...] = ()  # parameters held fixed (requires_grad=False): gradient 0
 
     def lr_at(self, k: int) -> float:
         """The learning rate of update k (0-based)."""
@@ -77,7 +78,18 @@ class Optimizer(NamedTuple):
             parts.append(f"l2={self.l2:g}")
         if self.lr_change:
             parts.append(f"lr={self.lr_change[1]:g} from update {self.lr_change[0] + 1}")
+        if self.frozen:
+            parts.append(f"{len(self.frozen)} parameters frozen")
         return f"{self.kind}({', '.join(parts)})"
+
+    def masked(self, dw: Any) -> Any:
+        """``dw`` with the frozen parameters' gradients 0 (NumPy), as autograd leaves a
+        ``requires_grad=False`` parameter: no update and no optimizer state for it."""
+        if not self.frozen:
+            return dw
+        out = np.array(dw, copy=True)
+        out[..., list(self.frozen)] = 0
+        return out
 
 
 SGD = Optimizer()  # plain gradient descent (its lr is each call's): sgd is a value
@@ -98,7 +110,7 @@ def _number(value: Any, what: str, lo: float, hi: float | None, expected: str,
 
 def make(kind: Any = "sgd", *, lr: Any = 0.5, momentum: Any = None, dampening: Any = 0.0,
          weight_decay: Any = 0.0, l2: Any = 0.0, betas: Any = (0.9, 0.999), eps: Any = 1e-8,
-         lr_change: Any = None) -> Optimizer:
+         lr_change: Any = None, frozen: Any = ()) -> Optimizer:
     """A checked `Optimizer`. ``momentum`` defaults to 0.9 for the momentum kinds.
 
     Raises:
@@ -141,7 +153,24 @@ def make(kind: Any = "sgd", *, lr: Any = 0.5, momentum: Any = None, dampening: A
             raise InputError(f"lr_change step must be a whole number >= 1; got {short_text(k)}")
         change = (int(k), _number(lr2, "learning rate", 0.0, None, "finite and > 0",
                                   lo_open=True))
-    return Optimizer(kind, lr_, mu, tau, wd, lam, (b1, b2), eps_, change)
+    return Optimizer(kind, lr_, mu, tau, wd, lam, (b1, b2), eps_, change,
+                     _frozen(frozen, wd or lam))
+
+
+def _frozen(frozen: Any, decay: float) -> tuple[int, ...]:
+    """Sorted, distinct parameter indices >= 0; refused with weight decay or L2, which a
+    frozen parameter (outside the optimizer in PyTorch) never receives."""
+    try:
+        out = tuple(sorted({int(i) for i in frozen}))
+        ok = all(float(i) == int(i) and not isinstance(i, bool) for i in frozen)
+    except (TypeError, ValueError):
+        out, ok = (), False
+    if not ok or any(i < 0 for i in out):
+        raise InputError(f"frozen must be parameter indices >= 0; got {short_text(frozen)}")
+    if out and decay:
+        raise InputError("frozen parameters with weight decay or l2 are not supported (PyTorch "
+                         "leaves a requires_grad=False parameter out of both)")
+    return out
 
 
 def with_lr(opt: Optimizer, lr: float) -> Optimizer:

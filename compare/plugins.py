@@ -76,7 +76,7 @@ def load(name: str) -> GradientFn:
             fn = entry_points()[name].load()
         else:
             module, _, attr = name.rpartition(":")
-            fn = _module(module)
+            fn = import_source(module)
             for part in attr.split("."):
                 fn = getattr(fn, part)
     except (ImportError, AttributeError, ValueError, KeyError, OSError,
@@ -91,7 +91,7 @@ def load(name: str) -> GradientFn:
     return fn
 
 
-def _module(spec: str) -> Any:
+def import_source(spec: str) -> Any:
     """``package.module`` (the working folder searched first) or ``path/to/file.py``."""
     if spec.endswith(".py"):
         path = Path(spec).resolve()

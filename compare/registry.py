@@ -229,6 +229,9 @@ def get_network_backend(name: str, dtype: Any = "float64") -> AnyBackend:
         w_arr, d, steps = network.weights(net, w, dt), _net_data(net, data, dt), \
             validate.steps(steps)
         validate.learning_rate(opt.lr)
+        if opt.frozen and opt.frozen[-1] >= w_arr.size:
+            raise InputError(f"frozen parameter {opt.frozen[-1]} does not exist: the network "
+                             f"has {w_arr.size} (0..{w_arr.size - 1})")
         start = None if resume is None else _resume(resume, opt, w_arr.size, dt)
         return _check_net(name, dt, raw_train(net, w_arr, d, opt, steps, start), "train")
 
@@ -237,6 +240,8 @@ def get_network_backend(name: str, dtype: Any = "float64") -> AnyBackend:
                     keep_loss: bool = False) -> BatchResult:
         if mlp is None and wrong_batch is None:
             raise InputError(f"{name!r} has no batched form; use manual, torch or jax")
+        if opt.frozen:
+            raise InputError("frozen parameters are for train (one run), not train_batch")
         w_arr, lr_arr = network.weights_batch(net, w, lr, dt)
         d, steps = _net_data(net, data, dt), validate.steps(steps)
         if wrong_batch is not None:

@@ -16,14 +16,19 @@ check fails at the first differing node and ``.notes`` names the likely cause (s
 Accepted models:
 
 * a ``torch.nn.Sequential`` (or a subclass) of ``nn.Linear`` and the activation modules
-  ``nn.Sigmoid``, ``nn.Tanh``, ``nn.ReLU``, ``nn.Identity`` (and ``nn.Softmax`` as the last
+  ``nn.Sigmoid``, ``nn.Tanh``, ``nn.ReLU`` (and ``nn.Softmax`` as the last
   module, read as the softmax of the cross-entropy); a Linear directly after a Linear has the
-  identity between them. With ``loss="cross-entropy"`` the last Linear's outputs are the
-  logits, as for ``nn.CrossEntropyLoss``. Biases: all trainable, all absent, or all frozen
-  (``requires_grad=False``, checked at their values). A Linear used twice and frozen weights
-  are refused.
+  identity between them; ``nn.Identity`` and ``nn.Dropout`` in eval mode are skipped (the
+  identity). With ``loss="cross-entropy"`` the last Linear's outputs are the logits, as for
+  ``nn.CrossEntropyLoss``, and targets may be class indices (B,). Biases: all trainable, all
+  absent, or all frozen (``requires_grad=False``, checked at their values). Weights with
+  ``requires_grad=False`` are held fixed in every backend (their gradient is 0, as for
+  torch.optim). A Linear used twice is refused.
 * a JAX-style pytree: a list of layer dicts ``{"W": (out, in), "b": (out,) optional,
   "activation": name}`` (PyTorch's (out, in) layout; "weight"/"bias" are accepted too).
+* an Equinox ``eqx.nn.MLP`` or a Flax ``nnx.Sequential`` of ``nnx.Linear`` and activation
+  functions (each known by its values: sigmoid, tanh, relu, identity, softmax); their own
+  ``__call__`` runs as the backend ``"model"``, on copies holding the checked weights.
 
 The model's parameters are read once (as float64 NumPy) and never modified (it runs on copies).
 """
@@ -41,7 +46,7 @@ from autograd_compare.harness import optim_check
 from autograd_compare.optimizers import SGD
 
 TORCH_ACTIVATIONS = {"Sigmoid": "sigmoid", "Tanh": "tanh", "ReLU": "relu",
-                     "Identity": "identity", "Softmax": "softmax"}
+                     "Softmax": "softmax"}  # nn.Identity and eval-mode nn.Dropout: skipped
 LOSS_OBJECTS = {"MSELoss": "mse", "CrossEntropyLoss": "cross-entropy"}  # torch.nn class: loss
 
 
@@ -80,10 +85,16 @@ def check_model(model: Any, inputs: Any, targets: Any, *, loss: Any = "half-sse"
     loss_object = None if isinstance(loss, str) else loss
     if loss_object is not None:
         loss, reduction = _loss_of(loss_object)
+    if jax_library(model):
+        if apply is not None:
+            raise InputError("an Equinox or Flax model runs itself; give no apply=")
+        from autograd_compare.jax_impl import user_model as jax_model
+
+        model, apply = jax_model.library_model(model) or (model, None)
     net, w = describe_model(model, loss, reduction)
     names = _backend_names(backends)
     dt = validate.dtype(dtype)
-    data = network.data(net, _numpy(inputs, "inputs"), _numpy(targets, "targets"), dt)
+    data = network.data(net, _numpy(inputs, "inputs"), _targets(net, targets), dt)
     judged = []
     if not isinstance(model, (list, tuple)):  # a torch model: its own forward and loss too
         from autograd_compare.torch_impl import user_model
@@ -97,7 +108,8 @@ def check_model(model: Any, inputs: Any, targets: Any, *, loss: Any = "half-sse"
         from autograd_compare.jax_impl import user_model as jax_model
 
         judged.append(jax_model.backend(apply, model, _jax_loss(net, model), net, dt))
-    sw = optim_check.sweep("your model", SGD, list(names), net, network.weights(net, w, dt),
+    opt = SGD._replace(frozen=frozen_weights(model, net))  # requires_grad=False: held fixed
+    sw = optim_check.sweep("your model", opt, list(names), net, network.weights(net, w, dt),
                            data, (lr,), steps, dt, judged=judged)
     return sw._replace(notes=_diagnosis(sw, model, loss_object, apply)) if judged else sw
 
@@ -169,6 +181,22 @@ def check_gradients(fn: Callable[..., Any], net: str | network.Network = "tutori
         return optim_check.sweep(f"your {label}", optimizer, names, net,
                                  network.weights(net, weights, dt), data, rates,
                                  validate.steps(100 if steps is None else steps), dt)
+
+
+def frozen_weights(model: Any, net: network.Network) -> tuple[int, ...]:
+    """The parameter indices of a torch model's weights with ``requires_grad=False`` (every
+    backend holds them fixed, as torch.optim does)."""
+    if isinstance(model, (list, tuple)) or not hasattr(model, "_modules"):
+        return ()
+    from autograd_compare.torch_impl.user_model import layers
+
+    return tuple(i for (lin, _), lay in zip(layers(model), network.layout(net), strict=True)
+                 if not lin.weight.requires_grad for i in range(lay.W.start, lay.W.stop))
+
+
+def jax_library(model: Any) -> bool:
+    """An Equinox or Flax model (or a subclass of one): read and run by `jax_impl.user_model`."""
+    return any(c.__module__.split(".")[0] in ("equinox", "flax") for c in type(model).__mro__)
 
 
 def _output_formula(net: network.Network, out: str) -> str:
@@ -325,8 +353,8 @@ def describe_model(model: Any, loss: str = "half-sse",
             model, "_modules"):  # torch.nn.Sequential or a subclass (its own forward is run)
         layers = _torch_layers(model)
     else:
-        raise InputError(f"expected a torch.nn.Sequential or a list of layer dicts; got "
-                         f"{type(model).__name__}")
+        raise InputError(f"expected a torch.nn.Sequential, an Equinox eqx.nn.MLP, a Flax "
+                         f"nnx.Sequential or a list of layer dicts; got {type(model).__name__}")
     if not layers:
         raise InputError("the model has no Linear layer")
     acts = [layer.activation for layer in layers]
@@ -365,9 +393,11 @@ def _torch_layers(model) -> list[_Layer]:
                              "object: shared weights); the checks need a separate nn.Linear "
                              "per layer")
         seen[id(mod)] = i
-        if kind == "Linear" and not mod.weight.requires_grad:
-            raise InputError(f"layer {i} (Linear): its weight has requires_grad=False; frozen "
-                             "weights are not supported (frozen biases are)")
+        if kind == "Identity" or (kind == "Dropout" and not mod.training):
+            continue  # exactly the identity (Dropout in eval mode)
+        if kind == "Dropout":
+            raise InputError(f"layer {i} (Dropout) is in training mode, which is random; call "
+                             "model.eval() first (Dropout is then the identity)")
         if kind == "Linear":
             b = None if mod.bias is None else _numpy(mod.bias, f"layer {i} (Linear) bias")
             frozen = mod.bias is not None and not mod.bias.requires_grad
@@ -387,7 +417,8 @@ def _torch_layers(model) -> list[_Layer]:
             text = " ".join(repr(mod).split())  # one line, even for a nested module
             text = text if len(text) <= 80 else text[:77] + "..."
             raise InputError(f"unsupported layer {i}: {text}; supported: Linear, "
-                             + ", ".join(TORCH_ACTIVATIONS) + " (Softmax last)")
+                             + ", ".join(TORCH_ACTIVATIONS) + " (Softmax last), Identity, "
+                             "Dropout (in eval mode)")
     return layers
 
 
@@ -419,6 +450,20 @@ def _pytree_layer(i: int, layer: Any) -> _Layer:
         raise InputError(f"layer {i}: unsupported activation {act!r}; expected one of "
                          + ", ".join(network.ACTIVATIONS))
     return _Layer(W, b, False, act)
+
+
+def _targets(net: network.Network, targets: Any) -> np.ndarray:
+    """``targets`` (B, n_out); for cross-entropy also class indices (B,) of integers, as
+    ``nn.CrossEntropyLoss`` takes them, made one-hot (the same loss and gradients)."""
+    raw = validate.as_numpy(targets, "targets")
+    if net.loss != "cross-entropy" or raw.ndim != 1 or raw.dtype.kind not in "iu":
+        return raw.astype(np.float64)
+    classes = net.sizes[-1]
+    bad = raw[(raw < 0) | (raw >= classes)]
+    if bad.size:
+        raise InputError(f"class index {int(bad[0])} out of range: the model has {classes} "
+                         f"outputs, so classes are 0..{classes - 1}")
+    return np.eye(classes)[raw]
 
 
 def _numpy(x: Any, what: str) -> np.ndarray:

@@ -124,6 +124,8 @@ def scan_updates(value_and_grad, w, lr, opt: Optimizer, steps: int, resume=None)
     def step(carry, _):
         w, s = carry
         (_, e), dw = value_and_grad(w)
+        if opt.frozen:  # requires_grad=False: gradient 0, so no update and no state
+            dw = dw.at[jnp.asarray(opt.frozen)].set(0)
         updates, s = tx.update(dw, s, w)
         w = optax.apply_updates(w, updates)
         return (w, s), (e, w, dw, flat_state(s, opt, w.dtype))

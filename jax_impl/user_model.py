@@ -87,3 +87,93 @@ def built(params: Sequence[dict[str, Any]], read: Network, w: Any) -> list[dict[
             new[bias] = w[lay.b]
         out.append(new)
     return out
+
+
+# --- models of JAX libraries: Equinox's nn.MLP, Flax's nnx.Sequential of nnx.Linear ----------
+PROBE = np.linspace(-3.0, 3.0, 7)  # an activation is known by its values here
+
+
+def activation_name(fn: Callable[[Any], Any], where: str) -> str:
+    """"sigmoid", "tanh", "relu", "identity" or "softmax": what ``fn`` computes on `PROBE`."""
+    known = {"identity": PROBE, "sigmoid": 1 / (1 + np.exp(-PROBE)), "tanh": np.tanh(PROBE),
+             "relu": np.maximum(PROBE, 0),
+             "softmax": np.exp(PROBE) / np.exp(PROBE).sum()}
+    f64 = np.dtype(np.float64)
+    try:
+        with precision(f64):
+            got = to_numpy(fn(jnp.asarray(PROBE, f64)), f64)
+    except Exception as err:  # noqa: BLE001 - the user's function
+        raise InputError(f"{where}: its activation {fn!r} failed on a vector "
+                         f"({type(err).__name__})") from None
+    for name, want in known.items():
+        if got.shape == want.shape and np.allclose(got, want, rtol=1e-12, atol=1e-15):
+            return name
+    raise InputError(f"{where}: activation {getattr(fn, '__name__', fn)!r} is none of "
+                     "sigmoid, tanh, relu, identity, softmax")
+
+
+def library_model(model: Any) -> tuple[list[dict[str, Any]], Callable[[Any, Any], Any]] | None:
+    """(layer dicts, apply(layers, x)) for an Equinox ``nn.MLP`` or a Flax ``nnx.Sequential``
+    (the user's own ``__call__`` runs on copies holding the checked weights); None for
+    anything else."""
+    tops = {c.__module__.split(".")[0] for c in type(model).__mro__}
+    if "equinox" in tops:
+        return _equinox(model)
+    if "flax" in tops:
+        return _nnx(model)
+    return None
+
+
+def _equinox(model: Any) -> tuple[list[dict[str, Any]], Callable[[Any, Any], Any]]:
+    import equinox as eqx
+
+    if not isinstance(model, eqx.nn.MLP):
+        raise InputError(f"an Equinox {type(model).__name__}: only eqx.nn.MLP is supported")
+    n = len(model.layers)
+    acts = [activation_name(model.activation, "eqx.nn.MLP")] * (n - 1) + [
+        activation_name(model.final_activation, "eqx.nn.MLP (final_activation)")]
+    params = [{"W": np.asarray(lin.weight), **({} if lin.bias is None else
+                                                {"b": np.asarray(lin.bias)}),
+               "activation": act} for lin, act in zip(model.layers, acts, strict=True)]
+
+    def apply(layers: Sequence[dict[str, Any]], x: Any) -> Any:
+        def where(m: Any) -> list[Any]:
+            return [leaf for lin in m.layers for leaf in (lin.weight, lin.bias)
+                    if leaf is not None]
+        values = [v for layer in layers for v in (layer["W"], layer.get("b")) if v is not None]
+        return jax.vmap(eqx.tree_at(where, model, values))(x)  # one example at a time
+
+    return params, apply
+
+
+def _nnx(model: Any) -> tuple[list[dict[str, Any]], Callable[[Any, Any], Any]]:
+    from flax import nnx
+
+    if not isinstance(model, nnx.Sequential):
+        raise InputError(f"a Flax {type(model).__name__}: only nnx.Sequential of nnx.Linear "
+                         "and activation functions is supported")
+    params: list[dict[str, Any]] = []
+    for i, part in enumerate(model.layers):
+        if isinstance(part, nnx.Linear):
+            params.append({"kernel": np.asarray(part.kernel[...]), **(
+                {"bias": np.asarray(part.bias[...])} if part.bias is not None else {}),
+                "activation": "identity"})
+        elif callable(part) and params and params[-1]["activation"] == "identity":
+            params[-1]["activation"] = activation_name(part, f"nnx.Sequential layer {i}")
+        else:
+            raise InputError(f"nnx.Sequential layer {i} ({type(part).__name__}): expected "
+                             "nnx.Linear, each followed by at most one activation function")
+    graph = nnx.split(model)[0]
+    where = [i for i, part in enumerate(model.layers) if isinstance(part, nnx.Linear)]
+
+    def apply(layers: Sequence[dict[str, Any]], x: Any) -> Any:
+        state = nnx.split(model)[1]  # a fresh copy each call: the user's model is never changed
+        pure = nnx.to_pure_dict(state)
+        for i, layer in zip(where, layers, strict=True):
+            pure["layers"][i]["kernel"] = layer["kernel"]
+            if "bias" in layer:
+                pure["layers"][i]["bias"] = layer["bias"]
+        nnx.replace_by_pure_dict(state, pure)
+        return nnx.merge(graph, state)(x)
+
+    return params, apply

@@ -84,7 +84,7 @@ def _objective_gradient(net: Network, w: np.ndarray, data: Data, opt: Optimizer,
     E, dw = (mlp.loss_and_gradient if gradient is None else gradient)(net, w, data)
     if opt.l2:
         dw = dw + w.dtype.type(opt.l2) * w
-    return E, dw
+    return E, opt.masked(dw)  # a frozen parameter: gradient 0
 
 
 def check_mistake(opt: Optimizer, mistake: str) -> None:

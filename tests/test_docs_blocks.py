@@ -2,8 +2,9 @@
 
 The blocks are read from the files at test time. Per file, in a fresh temporary working folder:
 
-* ``python`` (or ``py``) blocks are executed in order in one namespace (a later block may use
-  an earlier block's names); a block that defines ``test_*`` functions has them called, as
+* ``python`` (or ``py``) blocks are executed in order, each in a namespace of its own, so each
+  runs when pasted alone (its imports and names are its own; files an earlier block or
+  command wrote are there); a block that defines ``test_*`` functions has them called, as
   pytest would.
 * ``bash`` (or ``sh``, ``shell``) blocks run line by line, one command per line:
   ``autograd-compare ARGS`` through the console script's ``main`` in this process (same code,
@@ -126,16 +127,15 @@ def run_command(line: str, where: str) -> None:
 
 def run_file(path: Path, root: Path = ROOT) -> int:
     """Run every runnable block of ``path`` in the current folder; return how many ran."""
-    namespace: dict[str, object] = {"__name__": f"docs_{path.stem}"}
     ran = 0
     for block in read_blocks(path):
         if block.language not in RUN_LANGUAGES or block.no_run:
             continue
         where = f"{path.relative_to(root)}:{block.line}"
         if block.language in PYTHON_LANGUAGES:
-            before = set(namespace)
+            namespace: dict[str, object] = {"__name__": f"docs_{path.stem}"}  # its own
             exec(compile(block.code, where, "exec"), namespace)  # noqa: S102 - the docs' code
-            for name in sorted(set(namespace) - before):
+            for name in sorted(namespace):
                 if name.startswith("test_") and callable(namespace[name]):
                     namespace[name]()  # type: ignore[operator]
         else:
@@ -193,6 +193,11 @@ def test_a_failing_block_fails_with_its_location(tmp_path: Path,
     expected_2.write_text("```bash\nautograd-compare --steps 0  # exits 2\n```\n",
                           encoding="utf-8")
     assert run_file(expected_2, tmp_path) == 1
+    leaning = tmp_path / "leaning.md"  # the second block uses the first one's import
+    leaning.write_text("```python\nimport json\n```\n\n```python\njson.dumps(1)\n```\n",
+                       encoding="utf-8")
+    with pytest.raises(NameError, match="json"):
+        run_file(leaning, tmp_path)
     failing_test = tmp_path / "failing_test.md"
     failing_test.write_text("```python\ndef test_x():\n    assert 1 == 2\n```\n",
                             encoding="utf-8")

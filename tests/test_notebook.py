@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -86,3 +87,50 @@ def test_uses_only_the_public_api():
                 used.update(a.name for a in node.names)
     ours = {m for m in used if m.split(".")[0] == "autograd_compare"}
     assert ours and ours <= PUBLIC, ours - PUBLIC
+
+
+def test_the_teach_extra_opens_the_notebook_in_jupyter(tmp_path):
+    """`[teach]` installs a front end: a real Jupyter server on 127.0.0.1 serves the notebook
+    (through its contents API) and JupyterLab's page, as `jupyter lab notebooks/` would."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    pytest.importorskip("notebook", reason="pip install 'autograd-compare[teach]'")
+    jupyter = shutil.which("jupyter", path=str(Path(sys.executable).parent))
+    assert jupyter, "the jupyter command is not installed next to this Python"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    token = "autograd-compare-test"
+    env = {**os.environ, "JUPYTER_PLATFORM_DIRS": "1",
+           "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTER_DATA_DIR": str(tmp_path)}
+    log = (tmp_path / "server.log").open("wb")  # a file: a full pipe would stall the server
+    server = subprocess.Popen(
+        [jupyter, "lab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={NOTEBOOK.parent}",
+         *(["--allow-root"] if os.geteuid() == 0 else [])],  # CI's container runs as root
+        stdout=subprocess.DEVNULL, stderr=log, env=env)
+    try:
+        url = f"http://127.0.0.1:{port}/api/contents/{NOTEBOOK.name}?token={token}"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as reply:
+                    body = json.loads(reply.read())
+                break
+            except OSError:
+                assert server.poll() is None, (tmp_path / "server.log").read_text()[-2000:]
+                assert time.monotonic() < deadline, "the Jupyter server did not answer"
+                time.sleep(0.5)
+        assert body["type"] == "notebook" and body["content"]["cells"]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab?token={token}",
+                                    timeout=10) as page:
+            assert b"JupyterLab" in page.read()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()

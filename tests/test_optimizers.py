@@ -289,3 +289,47 @@ def test_the_earliest_divergence_wins_over_backends(order):
         "mistake:weight-decay-sign", "v1 after step 1")
     assert {c.first_divergence.label for c in r.comparisons.values()} == {
         "v1 after step 1", "w1 after step 1"}
+
+
+@pytest.mark.parametrize("kind", ["sgd", "momentum", "nesterov", "adam", "adamw",
+                                  "textbook-momentum"])
+def test_frozen_parameters_are_held_fixed_by_every_backend(kind):
+    from autograd_compare import network
+    from autograd_compare.harness import optim_check
+
+    net = network.make_network((2, 3, 1), ("tanh", "sigmoid"), "trainable")
+    w = np.linspace(-0.7, 0.8, network.n_params(net))
+    data = network.data(net, [[0, 0], [0, 1], [1, 0], [1, 1]], [[0], [1], [1], [0]])
+    opt = O.make(kind, lr=0.3, frozen=(0, 7, 12))
+    r = optim_check.check(opt, ["manual", "torch", "jax"], net, w, data, steps=15)
+    assert r.ok, r.first_divergence
+    for name, run in r.runs.items():
+        assert np.array_equal(run.weights[:, [0, 7, 12]],
+                              np.broadcast_to(w[[0, 7, 12]], (16, 3))), name
+        assert np.all(run.grads[:, [0, 7, 12]] == 0) and np.any(run.grads[:, 1] != 0), name
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    ({"frozen": (-1,)}, "frozen must be parameter indices >= 0"),
+    ({"frozen": ("w1",)}, "frozen must be parameter indices >= 0"),
+    ({"frozen": (0,), "weight_decay": 0.1}, "frozen parameters with weight decay or l2"),
+    ({"frozen": (0,), "l2": 0.1}, "frozen parameters with weight decay or l2"),
+])
+def test_bad_frozen_parameters_are_one_line(kwargs, fragment):
+    with pytest.raises(InputError, match=fragment):
+        O.make("sgd", **kwargs)
+
+
+def test_a_frozen_index_beyond_the_network_and_batches_are_refused():
+    import autograd_compare as ac
+    from autograd_compare import network, registry
+
+    tutorial = network.preset("tutorial")
+    b = registry.get_network_backend("manual")
+    with pytest.raises(ac.InputError, match="frozen parameter 8 does not exist: the network "
+                       r"has 8 \(0..7\)"):
+        b.train(tutorial.network, tutorial.weights, tutorial.data,
+                O.make("sgd", frozen=(8,)), 2)
+    with pytest.raises(ac.InputError, match="frozen parameters are for train"):
+        b.train_batch(tutorial.network, np.tile(tutorial.weights, (2, 1)), [0.1, 0.2],
+                      tutorial.data, O.make("sgd", frozen=(0,)), 2)

@@ -213,3 +213,30 @@ def test_a_wrong_two_two_two_formula_fails():
     text = prove.render_general(verdicts)
     assert "FAILED  mazur (b1, b2 frozen): manual/gradients.py w2" in text
     assert text.endswith("w3") and "6 of 58 general formulas are WRONG" in text
+
+
+@pytest.mark.parametrize("kind, weight, ratio", [
+    ("no-sigmoid-derivative", "w5", "a_o1*(1 - a_o1)"),  # the dropped σ'(o1), exactly
+    ("no-sigmoid-derivative", "w8", "a_o2*(1 - a_o2)"),
+    ("mean-loss", "w1", "2"),  # every gradient halved
+    ("missing-e2-path", "w1", "2.49528 at the class example (no simple factor)"),
+])
+def test_a_wrong_formula_shows_derived_over_implemented(kind, weight, ratio, capsys):
+    assert main(["explain", "--prove", "--mistake", kind, "--weight", weight]) == 1
+    out = capsys.readouterr().out
+    assert f"derived / implemented = {ratio}\n" in out, out
+    assert main(["explain", "--prove", "--mistake", kind, "--weight", weight,
+                 "--format", "json"]) == 1
+    import json
+
+    [v] = json.loads(capsys.readouterr().out)["verdicts"]
+    assert (v["proved"], v["ratio"]) == (False, ratio)
+
+
+def test_a_right_formula_has_ratio_1_and_unknown_mistakes_are_one_line(capsys):
+    assert main(["explain", "--prove", "--mistake", "missing-e2-path", "--weight", "w5"]) == 0
+    assert "PROVED" in capsys.readouterr().out  # its w5 formula is right
+    assert all(v.ratio == "1" for v in prove.prove())
+    assert main(["explain", "--prove", "--mistake", "update-sign"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "formula mistakes: no-sigmoid-derivative" in err

@@ -158,8 +158,11 @@ def test_json_shape_is_the_documented_one_field_by_field(rep):
     assert list(result) == ["tool", "version", "ok", "exit_code", "source", "network",
                             "examples", "data", "start", "parameters", "optimizer", "lrs",
                             "steps", "dtype", "backends", "reference", "first_divergence",
-                            "undetected_mistakes", "gradcheck", "per_lr", "report_dir", "files",
-                            "claims"]
+                            "undetected_mistakes", "gradcheck", "per_lr", "diagnosis",
+                            "report_dir", "files", "claims"]
+    assert result["diagnosis"] == [{  # update-sign: named from its first update
+        "backend": "mistake:update-sign", "seen": "the first update at lr 0.5",
+        "mistakes": [{"name": "update-sign", "sentence": "w + lr·dE/dw: the step goes uphill"}]}]
     assert list(result["claims"][0]) == ["lr", "E_total_start", "steps", "tutorial_iterations",
                                          "E_total_at_tutorial_step_fraction", "first_step_below",
                                          "sentence"]

@@ -82,6 +82,14 @@ def _flat(tensors: list[torch.Tensor]) -> torch.Tensor:
     return torch.cat([p.reshape(-1) for p in tensors])
 
 
+def _set_flat(tensors: list[torch.Tensor], flat: torch.Tensor) -> None:
+    """The inverse of `_flat`: ``flat`` (P,) copied into ``tensors``, in order."""
+    at = 0
+    for p in tensors:
+        p.copy_(flat[at:at + p.numel()].view_as(p))
+        at += p.numel()
+
+
 def _state(optimizer: torch.optim.Optimizer, params: list[torch.Tensor],
            opt: Optimizer) -> torch.Tensor:
     st = [optimizer.state[p] for p in params]
@@ -142,6 +150,9 @@ def train(net: Network, w: np.ndarray, data: Data, opt: Optimizer, steps: int,
         objective.backward()
         loss[k] = E.detach()
         grads[k] = _flat([p.grad for p in params])  # type: ignore[misc]  # set by backward()
+        if opt.frozen:  # requires_grad=False, element by element: gradient 0, so no update
+            grads[k] = grads[k].index_fill(0, torch.tensor(opt.frozen), 0.0)
+            _set_flat([p.grad for p in params], grads[k])  # type: ignore[misc]
         optimizer.step()
         weights[k + 1] = _flat(params).detach()
         if n_state:

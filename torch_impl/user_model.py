@@ -38,9 +38,10 @@ Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def layers(model: nn.Module) -> list[tuple[nn.Linear, nn.Module | None]]:
-    """Each ``nn.Linear`` of a Sequential with the module right after it (None: none, or
-    another Linear)."""
-    mods = list(model._modules.values())  # every entry, a module used twice included
+    """Each ``nn.Linear`` of a Sequential with its activation module (None: none, or another
+    Linear); ``nn.Identity`` and eval-mode ``nn.Dropout`` are skipped, as the reader does."""
+    mods = [m for m in model._modules.values()  # every entry, a module used twice included
+            if not isinstance(m, (nn.Identity, nn.Dropout))]
     out: list[tuple[nn.Linear, nn.Module | None]] = []
     for i, mod in enumerate(mods):
         if isinstance(mod, nn.Linear):
@@ -104,6 +105,8 @@ def backend(model: nn.Module, loss: Loss, read: Network, dtype: np.dtype[Any]) -
     def gradients(net: Network, w: npt.ArrayLike, data: Data) -> BackwardPass:
         w = np.asarray(w, dtype)
         m = load(w)
+        for p in m.parameters():  # dE/dw of a frozen weight too (the gradient check's); it
+            p.requires_grad_(True)  # is held fixed in training, not left out of the maths
         zs, as_, E = run(m, data, grad=True)
         E.backward()
         softmax_out = read.activations[-1] == "softmax"

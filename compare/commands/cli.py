@@ -36,6 +36,7 @@ MAIN_JOB = "autograd_compare.commands.run"
 SUBCOMMANDS = {
     "mistakes": "autograd_compare.commands.mistakes",
     "explain": "autograd_compare.commands.explain",
+    "exercise": "autograd_compare.commands.exercise",
     "sheet": "autograd_compare.commands.sheet",
     "restarts": "autograd_compare.commands.restarts",
     "bench": "autograd_compare.commands.bench",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from types import ModuleType
 
 import numpy as np
 
@@ -57,6 +58,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prove", action="store_true",
                         help="prove the formulas in manual/ with SymPy instead (exit 1 if one "
                         "is wrong)")
+    parser.add_argument("--mistake", default=None, metavar="KIND",
+                        help="with --prove: prove the formulas of mistake:KIND instead (one of "
+                        "the formula mistakes of `autograd-compare mistakes`); each wrong one "
+                        "is shown with derived / implemented")
     parser.add_argument("--errata", action="store_true",
                         help="list the tutorial's typos (or, with --preset mazur, where Mazur's "
                         "printed figures differ from the exact values), each with its check")
@@ -85,6 +90,9 @@ def _is_tutorial(net: network.Network, data: network.Data) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.mistake is not None and not args.prove:
+        raise InputError(f"--mistake {validate.short_text(args.mistake)} goes with --prove "
+                         "(the proof of that mistake's formulas)")
     dt = validate.dtype(args.dtype)
     source, net, data, w, lr = _setup(args)
     two = is_two_two_two(net) and data.inputs.shape[0] == 1
@@ -156,6 +164,8 @@ def _prove(args: argparse.Namespace) -> int:
     if args.weight is not None and args.weight not in TARGETS + BIAS_NAMES:
         raise InputError(f"unknown --weight {validate.short_text(args.weight)}; --prove proves "
                          f"one of {', '.join(TARGETS + BIAS_NAMES)}")
+    if args.mistake is not None:
+        return _prove_mistake(args, prove)
     with Progress(2) as progress:  # SymPy: seconds
         progress.step("proving manual/gradients.py")
         verdicts = [v for v in prove.prove() if args.weight in (None, v.name)]
@@ -177,6 +187,27 @@ def _prove(args: argparse.Namespace) -> int:
         if general:
             print(prove.render_general(general))
     return 0 if ok else 1
+
+
+def _prove_mistake(args: argparse.Namespace, prove: ModuleType) -> int:
+    """The formulas of ``mistake:<kind>`` against SymPy's derivatives: exit 1 (they are wrong)."""
+    from autograd_compare.manual.mistakes import MISTAKES
+
+    formulas = {k: m.weight_gradients for k, m in MISTAKES.items() if m.weight_gradients}
+    if args.mistake not in formulas:
+        raise InputError(f"unknown --mistake {validate.short_text(args.mistake)}; formula "
+                         f"mistakes: {', '.join(formulas)}")
+    verdicts = [v for v in prove.prove(formulas[args.mistake])
+                if args.weight in (None, v.name)]
+    if args.format == "json":
+        print(json.dumps({"proved": all(v.proved for v in verdicts), "mistake": args.mistake,
+                          "verdicts": [v._asdict() for v in verdicts]}, indent=2,
+                         ensure_ascii=False))
+    else:
+        print(f"Symbolic check of mistake:{args.mistake}'s formulas against SymPy's "
+              "derivatives of the forward equations:")
+        print(prove.render(verdicts))
+    return 0 if all(v.proved for v in verdicts) else 1
 
 
 def _updates(args, net, data, w, example, lr, dt) -> int:

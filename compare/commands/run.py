@@ -262,6 +262,7 @@ def _text(sw: optim_check.Sweep, title: str, out: Path | None) -> str:
     return "\n".join([f"{title}; reference: {sw.rates[0].reference}",
                       network_summary.gradcheck_table(sw.gradcheck, sw.data.inputs.dtype.name),
                       "", _rates_table(sw), "", *([claims.table(found), ""] if found else []),
+                      *[line for d in sw.diagnoses for line in d.sentences()],
                       sweep.verdict(sw), wording.closing_line(sw.ok, out)]) + "\n"
 
 

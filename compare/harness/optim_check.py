@@ -462,6 +462,20 @@ def network_data(net: Network, data: Data, dtype: DTypeLike) -> Data:
     return network.data(net, data.inputs, data.targets, validate.dtype(dtype))
 
 
+class Diagnosis(NamedTuple):
+    """What a failing backend most likely did (`manual.catalogue`)."""
+
+    backend: str
+    seen: str  # "the gradient check", "the first update at lr 0.5"
+    suspects: tuple[Any, ...]  # catalogue.Suspect: (name, sentence); () no known mistake
+
+    def sentences(self) -> list[str]:
+        if not self.suspects:
+            return [f"{self.backend}: no known mistake matches {self.seen}"]
+        return [f"{self.backend}: likely mistake ({s.name}, from {self.seen}): {s.sentence}"
+                for s in self.suspects]
+
+
 class Sweep(NamedTuple):
     """The main job on any network with any optimizer: the gradient check at the start, then
     the trajectory check at every learning rate."""
@@ -475,6 +489,7 @@ class Sweep(NamedTuple):
     gradcheck: GradCheck
     rates: tuple[TrajectoryCheck, ...]  # one per learning rate, in the order asked
     notes: tuple[str, ...] = ()  # what the checks found, in sentences (a user's model)
+    diagnoses: tuple[Diagnosis, ...] = ()  # one per failing backend (`diagnose`)
 
     @property
     def ok(self) -> bool:
@@ -541,4 +556,41 @@ def sweep(source: str, opt: Optimizer, names: list[str], net: Network, w: Any, d
         if on_rate is not None:
             on_rate(lr)
         rates.append(check(optimizers.with_lr(opt, lr), names, net, w_arr, d, steps, dt))
-    return Sweep(source, net, d, w_arr, opt, steps, grad, tuple(rates))
+    return Sweep(source, net, d, w_arr, opt, steps, grad, tuple(rates),
+                 diagnoses=diagnose(net, w_arr, d, grad, rates))
+
+
+def diagnose(net: Network, w: np.ndarray, data: Data, grad: GradCheck,
+             rates: Sequence[TrajectoryCheck]) -> tuple[Diagnosis, ...]:
+    """For each backend whose parameter gradients fail, the catalogue's mistakes they match;
+    for one whose gradients pass but whose plain gradient descent fails, those its first
+    update matches (`manual.catalogue`)."""
+    from autograd_compare.backend import is_plain
+    from autograd_compare.manual import catalogue
+
+    rows = {r.quantity: r for r in grad.rows}
+    params = [rows[f"d{loss_name(net)}/d{n}"] for n in param_names(net)]
+    tol = np.array([r.tolerance for r in params])
+    out, seen = [], set()
+    for name in grad.largest:
+        if all(name in r.values and r.errors[name] <= r.tolerance for r in params) or \
+                not all(name in r.values for r in params):
+            continue
+        got = np.array([r.values[name] for r in params])
+        out.append(Diagnosis(name, "the gradient check",
+                             catalogue.diagnose(net, w, data, got, tol)))
+        seen.add(name)
+    eps = float(np.finfo(w.dtype).eps)
+    for r in rates:
+        lr = r.optimizer.lr
+        for name in r.comparisons:
+            run = r.runs[name]
+            if name in seen or not is_plain(r.optimizer) or r.failed(name) is None \
+                    or len(run.weights) < 2 or not np.isfinite(run.weights[1]).all():
+                continue
+            w0, w1 = run.weights[0], run.weights[1]
+            step_tol = lr * tol + 4 * eps * (np.abs(w0) + np.abs(w1))  # g's, then rounding
+            out.append(Diagnosis(name, f"the first update at lr {lr:g}", catalogue.diagnose_update(
+                net, w0, w1, data, lr, step_tol)))
+            seen.add(name)
+    return tuple(out)

@@ -54,7 +54,8 @@ def optimizer_dict(opt: Optimizer) -> dict[str, Any]:
     return {"kind": opt.kind, "describe": describe_optimizer(opt), "momentum": opt.momentum,
             "dampening": opt.dampening, "weight_decay": opt.weight_decay, "l2": opt.l2,
             "betas": list(opt.betas), "eps": opt.eps, "lr_change": None if opt.lr_change is None
-            else {"after_update": opt.lr_change[0], "lr": opt.lr_change[1]}}
+            else {"after_update": opt.lr_change[0], "lr": opt.lr_change[1]},
+            **({"frozen": list(opt.frozen)} if opt.frozen else {})}
 
 
 def describe_optimizer(opt: Optimizer) -> str:
@@ -148,6 +149,9 @@ def as_dict(sw: Sweep, columns: DataColumns | None = None, report_dir: str | Non
                     "final_loss": r.final_loss}  # E after the last update
                    for r in sw.rates],
         **({"notes": list(sw.notes)} if sw.notes else {}),
+        **({"diagnosis": [{"backend": d.backend, "seen": d.seen,
+                           "mistakes": [s._asdict() for s in d.suspects]}
+                          for d in sw.diagnoses]} if sw.diagnoses else {}),
         "report_dir": report_dir, "files": list(files),
         **({"claims": [claims_mod.as_dict(c) for c in found]} if (found := claims(sw)) else {})}
 
@@ -355,6 +359,9 @@ def render(sw: Sweep, report: dict[str, Any], columns: DataColumns, folder: Path
         html.section("Settings", config, "config"),
         html.data_section(sw.data, columns),
         html.gradcheck_section(sw.network, sw.gradcheck),
+        *([html.section("What the failing backends most likely did", "".join(
+            f"<p>{escape(line)}</p>" for d in sw.diagnoses for line in d.sentences()),
+            "diagnosis")] if sw.diagnoses else []),
         *([html.claims_section(report["claims"])] if report.get("claims") else []),
         html.section("Every backend against the reference, every learning rate", runs,
                      "backends"),

@@ -14,6 +14,7 @@ counterexample at the class example.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any, NamedTuple
@@ -47,6 +48,7 @@ class Verdict(NamedTuple):
     proved: bool
     residual: str  # the simplified difference, "0" when proved
     at_class_example: float  # derived - implemented at the class example (0.0 when proved)
+    ratio: str = "1"  # derived / implemented in a_h1 .. a_o2, t, w ("1" when proved)
 
 
 def _sympy() -> ModuleType:
@@ -160,7 +162,24 @@ def _verdict(sp: ModuleType, sym: dict[str, Any], full: dict[str, Any], name: st
     at = dict(zip((sym[n] for n in naming.WEIGHT_NAMES), CLASS_WEIGHTS, strict=True))
     at.update({sym["i1"]: CLASS_INPUTS[0], sym["i2"]: CLASS_INPUTS[1],
                sym["t1"]: CLASS_TARGETS[0], sym["t2"]: CLASS_TARGETS[1]})
-    return Verdict(name, False, str(residual), float(difference.evalf(30, subs=at)))
+    d, impl = derived(sp, sym, name), sp.sympify(implemented)
+    ratio = _ratio(sp, d, impl, full)
+    if len(ratio) > 60:  # no single factor: its value where the class example sits
+        ratio = f"{float(d.evalf(30, subs=at) / impl.evalf(30, subs=at)):.6g} at the class " \
+                "example (no simple factor)"
+    return Verdict(name, False, str(residual), float(difference.evalf(30, subs=at)), ratio)
+
+
+def _ratio(sp: ModuleType, derived_: Any, implemented: Any, full: dict[str, Any]) -> str:
+    """derived / implemented, written in the activations (z_h1 = e^-h1 = (1 - a_h1)/a_h1):
+    a_o1*(1 - a_o1) for a dropped σ'(o1), 2 for a halved gradient."""
+    if implemented == 0:
+        return "inf"
+    a = {n: sp.Symbol(f"a_{n}", positive=True) for n in ("h1", "h2", "o1", "o2")}
+    back = {sp.Symbol(f"z_{n}", positive=True): (1 - a[n]) / a[n] for n in a}
+    ratio = _rationalise(sp, derived_ / implemented, full).subs(back)
+    text = str(sp.factor(sp.cancel(sp.together(ratio))))
+    return re.sub(r"^-(a_\w+)\*\(\1 - 1\)$", r"\1*(1 - \1)", text)  # σ(1 - σ), as written
 
 
 def render(verdicts: list[Verdict]) -> str:
@@ -172,7 +191,8 @@ def render(verdicts: list[Verdict]) -> str:
             lines.append(f"  {label:<15} PROVED  derived - implemented simplifies to 0")
         else:
             lines.append(f"  {label:<15} FAILED  derived - implemented does not simplify to 0; "
-                         f"it is {v.at_class_example:.6e} at the class example")
+                         f"it is {v.at_class_example:.6e} at the class example; "
+                         f"derived / implemented = {v.ratio}")
     failed = [v.name for v in verdicts if not v.proved]
     n = len(verdicts)
     formulas = "formula" if n == 1 else "formulas"
