@@ -162,6 +162,9 @@ def test_a_long_subcommand_or_unknown_option_is_cut(capsys):
     (["restarts", "--checkpoints", "3,x"], "got 'x' (entry 2 of 2)"),
     (["restarts", "--dask-scheduler", "not a url"], "must be an address such as"),
     (["restarts", "--dask-scheduler", "tcp://host:99999"], "must be an address such as"),
+    (["explain", "--steps", "5"], "--steps 5 goes with --optimizer"),
+    (["bench", "--sizes", "1,4,1"], "1 is listed twice in --sizes"),
+    (["bench", "--dtypes", "float64,float32,float64"], "'float64' is listed twice in --dtypes"),
 ])
 def test_values_are_checked_not_ignored(argv, fragment, cwd, capsys):
     one_line(argv, capsys, fragment)

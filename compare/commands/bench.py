@@ -74,8 +74,19 @@ def _sizes(text: str) -> tuple[int, ...]:
         sizes = ()
     if not sizes or min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"--sizes must be whole numbers >= 1, comma-separated; "
-                                         f"got {text!r}")
+                                         f"got {validate.short_text(text)}")
+    _once(sizes, "--sizes")
     return sizes
+
+
+def _once(values: tuple, option: str) -> None:
+    """A value listed twice is a usage error (it would be measured twice)."""
+    seen: set = set()
+    for v in values:  # a set: 600,000 sizes are checked at once
+        if v in seen:
+            raise argparse.ArgumentTypeError(f"{validate.short_text(v)} is listed twice in "
+                                             f"{option}; give each once")
+        seen.add(v)
 
 
 def _optimizers(text: str) -> tuple[str, ...]:
@@ -90,8 +101,9 @@ def _dtypes(text: str) -> tuple[str, ...]:
     names = tuple(t.strip() for t in text.split(",") if t.strip())
     bad = [n for n in names if n not in DTYPES]
     if bad or not names:
-        raise argparse.ArgumentTypeError(f"unknown dtype {(bad or [text])[0]!r}; expected "
-                                         f"one or more of {', '.join(DTYPES)}")
+        raise argparse.ArgumentTypeError(f"unknown dtype {validate.short_text((bad or [text])[0])}"
+                                         f"; expected one or more of {', '.join(DTYPES)}")
+    _once(names, "--dtypes")
     return names
 
 

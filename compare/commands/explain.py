@@ -66,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="list the tutorial's typos (or, with --preset mazur, where Mazur's "
                         "printed figures differ from the exact values), each with its check")
     options.add_optimizer_arguments(parser, default=None)
-    parser.add_argument("--steps", type=positive_int("--steps"), default=3,
+    parser.add_argument("--steps", type=positive_int("--steps"), default=None,
                         help="with --optimizer: the updates shown (default 3)")
     budget.add_options(parser, output=False)
 
@@ -93,6 +93,10 @@ def run(args: argparse.Namespace) -> int:
     if args.mistake is not None and not args.prove:
         raise InputError(f"--mistake {validate.short_text(args.mistake)} goes with --prove "
                          "(the proof of that mistake's formulas)")
+    if args.steps is not None and args.optimizer is None:
+        raise InputError(f"--steps {args.steps} goes with --optimizer (the updates shown); "
+                         "explain without it shows the gradients at the start")
+    args.steps = 3 if args.steps is None else args.steps
     dt = validate.dtype(args.dtype)
     source, net, data, w, lr = _setup(args)
     two = is_two_two_two(net) and data.inputs.shape[0] == 1
