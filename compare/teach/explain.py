@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -234,27 +234,36 @@ def explain(w, example: Example, lr: float, only: str | None = None,
     w = np.asarray(w, dtype=dt)
     example = Example(np.asarray(example.inputs, dt), np.asarray(example.targets, dt))
     v = {k: np.asarray(x)[()] for k, x in forward_values(w, example).items()}  # dtype scalars
-    forward = {name: float(v[name]) for name, _ in FORWARD}
+    return _explanation(w, example, v, backend_gradients(w, example, dt), lr,
+                        _names(only, ORDER))
+
+
+def _explanation(w: np.ndarray, example: Example, v: dict, grads: dict, lr: float,
+                 names: tuple[str, ...], bias: dict | None = None, net: Network | None = None
+                 ) -> Explanation:
+    """The `Explanation` of forward values ``v`` and the backends' ``grads`` at the weights
+    ``w`` (8,) and ``example`` (of the dtype), with a 2-2-2 network's ``bias`` values."""
     ex = dict(zip(naming.INPUT_NAMES + naming.TARGET_NAMES, (*example.inputs, *example.targets),
                   strict=True))
-    v = {**v, **ex, **{f"w{k + 1}": w[k] for k in range(8)}}
-    grads = backend_gradients(w, example, dt)
-    return Explanation(forward, {k: float(x) for k, x in ex.items()},
-                       build_steps(v, grads, lr, _names(only, ORDER)), lr,
-                       {f"w{k + 1}": float(w[k]) for k in range(8)}, dt.name)
+    v = {**v, **ex, **{f"w{k + 1}": w[k] for k in range(8)}, **(bias or {})}
+    steps, extra = build_steps(v, grads, lr, names), tuple[Any, ...]()
+    if net is not None and bias is not None:
+        sym = bias_symbols(net)
+        steps = tuple(st._replace(note=st.note.split("; the tutorial writes")[0])  # its typo
+                      for st in steps)
+        extra = ({sym[n]: float(x) for n, x in bias.items()}, net.bias,
+                 tuple((n, _with_bias(n, f, sym)) for n, f in FORWARD))
+    return Explanation({n: float(v[n]) for n, _ in FORWARD}, {k: float(x) for k, x in ex.items()},
+                       steps, lr, {f"w{k + 1}": float(w[k]) for k in range(8)}, w.dtype.name,
+                       *extra)
 
 
 def _names(only: str | None, order: tuple[str, ...]) -> tuple[str, ...]:
     """The steps to show: ``order``, or ``only`` after the a_h step it needs."""
     if only is None:
         return order
-    if only in INPUT_WEIGHTS:
-        return (f"a_h{INPUT_WEIGHTS[only][0]}", only)
-    if only in HIDDEN_INPUTS:
-        return (f"a_h{HIDDEN_INPUTS[only]}", only)
-    if only in HIDDEN_BIASES:
-        return (f"a_h{HIDDEN_BIASES[only]}", only)
-    return (only,)
+    j = {**HIDDEN_INPUTS, **HIDDEN_BIASES, **{n: k for n, (k, _) in INPUT_WEIGHTS.items()}}
+    return (f"a_h{j[only]}", only) if only in j else (only,)
 
 
 def is_two_two_two(net: Network) -> bool:
@@ -301,22 +310,10 @@ def explain_network(net: Network, params, example: Example, lr: float,
         assert net.bias_values is not None
         b = np.asarray([*net.bias_values[0], *net.bias_values[1]], dt)
     example = Example(np.asarray(example.inputs, dt), np.asarray(example.targets, dt))
-    sym = bias_symbols(net)
-    bias = dict(zip(BIAS_NAMES, b, strict=True))
-    v = _biased_forward(net, params, example)
-    ex = dict(zip(naming.INPUT_NAMES + naming.TARGET_NAMES, (*example.inputs, *example.targets),
-                  strict=True))
-    v = {**v, **ex, **{f"w{k + 1}": w[k] for k in range(8)}, **bias}
-    formulas = tuple((n, _with_bias(n, f, sym)) for n, f in FORWARD)
     order = ORDER_TRAINABLE if net.bias == "trainable" else ORDER
-    grads = network_gradients(net, params, example, dt)
-    shown = {sym[n]: float(x) for n, x in bias.items()}
-    steps = tuple(st._replace(note=st.note.split("; the tutorial writes")[0])  # its typo only
-                  for st in build_steps(v, grads, lr, _names(only, order)))
-    return Explanation({n: float(v[n]) for n, _ in FORWARD}, {k: float(x) for k, x in ex.items()},
-                       steps, lr,
-                       {f"w{k + 1}": float(w[k]) for k in range(8)}, dt.name, shown, net.bias,
-                       formulas)
+    return _explanation(w, example, _biased_forward(net, params, example),
+                        network_gradients(net, params, example, dt), lr, _names(only, order),
+                        dict(zip(BIAS_NAMES, b, strict=True)), net)
 
 
 def _with_bias(name: str, formula: str, sym: dict[str, str]) -> str:
