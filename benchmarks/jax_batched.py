@@ -3,10 +3,10 @@
     python benchmarks/jax_batched.py [--n 60000] [--steps 1000] [--reps 5]
 
 Prints config-steps/s (best and median of ``--reps`` interleaved runs) for: the NumPy reference
-written here, the backend's ``train_batch`` (`jax_impl.mlp.train_batch`: jit of ``lax.scan``
-over steps of ``vmap(value_and_grad)``) and, with ``--straightforward``, a ``jit(vmap(scan))``
-over configurations instead, in float64 and float32; the first call (compilation) is timed
-apart.
+(`compare.commands.bench.numpy_reference`), the backend's ``train_batch``
+(`jax_impl.mlp.train_batch`: jit of ``lax.scan`` over steps of ``vmap(value_and_grad)``) and,
+with ``--straightforward``, a ``jit(vmap(scan))`` over configurations instead, in float64 and
+float32; the first call (compilation) is timed apart.
 Ratios are to the NumPy reference timed in the same run: the machine is shared, so absolute
 numbers move with the load (printed). Config-steps per CPU-second (all threads) is the
 load-robust measure of efficiency; wall-clock throughput is at most that times the core count.
@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from autograd_compare import get_backend
+from autograd_compare.commands.bench import numpy_reference
 from autograd_compare.interface import (
     CLASS_INPUTS,
     CLASS_TARGETS,
@@ -40,24 +41,6 @@ from autograd_compare.network import TUTORIAL
 def loss(w, example: Example):
     """E_total at ``w`` (8,) on one example: the backend's forward code."""
     return mlp.loss(TUTORIAL, w, example.inputs[None], example.targets[None])
-
-
-def numpy_reference(w: np.ndarray, lr: np.ndarray, example: Example, steps: int) -> np.ndarray:
-    """Plain vectorised NumPy gradient descent on rows w1..w8 (N,) each -> final w (N, 8)."""
-    (i1, i2), (t1, t2) = example
-    w1, w2, w3, w4, w5, w6, w7, w8 = w.T.copy()
-    for _ in range(steps):
-        a_h1 = 1 / (1 + np.exp(-(w1 * i1 + w2 * i2)))
-        a_h2 = 1 / (1 + np.exp(-(w3 * i1 + w4 * i2)))
-        a_o1 = 1 / (1 + np.exp(-(w5 * a_h1 + w6 * a_h2)))
-        a_o2 = 1 / (1 + np.exp(-(w7 * a_h1 + w8 * a_h2)))
-        d_o1 = (a_o1 - t1) * a_o1 * (1 - a_o1)
-        d_o2 = (a_o2 - t2) * a_o2 * (1 - a_o2)
-        d_h1 = (d_o1 * w5 + d_o2 * w7) * a_h1 * (1 - a_h1)
-        d_h2 = (d_o1 * w6 + d_o2 * w8) * a_h2 * (1 - a_h2)
-        w1, w2, w3, w4 = w1 - lr * d_h1 * i1, w2 - lr * d_h1 * i2, w3 - lr * d_h2 * i1, w4 - lr * d_h2 * i2  # noqa: E501
-        w5, w6, w7, w8 = w5 - lr * d_o1 * a_h1, w6 - lr * d_o1 * a_h2, w7 - lr * d_o2 * a_h1, w8 - lr * d_o2 * a_h2  # noqa: E501
-    return np.stack([w1, w2, w3, w4, w5, w6, w7, w8], axis=1)
 
 
 @partial(jax.jit, static_argnums=4)

@@ -1,4 +1,5 @@
-"""Throughput of the torch backend's batched train against a plain vectorised NumPy loop.
+"""Throughput of the torch backend's batched train against a plain vectorised NumPy loop
+(`compare.commands.bench.numpy_reference`).
 
 Both run in the same process, interleaved, so the ratio survives a noisy shared machine:
 
@@ -15,28 +16,9 @@ import time
 import numpy as np
 import torch
 
-from autograd_compare.interface import CLASS_WEIGHTS
+from autograd_compare.commands.bench import numpy_reference
+from autograd_compare.interface import CLASS_INPUTS, CLASS_TARGETS, CLASS_WEIGHTS, Example
 from autograd_compare.registry import get_backend
-
-I1, I2, T1, T2 = 0.05, 0.1, 0.5, 0.5
-
-
-def numpy_reference(w: np.ndarray, lr: np.ndarray, steps: int) -> np.ndarray:
-    """The plain vectorised loop: hand formulas, one array per weight, naive σ. Final E_total."""
-    w1, w2, w3, w4, w5, w6, w7, w8 = (c.copy() for c in w.T)
-    sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
-    for _ in range(steps):
-        a_h1, a_h2 = sig(w1 * I1 + w2 * I2), sig(w3 * I1 + w4 * I2)
-        a_o1, a_o2 = sig(w5 * a_h1 + w6 * a_h2), sig(w7 * a_h1 + w8 * a_h2)
-        d1, d2 = (a_o1 - T1) * a_o1 * (1 - a_o1), (a_o2 - T2) * a_o2 * (1 - a_o2)  # dE/do
-        e1 = (d1 * w5 + d2 * w7) * a_h1 * (1 - a_h1)  # dE/dh1
-        e2 = (d1 * w6 + d2 * w8) * a_h2 * (1 - a_h2)  # dE/dh2
-        w1, w2, w3, w4 = w1 - lr * e1 * I1, w2 - lr * e1 * I2, w3 - lr * e2 * I1, w4 - lr * e2 * I2
-        w5, w6 = w5 - lr * d1 * a_h1, w6 - lr * d1 * a_h2
-        w7, w8 = w7 - lr * d2 * a_h1, w8 - lr * d2 * a_h2
-    a_h1, a_h2 = sig(w1 * I1 + w2 * I2), sig(w3 * I1 + w4 * I2)
-    a_o1, a_o2 = sig(w5 * a_h1 + w6 * a_h2), sig(w7 * a_h1 + w8 * a_h2)
-    return 0.5 * (T1 - a_o1) ** 2 + 0.5 * (T2 - a_o2) ** 2
 
 
 def timed(fn) -> float:
@@ -58,6 +40,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     w = rng.uniform(-1, 1, (args.n, 8)).astype(args.dtype)
     lr = rng.choice([0.1, 0.2, 0.5, 0.8, 1.0, 2.0], args.n).astype(args.dtype)
+    example = Example(np.array(CLASS_INPUTS, args.dtype), np.array(CLASS_TARGETS, args.dtype))
     backend = get_backend("torch", args.dtype)
     work = args.n * args.steps
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {args.dtype}, "
@@ -65,7 +48,7 @@ def main() -> None:
     warm = timed(lambda: backend.train_batch(w, lr, steps=args.steps))
     print(f"warm-up (first full call): {warm:.2f} s")
     for r in range(args.repeats):
-        t_np = timed(lambda: numpy_reference(w, lr, args.steps))
+        t_np = timed(lambda: numpy_reference(w, lr, example, args.steps))
         t_torch = timed(lambda: backend.train_batch(w, lr, steps=args.steps, threshold=1e-3))
         print(f"run {r}: numpy {work / t_np / 1e6:6.2f} M config-steps/s   torch "
               f"{work / t_torch / 1e6:6.2f} M   ratio torch/numpy {t_np / t_torch:.2f}", flush=True)

@@ -21,19 +21,14 @@ class Erratum(NamedTuple):
     check: str  # what proves the corrected form (numbers at the given weights, or the proof)
 
 
-def _deltas(w, example: Example) -> tuple[dict, float, float]:
-    v = forward_values(np.asarray(w, np.float64), example)
-    t1, t2 = np.asarray(example.targets, np.float64)
-    d1 = float((v["a_o1"] - t1) * v["a_o1"] * (1 - v["a_o1"]))  # ∂E1/∂o1
-    d2 = float((v["a_o2"] - t2) * v["a_o2"] * (1 - v["a_o2"]))  # ∂E2/∂o2
-    return v, d1, d2
-
-
 def errata(w=CLASS_WEIGHTS, example: Example | None = None) -> list[Erratum]:
     """The list, with the numbers of each check worked out at ``w`` and ``example``."""
     example = example or Example(np.array(CLASS_INPUTS), np.array(CLASS_TARGETS))
     w = np.asarray(w, np.float64)
-    v, d1, d2 = _deltas(w, example)
+    v = forward_values(w, example)
+    t1, t2 = np.asarray(example.targets, np.float64)
+    d1 = float((v["a_o1"] - t1) * v["a_o1"] * (1 - v["a_o1"]))  # ∂E1/∂o1
+    d2 = float((v["a_o2"] - t2) * v["a_o2"] * (1 - v["a_o2"]))  # ∂E2/∂o2
     w5, w6, w7 = w[4], w[5], w[6]
     right = d1 * w5 + d2 * w7
     typo = d1 * w5 + d1 * w6

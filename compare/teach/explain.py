@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -117,10 +117,15 @@ class Explanation(NamedTuple):
 
 def backend_gradients(w, example: Example, dtype) -> dict:
     """label -> `Gradients` from each backend, or the one-line reason it is unavailable."""
-    out: dict[str, Gradients | str] = {}
+    return _per_backend(lambda name: get_backend(name, dtype).gradients(w, example))
+
+
+def _per_backend(gradients) -> dict:
+    """label -> ``gradients(name)`` for each of `BACKENDS`, or why it is unavailable."""
+    out: dict[str, Gradients | dict | str] = {}
     for name, label in BACKENDS.items():
         try:
-            out[label] = get_backend(name, dtype).gradients(w, example)
+            out[label] = gradients(name)
         except CompareError as err:  # not installed, or not written yet
             out[label] = str(err)
     return out
@@ -162,17 +167,11 @@ def build_steps(v: dict, grads: dict, lr: float, names=ORDER) -> tuple[Step, ...
     steps = []
     for name in names:
         backends = {label: _lookup(g, name) for label, g in grads.items()}
-        if name in OUTPUT_WEIGHTS:
-            k, a_h = OUTPUT_WEIGHTS[name]
-            term = Term(f"∂E{k}/∂{name}", (*_output_delta(v, k),
-                                          Factor(f"∂o{k}/∂{name}", a_h, v[a_h])))
-            note = f"∂E{3 - k}/∂{name} = 0: {name} does not reach E{3 - k}"
-            terms: tuple[Term, ...] = (term,)
-        elif name in OUTPUT_BIASES:
-            k = OUTPUT_BIASES[name]
-            one = np.ones_like(v[f"a_o{k}"])[()]
-            terms = (Term(f"∂E{k}/∂{name}", (*_output_delta(v, k),
-                                            Factor(f"∂o{k}/∂{name}", "1", one))),)
+        if name in OUTPUT_WEIGHTS or name in OUTPUT_BIASES:
+            k, a_h = OUTPUT_WEIGHTS.get(name) or (OUTPUT_BIASES[name], "1")
+            x = v[a_h] if a_h in v else np.ones_like(v[f"a_o{k}"])[()]
+            terms: tuple[Term, ...] = (Term(f"∂E{k}/∂{name}", (
+                *_output_delta(v, k), Factor(f"∂o{k}/∂{name}", a_h, x))),)
             note = f"∂E{3 - k}/∂{name} = 0: {name} does not reach E{3 - k}"
         elif name in OUTPUT_ACTIVATIONS:
             k = OUTPUT_ACTIVATIONS[name]
@@ -196,12 +195,10 @@ def build_steps(v: dict, grads: dict, lr: float, names=ORDER) -> tuple[Step, ...
             factors: tuple[Factor, ...] = (Factor(f"∂E_total/∂{a_h}", _hidden_formula(a_h), d_ah,
                               short=f"∂E1/∂{a_h} + ∂E2/∂{a_h} (above)"),
                        Factor(f"∂{a_h}/∂h{j}", f"{a_h} * (1 - {a_h})", v[a_h] * (1 - v[a_h])))
-            if name in INPUT_WEIGHTS:
-                i = INPUT_WEIGHTS[name][1]
-                factors += (Factor(f"∂h{j}/∂{name}", i, v[i]),)
-                note = f"through h{j} and a_h{j}, whose gradient is worked out above"
-            elif name in HIDDEN_BIASES:
-                factors += (Factor(f"∂h{j}/∂{name}", "1", np.ones_like(v[a_h])[()]),)
+            if name in INPUT_WEIGHTS or name in HIDDEN_BIASES:
+                i = INPUT_WEIGHTS[name][1] if name in INPUT_WEIGHTS else "1"
+                x = v[i] if i in v else np.ones_like(v[a_h])[()]
+                factors += (Factor(f"∂h{j}/∂{name}", i, x),)
                 note = f"through h{j} and a_h{j}, whose gradient is worked out above"
             else:
                 note = f"through a_h{j} = σ(h{j}), whose gradient is worked out above"
@@ -234,27 +231,36 @@ def explain(w, example: Example, lr: float, only: str | None = None,
     w = np.asarray(w, dtype=dt)
     example = Example(np.asarray(example.inputs, dt), np.asarray(example.targets, dt))
     v = {k: np.asarray(x)[()] for k, x in forward_values(w, example).items()}  # dtype scalars
-    forward = {name: float(v[name]) for name, _ in FORWARD}
+    return _explanation(w, example, v, backend_gradients(w, example, dt), lr,
+                        _names(only, ORDER))
+
+
+def _explanation(w: np.ndarray, example: Example, v: dict, grads: dict, lr: float,
+                 names: tuple[str, ...], bias: dict | None = None, net: Network | None = None
+                 ) -> Explanation:
+    """The `Explanation` of forward values ``v`` and the backends' ``grads`` at the weights
+    ``w`` (8,) and ``example`` (of the dtype), with a 2-2-2 network's ``bias`` values."""
     ex = dict(zip(naming.INPUT_NAMES + naming.TARGET_NAMES, (*example.inputs, *example.targets),
                   strict=True))
-    v = {**v, **ex, **{f"w{k + 1}": w[k] for k in range(8)}}
-    grads = backend_gradients(w, example, dt)
-    return Explanation(forward, {k: float(x) for k, x in ex.items()},
-                       build_steps(v, grads, lr, _names(only, ORDER)), lr,
-                       {f"w{k + 1}": float(w[k]) for k in range(8)}, dt.name)
+    v = {**v, **ex, **{f"w{k + 1}": w[k] for k in range(8)}, **(bias or {})}
+    steps, extra = build_steps(v, grads, lr, names), tuple[Any, ...]()
+    if net is not None and bias is not None:
+        sym = bias_symbols(net)
+        steps = tuple(st._replace(note=st.note.split("; the tutorial writes")[0])  # its typo
+                      for st in steps)
+        extra = ({sym[n]: float(x) for n, x in bias.items()}, net.bias,
+                 tuple((n, _with_bias(n, f, sym)) for n, f in FORWARD))
+    return Explanation({n: float(v[n]) for n, _ in FORWARD}, {k: float(x) for k, x in ex.items()},
+                       steps, lr, {f"w{k + 1}": float(w[k]) for k in range(8)}, w.dtype.name,
+                       *extra)
 
 
 def _names(only: str | None, order: tuple[str, ...]) -> tuple[str, ...]:
     """The steps to show: ``order``, or ``only`` after the a_h step it needs."""
     if only is None:
         return order
-    if only in INPUT_WEIGHTS:
-        return (f"a_h{INPUT_WEIGHTS[only][0]}", only)
-    if only in HIDDEN_INPUTS:
-        return (f"a_h{HIDDEN_INPUTS[only]}", only)
-    if only in HIDDEN_BIASES:
-        return (f"a_h{HIDDEN_BIASES[only]}", only)
-    return (only,)
+    j = {**HIDDEN_INPUTS, **HIDDEN_BIASES, **{n: k for n, (k, _) in INPUT_WEIGHTS.items()}}
+    return (f"a_h{j[only]}", only) if only in j else (only,)
 
 
 def is_two_two_two(net: Network) -> bool:
@@ -301,22 +307,10 @@ def explain_network(net: Network, params, example: Example, lr: float,
         assert net.bias_values is not None
         b = np.asarray([*net.bias_values[0], *net.bias_values[1]], dt)
     example = Example(np.asarray(example.inputs, dt), np.asarray(example.targets, dt))
-    sym = bias_symbols(net)
-    bias = dict(zip(BIAS_NAMES, b, strict=True))
-    v = _biased_forward(net, params, example)
-    ex = dict(zip(naming.INPUT_NAMES + naming.TARGET_NAMES, (*example.inputs, *example.targets),
-                  strict=True))
-    v = {**v, **ex, **{f"w{k + 1}": w[k] for k in range(8)}, **bias}
-    formulas = tuple((n, _with_bias(n, f, sym)) for n, f in FORWARD)
     order = ORDER_TRAINABLE if net.bias == "trainable" else ORDER
-    grads = network_gradients(net, params, example, dt)
-    shown = {sym[n]: float(x) for n, x in bias.items()}
-    steps = tuple(st._replace(note=st.note.split("; the tutorial writes")[0])  # its typo only
-                  for st in build_steps(v, grads, lr, _names(only, order)))
-    return Explanation({n: float(v[n]) for n, _ in FORWARD}, {k: float(x) for k, x in ex.items()},
-                       steps, lr,
-                       {f"w{k + 1}": float(w[k]) for k in range(8)}, dt.name, shown, net.bias,
-                       formulas)
+    return _explanation(w, example, _biased_forward(net, params, example),
+                        network_gradients(net, params, example, dt), lr, _names(only, order),
+                        dict(zip(BIAS_NAMES, b, strict=True)), net)
 
 
 def _with_bias(name: str, formula: str, sym: dict[str, str]) -> str:
@@ -343,13 +337,9 @@ def network_gradients(net: Network, params, example: Example, dt) -> dict:
 
     data = Data(np.asarray(example.inputs, dt)[None, :], np.asarray(example.targets, dt)[None, :])
     lay = layout(net)
-    out: dict = {}
-    for name, label in BACKENDS.items():
-        try:
-            g = get_network_backend(name, dt).gradients(net, params, data)
-        except CompareError as err:
-            out[label] = str(err)
-            continue
+
+    def named(name: str) -> dict:
+        g = get_network_backend(name, dt).gradients(net, params, data)
         vals = {f"w{k + 1}": float(g.w[lay[k // 4].W][k % 4]) for k in range(8)}
         if net.bias == "trainable":
             vals.update({n: float(g.w[lay[j // 2].b][j % 2])  # type: ignore[index]
@@ -359,5 +349,6 @@ def network_gradients(net: Network, params, example: Example, dt) -> dict:
             a_h, a_o = g.a[0], g.a[1]
             assert a_h is not None and a_o is not None  # sigmoid layers carry dE/da
             vals[f"a_h{j}"], vals[f"a_o{j}"] = float(a_h[0, j - 1]), float(a_o[0, j - 1])
-        out[label] = vals
-    return out
+        return vals
+
+    return _per_backend(named)

@@ -250,6 +250,15 @@ def _reference_activation(sp: ModuleType, name: str, z: Any) -> Any:
     return z
 
 
+def _activate(sp: ModuleType, act: str, z: Any) -> Any:
+    """f applied to every row of ``z`` (B, n) from its definition; softmax over each row."""
+    if act == "softmax":
+        return np.array([[sp.exp(zj) / sum(sp.exp(zk) for zk in row) for zj in row]
+                         for row in z], dtype=object)
+    return np.array([[_reference_activation(sp, act, zj) for zj in row] for row in z],
+                    dtype=object)
+
+
 def _zero(sp: ModuleType, difference: Any) -> tuple[bool, str]:
     """(difference == 0 for every value of its symbols, the simplified residual)."""
     residual = sp.simplify(sp.cancel(sp.together(difference)))
@@ -304,12 +313,7 @@ def _delta_case(sp: ModuleType, loss: str, act: str, reduction: str, sign: int,
                  dtype=object)
     t = np.array([[sp.Symbol(f"t{b}{j}", real=True) for j in range(n)] for b in range(B)],
                  dtype=object)
-    if act == "softmax":
-        a = np.array([[sp.exp(z[b, j]) / sum(sp.exp(z[b, k]) for k in range(n))
-                       for j in range(n)] for b in range(B)], dtype=object)
-    else:
-        a = np.array([[_reference_activation(sp, act, zz) for zz in row] for row in z],
-                     dtype=object)
+    a = _activate(sp, act, z)
     net = make_network((1, n), act, loss=loss, reduction=reduction)
     w = np.array([sp.Symbol(f"w{j}", real=True) for j in range(n)], dtype=object)
     x = np.array([[sp.Symbol(f"x{b}", real=True)] for b in range(B)], dtype=object)
@@ -320,15 +324,12 @@ def _delta_case(sp: ModuleType, loss: str, act: str, reduction: str, sign: int,
     E = _loss_reference(sp, loss, reduction, z, a, t)
     name = f"{loss} + {act} ({reduction})" + ({1: " z > 0", -1: " z < 0"}[sign]
                                                if positive else "")
-    bad = []
+    bad, s = [], sp.Symbol("s", real=True)
     for b in range(B):
         for j in range(n):
-            ok, res = _zero(sp, sp.diff(E, z[b, j]) - _as_sympy(sp, dz[b, j])
-                            if not positive else
-                            sp.diff(E.subs(z[b, j], sp.Symbol("s", real=True)),
-                                    sp.Symbol("s", real=True)).subs(sp.Symbol("s", real=True),
-                                                                     z[b, j])
-                            - _as_sympy(sp, dz[b, j]))
+            d = sp.diff(E.subs(z[b, j], s), s).subs(s, z[b, j]) if positive else \
+                sp.diff(E, z[b, j])
+            ok, res = _zero(sp, d - _as_sympy(sp, dz[b, j]))
             if not ok:
                 bad.append(f"δ[{b},{j}]: {res}")
     return GeneralVerdict("delta_L", name, not bad, "; ".join(bad) or "0")
@@ -395,12 +396,7 @@ def prove_recursion(backward: Callable[..., Any] | None = None) -> list[GeneralV
             bias = w[lay[l].b]
             z = np.array([[sum(W[j, k] * a[0, k] for k in range(2)) + bias[j]
                            for j in range(2)]], dtype=object)
-            if act == "softmax":
-                a = np.array([[sp.exp(z[0, j]) / (sp.exp(z[0, 0]) + sp.exp(z[0, 1]))
-                               for j in range(2)]], dtype=object)
-            else:
-                a = np.array([[_reference_activation(sp, act, z[0, j]) for j in range(2)]],
-                             dtype=object)
+            a = _activate(sp, act, z)
             zs.append(z)
             as_.append(a)
             atoms = [m for j in range(2) for m in _activation_atoms(sp, act, z[0, j])] + atoms
