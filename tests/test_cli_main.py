@@ -199,8 +199,8 @@ def test_a_mistyped_subcommand_gets_the_choices_and_a_guess(word, guess, capsys)
     assert main([word, "--steps", "2"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
-    assert f"unknown subcommand {word!r}; choose from mistakes, explain, exercise, sheet, restarts, bench" \
-        in err
+    assert (f"unknown subcommand {word!r}; choose from mistakes, explain, exercise, sheet, "
+            "restarts, bench") in err
     assert (f"did you mean {guess!r}?" in err) if guess else ("did you mean" not in err)
 
 
