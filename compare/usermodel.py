@@ -69,9 +69,11 @@ def check_model(model: Any, inputs: Any, targets: Any, *, loss: Any = "half-sse"
         apply: with a layer pytree as ``model``, the user's pure JAX ``apply(params, x)``:
             run and differentiated by `jax.grad` as the backend ``"model"`` (parameter
             gradients: an opaque function shows no nodes).
-        lr, steps: full-batch gradient descent (sgd) for the trajectory check.
-        dtype: "float64" or "float32". backends: names (default every installed backend;
-            the first is the trajectory's reference).
+        lr: the learning rate of full-batch gradient descent (sgd), the trajectory check's.
+        steps: the updates of that trajectory.
+        dtype: "float64" or "float32".
+        backends: names (default every installed backend; the first is the trajectory's
+            reference).
 
     Returns:
         The main job's `optim_check.Sweep` at the one rate ``lr``: ``.ok``,
@@ -132,11 +134,17 @@ def check_gradients(fn: Callable[..., Any], net: str | network.Network = "tutori
         fn: the function (`compare.plugins`); it trains with ``optimizer``'s update rule
             written once in `manual.optim`, around its gradients.
         net: a preset name or a `network.make_network` network (then ``weights``,
-            ``inputs`` and ``targets`` are needed). weights: the flat start (P,).
-        lrs, steps: the rates and updates per rate (default: the tutorial's sweep, else the
-            preset's rate; the preset's steps). optimizer: an `optimizers.make` value.
+            ``inputs`` and ``targets`` are needed).
+        weights: the flat start (P,) (default the preset's).
+        inputs: (B, n_in) (default the preset's data).
+        targets: (B, n_out).
+        lrs: the learning rates (default: the tutorial's sweep, else the preset's rate).
+        steps: updates per rate (default the preset's).
+        optimizer: an `optimizers.make` value or a kind ("adam"); sgd by default.
+        dtype: "float64" or "float32".
         backends: the others (default every installed one; the first is the trajectory's
-            reference). name: the backend's name in the report (default ``fn.__name__``).
+            reference).
+        name: the backend's name in the report (default ``fn.__name__``).
 
     Returns:
         The main job's `optim_check.Sweep`: ``.ok``, ``.first_divergence``, ``.gradcheck``,
