@@ -68,7 +68,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(each between 1 and STEPS-1; plain gradient descent; default none)")
     parser.add_argument("--threshold", type=float, default=None,
                         help="'sea level': a start whose final E <= THRESHOLD reached it, the "
-                        "others are stuck (default 1e-5 on the tutorial's network, else 0.1)")
+                        "others have not within --steps (stuck, or still descending; default "
+                        "1e-5 on the tutorial's network, else 0.1)")
     parser.add_argument("--chunk", type=positive_int("--chunk"), default=32768,
                         help="starts per batched call; memory grows with CHUNK x rates "
                         "(default 32768)")

@@ -245,7 +245,8 @@ def restarts_figure(s: Slice, starts: np.ndarray, reached: dict[float, np.ndarra
                     gallery: dict[str, int], center: float, example: Example,
                     threshold: float, max_points: int = 3000) -> Figure:
     """One panel per learning rate: the starts on the slice, green if they reached the
-    threshold, red if stuck. ``reached``: lr -> (N,) bool; ``gallery``: best/median/worst
+    threshold, red if not (stuck, or still descending when the steps ran out: the final E
+    alone does not tell which). ``reached``: lr -> (N,) bool; ``gallery``: best/median/worst
     start index (of the first rate) for the plane."""
     plt = pyplot()
     if s.axes is None:
@@ -266,7 +267,8 @@ def restarts_figure(s: Slice, starts: np.ndarray, reached: dict[float, np.ndarra
     for ax, (lr, ok) in zip(axes, reached.items(), strict=False):
         ax.contourf(A, B, positive, levels=levels, cmap="Greys_r", alpha=0.55, norm=norm)
         ok = np.asarray(ok)[shown]
-        ax.scatter(pts[~ok, 0], pts[~ok, 1], s=7, color="#d62728", label=f"stuck ({(~ok).sum()})")
+        ax.scatter(pts[~ok, 0], pts[~ok, 1], s=7, color="#d62728",  # stuck or still going:
+                   label=f"not reached ({(~ok).sum()})")  # the final E alone cannot tell
         ax.scatter(pts[ok, 0], pts[ok, 1], s=7, color="#2ca02c",
                    label=f"reached E_total <= {threshold:g} ({ok.sum()})")
         ax.set_title(f"learning rate {lr:g}", fontsize="medium")

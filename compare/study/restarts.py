@@ -4,7 +4,8 @@ N starting parameter vectors are drawn (seeded); each is trained at every learni
 steps by every backend, on any network (`Study.problem`, by default the tutorial's 2-2-2 and
 its class example, w1..w8) with any optimizer, batched: one `train_batch` call per chunk,
 backend and segment, all rates at once. One definition of success: a configuration has
-*reached* sea level when its final E is <= the threshold; otherwise it is stuck. Only
+*reached* sea level when its final E is <= the threshold; otherwise it has not (stuck, or
+still descending when the S steps ran out: the final E alone does not tell which). Only
 summaries are kept per configuration (final E, E at the checkpoint steps, steps to the
 threshold, the cross-backend difference), never the per-step losses, so memory grows with
 N*L*(1 + checkpoints), not N*L*S. Checkpoints cut the training into segments, each continuing
@@ -416,7 +417,7 @@ class StepsQuantiles(NamedTuple):
 
 class BackendSummary(NamedTuple):
     final_loss: LossQuantiles
-    reached: int  # starts whose final E is <= the threshold (the others are stuck)
+    reached: int  # starts whose final E is <= the threshold (the others have not, yet)
     reached_fraction: float
     steps_to_threshold: StepsQuantiles | None  # None: not counted (an optimizer)
 
