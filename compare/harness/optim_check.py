@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -45,6 +45,9 @@ from autograd_compare.harness.tolerances import FloatArray
 from autograd_compare.network import Data, ForwardPass, Network, loss_name, param_names
 from autograd_compare.optimizers import ADAM_KINDS, MANUAL_ONLY, Optimizer
 from autograd_compare.types import BatchResult, Resume, Trajectory
+
+if TYPE_CHECKING:
+    from autograd_compare.manual.catalogue import Suspect
 
 MISTAKE_PREFIX = registry.MISTAKE_PREFIX
 FRAMEWORKS = ("torch", "jax")  # backends with update rules of their own (not manual's)
@@ -467,7 +470,7 @@ class Diagnosis(NamedTuple):
 
     backend: str
     seen: str  # "the gradient check", "the first update at lr 0.5"
-    suspects: tuple[Any, ...]  # catalogue.Suspect: (name, sentence); () no known mistake
+    suspects: tuple[Suspect, ...]  # (name, sentence) each; (): no known mistake matches
 
     def sentences(self) -> list[str]:
         if not self.suspects:

@@ -147,8 +147,10 @@ def check(path: str | Path, reference: str | None = None) -> tuple[str, list[Ans
                          "`autograd-compare exercise` writes")
     name = reference or next(n for n in ("torch", "jax", "manual") if n in registry.backends())
     tutorial = network.preset("tutorial")
-    points = [_point(name, tutorial.network, w, tutorial.data, fns) for w in _points()]
-    return name, [_answer(x, points, tutorial.network, tutorial.data) for x in ORDER]
+    at = _points()
+    points = [_point(name, tutorial.network, w, tutorial.data, fns) for w in at]
+    known = catalogue.candidates(tutorial.network, at[0], tutorial.data)  # once, for all eight
+    return name, [_answer(x, points, known) for x in ORDER]
 
 
 def _point(name: str, net: network.Network, w: np.ndarray, data: network.Data,
@@ -172,7 +174,7 @@ def _point(name: str, net: network.Network, w: np.ndarray, data: network.Data,
                   np.array([rows[x].tolerance for x in WEIGHT_NAMES]))
 
 
-def _answer(w: str, points: list[_Point], net: network.Network, data: network.Data) -> Answer:
+def _answer(w: str, points: list[_Point], known: list[tuple[Any, np.ndarray]]) -> Answer:
     first = points[0]
     yours, expected = first.yours[w], first.expected[w]
     if yours is None:
@@ -182,20 +184,19 @@ def _answer(w: str, points: list[_Point], net: network.Network, data: network.Da
     for k, p in enumerate(points):
         if not isinstance(p.yours[w], float) or not p.right[w]:
             where = "the class example" if k == 0 else f"random weight set {k}"
-            likely = _likely(w, net, _points()[0], data, first) if not first.right[w] else ""
+            likely = _likely(w, known, first) if not first.right[w] else ""
             return Answer(w, "wrong", yours, expected,
                           f"yours {p.yours[w]} vs {p.expected[w]} at {where}{likely}")
     return Answer(w, "right", yours, expected, "")
 
 
-def _likely(w: str, net: network.Network, at: np.ndarray, data: network.Data,
-            p: _Point) -> str:
-    """'; likely: ...' from the catalogue (`manual.catalogue`), judged on this one number at
-    the class example (4× the gradient check's tolerance, as there), or another weight's."""
+def _likely(w: str, known: list[tuple[Any, np.ndarray]], p: _Point) -> str:
+    """'; likely: ...' from the catalogue's gradients at the class example (``known``,
+    `manual.catalogue.candidates`), judged on this one number (4× the gradient check's
+    tolerance, as there), or another weight's."""
     i = WEIGHT_NAMES.index(w)
     near = 4 * p.tolerance[i]
-    found = [s.sentence for s, want in catalogue.candidates(net, at, data)
-             if abs(p.got[i] - want[i]) <= near]
+    found = [s.sentence for s, want in known if abs(p.got[i] - want[i]) <= near]
     found += [f"it is dE_total/d{x}, another weight's gradient" for x in ORDER
               if x != w and abs(p.got[i] - p.expected[x]) <= near]
     if not found:
