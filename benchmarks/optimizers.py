@@ -5,7 +5,7 @@
 [--repeat 2] [--dtypes float64,float32] [--backends ...] [--json]``
 
 For every optimizer (default: all), N configurations train for S steps in each backend's
-batched path and in `compare.commands.bench.numpy_optimizer_reference`, the same optimizer as
+batched path and in `compare.commands.bench.numpy_reference` with the same optimizer, as
 a plain vectorised NumPy loop. Reported per optimizer, backend, N and dtype: configuration-steps
 per second, the ratio to the NumPy reference measured in the same run, and the first call
 (compilation, caches) apart from the steady state. See docs/performance.md, "Optimizers".

@@ -15,7 +15,7 @@ from autograd_compare.commands.bench import (
     OPTIMIZERS,
     WEIGHT_DECAY,
     bench_optimizer,
-    numpy_optimizer_reference,
+    numpy_reference,
 )
 from autograd_compare.commands.cli import main
 from autograd_compare.harness import optim_check as C
@@ -103,7 +103,7 @@ def test_numpy_reference_trains_like_manual_per_configuration(kind, dtype):
     assert (opt.lr, opt.weight_decay) == (LR, WEIGHT_DECAY)
     w = np.random.default_rng(4).uniform(-1, 1, (5, 8)).astype(dtype)
     lr = np.array([0.1, 0.5, 1.0, 2.0, 0.5], dtype)
-    ref = numpy_optimizer_reference(w, lr, ex, opt, 30)
+    ref = numpy_reference(w, lr, ex, 30, opt)
     assert ref.dtype == np.dtype(dtype)
     eps = EPS64 if dtype == "float64" else EPS32
     for n in range(5):
@@ -146,6 +146,6 @@ def test_numpy_reference_two_nesterov_steps_against_the_complex_step():
     v2 = mu * v1 + g2
     w2 = w1 - lr * (g2 + mu * v2)
     opt = O.make("nesterov", lr=lr, weight_decay=wd)
-    out = numpy_optimizer_reference(w0[None, :], np.array([lr]), class_example(), opt, 2)
+    out = numpy_reference(w0[None, :], np.array([lr]), class_example(), 2, opt)
     assert_close(out[0], w2, rtol=0, atol=16 * EPS64, what="w after 2 steps")
     assert np.max(np.abs(w2 - w0)) > 1e-3  # the steps moved the weights

@@ -8,7 +8,7 @@ first call (tracing, compilation, caches) is timed apart from the steady state (
 
 ``--optimizer KIND`` (or ``all``) measures instead each backend's batched training with that
 optimizer (`compare.harness.optim_check.train_batch`: torch.optim's rules in every backend)
-next to `numpy_optimizer_reference`, the same optimizer as a plain vectorised NumPy loop.
+next to `numpy_reference` with that optimizer, as a plain vectorised NumPy loop.
 """
 
 from __future__ import annotations
@@ -107,22 +107,6 @@ def _dtypes(text: str) -> tuple[str, ...]:
     return names
 
 
-def numpy_reference(w: np.ndarray, lr: np.ndarray, example: Example, steps: int) -> np.ndarray:
-    """The baseline: the tutorial's formulas as a plain vectorised NumPy loop over steps.
-
-    Args:
-        w: (N, 8) starting weights; lr: (N,); both of the dtype being measured.
-
-    Returns:
-        (N, 8) final weights.
-    """
-    w = w.copy()
-    lr = lr[:, None]
-    for _ in range(steps):
-        w -= lr * numpy_gradient(w, example)
-    return w
-
-
 def numpy_gradient(w: np.ndarray, example: Example) -> np.ndarray:
     """dE_total/dw1..dw8 (N, 8) at ``w`` (N, 8): the tutorial's formulas, plain NumPy."""
     (i1, i2), (t1, t2) = example.inputs, example.targets
@@ -146,10 +130,10 @@ def bench_optimizer(kind: str) -> O.Optimizer:
     return O.make(kind, lr=LR, weight_decay=WEIGHT_DECAY)
 
 
-def numpy_optimizer_reference(w: np.ndarray, lr: np.ndarray, example: Example,
-                              opt: O.Optimizer, steps: int) -> np.ndarray:
-    """The baseline for ``bench --optimizer``: `numpy_gradient`, then
-    ``opt``'s update (the rules of `compare.optimizers`), a plain vectorised loop over steps.
+def numpy_reference(w: np.ndarray, lr: np.ndarray, example: Example, steps: int,
+                    opt: O.Optimizer | None = None) -> np.ndarray:
+    """The baseline: `numpy_gradient`, then ``opt``'s update (the rules of
+    `compare.optimizers`; None: plain descent w -= lr·g), a plain vectorised loop over steps.
 
     Args:
         w: (N, 8) starting weights; lr: (N,); both of the dtype being measured. ``opt.l2``
@@ -158,9 +142,11 @@ def numpy_optimizer_reference(w: np.ndarray, lr: np.ndarray, example: Example,
     Returns:
         (N, 8) final weights.
     """
-    w = w.copy()
-    dt = w.dtype
-    lr = lr[:, None]
+    w, lr, dt = w.copy(), lr[:, None], w.dtype
+    if opt is None:
+        for _ in range(steps):
+            w -= lr * numpy_gradient(w, example)
+        return w
     one = dt.type(1)
     mu, tau, wd = dt.type(opt.momentum), dt.type(opt.dampening), dt.type(opt.weight_decay)
     b1, b2, eps = (dt.type(x) for x in (*opt.betas, opt.eps))
@@ -217,32 +203,37 @@ def chunked(fn, w: np.ndarray, lr: np.ndarray, n: int) -> np.ndarray:
 
 
 def bench(names, dtypes, n: int | tuple[int, ...], steps: int, repeat: int,
-          log=lambda s: None) -> dict:
-    """All measurements, JSON-ready (see docs/benchmarks.md); ``n``: one batch size or
-    several (each measured in turn, as given). N above `CHUNK` runs as ceil(N / CHUNK) calls
-    on one block of starts (bounded memory)."""
+          log=_quiet, kinds: Sequence[str] | None = None) -> dict:
+    """All measurements, JSON-ready (see docs/benchmarks.md): per dtype (and optimizer, for
+    ``kinds``, `--optimizer`'s) and size, the NumPy reference and then every backend's batched
+    training; ``n``: one batch size or several (each measured in turn, as given). N above
+    `CHUNK` runs as ceil(N / CHUNK) calls on one block of starts (bounded memory)."""
     sizes = (n,) if isinstance(n, int) else tuple(n)
     rows, trajectories = [], []
     for dtype in dtypes:
         dt = validate.dtype(dtype)
         example = validate.example((CLASS_INPUTS, CLASS_TARGETS), dt)
-        for size in sizes:
-            block = min(size, CHUNK)
-            w = np.random.default_rng(0).uniform(-1, 1, (block, 8)).astype(dt)
-            lr = np.full(block, LR, dt)
-            ref = measure(lambda w=w, lr=lr, ex=example, size=size: chunked(
-                lambda w, lr: numpy_reference(w, lr, ex, steps), w, lr, size), repeat,
-                f"numpy reference, {dtype}, N={size}", log)
-            ref_rate = size * steps / ref["steady_s"]
-            rows.append(_row("numpy-reference", dtype, ref, size, steps, ref_rate, None, ref))
-            for name in names:
-                backend = registry.get_backend(name, dt)
-                m = measure(lambda b=backend, w=w, lr=lr, ex=example, size=size: chunked(
-                    lambda w, lr: b.train_batch(w, lr, ex, steps=steps).final_weights,
-                    w, lr, size), repeat, f"{name} train_batch, {dtype}, N={size}", log)
-                diff = float(np.max(np.abs(m["result"].astype(np.float64) - ref["result"])))
-                rows.append(_row(name, dtype, m, size, steps, ref_rate, diff, ref))
-        for name in names:
+        for kind in kinds or (None,):
+            opt = None if kind is None else bench_optimizer(kind)
+            tag = {} if kind is None else {"optimizer": kind}
+            for size in sizes:
+                block = min(size, CHUNK)
+                w = np.random.default_rng(0).uniform(-1, 1, (block, 8)).astype(dt)
+                lr = np.full(block, LR, dt)
+                ref = _measure_chunked(functools.partial(
+                    numpy_reference, example=example, steps=steps, opt=opt), w, lr, size,
+                    repeat, ", ".join(filter(None, ("numpy reference", kind, dtype,
+                                                    f"N={size}"))), log)
+                ref_rate = size * steps / ref["steady_s"]
+                rows.append({**tag, **_row("numpy-reference", dtype, ref, size, steps, ref_rate,
+                                           None, ref)})
+                for name in names:
+                    m = _measure_chunked(_final_weights(name, dt, example, opt, steps), w, lr,
+                                         size, repeat,
+                                         f"{name} {kind or 'train_batch'}, {dtype}, N={size}", log)
+                    diff = float(np.max(np.abs(m["result"].astype(np.float64) - ref["result"])))
+                    rows.append({**tag, **_row(name, dtype, m, size, steps, ref_rate, diff, ref)})
+        for name in names if kinds is None else ():
             backend = registry.get_backend(name, dt)
             t = measure(lambda b=backend, ex=example:
                         b.train(CLASS_WEIGHTS, ex, lr=LR, steps=TRAJECTORY_STEPS).loss,
@@ -253,52 +244,16 @@ def bench(names, dtypes, n: int | tuple[int, ...], steps: int, repeat: int,
     rates: dict = {}
     for r in rows:
         if r["n"] == sizes[-1]:  # the largest size measured last
-            rates.setdefault(r["backend"], {})[r["dtype"]] = r["config_steps_per_s"]
+            into = rates.setdefault(r["optimizer"], {}) if kinds else rates
+            into.setdefault(r["backend"], {})[r["dtype"]] = r["config_steps_per_s"]
+    config = {"n": sizes[-1], "sizes": list(sizes), "steps": steps, "repeat": repeat, "lr": LR,
+              "cache": cache.folder_in_use(), "backends": list(names), "dtypes": list(dtypes)}
+    if kinds:
+        config.update(optimizers=list(kinds),
+                      settings={k: bench_optimizer(k).describe() for k in kinds})
     return {"tool": "autograd-compare", "command": "bench", "machine": machine(),
-            "config": {"n": sizes[-1], "sizes": list(sizes), "steps": steps, "repeat": repeat,
-                       "lr": LR, "cache": cache.folder_in_use(),
-                       "backends": list(names), "dtypes": list(dtypes)},
-            "batched": rows, "config_steps_per_s": rates, "single_trajectory": trajectories}
-
-
-def bench_optimizers(names, kinds, dtypes, sizes: tuple[int, ...], steps: int, repeat: int,
-                     log=lambda s: None) -> dict:
-    """``bench --optimizer``: per dtype, optimizer and size, the NumPy reference for that
-    optimizer and then every backend's batched training with it (JSON-ready)."""
-    rows = []
-    for dtype in dtypes:
-        dt = validate.dtype(dtype)
-        example = validate.example((CLASS_INPUTS, CLASS_TARGETS), dt)
-        for kind in kinds:
-            opt = bench_optimizer(kind)
-            for size in sizes:
-                block = min(size, CHUNK)
-                w = np.random.default_rng(0).uniform(-1, 1, (block, 8)).astype(dt)
-                lr = np.full(block, LR, dt)
-                ref = _measure_chunked(functools.partial(
-                    numpy_optimizer_reference, example=example, opt=opt, steps=steps),
-                    w, lr, size, repeat, f"numpy reference, {kind}, {dtype}, N={size}", log)
-                ref_rate = size * steps / ref["steady_s"]
-                rows.append({"optimizer": kind, **_row("numpy-reference", dtype, ref, size,
-                                                       steps, ref_rate, None, ref)})
-                for name in names:
-                    m = _measure_chunked(functools.partial(
-                        _optim_final_weights, name, example=example, opt=opt, steps=steps),
-                        w, lr, size, repeat, f"{name} {kind}, {dtype}, N={size}", log)
-                    diff = float(np.max(np.abs(m["result"].astype(np.float64) - ref["result"])))
-                    rows.append({"optimizer": kind, **_row(name, dtype, m, size, steps,
-                                                           ref_rate, diff, ref)})
-    rates: dict = {}
-    for r in rows:
-        if r["n"] == sizes[-1]:  # the largest size measured last
-            rates.setdefault(r["optimizer"], {}).setdefault(r["backend"], {})[r["dtype"]] = \
-                r["config_steps_per_s"]
-    return {"tool": "autograd-compare", "command": "bench", "machine": machine(),
-            "config": {"n": sizes[-1], "sizes": list(sizes), "steps": steps, "repeat": repeat,
-                       "lr": LR, "cache": cache.folder_in_use(), "backends": list(names),
-                       "dtypes": list(dtypes), "optimizers": list(kinds),
-                       "settings": {k: bench_optimizer(k).describe() for k in kinds}},
-            "batched": rows, "config_steps_per_s": rates, "single_trajectory": []}
+            "config": config, "batched": rows, "config_steps_per_s": rates,
+            "single_trajectory": trajectories}
 
 
 def _measure_chunked(fn, w: np.ndarray, lr: np.ndarray, n: int, repeat: int, what: str,
@@ -307,13 +262,19 @@ def _measure_chunked(fn, w: np.ndarray, lr: np.ndarray, n: int, repeat: int, wha
     return measure(lambda: chunked(fn, w, lr, n), repeat, what, log)
 
 
-def _optim_final_weights(name: str, w: np.ndarray, lr: np.ndarray, example: Example,
-                         opt: O.Optimizer, steps: int) -> np.ndarray:
+def _final_weights(name: str, dt: np.dtype, example: Example, opt: O.Optimizer | None,
+                   steps: int):
+    """``fn(w, lr)`` -> final weights of backend ``name``'s batched training (``opt`` None:
+    its own plain-descent ``train_batch``; else `compare.harness.optim_check.train_batch`)."""
+    if opt is None:
+        backend = registry.get_backend(name, dt)
+        return lambda w, lr: backend.train_batch(w, lr, example, steps=steps).final_weights
     from autograd_compare.harness import optim_check
     from autograd_compare.network import TUTORIAL, example_data
 
-    return optim_check.train_batch(name, TUTORIAL, w, lr, example_data(example, w.dtype), opt,
-                                   steps, w.dtype).final_weights
+    return lambda w, lr: optim_check.train_batch(name, TUTORIAL, w, lr,
+                                                 example_data(example, dt), opt, steps,
+                                                 dt).final_weights
 
 
 def _row(name, dtype, m, n, steps, ref_rate, diff, ref) -> dict:
@@ -432,8 +393,8 @@ def _run(args: argparse.Namespace) -> int:
             # a missing framework (optax for jax): one line, now
             registry.backend_module(name, "optim", registry.OPTIM_NEEDS.get(name))
         with Progress(planned.calls, stream=sys.stderr) as progress:
-            result = bench_optimizers(names, args.optimizer, args.dtypes, sizes, args.steps,
-                                      args.repeat, progress.step)
+            result = bench(names, args.dtypes, sizes, args.steps, args.repeat, progress.step,
+                           args.optimizer)
     else:
         for name in names:  # a missing framework is a one-line error before any timing
             registry.get_backend(name, args.dtypes[0])
