@@ -131,13 +131,36 @@ def _axes(ax: Axes, words: Words) -> None:
     ax.grid(alpha=0.3)
 
 
+DECADE = 10.0  # a loss falling by more than this factor is drawn on a log axis
+
+
 def _log_if_decades(ax: Axes, lines: Sequence[np.ndarray], words: Words) -> None:
+    """A log y axis when ``words.log`` and the positive finite losses span more than a
+    decade (sgd at lr 0.5 on the class example falls 23-fold in 100 steps: on a linear
+    axis its last 40 steps look flat), else linear; the label says which."""
+    log = False
     if words.log:
         y = np.concatenate([v[np.isfinite(v) & (v > 0)] for v in lines] or [np.zeros(0)])
-        if y.size and y.max() / y.min() > 100:
-            log_y(ax)
-        else:
-            ax.set_yscale("linear")
+        log = bool(y.size) and y.max() / y.min() > DECADE
+    if log:
+        log_y(ax)
+    else:
+        ax.set_yscale("linear")
+    ax.set_ylabel(f"{words.loss} ({'log' if log else 'linear'} scale)")
+
+
+def falls(loss: np.ndarray) -> bool:
+    """The loss ends lower than it starts (a diverged run, ending in inf or NaN, does not)."""
+    return bool(loss.size > 1 and np.isfinite(loss[-1]) and loss[-1] < loss[0])
+
+
+def fall_answer(rates: Sequence[Curves]) -> str:
+    """loss-all-lrs.png's answer, from the reference's losses: "yes, at all 6" or
+    "no: not at lr 2"."""
+    worse = [r.lr for r in rates if not falls(next(iter(r.loss.values()), np.zeros(0)))]
+    if not worse:
+        return f"Yes, at all {len(rates)}" if len(rates) > 1 else "Yes"
+    return "No: not at lr " + ", ".join(f"{lr:g}" for lr in worse)
 
 
 SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")  # 1e-16 -> 10⁻¹⁶
@@ -222,7 +245,7 @@ def _loss_one_lr(ax: Axes, r: Curves, words: Words) -> None:
         label = f"{name} (reference)" if name == r.reference else name
         ax.plot(np.arange(y.shape[0]), y, label=label, **line_style(i))
     _log_if_decades(ax, list(r.loss.values()), words)
-    verdict = "all backends agree" if r.ok else "backends DISAGREE"
+    verdict = "Yes, they agree" if r.ok else "No: the backends DISAGREE"
     _title(ax, words.rate_title.format(lr=r.lr, verdict=verdict), words)
     ax.legend(title="backend", loc="upper right")  # "best" warns when it takes long
 
@@ -236,9 +259,9 @@ def _loss_all_lrs(plt: ModuleType, rates: Sequence[Curves], words: Words) -> Fig
     for j, r in enumerate(rates):
         for i, y in enumerate(r.loss.values()):
             ax.plot(np.arange(y.shape[0]), y, color=colors[j % 10], **line_style(i))
-    _log_if_decades(ax, [y for r in rates for y in r.loss.values()], words)
-    _title(ax, words.all_title, words)
     _axes(ax, words)
+    _log_if_decades(ax, [y for r in rates for y in r.loss.values()], words)
+    _title(ax, words.all_title.format(answer=fall_answer(rates)), words)
     legends(plt, ax, [r.lr for r in rates], list(rates[0].loss) if rates else [], line_style)
     return fig
 
@@ -260,47 +283,71 @@ def legends(plt: ModuleType, ax: Axes, lrs: Sequence[float], backends: Sequence[
               fontsize="small")
 
 
-def _differences(plt: ModuleType, rates: Sequence[Curves], words: Words) -> Figure:
-    fig: Figure
-    fig, (ax_abs, ax_ratio) = plt.subplots(1, 2, figsize=(13, 4.8 + _room(words)))
-    fig.subplots_adjust(left=0.06, right=0.74, bottom=0.11, top=_top(fig, 0.93, words),
-                        wspace=0.28)
-    colors = plt.get_cmap("tab10").colors
-    compared = positive = False
-    for j, r in enumerate(rates):
-        for i, (diff, tolerance) in enumerate(r.diff.values(), start=1):
-            steps = np.arange(words.diff_x0, words.diff_x0 + diff.shape[0])
-            largest = np.max(diff, axis=1)
+def worst_ratios(rates: Sequence[Curves]) -> dict[str, np.ndarray]:
+    """Per compared backend, per update: the largest |difference| / tolerance over every
+    quantity and every learning rate (rates of fewer updates, a diverged run's, padded with
+    NaN: nothing there); 0 where every difference is exactly 0."""
+    rows = max((d.shape[0] for r in rates for d, _ in r.diff.values()), default=0)
+    worst: dict[str, np.ndarray] = {}
+    for r in rates:
+        for name, (diff, tolerance) in r.diff.items():
             with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.max(np.where(diff > 0, diff / tolerance, 0.0), axis=1)
-            style = dict(color=colors[j % 10], linewidth=1.2, marker="o", markersize=2.5,
-                         linestyle=LINESTYLES[i % len(LINESTYLES)])
-            ax_abs.plot(steps, gap(largest), **style)
-            ax_ratio.plot(steps, gap(ratio), **style)
-            compared, positive = True, positive or bool(np.any(largest > 0))
-    if words.title:
-        fig.suptitle(words.title, fontsize="medium")
+                ratio = np.max(np.where(diff > 0, diff / tolerance, 0.0), axis=1,
+                               initial=0.0) if diff.size else np.zeros(diff.shape[0])
+            padded = np.full(rows, np.nan)
+            padded[:ratio.shape[0]] = ratio
+            worst[name] = np.fmax(worst.get(name, np.full(rows, np.nan)), padded)
+    return worst
+
+
+def share(x: float) -> str:
+    """A fraction of the tolerance as a student reads it: 0.00444 -> "0.44 %"."""
+    return f"{100 * x:.2g} %"
+
+
+def agree_answer(worst: dict[str, np.ndarray]) -> str:
+    """differences.png's answer: "Yes, at most 0.44 % of it" or "No: torch goes above it"."""
+    if not worst:
+        return "Nothing to compare: only one backend"
+    above = [name for name, y in worst.items() if np.any(~(y <= 1.0) & ~np.isnan(y))]
+    if above:
+        return f"No: {', '.join(above)} {'goes' if len(above) == 1 else 'go'} above it"
+    largest = max(float(np.nanmax(y, initial=0.0)) for y in worst.values())
+    return f"Yes, at most {share(largest)} of it" if largest > 0 else "Yes, exactly equal"
+
+
+def _differences(plt: ModuleType, rates: Sequence[Curves], words: Words) -> Figure:
+    """One line per compared backend: its largest |difference| / tolerance at each update
+    (`worst_ratios`), the tolerance at 1; the title asks whether every line stays below."""
+    worst = worst_ratios(rates)
+    fig: Figure
+    fig, ax = plt.subplots(figsize=(9, 5.2 + _room(words)))
+    fig.subplots_adjust(left=0.1, right=0.7, bottom=0.11, top=_top(fig, 0.86, words))
+    colors = plt.get_cmap("tab10").colors
+    positive = False
+    for i, (name, y) in enumerate(worst.items(), start=1):
+        steps = np.arange(words.diff_x0, words.diff_x0 + y.shape[0])
+        top = float(np.nanmax(np.where(np.isinf(y), CEILING, y), initial=0.0))
+        ax.plot(steps, gap(np.where(np.isinf(y), CEILING, y)), color=colors[i % 10],
+                linewidth=1.5, marker="o", markersize=2.5,
+                label=f"{name}: at most {share(top)}" if top > 0 else f"{name}: exactly equal")
+        positive = positive or top > 0
+    ax.axhline(1.0, color="red", linewidth=1.5, label="the tolerance (fail above)")
     reference = rates[0].reference if rates else "-"
-    ax_abs.set_title(words.diff_title.format(reference=reference))
-    ax_abs.set_ylabel("|backend - reference|  (gaps: exactly 0)")
-    ax_ratio.axhline(1.0, color="red", linewidth=1.5, label="tolerance (fail above)")
-    ax_ratio.set_title("Largest difference / tolerance")
-    ax_ratio.set_ylabel("difference / tolerance  (gaps: exactly 0)")
-    others = list(rates[0].diff) if compared else []
-    for ax in (ax_abs, ax_ratio):
-        ax.set_xlabel(words.xlabel)
-        ax.grid(alpha=0.3)
-        if positive:
-            log_y(ax)
-    if others:
-        legends(plt, ax_ratio, [r.lr for r in rates], others,
-                lambda i: {"linestyle": LINESTYLES[(i + 1) % len(LINESTYLES)], "marker": "o",
-                           "markersize": 2.5}, extra=ax_ratio.lines[-1])
-    message = ("only one backend: nothing to compare" if not others else
+    _title(ax, words.diff_title.format(reference=reference, answer=agree_answer(worst)), words)
+    ax.set_xlabel(words.xlabel)
+    ax.set_ylabel(f"largest |difference| / tolerance\n({'log' if positive else 'linear'} "
+                  "scale; a gap: exactly equal)")
+    ax.grid(alpha=0.3)
+    if positive:
+        log_y(ax)
+    ax.legend(title=f"against {reference}: the largest\nover every quantity and rate",
+              loc="upper left", bbox_to_anchor=(1.02, 1),
+              fontsize="small")
+    message = ("only one backend: nothing to compare" if not worst else
                None if positive else "every backend equals the reference exactly")
     if message:
-        for ax in (ax_abs, ax_ratio):
-            ax.text(0.5, 0.5, message, ha="center", transform=ax.transAxes)
+        ax.text(0.5, 0.5, message, ha="center", transform=ax.transAxes)
     return fig
 
 
