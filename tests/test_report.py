@@ -262,7 +262,7 @@ def test_loss_axis_is_log_past_one_decade_and_says_so(factor, scale):
     ax = fig.axes[0]
     assert ax.get_yscale() == scale
     assert ax.get_ylabel() == f"E_total ({scale} scale)"
-    assert ax.get_title().startswith("Does E_total fall at every learning rate? Yes\n")
+    assert ax.get_title().startswith("Does E_total fall at every learning rate? Yes (manual)\n")
     plt.close(fig)
 
 
@@ -272,9 +272,9 @@ def test_fall_answer_names_the_rates_that_do_not_fall():
     up = _falling(0.1, 1 / 3)  # rises threefold
     nan = _falling(2.0, 10.0)
     nan.loss["manual"][-1] = np.nan  # diverged: the last loss is not a number
-    assert plots.fall_answer([_falling(0.1, 2), _falling(0.5, 23)]) == "Yes, at all 2"
-    assert plots.fall_answer([_falling(0.5, 23)]) == "Yes"
-    assert plots.fall_answer([_falling(0.5, 23), up, nan]) == "No: not at lr 0.1, 2"
+    assert plots.fall_answer([_falling(0.1, 2), _falling(0.5, 23)]) == "Yes, at all 2 (manual)"
+    assert plots.fall_answer([_falling(0.5, 23)]) == "Yes (manual)"
+    assert plots.fall_answer([_falling(0.5, 23), up, nan]) == "No: not at lr 0.1, 2 (manual)"
 
 
 def test_differences_draw_one_line_per_backend_the_largest_over_rates_and_quantities():
@@ -306,8 +306,10 @@ def test_differences_draw_one_line_per_backend_the_largest_over_rates_and_quanti
     assert ax.get_title().split("\n")[:2] == ["Within tolerance of manual?",
                                               "Yes, at most 3 % of it"]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [
-        "torch: at most 3 %", "jax: at most 0.5 %", "the tolerance (fail above)"]
+        "torch\nat most 3 % of the tolerance", "jax\nat most 0.5 % of the tolerance",
+        "the tolerance (fail above)"]
     plt.close(fig)
     over = a._replace(diff={"torch": (np.full((3, 3), 2e-14), tol), "jax": (np.zeros((3, 3)), tol)})
     assert plots.agree_answer(plots.worst_ratios([over, b])) == "No: torch goes above it"
-    assert plots.agree_answer({}) == "Nothing to compare: only one backend"
+    assert plots.agree_answer({}) == "Nothing to compare: one backend only"
+    assert plots.share(0.0044) == "0.44 % of" and plots.share(5.8e11) == "5.8e+11 ×"

@@ -332,7 +332,7 @@ NETWORK_CAPTIONS = {  # the any-network job's (its loss is E, its x axis updates
                        "line per backend: at each update, its largest difference from the "
                        "reference (loss, gradients, optimizer state, parameters; one update "
                        "from the reference's state) over its tolerance, the largest over every "
-                       "learning rate; it fails above the red line at 1.",
+                       "learning rate; it fails above the dashed line at 1.",
     "landscape.png": "Where does training go? The loss over a 2-D slice of parameter space "
                      "(the plane through the start and the ends of training, or two "
                      "parameters: --landscape), every learning rate's path on it, the longest "

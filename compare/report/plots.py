@@ -155,12 +155,13 @@ def falls(loss: np.ndarray) -> bool:
 
 
 def fall_answer(rates: Sequence[Curves]) -> str:
-    """loss-all-lrs.png's answer, from the reference's losses: "yes, at all 6" or
-    "no: not at lr 2"."""
+    """loss-all-lrs.png's answer, from the reference's losses: "Yes, at all 6 (manual)" or
+    "No: not at lr 2 (manual)"."""
     worse = [r.lr for r in rates if not falls(next(iter(r.loss.values()), np.zeros(0)))]
+    whose = f" ({rates[0].reference})" if rates else ""
     if not worse:
-        return f"Yes, at all {len(rates)}" if len(rates) > 1 else "Yes"
-    return "No: not at lr " + ", ".join(f"{lr:g}" for lr in worse)
+        return (f"Yes, at all {len(rates)}" if len(rates) > 1 else "Yes") + whose
+    return "No: not at lr " + ", ".join(f"{lr:g}" for lr in worse) + whose
 
 
 SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")  # 1e-16 -> 10⁻¹⁶
@@ -253,7 +254,7 @@ def _loss_one_lr(ax: Axes, r: Curves, words: Words) -> None:
 def _loss_all_lrs(plt: ModuleType, rates: Sequence[Curves], words: Words) -> Figure:
     fig: Figure
     fig, ax = plt.subplots(figsize=(9, 5 + _room(words)))
-    fig.subplots_adjust(left=0.09, right=0.64, bottom=0.11,  # legends on the right
+    fig.subplots_adjust(left=0.09, right=0.75, bottom=0.11,  # legends on the right
                         top=_top(fig, 0.93, words))
     colors = plt.get_cmap("tab10").colors
     for j, r in enumerate(rates):
@@ -301,19 +302,20 @@ def worst_ratios(rates: Sequence[Curves]) -> dict[str, np.ndarray]:
 
 
 def share(x: float) -> str:
-    """A fraction of the tolerance as a student reads it: 0.00444 -> "0.44 %"."""
-    return f"{100 * x:.2g} %"
+    """A difference / tolerance as a student reads it, before "the tolerance" or "it":
+    0.00444 -> "0.44 % of", 5.8e11 -> "5.8e+11 ×"."""
+    return f"{100 * x:.2g} % of" if x <= 1 else f"{x:.2g} ×"
 
 
 def agree_answer(worst: dict[str, np.ndarray]) -> str:
     """differences.png's answer: "Yes, at most 0.44 % of it" or "No: torch goes above it"."""
     if not worst:
-        return "Nothing to compare: only one backend"
+        return "Nothing to compare: one backend only"
     above = [name for name, y in worst.items() if np.any(~(y <= 1.0) & ~np.isnan(y))]
     if above:
         return f"No: {', '.join(above)} {'goes' if len(above) == 1 else 'go'} above it"
     largest = max(float(np.nanmax(y, initial=0.0)) for y in worst.values())
-    return f"Yes, at most {share(largest)} of it" if largest > 0 else "Yes, exactly equal"
+    return f"Yes, at most {share(largest)} it" if largest > 0 else "Yes, exactly equal"
 
 
 def _differences(plt: ModuleType, rates: Sequence[Curves], words: Words) -> Figure:
@@ -329,10 +331,11 @@ def _differences(plt: ModuleType, rates: Sequence[Curves], words: Words) -> Figu
         steps = np.arange(words.diff_x0, words.diff_x0 + y.shape[0])
         top = float(np.nanmax(np.where(np.isinf(y), CEILING, y), initial=0.0))
         ax.plot(steps, gap(np.where(np.isinf(y), CEILING, y)), color=colors[i % 10],
-                linewidth=1.5, marker="o", markersize=2.5,
-                label=f"{name}: at most {share(top)}" if top > 0 else f"{name}: exactly equal")
+                linewidth=1.5, marker="o", markersize=2.5,  # the colour of its loss lines
+                label=f"{name}\nat most {share(top)} the tolerance" if top > 0 else
+                f"{name}\nexactly equal")
         positive = positive or top > 0
-    ax.axhline(1.0, color="red", linewidth=1.5, label="the tolerance (fail above)")
+    ax.axhline(1.0, color="k", linewidth=2, linestyle="--", label="the tolerance (fail above)")
     reference = rates[0].reference if rates else "-"
     _title(ax, words.diff_title.format(reference=reference, answer=agree_answer(worst)), words)
     ax.set_xlabel(words.xlabel)
