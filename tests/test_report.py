@@ -312,4 +312,7 @@ def test_differences_draw_one_line_per_backend_the_largest_over_rates_and_quanti
     over = a._replace(diff={"torch": (np.full((3, 3), 2e-14), tol), "jax": (np.zeros((3, 3)), tol)})
     assert plots.agree_answer(plots.worst_ratios([over, b])) == "No: torch goes above it"
     assert plots.agree_answer({}) == "Nothing to compare: one backend only"
+    zero = a._replace(diff={"torch": (np.full((3, 3), 1e-20), np.zeros(3))})  # 0 tolerance
+    assert plots.worst_ratios([zero])["torch"].tolist() == [np.inf] * 3
+    assert plots.agree_answer(plots.worst_ratios([zero])) == "No: torch goes above it"
     assert plots.share(0.0044) == "0.44 % of" and plots.share(5.8e11) == "5.8e+11 ×"

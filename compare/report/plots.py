@@ -14,7 +14,6 @@ from autograd_compare.errors import CompareError
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
 
 INSTALL_HINT = "pip install 'autograd-compare[plot]'"
 FLOOR = 1e-20  # where an exact agreement (difference 0) is drawn on a log axis
@@ -64,13 +63,14 @@ class Curves(NamedTuple):
 
 
 class Words(NamedTuple):
-    """What a job's figures say (format fields: lr, verdict, reference)."""
+    """What a job's figures say: each title a question, answered (format fields: lr and
+    verdict, answer, reference and answer)."""
 
     loss: str  # the y axis: "E_total", "E"
     xlabel: str
-    rate_title: str  # loss-lr-<lr>.png
-    all_title: str  # loss-all-lrs.png
-    diff_title: str  # the left panel of differences.png
+    rate_title: str  # loss-lr-<lr>.png: {lr}, {verdict} ("Yes, they agree")
+    all_title: str  # loss-all-lrs.png: {answer} (`fall_answer`)
+    diff_title: str  # differences.png: {reference}, {answer} (`agree_answer`)
     diff_x0: int = 0  # the x of the first difference row: 0 (main job) or 1 (after 1 update)
     title: str = ""  # more lines under every title (the any-network job: its optimizer)
     log: bool = False  # a log y axis when the losses span more than two decades
@@ -268,7 +268,7 @@ def _loss_all_lrs(plt: ModuleType, rates: Sequence[Curves], words: Words) -> Fig
 
 
 def legends(plt: ModuleType, ax: Axes, lrs: Sequence[float], backends: Sequence[str],
-             style: Callable[[int], dict[str, Any]], extra: Line2D | None = None) -> None:
+             style: Callable[[int], dict[str, Any]]) -> None:
     """Two legends right of ``ax``: colour = learning rate, line style = backend."""
     colors = plt.get_cmap("tab10").colors
     handles = [plt.Line2D([], [], color=colors[j % 10], linewidth=3)
@@ -277,10 +277,7 @@ def legends(plt: ModuleType, ax: Axes, lrs: Sequence[float], backends: Sequence[
                       loc="upper left", bbox_to_anchor=(1.02, 1), fontsize="small")
     ax.add_artist(rates)
     handles = [plt.Line2D([], [], color="grey", **style(i)) for i in range(len(backends))]
-    labels = list(backends)
-    if extra is not None:
-        handles, labels = handles + [extra], labels + [str(extra.get_label())]
-    ax.legend(handles, labels, title="backend", loc="lower left", bbox_to_anchor=(1.02, 0),
+    ax.legend(handles, list(backends), title="backend", loc="lower left", bbox_to_anchor=(1.02, 0),
               fontsize="small")
 
 
@@ -311,7 +308,7 @@ def agree_answer(worst: dict[str, np.ndarray]) -> str:
     """differences.png's answer: "Yes, at most 0.44 % of it" or "No: torch goes above it"."""
     if not worst:
         return "Nothing to compare: one backend only"
-    above = [name for name, y in worst.items() if np.any(~(y <= 1.0) & ~np.isnan(y))]
+    above = [name for name, y in worst.items() if np.any(y > 1.0)]  # NaN: not compared
     if above:
         return f"No: {', '.join(above)} {'goes' if len(above) == 1 else 'go'} above it"
     largest = max(float(np.nanmax(y, initial=0.0)) for y in worst.values())
@@ -329,7 +326,7 @@ def _differences(plt: ModuleType, rates: Sequence[Curves], words: Words) -> Figu
     positive = False
     for i, (name, y) in enumerate(worst.items(), start=1):
         steps = np.arange(words.diff_x0, words.diff_x0 + y.shape[0])
-        top = float(np.nanmax(np.where(np.isinf(y), CEILING, y), initial=0.0))
+        top = float(np.nanmax(y, initial=0.0))  # inf where a tolerance is 0: drawn at the top
         ax.plot(steps, gap(np.where(np.isinf(y), CEILING, y)), color=colors[i % 10],
                 linewidth=1.5, marker="o", markersize=2.5,  # the colour of its loss lines
                 label=f"{name}\nat most {share(top)} the tolerance" if top > 0 else
