@@ -86,3 +86,85 @@ def test_no_plots_leaves_the_pictures_out(tmp_path, capsys):
     report = json.loads((out / "report.json").read_text())
     for f in PICTURES:
         assert not (out / f).exists() and f not in report["files"]
+
+
+# --- landscape.png read by a student: the axes in words, the paths apart ----------------------
+def _line_paths():
+    """Three paths from the tutorial's start along one direction d (0.8 on w7, 0.6 on w5),
+    0.2, 0.5 and 1 long (lr 0.1, 0.5, 2, 10 steps each), lr 0.5's bent 0.1 along w1 at step 5:
+    the plane's first direction is d (towards lr 2's end, the farthest), the second w1."""
+    import numpy as np
+
+    from autograd_compare import network
+
+    p = network.preset("tutorial")
+    d = np.zeros(8)
+    d[6], d[4] = 0.8, 0.6
+    paths = {lr: p.weights + np.linspace(0, length, 11)[:, None] * d
+             for lr, length in ((0.1, 0.2), (0.5, 0.5), (2.0, 1.0))}
+    paths[0.5][5, 0] += 0.1
+    return p, paths
+
+
+def test_landscape_plane_axes_are_named_by_the_weights_they_move():
+    from autograd_compare.report import landscape
+
+    p, paths = _line_paths()
+    fig = landscape.network_figure(p.network, paths, "manual", p.data)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == ("direction 1: from the start towards lr 2 at step 10 (mostly w7, "
+                               "w5);\ndistance in parameter space")
+    assert ax.get_ylabel() == "direction 2, at right angles to direction 1 (mostly w1)"
+    title = ax.get_title()
+    assert title.startswith("Where does training go on the E_total landscape at each "
+                            "learning rate?\n")
+    assert "all 8 parameters change along it" in title
+    assert not any(w in title + ax.get_xlabel() for w in ("slice 'plane'", "along u"))
+    # the legend in learning-rate order; each end labelled with its rate
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["lr = 0.1 (10 steps, manual)", "lr = 0.5 (10 steps, manual)",
+                      "lr = 2 (10 steps, manual)", "start"]
+    assert sorted(t.get_text() for t in ax.texts) == ["lr 0.1", "lr 0.5", "lr 2"]
+    # paths along one valley stay apart: the longer the path, the wider its line, underneath
+    width = {ln.get_linewidth(): ln.get_zorder() for ln in ax.lines if ln.get_linestyle() == "-"}
+    assert sorted(width, reverse=True) == [4.1, 2.8, 1.5]
+    assert [width[w] for w in (4.1, 2.8, 1.5)] == [2, 3, 4]
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def test_landscape_two_parameters_are_the_axes():
+    from autograd_compare.report import landscape
+
+    p, paths = _line_paths()
+    fig = landscape.network_figure(p.network, paths, "manual", p.data, landscape.parse("w5,w6"))
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "w5 (the other parameters at their start)"
+    assert ax.get_ylabel() == "w6 (the other parameters at their start)"
+    assert "E_total as w5 and w6 change, the other 6 parameters at their start" in ax.get_title()
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def test_direction_names_the_parameters_that_make_most_of_it():
+    import numpy as np
+
+    from autograd_compare.report import landscape
+
+    names = [f"p{j}" for j in range(6)]
+    # squared shares 0.49, 0.25, 0.16, 0.1: the first two hold 0.74 < 3/4, three 0.90
+    d = np.array([0.0, 0.5, -0.7, 0.0, 0.4, np.sqrt(0.1)])
+    assert landscape.direction_label(d, names, 2, {}) == \
+        "direction 2, at right angles to direction 1 (mostly p2, p1, p4)"
+    assert landscape.farthest({0.1: np.array([[0.0, 0], [3, 4], [1, 1]]),
+                               1.0: np.array([[0.0, 0], [4, 0]])}) == (0.1, 1)
+
+
+def test_network_drawing_of_the_main_job_asks_its_question(tmp_path, capsys):
+    from autograd_compare.report import drawing
+
+    out = tmp_path / "r"
+    assert main(["--backends", "manual", "--steps", "2", "--lrs", "1", "--out", str(out)]) == 0
+    assert drawing.QUESTION in svg_texts(out / "network.svg")

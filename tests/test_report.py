@@ -43,10 +43,10 @@ def test_folder_has_every_file_and_the_pngs_have_their_size(rep):
              "landscape.png", "report.html"]
     assert sorted(p.name for p in out.iterdir()) == sorted(names)
     assert result["files"] == names and result["report_dir"] == str(out)
-    # 7 x 4.9 in, 9 x 5.4 in, 13 x 5.2 in at 110 dpi (the title's two lines: the optimizer)
+    # 7 x 4.9 in, 9 x 5.4 in, 9 x 5.6 in at 110 dpi (the title's two lines: the optimizer)
     assert _png_size(out / "loss-lr-0.5.png") == (770, 539)
     assert _png_size(out / "loss-all-lrs.png") == (990, 594)
-    assert _png_size(out / "differences.png") == (1430, 572)
+    assert _png_size(out / "differences.png") == (990, 616)
 
 
 def test_csv_has_a_row_per_lr_backend_and_step(rep):
@@ -230,3 +230,89 @@ def test_the_any_network_words_redraw_each_rate_as_if_alone(tmp_path):
 def test_claims_find_the_tutorial_rate_nearest_to_a_float32_rate(lr, n):
     from autograd_compare.report import claims
     assert claims.check(lr, [1.0, 0.5] * 50).tutorial == n
+
+
+# --- the pictures' questions, axes and lines (in process, on the figures themselves) --------
+def _words(**kw):
+    from autograd_compare.report import plots
+
+    return plots.Words("E_total", "update k", "Learning rate {lr:g}: alike? {verdict}",
+                       "Does E_total fall at every learning rate? {answer}",
+                       "Within tolerance of {reference}?\n{answer}", 1, "sgd", **kw)
+
+
+def _falling(lr: float, factor: float, steps: int = 100):
+    """E_total falling geometrically by ``factor`` over ``steps`` (from the class example's
+    0.0142), the same in manual and torch, torch 1e-18 away at every update."""
+    from autograd_compare.report import plots
+
+    E = 0.0142 * factor ** (-np.arange(steps + 1) / steps)
+    return plots.Curves(lr, True, "manual", {"manual": E, "torch": E.copy()},
+                        {"torch": (np.full((steps, 3), 1e-18), np.full(3, 1e-14))})
+
+
+@pytest.mark.parametrize(("factor", "scale"), [(23.0, "log"), (1e4, "log"), (9.0, "linear")])
+def test_loss_axis_is_log_past_one_decade_and_says_so(factor, scale):
+    """sgd at lr 0.5 on the class example falls 23-fold in 100 steps: log axis (the linear one
+    flattened its last 40 steps); 9-fold stays linear; the y label names the scale."""
+    from autograd_compare.report import plots
+
+    plt = plots.pyplot()
+    fig = plots._loss_all_lrs(plt, [_falling(0.5, factor)], _words(log=True))
+    ax = fig.axes[0]
+    assert ax.get_yscale() == scale
+    assert ax.get_ylabel() == f"E_total ({scale} scale)"
+    assert ax.get_title().startswith("Does E_total fall at every learning rate? Yes (manual)\n")
+    plt.close(fig)
+
+
+def test_fall_answer_names_the_rates_that_do_not_fall():
+    from autograd_compare.report import plots
+
+    up = _falling(0.1, 1 / 3)  # rises threefold
+    nan = _falling(2.0, 10.0)
+    nan.loss["manual"][-1] = np.nan  # diverged: the last loss is not a number
+    assert plots.fall_answer([_falling(0.1, 2), _falling(0.5, 23)]) == "Yes, at all 2 (manual)"
+    assert plots.fall_answer([_falling(0.5, 23)]) == "Yes (manual)"
+    assert plots.fall_answer([_falling(0.5, 23), up, nan]) == "No: not at lr 0.1, 2 (manual)"
+
+
+def test_differences_draw_one_line_per_backend_the_largest_over_rates_and_quantities():
+    """Two rates, two backends, three quantities: torch's line at update k is the largest
+    |diff|/tolerance over both rates and the three quantities (worked out by hand below);
+    exactly one line per backend plus the tolerance at 1; the title answers from them."""
+    from autograd_compare.report import plots
+
+    tol = np.array([1e-14, 1e-14, 2e-14])
+    a = plots.Curves(0.1, True, "manual", {"manual": np.ones(4)},
+                     {"torch": (np.array([[1e-16, 0, 0], [0, 0, 0], [0, 0, 4e-16]]), tol),
+                      "jax": (np.zeros((3, 3)), tol)})
+    b = plots.Curves(2.0, True, "manual", {"manual": np.ones(3)},  # one update fewer
+                     {"torch": (np.array([[0, 3e-16, 0], [0, 0, 1e-16]]), tol),
+                      "jax": (np.array([[0, 0, 1e-16], [0, 0, 0]]), tol)})
+    worst = plots.worst_ratios([a, b])
+    # torch: max(0.01, 0.03), max(0, 0.005), max(0.02, nothing); jax: 0.005, 0, 0
+    np.testing.assert_allclose(worst["torch"], [0.03, 0.005, 0.02], rtol=1e-12)
+    np.testing.assert_allclose(worst["jax"], [0.005, 0.0, 0.0], rtol=1e-12)
+    plt = plots.pyplot()
+    fig = plots._differences(plt, [a, b], _words())
+    ax = fig.axes[0]
+    assert len(fig.axes) == 1 and len(ax.lines) == 3  # torch, jax, the tolerance
+    torch_line, jax_line, tolerance = ax.lines
+    np.testing.assert_allclose(torch_line.get_ydata(), [0.03, 0.005, 0.02], rtol=1e-12)
+    assert np.isnan(jax_line.get_ydata()[1:]).all()  # exactly equal: a gap on the log axis
+    assert list(torch_line.get_xdata()) == [1, 2, 3] and list(tolerance.get_ydata()) == [1, 1]
+    assert ax.get_yscale() == "log"
+    assert ax.get_title().split("\n")[:2] == ["Within tolerance of manual?",
+                                              "Yes, at most 3 % of it"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "torch\nat most 3 % of the tolerance", "jax\nat most 0.5 % of the tolerance",
+        "the tolerance (fail above)"]
+    plt.close(fig)
+    over = a._replace(diff={"torch": (np.full((3, 3), 2e-14), tol), "jax": (np.zeros((3, 3)), tol)})
+    assert plots.agree_answer(plots.worst_ratios([over, b])) == "No: torch goes above it"
+    assert plots.agree_answer({}) == "Nothing to compare: one backend only"
+    zero = a._replace(diff={"torch": (np.full((3, 3), 1e-20), np.zeros(3))})  # 0 tolerance
+    assert plots.worst_ratios([zero])["torch"].tolist() == [np.inf] * 3
+    assert plots.agree_answer(plots.worst_ratios([zero])) == "No: torch goes above it"
+    assert plots.share(0.0044) == "0.44 % of" and plots.share(5.8e11) == "5.8e+11 ×"

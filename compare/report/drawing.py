@@ -251,17 +251,25 @@ def draw(ax: Axes, panel: Panel) -> tuple[float, float]:
     return x_max - x_min, 2 * top + 1.5
 
 
-def save(folder: Path, panels: Sequence[Panel]) -> list[str]:
-    """Draw ``panels`` one above the other into network.svg and network.png."""
+QUESTION = ("What does backpropagation give every weight and neuron, at the start and after "
+            "training?")
+
+
+def save(folder: Path, panels: Sequence[Panel], question: str = "") -> list[str]:
+    """Draw ``panels`` one above the other into network.svg and network.png, under
+    ``question`` (the main job's: `QUESTION`) when given."""
     plt = pyplot()
     with plt.rc_context({"svg.fonttype": "none", "font.family": "DejaVu Sans"}):
         fig, axes = plt.subplots(len(panels), 1, squeeze=False)
         sizes = [draw(ax, panel) for ax, panel in zip(axes[:, 0], panels, strict=True)]
         width = max(w for w, _ in sizes)
-        height = sum(h + 0.45 for _, h in sizes)  # room for each title
+        head = 0.55 if question else 0.0  # inches above the first panel's title
+        height = sum(h + 0.45 for _, h in sizes) + head  # room for each title
         fig.set_size_inches(width, height)
-        fig.subplots_adjust(left=0, right=1, bottom=0, top=1 - 0.4 / height,
+        fig.subplots_adjust(left=0, right=1, bottom=0, top=1 - (0.4 + head) / height,
                             hspace=0.45 / height * len(panels))
+        if question:
+            fig.suptitle(question, y=1 - 0.2 / height, va="top", fontsize=14)
         fig.savefig(folder / SVG_FILE, format="svg")
         fig.savefig(folder / PNG_FILE, dpi=DPI, format="png", pil_kwargs=PNG)
         plt.close(fig)

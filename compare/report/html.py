@@ -321,19 +321,25 @@ def render_restarts(result: dict[str, Any], trace: dict[str, Any], folder: Path)
 MAX_GRAD_ROWS = 400  # gradient-check rows shown (every parameter first, then node rows)
 MAX_EXAMPLES = 10  # data rows shown
 NETWORK_CAPTIONS = {  # the any-network job's (its loss is E, its x axis updates k)
-    "network.png": "The network at the first and the last step (reference backend): every "
-                      "weight with ∂E/∂w, every neuron with its values and gradients "
-                      "(first example).",
+    "network.png": "What backpropagation gives every weight and neuron: the network at the first "
+                   "and the last step (reference backend), every weight with ∂E/∂w, every "
+                   "neuron with its values and gradients (first example).",
     "network.svg": "The network (SVG).",
-    "loss-all-lrs.png": "The loss after k updates, every learning rate (colour) and backend "
-                        "(line style).",
-    "differences.png": "Per update: each backend's largest difference from the reference (loss, "
-                     "gradients, optimizer state, parameters), and that difference over its "
-                     "tolerance (fail above 1).",
-    "landscape.png": "E over the plane through the start and the ends of training; every "
-                    "path projected onto it.",
+    "loss-all-lrs.png": "Does the loss fall at every learning rate? The loss after k updates, "
+                        "every learning rate (colour) and backend (line style); a log axis "
+                        "when it falls by more than a factor of 10.",
+    "differences.png": "Does every backend agree with the reference within its tolerance? One "
+                       "line per backend: at each update, its largest difference from the "
+                       "reference (loss, gradients, optimizer state, parameters; one update "
+                       "from the reference's state) over its tolerance, the largest over every "
+                       "learning rate; it fails above the dashed line at 1.",
+    "landscape.png": "Where does training go? The loss over a 2-D slice of parameter space "
+                     "(the plane through the start and the ends of training, or two "
+                     "parameters: --landscape), every learning rate's path on it, the longest "
+                     "widest underneath.",
 }
-LOSS_LR_CAPTION = "The loss after k updates at this learning rate, every backend."
+LOSS_LR_CAPTION = ("Do the backends train alike at this learning rate? The loss after k "
+                   "updates, every backend (the reference thick and pale underneath).")
 
 
 def network_figures(folder: Path, names: Iterable[str]) -> str:

@@ -10,6 +10,7 @@ the slice; the contours are the loss on the slice itself (the manual forward pas
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -22,7 +23,7 @@ from autograd_compare.errors import InputError
 from autograd_compare.interface import Example
 from autograd_compare.manual import mlp
 from autograd_compare.manual.network import forward_values
-from autograd_compare.network import Data, Network, loss_name, reduction_scale
+from autograd_compare.network import Data, Network, loss_name, param_names, reduction_scale
 from autograd_compare.report.plots import DPI, PNG, grid, pyplot
 from autograd_compare.validate import short_text
 
@@ -172,51 +173,105 @@ def network_figure(net: Network, paths: dict[float, np.ndarray], reference: str,
                    data: Data, s: Slice = THE_PLANE) -> Figure:
     """E over the slice ``s`` (the plane through the start and the ends of training, or two
     parameters), every path on it (``paths``: learning rate -> the reference's parameters
-    (steps+1, P)); a diverging path as far as it is finite."""
+    (steps+1, P)); a diverging path as far as it is finite. The axes are named in words: the
+    two parameters, or the plane's two directions with the parameters each moves most."""
     finite = {lr: np.asarray(p, np.float64)[:finite_steps(p)] for lr, p in paths.items()}
     start = next(iter(finite.values()))[0]
     rest = np.concatenate([p[1:] for p in finite.values()]) if finite else start[None]
+    loss, P = loss_name(net), start.size
     if s.axes is None:
-        frame = plane_frame(start, rest if rest.size else start[None],
-                            "start to the end of training")
-        title = (f"{loss_name(net)} over the plane through the start and the end of training "
-                 f"({frame.origin.size} parameters);\nthe paths projected onto the plane")
+        frame = plane_frame(start, rest if rest.size else start[None], "")
+        frame = frame._replace(xlabel=direction_label(frame.u, param_names(net), 1, finite),
+                               ylabel=direction_label(frame.v, param_names(net), 2, finite))
+        how = (f"{loss} on the plane through the start and the ends of training (all {P} "
+               "parameters change along it);\neach path seen from above it")
     else:
         frame = axes_frame(s, start)
-        title = (f"{loss_name(net)} over the slice '{s.label}' (the other "
-                 f"{frame.origin.size - 2} parameters at their starting values);\nthe paths "
-                 "projected onto it")
+        frame = frame._replace(xlabel=f"{s.names[0]} (the other parameters at their start)",
+                               ylabel=f"{s.names[1]} (the other parameters at their start)")
+        how = (f"{loss} as {s.names[0]} and {s.names[1]} change, the other {P - 2} parameters "
+               f"at their start;\neach path's {s.names[0]} and {s.names[1]} (the others move "
+               "too)")
     projected = {lr: frame.project(p) for lr, p in finite.items()}
     every = np.concatenate(list(projected.values()))
     A, B = np.meshgrid(np.linspace(*axis_range(every[:, 0]), NETWORK_GRID),
                        np.linspace(*axis_range(every[:, 1]), NETWORK_GRID))
+    title = (f"Where does training go on the {loss} landscape at each learning rate?\n{how}; "
+             "X: the last step")
     return paths_figure(frame, (A, B, plane_loss(net, frame, A, B, data)), projected, every[0],
-                        title + " (X: the last step)", f", {reference}", loss_name(net))
+                        title, f", {reference}", loss)
+
+
+def direction_label(d: np.ndarray, names: Sequence[str], which: int,
+                    paths: dict[float, np.ndarray]) -> str:
+    """An axis of the plane in words: where direction 1 points (towards the path point
+    farthest from the start), direction 2 at right angles to it; with the parameters that
+    make up most of the direction (largest |component| first, until 3/4 of its squared
+    length, at most 4)."""
+    order = np.argsort(-np.abs(d), kind="stable")
+    share = np.cumsum(d[order] ** 2) / max(float(np.sum(d ** 2)), np.finfo(np.float64).tiny)
+    most = order[:min(4, int(np.searchsorted(share, 0.75)) + 1)]
+    mostly = ", ".join(names[j] for j in most)
+    if which == 2:
+        return f"direction 2, at right angles to direction 1 (mostly {mostly})"
+    lr, k = farthest(paths)
+    return (f"direction 1: from the start towards lr {lr:g} at step {k} (mostly {mostly});"
+            "\ndistance in parameter space")
+
+
+def farthest(paths: dict[float, np.ndarray]) -> tuple[float, int]:
+    """The learning rate and step of the path point farthest from the start (where the
+    plane's first direction points; the start itself when nothing moved)."""
+    best, at = -1.0, (next(iter(paths)), 0)
+    for lr, p in paths.items():
+        d = np.linalg.norm(p - p[0], axis=1)
+        d = np.where(np.abs(p - p[0]).max(axis=1) < 1e150, d, -1.0)  # as `plane_frame`
+        if d.size and d.max() > best:
+            best, at = float(d.max()), (lr, int(np.argmax(d)))
+    return at
 
 
 def paths_figure(frame: Frame, grid: tuple[FloatArray, FloatArray, FloatArray],
                  projected: dict[float, np.ndarray], start: np.ndarray, title: str,
                  label: str = "", loss: str = "E_total") -> Figure:
     """The loss on ``grid`` (A, B, E) of ``frame``, every projected path (lr -> (K, 2)) in its
-    learning rate's colour, X at its end, the start white (every job's landscape.png)."""
+    learning rate's colour, X at its end labelled with its rate, the start white (every job's
+    landscape.png). Paths that run along the same valley stay apart: the longest is drawn
+    widest, underneath, each shorter one narrower on top of it, and the end labels alternate
+    above and below."""
     plt = pyplot()
     fig: Figure
-    fig, ax = plt.subplots(figsize=(8.5, 6.5))
+    fig, ax = plt.subplots(figsize=(8.5, 6.8))
     # fixed margins (the colorbar takes its part of the axes): a constrained layout would lay
     # out every tick label once more before drawing, two thirds of this figure's time
-    fig.subplots_adjust(left=0.085, right=0.985, bottom=0.075, top=0.92)
+    fig.subplots_adjust(left=0.085, right=0.985, bottom=0.1, top=0.9)
     contours(plt, ax, *grid, loss)
     colors = plt.get_cmap("tab10").colors
-    for j, (lr, p) in enumerate(projected.items()):
-        ax.plot(p[:, 0], p[:, 1], "-o", color=colors[j % 10], markersize=2.2, linewidth=1.4,
-                label=f"lr = {lr:g} ({len(p) - 1} steps{label})")
-        ax.plot(*p[-1], "X", color=colors[j % 10], markersize=9, markeredgecolor="k")
-    ax.plot(*start, "o", color="white", markeredgecolor="k", markersize=10, label="start",
-            zorder=5)
-    ax.set_xlabel(frame.xlabel)
-    ax.set_ylabel(frame.ylabel)
+    color = {lr: colors[j % 10] for j, lr in enumerate(projected)}
+    length = {lr: float(np.sum(np.linalg.norm(np.diff(p, axis=0), axis=1)))
+              for lr, p in projected.items()}
+    widest = sorted(projected, key=lambda lr: -length[lr])
+    lines = {}
+    for rank, lr in enumerate(widest):
+        p = projected[lr]
+        lines[lr], = ax.plot(p[:, 0], p[:, 1], "-", color=color[lr], solid_capstyle="round",
+                             linewidth=1.5 + 1.3 * (len(widest) - 1 - rank), zorder=2 + rank)
+    for i, lr in enumerate(sorted(projected, key=lambda lr: float(projected[lr][-1][0]))):
+        end = projected[lr][-1]
+        ax.plot(*end, "X", color=color[lr], markersize=10, markeredgecolor="k", zorder=20)
+        up = 1 if i % 2 == 0 else -1  # neighbouring ends: one label above, the next below
+        ax.annotate(f"lr {lr:g}", end, xytext=(0, up * (20 + 13 * (i // 2))),
+                    textcoords="offset points", ha="center", va="center", fontsize=8,
+                    zorder=21, arrowprops={"arrowstyle": "-", "linewidth": 0.6},
+                    bbox={"boxstyle": "round,pad=0.2", "facecolor": "white",
+                          "edgecolor": color[lr], "alpha": 0.9})
+    dot, = ax.plot(*start, "o", color="white", markeredgecolor="k", markersize=10, zorder=22)
+    ax.set_xlabel(frame.xlabel, fontsize=9)
+    ax.set_ylabel(frame.ylabel, fontsize=9)
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize="small", loc="best")
+    ax.legend([*(lines[lr] for lr in projected), dot],
+              [*(f"lr = {lr:g} ({len(p) - 1} steps{label})" for lr, p in projected.items()),
+               "start"], fontsize="small", loc="best")
     return fig
 
 

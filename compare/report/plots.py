@@ -14,7 +14,6 @@ from autograd_compare.errors import CompareError
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
 
 INSTALL_HINT = "pip install 'autograd-compare[plot]'"
 FLOOR = 1e-20  # where an exact agreement (difference 0) is drawn on a log axis
@@ -64,13 +63,14 @@ class Curves(NamedTuple):
 
 
 class Words(NamedTuple):
-    """What a job's figures say (format fields: lr, verdict, reference)."""
+    """What a job's figures say: each title a question, answered (format fields: lr and
+    verdict, answer, reference and answer)."""
 
     loss: str  # the y axis: "E_total", "E"
     xlabel: str
-    rate_title: str  # loss-lr-<lr>.png
-    all_title: str  # loss-all-lrs.png
-    diff_title: str  # the left panel of differences.png
+    rate_title: str  # loss-lr-<lr>.png: {lr}, {verdict} ("Yes, they agree")
+    all_title: str  # loss-all-lrs.png: {answer} (`fall_answer`)
+    diff_title: str  # differences.png: {reference}, {answer} (`agree_answer`)
     diff_x0: int = 0  # the x of the first difference row: 0 (main job) or 1 (after 1 update)
     title: str = ""  # more lines under every title (the any-network job: its optimizer)
     log: bool = False  # a log y axis when the losses span more than two decades
@@ -131,13 +131,37 @@ def _axes(ax: Axes, words: Words) -> None:
     ax.grid(alpha=0.3)
 
 
+DECADE = 10.0  # a loss falling by more than this factor is drawn on a log axis
+
+
 def _log_if_decades(ax: Axes, lines: Sequence[np.ndarray], words: Words) -> None:
+    """A log y axis when ``words.log`` and the positive finite losses span more than a
+    decade (sgd at lr 0.5 on the class example falls 23-fold in 100 steps: on a linear
+    axis its last 40 steps look flat), else linear; the label says which."""
+    log = False
     if words.log:
         y = np.concatenate([v[np.isfinite(v) & (v > 0)] for v in lines] or [np.zeros(0)])
-        if y.size and y.max() / y.min() > 100:
-            log_y(ax)
-        else:
-            ax.set_yscale("linear")
+        log = bool(y.size) and y.max() / y.min() > DECADE
+    if log:
+        log_y(ax)
+    else:
+        ax.set_yscale("linear")
+    ax.set_ylabel(f"{words.loss} ({'log' if log else 'linear'} scale)")
+
+
+def falls(loss: np.ndarray) -> bool:
+    """The loss ends lower than it starts (a diverged run, ending in inf or NaN, does not)."""
+    return bool(loss.size > 1 and np.isfinite(loss[-1]) and loss[-1] < loss[0])
+
+
+def fall_answer(rates: Sequence[Curves]) -> str:
+    """loss-all-lrs.png's answer, from the reference's losses: "Yes, at all 6 (manual)" or
+    "No: not at lr 2 (manual)"."""
+    worse = [r.lr for r in rates if not falls(next(iter(r.loss.values()), np.zeros(0)))]
+    whose = f" ({rates[0].reference})" if rates else ""
+    if not worse:
+        return (f"Yes, at all {len(rates)}" if len(rates) > 1 else "Yes") + whose
+    return "No: not at lr " + ", ".join(f"{lr:g}" for lr in worse) + whose
 
 
 SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")  # 1e-16 -> 10⁻¹⁶
@@ -222,7 +246,7 @@ def _loss_one_lr(ax: Axes, r: Curves, words: Words) -> None:
         label = f"{name} (reference)" if name == r.reference else name
         ax.plot(np.arange(y.shape[0]), y, label=label, **line_style(i))
     _log_if_decades(ax, list(r.loss.values()), words)
-    verdict = "all backends agree" if r.ok else "backends DISAGREE"
+    verdict = "Yes, they agree" if r.ok else "No: the backends DISAGREE"
     _title(ax, words.rate_title.format(lr=r.lr, verdict=verdict), words)
     ax.legend(title="backend", loc="upper right")  # "best" warns when it takes long
 
@@ -230,21 +254,21 @@ def _loss_one_lr(ax: Axes, r: Curves, words: Words) -> None:
 def _loss_all_lrs(plt: ModuleType, rates: Sequence[Curves], words: Words) -> Figure:
     fig: Figure
     fig, ax = plt.subplots(figsize=(9, 5 + _room(words)))
-    fig.subplots_adjust(left=0.09, right=0.64, bottom=0.11,  # legends on the right
+    fig.subplots_adjust(left=0.09, right=0.75, bottom=0.11,  # legends on the right
                         top=_top(fig, 0.93, words))
     colors = plt.get_cmap("tab10").colors
     for j, r in enumerate(rates):
         for i, y in enumerate(r.loss.values()):
             ax.plot(np.arange(y.shape[0]), y, color=colors[j % 10], **line_style(i))
-    _log_if_decades(ax, [y for r in rates for y in r.loss.values()], words)
-    _title(ax, words.all_title, words)
     _axes(ax, words)
+    _log_if_decades(ax, [y for r in rates for y in r.loss.values()], words)
+    _title(ax, words.all_title.format(answer=fall_answer(rates)), words)
     legends(plt, ax, [r.lr for r in rates], list(rates[0].loss) if rates else [], line_style)
     return fig
 
 
 def legends(plt: ModuleType, ax: Axes, lrs: Sequence[float], backends: Sequence[str],
-             style: Callable[[int], dict[str, Any]], extra: Line2D | None = None) -> None:
+             style: Callable[[int], dict[str, Any]]) -> None:
     """Two legends right of ``ax``: colour = learning rate, line style = backend."""
     colors = plt.get_cmap("tab10").colors
     handles = [plt.Line2D([], [], color=colors[j % 10], linewidth=3)
@@ -253,54 +277,77 @@ def legends(plt: ModuleType, ax: Axes, lrs: Sequence[float], backends: Sequence[
                       loc="upper left", bbox_to_anchor=(1.02, 1), fontsize="small")
     ax.add_artist(rates)
     handles = [plt.Line2D([], [], color="grey", **style(i)) for i in range(len(backends))]
-    labels = list(backends)
-    if extra is not None:
-        handles, labels = handles + [extra], labels + [str(extra.get_label())]
-    ax.legend(handles, labels, title="backend", loc="lower left", bbox_to_anchor=(1.02, 0),
+    ax.legend(handles, list(backends), title="backend", loc="lower left", bbox_to_anchor=(1.02, 0),
               fontsize="small")
 
 
-def _differences(plt: ModuleType, rates: Sequence[Curves], words: Words) -> Figure:
-    fig: Figure
-    fig, (ax_abs, ax_ratio) = plt.subplots(1, 2, figsize=(13, 4.8 + _room(words)))
-    fig.subplots_adjust(left=0.06, right=0.74, bottom=0.11, top=_top(fig, 0.93, words),
-                        wspace=0.28)
-    colors = plt.get_cmap("tab10").colors
-    compared = positive = False
-    for j, r in enumerate(rates):
-        for i, (diff, tolerance) in enumerate(r.diff.values(), start=1):
-            steps = np.arange(words.diff_x0, words.diff_x0 + diff.shape[0])
-            largest = np.max(diff, axis=1)
+def worst_ratios(rates: Sequence[Curves]) -> dict[str, np.ndarray]:
+    """Per compared backend, per update: the largest |difference| / tolerance over every
+    quantity and every learning rate (rates of fewer updates, a diverged run's, padded with
+    NaN: nothing there); 0 where every difference is exactly 0."""
+    rows = max((d.shape[0] for r in rates for d, _ in r.diff.values()), default=0)
+    worst: dict[str, np.ndarray] = {}
+    for r in rates:
+        for name, (diff, tolerance) in r.diff.items():
             with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.max(np.where(diff > 0, diff / tolerance, 0.0), axis=1)
-            style = dict(color=colors[j % 10], linewidth=1.2, marker="o", markersize=2.5,
-                         linestyle=LINESTYLES[i % len(LINESTYLES)])
-            ax_abs.plot(steps, gap(largest), **style)
-            ax_ratio.plot(steps, gap(ratio), **style)
-            compared, positive = True, positive or bool(np.any(largest > 0))
-    if words.title:
-        fig.suptitle(words.title, fontsize="medium")
+                ratio = np.max(np.where(diff > 0, diff / tolerance, 0.0), axis=1,
+                               initial=0.0) if diff.size else np.zeros(diff.shape[0])
+            padded = np.full(rows, np.nan)
+            padded[:ratio.shape[0]] = ratio
+            worst[name] = np.fmax(worst.get(name, np.full(rows, np.nan)), padded)
+    return worst
+
+
+def share(x: float) -> str:
+    """A difference / tolerance as a student reads it, before "the tolerance" or "it":
+    0.00444 -> "0.44 % of", 5.8e11 -> "5.8e+11 ×"."""
+    return f"{100 * x:.2g} % of" if x <= 1 else f"{x:.2g} ×"
+
+
+def agree_answer(worst: dict[str, np.ndarray]) -> str:
+    """differences.png's answer: "Yes, at most 0.44 % of it" or "No: torch goes above it"."""
+    if not worst:
+        return "Nothing to compare: one backend only"
+    above = [name for name, y in worst.items() if np.any(y > 1.0)]  # NaN: not compared
+    if above:
+        return f"No: {', '.join(above)} {'goes' if len(above) == 1 else 'go'} above it"
+    largest = max(float(np.nanmax(y, initial=0.0)) for y in worst.values())
+    return f"Yes, at most {share(largest)} it" if largest > 0 else "Yes, exactly equal"
+
+
+def _differences(plt: ModuleType, rates: Sequence[Curves], words: Words) -> Figure:
+    """One line per compared backend: its largest |difference| / tolerance at each update
+    (`worst_ratios`), the tolerance at 1; the title asks whether every line stays below."""
+    worst = worst_ratios(rates)
+    fig: Figure
+    fig, ax = plt.subplots(figsize=(9, 5.2 + _room(words)))
+    fig.subplots_adjust(left=0.1, right=0.7, bottom=0.11, top=_top(fig, 0.86, words))
+    colors = plt.get_cmap("tab10").colors
+    positive = False
+    for i, (name, y) in enumerate(worst.items(), start=1):
+        steps = np.arange(words.diff_x0, words.diff_x0 + y.shape[0])
+        top = float(np.nanmax(y, initial=0.0))  # inf where a tolerance is 0: drawn at the top
+        ax.plot(steps, gap(np.where(np.isinf(y), CEILING, y)), color=colors[i % 10],
+                linewidth=1.5, marker="o", markersize=2.5,  # the colour of its loss lines
+                label=f"{name}\nat most {share(top)} the tolerance" if top > 0 else
+                f"{name}\nexactly equal")
+        positive = positive or top > 0
+    ax.axhline(1.0, color="k", linewidth=2, linestyle="--", label="the tolerance (fail above)")
     reference = rates[0].reference if rates else "-"
-    ax_abs.set_title(words.diff_title.format(reference=reference))
-    ax_abs.set_ylabel("|backend - reference|  (gaps: exactly 0)")
-    ax_ratio.axhline(1.0, color="red", linewidth=1.5, label="tolerance (fail above)")
-    ax_ratio.set_title("Largest difference / tolerance")
-    ax_ratio.set_ylabel("difference / tolerance  (gaps: exactly 0)")
-    others = list(rates[0].diff) if compared else []
-    for ax in (ax_abs, ax_ratio):
-        ax.set_xlabel(words.xlabel)
-        ax.grid(alpha=0.3)
-        if positive:
-            log_y(ax)
-    if others:
-        legends(plt, ax_ratio, [r.lr for r in rates], others,
-                lambda i: {"linestyle": LINESTYLES[(i + 1) % len(LINESTYLES)], "marker": "o",
-                           "markersize": 2.5}, extra=ax_ratio.lines[-1])
-    message = ("only one backend: nothing to compare" if not others else
+    _title(ax, words.diff_title.format(reference=reference, answer=agree_answer(worst)), words)
+    ax.set_xlabel(words.xlabel)
+    ax.set_ylabel(f"largest |difference| / tolerance\n({'log' if positive else 'linear'} "
+                  "scale; a gap: exactly equal)")
+    ax.grid(alpha=0.3)
+    if positive:
+        log_y(ax)
+    ax.legend(title=f"against {reference}: the largest\nover every quantity and rate",
+              loc="upper left", bbox_to_anchor=(1.02, 1),
+              fontsize="small")
+    message = ("only one backend: nothing to compare" if not worst else
                None if positive else "every backend equals the reference exactly")
     if message:
-        for ax in (ax_abs, ax_ratio):
-            ax.text(0.5, 0.5, message, ha="center", transform=ax.transAxes)
+        ax.text(0.5, 0.5, message, ha="center", transform=ax.transAxes)
     return fig
 
 

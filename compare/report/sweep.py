@@ -269,11 +269,10 @@ def curves(r: Any) -> plots.Curves:
 def words(sw: Sweep, title: str) -> plots.Words:
     """The figures' words: the network's loss name, updates k on the x axis, ``title`` below."""
     loss = loss_name(sw.network)
-    return plots.Words(loss, "update k", f"Learning rate {{lr:g}}: {loss} after k updates "
-                       "({verdict})", f"{loss} after k updates, every learning rate",
-                       "Largest |difference| from {reference}, one update\nfrom its state "
-                       "(the per-step check)", 1, textwrap.fill(title, 64),
-                       log=True)
+    return plots.Words(loss, "update k", "Learning rate {lr:g}: do all backends train alike? "
+                       "{verdict}", f"Does {loss} fall at every learning rate? {{answer}}",
+                       "Does every backend agree with {reference} within its tolerance at "
+                       "every update?\n{answer}", 1, textwrap.fill(title, 64), log=True)
 
 
 def write_pictures(folder: Path, sw: Sweep, title: str,
@@ -289,7 +288,7 @@ def write_pictures(folder: Path, sw: Sweep, title: str,
         plots.draw(folder, [curves(r) for r in sw.rates], words(sw, title),
                    per_lr=len(sw.rates) <= budget.MAX_LR_PLOTS)
         drawing.save(folder, drawing.network_panels(backend, sw.network, sw.data, path, lr,
-                                                    reference))
+                                                    reference), drawing.QUESTION)
         landscape.save(landscape.network_figure(sw.network, paths, reference, sw.data, slice_),
                        folder)
     return names
