@@ -312,7 +312,7 @@ def _jax_loss(net: network.Network, params: Any) -> Any:
 
 def _last_module(model: Any) -> str:
     if isinstance(model, (list, tuple)):
-        act = model[-1].get("activation") if model else None
+        act = str(model[-1].get("activation")) if model else ""
         return {"softmax": "Softmax", "sigmoid": "Sigmoid"}.get(act, "")
     mods = list(model._modules.values())
     return type(mods[-1]).__name__ if mods else ""
