@@ -115,10 +115,10 @@ def check_model(model: Any, inputs: Any, targets: Any, *, loss: Any = "half-sse"
     if not isinstance(model, (list, tuple)):  # a torch model: its own forward and loss too
         from autograd_compare.torch_impl import user_model
 
-        judged.append(user_model.backend(model, loss_object or _torch_loss(net, model), net,
-                                         dt))
         if type(loss_object).__name__ == "NLLLoss":
             _one_hot(data.targets)  # nn.NLLLoss takes class indices: the one-hot rows' argmax
+        judged.append(user_model.backend(model, loss_object or _torch_loss(net, model), net,
+                                         dt))
     elif apply is not None:  # a JAX model: its own apply
         if loss_object is not None or not callable(apply):
             raise InputError("with a JAX model give apply=<function(params, x)> and the loss "

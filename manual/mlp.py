@@ -9,14 +9,15 @@ The backward pass in matrix form, examples as rows (B, n):
                     log-softmax + nll         dE/da_L = -c · t, and through log-softmax
                                               (∂a_i/∂z_k = [i = k] - p_k, p = e^a_L = softmax):
                                               dE/da_L - p · Σ_j dE/da_Lj = c · (p · Σ_j t_j - t)
-
-    bce: loss = softplus(z) - t·z, d/dz = σ(z) - t (softplus' = σ); σ(z) is a_L, no σ' left.
     dE/da_l = δ_{l+1} @ W_{l+1}          (the row form of W_{l+1}ᵀ δ_{l+1})
     δ_l     = dE/da_l ⊙ f_l'(z_l)
     dE/dW_l = δ_lᵀ @ a_{l-1}             (Σ over examples of δ_l a_{l-1}ᵀ)
     dE/db_l = Σ_b δ_l
 
-with each f' written by hand below (`derivative`). No autodiff anywhere in this file.
+with each f' written by hand below (`derivative`). No autodiff anywhere in this file. bce is
+taken from the logits: loss = softplus(z) - t·z, so dE/dz = c·(σ(z) - t) (softplus' = σ) and no
+σ' is left; nll's dE/da_L is a node, cross-entropy's and bce's are not (None). Each δ_L is
+proved against SymPy's derivative of the loss's definition by ``explain --prove`` (part (b)).
 
 On the tutorial's own network and one example (`compare.network.tutorial_example`) the kernel
 is the tutorial's 8 formulas instead (`manual.network`, `manual.gradients`; batched:
