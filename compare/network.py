@@ -9,13 +9,18 @@ Layer l = 1..L of a network with sizes (n_0, n_1, ..., n_L), for the B examples 
 as rows (the layout of ``nn.Linear``):
 
     z_l = a_{l-1} @ W_lᵀ + b_l      W_l: (n_l, n_{l-1}), b_l: (n_l,), a_0 = inputs (B, n_0)
-    a_l = f_l(z_l)                  f_l in ACTIVATIONS, softmax only for l = L
+    a_l = f_l(z_l)                  f_l in ACTIVATIONS, softmax and log-softmax only for l = L
 
     loss, per example b:  half-sse  ½ Σ_j (t_bj - a_bj)²          (the tutorial's E_total)
                           mse       Σ_j (t_bj - a_bj)²
                           cross-entropy  -Σ_j t_bj log softmax(z_L)_bj   (PyTorch's, from logits)
+                          bce       Σ_j softplus(z_bj) - t_bj z_bj       (sigmoid last layer)
+                                    = -Σ_j t log σ(z) + (1 - t) log(1 - σ(z)), from the logits
+                                    z_L as nn.BCEWithLogitsLoss (stable: max(z, 0) + log1p(e^-|z|))
+                          nll       -Σ_j t_bj a_bj   (log-softmax last layer: a_L = log p)
     E = c · Σ_b loss_b  with c = 1 for reduction "sum"; for "mean" PyTorch's divisor:
-        1/(B·n_L) for half-sse and mse (MSELoss averages over elements), 1/B for cross-entropy.
+        1/(B·n_L) for half-sse, mse and bce (MSELoss, BCELoss average over elements), 1/B for
+        cross-entropy and nll (one number per example, as CrossEntropyLoss and NLLLoss).
 
 Parameters cross every boundary as ONE flat vector in ``torch.nn.utils.parameters_to_vector``
 order for the equivalent ``nn.Sequential``: W_1 row-major, b_1 (if trainable), W_2, b_2, ...
@@ -44,8 +49,10 @@ from autograd_compare.errors import InputError
 from autograd_compare.interface import Example
 
 Array: TypeAlias = npt.NDArray[Any]  # a NumPy array (of the backend's dtype in results)
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity", "softmax")
-LOSSES = ("half-sse", "mse", "cross-entropy")
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity", "softmax", "log-softmax")
+LOSSES = ("half-sse", "mse", "cross-entropy", "bce", "nll")
+CLASS_LOSSES = ("cross-entropy", "nll")  # one number per example: "mean" divides by B
+LOGITS_LOSSES = ("cross-entropy", "bce")  # taken from z_L: a_L is off the loss's path
 REDUCTIONS = ("sum", "mean")
 BIAS_MODES = ("none", "trainable", "frozen")
 
@@ -57,7 +64,7 @@ class Network(NamedTuple):
     activations: tuple[str, ...]  # L names from ACTIVATIONS, one per layer
     bias: str  # "none" | "trainable" | "frozen"
     bias_values: tuple[tuple[float, ...], ...] | None  # frozen: L tuples (n_l,); else None
-    loss: str  # "half-sse" | "mse" | "cross-entropy"
+    loss: str  # "half-sse" | "mse" | "cross-entropy" | "bce" | "nll"
     reduction: str  # "sum" | "mean" (PyTorch's meaning)
 
     @property
@@ -97,8 +104,8 @@ class BackwardPass(NamedTuple):
 
     w: Array  # (P,): dE/d(parameter vector)
     z: tuple[Array, ...]  # L arrays (B, n_l): dE/dz_l
-    a: tuple[Array | None, ...]  # L arrays (B, n_l): dE/da_l; None for a softmax output
-    #                               (cross-entropy is taken from the logits z_L, as PyTorch does)
+    a: tuple[Array | None, ...]  # L arrays (B, n_l): dE/da_l; dE/da_L is None for the
+    #   losses taken from the logits z_L (`from_logits`: cross-entropy, bce), as PyTorch does
 
 
 # --- building and checking a description -----------------------------------------------------
@@ -135,13 +142,17 @@ def make_network(sizes: Any, activations: Any, bias: str = "none", bias_values: 
     _choice(loss, LOSSES, "loss")
     _choice(reduction, REDUCTIONS, "reduction")
     _choice(bias, BIAS_MODES, "bias")
-    if "softmax" in acts[:-1]:
-        raise InputError("softmax is supported on the last layer only")
-    if (acts[-1] == "softmax") != (loss == "cross-entropy"):
-        raise InputError("softmax needs the cross-entropy loss and cross-entropy needs a "
-                         f"softmax last layer; got activation {acts[-1]!r} with loss {loss!r}")
-    if acts[-1] == "softmax" and sizes[-1] < 2:
-        raise InputError("a softmax layer needs at least 2 outputs")
+    for out, pair in (("softmax", "cross-entropy"), ("log-softmax", "nll")):
+        if out in acts[:-1]:
+            raise InputError(f"{out} is supported on the last layer only")
+        if (acts[-1] == out) != (loss == pair):
+            raise InputError(f"{out} needs the {pair} loss and {pair} needs a {out} last "
+                             f"layer; got activation {acts[-1]!r} with loss {loss!r}")
+        if acts[-1] == out and sizes[-1] < 2:
+            raise InputError(f"a {out} layer needs at least 2 outputs")
+    if loss == "bce" and acts[-1] != "sigmoid":
+        raise InputError(f"bce needs a sigmoid last layer (its z_L are the logits); got "
+                         f"activation {acts[-1]!r}")
     values = None
     if bias == "frozen":
         values = _bias_values(bias_values, sizes)
@@ -209,7 +220,12 @@ def reduction_scale(net: Network, batch: int) -> float:
     """c in E = c · Σ_b loss_b (PyTorch's divisor for "mean")."""
     if net.reduction == "sum":
         return 1.0
-    return 1.0 / (batch if net.loss == "cross-entropy" else batch * net.sizes[-1])
+    return 1.0 / (batch if net.loss in CLASS_LOSSES else batch * net.sizes[-1])
+
+
+def from_logits(net: Network) -> bool:
+    """The loss is taken from z_L (cross-entropy, bce): no dE/da_L node."""
+    return net.loss in LOGITS_LOSSES
 
 
 def is_tutorial_shape(net: Network) -> bool:

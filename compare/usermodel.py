@@ -8,7 +8,8 @@
     assert result.ok, result.first_divergence  # the main job's checks, on the model's network
 
 A torch model is also run: its own ``forward`` and loss (``loss=nn.CrossEntropyLoss()``,
-``nn.MSELoss(...)`` or a name) join the gradient check as the backend ``"model"``
+``nn.MSELoss(...)``, ``nn.BCEWithLogitsLoss()``, ``nn.BCELoss()``, ``nn.NLLLoss()`` or a name)
+join the gradient check as the backend ``"model"``
 (`torch_impl.user_model`); where they differ from the network read from its layers, the
 check fails at the first differing node and ``.notes`` names the likely cause (softmax before
 ``CrossEntropyLoss``, a forward that computes something else than its layers describe).
@@ -16,11 +17,14 @@ check fails at the first differing node and ``.notes`` names the likely cause (s
 Accepted models:
 
 * a ``torch.nn.Sequential`` (or a subclass) of ``nn.Linear`` and the activation modules
-  ``nn.Sigmoid``, ``nn.Tanh``, ``nn.ReLU`` (and ``nn.Softmax`` as the last
-  module, read as the softmax of the cross-entropy); a Linear directly after a Linear has the
-  identity between them; ``nn.Identity`` and ``nn.Dropout`` in eval mode are skipped (the
-  identity). With ``loss="cross-entropy"`` the last Linear's outputs are the logits, as for
-  ``nn.CrossEntropyLoss``, and targets may be class indices (B,). Biases: all trainable, all
+  ``nn.Sigmoid``, ``nn.Tanh``, ``nn.ReLU`` (and ``nn.Softmax`` or ``nn.LogSoftmax`` as the
+  last module, read as the softmax of the cross-entropy, the log-softmax of the nll); a Linear
+  directly after a Linear has the identity between them; ``nn.Identity`` and ``nn.Dropout``
+  in eval mode are skipped (the identity). With ``loss="cross-entropy"`` the last Linear's
+  outputs are the logits, as for ``nn.CrossEntropyLoss``; with ``loss="bce"`` they are the
+  logits of a sigmoid last layer, as for ``nn.BCEWithLogitsLoss`` (a model ending in
+  ``nn.Sigmoid`` is read the same, for ``nn.BCELoss``). For cross-entropy and nll, targets may
+  be class indices (B,); for bce with one output, targets (B,). Biases: all trainable, all
   absent, or all frozen (``requires_grad=False``, checked at their values). Weights with
   ``requires_grad=False`` are held fixed in every backend (their gradient is 0, as for
   torch.optim). A Linear used twice is refused.
@@ -47,7 +51,12 @@ from autograd_compare.optimizers import SGD
 
 TORCH_ACTIVATIONS = {"Sigmoid": "sigmoid", "Tanh": "tanh", "ReLU": "relu",
                      "Softmax": "softmax"}  # nn.Identity and eval-mode nn.Dropout: skipped
-LOSS_OBJECTS = {"MSELoss": "mse", "CrossEntropyLoss": "cross-entropy"}  # torch.nn class: loss
+TORCH_ACTIVATIONS["LogSoftmax"] = "log-softmax"  # last only, with nn.NLLLoss
+LOSS_OBJECTS = {"MSELoss": "mse", "CrossEntropyLoss": "cross-entropy",  # torch.nn class: loss
+                "BCEWithLogitsLoss": "bce", "BCELoss": "bce", "NLLLoss": "nll"}
+UNSUPPORTED_SETTINGS = (  # attribute, what it is, its harmless value
+    ("weight", "class or element weights", None), ("pos_weight", "positive-class weights", None),
+    ("label_smoothing", "label smoothing", 0.0), ("ignore_index", "an ignored class", -100))
 
 
 def check_model(model: Any, inputs: Any, targets: Any, *, loss: Any = "half-sse",
@@ -63,9 +72,11 @@ def check_model(model: Any, inputs: Any, targets: Any, *, loss: Any = "half-sse"
 
     Args:
         model: see the module docstring. inputs, targets: arrays (NumPy, torch or JAX).
-        loss: "half-sse", "mse" or "cross-entropy", with ``reduction`` "sum" or "mean"
-            (PyTorch's); or the user's own ``nn.MSELoss()`` / ``nn.CrossEntropyLoss()``
-            object (its ``reduction`` is used; targets as probabilities, e.g. one-hot).
+        loss: "half-sse", "mse", "cross-entropy", "bce" or "nll", with ``reduction`` "sum"
+            or "mean" (PyTorch's); or the user's own ``nn.MSELoss()``,
+            ``nn.CrossEntropyLoss()``, ``nn.BCEWithLogitsLoss()``, ``nn.BCELoss()`` or
+            ``nn.NLLLoss()`` object (its ``reduction`` is used; weights, label smoothing and
+            ignore_index are refused).
         apply: with a layer pytree as ``model``, the user's pure JAX ``apply(params, x)``:
             run and differentiated by `jax.grad` as the backend ``"model"`` (parameter
             gradients: an opaque function shows no nodes).
@@ -94,6 +105,9 @@ def check_model(model: Any, inputs: Any, targets: Any, *, loss: Any = "half-sse"
 
         model, apply = jax_model.library_model(model) or (model, None)
     net, w = describe_model(model, loss, reduction)
+    if type(loss_object).__name__ == "BCELoss" and _last_module(model) != "Sigmoid":
+        raise InputError("nn.BCELoss takes probabilities, but your model does not end in "
+                         "nn.Sigmoid; add it, or use nn.BCEWithLogitsLoss (the logits)")
     names = _backend_names(backends)
     dt = validate.dtype(dtype)
     data = network.data(net, _numpy(inputs, "inputs"), _targets(net, targets), dt)
@@ -101,12 +115,14 @@ def check_model(model: Any, inputs: Any, targets: Any, *, loss: Any = "half-sse"
     if not isinstance(model, (list, tuple)):  # a torch model: its own forward and loss too
         from autograd_compare.torch_impl import user_model
 
+        if type(loss_object).__name__ == "NLLLoss":
+            _one_hot(data.targets)  # nn.NLLLoss takes class indices: the one-hot rows' argmax
         judged.append(user_model.backend(model, loss_object or _torch_loss(net, model), net,
                                          dt))
     elif apply is not None:  # a JAX model: its own apply
         if loss_object is not None or not callable(apply):
             raise InputError("with a JAX model give apply=<function(params, x)> and the loss "
-                             "by name (loss='mse', 'half-sse' or 'cross-entropy')")
+                             f"by name (loss={' or '.join(map(repr, network.LOSSES))})")
         from autograd_compare.jax_impl import user_model as jax_model
 
         judged.append(jax_model.backend(apply, model, _jax_loss(net, model), net, dt))
@@ -211,7 +227,8 @@ def _output_formula(net: network.Network, out: str) -> str:
     """The network's output in symbols: "σ(W2 a1 + b2)", "W3 a2" (the logits)."""
     L = net.layers
     z = f"W{L} {'x' if L == 1 else f'a{L - 1}'}" + (f" + b{L}" if net.bias != "none" else "")
-    act = {"sigmoid": "σ", "tanh": "tanh", "relu": "relu"}.get(net.activations[-1])
+    act = {"sigmoid": "σ", "tanh": "tanh", "relu": "relu",
+           "log-softmax": "log_softmax"}.get(net.activations[-1])
     return z if out == "z" or act is None else f"{act}({z})"
 
 
@@ -226,10 +243,22 @@ def _loss_of(obj: Any) -> tuple[str, str]:
     if reduction not in network.REDUCTIONS:
         raise InputError(f"loss {kind}(reduction={reduction!r}): expected reduction 'sum' or "
                          "'mean' (the checks need one number E)")
-    if kind == "CrossEntropyLoss" and (obj.weight is not None or obj.label_smoothing):
-        raise InputError("loss CrossEntropyLoss with class weights or label smoothing is not "
-                         "supported; use CrossEntropyLoss() or CrossEntropyLoss(reduction=...)")
+    for name, what, harmless in UNSUPPORTED_SETTINGS:
+        value = getattr(obj, name, harmless)
+        if (value is not None) if harmless is None else (value != harmless):
+            raise InputError(f"loss {kind}({name}={validate.short_text(value, 40)}) is not "
+                             f"supported ({what}); use {kind}() or {kind}(reduction=...)")
     return LOSS_OBJECTS[kind], reduction
+
+
+def _one_hot(t: np.ndarray) -> None:
+    """Refuse targets that are not one-hot rows (nn.NLLLoss takes class indices)."""
+    ok = np.all((t == 0) | (t == 1), axis=-1) & (t.sum(axis=-1) == 1)
+    if not ok.all():
+        b = int(np.argmin(ok))
+        raise InputError(f"nn.NLLLoss takes class indices, but target row {b + 1} is "
+                         f"{validate.short_text(t[b].tolist())}; give class indices (B,) or "
+                         "one-hot rows")
 
 
 def _torch_loss(net: network.Network, model: Any) -> Any:
@@ -237,13 +266,19 @@ def _torch_loss(net: network.Network, model: Any) -> Any:
     said they train with."""
     import torch
 
-    probabilities = _last_module(model) == "Softmax"
+    probabilities = _last_module(model) in ("Softmax", "Sigmoid")
 
     def loss(y: Any, t: Any) -> Any:
         c = network.reduction_scale(net, t.shape[0])
         if net.loss == "cross-entropy":
             logp = torch.log(y) if probabilities else torch.log_softmax(y, dim=-1)
             return c * -(t * logp).sum()
+        if net.loss == "bce":  # torch's own: on probabilities (nn.Sigmoid last) or logits
+            bce = torch.nn.functional.binary_cross_entropy if probabilities else \
+                torch.nn.functional.binary_cross_entropy_with_logits
+            return c * bce(y, t, reduction="sum")
+        if net.loss == "nll":
+            return c * -(t * y).sum()  # y: log-probabilities (nn.LogSoftmax last)
         half = 0.5 if net.loss == "half-sse" else 1.0
         return c * half * ((t - y) ** 2).sum()
 
@@ -256,13 +291,19 @@ def _jax_loss(net: network.Network, params: Any) -> Any:
     import jax
     import jax.numpy as jnp
 
-    probabilities = params[-1].get("activation") == "softmax"
+    probabilities = params[-1].get("activation") in ("softmax", "sigmoid")
 
     def loss(y: Any, t: Any) -> Any:
         c = network.reduction_scale(net, t.shape[0])
         if net.loss == "cross-entropy":
             logp = jnp.log(y) if probabilities else jax.nn.log_softmax(y, axis=-1)
             return c * -(t * logp).sum()
+        if net.loss == "bce":  # on probabilities (sigmoid last) or on logits
+            if probabilities:
+                return c * -(t * jnp.log(y) + (1 - t) * jnp.log1p(-y)).sum()
+            return c * -(t * jax.nn.log_sigmoid(y) + (1 - t) * jax.nn.log_sigmoid(-y)).sum()
+        if net.loss == "nll":
+            return c * -(t * y).sum()  # y: log-probabilities (log-softmax last)
         half = 0.5 if net.loss == "half-sse" else 1.0
         return c * half * ((t - y) ** 2).sum()
 
@@ -271,7 +312,8 @@ def _jax_loss(net: network.Network, params: Any) -> Any:
 
 def _last_module(model: Any) -> str:
     if isinstance(model, (list, tuple)):
-        return "Softmax" if model and model[-1].get("activation") == "softmax" else ""
+        act = str(model[-1].get("activation")) if model else ""
+        return {"softmax": "Softmax", "sigmoid": "Sigmoid"}.get(act, "")
     mods = list(model._modules.values())
     return type(mods[-1]).__name__ if mods else ""
 
@@ -289,12 +331,16 @@ def _diagnosis(sw: optim_check.Sweep, model: Any, loss_object: Any,
         return ("your model ends in nn.Softmax and is trained with nn.CrossEntropyLoss, which "
                 "applies log-softmax itself: softmax twice. Drop the Softmax layer (the loss "
                 "takes the logits)",)
+    if type(loss_object).__name__ == "BCEWithLogitsLoss" and _last_module(model) == "Sigmoid":
+        return ("your model ends in nn.Sigmoid and is trained with nn.BCEWithLogitsLoss, which "
+                "applies the sigmoid itself: sigmoid twice. Drop the Sigmoid layer, or use "
+                "nn.BCELoss",)
     net, w = sw.network, sw.start
     from autograd_compare.manual import mlp
 
     mine = mlp.forward(net, w, sw.data)
-    probabilities = _last_module(model) == "Softmax"
-    out = "z" if net.activations[-1] == "softmax" and not probabilities else "a"
+    probabilities = _last_module(model) in ("Softmax", "Sigmoid")
+    out = "z" if network.from_logits(net) and not probabilities else "a"
     ours = (mine.z if out == "z" else mine.a)[-1]  # logits where the model gives them
     if apply is None:
         from autograd_compare.torch_impl.user_model import output
@@ -366,8 +412,9 @@ def describe_model(model: Any, loss: str = "half-sse",
     if not layers:
         raise InputError("the model has no Linear layer")
     acts = [layer.activation for layer in layers]
-    if loss == "cross-entropy" and acts[-1] == "identity":
-        acts[-1] = "softmax"  # logits, as nn.CrossEntropyLoss takes them
+    if loss in network.LOGITS_LOSSES and acts[-1] == "identity":
+        # the last Linear gives the logits, as nn.CrossEntropyLoss and nn.BCEWithLogitsLoss take
+        acts[-1] = "softmax" if loss == "cross-entropy" else "sigmoid"
     kinds = {"none" if L.b is None else "frozen" if L.frozen else "trainable" for L in layers}
     if len(kinds) > 1:
         raise InputError("biases must be all trainable, all absent or all frozen "
@@ -417,15 +464,16 @@ def _torch_layers(model) -> list[_Layer]:
                 raise InputError(f"layer {i} ({kind}) comes before any Linear layer")
             if not after_linear:
                 raise InputError(f"layer {i} ({kind}): two activations in a row")
-            if kind == "Softmax" and mod.dim not in (-1, 1, None):
-                raise InputError(f"layer {i} (Softmax): only dim=-1 (the features) is supported")
+            if kind in ("Softmax", "LogSoftmax") and mod.dim not in (-1, 1, None):
+                raise InputError(f"layer {i} ({kind}): only dim=-1 (the features) is supported")
             layers[-1] = layers[-1]._replace(activation=TORCH_ACTIVATIONS[kind])
             after_linear = False
         else:
             text = " ".join(repr(mod).split())  # one line, even for a nested module
             text = text if len(text) <= 80 else text[:77] + "..."
             raise InputError(f"unsupported layer {i}: {text}; supported: Linear, "
-                             + ", ".join(TORCH_ACTIVATIONS) + " (Softmax last), Identity, "
+                             + ", ".join(TORCH_ACTIVATIONS) + " (Softmax, LogSoftmax last), "
+                             "Identity, "
                              "Dropout (in eval mode)")
     return layers
 
@@ -461,10 +509,13 @@ def _pytree_layer(i: int, layer: Any) -> _Layer:
 
 
 def _targets(net: network.Network, targets: Any) -> np.ndarray:
-    """``targets`` (B, n_out); for cross-entropy also class indices (B,) of integers, as
-    ``nn.CrossEntropyLoss`` takes them, made one-hot (the same loss and gradients)."""
+    """``targets`` (B, n_out); for cross-entropy and nll also class indices (B,) of integers,
+    as ``nn.CrossEntropyLoss`` and ``nn.NLLLoss`` take them, made one-hot (the same loss and
+    gradients); for bce with one output also (B,), made a column."""
     raw = validate.as_numpy(targets, "targets")
-    if net.loss != "cross-entropy" or raw.ndim != 1 or raw.dtype.kind not in "iu":
+    if net.loss == "bce" and raw.ndim == 1 and net.sizes[-1] == 1:
+        return raw.astype(np.float64)[:, None]
+    if net.loss not in network.CLASS_LOSSES or raw.ndim != 1 or raw.dtype.kind not in "iu":
         return raw.astype(np.float64)
     classes = net.sizes[-1]
     bad = raw[(raw < 0) | (raw >= classes)]

@@ -22,6 +22,7 @@ from autograd_compare.network import (
     Data,
     ForwardPass,
     Network,
+    from_logits,
     frozen_bias,
     layout,
     reduction_scale,
@@ -32,6 +33,8 @@ cache.configure_jax()  # JAX's own compiled programs kept on disk between runs (
 
 
 def activation(name: str, z):
+    if name == "log-softmax":
+        return jax.nn.log_softmax(z, axis=-1)
     if name == "sigmoid":
         return jax.nn.sigmoid(z)
     if name == "tanh":
@@ -62,6 +65,11 @@ def forward_values(net: Network, w, x, t, nudge=None):
         as_.append(a)
     if net.loss == "cross-entropy":
         losses = -(t * jax.nn.log_softmax(zs[-1], axis=-1)).sum(axis=-1)
+    elif net.loss == "bce":  # -t log σ(z) - (1 - t) log σ(-z), from the logits
+        z = zs[-1]
+        losses = -(t * jax.nn.log_sigmoid(z) + (1 - t) * jax.nn.log_sigmoid(-z)).sum(axis=-1)
+    elif net.loss == "nll":
+        losses = -(t * a).sum(axis=-1)  # a = log_softmax(z_L)
     else:
         losses = (0.5 if net.loss == "half-sse" else 1.0) * ((t - a) ** 2).sum(axis=-1)
     E = jnp.asarray(reduction_scale(net, x.shape[0]), w.dtype) * losses.sum()
@@ -99,7 +107,7 @@ def gradients(net: Network, w: np.ndarray, data: Data) -> BackwardPass:
     with precision(dt):
         dw, de = _gradients(net, w, data.inputs, data.targets)
         da: list[Array | None] = [to_numpy(a, dt) for a in de["a"]]
-        if net.activations[-1] == "softmax":
+        if from_logits(net):
             da[-1] = None  # the loss is taken from the logits: a_L is off its path
         return BackwardPass(to_numpy(dw, dt), tuple(to_numpy(z, dt) for z in de["z"]),
                             tuple(da))

@@ -94,10 +94,12 @@ PROBE = np.linspace(-3.0, 3.0, 7)  # an activation is known by its values here
 
 
 def activation_name(fn: Callable[[Any], Any], where: str) -> str:
-    """"sigmoid", "tanh", "relu", "identity" or "softmax": what ``fn`` computes on `PROBE`."""
+    """"sigmoid", "tanh", "relu", "identity", "softmax" or "log-softmax": what ``fn`` computes
+    on `PROBE`."""
     known = {"identity": PROBE, "sigmoid": 1 / (1 + np.exp(-PROBE)), "tanh": np.tanh(PROBE),
              "relu": np.maximum(PROBE, 0),
-             "softmax": np.exp(PROBE) / np.exp(PROBE).sum()}
+             "softmax": np.exp(PROBE) / np.exp(PROBE).sum(),
+             "log-softmax": PROBE - np.log(np.exp(PROBE).sum())}
     f64 = np.dtype(np.float64)
     try:
         with precision(f64):
@@ -109,7 +111,7 @@ def activation_name(fn: Callable[[Any], Any], where: str) -> str:
         if got.shape == want.shape and np.allclose(got, want, rtol=1e-12, atol=1e-15):
             return name
     raise InputError(f"{where}: activation {getattr(fn, '__name__', fn)!r} is none of "
-                     "sigmoid, tanh, relu, identity, softmax")
+                     "sigmoid, tanh, relu, identity, softmax, log-softmax")
 
 
 def library_model(model: Any) -> tuple[list[dict[str, Any]], Callable[[Any, Any], Any]] | None:

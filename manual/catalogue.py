@@ -76,6 +76,10 @@ def backward(net: Network, w: Array, data: Data, wrong: Wrong = RIGHT) -> Array:
         dz = c * (a * t.sum(axis=-1, keepdims=True) - t)
         if wrong.softmax_twice:  # WRONG: the softmax Jacobian once more
             dz = a * (dz - (a * dz).sum(axis=-1, keepdims=True))
+    elif net.loss == "bce":
+        dz = c * (a - t)  # σ(z_L) - t, from the logits
+    elif net.loss == "nll":
+        dz = c * (np.exp(a) * t.sum(axis=-1, keepdims=True) - t)  # a = log softmax(z_L)
     else:
         dz = (c if net.loss == "half-sse" else 2 * c) * (a - t)
         if wrong.no_derivative != L - 1:  # WRONG when equal: f' of the output left out
@@ -135,7 +139,7 @@ def _gradient_suspects(net: Network) -> Iterator[tuple[Suspect, Wrong]]:
     L, shapes = net.layers, [lay.W_shape for lay in layout(net)]
     out_act = net.activations[-1]
     for l in range(L):
-        if l < L - 1 or net.loss != "cross-entropy":
+        if l < L - 1 or net.loss in ("half-sse", "mse"):  # the others' δ_L has no f' factor
             if net.activations[l] != "identity":
                 yield Suspect("no-activation-derivative", _derivative(net, l)), \
                     Wrong(no_derivative=l)

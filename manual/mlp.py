@@ -5,12 +5,19 @@ The backward pass in matrix form, examples as rows (B, n):
     δ_L = dE/dz_L:  half-sse   c · (a_L - t) ⊙ f_L'(z_L)
                     mse        c · 2(a_L - t) ⊙ f_L'(z_L)
                     softmax + cross-entropy   c · (a_L · Σ_j t_j - t)   (= c·(a_L - t), one-hot t)
+                    sigmoid + bce             c · (σ(z_L) - t)
+                    log-softmax + nll         dE/da_L = -c · t, and through log-softmax
+                                              (∂a_i/∂z_k = [i = k] - p_k, p = e^a_L = softmax):
+                                              dE/da_L - p · Σ_j dE/da_Lj = c · (p · Σ_j t_j - t)
     dE/da_l = δ_{l+1} @ W_{l+1}          (the row form of W_{l+1}ᵀ δ_{l+1})
     δ_l     = dE/da_l ⊙ f_l'(z_l)
     dE/dW_l = δ_lᵀ @ a_{l-1}             (Σ over examples of δ_l a_{l-1}ᵀ)
     dE/db_l = Σ_b δ_l
 
-with each f' written by hand below (`derivative`). No autodiff anywhere in this file.
+with each f' written by hand below (`derivative`). No autodiff anywhere in this file. bce is
+taken from the logits: loss = softplus(z) - t·z, so dE/dz = c·(σ(z) - t) (softplus' = σ) and no
+σ' is left; nll's dE/da_L is a node, cross-entropy's and bce's are not (None). Each δ_L is
+proved against SymPy's derivative of the loss's definition by ``explain --prove`` (part (b)).
 
 On the tutorial's own network and one example (`compare.network.tutorial_example`) the kernel
 is the tutorial's 8 formulas instead (`manual.network`, `manual.gradients`; batched:
@@ -47,6 +54,8 @@ Params: TypeAlias = list[tuple[Array, Array | None]]  # per layer: W_l, b_l (Non
 
 def activation(name: str, z: Array) -> Array:
     """f(z) for one layer; softmax over the last axis (stable: z - max)."""
+    if name == "log-softmax":
+        return log_softmax(z)
     if name == "sigmoid":
         return sigmoid(z)
     if name == "tanh":
@@ -105,12 +114,20 @@ def forward_pass(net: Network, w: Array, x: Array,
     return zs, as_, example_losses(net, zs[-1], as_[-1], t)
 
 
+def log_softmax(z: Array) -> Array:
+    """log softmax(z) over the last axis: z - max - log Σ e^(z - max)."""
+    m = z.max(axis=-1, keepdims=True)
+    return z - m - np.log(np.exp(z - m).sum(axis=-1, keepdims=True))
+
+
 def example_losses(net: Network, z: Array, a: Array, t: Array) -> Array:
     """loss_b (..., B) before the reduction."""
     if net.loss == "cross-entropy":
-        m = z.max(axis=-1, keepdims=True)
-        log_a = z - m - np.log(np.exp(z - m).sum(axis=-1, keepdims=True))  # log softmax
-        return -(t * log_a).sum(axis=-1)
+        return -(t * log_softmax(z)).sum(axis=-1)
+    if net.loss == "nll":
+        return -(t * a).sum(axis=-1)  # a = log softmax(z_L)
+    if net.loss == "bce":  # softplus(z) - t·z, stable: softplus(z) = max(z, 0) + log1p(e^-|z|)
+        return (np.maximum(z, 0) - t * z + np.log1p(np.exp(-np.abs(z)))).sum(axis=-1)
     d = t - a
     return (0.5 if net.loss == "half-sse" else 1.0) * (d * d).sum(axis=-1)
 
@@ -133,10 +150,16 @@ def backward_pass(net: Network, w: Array, x: Array, t: Array, zs: Sequence[Array
     params = unpack_params(net, w, w.dtype)
     L = net.layers
     dz: list[Array] = [np.empty(0, w.dtype)] * L  # every entry is set below
-    da: list[Array | None] = [None] * L  # da_L stays None for softmax + cross-entropy
+    da: list[Array | None] = [None] * L  # da_L stays None for the losses from the logits
     z, a, f = zs[-1], as_[-1], net.activations[-1]
     if net.loss == "cross-entropy":  # softmax + cross-entropy, from the logits
         dz[-1] = c * (a * t.sum(axis=-1, keepdims=True) - t)
+    elif net.loss == "bce":  # sigmoid + bce, from the logits: d/dz (softplus(z) - t·z)
+        dz[-1] = c * (a - t)  # a = σ(z_L)
+    elif net.loss == "nll":  # log-softmax + nll
+        da_L = -c * t  # dE/da_L of -c Σ t·a
+        da[-1] = da_L
+        dz[-1] = da_L - np.exp(a) * da_L.sum(axis=-1, keepdims=True)  # p = e^a = softmax(z_L)
     else:
         k = c if net.loss == "half-sse" else 2 * c
         da_L = k * (a - t)  # dE/da_L

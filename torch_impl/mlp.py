@@ -15,6 +15,7 @@ from autograd_compare.network import (
     Data,
     ForwardPass,
     Network,
+    from_logits,
     frozen_bias,
     layout,
     reduction_scale,
@@ -23,6 +24,8 @@ from autograd_compare.types import BatchResult, Trajectory
 
 
 def activation(name: str, z: torch.Tensor) -> torch.Tensor:
+    if name == "log-softmax":
+        return torch.log_softmax(z, dim=-1)
     if name == "sigmoid":
         return torch.sigmoid(z)
     if name == "tanh":
@@ -67,11 +70,16 @@ def forward_values(net: Network, w: torch.Tensor, x: torch.Tensor, t: torch.Tens
 
 def _losses(net: Network, z: torch.Tensor, a: torch.Tensor | None,
             t: torch.Tensor) -> torch.Tensor:
-    """Each example's loss from the last layer's z and a (..., B, n_L); cross-entropy takes the
-    logits z only (``a`` may be None)."""
+    """Each example's loss from the last layer's z and a (..., B, n_L); cross-entropy and bce
+    take the logits z only (``a`` may be None)."""
     if net.loss == "cross-entropy":
         return -(t * torch.log_softmax(z, dim=-1)).sum(dim=-1)
-    assert a is not None, "a squared-error loss needs the outputs"
+    if net.loss == "bce":  # nn.BCEWithLogitsLoss's own function, per element
+        return torch.nn.functional.binary_cross_entropy_with_logits(
+            z, t.expand_as(z), reduction="none").sum(dim=-1)
+    assert a is not None, "a squared-error or nll loss needs the outputs"
+    if net.loss == "nll":
+        return -(t * a).sum(dim=-1)  # a = log_softmax(z_L)
     return (0.5 if net.loss == "half-sse" else 1.0) * ((t - a) ** 2).sum(dim=-1)
 
 
@@ -89,12 +97,12 @@ def gradients(net: Network, w: np.ndarray, data: Data) -> BackwardPass:
     w_t = torch.from_numpy(w).clone().requires_grad_(True)
     zs, as_, _, E = forward_values(net, w_t, _as(data.inputs, w_t.dtype),
                                    _as(data.targets, w_t.dtype))
-    softmax_out = net.activations[-1] == "softmax"  # a_L is off the loss's path
-    nodes = zs + (as_[:-1] if softmax_out else as_)
+    logits = from_logits(net)  # a_L is off the loss's path
+    nodes = zs + (as_[:-1] if logits else as_)
     for v in nodes:
         v.retain_grad()
     E.backward()
-    da = [_grad(a) for a in as_[:-1]] + [None if softmax_out else _grad(as_[-1])]
+    da = [_grad(a) for a in as_[:-1]] + [None if logits else _grad(as_[-1])]
     return BackwardPass(_grad(w_t), tuple(_grad(z) for z in zs), tuple(da))
 
 
@@ -179,9 +187,9 @@ def _columns_loss(net: Network, cols: list[torch.Tensor], x: torch.Tensor,
             elif net.bias == "frozen":
                 zj = zj + _as((frozen_bias(net, l)[j],), zj.dtype)
             z.append(zj)
-        a = list(torch.softmax(torch.stack(z, -1), dim=-1).unbind(-1)) if name == "softmax" \
-            else [activation(name, zj) for zj in z]
-    outputs = None if net.loss == "cross-entropy" else torch.stack(a, -1)
+        a = list(activation(name, torch.stack(z, -1)).unbind(-1)) \
+            if name in ("softmax", "log-softmax") else [activation(name, zj) for zj in z]
+    outputs = None if from_logits(net) else torch.stack(a, -1)
     losses = _losses(net, torch.stack(z, -1), outputs, t)
     return reduction_scale(net, x.shape[0]) * losses.sum(dim=-1)
 

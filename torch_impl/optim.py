@@ -6,9 +6,10 @@ The gradient is autograd's (``loss.backward()`` on E, plus λ/2·Σw² if ``l2``
 optimizer's own ``step()``, the state read back from ``optimizer.state[p]`` for every
 parameter (``momentum_buffer``; ``exp_avg``, ``exp_avg_sq``, ``step``), flattened in
 ``parameters_to_vector`` order. Frozen biases are ``nn.Linear`` biases with ``requires_grad``
-off and are not given to the optimizer: nothing moves them. A softmax last layer is left out
-of the Sequential: the cross-entropy is taken from its logits (``log_softmax``), as PyTorch
-does. Same function names and signatures as `manual.optim`.
+off and are not given to the optimizer: nothing moves them. A softmax (sigmoid) last layer
+is left out of the Sequential for the cross-entropy (bce): they are taken from its logits
+(``log_softmax``, ``binary_cross_entropy_with_logits``), as PyTorch does. Same function names
+and signatures as `manual.optim`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ import numpy as np
 import torch
 
 from autograd_compare import naming
-from autograd_compare.network import Data, Network, frozen_bias, layout, reduction_scale
+from autograd_compare.network import (
+    Data,
+    Network,
+    from_logits,
+    frozen_bias,
+    layout,
+    reduction_scale,
+)
 from autograd_compare.optimizers import ADAM_KINDS, MANUAL_ONLY, Optimizer
 from autograd_compare.torch_impl import mlp
 from autograd_compare.types import BatchResult, Resume, Trajectory
@@ -62,17 +70,23 @@ def sequential(net: Network, w: np.ndarray) -> tuple[torch.nn.Sequential, list[t
                 linear.bias.copy_(torch.tensor(frozen_bias(net, l), dtype=dt))
                 linear.bias.requires_grad_(False)
         layers.append(linear)
-        if f != "softmax":
-            layers.append(MODULES[f]())
+        if l == net.layers - 1 and from_logits(net):
+            continue  # the loss takes the logits
+        layers.append(torch.nn.LogSoftmax(dim=-1) if f == "log-softmax" else MODULES[f]())
     return torch.nn.Sequential(*layers), trainable
 
 
 def _loss(net: Network, model: torch.nn.Sequential, x: torch.Tensor,
           t: torch.Tensor) -> torch.Tensor:
-    """E of the model's output (logits for a softmax network)."""
+    """E of the model's output (logits for cross-entropy and bce)."""
     out = model(x)
     if net.loss == "cross-entropy":
         losses = -(t * torch.log_softmax(out, dim=-1)).sum(dim=-1)
+    elif net.loss == "bce":
+        losses = torch.nn.functional.binary_cross_entropy_with_logits(
+            out, t, reduction="none").sum(dim=-1)
+    elif net.loss == "nll":
+        losses = -(t * out).sum(dim=-1)  # out: log-probabilities (nn.LogSoftmax)
     else:
         losses = (0.5 if net.loss == "half-sse" else 1.0) * ((t - out) ** 2).sum(dim=-1)
     return reduction_scale(net, x.shape[0]) * losses.sum()

@@ -27,6 +27,7 @@ from autograd_compare.network import (
     Data,
     ForwardPass,
     Network,
+    from_logits,
     layout,
     n_params,
 )
@@ -82,7 +83,8 @@ def backend(model: nn.Module, loss: Loss, read: Network, dtype: np.dtype[Any]) -
                 hooks.append(act.register_forward_hook(keep_a))
         try:
             x, t = (torch.from_numpy(np.asarray(v)).to(tdt) for v in data)
-            E = loss(m(x), t)
+            E = loss(m(x), t.argmax(-1) if isinstance(loss, nn.NLLLoss) else t)  # NLLLoss:
+            #   class indices (check_model has checked that the rows are one-hot)
         finally:
             for h in hooks:
                 h.remove()
@@ -96,8 +98,9 @@ def backend(model: nn.Module, loss: Loss, read: Network, dtype: np.dtype[Any]) -
         with torch.no_grad():
             zs, as_, E = run(load(w), data, grad=False)
         a = [v.numpy() for v in as_]
-        if read.activations[-1] == "softmax" and layers(model)[-1][1] is None:
-            a[-1] = torch.softmax(zs[-1], -1).numpy()  # logits out: a_L for the record
+        if from_logits(read) and layers(model)[-1][1] is None:  # logits out: a_L for the record
+            a[-1] = (torch.softmax(zs[-1], -1) if read.activations[-1] == "softmax"
+                     else torch.sigmoid(zs[-1])).numpy()
         losses = np.full(zs[0].shape[0], np.nan, dtype)  # the user's loss gives E only
         return ForwardPass(tuple(z.numpy() for z in zs), tuple(a), losses,
                            np.asarray(E.detach().numpy(), dtype))
@@ -109,10 +112,9 @@ def backend(model: nn.Module, loss: Loss, read: Network, dtype: np.dtype[Any]) -
             p.requires_grad_(True)  # is held fixed in training, not left out of the maths
         zs, as_, E = run(m, data, grad=True)
         E.backward()
-        softmax_out = read.activations[-1] == "softmax"
         dz = tuple(_grad(z, dtype) for z in zs)
         da: list[Array | None] = [_grad(a, dtype) for a in as_[:read.layers - 1]]
-        da.append(None if softmax_out else _grad(as_[-1], dtype))
+        da.append(None if from_logits(read) else _grad(as_[-1], dtype))  # no dE/da_L node
         return BackwardPass(flat_grad(m, read, dtype), dz, tuple(da))
 
     def train(net: Network, w: npt.ArrayLike, data: Data, opt: Optimizer, steps: int,

@@ -201,14 +201,16 @@ def add_own_network_arguments(parser: argparse.ArgumentParser) -> None:
                         help="your own network: input size, then each layer's width")
     parser.add_argument("--activations", type=_names("activation", network.ACTIVATIONS),
                         metavar="F1,...", help="one per layer, or one for all "
-                        f"({', '.join(network.ACTIVATIONS)}; softmax last, with cross-entropy)")
+                        f"({', '.join(network.ACTIVATIONS)}; softmax last with cross-entropy, "
+                        "log-softmax last with nll, sigmoid last with bce)")
     parser.add_argument("--bias", choices=network.BIAS_MODES, default=None,
                         help="biases: none (default), trainable, or frozen (with --bias-values)")
     parser.add_argument("--bias-values", type=floats("bias values"), metavar="B,...",
                         help="frozen biases: one per layer (shared by its neurons) or one per "
                         "neuron")
     parser.add_argument("--loss", choices=network.LOSSES, default=None,
-                        help="half-sse (default, ½Σ(t-a)²), mse or cross-entropy")
+                        help="half-sse (default, ½Σ(t-a)²), mse, cross-entropy (softmax), bce "
+                        "(sigmoid, from the logits) or nll (log-softmax)")
     parser.add_argument("--reduction", choices=network.REDUCTIONS, default=None,
                         help="over examples: sum (default) or mean (PyTorch's meaning)")
     parser.add_argument("--data", metavar="FILE.csv",

@@ -31,6 +31,7 @@ from autograd_compare.harness.network_reference import Nudge, Values, forward
 from autograd_compare.network import (
     Data,
     Network,
+    from_logits,
     frozen_bias,
     layout,
     loss_name,
@@ -41,7 +42,8 @@ from autograd_compare.network import (
 
 CS_STEP = 1e-20
 FD_STEP_FACTOR = float(np.finfo(np.float64).eps) ** (1 / 3)
-ACT_OPS = {"sigmoid": 4, "tanh": 4, "relu": 1, "identity": 0, "softmax": 4}  # per element
+ACT_OPS = {"sigmoid": 4, "tanh": 4, "relu": 1, "identity": 0, "softmax": 4,
+           "log-softmax": 4}  # per element
 
 Array: TypeAlias = npt.NDArray[Any]  # a backend's result, of its dtype
 Float: TypeAlias = npt.NDArray[np.float64]  # a reference or a scale
@@ -61,7 +63,7 @@ def ops_per_step(net: Network, batch: int) -> int:
     sizes, L = net.sizes, net.layers
     fwd = sum(2 * n + (net.bias != "none") - 1 + ACT_OPS[f]
               for n, f in zip(sizes[:-1], net.activations, strict=True))
-    fwd += sizes[-1] if net.activations[-1] == "softmax" else 0
+    fwd += sizes[-1] if net.activations[-1] in ("softmax", "log-softmax") else 0
     loss = 3 + sizes[-1] - 1 + batch
     bwd = 4 + sum(2 * sizes[l + 1] - 1 + 3 for l in range(1, L))
     return fwd + loss + bwd + batch + 2
@@ -113,6 +115,8 @@ def term_scales(net: Network, w: Float, data: Data, dtype: npt.DTypeLike) -> Ter
         a = ref.a[l].real
         if f == "softmax":
             a_scale = a + a * 2 * z_scale.max(axis=-1, keepdims=True)
+        elif f == "log-softmax":  # z - max - log Σ e^(z - max): each term's error ≲ 2·max Z
+            a_scale = np.abs(a) + 2 * z_scale.max(axis=-1, keepdims=True)
         else:
             d = {"sigmoid": a * (1 - a), "tanh": 1 - a * a, "relu": (ref.z[l].real > 0) * 1.0,
                  "identity": np.ones_like(a)}[f]
@@ -127,6 +131,16 @@ def term_scales(net: Network, w: Float, data: Data, dtype: npt.DTypeLike) -> Ter
         log_a = np.log(np.maximum(aL, np.finfo(np.float64).tiny))
         loss = (np.abs(t) * (np.abs(log_a) + 2 * Z[-1].max(axis=-1, keepdims=True))).sum(-1)
         dz[-1] = c * (AL * np.abs(t).sum(axis=-1, keepdims=True) + np.abs(t))
+        da[-1] = np.zeros_like(aL)
+    elif net.loss == "nll":  # -Σ t·a, a = log p; δ_L = c·(p Σ t - t), p = e^a
+        p = np.exp(aL)
+        loss = (np.abs(t) * AL).sum(-1)
+        da[-1] = c * np.abs(t)
+        dz[-1] = c * ((p + p * AL) * np.abs(t).sum(axis=-1, keepdims=True) + np.abs(t))
+    elif net.loss == "bce":  # softplus(z) - t·z; δ_L = c·(σ(z) - t)
+        zL = ref.z[-1].real
+        loss = (np.logaddexp(0, zL) + (1 + np.abs(t)) * Z[-1]).sum(-1)
+        dz[-1] = c * (AL + np.abs(t))
         da[-1] = np.zeros_like(aL)
     else:
         k = 0.5 if net.loss == "half-sse" else 1.0
@@ -213,7 +227,7 @@ def references(net: Network, w: Float, data: Data,
     base = ref_forward(net, w, x, t)
     for l, n in enumerate(net.sizes[1:]):
         for kind in ("z", "a"):
-            if kind == "a" and l == net.layers - 1 and net.activations[-1] == "softmax":
+            if kind == "a" and l == net.layers - 1 and from_logits(net):
                 continue  # the loss is taken from the logits: no dE/da_L
             v = getattr(base, kind)[l].real  # (B, n)
             onehot = np.eye(n)[:, None, :]  # (n, 1, n): nudge neuron j of every example

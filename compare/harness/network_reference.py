@@ -41,6 +41,8 @@ def sigmoid(z: Complex) -> Complex:
 
 
 def activation(name: str, z: Complex) -> Complex:
+    if name == "log-softmax":
+        return log_softmax(z)
     if name == "sigmoid":
         return sigmoid(z)
     if name == "tanh":
@@ -50,6 +52,12 @@ def activation(name: str, z: Complex) -> Complex:
     if name == "identity":
         return z
     return np.exp(log_softmax(z))
+
+
+def softplus(z: Complex) -> Complex:
+    """log(1 + e^z), its branch picked by Re z: max(z, 0) + log1p(e^-|z|), never overflowing."""
+    right = z.real >= 0
+    return np.where(right, z, 0) + np.log1p(np.exp(np.where(right, -z, z)))
 
 
 def log_softmax(z: Complex) -> Complex:
@@ -83,6 +91,10 @@ def forward(net: Network, w: npt.ArrayLike, x: npt.NDArray[np.floating],
         as_.append(a)
     if net.loss == "cross-entropy":
         losses = -(t * log_softmax(zs[-1])).sum(axis=-1)
+    elif net.loss == "bce":  # -t log σ(z) - (1 - t) log(1 - σ(z)) = softplus(z) - t·z
+        losses = (softplus(zs[-1]) - t * zs[-1]).sum(axis=-1)
+    elif net.loss == "nll":
+        losses = -(t * a).sum(axis=-1)  # a = log softmax(z_L)
     else:
         d = t - a
         losses = (0.5 if net.loss == "half-sse" else 1.0) * (d * d).sum(axis=-1)

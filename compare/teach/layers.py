@@ -25,6 +25,7 @@ import numpy as np
 from autograd_compare.errors import CompareError, InputError
 from autograd_compare.manual import mlp
 from autograd_compare.network import (
+    CLASS_LOSSES,
     Data,
     Network,
     describe,
@@ -69,6 +70,10 @@ def delta_formula(net: Network) -> str:
     L = net.layers
     if net.loss == "cross-entropy":
         return f"c · (a{L} Σ_j t_j - t)"
+    if net.loss == "bce":
+        return f"c · (σ(z{L}) - t) = c · (a{L} - t)"
+    if net.loss == "nll":
+        return f"∂E/∂a{L} - e^a{L} Σ_j (∂E/∂a{L})_j = c · (e^a{L} Σ_j t_j - t)"
     two = "2" if net.loss == "mse" else ""
     return f"c · {two}(a{L} - t) ⊙ f{L}'(z{L})"
 
@@ -76,13 +81,16 @@ def delta_formula(net: Network) -> str:
 def _loss_text(net: Network) -> str:
     L = net.layers
     return {"half-sse": f"½ Σ_j (t_j - a{L}_j)²", "mse": f"Σ_j (t_j - a{L}_j)²",
-            "cross-entropy": f"-Σ_j t_j log a{L}_j"}[net.loss]
+            "cross-entropy": f"-Σ_j t_j log a{L}_j",
+            "bce": f"Σ_j softplus(z{L}_j) - t_j z{L}_j  (= -Σ_j t_j log a{L}_j + (1 - t_j) "
+                   f"log(1 - a{L}_j))",
+            "nll": f"-Σ_j t_j a{L}_j  (a{L} = log softmax(z{L}))"}[net.loss]
 
 
 def _scale_text(net: Network, batch: int) -> str:
     if net.reduction == "sum":
         return "c = 1 (reduction sum)"
-    if net.loss == "cross-entropy":
+    if net.loss in CLASS_LOSSES:
         return f"c = 1/B = 1/{batch} (reduction mean over the examples)"
     return (f"c = 1/(B·n_{net.layers}) = 1/{batch * net.sizes[-1]} (reduction mean over the "
             "elements, as PyTorch's MSELoss)")
@@ -167,6 +175,16 @@ def explain_layers(net: Network, w, data: Data, example: int = 1, dtype: Any = "
         deltas[-1] = c * (as_[-1] * t.sum() - t)
         qs.append(q(f"δ{L}", f"δ{L}", delta_formula(net) + f"  (softmax with cross-entropy, "
                     f"from the logits z{L})", deltas[-1], "example"))
+    elif net.loss == "bce":
+        deltas[-1] = c * (as_[-1] - t)
+        qs.append(q(f"δ{L}", f"δ{L}", delta_formula(net) + f"  (sigmoid with bce, from the "
+                    f"logits z{L})", deltas[-1], "example"))
+    elif net.loss == "nll":
+        da = -c * t
+        qs.append(q(f"da{L}", f"∂E/∂a{L}", "-c · t", da, "example"))
+        deltas[-1] = da - np.exp(as_[-1]) * da.sum()
+        qs.append(q(f"δ{L}", f"δ{L}", delta_formula(net) + "  (through log-softmax)",
+                    deltas[-1], "example"))
     else:
         k2 = c if net.loss == "half-sse" else 2 * c
         da = k2 * (as_[-1] - t)

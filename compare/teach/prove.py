@@ -255,8 +255,27 @@ def _activate(sp: ModuleType, act: str, z: Any) -> Any:
     if act == "softmax":
         return np.array([[sp.exp(zj) / sum(sp.exp(zk) for zk in row) for zj in row]
                          for row in z], dtype=object)
+    if act == "log-softmax":
+        return np.array([[zj - sp.log(sum(sp.exp(zk) for zk in row)) for zj in row]
+                         for row in z], dtype=object)
     return np.array([[_reference_activation(sp, act, zj) for zj in row] for row in z],
                     dtype=object)
+
+
+def _as_backward_input(sp: ModuleType, act: str, a: Any) -> tuple[Any, dict[Any, Any]]:
+    """``a`` as `manual.mlp.backward_pass` is given it, and the values to put back: a
+    log-softmax output as symbols A_bj that NumPy can exponentiate (``np.exp`` of an object
+    array calls each entry's ``exp()``; SymPy's expressions have none), A_bj = a_bj after."""
+    if act != "log-softmax":
+        return a, {}
+
+    class LogProbability(sp.Symbol):  # type: ignore[misc,name-defined]
+        def exp(self) -> Any:
+            return sp.exp(self)
+
+    syms = np.array([[LogProbability(f"A{b}{j}", real=True) for j in range(a.shape[1])]
+                     for b in range(a.shape[0])], dtype=object)
+    return syms, dict(zip(syms.ravel(), a.ravel(), strict=True))
 
 
 def _zero(sp: ModuleType, difference: Any) -> tuple[bool, str]:
@@ -289,12 +308,22 @@ def prove_activations(derivative: Callable[..., Any] | None = None) -> list[Gene
 
 
 def _loss_reference(sp: ModuleType, loss: str, reduction: str, z, a, t) -> Any:
-    """E = c · Σ_b loss_b from the definitions (log-sum-exp for cross-entropy)."""
+    """E = c · Σ_b loss_b from the definitions (log-sum-exp for cross-entropy; bce as
+    -t log σ(z) - (1 - t) log(1 - σ(z)) with σ(z) = 1/(1 + e^-z); nll as -Σ t·a with ``a`` the
+    log-softmax written out)."""
     B, n = z.shape
     if loss == "cross-entropy":
         per = [-sum(t[b, j] * (z[b, j] - sp.log(sum(sp.exp(z[b, k]) for k in range(n))))
                     for j in range(n)) for b in range(B)]
         c = sp.Rational(1, B) if reduction == "mean" else 1
+    elif loss == "nll":
+        per = [-sum(t[b, j] * a[b, j] for j in range(n)) for b in range(B)]
+        c = sp.Rational(1, B) if reduction == "mean" else 1
+    elif loss == "bce":
+        s = [[1 / (1 + sp.exp(-z[b, j])) for j in range(n)] for b in range(B)]
+        per = [-sum(t[b, j] * sp.log(s[b][j]) + (1 - t[b, j]) * sp.log(1 - s[b][j])
+                    for j in range(n)) for b in range(B)]
+        c = sp.Rational(1, B * n) if reduction == "mean" else 1
     else:
         k2 = sp.Rational(1, 2) if loss == "half-sse" else 1
         per = [k2 * sum((t[b, j] - a[b, j]) ** 2 for j in range(n)) for b in range(B)]
@@ -320,7 +349,8 @@ def _delta_case(sp: ModuleType, loss: str, act: str, reduction: str, sign: int,
     # relu's f' reads only the sign of z, the case fixed here: give it that sign as numbers
     # (SymPy's z > 0 is a boolean that does not multiply an expression)
     z_in = np.full((B, n), float(sign)) if positive else z
-    dz = backward(net, w, x, t, [z_in], [a])[1][-1]
+    a_in, put_back = _as_backward_input(sp, act, a)
+    dz = backward(net, w, x, t, [z_in], [a_in])[1][-1]
     E = _loss_reference(sp, loss, reduction, z, a, t)
     name = f"{loss} + {act} ({reduction})" + ({1: " z > 0", -1: " z < 0"}[sign]
                                                if positive else "")
@@ -329,7 +359,7 @@ def _delta_case(sp: ModuleType, loss: str, act: str, reduction: str, sign: int,
         for j in range(n):
             d = sp.diff(E.subs(z[b, j], s), s).subs(s, z[b, j]) if positive else \
                 sp.diff(E, z[b, j])
-            ok, res = _zero(sp, d - _as_sympy(sp, dz[b, j]))
+            ok, res = _zero(sp, d - _as_sympy(sp, dz[b, j]).subs(put_back))
             if not ok:
                 bad.append(f"δ[{b},{j}]: {res}")
     return GeneralVerdict("delta_L", name, not bad, "; ".join(bad) or "0")
@@ -349,6 +379,8 @@ def prove_delta_L(backward: Callable[..., Any] | None = None) -> list[GeneralVer
                 for sign in ((1, -1) if act == "relu" else (1,)):
                     out.append(_delta_case(sp, loss, act, reduction, sign, backward))
         out.append(_delta_case(sp, "cross-entropy", "softmax", reduction, 1, backward))
+        out.append(_delta_case(sp, "bce", "sigmoid", reduction, 1, backward))
+        out.append(_delta_case(sp, "nll", "log-softmax", reduction, 1, backward))
     return out
 
 
@@ -356,6 +388,8 @@ RECURSION_NETS = (  # hidden, last activation, loss, reduction
     ("tanh", "sigmoid", "half-sse", "sum"),
     ("sigmoid", "softmax", "cross-entropy", "mean"),
     ("identity", "tanh", "mse", "mean"),
+    ("tanh", "sigmoid", "bce", "mean"),
+    ("sigmoid", "log-softmax", "nll", "sum"),
 )
 
 
@@ -365,7 +399,7 @@ def _activation_atoms(sp: ModuleType, act: str, zexpr: Any) -> list[tuple[Any, A
         return [sp.exp(-zexpr)]
     if act == "tanh":
         return [sp.tanh(zexpr)]
-    if act == "softmax":
+    if act in ("softmax", "log-softmax"):
         return [sp.exp(zexpr)]
     return []
 
@@ -401,11 +435,12 @@ def prove_recursion(backward: Callable[..., Any] | None = None) -> list[GeneralV
             as_.append(a)
             atoms = [m for j in range(2) for m in _activation_atoms(sp, act, z[0, j])] + atoms
         E = _loss_reference(sp, loss, reduction, zs[-1], as_[-1], t)
-        dw = backward(net, w, x, t, zs, as_)[0]
+        a_in, put_back = _as_backward_input(sp, last, as_[-1])
+        dw = backward(net, w, x, t, zs, [*as_[:-1], a_in])[0]
         label = f"{hidden},{last} {loss} ({reduction})"
         bad = []
         for k, pname in enumerate(names):
-            diff = sp.diff(E, w[k]) - _as_sympy(sp, dw[k])
+            diff = sp.diff(E, w[k]) - _as_sympy(sp, dw[k]).subs(put_back)
             for i, atom in enumerate(atoms):  # outer layer first: its atoms contain the inner
                 diff = diff.subs(atom, sp.Symbol(f"u{i}", positive=True))
             ok = sp.cancel(sp.together(diff)) == 0 or _zero(sp, diff)[0]
