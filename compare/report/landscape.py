@@ -312,12 +312,12 @@ def restarts_figure(net: Network, data: Data, s: Slice, starts: np.ndarray,
             xlabel=f"towards the best start (#{gallery['best']}), from the median start "
                    f"(#{gallery['median']})",
             ylabel=f"towards the worst start (#{gallery['worst']}), at right angles")
-        how = "dots: the starts projected onto the plane through the median, best and worst " \
+        how = "Dots: the starts projected onto the plane through the median, best and worst " \
               f"start; grey: {loss_name(net)} on that plane (darker = lower)"
     else:
         frame = axes_frame(s, median)._replace(xlabel=describe_param(net, s.names[0]),
                                                 ylabel=describe_param(net, s.names[1]))
-        how = (f"dots: each start's {s.names[0]} and {s.names[1]}; grey: {loss_name(net)} over "
+        how = (f"Dots: each start's {s.names[0]} and {s.names[1]}; grey: {loss_name(net)} over "
                f"these two with the other {median.size - 2} parameters at the median start's "
                f"(#{gallery['median']}; darker = lower)")
     shown = np.arange(min(len(starts), max_points))

@@ -162,8 +162,10 @@ def _gallery(plt: ModuleType, out: Outcome, curves: list[Curve], island: Island)
         if island.tail is not None:
             ax.axvspan(island.tail, s.steps, color="#999999", alpha=0.2, linewidth=0)
         ax.set_yscale("log")
-        ax.set_title(f"lr {c.lr:g}, {c.which.replace('_', ' ')} (#{c.start}): {c.outcome}",
-                     fontsize="small", color=OUTCOME_COLOURS.get(c.outcome, "black"))
+        title = f"a {c.outcome} start" if c.which in ("stuck", "still_descending") else \
+            f"{c.which}: {c.outcome}"
+        ax.set_title(f"lr {c.lr:g}, {title} (#{c.start})", fontsize="small",
+                     color=OUTCOME_COLOURS.get(c.outcome, "black"))
         ax.grid(alpha=0.3)
         ax.set_xlabel("iteration (update)", fontsize="small")
         ax.set_ylabel(f"{E} (log)", fontsize="small")
