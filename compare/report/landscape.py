@@ -305,9 +305,9 @@ def restarts_figure(net: Network, data: Data, s: Slice, starts: np.ndarray,
     rate). The plane: through the median
     start towards the best and the worst, the starts projected onto it."""
     plt = pyplot()
-    median = starts[gallery["median"]]
+    median = starts[int(gallery["median"] or 0)]  # best, median, worst: never None
     if s.axes is None:
-        three = starts[[gallery["median"], gallery["best"], gallery["worst"]]]
+        three = starts[[int(gallery[k] or 0) for k in ("median", "best", "worst")]]
         frame = plane_frame(three[0], three[1:], "")._replace(
             xlabel=f"towards the best start (#{gallery['best']}), from the median start "
                    f"(#{gallery['median']})",

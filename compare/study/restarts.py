@@ -614,15 +614,16 @@ def backend_summary(final_loss: np.ndarray, threshold: float, steps: np.ndarray 
     the distribution of the steps to the threshold (N,; None: not counted)."""
     code = classify(final_loss, tail, threshold)
     hit = int(np.count_nonzero(code == REACHED))
-    told = (None, None) if tail is None else (int(np.count_nonzero(code == STUCK)),
-                                              int(np.count_nonzero(code == DESCENDING)))
+    stuck = None if tail is None else int(np.count_nonzero(code == STUCK))
+    falling = None if tail is None else int(np.count_nonzero(code == DESCENDING))
     if steps is None:
-        return BackendSummary(loss_quantiles(final_loss), hit, hit / final_loss.size, *told,
-                              None)
+        return BackendSummary(loss_quantiles(final_loss), hit, hit / final_loss.size, stuck,
+                              falling, None)
     k = steps[steps >= 0]
     steps_q = (np.quantile(k, (0.0, 0.5, 0.9, 1.0), method="inverted_cdf").tolist()
                if k.size else [None] * 4)
-    return BackendSummary(loss_quantiles(final_loss), hit, hit / final_loss.size, *told,
+    return BackendSummary(loss_quantiles(final_loss), hit, hit / final_loss.size, stuck,
+                          falling,
                           StepsQuantiles(*(None if s is None else int(s) for s in steps_q)))
 
 
