@@ -164,6 +164,12 @@ def test_restarts_preset_xor_command(capsys, tmp_path):
                 names.count("still descending")) == (s["reached"], s["stuck"],
                                                      s["still_descending"])
     assert d["per_lr"][0]["backends"]["manual"]["stuck"] > 0  # XOR's stuck starts
+    for r in rows:  # the rule applied again to each row's own numbers (E at steps 450, 500)
+        for b in ("manual", "torch", "jax"):
+            final, tail = float(r[f"final_E_{b}"]), float(r[f"tail_E_{b}"])
+            want = "reached" if final <= 0.1 else "still descending" \
+                if tail - final >= 0.01 * tail else "stuck"
+            assert r[f"outcome_{b}"] == want and r[f"reached_{b}"] == str(int(final <= 0.1))
     assert list(csv.reader((out / "disagreements.csv").read_text().splitlines()))[0][2:11] == \
         ["W1[0,0]", "W1[0,1]", "W1[1,0]", "W1[1,1]", "b1[0]", "b1[1]", "W2[0,0]", "W2[0,1]",
          "b2[0]"]

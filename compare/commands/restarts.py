@@ -477,22 +477,25 @@ def gallery_csv(study: restarts.Study, curves: list[restarts.Curve]) -> Table:
 
 
 def final_csv(outcome: restarts.Outcome) -> Table:
-    """One row per (lr, start), streamed: E at the start, every backend's final E, whether it
-    reached the threshold and its outcome ("reached", "stuck", "still descending"; "not
-    reached" with an optimizer), the ratio of the cross-backend difference to its tolerance."""
+    """One row per (lr, start), streamed: E at the start, every backend's final E and E at the
+    tail step (empty with an optimizer), whether it reached the threshold and its outcome
+    ("reached", "stuck", "still descending"; "not reached" with an optimizer), the ratio of
+    the cross-backend difference to its tolerance."""
     names = outcome.backends
     reached = {b: restarts.reached(outcome, b) for b in names}
     codes = {b: restarts.outcomes(outcome, b) for b in names}
+    tails = outcome.tail_loss
 
     def rows() -> Iterator[list[object]]:
         for j, lr in enumerate(outcome.study.lrs):
             for n in range(outcome.study.n):
                 yield [repr(lr), n, repr(float(outcome.initial_loss[n])),
                        *(repr(float(outcome.final_loss[b][j, n])) for b in names),
+                       *("" if tails is None else repr(float(tails[b][j, n])) for b in names),
                        *(int(reached[b][j, n]) for b in names),
                        *(restarts.OUTCOMES[int(codes[b][j, n])] for b in names),
                        repr(float(outcome.ratio[j, n]))]
 
     return ("lr", "start", "initial_E", *(f"final_E_{b}" for b in names),
-            *(f"reached_{b}" for b in names), *(f"outcome_{b}" for b in names),
+            *(f"tail_E_{b}" for b in names), *(f"reached_{b}" for b in names), *(f"outcome_{b}" for b in names),
             "ratio_to_tolerance"), rows()
