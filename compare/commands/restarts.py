@@ -196,7 +196,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"optimizer {study.optimizer.kind!r} exists in the manual backend "
                          "only; give --backends manual")
     memory, size = budget.restarts(study.n, len(study.lrs), len(names), study.steps,
-                                   study.chunk, len(study.checkpoints),
+                                   study.chunk,  # E at the tail step: one checkpoint more
+                                   len(study.checkpoints) + restarts.tells_stuck(study),
                                    network.n_params(p.network),
                                    2 * p.data.inputs.shape[0] * sum(p.network.sizes[1:]))
     memory += (args.dask_local or 0) * budget.libraries(names)  # each worker loads them too
