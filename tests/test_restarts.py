@@ -387,3 +387,14 @@ def test_the_island_axes_say_which_weight_in_words(preset, name, words):
     from autograd_compare.report import landscape
 
     assert landscape.describe_param(network.preset(preset).network, name) == words
+
+
+def test_the_islands_plane_goes_from_the_median_start_to_the_best_and_the_worst():
+    from autograd_compare.report import landscape
+
+    median, best, worst = np.zeros(3), np.array([0.0, 2, 0]), np.array([1.0, 1, 0])
+    f = landscape.start_plane(median, best, worst)
+    assert f.u.tolist() == [0.0, 1.0, 0.0] and f.v.tolist() == [1.0, 0.0, 0.0]
+    assert f.project(best).tolist() == [2.0, 0.0] and f.project(worst).tolist() == [1.0, 1.0]
+    same = landscape.start_plane(median, best, 3 * best)  # the worst on the same line
+    assert abs(same.u @ same.v) < 1e-15 and abs(np.linalg.norm(same.v) - 1) < 1e-15

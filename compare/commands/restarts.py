@@ -498,5 +498,5 @@ def final_csv(outcome: restarts.Outcome) -> Table:
                        repr(float(outcome.ratio[j, n]))]
 
     return ("lr", "start", "initial_E", *(f"final_E_{b}" for b in names),
-            *(f"tail_E_{b}" for b in names), *(f"reached_{b}" for b in names), *(f"outcome_{b}" for b in names),
-            "ratio_to_tolerance"), rows()
+            *(f"tail_E_{b}" for b in names), *(f"reached_{b}" for b in names),
+            *(f"outcome_{b}" for b in names), "ratio_to_tolerance"), rows()

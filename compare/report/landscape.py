@@ -293,6 +293,21 @@ def default_slice(net: Network, params: tuple[str, ...]) -> Slice:
         f"{params[0]},{params[1]}", params)
 
 
+def start_plane(median: np.ndarray, best: np.ndarray, worst: np.ndarray) -> Frame:
+    """The plane through the ``median`` start: u towards ``best``, v the part of the way to
+    ``worst`` at right angles to u (orthonormal; any other direction if a way is zero)."""
+    origin = np.asarray(median, np.float64)
+    eye = np.eye(origin.size)
+    u = np.asarray(best, np.float64) - origin
+    u = u / np.linalg.norm(u) if np.linalg.norm(u) > 0 else eye[0]
+    r = np.asarray(worst, np.float64) - origin
+    r = r - (r @ u) * u  # Gram-Schmidt: the part at right angles to u
+    if np.linalg.norm(r) <= 1e-12 * max(1.0, float(np.abs(origin).max())):
+        e = eye[np.argmin(np.abs(u))]
+        r = e - (e @ u) * u
+    return Frame(origin, u, r / np.linalg.norm(r), "", "")
+
+
 def restarts_figure(net: Network, data: Data, s: Slice, starts: np.ndarray,
                     outcomes: dict[float, np.ndarray], names: dict[int, str],
                     labels: dict[int, str], gallery: dict[str, int | None],
@@ -307,11 +322,11 @@ def restarts_figure(net: Network, data: Data, s: Slice, starts: np.ndarray,
     plt = pyplot()
     median = starts[int(gallery["median"] or 0)]  # best, median, worst: never None
     if s.axes is None:
-        three = starts[[int(gallery[k] or 0) for k in ("median", "best", "worst")]]
-        frame = plane_frame(three[0], three[1:], "")._replace(
-            xlabel=f"towards the best start (#{gallery['best']}), from the median start "
-                   f"(#{gallery['median']})",
-            ylabel=f"towards the worst start (#{gallery['worst']}), at right angles")
+        frame = start_plane(*(starts[int(gallery[k] or 0)] for k in ("median", "best", "worst")))
+        frame = frame._replace(
+            xlabel=f"distance from the median start (#{gallery['median']}) towards the best "
+                   f"(#{gallery['best']})",
+            ylabel=f"distance at right angles, towards the worst start (#{gallery['worst']})")
         how = "Dots: the starts projected onto the plane through the median, best and worst " \
               f"start; grey: {loss_name(net)} on that plane (darker = lower)"
     else:
