@@ -398,3 +398,12 @@ def test_the_islands_plane_goes_from_the_median_start_to_the_best_and_the_worst(
     assert f.project(best).tolist() == [2.0, 0.0] and f.project(worst).tolist() == [1.0, 1.0]
     same = landscape.start_plane(median, best, 3 * best)  # the worst on the same line
     assert abs(same.u @ same.v) < 1e-15 and abs(np.linalg.norm(same.v) - 1) < 1e-15
+
+
+def test_checkpoints_given_out_of_order_keep_their_own_steps():
+    """--checkpoints 30,7: E after 30 updates under step 30 (the cuts are sorted, the
+    checkpoints keep the order given)."""
+    ordered, reverse = run(study(checkpoints=(7, 30))), run(study(checkpoints=(30, 7)))
+    assert np.array_equal(reverse.checkpoint_loss["manual"],
+                          ordered.checkpoint_loss["manual"][::-1])
+    assert [c.step for c in restarts.summary(reverse)[0].checkpoints] == [30, 7]
