@@ -79,9 +79,12 @@ def _assert_identical(a: restarts.Outcome, b: restarts.Outcome) -> None:
     assert a.backends == b.backends
     pairs = [(a.initial_loss, b.initial_loss), (a.difference, b.difference), (a.ratio, b.ratio)]
     assert (a.steps_to_threshold is None) == (b.steps_to_threshold is None)
+    assert (a.tail_loss is None) == (b.tail_loss is None)
     for name in a.backends:
         pairs += [(a.final_loss[name], b.final_loss[name]),
                   (a.checkpoint_loss[name], b.checkpoint_loss[name])]
+        if a.tail_loss is not None and b.tail_loss is not None:  # E at the tail step
+            pairs.append((a.tail_loss[name], b.tail_loss[name]))
         if a.steps_to_threshold is not None and b.steps_to_threshold is not None:
             pairs.append((a.steps_to_threshold[name], b.steps_to_threshold[name]))
     for x, y in pairs:
@@ -95,6 +98,8 @@ def test_cluster_study_equals_the_single_machine_run(scheduler):
     with cluster.connect(address) as client:
         got = cluster.run(study, NAMES, np.dtype("float64"), client, seen.append)
     _assert_identical(got, _single_machine(study))
+    assert got.tail_loss is not None  # the outcomes are told on the cluster too
+    assert restarts.summary(got) == restarts.summary(_single_machine(study))
     assert len(seen) == 11 and seen[-1].startswith("chunk 11/11 done")
 
 
@@ -106,6 +111,7 @@ def test_any_network_with_an_optimizer_on_the_cluster(scheduler):
     with cluster.connect(address) as client:
         got = cluster.run(study, NAMES, np.dtype("float64"), client)
     _assert_identical(got, _single_machine(study))
+    assert got.tail_loss is None  # an optimizer: not reached is not told apart
 
 
 def test_a_worker_killed_mid_study_changes_nothing(scheduler):

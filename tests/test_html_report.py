@@ -254,8 +254,8 @@ def test_restarts_report_in_chromium(restarts_rep):
 
 @needs_browser
 def test_restarts_report_on_any_network_in_chromium(tmp_path, capsys):
-    """XOR's island: the same report.html, without the tutorial's step table, drawing and
-    island (and so without a script); the folder name escaped."""
+    """XOR's island: the same report.html, without the tutorial's step table and drawing (and
+    so without a script); the folder name escaped."""
     out = tmp_path / HOSTILE
     assert main(["restarts", "--preset", "xor", "--n", "80", "--steps", "400", "--lrs",
                  "0.5,2", "--backends", "manual,torch,jax", "--out", str(out)]) == 0
@@ -270,5 +270,8 @@ def test_restarts_report_on_any_network_in_chromium(tmp_path, capsys):
         assert b.evaluate(f"{rows}.length") == 2 * 3
         reached = b.evaluate(f"{rows}[0].cells[5].textContent")
         assert reached == f"{report['per_lr'][0]['backends']['manual']['reached_fraction']:.1%}"
-        assert b.evaluate("document.images.length") == 3  # final loss, steps, gallery
+        stuck = b.evaluate(f"{rows}[0].cells[6].textContent")
+        assert stuck == str(report["per_lr"][0]["backends"]["manual"]["stuck"])
+        assert b.evaluate("document.images.length") == 5  # island, final loss, outcomes,
+        #                                                    steps, gallery
         assert HOSTILE in b.evaluate("document.getElementById('config').innerText")

@@ -25,7 +25,7 @@ def test_writes_report_folder(report):
     assert code == 0
     names = {p.name for p in out.iterdir()}
     assert names == {"report.json", "summary.csv", "disagreements.csv", "gallery.csv",
-                     "checkpoints.csv", "final_loss.csv", "final-loss.png",
+                     "checkpoints.csv", "final_loss.csv", "final-loss.png", "outcomes.png",
                      "steps-to-threshold.png", "gallery.png", "landscape.png", "network.svg",
                      "network.png", "report.html"}
     data = json.loads((out / "report.json").read_text())
@@ -37,7 +37,9 @@ def test_writes_report_folder(report):
     rows = list(csv.reader((out / "summary.csv").read_text().splitlines()))
     assert len(rows) == 1 + 2 * len(backends)
     gallery = list(csv.reader((out / "gallery.csv").read_text().splitlines()))
-    assert len(gallery) == 1 + 2 * 3 * len(backends) * 30
+    curves = {(r[0], r[1]) for r in gallery[1:]}  # (lr, which): 3, and one per other outcome
+    assert len(gallery) == 1 + len(curves) * len(backends) * 30
+    assert {w for _, w in curves} >= {"best", "median", "worst"}
     for png in ("final-loss.png", "gallery.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -105,21 +107,26 @@ def test_json_shape_field_by_field(tmp_path, capsys, monkeypatch):
     assert main([*SMALL, "--backends", "manual,mistake:update-sign", "--checkpoints", "10",
                  "--json"]) == 1
     data = json.loads(capsys.readouterr().out)
-    assert list(data) == ["tool", "command", "ok", "exit_code", "config", "tolerance", "seconds",
-                          "per_lr", "disagreements", "amplified_rounding", "report_dir",
-                          "files"]
+    assert list(data) == ["tool", "command", "ok", "exit_code", "config", "tolerance",
+                          "outcome_rule", "seconds", "per_lr", "disagreements",
+                          "amplified_rounding", "report_dir", "files"]
+    assert data["outcome_rule"] == {
+        "rule": "reached: final E_total <= 1e-05; stuck: not reached and E_total fell by less "
+                "than 1% over the last 3 steps (step 27 to 30); still descending: not reached, "
+                "fell more", "threshold": 1e-05, "tail_step": 27, "stall": 0.01}
     row = data["per_lr"][0]
     assert list(row) == ["lr", "backends", "cross_backend", "gallery", "checkpoints"]
     s = row["backends"]["manual"]
-    assert list(s) == ["final_loss", "reached", "reached_fraction", "steps_to_threshold"]
+    assert list(s) == ["final_loss", "reached", "reached_fraction", "stuck",
+                       "still_descending", "steps_to_threshold"]
     quantiles = ["mean", "min", "p1", "p10", "median", "p90", "p99", "max", "non_finite"]
     assert list(s["final_loss"]) == quantiles
     assert list(s["steps_to_threshold"]) == ["min", "median", "p90", "max"]
     assert list(row["cross_backend"]) == [
         "worst_difference", "median_difference", "worst_ratio_to_tolerance",
         "median_ratio_to_tolerance", "disagreements", "reached_mismatches",
-        "steps_to_threshold_mismatches"]
-    assert list(row["gallery"]) == ["best", "median", "worst"]
+        "outcome_mismatches", "steps_to_threshold_mismatches"]
+    assert list(row["gallery"]) == ["best", "median", "worst", "stuck", "still_descending"]
     assert list(row["checkpoints"][0]) == ["step", "E_total"]
     assert list(row["checkpoints"][0]["E_total"]["manual"]) == quantiles
     assert list(data["disagreements"][0]) == ["start", "lr", "weights", "final_loss",
@@ -137,18 +144,32 @@ def test_restarts_preset_xor_command(capsys, tmp_path):
     d = json.loads(captured.out)
     assert d["ok"] and d["config"]["preset"] == "xor" and len(d["per_lr"]) == 2
     assert d["config"]["threshold"] == 0.1  # the default away from the tutorial's network
-    assert "reached = final E <= 0.1" in captured.err
-    # the same files as the tutorial's study, less its network drawing and island
+    assert "reached: final E <= 0.1; stuck: not reached and E fell by less than 1% over the " \
+        "last 50 steps (step 450 to 500)" in captured.err
+    # the same files as the tutorial's study, less its network drawing
     assert sorted(p.name for p in out.iterdir()) == [
         "checkpoints.csv", "disagreements.csv", "final-loss.png", "final_loss.csv",
-        "gallery.csv", "gallery.png", "report.html", "report.json", "steps-to-threshold.png",
-        "summary.csv"]
+        "gallery.csv", "gallery.png", "landscape.png", "outcomes.png", "report.html",
+        "report.json", "steps-to-threshold.png", "summary.csv"]
     assert d["files"] == sorted(p.name for p in out.iterdir())
     rows = list(csv.DictReader((out / "final_loss.csv").read_text().splitlines()))
     assert len(rows) == 200
     assert all(r["reached_manual"] == r["reached_torch"] == r["reached_jax"] for r in rows)
     reached = sum(int(r["reached_manual"]) for r in rows if r["lr"] == "1.0")
     assert reached == d["per_lr"][1]["backends"]["manual"]["reached"] > 0
+    for j, lr in enumerate(("0.5", "1.0")):  # final_loss.csv's outcomes are report.json's
+        names = [r["outcome_jax"] for r in rows if r["lr"] == lr]
+        s = d["per_lr"][j]["backends"]["jax"]
+        assert (names.count("reached"), names.count("stuck"),
+                names.count("still descending")) == (s["reached"], s["stuck"],
+                                                     s["still_descending"])
+    assert d["per_lr"][0]["backends"]["manual"]["stuck"] > 0  # XOR's stuck starts
+    for r in rows:  # the rule applied again to each row's own numbers (E at steps 450, 500)
+        for b in ("manual", "torch", "jax"):
+            final, tail = float(r[f"final_E_{b}"]), float(r[f"tail_E_{b}"])
+            want = "reached" if final <= 0.1 else "still descending" \
+                if tail - final >= 0.01 * tail else "stuck"
+            assert r[f"outcome_{b}"] == want and r[f"reached_{b}"] == str(int(final <= 0.1))
     assert list(csv.reader((out / "disagreements.csv").read_text().splitlines()))[0][2:11] == \
         ["W1[0,0]", "W1[0,1]", "W1[1,0]", "W1[1,1]", "b1[0]", "b1[1]", "W2[0,0]", "W2[0,1]",
          "b2[0]"]
@@ -228,3 +249,65 @@ def test_local_dask_workers_are_capped_before_any_work(capsys, no_work, monkeypa
     with pytest.raises(AssertionError, match="before the refusal"):  # within both: the work
         main(["restarts", "--dask-local", "8", "--backends", "manual", "--n", "10", *out])
     assert not (tmp_path / "r").exists()
+
+
+# --- the same pictures for every network ----------------------------------------------------------
+PICTURES = ("final-loss.png", "outcomes.png", "steps-to-threshold.png", "gallery.png",
+            "landscape.png")
+
+
+@pytest.mark.parametrize("preset", ["tutorial", "mazur", "xor", "iris"])
+def test_every_preset_writes_the_pictures(preset, tmp_path, capsys):
+    """final-loss, outcome counts, steps, gallery and the island (starts coloured by outcome)
+    for the tutorial and every preset; report.html shows them; the outcome counts add up."""
+    import matplotlib.image
+
+    from autograd_compare import network
+
+    assert set(network.PRESETS) == {"tutorial", "mazur", "xor", "iris"}  # every preset here
+    out = tmp_path / preset
+    assert main(["restarts", "--preset", preset, "--n", "40", "--steps", "60", "--lrs",
+                 "0.5,2", "--chunk", "40", "--backends", "manual", "--out", str(out)]) == 0
+    capsys.readouterr()
+    for name in PICTURES:
+        image = matplotlib.image.imread(out / name)
+        assert image.ndim == 3 and image.shape[0] >= 400 and image.shape[1] >= 600, name
+        assert image[..., :3].std() > 0.05, name  # not a blank page
+    data = json.loads((out / "report.json").read_text())
+    for row in data["per_lr"]:
+        s = row["backends"]["manual"]
+        assert s["reached"] + s["stuck"] + s["still_descending"] == 40
+    page = (out / "report.html").read_text()
+    for name in PICTURES:
+        assert f'alt="{name}"' in page, name
+    summary = list(csv.DictReader((out / "summary.csv").read_text().splitlines()))
+    assert [int(r["stuck"]) for r in summary] == [r["backends"]["manual"]["stuck"]
+                                                  for r in data["per_lr"]]
+
+
+def test_the_islands_slice_is_named_on_any_network(tmp_path, capsys):
+    """--landscape takes the network's own parameter names; a bad one is a one-line error
+    before any work."""
+    base = ["restarts", "--preset", "xor", "--n", "20", "--steps", "20", "--lrs", "1",
+            "--backends", "manual"]
+    assert main([*base, "--landscape", "W2[0,0],b2[0]", "--out", str(tmp_path / "a")]) == 0
+    assert (tmp_path / "a" / "landscape.png").is_file()
+    assert main([*base, "--landscape", "plane", "--out", str(tmp_path / "b")]) == 0
+    capsys.readouterr()
+    assert main([*base, "--landscape", "w5,w6", "--out", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert "(from W1[0,0]..b2[0]); got 'w5,w6'" in err and err.count("\n") == 1
+    assert not (tmp_path / "c").exists()
+
+
+def test_with_an_optimizer_not_reached_is_not_told_apart(tmp_path, capsys):
+    assert main(["restarts", "--preset", "xor", "--optimizer", "adam", "--n", "20", "--steps",
+                 "30", "--lrs", "0.5", "--backends", "manual", "--json", "--out",
+                 str(tmp_path / "o")]) == 0
+    d = json.loads(capsys.readouterr().out)
+    s = d["per_lr"][0]["backends"]["manual"]
+    assert s["stuck"] is None and s["still_descending"] is None
+    assert d["outcome_rule"]["tail_step"] is None
+    rows = list(csv.DictReader((tmp_path / "o" / "final_loss.csv").read_text().splitlines()))
+    assert {r["outcome_manual"] for r in rows} <= {"reached", "not reached"}
+    assert (tmp_path / "o" / "outcomes.png").is_file()

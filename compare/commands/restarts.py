@@ -28,12 +28,11 @@ from autograd_compare.commands.options import (
     with_reference,
 )
 from autograd_compare.commands.progress import Progress
-from autograd_compare.commands.run import add_landscape_option
 from autograd_compare.errors import InputError
 from autograd_compare.harness import steps as step_trace
 from autograd_compare.interface import CLASS_INPUTS, CLASS_TARGETS
 from autograd_compare.optimizers import MANUAL_ONLY
-from autograd_compare.report import extras, html, output
+from autograd_compare.report import drawing, extras, html, landscape, output
 from autograd_compare.report.plots import PlotsUnavailable
 from autograd_compare.report.sweep import optimizer_dict
 from autograd_compare.study import restarts
@@ -48,6 +47,7 @@ SUMMARY_CSV, DISAGREE_CSV, GALLERY_CSV = "summary.csv", "disagreements.csv", "ga
 CHECKPOINTS_CSV, FINAL_CSV = "checkpoints.csv", "final_loss.csv"
 THRESHOLDS = {"tutorial": 1e-5}  # the default --threshold; 0.1 on any other network
 WORKERS_PER_CORE = 4  # --dask-local: at most this many worker processes per CPU core
+ISLAND_DOTS = 3000  # starts drawn on the island (landscape.png)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,9 +67,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also record the distribution of E after these steps "
                         "(each between 1 and STEPS-1; plain gradient descent; default none)")
     parser.add_argument("--threshold", type=float, default=None,
-                        help="'sea level': a start whose final E <= THRESHOLD reached it, the "
-                        "others have not within --steps (stuck, or still descending; default "
-                        "1e-5 on the tutorial's network, else 0.1)")
+                        help="'sea level': a start whose final E <= THRESHOLD reached it; one "
+                        "that has not is stuck if E fell by less than 1%% over the last 10%% "
+                        "of the steps, else still descending (default 1e-5 on the tutorial's "
+                        "network, else 0.1)")
     parser.add_argument("--chunk", type=positive_int("--chunk"), default=32768,
                         help="starts per batched call; memory grows with CHUNK x rates "
                         "(default 32768)")
@@ -82,7 +83,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help=wording.FORCE_HELP)
     parser.add_argument("--no-plots", action="store_true", help="write no PNG files")
     parser.add_argument("--json", action="store_true", help=wording.JSON_HELP)
-    add_landscape_option(parser, default="w5,w6", tutorial=True)
+    parser.add_argument("--landscape", default=None, metavar="SLICE",
+                        help="the slice of the island (landscape.png): 'plane' (through the "
+                        "median, best and worst start) or two parameters, such as w5,w6 "
+                        "(default on the tutorial's network) or W1[0,0],W1[0,1] (default "
+                        "elsewhere: the first hidden unit's weights from x1 and x2)")
     parser.add_argument("--preset", default=None, metavar="NAME", choices=tuple(network.PRESETS),
                         help="a preset network (see 'autograd-compare presets'), e.g. xor "
                         "(default: the tutorial's network)")
@@ -151,6 +156,15 @@ def study_from(args: argparse.Namespace) -> restarts.Study:
         problem=p, optimizer=opt))
 
 
+def island_slice(args: argparse.Namespace, study: restarts.Study) -> landscape.Slice:
+    """The --landscape slice on the study's network (`landscape.default_slice` if not given;
+    a bad one: `InputError`, one line)."""
+    net = study.problem.network
+    names = network.param_names(net)
+    return landscape.default_slice(net, names) if args.landscape is None else \
+        landscape.parse(args.landscape, names)
+
+
 def local_workers_cap() -> int:
     """The most worker processes --dask-local starts: `WORKERS_PER_CORE` per CPU core."""
     return WORKERS_PER_CORE * (os.cpu_count() or 1)
@@ -169,6 +183,7 @@ def check_local_workers(count: int | None) -> None:
 def run(args: argparse.Namespace) -> int:
     check_local_workers(args.dask_local)  # before anything is built
     study = study_from(args)
+    island_slice(args, study)  # a bad --landscape: before any work
     dt = validate.dtype(args.dtype)
     p, tutorial = study.problem, restarts.is_tutorial(study)
     if p.name == "tutorial":
@@ -181,7 +196,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"optimizer {study.optimizer.kind!r} exists in the manual backend "
                          "only; give --backends manual")
     memory, size = budget.restarts(study.n, len(study.lrs), len(names), study.steps,
-                                   study.chunk, len(study.checkpoints),
+                                   study.chunk,  # E at the tail step: one checkpoint more
+                                   len(study.checkpoints) + restarts.tells_stuck(study),
                                    network.n_params(p.network),
                                    2 * p.data.inputs.shape[0] * sum(p.network.sizes[1:]))
     memory += (args.dask_local or 0) * budget.libraries(names)  # each worker loads them too
@@ -256,17 +272,13 @@ def _write(dest: output.Destination, args: argparse.Namespace, result: restarts.
             try:
                 from autograd_compare.report import restarts_plots
 
-                files.extend(restarts_plots.save_all(folder, outcome, curves))
+                files.extend(restarts_plots.save_all(folder, outcome, curves,
+                                                     island(args, result, outcome)))
             except PlotsUnavailable as err:
                 print(f"note: {err}; writing the report without plots", file=sys.stderr)
         if not args.no_plots and extras.have_matplotlib() and trace["runs"]:
-            shown = restarts.starts(study, 0, min(study.n, 3000))  # the island's dots
-            reached = restarts.reached(outcome, outcome.backends[0])[:, : len(shown)]
-            extras.write_restarts(folder, trace, restarts.example(study), args.landscape, shown,
-                                  dict(zip(study.lrs, reached, strict=True)),
-                                  result.per_lr[0].gallery._asdict(),
-                                  (study.low + study.high) / 2, study.threshold)
-            files.extend(extras.PICTURES)
+            extras.write_restarts(folder, trace, restarts.example(study))
+            files.extend([drawing.SVG_FILE, drawing.PNG_FILE])
         written[0] = written[0]._replace(files=tuple(sorted(files)))
         result_json = as_dict(written[0])
         html.write(folder, html.render_restarts(result_json, trace, folder))
@@ -274,6 +286,21 @@ def _write(dest: output.Destination, args: argparse.Namespace, result: restarts.
 
     dest.commit(fill, before=lambda: _emit(written[0], out_dir, args.json, human))
     return written[0]
+
+
+def island(args: argparse.Namespace, result: restarts.Report,
+           outcome: restarts.Outcome) -> Any:
+    """What the outcome pictures need (`restarts_plots.Island`), worked out by the study."""
+    from autograd_compare.report import restarts_plots
+
+    study = outcome.study
+    labels = restarts.outcome_labels(study)
+    return restarts_plots.Island(
+        {b: restarts.outcomes(outcome, b) for b in outcome.backends},
+        {c: restarts.OUTCOMES[c] for c in labels}, labels,
+        restarts.tail_step(study.steps) if restarts.tells_stuck(study) else None,
+        island_slice(args, study), restarts.starts(study, 0, min(study.n, ISLAND_DOTS)),
+        result.per_lr[0].gallery._asdict())
 
 
 def _write_csv(path: Path, header: Sequence[object], rows: Iterable[Sequence[object]]) -> None:
@@ -316,6 +343,10 @@ def as_dict(result: restarts.Report) -> dict[str, Any]:
                    "examples": int(p.data.inputs.shape[0]),
                    "optimizer": optimizer_dict(s.optimizer)},
         "tolerance": restarts.tolerance_rule(s, result.dtype),
+        "outcome_rule": {"rule": restarts.outcome_rule(s), "threshold": s.threshold,
+                         "tail_step": restarts.tail_step(s.steps)
+                         if restarts.tells_stuck(s) else None,
+                         "stall": restarts.STALL if restarts.tells_stuck(s) else None},
         "seconds": result.seconds,
         "per_lr": [_plain(row) for row in result.per_lr],
         "disagreements": [_plain(d) for d in result.disagreements],
@@ -343,9 +374,11 @@ def table(result: restarts.Report) -> str:
     how = "" if restarts.counts_steps(c) else f" with {optimizer_dict(c.optimizer)['describe']}"
     lines = [f"Random restarts{how} on {c.problem.name}: {c.n} starts ({c.distribution} on "
              f"[{c.low:g}, {c.high:g}], seed {c.seed}) x {len(c.lrs)} rates x {c.steps} steps, "
-             f"{result.dtype}, {result.seconds:.1f} s; reached = final {E} <= {c.threshold:g}",
+             f"{result.dtype}, {result.seconds:.1f} s",
+             restarts.outcome_rule(c),
              f"{'lr':>5} {'backend':<10} {'median E':>10} {'p90 E':>10} {'max E':>10} "
-             f"{'reached':>8} {'med.steps':>9}   {'worst diff':>10} {'/tol':>8} {'disagree':>8}"]
+             f"{'reached':>8} {'stuck':>6} {'descend':>7} {'med.steps':>9}   "
+             f"{'worst diff':>10} {'/tol':>8} {'disagree':>8}"]
     for row in result.per_lr:
         x = row.cross_backend
         for i, (b, s) in enumerate(row.backends.items()):
@@ -355,6 +388,8 @@ def table(result: restarts.Report) -> str:
                     f"{x.disagreements:8d}") if i == 0 else ""
             lines.append(f"{row.lr:5g} {b:<10} {e.median:10.3e} {e.p90:10.3e} "
                          f"{e.max:10.3e} {s.reached_fraction:8.1%} "
+                         f"{'-' if s.stuck is None else s.stuck:>6} "
+                         f"{'-' if s.still_descending is None else s.still_descending:>7} "
                          f"{'-' if k is None else k:>9}{tail}")
     ref = result.reference
     for row in result.per_lr:
@@ -365,6 +400,9 @@ def table(result: restarts.Report) -> str:
         if row.cross_backend.reached_mismatches:
             lines.append(f"{row.lr:5g} {row.cross_backend.reached_mismatches} starts reached "
                          "the threshold in one backend and not in the reference")
+        elif row.cross_backend.outcome_mismatches:
+            lines.append(f"{row.lr:5g} {row.cross_backend.outcome_mismatches} starts stuck in "
+                         "one backend and still descending in the reference, or the reverse")
     n, k = len(result.disagreements), len(result.amplified)
     lines += [f"FAIL {b}: a mistake backend, but it agrees with the others on every "
               "configuration" for b in result.undetected_mistakes]
@@ -392,11 +430,14 @@ def summary_csv(result: restarts.Report) -> Table:
             e = s.final_loss._asdict()
             rows.append([repr(row.lr), b, *(repr(e[q]) for q in QUANTILE_FIELDS),
                          s.reached, repr(s.reached_fraction),
+                         "" if s.stuck is None else s.stuck,
+                         "" if s.still_descending is None else s.still_descending,
                          *("" if v is None else v for v in k),
                          repr(x.worst_difference), repr(x.median_difference),
                          x.disagreements])
     return (("lr", "backend", *(f"final_E_{q}" for q in QUANTILE_FIELDS), "reached",
-             "reached_fraction", *(f"steps_{q}" for q in restarts.StepsQuantiles._fields),
+             "reached_fraction", "stuck", "still_descending",
+             *(f"steps_{q}" for q in restarts.StepsQuantiles._fields),
              "worst_difference", "median_difference", "disagreements"), rows)
 
 
@@ -430,25 +471,32 @@ def disagreements_csv(result: restarts.Report) -> Table:
 
 def gallery_csv(study: restarts.Study, curves: list[restarts.Curve]) -> Table:
     """The gallery's loss curves, one row per (lr, which start, backend, step)."""
-    rows = [[repr(c.lr), c.which, c.start, b, k, repr(float(v))]
+    rows = [[repr(c.lr), c.which, c.start, c.outcome, b, k, repr(float(v))]
             for c in curves for b, loss in c.loss.items() for k, v in enumerate(loss)]
-    return ("lr", "which", "start", "backend", "step",
+    return ("lr", "which", "start", "outcome", "backend", "step",
             network.loss_name(study.problem.network)), rows
 
 
 def final_csv(outcome: restarts.Outcome) -> Table:
-    """One row per (lr, start), streamed: E at the start, every backend's final E and whether
-    it reached the threshold, the ratio of the cross-backend difference to its tolerance."""
+    """One row per (lr, start), streamed: E at the start, every backend's final E and E at the
+    tail step (empty with an optimizer), whether it reached the threshold and its outcome
+    ("reached", "stuck", "still descending"; "not reached" with an optimizer), the ratio of
+    the cross-backend difference to its tolerance."""
     names = outcome.backends
     reached = {b: restarts.reached(outcome, b) for b in names}
+    codes = {b: restarts.outcomes(outcome, b) for b in names}
+    tails = outcome.tail_loss
 
     def rows() -> Iterator[list[object]]:
         for j, lr in enumerate(outcome.study.lrs):
             for n in range(outcome.study.n):
                 yield [repr(lr), n, repr(float(outcome.initial_loss[n])),
                        *(repr(float(outcome.final_loss[b][j, n])) for b in names),
+                       *("" if tails is None else repr(float(tails[b][j, n])) for b in names),
                        *(int(reached[b][j, n]) for b in names),
+                       *(restarts.OUTCOMES[int(codes[b][j, n])] for b in names),
                        repr(float(outcome.ratio[j, n]))]
 
     return ("lr", "start", "initial_E", *(f"final_E_{b}" for b in names),
-            *(f"reached_{b}" for b in names), "ratio_to_tolerance"), rows()
+            *(f"tail_E_{b}" for b in names), *(f"reached_{b}" for b in names),
+            *(f"outcome_{b}" for b in names), "ratio_to_tolerance"), rows()

@@ -11,8 +11,6 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from autograd_compare.interface import Example
 from autograd_compare.report import drawing, html, landscape
 
@@ -28,13 +26,8 @@ def file_names(with_plots: bool) -> list[str]:
     return ([*PICTURES] if with_plots else []) + [html.FILE]
 
 
-def write_restarts(folder: Path, trace: dict[str, Any], example: Example,
-                   slice_: landscape.Slice, starts: np.ndarray, reached: dict[float, np.ndarray],
-                   gallery: dict[str, int], centre: float, threshold: float) -> None:
-    """The tutorial's restart pictures: the traced start's network drawing, the island of
-    ``starts`` (green: ``reached``) with the ``gallery`` starts, the other weights at
-    ``centre``."""
+def write_restarts(folder: Path, trace: dict[str, Any], example: Example) -> None:
+    """The tutorial's restart drawing: the traced start's network (the island, landscape.png,
+    is the study's own picture on every network: `restarts_plots.save_all`)."""
     if trace["runs"]:
         drawing.save(folder, drawing.recorded_panels(trace["runs"][0], example, "The median start"))
-        landscape.save(landscape.restarts_figure(slice_, starts, reached, gallery, centre,
-                                                 example, threshold), folder)

@@ -41,7 +41,10 @@ CAPTIONS = {
     "differences.png": "Largest difference from the reference per step.",
     "final-loss.png": "Final loss of every start.",
     "steps-to-threshold.png": "Steps each start needed to reach the threshold.",
-    "gallery.png": "Loss curves of the best, median and worst start.",
+    "gallery.png": "Loss curves of the best, median and worst start, and of a stuck and a "
+                   "still-descending one.",
+    "outcomes.png": "How the starts end at each learning rate: reached, stuck or still "
+                    "descending.",
 }
 
 CSS = """
@@ -297,20 +300,28 @@ def render_restarts(result: dict[str, Any], trace: dict[str, Any], folder: Path)
         for b, s in row["backends"].items():
             e, k = s["final_loss"], (s["steps_to_threshold"] or {}).get("median")
             rows.append([num(row["lr"]), escape(b), short(e["median"]), short(e["p90"]),
-                         short(e["max"]), f"{s['reached_fraction']:.1%}", num(k),
+                         short(e["max"]), f"{s['reached_fraction']:.1%}", num(s["stuck"]),
+                         num(s["still_descending"]), num(k),
                          short(x["worst_difference"]), short(x["worst_ratio_to_tolerance"]),
                          num(x["disagreements"])])
     sections = [
         section("Configuration", table(["setting", "value"], config_rows, left=2), "config"),
         section("Every start at every learning rate", table(
             ["lr", "backend", "median E", "p90 E", "max E", f"reached (E <= {c['threshold']:g})",
-             "median steps", "worst diff", "diff/tol", "disagree"], rows, left=2,
-            table_id="restarts-table"), "restarts"),
+             "stuck", "still descending", "median steps", "worst diff", "diff/tol", "disagree"],
+            rows, left=2, table_id="restarts-table")
+            + f'<p class="note">{escape(result["outcome_rule"]["rule"])}</p>', "restarts"),
         *([step_section(trace, "The median start of the first learning rate (by final "
                                "E_total), re-run with every backend.")]
           if trace.get("runs") else []),
-        *picture_sections(folder, ["final-loss.png", "steps-to-threshold.png", "gallery.png"],
-                          result["files"], drawings=bool(trace.get("runs"))),
+        section("The island", figures(
+            folder, ["landscape.png"], lambda name: "The island: the loss over a 2-D slice of "
+            "parameter space, every start coloured by how it ends.",
+            '<p class="note">Not drawn (--no-plots, or matplotlib is not installed).</p>'),
+            "landscape"),
+        *picture_sections(folder, ["final-loss.png", "outcomes.png", "steps-to-threshold.png",
+                                   "gallery.png"], result["files"],
+                          drawings=bool(trace.get("runs")), island=False),
         *([json_script(trace, "trace-data"), f"<script>{SCRIPT}</script>"]
           if trace.get("runs") else []),
     ]

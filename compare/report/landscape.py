@@ -1,15 +1,19 @@
 """The island: the loss over a 2-D slice of weight space, with the training paths on it.
 
 The tutorial's w1..w8: a slice is two weights (``w5,w6``: those two vary, the other six stay at
-the start) or ``plane``: the plane through the start and the ends of training (main job), or
-through the best, median and worst start (restarts). Any other network (`network_figure`): the
-plane through the start and the ends of training. Paths and starts are drawn projected onto
-the slice; the contours are the loss on the slice itself (the manual forward pass, batched).
+the start) or ``plane``: the plane through the start and the ends of training (main job).
+Any other network (`network_figure`): the plane through the start and the ends of training.
+The restart study (`restarts_figure`, any network): two parameters named in words on the axes
+(`describe_param`), the others at the median start's values, or the plane through the median,
+best and worst start; the starts coloured by their outcome. Paths and starts are drawn
+projected onto the slice; the contours are the loss on the slice itself (the manual forward
+pass, batched).
 """
 
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -296,41 +300,122 @@ def plane_loss(net: Network, frame: Frame, A: np.ndarray, B: np.ndarray,
     return E.reshape(A.shape)
 
 
-def restarts_figure(s: Slice, starts: np.ndarray, reached: dict[float, np.ndarray],
-                    gallery: dict[str, int], center: float, example: Example,
-                    threshold: float, max_points: int = 3000) -> Figure:
-    """One panel per learning rate: the starts on the slice, green if they reached the
-    threshold, red if not (stuck, or still descending when the steps ran out: the final E
-    alone does not tell which). ``reached``: lr -> (N,) bool; ``gallery``: best/median/worst
-    start index (of the first rate) for the plane."""
+# --- the restart study's island (any network) ------------------------------------------------
+OUTCOME_COLOURS = {"reached": "#2ca02c", "stuck": "#d62728", "still descending": "#1f77b4",
+                   "not reached": "#7f7f7f"}  # the study's outcomes (`study.restarts.OUTCOMES`)
+ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
+            "ninth", "tenth")
+TUTORIAL_WEIGHTS = {  # w1..w8: from which neuron to which (the tutorial's drawing)
+    "w1": ("i1", "h1"), "w2": ("i2", "h1"), "w3": ("i1", "h2"), "w4": ("i2", "h2"),
+    "w5": ("h1", "o1"), "w6": ("h2", "o1"), "w7": ("h1", "o2"), "w8": ("h2", "o2")}
+PARAM = re.compile(r"([Wb])(\d+)\[(\d+)(?:,(\d+))?\]")
+
+
+def _unit(net: Network, layer: int, j: int) -> str:
+    """Unit j (0-based) of layer ``layer`` (0: the inputs, 1..L), in words."""
+    if layer == 0:
+        return f"input x{j + 1}"
+    where = "output" if layer == net.layers else "hidden"
+    if where == "output" and net.sizes[-1] == 1:
+        return "the output unit"
+    nth = ORDINALS[j] if j < len(ORDINALS) else f"number {j + 1}"
+    deep = f" of hidden layer {layer}" if where == "hidden" and net.layers > 2 else ""
+    return f"the {nth} {where} unit{deep}"
+
+
+def describe_param(net: Network, name: str) -> str:
+    """A parameter's name with what it is, for an axis label: ``"W1[0,1] (first hidden unit,
+    weight from input x2)"``, ``"b2[0] (bias of the output unit)"``, ``"w5 (weight from h1 to
+    o1)"`` (the tutorial's names)."""
+    if name in TUTORIAL_WEIGHTS and len(name) == 2:
+        a, b = TUTORIAL_WEIGHTS[name]
+        return f"{name} (weight from {a} to {b})"
+    m = PARAM.fullmatch(name)
+    if m is None:
+        return name
+    layer, j = int(m.group(2)), int(m.group(3))
+    to = _unit(net, layer, j).removeprefix("the ")
+    if m.group(1) == "b":
+        return f"{name} (bias of the {to})"
+    source = _unit(net, layer - 1, int(m.group(4))).removeprefix("the ")
+    return f"{name} ({to}, weight from {source})"
+
+
+def default_slice(net: Network, params: tuple[str, ...]) -> Slice:
+    """The island's default slice: w5,w6 on the tutorial's shape (the output weights of o1),
+    else the first two parameters (the first hidden unit's weights from x1 and x2)."""
+    return parse("w5,w6") if params == naming.WEIGHT_NAMES else parse(
+        f"{params[0]},{params[1]}", params)
+
+
+def start_plane(median: np.ndarray, best: np.ndarray, worst: np.ndarray) -> Frame:
+    """The plane through the ``median`` start: u towards ``best``, v the part of the way to
+    ``worst`` at right angles to u (orthonormal; any other direction if a way is zero)."""
+    origin = np.asarray(median, np.float64)
+    eye = np.eye(origin.size)
+    u = np.asarray(best, np.float64) - origin
+    u = u / np.linalg.norm(u) if np.linalg.norm(u) > 0 else eye[0]
+    r = np.asarray(worst, np.float64) - origin
+    r = r - (r @ u) * u  # Gram-Schmidt: the part at right angles to u
+    if np.linalg.norm(r) <= 1e-12 * max(1.0, float(np.abs(origin).max())):
+        e = eye[np.argmin(np.abs(u))]
+        r = e - (e @ u) * u
+    return Frame(origin, u, r / np.linalg.norm(r), "", "")
+
+
+def restarts_figure(net: Network, data: Data, s: Slice, starts: np.ndarray,
+                    outcomes: dict[float, np.ndarray], names: dict[int, str],
+                    labels: dict[int, str], gallery: dict[str, int | None],
+                    max_points: int = 3000) -> Figure:
+    """One panel per learning rate: the starts (N, P) on the slice ``s``, each coloured by its
+    outcome (``outcomes``: lr -> (N,) codes; ``names``: code -> "reached", "stuck", ...;
+    ``labels``: code -> its legend label, the rule with its numbers). Two parameters: the
+    dots are the starts' values of them, the grey background the loss with every other
+    parameter at the median start's value (``gallery``: best/median/worst start of the first
+    rate). The plane: through the median
+    start towards the best and the worst, the starts projected onto it."""
     plt = pyplot()
+    median = starts[int(gallery["median"] or 0)]  # best, median, worst: never None
     if s.axes is None:
-        three = starts[[gallery["median"], gallery["best"], gallery["worst"]]]
-        frame = plane_frame(three[0], three[1:], "median start to the best and worst")
+        frame = start_plane(*(starts[int(gallery[k] or 0)] for k in ("median", "best", "worst")))
+        frame = frame._replace(
+            xlabel=f"distance from the median start (#{gallery['median']}) towards the best "
+                   f"(#{gallery['best']})",
+            ylabel=f"distance at right angles, towards the worst start (#{gallery['worst']})")
+        how = "Dots: the starts projected onto the plane through the median, best and worst " \
+              f"start; grey: {loss_name(net)} on that plane (darker = lower)"
     else:
-        frame = axes_frame(s, np.full(8, center))
+        frame = axes_frame(s, median)._replace(xlabel=describe_param(net, s.names[0]),
+                                                ylabel=describe_param(net, s.names[1]))
+        how = (f"Dots: each start's {s.names[0]} and {s.names[1]}; grey: {loss_name(net)} over "
+               f"these two with the other {median.size - 2} parameters at the median start's "
+               f"(#{gallery['median']}; darker = lower)")
     shown = np.arange(min(len(starts), max_points))
     pts = frame.project(starts[shown])
-    A, B, E = loss_grid(frame, axis_range(pts[:, 0], 0.05), axis_range(pts[:, 1], 0.05), example)
-    slice_text = (f"the other weights at {center:g}" if s.axes else
-                  "starts projected onto the plane")
-    fig, axes = grid(plt, len(reached), (5.2, 4.3),
-                     f"The island: the first {len(shown)} starts on the slice '{s.label}' "
-                     f"({slice_text}), coloured by where they end;\ngrey: E_total on the slice "
-                     "(darker = lower)")
+    A, B = np.meshgrid(np.linspace(*axis_range(pts[:, 0], 0.05), NETWORK_GRID),
+                       np.linspace(*axis_range(pts[:, 1], 0.05), NETWORK_GRID))
+    E = plane_loss(net, frame, A, B, data)
+    width = 5.2 * min(3, len(outcomes))  # inches, as `grid` lays the panels out
+    fig, axes = grid(plt, len(outcomes), (5.2, 4.3), textwrap.fill(
+        f"Where do the starts end up? The first {len(shown)} starts, coloured by outcome. "
+        f"{how}", int(width * 11)))
     positive, levels, norm = log_levels(plt, E, 18, 10)
-    for ax, (lr, ok) in zip(axes, reached.items(), strict=False):
-        ax.contourf(A, B, positive, levels=levels, cmap="Greys_r", alpha=0.55, norm=norm)
-        ok = np.asarray(ok)[shown]
-        ax.scatter(pts[~ok, 0], pts[~ok, 1], s=7, color="#d62728",  # stuck or still going:
-                   label=f"not reached ({(~ok).sum()})")  # the final E alone cannot tell
-        ax.scatter(pts[ok, 0], pts[ok, 1], s=7, color="#2ca02c",
-                   label=f"reached E_total <= {threshold:g} ({ok.sum()})")
+    for ax, (lr, codes) in zip(axes, outcomes.items(), strict=False):
+        ax.contourf(A, B, positive, levels=levels, cmap="Greys_r", alpha=0.45, norm=norm)
+        codes = np.asarray(codes)[shown]
+        for code in names:
+            mine = codes == code
+            ax.scatter(pts[mine, 0], pts[mine, 1], s=7, color=OUTCOME_COLOURS[names[code]],
+                       zorder=3 + _DRAW_ORDER.get(names[code], 0),  # stuck on top
+                       label=f"{labels[code]} ({int(mine.sum())})")
         ax.set_title(f"learning rate {lr:g}", fontsize="medium")
         ax.set_xlabel(frame.xlabel, fontsize="small")
         ax.set_ylabel(frame.ylabel, fontsize="small")
-        ax.legend(fontsize="x-small", loc="upper right")
+        ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.14))
     return fig
+
+
+_DRAW_ORDER = {"still descending": 0, "reached": 1, "not reached": 2, "stuck": 3}  # stuck on top
 
 
 def save(fig: Figure, folder: Path) -> str:

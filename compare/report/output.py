@@ -94,7 +94,7 @@ TOOL_FILES = frozenset({  # every name the tool writes into a report folder
     JSON_NAME, CSV_NAME, "nodes.csv", "report.html", "loss-all-lrs.png", "differences.png",
     "network.svg", "network.png", "landscape.png",
     "summary.csv", "disagreements.csv", "gallery.csv", "checkpoints.csv", "final_loss.csv",
-    "final-loss.png", "steps-to-threshold.png", "gallery.png"})
+    "final-loss.png", "outcomes.png", "steps-to-threshold.png", "gallery.png"})
 LOSS_FILE = re.compile(r"loss-lr-\d+(?:\.\d+)?(?:e[+-]\d+)?\.png")  # loss-lr-0.5.png, -1e-05
 WORK_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<kind>tmp|old|lock)-(?P<pid>\d+)-[0-9a-f]{8}$")
 MAX_REPORT_JSON = 64 << 20  # an earlier report.json larger than this is not read

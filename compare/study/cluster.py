@@ -3,12 +3,14 @@
 
 Each chunk of starts (any network, any optimizer) is one Dask task, `restarts.run_chunk` on the
 worker, which builds its backends itself (once per worker process) and returns only the chunk's
-per-configuration summaries (`restarts.Chunk`). A chunk's starts come from its own seeded
-generator blocks (`restarts.starts`), so the numbers do not depend on which worker ran it, in
-which order, or how often: they are the single-machine numbers bit for bit. The client keeps
-at most `WINDOW` chunks per worker in flight and stores each result as it arrives (memory: the
-summaries, N x L values per backend, as on one machine). A chunk whose task fails is retried
-(`RETRIES`); a chunk lost with a dying worker is rescheduled by the scheduler.
+per-configuration summaries (`restarts.Chunk`: with E at the tail step, so the client tells
+reached, stuck and still descending apart as on one machine: `restarts.classify`). A chunk's
+starts come from its own seeded generator blocks (`restarts.starts`), so the numbers do not
+depend on which worker ran it, in which order, or how often: they are the single-machine numbers
+bit for bit. The client keeps at most `WINDOW` chunks per worker in flight and stores each
+result as it arrives (memory: the summaries, N x L values per backend, as on one machine). A
+chunk whose task fails is retried (`RETRIES`); a chunk lost with a dying worker is rescheduled
+by the scheduler.
 Needs ``pip install 'autograd-compare[dask]'`` on the client and on every worker.
 """
 

@@ -3,15 +3,18 @@
 N starting parameter vectors are drawn (seeded); each is trained at every learning rate for S
 steps by every backend, on any network (`Study.problem`, by default the tutorial's 2-2-2 and
 its class example, w1..w8) with any optimizer, batched: one `train_batch` call per chunk,
-backend and segment, all rates at once. One definition of success: a configuration has
-*reached* sea level when its final E is <= the threshold; otherwise it has not (stuck, or
-still descending when the S steps ran out: the final E alone does not tell which). Only
-summaries are kept per configuration (final E, E at the checkpoint steps, steps to the
-threshold, the cross-backend difference), never the per-step losses, so memory grows with
-N*L*(1 + checkpoints), not N*L*S. Checkpoints cut the training into segments, each continuing
-from the last one's weights: plain gradient descent has no state besides the weights, so this
-is the same computation as one unbroken run (an optimizer has state: no checkpoints, and its
-batched trainers count no steps to the threshold).
+backend and segment, all rates at once. Every configuration ends in one of three named
+outcomes (`classify`, the one definition): *reached* sea level (final E <= the threshold),
+*stuck* (not reached, and E has stopped falling: it fell by less than `STALL` (1 %) over the
+tail, the last `tail_step` .. S steps, about the last 10 %), or *still descending* (not
+reached, still falling: more steps would help). Only summaries are kept per configuration
+(final E, E at the checkpoint steps and at the tail step, steps to the threshold, the
+cross-backend difference), never the per-step losses, so memory grows with
+N*L*(2 + checkpoints), not N*L*S. The checkpoints and the tail step cut the training into
+segments, each continuing from the last one's weights: plain gradient descent has no state
+besides the weights, so this is the same computation as one unbroken run (an optimizer has
+state: no checkpoints, no tail, so a start that has not reached is `UNTOLD`; its batched
+trainers count no steps to the threshold either).
 Row layout of one chunk of C starts and L rates: row j*C + c is start c at rate lrs[j].
 """
 
@@ -39,6 +42,65 @@ DISTRIBUTIONS = {
 GEN_BLOCK = 4096  # starts drawn per seeded generator: the starts do not depend on the chunk size
 QUANTILES = (0.0, 0.01, 0.1, 0.5, 0.9, 0.99, 1.0)
 TUTORIAL = network.preset("tutorial")
+
+# --- the three outcomes of a start (one definition: `classify`) --------------------------------
+TAIL = 10  # the tail is the last S // TAIL steps (at least one): about the last 10 %
+STALL = 0.01  # stuck: E fell by less than 1 % of its value at the tail step over the tail
+REACHED, STUCK, DESCENDING, UNTOLD = 0, 1, 2, 3  # outcome codes (int8 arrays)
+OUTCOMES = {REACHED: "reached", STUCK: "stuck", DESCENDING: "still descending",
+            UNTOLD: "not reached"}  # UNTOLD: with an optimizer (no tail step, see `tail_step`)
+
+
+def tail_step(steps: int) -> int:
+    """The step T = S - max(1, S // 10) at which the tail starts: E after T updates is
+    compared with the final E (after S) to tell stuck from still descending."""
+    return steps - max(1, steps // TAIL)
+
+
+def classify(final: np.ndarray, tail: np.ndarray | None, threshold: float) -> np.ndarray:
+    """The outcome code of every configuration (int8, shape of ``final``): `REACHED` if
+    final E <= threshold; else `STUCK` if E fell by less than `STALL` over the tail,
+    E_T - E_S < 0.01 * E_T (a loss that rose, or overflowed to inf/NaN, has stopped falling
+    too); else `DESCENDING`. ``tail`` (E after `tail_step` updates) None: `UNTOLD`."""
+    final = np.asarray(final, np.float64)
+    hit = final <= threshold
+    if tail is None:
+        return np.where(hit, REACHED, UNTOLD).astype(np.int8)
+    tail = np.asarray(tail, np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        falling = tail - final >= STALL * tail  # False for NaN: not falling
+    return np.where(hit, REACHED, np.where(falling, DESCENDING, STUCK)).astype(np.int8)
+
+
+def outcome_rule(study: Study) -> str:
+    """The rule in words, with its numbers (docs, legends, report.json)."""
+    S, E = study.steps, network.loss_name(study.problem.network)
+    reached = f"reached: final {E} <= {study.threshold:g}"
+    if not tells_stuck(study):
+        return (f"{reached}; not reached otherwise (stuck and still descending are not told "
+                "apart with an optimizer: its state does not survive a cut at the tail step)")
+    T = tail_step(S)
+    return (f"{reached}; stuck: not reached and {E} fell by less than {STALL:.0%} over the "
+            f"last {S - T} steps (step {T} to {S}); still descending: not reached, fell more")
+
+
+def outcome_labels(study: Study) -> dict[int, str]:
+    """The outcomes this study tells apart, code -> a legend label with the rule's numbers."""
+    E = network.loss_name(study.problem.network)
+    reached = {REACHED: f"reached: final {E} <= {study.threshold:g}"}
+    if not tells_stuck(study):
+        return {**reached, UNTOLD: "not reached (stuck or still descending: not told apart "
+                                   "with an optimizer)"}
+    S, T = study.steps, tail_step(study.steps)
+    return {**reached, STUCK: f"stuck: not reached, {E} fell < {STALL:.0%} in steps {T}-{S}",
+            DESCENDING: f"still descending: not reached, {E} fell >= {STALL:.0%} in steps "
+                        f"{T}-{S}"}
+
+
+def tells_stuck(study: Study) -> bool:
+    """Stuck and still descending are told apart with plain gradient descent (the tail step
+    cuts the run; an optimizer's state would not survive the cut)."""
+    return is_plain(study.optimizer)
 
 
 class Study(NamedTuple):
@@ -72,6 +134,8 @@ class Outcome(NamedTuple):
     #                     (a NaN on one side only: inf; NaN or the same inf on both: agreement)
     checkpoint_loss: dict[str, np.ndarray]  # backend -> (K, L, N): E after checkpoint k
     disagreeing: dict[str, int] | None = None  # backend -> configurations beyond tolerance
+    tail_loss: dict[str, np.ndarray] | None = None  # backend -> (L, N): E after `tail_step`
+    #                                                 updates; None: not recorded (optimizer)
 
 
 def is_tutorial(study: Study) -> bool:
@@ -212,6 +276,7 @@ class Chunk(NamedTuple):
     ratio: np.ndarray  # (L, hi-lo)
     checkpoint_loss: dict[str, np.ndarray]  # backend -> (K, L, hi-lo)
     disagreeing: dict[str, int]  # backend -> its configurations beyond tolerance here
+    tail_loss: dict[str, np.ndarray] | None = None  # backend -> (L, hi-lo); None: optimizer
 
 
 def chunk_starts(study: Study) -> list[int]:
@@ -235,13 +300,16 @@ def run_chunk(study: Study, backends: dict[str, Trainer], lo: int,
     # pad the last chunk to C rows: every call has one shape (JAX compiles once)
     rows = np.tile(np.concatenate([w0, np.repeat(w0[:1], C - real, axis=0)]), (L, 1))
     results, final, seen_at = {}, {}, {}
+    at_tail: dict[str, np.ndarray] | None = {} if tells_stuck(study) else None
     for b in names:
         on_step(f"chunk {c}/{n_chunks}: {b}, {C} starts x {L} rates x {study.steps} steps")
         with np.errstate(over="ignore", invalid="ignore"):  # diverging: inf, then NaN
-            r, seen = _train(backends[b], rows, lr_rows, study)
+            r, seen, tail = _train(backends[b], rows, lr_rows, study)
         results[b] = r
         seen_at[b] = seen.reshape(K, L, C)[:, :, :real].copy()
         final[b] = r.final_loss.reshape(L, C)[:, :real].copy()
+        if at_tail is not None and tail is not None:
+            at_tail[b] = tail.reshape(L, C)[:, :real].copy()
     reached = None if not counts_steps(study) else {
         b: r.steps_to_threshold.reshape(L, C)[:, :real].astype(np.int32)
         for b, r in results.items() if r.steps_to_threshold is not None}
@@ -250,7 +318,7 @@ def run_chunk(study: Study, backends: dict[str, Trainer], lo: int,
     assert first is not None  # every Trainer gives it
     return Chunk(lo, hi, first[:real].copy(), final, reached,
                  d.reshape(L, C)[:, :real].copy(), q.reshape(L, C)[:, :real].copy(),
-                 seen_at, per)
+                 seen_at, per, at_tail)
 
 
 class Collector:
@@ -263,6 +331,8 @@ class Collector:
         self.reached = {b: np.empty((L, N), np.int32) for b in names} \
             if counts_steps(study) else None
         self.at_checkpoints = {b: np.empty((K, L, N), dtype) for b in names}
+        self.at_tail = {b: np.empty((L, N), dtype) for b in names} \
+            if tells_stuck(study) else None
         self.initial = np.empty(N, dtype)
         self.difference, self.ratio = np.zeros((L, N)), np.zeros((L, N))
         self.missing = set(chunk_starts(study))
@@ -275,6 +345,10 @@ class Collector:
             if self.reached is not None and chunk.steps_to_threshold is not None:
                 self.reached[b][:, lo:hi] = chunk.steps_to_threshold[b]
             self.at_checkpoints[b][:, :, lo:hi] = chunk.checkpoint_loss[b]
+            if self.at_tail is not None:
+                if chunk.tail_loss is None:
+                    raise RuntimeError(f"chunk {lo}..{hi - 1} has no E at the tail step")
+                self.at_tail[b][:, lo:hi] = chunk.tail_loss[b]
         self.initial[lo:hi] = chunk.initial_loss
         self.difference[:, lo:hi] = chunk.difference
         self.ratio[:, lo:hi] = chunk.ratio
@@ -286,7 +360,8 @@ class Collector:
         if self.missing:
             raise RuntimeError(f"{len(self.missing)} chunks of the study are missing")
         return Outcome(self.study, self.names, self.initial, self.final, self.reached,
-                       self.difference, self.ratio, self.at_checkpoints, self.disagreeing)
+                       self.difference, self.ratio, self.at_checkpoints, self.disagreeing,
+                       self.at_tail)
 
 
 def run(study: Study, backends: dict[str, Trainer],
@@ -307,18 +382,23 @@ def run(study: Study, backends: dict[str, Trainer],
 
 
 def _train(trainer: Trainer, w: np.ndarray, lr: np.ndarray,
-           study: Study) -> tuple[BatchResult, np.ndarray]:
-    """All ``study.steps`` steps, in segments ending at the checkpoints.
+           study: Study) -> tuple[BatchResult, np.ndarray, np.ndarray | None]:
+    """All ``study.steps`` steps, in segments ending at the checkpoints and at the tail step
+    (`tail_step`, plain gradient descent only: one unbroken run, nothing recomputed).
 
     Returns:
         the `BatchResult` of the whole run (steps_to_threshold counted from step 0, None if
-        not counted), and E after each checkpoint (K, rows).
+        not counted), E after each checkpoint (K, rows), and E after `tail_step` updates
+        (rows,; None with an optimizer).
     """
-    ends = sorted(study.checkpoints) + [study.steps]
-    seen = np.empty((len(ends) - 1, w.shape[0]), trainer.dtype)
+    tail = tail_step(study.steps) if tells_stuck(study) else None
+    cuts = set(study.checkpoints) | ({tail} if tail else set())  # a tail at step 0: the start
+    ends = sorted(cuts) + [study.steps]
+    seen = np.empty((len(study.checkpoints), w.shape[0]), trainer.dtype)
+    at: dict[int, np.ndarray] = {}
     reached: np.ndarray | None = np.full(w.shape[0], -1, np.int64)
     done, initial = 0, None
-    for k, end in enumerate(ends):
+    for end in ends:
         r = trainer.batch(w, lr, end - done, study.threshold)
         initial = r.initial_loss if initial is None else initial
         if r.steps_to_threshold is None or reached is None:
@@ -326,11 +406,14 @@ def _train(trainer: Trainer, w: np.ndarray, lr: np.ndarray,
         else:
             new = (reached < 0) & (r.steps_to_threshold >= 0)
             reached[new] = done + r.steps_to_threshold[new]  # counted from the segment's start
-        if end < study.steps:
-            seen[k] = r.final_loss
+        at[end] = r.final_loss
         w, done = r.final_weights, end
     assert initial is not None  # the loop runs at least once (ends holds study.steps)
-    return BatchResult(initial, r.final_loss, w, reached, None), seen
+    for k, step in enumerate(study.checkpoints):
+        seen[k] = at[step]
+    at[0] = initial
+    return (BatchResult(initial, r.final_loss, w, reached, None), seen,
+            None if tail is None else at[tail])
 
 
 def step_rtol(study: Study, dtype: Any) -> float:
@@ -417,8 +500,10 @@ class StepsQuantiles(NamedTuple):
 
 class BackendSummary(NamedTuple):
     final_loss: LossQuantiles
-    reached: int  # starts whose final E is <= the threshold (the others have not, yet)
+    reached: int  # starts whose final E is <= the threshold
     reached_fraction: float
+    stuck: int | None  # not reached, E no longer falling (`classify`); None: not told apart
+    still_descending: int | None  # not reached, still falling; None: not told (an optimizer)
     steps_to_threshold: StepsQuantiles | None  # None: not counted (an optimizer)
 
 
@@ -431,15 +516,19 @@ class CrossBackend(NamedTuple):
     median_ratio_to_tolerance: float
     disagreements: int  # configurations with ratio > 1 (or not a number)
     reached_mismatches: int  # (backend, start) reached in one of it and the reference only
+    outcome_mismatches: int  # (backend, start) whose outcome is not the reference's
     steps_to_threshold_mismatches: int | None
 
 
 class Gallery(NamedTuple):
-    """Start indices with the lowest, the median and the highest final E."""
+    """Start indices with the lowest, the median and the highest final E, and the median (by
+    final E) of the stuck and of the still-descending starts (None: there is none)."""
 
     best: int
     median: int
     worst: int
+    stuck: int | None = None
+    still_descending: int | None = None
 
 
 class Checkpoint(NamedTuple):
@@ -471,10 +560,11 @@ class Curve(NamedTuple):
     """The loss curve of one gallery start, re-run unbatched."""
 
     lr: float
-    which: str  # a `Gallery` field: "best", "median" or "worst"
+    which: str  # a `Gallery` field: "best", "median", "worst", "stuck", "still_descending"
     start: int
     weights: list[float]
     loss: dict[str, np.ndarray]  # backend -> (S,) E before each update
+    outcome: str = ""  # the start's outcome at ``lr`` (reference backend; `OUTCOMES`)
 
 
 def reached(out: Outcome, backend: str) -> np.ndarray:
@@ -482,14 +572,22 @@ def reached(out: Outcome, backend: str) -> np.ndarray:
     return out.final_loss[backend] <= out.study.threshold
 
 
+def outcomes(out: Outcome, backend: str) -> np.ndarray:
+    """(L, N) int8 outcome codes of ``backend``'s runs (`classify`)."""
+    tail = None if out.tail_loss is None else out.tail_loss[backend]
+    return classify(out.final_loss[backend], tail, out.study.threshold)
+
+
 def summary(out: Outcome) -> list[LrSummary]:
     """Per learning rate: the distribution of final E, how many reached the threshold (and in
     how many steps) per backend, the cross-backend difference, the best/median/worst starts."""
     rows, ref = [], out.backends[0]
-    steps = out.steps_to_threshold
+    steps, tails = out.steps_to_threshold, out.tail_loss
+    codes = {b: outcomes(out, b) for b in out.backends}
     for j, lr in enumerate(out.study.lrs):
         per_backend = {b: backend_summary(out.final_loss[b][j], out.study.threshold,
-                                          None if steps is None else steps[b][j])
+                                          None if steps is None else steps[b][j],
+                                          None if tails is None else tails[b][j])
                        for b in out.backends}
         cross = CrossBackend(
             float(out.difference[j].max()), float(np.median(out.difference[j])),
@@ -497,27 +595,35 @@ def summary(out: Outcome) -> list[LrSummary]:
             int(np.count_nonzero(~(out.ratio[j] <= 1))),
             int(sum(np.count_nonzero(reached(out, b)[j] != reached(out, ref)[j])
                     for b in out.backends[1:])),
+            int(sum(np.count_nonzero(codes[b][j] != codes[ref][j]) for b in out.backends[1:])),
             None if steps is None else int(sum(np.count_nonzero(steps[b][j] != steps[ref][j])
                                                for b in out.backends[1:])))
         checkpoints = [Checkpoint(step, {b: loss_quantiles(out.checkpoint_loss[b][k, j])
                                          for b in out.backends})
                        for k, step in enumerate(out.study.checkpoints)]
-        rows.append(LrSummary(lr, per_backend, cross, gallery_indices(out.final_loss[ref][j]),
+        rows.append(LrSummary(lr, per_backend, cross,
+                              gallery_indices(out.final_loss[ref][j], codes[ref][j]),
                               checkpoints))
     return rows
 
 
-def backend_summary(final_loss: np.ndarray, threshold: float,
-                    steps: np.ndarray | None) -> BackendSummary:
-    """Distribution of final E (N,), the starts that reached ``threshold``, and the
-    distribution of the steps to it (N,; None: not counted)."""
-    hit = int(np.count_nonzero(final_loss <= threshold))
+def backend_summary(final_loss: np.ndarray, threshold: float, steps: np.ndarray | None,
+                    tail: np.ndarray | None = None) -> BackendSummary:
+    """Distribution of final E (N,), how many starts reached ``threshold``, were stuck or still
+    descending (`classify` with E at the tail step ``tail`` (N,); None: not told apart), and
+    the distribution of the steps to the threshold (N,; None: not counted)."""
+    code = classify(final_loss, tail, threshold)
+    hit = int(np.count_nonzero(code == REACHED))
+    stuck = None if tail is None else int(np.count_nonzero(code == STUCK))
+    falling = None if tail is None else int(np.count_nonzero(code == DESCENDING))
     if steps is None:
-        return BackendSummary(loss_quantiles(final_loss), hit, hit / final_loss.size, None)
+        return BackendSummary(loss_quantiles(final_loss), hit, hit / final_loss.size, stuck,
+                              falling, None)
     k = steps[steps >= 0]
     steps_q = (np.quantile(k, (0.0, 0.5, 0.9, 1.0), method="inverted_cdf").tolist()
                if k.size else [None] * 4)
-    return BackendSummary(loss_quantiles(final_loss), hit, hit / final_loss.size,
+    return BackendSummary(loss_quantiles(final_loss), hit, hit / final_loss.size, stuck,
+                          falling,
                           StepsQuantiles(*(None if s is None else int(s) for s in steps_q)))
 
 
@@ -531,10 +637,16 @@ def loss_quantiles(loss: np.ndarray) -> LossQuantiles:
                          lo, p1, p10, median, p90, p99, hi, int(np.count_nonzero(~finite)))
 
 
-def gallery_indices(final_loss: np.ndarray) -> Gallery:
-    """Start indices with the lowest, the median and the highest final E."""
+def gallery_indices(final_loss: np.ndarray, codes: np.ndarray | None = None) -> Gallery:
+    """Start indices with the lowest, the median and the highest final E; with the outcome
+    ``codes`` (N,), also the median stuck and the median still-descending start."""
     order = np.argsort(np.where(np.isfinite(final_loss), final_loss, np.inf), kind="stable")
-    return Gallery(int(order[0]), int(order[(len(order) - 1) // 2]), int(order[-1]))
+    picks: list[int | None] = [None, None]
+    if codes is not None:
+        for i, code in enumerate((STUCK, DESCENDING)):
+            mine = order[np.asarray(codes)[order] == code]  # in order of final E
+            picks[i] = int(mine[(len(mine) - 1) // 2]) if mine.size else None
+    return Gallery(int(order[0]), int(order[(len(order) - 1) // 2]), int(order[-1]), *picks)
 
 
 def disagreements(out: Outcome) -> list[Disagreement]:
@@ -549,14 +661,19 @@ def disagreements(out: Outcome) -> list[Disagreement]:
 
 
 def curves(out: Outcome, backends: dict[str, Trainer]) -> list[Curve]:
-    """Loss curves of the gallery starts (best, median, worst per rate), re-run unbatched."""
+    """Loss curves of the gallery starts (best, median, worst, and a stuck and a still
+    descending one where there are such, per rate), re-run unbatched."""
     found = []
+    ref = out.backends[0]
+    codes = outcomes(out, ref)
     for j, lr in enumerate(out.study.lrs):
-        for which, n in gallery_indices(out.final_loss[out.backends[0]][j])._asdict().items():
+        for which, n in gallery_indices(out.final_loss[ref][j], codes[j])._asdict().items():
+            if n is None:
+                continue
             w0 = starts(out.study, n, n + 1)[0]
             with np.errstate(over="ignore", invalid="ignore"):
                 loss = {b: backends[b].curve(w0, lr, out.study.steps) for b in out.backends}
-            found.append(Curve(lr, which, n, w0.tolist(), loss))
+            found.append(Curve(lr, which, n, w0.tolist(), loss, OUTCOMES[int(codes[j, n])]))
     return found
 
 
@@ -614,8 +731,8 @@ def recheck(out: Outcome, found: list[Disagreement], trainers: dict[str, Trainer
     (`optim_check.check`: one update at a time from the reference's state, and a separating
     run from its own states), and with plain gradient descent the study's own batched
     trainers make one update from every one of the reference's points (`_batched_steps`).
-    Agreeing, the runs separated by rounding the training amplified (the reached/stuck
-    counts still show where that changed the outcome). With a mistake backend (the tutorial's
+    Agreeing, the runs separated by rounding the training amplified (the outcome counts
+    still show where that changed the outcome). With a mistake backend (the tutorial's
     wrong formulas, which that check does not run) or beyond `MAX_RECHECKS`, a disagreement
     stays one."""
     from autograd_compare.harness import optim_check
