@@ -210,8 +210,8 @@ def _objective(net: Network, opt: Optimizer):
     m = decay_mask(net, opt.l2_biases())
     mask = None if m.all() else m
 
-    def f(w, x, t):
-        e = net_loss(net, w, x, t)
+    def f(w, x, t, s=None):
+        e = net_loss(net, w, x, t, s)
         if not l2:
             return e, e
         ww = w * w if mask is None else w * w * jnp.asarray(mask, w.dtype)
@@ -227,8 +227,8 @@ def _compiled_train(net: Network, opt: Optimizer, steps: int, resumed: bool):
     grad = jax.value_and_grad(_objective(net, opt), has_aux=True)
 
     @jax.jit
-    def run(w, lr, x, t, *resume):
-        return scan_updates(lambda w: grad(w, x, t), w, lr, opt, steps,
+    def run(w, lr, x, t, s, *resume):
+        return scan_updates(lambda w: grad(w, x, t, s), w, lr, opt, steps,
                             resume if resumed else None, net)
 
     return run
@@ -243,26 +243,26 @@ def train(net: Network, w: np.ndarray, data: Data, opt: Optimizer, steps: int,
     extra = () if resume is None else (resume.state, np.int32(resume.updates))
     with precision(dt):
         out = _compiled_train(net, opt._replace(lr=1.0), steps, resume is not None)(
-            w, dt.type(opt.lr), data.inputs, data.targets, *extra)
+            w, dt.type(opt.lr), data.inputs, data.targets, data.weights, *extra)
         return Trajectory(*(to_numpy(x, dt) for x in out))
 
 
 @functools.lru_cache(maxsize=64)
 def _compiled_batch(net: Network, opt: Optimizer, steps: int):
-    grad = jax.grad(lambda w, x, t: _objective(net, opt)(w, x, t)[0])
+    grad = jax.grad(lambda w, x, t, s: _objective(net, opt)(w, x, t, s)[0])
 
-    def one(w, lr, x, t):  # one configuration: w (P,), lr ()
+    def one(w, lr, x, t, s):  # one configuration: w (P,), lr ()
         tx = make_transformation(opt, lr, net)
 
         def step(carry, _):
-            w, s = carry
-            updates, s = tx.update(grad(w, x, t), s, w)
-            return (optax.apply_updates(w, updates), s), None
+            w, st = carry
+            updates, st = tx.update(grad(w, x, t, s), st, w)
+            return (optax.apply_updates(w, updates), st), None
 
         (w, _), _ = jax.lax.scan(step, (w, tx.init(w)), length=steps)
-        return net_loss(net, w, x, t), w
+        return net_loss(net, w, x, t, s), w
 
-    return jax.jit(jax.vmap(one, in_axes=(0, 0, None, None)))
+    return jax.jit(jax.vmap(one, in_axes=(0, 0, None, None, None)))
 
 
 def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, opt: Optimizer,
@@ -273,5 +273,5 @@ def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, opt: Op
     dt = w.dtype
     with precision(dt):
         E, W = _compiled_batch(net, opt._replace(lr=1.0), steps)(
-            w, lr.astype(dt), data.inputs, data.targets)
+            w, lr.astype(dt), data.inputs, data.targets, data.weights)
         return BatchResult(None, to_numpy(E, dt), to_numpy(W, dt), None)

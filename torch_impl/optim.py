@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from autograd_compare import naming
-from autograd_compare.network import Data, Network, frozen_bias, layout, reduction_scale
+from autograd_compare.network import Data, Network, frozen_bias, layout
 from autograd_compare.optimizers import ADAM_KINDS, MANUAL_ONLY, Optimizer, decay_mask
 from autograd_compare.torch_impl import mlp
 from autograd_compare.types import BatchResult, Resume, Trajectory
@@ -78,14 +78,14 @@ def sequential(net: Network, w: np.ndarray) -> tuple[torch.nn.Sequential, list[t
 
 
 def _loss(net: Network, model: torch.nn.Sequential, x: torch.Tensor,
-          t: torch.Tensor) -> torch.Tensor:
+          t: torch.Tensor, s: np.ndarray | None = None) -> torch.Tensor:
     """E of the model's output (logits for a softmax network)."""
     out = model(x)
     if net.loss == "cross-entropy":
         losses = -(t * torch.log_softmax(out, dim=-1)).sum(dim=-1)
     else:
         losses = (0.5 if net.loss == "half-sse" else 1.0) * ((t - out) ** 2).sum(dim=-1)
-    return reduction_scale(net, x.shape[0]) * losses.sum()
+    return mlp.reduce(net, losses, s)
 
 
 def _flat(tensors: list[torch.Tensor]) -> torch.Tensor:
@@ -161,7 +161,7 @@ def train(net: Network, w: np.ndarray, data: Data, opt: Optimizer, steps: int,
         for group in optimizer.param_groups:
             group["lr"] = opt.lr_at(done + k)
         optimizer.zero_grad()
-        E = _loss(net, model, x, t)
+        E = _loss(net, model, x, t, data.weights)
         objective = E + opt.l2 / 2 * sum((p * p).sum() for p in penalised) if opt.l2 else E
         objective.backward()
         loss[k] = E.detach()
@@ -211,7 +211,7 @@ def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, opt: Op
         objective = torch.zeros((), dtype=dt)
         for j in range(len(rates)):
             W = leaf(j)
-            objective = objective + mlp.forward_values(net, W, x, t)[3].sum()
+            objective = objective + mlp.forward_values(net, W, x, t, data.weights)[3].sum()
             if opt.l2:
                 WW = W * W if l2_mask is None else W * W * l2_mask
                 objective = objective + opt.l2 / 2 * WW.sum()
@@ -223,5 +223,5 @@ def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, opt: Op
         for j in range(len(rates)):
             W = leaf(j)
             final_w[inverse == j] = W.numpy()
-            final_l[inverse == j] = mlp.forward_values(net, W, x, t)[3].numpy()
+            final_l[inverse == j] = mlp.forward_values(net, W, x, t, data.weights)[3].numpy()
     return BatchResult(None, final_l, final_w, None)
