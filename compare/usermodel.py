@@ -53,7 +53,9 @@ LOSS_OBJECTS = {"MSELoss": "mse", "CrossEntropyLoss": "cross-entropy"}  # torch.
 def check_model(model: Any, inputs: Any, targets: Any, *, loss: Any = "half-sse",
                 reduction: str = "sum", lr: float = 0.1, steps: int = 20,
                 dtype: str = "float64", backends: tuple[str, ...] | None = None,
-                apply: Callable[[Any, Any], Any] | None = None) -> optim_check.Sweep:
+                apply: Callable[[Any, Any], Any] | None = None, l2: float = 0.0,
+                decay_biases: bool | None = None,
+                sample_weight: Any = None) -> optim_check.Sweep:
     """Run the gradient check and the trajectory check on ``model`` with data (B, n_in), (B, n_out).
 
     A torch model is also *run*: its own ``forward`` and loss, differentiated by torch
@@ -63,8 +65,8 @@ def check_model(model: Any, inputs: Any, targets: Any, *, loss: Any = "half-sse"
 
     Args:
         model: see the module docstring. inputs, targets: arrays (NumPy, torch or JAX).
-        loss: "half-sse", "mse" or "cross-entropy", with ``reduction`` "sum" or "mean"
-            (PyTorch's); or the user's own ``nn.MSELoss()`` / ``nn.CrossEntropyLoss()``
+        loss: "half-sse", "mse" or "cross-entropy", with ``reduction`` "sum", "mean"
+            (PyTorch's) or "mean-examples" (divided by B only); or the user's own ``nn.MSELoss()`` / ``nn.CrossEntropyLoss()``
             object (its ``reduction`` is used; targets as probabilities, e.g. one-hot).
         apply: with a layer pytree as ``model``, the user's pure JAX ``apply(params, x)``:
             run and differentiated by `jax.grad` as the backend ``"model"`` (parameter
@@ -74,6 +76,12 @@ def check_model(model: Any, inputs: Any, targets: Any, *, loss: Any = "half-sse"
         dtype: "float64" or "float32".
         backends: names (default every installed backend; the first is the trajectory's
             reference).
+        l2: λ, the loss becomes E + λ/2·Σ‖W‖² (the gradient check's E and the training's);
+            ``decay_biases`` True puts the biases in the sum too (default: weights only).
+            scikit-learn's ``alpha`` is ``l2=alpha/n`` with ``reduction="mean-examples"``
+            (docs/conventions.md).
+        sample_weight: B example weights s_b >= 0: E = c·Σ_b s_b·loss_b, a mean divided by
+            Σ_b s_b (scikit-learn's convention); the loss then by name, not a loss object.
 
     Returns:
         The main job's `optim_check.Sweep` at the one rate ``lr``: ``.ok``,
@@ -85,6 +93,10 @@ def check_model(model: Any, inputs: Any, targets: Any, *, loss: Any = "half-sse"
         InputError: an unsupported layer (named), a bad combination or bad data.
     """
     loss_object = None if isinstance(loss, str) else loss
+    if loss_object is not None and sample_weight is not None:
+        raise InputError(f"sample_weight= needs the loss by name (loss='mse', 'half-sse' or "
+                         f"'cross-entropy'); the loss object {validate.short_text(loss_object)} "
+                         "computes its own unweighted reduction")
     if loss_object is not None:
         loss, reduction = _loss_of(loss_object)
     if jax_library(model):
@@ -96,12 +108,14 @@ def check_model(model: Any, inputs: Any, targets: Any, *, loss: Any = "half-sse"
     net, w = describe_model(model, loss, reduction)
     names = _backend_names(backends)
     dt = validate.dtype(dtype)
-    data = network.data(net, _numpy(inputs, "inputs"), _targets(net, targets), dt)
+    data = network.data(net, _numpy(inputs, "inputs"), _targets(net, targets), dt,
+                        None if sample_weight is None else _numpy(sample_weight, "sample_weight"))
     judged = []
     if not isinstance(model, (list, tuple)):  # a torch model: its own forward and loss too
         from autograd_compare.torch_impl import user_model
 
-        judged.append(user_model.backend(model, loss_object or _torch_loss(net, model), net,
+        judged.append(user_model.backend(model, loss_object or _torch_loss(net, model,
+                                                                           data.weights), net,
                                          dt))
     elif apply is not None:  # a JAX model: its own apply
         if loss_object is not None or not callable(apply):
@@ -109,8 +123,10 @@ def check_model(model: Any, inputs: Any, targets: Any, *, loss: Any = "half-sse"
                              "by name (loss='mse', 'half-sse' or 'cross-entropy')")
         from autograd_compare.jax_impl import user_model as jax_model
 
-        judged.append(jax_model.backend(apply, model, _jax_loss(net, model), net, dt))
-    opt = SGD._replace(frozen=frozen_weights(model, net))  # requires_grad=False: held fixed
+        judged.append(jax_model.backend(apply, model, _jax_loss(net, model, data.weights), net,
+                                        dt))
+    opt = optimizers.make("sgd", lr=lr, l2=l2, decay_biases=decay_biases,
+                          frozen=frozen_weights(model, net))  # requires_grad=False: held fixed
     sw = optim_check.sweep("your model", opt, list(names), net, network.weights(net, w, dt),
                            data, (lr,), steps, dt, judged=judged)
     return sw._replace(notes=_diagnosis(sw, model, loss_object, apply)) if judged else sw
@@ -120,7 +136,7 @@ def check_gradients(fn: Callable[..., Any], net: str | network.Network = "tutori
                     weights: Any = None, inputs: Any = None, targets: Any = None,
                     lrs: Any = None, steps: int | None = None, optimizer: Any = SGD,
                     dtype: str = "float64", backends: tuple[str, ...] | None = None,
-                    name: str | None = None) -> optim_check.Sweep:
+                    name: str | None = None, sample_weight: Any = None) -> optim_check.Sweep:
     """Check the user's own gradient function as a backend: the main job's gradient check and
     trajectory check at every rate, beside manual, torch and jax.
 
@@ -145,6 +161,7 @@ def check_gradients(fn: Callable[..., Any], net: str | network.Network = "tutori
         backends: the others (default every installed one; the first is the trajectory's
             reference).
         name: the backend's name in the report (default ``fn.__name__``).
+        sample_weight: B example weights (``data.weights`` in ``fn``; see `check_model`).
 
     Returns:
         The main job's `optim_check.Sweep`: ``.ok``, ``.first_divergence``, ``.gradcheck``,
@@ -184,7 +201,8 @@ def check_gradients(fn: Callable[..., Any], net: str | network.Network = "tutori
                          f"{validate.short_text(optimizer)}")
     names = [*_backend_names(backends), label]
     optim_check.require_backends(optimizer, names)
-    data = network.data(net, _numpy(inputs, "inputs"), _numpy(targets, "targets"), dt)
+    data = network.data(net, _numpy(inputs, "inputs"), _numpy(targets, "targets"), dt,
+                        None if sample_weight is None else _numpy(sample_weight, "sample_weight"))
     with plugins.given(label, fn):
         return optim_check.sweep(f"your {label}", optimizer, names, net,
                                  network.weights(net, weights, dt), data, rates,
@@ -232,15 +250,17 @@ def _loss_of(obj: Any) -> tuple[str, str]:
     return LOSS_OBJECTS[kind], reduction
 
 
-def _torch_loss(net: network.Network, model: Any) -> Any:
+def _torch_loss(net: network.Network, model: Any, s: Any = None) -> Any:
     """The loss ``loss=`` names, as torch computes it on the model's output: what the user
-    said they train with."""
+    said they train with (``s``: example weights, each example's terms times s_b)."""
     import torch
 
     probabilities = _last_module(model) == "Softmax"
 
     def loss(y: Any, t: Any) -> Any:
-        c = network.reduction_scale(net, t.shape[0])
+        c = network.reduction_scale(net, t.shape[0], s)
+        if s is not None:
+            t, y = _weighted(net, t, y, torch.as_tensor(s, dtype=y.dtype)[:, None])
         if net.loss == "cross-entropy":
             logp = torch.log(y) if probabilities else torch.log_softmax(y, dim=-1)
             return c * -(t * logp).sum()
@@ -250,16 +270,18 @@ def _torch_loss(net: network.Network, model: Any) -> Any:
     return loss
 
 
-def _jax_loss(net: network.Network, params: Any) -> Any:
+def _jax_loss(net: network.Network, params: Any, s: Any = None) -> Any:
     """The named loss in jax.numpy on ``apply``'s output (probabilities where the last layer
-    says "softmax", else logits for the cross-entropy)."""
+    says "softmax", else logits for the cross-entropy; ``s``: example weights)."""
     import jax
     import jax.numpy as jnp
 
     probabilities = params[-1].get("activation") == "softmax"
 
     def loss(y: Any, t: Any) -> Any:
-        c = network.reduction_scale(net, t.shape[0])
+        c = network.reduction_scale(net, t.shape[0], s)
+        if s is not None:
+            t, y = _weighted(net, t, y, jnp.asarray(s, y.dtype)[:, None])
         if net.loss == "cross-entropy":
             logp = jnp.log(y) if probabilities else jax.nn.log_softmax(y, axis=-1)
             return c * -(t * logp).sum()
@@ -267,6 +289,16 @@ def _jax_loss(net: network.Network, params: Any) -> Any:
         return c * half * ((t - y) ** 2).sum()
 
     return loss
+
+
+def _weighted(net: network.Network, t: Any, y: Any, s: Any) -> tuple[Any, Any]:
+    """(t, y) whose loss terms carry example b's weight s_b (``s`` a column (B, 1)): t·s_b for
+    the cross-entropy (-Σ t·log p is linear in t); for a squared error √s_b·(t, y), as
+    s_b·(t - y)² = (√s_b·t - √s_b·y)²."""
+    if net.loss == "cross-entropy":
+        return t * s, y
+    r = s ** 0.5
+    return t * r, y * r
 
 
 def _last_module(model: Any) -> str:
