@@ -205,6 +205,14 @@ def decay_mask(net: Any, biases: bool) -> np.ndarray:
     return m
 
 
+def sklearn_l2(alpha: float, total: float) -> float:
+    """The ``l2`` (λ) of scikit-learn's ``alpha`` on ``total`` examples (n, or Σ s_b with
+    sample weights): its loss adds alpha/(2n)·Σ‖W‖², the weights only, so λ = alpha/n with
+    reduction "mean-examples" and ``decay_biases=False`` (docs/conventions.md)."""
+    return _number(alpha, "alpha", 0.0, None, "finite and >= 0") / _number(
+        total, "the number of examples", 0.0, None, "finite and > 0", lo_open=True)
+
+
 def penalty_gradient(opt: Optimizer, net: Any, w: np.ndarray) -> np.ndarray:
     """d(λ/2·Σ m⊙w²)/dw = λ·m⊙w at ``w`` (..., P), in ``w``'s dtype (λ·w where m is all 1)."""
     lam = w.dtype.type(opt.l2)

@@ -35,11 +35,12 @@ def make_optimizer(params: list, opt: Optimizer, lrs: list[float] | None = None,
     ``weight_decay=0`` at the same rate (the biases, with ``decay_biases`` no)."""
     if opt.kind in MANUAL_ONLY:
         raise ValueError(f"{opt.kind} has no torch.optim form (manual only)")
-    groups = [{"params": p if isinstance(p, list) else [p], "lr": lr}
-              for p, lr in zip(params, lrs or [opt.lr] * len(params))]
+    listed = [p if isinstance(p, list) else [p] for p in params]
+    groups = [{"params": p, "lr": lr} for p, lr in zip(listed, lrs or [opt.lr] * len(params))]
     if no_decay is not None:
-        groups += [{"params": p if isinstance(p, list) else [p], "lr": g["lr"],
-                    "weight_decay": 0.0} for p, g in zip(no_decay, groups, strict=True) if p]
+        kept = [p if isinstance(p, list) else [p] for p in no_decay]
+        groups += [{"params": p, "lr": g["lr"], "weight_decay": 0.0}
+                   for p, g in zip(kept, groups, strict=True) if p]
     if opt.kind == "sgd":
         return torch.optim.SGD(groups, lr=opt.lr, weight_decay=opt.weight_decay)
     if opt.kind in ("momentum", "nesterov"):
