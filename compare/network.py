@@ -223,10 +223,6 @@ def reduction_scale(net: Network, batch: int, weights: Any = None) -> Any:
     return 1.0 / (total * net.sizes[-1] if per_output else total)
 
 
-def data_scale(net: Network, data: Data) -> float:
-    """c of `reduction_scale` for ``data`` (B rows, its example weights if any)."""
-    return reduction_scale(net, np.shape(data.inputs)[0], data.weights)
-
 
 def is_tutorial_shape(net: Network) -> bool:
     """2-2-2 sigmoid without trainable biases: the parameters are the tutorial's w1..w8."""

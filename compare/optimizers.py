@@ -217,7 +217,8 @@ def penalty_gradient(opt: Optimizer, net: Any, w: np.ndarray) -> np.ndarray:
     """d(λ/2·Σ m⊙w²)/dw = λ·m⊙w at ``w`` (..., P), in ``w``'s dtype (λ·w where m is all 1)."""
     lam = w.dtype.type(opt.l2)
     m = decay_mask(net, opt.l2_biases())
-    return lam * w if m.all() else lam * (m.astype(w.dtype) * w)
+    out: np.ndarray = lam * w if m.all() else lam * (m.astype(w.dtype) * w)
+    return out
 
 
 def _frozen(frozen: Any, decay: float) -> tuple[int, ...]:

@@ -66,8 +66,9 @@ def check_model(model: Any, inputs: Any, targets: Any, *, loss: Any = "half-sse"
     Args:
         model: see the module docstring. inputs, targets: arrays (NumPy, torch or JAX).
         loss: "half-sse", "mse" or "cross-entropy", with ``reduction`` "sum", "mean"
-            (PyTorch's) or "mean-examples" (divided by B only); or the user's own ``nn.MSELoss()`` / ``nn.CrossEntropyLoss()``
-            object (its ``reduction`` is used; targets as probabilities, e.g. one-hot).
+            (PyTorch's) or "mean-examples" (divided by B only); or the user's own
+            ``nn.MSELoss()`` / ``nn.CrossEntropyLoss()`` object (its ``reduction`` is used;
+            targets as probabilities, e.g. one-hot).
         apply: with a layer pytree as ``model``, the user's pure JAX ``apply(params, x)``:
             run and differentiated by `jax.grad` as the backend ``"model"`` (parameter
             gradients: an opaque function shows no nodes).

@@ -33,7 +33,6 @@ from autograd_compare.network import (
     is_tutorial_shape,
     layout,
     n_params,
-    reduction_scale,
 )
 from autograd_compare.types import Array
 
@@ -177,9 +176,14 @@ def _factors(net: Network, B: int) -> Iterator[tuple[Suspect, float]]:
                       "the loss is their sum" if not mean else f"every gradient ×1/{B}"), 1 / B
 
 
+def _float64(data: Data) -> Data:
+    return Data(np.asarray(data.inputs, np.float64), np.asarray(data.targets, np.float64),
+                data.weights)
+
+
 def candidates(net: Network, w: Array, data: Data) -> list[tuple[Suspect, Array]]:
     """Every catalogue entry's dE/dw (P,) at ``w`` on ``data`` (float64)."""
-    w, d = np.asarray(w, np.float64), Data(*(np.asarray(a, np.float64) for a in data[:2]), data.weights)
+    w, d = np.asarray(w, np.float64), _float64(data)
     right = backward(net, w, d)
     out = [(s, backward(net, w, d, wrong)) for s, wrong in _gradient_suspects(net)]
     return out + [(s, f * right) for s, f in _factors(net, d.inputs.shape[0])]
@@ -207,7 +211,7 @@ def diagnose_update(net: Network, w0: Array, w1: Array, data: Data, lr: float,
     """The update mistakes whose first plain gradient-descent step from ``w0`` lands on ``w1``
     (P,) within ``tolerance`` (P,) of the weights."""
     w0 = np.asarray(w0, np.float64)
-    d = Data(*(np.asarray(a, np.float64) for a in data[:2]), data.weights)
+    d = _float64(data)
     g = backward(net, w0, d)
     out = []
     if _matches(np.asarray(w1, np.float64), w0 + lr * g, tolerance):

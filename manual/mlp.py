@@ -139,7 +139,9 @@ def example_scale(net: Network, batch: int, dt: npt.DTypeLike,
                   weights: Array | None = None) -> Array:
     """c (a scalar), or c·s_b as a column (B, 1) with example weights: dE/dloss_b."""
     c = np.dtype(dt).type(reduction_scale(net, batch, weights))
-    return c if weights is None else (c * weights.astype(dt))[:, None]
+    if weights is None:
+        return np.asarray(c)  # a 0-d array: c·x is as with the scalar
+    return (c * weights.astype(dt))[:, None]
 
 
 @np.errstate(over="ignore", invalid="ignore")

@@ -33,7 +33,6 @@ from autograd_compare.backend import Backend
 from autograd_compare.errors import InputError
 from autograd_compare.harness import tolerances
 from autograd_compare.harness.network_reference import Nudge, Values, forward
-from autograd_compare.optimizers import Optimizer, decay_mask, penalty_gradient
 from autograd_compare.network import (
     Data,
     Network,
@@ -44,6 +43,7 @@ from autograd_compare.network import (
     param_names,
     reduction_scale,
 )
+from autograd_compare.optimizers import Optimizer, decay_mask, penalty_gradient
 
 CS_STEP = 1e-20
 FD_STEP_FACTOR = float(np.finfo(np.float64).eps) ** (1 / 3)
