@@ -65,12 +65,12 @@ def forward_values(net: Network, w, x, t, nudge=None, s=None):
         losses = -(t * jax.nn.log_softmax(zs[-1], axis=-1)).sum(axis=-1)
     else:
         losses = (0.5 if net.loss == "half-sse" else 1.0) * ((t - a) ** 2).sum(axis=-1)
-    return zs, as_, losses, reduce(net, losses, s)
+    return zs, as_, losses, reduce(net, losses, x.shape[0], s)
 
 
-def reduce(net: Network, losses, s=None):
+def reduce(net: Network, losses, batch: int, s=None):
     """E = c · Σ_b loss_b, or c · Σ_b s_b·loss_b with example weights ``s`` (B,)."""
-    c = jnp.asarray(reduction_scale(net, losses.shape[-1], s), losses.dtype)
+    c = jnp.asarray(reduction_scale(net, batch, s), losses.dtype)
     if s is None:
         return c * losses.sum()
     return c * (jnp.asarray(s, losses.dtype) * losses).sum()

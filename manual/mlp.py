@@ -123,13 +123,13 @@ def forward(net: Network, w: np.ndarray, data: Data) -> ForwardPass:
     if ex is not None:
         return tutorial_network.forward(w, ex)
     zs, as_, losses = forward_pass(net, w, data.inputs, data.targets)
-    return ForwardPass(tuple(zs), tuple(as_), losses, np.asarray(reduce(net, losses,
-                                                                        data.weights)))
+    return ForwardPass(tuple(zs), tuple(as_), losses, np.asarray(
+        reduce(net, losses, data.inputs.shape[0], data.weights)))
 
 
-def reduce(net: Network, losses: Array, weights: Array | None = None) -> Array:
+def reduce(net: Network, losses: Array, batch: int, weights: Array | None = None) -> Array:
     """E = c · Σ_b loss_b (..., B) -> (...), or c · Σ_b s_b·loss_b with example weights."""
-    c = losses.dtype.type(reduction_scale(net, losses.shape[-1], weights))
+    c = losses.dtype.type(reduction_scale(net, batch, weights))
     if weights is None:
         return c * losses.sum(axis=-1)
     return c * (weights.astype(losses.dtype) * losses).sum(axis=-1)
@@ -233,7 +233,7 @@ def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, steps: 
     E: Array | None = None
     for k in range(steps + 1):
         zs, as_, losses = forward_pass(net, W, x, t)
-        E = reduce(net, losses, s)
+        E = reduce(net, losses, x.shape[0], s)
         if k == 0:
             initial = E
         if threshold is not None:

@@ -63,12 +63,13 @@ def forward_values(net: Network, w: torch.Tensor, x: torch.Tensor, t: torch.Tens
         zs.append(z)
         as_.append(a)
     losses = _losses(net, zs[-1], a, t)
-    return zs, as_, losses, reduce(net, losses, s)
+    return zs, as_, losses, reduce(net, losses, x.shape[0], s)
 
 
-def reduce(net: Network, losses: torch.Tensor, s: Array | None = None) -> torch.Tensor:
+def reduce(net: Network, losses: torch.Tensor, batch: int,
+           s: Array | None = None) -> torch.Tensor:
     """E = c · Σ_b loss_b over the last axis, or c · Σ_b s_b·loss_b with example weights."""
-    c = reduction_scale(net, losses.shape[-1], s)
+    c = reduction_scale(net, batch, s)
     if s is None:
         return c * losses.sum(dim=-1)
     return c * (_as(s, losses.dtype) * losses).sum(dim=-1)
@@ -192,7 +193,7 @@ def _columns_loss(net: Network, cols: list[torch.Tensor], x: torch.Tensor,
             else [activation(name, zj) for zj in z]
     outputs = None if net.loss == "cross-entropy" else torch.stack(a, -1)
     losses = _losses(net, torch.stack(z, -1), outputs, t)
-    return reduce(net, losses, s)
+    return reduce(net, losses, x.shape[0], s)
 
 
 def _train_chunk(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, steps: int,

@@ -86,7 +86,7 @@ def _loss(net: Network, model: torch.nn.Sequential, x: torch.Tensor,
         losses = -(t * torch.log_softmax(out, dim=-1)).sum(dim=-1)
     else:
         losses = (0.5 if net.loss == "half-sse" else 1.0) * ((t - out) ** 2).sum(dim=-1)
-    return mlp.reduce(net, losses, s)
+    return mlp.reduce(net, losses, x.shape[0], s)
 
 
 def _flat(tensors: list[torch.Tensor]) -> torch.Tensor:
