@@ -429,3 +429,26 @@ def test_the_table_rows_relate_as_the_conventions_say():
         total / 3 + 0.05 * sq, rel=1e-11)
     assert E["--l2 0.1 --decay-biases yes"] - E["--l2 0.1"] == pytest.approx(
         0.05 * float((W[[4, 5, 12, 13, 14]] ** 2).sum()), rel=1e-9)
+
+
+@pytest.mark.parametrize("loss", ["mse", "half-sse"])
+def test_check_model_with_sample_weights_and_l2(loss):
+    """The user's torch model joins the gradient check with its named loss weighted per
+    example, and the check includes the l2 term: every backend, the model's included, agrees
+    with the complex step of Σ_b s_b·loss_b/(S·n_out) + λ/2·Σ‖W‖²."""
+    import torch
+
+    torch.manual_seed(1)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Sigmoid(),
+                                torch.nn.Linear(4, 2)).double()
+    rng = np.random.default_rng(2)
+    x, t, s = rng.normal(size=(6, 3)), rng.normal(size=(6, 2)), rng.uniform(0, 3, 6)
+    r = check_model(model, x, t, loss=loss, reduction="mean", sample_weight=s, l2=0.1, steps=2)
+    assert r.ok, r.first_divergence
+    assert all("model" in row.values for row in r.gradcheck.rows)
+    net, w = describe_model(model, loss, "mean")
+    lam = network_check.l2_factors(net, optimizers.make("sgd", l2=0.1))
+    ref = mp_gradient(net, w, x, t, s, lam)
+    got = {row.quantity: row.values["model"] for row in r.gradcheck.rows}
+    model_grad = np.array([got[f"dE/d{n}"] for n in network.param_names(net)])
+    assert np.abs(model_grad - ref).max() <= 2e-15 * np.abs(ref).max()
