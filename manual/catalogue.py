@@ -169,7 +169,7 @@ def _factors(net: Network, B: int) -> Iterator[tuple[Suspect, float]]:
     yield Suspect("factor", f"every gradient ×½: {E} averaged over the {net.sizes[-1]} "
                   "outputs, or the ½ counted twice" if half else "every gradient ×½"), 0.5
     if B > 1:
-        mean = net.reduction == "mean"
+        mean = net.reduction != "sum"
         yield Suspect("factor", f"every gradient ×{B}: summed over the {B} examples where "
                       "the loss is their mean" if mean else f"every gradient ×{B}"), float(B)
         yield Suspect("factor", f"every gradient ×1/{B}: averaged over the {B} examples where "

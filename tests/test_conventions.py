@@ -452,3 +452,34 @@ def test_check_model_with_sample_weights_and_l2(loss):
     got = {row.quantity: row.values["model"] for row in r.gradcheck.rows}
     model_grad = np.array([got[f"dE/d{n}"] for n in network.param_names(net)])
     assert np.abs(model_grad - ref).max() <= 2e-15 * np.abs(ref).max()
+
+
+def _table_reference(text: str, quantity: str) -> float:
+    line = next(l for l in text.splitlines() if l.strip().startswith(quantity + " "))
+    return float(line.split()[1])
+
+
+def test_the_main_jobs_gradient_check_includes_l2(capsys):
+    """autograd-compare --l2: the gradient check at the start checks d(E + λ/2·Σ‖W‖²)/dw
+    (the complex step of the whole objective): a weight's reference moves by λ·w, a bias's
+    not (the default), and by λ·b with --decay-biases yes; report.json keeps the setting."""
+    import json
+
+    from autograd_compare.commands.cli import main
+
+    base = ["--preset", "xor", "--backends", "manual,torch,jax", "--lrs", "0.5", "--steps",
+            "1", "--json"]
+    refs, reports = {}, {}
+    for extra in ([], ["--l2", "0.1"], ["--l2", "0.1", "--decay-biases", "yes"]):
+        assert main([*base, *extra]) == 0
+        out = capsys.readouterr()
+        reports[len(extra)] = json.loads(out.out)
+        refs[len(extra)] = {q: _table_reference(out.err, q) for q in ("dE/dW2[0,0]",
+                                                                       "dE/db2[0]")}
+    w = network.preset("xor").weights
+    assert refs[2]["dE/dW2[0,0]"] == pytest.approx(refs[0]["dE/dW2[0,0]"] + 0.1 * w[6],
+                                                   rel=1e-14)
+    assert refs[2]["dE/db2[0]"] == refs[0]["dE/db2[0]"]
+    assert refs[4]["dE/db2[0]"] == pytest.approx(refs[0]["dE/db2[0]"] + 0.1 * w[8], rel=1e-14)
+    assert reports[4]["optimizer"]["decay_biases"] is True
+    assert "decay_biases" not in reports[2]["optimizer"]

@@ -294,11 +294,12 @@ def _loss_reference(sp: ModuleType, loss: str, reduction: str, z, a, t) -> Any:
     if loss == "cross-entropy":
         per = [-sum(t[b, j] * (z[b, j] - sp.log(sum(sp.exp(z[b, k]) for k in range(n))))
                     for j in range(n)) for b in range(B)]
-        c = sp.Rational(1, B) if reduction == "mean" else 1
+        c = sp.Rational(1, B) if reduction != "sum" else 1
     else:
         k2 = sp.Rational(1, 2) if loss == "half-sse" else 1
         per = [k2 * sum((t[b, j] - a[b, j]) ** 2 for j in range(n)) for b in range(B)]
-        c = sp.Rational(1, B * n) if reduction == "mean" else 1
+        c = {"sum": 1, "mean": sp.Rational(1, B * n), "mean-examples": sp.Rational(1, B)}[
+            reduction]
     return c * sum(per)
 
 
