@@ -483,3 +483,18 @@ def test_the_main_jobs_gradient_check_includes_l2(capsys):
     assert refs[4]["dE/db2[0]"] == pytest.approx(refs[0]["dE/db2[0]"] + 0.1 * w[8], rel=1e-14)
     assert reports[4]["optimizer"]["decay_biases"] is True
     assert "decay_biases" not in reports[2]["optimizer"]
+
+
+def test_batched_training_with_example_weights():
+    """Every batched trainer (torch's column form for small fan-in included: 1,200 rows)
+    weights the examples as the one-configuration training does."""
+    xor = network.preset("xor")
+    data = network.data(xor.network, xor.data.inputs, xor.data.targets, weights=[1, 2, 0.5, 3])
+    opt = optimizers.make("sgd", lr=0.5)
+    single = optim_check.train("manual", xor.network, xor.weights, data, opt, 5).weights[-1]
+    unweighted = optim_check.train("manual", xor.network, xor.weights, xor.data, opt, 5)
+    assert np.abs(single - unweighted.weights[-1]).max() > 1e-3
+    rows = np.tile(xor.weights, (1200, 1))
+    for name in BACKENDS:
+        r = optim_check.train_batch(name, xor.network, rows, np.full(1200, 0.5), data, opt, 5)
+        assert np.abs(r.final_weights - single).max() <= 1e-15, name
