@@ -34,12 +34,15 @@ biases decayed by ``weight_decay`` (what torch.optim does with ``weight_decay`` 
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from autograd_compare.errors import InputError
 from autograd_compare.validate import short_text
+
+if TYPE_CHECKING:
+    from autograd_compare.network import Network
 
 KINDS = ("sgd", "momentum", "nesterov", "adam", "adamw", "textbook-momentum")
 MANUAL_ONLY = ("textbook-momentum",)  # conventions no framework implements
@@ -192,8 +195,8 @@ def decay_biases_value(value: Any, decay: float = 1.0) -> bool | None:
     return None if choice is None else bool(choice)
 
 
-def decay_mask(net: Any, biases: bool) -> np.ndarray:
-    """m (P,) of 0.0 and 1.0: 1 on every weight W_l of ``net`` (a `network.Network`), and on
+def decay_mask(net: Network, biases: bool) -> np.ndarray:
+    """m (P,) of 0.0 and 1.0: 1 on every weight W_l of ``net``, and on
     its trainable biases b_l if ``biases``; the parameters l2 and weight decay act on."""
     from autograd_compare.network import layout, n_params
 
@@ -213,7 +216,7 @@ def sklearn_l2(alpha: float, total: float) -> float:
         total, "the number of examples", 0.0, None, "finite and > 0", lo_open=True)
 
 
-def penalty_gradient(opt: Optimizer, net: Any, w: np.ndarray) -> np.ndarray:
+def penalty_gradient(opt: Optimizer, net: Network, w: np.ndarray) -> np.ndarray:
     """d(λ/2·Σ m⊙w²)/dw = λ·m⊙w at ``w`` (..., P), in ``w``'s dtype (λ·w where m is all 1)."""
     lam = w.dtype.type(opt.l2)
     m = decay_mask(net, opt.l2_biases())

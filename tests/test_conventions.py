@@ -498,3 +498,20 @@ def test_batched_training_with_example_weights():
     for name in BACKENDS:
         r = optim_check.train_batch(name, xor.network, rows, np.full(1200, 0.5), data, opt, 5)
         assert np.abs(r.final_weights - single).max() <= 1e-15, name
+
+
+@pytest.mark.parametrize("kind", ["momentum", "adamw"])
+def test_resuming_with_biases_out_of_weight_decay(kind):
+    """Resumed from the flat state after one update (the harness's single steps), the torch
+    groups and the optax pieces continue exactly as an uninterrupted run."""
+    from autograd_compare.types import Resume
+
+    xor = network.preset("xor")
+    opt = optimizers.make(kind, lr=0.3, weight_decay=0.1, decay_biases=False)
+    for name in BACKENDS:
+        full = optim_check.train(name, xor.network, xor.weights, xor.data, opt, 3)
+        one = optim_check.train(name, xor.network, xor.weights, xor.data, opt, 1)
+        rest = optim_check.train(name, xor.network, one.weights[-1], xor.data, opt, 2,
+                                 resume=Resume(one.state[-1], 1))
+        assert np.array_equal(rest.weights[-1], full.weights[-1]), name
+        assert np.array_equal(rest.state[-1], full.state[-1]), name
