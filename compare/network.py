@@ -18,9 +18,14 @@ as rows (the layout of ``nn.Linear``):
                                     = -Σ_j t log σ(z) + (1 - t) log(1 - σ(z)), from the logits
                                     z_L as nn.BCEWithLogitsLoss (stable: max(z, 0) + log1p(e^-|z|))
                           nll       -Σ_j t_bj a_bj   (log-softmax last layer: a_L = log p)
-    E = c · Σ_b loss_b  with c = 1 for reduction "sum"; for "mean" PyTorch's divisor:
+    E = c · Σ_b s_b·loss_b  with c = 1 for reduction "sum"; for "mean" PyTorch's divisor:
         1/(B·n_L) for half-sse, mse and bce (MSELoss, BCELoss average over elements), 1/B for
-        cross-entropy and nll (one number per example, as CrossEntropyLoss and NLLLoss).
+        cross-entropy and nll (one number per example, as CrossEntropyLoss and NLLLoss);
+        for "mean-examples" 1/B for every loss (scikit-learn's gradient, most course notes).
+    s_b: the example weights of ``Data`` (sample weights, each >= 0; all 1 when not given).
+        A mean then divides by their total S = Σ_b s_b in place of B (scikit-learn's
+        sample_weight and PyTorch's weighted NLLLoss/CrossEntropyLoss "mean": a weighted
+        average; "sum" is Σ_b s_b·loss_b), so weights 1 are no weights (docs/conventions.md).
 
 Parameters cross every boundary as ONE flat vector in ``torch.nn.utils.parameters_to_vector``
 order for the equivalent ``nn.Sequential``: W_1 row-major, b_1 (if trainable), W_2, b_2, ...
@@ -53,7 +58,7 @@ ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity", "softmax", "log-softmax")
 LOSSES = ("half-sse", "mse", "cross-entropy", "bce", "nll")
 CLASS_LOSSES = ("cross-entropy", "nll")  # one number per example: "mean" divides by B
 LOGITS_LOSSES = ("cross-entropy", "bce")  # taken from z_L: a_L is off the loss's path
-REDUCTIONS = ("sum", "mean")
+REDUCTIONS = ("sum", "mean", "mean-examples")
 BIAS_MODES = ("none", "trainable", "frozen")
 
 
@@ -65,7 +70,7 @@ class Network(NamedTuple):
     bias: str  # "none" | "trainable" | "frozen"
     bias_values: tuple[tuple[float, ...], ...] | None  # frozen: L tuples (n_l,); else None
     loss: str  # "half-sse" | "mse" | "cross-entropy" | "bce" | "nll"
-    reduction: str  # "sum" | "mean" (PyTorch's meaning)
+    reduction: str  # "sum" | "mean" (PyTorch's meaning) | "mean-examples" (divide by B only)
 
     @property
     def layers(self) -> int:
@@ -80,6 +85,7 @@ class Data(NamedTuple):
 
     inputs: Array  # (B, n_0)
     targets: Array  # (B, n_L)
+    weights: Array | None = None  # (B,) example weights s_b >= 0 (sample weights); None: all 1
 
 
 class Layer(NamedTuple):
@@ -216,11 +222,16 @@ def frozen_bias(net: Network, layer: int) -> tuple[float, ...]:
     return net.bias_values[layer]
 
 
-def reduction_scale(net: Network, batch: int) -> float:
-    """c in E = c · Σ_b loss_b (PyTorch's divisor for "mean")."""
+def reduction_scale(net: Network, batch: int, weights: Any = None) -> Any:
+    """c in E = c · Σ_b s_b·loss_b: 1 for "sum"; 1/(S·n_L) for "mean" of a squared error,
+    1/S for its cross-entropy (PyTorch's divisors) and 1/S for "mean-examples", where S is
+    ``batch`` B, or Σ_b s_b for example ``weights`` s_b (a weighted mean)."""
     if net.reduction == "sum":
         return 1.0
-    return 1.0 / (batch if net.loss in CLASS_LOSSES else batch * net.sizes[-1])
+    total = batch if weights is None else (  # an array's own sum: jax's may be traced
+        weights.sum() if hasattr(weights, "sum") else float(np.sum(weights)))
+    per_output = net.reduction == "mean" and net.loss not in CLASS_LOSSES
+    return 1.0 / (total * net.sizes[-1] if per_output else total)
 
 
 def from_logits(net: Network) -> bool:
@@ -237,7 +248,7 @@ def is_tutorial_shape(net: Network) -> bool:
 def tutorial_example(net: Network, data: Data) -> Example | None:
     """The one example when ``net`` is the tutorial's network exactly (2-2-2 sigmoid, no biases,
     ½Σ(t-a)² summed) and ``data`` one example: there its 8 hand formulas are the kernel."""
-    if net != TUTORIAL or np.shape(data.inputs)[0] != 1:
+    if net != TUTORIAL or np.shape(data.inputs)[0] != 1 or data.weights is not None:
         return None
     return Example(data.inputs[0], data.targets[0])
 
@@ -322,8 +333,10 @@ def weights_batch(net: Network, w: Any, lr: Any, dt: Any = "float64") -> tuple[A
     return w_arr, lr_arr.astype(dt)
 
 
-def data(net: Network, inputs: Any, targets: Any, dt: Any = "float64") -> Data:
-    """``Data`` of shapes (B, n_0), (B, n_L); one example may be given as 1-d rows."""
+def data(net: Network, inputs: Any, targets: Any, dt: Any = "float64",
+         weights: Any = None) -> Data:
+    """``Data`` of shapes (B, n_0), (B, n_L); one example may be given as 1-d rows;
+    ``weights``: B example weights s_b >= 0, not all 0 (`example_weights`), or None."""
     dt = validate.dtype(dt)
     x = np.atleast_2d(_finite(inputs, "inputs", dt, np.ndim(inputs)))
     t = np.atleast_2d(_finite(targets, "targets", dt, np.ndim(targets)))
@@ -333,7 +346,26 @@ def data(net: Network, inputs: Any, targets: Any, dt: Any = "float64") -> Data:
         raise InputError(f"targets must have shape (B, {net.sizes[-1]}); got {t.shape}")
     if x.shape[0] != t.shape[0]:
         raise InputError(f"{x.shape[0]} input rows but {t.shape[0]} target rows")
-    return Data(x, t)
+    return Data(x, t, None if weights is None else example_weights(weights, x.shape[0], dt))
+
+
+def example_weights(weights: Any, batch: int, dt: Any = "float64") -> Array:
+    """``weights`` as B example weights (B,) of ``dt``: finite numbers >= 0, not all 0."""
+    dt = validate.dtype(dt)
+    try:
+        arr = np.asarray(weights, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"example weights must be numbers; got "
+                         f"{validate.short_text(weights)}") from None
+    if arr.ndim != 1 or arr.shape[0] != batch:
+        raise InputError(f"example weights: one per example needed ({batch}); got "
+                         f"{arr.size if arr.ndim else 'one number'}")
+    bad = arr[~(np.isfinite(arr) & (arr >= 0))]
+    if bad.size:
+        raise InputError(f"example weights must be finite and >= 0; got {float(bad[0])}")
+    if not arr.any():
+        raise InputError("example weights are all 0: no example counts; give at least one > 0")
+    return arr.astype(dt)
 
 
 def describe(net: Network) -> str:

@@ -6,8 +6,8 @@ trains any network with it and returns a `Trajectory` whose ``state`` carries th
 optimizer's state after every step so that the harness (`compare.harness.optim_check`) can
 name a first divergence such as "v5 after step 3".
 
-The update rules, with g = dE_total/dw (plus λ·w when ``l2`` = λ > 0, since then the loss is
-E_total + λ/2·Σw²) and wd = ``weight_decay``:
+The update rules, with g = dE_total/dw (plus λ·m⊙w when ``l2`` = λ > 0, since then the loss is
+E_total + λ/2·Σ m⊙w²) and wd = ``weight_decay`` (applied as wd·m⊙w):
 
     sgd                g ← g + wd·w;                    w ← w - lr·g
     momentum           g ← g + wd·w;  v ← μ·v + (1-τ)·g (v ← g at step 1);  w ← w - lr·v
@@ -21,17 +21,28 @@ E_total + λ/2·Σw²) and wd = ``weight_decay``:
 μ = ``momentum``, τ = ``dampening``, β1, β2 = ``betas``, ε = ``eps``. This is PyTorch's
 convention (torch.optim.SGD, Adam, AdamW); optax's ``sgd``, ``add_decayed_weights``, ``adam``
 and ``adamw`` compute the same numbers (docs/optimizers.md shows how close, per optimizer).
+
+Regularisation is one option set, shared by the checks (`compare.harness.network_check`) and
+the optimizers: ``l2`` (a term of the loss) and ``weight_decay`` (a term of the update), each
+over the parameters of the mask m (`decay_mask`): the weights W_l always, the trainable
+biases b_l when ``decay_biases`` says so. ``decay_biases=None`` is each term's common default:
+biases decayed by ``weight_decay`` (what torch.optim does with ``weight_decay`` on
+``model.parameters()``), weights only in the ``l2`` term (scikit-learn's ``alpha``, Keras's
+``kernel_regularizer``); True or False sets both (docs/conventions.md).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from autograd_compare.errors import InputError
 from autograd_compare.validate import short_text
+
+if TYPE_CHECKING:
+    from autograd_compare.network import Network
 
 KINDS = ("sgd", "momentum", "nesterov", "adam", "adamw", "textbook-momentum")
 MANUAL_ONLY = ("textbook-momentum",)  # conventions no framework implements
@@ -52,6 +63,16 @@ class Optimizer(NamedTuple):
     eps: float = 1e-8  # ε, outside the square root: m̂/(√v̂ + ε)
     lr_change: tuple[int, float] | None = None  # (k, lr2): updates k+1, k+2, ... use lr2
     frozen: tuple[int, ...] = ()  # parameters held fixed (requires_grad=False): gradient 0
+    decay_biases: bool | None = None  # l2 and weight decay on the biases too; None: each
+    #                                   term's default (weight decay yes, l2 no)
+
+    def l2_biases(self) -> bool:
+        """Whether the l2 term covers the trainable biases (default no: weights only)."""
+        return bool(self.decay_biases)
+
+    def wd_biases(self) -> bool:
+        """Whether weight decay shrinks the trainable biases (default yes, as torch.optim)."""
+        return self.decay_biases is not False
 
     def lr_at(self, k: int) -> float:
         """The learning rate of update k (0-based)."""
@@ -80,6 +101,8 @@ class Optimizer(NamedTuple):
             parts.append(f"lr={self.lr_change[1]:g} from update {self.lr_change[0] + 1}")
         if self.frozen:
             parts.append(f"{len(self.frozen)} parameters frozen")
+        if self.decay_biases is not None:
+            parts.append(f"decay_biases={'yes' if self.decay_biases else 'no'}")
         return f"{self.kind}({', '.join(parts)})"
 
     def masked(self, dw: Any) -> Any:
@@ -110,8 +133,9 @@ def _number(value: Any, what: str, lo: float, hi: float | None, expected: str,
 
 def make(kind: Any = "sgd", *, lr: Any = 0.5, momentum: Any = None, dampening: Any = 0.0,
          weight_decay: Any = 0.0, l2: Any = 0.0, betas: Any = (0.9, 0.999), eps: Any = 1e-8,
-         lr_change: Any = None, frozen: Any = ()) -> Optimizer:
-    """A checked `Optimizer`. ``momentum`` defaults to 0.9 for the momentum kinds.
+         lr_change: Any = None, frozen: Any = (), decay_biases: Any = None) -> Optimizer:
+    """A checked `Optimizer`. ``momentum`` defaults to 0.9 for the momentum kinds;
+    ``decay_biases`` True, False or None (each term's default: see the module docstring).
 
     Raises:
         InputError: one line quoting the bad value and the expected one.
@@ -154,7 +178,50 @@ def make(kind: Any = "sgd", *, lr: Any = 0.5, momentum: Any = None, dampening: A
         change = (int(k), _number(lr2, "learning rate", 0.0, None, "finite and > 0",
                                   lo_open=True))
     return Optimizer(kind, lr_, mu, tau, wd, lam, (b1, b2), eps_, change,
-                     _frozen(frozen, wd or lam))
+                     _frozen(frozen, wd or lam), decay_biases_value(decay_biases, wd or lam))
+
+
+def decay_biases_value(value: Any, decay: float = 1.0) -> bool | None:
+    """``decay_biases`` checked: True, False or None (also "yes", "no" as the command line
+    gives them); refused when neither l2 nor weight decay is set (``decay`` 0): it would
+    change nothing."""
+    choice = {"yes": True, "no": False}.get(value, value) if isinstance(value, str) else value
+    if choice is not None and not isinstance(choice, (bool, np.bool_)):
+        raise InputError(f"decay_biases must be yes or no (True or False); got "
+                         f"{short_text(value)}")
+    if choice is not None and not decay:
+        raise InputError("decay_biases applies to l2 and weight decay; give l2 or "
+                         "weight_decay > 0 too")
+    return None if choice is None else bool(choice)
+
+
+def decay_mask(net: Network, biases: bool) -> np.ndarray:
+    """m (P,) of 0.0 and 1.0: 1 on every weight W_l of ``net``, and on
+    its trainable biases b_l if ``biases``; the parameters l2 and weight decay act on."""
+    from autograd_compare.network import layout, n_params
+
+    m = np.zeros(n_params(net))
+    for lay in layout(net):
+        m[lay.W] = 1.0
+        if lay.b is not None and biases:
+            m[lay.b] = 1.0
+    return m
+
+
+def sklearn_l2(alpha: float, total: float) -> float:
+    """The ``l2`` (λ) of scikit-learn's ``alpha`` on ``total`` examples (n, or Σ s_b with
+    sample weights): its loss adds alpha/(2n)·Σ‖W‖², the weights only, so λ = alpha/n with
+    reduction "mean-examples" and ``decay_biases=False`` (docs/conventions.md)."""
+    return _number(alpha, "alpha", 0.0, None, "finite and >= 0") / _number(
+        total, "the number of examples", 0.0, None, "finite and > 0", lo_open=True)
+
+
+def penalty_gradient(opt: Optimizer, net: Network, w: np.ndarray) -> np.ndarray:
+    """d(λ/2·Σ m⊙w²)/dw = λ·m⊙w at ``w`` (..., P), in ``w``'s dtype (λ·w where m is all 1)."""
+    lam = w.dtype.type(opt.l2)
+    m = decay_mask(net, opt.l2_biases())
+    out: np.ndarray = lam * w if m.all() else lam * (m.astype(w.dtype) * w)
+    return out
 
 
 def _frozen(frozen: Any, decay: float) -> tuple[int, ...]:

@@ -298,7 +298,7 @@ def _resume(resume: Resume, opt: Optimizer, P: int, dt: np.dtype[Any]) -> Resume
 def _net_data(net: Network, data: Data, dt: np.dtype[Any]) -> Data:
     from autograd_compare import network
 
-    return network.data(net, data.inputs, data.targets, dt)
+    return network.data(net, data.inputs, data.targets, dt, getattr(data, "weights", None))
 
 
 NetworkResult = TypeVar("NetworkResult", "ForwardPass", "BackwardPass", "Trajectory",

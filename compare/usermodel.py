@@ -62,7 +62,9 @@ UNSUPPORTED_SETTINGS = (  # attribute, what it is, its harmless value
 def check_model(model: Any, inputs: Any, targets: Any, *, loss: Any = "half-sse",
                 reduction: str = "sum", lr: float = 0.1, steps: int = 20,
                 dtype: str = "float64", backends: tuple[str, ...] | None = None,
-                apply: Callable[[Any, Any], Any] | None = None) -> optim_check.Sweep:
+                apply: Callable[[Any, Any], Any] | None = None, l2: float = 0.0,
+                decay_biases: bool | None = None,
+                sample_weight: Any = None) -> optim_check.Sweep:
     """Run the gradient check and the trajectory check on ``model`` with data (B, n_in), (B, n_out).
 
     A torch model is also *run*: its own ``forward`` and loss, differentiated by torch
@@ -72,11 +74,11 @@ def check_model(model: Any, inputs: Any, targets: Any, *, loss: Any = "half-sse"
 
     Args:
         model: see the module docstring. inputs, targets: arrays (NumPy, torch or JAX).
-        loss: "half-sse", "mse", "cross-entropy", "bce" or "nll", with ``reduction`` "sum"
-            or "mean" (PyTorch's); or the user's own ``nn.MSELoss()``,
-            ``nn.CrossEntropyLoss()``, ``nn.BCEWithLogitsLoss()``, ``nn.BCELoss()`` or
-            ``nn.NLLLoss()`` object (its ``reduction`` is used; weights, label smoothing and
-            ignore_index are refused).
+        loss: "half-sse", "mse", "cross-entropy", "bce" or "nll", with ``reduction`` "sum",
+            "mean" (PyTorch's) or "mean-examples" (divided by B only); or the user's own
+            ``nn.MSELoss()``, ``nn.CrossEntropyLoss()``, ``nn.BCEWithLogitsLoss()``,
+            ``nn.BCELoss()`` or ``nn.NLLLoss()`` object (its ``reduction`` is used; weights,
+            label smoothing and ignore_index are refused).
         apply: with a layer pytree as ``model``, the user's pure JAX ``apply(params, x)``:
             run and differentiated by `jax.grad` as the backend ``"model"`` (parameter
             gradients: an opaque function shows no nodes).
@@ -85,6 +87,12 @@ def check_model(model: Any, inputs: Any, targets: Any, *, loss: Any = "half-sse"
         dtype: "float64" or "float32".
         backends: names (default every installed backend; the first is the trajectory's
             reference).
+        l2: λ, the loss becomes E + λ/2·Σ‖W‖² (the gradient check's E and the training's);
+            ``decay_biases`` True puts the biases in the sum too (default: weights only).
+            scikit-learn's ``alpha`` is ``l2=alpha/n`` with ``reduction="mean-examples"``
+            (docs/conventions.md).
+        sample_weight: B example weights s_b >= 0: E = c·Σ_b s_b·loss_b, a mean divided by
+            Σ_b s_b (scikit-learn's convention); the loss then by name, not a loss object.
 
     Returns:
         The main job's `optim_check.Sweep` at the one rate ``lr``: ``.ok``,
@@ -96,6 +104,10 @@ def check_model(model: Any, inputs: Any, targets: Any, *, loss: Any = "half-sse"
         InputError: an unsupported layer (named), a bad combination or bad data.
     """
     loss_object = None if isinstance(loss, str) else loss
+    if loss_object is not None and sample_weight is not None:
+        raise InputError(f"sample_weight= needs the loss by name (loss='mse', 'half-sse' or "
+                         f"'cross-entropy'); the loss object {validate.short_text(loss_object)} "
+                         "computes its own unweighted reduction")
     if loss_object is not None:
         loss, reduction = _loss_of(loss_object)
     if jax_library(model):
@@ -110,14 +122,16 @@ def check_model(model: Any, inputs: Any, targets: Any, *, loss: Any = "half-sse"
                          "nn.Sigmoid; add it, or use nn.BCEWithLogitsLoss (the logits)")
     names = _backend_names(backends)
     dt = validate.dtype(dtype)
-    data = network.data(net, _numpy(inputs, "inputs"), _targets(net, targets), dt)
+    data = network.data(net, _numpy(inputs, "inputs"), _targets(net, targets), dt,
+                        None if sample_weight is None else _numpy(sample_weight, "sample_weight"))
     judged = []
     if not isinstance(model, (list, tuple)):  # a torch model: its own forward and loss too
         from autograd_compare.torch_impl import user_model
 
         if type(loss_object).__name__ == "NLLLoss":
             _one_hot(data.targets)  # nn.NLLLoss takes class indices: the one-hot rows' argmax
-        judged.append(user_model.backend(model, loss_object or _torch_loss(net, model), net,
+        judged.append(user_model.backend(model, loss_object or _torch_loss(net, model,
+                                                                           data.weights), net,
                                          dt))
     elif apply is not None:  # a JAX model: its own apply
         if loss_object is not None or not callable(apply):
@@ -125,8 +139,10 @@ def check_model(model: Any, inputs: Any, targets: Any, *, loss: Any = "half-sse"
                              f"by name (loss={' or '.join(map(repr, network.LOSSES))})")
         from autograd_compare.jax_impl import user_model as jax_model
 
-        judged.append(jax_model.backend(apply, model, _jax_loss(net, model), net, dt))
-    opt = SGD._replace(frozen=frozen_weights(model, net))  # requires_grad=False: held fixed
+        judged.append(jax_model.backend(apply, model, _jax_loss(net, model, data.weights), net,
+                                        dt))
+    opt = optimizers.make("sgd", lr=lr, l2=l2, decay_biases=decay_biases,
+                          frozen=frozen_weights(model, net))  # requires_grad=False: held fixed
     sw = optim_check.sweep("your model", opt, list(names), net, network.weights(net, w, dt),
                            data, (lr,), steps, dt, judged=judged)
     return sw._replace(notes=_diagnosis(sw, model, loss_object, apply)) if judged else sw
@@ -136,7 +152,7 @@ def check_gradients(fn: Callable[..., Any], net: str | network.Network = "tutori
                     weights: Any = None, inputs: Any = None, targets: Any = None,
                     lrs: Any = None, steps: int | None = None, optimizer: Any = SGD,
                     dtype: str = "float64", backends: tuple[str, ...] | None = None,
-                    name: str | None = None) -> optim_check.Sweep:
+                    name: str | None = None, sample_weight: Any = None) -> optim_check.Sweep:
     """Check the user's own gradient function as a backend: the main job's gradient check and
     trajectory check at every rate, beside manual, torch and jax.
 
@@ -161,6 +177,7 @@ def check_gradients(fn: Callable[..., Any], net: str | network.Network = "tutori
         backends: the others (default every installed one; the first is the trajectory's
             reference).
         name: the backend's name in the report (default ``fn.__name__``).
+        sample_weight: B example weights (``data.weights`` in ``fn``; see `check_model`).
 
     Returns:
         The main job's `optim_check.Sweep`: ``.ok``, ``.first_divergence``, ``.gradcheck``,
@@ -200,7 +217,8 @@ def check_gradients(fn: Callable[..., Any], net: str | network.Network = "tutori
                          f"{validate.short_text(optimizer)}")
     names = [*_backend_names(backends), label]
     optim_check.require_backends(optimizer, names)
-    data = network.data(net, _numpy(inputs, "inputs"), _numpy(targets, "targets"), dt)
+    data = network.data(net, _numpy(inputs, "inputs"), _numpy(targets, "targets"), dt,
+                        None if sample_weight is None else _numpy(sample_weight, "sample_weight"))
     with plugins.given(label, fn):
         return optim_check.sweep(f"your {label}", optimizer, names, net,
                                  network.weights(net, weights, dt), data, rates,
@@ -261,51 +279,53 @@ def _one_hot(t: np.ndarray) -> None:
                          "one-hot rows")
 
 
-def _torch_loss(net: network.Network, model: Any) -> Any:
+def _torch_loss(net: network.Network, model: Any, s: Any = None) -> Any:
     """The loss ``loss=`` names, as torch computes it on the model's output: what the user
-    said they train with."""
+    said they train with (``s``: example weights, example b's loss times s_b)."""
     import torch
 
     probabilities = _last_module(model) in ("Softmax", "Sigmoid")
+    F = torch.nn.functional
 
     def loss(y: Any, t: Any) -> Any:
-        c = network.reduction_scale(net, t.shape[0])
+        c = network.reduction_scale(net, t.shape[0], s)
         if net.loss == "cross-entropy":
-            logp = torch.log(y) if probabilities else torch.log_softmax(y, dim=-1)
-            return c * -(t * logp).sum()
-        if net.loss == "bce":  # torch's own: on probabilities (nn.Sigmoid last) or logits
-            bce = torch.nn.functional.binary_cross_entropy if probabilities else \
-                torch.nn.functional.binary_cross_entropy_with_logits
-            return c * bce(y, t, reduction="sum")
-        if net.loss == "nll":
-            return c * -(t * y).sum()  # y: log-probabilities (nn.LogSoftmax last)
-        half = 0.5 if net.loss == "half-sse" else 1.0
-        return c * half * ((t - y) ** 2).sum()
+            per = -(t * (torch.log(y) if probabilities else torch.log_softmax(y, dim=-1)))
+        elif net.loss == "bce":  # torch's own: on probabilities (nn.Sigmoid last) or logits
+            bce = F.binary_cross_entropy if probabilities else F.binary_cross_entropy_with_logits
+            per = bce(y, t, reduction="none")
+        elif net.loss == "nll":
+            per = -(t * y)  # y: log-probabilities (nn.LogSoftmax last)
+        else:
+            per = (0.5 if net.loss == "half-sse" else 1.0) * (t - y) ** 2
+        per = per.sum(dim=-1)  # loss_b (B,)
+        return c * (per if s is None else torch.as_tensor(s, dtype=y.dtype) * per).sum()
 
     return loss
 
 
-def _jax_loss(net: network.Network, params: Any) -> Any:
+def _jax_loss(net: network.Network, params: Any, s: Any = None) -> Any:
     """The named loss in jax.numpy on ``apply``'s output (probabilities where the last layer
-    says "softmax", else logits for the cross-entropy)."""
+    says "softmax", else logits for the cross-entropy; ``s``: example weights)."""
     import jax
     import jax.numpy as jnp
 
     probabilities = params[-1].get("activation") in ("softmax", "sigmoid")
 
     def loss(y: Any, t: Any) -> Any:
-        c = network.reduction_scale(net, t.shape[0])
+        c = network.reduction_scale(net, t.shape[0], s)
         if net.loss == "cross-entropy":
-            logp = jnp.log(y) if probabilities else jax.nn.log_softmax(y, axis=-1)
-            return c * -(t * logp).sum()
-        if net.loss == "bce":  # on probabilities (sigmoid last) or on logits
-            if probabilities:
-                return c * -(t * jnp.log(y) + (1 - t) * jnp.log1p(-y)).sum()
-            return c * -(t * jax.nn.log_sigmoid(y) + (1 - t) * jax.nn.log_sigmoid(-y)).sum()
-        if net.loss == "nll":
-            return c * -(t * y).sum()  # y: log-probabilities (log-softmax last)
-        half = 0.5 if net.loss == "half-sse" else 1.0
-        return c * half * ((t - y) ** 2).sum()
+            per = -(t * (jnp.log(y) if probabilities else jax.nn.log_softmax(y, axis=-1)))
+        elif net.loss == "bce" and probabilities:  # on probabilities (sigmoid last)
+            per = -(t * jnp.log(y) + (1 - t) * jnp.log1p(-y))
+        elif net.loss == "bce":  # on logits
+            per = -(t * jax.nn.log_sigmoid(y) + (1 - t) * jax.nn.log_sigmoid(-y))
+        elif net.loss == "nll":
+            per = -(t * y)  # y: log-probabilities (log-softmax last)
+        else:
+            per = (0.5 if net.loss == "half-sse" else 1.0) * (t - y) ** 2
+        per = per.sum(axis=-1)  # loss_b (B,)
+        return c * (per if s is None else jnp.asarray(s, y.dtype) * per).sum()
 
     return loss
 

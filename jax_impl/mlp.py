@@ -46,8 +46,9 @@ def activation(name: str, z):
     return jax.nn.softmax(z, axis=-1)
 
 
-def forward_values(net: Network, w, x, t, nudge=None):
-    """z, a per layer, per-example losses, E. ``w`` (P,); ``nudge`` {"z": [...], "a": [...]}."""
+def forward_values(net: Network, w, x, t, nudge=None, s=None):
+    """z, a per layer, per-example losses, E. ``w`` (P,); ``nudge`` {"z": [...], "a": [...]};
+    ``s``: the example weights (B,) or None (`reduce`)."""
     zs, as_ = [], []
     a = x
     for l, (lay, name) in enumerate(zip(layout(net), net.activations, strict=True)):
@@ -72,40 +73,47 @@ def forward_values(net: Network, w, x, t, nudge=None):
         losses = -(t * a).sum(axis=-1)  # a = log_softmax(z_L)
     else:
         losses = (0.5 if net.loss == "half-sse" else 1.0) * ((t - a) ** 2).sum(axis=-1)
-    E = jnp.asarray(reduction_scale(net, x.shape[0]), w.dtype) * losses.sum()
-    return zs, as_, losses, E
+    return zs, as_, losses, reduce(net, losses, x.shape[0], s)
 
 
-def loss(net: Network, w, x, t):
+def reduce(net: Network, losses, batch: int, s=None):
+    """E = c · Σ_b loss_b, or c · Σ_b s_b·loss_b with example weights ``s`` (B,)."""
+    c = jnp.asarray(reduction_scale(net, batch, s), losses.dtype)
+    if s is None:
+        return c * losses.sum()
+    return c * (jnp.asarray(s, losses.dtype) * losses).sum()
+
+
+def loss(net: Network, w, x, t, s=None):
     """E at ``w`` (P,): the function every gradient here differentiates."""
-    return forward_values(net, w, x, t)[3]
+    return forward_values(net, w, x, t, s=s)[3]
 
 
 @partial(jax.jit, static_argnums=0)
-def _forward(net: Network, w, x, t):
-    zs, as_, losses, E = forward_values(net, w, x, t)
+def _forward(net: Network, w, x, t, s=None):
+    zs, as_, losses, E = forward_values(net, w, x, t, s=s)
     return tuple(zs), tuple(as_), losses, E
 
 
 def forward(net: Network, w: np.ndarray, data: Data) -> ForwardPass:
     dt = w.dtype
     with precision(dt):
-        zs, as_, losses, E = _forward(net, w, data.inputs, data.targets)
+        zs, as_, losses, E = _forward(net, w, data.inputs, data.targets, data.weights)
         return ForwardPass(tuple(to_numpy(z, dt) for z in zs), tuple(to_numpy(a, dt) for a in as_),
                           to_numpy(losses, dt), to_numpy(E, dt))
 
 
 @partial(jax.jit, static_argnums=0)
-def _gradients(net: Network, w, x, t):
+def _gradients(net: Network, w, x, t, s=None):
     zeros = lambda n: jnp.zeros((x.shape[0], n), w.dtype)  # noqa: E731
     eps = {"z": [zeros(n) for n in net.sizes[1:]], "a": [zeros(n) for n in net.sizes[1:]]}
-    return jax.grad(lambda w, e: forward_values(net, w, x, t, e)[3], argnums=(0, 1))(w, eps)
+    return jax.grad(lambda w, e: forward_values(net, w, x, t, e, s)[3], argnums=(0, 1))(w, eps)
 
 
 def gradients(net: Network, w: np.ndarray, data: Data) -> BackwardPass:
     dt = w.dtype
     with precision(dt):
-        dw, de = _gradients(net, w, data.inputs, data.targets)
+        dw, de = _gradients(net, w, data.inputs, data.targets, data.weights)
         da: list[Array | None] = [to_numpy(a, dt) for a in de["a"]]
         if from_logits(net):
             da[-1] = None  # the loss is taken from the logits: a_L is off its path
@@ -114,9 +122,9 @@ def gradients(net: Network, w: np.ndarray, data: Data) -> BackwardPass:
 
 
 @partial(jax.jit, static_argnums=(0, 5))
-def _train(net: Network, w, x, t, lr, steps: int):
+def _train(net: Network, w, x, t, lr, steps: int, s=None):
     def step(w, _):
-        E, dw = jax.value_and_grad(lambda w: loss(net, w, x, t))(w)
+        E, dw = jax.value_and_grad(lambda w: loss(net, w, x, t, s))(w)
         return w - lr * dw, (E, w, dw)  # w_new = w_old - lr · dE/dw
 
     w_last, (losses, weights, grads) = jax.lax.scan(step, w, length=steps)
@@ -126,13 +134,13 @@ def _train(net: Network, w, x, t, lr, steps: int):
 def train(net: Network, w: np.ndarray, data: Data, *, lr: float, steps: int) -> Trajectory:
     dt = w.dtype
     with precision(dt):
-        out = _train(net, w, data.inputs, data.targets, dt.type(lr), steps)
+        out = _train(net, w, data.inputs, data.targets, dt.type(lr), steps, data.weights)
         return Trajectory(*(to_numpy(v, dt) for v in out))
 
 
 @partial(jax.jit, static_argnums=(0, 6, 7))
-def _train_batch(net: Network, w, lr, x, t, threshold, steps: int, keep_loss: bool):
-    value_and_grad = jax.vmap(jax.value_and_grad(lambda w: loss(net, w, x, t)))
+def _train_batch(net: Network, w, lr, x, t, threshold, steps: int, keep_loss: bool, s=None):
+    value_and_grad = jax.vmap(jax.value_and_grad(lambda w: loss(net, w, x, t, s)))
 
     def step(carry, k):
         w, reached = carry
@@ -142,8 +150,8 @@ def _train_batch(net: Network, w, lr, x, t, threshold, steps: int, keep_loss: bo
 
     start = (w, jnp.full(lr.shape, -1, jnp.int32))
     (w_last, reached), history = jax.lax.scan(step, start, jnp.arange(steps, dtype=jnp.int32))
-    E_first = jax.vmap(lambda w: loss(net, w, x, t))(w)
-    E_last = jax.vmap(lambda w: loss(net, w, x, t))(w_last)
+    E_first = jax.vmap(lambda w: loss(net, w, x, t, s))(w)
+    E_last = jax.vmap(lambda w: loss(net, w, x, t, s))(w_last)
     reached = jnp.where((reached < 0) & (E_last <= threshold), steps, reached)
     return E_first, E_last, w_last, reached, history
 
@@ -171,7 +179,7 @@ def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, steps: 
         with precision(dt):  # per thread: JAX's x64 setting is scoped to the thread
             E0, E1, w1, reached, history = _train_batch(
                 net, W[lo:lo + size], R[lo:lo + size], data.inputs, data.targets, thr, steps,
-                bool(keep_loss))
+                bool(keep_loss), data.weights)
             return (to_numpy(E0, dt), to_numpy(E1, dt), to_numpy(w1, dt),
                     np.asarray(reached).astype(np.int64),
                     to_numpy(history.T, dt) if keep_loss else np.empty((size, 0), dt))

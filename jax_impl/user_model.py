@@ -45,7 +45,7 @@ def backend(apply: Callable[[Any, Any], Any], params: Sequence[dict[str, Any]],
 
     def gradients(net: Network, w: npt.ArrayLike, data: Data) -> BackwardPass:
         with precision(dtype):
-            x, t = (jnp.asarray(v, dtype) for v in data)
+            x, t = (jnp.asarray(v, dtype) for v in (data.inputs, data.targets))
             g = jax.grad(E)(jnp.asarray(w, dtype), x, t)
             return BackwardPass(to_numpy(g, dtype), (), ())  # no nodes: apply is opaque
 

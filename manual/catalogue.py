@@ -33,7 +33,6 @@ from autograd_compare.network import (
     is_tutorial_shape,
     layout,
     n_params,
-    reduction_scale,
 )
 from autograd_compare.types import Array
 
@@ -70,7 +69,7 @@ def backward(net: Network, w: Array, data: Data, wrong: Wrong = RIGHT) -> Array:
         v[lay.W] = w[lay.W].reshape(lay.W_shape).T.ravel()
     zs, as_, _ = mlp.forward_pass(net, v, x, t)
     params = mlp.unpack_params(net, v if wrong.back is None else wrong.back, v.dtype)
-    c = v.dtype.type(reduction_scale(net, x.shape[0]))
+    c = mlp.example_scale(net, x.shape[0], v.dtype, data.weights)
     L, a = net.layers, as_[-1]
     if net.loss == "cross-entropy":
         dz = c * (a * t.sum(axis=-1, keepdims=True) - t)
@@ -174,16 +173,21 @@ def _factors(net: Network, B: int) -> Iterator[tuple[Suspect, float]]:
     yield Suspect("factor", f"every gradient ×½: {E} averaged over the {net.sizes[-1]} "
                   "outputs, or the ½ counted twice" if half else "every gradient ×½"), 0.5
     if B > 1:
-        mean = net.reduction == "mean"
+        mean = net.reduction != "sum"
         yield Suspect("factor", f"every gradient ×{B}: summed over the {B} examples where "
                       "the loss is their mean" if mean else f"every gradient ×{B}"), float(B)
         yield Suspect("factor", f"every gradient ×1/{B}: averaged over the {B} examples where "
                       "the loss is their sum" if not mean else f"every gradient ×1/{B}"), 1 / B
 
 
+def _float64(data: Data) -> Data:
+    return Data(np.asarray(data.inputs, np.float64), np.asarray(data.targets, np.float64),
+                data.weights)
+
+
 def candidates(net: Network, w: Array, data: Data) -> list[tuple[Suspect, Array]]:
     """Every catalogue entry's dE/dw (P,) at ``w`` on ``data`` (float64)."""
-    w, d = np.asarray(w, np.float64), Data(*(np.asarray(a, np.float64) for a in data))
+    w, d = np.asarray(w, np.float64), _float64(data)
     right = backward(net, w, d)
     out = [(s, backward(net, w, d, wrong)) for s, wrong in _gradient_suspects(net)]
     return out + [(s, f * right) for s, f in _factors(net, d.inputs.shape[0])]
@@ -211,7 +215,7 @@ def diagnose_update(net: Network, w0: Array, w1: Array, data: Data, lr: float,
     """The update mistakes whose first plain gradient-descent step from ``w0`` lands on ``w1``
     (P,) within ``tolerance`` (P,) of the weights."""
     w0 = np.asarray(w0, np.float64)
-    d = Data(*(np.asarray(a, np.float64) for a in data))
+    d = _float64(data)
     g = backward(net, w0, d)
     out = []
     if _matches(np.asarray(w1, np.float64), w0 + lr * g, tolerance):

@@ -14,7 +14,9 @@ The backward pass in matrix form, examples as rows (B, n):
     dE/dW_l = δ_lᵀ @ a_{l-1}             (Σ over examples of δ_l a_{l-1}ᵀ)
     dE/db_l = Σ_b δ_l
 
-with each f' written by hand below (`derivative`). No autodiff anywhere in this file. bce is
+with c the reduction's scale (`compare.network.reduction_scale`); with example weights s_b,
+E = c·Σ_b s_b·loss_b and c·s_b stands for c in example b's row of δ_L (a column (B, 1)).
+Each f' written by hand below (`derivative`). No autodiff anywhere in this file. bce is
 taken from the logits: loss = softplus(z) - t·z, so dE/dz = c·(σ(z) - t) (softplus' = σ) and no
 σ' is left; nll's dE/da_L is a node, cross-entropy's and bce's are not (None). Each δ_L is
 proved against SymPy's derivative of the loss's definition by ``explain --prove`` (part (b)).
@@ -138,15 +140,34 @@ def forward(net: Network, w: np.ndarray, data: Data) -> ForwardPass:
     if ex is not None:
         return tutorial_network.forward(w, ex)
     zs, as_, losses = forward_pass(net, w, data.inputs, data.targets)
-    c = w.dtype.type(reduction_scale(net, data.inputs.shape[0]))
-    return ForwardPass(tuple(zs), tuple(as_), losses, np.asarray(c * losses.sum(axis=-1)))
+    return ForwardPass(tuple(zs), tuple(as_), losses, np.asarray(
+        reduce(net, losses, data.inputs.shape[0], data.weights)))
+
+
+def reduce(net: Network, losses: Array, batch: int, weights: Array | None = None) -> Array:
+    """E = c · Σ_b loss_b (..., B) -> (...), or c · Σ_b s_b·loss_b with example weights."""
+    c = losses.dtype.type(reduction_scale(net, batch, weights))
+    if weights is None:
+        return c * losses.sum(axis=-1)
+    return c * (weights.astype(losses.dtype) * losses).sum(axis=-1)
+
+
+def example_scale(net: Network, batch: int, dt: npt.DTypeLike,
+                  weights: Array | None = None) -> Array:
+    """c (a scalar), or c·s_b as a column (B, 1) with example weights: dE/dloss_b."""
+    c = np.dtype(dt).type(reduction_scale(net, batch, weights))
+    if weights is None:
+        return np.asarray(c)  # a 0-d array: c·x is as with the scalar
+    return (c * weights.astype(dt))[:, None]
 
 
 @np.errstate(over="ignore", invalid="ignore")
 def backward_pass(net: Network, w: Array, x: Array, t: Array, zs: Sequence[Array],
-              as_: Sequence[Array]) -> tuple[Array, list[Array], list[Array | None]]:
-    """(dE/dw (..., P), [dE/dz_l], [dE/da_l]) by the δ recursion of the module docstring."""
-    c = w.dtype.type(reduction_scale(net, x.shape[0]))
+              as_: Sequence[Array], weights: Array | None = None
+              ) -> tuple[Array, list[Array], list[Array | None]]:
+    """(dE/dw (..., P), [dE/dz_l], [dE/da_l]) by the δ recursion of the module docstring;
+    ``weights``: the example weights s_b (B,) or None."""
+    c = example_scale(net, x.shape[0], w.dtype, weights)
     params = unpack_params(net, w, w.dtype)
     L = net.layers
     dz: list[Array] = [np.empty(0, w.dtype)] * L  # every entry is set below
@@ -186,7 +207,7 @@ def gradients(net: Network, w: np.ndarray, data: Data) -> BackwardPass:
     if ex is not None:
         return tutorial_gradients.gradients(w, ex)
     zs, as_, _ = forward_pass(net, w, data.inputs, data.targets)
-    dw, dz, da = backward_pass(net, w, data.inputs, data.targets, zs, as_)
+    dw, dz, da = backward_pass(net, w, data.inputs, data.targets, zs, as_, data.weights)
     return BackwardPass(dw, tuple(dz), tuple(da))
 
 
@@ -199,7 +220,7 @@ def loss_and_gradient(net: Network, w: np.ndarray, data: Data) -> tuple[Array, A
         v = tutorial_network.forward_values(w, ex)
         return np.asarray(v["E_total"]), tutorial_gradients.weight_gradients(v, w, ex)
     f = forward(net, w, data)
-    return f.E, backward_pass(net, w, data.inputs, data.targets, f.z, f.a)[0]
+    return f.E, backward_pass(net, w, data.inputs, data.targets, f.z, f.a, data.weights)[0]
 
 
 def train(net: Network, w: np.ndarray, data: Data, *, lr: float, steps: int) -> Trajectory:
@@ -226,8 +247,7 @@ def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, steps: 
         return soa.train_batch(w, lr, ex, steps=steps, threshold=threshold,
                                keep_loss=keep_loss)
     n, dt = w.shape[0], w.dtype
-    x, t = data.inputs, data.targets
-    c = dt.type(reduction_scale(net, x.shape[0]))
+    x, t, s = data.inputs, data.targets, data.weights
     W = w.copy()
     rate = lr.astype(dt)[:, None]
     reached = np.full(n, -1, np.int64)
@@ -236,7 +256,7 @@ def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, steps: 
     E: Array | None = None
     for k in range(steps + 1):
         zs, as_, losses = forward_pass(net, W, x, t)
-        E = c * losses.sum(axis=-1)
+        E = reduce(net, losses, x.shape[0], s)
         if k == 0:
             initial = E
         if threshold is not None:
@@ -246,6 +266,6 @@ def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, steps: 
         if history is not None:
             history[:, k] = E
         with np.errstate(over="ignore", invalid="ignore"):  # diverging: see `forward_pass`
-            W -= rate * backward_pass(net, W, x, t, zs, as_)[0]  # w_new = w_old - lr · dE/dw
+            W -= rate * backward_pass(net, W, x, t, zs, as_, s)[0]  # w_new = w_old - lr·dE/dw
     assert initial is not None and E is not None  # the loop runs at k = 0 at least
     return BatchResult(initial, E, W, reached, history)

@@ -26,7 +26,7 @@ from autograd_compare.errors import InputError
 from autograd_compare.interface import Example
 from autograd_compare.manual import mlp
 from autograd_compare.network import Data, Network, tutorial_example
-from autograd_compare.optimizers import ADAM_KINDS, Optimizer
+from autograd_compare.optimizers import ADAM_KINDS, Optimizer, decay_mask, penalty_gradient
 from autograd_compare.types import BatchResult, Resume, Trajectory
 
 
@@ -70,20 +70,22 @@ def train(net: Network, w: np.ndarray, data: Data, opt: Optimizer, steps: int,
     weights[0] = w
     s = init_state(w.shape, dt, opt) if resume is None else resumed_state(resume, w.size, opt)
     done = 0 if resume is None else resume.updates
+    mask = wd_mask(net, opt, dt)
     for k in range(steps):
         loss[k], grads[k] = _objective_gradient(net, weights[k], data, opt, gradient)
-        weights[k + 1], s = update(weights[k], grads[k], s, opt, done + k, mistake)
+        weights[k + 1], s = update(weights[k], grads[k], s, opt, done + k, mistake, mask)
         state[k] = flat_state(s, opt)
     return Trajectory(loss, weights, grads, state)
 
 
 def _objective_gradient(net: Network, w: np.ndarray, data: Data, opt: Optimizer,
                         gradient: Callable[[Network, np.ndarray, Data], tuple] | None = None):
-    """(E, d(E + λ/2·Σw²)/dw) at ``w`` (..., P), then + λ·w by hand (d/dw5 of λ/2·w5² is
-    λ·w5): the tutorial's 8 formulas on its own network and example, else the δ recursion."""
+    """(E, d(E + λ/2·Σ m⊙w²)/dw) at ``w`` (..., P), then + λ·m⊙w by hand (d/dw5 of λ/2·w5²
+    is λ·w5; m: the weights, and the biases with ``decay_biases``): the tutorial's 8 formulas
+    on its own network and example, else the δ recursion."""
     E, dw = (mlp.loss_and_gradient if gradient is None else gradient)(net, w, data)
     if opt.l2:
-        dw = dw + w.dtype.type(opt.l2) * w
+        dw = dw + penalty_gradient(opt, net, w)
     return E, opt.masked(dw)  # a frozen parameter: gradient 0
 
 
@@ -124,15 +126,23 @@ def flat_state(s: dict, opt: Optimizer) -> np.ndarray:
     return np.empty(0)
 
 
-def update(w, dw, s: dict, opt: Optimizer, k: int, mistake=None) -> tuple:
+def wd_mask(net: Network, opt: Optimizer, dt) -> np.ndarray | None:
+    """The weight decay's mask m (P,) in ``dt`` (`optimizers.decay_mask`), or None where it
+    is all 1 (every parameter decayed: wd·w, bit for bit as before masks)."""
+    m = decay_mask(net, opt.wd_biases())
+    return None if m.all() or not opt.weight_decay else m.astype(dt)
+
+
+def update(w, dw, s: dict, opt: Optimizer, k: int, mistake=None, mask=None) -> tuple:
     """One update of the weights ``w`` with gradient ``dw``: (new weights, new state).
 
-    ``w``, ``dw``: (..., 8); the learning rate may be a column (N, 1) for a batch.
+    ``w``, ``dw``: (..., 8); the learning rate may be a column (N, 1) for a batch; ``mask``
+    (P,): the parameters weight decay acts on (`wd_mask`; None: all).
     """
     dt = dw.dtype
     lr = _rate(opt.lr_at(k), dt)
     mu, tau = dt.type(opt.momentum), dt.type(opt.dampening)
-    wd = dt.type(opt.weight_decay)
+    wd = dt.type(opt.weight_decay) if mask is None else dt.type(opt.weight_decay) * mask
     t = s["t"] + 1  # the step count, 1 at the first update
     if opt.kind != "adamw" and opt.weight_decay:
         if mistake == "weight-decay-sign":
@@ -205,11 +215,12 @@ def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, opt: Op
     rates = lr.astype(w.dtype)[:, None]
     s = init_state(W.shape, w.dtype, opt)
     change = opt.lr_change
+    mask = wd_mask(net, opt, w.dtype)
     for k in range(steps):
         _, dW = _objective_gradient(net, W, data, opt)
         rate = rates if not change or k < change[0] else np.full_like(rates, change[1])
         per_row = opt._replace(lr=rate, lr_change=None)  # type: ignore[arg-type]  # a column
-        W, s = update(W, dW, s, per_row, k)  # of rates (N, 1): update broadcasts it
+        W, s = update(W, dW, s, per_row, k, mask=mask)  # of rates (N, 1): update broadcasts it
     E, _ = _objective_gradient(net, W, data, opt._replace(l2=0.0))
     return BatchResult(None, E, W, None)
 

@@ -93,9 +93,13 @@ def test_one_adamw_and_one_nesterov_step_on_xor(backend):
 
 def test_l2_adds_lambda_w_to_the_gradient_on_xor():
     lam = 0.05
+    weights_only = O.decay_mask(XOR.network, False)  # the default: W1, W2, not b1, b2
     for backend in BACKENDS:
-        run = N.train(backend, XOR.network, XOR.weights, XOR.data, O.make("sgd", l2=lam), 1)
+        run = N.train(backend, XOR.network, XOR.weights, XOR.data,
+                      O.make("sgd", l2=lam, decay_biases=True), 1)
         _close(run.grads[0], _xor_grad(XOR.weights) + lam * XOR.weights)
+        run = N.train(backend, XOR.network, XOR.weights, XOR.data, O.make("sgd", l2=lam), 1)
+        _close(run.grads[0], _xor_grad(XOR.weights) + lam * weights_only * XOR.weights)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

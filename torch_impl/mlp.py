@@ -47,9 +47,11 @@ def _grad(v: torch.Tensor) -> Array:
     return v.grad.numpy()
 
 
-def forward_values(net: Network, w: torch.Tensor, x: torch.Tensor, t: torch.Tensor
+def forward_values(net: Network, w: torch.Tensor, x: torch.Tensor, t: torch.Tensor,
+                   s: Array | None = None
                    ) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor, torch.Tensor]:
-    """z, a per layer, the per-example losses and E, in autograd's graph. ``w`` (..., P)."""
+    """z, a per layer, the per-example losses and E, in autograd's graph. ``w`` (..., P);
+    ``s``: the example weights (B,) or None (`reduce`)."""
     zs: list[torch.Tensor] = []
     as_: list[torch.Tensor] = []
     a = x
@@ -64,8 +66,16 @@ def forward_values(net: Network, w: torch.Tensor, x: torch.Tensor, t: torch.Tens
         zs.append(z)
         as_.append(a)
     losses = _losses(net, zs[-1], a, t)
-    E = reduction_scale(net, x.shape[0]) * losses.sum(dim=-1)
-    return zs, as_, losses, E
+    return zs, as_, losses, reduce(net, losses, x.shape[0], s)
+
+
+def reduce(net: Network, losses: torch.Tensor, batch: int,
+           s: Array | None = None) -> torch.Tensor:
+    """E = c · Σ_b loss_b over the last axis, or c · Σ_b s_b·loss_b with example weights."""
+    c = reduction_scale(net, batch, s)
+    if s is None:
+        return c * losses.sum(dim=-1)
+    return c * (_as(s, losses.dtype) * losses).sum(dim=-1)
 
 
 def _losses(net: Network, z: torch.Tensor, a: torch.Tensor | None,
@@ -87,7 +97,7 @@ def forward(net: Network, w: np.ndarray, data: Data) -> ForwardPass:
     w_t = torch.from_numpy(w)
     with torch.no_grad():
         zs, as_, losses, E = forward_values(net, w_t, _as(data.inputs, w_t.dtype),
-                                            _as(data.targets, w_t.dtype))
+                                            _as(data.targets, w_t.dtype), data.weights)
     return ForwardPass(tuple(z.numpy() for z in zs), tuple(a.numpy() for a in as_),
                       losses.numpy(), E.numpy())
 
@@ -96,7 +106,7 @@ def gradients(net: Network, w: np.ndarray, data: Data) -> BackwardPass:
     """dE/dw and dE/d(every z and a) by one backward pass (retain_grad on the nodes)."""
     w_t = torch.from_numpy(w).clone().requires_grad_(True)
     zs, as_, _, E = forward_values(net, w_t, _as(data.inputs, w_t.dtype),
-                                   _as(data.targets, w_t.dtype))
+                                   _as(data.targets, w_t.dtype), data.weights)
     logits = from_logits(net)  # a_L is off the loss's path
     nodes = zs + (as_[:-1] if logits else as_)
     for v in nodes:
@@ -120,7 +130,7 @@ def train(net: Network, w: np.ndarray, data: Data, *, lr: float, steps: int) -> 
     weights[0] = torch.from_numpy(w)
     for k in range(steps):
         w_k = weights[k].clone().requires_grad_(True)
-        E = forward_values(net, w_k, x, t)[3]
+        E = forward_values(net, w_k, x, t, data.weights)[3]
         (g,) = torch.autograd.grad(E, w_k)
         loss[k], grads[k] = E.detach(), g
         w_next = weights[k].clone()
@@ -169,7 +179,7 @@ def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, steps: 
 
 
 def _columns_loss(net: Network, cols: list[torch.Tensor], x: torch.Tensor,
-                  t: torch.Tensor) -> torch.Tensor:
+                  t: torch.Tensor, s: Array | None = None) -> torch.Tensor:
     """E (n,) of n parameter vectors given as P columns (n,): each neuron's z and a are (n, B)
     tensors, z_j = Σ_i W_ji·a_i (+ b_j) summed in the order of i, as `forward_values`' matmul
     of these small layers sums them."""
@@ -191,7 +201,7 @@ def _columns_loss(net: Network, cols: list[torch.Tensor], x: torch.Tensor,
             if name in ("softmax", "log-softmax") else [activation(name, zj) for zj in z]
     outputs = None if from_logits(net) else torch.stack(a, -1)
     losses = _losses(net, torch.stack(z, -1), outputs, t)
-    return reduction_scale(net, x.shape[0]) * losses.sum(dim=-1)
+    return reduce(net, losses, x.shape[0], s)
 
 
 def _train_chunk(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, steps: int,
@@ -208,7 +218,8 @@ def _train_chunk(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, steps:
     for k in range(steps + 1):
         for v in W:
             v.requires_grad_(True)
-        E_n = _columns_loss(net, W, x, t) if columns else forward_values(net, W[0], x, t)[3]
+        E_n = _columns_loss(net, W, x, t, data.weights) if columns \
+            else forward_values(net, W[0], x, t, data.weights)[3]
         E = E_n.detach()
         if k == 0:
             initial = E

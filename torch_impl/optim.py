@@ -10,6 +10,10 @@ off and are not given to the optimizer: nothing moves them. A softmax (sigmoid) 
 is left out of the Sequential for the cross-entropy (bce): they are taken from its logits
 (``log_softmax``, ``binary_cross_entropy_with_logits``), as PyTorch does. Same function names
 and signatures as `manual.optim`.
+
+Biases left out of weight decay (``decay_biases`` no) are what PyTorch users write: two
+parameter groups, the biases' with ``weight_decay=0``; biases left out of the l2 term are
+left out of the sum λ/2·Σw² autograd differentiates.
 """
 
 from __future__ import annotations
@@ -18,26 +22,26 @@ import numpy as np
 import torch
 
 from autograd_compare import naming
-from autograd_compare.network import (
-    Data,
-    Network,
-    from_logits,
-    frozen_bias,
-    layout,
-    reduction_scale,
-)
-from autograd_compare.optimizers import ADAM_KINDS, MANUAL_ONLY, Optimizer
+from autograd_compare.network import Data, Network, from_logits, frozen_bias, layout
+from autograd_compare.optimizers import ADAM_KINDS, MANUAL_ONLY, Optimizer, decay_mask
 from autograd_compare.torch_impl import mlp
 from autograd_compare.types import BatchResult, Resume, Trajectory
 
 
-def make_optimizer(params: list, opt: Optimizer, lrs: list[float] | None = None):
+def make_optimizer(params: list, opt: Optimizer, lrs: list[float] | None = None,
+                   no_decay: list | None = None):
     """The torch.optim optimizer for ``opt``: one param group per entry of ``params`` (a
-    tensor or a list of tensors), at the learning rate of ``lrs`` (default ``opt.lr``)."""
+    tensor or a list of tensors), at the learning rate of ``lrs`` (default ``opt.lr``);
+    ``no_decay``: for each entry, the tensors put in a group of their own with
+    ``weight_decay=0`` at the same rate (the biases, with ``decay_biases`` no)."""
     if opt.kind in MANUAL_ONLY:
         raise ValueError(f"{opt.kind} has no torch.optim form (manual only)")
-    groups = [{"params": p if isinstance(p, list) else [p], "lr": lr}
-              for p, lr in zip(params, lrs or [opt.lr] * len(params))]
+    listed = [p if isinstance(p, list) else [p] for p in params]
+    groups = [{"params": p, "lr": lr} for p, lr in zip(listed, lrs or [opt.lr] * len(params))]
+    if no_decay is not None:
+        kept = [p if isinstance(p, list) else [p] for p in no_decay]
+        groups += [{"params": p, "lr": g["lr"], "weight_decay": 0.0}
+                   for p, g in zip(kept, groups, strict=True) if p]
     if opt.kind == "sgd":
         return torch.optim.SGD(groups, lr=opt.lr, weight_decay=opt.weight_decay)
     if opt.kind in ("momentum", "nesterov"):
@@ -77,7 +81,7 @@ def sequential(net: Network, w: np.ndarray) -> tuple[torch.nn.Sequential, list[t
 
 
 def _loss(net: Network, model: torch.nn.Sequential, x: torch.Tensor,
-          t: torch.Tensor) -> torch.Tensor:
+          t: torch.Tensor, s: np.ndarray | None = None) -> torch.Tensor:
     """E of the model's output (logits for cross-entropy and bce)."""
     out = model(x)
     if net.loss == "cross-entropy":
@@ -89,7 +93,7 @@ def _loss(net: Network, model: torch.nn.Sequential, x: torch.Tensor,
         losses = -(t * out).sum(dim=-1)  # out: log-probabilities (nn.LogSoftmax)
     else:
         losses = (0.5 if net.loss == "half-sse" else 1.0) * ((t - out) ** 2).sum(dim=-1)
-    return reduction_scale(net, x.shape[0]) * losses.sum()
+    return mlp.reduce(net, losses, x.shape[0], s)
 
 
 def _flat(tensors: list[torch.Tensor]) -> torch.Tensor:
@@ -143,7 +147,13 @@ def train(net: Network, w: np.ndarray, data: Data, opt: Optimizer, steps: int,
     model, params = sequential(net, w)
     dt = params[0].dtype
     x, t = torch.as_tensor(data.inputs, dtype=dt), torch.as_tensor(data.targets, dtype=dt)
-    optimizer = make_optimizer([params], opt)
+    biases = {id(m.bias) for m in model if isinstance(m, torch.nn.Linear) and m.bias is not None}
+    if opt.weight_decay and not opt.wd_biases() and biases:  # two groups: biases not decayed
+        optimizer = make_optimizer([[p for p in params if id(p) not in biases]], opt,
+                                   no_decay=[[p for p in params if id(p) in biases]])
+    else:
+        optimizer = make_optimizer([params], opt)
+    penalised = params if opt.l2_biases() else [p for p in params if id(p) not in biases]
     done = 0
     if resume is not None:
         _resume(optimizer, params, opt, resume)
@@ -159,8 +169,8 @@ def train(net: Network, w: np.ndarray, data: Data, opt: Optimizer, steps: int,
         for group in optimizer.param_groups:
             group["lr"] = opt.lr_at(done + k)
         optimizer.zero_grad()
-        E = _loss(net, model, x, t)
-        objective = E + opt.l2 / 2 * sum((p * p).sum() for p in params) if opt.l2 else E
+        E = _loss(net, model, x, t, data.weights)
+        objective = E + opt.l2 / 2 * sum((p * p).sum() for p in penalised) if opt.l2 else E
         objective.backward()
         loss[k] = E.detach()
         grads[k] = _flat([p.grad for p in params])  # type: ignore[misc]  # set by backward()
@@ -183,9 +193,22 @@ def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, opt: Op
     dt = torch.from_numpy(w[:0]).dtype
     x, t = torch.as_tensor(data.inputs, dtype=dt), torch.as_tensor(data.targets, dtype=dt)
     rates, inverse = np.unique(lr, return_inverse=True)
-    leaves = [torch.from_numpy(w[inverse == j].copy()).requires_grad_(True)
-              for j in range(len(rates))]
-    optimizer = make_optimizer(leaves, opt, [float(r) for r in rates])
+    m_wd = decay_mask(net, opt.wd_biases())
+    m_l2 = decay_mask(net, opt.l2_biases())
+    l2_mask = None if m_l2.all() else torch.from_numpy(m_l2).to(dt)
+    # biases out of weight decay: each leaf's columns in two leaves (weights, biases), the
+    # biases' in a group with weight_decay=0, put back in place for the forward pass
+    cols = [np.arange(w.shape[1])] if m_wd.all() or not opt.weight_decay else \
+        [np.flatnonzero(m_wd), np.flatnonzero(m_wd == 0)]
+    order = torch.from_numpy(np.argsort(np.concatenate(cols)))
+    parts = [[torch.from_numpy(w[inverse == j][:, c].copy()).requires_grad_(True)
+              for j in range(len(rates))] for c in cols]
+
+    def leaf(j: int) -> torch.Tensor:
+        return parts[0][j] if len(cols) == 1 else torch.cat([p[j] for p in parts], 1)[:, order]
+
+    optimizer = make_optimizer(parts[0], opt, [float(r) for r in rates],
+                               parts[1] if len(cols) > 1 else None)
     for group in optimizer.param_groups:
         group["foreach"] = True
     for k in range(steps):
@@ -194,16 +217,19 @@ def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, opt: Op
                 group["lr"] = opt.lr_change[1]
         optimizer.zero_grad()
         objective = torch.zeros((), dtype=dt)
-        for W in leaves:
-            objective = objective + mlp.forward_values(net, W, x, t)[3].sum()
+        for j in range(len(rates)):
+            W = leaf(j)
+            objective = objective + mlp.forward_values(net, W, x, t, data.weights)[3].sum()
             if opt.l2:
-                objective = objective + opt.l2 / 2 * (W * W).sum()
+                WW = W * W if l2_mask is None else W * W * l2_mask
+                objective = objective + opt.l2 / 2 * WW.sum()
         objective.backward()
         optimizer.step()
     final_w = np.empty_like(w)
     final_l = np.empty(w.shape[0], w.dtype)
     with torch.no_grad():
-        for j, W in enumerate(leaves):
+        for j in range(len(rates)):
+            W = leaf(j)
             final_w[inverse == j] = W.numpy()
-            final_l[inverse == j] = mlp.forward_values(net, W, x, t)[3].numpy()
+            final_l[inverse == j] = mlp.forward_values(net, W, x, t, data.weights)[3].numpy()
     return BatchResult(None, final_l, final_w, None)

@@ -82,7 +82,7 @@ def backend(model: nn.Module, loss: Loss, read: Network, dtype: np.dtype[Any]) -
 
                 hooks.append(act.register_forward_hook(keep_a))
         try:
-            x, t = (torch.from_numpy(np.asarray(v)).to(tdt) for v in data)
+            x, t = (torch.from_numpy(np.asarray(v)).to(tdt) for v in (data.inputs, data.targets))
             E = loss(m(x), t.argmax(-1) if isinstance(loss, nn.NLLLoss) else t)  # NLLLoss:
             #   class indices (check_model has checked that the rows are one-hot)
         finally:

@@ -212,7 +212,8 @@ def add_own_network_arguments(parser: argparse.ArgumentParser) -> None:
                         help="half-sse (default, ½Σ(t-a)²), mse, cross-entropy (softmax), bce "
                         "(sigmoid, from the logits) or nll (log-softmax)")
     parser.add_argument("--reduction", choices=network.REDUCTIONS, default=None,
-                        help="over examples: sum (default) or mean (PyTorch's meaning)")
+                        help="over examples: sum (default), mean (PyTorch's: over B·n_out "
+                        "for squared errors) or mean-examples (over B only, as scikit-learn)")
     parser.add_argument("--data", metavar="FILE.csv",
                         help="header row, then per row the inputs and then the targets")
 
@@ -314,7 +315,12 @@ def add_optimizer_arguments(parser: argparse.ArgumentParser, default: str | None
     parser.add_argument("--weight-decay", default=None, metavar="WD",
                         help="weight decay: coupled (g + wd*w), decoupled for adamw (default 0)")
     parser.add_argument("--l2", default=None, metavar="LAMBDA",
-                        help="add λ/2·Σw² to the loss (default 0)")
+                        help="add λ/2·Σw² to the loss, over the weights (the biases too with "
+                        "--decay-biases yes); the gradient check includes it (default 0)")
+    parser.add_argument("--decay-biases", default=None, type=yes_no("--decay-biases"),
+                        metavar="yes|no", help="whether --l2 and --weight-decay act on the "
+                        "trainable biases too (default: yes for --weight-decay, as "
+                        "torch.optim; no for --l2, as scikit-learn's alpha and Keras)")
     parser.add_argument("--betas", type=floats("betas", 2), default=None,
                         metavar="B1,B2", help="Adam's β1, β2 (default 0.9,0.999)")
     parser.add_argument("--eps", default=None, help="Adam's ε (default 1e-8)")
@@ -322,7 +328,21 @@ def add_optimizer_arguments(parser: argparse.ArgumentParser, default: str | None
                         metavar="K,LR", help="from update K+1 on, use learning rate LR")
 
 
-OPTIMIZER_SETTINGS = ("momentum", "dampening", "weight_decay", "l2", "betas", "eps", "lr_change")
+OPTIMIZER_SETTINGS = ("momentum", "dampening", "weight_decay", "l2", "betas", "eps", "lr_change",
+                      "decay_biases")
+
+
+def yes_no(what: str):
+    """argparse ``type=`` for ``yes`` / ``no``: True / False (anything else: one line)."""
+
+    def parse(text: str) -> bool:
+        if text not in ("yes", "no"):
+            raise argparse.ArgumentTypeError(f"{what} must be yes or no; got "
+                                             f"{validate.short_text(text)}")
+        return text == "yes"
+
+    parse.__name__ = what
+    return parse
 
 
 def optimizer_from(args: argparse.Namespace, kind: str | None = None) -> optimizers.Optimizer:
@@ -364,7 +384,7 @@ def optimizer_from(args: argparse.Namespace, kind: str | None = None) -> optimiz
                            dampening=value("dampening", 0.0),
                            weight_decay=value("weight_decay", 0.0), l2=value("l2", 0.0),
                            betas=value("betas", (0.9, 0.999)), eps=value("eps", 1e-8),
-                           lr_change=change)
+                           lr_change=change, decay_biases=getattr(args, "decay_biases", None))
 
 
 # --- a Dask scheduler ------------------------------------------------------------------------

@@ -62,6 +62,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="X,...", help="one example's inputs instead of the data")
     parser.add_argument("--targets", type=options.floats("targets"), default=None,
                         metavar="T,...", help="its targets (with --inputs)")
+    parser.add_argument("--example-weights", type=options.floats("example weights"),
+                        default=None, metavar="S,...", help="one weight s_b >= 0 per example, "
+                        "in the data's row order (sample weights: E = c·Σ s_b·loss_b, a mean "
+                        "divides by Σ s_b; docs/conventions.md)")
     options.add_optimizer_arguments(parser)
     parser.add_argument("--lrs", "--lr", type=options.floats("learning rates"), default=None,
                         metavar="LR,...", help="learning rates (default: the tutorial's sweep "
@@ -136,6 +140,8 @@ def _job(args: argparse.Namespace, dt: np.dtype, human: TextIO) -> Job:
     source, net, data, w, lr, steps_ = options.build(argparse.Namespace(
         **{**vars(args), "lr": None, "steps": args.steps}))
     data = _data(args, net, data)
+    if args.example_weights is not None:
+        data = network.data(net, data.inputs, data.targets, weights=args.example_weights)
     tutorial = args.layers is None and (args.preset or "tutorial") == "tutorial"
     lrs = options.check_lrs(args.lrs or (LEARNING_RATES if tutorial else (lr,)), dt)
     names = _names(args, opt, net, data)
@@ -158,7 +164,8 @@ def _job(args: argparse.Namespace, dt: np.dtype, human: TextIO) -> Job:
                 lambda lr: progress.step(f"training {len(names)} backends at lr {lr:g}"))
             gc.freeze()  # the frameworks' objects live to the end: later collections skip them
             title = (f"{sweep.describe_optimizer(opt)}, {steps_} steps, {dt.name}, {source} "
-                     f"({network.describe(net)}, {B} example{'s' if B != 1 else ''})")
+                     f"({network.describe(net)}, {B} example{'s' if B != 1 else ''}"
+                     f"{', weighted' if data.weights is not None else ''})")
             if dest is None:
                 report = sweep.as_dict(sw, cols, None, [])
                 _emit(_text(sw, title, None), report, args.json, human)

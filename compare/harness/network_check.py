@@ -6,6 +6,11 @@ network's checks share.
   complex-safe forward pass of `network_reference`, with the central difference as a check on
   that reference. Rows come in backward order (last layer's nodes first, then the parameters
   from the last layer back), so the first failing row is where a wrong derivation goes wrong.
+* with an optimizer's l2 term (`optimizers.Optimizer.l2`, over the parameters of its
+  `optimizers.decay_mask`), E is the objective E + λ/2·Σ m⊙w²: the reference differentiates
+  it (complex step and central difference), and every backend's dE/dw gains λ·m⊙w
+  (`optimizers.penalty_gradient`, in its dtype); each backend's own way of adding it (torch
+  and jax by autodiff, manual by hand) is what the trajectory check compares.
 * the trajectory check (every backend trained from the same start, compared step by step,
   optimizer state included) is `optim_check`'s, with this module's tolerance.
 
@@ -39,6 +44,7 @@ from autograd_compare.network import (
     param_names,
     reduction_scale,
 )
+from autograd_compare.optimizers import Optimizer, decay_mask, penalty_gradient
 
 CS_STEP = 1e-20
 FD_STEP_FACTOR = float(np.finfo(np.float64).eps) ** (1 / 3)
@@ -101,7 +107,9 @@ def term_scales(net: Network, w: Float, data: Data, dtype: npt.DTypeLike) -> Ter
     """
     x, t = np.asarray(data.inputs, np.float64), np.asarray(data.targets, np.float64)
     ref = forward(net, w, x, t)
-    e, c, lays = tolerances.eps(dtype), reduction_scale(net, x.shape[0]), layout(net)
+    e, c, lays = tolerances.eps(dtype), reduction_scale(net, x.shape[0], data.weights), layout(net)
+    s = np.ones(x.shape[0]) if data.weights is None else np.asarray(data.weights, np.float64)
+    cb = c * s[:, None]  # dE/dloss_b, per example: c·s_b
     absW = [np.abs(w[lay.W]).reshape(lay.W_shape) for lay in lays]
     Z: list[Float] = []
     A: list[Float] = []
@@ -130,7 +138,7 @@ def term_scales(net: Network, w: Float, data: Data, dtype: npt.DTypeLike) -> Ter
     if net.loss == "cross-entropy":
         log_a = np.log(np.maximum(aL, np.finfo(np.float64).tiny))
         loss = (np.abs(t) * (np.abs(log_a) + 2 * Z[-1].max(axis=-1, keepdims=True))).sum(-1)
-        dz[-1] = c * (AL * np.abs(t).sum(axis=-1, keepdims=True) + np.abs(t))
+        dz[-1] = cb * (AL * np.abs(t).sum(axis=-1, keepdims=True) + np.abs(t))
         da[-1] = np.zeros_like(aL)
     elif net.loss == "nll":  # -Σ t·a, a = log p; δ_L = c·(p Σ t - t), p = e^a
         p = np.exp(aL)
@@ -146,7 +154,7 @@ def term_scales(net: Network, w: Float, data: Data, dtype: npt.DTypeLike) -> Ter
         k = 0.5 if net.loss == "half-sse" else 1.0
         D = AL + np.abs(t)  # scale of a - t, which cancels near convergence
         loss = k * (D * (np.abs(aL - t) + e * D)).sum(axis=-1)
-        da[-1] = 2 * k * c * D
+        da[-1] = 2 * k * cb * D
         dz[-1] = da[-1] * _deriv_scale(net.activations[-1], AL)
     for l in range(net.layers - 2, -1, -1):
         da[l] = dz[l + 1] @ absW[l + 1]
@@ -157,7 +165,7 @@ def term_scales(net: Network, w: Float, data: Data, dtype: npt.DTypeLike) -> Ter
         dw[lay.W] = (dz[l].T @ prev).reshape(-1)
         if lay.b is not None:
             dw[lay.b] = dz[l].sum(axis=0)
-    return TermScales(Z, A, float(c * loss.sum()), dz, da, dw)
+    return TermScales(Z, A, float(c * (s * loss).sum()), dz, da, dw)
 
 
 # --- gradient check --------------------------------------------------------------------------
@@ -207,16 +215,18 @@ def _kink_crossed(net: Network, up: Values, down: Values,
 
 
 def references(net: Network, w: Float, data: Data,
-               dtype: type = np.complex128) -> dict[RefKey, Ref]:
+               dtype: type = np.complex128, l2: Float | None = None) -> dict[RefKey, Ref]:
     """Complex step and central difference of E for every parameter and every node, computed
     in ``dtype`` (complex128; np.clongdouble, with its wider exponent, where that
-    overflows: `checked_references`).
+    overflows: `checked_references`); ``l2``: λ·m (P,), E + ½·Σ λ·m⊙w² (`l2_factors`).
 
     Returns {"dw": Ref of (P,), ("z"|"a", l): Ref of (B, n_l)}.
     """
     x, t = np.asarray(data.inputs, np.float64), np.asarray(data.targets, np.float64)
-    ref_forward = functools.partial(forward, dtype=dtype)
-    P, c = w.size, reduction_scale(net, x.shape[0])
+    ref_forward = functools.partial(forward, dtype=dtype, weights=data.weights, l2=l2)
+    P, c = w.size, reduction_scale(net, x.shape[0], data.weights)
+    if data.weights is not None:  # dE/dloss_b = c·s_b: a column (B, 1) for the nodes below
+        c = c * np.asarray(data.weights, np.float64)[:, None]
     eye = np.eye(P)
     cs = ref_forward(net, w + CS_STEP * 1j * eye, x, t).E.imag / CS_STEP
     h = FD_STEP_FACTOR * np.maximum(1.0, np.abs(w))
@@ -243,16 +253,17 @@ def references(net: Network, w: Float, data: Data,
     return out
 
 
-def checked_references(net: Network, w: Float, data: Data) -> dict[RefKey, Ref]:
+def checked_references(net: Network, w: Float, data: Data,
+                       l2: Float | None = None) -> dict[RefKey, Ref]:
     """`references`, again in extended precision where a complex step overflowed float64;
     an `InputError` (one line) where even that is not a float64 number: no reference can
     judge the backends there."""
     with np.errstate(all="ignore"):
-        refs = references(net, w, data)
+        refs = references(net, w, data, l2=l2)
         if all(np.isfinite(r.cs).all() for r in refs.values()):
             return refs
         if np.finfo(np.longdouble).max > np.finfo(np.float64).max:
-            refs = references(net, w, data, np.clongdouble)
+            refs = references(net, w, data, np.clongdouble, l2)
         for key, r in refs.items():
             cs = np.asarray(r.cs, np.float64)
             if not np.isfinite(cs).all():
@@ -266,15 +277,31 @@ def checked_references(net: Network, w: Float, data: Data) -> dict[RefKey, Ref]:
                            np.asarray(r.fd, np.float64))) for k, r in refs.items()}
 
 
+def l2_factors(net: Network, opt: Optimizer | None) -> Float | None:
+    """λ·m (P,) of ``opt``'s l2 term (m: `optimizers.decay_mask`), or None without one."""
+    if opt is None or not opt.l2:
+        return None
+    return opt.l2 * decay_mask(net, opt.l2_biases())
+
+
 def gradient_check(backends: list[Backend], net: Network, w: Array,
-                   data: Data) -> GradCheck:
-    """Every backend's gradients at ``w`` against the references (backends of one dtype)."""
+                   data: Data, opt: Optimizer | None = None) -> GradCheck:
+    """Every backend's gradients at ``w`` against the references (backends of one dtype);
+    with ``opt``'s l2 term, of E + λ/2·Σ m⊙w² (the module docstring)."""
     dtype = backends[0].dtype
     w64 = np.asarray(w, np.float64)
-    d64 = Data(np.asarray(data.inputs, np.float64), np.asarray(data.targets, np.float64))
+    d64 = Data(np.asarray(data.inputs, np.float64), np.asarray(data.targets, np.float64),
+               None if data.weights is None else np.asarray(data.weights, np.float64))
+    l2 = l2_factors(net, opt)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # an overflowing
-        refs, scales = checked_references(net, w64, d64), term_scales(net, w64, d64, dtype)
+        refs, scales = checked_references(net, w64, d64, l2), term_scales(net, w64, d64, dtype)
         grads = {b.name: b.gradients(net, w, data) for b in backends}  # E: the report says
+        if l2 is not None:
+            assert opt is not None  # l2 factors come from it
+            grads = {k: g._replace(w=g.w + penalty_gradient(opt, net, np.asarray(w, g.w.dtype)))
+                     for k, g in grads.items()}
+            scales = scales._replace(dw=scales.dw + l2 * np.abs(w64),
+                                     E=scales.E + 0.5 * float((l2 * w64 * w64).sum()))
     B = data.inputs.shape[0]
     rtol = step_rtol(net, B, dtype)
     fd_ops = ops_per_step(net, B)  # roundings in E(x ± h): grows with depth and width

@@ -69,9 +69,14 @@ def log_softmax(z: Complex) -> Complex:
 
 def forward(net: Network, w: npt.ArrayLike, x: npt.NDArray[np.floating],
             t: npt.NDArray[np.floating], nudge: Nudge | None = None,
-            dtype: type = np.complex128) -> Values:
+            dtype: type = np.complex128, weights: npt.ArrayLike | None = None,
+            l2: npt.ArrayLike | None = None) -> Values:
     """The network at parameters ``w`` (..., P), data ``x`` (B, n_0), ``t`` (B, n_L), in
-    ``dtype`` (np.clongdouble where complex128 overflows: `network_check.references`)."""
+    ``dtype`` (np.clongdouble where complex128 overflows: `network_check.references`).
+
+    ``weights``: the example weights s_b (B,), E = c·Σ_b s_b·loss_b; ``l2``: λ·m (P,), the
+    l2 term's factor per parameter (m: 1 on what it covers), E + ½·Σ_j λ·m_j·w_j² (analytic:
+    w·w, so the complex step differentiates it too)."""
     w = np.asarray(w, dtype)
     zs, as_ = [], []
     a: Complex = np.asarray(x, dtype)
@@ -98,4 +103,8 @@ def forward(net: Network, w: npt.ArrayLike, x: npt.NDArray[np.floating],
     else:
         d = t - a
         losses = (0.5 if net.loss == "half-sse" else 1.0) * (d * d).sum(axis=-1)
-    return Values(zs, as_, losses, reduction_scale(net, np.shape(x)[0]) * losses.sum(axis=-1))
+    c = reduction_scale(net, np.shape(x)[0], weights)
+    E = c * (losses if weights is None else np.asarray(weights, np.float64) * losses).sum(axis=-1)
+    if l2 is not None:
+        E = E + 0.5 * (np.asarray(l2, np.float64) * w * w).sum(axis=-1)
+    return Values(zs, as_, losses, E)

@@ -196,7 +196,8 @@ def label(quantity: str, step: int) -> str:
 def scales(net: Network, opt: Optimizer, ref: Trajectory, data: Data,
            dtype: DTypeLike) -> dict[str, np.ndarray]:
     """Each quantity's scale at every step (`optim_check.update_scales`, causal)."""
-    d64 = Data(np.asarray(data.inputs, np.float64), np.asarray(data.targets, np.float64))
+    d64 = Data(np.asarray(data.inputs, np.float64), np.asarray(data.targets, np.float64),
+               None if data.weights is None else np.asarray(data.weights, np.float64))
     steps, P = ref.grads.shape
     dw = np.zeros((steps, P))
     E = np.abs(ref.loss.astype(np.float64))
@@ -462,7 +463,7 @@ def final_forward(name: str, net: Network, w: np.ndarray, data: Data,
 def network_data(net: Network, data: Data, dtype: DTypeLike) -> Data:
     from autograd_compare import network
 
-    return network.data(net, data.inputs, data.targets, validate.dtype(dtype))
+    return network.data(net, data.inputs, data.targets, validate.dtype(dtype), data.weights)
 
 
 class Diagnosis(NamedTuple):
@@ -553,7 +554,7 @@ def sweep(source: str, opt: Optimizer, names: list[str], net: Network, w: Any, d
     w_arr = network.weights(net, w, dt)
     gradient_backends = [registry.get_network_backend(n, dt) for n in names
                          if not is_update_rule_mistake(n)] + list(judged)
-    grad = network_check.gradient_check(gradient_backends, net, w_arr, d)
+    grad = network_check.gradient_check(gradient_backends, net, w_arr, d, opt)
     rates = []
     for lr in lrs:
         if on_rate is not None:

@@ -27,7 +27,7 @@ from autograd_compare.errors import InputError
 from autograd_compare.interface import Example
 from autograd_compare.manual import mlp
 from autograd_compare.manual.network import forward_values
-from autograd_compare.network import Data, Network, loss_name, param_names, reduction_scale
+from autograd_compare.network import Data, Network, loss_name, param_names
 from autograd_compare.report.plots import DPI, PNG, grid, pyplot
 from autograd_compare.validate import short_text
 
@@ -292,11 +292,12 @@ def plane_loss(net: Network, frame: Frame, A: np.ndarray, B: np.ndarray,
     points (the manual ``mlp`` forward pass)."""
     x, t = np.asarray(data.inputs, np.float64), np.asarray(data.targets, np.float64)
     w = frame.weights(A.ravel(), B.ravel())  # (G·G, P)
-    c = reduction_scale(net, x.shape[0])
+    s = None if data.weights is None else np.asarray(data.weights, np.float64)
     step = max(1, CHUNK // (x.shape[0] * max(net.sizes) * 2 * net.layers))
     E = np.empty(w.shape[0])
-    for at in range(0, w.shape[0], step):
-        E[at:at + step] = c * mlp.forward_pass(net, w[at:at + step], x, t)[2].sum(axis=-1)
+    for at in range(0, w.shape[0], step):  # E = c·Σ_b (s_b·) loss_b
+        E[at:at + step] = mlp.reduce(net, mlp.forward_pass(net, w[at:at + step], x, t)[2],
+                                     x.shape[0], s)
     return E.reshape(A.shape)
 
 

@@ -55,7 +55,8 @@ def optimizer_dict(opt: Optimizer) -> dict[str, Any]:
             "dampening": opt.dampening, "weight_decay": opt.weight_decay, "l2": opt.l2,
             "betas": list(opt.betas), "eps": opt.eps, "lr_change": None if opt.lr_change is None
             else {"after_update": opt.lr_change[0], "lr": opt.lr_change[1]},
-            **({"frozen": list(opt.frozen)} if opt.frozen else {})}
+            **({"frozen": list(opt.frozen)} if opt.frozen else {}),
+            **({"decay_biases": opt.decay_biases} if opt.decay_biases is not None else {})}
 
 
 def describe_optimizer(opt: Optimizer) -> str:

@@ -90,7 +90,7 @@ def _loss_text(net: Network) -> str:
 def _scale_text(net: Network, batch: int) -> str:
     if net.reduction == "sum":
         return "c = 1 (reduction sum)"
-    if net.loss in CLASS_LOSSES:
+    if net.loss in CLASS_LOSSES or net.reduction == "mean-examples":
         return f"c = 1/B = 1/{batch} (reduction mean over the examples)"
     return (f"c = 1/(B·n_{net.layers}) = 1/{batch * net.sizes[-1]} (reduction mean over the "
             "elements, as PyTorch's MSELoss)")

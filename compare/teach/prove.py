@@ -315,19 +315,21 @@ def _loss_reference(sp: ModuleType, loss: str, reduction: str, z, a, t) -> Any:
     if loss == "cross-entropy":
         per = [-sum(t[b, j] * (z[b, j] - sp.log(sum(sp.exp(z[b, k]) for k in range(n))))
                     for j in range(n)) for b in range(B)]
-        c = sp.Rational(1, B) if reduction == "mean" else 1
+        c = sp.Rational(1, B) if reduction != "sum" else 1
     elif loss == "nll":
         per = [-sum(t[b, j] * a[b, j] for j in range(n)) for b in range(B)]
-        c = sp.Rational(1, B) if reduction == "mean" else 1
+        c = sp.Rational(1, B) if reduction != "sum" else 1
     elif loss == "bce":
         s = [[1 / (1 + sp.exp(-z[b, j])) for j in range(n)] for b in range(B)]
         per = [-sum(t[b, j] * sp.log(s[b][j]) + (1 - t[b, j]) * sp.log(1 - s[b][j])
                     for j in range(n)) for b in range(B)]
-        c = sp.Rational(1, B * n) if reduction == "mean" else 1
+        c = {"sum": 1, "mean": sp.Rational(1, B * n), "mean-examples": sp.Rational(1, B)}[
+            reduction]
     else:
         k2 = sp.Rational(1, 2) if loss == "half-sse" else 1
         per = [k2 * sum((t[b, j] - a[b, j]) ** 2 for j in range(n)) for b in range(B)]
-        c = sp.Rational(1, B * n) if reduction == "mean" else 1
+        c = {"sum": 1, "mean": sp.Rational(1, B * n), "mean-examples": sp.Rational(1, B)}[
+            reduction]
     return c * sum(per)
 
 
