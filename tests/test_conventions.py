@@ -40,7 +40,7 @@ def mp_objective(net: network.Network, w, x, t, s, lam):
     n_out = net.sizes[-1]
     if net.reduction == "sum":
         c = mp.mpf(1)
-    elif net.reduction == "mean" and net.loss != "cross-entropy":
+    elif net.reduction == "mean" and net.loss not in ("cross-entropy", "nll"):
         c = 1 / (total * n_out)
     else:
         c = 1 / total
@@ -52,12 +52,21 @@ def mp_objective(net: network.Network, w, x, t, s, lam):
             rows, cols = lay.W_shape
             z = [sum(w[lay.W.start + j * cols + k] * a[k] for k in range(cols))
                  + (w[lay.b.start + j] if lay.b is not None else 0) for j in range(rows)]
-            a = z if act == "softmax" else [f[act](v) for v in z]
+            if act == "log-softmax":
+                top = max(z)
+                a = [v - top - mp.log(sum(mp.exp(u - top) for u in z)) for v in z]
+            else:
+                a = z if act == "softmax" else [f[act](v) for v in z]
         tb = [mp.mpf(float(v)) for v in t[b]]
         if net.loss == "cross-entropy":
             top = max(z)
             log_sum = top + mp.log(sum(mp.exp(v - top) for v in z))
             loss = -sum(tj * (zj - log_sum) for tj, zj in zip(tb, z, strict=True))
+        elif net.loss == "nll":  # a: the log-probabilities
+            loss = -sum(tj * aj for tj, aj in zip(tb, a, strict=True))
+        elif net.loss == "bce":  # a = σ(z), written from the definition
+            loss = -sum(tj * mp.log(aj) + (1 - tj) * mp.log(1 - aj)
+                        for tj, aj in zip(tb, a, strict=True))
         else:
             k = mp.mpf(1) / 2 if net.loss == "half-sse" else mp.mpf(1)
             loss = k * sum((tj - aj) ** 2 for tj, aj in zip(tb, a, strict=True))
@@ -77,12 +86,12 @@ def mp_gradient(net, w, x, t, s, lam) -> np.ndarray:
 
 def random_case(loss: str, reduction: str, weighted: bool, seed: int = 7):
     rng = np.random.default_rng(seed)
-    acts = ("tanh", "softmax") if loss == "cross-entropy" else ("tanh", "sigmoid")
+    acts = ("tanh", {"cross-entropy": "softmax", "nll": "log-softmax"}.get(loss, "sigmoid"))
     net = network.make_network((3, 4, 2), acts, "trainable", loss=loss, reduction=reduction)
     w = rng.uniform(-1, 1, network.n_params(net))
     x = rng.normal(size=(5, 3))
     t = rng.uniform(size=(5, 2))
-    if loss == "cross-entropy":
+    if loss in ("cross-entropy", "nll"):
         t = t / t.sum(axis=1, keepdims=True)
     s = rng.uniform(0.1, 2.0, 5) if weighted else None
     return net, w, network.data(net, x, t, weights=s)
@@ -93,6 +102,7 @@ CASES = [(loss, red, weighted, reg) for loss in ("half-sse", "cross-entropy")
          for red in network.REDUCTIONS for weighted in (False, True)
          for reg in (REGULARISATION if (red, weighted) in (("mean-examples", True), ("sum", False))
                      else [{}])]
+CASES += [(loss, red, True, {}) for loss in ("bce", "nll") for red in network.REDUCTIONS]
 
 
 @pytest.mark.parametrize(("loss", "reduction", "weighted", "reg"), CASES)
@@ -431,7 +441,7 @@ def test_the_table_rows_relate_as_the_conventions_say():
         0.05 * float((W[[4, 5, 12, 13, 14]] ** 2).sum()), rel=1e-9)
 
 
-@pytest.mark.parametrize("loss", ["mse", "half-sse"])
+@pytest.mark.parametrize("loss", ["mse", "half-sse", "bce", "nll", "cross-entropy"])
 def test_check_model_with_sample_weights_and_l2(loss):
     """The user's torch model joins the gradient check with its named loss weighted per
     example, and the check includes the l2 term: every backend, the model's included, agrees
@@ -439,10 +449,13 @@ def test_check_model_with_sample_weights_and_l2(loss):
     import torch
 
     torch.manual_seed(1)
+    last = [torch.nn.LogSoftmax(dim=1)] if loss == "nll" else []  # bce, cross-entropy: logits
     model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Sigmoid(),
-                                torch.nn.Linear(4, 2)).double()
+                                torch.nn.Linear(4, 2), *last).double()
     rng = np.random.default_rng(2)
     x, t, s = rng.normal(size=(6, 3)), rng.normal(size=(6, 2)), rng.uniform(0, 3, 6)
+    if loss in ("bce", "nll", "cross-entropy"):  # probabilities in [0, 1]
+        t = np.eye(2)[rng.integers(0, 2, 6)] if loss != "bce" else rng.uniform(size=(6, 2))
     r = check_model(model, x, t, loss=loss, reduction="mean", sample_weight=s, l2=0.1, steps=2)
     assert r.ok, r.first_divergence
     assert all("model" in row.values for row in r.gradcheck.rows)
