@@ -345,6 +345,41 @@ def test_sklearn_mlpregressor_gradient_with_alpha(activation, weighted):
     assert sweep.ok, sweep.first_divergence
 
 
+@pytest.mark.parametrize("outputs", [1, 2])  # binary, and multilabel (two logistic outputs)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_sklearn_mlpclassifier_gradient_with_alpha(outputs, weighted):
+    """A logistic MLPClassifier with alpha > 0: its log-loss gradient (alpha/(2n)·Σ‖W‖² on
+    the weights only, divided by n, or by Σ s_b with sample weights, per output) is the tool's
+    bce with mean-examples, l2 = alpha/n and the biases left out."""
+    from sklearn.neural_network import MLPClassifier
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(12, 3))
+    y = (X[:, :outputs] + 0.3 * X[:, 2:3] > 0).astype(int)
+    y = y[:, 0] if outputs == 1 else y
+    sw = rng.uniform(0.2, 2.0, 12) if weighted else None
+    clf = MLPClassifier(hidden_layer_sizes=(4,), activation="logistic", alpha=0.5,
+                        solver="lbfgs", max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 3 iterations: "not converged" on purpose
+        clf.fit(X, y, sample_weight=sw)
+    assert clf.out_activation_ == "logistic"
+    Y = y.reshape(-1, 1).astype(float) if outputs == 1 else y.astype(float)
+    loss, theirs = sklearn_gradient(clf, X, Y, sw)
+    net = network.make_network((3, 4, outputs), "sigmoid", "trainable", loss="bce",
+                               reduction="mean-examples")
+    w = sklearn_params(clf)
+    data = network.data(net, X, Y, weights=sw)
+    opt = sklearn_optimizer(0.5, 12 if sw is None else sw)
+    for name in BACKENDS:
+        run_ = optim_check.train(name, net, w, data, opt, 1)
+        assert np.abs(run_.grads[0] - theirs).max() <= 1e-14 * np.abs(theirs).max(), name
+        penalty = 0.5 * float((network_check.l2_factors(net, opt) * w * w).sum())
+        assert abs(float(run_.loss[0]) + penalty - loss) <= 1e-14 * loss, name
+    sweep = optim_check.sweep("sklearn", opt, list(BACKENDS), net, w, data, (0.1,), 2)
+    assert sweep.ok, sweep.first_divergence
+
+
 # --- bad values ------------------------------------------------------------------------------
 @pytest.mark.parametrize(("argv", "fragment"), [
     (["--decay-biases", "maybe", "--l2", "0.1"], "--decay-biases must be yes or no; got 'maybe'"),
