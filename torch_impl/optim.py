@@ -17,7 +17,14 @@ import numpy as np
 import torch
 
 from autograd_compare import naming
-from autograd_compare.network import Data, Network, frozen_bias, layout, reduction_scale
+from autograd_compare.network import (
+    Data,
+    Network,
+    activation_of,
+    frozen_bias,
+    layout,
+    reduction_scale,
+)
 from autograd_compare.optimizers import ADAM_KINDS, MANUAL_ONLY, Optimizer
 from autograd_compare.torch_impl import mlp
 from autograd_compare.types import BatchResult, Resume, Trajectory
@@ -40,7 +47,14 @@ def make_optimizer(params: list, opt: Optimizer, lrs: list[float] | None = None)
 
 
 MODULES = {"sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh, "relu": torch.nn.ReLU,
-           "identity": torch.nn.Identity}
+           "identity": torch.nn.Identity, "gelu": torch.nn.GELU, "softplus": torch.nn.Softplus,
+           "silu": torch.nn.SiLU, "leaky-relu": torch.nn.LeakyReLU, "elu": torch.nn.ELU}
+
+
+def module(name: str) -> torch.nn.Module:
+    """The torch.nn module of an activation name: "elu:0.5" -> nn.ELU(0.5)."""
+    kind, p = activation_of(name)
+    return MODULES[kind]() if p is None else MODULES[kind](p)
 
 
 def sequential(net: Network, w: np.ndarray) -> tuple[torch.nn.Sequential, list[torch.Tensor]]:
@@ -63,7 +77,7 @@ def sequential(net: Network, w: np.ndarray) -> tuple[torch.nn.Sequential, list[t
                 linear.bias.requires_grad_(False)
         layers.append(linear)
         if f != "softmax":
-            layers.append(MODULES[f]())
+            layers.append(module(f))
     return torch.nn.Sequential(*layers), trainable
 
 
