@@ -89,6 +89,7 @@ def derivative(name: str, z: Array, a: Array) -> Array:
     """f'(z), by hand, from z or from a = f(z) (softmax is handled with the loss). On object
     arrays (`compare.teach.prove`'s SymPy symbols) the same formulas, with SymPy's σ, Φ, φ."""
     kind, p = activation_of(name)
+    p = _exact(p, z)
     if kind == "sigmoid":
         return a * (1 - a)  # σ' = σ(1 - σ)
     if kind == "tanh":
@@ -114,6 +115,16 @@ _ERFC = np.frompyfunc(math.erfc, 1, 1)  # NumPy has no erf: the C library's, ele
 
 def _symbolic(x: Array) -> bool:
     return x.dtype == object  # `compare.teach.prove` passes SymPy expressions
+
+
+def _exact(p: float | None, x: Array) -> Any:
+    """The parameter; on SymPy arrays the float's exact value (SymPy would round each product
+    with a float to 15 digits)."""
+    if p is None or not _symbolic(x):
+        return p
+    import sympy
+
+    return sympy.Rational(p)
 
 
 def _each(f: Callable[[Any], Any], x: Array) -> Array:
