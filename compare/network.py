@@ -158,7 +158,7 @@ class Activation(NamedTuple):
     """An activation name read: ``kind`` in ACTIVATIONS and its parameter."""
 
     kind: str
-    parameter: float | None  # leaky-relu's slope, elu's alpha; None for the others
+    parameter: float  # leaky-relu's slope, elu's alpha; 0.0 for the others (they have none)
 
 
 def activation_choices() -> str:
@@ -177,7 +177,7 @@ def _read_activation(text: str) -> tuple[str, Activation]:
         if colon:
             raise InputError(f"activation {kind!r} takes no parameter; got "
                              f"{validate.short_text(text)}")
-        return kind, Activation(kind, None)
+        return kind, Activation(kind, 0.0)
     what, default = ACTIVATION_PARAMETERS[kind]
     try:
         p = float(value) if colon else default

@@ -89,7 +89,7 @@ def derivative(name: str, z: Array, a: Array) -> Array:
     """f'(z), by hand, from z or from a = f(z) (softmax is handled with the loss). On object
     arrays (`compare.teach.prove`'s SymPy symbols) the same formulas, with SymPy's σ, Φ, φ."""
     kind, p = activation_of(name)
-    p = _exact(p, z)
+    p = _exact(p, z)  # a number (0.0 for the activations without a parameter)
     if kind == "sigmoid":
         return a * (1 - a)  # σ' = σ(1 - σ)
     if kind == "tanh":
@@ -117,10 +117,10 @@ def _symbolic(x: Array) -> bool:
     return x.dtype == object  # `compare.teach.prove` passes SymPy expressions
 
 
-def _exact(p: float | None, x: Array) -> Any:
+def _exact(p: float, x: Array) -> Any:
     """The parameter; on SymPy arrays the float's exact value (SymPy would round each product
     with a float to 15 digits)."""
-    if p is None or not _symbolic(x):
+    if not _symbolic(x):
         return p
     import sympy
 
@@ -153,7 +153,7 @@ def normal_cdf(x: Array) -> Array:
         import sympy
 
         return _each(lambda v: (1 + sympy.erf(v / sympy.sqrt(2))) / 2, x)
-    return (0.5 * _ERFC(-x * _SQRT_HALF)).astype(x.dtype)
+    return 0.5 * np.asarray(_ERFC(-x * _SQRT_HALF), x.dtype)
 
 
 def normal_pdf(x: Array) -> Array:

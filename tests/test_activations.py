@@ -204,7 +204,7 @@ def test_check_model_refuses_other_conventions_in_one_line(module, message):
     from autograd_compare.usermodel import describe_model
 
     model = torch.nn.Sequential(torch.nn.Linear(2, 2), eval(f"torch.nn.{module}"))
-    with pytest.raises(InputError, match=None) as err:
+    with pytest.raises(InputError) as err:
         describe_model(model)
     assert message in str(err.value) and "\n" not in str(err.value), str(err.value)
 
@@ -342,7 +342,8 @@ def test_the_main_job_with_leaky_relu_from_the_command_line(tmp_path, capsys):
     rng = np.random.default_rng(9)
     rows = np.hstack([rng.uniform(-2, 2, (6, 3)), rng.uniform(0, 1, (6, 2))])
     data = tmp_path / "d.csv"
-    data.write_text("x1,x2,x3,t1,t2\n" + "\n".join(",".join(repr(float(v)) for v in r) for r in rows))
+    lines = [",".join(repr(float(v)) for v in r) for r in rows]
+    data.write_text("x1,x2,x3,t1,t2\n" + "\n".join(lines))
     out = tmp_path / "report"
     assert main(["--layers", "3,4,2", "--activations", "leaky-relu:0.2,sigmoid", "--bias",
                  "trainable", "--data", str(data), "--lrs", "0.5", "--steps", "5",

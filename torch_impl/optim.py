@@ -18,6 +18,7 @@ import torch
 
 from autograd_compare import naming
 from autograd_compare.network import (
+    ACTIVATION_PARAMETERS,
     Data,
     Network,
     activation_of,
@@ -54,7 +55,7 @@ MODULES = {"sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh, "relu": torch.nn.
 def module(name: str) -> torch.nn.Module:
     """The torch.nn module of an activation name: "elu:0.5" -> nn.ELU(0.5)."""
     kind, p = activation_of(name)
-    return MODULES[kind]() if p is None else MODULES[kind](p)
+    return MODULES[kind](p) if kind in ACTIVATION_PARAMETERS else MODULES[kind]()
 
 
 def sequential(net: Network, w: np.ndarray) -> tuple[torch.nn.Sequential, list[torch.Tensor]]:

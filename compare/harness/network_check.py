@@ -85,7 +85,7 @@ def _deriv_scale(name: str, A: Float) -> Float:
     if kind == "tanh":
         return 1 + A * A  # 1 - a·a
     if kind in ("leaky-relu", "elu"):
-        return np.full_like(A, max(1.0, abs(p or 0.0)))  # 1, the slope, or α·e^z <= α
+        return np.full_like(A, max(1.0, abs(p)))  # 1, the slope, or α·e^z <= α
     if kind in ("gelu", "silu"):
         return np.full_like(A, 2.0)  # Φ + |z|·φ <= 1.25; σ + |z|·σ(1 - σ) <= 1.3
     return np.ones_like(A)  # relu (0 or 1, exact), identity, softplus (σ)
@@ -99,9 +99,9 @@ def _deriv_bound(name: str, z: Float, a: Float) -> Float:
     if kind == "tanh":
         return 1 - a * a
     if kind == "relu":
-        return (z > 0) * 1.0
+        return (z > 0).astype(np.float64)
     if kind in ("leaky-relu", "elu"):
-        return np.where(z > 0, 1.0, abs(p or 0.0))  # α·e^z <= α
+        return np.where(z > 0, 1.0, abs(p)).astype(np.float64)  # α·e^z <= α
     if kind in ("gelu", "silu"):
         return np.full_like(a, 1.3)  # |Φ + z·φ| <= 1.13, |σ(1 + z(1 - σ))| <= 1.1
     return np.ones_like(a)  # identity, softplus (σ <= 1)

@@ -82,7 +82,7 @@ def normal_cdf(z: Complex) -> Complex:
     (NumPy has no complex erf; the complex step's y = 1e-20 makes the y² terms 1e-40 relative,
     and a real z is exact)."""
     x, y = z.real, z.imag
-    cdf = 0.5 * _ERFC(-x / math.sqrt(2)).astype(x.dtype)
+    cdf = 0.5 * np.asarray(_ERFC(-x / math.sqrt(2)), x.dtype)
     pdf = np.exp(-0.5 * np.square(np.minimum(np.abs(x), 40))) / math.sqrt(2 * math.pi)
     return cdf + 1j * y * pdf
 

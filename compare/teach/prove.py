@@ -253,7 +253,7 @@ def _reference_activation(sp: ModuleType, name: str, z: Any) -> Any:
     leaky ReLU and ELU by cases, GELU z·½(1 + erf(z/√2)), softplus log(1 + e^z) (z itself
     above nn.Softplus()'s threshold 20), SiLU z·σ(z)."""
     kind, p = activation_of(name)
-    q = None if p is None else sp.Rational(p)  # the float's exact value, as the code has it
+    q = sp.Rational(p)  # the float's exact value, as the code has it
     if kind == "sigmoid":
         return 1 / (1 + sp.exp(-z))
     if kind == "tanh":
