@@ -170,9 +170,9 @@ def activation_choices() -> str:
 @functools.lru_cache(maxsize=256)
 def _read_activation(text: str) -> tuple[str, Activation]:
     kind, colon, value = (part.strip() for part in text.partition(":"))
-    if kind not in ACTIVATIONS:
-        raise InputError(f"unknown activation {validate.short_text(text)}; expected one of "
-                         f"{activation_choices()}")
+    if kind not in ACTIVATIONS:  # the name cut to 40 characters: the choices are long
+        raise InputError(f"unknown activation {validate.short_text(text, 40)}; expected one "
+                         f"of {activation_choices()}")
     if kind not in ACTIVATION_PARAMETERS:
         if colon:
             raise InputError(f"activation {kind!r} takes no parameter; got "
@@ -197,8 +197,8 @@ def activation_name(text: Any) -> str:
     "leaky-relu:0.2", "elu" (alpha 1), "elu:0.5". Raises `InputError` (one line) for an unknown
     name or a bad parameter (elu's alpha must be > 0)."""
     if not isinstance(text, str):
-        raise InputError(f"unknown activation {validate.short_text(text)}; expected one of "
-                         f"{activation_choices()}")
+        raise InputError(f"unknown activation {validate.short_text(text, 40)}; expected one "
+                         f"of {activation_choices()}")
     return _read_activation(text)[0]
 
 
