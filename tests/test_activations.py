@@ -241,6 +241,24 @@ def test_check_model_against_the_jax_function(name):
     assert result.ok, (result.first_divergence, result.notes)
 
 
+def test_check_model_of_an_equinox_mlp_with_the_new_activations():
+    import equinox as eqx
+    import jax
+
+    from autograd_compare import check_model
+    from autograd_compare.jax_impl.user_model import library_model
+
+    mlp = eqx.nn.MLP(3, 2, 4, 2, activation=lambda z: jax.nn.elu(z, 0.5),
+                     final_activation=jax.nn.silu, key=jax.random.PRNGKey(0))
+    read = library_model(mlp)
+    assert read is not None
+    assert [layer["activation"] for layer in read[0]] == ["elu:0.5", "elu:0.5", "silu"]
+    rng = np.random.default_rng(3)
+    result = check_model(mlp, rng.uniform(-3, 3, (5, 3)), rng.uniform(0, 1, (5, 2)), lr=0.1,
+                         steps=3)
+    assert result.ok and "model" in result.gradcheck.largest
+
+
 def test_jax_tanh_gelu_is_refused_with_a_hint():
     import jax
 
