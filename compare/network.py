@@ -9,7 +9,8 @@ Layer l = 1..L of a network with sizes (n_0, n_1, ..., n_L), for the B examples 
 as rows (the layout of ``nn.Linear``):
 
     z_l = a_{l-1} @ W_lᵀ + b_l      W_l: (n_l, n_{l-1}), b_l: (n_l,), a_0 = inputs (B, n_0)
-    a_l = f_l(z_l)                  f_l in ACTIVATIONS, softmax and log-softmax only for l = L
+    a_l = f_l(z_l)                  f_l in ACTIVATIONS, softmax and log-softmax only for l = L; a
+                                    parameter after a colon: leaky-relu:0.2 (slope), elu:0.5 (alpha)
 
     loss, per example b:  half-sse  ½ Σ_j (t_bj - a_bj)²          (the tutorial's E_total)
                           mse       Σ_j (t_bj - a_bj)²
@@ -54,7 +55,11 @@ from autograd_compare.errors import InputError
 from autograd_compare.interface import Example
 
 Array: TypeAlias = npt.NDArray[Any]  # a NumPy array (of the backend's dtype in results)
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity", "softmax", "log-softmax")
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity", "softmax", "log-softmax", "leaky-relu",
+               "elu", "gelu", "softplus", "silu")
+# the activations that take a parameter, written "leaky-relu:0.2": (its name, PyTorch's default)
+ACTIVATION_PARAMETERS = {"leaky-relu": ("slope", 0.01), "elu": ("alpha", 1.0)}
+SOFTPLUS_THRESHOLD = 20.0  # nn.Softplus()'s: z itself where z > 20 (log(1 + e^z) - z < 2.1e-9)
 LOSSES = ("half-sse", "mse", "cross-entropy", "bce", "nll")
 CLASS_LOSSES = ("cross-entropy", "nll")  # one number per example: "mean" divides by B
 LOGITS_LOSSES = ("cross-entropy", "bce")  # taken from z_L: a_L is off the loss's path
@@ -66,7 +71,8 @@ class Network(NamedTuple):
     """A fully connected network. Build it with `make_network`, which validates it."""
 
     sizes: tuple[int, ...]  # (n_0, n_1, ..., n_L): inputs, then each layer's width
-    activations: tuple[str, ...]  # L names from ACTIVATIONS, one per layer
+    activations: tuple[str, ...]  # L names from ACTIVATIONS, one per layer ("elu:0.5": see
+    #                               `activation_name`, `activation_of`)
     bias: str  # "none" | "trainable" | "frozen"
     bias_values: tuple[tuple[float, ...], ...] | None  # frozen: L tuples (n_l,); else None
     loss: str  # "half-sse" | "mse" | "cross-entropy" | "bce" | "nll"
@@ -142,9 +148,7 @@ def make_network(sizes: Any, activations: Any, bias: str = "none", bias_values: 
     if len(acts) != len(sizes) - 1:
         raise InputError(f"expected {len(sizes) - 1} activations (one per layer of {sizes}); "
                          f"got {len(acts)}: {','.join(map(str, acts))}")
-    for a in acts:
-        if a not in ACTIVATIONS:
-            raise InputError(f"unknown activation {a!r}; expected one of {', '.join(ACTIVATIONS)}")
+    acts = tuple(activation_name(a) for a in acts)
     _choice(loss, LOSSES, "loss")
     _choice(reduction, REDUCTIONS, "reduction")
     _choice(bias, BIAS_MODES, "bias")
@@ -165,6 +169,59 @@ def make_network(sizes: Any, activations: Any, bias: str = "none", bias_values: 
     elif bias_values is not None:
         raise InputError(f"bias values are given but bias is {bias!r}; use bias 'frozen'")
     return Network(sizes, acts, bias, values, loss, reduction)
+
+
+class Activation(NamedTuple):
+    """An activation name read: ``kind`` in ACTIVATIONS and its parameter."""
+
+    kind: str
+    parameter: float  # leaky-relu's slope, elu's alpha; 0.0 for the others (they have none)
+
+
+def activation_choices() -> str:
+    """The accepted names, for messages and --help: "..., leaky-relu[:slope], elu[:alpha], ..."."""
+    return ", ".join(f"{a}[:{ACTIVATION_PARAMETERS[a][0]}]" if a in ACTIVATION_PARAMETERS
+                     else a for a in ACTIVATIONS)
+
+
+@functools.lru_cache(maxsize=256)
+def _read_activation(text: str) -> tuple[str, Activation]:
+    kind, colon, value = (part.strip() for part in text.partition(":"))
+    if kind not in ACTIVATIONS:  # the name cut to 40 characters: the choices are long
+        raise InputError(f"unknown activation {validate.short_text(text, 40)}; expected one "
+                         f"of {activation_choices()}")
+    if kind not in ACTIVATION_PARAMETERS:
+        if colon:
+            raise InputError(f"activation {kind!r} takes no parameter; got "
+                             f"{validate.short_text(text)}")
+        return kind, Activation(kind, 0.0)
+    what, default = ACTIVATION_PARAMETERS[kind]
+    try:
+        p = float(value) if colon else default
+    except ValueError:
+        p = math.nan
+    if not math.isfinite(p) or (kind == "elu" and p <= 0):
+        need = "a number > 0" if kind == "elu" else "a finite number"
+        example = {"leaky-relu": "0.2", "elu": "0.5"}[kind]
+        raise InputError(f"{kind}'s {what} must be {need}, as in {kind}:{example}; got "
+                         f"{validate.short_text(value)}")
+    name = kind if p == default else f"{kind}:{p!r}"  # one spelling per function
+    return name, Activation(kind, p)
+
+
+def activation_name(text: Any) -> str:
+    """The one spelling of an activation: "relu", "leaky-relu" (slope 0.01, PyTorch's default),
+    "leaky-relu:0.2", "elu" (alpha 1), "elu:0.5". Raises `InputError` (one line) for an unknown
+    name or a bad parameter (elu's alpha must be > 0)."""
+    if not isinstance(text, str):
+        raise InputError(f"unknown activation {validate.short_text(text, 40)}; expected one "
+                         f"of {activation_choices()}")
+    return _read_activation(text)[0]
+
+
+def activation_of(name: str) -> Activation:
+    """(kind, parameter) of an activation name: "elu:0.5" -> Activation("elu", 0.5)."""
+    return _read_activation(name)[1]
 
 
 def _choice(value: Any, allowed: tuple[str, ...], what: str) -> None:

@@ -17,8 +17,10 @@ check fails at the first differing node and ``.notes`` names the likely cause (s
 Accepted models:
 
 * a ``torch.nn.Sequential`` (or a subclass) of ``nn.Linear`` and the activation modules
-  ``nn.Sigmoid``, ``nn.Tanh``, ``nn.ReLU`` (and ``nn.Softmax`` or ``nn.LogSoftmax`` as the
-  last module, read as the softmax of the cross-entropy, the log-softmax of the nll); a Linear
+  ``nn.Sigmoid``, ``nn.Tanh``, ``nn.ReLU``, ``nn.LeakyReLU(negative_slope)``, ``nn.ELU(alpha)``,
+  ``nn.GELU()`` (the exact form; ``approximate="tanh"`` is refused), ``nn.Softplus()`` (beta 1,
+  threshold 20 only), ``nn.SiLU`` (and ``nn.Softmax`` or ``nn.LogSoftmax`` as the last module,
+  read as the softmax of the cross-entropy, the log-softmax of the nll); a Linear
   directly after a Linear has the identity between them; ``nn.Identity`` and ``nn.Dropout``
   in eval mode are skipped (the identity). With ``loss="cross-entropy"`` the last Linear's
   outputs are the logits, as for ``nn.CrossEntropyLoss``; with ``loss="bce"`` they are the
@@ -31,7 +33,8 @@ Accepted models:
 * a JAX-style pytree: a list of layer dicts ``{"W": (out, in), "b": (out,) optional,
   "activation": name}`` (PyTorch's (out, in) layout; "weight"/"bias" are accepted too).
 * an Equinox ``eqx.nn.MLP`` or a Flax ``nnx.Sequential`` of ``nnx.Linear`` and activation
-  functions (each known by its values: sigmoid, tanh, relu, identity, softmax); their own
+  functions (each known by its values: sigmoid, tanh, relu, identity, softmax, gelu, silu,
+  softplus, leaky-relu and elu with their parameter); their own
   ``__call__`` runs as the backend ``"model"``, on copies holding the checked weights.
 
 The model's parameters are read once (as float64 NumPy) and never modified (it runs on copies).
@@ -50,6 +53,8 @@ from autograd_compare.harness import optim_check
 from autograd_compare.optimizers import SGD
 
 TORCH_ACTIVATIONS = {"Sigmoid": "sigmoid", "Tanh": "tanh", "ReLU": "relu",
+                     "LeakyReLU": "leaky-relu", "ELU": "elu", "GELU": "gelu",
+                     "Softplus": "softplus", "SiLU": "silu",
                      "Softmax": "softmax"}  # nn.Identity and eval-mode nn.Dropout: skipped
 TORCH_ACTIVATIONS["LogSoftmax"] = "log-softmax"  # last only, with nn.NLLLoss
 LOSS_OBJECTS = {"MSELoss": "mse", "CrossEntropyLoss": "cross-entropy",  # torch.nn class: loss
@@ -245,8 +250,9 @@ def _output_formula(net: network.Network, out: str) -> str:
     """The network's output in symbols: "σ(W2 a1 + b2)", "W3 a2" (the logits)."""
     L = net.layers
     z = f"W{L} {'x' if L == 1 else f'a{L - 1}'}" + (f" + b{L}" if net.bias != "none" else "")
-    act = {"sigmoid": "σ", "tanh": "tanh", "relu": "relu",
-           "log-softmax": "log_softmax"}.get(net.activations[-1])
+    f = net.activations[-1]
+    act = None if f in ("identity", "softmax") else {"sigmoid": "σ",
+                                                      "log-softmax": "log_softmax"}.get(f, f)
     return z if out == "z" or act is None else f"{act}({z})"
 
 
@@ -486,7 +492,7 @@ def _torch_layers(model) -> list[_Layer]:
                 raise InputError(f"layer {i} ({kind}): two activations in a row")
             if kind in ("Softmax", "LogSoftmax") and mod.dim not in (-1, 1, None):
                 raise InputError(f"layer {i} ({kind}): only dim=-1 (the features) is supported")
-            layers[-1] = layers[-1]._replace(activation=TORCH_ACTIVATIONS[kind])
+            layers[-1] = layers[-1]._replace(activation=_torch_activation(i, mod))
             after_linear = False
         else:
             text = " ".join(repr(mod).split())  # one line, even for a nested module
@@ -496,6 +502,25 @@ def _torch_layers(model) -> list[_Layer]:
                              "Identity, "
                              "Dropout (in eval mode)")
     return layers
+
+
+def _torch_activation(i: int, mod: Any) -> str:
+    """The activation name of torch module ``mod`` (layer ``i``), with its parameter."""
+    kind = type(mod).__name__
+    name = TORCH_ACTIVATIONS[kind]
+    if kind == "GELU" and mod.approximate != "none":
+        raise InputError(f"layer {i} (GELU(approximate={mod.approximate!r})): only the exact "
+                         "nn.GELU() is supported (approximate='none', the erf form)")
+    if kind == "Softplus" and (mod.beta != 1 or mod.threshold != network.SOFTPLUS_THRESHOLD):
+        raise InputError(f"layer {i} (Softplus(beta={mod.beta}, threshold={mod.threshold})): "
+                         "only nn.Softplus() is supported (beta=1, threshold=20)")
+    parameter = {"LeakyReLU": "negative_slope", "ELU": "alpha"}.get(kind)
+    if parameter is None:
+        return name
+    try:
+        return network.activation_name(f"{name}:{float(getattr(mod, parameter))!r}")
+    except InputError as err:
+        raise InputError(f"layer {i} ({kind}): {err}") from None
 
 
 def _pytree_layer(i: int, layer: Any) -> _Layer:
@@ -521,10 +546,10 @@ def _pytree_layer(i: int, layer: Any) -> _Layer:
     if b is not None and b.shape != (W.shape[0],):
         raise InputError(f"layer {i}: bias must have {W.shape[0]} entries (the outputs of its "
                          f"weight, layout {layout}); got {b.size}")
-    act = layer.get("activation", "identity")
-    if act not in network.ACTIVATIONS:
-        raise InputError(f"layer {i}: unsupported activation {act!r}; expected one of "
-                         + ", ".join(network.ACTIVATIONS))
+    try:
+        act = network.activation_name(layer.get("activation", "identity"))
+    except InputError as err:
+        raise InputError(f"layer {i}: {err}") from None
     return _Layer(W, b, False, act)
 
 

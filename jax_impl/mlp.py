@@ -17,11 +17,13 @@ import numpy as np
 from autograd_compare import cache
 from autograd_compare.jax_impl.precision import precision, to_numpy
 from autograd_compare.network import (
+    SOFTPLUS_THRESHOLD,
     Array,
     BackwardPass,
     Data,
     ForwardPass,
     Network,
+    activation_of,
     from_logits,
     frozen_bias,
     layout,
@@ -35,14 +37,25 @@ cache.configure_jax()  # JAX's own compiled programs kept on disk between runs (
 def activation(name: str, z):
     if name == "log-softmax":
         return jax.nn.log_softmax(z, axis=-1)
-    if name == "sigmoid":
+    kind, p = activation_of(name)
+    if kind == "sigmoid":
         return jax.nn.sigmoid(z)
-    if name == "tanh":
+    if kind == "tanh":
         return jnp.tanh(z)
-    if name == "relu":
+    if kind == "relu":
         return jax.nn.relu(z)
-    if name == "identity":
+    if kind == "identity":
         return z
+    if kind == "leaky-relu":  # jax.nn.leaky_relu takes slope 1 at z = 0 (z >= 0); torch's
+        return jnp.where(z > 0, z, p * z)  # and the hand derivative take the negative slope
+    if kind == "elu":
+        return jax.nn.elu(z, p)
+    if kind == "gelu":
+        return jax.nn.gelu(z, approximate=False)
+    if kind == "softplus":  # nn.Softplus()'s convention: z itself above the threshold
+        return jnp.where(z > SOFTPLUS_THRESHOLD, z, jax.nn.softplus(z))
+    if kind == "silu":
+        return jax.nn.silu(z)
     return jax.nn.softmax(z, axis=-1)
 
 

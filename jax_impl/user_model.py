@@ -12,6 +12,8 @@ gradient check judges it on those (`BackwardPass` with no nodes).
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -20,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 import numpy.typing as npt
 
+from autograd_compare import network
 from autograd_compare.backend import Backend
 from autograd_compare.errors import InputError
 from autograd_compare.jax_impl.precision import precision, to_numpy
@@ -94,24 +97,52 @@ PROBE = np.linspace(-3.0, 3.0, 7)  # an activation is known by its values here
 
 
 def activation_name(fn: Callable[[Any], Any], where: str) -> str:
-    """"sigmoid", "tanh", "relu", "identity", "softmax" or "log-softmax": what ``fn`` computes
-    on `PROBE`."""
-    known = {"identity": PROBE, "sigmoid": 1 / (1 + np.exp(-PROBE)), "tanh": np.tanh(PROBE),
-             "relu": np.maximum(PROBE, 0),
-             "softmax": np.exp(PROBE) / np.exp(PROBE).sum(),
-             "log-softmax": PROBE - np.log(np.exp(PROBE).sum())}
+    """"sigmoid", "tanh", "relu", "identity", "softmax", "log-softmax", "gelu", "silu",
+    "softplus", or "leaky-relu"/"elu" with the parameter that fits: what ``fn`` computes on
+    `PROBE`."""
+    x, neg = PROBE, PROBE < 0
+    sig = 1 / (1 + np.exp(-x))
+    cdf = 0.5 * np.array([math.erfc(-v / math.sqrt(2)) for v in x])
+    known = {"identity": x, "sigmoid": sig, "tanh": np.tanh(x), "relu": np.maximum(x, 0),
+             "softmax": np.exp(x) / np.exp(x).sum(), "log-softmax": x - np.log(np.exp(x).sum()),
+             "gelu": x * cdf, "silu": x * sig,
+             "softplus": np.log1p(np.exp(x))}  # PROBE < 20: below softplus's threshold
     f64 = np.dtype(np.float64)
     try:
         with precision(f64):
-            got = to_numpy(fn(jnp.asarray(PROBE, f64)), f64)
+            got = to_numpy(fn(jnp.asarray(x, f64)), f64)
     except Exception as err:  # noqa: BLE001 - the user's function
         raise InputError(f"{where}: its activation {fn!r} failed on a vector "
                          f"({type(err).__name__})") from None
+    if got.shape != x.shape:
+        raise InputError(f"{where}: activation {getattr(fn, '__name__', fn)!r} changes the "
+                         f"shape of a vector {x.shape} to {got.shape}")
+    fits = functools.partial(np.allclose, got, rtol=1e-12, atol=1e-15)
     for name, want in known.items():
-        if got.shape == want.shape and np.allclose(got, want, rtol=1e-12, atol=1e-15):
+        if fits(want):
             return name
+    slope, alpha = got[0] / x[0], got[0] / np.expm1(x[0])  # from f(-3)
+    if fits(np.where(neg, slope * x, x)):
+        return _with_parameter("leaky-relu", slope, where)
+    if alpha > 0 and fits(np.where(neg, alpha * np.expm1(x), x)):
+        return _with_parameter("elu", alpha, where)
+    approx = 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+    hint = (" (it is the tanh approximation of GELU, jax.nn.gelu's default: use "
+            "approximate=False, the exact erf form)" if np.allclose(got, approx) else "")
     raise InputError(f"{where}: activation {getattr(fn, '__name__', fn)!r} is none of "
-                     "sigmoid, tanh, relu, identity, softmax, log-softmax")
+                     f"sigmoid, tanh, relu, identity, softmax, log-softmax, gelu, silu, "
+                     f"softplus, leaky-relu, elu{hint}")
+
+
+def _with_parameter(kind: str, parameter: float, where: str) -> str:
+    """The name of ``kind`` with the parameter read off the probe: its 12-digit decimal where
+    that is within 4 ulp (jax.nn.leaky_relu(x, 0.2) gives f(-3)/-3 = 0.2 only to rounding)."""
+    short = float(f"{parameter:.12g}")
+    p = short if abs(short - parameter) <= 4 * np.spacing(abs(parameter)) else float(parameter)
+    try:
+        return network.activation_name(f"{kind}:{p!r}")
+    except InputError as err:
+        raise InputError(f"{where}: {err}") from None
 
 
 def library_model(model: Any) -> tuple[list[dict[str, Any]], Callable[[Any, Any], Any]] | None:

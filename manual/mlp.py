@@ -21,6 +21,17 @@ taken from the logits: loss = softplus(z) - t·z, so dE/dz = c·(σ(z) - t) (sof
 σ' is left; nll's dE/da_L is a node, cross-entropy's and bce's are not (None). Each δ_L is
 proved against SymPy's derivative of the loss's definition by ``explain --prove`` (part (b)).
 
+    f            f(z)                                f'(z)
+    sigmoid      σ(z) = 1/(1 + e^-z)                 σ(1 - σ) = a(1 - a)
+    tanh         tanh z                              1 - a²
+    relu         max(z, 0)                           1 for z > 0, else 0
+    identity     z                                   1
+    leaky-relu:s z for z > 0, else s·z (s = 0.01)    1 for z > 0, else s
+    elu:α        z for z > 0, else α(e^z - 1) (α=1)  1 for z > 0, else α·e^z
+    gelu         z·Φ(z), Φ(z) = ½(1 + erf(z/√2))     Φ(z) + z·φ(z), φ(z) = e^(-z²/2)/√(2π)
+    softplus     log(1 + e^z); z for z > 20          σ(z); 1 for z > 20   (nn.Softplus())
+    silu         z·σ(z)                              σ(z)·(1 + z(1 - σ(z)))
+
 On the tutorial's own network and one example (`compare.network.tutorial_example`) the kernel
 is the tutorial's 8 formulas instead (`manual.network`, `manual.gradients`; batched:
 `manual.soa`): the numbers the tutorial's text gives, bit for bit.
@@ -28,8 +39,9 @@ is the tutorial's 8 formulas instead (`manual.network`, `manual.gradients`; batc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TypeAlias
+import math
+from collections.abc import Callable, Sequence
+from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -39,11 +51,13 @@ from autograd_compare.manual import network as tutorial_network
 from autograd_compare.manual import soa
 from autograd_compare.manual.network import sigmoid
 from autograd_compare.network import (
+    SOFTPLUS_THRESHOLD,
     Array,
     BackwardPass,
     Data,
     ForwardPass,
     Network,
+    activation_of,
     frozen_bias,
     layout,
     reduction_scale,
@@ -58,27 +72,112 @@ def activation(name: str, z: Array) -> Array:
     """f(z) for one layer; softmax over the last axis (stable: z - max)."""
     if name == "log-softmax":
         return log_softmax(z)
-    if name == "sigmoid":
+    kind, p = activation_of(name)
+    if kind == "sigmoid":
         return sigmoid(z)
-    if name == "tanh":
+    if kind == "tanh":
         return np.tanh(z)
-    if name == "relu":
+    if kind == "relu":
         return np.maximum(z, 0)
-    if name == "identity":
+    if kind == "identity":
         return z
+    if kind == "leaky-relu":
+        return np.where(z > 0, z, p * z)  # z, or slope·z for z <= 0
+    if kind == "elu":
+        return np.where(z > 0, z, p * np.expm1(np.minimum(z, 0)))  # z, or α(e^z - 1)
+    if kind == "gelu":
+        return z * normal_cdf(z)  # z·Φ(z), the exact (erf) form
+    if kind == "softplus":  # log(1 + e^z), and z itself above the threshold (nn.Softplus())
+        return np.where(z > SOFTPLUS_THRESHOLD, z,
+                        np.log1p(np.exp(np.minimum(z, SOFTPLUS_THRESHOLD))))
+    if kind == "silu":
+        return z * sigmoid(z)  # z·σ(z)
     e = np.exp(z - z.max(axis=-1, keepdims=True))  # softmax
     return e / e.sum(axis=-1, keepdims=True)
 
 
 def derivative(name: str, z: Array, a: Array) -> Array:
-    """f'(z), by hand, from z or from a = f(z) (softmax is handled with the loss)."""
-    if name == "sigmoid":
+    """f'(z), by hand, from z or from a = f(z) (softmax is handled with the loss). On object
+    arrays (`compare.teach.prove`'s SymPy symbols) the same formulas, with SymPy's σ, Φ, φ."""
+    kind, p = activation_of(name)
+    p = _exact(p, z)  # a number (0.0 for the activations without a parameter)
+    if kind == "sigmoid":
         return a * (1 - a)  # σ' = σ(1 - σ)
-    if name == "tanh":
+    if kind == "tanh":
         return 1 - a * a  # tanh' = 1 - tanh²
-    if name == "relu":
+    if kind == "relu":
         return (z > 0).astype(z.dtype)  # 1 for z > 0, 0 otherwise (0 at z = 0, like torch)
+    if kind == "leaky-relu":
+        return np.where(z > 0, 1, p).astype(z.dtype)  # 1 for z > 0, slope otherwise (at 0 too)
+    if kind == "elu":  # 1 for z > 0, α·e^z otherwise (α at 0, like torch; = a + α, which cancels)
+        return np.where(z > 0, 1, p * _exp(np.where(z > 0, 0, z))).astype(z.dtype)
+    if kind == "gelu":
+        return normal_cdf(z) + z * normal_pdf(z)  # (z·Φ)' = Φ + z·φ
+    if kind == "softplus":  # log(1 + e^z)' = σ(z); 1 above the threshold, where f = z
+        return np.where(z > SOFTPLUS_THRESHOLD, 1, _sigmoid(z)).astype(z.dtype)
+    if kind == "silu":
+        s = _sigmoid(z)
+        return s * (1 + z * (1 - s))  # (z·σ)' = σ + z·σ(1 - σ)
     return np.ones_like(z)  # identity
+
+
+_ERFC = np.frompyfunc(math.erfc, 1, 1)  # NumPy has no erf: the C library's, element by element
+
+
+def _symbolic(x: Array) -> bool:
+    return x.dtype == object  # `compare.teach.prove` passes SymPy expressions
+
+
+def _exact(p: float, x: Array) -> Any:
+    """The parameter; on SymPy arrays the float's exact value (SymPy would round each product
+    with a float to 15 digits)."""
+    if not _symbolic(x):
+        return p
+    import sympy
+
+    return sympy.Rational(p)
+
+
+def _each(f: Callable[[Any], Any], x: Array) -> Array:
+    return np.array([f(v) for v in x.flat], dtype=object).reshape(x.shape)
+
+
+def _exp(x: Array) -> Array:
+    if _symbolic(x):
+        import sympy
+
+        return _each(sympy.exp, x)
+    return np.exp(x)
+
+
+def _sigmoid(x: Array) -> Array:
+    if _symbolic(x):
+        import sympy
+
+        return _each(lambda v: 1 / (1 + sympy.exp(-v)), x)
+    return sigmoid(x)
+
+
+def normal_cdf(x: Array) -> Array:
+    """Φ(x) = ½ erfc(-x/√2) (erfc: no cancellation in the left tail, as 1 + erf would have)."""
+    if _symbolic(x):
+        import sympy
+
+        return _each(lambda v: (1 + sympy.erf(v / sympy.sqrt(2))) / 2, x)
+    return 0.5 * np.asarray(_ERFC(-x * _SQRT_HALF), x.dtype)
+
+
+def normal_pdf(x: Array) -> Array:
+    """φ(x) = e^(-x²/2)/√(2π); |x| capped at 40 (e^-800 = 0 already) so x² never overflows."""
+    if _symbolic(x):
+        import sympy
+
+        return _each(lambda v: sympy.exp(-v * v / 2) / sympy.sqrt(2 * sympy.pi), x)
+    return np.exp(-0.5 * np.square(np.minimum(np.abs(x), 40))) * _INV_SQRT_2PI
+
+
+_SQRT_HALF = math.sqrt(0.5)
+_INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
 
 
 def unpack_params(net: Network, w: Array, dt: npt.DTypeLike) -> Params:

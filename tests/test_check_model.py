@@ -98,8 +98,8 @@ def test_a_divergence_is_reported(monkeypatch):
      r"unsupported layer 1: BatchNorm1d\(2"),
     (lambda: torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.1)),
      r"layer 1 \(Dropout\) is in training mode"),
-    (lambda: torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.GELU()),
-     "unsupported layer 1: GELU"),
+    (lambda: torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Mish()),
+     "unsupported layer 1: Mish"),
     (lambda: torch.nn.Sequential(torch.nn.Tanh(), torch.nn.Linear(2, 2)),
      "before any Linear"),
     (lambda: torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Tanh(), torch.nn.Tanh()),
@@ -111,7 +111,7 @@ def test_a_divergence_is_reported(monkeypatch):
     (lambda: torch.nn.Linear(2, 2), "expected a torch.nn.Sequential"),
     (lambda: torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Sequential(
         torch.nn.Linear(2, 2), torch.nn.Tanh())), r"unsupported layer 1: Sequential\( \(0\)"),
-    (lambda: [{"W": np.zeros((2, 2)), "activation": "gelu"}], "unsupported activation 'gelu'"),
+    (lambda: [{"W": np.zeros((2, 2)), "activation": "swish"}], "unknown activation 'swish'"),
     (lambda: [{"W": np.zeros((2, 2))}, {"W": np.zeros((1, 3))}], "does not take the 2 outputs"),
 ])
 def test_unsupported_models_raise_one_input_error(model, message):

@@ -37,7 +37,7 @@ def test_tutorial_shape_is_w1_to_w8():
     (dict(sizes=(2, 2), activations="sigmoid", loss="cross-entropy"), "cross-entropy needs"),
     (dict(sizes=(2, 3, 2), activations=("softmax", "softmax"), loss="cross-entropy"),
      "last layer only"),
-    (dict(sizes=(2, 2), activations="gelu"), "unknown activation 'gelu'"),
+    (dict(sizes=(2, 2), activations="swish"), "unknown activation 'swish'"),
     (dict(sizes=(2, 2, 2), activations=("tanh",) * 3), "expected 2 activations"),
     (dict(sizes=(2,), activations="tanh"), "at least one layer"),
     (dict(sizes=(2, 0), activations="tanh"), "each >= 1"),

@@ -93,7 +93,7 @@ def test_explain_prove_exit_codes(monkeypatch, capsys):
     out = capsys.readouterr().out
     # 8 in the tutorial's block, and manual/gradients.py's 8 in each 2-2-2 network of part (d)
     assert out.count("FAILED") == 8 + 3 * 8 and "8 of 16 formulas are WRONG" in out
-    assert "24 of 94 general formulas are WRONG: tutorial: manual/gradients.py w1" in out
+    assert "24 of 139 general formulas are WRONG: tutorial: manual/gradients.py w1" in out
     assert main(["explain", "--prove", "--weight", "w5"]) == 1  # just the one asked about
     out = capsys.readouterr().out
     assert out.count("∂E_total/∂w5    FAILED") == 1 and "PROVED" not in out
@@ -122,7 +122,10 @@ def test_every_general_formula_is_proved(capsys):
     verdicts = prove.prove_general()
     by_part = {p: [v for v in verdicts if v.part == p] for p in prove.PARTS}
     assert [v.name for v in by_part["activation"]] == [
-        "sigmoid", "tanh", "relu (z > 0)", "relu (z < 0)", "identity"]
+        "sigmoid", "tanh", "relu (z > 0)", "relu (z < 0)", "identity",
+        "leaky-relu (z > 0)", "leaky-relu (z < 0)", "leaky-relu:0.2 (z > 0)",
+        "leaky-relu:0.2 (z < 0)", "elu (z > 0)", "elu (z < 0)", "elu:0.5 (z > 0)",
+        "elu:0.5 (z < 0)", "gelu", "softplus (z > 20)", "softplus (z < 20)", "silu"]
     names = {v.name for v in by_part["delta_L"]}
     for red in ("sum", "mean"):
         assert {f"cross-entropy + softmax ({red})", f"bce + sigmoid ({red})",
@@ -130,14 +133,14 @@ def test_every_general_formula_is_proved(capsys):
         for loss in ("half-sse", "mse"):
             assert {f"{loss} + sigmoid ({red})", f"{loss} + tanh ({red})",
                     f"{loss} + identity ({red})", f"{loss} + relu ({red}) z > 0"} <= names
-    assert len(by_part["recursion"]) == 5
+    assert len(by_part["recursion"]) == 6
     assert any("mazur (b1, b2 frozen): explain w1" == v.name for v in by_part["2-2-2"])
     assert any("trainable biases: explain b_h2" == v.name for v in by_part["2-2-2"])
     assert all(v.proved and v.residual == "0" for v in verdicts), prove.render_general(verdicts)
     assert main(["explain", "--prove"]) == 0
     out = capsys.readouterr().out
-    assert "all 16 formulas proved identical" in out and "all 94 general formulas proved" in out
-    assert out.count("\n  proved  ") == 94 and "FAILED" not in out
+    assert "all 16 formulas proved identical" in out and "all 139 general formulas proved" in out
+    assert out.count("\n  proved  ") == 139 and "FAILED" not in out
 
 
 def test_a_wrong_activation_derivative_fails():
@@ -201,7 +204,8 @@ def test_a_wrong_recursion_fails():
     failed = {v.name: v.residual for v in verdicts if not v.proved}
     # identity's f' is 1 already: that network is still right
     assert set(failed) == {"tanh,sigmoid half-sse (sum)", "sigmoid,softmax cross-entropy (mean)",
-                           "tanh,sigmoid bce (mean)", "sigmoid,log-softmax nll (sum)"}
+                           "tanh,sigmoid bce (mean)", "sigmoid,log-softmax nll (sum)",
+                           "silu,sigmoid mse (sum)"}
     assert failed["tanh,sigmoid half-sse (sum)"] == "wrong: W1[0,0], W1[0,1], W1[1,0], " \
         "W1[1,1], b1[0], b1[1]"
 

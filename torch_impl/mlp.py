@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from autograd_compare.network import (
+    SOFTPLUS_THRESHOLD,
     Array,
     BackwardPass,
     Data,
     ForwardPass,
     Network,
+    activation_of,
     from_logits,
     frozen_bias,
     layout,
@@ -26,14 +29,25 @@ from autograd_compare.types import BatchResult, Trajectory
 def activation(name: str, z: torch.Tensor) -> torch.Tensor:
     if name == "log-softmax":
         return torch.log_softmax(z, dim=-1)
-    if name == "sigmoid":
+    kind, p = activation_of(name)
+    if kind == "sigmoid":
         return torch.sigmoid(z)
-    if name == "tanh":
+    if kind == "tanh":
         return torch.tanh(z)
-    if name == "relu":
+    if kind == "relu":
         return torch.relu(z)
-    if name == "identity":
+    if kind == "identity":
         return z
+    if kind == "leaky-relu":
+        return F.leaky_relu(z, p)
+    if kind == "elu":
+        return F.elu(z, p)
+    if kind == "gelu":
+        return F.gelu(z, approximate="none")
+    if kind == "softplus":
+        return F.softplus(z, beta=1.0, threshold=SOFTPLUS_THRESHOLD)
+    if kind == "silu":
+        return F.silu(z)
     return torch.softmax(z, dim=-1)
 
 

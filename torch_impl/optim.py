@@ -22,7 +22,15 @@ import numpy as np
 import torch
 
 from autograd_compare import naming
-from autograd_compare.network import Data, Network, from_logits, frozen_bias, layout
+from autograd_compare.network import (
+    ACTIVATION_PARAMETERS,
+    Data,
+    Network,
+    activation_of,
+    from_logits,
+    frozen_bias,
+    layout,
+)
 from autograd_compare.optimizers import ADAM_KINDS, MANUAL_ONLY, Optimizer, decay_mask
 from autograd_compare.torch_impl import mlp
 from autograd_compare.types import BatchResult, Resume, Trajectory
@@ -52,7 +60,14 @@ def make_optimizer(params: list, opt: Optimizer, lrs: list[float] | None = None,
 
 
 MODULES = {"sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh, "relu": torch.nn.ReLU,
-           "identity": torch.nn.Identity}
+           "identity": torch.nn.Identity, "gelu": torch.nn.GELU, "softplus": torch.nn.Softplus,
+           "silu": torch.nn.SiLU, "leaky-relu": torch.nn.LeakyReLU, "elu": torch.nn.ELU}
+
+
+def module(name: str) -> torch.nn.Module:
+    """The torch.nn module of an activation name: "elu:0.5" -> nn.ELU(0.5)."""
+    kind, p = activation_of(name)
+    return MODULES[kind](p) if kind in ACTIVATION_PARAMETERS else MODULES[kind]()
 
 
 def sequential(net: Network, w: np.ndarray) -> tuple[torch.nn.Sequential, list[torch.Tensor]]:
@@ -76,7 +91,7 @@ def sequential(net: Network, w: np.ndarray) -> tuple[torch.nn.Sequential, list[t
         layers.append(linear)
         if l == net.layers - 1 and from_logits(net):
             continue  # the loss takes the logits
-        layers.append(torch.nn.LogSoftmax(dim=-1) if f == "log-softmax" else MODULES[f]())
+        layers.append(torch.nn.LogSoftmax(dim=-1) if f == "log-softmax" else module(f))
     return torch.nn.Sequential(*layers), trainable
 
 

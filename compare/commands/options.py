@@ -150,20 +150,18 @@ def check_lrs(lrs, dtype: Any = "float64") -> tuple[float, ...]:
 
 
 # --- any network: a preset or your own --------------------------------------------------------
-def _names(what: str, allowed: tuple[str, ...]):
-    def parse(text: str) -> tuple[str, ...]:
-        names = tuple(n.strip() for n in text.split(",") if n.strip())
-        for n in names:
-            if n not in allowed:
-                raise argparse.ArgumentTypeError(
-                    f"unknown {what} {validate.short_text(n)}; expected one of "
-                    f"{', '.join(allowed)}")
-        if not names:
-            raise argparse.ArgumentTypeError(f"{what} needs at least one name")
-        return names
+def _activations(text: str) -> tuple[str, ...]:
+    """--activations: names, a parameter after a colon (leaky-relu:0.2): `activation_name`."""
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("activation needs at least one name")
+    try:
+        return tuple(network.activation_name(n) for n in names)
+    except InputError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
-    parse.__name__ = what
-    return parse
+
+_activations.__name__ = "activation"
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -199,10 +197,10 @@ def add_own_network_arguments(parser: argparse.ArgumentParser) -> None:
     of your own (``restarts`` takes these; it has its own --preset and --seed)."""
     parser.add_argument("--layers", type=_sizes, metavar="N0,N1,...",
                         help="your own network: input size, then each layer's width")
-    parser.add_argument("--activations", type=_names("activation", network.ACTIVATIONS),
+    parser.add_argument("--activations", type=_activations,
                         metavar="F1,...", help="one per layer, or one for all "
-                        f"({', '.join(network.ACTIVATIONS)}; softmax last with cross-entropy, "
-                        "log-softmax last with nll, sigmoid last with bce)")
+                        f"({network.activation_choices()}, e.g. leaky-relu:0.2; softmax last "
+                        "with cross-entropy, log-softmax last with nll, sigmoid last with bce)")
     parser.add_argument("--bias", choices=network.BIAS_MODES, default=None,
                         help="biases: none (default), trainable, or frozen (with --bias-values)")
     parser.add_argument("--bias-values", type=floats("bias values"), metavar="B,...",

@@ -34,8 +34,10 @@ from autograd_compare.errors import InputError
 from autograd_compare.harness import tolerances
 from autograd_compare.harness.network_reference import Nudge, Values, forward
 from autograd_compare.network import (
+    SOFTPLUS_THRESHOLD,
     Data,
     Network,
+    activation_of,
     from_logits,
     frozen_bias,
     layout,
@@ -48,8 +50,11 @@ from autograd_compare.optimizers import Optimizer, decay_mask, penalty_gradient
 
 CS_STEP = 1e-20
 FD_STEP_FACTOR = float(np.finfo(np.float64).eps) ** (1 / 3)
-ACT_OPS = {"sigmoid": 4, "tanh": 4, "relu": 1, "identity": 0, "softmax": 4,
-           "log-softmax": 4}  # per element
+ACT_OPS = {"sigmoid": 4, "tanh": 4, "relu": 1, "identity": 0, "softmax": 4,  # per element
+           "log-softmax": 4, "leaky-relu": 2, "elu": 4, "gelu": 8, "softplus": 4,
+           "silu": 6}  # (by its kind)
+# where f or f' jumps: z = 0 (ReLU, leaky ReLU, ELU), softplus's threshold (f jumps by 2e-9)
+KINKS = {"relu": 0.0, "leaky-relu": 0.0, "elu": 0.0, "softplus": SOFTPLUS_THRESHOLD}
 
 Array: TypeAlias = npt.NDArray[Any]  # a backend's result, of its dtype
 Float: TypeAlias = npt.NDArray[np.float64]  # a reference or a scale
@@ -67,7 +72,7 @@ def ops_per_step(net: Network, batch: int) -> int:
     about the tutorial's hand count of 30 (`tolerances.OPS_PER_STEP`).
     """
     sizes, L = net.sizes, net.layers
-    fwd = sum(2 * n + (net.bias != "none") - 1 + ACT_OPS[f]
+    fwd = sum(2 * n + (net.bias != "none") - 1 + ACT_OPS[activation_of(f).kind]
               for n, f in zip(sizes[:-1], net.activations, strict=True))
     fwd += sizes[-1] if net.activations[-1] in ("softmax", "log-softmax") else 0
     loss = 3 + sizes[-1] - 1 + batch
@@ -82,11 +87,32 @@ def step_rtol(net: Network, batch: int, dtype: npt.DTypeLike) -> float:
 # --- quantities in graph order ---------------------------------------------------------------
 def _deriv_scale(name: str, A: Float) -> Float:
     """Scale of f'(z) computed from a value of scale A."""
-    if name == "sigmoid":
+    kind, p = activation_of(name)
+    if kind == "sigmoid":
         return A * (1 + A)  # a·(1 - a)
-    if name == "tanh":
+    if kind == "tanh":
         return 1 + A * A  # 1 - a·a
-    return np.ones_like(A)  # relu (0 or 1, exact), identity
+    if kind in ("leaky-relu", "elu"):
+        return np.full_like(A, max(1.0, abs(p)))  # 1, the slope, or α·e^z <= α
+    if kind in ("gelu", "silu"):
+        return np.full_like(A, 2.0)  # Φ + |z|·φ <= 1.25; σ + |z|·σ(1 - σ) <= 1.3
+    return np.ones_like(A)  # relu (0 or 1, exact), identity, softplus (σ)
+
+
+def _deriv_bound(name: str, z: Float, a: Float) -> Float:
+    """|f'(z)| or a bound of it (the reference's z and a = f(z), real)."""
+    kind, p = activation_of(name)
+    if kind == "sigmoid":
+        return a * (1 - a)
+    if kind == "tanh":
+        return 1 - a * a
+    if kind == "relu":
+        return (z > 0).astype(np.float64)
+    if kind in ("leaky-relu", "elu"):
+        return np.where(z > 0, 1.0, abs(p)).astype(np.float64)  # α·e^z <= α
+    if kind in ("gelu", "silu"):
+        return np.full_like(a, 1.3)  # |Φ + z·φ| <= 1.13, |σ(1 + z(1 - σ))| <= 1.1
+    return np.ones_like(a)  # identity, softplus (σ <= 1)
 
 
 class TermScales(NamedTuple):
@@ -126,8 +152,7 @@ def term_scales(net: Network, w: Float, data: Data, dtype: npt.DTypeLike) -> Ter
         elif f == "log-softmax":  # z - max - log Σ e^(z - max): each term's error ≲ 2·max Z
             a_scale = np.abs(a) + 2 * z_scale.max(axis=-1, keepdims=True)
         else:
-            d = {"sigmoid": a * (1 - a), "tanh": 1 - a * a, "relu": (ref.z[l].real > 0) * 1.0,
-                 "identity": np.ones_like(a)}[f]
+            d = _deriv_bound(f, ref.z[l].real, a)
             a_scale = np.abs(a) + np.abs(d) * z_scale  # f passes on f'(z)·(error of z)
         Z.append(z_scale)
         A.append(a_scale)
@@ -204,13 +229,14 @@ class Ref(NamedTuple):
 
 def _kink_crossed(net: Network, up: Values, down: Values,
                   per: tuple[int, ...]) -> npt.NDArray[np.bool_]:
-    """Whether any ReLU's z is on a different side of 0 at x + h than at x - h, reduced over
-    the axes ``per`` (the units, and the examples when one parameter moves them all); a layer
-    before the nudged one is the same on both sides."""
+    """Whether any ReLU's z (or another kink's, `KINKS`) is on a different side of it at x + h
+    than at x - h, reduced over the axes ``per`` (the units, and the examples when one
+    parameter moves them all); a layer before the nudged one is the same on both sides."""
     crossed = np.zeros((), bool)
     for l, name in enumerate(net.activations):
-        if name == "relu":
-            crossed = crossed | ((up.z[l].real > 0) != (down.z[l].real > 0)).any(axis=per)
+        at = KINKS.get(activation_of(name).kind)
+        if at is not None:
+            crossed = crossed | ((up.z[l].real > at) != (down.z[l].real > at)).any(axis=per)
     return crossed
 
 

@@ -3,7 +3,9 @@
 Written apart from the backends, in complex128 NumPy, so that a complex step x + i·h flows
 through it analytically (Im f(x + i·h)/h = f'(x) up to rounding, no cancellation). Every
 function here is analytic in its argument (σ picks its branch by Re z, softmax subtracts the
-real max, the squares are (t - a)·(t - a), never |t - a|²); ReLU is analytic away from z = 0.
+real max, the squares are (t - a)·(t - a), never |t - a|²); ReLU, leaky ReLU and ELU are
+analytic away from z = 0, softplus away from its threshold 20; GELU's Φ is taken to first order
+in Im z (`normal_cdf`: exact for the complex step).
 
 A leading axis ``...`` on the parameters or on a nudge evaluates many perturbed networks in one
 call; any node (z_l or a_l of every example) can be nudged and the rest of the pass rerun.
@@ -11,12 +13,20 @@ call; any node (z_l or a_l of every example) can be nudged and the rest of the p
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 
-from autograd_compare.network import Network, frozen_bias, layout, reduction_scale
+from autograd_compare.network import (
+    SOFTPLUS_THRESHOLD,
+    Network,
+    activation_of,
+    frozen_bias,
+    layout,
+    reduction_scale,
+)
 
 Complex: TypeAlias = npt.NDArray[np.complex128]
 
@@ -43,14 +53,26 @@ def sigmoid(z: Complex) -> Complex:
 def activation(name: str, z: Complex) -> Complex:
     if name == "log-softmax":
         return log_softmax(z)
-    if name == "sigmoid":
+    kind, p = activation_of(name)
+    if kind == "sigmoid":
         return sigmoid(z)
-    if name == "tanh":
+    if kind == "tanh":
         return np.tanh(z)
-    if name == "relu":
+    if kind == "relu":
         return np.where(z.real > 0, z, 0)
-    if name == "identity":
+    if kind == "identity":
         return z
+    if kind == "leaky-relu":
+        return np.where(z.real > 0, z, p * z)
+    if kind == "elu":
+        return np.where(z.real > 0, z, p * np.expm1(np.where(z.real > 0, 0, z)))
+    if kind == "gelu":
+        return z * normal_cdf(z)
+    if kind == "softplus":  # nn.Softplus(): z itself above the threshold
+        return np.where(z.real > SOFTPLUS_THRESHOLD, z,
+                        log1p(np.exp(np.where(z.real > SOFTPLUS_THRESHOLD, 0, z))))
+    if kind == "silu":
+        return z * sigmoid(z)
     return np.exp(log_softmax(z))
 
 
@@ -58,6 +80,24 @@ def softplus(z: Complex) -> Complex:
     """log(1 + e^z), its branch picked by Re z: max(z, 0) + log1p(e^-|z|), never overflowing."""
     right = z.real >= 0
     return np.where(right, z, 0) + np.log1p(np.exp(np.where(right, -z, z)))
+_ERFC = np.frompyfunc(math.erfc, 1, 1)
+
+
+def normal_cdf(z: Complex) -> Complex:
+    """Φ(z) = ½ erfc(-z/√2) to first order in Im z: Φ(x) + i·y·φ(x), φ = Φ' = e^(-x²/2)/√(2π)
+    (NumPy has no complex erf; the complex step's y = 1e-20 makes the y² terms 1e-40 relative,
+    and a real z is exact)."""
+    x, y = z.real, z.imag
+    cdf = 0.5 * np.asarray(_ERFC(-x / math.sqrt(2)), x.dtype)
+    pdf = np.exp(-0.5 * np.square(np.minimum(np.abs(x), 40))) / math.sqrt(2 * math.pi)
+    return cdf + 1j * y * pdf
+
+
+def log1p(u: Complex) -> Complex:
+    """log(1 + u), analytic: ½ log1p(2·Re u + |u|²) + i·atan2(Im u, 1 + Re u) (NumPy's complex
+    log1p takes the log of |1 + u| and so loses Re u when it is small)."""
+    a, b = u.real, u.imag
+    return 0.5 * np.log1p(2 * a + a * a + b * b) + 1j * np.arctan2(b, 1 + a)
 
 
 def log_softmax(z: Complex) -> Complex:

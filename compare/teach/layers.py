@@ -28,6 +28,7 @@ from autograd_compare.network import (
     CLASS_LOSSES,
     Data,
     Network,
+    activation_of,
     describe,
     layout,
     reduction_scale,
@@ -35,9 +36,11 @@ from autograd_compare.network import (
 from autograd_compare.registry import get_network_backend
 from autograd_compare.teach.explain import BACKENDS
 
-# f'(z) as manual/mlp.py writes it (`mlp.derivative`), in terms of a = f(z)
+# f'(z) as manual/mlp.py writes it (`mlp.derivative`), in terms of a = f(z) or of z; by kind
 DERIVATIVES = {"sigmoid": "a ⊙ (1 - a)", "tanh": "1 - a ⊙ a", "relu": "1 where z > 0, else 0",
-               "identity": "1"}
+               "identity": "1", "leaky-relu": "1 where z > 0, else the slope",
+               "elu": "1 where z > 0, else α·e^z", "gelu": "Φ(z) + z ⊙ φ(z)",
+               "softplus": "σ(z), 1 where z > 20", "silu": "σ(z) ⊙ (1 + z ⊙ (1 - σ(z)))"}
 
 
 class Quantity(NamedTuple):
@@ -191,8 +194,9 @@ def explain_layers(net: Network, w, data: Data, example: int = 1, dtype: Any = "
         qs.append(q(f"da{L}", f"∂E/∂a{L}", f"c · {'2' if net.loss == 'mse' else ''}"
                     f"(a{L} - t)", da, "example"))
         fp = mlp.derivative(net.activations[-1], zs[-1], as_[-1])
-        qs.append(Quantity(f"f{L}'(z{L})", f"{DERIVATIVES[net.activations[-1]]}  "
-                           f"({net.activations[-1]}, a = a{L})", fp, {}, "example"))
+        rule = DERIVATIVES[activation_of(net.activations[-1]).kind]
+        qs.append(Quantity(f"f{L}'(z{L})", f"{rule}  ({net.activations[-1]}, a = a{L})", fp,
+                           {}, "example"))
         deltas[-1] = da * fp
         qs.append(q(f"δ{L}", f"δ{L}", f"∂E/∂a{L} ⊙ f{L}'(z{L})", deltas[-1], "example"))
     for l in range(L - 1, 0, -1):  # 1-based layer l below layer l+1
@@ -200,8 +204,9 @@ def explain_layers(net: Network, w, data: Data, example: int = 1, dtype: Any = "
         da = W_next.T @ deltas[l]
         qs.append(q(f"da{l}", f"∂E/∂a{l}", f"W{l + 1}ᵀ δ{l + 1}", da, "example"))
         fp = mlp.derivative(net.activations[l - 1], zs[l - 1], as_[l - 1])
-        qs.append(Quantity(f"f{l}'(z{l})", f"{DERIVATIVES[net.activations[l - 1]]}  "
-                           f"({net.activations[l - 1]}, a = a{l})", fp, {}, "example"))
+        rule = DERIVATIVES[activation_of(net.activations[l - 1]).kind]
+        qs.append(Quantity(f"f{l}'(z{l})", f"{rule}  ({net.activations[l - 1]}, a = a{l})",
+                           fp, {}, "example"))
         deltas[l - 1] = da * fp
         qs.append(q(f"δ{l}", f"δ{l}", f"(W{l + 1}ᵀ δ{l + 1}) ⊙ f{l}'(z{l})", deltas[l - 1],
                     "example"))

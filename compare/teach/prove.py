@@ -24,6 +24,7 @@ import numpy as np
 from autograd_compare import naming
 from autograd_compare.errors import BackendUnavailable
 from autograd_compare.interface import CLASS_INPUTS, CLASS_TARGETS, CLASS_WEIGHTS, Example
+from autograd_compare.network import activation_of
 
 # the forward equations, in order: name -> (kind, operands); "lin" = weighted sum
 EQUATIONS: dict[str, tuple[str, Any]] = {
@@ -227,7 +228,15 @@ PARTS = {
              "Mazur's frozen b1 and b2, trainable biases), and manual/gradients.py with the "
              "bias terms in the forward pass",
 }
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity", "leaky-relu", "leaky-relu:0.2", "elu",
+               "elu:0.5", "gelu", "softplus", "silu")
+# (b): each kind once; leaky ReLU with a slope exact in few bits (backward_pass's c is a float,
+# and SymPy rounds the product of a float with 0.01's value, a fraction over 2^59, to 53 bits)
+DELTA_ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity", "leaky-relu:0.25", "elu", "gelu",
+                     "softplus", "silu")
+# where f or f' changes its formula: proved on each side (z = kink ± p, p > 0), the derivative
+# at the point itself is a convention (the tests hold the backends to torch's)
+KINKS = {"relu": 0, "leaky-relu": 0, "elu": 0, "softplus": 20}
 
 
 def _as_sympy(sp: ModuleType, x: Any) -> Any:
@@ -240,14 +249,36 @@ def _as_sympy(sp: ModuleType, x: Any) -> Any:
 
 
 def _reference_activation(sp: ModuleType, name: str, z: Any) -> Any:
-    """f(z) from its definition (no derivative rule): σ = 1/(1 + e^-z), tanh, max(z, 0), z."""
-    if name == "sigmoid":
+    """f(z) from its definition (no derivative rule): σ = 1/(1 + e^-z), tanh, max(z, 0), z,
+    leaky ReLU and ELU by cases, GELU z·½(1 + erf(z/√2)), softplus log(1 + e^z) (z itself
+    above nn.Softplus()'s threshold 20), SiLU z·σ(z)."""
+    kind, p = activation_of(name)
+    q = sp.Rational(p)  # the float's exact value, as the code has it
+    if kind == "sigmoid":
         return 1 / (1 + sp.exp(-z))
-    if name == "tanh":
+    if kind == "tanh":
         return sp.tanh(z)
-    if name == "relu":
+    if kind == "relu":
         return sp.Piecewise((z, z > 0), (0, True))
+    if kind == "leaky-relu":
+        return sp.Piecewise((z, z > 0), (q * z, True))
+    if kind == "elu":
+        return sp.Piecewise((z, z > 0), (q * (sp.exp(z) - 1), True))
+    if kind == "gelu":
+        return z * (1 + sp.erf(z / sp.sqrt(2))) / 2
+    if kind == "softplus":
+        return sp.Piecewise((z, z > 20), (sp.log(1 + sp.exp(z)), True))
+    if kind == "silu":
+        return z / (1 + sp.exp(-z))
     return z
+
+
+def _points(sp: ModuleType, name: str, z: Any, p: Any) -> tuple[tuple[Any, str], ...]:
+    """Where ``name``'s derivative is proved: z itself, or each side of its kink."""
+    at = KINKS.get(activation_of(name).kind)
+    if at is None:
+        return ((z, ""),)
+    return ((at + p, f" (z > {at})"), (at - p, f" (z < {at})"))
 
 
 def _activate(sp: ModuleType, act: str, z: Any) -> Any:
@@ -287,8 +318,9 @@ def _zero(sp: ModuleType, difference: Any) -> tuple[bool, str]:
 
 
 def prove_activations(derivative: Callable[..., Any] | None = None) -> list[GeneralVerdict]:
-    """(a): ``derivative(name, z, a)`` (default `manual.mlp.derivative`) equals d f/dz. ReLU
-    is proved on each side of 0 (z > 0 and z < 0); at z = 0 manual, torch and jax all use 0."""
+    """(a): ``derivative(name, z, a)`` (default `manual.mlp.derivative`) equals d f/dz. ReLU,
+    leaky ReLU and ELU are proved on each side of 0, softplus on each side of 20 (`KINKS`);
+    at z = 0 manual, torch and jax all take the left side's (0, the slope, α)."""
     from autograd_compare.manual import mlp
 
     derivative = derivative or mlp.derivative
@@ -296,8 +328,7 @@ def prove_activations(derivative: Callable[..., Any] | None = None) -> list[Gene
     z, p = sp.Symbol("z", real=True), sp.Symbol("p", positive=True)
     out = []
     for name in ACTIVATIONS:
-        points = ((p, " (z > 0)"), (-p, " (z < 0)")) if name == "relu" else ((z, ""),)
-        for at, label in points:
+        for at, label in _points(sp, name, z, p):
             f = _reference_activation(sp, name, z)
             d = sp.diff(f, z).subs(z, at)
             zs = np.array([at], dtype=object)
@@ -338,10 +369,12 @@ def _delta_case(sp: ModuleType, loss: str, act: str, reduction: str, sign: int,
     from autograd_compare.network import make_network
 
     B, n = 2, 2
-    positive = act == "relu"
-    z = np.array([[sp.Symbol(f"z{b}{j}", positive=True) * sign if positive
+    kink = KINKS.get(activation_of(act).kind)
+    positive = kink is not None  # z = kink + sign·u, u > 0: one side of the kink
+    u = np.array([[sp.Symbol(f"z{b}{j}", positive=True) if positive
                    else sp.Symbol(f"z{b}{j}", real=True) for j in range(n)] for b in range(B)],
                  dtype=object)
+    z = kink + sign * u if positive else u
     t = np.array([[sp.Symbol(f"t{b}{j}", real=True) for j in range(n)] for b in range(B)],
                  dtype=object)
     a = _activate(sp, act, z)
@@ -350,17 +383,16 @@ def _delta_case(sp: ModuleType, loss: str, act: str, reduction: str, sign: int,
     x = np.array([[sp.Symbol(f"x{b}", real=True)] for b in range(B)], dtype=object)
     # relu's f' reads only the sign of z, the case fixed here: give it that sign as numbers
     # (SymPy's z > 0 is a boolean that does not multiply an expression)
-    z_in = np.full((B, n), float(sign)) if positive else z
+    z_in = np.full((B, n), float(sign)) if act == "relu" else z
     a_in, put_back = _as_backward_input(sp, act, a)
     dz = backward(net, w, x, t, [z_in], [a_in])[1][-1]
     E = _loss_reference(sp, loss, reduction, z, a, t)
-    name = f"{loss} + {act} ({reduction})" + ({1: " z > 0", -1: " z < 0"}[sign]
+    name = f"{loss} + {act} ({reduction})" + ({1: f" z > {kink}", -1: f" z < {kink}"}[sign]
                                                if positive else "")
-    bad, s = [], sp.Symbol("s", real=True)
+    bad = []
     for b in range(B):
         for j in range(n):
-            d = sp.diff(E.subs(z[b, j], s), s).subs(s, z[b, j]) if positive else \
-                sp.diff(E, z[b, j])
+            d = sign * sp.diff(E, u[b, j]) if positive else sp.diff(E, z[b, j])  # dz = sign·du
             ok, res = _zero(sp, d - _as_sympy(sp, dz[b, j]).subs(put_back))
             if not ok:
                 bad.append(f"δ[{b},{j}]: {res}")
@@ -377,8 +409,8 @@ def prove_delta_L(backward: Callable[..., Any] | None = None) -> list[GeneralVer
     out = []
     for reduction in ("sum", "mean"):
         for loss in ("half-sse", "mse"):
-            for act in ACTIVATIONS:
-                for sign in ((1, -1) if act == "relu" else (1,)):
+            for act in DELTA_ACTIVATIONS:
+                for sign in ((1, -1) if activation_of(act).kind in KINKS else (1,)):
                     out.append(_delta_case(sp, loss, act, reduction, sign, backward))
         out.append(_delta_case(sp, "cross-entropy", "softmax", reduction, 1, backward))
         out.append(_delta_case(sp, "bce", "sigmoid", reduction, 1, backward))
@@ -392,6 +424,7 @@ RECURSION_NETS = (  # hidden, last activation, loss, reduction
     ("identity", "tanh", "mse", "mean"),
     ("tanh", "sigmoid", "bce", "mean"),
     ("sigmoid", "log-softmax", "nll", "sum"),
+    ("silu", "sigmoid", "mse", "sum"),  # (gelu here: SymPy has not cancelled it in minutes)
 )
 
 
@@ -403,6 +436,8 @@ def _activation_atoms(sp: ModuleType, act: str, zexpr: Any) -> list[tuple[Any, A
         return [sp.tanh(zexpr)]
     if act in ("softmax", "log-softmax"):
         return [sp.exp(zexpr)]
+    if act == "silu":
+        return [sp.exp(-zexpr)]
     return []
 
 
