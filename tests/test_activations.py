@@ -355,7 +355,7 @@ def test_one_spelling_per_function():
     ("elu:0", "got '0'"),
     ("gelu:2", "activation 'gelu' takes no parameter; got 'gelu:2'"),
     ("swish", "unknown activation 'swish'; expected one of sigmoid, tanh, relu, identity, "
-              "softmax, leaky-relu[:slope], elu[:alpha], gelu, softplus, silu"),
+              "softmax, log-softmax, leaky-relu[:slope], elu[:alpha], gelu, softplus, silu"),
 ])
 def test_bad_names_are_one_line(name, message, capsys, tmp_path):
     with pytest.raises(InputError) as err:
