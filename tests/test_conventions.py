@@ -563,3 +563,28 @@ def test_resuming_with_biases_out_of_weight_decay(kind):
                                  resume=Resume(one.state[-1], 1))
         assert np.array_equal(rest.weights[-1], full.weights[-1]), name
         assert np.array_equal(rest.state[-1], full.state[-1]), name
+
+
+@pytest.mark.parametrize("hidden", ["leaky-relu:0.2", "elu", "gelu", "softplus", "silu"])
+@pytest.mark.parametrize("loss", ["bce", "nll"])
+def test_new_activations_with_new_losses_weights_and_l2(hidden, loss):
+    """The options meet: a new activation in the hidden layers, a new loss, mean-examples with
+    example weights and a weights-only l2. Every backend's gradient is within 2e-15 of the
+    complex step of the whole objective (E + λ/2·Σ‖W‖²), and the gradient check passes."""
+    rng = np.random.default_rng(3)
+    last = "log-softmax" if loss == "nll" else "sigmoid"
+    net = network.make_network((3, 4, 3, 2), (hidden, hidden, last), "trainable", loss=loss,
+                               reduction="mean-examples")
+    w = rng.uniform(-1.5, 1.5, network.n_params(net))
+    x = rng.normal(size=(5, 3)) * 2  # z of both signs
+    t = np.eye(2)[rng.integers(0, 2, 5)] if loss == "nll" else rng.uniform(size=(5, 2))
+    data = network.data(net, x, t, weights=rng.uniform(0.1, 2.0, 5))
+    opt = optimizers.make("sgd", lr=0.1, l2=0.2)
+    check = network_check.gradient_check(
+        [registry.get_network_backend(n, F64) for n in BACKENDS], net, w, data, opt)
+    assert check.ok, check.first_failure
+    rows = {r.quantity: r for r in check.rows}
+    cs = np.array([rows[f"dE/d{n}"].complex_step for n in network.param_names(net)])
+    for name in BACKENDS:
+        g = optim_check.train(name, net, w, data, opt, 1).grads[0]
+        assert np.abs(g - cs).max() <= 2e-15 * np.abs(cs).max(), name
