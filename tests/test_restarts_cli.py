@@ -113,7 +113,7 @@ def test_json_shape_field_by_field(tmp_path, capsys, monkeypatch):
     assert data["outcome_rule"] == {
         "rule": "reached: final E_total <= 1e-05; stuck: not reached and E_total fell by less "
                 "than 1% over the last 3 steps (step 27 to 30); still descending: not reached, "
-                "fell more", "threshold": 1e-05, "tail_step": 27, "stall": 0.01}
+                "fell by 1% or more", "threshold": 1e-05, "tail_step": 27, "stall": 0.01}
     row = data["per_lr"][0]
     assert list(row) == ["lr", "backends", "cross_backend", "gallery", "checkpoints"]
     s = row["backends"]["manual"]

@@ -81,7 +81,8 @@ def outcome_rule(study: Study) -> str:
                 "apart with an optimizer: its state does not survive a cut at the tail step)")
     T = tail_step(S)
     return (f"{reached}; stuck: not reached and {E} fell by less than {STALL:.0%} over the "
-            f"last {S - T} steps (step {T} to {S}); still descending: not reached, fell more")
+            f"last {S - T} steps (step {T} to {S}); still descending: not reached, fell by "
+            f"{STALL:.0%} or more")
 
 
 def outcome_labels(study: Study) -> dict[int, str]:
