@@ -12,18 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from autograd_compare.interface import Example
-from autograd_compare.report import drawing, html, landscape
+from autograd_compare.report import drawing, landscape
 
 PICTURES = [drawing.SVG_FILE, drawing.PNG_FILE, landscape.FILE]
 
 
 def have_matplotlib() -> bool:
     return importlib.util.find_spec("matplotlib") is not None
-
-
-def file_names(with_plots: bool) -> list[str]:
-    """What `write_main` / `write_restarts` add to the folder."""
-    return ([*PICTURES] if with_plots else []) + [html.FILE]
 
 
 def write_restarts(folder: Path, trace: dict[str, Any], example: Example) -> None:

@@ -19,26 +19,21 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from html import escape
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from autograd_compare.harness.network_check import NOT_GIVEN, GradCheck, GradRow
 from autograd_compare.network import Data, Network, loss_name, param_names
 from autograd_compare.report import claims as claims_mod
 from autograd_compare.report.network_output import DataColumns
 from autograd_compare.report.output import dumps, write_text
-
-if TYPE_CHECKING:
-    from autograd_compare.harness.network_check import GradCheck, GradRow
 
 FILE = "report.html"
 MIME = {".png": "image/png", ".svg": "image/svg+xml"}
 CAPTIONS = {
     "network.png": "The network at the first and the last step (reference backend): every "
                    "weight with ∂E_total/∂w, every neuron with its values and ∂E_total/∂node.",
-    "landscape.png": "The island: E_total over a 2-D slice of weight space.",
-    "loss-all-lrs.png": "E_total per iteration for every learning rate.",
-    "differences.png": "Largest difference from the reference per step.",
     "final-loss.png": "Final loss of every start.",
     "steps-to-threshold.png": "Steps each start needed to reach the threshold.",
     "gallery.png": "Loss curves of the best, median and worst start, and of a stuck and a "
@@ -157,11 +152,6 @@ def table(header: Sequence[str], rows: Iterable[Sequence[str]], left: int = 1,
     return f"<table{attr}><thead><tr>{head}</tr></thead><tbody>\n{body}</tbody></table>"
 
 
-def data_uri(path: Path) -> str:
-    mime = MIME[path.suffix.lower()]
-    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
-
-
 def figures(folder: Path, names: Iterable[str],
             caption: Callable[[str], str] = lambda name: CAPTIONS.get(name, name),
             empty: str = "") -> str:
@@ -174,7 +164,9 @@ def figures(folder: Path, names: Iterable[str],
             continue
         if path.suffix == ".svg" and path.with_suffix(".png").is_file():
             continue  # the PNG is shown; the SVG is in the folder for printing
-        out.append(f'<figure><img src="{data_uri(path)}" alt="{escape(name)}">'
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        out.append(f'<figure><img src="data:{MIME[path.suffix.lower()]};base64,{data}" '
+                   f'alt="{escape(name)}">'
                    f"<figcaption>{escape(name)}: {escape(caption(name))}</figcaption></figure>")
     return "\n".join(out) or empty
 
@@ -196,20 +188,16 @@ def page(title: str, verdict_ok: bool, verdict: str, sections: Sequence[str]) ->
             + "\n".join(sections) + "\n</body></html>\n")
 
 
-def files_list(files: Iterable[str]) -> str:
-    return "<ul>" + "".join(f"<li><code>{escape(f)}</code></li>" for f in files) + "</ul>"
-
-
 def picture_sections(folder: Path, plots: Iterable[str], files: Iterable[str],
                      show: Callable[[Path, Iterable[str]], str] = figures,
-                     drawings: bool = True, island: bool = True) -> list[str]:
-    """Every page's last sections: the network (and the island) when ``drawings``, the
-    ``plots``, the list of ``files``; ``show`` embeds the pictures with their captions."""
+                     drawings: bool = True) -> list[str]:
+    """Every page's last sections: the network when ``drawings``, the ``plots``, the list of
+    ``files``; ``show`` embeds the pictures with their captions."""
     return [*([section("The network", show(folder, ["network.png", "network.svg"]), "network")]
-              + ([section("The island", show(folder, ["landscape.png"]), "landscape")]
-                 if island else []) if drawings else []),
+              if drawings else []),
             section("Plots", show(folder, plots), "plots"),
-            section("Files", files_list(files), "files")]
+            section("Files", "<ul>" + "".join(f"<li><code>{escape(f)}</code></li>"
+                                              for f in files) + "</ul>", "files")]
 
 
 def section(title: str, body: str, section_id: str) -> str:
@@ -230,19 +218,17 @@ def step_section(trace: dict[str, Any], what: str) -> str:
     lr = runs[0]["lr"]
     mine = {r["backend"]: r for r in runs if r["lr"] == lr}
 
+    names = trace["names"]
+    # per row: the quantity, where its value is (key, column), where its gradient is (or None)
+    quantities = [(n, "nodes", j, "node_grads", names["node_grads"].index(n)
+                   if n in names["node_grads"] else None) for j, n in enumerate(names["nodes"])]
+    quantities += [(n, "weights", j, "grads", j) for j, n in enumerate(names["weights"])]
+
     def rows(row: int) -> list[list[str]]:
-        names = trace["names"]
-        out: list[list[str]] = []
-        for j, n in enumerate(names["nodes"]):
-            g = names["node_grads"].index(n) if n in names["node_grads"] else None
-            out.append([escape(n)] + [c for b in backends for c in (
-                num(mine[b]["nodes"][row][j]) if b in mine else "-",
-                num(mine[b]["node_grads"][row][g]) if b in mine and g is not None else "-")])
-        for j, n in enumerate(names["weights"]):
-            out.append([escape(n)] + [c for b in backends for c in (
-                num(mine[b]["weights"][row][j]) if b in mine else "-",
-                num(mine[b]["grads"][row][j]) if b in mine else "-")])
-        return out
+        return [[escape(n)] + [c for b in backends for c in (
+            num(mine[b][value][row][j]) if b in mine else "-",
+            num(mine[b][grad][row][g]) if b in mine and g is not None else "-")]
+            for n, value, j, grad, g in quantities]
 
     steps = runs[0]["steps"]
     last = len(steps) - 1
@@ -321,7 +307,7 @@ def render_restarts(result: dict[str, Any], trace: dict[str, Any], folder: Path)
             "landscape"),
         *picture_sections(folder, ["final-loss.png", "outcomes.png", "steps-to-threshold.png",
                                    "gallery.png"], result["files"],
-                          drawings=bool(trace.get("runs")), island=False),
+                          drawings=bool(trace.get("runs"))),
         *([json_script(trace, "trace-data"), f"<script>{SCRIPT}</script>"]
           if trace.get("runs") else []),
     ]
@@ -370,8 +356,6 @@ def _grad_rows(net: Network, rows: Sequence[GradRow]) -> list[GradRow]:
 
 
 def gradcheck_section(net: Network, g: GradCheck) -> str:
-    from autograd_compare.harness.network_check import NOT_GIVEN
-
     names = list(g.largest)
     shown = _grad_rows(net, g.rows)
     rows = []

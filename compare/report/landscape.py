@@ -24,9 +24,7 @@ from numpy.typing import NDArray
 
 from autograd_compare import naming
 from autograd_compare.errors import InputError
-from autograd_compare.interface import Example
 from autograd_compare.manual import mlp
-from autograd_compare.manual.network import forward_values
 from autograd_compare.network import Data, Network, loss_name, param_names
 from autograd_compare.report.plots import DPI, PNG, grid, pyplot
 from autograd_compare.validate import short_text
@@ -36,7 +34,6 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 FILE = "landscape.png"
-GRID = 121  # points per axis (the tutorial's 2-2-2 network)
 NETWORK_GRID = 81  # points per axis for any network
 CHUNK = 4_000_000  # floats per batched forward pass (bounds the memory on big data sets)
 PLANE = "plane"
@@ -50,10 +47,6 @@ class Slice(NamedTuple):
 
     axes: tuple[int, int] | None
     names: tuple[str, str] = ("", "")
-
-    @property
-    def label(self) -> str:
-        return PLANE if self.axes is None else ",".join(self.names)
 
 
 THE_PLANE = Slice(None)
@@ -107,10 +100,10 @@ def axes_frame(s: Slice, origin: np.ndarray) -> Frame:
     return Frame(base, u, v, *s.names)
 
 
-def plane_frame(origin: np.ndarray, points: np.ndarray, what: str) -> Frame:
+def plane_frame(origin: np.ndarray, points: np.ndarray) -> Frame:
     """The plane through ``origin`` that best holds ``points`` (N, P): u towards the farthest
     point, v towards the point farthest from that line (orthonormal). P = 8 for the tutorial's
-    w1..w8; any P >= 2 for `network_figure`."""
+    w1..w8; any P >= 2 for `network_figure`, which names the axes."""
     origin = np.asarray(origin, dtype=np.float64)
     n = origin.size
     d = np.asarray(points, dtype=np.float64).reshape(-1, n) - origin
@@ -126,19 +119,7 @@ def plane_frame(origin: np.ndarray, points: np.ndarray, what: str) -> Frame:
         e = np.eye(n)[np.argmin(np.abs(u))]
         v = e - (e @ u) * u
         v /= np.linalg.norm(v)
-    return Frame(origin, u, v, f"distance along u ({what}, first direction)",
-                 "distance along v (orthogonal to u)")
-
-
-def loss_grid(frame: Frame, a_range: tuple[float, float], b_range: tuple[float, float],
-              example: Example) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """E_total on a GRID x GRID mesh of the slice (float64, manual forward pass)."""
-    a = np.linspace(*a_range, GRID)
-    b = np.linspace(*b_range, GRID)
-    A, B = np.meshgrid(a, b)
-    ex = Example(np.asarray(example.inputs, np.float64), np.asarray(example.targets, np.float64))
-    E = forward_values(frame.weights(A, B).reshape(-1, 8), ex)["E_total"].reshape(A.shape)
-    return A, B, E
+    return Frame(origin, u, v, "", "")
 
 
 def axis_range(values: np.ndarray, margin: float = 0.35, least: float = 0.5) -> tuple[float, float]:
@@ -184,7 +165,7 @@ def network_figure(net: Network, paths: dict[float, np.ndarray], reference: str,
     rest = np.concatenate([p[1:] for p in finite.values()]) if finite else start[None]
     loss, P = loss_name(net), start.size
     if s.axes is None:
-        frame = plane_frame(start, rest if rest.size else start[None], "")
+        frame = plane_frame(start, rest if rest.size else start[None])
         frame = frame._replace(xlabel=direction_label(frame.u, param_names(net), 1, finite),
                                ylabel=direction_label(frame.v, param_names(net), 2, finite))
         how = (f"{loss} on the plane through the start and the ends of training (all {P} "

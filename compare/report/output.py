@@ -30,13 +30,9 @@ JSON_NAME, CSV_NAME = "report.json", "trace.csv"
 
 def head(ok: bool) -> dict[str, Any]:
     """The first fields of every report.json: the tool, its version, the verdict."""
-    return {"tool": TOOL, "version": tool_version(), "ok": ok, "exit_code": 0 if ok else 1}
-
-
-def tool_version() -> str:
     from autograd_compare import __version__
 
-    return __version__
+    return {"tool": TOOL, "version": __version__, "ok": ok, "exit_code": 0 if ok else 1}
 
 
 def finite(obj: Any) -> Any:
@@ -142,15 +138,14 @@ def remove_ours(folder: Path) -> list[str]:
     return left
 
 
-def clean_stale(parent: Path) -> list[str]:
+def clean_stale(parent: Path) -> None:
     """Tidy the work folders of killed runs in ``parent`` (name pattern, dead pid, our mark):
     a report a killed ``--force`` had moved aside goes back to its name if that is free; the
-    rest loses the files of ours. Returns the names handled."""
-    handled: list[str] = []
+    rest loses the files of ours."""
     try:
         entries = list(os.scandir(parent))
     except OSError:
-        return handled
+        return
     for entry in entries:
         m = WORK_NAME.match(entry.name)
         path = Path(entry.path)
@@ -158,16 +153,12 @@ def clean_stale(parent: Path) -> list[str]:
                 and (path / WORK_MARK).is_file()):
             continue  # not a work folder of ours, or its run is alive
         final = parent / m["name"]
-        try:
+        with contextlib.suppress(OSError):
             if m["kind"] == "old" and not os.path.lexists(final):
                 os.rename(path, final)  # the earlier report, back in its place
                 os.unlink(final / WORK_MARK)
             else:
                 remove_ours(path)
-        except OSError:
-            continue
-        handled.append(entry.name)
-    return handled
 
 
 def _stale_reservation(path: Path) -> bool:
@@ -181,10 +172,15 @@ def _stale_reservation(path: Path) -> bool:
             and not _pid_alive(int(entries[0][len(RESERVED_PREFIX):])))
 
 
-def _remove_reservation(path: Path) -> None:
+def _unmark(path: Path) -> None:
+    """Delete the reservation marker(s) in ``path``."""
     for entry in os.listdir(path):
         if entry.startswith(RESERVED_PREFIX):
             os.unlink(path / entry)
+
+
+def _remove_reservation(path: Path) -> None:
+    _unmark(path)
     os.rmdir(path)
 
 
@@ -194,11 +190,13 @@ def check_replaceable(out: Path) -> None:
     Raises:
         InputError: no report.json, another tool's, or a file the tool does not write.
     """
-    what = _shown(out)
+    def refuse(why: str) -> InputError:
+        return InputError(f"--force replaces only report folders, and {_shown(out)} {why}; "
+                          "choose another --out")
+
     report = out / JSON_NAME
     if report.is_symlink() or not report.is_file():
-        raise InputError(f"--force replaces only report folders, and {what} is not one "
-                         f"(no {JSON_NAME} in it); choose another --out")
+        raise refuse(f"is not one (no {JSON_NAME} in it)")
     try:
         with open(report, "rb") as f:
             data = json.loads(f.read(MAX_REPORT_JSON + 1)[:MAX_REPORT_JSON])
@@ -206,15 +204,12 @@ def check_replaceable(out: Path) -> None:
     except (OSError, ValueError):
         tool = None
     if tool != TOOL:
-        raise InputError(f"--force replaces only report folders, and {what} is not one "
-                         f"(its {JSON_NAME} was not written by {TOOL}); choose another --out")
+        raise refuse(f"is not one (its {JSON_NAME} was not written by {TOOL})")
     others = foreign(out)
     if others:
-        raise InputError(f"--force replaces only report folders, and {what} also holds "
-                         f"{_quote(others[0])}, which {TOOL} did not write; choose "
-                         "another --out")
+        raise refuse(f"also holds {_shown(others[0], 60)}, which {TOOL} did not write")
     if not (os.access(out, os.W_OK | os.X_OK) and os.access(out.parent, os.W_OK | os.X_OK)):
-        raise InputError(f"cannot replace report folder {what}: permission denied")
+        raise InputError(f"cannot replace report folder {_shown(out)}: permission denied")
 
 
 def check_out(out: Path, force: bool) -> None:
@@ -248,16 +243,11 @@ def check_out(out: Path, force: bool) -> None:
     check_replaceable(out)
 
 
-def _shown(path: str | os.PathLike[str]) -> str:
-    """A path for a one-line message: quoted, escaped, at most 80 characters."""
+def _shown(path: str | os.PathLike[str], limit: int = 80) -> str:
+    """A path (or a file name, ``limit`` 60) for a one-line message: quoted, escaped, at most
+    ``limit`` characters."""
     text = repr(str(path))
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _quote(name: str) -> str:
-    """A file name for a one-line message: escaped, shortened."""
-    text = repr(name)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _oserror(out: Path, err: OSError) -> OutputError:
@@ -403,15 +393,13 @@ class Destination:
                 added = [n for n in foreign(self.path) if n != WORK_MARK]
                 if added:
                     raise OutputError(
-                        f"report folder {_shown(self.path)} gained {_quote(added[0])} during "
+                        f"report folder {_shown(self.path)} gained {_shown(added[0], 60)} during "
                         f"the run, which {TOOL} did not write; left it as it was, without the "
                         "new report; choose another --out")
                 if self.replacing:
                     self._swap()
                 else:
-                    for entry in os.listdir(self.path):
-                        if entry.startswith(RESERVED_PREFIX):
-                            os.unlink(self.path / entry)
+                    _unmark(self.path)
                     os.rename(self.tmp, self.path)  # over the empty reserved folder: atomic
                     os.unlink(self.path / WORK_MARK)
             except OSError as err:
@@ -439,34 +427,26 @@ class Destination:
         if left:  # added in the instant between the check and the rename
             kept = self.path.parent / f"{self.path.name}.kept-{token}"
             os.rename(old, kept)
-            print(f"note: kept {_quote(left[0])}, added to {_shown(self.path)} during the run, "
+            print(f"note: kept {_shown(left[0], 60)}, added to {_shown(self.path)} during the run, "
                   f"in {_shown(kept)}", file=sys.stderr)
 
     def abandon(self) -> None:
         """Remove the temporary folder and the reservation (not an existing report)."""
         if os.path.isdir(self.tmp):
-            try:
+            with contextlib.suppress(OSError):
                 remove_ours(self.tmp)
-            except OSError:
-                pass
         if not self.replacing and not self.committed:
-            try:
+            with contextlib.suppress(OSError):
                 _remove_reservation(self.path)
-            except OSError:
-                pass
-            for parent in reversed(self.made):
-                try:
+            with contextlib.suppress(OSError):  # stops at the first parent not empty
+                for parent in reversed(self.made):
                     os.rmdir(parent)  # only if still empty: nothing of anyone else's
-                except OSError:
-                    break
         self._release()
 
     def _release(self) -> None:
         if self.lock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 remove_ours(self.lock)
-            except OSError:
-                pass
             self.lock = None
         if self in _ACTIVE:
             _ACTIVE.remove(self)
@@ -498,10 +478,8 @@ def emit_stdout(text: str) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
     except OSError as err:
-        try:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             os.close(devnull)
-        except (OSError, ValueError, AttributeError):
-            pass
         raise OutputError(f"cannot write to standard output: {err.strerror or err}") from None

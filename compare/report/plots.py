@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 INSTALL_HINT = "pip install 'autograd-compare[plot]'"
-FLOOR = 1e-20  # where an exact agreement (difference 0) is drawn on a log axis
 CEILING = 1e200  # larger differences are drawn here: a log axis up to 1e308 overflows its ticks
 LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1)), (0, (1, 3)))
 DPI = 110
@@ -263,12 +262,11 @@ def _loss_all_lrs(plt: ModuleType, rates: Sequence[Curves], words: Words) -> Fig
     _axes(ax, words)
     _log_if_decades(ax, [y for r in rates for y in r.loss.values()], words)
     _title(ax, words.all_title.format(answer=fall_answer(rates)), words)
-    legends(plt, ax, [r.lr for r in rates], list(rates[0].loss) if rates else [], line_style)
+    legends(plt, ax, [r.lr for r in rates], list(rates[0].loss) if rates else [])
     return fig
 
 
-def legends(plt: ModuleType, ax: Axes, lrs: Sequence[float], backends: Sequence[str],
-             style: Callable[[int], dict[str, Any]]) -> None:
+def legends(plt: ModuleType, ax: Axes, lrs: Sequence[float], backends: Sequence[str]) -> None:
     """Two legends right of ``ax``: colour = learning rate, line style = backend."""
     colors = plt.get_cmap("tab10").colors
     handles = [plt.Line2D([], [], color=colors[j % 10], linewidth=3)
@@ -276,7 +274,7 @@ def legends(plt: ModuleType, ax: Axes, lrs: Sequence[float], backends: Sequence[
     rates = ax.legend(handles, [f"lr = {lr:g}" for lr in lrs], title="learning rate",
                       loc="upper left", bbox_to_anchor=(1.02, 1), fontsize="small")
     ax.add_artist(rates)
-    handles = [plt.Line2D([], [], color="grey", **style(i)) for i in range(len(backends))]
+    handles = [plt.Line2D([], [], color="grey", **line_style(i)) for i in range(len(backends))]
     ax.legend(handles, list(backends), title="backend", loc="lower left", bbox_to_anchor=(1.02, 0),
               fontsize="small")
 

@@ -18,7 +18,6 @@ import numpy as np
 
 from autograd_compare.network import loss_name
 from autograd_compare.report import landscape
-from autograd_compare.report.landscape import OUTCOME_COLOURS
 from autograd_compare.report.plots import grid, line_style, pyplot, save_figure
 
 if TYPE_CHECKING:  # the study sits above the report; only its result type is needed here
@@ -77,7 +76,7 @@ def _outcomes(plt: ModuleType, out: Outcome, island: Island) -> Figure:
             bottom = 0
             for code, name in names.items():
                 count = int(np.count_nonzero(island.codes[b][j] == code))
-                ax.bar(x, count, width * 0.9, bottom=bottom, color=OUTCOME_COLOURS[name],
+                ax.bar(x, count, width * 0.9, bottom=bottom, color=landscape.OUTCOME_COLOURS[name],
                        label=island.labels[code] if (j, i) == (0, 0) else None)
                 if count and i == 0:
                     ax.text(x, bottom + count / 2, str(count), ha="center", va="center",
@@ -165,7 +164,7 @@ def _gallery(plt: ModuleType, out: Outcome, curves: list[Curve], island: Island)
         title = f"a {c.outcome} start" if c.which in ("stuck", "still_descending") else \
             f"{c.which}: {c.outcome}"
         ax.set_title(f"lr {c.lr:g}, {title} (#{c.start})", fontsize="small",
-                     color=OUTCOME_COLOURS.get(c.outcome, "black"))
+                     color=landscape.OUTCOME_COLOURS.get(c.outcome, "black"))
         ax.grid(alpha=0.3)
         ax.set_xlabel("iteration (update)", fontsize="small")
         ax.set_ylabel(f"{E} (log)", fontsize="small")

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from autograd_compare import budget, naming, registry
+from autograd_compare.backend import is_plain
 from autograd_compare.harness.optim_check import (
     Comparison,
     Divergence,
@@ -36,12 +37,12 @@ from autograd_compare.harness.optim_check import (
     TrajectoryCheck,
     counterpart,
 )
-from autograd_compare.network import describe, loss_name, node_names, param_names
+from autograd_compare.network import TUTORIAL, describe, loss_name, node_names, param_names
 from autograd_compare.network import to_dict as network_dict
 from autograd_compare.optimizers import ADAM_KINDS, Optimizer
 from autograd_compare.report import claims as claims_mod
 from autograd_compare.report import drawing, extras, html, landscape, plots
-from autograd_compare.report.network_output import DataColumns, cell
+from autograd_compare.report.network_output import DataColumns, cell, default_columns
 from autograd_compare.report.output import CSV_NAME, JSON_NAME, csv_text, head
 from autograd_compare.types import Trajectory
 
@@ -85,9 +86,6 @@ def _separation(s: Separation | None) -> dict[str, Any] | None:
 def claims(sw: Sweep) -> tuple[claims_mod.Claim, ...]:
     """The tutorial's claims about its sweep, checked on the reference's E_total at steps
     0..S (the tutorial's network and one example, plain gradient descent), else none."""
-    from autograd_compare.backend import is_plain
-    from autograd_compare.network import TUTORIAL
-
     if sw.network != TUTORIAL or sw.data.inputs.shape[0] != 1 or not is_plain(sw.optimizer):
         return ()
     return tuple(claims_mod.check(r.optimizer.lr, np.append(
@@ -119,8 +117,6 @@ def backend_verdict(r: TrajectoryCheck, name: str) -> str:
 def as_dict(sw: Sweep, columns: DataColumns | None = None, report_dir: str | None = None,
             files: Sequence[str] = ()) -> dict[str, Any]:
     """report.json (and the --json output); ``columns`` default to the notation's names."""
-    from autograd_compare.report.network_output import default_columns
-
     columns = default_columns(sw.network) if columns is None else columns
     g = sw.gradcheck
     return {
@@ -367,8 +363,7 @@ def render(sw: Sweep, report: dict[str, Any], columns: DataColumns, folder: Path
                      "backends"),
         html.section(f"Step 0 and step {report['steps']} at lr {report['lrs'][0]:g}",
                      _steps_table(sw, report["steps"]), "steps"),
-        *html.picture_sections(folder, pictures, report["files"], html.network_figures,
-                               island=False),
+        *html.picture_sections(folder, pictures, report["files"], html.network_figures),
     ]
     return html.page("autograd-compare report", sw.ok, verdict(sw), sections)
 
