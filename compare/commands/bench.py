@@ -169,11 +169,7 @@ def numpy_reference(w: np.ndarray, lr: np.ndarray, example: Example, steps: int,
     return w
 
 
-def _quiet(what: str) -> None:
-    pass
-
-
-def measure(fn, repeat: int, what: str = "", log=_quiet) -> dict:
+def measure(fn, repeat: int, what: str = "", log=lambda what: None) -> dict:
     """Time ``fn()``: the first call, and the best of ``repeat`` more (seconds); ``log`` hears
     of each call before it starts (outside the timing)."""
     log(f"{what}, first call")
@@ -191,19 +187,24 @@ def measure(fn, repeat: int, what: str = "", log=_quiet) -> dict:
             "result": result}
 
 
-def chunked(fn, w: np.ndarray, lr: np.ndarray, n: int) -> np.ndarray:
-    """``fn(w, lr)`` over ``n`` configurations in calls of at most `CHUNK` rows, every call on
-    (the first rows of) the same block ``w``; returns the first call's result (for the check
-    against NumPy). Memory is that of one block whatever ``n``."""
-    first = fn(w[: min(CHUNK, n)], lr[: min(CHUNK, n)])
-    for lo in range(CHUNK, n, CHUNK):
-        rows = min(CHUNK, n - lo)
-        fn(w[:rows], lr[:rows])
-    return first
+def _measure_chunked(fn, w: np.ndarray, lr: np.ndarray, n: int, repeat: int, what: str,
+                     log) -> dict:
+    """`measure` of ``fn(w, lr)`` over ``n`` configurations in calls of at most `CHUNK` rows,
+    every call on (the first rows of) the same block ``w``; its result is the first call's
+    (for the check against NumPy). Memory is that of one block whatever ``n``."""
+
+    def calls() -> np.ndarray:
+        first = fn(w[: min(CHUNK, n)], lr[: min(CHUNK, n)])
+        for lo in range(CHUNK, n, CHUNK):
+            rows = min(CHUNK, n - lo)
+            fn(w[:rows], lr[:rows])
+        return first
+
+    return measure(calls, repeat, what, log)
 
 
 def bench(names, dtypes, n: int | tuple[int, ...], steps: int, repeat: int,
-          log=_quiet, kinds: Sequence[str] | None = None) -> dict:
+          log=lambda what: None, kinds: Sequence[str] | None = None) -> dict:
     """All measurements, JSON-ready (see docs/benchmarks.md): per dtype (and optimizer, for
     ``kinds``, `--optimizer`'s) and size, the NumPy reference and then every backend's batched
     training; ``n``: one batch size or several (each measured in turn, as given). N above
@@ -254,12 +255,6 @@ def bench(names, dtypes, n: int | tuple[int, ...], steps: int, repeat: int,
     return {"tool": "autograd-compare", "command": "bench", "machine": machine(),
             "config": config, "batched": rows, "config_steps_per_s": rates,
             "single_trajectory": trajectories}
-
-
-def _measure_chunked(fn, w: np.ndarray, lr: np.ndarray, n: int, repeat: int, what: str,
-                     log) -> dict:
-    """`measure` of ``fn(w, lr)`` over ``n`` configurations (`chunked`)."""
-    return measure(lambda: chunked(fn, w, lr, n), repeat, what, log)
 
 
 def _final_weights(name: str, dt: np.dtype, example: Example, opt: O.Optimizer | None,
@@ -357,15 +352,6 @@ def plan(names: Sequence[str], dtypes: Sequence[str], sizes: Sequence[int], step
     return Plan(calls, seconds, budget.bench_memory(names, rows, min(max(sizes), CHUNK)))
 
 
-def size_up(args: argparse.Namespace, names: Sequence[str], sizes: Sequence[int]) -> Plan:
-    """The request's `Plan`, refused (one line, exit 2) beyond --max-minutes or
-    --max-memory-mb before any timing."""
-    p = plan(names, args.dtypes, sizes, args.steps, args.repeat, args.optimizer)
-    budget.check_time(p.seconds, args.max_minutes)
-    budget.check(p.memory, args.max_memory_mb, "memory", "--max-memory-mb")
-    return p
-
-
 def run(args: argparse.Namespace) -> int:
     if not args.no_cache:
         return _run(args)
@@ -384,22 +370,20 @@ def _run(args: argparse.Namespace) -> int:
     sizes = args.sizes or (args.n,)
     names = selected_backends(args)
     human = sys.stderr if args.json else sys.stdout
-    planned = size_up(args, names, sizes)  # refused before any framework loads
-    if args.optimizer:
-        for name in names:
-            if name.startswith(registry.MISTAKE_PREFIX):
-                raise InputError(f"bench --optimizer times correct backends only; got "
-                                 f"{validate.short_text(name)}")
-            # a missing framework (optax for jax): one line, now
-            registry.backend_module(name, "optim", registry.OPTIM_NEEDS.get(name))
-        with Progress(planned.calls, stream=sys.stderr) as progress:
-            result = bench(names, args.dtypes, sizes, args.steps, args.repeat, progress.step,
-                           args.optimizer)
-    else:
-        for name in names:  # a missing framework is a one-line error before any timing
+    planned = plan(names, args.dtypes, sizes, args.steps, args.repeat, args.optimizer)
+    budget.check_time(planned.seconds, args.max_minutes)  # refused before any framework loads
+    budget.check(planned.memory, args.max_memory_mb, "memory", "--max-memory-mb")
+    for name in names:  # a missing framework (optax for jax too): one line before any timing
+        if not args.optimizer:
             registry.get_backend(name, args.dtypes[0])
-        with Progress(planned.calls, stream=sys.stderr) as progress:
-            result = bench(names, args.dtypes, sizes, args.steps, args.repeat, progress.step)
+        elif name.startswith(registry.MISTAKE_PREFIX):
+            raise InputError(f"bench --optimizer times correct backends only; got "
+                             f"{validate.short_text(name)}")
+        else:
+            registry.backend_module(name, "optim", registry.OPTIM_NEEDS.get(name))
+    with Progress(planned.calls, stream=sys.stderr) as progress:
+        result = bench(names, args.dtypes, sizes, args.steps, args.repeat, progress.step,
+                       args.optimizer)
     print(table(result), file=human)
     if args.json:
         print(json.dumps(result, indent=2, allow_nan=False))

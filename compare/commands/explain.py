@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from types import ModuleType
 
 import numpy as np
 
@@ -163,55 +162,44 @@ def _errata(args, net, data, w, example) -> int:
 
 
 def _prove(args: argparse.Namespace) -> int:
+    """manual/'s formulas (or, with --mistake, that mistake's) against SymPy's derivatives."""
+    from autograd_compare.manual.mistakes import MISTAKES
     from autograd_compare.teach import prove
 
     if args.weight is not None and args.weight not in TARGETS + BIAS_NAMES:
         raise InputError(f"unknown --weight {validate.short_text(args.weight)}; --prove proves "
                          f"one of {', '.join(TARGETS + BIAS_NAMES)}")
-    if args.mistake is not None:
-        return _prove_mistake(args, prove)
-    with Progress(2) as progress:  # SymPy: seconds
-        progress.step("proving manual/gradients.py")
-        verdicts = [v for v in prove.prove() if args.weight in (None, v.name)]
-        progress.step("proving the formulas of any network")
-        general = prove.prove_general() if args.weight is None else [  # (d) for that name
-            v for v in prove.prove_two_two_two() if v.name.endswith(f" {args.weight}")]
-    ok = all(v.proved for v in verdicts) and all(v.proved for v in general)
-    if args.format == "json":
-        print(json.dumps({"proved": ok, "verdicts": [v._asdict() for v in verdicts],
-                          "general": [v._asdict() for v in general]}, indent=2,
-                         ensure_ascii=False))
-    else:
-        if verdicts:
-            print("Symbolic check of manual/gradients.py against SymPy's derivatives of the "
-                  "forward equations:")
-            print(prove.render(verdicts))
-        if verdicts and general:
-            print()
-        if general:
-            print(prove.render_general(general))
-    return 0 if ok else 1
-
-
-def _prove_mistake(args: argparse.Namespace, prove: ModuleType) -> int:
-    """The formulas of ``mistake:<kind>`` against SymPy's derivatives: exit 1 (they are wrong)."""
-    from autograd_compare.manual.mistakes import MISTAKES
-
     formulas = {k: m.weight_gradients for k, m in MISTAKES.items() if m.weight_gradients}
-    if args.mistake not in formulas:
+    if args.mistake is not None and args.mistake not in formulas:
         raise InputError(f"unknown --mistake {validate.short_text(args.mistake)}; formula "
                          f"mistakes: {', '.join(formulas)}")
-    verdicts = [v for v in prove.prove(formulas[args.mistake])
-                if args.weight in (None, v.name)]
-    if args.format == "json":
-        print(json.dumps({"proved": all(v.proved for v in verdicts), "mistake": args.mistake,
-                          "verdicts": [v._asdict() for v in verdicts]}, indent=2,
-                         ensure_ascii=False))
+    general: list = []
+    if args.mistake is not None:  # the mistake's weight formulas only: exit 1 (they are wrong)
+        verdicts = [v for v in prove.prove(formulas[args.mistake])
+                    if args.weight in (None, v.name)]
+        whose, more = f"mistake:{args.mistake}'s formulas", {"mistake": args.mistake}
     else:
-        print(f"Symbolic check of mistake:{args.mistake}'s formulas against SymPy's "
-              "derivatives of the forward equations:")
+        with Progress(2) as progress:  # SymPy: seconds
+            progress.step("proving manual/gradients.py")
+            verdicts = [v for v in prove.prove() if args.weight in (None, v.name)]
+            progress.step("proving the formulas of any network")
+            general = prove.prove_general() if args.weight is None else [  # (d) for that name
+                v for v in prove.prove_two_two_two() if v.name.endswith(f" {args.weight}")]
+        whose, more = "manual/gradients.py", {}
+    ok = all(v.proved for v in verdicts) and all(v.proved for v in general)
+    if args.format == "json":
+        extra = {"general": [v._asdict() for v in general]} if args.mistake is None else {}
+        print(json.dumps({"proved": ok, **more, "verdicts": [v._asdict() for v in verdicts],
+                          **extra}, indent=2, ensure_ascii=False))
+        return 0 if ok else 1
+    if verdicts or args.mistake is not None:
+        print(f"Symbolic check of {whose} against SymPy's derivatives of the forward equations:")
         print(prove.render(verdicts))
-    return 0 if all(v.proved for v in verdicts) else 1
+    if verdicts and general:
+        print()
+    if general:
+        print(prove.render_general(general))
+    return 0 if ok else 1
 
 
 def _updates(args, net, data, w, example, lr, dt) -> int:

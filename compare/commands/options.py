@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import tomllib
 from typing import TYPE_CHECKING, Any
 
@@ -76,19 +77,6 @@ def add_network_options(parser: argparse.ArgumentParser, weights: bool = True,
     if dtype:
         parser.add_argument("--dtype", choices=DTYPES, default="float64",
                             help="floating-point type of every backend (default float64)")
-
-
-def add_output_options(parser: argparse.ArgumentParser, no_plots_help: str) -> None:
-    """--out, --force, --json, --no-plots: the main job's report folder (on any network)."""
-    from autograd_compare.commands import wording
-    from autograd_compare.report.output import DEFAULT_OUT
-
-    parser.add_argument("--out", metavar="DIR", default=None,
-                        help=f"report folder (default {DEFAULT_OUT}, or -2, -3, ... if taken: "
-                        "never overwritten; with --json: none unless given)")
-    parser.add_argument("--force", action="store_true", help=wording.FORCE_HELP)
-    parser.add_argument("--json", action="store_true", help=wording.JSON_HELP)
-    parser.add_argument("--no-plots", action="store_true", help=no_plots_help)
 
 
 def add_lrs_option(parser: argparse.ArgumentParser) -> None:
@@ -251,8 +239,6 @@ def build(args: argparse.Namespace) -> tuple[str, network.Network, network.Data,
         w = network.weights(net, args.weights)
     lr = args.lr if args.lr is not None else lr
     steps = args.steps if args.steps is not None else steps
-    from autograd_compare import validate
-
     return source, net, data, w, validate.learning_rate(lr), steps
 
 
@@ -276,12 +262,8 @@ def _bias_values(args: argparse.Namespace):
     sizes = args.layers[1:]
     if len(v) == len(sizes):
         return list(v)
-    if len(v) == sum(sizes):
-        out, at = [], 0
-        for n in sizes:
-            out.append(list(v[at:at + n]))
-            at += n
-        return out
+    if len(v) == sum(sizes):  # layer l's neurons: v[end_l - n_l : end_l]
+        return [list(v[end - n:end]) for end, n in zip(itertools.accumulate(sizes), sizes)]
     raise InputError(f"--bias-values needs {len(sizes)} values (one per layer) or "
                      f"{sum(sizes)} (one per neuron); got {len(v)}")
 
@@ -349,8 +331,6 @@ def optimizer_from(args: argparse.Namespace, kind: str | None = None) -> optimiz
     A setting that the optimizer does not use (--betas with momentum, --dampening with adam)
     is a one-line error, as is any setting without an --optimizer when ``kind`` is None.
     """
-    from autograd_compare.errors import InputError
-
     kind = kind if kind is not None else args.optimizer
     given = [f"--{k.replace('_', '-')}" for k in OPTIMIZER_SETTINGS
              if getattr(args, k) is not None]
@@ -370,8 +350,6 @@ def optimizer_from(args: argparse.Namespace, kind: str | None = None) -> optimiz
     if args.lr_change is not None:
         k, lr2 = args.lr_change
         if k != int(k):
-            from autograd_compare.errors import InputError
-
             raise InputError(f"--lr-change step must be a whole number >= 1; got {k!r}")
         change = (int(k), lr2)
     def value(name: str, default: object) -> object:

@@ -111,18 +111,18 @@ def steps_list(text: str) -> tuple[int, ...]:
     if not parts:
         raise argparse.ArgumentTypeError(f"--checkpoints needs at least one step number; got "
                                          f"{validate.short_text(text)}")
-    out = []
     for i, part in enumerate(parts, start=1):
-        where = f" (entry {i} of {len(parts)})" if len(parts) > 1 else ""
         try:
-            out.append(int(part) if len(part) <= 40 else None)
+            if len(part) <= 40:
+                int(part)
+                continue
         except ValueError:
-            out.append(None)
-        if out[-1] is None:
-            raise argparse.ArgumentTypeError(
-                "--checkpoints must be comma-separated whole numbers of at most 40 digits; "
-                f"got {validate.short_text(part, 40)}{where}")
-    return tuple(n for n in out if n is not None)
+            pass
+        where = f" (entry {i} of {len(parts)})" if len(parts) > 1 else ""
+        raise argparse.ArgumentTypeError(
+            "--checkpoints must be comma-separated whole numbers of at most 40 digits; "
+            f"got {validate.short_text(part, 40)}{where}")
+    return tuple(int(part) for part in parts)
 
 
 def problem(args: argparse.Namespace) -> network.Preset:

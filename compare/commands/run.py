@@ -16,9 +16,8 @@ import argparse
 import contextlib
 import gc
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple, TextIO
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -47,15 +46,6 @@ ALIAS_HELP = ("'autograd-compare {name}' is an alias of the main job (autograd-c
               "\n\n")
 
 
-class Job(NamedTuple):
-    """A main job built from the options, before any work (`_job`)."""
-
-    budget: Callable[[bool], tuple[float, float]]  # with pictures? -> (memory, output) bytes
-    pictures: str  # what a note calls the report's pictures
-    work: Callable[[output.Destination | None, bool, TextIO], int]  # (folder or None,
-    #                                             with pictures, human stream) -> exit code
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     options.add_network_arguments(parser)
     parser.add_argument("--inputs", type=options.floats("inputs"), default=None,
@@ -76,66 +66,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     options.add_backends_option(parser)
     parser.add_argument("--dtype", choices=DTYPES, default="float64",
                         help="floating-point type of every backend (default float64)")
-    options.add_output_options(parser, "write no pictures (report.json, trace.csv, nodes.csv "
-                               "and report.html only)")
-    add_landscape_option(parser)
-    budget.add_options(parser)
-
-
-def add_landscape_option(parser: argparse.ArgumentParser, default: str = "plane",
-                         tutorial: bool = False) -> None:
-    """--landscape; ``tutorial``: parsed at once as two of w1..w8 (``restarts``), else as two
-    of the network's parameters once the network is known."""
-    parser.add_argument("--landscape", default=landscape_slice(default) if tutorial else default,
-                        type=landscape_slice if tutorial else str, metavar="SLICE",
+    parser.add_argument("--out", metavar="DIR", default=None,
+                        help=f"report folder (default {output.DEFAULT_OUT}, or -2, -3, ... if "
+                        "taken: never overwritten; with --json: none unless given)")
+    parser.add_argument("--force", action="store_true", help=wording.FORCE_HELP)
+    parser.add_argument("--json", action="store_true", help=wording.JSON_HELP)
+    parser.add_argument("--no-plots", action="store_true", help="write no pictures (report.json, "
+                        "trace.csv, nodes.csv and report.html only)")
+    parser.add_argument("--landscape", default="plane", metavar="SLICE",
                         help="the slice of parameter space drawn in landscape.png: 'plane' or "
-                        f"two parameters such as w5,w6 (default {default})")
-
-
-def landscape_slice(text: str) -> landscape.Slice:
-    """argparse ``type=`` for the tutorial's --landscape (a bad value: a one-line usage error)."""
-    try:
-        return landscape.parse(text)
-    except InputError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
+                        "two parameters such as w5,w6 (default plane)")
+    budget.add_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """The main job: the options checked, the budget, the report folder reserved, then the
-    checks and the writing (`Job.work`); ``args`` from `add_arguments`."""
+    checks and the writing; ``args`` from `add_arguments`."""
     human = sys.stderr if args.json else sys.stdout
     dt = validate.dtype(args.dtype)
-    job = _job(args, dt, human)
-    folder_wanted = bool(args.out) or not args.json  # --json alone: stdout is the report
-    with_plots = folder_wanted and not args.no_plots and extras.have_matplotlib()
-    memory, size = job.budget(with_plots)
-    budget.check(memory, args.max_memory_mb, "memory", "--max-memory-mb")
-    budget.check(size, args.max_output_mb, "report files", "--max-output-mb")
-    if folder_wanted and not args.no_plots and not with_plots:
-        print(f"note: no {job.pictures} in the report: matplotlib is not installed; install it "
-              f"with: {plots.INSTALL_HINT}", file=human)
-    dest = output.Destination(args.out, output.DEFAULT_OUT, args.force) if folder_wanted \
-        else contextlib.nullcontext(None)
-    with dest as reserved:  # reserved (or refused, exit 2) before any work
-        return job.work(reserved, with_plots, human)
-
-
-def _emit(text: str, report: dict[str, Any], as_json: bool, human: TextIO) -> None:
-    """The tables and the closing line (stdout, or stderr with --json), then the JSON."""
-    if as_json:
-        print(text, file=human, end="")
-        output.emit_stdout(output.to_json(report))
-    else:
-        output.emit_stdout(text)
-
-
-def _many_rates_note(n_rates: int, human: TextIO) -> None:
-    print(f"note: {n_rates} learning rates: one plot per rate only up to "
-          f"{budget.MAX_LR_PLOTS}; see {plots.ALL_LRS_FILE} for all of them", file=human)
-
-
-# --- the job ------------------------------------------------------------------------------------
-def _job(args: argparse.Namespace, dt: np.dtype, human: TextIO) -> Job:
     opt = options.optimizer_from(args)
     source, net, data, w, lr, steps_ = options.build(argparse.Namespace(
         **{**vars(args), "lr": None, "steps": args.steps}))
@@ -151,13 +99,19 @@ def _job(args: argparse.Namespace, dt: np.dtype, human: TextIO) -> Job:
     if example is not None:  # the tutorial's start: refused before any work if it overflows
         validate.representable_start(validate.weights(w, dt), validate.example(example, dt), dt)
     B = data.inputs.shape[0]
-
-    def cost(pictures: bool) -> tuple[float, float]:
-        return budget.main_job(len(lrs), names, steps_, network.n_params(net), net.sizes, B,
-                               pictures)
-
-    def work(dest: output.Destination | None, with_plots: bool, human: TextIO) -> int:
-        with Progress(len(lrs) + 1 + (dest is not None)) as progress:
+    folder_wanted = bool(args.out) or not args.json  # --json alone: stdout is the report
+    with_plots = folder_wanted and not args.no_plots and extras.have_matplotlib()
+    memory, size = budget.main_job(len(lrs), names, steps_, network.n_params(net), net.sizes, B,
+                                   with_plots)
+    budget.check(memory, args.max_memory_mb, "memory", "--max-memory-mb")
+    budget.check(size, args.max_output_mb, "report files", "--max-output-mb")
+    if folder_wanted and not args.no_plots and not with_plots:
+        print(f"note: no pictures in the report: matplotlib is not installed; install it "
+              f"with: {plots.INSTALL_HINT}", file=human)
+    dest = output.Destination(args.out, output.DEFAULT_OUT, args.force) if folder_wanted \
+        else contextlib.nullcontext(None)
+    with dest as reserved:  # reserved (or refused, exit 2) before any work
+        with Progress(len(lrs) + 1 + (reserved is not None)) as progress:
             progress.step("gradient check")
             sw = optim_check.sweep(
                 source, opt, names, net, w, data, lrs, steps_, dt,
@@ -166,14 +120,21 @@ def _job(args: argparse.Namespace, dt: np.dtype, human: TextIO) -> Job:
             title = (f"{sweep.describe_optimizer(opt)}, {steps_} steps, {dt.name}, {source} "
                      f"({network.describe(net)}, {B} example{'s' if B != 1 else ''}"
                      f"{', weighted' if data.weights is not None else ''})")
-            if dest is None:
+            if reserved is None:
                 report = sweep.as_dict(sw, cols, None, [])
                 _emit(_text(sw, title, None), report, args.json, human)
                 return report["exit_code"]
-            progress.step(f"writing {dest.path}")
-            return _write(dest, sw, cols, title, slice_, with_plots, human, args.json)
+            progress.step(f"writing {reserved.path}")
+            return _write(reserved, sw, cols, title, slice_, with_plots, human, args.json)
 
-    return Job(cost, "pictures", work)
+
+def _emit(text: str, report: dict[str, Any], as_json: bool, human: TextIO) -> None:
+    """The tables and the closing line (stdout, or stderr with --json), then the JSON."""
+    if as_json:
+        print(text, file=human, end="")
+        output.emit_stdout(output.to_json(report))
+    else:
+        output.emit_stdout(text)
 
 
 def _names(args: argparse.Namespace, opt: optimizers.Optimizer, net: network.Network,
@@ -233,7 +194,8 @@ def _write(dest: output.Destination, sw: optim_check.Sweep, cols: Any, title: st
     out = dest.path
     lrs = [r.optimizer.lr for r in sw.rates]
     if with_plots and len(lrs) > budget.MAX_LR_PLOTS:
-        _many_rates_note(len(lrs), human)
+        print(f"note: {len(lrs)} learning rates: one plot per rate only up to "
+              f"{budget.MAX_LR_PLOTS}; see {plots.ALL_LRS_FILE} for all of them", file=human)
     report: dict[str, Any] = {}
 
     def fill(folder: Path) -> None:

@@ -617,15 +617,13 @@ def backend_summary(final_loss: np.ndarray, threshold: float, steps: np.ndarray 
     hit = int(np.count_nonzero(code == REACHED))
     stuck = None if tail is None else int(np.count_nonzero(code == STUCK))
     falling = None if tail is None else int(np.count_nonzero(code == DESCENDING))
-    if steps is None:
-        return BackendSummary(loss_quantiles(final_loss), hit, hit / final_loss.size, stuck,
-                              falling, None)
-    k = steps[steps >= 0]
-    steps_q = (np.quantile(k, (0.0, 0.5, 0.9, 1.0), method="inverted_cdf").tolist()
-               if k.size else [None] * 4)
+    steps_q = None
+    if steps is not None:
+        k = steps[steps >= 0]
+        q = np.quantile(k, (0.0, 0.5, 0.9, 1.0), method="inverted_cdf") if k.size else [None] * 4
+        steps_q = StepsQuantiles(*(None if s is None else int(s) for s in q))
     return BackendSummary(loss_quantiles(final_loss), hit, hit / final_loss.size, stuck,
-                          falling,
-                          StepsQuantiles(*(None if s is None else int(s) for s in steps_q)))
+                          falling, steps_q)
 
 
 def loss_quantiles(loss: np.ndarray) -> LossQuantiles:
