@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from autograd_compare.commands.cli import main
-from autograd_compare.interface import CLASS_INPUTS, CLASS_TARGETS, CLASS_WEIGHTS, Example
+from autograd_compare.interface import CLASS_INPUTS, CLASS_TARGETS, CLASS_WEIGHTS
+from autograd_compare.network import TUTORIAL, Data
 from autograd_compare.report import claims, drawing, html, landscape
 from tests.browser import CHROMIUM, INSTALL, Browser
 
@@ -161,13 +162,14 @@ def test_bad_landscape_is_a_one_line_error(bad, tmp_path, capsys):
 def test_plane_holds_the_start_and_the_farthest_end():
     start = np.array(CLASS_WEIGHTS)
     ends = np.array([start + 0.3 * np.eye(8)[4], start + np.eye(8)[2] - np.eye(8)[1]])
-    frame = landscape.plane_frame(start, ends, "test")
+    frame = landscape.plane_frame(start, ends)
     np.testing.assert_allclose(frame.project(start), [0, 0], atol=1e-15)
     np.testing.assert_allclose(frame.project(ends[1]), [math.sqrt(2), 0], rtol=1e-14)
     np.testing.assert_allclose(frame.project(ends[0]) @ frame.project(ends[0]), 0.09, rtol=1e-14)
     # the contours are E_total of the slice's own weights
-    example = Example(np.array(CLASS_INPUTS), np.array(CLASS_TARGETS))
-    A, B, E = landscape.loss_grid(frame, (0, 1), (0, 1), example)
+    A, B = np.meshgrid(np.linspace(0, 1, 5), np.linspace(0, 1, 5))
+    data = Data(np.array([CLASS_INPUTS]), np.array([CLASS_TARGETS]))
+    E = landscape.plane_loss(TUTORIAL, frame, A, B, data)
     assert A[0, 0] == 0 and B[0, 0] == 0
     np.testing.assert_allclose(E[0, 0], 0.014181377937891657, rtol=1e-14)
 

@@ -117,13 +117,14 @@ class Explanation(NamedTuple):
 
 def backend_gradients(w, example: Example, dtype) -> dict:
     """label -> `Gradients` from each backend, or the one-line reason it is unavailable."""
-    return _per_backend(lambda name: get_backend(name, dtype).gradients(w, example))
+    return per_backend(lambda name: get_backend(name, dtype).gradients(w, example))
 
 
-def _per_backend(gradients) -> dict:
-    """label -> ``gradients(name)`` for each of `BACKENDS`, or why it is unavailable."""
-    out: dict[str, Gradients | dict | str] = {}
-    for name, label in BACKENDS.items():
+def per_backend(gradients, backends: dict[str, str] = BACKENDS) -> dict:
+    """label -> ``gradients(name)`` for each name -> label of ``backends``, or why it is
+    unavailable."""
+    out: dict[str, Any] = {}
+    for name, label in backends.items():
         try:
             out[label] = gradients(name)
         except CompareError as err:  # not installed, or not written yet
@@ -351,4 +352,4 @@ def network_gradients(net: Network, params, example: Example, dt) -> dict:
             vals[f"a_h{j}"], vals[f"a_o{j}"] = float(a_h[0, j - 1]), float(a_o[0, j - 1])
         return vals
 
-    return _per_backend(named)
+    return per_backend(named)

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from autograd_compare.errors import CompareError, InputError
+from autograd_compare.errors import InputError
 from autograd_compare.manual import mlp
 from autograd_compare.network import (
     CLASS_LOSSES,
@@ -34,7 +34,7 @@ from autograd_compare.network import (
     reduction_scale,
 )
 from autograd_compare.registry import get_network_backend
-from autograd_compare.teach.explain import BACKENDS
+from autograd_compare.teach.explain import per_backend
 
 # f'(z) as manual/mlp.py writes it (`mlp.derivative`), in terms of a = f(z) or of z; by kind
 DERIVATIVES = {"sigmoid": "a ⊙ (1 - a)", "tanh": "1 - a ⊙ a", "relu": "1 where z > 0, else 0",
@@ -101,16 +101,11 @@ def _scale_text(net: Network, batch: int) -> str:
 
 def _backend_values(net: Network, w: np.ndarray, data: Data, dt: np.dtype, k: int) -> dict:
     """label -> {key: array} from each backend, or the reason it is unavailable."""
-    out: dict = {}
     lay = layout(net)
-    for name, label in BACKENDS.items():
-        try:
-            b = get_network_backend(name, dt)
-            f = b.forward(net, w, data)
-            g = b.gradients(net, w, data)
-        except CompareError as err:
-            out[label] = str(err)
-            continue
+
+    def values(name: str) -> dict:
+        b = get_network_backend(name, dt)
+        f, g = b.forward(net, w, data), b.gradients(net, w, data)
         vals: dict[str, Any] = {"E": f.E}
         prev = data.inputs[k]
         for l in range(net.layers):
@@ -124,8 +119,9 @@ def _backend_values(net: Network, w: np.ndarray, data: Data, dt: np.dtype, k: in
             vals[f"dW{l + 1}"] = g.w[lay[l].W].reshape(lay[l].W_shape)
             vals[f"db{l + 1}"] = (g.w[lay[l].b] if lay[l].b is not None
                                   else g.z[l].sum(axis=0))  # Σ_b δ_l (frozen/no bias too)
-        out[label] = vals
-    return out
+        return vals
+
+    return per_backend(values)
 
 
 def explain_layers(net: Network, w, data: Data, example: int = 1, dtype: Any = "float64",
@@ -174,14 +170,22 @@ def explain_layers(net: Network, w, data: Data, example: int = 1, dtype: Any = "
     loss = mlp.example_losses(net, zs[-1][None, :], as_[-1][None, :], t[None, :])[0]
     # backward, example k (δ_l = ∂E/∂z_l of this example: c is inside)
     deltas: list[np.ndarray] = [np.empty(0, dt)] * L
-    if net.loss == "cross-entropy":
-        deltas[-1] = c * (as_[-1] * t.sum() - t)
-        qs.append(q(f"δ{L}", f"δ{L}", delta_formula(net) + f"  (softmax with cross-entropy, "
-                    f"from the logits z{L})", deltas[-1], "example"))
-    elif net.loss == "bce":
-        deltas[-1] = c * (as_[-1] - t)
-        qs.append(q(f"δ{L}", f"δ{L}", delta_formula(net) + f"  (sigmoid with bce, from the "
-                    f"logits z{L})", deltas[-1], "example"))
+
+    def through(l: int, da: np.ndarray, formula: str) -> None:
+        """δ_l = ∂E/∂a_l ⊙ f_l'(z_l), with the rule f_l' shown."""
+        act = net.activations[l - 1]
+        fp = mlp.derivative(act, zs[l - 1], as_[l - 1])
+        rule = DERIVATIVES[activation_of(act).kind]
+        qs.append(Quantity(f"f{l}'(z{l})", f"{rule}  ({act}, a = a{l})", fp, {}, "example"))
+        deltas[l - 1] = da * fp
+        qs.append(q(f"δ{l}", f"δ{l}", formula, deltas[l - 1], "example"))
+
+    if net.loss in ("cross-entropy", "bce"):  # from the logits z_L
+        deltas[-1] = c * (as_[-1] * t.sum() - t) if net.loss == "cross-entropy" else \
+            c * (as_[-1] - t)
+        pair = "softmax with cross-entropy" if net.loss == "cross-entropy" else "sigmoid with bce"
+        qs.append(q(f"δ{L}", f"δ{L}", delta_formula(net) + f"  ({pair}, from the logits z{L})",
+                    deltas[-1], "example"))
     elif net.loss == "nll":
         da = -c * t
         qs.append(q(f"da{L}", f"∂E/∂a{L}", "-c · t", da, "example"))
@@ -193,23 +197,11 @@ def explain_layers(net: Network, w, data: Data, example: int = 1, dtype: Any = "
         da = k2 * (as_[-1] - t)
         qs.append(q(f"da{L}", f"∂E/∂a{L}", f"c · {'2' if net.loss == 'mse' else ''}"
                     f"(a{L} - t)", da, "example"))
-        fp = mlp.derivative(net.activations[-1], zs[-1], as_[-1])
-        rule = DERIVATIVES[activation_of(net.activations[-1]).kind]
-        qs.append(Quantity(f"f{L}'(z{L})", f"{rule}  ({net.activations[-1]}, a = a{L})", fp,
-                           {}, "example"))
-        deltas[-1] = da * fp
-        qs.append(q(f"δ{L}", f"δ{L}", f"∂E/∂a{L} ⊙ f{L}'(z{L})", deltas[-1], "example"))
+        through(L, da, f"∂E/∂a{L} ⊙ f{L}'(z{L})")
     for l in range(L - 1, 0, -1):  # 1-based layer l below layer l+1
-        W_next = params[l][0]
-        da = W_next.T @ deltas[l]
+        da = params[l][0].T @ deltas[l]
         qs.append(q(f"da{l}", f"∂E/∂a{l}", f"W{l + 1}ᵀ δ{l + 1}", da, "example"))
-        fp = mlp.derivative(net.activations[l - 1], zs[l - 1], as_[l - 1])
-        rule = DERIVATIVES[activation_of(net.activations[l - 1]).kind]
-        qs.append(Quantity(f"f{l}'(z{l})", f"{rule}  ({net.activations[l - 1]}, a = a{l})",
-                           fp, {}, "example"))
-        deltas[l - 1] = da * fp
-        qs.append(q(f"δ{l}", f"δ{l}", f"(W{l + 1}ᵀ δ{l + 1}) ⊙ f{l}'(z{l})", deltas[l - 1],
-                    "example"))
+        through(l, da, f"(W{l + 1}ᵀ δ{l + 1}) ⊙ f{l}'(z{l})")
     prev = x
     for l in range(1, L + 1):
         qs.append(q(f"dW{l}_k", f"∂E/∂W{l} (example {k + 1})", f"δ{l} a{l - 1}ᵀ",

@@ -156,14 +156,14 @@ def prove(weight_gradients: Callable[..., Any] | None = None,
 
 def _verdict(sp: ModuleType, sym: dict[str, Any], full: dict[str, Any], name: str,
              implemented: Any) -> Verdict:
-    difference = derived(sp, sym, name) - sp.sympify(implemented)
+    d, impl = derived(sp, sym, name), sp.sympify(implemented)
+    difference = d - impl
     residual = sp.cancel(sp.together(_rationalise(sp, difference, full)))
     if residual == 0:
         return Verdict(name, True, "0", 0.0)
     at = dict(zip((sym[n] for n in naming.WEIGHT_NAMES), CLASS_WEIGHTS, strict=True))
     at.update({sym["i1"]: CLASS_INPUTS[0], sym["i2"]: CLASS_INPUTS[1],
                sym["t1"]: CLASS_TARGETS[0], sym["t2"]: CLASS_TARGETS[1]})
-    d, impl = derived(sp, sym, name), sp.sympify(implemented)
     ratio = _ratio(sp, d, impl, full)
     if len(ratio) > 60:  # no single factor: its value where the class example sits
         ratio = f"{float(d.evalf(30, subs=at) / impl.evalf(30, subs=at)):.6g} at the class " \
@@ -343,24 +343,21 @@ def _loss_reference(sp: ModuleType, loss: str, reduction: str, z, a, t) -> Any:
     -t log σ(z) - (1 - t) log(1 - σ(z)) with σ(z) = 1/(1 + e^-z); nll as -Σ t·a with ``a`` the
     log-softmax written out)."""
     B, n = z.shape
+    # c: 1 for sum, 1/B for a mean over the examples (always, for the class losses), else 1/(B·n)
+    c = 1 if reduction == "sum" else sp.Rational(1, B) if (
+        loss in ("cross-entropy", "nll") or reduction == "mean-examples") else sp.Rational(1, B * n)
     if loss == "cross-entropy":
         per = [-sum(t[b, j] * (z[b, j] - sp.log(sum(sp.exp(z[b, k]) for k in range(n))))
                     for j in range(n)) for b in range(B)]
-        c = sp.Rational(1, B) if reduction != "sum" else 1
     elif loss == "nll":
         per = [-sum(t[b, j] * a[b, j] for j in range(n)) for b in range(B)]
-        c = sp.Rational(1, B) if reduction != "sum" else 1
     elif loss == "bce":
         s = [[1 / (1 + sp.exp(-z[b, j])) for j in range(n)] for b in range(B)]
         per = [-sum(t[b, j] * sp.log(s[b][j]) + (1 - t[b, j]) * sp.log(1 - s[b][j])
                     for j in range(n)) for b in range(B)]
-        c = {"sum": 1, "mean": sp.Rational(1, B * n), "mean-examples": sp.Rational(1, B)}[
-            reduction]
     else:
         k2 = sp.Rational(1, 2) if loss == "half-sse" else 1
         per = [k2 * sum((t[b, j] - a[b, j]) ** 2 for j in range(n)) for b in range(B)]
-        c = {"sum": 1, "mean": sp.Rational(1, B * n), "mean-examples": sp.Rational(1, B)}[
-            reduction]
     return c * sum(per)
 
 
@@ -428,17 +425,10 @@ RECURSION_NETS = (  # hidden, last activation, loss, reduction
 )
 
 
-def _activation_atoms(sp: ModuleType, act: str, zexpr: Any) -> list[tuple[Any, Any]]:
-    """The sub-expressions of f(z) that make the rest rational (e^-z for σ, tanh z, e^z_j)."""
-    if act == "sigmoid":
-        return [sp.exp(-zexpr)]
-    if act == "tanh":
-        return [sp.tanh(zexpr)]
-    if act in ("softmax", "log-softmax"):
-        return [sp.exp(zexpr)]
-    if act == "silu":
-        return [sp.exp(-zexpr)]
-    return []
+# the sub-expression of f(z) that makes the rest rational: e^-z for σ and SiLU, tanh z, e^z_j
+ATOMS = {"sigmoid": lambda sp, z: sp.exp(-z), "silu": lambda sp, z: sp.exp(-z),
+         "tanh": lambda sp, z: sp.tanh(z), "softmax": lambda sp, z: sp.exp(z),
+         "log-softmax": lambda sp, z: sp.exp(z)}
 
 
 def prove_recursion(backward: Callable[..., Any] | None = None) -> list[GeneralVerdict]:
@@ -470,7 +460,7 @@ def prove_recursion(backward: Callable[..., Any] | None = None) -> list[GeneralV
             a = _activate(sp, act, z)
             zs.append(z)
             as_.append(a)
-            atoms = [m for j in range(2) for m in _activation_atoms(sp, act, z[0, j])] + atoms
+            atoms = [ATOMS[act](sp, z[0, j]) for j in range(2) if act in ATOMS] + atoms
         E = _loss_reference(sp, loss, reduction, zs[-1], as_[-1], t)
         a_in, put_back = _as_backward_input(sp, last, as_[-1])
         dw = backward(net, w, x, t, zs, [*as_[:-1], a_in])[0]

@@ -23,6 +23,13 @@ def rel_diff(value, reference) -> float:
     return abs(float(value) - reference) / abs(reference) if reference else abs(float(value))
 
 
+def backends_json(backends: dict, reference) -> dict:
+    """label -> {"value", "rel_diff"} to ``reference``, or {"unavailable": why}."""
+    return {label: ({"value": float(v), "rel_diff": rel_diff(v, reference)}
+                    if not isinstance(v, str) else {"unavailable": v})
+            for label, v in backends.items()}
+
+
 def _vs(value, reference) -> str:
     """A backend's value beside the hand product, or why it is missing."""
     if isinstance(value, str):
@@ -114,11 +121,9 @@ def render_markdown(ex: Explanation) -> str:
         out += [f"| **{total}** | | **{step.value:.12g}** |", "",
                 "| computed by | value | relative difference to the " + total + " |",
                 "|---|---:|---:|"]
-        for label, v in step.backends.items():
-            if isinstance(v, str):
-                out.append(f"| {label} | not available: {v} | |")
-            else:
-                out.append(f"| {label} | {v:.12g} | {rel_diff(v, step.value):.1e} |")
+        out += [f"| {label} | not available: {v} | |" if isinstance(v, str) else
+                f"| {label} | {v:.12g} | {rel_diff(v, step.value):.1e} |"
+                for label, v in step.backends.items()]
         if step.update:
             out += ["", f"Update: `{_update(step)}`"]
     return "\n".join(out)
@@ -131,15 +136,12 @@ def render_json(ex: Explanation) -> str:
 
     steps = []
     for step in ex.steps:
-        backends = {label: ({"value": float(v), "rel_diff": rel_diff(v, step.value)}
-                            if not isinstance(v, str) else {"unavailable": v})
-                    for label, v in step.backends.items()}
         steps.append({
             "name": step.name, "gradient": f"∂E_total/∂{step.name}", "chain": step.chain,
             "formula": step.formula, "note": step.note, "value": float(step.value),
             "terms": [{"symbol": t.symbol, "value": float(t.value),
                        "factors": [factor(f) for f in t.factors]} for t in step.terms],
-            "backends": backends,
+            "backends": backends_json(step.backends, step.value),
             "update": None if step.update is None else dict(zip(
                 ("lr", "w_old", "w_new"), map(float, step.update), strict=True)),
         })

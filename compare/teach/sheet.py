@@ -94,15 +94,6 @@ def weight_update(name: str, row: int) -> str:
     return f"={w}{row - 1}-learning_rate*{dw}{row - 1}"
 
 
-def _openpyxl():
-    try:
-        import openpyxl
-    except ImportError as err:
-        raise BackendUnavailable("the spreadsheet needs openpyxl, which is not installed; "
-                                 "install it with: pip install 'autograd-compare[teach]'") from err
-    return openpyxl
-
-
 ROW_BLOCK = 5000  # rows per piece of progress (about a second each)
 
 
@@ -128,7 +119,11 @@ def build(weights, inputs, targets, lr: float, steps: int,
     Returns:
         An ``openpyxl.Workbook``.
     """
-    openpyxl = _openpyxl()
+    try:
+        import openpyxl
+    except ImportError as err:
+        raise BackendUnavailable("the spreadsheet needs openpyxl, which is not installed; "
+                                 "install it with: pip install 'autograd-compare[teach]'") from err
     from openpyxl.chart import Reference, ScatterChart, Series
     from openpyxl.styles import Font, PatternFill
     from openpyxl.workbook.defined_name import DefinedName

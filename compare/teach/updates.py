@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from autograd_compare import naming
-from autograd_compare.errors import CompareError, InputError
+from autograd_compare.errors import InputError
 from autograd_compare.interface import Example
 from autograd_compare.manual import mlp
 from autograd_compare.manual.gradients import weight_gradients
@@ -37,7 +37,8 @@ from autograd_compare.network import (
     param_names,
 )
 from autograd_compare.optimizers import ADAM_KINDS, MANUAL_ONLY, Optimizer
-from autograd_compare.teach.render import rel_diff
+from autograd_compare.teach.explain import per_backend
+from autograd_compare.teach.render import backends_json, rel_diff
 
 BACKENDS = {"manual": "manual/optim.py", "torch": "torch.optim", "jax": "optax"}
 RULES = {  # the rule in the tutorial's style, for weight 5
@@ -108,15 +109,13 @@ def _runs(w: np.ndarray, example: Example, opt: Optimizer, steps: int, dt,
 
     if net is None or data is None:
         net, data = network.TUTORIAL, network.example_data(example, dt)
-    out: dict = {}
-    for name, label in BACKENDS.items():
-        on_step(f"{steps} steps with {label}")
+
+    def run(name: str) -> tuple:
+        on_step(f"{steps} steps with {BACKENDS[name]}")
         theirs = optim_check.counterpart(name, opt)
-        try:
-            out[label] = (optim_check.train(name, net, w, data, theirs, steps, dt), theirs)
-        except CompareError as err:
-            out[label] = str(err)
-    return out
+        return optim_check.train(name, net, w, data, theirs, steps, dt), theirs
+
+    return per_backend(run, BACKENDS)
 
 
 def _theirs(run, key: str, k: int, j: int, params: tuple[str, ...]):
@@ -306,13 +305,9 @@ def render_updates(ex: UpdateExplanation) -> str:
         if labels:
             out.append("  beside " + ", ".join(labels) + " (rel diff):")
             for line in compared:
-                cells = []
-                for lab in labels:
-                    theirs = line.backends.get(lab)
-                    cells.append(f"{lab} not available" if isinstance(theirs, str) and
-                                 "not installed" in theirs else
-                                 "—" if isinstance(theirs, str) else
-                                 f"{rel_diff(theirs, line.value):.1e}")
+                cells = [f"{lab} not available" if isinstance(v, str) and "not installed" in v
+                         else "—" if isinstance(v, str) else f"{rel_diff(v, line.value):.1e}"
+                         for lab in labels for v in [line.backends.get(lab)]]
                 out.append(f"    {line.symbol:<{width}}  " + "  ".join(
                     f"{c:>8}" for c in cells))
     missing = {lab: v for s in ex.steps for line in s.lines for lab, v in line.backends.items()
@@ -341,8 +336,5 @@ def updates_json(ex: UpdateExplanation) -> str:
         "network": ex.about or None,
         "steps": [{"step": s.step, ex.loss: s.E_total, "lines": [
             {"symbol": line.symbol, "formula": line.formula, "numbers": line.numbers,
-             "value": float(line.value),
-             "backends": {lab: ({"value": v, "rel_diff": rel_diff(v, line.value)}
-                                if not isinstance(v, str) else {"unavailable": v})
-                          for lab, v in line.backends.items()}}
+             "value": float(line.value), "backends": backends_json(line.backends, line.value)}
             for line in s.lines]} for s in ex.steps]}, indent=2, ensure_ascii=False)
