@@ -136,20 +136,12 @@ def _backend(kind: str, dtype: np.dtype, values: Callable, formulas: Callable) -
 
     def train_batch(w, lr, example: Example, *, steps: int, threshold: float | None = None,
                     keep_loss: bool = False) -> BatchResult:
-        lr = lr[:, None]
-        reached = np.full(w.shape[0], -1, np.int64)
-        history = np.empty((w.shape[0], steps), w.dtype) if keep_loss else None
-        initial = values(w, example)["E_total"]
-        for k in range(steps + 1):
-            v = values(w, example)
-            if threshold is not None:
-                reached[(reached < 0) & (v["E_total"] <= threshold)] = k
-            if k == steps:
-                break
-            if history is not None:  # keep_loss
-                history[:, k] = v["E_total"]
-            _, _, w = step(w, example, lr)
-        return BatchResult(initial, v["E_total"], w, reached, history)
+        from autograd_compare.manual.mlp import descend_batch
+
+        rate = lr[:, None]
+        return descend_batch(lambda w: (values(w, example)["E_total"], None),
+                             lambda w, _: step(w, example, rate)[2], w, steps, threshold,
+                             keep_loss)
 
     return RawBackend(f"mistake:{kind}", np.dtype(dtype), forward, gradients, train, train_batch)
 

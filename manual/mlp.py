@@ -131,11 +131,13 @@ def _symbolic(x: Array) -> bool:
 def _exact(p: float, x: Array) -> Any:
     """The parameter; on SymPy arrays the float's exact value (SymPy would round each product
     with a float to 15 digits)."""
-    if not _symbolic(x):
-        return p
-    import sympy
+    return _sympy().Rational(p) if _symbolic(x) else p
 
-    return sympy.Rational(p)
+
+def _sympy() -> Any:
+    import sympy  # imported only on SymPy arrays (`compare.teach.prove`), never for numbers
+
+    return sympy
 
 
 def _each(f: Callable[[Any], Any], x: Array) -> Array:
@@ -143,36 +145,28 @@ def _each(f: Callable[[Any], Any], x: Array) -> Array:
 
 
 def _exp(x: Array) -> Array:
-    if _symbolic(x):
-        import sympy
-
-        return _each(sympy.exp, x)
-    return np.exp(x)
+    return _each(_sympy().exp, x) if _symbolic(x) else np.exp(x)
 
 
 def _sigmoid(x: Array) -> Array:
     if _symbolic(x):
-        import sympy
-
-        return _each(lambda v: 1 / (1 + sympy.exp(-v)), x)
+        return _each(lambda v: 1 / (1 + _sympy().exp(-v)), x)
     return sigmoid(x)
 
 
 def normal_cdf(x: Array) -> Array:
     """Φ(x) = ½ erfc(-x/√2) (erfc: no cancellation in the left tail, as 1 + erf would have)."""
     if _symbolic(x):
-        import sympy
-
-        return _each(lambda v: (1 + sympy.erf(v / sympy.sqrt(2))) / 2, x)
+        sp = _sympy()
+        return _each(lambda v: (1 + sp.erf(v / sp.sqrt(2))) / 2, x)
     return 0.5 * np.asarray(_ERFC(-x * _SQRT_HALF), x.dtype)
 
 
 def normal_pdf(x: Array) -> Array:
     """φ(x) = e^(-x²/2)/√(2π); |x| capped at 40 (e^-800 = 0 already) so x² never overflows."""
     if _symbolic(x):
-        import sympy
-
-        return _each(lambda v: sympy.exp(-v * v / 2) / sympy.sqrt(2 * sympy.pi), x)
+        sp = _sympy()
+        return _each(lambda v: sp.exp(-v * v / 2) / sp.sqrt(2 * sp.pi), x)
     return np.exp(-0.5 * np.square(np.minimum(np.abs(x), 40))) * _INV_SQRT_2PI
 
 
@@ -345,17 +339,33 @@ def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, steps: 
     if ex is not None:
         return soa.train_batch(w, lr, ex, steps=steps, threshold=threshold,
                                keep_loss=keep_loss)
-    n, dt = w.shape[0], w.dtype
     x, t, s = data.inputs, data.targets, data.weights
-    W = w.copy()
-    rate = lr.astype(dt)[:, None]
-    reached = np.full(n, -1, np.int64)
-    history = np.empty((n, steps), dt) if keep_loss else None
+    rate = lr.astype(w.dtype)[:, None]
+
+    def loss_of(W: Array) -> tuple[Array, tuple[list[Array], list[Array]]]:
+        zs, as_, losses = forward_pass(net, W, x, t)
+        return reduce(net, losses, x.shape[0], s), (zs, as_)
+
+    def step(W: Array, nodes: tuple[list[Array], list[Array]]) -> Array:
+        with np.errstate(over="ignore", invalid="ignore"):  # diverging: see `forward_pass`
+            W -= rate * backward_pass(net, W, x, t, *nodes, s)[0]  # w_new = w_old - lr·dE/dw
+        return W
+
+    return descend_batch(loss_of, step, w.copy(), steps, threshold, keep_loss)
+
+
+def descend_batch(loss_of: Callable[[Array], tuple[Array, Any]],
+                  step: Callable[[Array, Any], Array], w: Array, steps: int,
+                  threshold: float | None, keep_loss: bool) -> BatchResult:
+    """N trainings' bookkeeping from ``w`` (N, P): ``loss_of(w) -> (E (N,), what the step
+    needs)``, ``step(w, that) -> the updated w``; E before the first and after the last
+    update, the first step whose E <= ``threshold`` (-1: none), E at every step if kept."""
+    reached = np.full(w.shape[0], -1, np.int64)
+    history = np.empty((w.shape[0], steps), w.dtype) if keep_loss else None
     initial: Array | None = None
     E: Array | None = None
     for k in range(steps + 1):
-        zs, as_, losses = forward_pass(net, W, x, t)
-        E = reduce(net, losses, x.shape[0], s)
+        E, needs = loss_of(w)
         if k == 0:
             initial = E
         if threshold is not None:
@@ -364,7 +374,6 @@ def train_batch(net: Network, w: np.ndarray, lr: np.ndarray, data: Data, steps: 
             break
         if history is not None:
             history[:, k] = E
-        with np.errstate(over="ignore", invalid="ignore"):  # diverging: see `forward_pass`
-            W -= rate * backward_pass(net, W, x, t, zs, as_, s)[0]  # w_new = w_old - lr·dE/dw
+        w = step(w, needs)
     assert initial is not None and E is not None  # the loop runs at k = 0 at least
-    return BatchResult(initial, E, W, reached, history)
+    return BatchResult(initial, E, w, reached, history)

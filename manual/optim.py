@@ -68,7 +68,7 @@ def train(net: Network, w: np.ndarray, data: Data, opt: Optimizer, steps: int,
     grads = np.empty((steps, w.size), dt)
     state = np.empty((steps, n_state), dt)
     weights[0] = w
-    s = init_state(w.shape, dt, opt) if resume is None else resumed_state(resume, w.size, opt)
+    s = init_state(w.shape, dt, opt, resume)
     done = 0 if resume is None else resume.updates
     mask = wd_mask(net, opt, dt)
     for k in range(steps):
@@ -99,22 +99,16 @@ def check_mistake(opt: Optimizer, mistake: str) -> None:
                          f"got optimizer {opt.kind!r}")
 
 
-def init_state(shape, dt, opt: Optimizer) -> dict:
-    zero = np.zeros(shape, dt)
+def init_state(shape, dt, opt: Optimizer, resume: Resume | None = None) -> dict:
+    """The state (m, v of ``shape`` (..., P); t the updates made): fresh, or holding
+    ``resume.state`` (the layout of `flat_state`)."""
+    P = shape[-1]
+    flat, t = (np.zeros((*shape[:-1], 2 * P), dt), 0) if resume is None else \
+        (resume.state, resume.updates)
     if opt.kind in ADAM_KINDS:
-        return {"m": zero, "v": zero.copy(), "t": 0}
+        return {"m": flat[..., :P].copy(), "v": flat[..., P:2 * P].copy(), "t": t}
     if opt.kind in ("momentum", "nesterov", "textbook-momentum"):
-        return {"v": zero, "t": 0}
-    return {"t": 0}
-
-
-def resumed_state(resume: Resume, P: int, opt: Optimizer) -> dict:
-    """`init_state`'s dict holding ``resume.state`` (the layout of `flat_state`)."""
-    flat, t = resume.state, resume.updates
-    if opt.kind in ADAM_KINDS:
-        return {"m": flat[:P].copy(), "v": flat[P:2 * P].copy(), "t": t}
-    if opt.kind in ("momentum", "nesterov", "textbook-momentum"):
-        return {"v": flat[:P].copy(), "t": t}
+        return {"v": flat[..., :P].copy(), "t": t}
     return {"t": t}
 
 

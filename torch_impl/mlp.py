@@ -79,7 +79,7 @@ def forward_values(net: Network, w: torch.Tensor, x: torch.Tensor, t: torch.Tens
         a = activation(name, z)
         zs.append(z)
         as_.append(a)
-    losses = _losses(net, zs[-1], a, t)
+    losses = example_losses(net, zs[-1], a, t)
     return zs, as_, losses, reduce(net, losses, x.shape[0], s)
 
 
@@ -92,7 +92,7 @@ def reduce(net: Network, losses: torch.Tensor, batch: int,
     return c * (_as(s, losses.dtype) * losses).sum(dim=-1)
 
 
-def _losses(net: Network, z: torch.Tensor, a: torch.Tensor | None,
+def example_losses(net: Network, z: torch.Tensor, a: torch.Tensor | None,
             t: torch.Tensor) -> torch.Tensor:
     """Each example's loss from the last layer's z and a (..., B, n_L); cross-entropy and bce
     take the logits z only (``a`` may be None)."""
@@ -214,7 +214,7 @@ def _columns_loss(net: Network, cols: list[torch.Tensor], x: torch.Tensor,
         a = list(activation(name, torch.stack(z, -1)).unbind(-1)) \
             if name in ("softmax", "log-softmax") else [activation(name, zj) for zj in z]
     outputs = None if from_logits(net) else torch.stack(a, -1)
-    losses = _losses(net, torch.stack(z, -1), outputs, t)
+    losses = example_losses(net, torch.stack(z, -1), outputs, t)
     return reduce(net, losses, x.shape[0], s)
 
 

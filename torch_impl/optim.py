@@ -98,16 +98,8 @@ def sequential(net: Network, w: np.ndarray) -> tuple[torch.nn.Sequential, list[t
 def _loss(net: Network, model: torch.nn.Sequential, x: torch.Tensor,
           t: torch.Tensor, s: np.ndarray | None = None) -> torch.Tensor:
     """E of the model's output (logits for cross-entropy and bce)."""
-    out = model(x)
-    if net.loss == "cross-entropy":
-        losses = -(t * torch.log_softmax(out, dim=-1)).sum(dim=-1)
-    elif net.loss == "bce":
-        losses = torch.nn.functional.binary_cross_entropy_with_logits(
-            out, t, reduction="none").sum(dim=-1)
-    elif net.loss == "nll":
-        losses = -(t * out).sum(dim=-1)  # out: log-probabilities (nn.LogSoftmax)
-    else:
-        losses = (0.5 if net.loss == "half-sse" else 1.0) * ((t - out) ** 2).sum(dim=-1)
+    out = model(x)  # logits for cross-entropy and bce, else a_L (log-probabilities for nll)
+    losses = mlp.example_losses(net, out, out, t)
     return mlp.reduce(net, losses, x.shape[0], s)
 
 

@@ -310,14 +310,19 @@ def l2_factors(net: Network, opt: Optimizer | None) -> Float | None:
     return opt.l2 * decay_mask(net, opt.l2_biases())
 
 
+def float64_data(data: Data) -> Data:
+    """``data`` in float64 (inputs, targets and the example weights)."""
+    return Data(np.asarray(data.inputs, np.float64), np.asarray(data.targets, np.float64),
+                None if data.weights is None else np.asarray(data.weights, np.float64))
+
+
 def gradient_check(backends: list[Backend], net: Network, w: Array,
                    data: Data, opt: Optimizer | None = None) -> GradCheck:
     """Every backend's gradients at ``w`` against the references (backends of one dtype);
     with ``opt``'s l2 term, of E + λ/2·Σ m⊙w² (the module docstring)."""
     dtype = backends[0].dtype
     w64 = np.asarray(w, np.float64)
-    d64 = Data(np.asarray(data.inputs, np.float64), np.asarray(data.targets, np.float64),
-               None if data.weights is None else np.asarray(data.weights, np.float64))
+    d64 = float64_data(data)
     l2 = l2_factors(net, opt)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # an overflowing
         refs, scales = checked_references(net, w64, d64, l2), term_scales(net, w64, d64, dtype)
@@ -345,7 +350,8 @@ def gradient_check(backends: list[Backend], net: Network, w: Array,
                     vals = {k: float(getattr(g, kind)[l][b, j]) for k, g in grads.items()
                             if len(g.z) == net.layers}  # () : parameters only (an opaque
                     #                                       model of the user's)
-                    scale = max(getattr_scale(scales, kind, l)[b, j], abs(ref.cs[b, j]))
+                    node_scale = (scales.dz if kind == "z" else scales.da)[l]
+                    scale = max(node_scale[b, j], abs(ref.cs[b, j]))
                     rows.append(_row(label, ref, (b, j), scale, rtol, fd_ops, scales.E, vals))
         lay = layout(net)[l]
         for sl in (lay.b, lay.W):
@@ -374,10 +380,6 @@ def gradient_check(backends: list[Backend], net: Network, w: Array,
     return GradCheck(rows, first is None, first, largest)
 
 
-def getattr_scale(scales: TermScales, kind: str, l: int) -> Float:
-    return (scales.dz if kind == "z" else scales.da)[l]
-
-
 def _row(label: str, ref: Ref, at: tuple[int, ...], scale: float, rtol: float, fd_ops: int,
          e_scale: float, values: dict[str, float]) -> GradRow:
     """One derivative: the backends against the complex step; the central difference counts
@@ -390,6 +392,3 @@ def _row(label: str, ref: Ref, at: tuple[int, ...], scale: float, rtol: float, f
     fd_ok = not trusted or bool(abs(fd - cs) <= fd_tol + 1e-300)
     errors = {k: abs(v - cs) if np.isfinite(v) else np.inf for k, v in values.items()}
     return GradRow(label, cs, fd, fd_ok, rtol * scale, values, errors, trusted)
-
-
-# --- trajectory check ------------------------------------------------------------------------

@@ -196,8 +196,7 @@ def label(quantity: str, step: int) -> str:
 def scales(net: Network, opt: Optimizer, ref: Trajectory, data: Data,
            dtype: DTypeLike) -> dict[str, np.ndarray]:
     """Each quantity's scale at every step (`optim_check.update_scales`, causal)."""
-    d64 = Data(np.asarray(data.inputs, np.float64), np.asarray(data.targets, np.float64),
-               None if data.weights is None else np.asarray(data.weights, np.float64))
+    d64 = network_check.float64_data(data)
     steps, P = ref.grads.shape
     dw = np.zeros((steps, P))
     E = np.abs(ref.loss.astype(np.float64))
