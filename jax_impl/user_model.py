@@ -165,6 +165,10 @@ def _equinox(model: Any) -> tuple[list[dict[str, Any]], Callable[[Any, Any], Any
     n = len(model.layers)
     acts = [activation_name(model.activation, "eqx.nn.MLP")] * (n - 1) + [
         activation_name(model.final_activation, "eqx.nn.MLP (final_activation)")]
+    if {"softmax", "log-softmax"} & set(acts):  # Equinox applies activations one output at a time
+        raise InputError("eqx.nn.MLP applies its activations to each output on its own, so a "
+                         "softmax fails there (Equinox's own call too); keep final_activation "
+                         "the identity and use loss='cross-entropy', which takes the logits")
     params = [{"W": np.asarray(lin.weight), **({} if lin.bias is None else
                                                 {"b": np.asarray(lin.bias)}),
                "activation": act} for lin, act in zip(model.layers, acts, strict=True)]

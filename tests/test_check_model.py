@@ -409,6 +409,11 @@ def test_an_unknown_activation_or_part_is_one_line():
                      key=jax.random.PRNGKey(0))
     with pytest.raises(InputError, match="eqx.nn.MLP: activation .* is none of sigmoid, tanh"):
         check_model(odd, XOR_X, XOR_Y, loss="mse")
+    # Equinox vmaps final_activation over the outputs: its own call fails on a softmax
+    soft = eqx.nn.MLP(2, 3, 3, 1, activation=jax.nn.sigmoid, final_activation=jax.nn.softmax,
+                      key=jax.random.PRNGKey(0))
+    with pytest.raises(InputError, match="each output on its own.*loss='cross-entropy'"):
+        check_model(soft, XOR_X, np.eye(3)[[0, 1, 2, 0]], loss="cross-entropy")
     nnx = pytest.importorskip("flax.nnx", reason="pip install flax (the test extra has it)")
     bad = nnx.Sequential(nnx.Linear(2, 3, rngs=nnx.Rngs(0)), nnx.tanh, nnx.tanh)
     with pytest.raises(InputError, match="nnx.Sequential layer 2 .*at most one activation"):
